@@ -1,0 +1,12 @@
+//! Shared helpers of the conformance runners: where the upstream material is.
+
+use std::path::PathBuf;
+
+/// The conformance material directory: `ENSIGN_CONFORMANCE_DIR`, or
+/// `../shared/conformance` beside the workspace root.
+pub fn conformance_dir() -> PathBuf {
+    match std::env::var_os("ENSIGN_CONFORMANCE_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance"),
+    }
+}

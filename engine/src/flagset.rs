@@ -1,0 +1,746 @@
+//! Flag sets: a named collection of compiled flags with its own metadata,
+//! version and bucketing scheme, and the evaluation of its flags.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+
+use serde_json::{Map, Value};
+
+use crate::context::{PathTable, Prepared};
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::hash::ContentHasher;
+use crate::logic::compile::CompileInput;
+use crate::logic::{self, CompileLimits, Env, NoTrace, Rule, StepKind, Trace, Tracer, Val};
+use crate::model::{FlagFile, RawFlag};
+use crate::ops::fractional::FractionalVersion;
+use crate::resolution::{ErrorCode, Reason, Resolution};
+
+/// Flag-set metadata key naming the flag set (as in flagd).
+pub const FLAG_SET_ID_KEY: &str = "flagSetId";
+
+/// Flag-set metadata key that overrides the server-wide `fractional`
+/// bucketing scheme for one flag set: `"v1"`, `"v2"` or `"v3"`.
+pub const FRACTIONAL_VERSION_KEY: &str = "ensign.fractional";
+
+static EMPTY_MAP: LazyLock<Map<String, Value>> = LazyLock::new(Map::new);
+
+/// An empty metadata map, for resolutions of unknown flags.
+pub fn empty_metadata() -> &'static Map<String, Value> {
+    &EMPTY_MAP
+}
+
+/// Settings that apply to compiling every flag set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CompileOptions {
+    /// The server-wide `fractional` scheme (flag sets may override it).
+    pub fractional: FractionalVersion,
+    /// Size bounds of rules.
+    pub limits: CompileLimits,
+}
+
+/// Whether a flag is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagState {
+    /// Evaluated normally.
+    Enabled,
+    /// Resolves to the caller's default with reason DISABLED.
+    Disabled,
+}
+
+/// A compiled flag.
+#[derive(Debug, Clone)]
+pub struct Flag {
+    key: Arc<str>,
+    state: FlagState,
+    variants: Vec<(Box<str>, Value)>,
+    default_variant: Option<usize>,
+    targeting: Option<Rule>,
+    metadata: Map<String, Value>,
+    refs: Vec<(String, String)>,
+    definition: Value,
+    hash: u64,
+}
+
+impl Flag {
+    /// The flag key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Enabled or disabled.
+    pub fn state(&self) -> FlagState {
+        self.state
+    }
+
+    /// The variants, in definition order.
+    pub fn variants(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.variants.iter().map(|(k, v)| (&**k, v))
+    }
+
+    /// The default variant's name, if the flag has one.
+    pub fn default_variant(&self) -> Option<&str> {
+        self.default_variant
+            .and_then(|i| self.variants.get(i))
+            .map(|(k, _)| &**k)
+    }
+
+    /// The merged metadata (flag set's, overridden by the flag's own).
+    pub fn metadata(&self) -> &Map<String, Value> {
+        &self.metadata
+    }
+
+    /// The definition as written (flagd JSON), for export and sync.
+    pub fn definition(&self) -> &Value {
+        &self.definition
+    }
+
+    /// Hash of the definition and merged metadata; changes when the flag does.
+    pub fn content_hash(&self) -> u64 {
+        self.hash
+    }
+
+    /// The compiled targeting rule, if any.
+    pub fn targeting(&self) -> Option<&Rule> {
+        self.targeting.as_ref()
+    }
+
+    fn variant_named(&self, name: &str) -> Option<usize> {
+        self.variants.iter().position(|(k, _)| &**k == name)
+    }
+}
+
+/// A flag as held by a flag set: compiled, or broken (its definition never
+/// compiled, so it resolves to `PARSE_ERROR`).
+#[derive(Debug, Clone)]
+pub enum FlagEntry {
+    /// A usable flag.
+    Ready(Flag),
+    /// A flag whose definition is invalid and has no earlier good version.
+    Broken {
+        /// The flag key.
+        key: Arc<str>,
+        /// The definition as written.
+        definition: Value,
+        /// Why it is broken.
+        reason: String,
+        /// Hash of the definition.
+        hash: u64,
+    },
+}
+
+impl FlagEntry {
+    /// The flag key.
+    pub fn key(&self) -> &str {
+        match self {
+            FlagEntry::Ready(flag) => flag.key(),
+            FlagEntry::Broken { key, .. } => key,
+        }
+    }
+
+    /// Content hash, for diffs.
+    pub fn content_hash(&self) -> u64 {
+        match self {
+            FlagEntry::Ready(flag) => flag.hash,
+            FlagEntry::Broken { hash, .. } => *hash,
+        }
+    }
+
+    /// The definition as written.
+    pub fn definition(&self) -> &Value {
+        match self {
+            FlagEntry::Ready(flag) => &flag.definition,
+            FlagEntry::Broken { definition, .. } => definition,
+        }
+    }
+}
+
+/// A compiled flag set.
+#[derive(Debug, Clone)]
+pub struct FlagSet {
+    id: Arc<str>,
+    source: Arc<str>,
+    metadata: Map<String, Value>,
+    fractional: FractionalVersion,
+    paths: PathTable,
+    flags: HashMap<Arc<str>, FlagEntry>,
+    /// Flag keys in a stable (sorted) order.
+    order: Vec<Arc<str>>,
+    version: u64,
+}
+
+impl FlagSet {
+    /// Compiles a flag file into a flag set.
+    ///
+    /// `source` names where the file came from (its selector name; also the
+    /// flag set's id when the metadata has no `flagSetId`). `previous` is the
+    /// same source's last flag set: a flag whose new definition does not
+    /// compile keeps its version from there.
+    pub fn compile(
+        source: &str,
+        file: &FlagFile,
+        options: &CompileOptions,
+        previous: Option<&FlagSet>,
+    ) -> (FlagSet, Vec<Diagnostic>) {
+        let mut diagnostics = Vec::new();
+        let metadata = scalar_metadata(&file.metadata, "/metadata", None, &mut diagnostics);
+        let id: Arc<str> = match metadata.get(FLAG_SET_ID_KEY) {
+            Some(Value::String(id)) if !id.is_empty() => id.as_str().into(),
+            _ => source.into(),
+        };
+        let fractional = match metadata.get(FRACTIONAL_VERSION_KEY) {
+            None => options.fractional,
+            Some(Value::String(s)) => s.parse().unwrap_or_else(|_| {
+                diagnostics.push(Diagnostic {
+                    severity: Severity::Error,
+                    flag_key: None,
+                    pointer: format!(
+                        "/metadata/{}",
+                        crate::pointer::escape(FRACTIONAL_VERSION_KEY)
+                    ),
+                    message: format!("unknown fractional version {s:?} (expected v1, v2 or v3)"),
+                });
+                options.fractional
+            }),
+            Some(other) => {
+                diagnostics.push(Diagnostic {
+                    severity: Severity::Error,
+                    flag_key: None,
+                    pointer: format!(
+                        "/metadata/{}",
+                        crate::pointer::escape(FRACTIONAL_VERSION_KEY)
+                    ),
+                    message: format!("fractional version must be a string, not {other}"),
+                });
+                options.fractional
+            }
+        };
+        let mut paths = PathTable::default();
+        let mut flags = HashMap::with_capacity(file.flags.len());
+        for raw in &file.flags {
+            let entry = match compile_flag(
+                raw,
+                file,
+                &metadata,
+                fractional,
+                options.limits,
+                &mut paths,
+                &mut diagnostics,
+            ) {
+                Some(flag) => FlagEntry::Ready(flag),
+                None => {
+                    let kept = previous
+                        .and_then(|p| p.flags.get(raw.key.as_str()))
+                        .and_then(|e| match e {
+                            FlagEntry::Ready(flag) => Some(flag),
+                            FlagEntry::Broken { .. } => None,
+                        });
+                    match kept {
+                        // The last good version was compiled against the
+                        // previous path table; recompile its definition here.
+                        Some(old) => {
+                            let old_raw = RawFlag {
+                                key: raw.key.clone(),
+                                pointer: raw.pointer.clone(),
+                                definition: old.definition.clone(),
+                            };
+                            let mut ignored = Vec::new();
+                            match compile_flag(
+                                &old_raw,
+                                file,
+                                &metadata,
+                                fractional,
+                                options.limits,
+                                &mut paths,
+                                &mut ignored,
+                            ) {
+                                Some(flag) => {
+                                    diagnostics.push(Diagnostic {
+                                        severity: Severity::Warning,
+                                        flag_key: Some(raw.key.clone()),
+                                        pointer: raw.pointer.clone(),
+                                        message: "keeping the last good version of this flag"
+                                            .into(),
+                                    });
+                                    FlagEntry::Ready(flag)
+                                }
+                                None => broken(raw, &diagnostics),
+                            }
+                        }
+                        None => broken(raw, &diagnostics),
+                    }
+                }
+            };
+            flags.insert(Arc::from(raw.key.as_str()), entry);
+        }
+        let mut order: Vec<Arc<str>> = flags.keys().cloned().collect();
+        order.sort_unstable();
+        let mut hasher = ContentHasher::default();
+        hasher.write_str(&id);
+        hasher.write_str(fractional.as_str());
+        hasher.write_json(&Value::Object(metadata.clone()));
+        for key in &order {
+            hasher.write_str(key);
+            if let Some(entry) = flags.get(key) {
+                hasher.write(&entry.content_hash().to_le_bytes());
+            }
+        }
+        let set = FlagSet {
+            id,
+            source: source.into(),
+            metadata,
+            fractional,
+            paths,
+            flags,
+            order,
+            version: hasher.finish(),
+        };
+        (set, diagnostics)
+    }
+
+    /// The flag set's id (`flagSetId`, or the source name).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The source it came from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Flag-set metadata.
+    pub fn metadata(&self) -> &Map<String, Value> {
+        &self.metadata
+    }
+
+    /// The bucketing scheme in force.
+    pub fn fractional(&self) -> FractionalVersion {
+        self.fractional
+    }
+
+    /// Content version (stable across processes).
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The variable paths its rules read.
+    pub fn paths(&self) -> &PathTable {
+        &self.paths
+    }
+
+    /// Looks a flag up.
+    pub fn get(&self, key: &str) -> Option<&FlagEntry> {
+        self.flags.get(key)
+    }
+
+    /// Flag keys, sorted.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.order.iter().map(|k| &**k)
+    }
+
+    /// Entries, sorted by key.
+    pub fn entries(&self) -> impl Iterator<Item = &FlagEntry> {
+        self.order.iter().filter_map(|k| self.flags.get(k))
+    }
+
+    /// Prepares a context for evaluating any flag of this set.
+    pub fn prepare<'c>(&self, context: &'c Value) -> Prepared<'c> {
+        self.paths.prepare(context)
+    }
+
+    /// Prepares a context for evaluating one flag: looks up only the paths
+    /// that flag reads.
+    pub fn prepare_for<'c>(&self, key: &str, context: &'c Value) -> Prepared<'c> {
+        match self.flags.get(key) {
+            Some(FlagEntry::Ready(Flag {
+                targeting: Some(rule),
+                ..
+            })) => self.paths.prepare_only(context, &rule.slots),
+            _ => self.paths.prepare_only(context, &[]),
+        }
+    }
+
+    /// Evaluates a flag against a context prepared by this flag set.
+    pub fn evaluate<'s>(&'s self, key: &'s str, context: &Prepared<'s>) -> Resolution<'s> {
+        self.evaluate_traced(key, context, &mut NoTrace)
+    }
+
+    /// Evaluates a flag and records the decision path.
+    pub fn explain<'s>(&'s self, key: &'s str, context: &Prepared<'s>) -> (Resolution<'s>, Trace) {
+        let mut trace = Trace::new();
+        if let Some(FlagEntry::Ready(flag)) = self.flags.get(key) {
+            for (name, pointer) in &flag.refs {
+                trace.push_ref(name, pointer);
+            }
+        }
+        let resolution = self.evaluate_traced(key, context, &mut trace);
+        (resolution, trace)
+    }
+
+    fn evaluate_traced<'s, T: Tracer>(
+        &'s self,
+        key: &'s str,
+        context: &Prepared<'s>,
+        tracer: &mut T,
+    ) -> Resolution<'s> {
+        let Some(entry) = self.flags.get(key) else {
+            return Resolution::error(
+                key,
+                ErrorCode::FlagNotFound,
+                format!("flag {key:?} not found"),
+                &self.metadata,
+            );
+        };
+        let flag = match entry {
+            FlagEntry::Ready(flag) => flag,
+            FlagEntry::Broken { key, reason, .. } => {
+                return Resolution::error(
+                    key,
+                    ErrorCode::ParseError,
+                    reason.clone(),
+                    &self.metadata,
+                );
+            }
+        };
+        resolve(flag, context, tracer)
+    }
+}
+
+fn resolve<'s, T: Tracer>(
+    flag: &'s Flag,
+    context: &Prepared<'s>,
+    tracer: &mut T,
+) -> Resolution<'s> {
+    let key: &'s str = &flag.key;
+    let variant_at = |i: usize| flag.variants.get(i).map(|(k, v)| (&**k, v));
+    let by_default = |reason: Reason| match flag.default_variant.and_then(variant_at) {
+        Some((name, value)) => Resolution {
+            key,
+            value: Some(value),
+            variant: Some(name),
+            reason,
+            error: None,
+            metadata: &flag.metadata,
+        },
+        // No default variant: the caller's default, still with a reason.
+        None => Resolution {
+            key,
+            value: None,
+            variant: None,
+            reason: Reason::Default,
+            error: None,
+            metadata: &flag.metadata,
+        },
+    };
+    if flag.state == FlagState::Disabled {
+        return Resolution {
+            key,
+            value: None,
+            variant: None,
+            reason: Reason::Disabled,
+            error: None,
+            metadata: &flag.metadata,
+        };
+    }
+    let Some(rule) = &flag.targeting else {
+        return by_default(Reason::Static);
+    };
+    let result = logic::evaluate(
+        rule,
+        Env {
+            context,
+            flag_key: key,
+        },
+        tracer,
+    );
+    if T::ENABLED {
+        tracer.record(StepKind::Result {
+            value: result.to_json(),
+        });
+    }
+    let chosen = match &result {
+        Val::Null => return by_default(Reason::Default),
+        Val::Str(s) => flag.variant_named(s),
+        Val::Bool(b) => flag.variant_named(if *b { "true" } else { "false" }),
+        Val::Num(_) => flag.variant_named(&result.to_js_string()),
+        _ => None,
+    };
+    match chosen.and_then(variant_at) {
+        Some((name, value)) => Resolution {
+            key,
+            value: Some(value),
+            variant: Some(name),
+            reason: Reason::TargetingMatch,
+            error: None,
+            metadata: &flag.metadata,
+        },
+        None => Resolution::error(
+            key,
+            ErrorCode::General,
+            format!(
+                "targeting rule of flag {key:?} returned {}, which is not a variant of the flag",
+                result.to_json()
+            ),
+            &flag.metadata,
+        ),
+    }
+}
+
+fn broken(raw: &RawFlag, diagnostics: &[Diagnostic]) -> FlagEntry {
+    let reason = diagnostics
+        .iter()
+        .filter(|d| {
+            d.severity == Severity::Error && d.flag_key.as_deref() == Some(raw.key.as_str())
+        })
+        .map(|d| format!("{}: {}", d.pointer, d.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut hasher = ContentHasher::default();
+    hasher.write_json(&raw.definition);
+    FlagEntry::Broken {
+        key: raw.key.as_str().into(),
+        definition: raw.definition.clone(),
+        reason: format!("flag {:?} has an invalid definition: {reason}", raw.key),
+        hash: hasher.finish(),
+    }
+}
+
+/// Compiles one flag; `None` (with error diagnostics) if it cannot be used.
+fn compile_flag(
+    raw: &RawFlag,
+    file: &FlagFile,
+    set_metadata: &Map<String, Value>,
+    fractional: FractionalVersion,
+    limits: CompileLimits,
+    paths: &mut PathTable,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Flag> {
+    let key = raw.key.as_str();
+    let errors_before = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let error = |diagnostics: &mut Vec<Diagnostic>, at: &str, message: String| {
+        diagnostics.push(Diagnostic {
+            severity: Severity::Error,
+            flag_key: Some(key.to_owned()),
+            pointer: format!("{}{at}", raw.pointer),
+            message,
+        });
+    };
+    let Value::Object(def) = &raw.definition else {
+        error(
+            diagnostics,
+            "",
+            "a flag definition must be an object".into(),
+        );
+        return None;
+    };
+    let state = match def.get("state") {
+        Some(Value::String(s)) if s == "ENABLED" => FlagState::Enabled,
+        Some(Value::String(s)) if s == "DISABLED" => FlagState::Disabled,
+        Some(other) => {
+            error(
+                diagnostics,
+                "/state",
+                format!("state must be \"ENABLED\" or \"DISABLED\", not {other}"),
+            );
+            FlagState::Disabled
+        }
+        None => {
+            error(
+                diagnostics,
+                "/state",
+                "state is required (\"ENABLED\" or \"DISABLED\")".into(),
+            );
+            FlagState::Disabled
+        }
+    };
+    let variants: Vec<(Box<str>, Value)> = match def.get("variants") {
+        Some(Value::Object(map)) if !map.is_empty() => map
+            .iter()
+            .map(|(k, v)| (k.as_str().into(), v.clone()))
+            .collect(),
+        Some(Value::Object(_)) => {
+            error(
+                diagnostics,
+                "/variants",
+                "variants must not be empty".into(),
+            );
+            Vec::new()
+        }
+        Some(_) => {
+            error(
+                diagnostics,
+                "/variants",
+                "variants must be an object of named values".into(),
+            );
+            Vec::new()
+        }
+        None => {
+            error(diagnostics, "/variants", "variants is required".into());
+            Vec::new()
+        }
+    };
+    if let Some(problem) = mixed_types(&variants) {
+        diagnostics.push(Diagnostic {
+            severity: Severity::Warning,
+            flag_key: Some(key.to_owned()),
+            pointer: format!("{}/variants", raw.pointer),
+            message: problem,
+        });
+    }
+    let default_variant = match def.get("defaultVariant") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(name)) => match variants.iter().position(|(k, _)| &**k == name) {
+            Some(i) => Some(i),
+            None if variants.is_empty() => None,
+            None => {
+                error(
+                    diagnostics,
+                    "/defaultVariant",
+                    format!("default variant {name:?} is not one of the flag's variants"),
+                );
+                None
+            }
+        },
+        Some(other) => {
+            error(
+                diagnostics,
+                "/defaultVariant",
+                format!("defaultVariant must be a variant name or null, not {other}"),
+            );
+            None
+        }
+    };
+    let own_metadata = match def.get("metadata") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(map)) => scalar_metadata(
+            map,
+            &format!("{}/metadata", raw.pointer),
+            Some(key),
+            diagnostics,
+        ),
+        Some(_) => {
+            error(
+                diagnostics,
+                "/metadata",
+                "metadata must be an object".into(),
+            );
+            Map::new()
+        }
+    };
+    let mut metadata = set_metadata.clone();
+    metadata.extend(own_metadata);
+    let mut refs = Vec::new();
+    let targeting = match def.get("targeting") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(map)) if map.is_empty() => None,
+        Some(rule @ Value::Object(_)) => {
+            let input = CompileInput {
+                flag_key: key,
+                evaluators: &file.evaluators,
+                fractional,
+                limits,
+            };
+            match logic::compile(rule, &input, paths) {
+                Ok((rule, report)) => {
+                    for warning in report.warnings {
+                        diagnostics.push(Diagnostic {
+                            severity: Severity::Warning,
+                            flag_key: Some(key.to_owned()),
+                            pointer: format!("{}/targeting{}", raw.pointer, warning.pointer),
+                            message: warning.message,
+                        });
+                    }
+                    refs = report
+                        .refs
+                        .into_iter()
+                        .map(|(name, pointer)| (name, format!("/targeting{pointer}")))
+                        .collect();
+                    Some(rule)
+                }
+                Err(errors) => {
+                    for e in errors {
+                        error(diagnostics, &format!("/targeting{}", e.pointer), e.message);
+                    }
+                    None
+                }
+            }
+        }
+        Some(other) => {
+            error(
+                diagnostics,
+                "/targeting",
+                format!("targeting must be a JSONLogic object, not {other}"),
+            );
+            None
+        }
+    };
+    let errors_after = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    if errors_after > errors_before {
+        return None;
+    }
+    let mut hasher = ContentHasher::default();
+    hasher.write_json(&raw.definition);
+    hasher.write_json(&Value::Object(metadata.clone()));
+    hasher.write_str(fractional.as_str());
+    Some(Flag {
+        key: key.into(),
+        state,
+        variants,
+        default_variant,
+        targeting,
+        metadata,
+        refs,
+        definition: raw.definition.clone(),
+        hash: hasher.finish(),
+    })
+}
+
+/// Keeps the scalar entries of a metadata object; anything else is a schema
+/// violation that flagd drops too.
+fn scalar_metadata(
+    map: &Map<String, Value>,
+    pointer: &str,
+    flag_key: Option<&str>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (k, v) in map {
+        match v {
+            Value::Bool(_) | Value::Number(_) | Value::String(_) => {
+                out.insert(k.clone(), v.clone());
+            }
+            _ => diagnostics.push(Diagnostic {
+                severity: Severity::Warning,
+                flag_key: flag_key.map(str::to_owned),
+                pointer: format!("{pointer}/{}", crate::pointer::escape(k)),
+                message:
+                    "metadata values must be strings, numbers or booleans; this entry is ignored"
+                        .into(),
+            }),
+        }
+    }
+    out
+}
+
+fn mixed_types(variants: &[(Box<str>, Value)]) -> Option<String> {
+    let kind = |v: &Value| match v {
+        Value::Bool(_) => "boolean",
+        Value::String(_) => "string",
+        Value::Number(_) => "number",
+        Value::Object(_) => "object",
+        Value::Array(_) => "array",
+        Value::Null => "null",
+    };
+    let first = kind(&variants.first()?.1);
+    let odd = variants.iter().find(|(_, v)| kind(v) != first)?;
+    Some(format!(
+        "all variants of a flag must have one type: {:?} is {} where the first is {first}",
+        odd.0,
+        kind(&odd.1)
+    ))
+}

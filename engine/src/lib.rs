@@ -1,0 +1,50 @@
+//! Ensign's targeting engine: flagd-compatible flag definitions, JSONLogic
+//! compiled once and evaluated many times, flagd's custom operators,
+//! immutable snapshots and the change events between them.
+//!
+//! The engine does no I/O. A typical use:
+//!
+//! ```
+//! use engine::{CompileOptions, Format, Selector, Snapshot};
+//!
+//! let text = r#"{"flags": {"banner": {
+//!     "state": "ENABLED",
+//!     "variants": {"on": true, "off": false},
+//!     "defaultVariant": "off",
+//!     "targeting": {"if": [{"ends_with": [{"var": "email"}, "@example.com"]}, "on"]}
+//! }}}"#;
+//! let (snapshot, diagnostics) =
+//!     Snapshot::from_text("example", text, Format::Json, &CompileOptions::default()).unwrap();
+//! assert!(diagnostics.is_empty());
+//! let context = serde_json::json!({"email": "ada@example.com"});
+//! let resolution = snapshot.evaluate("banner", &Selector::All, &context);
+//! assert_eq!(resolution.value, Some(&serde_json::json!(true)));
+//! assert_eq!(resolution.reason.as_str(), "TARGETING_MATCH");
+//! ```
+
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod context;
+pub mod diagnostic;
+pub mod flagset;
+pub mod hash;
+pub mod logic;
+pub mod model;
+pub mod ops;
+pub mod pointer;
+pub mod resolution;
+pub mod snapshot;
+
+pub use context::{PathTable, Prepared};
+pub use diagnostic::{Diagnostic, Severity};
+pub use flagset::{
+    CompileOptions, FLAG_SET_ID_KEY, FRACTIONAL_VERSION_KEY, Flag, FlagEntry, FlagSet, FlagState,
+};
+pub use logic::{CompileLimits, Trace};
+pub use model::{FlagFile, Format, ParseError, Schema};
+pub use ops::fractional::FractionalVersion;
+pub use resolution::{ErrorCode, EvalError, FlagType, Reason, Resolution};
+pub use snapshot::{Changes, Selector, Snapshot, SnapshotCell, SourceState};

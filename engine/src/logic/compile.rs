@@ -1,0 +1,566 @@
+//! The JSONLogic compiler: rule JSON in, a [`Rule`] or located errors out.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use super::{ArithOp, CmpOp, IterOp, Node, Rule, VarSource};
+use crate::context::{PathTable, split_path};
+use crate::ops::fractional::FractionalVersion;
+use crate::ops::semver::{self, SemVerOp};
+use crate::pointer::Pointer;
+
+/// Bounds on what a rule may be, checked at compile time so that evaluation
+/// never recurses without bound and never works on absurd rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompileLimits {
+    /// Maximum nesting depth of operators and literals.
+    pub max_depth: usize,
+    /// Maximum number of nodes in one rule, after `$ref` expansion.
+    pub max_nodes: usize,
+}
+
+impl Default for CompileLimits {
+    fn default() -> Self {
+        CompileLimits {
+            max_depth: 64,
+            max_nodes: 20_000,
+        }
+    }
+}
+
+/// A problem found while compiling a rule, located by JSON pointer relative to
+/// the rule's root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileError {
+    /// JSON pointer of the offending node, relative to the rule.
+    pub pointer: String,
+    /// What is wrong, as a lowercase sentence fragment.
+    pub message: String,
+    /// False for a rule flagd evaluates anyway but its schema forbids (a
+    /// warning); true for a rule that cannot be compiled.
+    pub fatal: bool,
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.pointer, self.message)
+    }
+}
+
+/// Everything the compiler needs besides the rule itself.
+#[derive(Debug)]
+pub struct CompileInput<'a> {
+    /// Key of the flag the rule belongs to (`$flagd.flagKey` is folded to it).
+    pub flag_key: &'a str,
+    /// Shared rules that `{"$ref": name}` expands to.
+    pub evaluators: &'a Map<String, Value>,
+    /// The flag set's bucketing scheme for `fractional`.
+    pub fractional: FractionalVersion,
+    /// Size bounds.
+    pub limits: CompileLimits,
+}
+
+/// What compiling produced besides the rule.
+#[derive(Debug, Default)]
+pub struct CompileReport {
+    /// Non-fatal findings (schema violations flagd tolerates).
+    pub warnings: Vec<CompileError>,
+    /// `$ref` expansions, as (evaluator name, pointer of the `$ref`).
+    pub refs: Vec<(String, String)>,
+}
+
+/// Compiles a rule, interning its root-level variable paths into `paths`.
+pub fn compile(
+    rule: &Value,
+    input: &CompileInput<'_>,
+    paths: &mut PathTable,
+) -> Result<(Rule, CompileReport), Vec<CompileError>> {
+    let mut c = Compiler {
+        input,
+        paths,
+        errors: Vec::new(),
+        report: CompileReport::default(),
+        pointer: Pointer::default(),
+        depth: 0,
+        nodes: 0,
+        scope: 0,
+        expanding: Vec::new(),
+        dynamic_access: false,
+        slots: Vec::new(),
+    };
+    let root = c.node(rule);
+    if c.errors.iter().any(|e| e.fatal) {
+        let mut errors = c.errors;
+        errors.retain(|e| e.fatal);
+        return Err(errors);
+    }
+    let mut slots = c.slots;
+    slots.sort_unstable();
+    slots.dedup();
+    let mut report = c.report;
+    report.warnings.extend(c.errors);
+    Ok((
+        Rule {
+            root,
+            dynamic_access: c.dynamic_access,
+            slots,
+        },
+        report,
+    ))
+}
+
+struct Compiler<'i, 'p> {
+    input: &'i CompileInput<'i>,
+    paths: &'p mut PathTable,
+    errors: Vec<CompileError>,
+    report: CompileReport,
+    pointer: Pointer,
+    depth: usize,
+    nodes: usize,
+    /// Nesting of per-element scopes (`map`, `filter`, `reduce`, ...).
+    scope: usize,
+    /// `$ref` names being expanded, for cycle detection.
+    expanding: Vec<String>,
+    dynamic_access: bool,
+    slots: Vec<crate::context::SlotId>,
+}
+
+impl Compiler<'_, '_> {
+    fn fatal(&mut self, message: impl Into<String>) -> Node {
+        self.errors.push(CompileError {
+            pointer: self.pointer.to_string(),
+            message: message.into(),
+            fatal: true,
+        });
+        Node::Const(Value::Null)
+    }
+
+    fn warn(&mut self, message: impl Into<String>) {
+        self.errors.push(CompileError {
+            pointer: self.pointer.to_string(),
+            message: message.into(),
+            fatal: false,
+        });
+    }
+
+    fn node(&mut self, value: &Value) -> Node {
+        self.nodes += 1;
+        if self.nodes > self.input.limits.max_nodes {
+            if self.nodes == self.input.limits.max_nodes + 1 {
+                return self.fatal(format!(
+                    "rule has more than {} nodes",
+                    self.input.limits.max_nodes
+                ));
+            }
+            return Node::Const(Value::Null);
+        }
+        if self.depth >= self.input.limits.max_depth {
+            return self.fatal(format!(
+                "rule is nested deeper than {} levels",
+                self.input.limits.max_depth
+            ));
+        }
+        self.depth += 1;
+        let node = match value {
+            Value::Object(map) if map.len() == 1 => {
+                let Some((op, args)) = map.iter().next() else {
+                    return Node::Const(Value::Null);
+                };
+                self.pointer.push(op);
+                let node = self.operator(op, args);
+                self.pointer.pop();
+                node
+            }
+            Value::Array(items) => self.array(items),
+            // Scalars, and objects that are not operations, are literals.
+            _ => Node::Const(value.clone()),
+        };
+        self.depth -= 1;
+        node
+    }
+
+    fn array(&mut self, items: &[Value]) -> Node {
+        let nodes = self.list(items);
+        if nodes.iter().all(|n| matches!(n, Node::Const(_))) {
+            Node::Const(Value::Array(
+                nodes
+                    .into_vec()
+                    .into_iter()
+                    .map(|n| match n {
+                        Node::Const(v) => v,
+                        _ => Value::Null,
+                    })
+                    .collect(),
+            ))
+        } else {
+            Node::Array(nodes)
+        }
+    }
+
+    fn list(&mut self, items: &[Value]) -> Box<[Node]> {
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                self.pointer.push_index(i);
+                let node = self.node(item);
+                self.pointer.pop();
+                node
+            })
+            .collect()
+    }
+
+    /// Compiles an operator's arguments; a single non-array argument is
+    /// shorthand for a one-element list.
+    fn args(&mut self, args: &Value) -> Box<[Node]> {
+        match args {
+            Value::Array(items) => self.list(items),
+            other => Box::new([self.node(other)]),
+        }
+    }
+
+    fn scoped_args(&mut self, args: &Value, scoped_from: usize) -> Box<[Node]> {
+        let items: Vec<&Value> = match args {
+            Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| {
+                if matches!(args, Value::Array(_)) {
+                    self.pointer.push_index(i);
+                }
+                let scoped = i >= scoped_from;
+                if scoped {
+                    self.scope += 1;
+                }
+                let node = self.node(item);
+                if scoped {
+                    self.scope -= 1;
+                }
+                if matches!(args, Value::Array(_)) {
+                    self.pointer.pop();
+                }
+                node
+            })
+            .collect()
+    }
+
+    fn operator(&mut self, op: &str, args: &Value) -> Node {
+        let cmp = |op| Some(op);
+        let cmp_op = match op {
+            "==" => cmp(CmpOp::Eq),
+            "!=" => cmp(CmpOp::Ne),
+            "===" => cmp(CmpOp::StrictEq),
+            "!==" => cmp(CmpOp::StrictNe),
+            "<" => cmp(CmpOp::Lt),
+            "<=" => cmp(CmpOp::Le),
+            ">" => cmp(CmpOp::Gt),
+            ">=" => cmp(CmpOp::Ge),
+            _ => None,
+        };
+        if let Some(cmp_op) = cmp_op {
+            return Node::Cmp(cmp_op, self.args(args));
+        }
+        let arith_op = match op {
+            "+" => Some(ArithOp::Add),
+            "-" => Some(ArithOp::Sub),
+            "*" => Some(ArithOp::Mul),
+            "/" => Some(ArithOp::Div),
+            "%" => Some(ArithOp::Mod),
+            "max" => Some(ArithOp::Max),
+            "min" => Some(ArithOp::Min),
+            _ => None,
+        };
+        if let Some(arith_op) = arith_op {
+            return Node::Arith(arith_op, self.args(args));
+        }
+        let iter_op = match op {
+            "map" => Some(IterOp::Map),
+            "filter" => Some(IterOp::Filter),
+            "all" => Some(IterOp::All),
+            "none" => Some(IterOp::None),
+            "some" => Some(IterOp::Some),
+            _ => None,
+        };
+        if let Some(iter_op) = iter_op {
+            let mut args = self.scoped_args(args, 1).into_vec().into_iter();
+            let array = args.next().unwrap_or(Node::Const(Value::Null));
+            let body = args.next().unwrap_or(Node::Const(Value::Null));
+            return Node::Iter(iter_op, Box::new([array, body]));
+        }
+        match op {
+            "var" => self.var(args),
+            "$ref" => self.reference(args),
+            "missing" => {
+                self.note_dynamic();
+                Node::Missing(self.args(args))
+            }
+            "missing_some" => {
+                self.note_dynamic();
+                Node::MissingSome(self.args(args))
+            }
+            "if" | "?:" => Node::If(self.args(args)),
+            "and" => Node::And(self.args(args)),
+            "or" => Node::Or(self.args(args)),
+            "!" => Node::Not(Box::new(self.unary(args))),
+            "!!" => Node::NotNot(Box::new(self.unary(args))),
+            "reduce" => {
+                let mut items = self.scoped_args(args, 1).into_vec();
+                // The initial accumulator is evaluated in the outer scope.
+                if items.len() > 2 {
+                    let initial = match args {
+                        Value::Array(a) => a.get(2).cloned().unwrap_or(Value::Null),
+                        _ => Value::Null,
+                    };
+                    self.pointer.push_index(2);
+                    items[2] = self.node(&initial);
+                    self.pointer.pop();
+                }
+                let mut it = items.into_iter();
+                let array = it.next().unwrap_or(Node::Const(Value::Null));
+                let body = it.next().unwrap_or(Node::Const(Value::Null));
+                let initial = it.next().unwrap_or(Node::Const(Value::Null));
+                Node::Reduce(Box::new([array, body, initial]))
+            }
+            "merge" => Node::Merge(self.args(args)),
+            "in" => Node::In(self.args(args)),
+            "cat" => Node::Cat(self.args(args)),
+            "substr" => Node::Substr(self.args(args)),
+            "log" => Node::Log(Box::new(self.unary(args))),
+            "fractional" => self.fractional(args),
+            "sem_ver" => self.sem_ver(args),
+            "starts_with" | "ends_with" => {
+                let nodes = self.args(args);
+                self.check_string_op(op, args);
+                if op == "starts_with" {
+                    Node::StartsWith(nodes)
+                } else {
+                    Node::EndsWith(nodes)
+                }
+            }
+            _ => self.fatal(format!("unknown operator {op:?}")),
+        }
+    }
+
+    fn unary(&mut self, args: &Value) -> Node {
+        match args {
+            Value::Array(items) => {
+                self.pointer.push_index(0);
+                let node = items
+                    .first()
+                    .map_or(Node::Const(Value::Null), |first| self.node(first));
+                self.pointer.pop();
+                node
+            }
+            other => self.node(other),
+        }
+    }
+
+    fn note_dynamic(&mut self) {
+        if self.scope == 0 {
+            self.dynamic_access = true;
+        }
+    }
+
+    fn var(&mut self, args: &Value) -> Node {
+        let (path, default) = match args {
+            Value::Array(items) => (items.first().unwrap_or(&Value::Null), items.get(1)),
+            other => (other, None),
+        };
+        let default = default.map(|d| {
+            self.pointer.push_index(1);
+            let node = Box::new(self.node(d));
+            self.pointer.pop();
+            node
+        });
+        let scoped = self.scope > 0;
+        let static_path = match path {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Null => Some(String::new()),
+            _ => None,
+        };
+        let Some(dotted) = static_path else {
+            self.note_dynamic();
+            if matches!(args, Value::Array(_)) {
+                self.pointer.push_index(0);
+            }
+            let node = self.node(path);
+            if matches!(args, Value::Array(_)) {
+                self.pointer.pop();
+            }
+            return Node::Var {
+                source: VarSource::Dynamic(Box::new(node)),
+                default,
+                scoped,
+            };
+        };
+        let source = if scoped {
+            if dotted.is_empty() {
+                VarSource::ScopeRoot
+            } else {
+                VarSource::Scoped(split_path(&dotted))
+            }
+        } else if dotted.is_empty() {
+            self.dynamic_access = true;
+            VarSource::ScopeRoot
+        } else if let Some(prop) = dotted.strip_prefix("$flagd.") {
+            match prop {
+                "flagKey" => return Node::Const(Value::String(self.input.flag_key.to_owned())),
+                "timestamp" => VarSource::Timestamp,
+                other => {
+                    self.warn(format!(
+                        "unknown flagd property \"$flagd.{other}\" (known: flagKey, timestamp)"
+                    ));
+                    let slot = self.paths.intern(&dotted);
+                    self.slots.push(slot);
+                    VarSource::Slot(slot)
+                }
+            }
+        } else {
+            let slot = self.paths.intern(&dotted);
+            self.slots.push(slot);
+            VarSource::Slot(slot)
+        };
+        Node::Var {
+            source,
+            default,
+            scoped,
+        }
+    }
+
+    fn reference(&mut self, args: &Value) -> Node {
+        let Value::String(name) = args else {
+            return self.fatal("\"$ref\" must name an evaluator with a string");
+        };
+        let Some(rule) = self.input.evaluators.get(name) else {
+            return self.fatal(format!("\"$ref\" names unknown evaluator {name:?}"));
+        };
+        if self.expanding.iter().any(|n| n == name) {
+            return self.fatal(format!("evaluator {name:?} refers to itself"));
+        }
+        self.report
+            .refs
+            .push((name.clone(), self.pointer.parent_string()));
+        self.expanding.push(name.clone());
+        let node = self.node(rule);
+        self.expanding.pop();
+        node
+    }
+
+    fn fractional(&mut self, args: &Value) -> Node {
+        let nodes = self.args(args);
+        if let Value::Array(items) = args {
+            let buckets_from = match items.first() {
+                Some(Value::Array(_)) => 0,
+                Some(Value::String(_)) => {
+                    self.pointer.push_index(0);
+                    self.warn("the bucketing value must be an expression, not a string literal");
+                    self.pointer.pop();
+                    1
+                }
+                _ => 1,
+            };
+            if items.len() <= buckets_from {
+                self.warn("fractional needs at least one bucket");
+            }
+            for (i, bucket) in items.iter().enumerate().skip(buckets_from) {
+                self.pointer.push_index(i);
+                match bucket {
+                    Value::Array(parts) if !parts.is_empty() => {
+                        if let Some(weight) = parts.get(1) {
+                            self.pointer.push_index(1);
+                            match weight {
+                                Value::Number(n) if n.is_i64() || n.is_u64() => {
+                                    if n.as_i64().is_some_and(|w| w < 0) {
+                                        self.warn("bucket weight must not be negative (flagd treats it as 0)");
+                                    }
+                                }
+                                Value::Number(_) => self.warn("bucket weight must be an integer"),
+                                Value::Object(_) => {}
+                                _ => self.warn("bucket weight must be a number or an expression"),
+                            }
+                            self.pointer.pop();
+                        }
+                    }
+                    Value::Array(_) => self.warn("a bucket needs a variant name"),
+                    _ => self.warn("a bucket must be an array [variant, weight]"),
+                }
+                self.pointer.pop();
+            }
+        }
+        Node::Fractional {
+            args: nodes,
+            version: self.input.fractional,
+        }
+    }
+
+    fn sem_ver(&mut self, args: &Value) -> Node {
+        let nodes = self.args(args);
+        let Value::Array(items) = args else {
+            self.warn("sem_ver needs three arguments: version, operator, version");
+            return Node::SemVer(nodes);
+        };
+        if items.len() != 3 {
+            self.warn("sem_ver needs three arguments: version, operator, version");
+            return Node::SemVer(nodes);
+        }
+        let op = match &items[1] {
+            Value::String(s) => {
+                let op = SemVerOp::parse(s);
+                if op.is_none() {
+                    self.pointer.push_index(1);
+                    self.warn(format!(
+                        "unknown sem_ver operator {s:?} (known: =, !=, <, <=, >, >=, ^, ~)"
+                    ));
+                    self.pointer.pop();
+                }
+                op
+            }
+            _ => None,
+        };
+        let right = match &items[2] {
+            Value::String(_) | Value::Number(_) => {
+                let parsed = semver::parse_version(&super::Val::from_json(&items[2]));
+                if parsed.is_none() {
+                    self.pointer.push_index(2);
+                    self.warn(format!("{} is not a semantic version", items[2]));
+                    self.pointer.pop();
+                }
+                parsed
+            }
+            _ => None,
+        };
+        match (op, right) {
+            (Some(op), Some(right)) => {
+                let mut nodes = nodes.into_vec();
+                let left = nodes.swap_remove(0);
+                Node::SemVerConst {
+                    left: Box::new(left),
+                    op,
+                    right: Box::new(right),
+                }
+            }
+            _ => Node::SemVer(nodes),
+        }
+    }
+
+    fn check_string_op(&mut self, op: &str, args: &Value) {
+        let Value::Array(items) = args else {
+            self.warn(format!("{op} needs two arguments"));
+            return;
+        };
+        if items.len() != 2 {
+            self.warn(format!("{op} needs two arguments"));
+            return;
+        }
+        if !matches!(items[1], Value::String(_) | Value::Object(_)) {
+            self.pointer.push_index(1);
+            self.warn(format!("the second argument of {op} must be a string"));
+            self.pointer.pop();
+        }
+    }
+}

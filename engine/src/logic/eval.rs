@@ -1,0 +1,724 @@
+//! The evaluator of compiled rules.
+//!
+//! Evaluation is infallible: like flagd's JSONLogic, an operator given
+//! arguments it cannot use yields `null`, which the resolver then treats as
+//! "use the default variant". Recursion depth is bounded by the rule's
+//! nesting, which the compiler bounds; data never drives recursion.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+
+use serde_json::Value;
+
+use super::explain::{Segment, StepKind, Tracer};
+use super::value::{Val, js_compare, loose_eq, str_to_number, strict_eq};
+use super::{ArithOp, CmpOp, IterOp, Node, Rule, Seg, VarSource};
+use crate::context::{PathTable, Prepared, split_path, step};
+use crate::ops::{fractional, semver};
+
+/// What a rule is evaluated against.
+#[derive(Debug, Clone, Copy)]
+pub struct Env<'e, 'a> {
+    /// The prepared request context.
+    pub context: &'e Prepared<'a>,
+    /// Key of the flag being evaluated.
+    pub flag_key: &'a str,
+}
+
+/// Evaluates a compiled rule.
+pub fn evaluate<'a, T: Tracer>(rule: &'a Rule, env: Env<'_, 'a>, tracer: &mut T) -> Val<'a> {
+    Evaluator { env, tracer }.eval(&rule.root, None)
+}
+
+/// The data of a per-element scope.
+enum Frame<'f, 'a> {
+    Item(&'f Val<'a>),
+    Reduce {
+        current: &'f Val<'a>,
+        accumulator: &'f Val<'a>,
+    },
+}
+
+struct Evaluator<'e, 'a, 't, T> {
+    env: Env<'e, 'a>,
+    tracer: &'t mut T,
+}
+
+impl<'a, T: Tracer> Evaluator<'_, 'a, '_, T> {
+    #[inline]
+    fn child(
+        &mut self,
+        op: &'static str,
+        index: usize,
+        node: &'a Node,
+        frame: Option<&Frame<'_, 'a>>,
+    ) -> Val<'a> {
+        if T::ENABLED {
+            // Elements of an array literal have an index but no operator.
+            if !op.is_empty() {
+                self.tracer.enter(Segment::Op(op));
+            }
+            self.tracer.enter(Segment::Index(index));
+            let value = self.eval(node, frame);
+            self.tracer.leave();
+            if !op.is_empty() {
+                self.tracer.leave();
+            }
+            value
+        } else {
+            self.eval(node, frame)
+        }
+    }
+
+    fn arg(
+        &mut self,
+        op: &'static str,
+        args: &'a [Node],
+        index: usize,
+        frame: Option<&Frame<'_, 'a>>,
+    ) -> Val<'a> {
+        match args.get(index) {
+            Some(node) => self.child(op, index, node, frame),
+            None => Val::Null,
+        }
+    }
+
+    fn all_args(
+        &mut self,
+        op: &'static str,
+        args: &'a [Node],
+        frame: Option<&Frame<'_, 'a>>,
+    ) -> Vec<Val<'a>> {
+        args.iter()
+            .enumerate()
+            .map(|(i, node)| self.child(op, i, node, frame))
+            .collect()
+    }
+
+    fn eval(&mut self, node: &'a Node, frame: Option<&Frame<'_, 'a>>) -> Val<'a> {
+        match node {
+            Node::Const(value) => Val::from_json(value),
+            Node::Array(items) => Val::Arr(self.all_args("", items, frame)),
+            Node::Var {
+                source,
+                default,
+                scoped,
+            } => {
+                let found = self.var(source, *scoped, frame);
+                match found {
+                    Some(v) => v,
+                    None => match default {
+                        Some(d) => self.child("var", 1, d, frame),
+                        None => Val::Null,
+                    },
+                }
+            }
+            Node::If(args) => self.eval_if(args, frame),
+            Node::And(args) => self.eval_logic("and", args, frame, false),
+            Node::Or(args) => self.eval_logic("or", args, frame, true),
+            Node::Not(arg) => Val::Bool(!self.child("!", 0, arg, frame).truthy()),
+            Node::NotNot(arg) => Val::Bool(self.child("!!", 0, arg, frame).truthy()),
+            Node::Cmp(op, args) => self.eval_cmp(*op, args, frame),
+            Node::Arith(op, args) => self.eval_arith(*op, args, frame),
+            Node::Iter(op, parts) => self.eval_iter(*op, parts, frame),
+            Node::Reduce(parts) => self.eval_reduce(parts, frame),
+            Node::Merge(args) => {
+                let mut out = Vec::new();
+                for value in self.all_args("merge", args, frame) {
+                    match value.array_items() {
+                        Some(items) => out.extend(items),
+                        None => out.push(value),
+                    }
+                }
+                Val::Arr(out)
+            }
+            Node::In(args) => {
+                let needle = self.arg("in", args, 0, frame);
+                let haystack = self.arg("in", args, 1, frame);
+                Val::Bool(match &haystack {
+                    Val::Str(s) => s.contains(needle.to_js_string().as_str()),
+                    other => other
+                        .array_items()
+                        .is_some_and(|mut items| items.any(|item| strict_eq(&item, &needle))),
+                })
+            }
+            Node::Cat(args) => {
+                let mut out = String::new();
+                for (i, node) in args.iter().enumerate() {
+                    self.child("cat", i, node, frame).write_js_string(&mut out);
+                }
+                Val::Str(Cow::Owned(out))
+            }
+            Node::Substr(args) => self.eval_substr(args, frame),
+            Node::Log(arg) => self.child("log", 0, arg, frame),
+            Node::Missing(args) => {
+                let keys = self.all_args("missing", args, frame);
+                Val::Arr(self.missing(&keys, frame))
+            }
+            Node::MissingSome(args) => {
+                let need = self.arg("missing_some", args, 0, frame).to_number();
+                let keys = self.arg("missing_some", args, 1, frame);
+                let keys: Vec<Val<'a>> = keys
+                    .array_items()
+                    .map(|it| it.collect())
+                    .unwrap_or_default();
+                let missing = self.missing(std::slice::from_ref(&Val::Arr(keys.clone())), frame);
+                #[allow(clippy::cast_precision_loss)]
+                let found = (keys.len() - missing.len()) as f64;
+                if found >= need {
+                    Val::Arr(Vec::new())
+                } else {
+                    Val::Arr(missing)
+                }
+            }
+            Node::Fractional { args, version } => {
+                let values = self.all_args("fractional", args, frame);
+                let targeting_key = self
+                    .env
+                    .context
+                    .slot(PathTable::TARGETING_KEY)
+                    .map(Val::from_json);
+                let pick = fractional::fractional(
+                    *version,
+                    &values,
+                    self.env.flag_key,
+                    targeting_key.as_ref(),
+                );
+                if T::ENABLED {
+                    let (bucket, hash, variant) = match &pick {
+                        Some(p) => (p.bucket, p.hash, Some(p.variant.to_json())),
+                        None => (0, 0, None),
+                    };
+                    self.tracer.enter(Segment::Op("fractional"));
+                    self.tracer.record(StepKind::Fractional {
+                        bucket,
+                        hash,
+                        variant,
+                    });
+                    self.tracer.leave();
+                }
+                pick.map_or(Val::Null, |p| p.variant)
+            }
+            Node::SemVerConst { left, op, right } => {
+                let left = self.child("sem_ver", 0, left, frame);
+                match semver::parse_version(&left) {
+                    Some(version) => Val::Bool(semver::compare(&version, *op, right)),
+                    None => Val::Null,
+                }
+            }
+            Node::SemVer(args) => {
+                let values = self.all_args("sem_ver", args, frame);
+                semver::sem_ver(&values).map_or(Val::Null, Val::Bool)
+            }
+            Node::StartsWith(args) => {
+                self.eval_affix("starts_with", args, frame, |s, p| s.starts_with(p))
+            }
+            Node::EndsWith(args) => {
+                self.eval_affix("ends_with", args, frame, |s, p| s.ends_with(p))
+            }
+        }
+    }
+
+    fn var(
+        &mut self,
+        source: &'a VarSource,
+        scoped: bool,
+        frame: Option<&Frame<'_, 'a>>,
+    ) -> Option<Val<'a>> {
+        match source {
+            VarSource::Slot(id) => self.env.context.slot(*id).map(Val::from_json),
+            VarSource::Timestamp => Some(Val::Num(self.timestamp())),
+            VarSource::Scoped(path) => frame.and_then(|f| frame_lookup(f, path)),
+            VarSource::ScopeRoot => match (scoped, frame) {
+                (true, Some(Frame::Item(item))) => Some((*item).clone()),
+                (true, _) => None,
+                (false, _) => Some(Val::from_json(self.env.context.root)),
+            },
+            VarSource::Dynamic(path_node) => {
+                let path = self.child("var", 0, path_node, frame);
+                let dotted = match &path {
+                    Val::Str(s) => s.to_string(),
+                    Val::Num(_) => path.to_js_string(),
+                    Val::Null => String::new(),
+                    _ => return None,
+                };
+                let segments = split_path(&dotted);
+                match (scoped, frame) {
+                    (true, Some(f)) => {
+                        if segments.is_empty() {
+                            match f {
+                                Frame::Item(item) => Some((*item).clone()),
+                                Frame::Reduce { .. } => None,
+                            }
+                        } else {
+                            frame_lookup(f, &segments)
+                        }
+                    }
+                    (true, None) => None,
+                    (false, _) => self.root_lookup(&dotted, &segments),
+                }
+            }
+        }
+    }
+
+    fn root_lookup(&self, dotted: &str, segments: &[Seg]) -> Option<Val<'a>> {
+        match dotted {
+            "$flagd.flagKey" => return Some(Val::Str(Cow::Borrowed(self.env.flag_key))),
+            "$flagd.timestamp" => return Some(Val::Num(self.timestamp())),
+            _ => {}
+        }
+        let mut current = self.env.context.root;
+        for seg in segments {
+            current = step(current, seg)?;
+        }
+        Some(Val::from_json(current))
+    }
+
+    fn timestamp(&self) -> f64 {
+        let seconds = self.env.context.timestamp.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        });
+        #[allow(clippy::cast_precision_loss)]
+        let seconds = seconds as f64;
+        seconds
+    }
+
+    fn missing(&mut self, keys: &[Val<'a>], frame: Option<&Frame<'_, 'a>>) -> Vec<Val<'a>> {
+        // `{"missing": [["a", "b"]]}` (e.g. from `merge`) lists the keys in
+        // its first argument.
+        let list: Vec<Val<'a>> = match keys.first().and_then(Val::array_items) {
+            Some(items) => items.collect(),
+            None => keys.to_vec(),
+        };
+        let mut out = Vec::new();
+        for key in list {
+            let dotted = match &key {
+                Val::Str(s) => s.to_string(),
+                other => other.to_js_string(),
+            };
+            let segments = split_path(&dotted);
+            let found = match frame {
+                Some(f) => frame_lookup(f, &segments),
+                None => self.root_lookup(&dotted, &segments),
+            };
+            let absent = match &found {
+                None | Some(Val::Null) => true,
+                Some(Val::Str(s)) => s.is_empty(),
+                Some(_) => false,
+            };
+            if absent {
+                out.push(key);
+            }
+        }
+        out
+    }
+
+    fn eval_if(&mut self, args: &'a [Node], frame: Option<&Frame<'_, 'a>>) -> Val<'a> {
+        let mut i = 0;
+        while i + 1 < args.len() {
+            if self.child("if", i, &args[i], frame).truthy() {
+                if T::ENABLED {
+                    self.tracer.enter(Segment::Op("if"));
+                    self.tracer.record(StepKind::If {
+                        condition: i,
+                        taken: Some(i + 1),
+                    });
+                    self.tracer.leave();
+                }
+                return self.child("if", i + 1, &args[i + 1], frame);
+            }
+            i += 2;
+        }
+        let last = (args.len() % 2 == 1).then(|| args.len() - 1);
+        if T::ENABLED {
+            self.tracer.enter(Segment::Op("if"));
+            self.tracer.record(StepKind::If {
+                condition: last.unwrap_or(args.len()),
+                taken: last,
+            });
+            self.tracer.leave();
+        }
+        match last {
+            Some(i) => self.child("if", i, &args[i], frame),
+            None => Val::Null,
+        }
+    }
+
+    fn eval_logic(
+        &mut self,
+        op: &'static str,
+        args: &'a [Node],
+        frame: Option<&Frame<'_, 'a>>,
+        stop_on: bool,
+    ) -> Val<'a> {
+        let mut last = Val::Null;
+        for (i, node) in args.iter().enumerate() {
+            last = self.child(op, i, node, frame);
+            if last.truthy() == stop_on || i + 1 == args.len() {
+                if T::ENABLED {
+                    self.tracer.enter(Segment::Op(op));
+                    self.tracer.record(StepKind::Clause {
+                        op,
+                        clause: i,
+                        value: last.to_json(),
+                    });
+                    self.tracer.leave();
+                }
+                return last;
+            }
+        }
+        last
+    }
+
+    fn eval_cmp(&mut self, op: CmpOp, args: &'a [Node], frame: Option<&Frame<'_, 'a>>) -> Val<'a> {
+        let name = cmp_name(op);
+        let a = self.arg(name, args, 0, frame);
+        let b = self.arg(name, args, 1, frame);
+        let result = match op {
+            CmpOp::Eq => loose_eq(&a, &b),
+            CmpOp::Ne => !loose_eq(&a, &b),
+            CmpOp::StrictEq => strict_eq(&a, &b),
+            CmpOp::StrictNe => !strict_eq(&a, &b),
+            CmpOp::Lt | CmpOp::Le => {
+                let holds = |o: Option<Ordering>| match op {
+                    CmpOp::Lt => o == Some(Ordering::Less),
+                    _ => matches!(o, Some(Ordering::Less | Ordering::Equal)),
+                };
+                if args.len() >= 3 {
+                    // The between form: a < b < c.
+                    let c = self.arg(name, args, 2, frame);
+                    holds(js_compare(&a, &b)) && holds(js_compare(&b, &c))
+                } else {
+                    holds(js_compare(&a, &b))
+                }
+            }
+            CmpOp::Gt => js_compare(&a, &b) == Some(Ordering::Greater),
+            CmpOp::Ge => matches!(
+                js_compare(&a, &b),
+                Some(Ordering::Greater | Ordering::Equal)
+            ),
+        };
+        Val::Bool(result)
+    }
+
+    fn eval_arith(
+        &mut self,
+        op: ArithOp,
+        args: &'a [Node],
+        frame: Option<&Frame<'_, 'a>>,
+    ) -> Val<'a> {
+        let name = arith_name(op);
+        match op {
+            ArithOp::Add | ArithOp::Mul => {
+                let mut acc = if op == ArithOp::Add { 0.0 } else { 1.0 };
+                for (i, node) in args.iter().enumerate() {
+                    let x = parse_float(&self.child(name, i, node, frame));
+                    if op == ArithOp::Add {
+                        acc += x;
+                    } else {
+                        acc *= x;
+                    }
+                }
+                if op == ArithOp::Mul && args.is_empty() {
+                    return Val::Null;
+                }
+                Val::Num(acc)
+            }
+            ArithOp::Sub => {
+                let a = self.arg(name, args, 0, frame).to_number();
+                if args.len() == 1 {
+                    return Val::Num(-a);
+                }
+                let b = self.arg(name, args, 1, frame).to_number();
+                Val::Num(a - b)
+            }
+            ArithOp::Div | ArithOp::Mod => {
+                let a = self.arg(name, args, 0, frame).to_number();
+                let b = self.arg(name, args, 1, frame).to_number();
+                Val::Num(if op == ArithOp::Div { a / b } else { a % b })
+            }
+            ArithOp::Max | ArithOp::Min => {
+                if args.is_empty() {
+                    return Val::Null;
+                }
+                let mut acc = if op == ArithOp::Max {
+                    f64::NEG_INFINITY
+                } else {
+                    f64::INFINITY
+                };
+                for (i, node) in args.iter().enumerate() {
+                    let x = self.child(name, i, node, frame).to_number();
+                    if x.is_nan() {
+                        return Val::Num(f64::NAN);
+                    }
+                    acc = if op == ArithOp::Max {
+                        acc.max(x)
+                    } else {
+                        acc.min(x)
+                    };
+                }
+                Val::Num(acc)
+            }
+        }
+    }
+
+    fn eval_iter(
+        &mut self,
+        op: IterOp,
+        parts: &'a [Node; 2],
+        frame: Option<&Frame<'_, 'a>>,
+    ) -> Val<'a> {
+        let name = iter_name(op);
+        let array = self.child(name, 0, &parts[0], frame);
+        let items: Vec<Val<'a>> = array
+            .array_items()
+            .map(|it| it.collect())
+            .unwrap_or_default();
+        let body = &parts[1];
+        match op {
+            IterOp::Map => Val::Arr(
+                items
+                    .iter()
+                    .map(|item| self.child(name, 1, body, Some(&Frame::Item(item))))
+                    .collect(),
+            ),
+            IterOp::Filter => {
+                let mut kept = Vec::new();
+                for item in items {
+                    if self
+                        .child(name, 1, body, Some(&Frame::Item(&item)))
+                        .truthy()
+                    {
+                        kept.push(item);
+                    }
+                }
+                Val::Arr(kept)
+            }
+            IterOp::All => {
+                if items.is_empty() {
+                    return Val::Bool(false);
+                }
+                Val::Bool(
+                    items
+                        .iter()
+                        .all(|item| self.child(name, 1, body, Some(&Frame::Item(item))).truthy()),
+                )
+            }
+            IterOp::Some => Val::Bool(
+                items
+                    .iter()
+                    .any(|item| self.child(name, 1, body, Some(&Frame::Item(item))).truthy()),
+            ),
+            IterOp::None => Val::Bool(
+                !items
+                    .iter()
+                    .any(|item| self.child(name, 1, body, Some(&Frame::Item(item))).truthy()),
+            ),
+        }
+    }
+
+    fn eval_reduce(&mut self, parts: &'a [Node; 3], frame: Option<&Frame<'_, 'a>>) -> Val<'a> {
+        let array = self.child("reduce", 0, &parts[0], frame);
+        let mut accumulator = self.child("reduce", 2, &parts[2], frame);
+        let Some(items) = array.array_items() else {
+            return accumulator;
+        };
+        let items: Vec<Val<'a>> = items.collect();
+        for current in &items {
+            let scope = Frame::Reduce {
+                current,
+                accumulator: &accumulator,
+            };
+            accumulator = self.child("reduce", 1, &parts[1], Some(&scope));
+        }
+        accumulator
+    }
+
+    fn eval_substr(&mut self, args: &'a [Node], frame: Option<&Frame<'_, 'a>>) -> Val<'a> {
+        let source = self.arg("substr", args, 0, frame).to_js_string();
+        let chars: Vec<char> = source.chars().collect();
+        let len = i64::try_from(chars.len()).unwrap_or(i64::MAX);
+        let start = to_index(self.arg("substr", args, 1, frame).to_number());
+        let start = if start < 0 {
+            (len + start).max(0)
+        } else {
+            start.min(len)
+        };
+        let end = if args.len() > 2 {
+            let count = to_index(self.arg("substr", args, 2, frame).to_number());
+            if count < 0 {
+                (len + count).max(start)
+            } else {
+                (start + count).min(len)
+            }
+        } else {
+            len
+        };
+        let (start, end) = (
+            usize::try_from(start).unwrap_or(0),
+            usize::try_from(end.max(start)).unwrap_or(0),
+        );
+        Val::Str(Cow::Owned(chars[start..end].iter().collect()))
+    }
+
+    fn eval_affix(
+        &mut self,
+        op: &'static str,
+        args: &'a [Node],
+        frame: Option<&Frame<'_, 'a>>,
+        test: impl Fn(&str, &str) -> bool,
+    ) -> Val<'a> {
+        if args.len() != 2 {
+            return Val::Null;
+        }
+        let subject = self.arg(op, args, 0, frame);
+        let affix = self.arg(op, args, 1, frame);
+        match (subject.as_str(), affix.as_str()) {
+            (Some(s), Some(p)) => Val::Bool(test(s, p)),
+            _ => Val::Null,
+        }
+    }
+}
+
+/// Looks a path up in the data of a per-element scope.
+fn frame_lookup<'a>(frame: &Frame<'_, 'a>, path: &[Seg]) -> Option<Val<'a>> {
+    match frame {
+        Frame::Item(item) => walk(item, path),
+        Frame::Reduce {
+            current,
+            accumulator,
+        } => {
+            let (first, rest) = path.split_first()?;
+            match &*first.key {
+                "current" => walk(current, rest),
+                "accumulator" => walk(accumulator, rest),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// Follows a path into a value.
+fn walk<'a>(value: &Val<'a>, path: &[Seg]) -> Option<Val<'a>> {
+    let Some((first, rest)) = path.split_first() else {
+        return Some(value.clone());
+    };
+    match value {
+        Val::Json(json) => {
+            let mut current: &'a Value = json;
+            current = step(current, first)?;
+            for seg in rest {
+                current = step(current, seg)?;
+            }
+            Some(Val::from_json(current))
+        }
+        Val::Arr(items) => {
+            let item = items.get(first.index?)?;
+            walk(item, rest)
+        }
+        _ => None,
+    }
+}
+
+/// JavaScript's `parseFloat(String(value))`: the longest numeric prefix.
+fn parse_float(value: &Val<'_>) -> f64 {
+    match value {
+        Val::Num(n) => *n,
+        Val::Str(s) => parse_float_prefix(s),
+        Val::Null | Val::Bool(_) => f64::NAN,
+        other => parse_float_prefix(&other.to_js_string()),
+    }
+}
+
+fn parse_float_prefix(s: &str) -> f64 {
+    let t = s.trim_start();
+    let bytes = t.as_bytes();
+    let mut end = 0;
+    let mut seen_digit = false;
+    let mut seen_dot = false;
+    let mut seen_exp = false;
+    if end < bytes.len() && (bytes[end] == b'+' || bytes[end] == b'-') {
+        end += 1;
+    }
+    if t[end..].starts_with("Infinity") {
+        return if t.starts_with('-') {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        };
+    }
+    let mut valid_end = 0;
+    while end < bytes.len() {
+        let b = bytes[end];
+        if b.is_ascii_digit() {
+            seen_digit = true;
+            end += 1;
+            valid_end = end;
+        } else if b == b'.' && !seen_dot && !seen_exp {
+            seen_dot = true;
+            end += 1;
+            if seen_digit {
+                valid_end = end;
+            }
+        } else if (b == b'e' || b == b'E') && seen_digit && !seen_exp {
+            seen_exp = true;
+            end += 1;
+            if end < bytes.len() && (bytes[end] == b'+' || bytes[end] == b'-') {
+                end += 1;
+            }
+        } else {
+            break;
+        }
+    }
+    if !seen_digit {
+        return f64::NAN;
+    }
+    str_to_number(t[..valid_end].trim_end_matches('.'))
+}
+
+fn to_index(n: f64) -> i64 {
+    if n.is_nan() {
+        0
+    } else {
+        #[allow(clippy::cast_possible_truncation)]
+        let i = n.trunc().clamp(i64::MIN as f64, i64::MAX as f64) as i64;
+        i
+    }
+}
+
+fn cmp_name(op: CmpOp) -> &'static str {
+    match op {
+        CmpOp::Eq => "==",
+        CmpOp::Ne => "!=",
+        CmpOp::StrictEq => "===",
+        CmpOp::StrictNe => "!==",
+        CmpOp::Lt => "<",
+        CmpOp::Le => "<=",
+        CmpOp::Gt => ">",
+        CmpOp::Ge => ">=",
+    }
+}
+
+fn arith_name(op: ArithOp) -> &'static str {
+    match op {
+        ArithOp::Add => "+",
+        ArithOp::Sub => "-",
+        ArithOp::Mul => "*",
+        ArithOp::Div => "/",
+        ArithOp::Mod => "%",
+        ArithOp::Max => "max",
+        ArithOp::Min => "min",
+    }
+}
+
+fn iter_name(op: IterOp) -> &'static str {
+    match op {
+        IterOp::Map => "map",
+        IterOp::Filter => "filter",
+        IterOp::All => "all",
+        IterOp::None => "none",
+        IterOp::Some => "some",
+    }
+}

@@ -1,0 +1,163 @@
+//! JSONLogic, compiled once into a tree of typed nodes and evaluated many times.
+//!
+//! [`compile`] turns a rule's JSON (with `$ref`s already expanded) into a
+//! [`Rule`]: operators are resolved to enum variants, variable paths read from
+//! the request context are interned into slots of a [`PathTable`], constant
+//! arguments (the `sem_ver` version, the flag key) are parsed or folded, and
+//! every structural problem is reported with the JSON pointer of its node. The
+//! evaluator in [`eval`] then walks the tree without parsing or allocating
+//! anything it does not hand back.
+
+pub mod compile;
+pub mod eval;
+pub mod explain;
+pub mod value;
+
+pub use compile::{CompileError, CompileLimits, compile};
+pub use eval::{Env, evaluate};
+pub use explain::{NoTrace, Step, StepKind, Trace, Tracer};
+pub use value::Val;
+
+use serde_json::Value;
+
+use crate::context::SlotId;
+use crate::ops::fractional::FractionalVersion;
+use crate::ops::semver::SemVerOp;
+
+/// A compiled JSONLogic rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub(crate) root: Node,
+    /// Whether the rule reads the context in a way that is only known at
+    /// evaluation time (computed `var` paths, the whole data object).
+    pub(crate) dynamic_access: bool,
+    /// Root-level variable slots this rule reads, sorted and deduplicated.
+    pub(crate) slots: Vec<SlotId>,
+}
+
+impl Rule {
+    /// Root-level variable slots this rule reads.
+    pub fn slots(&self) -> &[SlotId] {
+        &self.slots
+    }
+
+    /// Whether the rule needs the whole context rather than only its slots.
+    pub fn dynamic_access(&self) -> bool {
+        self.dynamic_access
+    }
+}
+
+/// Comparison operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CmpOp {
+    Eq,
+    Ne,
+    StrictEq,
+    StrictNe,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// Arithmetic operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Max,
+    Min,
+}
+
+/// Array operators whose second argument is evaluated per element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IterOp {
+    Map,
+    Filter,
+    All,
+    None,
+    Some,
+}
+
+/// One segment of a dotted variable path.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Seg {
+    pub(crate) key: Box<str>,
+    /// The segment read as an array index, when it is one.
+    pub(crate) index: Option<usize>,
+}
+
+impl Seg {
+    pub(crate) fn new(key: &str) -> Self {
+        Seg {
+            key: key.into(),
+            index: key.parse().ok(),
+        }
+    }
+}
+
+/// What a `var` reads.
+#[derive(Debug, Clone)]
+pub(crate) enum VarSource {
+    /// A root-level path interned at compile time.
+    Slot(SlotId),
+    /// `$flagd.timestamp`, supplied per evaluation.
+    Timestamp,
+    /// A path relative to the current element of `map`, `filter`, `all`,
+    /// `none`, `some` or `reduce` (whose data is `{current, accumulator}`).
+    Scoped(Box<[Seg]>),
+    /// The whole data object of the current scope.
+    ScopeRoot,
+    /// A path computed at evaluation time.
+    Dynamic(Box<Node>),
+}
+
+/// A compiled JSONLogic node.
+#[derive(Debug, Clone)]
+pub(crate) enum Node {
+    /// A literal value (scalar, or an array/object without operators).
+    Const(Value),
+    /// An array literal with at least one operator inside.
+    Array(Box<[Node]>),
+    Var {
+        source: VarSource,
+        default: Option<Box<Node>>,
+        /// Set when the var is at the root scope; `Dynamic` and `ScopeRoot`
+        /// need to know whether they read the root context or an element.
+        scoped: bool,
+    },
+    Missing(Box<[Node]>),
+    MissingSome(Box<[Node]>),
+    If(Box<[Node]>),
+    And(Box<[Node]>),
+    Or(Box<[Node]>),
+    Not(Box<Node>),
+    NotNot(Box<Node>),
+    Cmp(CmpOp, Box<[Node]>),
+    Arith(ArithOp, Box<[Node]>),
+    Iter(IterOp, Box<[Node; 2]>),
+    Reduce(Box<[Node; 3]>),
+    Merge(Box<[Node]>),
+    In(Box<[Node]>),
+    Cat(Box<[Node]>),
+    Substr(Box<[Node]>),
+    Log(Box<Node>),
+    Fractional {
+        args: Box<[Node]>,
+        /// The flag set's bucketing scheme, fixed at compile time.
+        version: FractionalVersion,
+    },
+    /// `sem_ver` with its operator and right-hand version known at compile time.
+    SemVerConst {
+        left: Box<Node>,
+        op: SemVerOp,
+        right: Box<::semver::Version>,
+    },
+    /// `sem_ver` with computed arguments.
+    SemVer(Box<[Node]>),
+    StartsWith(Box<[Node]>),
+    EndsWith(Box<[Node]>),
+}

@@ -1,0 +1,410 @@
+//! The value type of JSONLogic evaluation and its truthiness and coercion rules.
+//!
+//! Values borrow from the compiled rule and from the request context wherever
+//! they can, so evaluating a rule allocates only when an operator builds a new
+//! string or array.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+
+use serde_json::Value;
+
+/// A value produced while evaluating a rule.
+///
+/// Scalars are always held in their own variants (a borrowed JSON scalar is
+/// unpacked when it is read), so `Json` holds only arrays and objects.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val<'a> {
+    /// JSON `null`, also the result of a missing variable.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A number; JSONLogic, like JavaScript, has one number type.
+    Num(f64),
+    /// A string, borrowed from the rule or the context, or built.
+    Str(Cow<'a, str>),
+    /// An array built during evaluation (`map`, `filter`, `merge`, ...).
+    Arr(Vec<Val<'a>>),
+    /// An array or object borrowed from the rule or the context.
+    Json(&'a Value),
+}
+
+impl<'a> Val<'a> {
+    /// Reads a borrowed JSON value, unpacking scalars.
+    pub fn from_json(value: &'a Value) -> Self {
+        match value {
+            Value::Null => Val::Null,
+            Value::Bool(b) => Val::Bool(*b),
+            Value::Number(n) => Val::Num(n.as_f64().unwrap_or(f64::NAN)),
+            Value::String(s) => Val::Str(Cow::Borrowed(s)),
+            Value::Array(_) | Value::Object(_) => Val::Json(value),
+        }
+    }
+
+    /// Builds an owned JSON value (for results handed out of the engine).
+    pub fn to_json(&self) -> Value {
+        match self {
+            Val::Null => Value::Null,
+            Val::Bool(b) => Value::Bool(*b),
+            Val::Num(n) => num_to_json(*n),
+            Val::Str(s) => Value::String(s.to_string()),
+            Val::Arr(items) => Value::Array(items.iter().map(Val::to_json).collect()),
+            Val::Json(v) => (*v).clone(),
+        }
+    }
+
+    /// Detaches the value from the lifetimes it borrows.
+    pub fn into_owned(self) -> Val<'static> {
+        match self {
+            Val::Null => Val::Null,
+            Val::Bool(b) => Val::Bool(b),
+            Val::Num(n) => Val::Num(n),
+            Val::Str(s) => Val::Str(Cow::Owned(s.into_owned())),
+            Val::Arr(items) => Val::Arr(items.into_iter().map(Val::into_owned).collect()),
+            Val::Json(v) => match v {
+                Value::Array(items) => Val::Arr(
+                    items
+                        .iter()
+                        .map(|v| Val::from_json(v).into_owned())
+                        .collect(),
+                ),
+                // Objects have no owned variant; rules never build objects, and
+                // the callers that need one (reduce accumulators) take the JSON.
+                _ => Val::Str(Cow::Owned(v.to_string())),
+            },
+        }
+    }
+
+    /// JSONLogic truthiness, which is JavaScript's except that an empty array
+    /// is false.
+    pub fn truthy(&self) -> bool {
+        match self {
+            Val::Null => false,
+            Val::Bool(b) => *b,
+            Val::Num(n) => *n != 0.0 && !n.is_nan(),
+            Val::Str(s) => !s.is_empty(),
+            Val::Arr(items) => !items.is_empty(),
+            Val::Json(Value::Array(items)) => !items.is_empty(),
+            Val::Json(_) => true,
+        }
+    }
+
+    /// The string, if this value is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Val::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Whether the value is an array (built or borrowed).
+    pub fn is_array(&self) -> bool {
+        matches!(self, Val::Arr(_) | Val::Json(Value::Array(_)))
+    }
+
+    /// The elements of an array value, or `None` for anything else.
+    pub fn array_items(&self) -> Option<ArrayItems<'_, 'a>> {
+        match self {
+            Val::Arr(items) => Some(ArrayItems::Built(items.iter())),
+            Val::Json(Value::Array(items)) => Some(ArrayItems::Borrowed(items.iter())),
+            _ => None,
+        }
+    }
+
+    /// The number of elements of an array value.
+    pub fn array_len(&self) -> Option<usize> {
+        match self {
+            Val::Arr(items) => Some(items.len()),
+            Val::Json(Value::Array(items)) => Some(items.len()),
+            _ => None,
+        }
+    }
+
+    /// JavaScript's `Number(value)`: the numeric reading used by arithmetic
+    /// and by comparisons with a number.
+    pub fn to_number(&self) -> f64 {
+        match self {
+            Val::Null => 0.0,
+            Val::Bool(b) => f64::from(u8::from(*b)),
+            Val::Num(n) => *n,
+            Val::Str(s) => str_to_number(s),
+            Val::Arr(_) | Val::Json(Value::Array(_)) => {
+                // Number([]) is 0, Number([x]) is Number(String(x)), else NaN.
+                match self.array_len() {
+                    Some(0) => 0.0,
+                    Some(1) => str_to_number(&self.to_js_string()),
+                    _ => f64::NAN,
+                }
+            }
+            Val::Json(_) => f64::NAN,
+        }
+    }
+
+    /// JavaScript's `String(value)`, used by `cat`, `in` and comparisons of
+    /// mixed types.
+    pub fn to_js_string(&self) -> String {
+        let mut out = String::new();
+        self.write_js_string(&mut out);
+        out
+    }
+
+    /// Appends JavaScript's `String(value)` to `out`.
+    pub fn write_js_string(&self, out: &mut String) {
+        match self {
+            Val::Null => out.push_str("null"),
+            Val::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Val::Num(n) => push_js_number(out, *n),
+            Val::Str(s) => out.push_str(s),
+            Val::Arr(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    // Inside an array, null renders as the empty string.
+                    if !matches!(item, Val::Null) {
+                        item.write_js_string(out);
+                    }
+                }
+            }
+            Val::Json(Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    if !item.is_null() {
+                        Val::from_json(item).write_js_string(out);
+                    }
+                }
+            }
+            Val::Json(_) => out.push_str("[object Object]"),
+        }
+    }
+}
+
+/// Iterator over the elements of an array value.
+#[derive(Debug)]
+pub enum ArrayItems<'v, 'a> {
+    /// Elements of a built array.
+    Built(std::slice::Iter<'v, Val<'a>>),
+    /// Elements of a borrowed JSON array.
+    Borrowed(std::slice::Iter<'a, Value>),
+}
+
+impl<'a> Iterator for ArrayItems<'_, 'a> {
+    type Item = Val<'a>;
+
+    fn next(&mut self) -> Option<Val<'a>> {
+        match self {
+            ArrayItems::Built(it) => it.next().cloned(),
+            ArrayItems::Borrowed(it) => it.next().map(Val::from_json),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            ArrayItems::Built(it) => it.size_hint(),
+            ArrayItems::Borrowed(it) => it.size_hint(),
+        }
+    }
+}
+
+/// Converts an f64 to a JSON number, as an integer when it is one.
+pub fn num_to_json(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
+        // Exact: |n| < 2^53, so the cast loses nothing.
+        #[allow(clippy::cast_possible_truncation)]
+        Value::from(n as i64)
+    } else {
+        serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)
+    }
+}
+
+/// JavaScript's `Number(string)`: trimmed, empty is 0, otherwise a decimal
+/// literal (or Infinity) or NaN.
+pub fn str_to_number(s: &str) -> f64 {
+    let t = s.trim();
+    if t.is_empty() {
+        return 0.0;
+    }
+    match t {
+        "Infinity" | "+Infinity" => return f64::INFINITY,
+        "-Infinity" => return f64::NEG_INFINITY,
+        _ => {}
+    }
+    // Rust's parser accepts "inf" and "nan", which JavaScript does not.
+    if t.bytes()
+        .any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E')
+    {
+        return f64::NAN;
+    }
+    t.parse::<f64>().unwrap_or(f64::NAN)
+}
+
+/// Appends a number the way JavaScript prints it (integers without a
+/// fractional part).
+pub fn push_js_number(out: &mut String, n: f64) {
+    use std::fmt::Write;
+    if n.is_nan() {
+        out.push_str("NaN");
+    } else if n.is_infinite() {
+        out.push_str(if n > 0.0 { "Infinity" } else { "-Infinity" });
+    } else if n.fract() == 0.0 && n.abs() < 1e21 {
+        // Writing into a String cannot fail.
+        let _ = write!(out, "{n:.0}");
+    } else {
+        let _ = write!(out, "{n}");
+    }
+}
+
+/// JavaScript's loose equality (`==`).
+pub fn loose_eq(a: &Val<'_>, b: &Val<'_>) -> bool {
+    use Val::*;
+    match (a, b) {
+        (Null, Null) => true,
+        (Null, _) | (_, Null) => false,
+        (Num(x), Num(y)) => x == y,
+        (Str(x), Str(y)) => x == y,
+        (Bool(x), Bool(y)) => x == y,
+        (Num(x), Str(s)) | (Str(s), Num(x)) => *x == str_to_number(s),
+        (Bool(x), other) | (other, Bool(x)) => loose_eq(&Num(f64::from(u8::from(*x))), other),
+        // Two arrays or objects are equal only when they are the same object,
+        // which two separately produced values never are.
+        (Arr(_) | Json(_), Arr(_) | Json(_)) => false,
+        // An object compared with a primitive is converted to a primitive.
+        (obj @ (Arr(_) | Json(_)), prim) | (prim, obj @ (Arr(_) | Json(_))) => {
+            let as_prim = Str(Cow::Owned(obj.to_js_string()));
+            loose_eq(&as_prim, prim)
+        }
+    }
+}
+
+/// JavaScript's strict equality (`===`).
+pub fn strict_eq(a: &Val<'_>, b: &Val<'_>) -> bool {
+    use Val::*;
+    match (a, b) {
+        (Null, Null) => true,
+        (Num(x), Num(y)) => x == y,
+        (Str(x), Str(y)) => x == y,
+        (Bool(x), Bool(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// JavaScript's relational comparison (`<` and friends): two strings compare
+/// by code unit, anything else numerically. `None` means the comparison is
+/// false whichever way it is asked (a NaN was involved).
+pub fn js_compare(a: &Val<'_>, b: &Val<'_>) -> Option<Ordering> {
+    // Arrays and objects compare through their string form.
+    let rendered_a;
+    let rendered_b;
+    let str_a: Option<&str> = match a {
+        Val::Str(s) => Some(s),
+        Val::Arr(_) | Val::Json(_) => {
+            rendered_a = a.to_js_string();
+            Some(&rendered_a)
+        }
+        _ => None,
+    };
+    let str_b: Option<&str> = match b {
+        Val::Str(s) => Some(s),
+        Val::Arr(_) | Val::Json(_) => {
+            rendered_b = b.to_js_string();
+            Some(&rendered_b)
+        }
+        _ => None,
+    };
+    match (str_a, str_b) {
+        (Some(x), Some(y)) => Some(cmp_utf16(x, y)),
+        _ => {
+            let x = str_a.map_or_else(|| a.to_number(), str_to_number);
+            let y = str_b.map_or_else(|| b.to_number(), str_to_number);
+            x.partial_cmp(&y)
+        }
+    }
+}
+
+/// Compares two strings by UTF-16 code units, as JavaScript does. For text
+/// without characters outside the Basic Multilingual Plane this equals byte
+/// order, which is the fast path.
+pub fn cmp_utf16(a: &str, b: &str) -> Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        return a.cmp(b);
+    }
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check_number(input: &str, expect: f64) {
+        let got = str_to_number(input);
+        if expect.is_nan() {
+            assert!(got.is_nan(), "{input:?} gave {got}");
+        } else {
+            assert_eq!(got, expect, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn number_parsing_follows_javascript() {
+        check_number("", 0.0);
+        check_number("  12 ", 12.0);
+        check_number("1e3", 1000.0);
+        check_number("-0.5", -0.5);
+        check_number("abc", f64::NAN);
+        check_number("inf", f64::NAN);
+        check_number("Infinity", f64::INFINITY);
+    }
+
+    #[test]
+    fn truthiness() {
+        let empty = Value::Array(vec![]);
+        let obj = serde_json::json!({});
+        assert!(!Val::Null.truthy());
+        assert!(!Val::Num(0.0).truthy());
+        assert!(!Val::Num(f64::NAN).truthy());
+        assert!(!Val::Str(Cow::Borrowed("")).truthy());
+        assert!(Val::Str(Cow::Borrowed("0")).truthy());
+        assert!(!Val::Json(&empty).truthy());
+        assert!(Val::Json(&obj).truthy());
+        assert!(!Val::Arr(vec![]).truthy());
+    }
+
+    #[test]
+    fn loose_equality_coerces() {
+        let s = |x: &'static str| Val::Str(Cow::Borrowed(x));
+        assert!(loose_eq(&Val::Num(1.0), &s("1")));
+        assert!(loose_eq(&Val::Bool(true), &Val::Num(1.0)));
+        assert!(loose_eq(&Val::Bool(false), &s("0")));
+        assert!(!loose_eq(&Val::Null, &Val::Num(0.0)));
+        assert!(!strict_eq(&Val::Num(1.0), &s("1")));
+        assert!(loose_eq(&Val::Arr(vec![Val::Num(1.0)]), &Val::Num(1.0)));
+    }
+
+    #[test]
+    fn js_strings() {
+        assert_eq!(Val::Num(1.0).to_js_string(), "1");
+        assert_eq!(Val::Num(1.5).to_js_string(), "1.5");
+        assert_eq!(
+            Val::Arr(vec![Val::Num(1.0), Val::Null, Val::Bool(true)]).to_js_string(),
+            "1,,true"
+        );
+    }
+
+    #[test]
+    fn comparison_of_mixed_types() {
+        let s = |x: &'static str| Val::Str(Cow::Borrowed(x));
+        assert_eq!(js_compare(&s("10"), &s("9")), Some(Ordering::Less));
+        assert_eq!(
+            js_compare(&Val::Num(10.0), &s("9")),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(js_compare(&s("a"), &Val::Num(1.0)), None);
+        assert_eq!(
+            js_compare(&Val::Null, &Val::Num(0.0)),
+            Some(Ordering::Equal)
+        );
+    }
+}

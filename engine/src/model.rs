@@ -1,0 +1,319 @@
+//! Flag files in flagd's format, read as flagd reads them (JSON or YAML, with
+//! `flags` as a map or an array), before any flag is compiled.
+
+use serde_json::{Map, Value};
+
+use crate::diagnostic::{Diagnostic, Severity};
+
+/// Largest flag file accepted, in bytes.
+pub const MAX_FILE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Largest number of flags in one file.
+pub const MAX_FLAGS: usize = 50_000;
+
+/// Which flagd schema a file is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Schema {
+    /// `flagd.json`: what the flagd daemon accepts (`flags` as a map or an array).
+    #[default]
+    Flagd,
+    /// `flags.json`: what flagd's in-process providers accept (`flags` as a map).
+    Flags,
+}
+
+impl Schema {
+    /// The schema a file's `$schema` names, if it names one of flagd's.
+    pub fn from_schema_uri(uri: &str) -> Option<Schema> {
+        let name = uri.rsplit('/').next().unwrap_or(uri);
+        match name {
+            "flagd.json" => Some(Schema::Flagd),
+            "flags.json" => Some(Schema::Flags),
+            _ => None,
+        }
+    }
+}
+
+/// Text format of a flag file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// JSON.
+    Json,
+    /// YAML.
+    Yaml,
+}
+
+impl Format {
+    /// Guesses the format from a file name (`.yaml`/`.yml` are YAML).
+    pub fn from_path(path: &str) -> Format {
+        let lower = path.to_ascii_lowercase();
+        if lower.ends_with(".yaml") || lower.ends_with(".yml") {
+            Format::Yaml
+        } else {
+            Format::Json
+        }
+    }
+}
+
+/// A flag file that parsed: its flags, evaluators and flag-set metadata, not
+/// yet compiled.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FlagFile {
+    /// Flag definitions in file order, with the pointer of each.
+    pub flags: Vec<RawFlag>,
+    /// Shared rules for `$ref`.
+    pub evaluators: Map<String, Value>,
+    /// Flag-set metadata (may carry `flagSetId`).
+    pub metadata: Map<String, Value>,
+    /// The schema named by `$schema`, or flagd's by default.
+    pub schema: Schema,
+}
+
+/// One flag definition as written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawFlag {
+    /// The flag key.
+    pub key: String,
+    /// JSON pointer of the definition in its file.
+    pub pointer: String,
+    /// The definition object.
+    pub definition: Value,
+}
+
+/// Why a flag file could not be read at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// The text is not JSON (or YAML).
+    #[error("{format} syntax error: {message}")]
+    Syntax {
+        /// "JSON" or "YAML".
+        format: &'static str,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// The document is not a flag file.
+    #[error("{pointer}: {message}")]
+    Shape {
+        /// Where the problem is.
+        pointer: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file is larger than [`MAX_FILE_BYTES`] or has more than [`MAX_FLAGS`] flags.
+    #[error("flag file too large: {message}")]
+    TooLarge {
+        /// What limit was exceeded.
+        message: String,
+    },
+}
+
+impl ParseError {
+    /// The error as a diagnostic (no flag key).
+    pub fn to_diagnostic(&self) -> Diagnostic {
+        let pointer = match self {
+            ParseError::Shape { pointer, .. } => pointer.clone(),
+            _ => String::new(),
+        };
+        let message = match self {
+            ParseError::Shape { message, .. } => message.clone(),
+            other => other.to_string(),
+        };
+        Diagnostic {
+            severity: Severity::Error,
+            flag_key: None,
+            pointer,
+            message,
+        }
+    }
+}
+
+/// Parses a flag file. Structural problems of single flags are not errors
+/// here: they are found when the flag set is compiled, so that one bad flag
+/// does not reject its neighbours.
+pub fn parse(text: &str, format: Format) -> Result<(FlagFile, Vec<Diagnostic>), ParseError> {
+    if text.len() > MAX_FILE_BYTES {
+        return Err(ParseError::TooLarge {
+            message: format!("{} bytes, the limit is {MAX_FILE_BYTES}", text.len()),
+        });
+    }
+    let document: Value = match format {
+        Format::Json => serde_json::from_str(text).map_err(|e| ParseError::Syntax {
+            format: "JSON",
+            message: e.to_string(),
+        })?,
+        Format::Yaml => serde_yaml_ng::from_str(text).map_err(|e| ParseError::Syntax {
+            format: "YAML",
+            message: e.to_string(),
+        })?,
+    };
+    from_value(document)
+}
+
+/// Reads a flag file from an already parsed document.
+pub fn from_value(document: Value) -> Result<(FlagFile, Vec<Diagnostic>), ParseError> {
+    let Value::Object(mut root) = document else {
+        return Err(ParseError::Shape {
+            pointer: String::new(),
+            message: "a flag file must be an object with a \"flags\" member".into(),
+        });
+    };
+    let mut diagnostics = Vec::new();
+    let schema = match root.get("$schema") {
+        Some(Value::String(uri)) => Schema::from_schema_uri(uri).unwrap_or_default(),
+        _ => Schema::default(),
+    };
+    let flags = match root.remove("flags") {
+        Some(Value::Object(map)) => {
+            if map.len() > MAX_FLAGS {
+                return Err(too_many(map.len()));
+            }
+            map.into_iter()
+                .map(|(key, definition)| RawFlag {
+                    pointer: format!("/flags/{}", crate::pointer::escape(&key)),
+                    key,
+                    definition,
+                })
+                .collect()
+        }
+        Some(Value::Array(items)) => {
+            if items.len() > MAX_FLAGS {
+                return Err(too_many(items.len()));
+            }
+            if schema == Schema::Flags {
+                diagnostics.push(Diagnostic {
+                    severity: Severity::Warning,
+                    flag_key: None,
+                    pointer: "/flags".into(),
+                    message: "flags.json requires \"flags\" to be an object; the array form is flagd.json's".into(),
+                });
+            }
+            let mut flags = Vec::with_capacity(items.len());
+            for (i, mut definition) in items.into_iter().enumerate() {
+                let pointer = format!("/flags/{i}");
+                let key = match definition.as_object_mut().and_then(|d| d.remove("key")) {
+                    Some(Value::String(key)) if !key.is_empty() => key,
+                    _ => {
+                        diagnostics.push(Diagnostic {
+                            severity: Severity::Error,
+                            flag_key: None,
+                            pointer: format!("{pointer}/key"),
+                            message: "a flag in the array form needs a non-empty string \"key\""
+                                .into(),
+                        });
+                        continue;
+                    }
+                };
+                if flags.iter().any(|f: &RawFlag| f.key == key) {
+                    diagnostics.push(Diagnostic {
+                        severity: Severity::Warning,
+                        flag_key: Some(key.clone()),
+                        pointer: format!("{pointer}/key"),
+                        message: "duplicate flag key; the later definition wins".into(),
+                    });
+                    flags.retain(|f: &RawFlag| f.key != key);
+                }
+                flags.push(RawFlag {
+                    key,
+                    pointer,
+                    definition,
+                });
+            }
+            flags
+        }
+        Some(_) => {
+            return Err(ParseError::Shape {
+                pointer: "/flags".into(),
+                message: "\"flags\" must be an object or an array".into(),
+            });
+        }
+        None => {
+            return Err(ParseError::Shape {
+                pointer: String::new(),
+                message: "a flag file must have a \"flags\" member".into(),
+            });
+        }
+    };
+    let evaluators = match root.remove("$evaluators") {
+        Some(Value::Object(map)) => map,
+        None | Some(Value::Null) => Map::new(),
+        Some(_) => {
+            return Err(ParseError::Shape {
+                pointer: "/$evaluators".into(),
+                message: "\"$evaluators\" must be an object of named rules".into(),
+            });
+        }
+    };
+    let metadata = match root.remove("metadata") {
+        Some(Value::Object(map)) => map,
+        None | Some(Value::Null) => Map::new(),
+        Some(_) => {
+            return Err(ParseError::Shape {
+                pointer: "/metadata".into(),
+                message: "\"metadata\" must be an object".into(),
+            });
+        }
+    };
+    Ok((
+        FlagFile {
+            flags,
+            evaluators,
+            metadata,
+            schema,
+        },
+        diagnostics,
+    ))
+}
+
+fn too_many(count: usize) -> ParseError {
+    ParseError::TooLarge {
+        message: format!("{count} flags, the limit is {MAX_FLAGS}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_map_and_array_forms_alike() {
+        let map = r#"{"flags": {"a": {"state": "ENABLED"}}}"#;
+        let array = r#"{"flags": [{"key": "a", "state": "ENABLED"}]}"#;
+        let (from_map, d1) = parse(map, Format::Json).unwrap();
+        let (from_array, d2) = parse(array, Format::Json).unwrap();
+        assert!(d1.is_empty() && d2.is_empty());
+        assert_eq!(from_map.flags[0].key, "a");
+        assert_eq!(from_map.flags[0].definition, from_array.flags[0].definition);
+        assert_eq!(from_array.flags[0].pointer, "/flags/0");
+    }
+
+    #[test]
+    fn reads_yaml() {
+        let yaml = "flags:\n  a:\n    state: ENABLED\n    variants: {on: true}\n";
+        let (file, _) = parse(yaml, Format::Yaml).unwrap();
+        assert_eq!(
+            file.flags[0].definition["variants"]["on"],
+            Value::Bool(true)
+        );
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_flag_file() {
+        let cases = [
+            ("[]", "a flag file must be an object"),
+            ("{}", "must have a \"flags\" member"),
+            (r#"{"flags": 3}"#, "\"flags\" must be an object or an array"),
+            ("{", "JSON syntax error"),
+        ];
+        for (text, expect) in cases {
+            let err = parse(text, Format::Json).unwrap_err().to_string();
+            assert!(err.contains(expect), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn array_form_is_a_warning_under_flags_schema() {
+        let text = r#"{"$schema": "../flags.json", "flags": [{"key": "a"}]}"#;
+        let (_, diagnostics) = parse(text, Format::Json).unwrap();
+        assert_eq!(diagnostics.len(), 1);
+        assert_eq!(diagnostics[0].pointer, "/flags");
+    }
+}

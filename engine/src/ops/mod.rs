@@ -1,0 +1,4 @@
+//! flagd's custom JSONLogic operators.
+
+pub mod fractional;
+pub mod semver;
