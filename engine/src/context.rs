@@ -62,6 +62,21 @@ impl PathTable {
         self.paths.is_empty()
     }
 
+    /// The segments of a slot's path.
+    pub(crate) fn path(&self, slot: SlotId) -> &[Seg] {
+        self.paths.get(slot.0 as usize).map_or(&[], |p| p)
+    }
+
+    /// A trie of the given slots' paths, for reading only those out of
+    /// context text.
+    pub fn trie(&self, slots: &[SlotId]) -> crate::extract::PathTrie {
+        let mut trie = crate::extract::PathTrie::default();
+        for slot in slots {
+            trie.insert(self.path(*slot));
+        }
+        trie
+    }
+
     /// The dotted path of a slot.
     pub fn name(&self, slot: SlotId) -> &str {
         self.names.get(slot.0 as usize).map_or("", |s| s)

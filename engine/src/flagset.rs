@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::context::{PathTable, Prepared};
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::extract::{ContextError, PathTrie, parse_context};
 use crate::hash::ContentHasher;
 use crate::logic::compile::CompileInput;
 use crate::logic::{self, CompileLimits, Env, NoTrace, Rule, StepKind, Trace, Tracer, Val};
@@ -59,6 +60,9 @@ pub struct Flag {
     refs: Vec<(String, String)>,
     definition: Value,
     hash: u64,
+    /// The context paths this flag reads; `None` when it reads the context
+    /// in ways only known at evaluation time.
+    trie: Option<PathTrie>,
 }
 
 impl Flag {
@@ -166,6 +170,8 @@ pub struct FlagSet {
     /// Flag keys in a stable (sorted) order.
     order: Vec<Arc<str>>,
     version: u64,
+    /// Every context path any flag reads; `None` if one reads dynamically.
+    trie: Option<PathTrie>,
 }
 
 impl FlagSet {
@@ -284,7 +290,22 @@ impl FlagSet {
                 hasher.write(&entry.content_hash().to_le_bytes());
             }
         }
+        let mut all_slots = Vec::new();
+        let mut dynamic = false;
+        for entry in flags.values_mut() {
+            if let FlagEntry::Ready(flag) = entry {
+                if let Some(rule) = &flag.targeting {
+                    dynamic |= rule.dynamic_access();
+                    all_slots.extend_from_slice(rule.slots());
+                    flag.trie = (!rule.dynamic_access()).then(|| paths.trie(rule.slots()));
+                } else {
+                    flag.trie = Some(PathTrie::default());
+                }
+            }
+        }
+        let trie = (!dynamic).then(|| paths.trie(&all_slots));
         let set = FlagSet {
+            trie,
             id,
             source: source.into(),
             metadata,
@@ -359,13 +380,55 @@ impl FlagSet {
         }
     }
 
+    /// Reads a context from JSON text for evaluating one flag, keeping only
+    /// what that flag reads.
+    pub fn context_for(&self, key: &str, text: &str) -> Result<Value, ContextError> {
+        match self.flags.get(key) {
+            Some(FlagEntry::Ready(Flag {
+                trie: Some(trie), ..
+            })) => trie.extract(text),
+            Some(FlagEntry::Ready(_)) => parse_context(text),
+            // Unknown and broken flags read nothing, but the text must
+            // still be a context.
+            _ => PathTrie::default().extract(text),
+        }
+    }
+
+    /// Reads a context from JSON text for evaluating every flag of the set.
+    pub fn context_for_all(&self, text: &str) -> Result<Value, ContextError> {
+        match &self.trie {
+            Some(trie) => trie.extract(text),
+            None => parse_context(text),
+        }
+    }
+
+    /// Evaluates one flag against a context given as JSON text; only the
+    /// paths the flag reads are parsed out of the text.
+    pub fn evaluate_json<'s>(&'s self, key: &'s str, text: &str) -> Resolution<'s> {
+        match self.context_for(key, text) {
+            Ok(context) => {
+                let prepared = self.prepare_for(key, &context);
+                self.evaluate(key, &prepared)
+            }
+            Err(error) => Resolution::error(
+                key,
+                ErrorCode::InvalidContext,
+                error.to_string(),
+                self.get(key).map_or(&self.metadata, |e| match e {
+                    FlagEntry::Ready(flag) => &flag.metadata,
+                    FlagEntry::Broken { .. } => &self.metadata,
+                }),
+            ),
+        }
+    }
+
     /// Evaluates a flag against a context prepared by this flag set.
-    pub fn evaluate<'s>(&'s self, key: &'s str, context: &Prepared<'s>) -> Resolution<'s> {
+    pub fn evaluate<'s>(&'s self, key: &'s str, context: &Prepared<'_>) -> Resolution<'s> {
         self.evaluate_traced(key, context, &mut NoTrace)
     }
 
     /// Evaluates a flag and records the decision path.
-    pub fn explain<'s>(&'s self, key: &'s str, context: &Prepared<'s>) -> (Resolution<'s>, Trace) {
+    pub fn explain<'s>(&'s self, key: &'s str, context: &Prepared<'_>) -> (Resolution<'s>, Trace) {
         let mut trace = Trace::new();
         if let Some(FlagEntry::Ready(flag)) = self.flags.get(key) {
             for (name, pointer) in &flag.refs {
@@ -379,7 +442,7 @@ impl FlagSet {
     fn evaluate_traced<'s, T: Tracer>(
         &'s self,
         key: &'s str,
-        context: &Prepared<'s>,
+        context: &Prepared<'_>,
         tracer: &mut T,
     ) -> Resolution<'s> {
         let Some(entry) = self.flags.get(key) else {
@@ -407,7 +470,7 @@ impl FlagSet {
 
 fn resolve<'s, T: Tracer>(
     flag: &'s Flag,
-    context: &Prepared<'s>,
+    context: &Prepared<'_>,
     tracer: &mut T,
 ) -> Resolution<'s> {
     let key: &'s str = &flag.key;
@@ -697,6 +760,7 @@ fn compile_flag(
         refs,
         definition: raw.definition.clone(),
         hash: hasher.finish(),
+        trie: None,
     })
 }
 

@@ -29,6 +29,7 @@
 
 pub mod context;
 pub mod diagnostic;
+pub mod extract;
 pub mod flagset;
 pub mod hash;
 pub mod logic;
@@ -40,6 +41,7 @@ pub mod snapshot;
 
 pub use context::{PathTable, Prepared};
 pub use diagnostic::{Diagnostic, Severity};
+pub use extract::{ContextError, PathTrie};
 pub use flagset::{
     CompileOptions, FLAG_SET_ID_KEY, FRACTIONAL_VERSION_KEY, Flag, FlagEntry, FlagSet, FlagState,
 };

@@ -185,7 +185,7 @@ impl Snapshot {
         &'s self,
         key: &'s str,
         selector: &Selector,
-        context: &'s Value,
+        context: &Value,
     ) -> Resolution<'s> {
         match self.flag_set_for(key, selector) {
             Some(set) => {
@@ -196,12 +196,34 @@ impl Snapshot {
         }
     }
 
+    /// Evaluates one flag against a context given as JSON text, parsing out
+    /// only what that flag reads.
+    pub fn evaluate_json<'s>(
+        &'s self,
+        key: &'s str,
+        selector: &Selector,
+        text: &str,
+    ) -> Resolution<'s> {
+        match self.flag_set_for(key, selector) {
+            Some(set) => set.evaluate_json(key, text),
+            None => match crate::extract::PathTrie::default().extract(text) {
+                Ok(_) => not_found(key),
+                Err(error) => Resolution::error(
+                    key,
+                    ErrorCode::InvalidContext,
+                    error.to_string(),
+                    empty_metadata(),
+                ),
+            },
+        }
+    }
+
     /// Evaluates one flag and records its decision path.
     pub fn explain<'s>(
         &'s self,
         key: &'s str,
         selector: &Selector,
-        context: &'s Value,
+        context: &Value,
     ) -> (Resolution<'s>, Trace) {
         match self.flag_set_for(key, selector) {
             Some(set) => {

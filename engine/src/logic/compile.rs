@@ -452,6 +452,8 @@ impl Compiler<'_, '_> {
     }
 
     fn fractional(&mut self, args: &Value) -> Node {
+        // The shorthand form buckets by the targeting key.
+        self.slots.push(PathTable::TARGETING_KEY);
         let nodes = self.args(args);
         if let Value::Array(items) = args {
             let buckets_from = match items.first() {

@@ -1,0 +1,1 @@
+//! Differential tests against jsonlogic-rs (being written).

@@ -1,0 +1,8 @@
+//! Integration tests of the engine, one binary for the crate.
+
+/// Differential tests: the engine against jsonlogic-rs on generated rules.
+mod differential;
+/// Operator semantics, one data-driven case per line.
+mod operators;
+/// Flag files, resolution semantics, reloads, snapshots and diffs.
+mod resolution;

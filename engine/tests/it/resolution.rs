@@ -1,0 +1,356 @@
+//! Flag files, resolution semantics, reloads, snapshots, selectors and diffs.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use engine::{
+    CompileOptions, ErrorCode, FlagSet, FlagType, Format, Reason, Selector, Severity, Snapshot,
+    SnapshotCell, SourceState,
+};
+
+fn snapshot(text: &str) -> Snapshot {
+    let (snapshot, _) = Snapshot::from_text("test", text, Format::Json, &CompileOptions::default())
+        .expect("flag file parses");
+    snapshot
+}
+
+/// What a resolution looks like, compactly: `value variant reason error`.
+fn summary(snapshot: &Snapshot, key: &str, context: &Value) -> String {
+    let r = snapshot.evaluate(key, &Selector::All, context);
+    format!(
+        "{} {} {} {}",
+        r.value.map_or("-".to_owned(), Value::to_string),
+        r.variant.unwrap_or("-"),
+        r.reason,
+        r.error_code().map_or("-", ErrorCode::as_str),
+    )
+}
+
+#[track_caller]
+fn check(snapshot: &Snapshot, key: &str, context: Value, expect: &str) {
+    assert_eq!(
+        summary(snapshot, key, &context),
+        expect,
+        "flag {key} with {context}"
+    );
+}
+
+const FLAGS: &str = r#"{
+  "metadata": {"flagSetId": "shop", "team": "web"},
+  "$evaluators": {"vip": {"in": [{"var": "tier"}, ["gold", "platinum"]]}},
+  "flags": {
+    "static": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "on",
+               "metadata": {"team": "payments", "ticket": 42}},
+    "disabled": {"state": "DISABLED", "variants": {"on": true}, "defaultVariant": "on"},
+    "no-default": {"state": "ENABLED", "variants": {"a": "A", "b": "B"}},
+    "null-default": {"state": "ENABLED", "variants": {"a": "A"}, "defaultVariant": null,
+                     "targeting": {"if": [{"var": "pick"}, "a"]}},
+    "targeted": {"state": "ENABLED", "variants": {"vip": "gold-banner", "plain": "banner"},
+                 "defaultVariant": "plain",
+                 "targeting": {"if": [{"$ref": "vip"}, "vip", null]}},
+    "bool-result": {"state": "ENABLED", "variants": {"true": 1, "false": 0}, "defaultVariant": "false",
+                    "targeting": {"==": [{"var": "x"}, 1]}},
+    "number-result": {"state": "ENABLED", "variants": {"1": "one", "2.5": "two and a half"},
+                      "targeting": {"var": "n"}},
+    "unknown-variant": {"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "a",
+                        "targeting": {"var": "name"}},
+    "object": {"state": "ENABLED", "variants": {"v": {"k": [1, 2]}}, "defaultVariant": "v"}
+  }
+}"#;
+
+#[test]
+fn flagd_resolution_semantics() {
+    let s = snapshot(FLAGS);
+    check(&s, "static", json!({}), "true on STATIC -");
+    check(&s, "disabled", json!({}), "- - DISABLED -");
+    check(&s, "no-default", json!({}), "- - DEFAULT -");
+    check(&s, "null-default", json!({}), "- - DEFAULT -");
+    check(
+        &s,
+        "null-default",
+        json!({"pick": true}),
+        "\"A\" a TARGETING_MATCH -",
+    );
+    check(
+        &s,
+        "targeted",
+        json!({"tier": "gold"}),
+        "\"gold-banner\" vip TARGETING_MATCH -",
+    );
+    check(
+        &s,
+        "targeted",
+        json!({"tier": "bronze"}),
+        "\"banner\" plain DEFAULT -",
+    );
+    // A boolean result names the variant "true" or "false", as in flagd.
+    check(
+        &s,
+        "bool-result",
+        json!({"x": 1}),
+        "1 true TARGETING_MATCH -",
+    );
+    check(
+        &s,
+        "bool-result",
+        json!({"x": 2}),
+        "0 false TARGETING_MATCH -",
+    );
+    check(
+        &s,
+        "number-result",
+        json!({"n": 1}),
+        "\"one\" 1 TARGETING_MATCH -",
+    );
+    check(
+        &s,
+        "number-result",
+        json!({"n": 2.5}),
+        "\"two and a half\" 2.5 TARGETING_MATCH -",
+    );
+    check(
+        &s,
+        "unknown-variant",
+        json!({"name": "zzz"}),
+        "- - ERROR GENERAL",
+    );
+    check(&s, "missing", json!({}), "- - ERROR FLAG_NOT_FOUND");
+}
+
+#[test]
+fn typed_resolution() {
+    let s = snapshot(FLAGS);
+    let ctx = json!({});
+    let r = s
+        .evaluate("static", &Selector::All, &ctx)
+        .expect_type(FlagType::String);
+    assert_eq!(r.error_code(), Some(ErrorCode::TypeMismatch));
+    assert_eq!(r.reason, Reason::Error);
+    assert_eq!(r.value, None);
+    let r = s
+        .evaluate("object", &Selector::All, &ctx)
+        .expect_type(FlagType::Object);
+    assert_eq!(r.value, Some(&json!({"k": [1, 2]})));
+    // No value, no mismatch: the caller's default is of the caller's type.
+    let r = s
+        .evaluate("disabled", &Selector::All, &ctx)
+        .expect_type(FlagType::String);
+    assert_eq!(r.reason, Reason::Disabled);
+}
+
+#[test]
+fn metadata_merges_flag_set_under_flag() {
+    let s = snapshot(FLAGS);
+    let ctx = json!({});
+    let r = s.evaluate("static", &Selector::All, &ctx);
+    assert_eq!(
+        Value::Object(r.metadata.clone()),
+        json!({"flagSetId": "shop", "team": "payments", "ticket": 42})
+    );
+    let r = s.evaluate("disabled", &Selector::All, &ctx);
+    assert_eq!(
+        Value::Object(r.metadata.clone()),
+        json!({"flagSetId": "shop", "team": "web"})
+    );
+}
+
+#[test]
+fn json_path_agrees_with_prepared_path() {
+    let s = snapshot(FLAGS);
+    let contexts = [
+        json!({"tier": "gold", "noise": {"a": [1, 2, 3]}}),
+        json!({"tier": "bronze"}),
+        json!({"x": 1, "n": 2.5, "name": "a", "pick": true}),
+        json!({}),
+    ];
+    for key in [
+        "static",
+        "targeted",
+        "bool-result",
+        "number-result",
+        "unknown-variant",
+        "null-default",
+        "missing",
+    ] {
+        for ctx in &contexts {
+            let a = s.evaluate(key, &Selector::All, ctx);
+            let text = ctx.to_string();
+            let b = s.evaluate_json(key, &Selector::All, &text);
+            assert_eq!(a, b, "{key} {ctx}");
+        }
+    }
+    let r = s.evaluate_json("static", &Selector::All, "[1, 2]");
+    assert_eq!(r.error_code(), Some(ErrorCode::InvalidContext));
+    let r = s.evaluate_json("missing", &Selector::All, "{oops");
+    assert_eq!(r.error_code(), Some(ErrorCode::InvalidContext));
+}
+
+#[test]
+fn invalid_flags_are_diagnosed_with_key_and_pointer() {
+    let text = r#"{"flags": {
+        "good": {"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "a"},
+        "bad-state": {"state": "ON", "variants": {"a": 1}, "defaultVariant": "a"},
+        "bad-default": {"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "b"},
+        "bad-rule": {"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "a",
+                     "targeting": {"if": [{"bogus": 1}, "a"]}}
+    }}"#;
+    let (s, diagnostics) =
+        Snapshot::from_text("t", text, Format::Json, &CompileOptions::default()).unwrap();
+    let mut found: Vec<String> = diagnostics
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {} {}",
+                d.flag_key.as_deref().unwrap_or("-"),
+                d.pointer,
+                d.severity.as_str()
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            "bad-default /flags/bad-default/defaultVariant error",
+            "bad-rule /flags/bad-rule/targeting/if/0/bogus error",
+            "bad-state /flags/bad-state/state error",
+        ]
+    );
+    check(&s, "good", json!({}), "1 a STATIC -");
+    // A flag that never compiled exists, and says why it cannot be used.
+    check(&s, "bad-rule", json!({}), "- - ERROR PARSE_ERROR");
+    let r = s.evaluate("bad-rule", &Selector::All, &json!({}));
+    assert!(
+        r.error
+            .unwrap()
+            .message
+            .contains("unknown operator \"bogus\"")
+    );
+}
+
+#[test]
+fn reload_keeps_last_good_version_of_an_invalid_flag() {
+    let v1 = r#"{"flags": {
+        "a": {"state": "ENABLED", "variants": {"x": "one"}, "defaultVariant": "x"},
+        "b": {"state": "ENABLED", "variants": {"x": "one"}, "defaultVariant": "x"}
+    }}"#;
+    let v2 = r#"{"flags": {
+        "a": {"state": "ENABLED", "variants": {"x": "two"}, "defaultVariant": "x"},
+        "b": {"state": "ENABLED", "variants": {"x": "two"}, "defaultVariant": "missing"},
+        "c": {"state": "ENABLED", "variants": {"x": "new"}, "defaultVariant": "x"}
+    }}"#;
+    let options = CompileOptions::default();
+    let (first, _) = Snapshot::from_text("src", v1, Format::Json, &options).unwrap();
+    let (file, _) = engine::model::parse(v2, Format::Json).unwrap();
+    let (second, diagnostics) = first.with_source("src", &file, &options);
+    assert!(
+        diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error && d.flag_key.as_deref() == Some("b"))
+    );
+    check(&second, "a", json!({}), "\"two\" x STATIC -");
+    check(&second, "b", json!({}), "\"one\" x STATIC -");
+    check(&second, "c", json!({}), "\"new\" x STATIC -");
+    let changes = first.diff(&second);
+    assert_eq!(changes.added, ["c"]);
+    assert_eq!(changes.changed, ["a"]);
+    assert!(changes.removed.is_empty());
+
+    // A file that does not parse never reaches the snapshot: the caller keeps
+    // the last good one.
+    assert!(engine::model::parse("{\"flags\": ", Format::Json).is_err());
+}
+
+#[test]
+fn sources_merge_with_later_winning_and_selectors_pick_one() {
+    let options = CompileOptions::default();
+    let a = r#"{"metadata": {"flagSetId": "alpha"}, "flags": {
+        "shared": {"state": "ENABLED", "variants": {"v": "from-a"}, "defaultVariant": "v"},
+        "only-a": {"state": "ENABLED", "variants": {"v": "a"}, "defaultVariant": "v"}}}"#;
+    let b = r#"{"flags": {
+        "shared": {"state": "ENABLED", "variants": {"v": "from-b"}, "defaultVariant": "v"}}}"#;
+    let compile = |name: &str, text: &str| {
+        let (file, _) = engine::model::parse(text, Format::Json).unwrap();
+        let (set, _) = FlagSet::compile(name, &file, &options, None);
+        SourceState {
+            name: name.into(),
+            set: Arc::new(set),
+        }
+    };
+    let s = Snapshot::from_sources(vec![compile("file:a.json", a), compile("file:b.json", b)]);
+    let ctx = json!({});
+    let value = |key, selector: &str| {
+        s.evaluate(key, &Selector::parse(selector), &ctx)
+            .value
+            .map_or("-".to_owned(), Value::to_string)
+    };
+    assert_eq!(value("shared", ""), "\"from-b\"");
+    assert_eq!(value("shared", "flagSetId=alpha"), "\"from-a\"");
+    assert_eq!(value("shared", "source=file:a.json"), "\"from-a\"");
+    assert_eq!(value("shared", "file:b.json"), "\"from-b\"");
+    assert_eq!(value("only-a", "flagSetId=file:b.json"), "-");
+    assert_eq!(value("only-a", "flagSetId=alpha"), "\"a\"");
+    let visible: Vec<&str> = s
+        .visible(&Selector::All)
+        .iter()
+        .map(|(_, e)| e.key())
+        .collect();
+    assert_eq!(visible, ["only-a", "shared"]);
+}
+
+#[test]
+fn versions_are_content_hashes() {
+    let a = snapshot(FLAGS);
+    let b = snapshot(FLAGS);
+    assert_eq!(a.version(), b.version());
+    assert_eq!(a.etag(), b.etag());
+    let changed = snapshot(&FLAGS.replace("gold-banner", "golden-banner"));
+    assert_ne!(a.version(), changed.version());
+    assert_eq!(a.diff(&changed).changed, ["targeted"]);
+    assert!(a.diff(&b).is_empty());
+}
+
+#[test]
+fn snapshot_cell_swaps_and_reports_changes() {
+    let cell = SnapshotCell::new(snapshot(FLAGS));
+    let before = cell.load();
+    let changes = cell.store(snapshot(
+        r#"{"flags": {"static": {"state": "DISABLED", "variants": {"on": true}}}}"#,
+    ));
+    // Readers holding the old snapshot keep a consistent view.
+    assert!(before.flag_set_for("targeted", &Selector::All).is_some());
+    assert_eq!(changes.changed, ["static"]);
+    assert!(changes.removed.contains(&"targeted".to_owned()));
+    assert_eq!(changes.new_version, cell.load().version());
+}
+
+#[test]
+fn explain_reports_the_decision_path() {
+    let s = snapshot(FLAGS);
+    let ctx = json!({"tier": "gold"});
+    let (r, trace) = s.explain("targeted", &Selector::All, &ctx);
+    assert_eq!(r.variant, Some("vip"));
+    let rendered = trace.render();
+    assert!(
+        rendered.contains("/targeting/if/0: $ref \"vip\" expanded"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("/if: condition 0 chose branch 1"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("result \"vip\""), "{rendered}");
+    // Explaining changes nothing about the result.
+    assert_eq!(r, s.evaluate("targeted", &Selector::All, &ctx));
+}
+
+#[test]
+fn yaml_and_array_forms_load() {
+    let yaml =
+        "flags:\n  - key: y\n    state: ENABLED\n    variants: {a: 1}\n    defaultVariant: a\n";
+    let (s, diagnostics) =
+        Snapshot::from_text("y", yaml, Format::Yaml, &CompileOptions::default()).unwrap();
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    check(&s, "y", json!({}), "1 a STATIC -");
+}
