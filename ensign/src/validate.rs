@@ -86,13 +86,33 @@ fn check_targeting(text: &str, format: Format) -> Vec<Diagnostic> {
         Format::Yaml => Err("targeting rules are checked as JSON".into()),
     };
     match parsed {
-        Ok(rule) => rule_diagnostics(&rule, &Map::new(), ""),
+        Ok(rule) => {
+            // A bare rule may name evaluators defined in the flag file that
+            // will include it; the schema accepts any `$ref` here.
+            let mut evaluators = Map::new();
+            collect_refs(&rule, &mut evaluators);
+            rule_diagnostics(&rule, &evaluators, "")
+        }
         Err(message) => vec![Diagnostic {
             severity: Severity::Error,
             flag_key: None,
             pointer: String::new(),
             message,
         }],
+    }
+}
+
+/// Maps every `$ref` name in `rule` to a placeholder rule.
+fn collect_refs(rule: &Value, out: &mut Map<String, Value>) {
+    match rule {
+        Value::Object(map) => {
+            if let (1, Some(Value::String(name))) = (map.len(), map.get("$ref")) {
+                out.insert(name.clone(), Value::Bool(true));
+            }
+            map.values().for_each(|v| collect_refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
     }
 }
 

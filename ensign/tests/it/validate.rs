@@ -1,0 +1,99 @@
+//! `ensign validate` accepts flagd's positive schema examples and rejects the
+//! negative ones, each against the schema its `$schema` names.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::{conformance_dir, ensign, stdout};
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path().display().to_string())
+        .filter(|path| path.ends_with(".json"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[track_caller]
+fn check_dir(sub: &str, kind: &str, expect_valid: bool) -> usize {
+    let dir = conformance_dir().join("flagd-schemas/json/test").join(sub);
+    let files = files(&dir);
+    for file in &files {
+        let output = ensign(&["validate", "--kind", kind, file]);
+        assert_eq!(
+            output.status.success(),
+            expect_valid,
+            "{file} should be {}: {}",
+            if expect_valid { "accepted" } else { "rejected" },
+            stdout(&output)
+        );
+        if !expect_valid {
+            assert_eq!(output.status.code(), Some(1), "{file}");
+        }
+    }
+    files.len()
+}
+
+#[test]
+fn accepts_every_positive_example() {
+    let count = check_dir("flags/positive", "flags", true)
+        + check_dir("flagd/positive", "flags", true)
+        + check_dir("targeting/positive", "targeting", true);
+    assert!(count >= 16, "only {count} positive examples found");
+}
+
+#[test]
+fn rejects_every_negative_example() {
+    let count = check_dir("flags/negative", "flags", false)
+        + check_dir("targeting/negative", "targeting", false);
+    assert!(count >= 18, "only {count} negative examples found");
+}
+
+#[test]
+fn json_report_names_flag_and_pointer() {
+    let file =
+        conformance_dir().join("flagd-schemas/json/test/flags/negative/state-set-incorrectly.json");
+    let output = ensign(&["validate", "--format", "json", &file.display().to_string()]);
+    assert_eq!(output.status.code(), Some(1));
+    let report: Value = serde_json::from_str(&stdout(&output)).expect("JSON report");
+    assert_eq!(report["valid"], Value::Bool(false));
+    let diagnostic = &report["files"][0]["diagnostics"][0];
+    assert_eq!(diagnostic["flagKey"], "myBoolFlag");
+    assert_eq!(diagnostic["pointer"], "/flags/myBoolFlag/state");
+    assert_eq!(diagnostic["severity"], "error");
+    assert!(
+        diagnostic["message"]
+            .as_str()
+            .unwrap()
+            .contains("WILL-FAIL")
+    );
+}
+
+#[test]
+fn reports_every_file_and_syntax_errors() {
+    let dir = tempdir();
+    let broken = dir.join("broken.json");
+    std::fs::write(&broken, "{\"flags\": {").unwrap();
+    let output = ensign(&[
+        "validate",
+        "examples/flags.json",
+        &broken.display().to_string(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(text.contains("examples/flags.json: ok"), "{text}");
+    assert!(text.contains("JSON syntax error"), "{text}");
+
+    let output = ensign(&["validate", "does-not-exist.json"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("reading does-not-exist.json"));
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ensign-validate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
