@@ -1,4 +1,9 @@
-//! Shared helpers of the conformance runners: where the upstream material is.
+//! Shared helpers of the conformance runners: where the upstream material is,
+//! how its feature files are read, and what its typed values and tags mean.
+
+pub mod features;
+pub mod tags;
+pub mod typed;
 
 use std::path::PathBuf;
 

@@ -134,6 +134,22 @@ impl Snapshot {
         (Snapshot::from_sources(sources), diagnostics)
     }
 
+    /// Reloads one source from its text. A file that does not parse is an
+    /// error and changes nothing: the caller keeps serving `self`, the last
+    /// good state. Otherwise see [`Snapshot::with_source`].
+    pub fn reload_source(
+        &self,
+        name: &str,
+        text: &str,
+        format: Format,
+        options: &CompileOptions,
+    ) -> Result<(Snapshot, Vec<Diagnostic>), ParseError> {
+        let (file, mut diagnostics) = model::parse(text, format)?;
+        let (snapshot, more) = self.with_source(name, &file, options);
+        diagnostics.extend(more);
+        Ok((snapshot, diagnostics))
+    }
+
     /// The sources, in precedence order.
     pub fn sources(&self) -> &[SourceState] {
         &self.sources

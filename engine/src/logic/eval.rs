@@ -136,7 +136,10 @@ impl<'a, T: Tracer> Evaluator<'_, 'a, '_, T> {
                 let needle = self.arg("in", args, 0, frame);
                 let haystack = self.arg("in", args, 1, frame);
                 Val::Bool(match &haystack {
-                    Val::Str(s) => s.contains(needle.to_js_string().as_str()),
+                    Val::Str(s) => match &needle {
+                        Val::Str(n) => s.contains(&**n),
+                        other => s.contains(other.to_js_string().as_str()),
+                    },
                     other => other
                         .array_items()
                         .is_some_and(|mut items| items.any(|item| strict_eq(&item, &needle))),

@@ -257,9 +257,15 @@ fn reload_keeps_last_good_version_of_an_invalid_flag() {
     assert_eq!(changes.changed, ["a"]);
     assert!(changes.removed.is_empty());
 
-    // A file that does not parse never reaches the snapshot: the caller keeps
-    // the last good one.
-    assert!(engine::model::parse("{\"flags\": ", Format::Json).is_err());
+    // A file that does not parse changes nothing: the caller keeps serving
+    // the last good snapshot, whole.
+    let error = second
+        .reload_source("src", "{\"flags\": ", Format::Json, &options)
+        .unwrap_err();
+    assert!(error.to_string().contains("JSON syntax error"), "{error}");
+    let (third, _) = second.reload_source("src", v1, Format::Json, &options).unwrap();
+    check(&third, "b", json!({}), "\"one\" x STATIC -");
+    assert_eq!(second.diff(&third).removed, ["c"]);
 }
 
 #[test]

@@ -156,3 +156,26 @@ fn malformed_case_lines_are_reported_in_place() {
             .contains("\"context\" must be a JSON object")
     );
 }
+
+/// The OFREP document's reason enum (STATIC, TARGETING_MATCH, SPLIT,
+/// DISABLED, UNKNOWN) lacks DEFAULT, which flagd returns when targeting
+/// yields null or there is no default variant. Ensign follows flagd, so
+/// OpenFeature SDKs see the same reason from Ensign as from flagd.
+#[test]
+fn default_reason_follows_flagd_where_the_ofrep_enum_lacks_it() {
+    let spec = std::fs::read_to_string(crate::conformance_dir().join("ofrep/openapi.yaml")).expect("OFREP document");
+    let reason_enum = spec
+        .lines()
+        .find(|l| l.trim_start().starts_with("enum: [STATIC"))
+        .expect("the reason enum");
+    assert!(!reason_enum.contains("DEFAULT"), "{reason_enum}");
+    let (code, out) = eval(&[
+        "--flag",
+        "beta-dashboard",
+        "--context",
+        r#"{"email": "linus@elsewhere.org"}"#,
+    ]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out["reason"], "DEFAULT");
+    assert_eq!(out["value"], "v1-dashboard");
+}
