@@ -21,6 +21,9 @@ conformance:
 bench-engine:
     cargo bench -p engine --bench evaluate
 
-# Fuzz flag-file parsing and evaluation for a bounded time (needs nightly-free cargo-fuzz).
-fuzz-smoke:
-    cargo fuzz run parse_eval --fuzz-dir engine/fuzz -- -max_total_time=60
+# Fuzz parsing, compiling and evaluating flag files for 60 s, seeded with the
+# testbed's flag files (stable Rust: RUSTC_BOOTSTRAP lets cargo-fuzz pass its flags).
+fuzz-smoke seconds="60":
+    cargo install cargo-fuzz --locked --quiet
+    mkdir -p engine/fuzz/corpus/parse_eval
+    RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir engine/fuzz parse_eval engine/fuzz/corpus/parse_eval ${ENSIGN_CONFORMANCE_DIR:-../shared/conformance}/flagd-testbed/flags examples -- -max_total_time={{seconds}}
