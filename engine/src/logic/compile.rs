@@ -379,7 +379,9 @@ impl Compiler<'_, '_> {
         let scoped = self.scope > 0;
         let static_path = match path {
             Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
+            Value::Number(n) => {
+                Some(super::Val::Num(n.as_f64().unwrap_or(f64::NAN)).to_js_string())
+            }
             Value::Null => Some(String::new()),
             _ => None,
         };

@@ -148,7 +148,12 @@ impl<'a, T: Tracer> Evaluator<'_, 'a, '_, T> {
             Node::Cat(args) => {
                 let mut out = String::new();
                 for (i, node) in args.iter().enumerate() {
-                    self.child("cat", i, node, frame).write_js_string(&mut out);
+                    // cat joins its arguments as Array.prototype.join does:
+                    // null adds nothing.
+                    match self.child("cat", i, node, frame) {
+                        Val::Null => {}
+                        value => value.write_js_string(&mut out),
+                    }
                 }
                 Val::Str(Cow::Owned(out))
             }
@@ -239,11 +244,11 @@ impl<'a, T: Tracer> Evaluator<'_, 'a, '_, T> {
             },
             VarSource::Dynamic(path_node) => {
                 let path = self.child("var", 0, path_node, frame);
+                // Any computed path is read as JavaScript's String(path).
                 let dotted = match &path {
                     Val::Str(s) => s.to_string(),
-                    Val::Num(_) => path.to_js_string(),
                     Val::Null => String::new(),
-                    _ => return None,
+                    other => other.to_js_string(),
                 };
                 let segments = split_path(&dotted);
                 match (scoped, frame) {
@@ -297,6 +302,11 @@ impl<'a, T: Tracer> Evaluator<'_, 'a, '_, T> {
         };
         let mut out = Vec::new();
         for key in list {
+            // A null key reads the whole data (`{"var": null}`), which is
+            // present.
+            if matches!(key, Val::Null) {
+                continue;
+            }
             let dotted = match &key {
                 Val::Str(s) => s.to_string(),
                 other => other.to_js_string(),

@@ -92,9 +92,14 @@ pub(crate) struct Seg {
 
 impl Seg {
     pub(crate) fn new(key: &str) -> Self {
+        // Only canonical decimal numbers index arrays, as in JavaScript:
+        // "01" and "+1" are property names no array has.
+        let canonical = !key.is_empty()
+            && key.bytes().all(|b| b.is_ascii_digit())
+            && (key == "0" || !key.starts_with('0'));
         Seg {
             key: key.into(),
-            index: key.parse().ok(),
+            index: if canonical { key.parse().ok() } else { None },
         }
     }
 }

@@ -231,6 +231,27 @@ pub fn str_to_number(s: &str) -> f64 {
         "-Infinity" => return f64::NEG_INFINITY,
         _ => {}
     }
+    // Radix literals (no sign allowed, as in JavaScript).
+    let radix = match t.get(..2) {
+        Some("0x" | "0X") => Some(16),
+        Some("0b" | "0B") => Some(2),
+        Some("0o" | "0O") => Some(8),
+        _ => None,
+    };
+    if let Some(radix) = radix {
+        let digits = &t[2..];
+        if digits.is_empty() {
+            return f64::NAN;
+        }
+        let mut value = 0.0f64;
+        for c in digits.chars() {
+            match c.to_digit(radix) {
+                Some(d) => value = value * f64::from(radix) + f64::from(d),
+                None => return f64::NAN,
+            }
+        }
+        return value;
+    }
     // Rust's parser accepts "inf" and "nan", which JavaScript does not.
     if t.bytes()
         .any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E')
@@ -244,12 +265,25 @@ pub fn str_to_number(s: &str) -> f64 {
 /// fractional part).
 pub fn push_js_number(out: &mut String, n: f64) {
     use std::fmt::Write;
+    // Writing into a String cannot fail, so the results are ignored.
     if n.is_nan() {
         out.push_str("NaN");
     } else if n.is_infinite() {
         out.push_str(if n > 0.0 { "Infinity" } else { "-Infinity" });
-    } else if n.fract() == 0.0 && n.abs() < 1e21 {
-        // Writing into a String cannot fail.
+    } else if n == 0.0 {
+        // Both zeros print as "0".
+        out.push('0');
+    } else if n.abs() >= 1e21 || n.abs() < 1e-6 {
+        // JavaScript switches to exponent form outside [1e-6, 1e21), with an
+        // explicit sign on the exponent: 1e+21, 1.5e-7.
+        let formatted = format!("{n:e}");
+        match formatted.split_once('e') {
+            Some((mantissa, exponent)) if !exponent.starts_with('-') => {
+                let _ = write!(out, "{mantissa}e+{exponent}");
+            }
+            _ => out.push_str(&formatted),
+        }
+    } else if n.fract() == 0.0 {
         let _ = write!(out, "{n:.0}");
     } else {
         let _ = write!(out, "{n}");
@@ -267,8 +301,10 @@ pub fn loose_eq(a: &Val<'_>, b: &Val<'_>) -> bool {
         (Bool(x), Bool(y)) => x == y,
         (Num(x), Str(s)) | (Str(s), Num(x)) => *x == str_to_number(s),
         (Bool(x), other) | (other, Bool(x)) => loose_eq(&Num(f64::from(u8::from(*x))), other),
-        // Two arrays or objects are equal only when they are the same object,
-        // which two separately produced values never are.
+        // Two arrays or objects are equal only when they are the same object:
+        // the same borrowed value (two reads of one context member), never a
+        // built one.
+        (Json(x), Json(y)) => std::ptr::eq(*x, *y),
         (Arr(_) | Json(_), Arr(_) | Json(_)) => false,
         // An object compared with a primitive is converted to a primitive.
         (obj @ (Arr(_) | Json(_)), prim) | (prim, obj @ (Arr(_) | Json(_))) => {
@@ -286,6 +322,7 @@ pub fn strict_eq(a: &Val<'_>, b: &Val<'_>) -> bool {
         (Num(x), Num(y)) => x == y,
         (Str(x), Str(y)) => x == y,
         (Bool(x), Bool(y)) => x == y,
+        (Json(x), Json(y)) => std::ptr::eq(*x, *y),
         _ => false,
     }
 }
@@ -356,6 +393,11 @@ mod tests {
         check_number("abc", f64::NAN);
         check_number("inf", f64::NAN);
         check_number("Infinity", f64::INFINITY);
+        check_number("0x10", 16.0);
+        check_number("0b11", 3.0);
+        check_number("0o17", 15.0);
+        check_number("-0x10", f64::NAN);
+        check_number("0x", f64::NAN);
     }
 
     #[test]
@@ -387,6 +429,10 @@ mod tests {
     fn js_strings() {
         assert_eq!(Val::Num(1.0).to_js_string(), "1");
         assert_eq!(Val::Num(1.5).to_js_string(), "1.5");
+        assert_eq!(Val::Num(-0.0).to_js_string(), "0");
+        assert_eq!(Val::Num(1e21).to_js_string(), "1e+21");
+        assert_eq!(Val::Num(-1.5e-7).to_js_string(), "-1.5e-7");
+        assert_eq!(Val::Num(1e-6).to_js_string(), "0.000001");
         assert_eq!(
             Val::Arr(vec![Val::Num(1.0), Val::Null, Val::Bool(true)]).to_js_string(),
             "1,,true"

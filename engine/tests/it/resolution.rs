@@ -263,7 +263,9 @@ fn reload_keeps_last_good_version_of_an_invalid_flag() {
         .reload_source("src", "{\"flags\": ", Format::Json, &options)
         .unwrap_err();
     assert!(error.to_string().contains("JSON syntax error"), "{error}");
-    let (third, _) = second.reload_source("src", v1, Format::Json, &options).unwrap();
+    let (third, _) = second
+        .reload_source("src", v1, Format::Json, &options)
+        .unwrap();
     check(&third, "b", json!({}), "\"one\" x STATIC -");
     assert_eq!(second.diff(&third).removed, ["c"]);
 }

@@ -163,7 +163,8 @@ fn malformed_case_lines_are_reported_in_place() {
 /// OpenFeature SDKs see the same reason from Ensign as from flagd.
 #[test]
 fn default_reason_follows_flagd_where_the_ofrep_enum_lacks_it() {
-    let spec = std::fs::read_to_string(crate::conformance_dir().join("ofrep/openapi.yaml")).expect("OFREP document");
+    let spec = std::fs::read_to_string(crate::conformance_dir().join("ofrep/openapi.yaml"))
+        .expect("OFREP document");
     let reason_enum = spec
         .lines()
         .find(|l| l.trim_start().starts_with("enum: [STATIC"))
