@@ -72,7 +72,7 @@ impl PathTable {
     pub fn trie(&self, slots: &[SlotId]) -> crate::extract::PathTrie {
         let mut trie = crate::extract::PathTrie::default();
         for slot in slots {
-            trie.insert(self.path(*slot));
+            trie.insert(self.path(*slot), *slot);
         }
         trie
     }
@@ -126,7 +126,21 @@ pub struct Prepared<'c> {
     pub(crate) timestamp: Option<i64>,
 }
 
+static EMPTY_OBJECT: std::sync::LazyLock<Value> =
+    std::sync::LazyLock::new(|| Value::Object(serde_json::Map::new()));
+
 impl<'c> Prepared<'c> {
+    /// A context made of slot values read straight from JSON text (see
+    /// [`crate::extract::PathTrie::extract`]); only for rules that read
+    /// nothing but their slots.
+    pub fn from_slots(values: &'c [Option<Value>]) -> Self {
+        Prepared {
+            root: &EMPTY_OBJECT,
+            slots: values.iter().map(Option::as_ref).collect(),
+            timestamp: None,
+        }
+    }
+
     /// Sets the value of `$flagd.timestamp` (seconds since the Unix epoch).
     /// Without it, evaluation reads the system clock when a rule asks.
     pub fn with_timestamp(mut self, unix_seconds: i64) -> Self {

@@ -1,26 +1,27 @@
-//! Reading a request context from JSON text, keeping only the paths the
-//! rules read.
+//! Reading a request context from JSON text straight into slots, keeping
+//! only the paths the rules read.
 //!
 //! A single-flag request needs a handful of values out of a context that may
-//! have dozens of keys. [`PathTrie::extract`] walks the text once and builds
-//! only the subtrees on the trie's paths; everything else is skipped by the
-//! parser without being allocated.
+//! have dozens of keys. [`PathTrie::extract`] scans the text once: members on
+//! the trie's paths are parsed into their slots, everything else is skipped
+//! by a validating scanner that allocates nothing, so malformed text is
+//! still refused exactly as a full parse would refuse it.
 
-use std::collections::HashMap;
-use std::fmt;
+use serde_json::Value;
 
-use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
-
+use crate::context::SlotId;
 use crate::logic::Seg;
 
-/// The set of paths to keep, as a trie of keys.
+/// Nesting limit, as serde_json's.
+const MAX_DEPTH: usize = 128;
+
+/// The set of paths to read, as a trie of keys whose nodes name slots.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PathTrie {
-    children: HashMap<Box<str>, PathTrie>,
-    /// Keep this whole subtree.
-    whole: bool,
+    /// Children sorted by key bytes, for a binary search.
+    children: Vec<(Box<str>, PathTrie)>,
+    /// The slot this node's whole value goes to, if a path ends here.
+    slot: Option<SlotId>,
 }
 
 /// Why a context could not be read.
@@ -35,25 +36,89 @@ pub enum ContextError {
 }
 
 impl PathTrie {
-    /// Adds a path (its last segment's whole value is kept).
-    pub(crate) fn insert(&mut self, path: &[Seg]) {
+    /// Adds a path whose value goes to `slot`.
+    pub(crate) fn insert(&mut self, path: &[Seg], slot: SlotId) {
         let mut node = self;
         for seg in path {
-            if node.whole {
-                return;
-            }
-            node = node.children.entry(seg.key.clone()).or_default();
+            let i = match node
+                .children
+                .binary_search_by(|(k, _)| k.as_bytes().cmp(seg.key.as_bytes()))
+            {
+                Ok(i) => i,
+                Err(i) => {
+                    node.children
+                        .insert(i, (seg.key.clone(), PathTrie::default()));
+                    i
+                }
+            };
+            node = &mut node.children[i].1;
         }
-        node.whole = true;
-        node.children.clear();
+        node.slot = Some(slot);
     }
 
-    /// Parses a context, keeping only the trie's paths.
-    pub fn extract(&self, text: &str) -> Result<Value, ContextError> {
-        let mut de = serde_json::Deserializer::from_str(text);
-        let value = RootSeed(self).deserialize(&mut de).map_err(classify)?;
-        de.end().map_err(classify)?;
-        Ok(value)
+    /// Whether no path is in the trie.
+    pub fn is_empty(&self) -> bool {
+        self.children.is_empty() && self.slot.is_none()
+    }
+
+    /// Scans a context, returning the value of each slot on the trie
+    /// (indexed by slot; `slot_count` long).
+    pub fn extract(
+        &self,
+        text: &str,
+        slot_count: usize,
+    ) -> Result<Vec<Option<Value>>, ContextError> {
+        let mut out = vec![None; slot_count];
+        let mut scanner = Scanner {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+        };
+        scanner.ws();
+        if scanner.peek() != Some(b'{') {
+            // Tell "not an object" from "not JSON" the way a full parse would.
+            return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+                Ok(_) => ContextError::NotAnObject,
+                Err(e) => ContextError::Syntax(e.to_string()),
+            });
+        }
+        scanner.object(Some(self), 0, &mut out)?;
+        scanner.ws();
+        if scanner.pos != scanner.bytes.len() {
+            return Err(scanner.error("trailing characters"));
+        }
+        Ok(out)
+    }
+
+    fn child(&self, key: &[u8]) -> Option<&PathTrie> {
+        self.children
+            .binary_search_by(|(k, _)| k.as_bytes().cmp(key))
+            .ok()
+            .map(|i| &self.children[i].1)
+    }
+
+    /// Empties this node's slot and every slot below it.
+    fn clear(&self, out: &mut [Option<Value>]) {
+        if let Some(cell) = self.slot.and_then(|slot| out.get_mut(slot.0 as usize)) {
+            *cell = None;
+        }
+        for (_, child) in &self.children {
+            child.clear(out);
+        }
+    }
+
+    /// Fills this node's slot and every slot below it from a parsed value.
+    fn fill(&self, value: &Value, out: &mut [Option<Value>]) {
+        for (key, child) in &self.children {
+            if let Some(inner) = crate::context::step(value, &Seg::new(key)) {
+                child.fill(inner, out);
+            }
+        }
+        if let Some(slot) = self.slot
+            && let Some(cell) = out.get_mut(slot.0 as usize)
+        {
+            *cell = Some(value.clone());
+        }
     }
 }
 
@@ -66,157 +131,262 @@ pub fn parse_context(text: &str) -> Result<Value, ContextError> {
     }
 }
 
-fn classify(error: serde_json::Error) -> ContextError {
-    if error.to_string().starts_with(NOT_OBJECT) {
-        ContextError::NotAnObject
-    } else {
-        ContextError::Syntax(error.to_string())
+/// Bytes that end a run of plain string content.
+const fn string_stops() -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
     }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
 }
 
-const NOT_OBJECT: &str = "evaluation context is not an object";
+static STRING_STOPS: [bool; 256] = string_stops();
 
-struct RootSeed<'t>(&'t PathTrie);
+struct Scanner<'t> {
+    text: &'t str,
+    bytes: &'t [u8],
+    pos: usize,
+}
 
-impl<'de> DeserializeSeed<'de> for RootSeed<'_> {
-    type Value = Value;
+impl Scanner<'_> {
+    fn error(&self, what: &str) -> ContextError {
+        // Report like serde_json: line and column of the problem.
+        let before = &self.bytes[..self.pos.min(self.bytes.len())];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+        ContextError::Syntax(format!("{what} at line {line} column {column}"))
+    }
 
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        struct RootVisitor<'t>(&'t PathTrie);
-        impl<'de> Visitor<'de> for RootVisitor<'_> {
-            type Value = Value;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
-                TrieVisitor(self.0).visit_map(map)
-            }
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.pos += 1;
         }
-        d.deserialize_map(RootVisitor(self.0))
-            .map_err(|e: D::Error| {
-                let text = e.to_string();
-                if text.starts_with("invalid type") {
-                    de::Error::custom(NOT_OBJECT)
-                } else {
-                    e
-                }
-            })
     }
-}
 
-struct TrieSeed<'t>(&'t PathTrie);
-
-impl<'de> DeserializeSeed<'de> for TrieSeed<'_> {
-    type Value = Value;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        if self.0.whole {
-            Value::deserialize(d)
+    fn eat(&mut self, byte: u8, what: &str) -> Result<(), ContextError> {
+        self.ws();
+        if self.peek() == Some(byte) {
+            self.pos += 1;
+            Ok(())
         } else {
-            d.deserialize_any(TrieVisitor(self.0))
+            Err(self.error(what))
         }
     }
-}
 
-struct TrieVisitor<'t>(&'t PathTrie);
-
-impl<'de> Visitor<'de> for TrieVisitor<'_> {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
-        while let Some(found) = map.next_key_seed(KeySeed(self.0))? {
-            match found {
-                Some((key, child)) => {
-                    let value = map.next_value_seed(TrieSeed(child))?;
-                    out.insert(key, value);
-                }
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
+    /// Scans an object at `pos` (which is `{`). Members on the trie are
+    /// parsed into slots; with `trie == None` the object is only validated.
+    fn object(
+        &mut self,
+        trie: Option<&PathTrie>,
+        depth: usize,
+        out: &mut [Option<Value>],
+    ) -> Result<(), ContextError> {
+        if depth >= MAX_DEPTH {
+            return Err(self.error("recursion limit exceeded"));
         }
-        Ok(Value::Object(out))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        // Elements no path reads stay null: nothing looks at them.
-        let mut out = Vec::new();
-        let mut index = 0usize;
+        self.pos += 1;
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(());
+        }
         loop {
-            let child = self.0.children.get(index.to_string().as_str());
-            let element = match child {
-                Some(child) => seq.next_element_seed(TrieSeed(child))?,
-                None => seq.next_element::<IgnoredAny>()?.map(|_| Value::Null),
-            };
-            match element {
-                Some(value) => out.push(value),
-                None => break,
+            self.ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.error("key must be a string"));
             }
-            index += 1;
+            let child = match trie {
+                Some(trie) if !trie.children.is_empty() => {
+                    let (raw, escaped) = self.string()?;
+                    if escaped {
+                        let key: String = serde_json::from_str(raw)
+                            .map_err(|e| ContextError::Syntax(e.to_string()))?;
+                        trie.child(key.as_bytes())
+                    } else {
+                        trie.child(&raw.as_bytes()[1..raw.len() - 1])
+                    }
+                }
+                _ => {
+                    self.string()?;
+                    None
+                }
+            };
+            self.eat(b':', "expected `:`")?;
+            self.ws();
+            if let Some(node) = child {
+                // A repeated key replaces the earlier member, as in a full
+                // parse: forget what the earlier one filled in.
+                node.clear(out);
+            }
+            match child {
+                // A path ends here: keep the whole value (and any deeper
+                // paths' values inside it).
+                Some(node) if node.slot.is_some() || self.peek() == Some(b'[') => {
+                    let start = self.pos;
+                    self.value(None, depth + 1, out)?;
+                    let value = parse_span(&self.text[start..self.pos])?;
+                    node.fill(&value, out);
+                }
+                Some(node) if self.peek() == Some(b'{') => {
+                    self.object(Some(node), depth + 1, out)?
+                }
+                _ => self.value(None, depth + 1, out)?,
+            }
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.error("expected `,` or `}`")),
+            }
         }
-        Ok(Value::Array(out))
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
+    /// Validates (and skips) any value.
+    fn value(
+        &mut self,
+        trie: Option<&PathTrie>,
+        depth: usize,
+        out: &mut [Option<Value>],
+    ) -> Result<(), ContextError> {
+        self.ws();
+        match self.peek() {
+            Some(b'{') => self.object(trie, depth, out),
+            Some(b'[') => self.array(depth, out),
+            Some(b'"') => self.string().map(|_| ()),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => Err(self.error("expected value")),
+            None => Err(self.error("EOF while parsing a value")),
+        }
     }
 
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
+    fn array(&mut self, depth: usize, out: &mut [Option<Value>]) -> Result<(), ContextError> {
+        if depth >= MAX_DEPTH {
+            return Err(self.error("recursion limit exceeded"));
+        }
+        self.pos += 1;
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            self.value(None, depth + 1, out)?;
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.error("expected `,` or `]`")),
+            }
+        }
     }
 
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
+    /// Scans a string at `pos` (which is `"`); returns its raw text with
+    /// quotes and whether it has escapes.
+    fn string(&mut self) -> Result<(&str, bool), ContextError> {
+        let start = self.pos;
+        self.pos += 1;
+        let mut escaped = false;
+        loop {
+            while self.pos < self.bytes.len() && !STRING_STOPS[self.bytes[self.pos] as usize] {
+                self.pos += 1;
+            }
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok((&self.text[start..self.pos], escaped));
+                }
+                Some(b'\\') => {
+                    escaped = true;
+                    self.pos += 1;
+                    match self.peek() {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                            self.pos += 1
+                        }
+                        Some(b'u') => {
+                            let hex = self.bytes.get(self.pos + 1..self.pos + 5);
+                            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                                return Err(self.error("invalid unicode escape"));
+                            }
+                            self.pos += 5;
+                        }
+                        _ => return Err(self.error("invalid escape")),
+                    }
+                }
+                Some(_) => return Err(self.error("control character in string")),
+                None => return Err(self.error("EOF while parsing a string")),
+            }
+        }
     }
 
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    fn literal(&mut self, word: &[u8]) -> Result<(), ContextError> {
+        if self.bytes.get(self.pos..self.pos + word.len()) == Some(word) {
+            self.pos += word.len();
+            Ok(())
+        } else {
+            Err(self.error("expected value"))
+        }
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn number(&mut self) -> Result<(), ContextError> {
+        let digits = |s: &mut Self| {
+            let start = s.pos;
+            while let Some(b'0'..=b'9') = s.peek() {
+                s.pos += 1;
+            }
+            s.pos > start
+        };
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => {
+                digits(self);
+            }
+            _ => return Err(self.error("invalid number")),
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if !digits(self) {
+                return Err(self.error("invalid number"));
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if !digits(self) {
+                return Err(self.error("invalid number"));
+            }
+        }
+        Ok(())
     }
 }
 
-/// Reads an object key and looks it up in the trie without allocating when
-/// the key is not wanted.
-struct KeySeed<'t>(&'t PathTrie);
-
-impl<'de, 't> DeserializeSeed<'de> for KeySeed<'t> {
-    type Value = Option<(String, &'t PathTrie)>;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_str(self)
+/// Parses one already validated value; plain strings skip serde.
+fn parse_span(span: &str) -> Result<Value, ContextError> {
+    if span.len() >= 2 && span.starts_with('"') && !span[1..span.len() - 1].contains('\\') {
+        return Ok(Value::String(span[1..span.len() - 1].to_owned()));
     }
-}
-
-impl<'de, 't> Visitor<'de> for KeySeed<'t> {
-    type Value = Option<(String, &'t PathTrie)>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(self.0.children.get(v).map(|child| (v.to_owned(), child)))
-    }
+    serde_json::from_str(span).map_err(|e| ContextError::Syntax(e.to_string()))
 }
 
 #[cfg(test)]
@@ -227,50 +397,80 @@ mod tests {
 
     fn trie(paths: &[&str]) -> PathTrie {
         let mut t = PathTrie::default();
-        for p in paths {
-            t.insert(&split_path(p));
+        for (i, p) in paths.iter().enumerate() {
+            t.insert(&split_path(p), SlotId(u32::try_from(i).unwrap()));
         }
         t
     }
 
     #[test]
-    fn keeps_only_wanted_paths() {
-        let t = trie(&["user.name", "tags.1", "plan"]);
-        let text = r#"{"user": {"name": "ada", "age": 36, "bio": "x"}, "tags": ["a", {"b": 1}],
-                       "plan": {"tier": "pro"}, "noise": [1, 2, {"deep": true}]}"#;
-        let got = t.extract(text).unwrap();
+    fn reads_only_wanted_paths_into_slots() {
+        let t = trie(&["user.name", "tags.1", "plan", "absent", "user"]);
+        let text = r#"{"user": {"name": "ada", "age": 36, "bio": "x\"y"}, "tags": ["a", {"b": 1}],
+                       "plan": {"tier": "pro"}, "noise": [1, 2.5e3, {"deep": [true, false, null]}]}"#;
+        let got = t.extract(text, 5).unwrap();
         assert_eq!(
             got,
-            json!({"user": {"name": "ada"}, "tags": [null, {"b": 1}], "plan": {"tier": "pro"}})
+            [
+                Some(json!("ada")),
+                Some(json!({"b": 1})),
+                Some(json!({"tier": "pro"})),
+                None,
+                Some(json!({"name": "ada", "age": 36, "bio": "x\"y"})),
+            ]
         );
     }
 
     #[test]
-    fn a_shorter_path_keeps_the_whole_subtree() {
-        let t = trie(&["user.name", "user"]);
-        let got = t
-            .extract(r#"{"user": {"name": "ada", "age": 36}}"#)
-            .unwrap();
-        assert_eq!(got, json!({"user": {"name": "ada", "age": 36}}));
+    fn agrees_with_serde_on_what_is_json() {
+        let t = trie(&["a.b", "c"]);
+        let cases = [
+            r#"{"a": {"b": 1}}"#,
+            r#" { "c" : "\u00e9\n" , "z": [ ] } "#,
+            r#"{"a": 1, "a": {"b": 2}}"#,
+            r#"{"a": {"b": 2}, "a": 1, "c": 0, "c": [1]}"#,
+            r#"{"x": -0.5e-3, "y": [1, [2, [3]]], "k\"ey": {}}"#,
+            r#"{"a": {"b": 1},}"#,
+            r#"{"a": {"b": 01}}"#,
+            r#"{"a": "x
+y"}"#,
+            r#"{"a": tru}"#,
+            r#"{"a": "\q"}"#,
+            r#"{"a" 1}"#,
+            r#"{"a": 1} x"#,
+            r#"{"a": [1 2]}"#,
+            r#"{"c": 1.}"#,
+            "[1]",
+            "3",
+            "",
+            "{",
+        ];
+        for text in cases {
+            let ours = t.extract(text, 2);
+            let serde = parse_context(text);
+            assert_eq!(ours.is_ok(), serde.is_ok(), "{text}: {ours:?} vs {serde:?}");
+            if let Err(ContextError::NotAnObject) = serde {
+                assert_eq!(ours, Err(ContextError::NotAnObject), "{text}");
+            }
+            if let Ok(full) = serde {
+                let slots = ours.unwrap();
+                assert_eq!(slots[0].as_ref(), full.pointer("/a/b"), "{text}");
+                assert_eq!(slots[1].as_ref(), full.get("c"), "{text}");
+            }
+        }
     }
 
     #[test]
-    fn rejects_bad_contexts() {
+    fn deep_nesting_is_refused() {
         let t = trie(&["a"]);
-        assert_eq!(t.extract("[1]"), Err(ContextError::NotAnObject));
-        assert_eq!(t.extract("3"), Err(ContextError::NotAnObject));
-        assert!(matches!(
-            t.extract("{\"a\": "),
-            Err(ContextError::Syntax(_))
-        ));
-        assert!(matches!(t.extract("{} x"), Err(ContextError::Syntax(_))));
-        assert_eq!(parse_context("[]"), Err(ContextError::NotAnObject));
+        let deep = format!("{{\"x\": {}{}}}", "[".repeat(200), "]".repeat(200));
+        assert!(matches!(t.extract(&deep, 1), Err(ContextError::Syntax(_))));
     }
 
     #[test]
     fn escaped_keys_are_matched() {
         let t = trie(&["a\"b"]);
-        let got = t.extract(r#"{"a\"b": 1, "c": 2}"#).unwrap();
-        assert_eq!(got, json!({"a\"b": 1}));
+        let got = t.extract(r#"{"a\"b": 1, "c": 2}"#, 1).unwrap();
+        assert_eq!(got, [Some(json!(1))]);
     }
 }

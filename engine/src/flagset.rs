@@ -1,9 +1,9 @@
 //! Flag sets: a named collection of compiled flags with its own metadata,
 //! version and bucketing scheme, and the evaluation of its flags.
 
-use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
+use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 
 use crate::context::{PathTable, Prepared};
@@ -166,12 +166,14 @@ pub struct FlagSet {
     metadata: Map<String, Value>,
     fractional: FractionalVersion,
     paths: PathTable,
-    flags: HashMap<Arc<str>, FlagEntry>,
+    /// Flags by key. Keys come from flag definitions, never from requests,
+    /// so a fast non-keyed hash is safe here.
+    flags: FxHashMap<Arc<str>, FlagEntry>,
     /// Flag keys in a stable (sorted) order.
     order: Vec<Arc<str>>,
     version: u64,
-    /// Every context path any flag reads; `None` if one reads dynamically.
-    trie: Option<PathTrie>,
+    /// A trie of no paths, for validating the context of unknown flags.
+    empty_trie: PathTrie,
 }
 
 impl FlagSet {
@@ -221,7 +223,7 @@ impl FlagSet {
             }
         };
         let mut paths = PathTable::default();
-        let mut flags = HashMap::with_capacity(file.flags.len());
+        let mut flags = FxHashMap::with_capacity_and_hasher(file.flags.len(), Default::default());
         for raw in &file.flags {
             let entry = match compile_flag(
                 raw,
@@ -290,22 +292,17 @@ impl FlagSet {
                 hasher.write(&entry.content_hash().to_le_bytes());
             }
         }
-        let mut all_slots = Vec::new();
-        let mut dynamic = false;
         for entry in flags.values_mut() {
             if let FlagEntry::Ready(flag) = entry {
-                if let Some(rule) = &flag.targeting {
-                    dynamic |= rule.dynamic_access();
-                    all_slots.extend_from_slice(rule.slots());
-                    flag.trie = (!rule.dynamic_access()).then(|| paths.trie(rule.slots()));
-                } else {
-                    flag.trie = Some(PathTrie::default());
-                }
+                flag.trie = match &flag.targeting {
+                    Some(rule) if rule.dynamic_access() => None,
+                    Some(rule) => Some(paths.trie(rule.slots())),
+                    None => Some(PathTrie::default()),
+                };
             }
         }
-        let trie = (!dynamic).then(|| paths.trie(&all_slots));
         let set = FlagSet {
-            trie,
+            empty_trie: PathTrie::default(),
             id,
             source: source.into(),
             metadata,
@@ -380,46 +377,44 @@ impl FlagSet {
         }
     }
 
-    /// Reads a context from JSON text for evaluating one flag, keeping only
-    /// what that flag reads.
-    pub fn context_for(&self, key: &str, text: &str) -> Result<Value, ContextError> {
-        match self.flags.get(key) {
+    /// Evaluates one flag against a context given as JSON text. For a flag
+    /// whose rules read only fixed paths, only those paths are parsed out of
+    /// the text; the rest is validated and skipped.
+    pub fn evaluate_json<'s>(&'s self, key: &'s str, text: &str) -> Resolution<'s> {
+        let invalid = |error: ContextError| {
+            let metadata = match self.flags.get(key) {
+                Some(FlagEntry::Ready(flag)) => &flag.metadata,
+                _ => &self.metadata,
+            };
+            Resolution::error(key, ErrorCode::InvalidContext, error.to_string(), metadata)
+        };
+        let trie = match self.flags.get(key) {
             Some(FlagEntry::Ready(Flag {
                 trie: Some(trie), ..
-            })) => trie.extract(text),
-            Some(FlagEntry::Ready(_)) => parse_context(text),
-            // Unknown and broken flags read nothing, but the text must
-            // still be a context.
-            _ => PathTrie::default().extract(text),
-        }
-    }
-
-    /// Reads a context from JSON text for evaluating every flag of the set.
-    pub fn context_for_all(&self, text: &str) -> Result<Value, ContextError> {
-        match &self.trie {
-            Some(trie) => trie.extract(text),
-            None => parse_context(text),
-        }
-    }
-
-    /// Evaluates one flag against a context given as JSON text; only the
-    /// paths the flag reads are parsed out of the text.
-    pub fn evaluate_json<'s>(&'s self, key: &'s str, text: &str) -> Resolution<'s> {
-        match self.context_for(key, text) {
-            Ok(context) => {
-                let prepared = self.prepare_for(key, &context);
-                self.evaluate(key, &prepared)
+            })) => trie,
+            Some(FlagEntry::Ready(_)) => {
+                return match parse_context(text) {
+                    Ok(context) => {
+                        let prepared = self.prepare_for(key, &context);
+                        self.evaluate(key, &prepared)
+                    }
+                    Err(error) => invalid(error),
+                };
             }
-            Err(error) => Resolution::error(
-                key,
-                ErrorCode::InvalidContext,
-                error.to_string(),
-                self.get(key).map_or(&self.metadata, |e| match e {
-                    FlagEntry::Ready(flag) => &flag.metadata,
-                    FlagEntry::Broken { .. } => &self.metadata,
-                }),
-            ),
+            // Unknown and broken flags read nothing, but the text must still
+            // be a context.
+            _ => &self.empty_trie,
+        };
+        match trie.extract(text, self.paths.len()) {
+            Ok(values) => self.evaluate(key, &Prepared::from_slots(&values)),
+            Err(error) => invalid(error),
         }
+    }
+
+    /// Reads a context from JSON text for evaluating every flag of the set
+    /// (a bulk evaluation reads the text once).
+    pub fn context_for_all(&self, text: &str) -> Result<Value, ContextError> {
+        parse_context(text)
     }
 
     /// Evaluates a flag against a context prepared by this flag set.

@@ -2,11 +2,12 @@
 //! atomically under readers; selectors; and the diff between two snapshots
 //! that drives change events.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -68,7 +69,7 @@ impl fmt::Display for Selector {
 pub struct Snapshot {
     sources: Vec<SourceState>,
     /// For every key, the index of the source whose flag wins (the last).
-    merged: HashMap<Arc<str>, usize>,
+    merged: FxHashMap<Arc<str>, usize>,
     version: u64,
 }
 
@@ -76,7 +77,7 @@ impl Snapshot {
     /// Assembles a snapshot from sources in precedence order (a later source
     /// wins for the same key).
     pub fn from_sources(sources: Vec<SourceState>) -> Snapshot {
-        let mut merged = HashMap::new();
+        let mut merged = FxHashMap::default();
         let mut hasher = ContentHasher::default();
         for (i, source) in sources.iter().enumerate() {
             hasher.write_str(&source.name);
@@ -222,7 +223,7 @@ impl Snapshot {
     ) -> Resolution<'s> {
         match self.flag_set_for(key, selector) {
             Some(set) => set.evaluate_json(key, text),
-            None => match crate::extract::PathTrie::default().extract(text) {
+            None => match crate::extract::PathTrie::default().extract(text, 0) {
                 Ok(_) => not_found(key),
                 Err(error) => Resolution::error(
                     key,

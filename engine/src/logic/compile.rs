@@ -262,7 +262,7 @@ impl Compiler<'_, '_> {
             _ => None,
         };
         if let Some(cmp_op) = cmp_op {
-            return Node::Cmp(cmp_op, self.args(args));
+            return specialize_cmp(cmp_op, self.args(args));
         }
         let arith_op = match op {
             "+" => Some(ArithOp::Add),
@@ -303,8 +303,22 @@ impl Compiler<'_, '_> {
                 Node::MissingSome(self.args(args))
             }
             "if" | "?:" => Node::If(self.args(args)),
-            "and" => Node::And(self.args(args)),
-            "or" => Node::Or(self.args(args)),
+            "and" => {
+                let args = self.args(args);
+                if !args.is_empty() && args.iter().all(is_boolean) {
+                    Node::AndBool(args)
+                } else {
+                    Node::And(args)
+                }
+            }
+            "or" => {
+                let args = self.args(args);
+                if !args.is_empty() && args.iter().all(is_boolean) {
+                    Node::OrBool(args)
+                } else {
+                    Node::Or(args)
+                }
+            }
             "!" => Node::Not(Box::new(self.unary(args))),
             "!!" => Node::NotNot(Box::new(self.unary(args))),
             "reduce" => {
@@ -326,7 +340,7 @@ impl Compiler<'_, '_> {
                 Node::Reduce(Box::new([array, body, initial]))
             }
             "merge" => Node::Merge(self.args(args)),
-            "in" => Node::In(self.args(args)),
+            "in" => specialize_in(self.args(args)),
             "cat" => Node::Cat(self.args(args)),
             "substr" => Node::Substr(self.args(args)),
             "log" => Node::Log(Box::new(self.unary(args))),
@@ -335,10 +349,20 @@ impl Compiler<'_, '_> {
             "starts_with" | "ends_with" => {
                 let nodes = self.args(args);
                 self.check_string_op(op, args);
-                if op == "starts_with" {
-                    Node::StartsWith(nodes)
-                } else {
+                let ends = op == "ends_with";
+                if let [subject, Node::Const(Value::String(affix))] = &*nodes
+                    && let Some(slot) = root_slot(subject)
+                {
+                    return Node::Affix {
+                        slot,
+                        affix: affix.as_str().into(),
+                        ends,
+                    };
+                }
+                if ends {
                     Node::EndsWith(nodes)
+                } else {
+                    Node::StartsWith(nodes)
                 }
             }
             _ => self.fatal(format!("unknown operator {op:?}")),
@@ -542,10 +566,16 @@ impl Compiler<'_, '_> {
             (Some(op), Some(right)) => {
                 let mut nodes = nodes.into_vec();
                 let left = nodes.swap_remove(0);
+                let simple =
+                    right
+                        .pre
+                        .is_empty()
+                        .then_some([right.major, right.minor, right.patch]);
                 Node::SemVerConst {
                     left: Box::new(left),
                     op,
                     right: Box::new(right),
+                    simple,
                 }
             }
             _ => Node::SemVer(nodes),
@@ -567,4 +597,91 @@ impl Compiler<'_, '_> {
             self.pointer.pop();
         }
     }
+}
+
+/// The slot of a plain root-level `var` (no default), the operand shape the
+/// specialised nodes read.
+fn root_slot(node: &Node) -> Option<crate::context::SlotId> {
+    match node {
+        Node::Var {
+            source: VarSource::Slot(slot),
+            default: None,
+            scoped: false,
+        } => Some(*slot),
+        _ => None,
+    }
+}
+
+/// Whether a node always yields a boolean.
+fn is_boolean(node: &Node) -> bool {
+    matches!(
+        node,
+        Node::Const(Value::Bool(_))
+            | Node::Cmp(..)
+            | Node::Test(_)
+            | Node::Not(_)
+            | Node::NotNot(_)
+            | Node::AndBool(_)
+            | Node::OrBool(_)
+            | Node::In(_)
+            | Node::Iter(IterOp::All | IterOp::None | IterOp::Some, _)
+    )
+}
+
+/// Specialises a two-operand comparison of a context value with a scalar
+/// constant; anything else stays generic.
+fn specialize_cmp(op: CmpOp, args: Box<[Node]>) -> Node {
+    if let [left, right] = &*args {
+        let scalar = |n: &Node| match n {
+            Node::Const(v) if !v.is_array() && !v.is_object() => Some(v.clone()),
+            _ => None,
+        };
+        let found = match (
+            root_slot(left),
+            scalar(right),
+            root_slot(right),
+            scalar(left),
+        ) {
+            (Some(slot), Some(konst), _, _) => Some((slot, konst, false)),
+            (_, _, Some(slot), Some(konst)) => Some((slot, konst, true)),
+            _ => None,
+        };
+        if let Some((slot, konst, flipped)) = found {
+            return Node::Test(Box::new(super::Test::Cmp {
+                slot,
+                op,
+                konst,
+                flipped,
+            }));
+        }
+    }
+    Node::Cmp(op, args)
+}
+
+/// Specialises `in` over a context value and a constant list or needle.
+fn specialize_in(args: Box<[Node]>) -> Node {
+    if let [left, right] = &*args {
+        if let (Some(slot), Node::Const(Value::Array(list))) = (root_slot(left), right) {
+            let mut strings: Vec<Box<str>> = list
+                .iter()
+                .filter_map(|v| v.as_str().map(Into::into))
+                .collect();
+            strings.sort_unstable();
+            return Node::Test(Box::new(super::Test::InList {
+                slot,
+                list: list.clone().into_boxed_slice(),
+                strings: strings.into_boxed_slice(),
+            }));
+        }
+        if let (Node::Const(needle), Some(slot)) = (left, root_slot(right))
+            && !needle.is_array()
+            && !needle.is_object()
+        {
+            return Node::Test(Box::new(super::Test::Contains {
+                slot,
+                needle: needle.clone(),
+            }));
+        }
+    }
+    Node::In(args)
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::explain::{Segment, StepKind, Tracer};
 use super::value::{Val, js_compare, loose_eq, str_to_number, strict_eq};
-use super::{ArithOp, CmpOp, IterOp, Node, Rule, Seg, VarSource};
+use super::{ArithOp, CmpOp, IterOp, Node, Rule, Seg, Test, VarSource};
 use crate::context::{PathTable, Prepared, split_path, step};
 use crate::ops::{fractional, semver};
 
@@ -116,6 +116,30 @@ impl<'a, T: Tracer> Evaluator<'_, 'a, '_, T> {
             Node::If(args) => self.eval_if(args, frame),
             Node::And(args) => self.eval_logic("and", args, frame, false),
             Node::Or(args) => self.eval_logic("or", args, frame, true),
+            Node::AndBool(args) => {
+                if T::ENABLED {
+                    self.eval_logic("and", args, frame, false)
+                } else {
+                    Val::Bool(args.iter().all(|a| self.truthy(a, frame)))
+                }
+            }
+            Node::OrBool(args) => {
+                if T::ENABLED {
+                    self.eval_logic("or", args, frame, true)
+                } else {
+                    Val::Bool(args.iter().any(|a| self.truthy(a, frame)))
+                }
+            }
+            Node::Test(test) => Val::Bool(self.test(test)),
+            Node::Affix { slot, affix, ends } => match self.env.context.slot(*slot) {
+                Some(Value::String(s)) => Val::Bool(if *ends {
+                    s.ends_with(&**affix)
+                } else {
+                    s.starts_with(&**affix)
+                }),
+                // flagd yields null for a subject that is not a string.
+                _ => Val::Null,
+            },
             Node::Not(arg) => Val::Bool(!self.child("!", 0, arg, frame).truthy()),
             Node::NotNot(arg) => Val::Bool(self.child("!!", 0, arg, frame).truthy()),
             Node::Cmp(op, args) => self.eval_cmp(*op, args, frame),
@@ -207,8 +231,18 @@ impl<'a, T: Tracer> Evaluator<'_, 'a, '_, T> {
                 }
                 pick.map_or(Val::Null, |p| p.variant)
             }
-            Node::SemVerConst { left, op, right } => {
+            Node::SemVerConst {
+                left,
+                op,
+                right,
+                simple,
+            } => {
                 let left = self.child("sem_ver", 0, left, frame);
+                if let (Some(right), Val::Str(s)) = (simple, &left)
+                    && let Some(version) = plain_version(s)
+                {
+                    return Val::Bool(compare_plain(version, *op, *right));
+                }
                 match semver::parse_version(&left) {
                     Some(version) => Val::Bool(semver::compare(&version, *op, right)),
                     None => Val::Null,
@@ -224,6 +258,111 @@ impl<'a, T: Tracer> Evaluator<'_, 'a, '_, T> {
             Node::EndsWith(args) => {
                 self.eval_affix("ends_with", args, frame, |s, p| s.ends_with(p))
             }
+        }
+    }
+
+    /// The truthiness of a node, without building its value where the node
+    /// is a comparison or a boolean combination of them.
+    fn truthy(&mut self, node: &'a Node, frame: Option<&Frame<'_, 'a>>) -> bool {
+        if T::ENABLED {
+            // Traced evaluation records clause decisions: take the full path.
+            return self.eval(node, frame).truthy();
+        }
+        match node {
+            Node::Test(test) => self.test(test),
+            Node::AndBool(args) | Node::And(args) if !args.is_empty() => {
+                args.iter().all(|a| self.truthy(a, frame))
+            }
+            Node::OrBool(args) | Node::Or(args) => args.iter().any(|a| self.truthy(a, frame)),
+            Node::Not(arg) => !self.truthy(arg, frame),
+            Node::NotNot(arg) => self.truthy(arg, frame),
+            _ => self.eval(node, frame).truthy(),
+        }
+    }
+
+    /// Evaluates a specialised comparison.
+    fn test(&self, test: &Test) -> bool {
+        match test {
+            Test::Cmp {
+                slot,
+                op,
+                konst,
+                flipped,
+            } => {
+                let value = self.env.context.slot(*slot);
+                match (value, konst) {
+                    (Some(Value::String(a)), Value::String(b)) => match op {
+                        CmpOp::Eq | CmpOp::StrictEq => a == b,
+                        CmpOp::Ne | CmpOp::StrictNe => a != b,
+                        _ => {
+                            let (a, b) = if *flipped { (b, a) } else { (a, b) };
+                            holds(*op, Some(super::value::cmp_utf16(a, b)))
+                        }
+                    },
+                    (Some(Value::Number(a)), Value::Number(b)) => {
+                        let (a, b) = (
+                            a.as_f64().unwrap_or(f64::NAN),
+                            b.as_f64().unwrap_or(f64::NAN),
+                        );
+                        let (a, b) = if *flipped { (b, a) } else { (a, b) };
+                        // Two numbers: strict and loose equality agree.
+                        let op = match op {
+                            CmpOp::StrictEq => CmpOp::Eq,
+                            CmpOp::StrictNe => CmpOp::Ne,
+                            other => *other,
+                        };
+                        holds(op, a.partial_cmp(&b))
+                    }
+                    (Some(Value::Bool(a)), Value::Bool(b))
+                        if matches!(op, CmpOp::Eq | CmpOp::StrictEq) =>
+                    {
+                        a == b
+                    }
+                    _ => {
+                        let a = value.map_or(Val::Null, Val::from_json);
+                        let b = Val::from_json(konst);
+                        let (a, b) = if *flipped { (b, a) } else { (a, b) };
+                        compare(*op, &a, &b)
+                    }
+                }
+            }
+            Test::InList {
+                slot,
+                list,
+                strings,
+            } => match self.env.context.slot(*slot) {
+                Some(Value::String(s)) => {
+                    if strings.len() <= 16 {
+                        // Short lists: compare lengths first, bytes only on a
+                        // length match.
+                        strings
+                            .iter()
+                            .any(|probe| probe.len() == s.len() && **probe == **s)
+                    } else {
+                        strings
+                            .binary_search_by(|probe| (**probe).cmp(s.as_str()))
+                            .is_ok()
+                    }
+                }
+                value => {
+                    let needle = value.map_or(Val::Null, Val::from_json);
+                    list.iter()
+                        .any(|item| strict_eq(&Val::from_json(item), &needle))
+                }
+            },
+            Test::Contains { slot, needle } => match self.env.context.slot(*slot) {
+                Some(Value::String(s)) => match needle {
+                    Value::String(n) => s.contains(n.as_str()),
+                    other => s.contains(Val::from_json(other).to_js_string().as_str()),
+                },
+                Some(Value::Array(items)) => {
+                    let needle = Val::from_json(needle);
+                    items
+                        .iter()
+                        .any(|item| strict_eq(&Val::from_json(item), &needle))
+                }
+                _ => false,
+            },
         }
     }
 
@@ -331,7 +470,12 @@ impl<'a, T: Tracer> Evaluator<'_, 'a, '_, T> {
     fn eval_if(&mut self, args: &'a [Node], frame: Option<&Frame<'_, 'a>>) -> Val<'a> {
         let mut i = 0;
         while i + 1 < args.len() {
-            if self.child("if", i, &args[i], frame).truthy() {
+            let holds = if T::ENABLED {
+                self.child("if", i, &args[i], frame).truthy()
+            } else {
+                self.truthy(&args[i], frame)
+            };
+            if holds {
                 if T::ENABLED {
                     self.tracer.enter(Segment::Op("if"));
                     self.tracer.record(StepKind::If {
@@ -389,29 +533,12 @@ impl<'a, T: Tracer> Evaluator<'_, 'a, '_, T> {
         let name = cmp_name(op);
         let a = self.arg(name, args, 0, frame);
         let b = self.arg(name, args, 1, frame);
-        let result = match op {
-            CmpOp::Eq => loose_eq(&a, &b),
-            CmpOp::Ne => !loose_eq(&a, &b),
-            CmpOp::StrictEq => strict_eq(&a, &b),
-            CmpOp::StrictNe => !strict_eq(&a, &b),
-            CmpOp::Lt | CmpOp::Le => {
-                let holds = |o: Option<Ordering>| match op {
-                    CmpOp::Lt => o == Some(Ordering::Less),
-                    _ => matches!(o, Some(Ordering::Less | Ordering::Equal)),
-                };
-                if args.len() >= 3 {
-                    // The between form: a < b < c.
-                    let c = self.arg(name, args, 2, frame);
-                    holds(js_compare(&a, &b)) && holds(js_compare(&b, &c))
-                } else {
-                    holds(js_compare(&a, &b))
-                }
-            }
-            CmpOp::Gt => js_compare(&a, &b) == Some(Ordering::Greater),
-            CmpOp::Ge => matches!(
-                js_compare(&a, &b),
-                Some(Ordering::Greater | Ordering::Equal)
-            ),
+        let result = if args.len() >= 3 && matches!(op, CmpOp::Lt | CmpOp::Le) {
+            // The between form: a < b < c.
+            let c = self.arg(name, args, 2, frame);
+            compare(op, &a, &b) && compare(op, &b, &c)
+        } else {
+            compare(op, &a, &b)
         };
         Val::Bool(result)
     }
@@ -592,6 +719,86 @@ impl<'a, T: Tracer> Evaluator<'_, 'a, '_, T> {
             (Some(s), Some(p)) => Val::Bool(test(s, p)),
             _ => Val::Null,
         }
+    }
+}
+
+/// Reads "MAJOR.MINOR.PATCH" (with an optional v or V, and build metadata,
+/// which comparisons ignore) without allocating; `None` for anything else,
+/// including leading zeros, which the full parser then rejects.
+fn plain_version(s: &str) -> Option<[u64; 3]> {
+    let bytes = s.as_bytes();
+    let mut pos = usize::from(matches!(bytes.first(), Some(b'v' | b'V')));
+    let mut out = [0u64; 3];
+    for (i, part) in out.iter_mut().enumerate() {
+        let start = pos;
+        let mut value: u64 = 0;
+        while let Some(&b) = bytes.get(pos) {
+            if !b.is_ascii_digit() {
+                break;
+            }
+            value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+            pos += 1;
+        }
+        let len = pos - start;
+        if len == 0 || (len > 1 && bytes[start] == b'0') {
+            return None;
+        }
+        *part = value;
+        match (i, bytes.get(pos)) {
+            (0 | 1, Some(b'.')) => pos += 1,
+            // Build metadata is ignored by comparisons, but must be valid.
+            (2, None) => return Some(out),
+            (2, Some(b'+')) => {
+                let build = &s[pos + 1..];
+                let valid = !build.is_empty()
+                    && build.split('.').all(|id| {
+                        !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    });
+                return valid.then_some(out);
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// `sem_ver` over two plain versions.
+fn compare_plain(left: [u64; 3], op: semver::SemVerOp, right: [u64; 3]) -> bool {
+    use semver::SemVerOp as Op;
+    match op {
+        Op::Eq => left == right,
+        Op::Ne => left != right,
+        Op::Lt => left < right,
+        Op::Le => left <= right,
+        Op::Gt => left > right,
+        Op::Ge => left >= right,
+        Op::Caret => left[0] == right[0],
+        Op::Tilde => left[0] == right[0] && left[1] == right[1],
+    }
+}
+
+/// Applies a two-operand comparison with JavaScript's semantics.
+fn compare(op: CmpOp, a: &Val<'_>, b: &Val<'_>) -> bool {
+    match op {
+        CmpOp::Eq => loose_eq(a, b),
+        CmpOp::Ne => !loose_eq(a, b),
+        CmpOp::StrictEq => strict_eq(a, b),
+        CmpOp::StrictNe => !strict_eq(a, b),
+        _ => holds(op, js_compare(a, b)),
+    }
+}
+
+/// Whether an ordering satisfies an ordering operator (`None`, from a NaN,
+/// satisfies none).
+fn holds(op: CmpOp, order: Option<Ordering>) -> bool {
+    match op {
+        CmpOp::Lt => order == Some(Ordering::Less),
+        CmpOp::Le => matches!(order, Some(Ordering::Less | Ordering::Equal)),
+        CmpOp::Gt => order == Some(Ordering::Greater),
+        CmpOp::Ge => matches!(order, Some(Ordering::Greater | Ordering::Equal)),
+        CmpOp::Eq => order == Some(Ordering::Equal),
+        CmpOp::Ne => order != Some(Ordering::Equal),
+        CmpOp::StrictEq | CmpOp::StrictNe => false,
     }
 }
 

@@ -120,6 +120,28 @@ pub(crate) enum VarSource {
     Dynamic(Box<Node>),
 }
 
+/// A comparison of one context value with constants, specialised at compile
+/// time so that evaluating it is a slot read and a typed compare.
+#[derive(Debug, Clone)]
+pub(crate) enum Test {
+    /// `{"OP": [var, const]}`, or `[const, var]` when `flipped`.
+    Cmp {
+        slot: SlotId,
+        op: CmpOp,
+        konst: Value,
+        flipped: bool,
+    },
+    /// `{"in": [var, [const, ...]]}`: strict membership.
+    InList {
+        slot: SlotId,
+        list: Box<[Value]>,
+        /// The list's strings, sorted, for a binary search.
+        strings: Box<[Box<str>]>,
+    },
+    /// `{"in": [const, var]}`: substring of a string, or member of an array.
+    Contains { slot: SlotId, needle: Value },
+}
+
 /// A compiled JSONLogic node.
 #[derive(Debug, Clone)]
 pub(crate) enum Node {
@@ -139,6 +161,18 @@ pub(crate) enum Node {
     If(Box<[Node]>),
     And(Box<[Node]>),
     Or(Box<[Node]>),
+    /// An `and` whose clauses all yield booleans: its value is a boolean.
+    AndBool(Box<[Node]>),
+    /// An `or` whose clauses all yield booleans.
+    OrBool(Box<[Node]>),
+    /// A specialised comparison (always a boolean).
+    Test(Box<Test>),
+    /// `starts_with`/`ends_with` of a context value and a constant.
+    Affix {
+        slot: SlotId,
+        affix: Box<str>,
+        ends: bool,
+    },
     Not(Box<Node>),
     NotNot(Box<Node>),
     Cmp(CmpOp, Box<[Node]>),
@@ -160,6 +194,9 @@ pub(crate) enum Node {
         left: Box<Node>,
         op: SemVerOp,
         right: Box<::semver::Version>,
+        /// The right version as a plain triple when it has no pre-release,
+        /// for comparing plain versions without parsing them fully.
+        simple: Option<[u64; 3]>,
     },
     /// `sem_ver` with computed arguments.
     SemVer(Box<[Node]>),

@@ -373,3 +373,48 @@ fn self_referencing_evaluators_are_rejected() {
         errors[0].message
     );
 }
+
+#[test]
+fn sem_ver() {
+    let rule = |op: &str, v: &str| json!({"sem_ver": [{"var": "v"}, op, v]});
+    check(rule(">=", "2.1.0"), json!({"v": "2.1.0"}), json!(true));
+    check(
+        rule(">=", "2.1.0"),
+        json!({"v": "2.1.0+build.7"}),
+        json!(true),
+    );
+    check(rule(">=", "2.1.0"), json!({"v": "v2.4.1"}), json!(true));
+    check(
+        rule(">=", "2.1.0"),
+        json!({"v": "2.1.0-rc.1"}),
+        json!(false),
+    );
+    check(rule(">=", "2.1.0"), json!({"v": "02.1.0"}), json!(null));
+    check(rule(">=", "2.1.0"), json!({"v": "2.1"}), json!(true));
+    check(rule(">=", "2.1.0"), json!({"v": 3}), json!(true));
+    check(
+        rule("<", "2.1.0-rc.2"),
+        json!({"v": "2.1.0-rc.1"}),
+        json!(true),
+    );
+    check(rule("^", "2.0.0"), json!({"v": "2.9.9"}), json!(true));
+    check(rule("~", "2.1.0"), json!({"v": "2.2.0"}), json!(false));
+    check(
+        rule("!=", "1.0.0"),
+        json!({"v": "1.0.0+other"}),
+        json!(false),
+    );
+    check(rule("=", "1.0.0"), json!({}), json!(null));
+    check(rule(">=", "2.1.0"), json!({"v": "2.1.0+"}), json!(null));
+    check(rule(">=", "2.1.0"), json!({"v": "2.1.0+a..b"}), json!(null));
+    check(
+        rule(">=", "2.1.0"),
+        json!({"v": "2.1.0+exp.sha-5114f85"}),
+        json!(true),
+    );
+    check(
+        rule(">", "2.1.0"),
+        json!({"v": "18446744073709551616.0.0"}),
+        json!(null),
+    );
+}

@@ -362,3 +362,71 @@ fn yaml_and_array_forms_load() {
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
     check(&s, "y", json!({}), "1 a STATIC -");
 }
+
+mod json_path {
+    //! The JSON-text path (slots read straight from the text) agrees with
+    //! parsing the whole context, on generated contexts.
+
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use engine::{CompileOptions, Format, Selector, Snapshot};
+
+    const FLAGS: &str = r#"{"flags": {
+      "paths": {"state": "ENABLED", "variants": {"y": "y", "n": "n"}, "defaultVariant": "n",
+        "targeting": {"if": [{"or": [
+          {"==": [{"var": "a.b"}, 1]}, {"in": [{"var": "s"}, ["x", "yy"]]},
+          {"in": ["x", {"var": "arr"}]}, {">": [{"var": "arr.1"}, 2]},
+          {"==": [{"var": "a"}, "1"]}, {"starts_with": [{"var": "a.s"}, "x"]}
+        ]}, "y", null]}},
+      "cat": {"state": "ENABLED", "variants": {"y": "y", "n": "n"}, "defaultVariant": "n",
+        "targeting": {"if": [{"==": [{"cat": [{"var": "a.b"}, {"var": "s"}, {"var": "a.s"}]}, "1x"]}, "y", "n"]}}
+    }}"#;
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (-3i64..4).prop_map(Value::from),
+            prop_oneof![Just("x"), Just("yy"), Just("1"), Just("xa\"b"), Just("")]
+                .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    prop_oneof![Just("a"), Just("b"), Just("s"), Just("arr")],
+                    inner,
+                    0..4
+                )
+                .prop_map(|m| Value::Object(
+                    m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+                )),
+            ]
+        })
+    }
+
+    fn context() -> impl Strategy<Value = Value> {
+        prop::collection::btree_map(
+            prop_oneof![Just("a"), Just("s"), Just("arr"), Just("z")],
+            json_value(),
+            0..4,
+        )
+        .prop_map(|m| json!(m))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        #[test]
+        fn agrees_with_the_full_parse(ctx in context()) {
+            let (snapshot, _) = Snapshot::from_text("t", FLAGS, Format::Json, &CompileOptions::default()).unwrap();
+            for key in ["paths", "cat", "absent"] {
+                let full = snapshot.evaluate(key, &Selector::All, &ctx);
+                for text in [ctx.to_string(), serde_json::to_string_pretty(&ctx).unwrap()] {
+                    let sparse = snapshot.evaluate_json(key, &Selector::All, &text);
+                    prop_assert_eq!(&full, &sparse, "{} {}", key, text);
+                }
+            }
+        }
+    }
+}
