@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::logic::Seg;
+use crate::logic::{Seg, Val};
 
 /// Index of an interned root-level variable path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -87,7 +87,7 @@ impl PathTable {
         let slots = self
             .paths
             .iter()
-            .map(|path| lookup_path(context, path))
+            .map(|path| lookup_path(context, path).map(Val::from_json))
             .collect();
         Prepared {
             root: context,
@@ -104,7 +104,7 @@ impl PathTable {
             if let (Some(slot), Some(path)) =
                 (slots.get_mut(id.0 as usize), self.paths.get(id.0 as usize))
             {
-                *slot = lookup_path(context, path);
+                *slot = lookup_path(context, path).map(Val::from_json);
             }
         }
         Prepared {
@@ -122,7 +122,7 @@ impl PathTable {
 #[derive(Debug, Clone)]
 pub struct Prepared<'c> {
     pub(crate) root: &'c Value,
-    pub(crate) slots: Vec<Option<&'c Value>>,
+    pub(crate) slots: Vec<Option<Val<'c>>>,
     pub(crate) timestamp: Option<i64>,
 }
 
@@ -133,10 +133,10 @@ impl<'c> Prepared<'c> {
     /// A context made of slot values read straight from JSON text (see
     /// [`crate::extract::PathTrie::extract`]); only for rules that read
     /// nothing but their slots.
-    pub fn from_slots(values: &'c [Option<Value>]) -> Self {
+    pub fn from_extracted(extracted: &'c crate::extract::Extracted<'c>) -> Self {
         Prepared {
             root: &EMPTY_OBJECT,
-            slots: values.iter().map(Option::as_ref).collect(),
+            slots: extracted.vals(),
             timestamp: None,
         }
     }
@@ -153,8 +153,8 @@ impl<'c> Prepared<'c> {
         self.root
     }
 
-    pub(crate) fn slot(&self, id: SlotId) -> Option<&'c Value> {
-        self.slots.get(id.0 as usize).copied().flatten()
+    pub(crate) fn slot(&self, id: SlotId) -> Option<&Val<'c>> {
+        self.slots.get(id.0 as usize).and_then(Option::as_ref)
     }
 }
 
@@ -197,11 +197,12 @@ mod tests {
         assert_eq!(table.intern("user.name"), user_name);
         let ctx = json!({"targetingKey": "k", "user": {"name": "ada"}, "tags": ["x"]});
         let prepared = table.prepare(&ctx);
-        assert_eq!(prepared.slot(PathTable::TARGETING_KEY), Some(&json!("k")));
-        assert_eq!(prepared.slot(user_name), Some(&json!("ada")));
-        assert_eq!(prepared.slot(first_tag), Some(&json!("x")));
+        let s = |v: &'static str| Some(Val::Str(v.into()));
+        assert_eq!(prepared.slot(PathTable::TARGETING_KEY).cloned(), s("k"));
+        assert_eq!(prepared.slot(user_name).cloned(), s("ada"));
+        assert_eq!(prepared.slot(first_tag).cloned(), s("x"));
         let only = table.prepare_only(&ctx, &[user_name]);
-        assert_eq!(only.slot(user_name), Some(&json!("ada")));
+        assert_eq!(only.slot(user_name).cloned(), s("ada"));
         assert_eq!(only.slot(first_tag), None);
     }
 }

@@ -7,10 +7,12 @@
 //! by a validating scanner that allocates nothing, so malformed text is
 //! still refused exactly as a full parse would refuse it.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use crate::context::SlotId;
-use crate::logic::Seg;
+use crate::logic::{Seg, Val};
 
 /// Nesting limit, as serde_json's.
 const MAX_DEPTH: usize = 128;
@@ -33,6 +35,76 @@ pub enum ContextError {
     /// JSON, but not an object.
     #[error("the evaluation context must be a JSON object")]
     NotAnObject,
+}
+
+/// Slot values read out of a context's JSON text. Strings borrow the text;
+/// arrays and objects are parsed into an arena.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Extracted<'t> {
+    slots: Vec<Option<Raw<'t>>>,
+    arena: Vec<Value>,
+}
+
+/// One slot's value as read.
+#[derive(Debug, Clone, PartialEq)]
+enum Raw<'t> {
+    Null,
+    Bool(bool),
+    Num(f64),
+    /// A string without escapes, borrowed from the text.
+    Str(&'t str),
+    /// A string with escapes, unescaped.
+    Owned(String),
+    /// An array or object, at this index of the arena.
+    Composite(usize),
+}
+
+impl<'t> Extracted<'t> {
+    /// The slots as evaluation values.
+    pub(crate) fn vals(&self) -> Vec<Option<Val<'_>>> {
+        self.slots
+            .iter()
+            .map(|slot| {
+                slot.as_ref().map(|raw| match raw {
+                    Raw::Null => Val::Null,
+                    Raw::Bool(b) => Val::Bool(*b),
+                    Raw::Num(n) => Val::Num(*n),
+                    Raw::Str(s) => Val::Str(Cow::Borrowed(s)),
+                    Raw::Owned(s) => Val::Str(Cow::Borrowed(s)),
+                    Raw::Composite(i) => self.arena.get(*i).map_or(Val::Null, Val::Json),
+                })
+            })
+            .collect()
+    }
+
+    /// The slots as JSON values (for tests and diagnostics).
+    pub fn to_json(&self) -> Vec<Option<Value>> {
+        self.vals()
+            .iter()
+            .map(|v| v.as_ref().map(Val::to_json))
+            .collect()
+    }
+
+    fn set(&mut self, slot: SlotId, raw: Option<Raw<'t>>) {
+        if let Some(cell) = self.slots.get_mut(slot.0 as usize) {
+            *cell = raw;
+        }
+    }
+
+    /// Stores a parsed value as a slot's value.
+    fn store(&mut self, slot: SlotId, value: Value) {
+        let raw = match value {
+            Value::Null => Raw::Null,
+            Value::Bool(b) => Raw::Bool(b),
+            Value::Number(n) => Raw::Num(n.as_f64().unwrap_or(f64::NAN)),
+            Value::String(s) => Raw::Owned(s),
+            composite => {
+                self.arena.push(composite);
+                Raw::Composite(self.arena.len() - 1)
+            }
+        };
+        self.set(slot, Some(raw));
+    }
 }
 
 impl PathTrie {
@@ -63,12 +135,15 @@ impl PathTrie {
 
     /// Scans a context, returning the value of each slot on the trie
     /// (indexed by slot; `slot_count` long).
-    pub fn extract(
+    pub fn extract<'t>(
         &self,
-        text: &str,
+        text: &'t str,
         slot_count: usize,
-    ) -> Result<Vec<Option<Value>>, ContextError> {
-        let mut out = vec![None; slot_count];
+    ) -> Result<Extracted<'t>, ContextError> {
+        let mut out = Extracted {
+            slots: vec![None; slot_count],
+            arena: Vec::new(),
+        };
         let mut scanner = Scanner {
             text,
             bytes: text.as_bytes(),
@@ -98,26 +173,25 @@ impl PathTrie {
     }
 
     /// Empties this node's slot and every slot below it.
-    fn clear(&self, out: &mut [Option<Value>]) {
-        if let Some(cell) = self.slot.and_then(|slot| out.get_mut(slot.0 as usize)) {
-            *cell = None;
+    fn clear(&self, out: &mut Extracted<'_>) {
+        if let Some(slot) = self.slot {
+            out.set(slot, None);
         }
         for (_, child) in &self.children {
             child.clear(out);
         }
     }
 
-    /// Fills this node's slot and every slot below it from a parsed value.
-    fn fill(&self, value: &Value, out: &mut [Option<Value>]) {
+    /// Fills the slots below this node from a parsed value, then this
+    /// node's own slot with the value itself.
+    fn fill(&self, value: Value, out: &mut Extracted<'_>) {
         for (key, child) in &self.children {
-            if let Some(inner) = crate::context::step(value, &Seg::new(key)) {
-                child.fill(inner, out);
+            if let Some(inner) = crate::context::step(&value, &Seg::new(key)) {
+                child.fill(inner.clone(), out);
             }
         }
-        if let Some(slot) = self.slot
-            && let Some(cell) = out.get_mut(slot.0 as usize)
-        {
-            *cell = Some(value.clone());
+        if let Some(slot) = self.slot {
+            out.store(slot, value);
         }
     }
 }
@@ -131,28 +205,13 @@ pub fn parse_context(text: &str) -> Result<Value, ContextError> {
     }
 }
 
-/// Bytes that end a run of plain string content.
-const fn string_stops() -> [bool; 256] {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        table[b] = true;
-        b += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-}
-
-static STRING_STOPS: [bool; 256] = string_stops();
-
 struct Scanner<'t> {
     text: &'t str,
     bytes: &'t [u8],
     pos: usize,
 }
 
-impl Scanner<'_> {
+impl<'t> Scanner<'t> {
     fn error(&self, what: &str) -> ContextError {
         // Report like serde_json: line and column of the problem.
         let before = &self.bytes[..self.pos.min(self.bytes.len())];
@@ -187,7 +246,7 @@ impl Scanner<'_> {
         &mut self,
         trie: Option<&PathTrie>,
         depth: usize,
-        out: &mut [Option<Value>],
+        out: &mut Extracted<'t>,
     ) -> Result<(), ContextError> {
         if depth >= MAX_DEPTH {
             return Err(self.error("recursion limit exceeded"));
@@ -227,13 +286,21 @@ impl Scanner<'_> {
                 node.clear(out);
             }
             match child {
-                // A path ends here: keep the whole value (and any deeper
-                // paths' values inside it).
+                // A scalar on a path's end: read it in place.
+                Some(node) if node.slot.is_some() && !matches!(self.peek(), Some(b'{' | b'[')) => {
+                    let raw = self.scalar()?;
+                    if let Some(slot) = node.slot {
+                        out.set(slot, Some(raw));
+                    }
+                }
+                // A path ends here with an array or object, or goes on into
+                // an array: parse the value and fill the slots from it.
                 Some(node) if node.slot.is_some() || self.peek() == Some(b'[') => {
                     let start = self.pos;
                     self.value(None, depth + 1, out)?;
-                    let value = parse_span(&self.text[start..self.pos])?;
-                    node.fill(&value, out);
+                    let value: Value = serde_json::from_str(&self.text[start..self.pos])
+                        .map_err(|e| ContextError::Syntax(e.to_string()))?;
+                    node.fill(value, out);
                 }
                 Some(node) if self.peek() == Some(b'{') => {
                     self.object(Some(node), depth + 1, out)?
@@ -257,7 +324,7 @@ impl Scanner<'_> {
         &mut self,
         trie: Option<&PathTrie>,
         depth: usize,
-        out: &mut [Option<Value>],
+        out: &mut Extracted<'t>,
     ) -> Result<(), ContextError> {
         self.ws();
         match self.peek() {
@@ -273,7 +340,7 @@ impl Scanner<'_> {
         }
     }
 
-    fn array(&mut self, depth: usize, out: &mut [Option<Value>]) -> Result<(), ContextError> {
+    fn array(&mut self, depth: usize, out: &mut Extracted<'t>) -> Result<(), ContextError> {
         if depth >= MAX_DEPTH {
             return Err(self.error("recursion limit exceeded"));
         }
@@ -299,39 +366,67 @@ impl Scanner<'_> {
 
     /// Scans a string at `pos` (which is `"`); returns its raw text with
     /// quotes and whether it has escapes.
-    fn string(&mut self) -> Result<(&str, bool), ContextError> {
+    fn string(&mut self) -> Result<(&'t str, bool), ContextError> {
         let start = self.pos;
         self.pos += 1;
         let mut escaped = false;
         loop {
-            while self.pos < self.bytes.len() && !STRING_STOPS[self.bytes[self.pos] as usize] {
+            // Jump to the next quote or backslash; everything before it is
+            // plain content, which must hold no control characters.
+            let rest = &self.bytes[self.pos..];
+            let Some(offset) = memchr::memchr2(b'"', b'\\', rest) else {
+                return Err(self.error("EOF while parsing a string"));
+            };
+            if rest[..offset].iter().any(|&b| b < 0x20) {
+                self.pos += rest[..offset].iter().position(|&b| b < 0x20).unwrap_or(0);
+                return Err(self.error("control character in string"));
+            }
+            self.pos += offset;
+            if self.bytes[self.pos] == b'"' {
                 self.pos += 1;
+                return Ok((&self.text[start..self.pos], escaped));
             }
+            escaped = true;
+            self.pos += 1;
             match self.peek() {
-                Some(b'"') => {
-                    self.pos += 1;
-                    return Ok((&self.text[start..self.pos], escaped));
-                }
-                Some(b'\\') => {
-                    escaped = true;
-                    self.pos += 1;
-                    match self.peek() {
-                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
-                            self.pos += 1
-                        }
-                        Some(b'u') => {
-                            let hex = self.bytes.get(self.pos + 1..self.pos + 5);
-                            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
-                                return Err(self.error("invalid unicode escape"));
-                            }
-                            self.pos += 5;
-                        }
-                        _ => return Err(self.error("invalid escape")),
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.pos += 1,
+                Some(b'u') => {
+                    let hex = self.bytes.get(self.pos + 1..self.pos + 5);
+                    if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                        return Err(self.error("invalid unicode escape"));
                     }
+                    self.pos += 5;
                 }
-                Some(_) => return Err(self.error("control character in string")),
-                None => return Err(self.error("EOF while parsing a string")),
+                _ => return Err(self.error("invalid escape")),
             }
+        }
+    }
+
+    /// Reads a scalar value in place (strings without escapes borrow the
+    /// text).
+    fn scalar(&mut self) -> Result<Raw<'t>, ContextError> {
+        match self.peek() {
+            Some(b'"') => {
+                let (raw, escaped) = self.string()?;
+                if escaped {
+                    serde_json::from_str(raw)
+                        .map(Raw::Owned)
+                        .map_err(|e| ContextError::Syntax(e.to_string()))
+                } else {
+                    Ok(Raw::Str(&raw[1..raw.len() - 1]))
+                }
+            }
+            Some(b't') => self.literal(b"true").map(|()| Raw::Bool(true)),
+            Some(b'f') => self.literal(b"false").map(|()| Raw::Bool(false)),
+            Some(b'n') => self.literal(b"null").map(|()| Raw::Null),
+            Some(b'-' | b'0'..=b'9') => {
+                let start = self.pos;
+                self.number()?;
+                let span = &self.text[start..self.pos];
+                Ok(Raw::Num(span.parse::<f64>().unwrap_or(f64::NAN)))
+            }
+            Some(_) => Err(self.error("expected value")),
+            None => Err(self.error("EOF while parsing a value")),
         }
     }
 
@@ -381,14 +476,6 @@ impl Scanner<'_> {
     }
 }
 
-/// Parses one already validated value; plain strings skip serde.
-fn parse_span(span: &str) -> Result<Value, ContextError> {
-    if span.len() >= 2 && span.starts_with('"') && !span[1..span.len() - 1].contains('\\') {
-        return Ok(Value::String(span[1..span.len() - 1].to_owned()));
-    }
-    serde_json::from_str(span).map_err(|e| ContextError::Syntax(e.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,7 +495,7 @@ mod tests {
         let t = trie(&["user.name", "tags.1", "plan", "absent", "user"]);
         let text = r#"{"user": {"name": "ada", "age": 36, "bio": "x\"y"}, "tags": ["a", {"b": 1}],
                        "plan": {"tier": "pro"}, "noise": [1, 2.5e3, {"deep": [true, false, null]}]}"#;
-        let got = t.extract(text, 5).unwrap();
+        let got = t.extract(text, 5).unwrap().to_json();
         assert_eq!(
             got,
             [
@@ -453,7 +540,7 @@ y"}"#,
                 assert_eq!(ours, Err(ContextError::NotAnObject), "{text}");
             }
             if let Ok(full) = serde {
-                let slots = ours.unwrap();
+                let slots = ours.unwrap().to_json();
                 assert_eq!(slots[0].as_ref(), full.pointer("/a/b"), "{text}");
                 assert_eq!(slots[1].as_ref(), full.get("c"), "{text}");
             }
@@ -470,7 +557,7 @@ y"}"#,
     #[test]
     fn escaped_keys_are_matched() {
         let t = trie(&["a\"b"]);
-        let got = t.extract(r#"{"a\"b": 1, "c": 2}"#, 1).unwrap();
+        let got = t.extract(r#"{"a\"b": 1, "c": 2}"#, 1).unwrap().to_json();
         assert_eq!(got, [Some(json!(1))]);
     }
 }

@@ -406,7 +406,7 @@ impl FlagSet {
             _ => &self.empty_trie,
         };
         match trie.extract(text, self.paths.len()) {
-            Ok(values) => self.evaluate(key, &Prepared::from_slots(&values)),
+            Ok(values) => self.evaluate(key, &Prepared::from_extracted(&values)),
             Err(error) => invalid(error),
         }
     }

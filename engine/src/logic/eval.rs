@@ -26,7 +26,7 @@ pub struct Env<'e, 'a> {
 }
 
 /// Evaluates a compiled rule.
-pub fn evaluate<'a, T: Tracer>(rule: &'a Rule, env: Env<'_, 'a>, tracer: &mut T) -> Val<'a> {
+pub fn evaluate<'a, T: Tracer>(rule: &'a Rule, env: Env<'a, 'a>, tracer: &mut T) -> Val<'a> {
     Evaluator { env, tracer }.eval(&rule.root, None)
 }
 
@@ -39,12 +39,12 @@ enum Frame<'f, 'a> {
     },
 }
 
-struct Evaluator<'e, 'a, 't, T> {
-    env: Env<'e, 'a>,
+struct Evaluator<'a, 't, T> {
+    env: Env<'a, 'a>,
     tracer: &'t mut T,
 }
 
-impl<'a, T: Tracer> Evaluator<'_, 'a, '_, T> {
+impl<'a, T: Tracer> Evaluator<'a, '_, T> {
     #[inline]
     fn child(
         &mut self,
@@ -132,7 +132,7 @@ impl<'a, T: Tracer> Evaluator<'_, 'a, '_, T> {
             }
             Node::Test(test) => Val::Bool(self.test(test)),
             Node::Affix { slot, affix, ends } => match self.env.context.slot(*slot) {
-                Some(Value::String(s)) => Val::Bool(if *ends {
+                Some(Val::Str(s)) => Val::Bool(if *ends {
                     s.ends_with(&**affix)
                 } else {
                     s.starts_with(&**affix)
@@ -209,7 +209,7 @@ impl<'a, T: Tracer> Evaluator<'_, 'a, '_, T> {
                     .env
                     .context
                     .slot(PathTable::TARGETING_KEY)
-                    .map(Val::from_json);
+                    .map(Val::reborrow);
                 let pick = fractional::fractional(
                     *version,
                     &values,
@@ -291,19 +291,17 @@ impl<'a, T: Tracer> Evaluator<'_, 'a, '_, T> {
             } => {
                 let value = self.env.context.slot(*slot);
                 match (value, konst) {
-                    (Some(Value::String(a)), Value::String(b)) => match op {
-                        CmpOp::Eq | CmpOp::StrictEq => a == b,
-                        CmpOp::Ne | CmpOp::StrictNe => a != b,
+                    (Some(Val::Str(a)), Value::String(b)) => match op {
+                        CmpOp::Eq | CmpOp::StrictEq => **a == **b,
+                        CmpOp::Ne | CmpOp::StrictNe => **a != **b,
                         _ => {
+                            let (a, b): (&str, &str) = (a, b);
                             let (a, b) = if *flipped { (b, a) } else { (a, b) };
                             holds(*op, Some(super::value::cmp_utf16(a, b)))
                         }
                     },
-                    (Some(Value::Number(a)), Value::Number(b)) => {
-                        let (a, b) = (
-                            a.as_f64().unwrap_or(f64::NAN),
-                            b.as_f64().unwrap_or(f64::NAN),
-                        );
+                    (Some(Val::Num(a)), Value::Number(b)) => {
+                        let (a, b) = (*a, b.as_f64().unwrap_or(f64::NAN));
                         let (a, b) = if *flipped { (b, a) } else { (a, b) };
                         // Two numbers: strict and loose equality agree.
                         let op = match op {
@@ -313,13 +311,13 @@ impl<'a, T: Tracer> Evaluator<'_, 'a, '_, T> {
                         };
                         holds(op, a.partial_cmp(&b))
                     }
-                    (Some(Value::Bool(a)), Value::Bool(b))
+                    (Some(Val::Bool(a)), Value::Bool(b))
                         if matches!(op, CmpOp::Eq | CmpOp::StrictEq) =>
                     {
                         a == b
                     }
                     _ => {
-                        let a = value.map_or(Val::Null, Val::from_json);
+                        let a = value.map_or(Val::Null, Val::reborrow);
                         let b = Val::from_json(konst);
                         let (a, b) = if *flipped { (b, a) } else { (a, b) };
                         compare(*op, &a, &b)
@@ -331,7 +329,7 @@ impl<'a, T: Tracer> Evaluator<'_, 'a, '_, T> {
                 list,
                 strings,
             } => match self.env.context.slot(*slot) {
-                Some(Value::String(s)) => {
+                Some(Val::Str(s)) => {
                     if strings.len() <= 16 {
                         // Short lists: compare lengths first, bytes only on a
                         // length match.
@@ -340,28 +338,28 @@ impl<'a, T: Tracer> Evaluator<'_, 'a, '_, T> {
                             .any(|probe| probe.len() == s.len() && **probe == **s)
                     } else {
                         strings
-                            .binary_search_by(|probe| (**probe).cmp(s.as_str()))
+                            .binary_search_by(|probe| (**probe).cmp(&**s))
                             .is_ok()
                     }
                 }
                 value => {
-                    let needle = value.map_or(Val::Null, Val::from_json);
+                    let needle = value.map_or(Val::Null, Val::reborrow);
                     list.iter()
                         .any(|item| strict_eq(&Val::from_json(item), &needle))
                 }
             },
             Test::Contains { slot, needle } => match self.env.context.slot(*slot) {
-                Some(Value::String(s)) => match needle {
+                Some(Val::Str(s)) => match needle {
                     Value::String(n) => s.contains(n.as_str()),
                     other => s.contains(Val::from_json(other).to_js_string().as_str()),
                 },
-                Some(Value::Array(items)) => {
+                Some(haystack) => {
                     let needle = Val::from_json(needle);
-                    items
-                        .iter()
-                        .any(|item| strict_eq(&Val::from_json(item), &needle))
+                    haystack
+                        .array_items()
+                        .is_some_and(|mut items| items.any(|item| strict_eq(&item, &needle)))
                 }
-                _ => false,
+                None => false,
             },
         }
     }
@@ -373,7 +371,7 @@ impl<'a, T: Tracer> Evaluator<'_, 'a, '_, T> {
         frame: Option<&Frame<'_, 'a>>,
     ) -> Option<Val<'a>> {
         match source {
-            VarSource::Slot(id) => self.env.context.slot(*id).map(Val::from_json),
+            VarSource::Slot(id) => self.env.context.slot(*id).map(Val::reborrow),
             VarSource::Timestamp => Some(Val::Num(self.timestamp())),
             VarSource::Scoped(path) => frame.and_then(|f| frame_lookup(f, path)),
             VarSource::ScopeRoot => match (scoped, frame) {

@@ -41,6 +41,19 @@ impl<'a> Val<'a> {
         }
     }
 
+    /// A copy of this value that borrows what this one owns (strings), so
+    /// reading a prepared slot never copies text.
+    pub fn reborrow(&self) -> Val<'_> {
+        match self {
+            Val::Null => Val::Null,
+            Val::Bool(b) => Val::Bool(*b),
+            Val::Num(n) => Val::Num(*n),
+            Val::Str(s) => Val::Str(Cow::Borrowed(s)),
+            Val::Arr(items) => Val::Arr(items.iter().map(Val::reborrow).collect()),
+            Val::Json(v) => Val::Json(v),
+        }
+    }
+
     /// Builds an owned JSON value (for results handed out of the engine).
     pub fn to_json(&self) -> Value {
         match self {
