@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use crate::context::SlotId;
@@ -22,6 +23,8 @@ const MAX_DEPTH: usize = 128;
 pub struct PathTrie {
     /// Children sorted by key bytes, for a binary search.
     children: Vec<(Box<str>, PathTrie)>,
+    /// Index of `children` by key, for nodes with many children.
+    index: FxHashMap<Box<[u8]>, usize>,
     /// The slot this node's whole value goes to, if a path ends here.
     slot: Option<SlotId>,
 }
@@ -123,6 +126,12 @@ impl PathTrie {
                     i
                 }
             };
+            node.index = node
+                .children
+                .iter()
+                .enumerate()
+                .map(|(i, (k, _))| (Box::from(k.as_bytes()), i))
+                .collect();
             node = &mut node.children[i].1;
         }
         node.slot = Some(slot);
@@ -166,10 +175,15 @@ impl PathTrie {
     }
 
     fn child(&self, key: &[u8]) -> Option<&PathTrie> {
-        self.children
-            .binary_search_by(|(k, _)| k.as_bytes().cmp(key))
-            .ok()
-            .map(|i| &self.children[i].1)
+        if self.children.len() <= 4 {
+            // A few children: compare lengths first, bytes on a match.
+            return self
+                .children
+                .iter()
+                .find(|(k, _)| k.len() == key.len() && k.as_bytes() == key)
+                .map(|(_, child)| child);
+        }
+        self.index.get(key).map(|&i| &self.children[i].1)
     }
 
     /// Empties this node's slot and every slot below it.
@@ -203,6 +217,37 @@ pub fn parse_context(text: &str) -> Result<Value, ContextError> {
         Ok(_) => Err(ContextError::NotAnObject),
         Err(e) => Err(ContextError::Syntax(e.to_string())),
     }
+}
+
+/// The position of the first byte at or after `pos` that ends plain string
+/// content: `"`, `\\` or a control character (or the end). Eight bytes at a
+/// time: JSON strings are short, too short for a vectorised search to pay
+/// for its setup.
+fn string_stop(bytes: &[u8], mut pos: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Flags (in bit 7 of each byte) the bytes of `x` equal to zero; exact for
+    // the lowest flagged byte, which is the one taken.
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    while let Some(chunk) = bytes.get(pos..pos + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let stops = zero(x ^ (ONES * u64::from(b'"')))
+            | zero(x ^ (ONES * u64::from(b'\\')))
+            | (x.wrapping_sub(ONES * 0x20) & !x & HIGHS);
+        if stops != 0 {
+            return pos + (stops.trailing_zeros() / 8) as usize;
+        }
+        pos += 8;
+    }
+    while let Some(&b) = bytes.get(pos) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            break;
+        }
+        pos += 1;
+    }
+    pos
 }
 
 struct Scanner<'t> {
@@ -371,17 +416,14 @@ impl<'t> Scanner<'t> {
         self.pos += 1;
         let mut escaped = false;
         loop {
-            // Jump to the next quote or backslash; everything before it is
-            // plain content, which must hold no control characters.
-            let rest = &self.bytes[self.pos..];
-            let Some(offset) = memchr::memchr2(b'"', b'\\', rest) else {
-                return Err(self.error("EOF while parsing a string"));
-            };
-            if rest[..offset].iter().any(|&b| b < 0x20) {
-                self.pos += rest[..offset].iter().position(|&b| b < 0x20).unwrap_or(0);
-                return Err(self.error("control character in string"));
+            // Jump to the next quote, backslash or control character;
+            // everything before it is plain content.
+            self.pos = string_stop(self.bytes, self.pos);
+            match self.peek() {
+                Some(b'"' | b'\\') => {}
+                Some(_) => return Err(self.error("control character in string")),
+                None => return Err(self.error("EOF while parsing a string")),
             }
-            self.pos += offset;
             if self.bytes[self.pos] == b'"' {
                 self.pos += 1;
                 return Ok((&self.text[start..self.pos], escaped));
@@ -391,11 +433,21 @@ impl<'t> Scanner<'t> {
             match self.peek() {
                 Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.pos += 1,
                 Some(b'u') => {
-                    let hex = self.bytes.get(self.pos + 1..self.pos + 5);
-                    if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
-                        return Err(self.error("invalid unicode escape"));
-                    }
+                    let unit = self.hex4(self.pos + 1)?;
                     self.pos += 5;
+                    // Surrogates must pair up, as serde_json requires.
+                    if (0xD800..0xDC00).contains(&unit) {
+                        let low = match self.bytes.get(self.pos..self.pos + 2) {
+                            Some(b"\\u") => self.hex4(self.pos + 2)?,
+                            _ => return Err(self.error("lone leading surrogate in hex escape")),
+                        };
+                        if !(0xDC00..0xE000).contains(&low) {
+                            return Err(self.error("lone leading surrogate in hex escape"));
+                        }
+                        self.pos += 6;
+                    } else if (0xDC00..0xE000).contains(&unit) {
+                        return Err(self.error("lone trailing surrogate in hex escape"));
+                    }
                 }
                 _ => return Err(self.error("invalid escape")),
             }
@@ -428,6 +480,22 @@ impl<'t> Scanner<'t> {
             Some(_) => Err(self.error("expected value")),
             None => Err(self.error("EOF while parsing a value")),
         }
+    }
+
+    /// Reads four hex digits at `at`.
+    fn hex4(&self, at: usize) -> Result<u32, ContextError> {
+        let digits = self
+            .bytes
+            .get(at..at + 4)
+            .ok_or_else(|| self.error("invalid unicode escape"))?;
+        let mut unit = 0;
+        for &d in digits {
+            let v = char::from(d)
+                .to_digit(16)
+                .ok_or_else(|| self.error("invalid unicode escape"))?;
+            unit = unit * 16 + v;
+        }
+        Ok(unit)
     }
 
     fn literal(&mut self, word: &[u8]) -> Result<(), ContextError> {
@@ -523,6 +591,11 @@ mod tests {
 y"}"#,
             r#"{"a": tru}"#,
             r#"{"a": "\q"}"#,
+            r#"{"z": "\ud83d\ude00", "c": "\u00e9"}"#,
+            r#"{"z": "\ud83d"}"#,
+            r#"{"z": "\ude00x"}"#,
+            r#"{"z": "\ud83d\u0041"}"#,
+            r#"{"z": "\u12"}"#,
             r#"{"a" 1}"#,
             r#"{"a": 1} x"#,
             r#"{"a": [1 2]}"#,
@@ -544,6 +617,21 @@ y"}"#,
                 assert_eq!(slots[0].as_ref(), full.pointer("/a/b"), "{text}");
                 assert_eq!(slots[1].as_ref(), full.get("c"), "{text}");
             }
+        }
+    }
+
+    #[test]
+    fn string_stops_are_found_in_every_position() {
+        for len in 0..20 {
+            for stop in [b'"', b'\\', b'\n', 0x1f] {
+                let mut bytes = vec![b'a'; len];
+                bytes.extend_from_slice("é".as_bytes());
+                let at = bytes.len();
+                bytes.push(stop);
+                bytes.extend_from_slice(b"\"xyz");
+                assert_eq!(string_stop(&bytes, 0), at, "len {len} stop {stop}");
+            }
+            assert_eq!(string_stop(&vec![b'a'; len], 0), len);
         }
     }
 

@@ -109,7 +109,9 @@ impl Flag {
     }
 
     fn variant_named(&self, name: &str) -> Option<usize> {
-        self.variants.iter().position(|(k, _)| &**k == name)
+        self.variants
+            .iter()
+            .position(|(k, _)| crate::logic::eval::short_eq(k.as_bytes(), name.as_bytes()))
     }
 }
 

@@ -83,6 +83,36 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
         }
     }
 
+    fn eval_fractional(
+        &mut self,
+        args: &'a [Node],
+        version: fractional::FractionalVersion,
+        frame: Option<&Frame<'_, 'a>>,
+    ) -> Val<'a> {
+        let values = self.all_args("fractional", args, frame);
+        let targeting_key = self
+            .env
+            .context
+            .slot(PathTable::TARGETING_KEY)
+            .map(Val::reborrow);
+        let pick =
+            fractional::fractional(version, &values, self.env.flag_key, targeting_key.as_ref());
+        if T::ENABLED {
+            let (bucket, hash, variant) = match &pick {
+                Some(p) => (p.bucket, p.hash, Some(p.variant.to_json())),
+                None => (0, 0, None),
+            };
+            self.tracer.enter(Segment::Op("fractional"));
+            self.tracer.record(StepKind::Fractional {
+                bucket,
+                hash,
+                variant,
+            });
+            self.tracer.leave();
+        }
+        pick.map_or(Val::Null, |p| p.variant)
+    }
+
     fn all_args(
         &mut self,
         op: &'static str,
@@ -131,15 +161,9 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
                 }
             }
             Node::Test(test) => Val::Bool(self.test(test)),
-            Node::Affix { slot, affix, ends } => match self.env.context.slot(*slot) {
-                Some(Val::Str(s)) => Val::Bool(if *ends {
-                    s.ends_with(&**affix)
-                } else {
-                    s.starts_with(&**affix)
-                }),
-                // flagd yields null for a subject that is not a string.
-                _ => Val::Null,
-            },
+            Node::Affix { slot, affix, ends } => {
+                self.affix(*slot, affix, *ends).map_or(Val::Null, Val::Bool)
+            }
             Node::Not(arg) => Val::Bool(!self.child("!", 0, arg, frame).truthy()),
             Node::NotNot(arg) => Val::Bool(self.child("!!", 0, arg, frame).truthy()),
             Node::Cmp(op, args) => self.eval_cmp(*op, args, frame),
@@ -203,51 +227,15 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
                     Val::Arr(missing)
                 }
             }
-            Node::Fractional { args, version } => {
-                let values = self.all_args("fractional", args, frame);
-                let targeting_key = self
-                    .env
-                    .context
-                    .slot(PathTable::TARGETING_KEY)
-                    .map(Val::reborrow);
-                let pick = fractional::fractional(
-                    *version,
-                    &values,
-                    self.env.flag_key,
-                    targeting_key.as_ref(),
-                );
-                if T::ENABLED {
-                    let (bucket, hash, variant) = match &pick {
-                        Some(p) => (p.bucket, p.hash, Some(p.variant.to_json())),
-                        None => (0, 0, None),
-                    };
-                    self.tracer.enter(Segment::Op("fractional"));
-                    self.tracer.record(StepKind::Fractional {
-                        bucket,
-                        hash,
-                        variant,
-                    });
-                    self.tracer.leave();
-                }
-                pick.map_or(Val::Null, |p| p.variant)
-            }
+            Node::Fractional { args, version } => self.eval_fractional(args, *version, frame),
             Node::SemVerConst {
                 left,
                 op,
                 right,
                 simple,
-            } => {
-                let left = self.child("sem_ver", 0, left, frame);
-                if let (Some(right), Val::Str(s)) = (simple, &left)
-                    && let Some(version) = plain_version(s)
-                {
-                    return Val::Bool(compare_plain(version, *op, *right));
-                }
-                match semver::parse_version(&left) {
-                    Some(version) => Val::Bool(semver::compare(&version, *op, right)),
-                    None => Val::Null,
-                }
-            }
+            } => self
+                .sem_ver_const(left, *op, right, simple.as_ref(), frame)
+                .map_or(Val::Null, Val::Bool),
             Node::SemVer(args) => {
                 let values = self.all_args("sem_ver", args, frame);
                 semver::sem_ver(&values).map_or(Val::Null, Val::Bool)
@@ -276,8 +264,67 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
             Node::OrBool(args) | Node::Or(args) => args.iter().any(|a| self.truthy(a, frame)),
             Node::Not(arg) => !self.truthy(arg, frame),
             Node::NotNot(arg) => self.truthy(arg, frame),
+            Node::Affix { slot, affix, ends } => self.affix(*slot, affix, *ends) == Some(true),
+            Node::SemVerConst {
+                left,
+                op,
+                right,
+                simple,
+            } => self.sem_ver_const(left, *op, right, simple.as_ref(), frame) == Some(true),
             _ => self.eval(node, frame).truthy(),
         }
+    }
+
+    /// `starts_with`/`ends_with` of a slot and a constant; `None` (flagd's
+    /// null) when the slot is not a string.
+    fn affix(&self, slot: crate::context::SlotId, affix: &str, ends: bool) -> Option<bool> {
+        match self.env.context.slot(slot) {
+            Some(Val::Str(s)) => {
+                let (s, affix) = (s.as_bytes(), affix.as_bytes());
+                Some(
+                    s.len() >= affix.len()
+                        && if ends {
+                            short_eq(&s[s.len() - affix.len()..], affix)
+                        } else {
+                            short_eq(&s[..affix.len()], affix)
+                        },
+                )
+            }
+            _ => None,
+        }
+    }
+
+    /// `sem_ver` with a constant operator and right-hand version; `None`
+    /// (flagd's null) when the left side is not a version.
+    fn sem_ver_const(
+        &mut self,
+        left: &'a Node,
+        op: semver::SemVerOp,
+        right: &::semver::Version,
+        simple: Option<&[u64; 3]>,
+        frame: Option<&Frame<'_, 'a>>,
+    ) -> Option<bool> {
+        if !T::ENABLED
+            && let (
+                Some(right),
+                Node::Var {
+                    source: VarSource::Slot(slot),
+                    default: None,
+                    scoped: false,
+                },
+            ) = (simple, left)
+            && let Some(Val::Str(s)) = self.env.context.slot(*slot)
+            && let Some(version) = plain_version(s)
+        {
+            return Some(compare_plain(version, op, *right));
+        }
+        let left = self.child("sem_ver", 0, left, frame);
+        if let (Some(right), Val::Str(s)) = (simple, &left)
+            && let Some(version) = plain_version(s)
+        {
+            return Some(compare_plain(version, op, *right));
+        }
+        semver::parse_version(&left).map(|version| semver::compare(&version, op, right))
     }
 
     /// Evaluates a specialised comparison.
@@ -292,8 +339,8 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
                 let value = self.env.context.slot(*slot);
                 match (value, konst) {
                     (Some(Val::Str(a)), Value::String(b)) => match op {
-                        CmpOp::Eq | CmpOp::StrictEq => **a == **b,
-                        CmpOp::Ne | CmpOp::StrictNe => **a != **b,
+                        CmpOp::Eq | CmpOp::StrictEq => short_eq(a.as_bytes(), b.as_bytes()),
+                        CmpOp::Ne | CmpOp::StrictNe => !short_eq(a.as_bytes(), b.as_bytes()),
                         _ => {
                             let (a, b): (&str, &str) = (a, b);
                             let (a, b) = if *flipped { (b, a) } else { (a, b) };
@@ -335,7 +382,7 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
                         // length match.
                         strings
                             .iter()
-                            .any(|probe| probe.len() == s.len() && **probe == **s)
+                            .any(|probe| short_eq(probe.as_bytes(), s.as_bytes()))
                     } else {
                         strings
                             .binary_search_by(|probe| (**probe).cmp(&**s))
@@ -773,6 +820,14 @@ fn compare_plain(left: [u64; 3], op: semver::SemVerOp, right: [u64; 3]) -> bool 
         Op::Caret => left[0] == right[0],
         Op::Tilde => left[0] == right[0] && left[1] == right[1],
     }
+}
+
+/// Byte equality without a call into `memcmp`: the strings flags compare
+/// (country codes, plans, emails) are short, where the call costs more than
+/// the comparison.
+#[inline]
+pub(crate) fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// Applies a two-operand comparison with JavaScript's semantics.
