@@ -118,6 +118,10 @@ impl Flag {
 /// A flag as held by a flag set: compiled, or broken (its definition never
 /// compiled, so it resolves to `PARSE_ERROR`).
 #[derive(Debug, Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "flags are stored by value in the flag set's map; boxing the common variant would add a pointer chase to every evaluation"
+)]
 pub enum FlagEntry {
     /// A usable flag.
     Ready(Flag),
