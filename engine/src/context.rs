@@ -74,6 +74,7 @@ impl PathTable {
         for slot in slots {
             trie.insert(self.path(*slot), *slot);
         }
+        trie.number();
         trie
     }
 

@@ -9,7 +9,6 @@
 
 use std::borrow::Cow;
 
-use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use crate::context::SlotId;
@@ -21,12 +20,19 @@ const MAX_DEPTH: usize = 128;
 /// The set of paths to read, as a trie of keys whose nodes name slots.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PathTrie {
-    /// Children sorted by key bytes, for a binary search.
+    /// Children sorted by key bytes.
     children: Vec<(Box<str>, PathTrie)>,
-    /// Index of `children` by key, for nodes with many children.
-    index: FxHashMap<Box<[u8]>, usize>,
+    /// Per child, its key's length and first eight bytes: most keys of a
+    /// context are told apart from the wanted ones by these alone, in a
+    /// linear scan that beats a binary search at these sizes.
+    prints: Vec<(usize, u64)>,
     /// The slot this node's whole value goes to, if a path ends here.
     slot: Option<SlotId>,
+    /// Position in depth-first order (see [`PathTrie::number`]), for
+    /// noticing a repeated key.
+    id: usize,
+    /// Number of nodes in the trie (on the root only).
+    nodes: usize,
 }
 
 /// Why a context could not be read.
@@ -46,6 +52,8 @@ pub enum ContextError {
 pub struct Extracted<'t> {
     slots: Vec<Option<Raw<'t>>>,
     arena: Vec<Value>,
+    /// Trie nodes whose key has been met, one bit each.
+    met: Vec<u64>,
 }
 
 /// One slot's value as read.
@@ -88,6 +96,19 @@ impl<'t> Extracted<'t> {
             .collect()
     }
 
+    /// Marks a trie node's key as met; true if it had been met before.
+    fn seen(&mut self, id: usize) -> bool {
+        let (word, bit) = (id / 64, 1u64 << (id % 64));
+        match self.met.get_mut(word) {
+            Some(w) => {
+                let before = *w & bit != 0;
+                *w |= bit;
+                before
+            }
+            None => false,
+        }
+    }
+
     fn set(&mut self, slot: SlotId, raw: Option<Raw<'t>>) {
         if let Some(cell) = self.slots.get_mut(slot.0 as usize) {
             *cell = raw;
@@ -126,15 +147,28 @@ impl PathTrie {
                     i
                 }
             };
-            node.index = node
+            node.prints = node
                 .children
                 .iter()
-                .enumerate()
-                .map(|(i, (k, _))| (Box::from(k.as_bytes()), i))
+                .map(|(k, _)| print(k.as_bytes()))
                 .collect();
             node = &mut node.children[i].1;
         }
         node.slot = Some(slot);
+    }
+
+    /// Numbers the nodes in depth-first order; call once after the inserts.
+    pub(crate) fn number(&mut self) {
+        fn walk(node: &mut PathTrie, next: &mut usize) {
+            node.id = *next;
+            *next += 1;
+            for (_, child) in &mut node.children {
+                walk(child, next);
+            }
+        }
+        let mut next = 0;
+        walk(self, &mut next);
+        self.nodes = next;
     }
 
     /// Whether no path is in the trie.
@@ -152,6 +186,7 @@ impl PathTrie {
         let mut out = Extracted {
             slots: vec![None; slot_count],
             arena: Vec::new(),
+            met: vec![0; self.nodes.div_ceil(64)],
         };
         let mut scanner = Scanner {
             text,
@@ -166,7 +201,12 @@ impl PathTrie {
                 Err(e) => ContextError::Syntax(e.to_string()),
             });
         }
-        scanner.object(Some(self), 0, &mut out)?;
+        if self.children.is_empty() {
+            // Nothing to read: only validate.
+            scanner.skip(0)?;
+        } else {
+            scanner.object(Some(self), 0, &mut out)?;
+        }
         scanner.ws();
         if scanner.pos != scanner.bytes.len() {
             return Err(scanner.error("trailing characters"));
@@ -175,15 +215,16 @@ impl PathTrie {
     }
 
     fn child(&self, key: &[u8]) -> Option<&PathTrie> {
-        if self.children.len() <= 4 {
-            // A few children: compare lengths first, bytes on a match.
-            return self
-                .children
-                .iter()
-                .find(|(k, _)| k.len() == key.len() && k.as_bytes() == key)
-                .map(|(_, child)| child);
-        }
-        self.index.get(key).map(|&i| &self.children[i].1)
+        let wanted = print(key);
+        self.prints
+            .iter()
+            .zip(&self.children)
+            .find(|(p, (k, _))| {
+                **p == wanted
+                    && (key.len() <= 8
+                        || crate::logic::eval::short_eq(&k.as_bytes()[8..], &key[8..]))
+            })
+            .map(|(_, (_, child))| child)
     }
 
     /// Empties this node's slot and every slot below it.
@@ -208,6 +249,14 @@ impl PathTrie {
             out.store(slot, value);
         }
     }
+}
+
+/// A key's length and first eight bytes (zero-padded).
+fn print(key: &[u8]) -> (usize, u64) {
+    let mut word = [0u8; 8];
+    let n = key.len().min(8);
+    word[..n].copy_from_slice(&key[..n]);
+    (key.len(), u64::from_le_bytes(word))
 }
 
 /// Parses a whole context.
@@ -257,6 +306,8 @@ struct Scanner<'t> {
 }
 
 impl<'t> Scanner<'t> {
+    #[cold]
+    #[inline(never)]
     fn error(&self, what: &str) -> ContextError {
         // Report like serde_json: line and column of the problem.
         let before = &self.bytes[..self.pos.min(self.bytes.len())];
@@ -265,16 +316,19 @@ impl<'t> Scanner<'t> {
         ContextError::Syntax(format!("{what} at line {line} column {column}"))
     }
 
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
 
+    #[inline(always)]
     fn ws(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
             self.pos += 1;
         }
     }
 
+    #[inline(always)]
     fn eat(&mut self, byte: u8, what: &str) -> Result<(), ContextError> {
         self.ws();
         if self.peek() == Some(byte) {
@@ -325,7 +379,9 @@ impl<'t> Scanner<'t> {
             };
             self.eat(b':', "expected `:`")?;
             self.ws();
-            if let Some(node) = child {
+            if let Some(node) = child
+                && out.seen(node.id)
+            {
                 // A repeated key replaces the earlier member, as in a full
                 // parse: forget what the earlier one filled in.
                 node.clear(out);
@@ -342,7 +398,7 @@ impl<'t> Scanner<'t> {
                 // an array: parse the value and fill the slots from it.
                 Some(node) if node.slot.is_some() || self.peek() == Some(b'[') => {
                     let start = self.pos;
-                    self.value(None, depth + 1, out)?;
+                    self.skip(depth + 1)?;
                     let value: Value = serde_json::from_str(&self.text[start..self.pos])
                         .map_err(|e| ContextError::Syntax(e.to_string()))?;
                     node.fill(value, out);
@@ -350,7 +406,7 @@ impl<'t> Scanner<'t> {
                 Some(node) if self.peek() == Some(b'{') => {
                     self.object(Some(node), depth + 1, out)?
                 }
-                _ => self.value(None, depth + 1, out)?,
+                _ => self.skip(depth + 1)?,
             }
             self.ws();
             match self.peek() {
@@ -364,53 +420,97 @@ impl<'t> Scanner<'t> {
         }
     }
 
-    /// Validates (and skips) any value.
-    fn value(
-        &mut self,
-        trie: Option<&PathTrie>,
-        depth: usize,
-        out: &mut Extracted<'t>,
-    ) -> Result<(), ContextError> {
-        self.ws();
-        match self.peek() {
-            Some(b'{') => self.object(trie, depth, out),
-            Some(b'[') => self.array(depth, out),
-            Some(b'"') => self.string().map(|_| ()),
-            Some(b't') => self.literal(b"true"),
-            Some(b'f') => self.literal(b"false"),
-            Some(b'n') => self.literal(b"null"),
-            Some(b'-' | b'0'..=b'9') => self.number(),
-            Some(_) => Err(self.error("expected value")),
-            None => Err(self.error("EOF while parsing a value")),
-        }
-    }
-
-    fn array(&mut self, depth: usize, out: &mut Extracted<'t>) -> Result<(), ContextError> {
-        if depth >= MAX_DEPTH {
-            return Err(self.error("recursion limit exceeded"));
-        }
-        self.pos += 1;
-        self.ws();
-        if self.peek() == Some(b']') {
-            self.pos += 1;
-            return Ok(());
-        }
-        loop {
-            self.value(None, depth + 1, out)?;
+    /// Validates and skips one value, iteratively: the containers it opens
+    /// are tracked one bit each (object or array), so skipping costs no call
+    /// per token.
+    fn skip(&mut self, depth: usize) -> Result<(), ContextError> {
+        const OBJECT: u128 = 1;
+        let mut stack: u128 = 0;
+        let mut open = 0usize;
+        'value: loop {
             self.ws();
             match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
+                Some(b'{') => {
+                    if depth + open >= MAX_DEPTH {
+                        return Err(self.error("recursion limit exceeded"));
+                    }
                     self.pos += 1;
+                    self.ws();
+                    if self.peek() == Some(b'}') {
+                        self.pos += 1;
+                    } else {
+                        stack = (stack << 1) | OBJECT;
+                        open += 1;
+                        self.key()?;
+                        continue 'value;
+                    }
+                }
+                Some(b'[') => {
+                    if depth + open >= MAX_DEPTH {
+                        return Err(self.error("recursion limit exceeded"));
+                    }
+                    self.pos += 1;
+                    self.ws();
+                    if self.peek() == Some(b']') {
+                        self.pos += 1;
+                    } else {
+                        stack <<= 1;
+                        open += 1;
+                        continue 'value;
+                    }
+                }
+                Some(b'"') => {
+                    self.string()?;
+                }
+                Some(b't') => self.literal(b"true")?,
+                Some(b'f') => self.literal(b"false")?,
+                Some(b'n') => self.literal(b"null")?,
+                Some(b'-' | b'0'..=b'9') => self.number()?,
+                Some(_) => return Err(self.error("expected value")),
+                None => return Err(self.error("EOF while parsing a value")),
+            }
+            // After a value: a comma continues the innermost container, a
+            // closing bracket ends it.
+            loop {
+                if open == 0 {
                     return Ok(());
                 }
-                _ => return Err(self.error("expected `,` or `]`")),
+                self.ws();
+                let in_object = stack & OBJECT != 0;
+                match self.peek() {
+                    Some(b',') => {
+                        self.pos += 1;
+                        if in_object {
+                            self.key()?;
+                        }
+                        continue 'value;
+                    }
+                    Some(b'}') if in_object => {}
+                    Some(b']') if !in_object => {}
+                    _ if in_object => return Err(self.error("expected `,` or `}`")),
+                    _ => return Err(self.error("expected `,` or `]`")),
+                }
+                self.pos += 1;
+                stack >>= 1;
+                open -= 1;
             }
         }
     }
 
+    /// Skips an object key and its colon.
+    #[inline(always)]
+    fn key(&mut self) -> Result<(), ContextError> {
+        self.ws();
+        if self.peek() != Some(b'"') {
+            return Err(self.error("key must be a string"));
+        }
+        self.string()?;
+        self.eat(b':', "expected `:`")
+    }
+
     /// Scans a string at `pos` (which is `"`); returns its raw text with
     /// quotes and whether it has escapes.
+    #[inline(always)]
     fn string(&mut self) -> Result<(&'t str, bool), ContextError> {
         let start = self.pos;
         self.pos += 1;
@@ -498,6 +598,7 @@ impl<'t> Scanner<'t> {
         Ok(unit)
     }
 
+    #[inline]
     fn literal(&mut self, word: &[u8]) -> Result<(), ContextError> {
         if self.bytes.get(self.pos..self.pos + word.len()) == Some(word) {
             self.pos += word.len();
@@ -507,6 +608,7 @@ impl<'t> Scanner<'t> {
         }
     }
 
+    #[inline]
     fn number(&mut self) -> Result<(), ContextError> {
         let digits = |s: &mut Self| {
             let start = s.pos;
@@ -555,6 +657,7 @@ mod tests {
         for (i, p) in paths.iter().enumerate() {
             t.insert(&split_path(p), SlotId(u32::try_from(i).unwrap()));
         }
+        t.number();
         t
     }
 
