@@ -305,6 +305,9 @@ impl Compiler<'_, '_> {
             "if" | "?:" => Node::If(self.args(args)),
             "and" => {
                 let args = self.args(args);
+                if let Some(group) = test_group(true, &args) {
+                    return group;
+                }
                 if !args.is_empty() && args.iter().all(is_boolean) {
                     Node::AndBool(args)
                 } else {
@@ -313,6 +316,9 @@ impl Compiler<'_, '_> {
             }
             "or" => {
                 let args = self.args(args);
+                if let Some(group) = test_group(false, &args) {
+                    return group;
+                }
                 if !args.is_empty() && args.iter().all(is_boolean) {
                     Node::OrBool(args)
                 } else {
@@ -353,11 +359,11 @@ impl Compiler<'_, '_> {
                 if let [subject, Node::Const(Value::String(affix))] = &*nodes
                     && let Some(slot) = root_slot(subject)
                 {
-                    return Node::Affix {
+                    return Node::Test(Box::new(super::Test::Affix {
                         slot,
                         affix: affix.as_str().into(),
                         ends,
-                    };
+                    }));
                 }
                 if ends {
                     Node::EndsWith(nodes)
@@ -571,6 +577,14 @@ impl Compiler<'_, '_> {
                         .pre
                         .is_empty()
                         .then_some([right.major, right.minor, right.patch]);
+                if let Some(slot) = root_slot(&left) {
+                    return Node::Test(Box::new(super::Test::SemVer {
+                        slot,
+                        op,
+                        right: Box::new(right),
+                        simple,
+                    }));
+                }
                 Node::SemVerConst {
                     left: Box::new(left),
                     op,
@@ -614,18 +628,37 @@ fn root_slot(node: &Node) -> Option<crate::context::SlotId> {
 
 /// Whether a node always yields a boolean.
 fn is_boolean(node: &Node) -> bool {
-    matches!(
-        node,
+    match node {
+        Node::Test(test) => test.is_boolean(),
         Node::Const(Value::Bool(_))
-            | Node::Cmp(..)
-            | Node::Test(_)
-            | Node::Not(_)
-            | Node::NotNot(_)
-            | Node::AndBool(_)
-            | Node::OrBool(_)
-            | Node::In(_)
-            | Node::Iter(IterOp::All | IterOp::None | IterOp::Some, _)
-    )
+        | Node::Cmp(..)
+        | Node::Not(_)
+        | Node::NotNot(_)
+        | Node::AndBool(_)
+        | Node::OrBool(_)
+        | Node::In(_)
+        | Node::Iter(IterOp::All | IterOp::None | IterOp::Some, _) => true,
+        _ => false,
+    }
+}
+
+/// An `and`/`or` whose clauses are all tests becomes one group test, so
+/// evaluating it loops over tests rather than dispatching on nodes.
+fn test_group(all: bool, args: &[Node]) -> Option<Node> {
+    if args.is_empty() {
+        return None;
+    }
+    let tests = args
+        .iter()
+        .map(|arg| match arg {
+            Node::Test(test) => Some((**test).clone()),
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(Node::Test(Box::new(super::Test::Group {
+        all,
+        tests: tests.into_boxed_slice(),
+    })))
 }
 
 /// Specialises a two-operand comparison of a context value with a scalar

@@ -160,9 +160,13 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
                     Val::Bool(args.iter().any(|a| self.truthy(a, frame)))
                 }
             }
-            Node::Test(test) => Val::Bool(self.test(test)),
-            Node::Affix { slot, affix, ends } => {
-                self.affix(*slot, affix, *ends).map_or(Val::Null, Val::Bool)
+            Node::Test(test) => {
+                let result = if T::ENABLED {
+                    self.test_traced(test)
+                } else {
+                    self.test(test)
+                };
+                result.map_or(Val::Null, Val::Bool)
             }
             Node::Not(arg) => Val::Bool(!self.child("!", 0, arg, frame).truthy()),
             Node::NotNot(arg) => Val::Bool(self.child("!!", 0, arg, frame).truthy()),
@@ -257,14 +261,13 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
             return self.eval(node, frame).truthy();
         }
         match node {
-            Node::Test(test) => self.test(test),
+            Node::Test(test) => self.test(test) == Some(true),
             Node::AndBool(args) | Node::And(args) if !args.is_empty() => {
                 args.iter().all(|a| self.truthy(a, frame))
             }
             Node::OrBool(args) | Node::Or(args) => args.iter().any(|a| self.truthy(a, frame)),
             Node::Not(arg) => !self.truthy(arg, frame),
             Node::NotNot(arg) => self.truthy(arg, frame),
-            Node::Affix { slot, affix, ends } => self.affix(*slot, affix, *ends) == Some(true),
             Node::SemVerConst {
                 left,
                 op,
@@ -327,8 +330,65 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
         semver::parse_version(&left).map(|version| semver::compare(&version, op, right))
     }
 
-    /// Evaluates a specialised comparison.
-    fn test(&self, test: &Test) -> bool {
+    /// A group test, recording which clause decided it (the traced path).
+    fn test_traced(&mut self, test: &Test) -> Option<bool> {
+        let Test::Group { all, tests } = test else {
+            return self.test(test);
+        };
+        let op = if *all { "and" } else { "or" };
+        let mut last = None;
+        for (i, t) in tests.iter().enumerate() {
+            last = self.test(t);
+            if (last == Some(true)) != *all || i + 1 == tests.len() {
+                self.tracer.enter(Segment::Op(op));
+                self.tracer.record(StepKind::Clause {
+                    op,
+                    clause: i,
+                    value: last.map_or(Value::Null, Value::Bool),
+                });
+                self.tracer.leave();
+                return last;
+            }
+        }
+        last
+    }
+
+    /// Evaluates a specialised test: `None` is null (flagd's answer for
+    /// unusable operands of its custom operators).
+    fn test(&self, test: &Test) -> Option<bool> {
+        match test {
+            Test::Group { all, tests } => {
+                // JSONLogic's and/or: the first deciding value, or the last.
+                let mut last = None;
+                for t in tests {
+                    last = self.test(t);
+                    if (last == Some(true)) != *all {
+                        return last;
+                    }
+                }
+                last
+            }
+            Test::Affix { slot, affix, ends } => self.affix(*slot, affix, *ends),
+            Test::SemVer {
+                slot,
+                op,
+                right,
+                simple,
+            } => {
+                let value = self.env.context.slot(*slot)?;
+                if let (Some(right), Val::Str(s)) = (simple, value)
+                    && let Some(version) = plain_version(s)
+                {
+                    return Some(compare_plain(version, *op, *right));
+                }
+                semver::parse_version(value).map(|version| semver::compare(&version, *op, right))
+            }
+            _ => Some(self.compare_test(test)),
+        }
+    }
+
+    /// The always-boolean tests.
+    fn compare_test(&self, test: &Test) -> bool {
         match test {
             Test::Cmp {
                 slot,
@@ -408,6 +468,8 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
                 }
                 None => false,
             },
+            // Handled by `test`.
+            Test::Affix { .. } | Test::SemVer { .. } | Test::Group { .. } => false,
         }
     }
 

@@ -140,6 +140,36 @@ pub(crate) enum Test {
     },
     /// `{"in": [const, var]}`: substring of a string, or member of an array.
     Contains { slot: SlotId, needle: Value },
+    /// `starts_with`/`ends_with` of a context value and a constant; null
+    /// (as flagd) when the value is not a string.
+    Affix {
+        slot: SlotId,
+        affix: Box<str>,
+        ends: bool,
+    },
+    /// `sem_ver` of a context value against a constant version; null when
+    /// the value is not a version.
+    SemVer {
+        slot: SlotId,
+        op: SemVerOp,
+        right: Box<::semver::Version>,
+        /// The right version as a plain triple, when it has no pre-release.
+        simple: Option<[u64; 3]>,
+    },
+    /// `and` (`all`) or `or` of tests, with JSONLogic's value semantics:
+    /// the first deciding test's value, or the last one's.
+    Group { all: bool, tests: Box<[Test]> },
+}
+
+impl Test {
+    /// Whether the test always yields a boolean (never null).
+    pub(crate) fn is_boolean(&self) -> bool {
+        match self {
+            Test::Cmp { .. } | Test::InList { .. } | Test::Contains { .. } => true,
+            Test::Affix { .. } | Test::SemVer { .. } => false,
+            Test::Group { tests, .. } => tests.iter().all(Test::is_boolean),
+        }
+    }
 }
 
 /// A compiled JSONLogic node.
@@ -165,14 +195,8 @@ pub(crate) enum Node {
     AndBool(Box<[Node]>),
     /// An `or` whose clauses all yield booleans.
     OrBool(Box<[Node]>),
-    /// A specialised comparison (always a boolean).
+    /// A specialised test of context values against constants.
     Test(Box<Test>),
-    /// `starts_with`/`ends_with` of a context value and a constant.
-    Affix {
-        slot: SlotId,
-        affix: Box<str>,
-        ends: bool,
-    },
     Not(Box<Node>),
     NotNot(Box<Node>),
     Cmp(CmpOp, Box<[Node]>),
