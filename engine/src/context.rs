@@ -132,12 +132,21 @@ static EMPTY_OBJECT: std::sync::LazyLock<Value> =
 
 impl<'c> Prepared<'c> {
     /// A context made of slot values read straight from JSON text (see
-    /// [`crate::extract::PathTrie::extract`]); only for rules that read
+    /// [`crate::extract::PathTrie::extract`]), with the arrays and objects
+    /// read into slots lent from `composites`; only for rules that read
     /// nothing but their slots.
-    pub fn from_extracted(extracted: &'c crate::extract::Extracted<'c>) -> Self {
+    pub fn from_extracted(
+        mut slots: Vec<Option<Val<'c>>>,
+        composites: &'c [(usize, Value)],
+    ) -> Self {
+        for (slot, value) in composites {
+            if let Some(cell) = slots.get_mut(*slot) {
+                *cell = Some(Val::from_json(value));
+            }
+        }
         Prepared {
             root: &EMPTY_OBJECT,
-            slots: extracted.vals(),
+            slots,
             timestamp: None,
         }
     }

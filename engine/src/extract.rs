@@ -46,54 +46,38 @@ pub enum ContextError {
     NotAnObject,
 }
 
-/// Slot values read out of a context's JSON text. Strings borrow the text;
-/// arrays and objects are parsed into an arena.
+/// Slot values read out of a context's JSON text, ready to evaluate:
+/// strings borrow the text; the rare array or object read into a slot is
+/// kept aside, parsed, for [`Extracted::into_slots`] to lend.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Extracted<'t> {
-    slots: Vec<Option<Raw<'t>>>,
-    arena: Vec<Value>,
+    slots: Vec<Option<Val<'t>>>,
+    /// Arrays and objects read into slots, by slot index.
+    composites: Vec<(usize, Value)>,
     /// Trie nodes whose key has been met, one bit each.
     met: Vec<u64>,
 }
 
-/// One slot's value as read.
-#[derive(Debug, Clone, PartialEq)]
-enum Raw<'t> {
-    Null,
-    Bool(bool),
-    Num(f64),
-    /// A string without escapes, borrowed from the text.
-    Str(&'t str),
-    /// A string with escapes, unescaped.
-    Owned(String),
-    /// An array or object, at this index of the arena.
-    Composite(usize),
-}
-
 impl<'t> Extracted<'t> {
-    /// The slots as evaluation values.
-    pub(crate) fn vals(&self) -> Vec<Option<Val<'_>>> {
-        self.slots
-            .iter()
-            .map(|slot| {
-                slot.as_ref().map(|raw| match raw {
-                    Raw::Null => Val::Null,
-                    Raw::Bool(b) => Val::Bool(*b),
-                    Raw::Num(n) => Val::Num(*n),
-                    Raw::Str(s) => Val::Str(Cow::Borrowed(s)),
-                    Raw::Owned(s) => Val::Str(Cow::Borrowed(s)),
-                    Raw::Composite(i) => self.arena.get(*i).map_or(Val::Null, Val::Json),
-                })
-            })
-            .collect()
+    /// Splits into the slot values and the arrays and objects still to be
+    /// lent to their slots (see [`crate::Prepared::from_extracted`]).
+    pub(crate) fn into_parts(self) -> (Vec<Option<Val<'t>>>, Vec<(usize, Value)>) {
+        (self.slots, self.composites)
     }
 
     /// The slots as JSON values (for tests and diagnostics).
     pub fn to_json(&self) -> Vec<Option<Value>> {
-        self.vals()
+        let mut out: Vec<Option<Value>> = self
+            .slots
             .iter()
             .map(|v| v.as_ref().map(Val::to_json))
-            .collect()
+            .collect();
+        for (slot, value) in &self.composites {
+            if let Some(cell) = out.get_mut(*slot) {
+                *cell = Some(value.clone());
+            }
+        }
+        out
     }
 
     /// Marks a trie node's key as met; true if it had been met before.
@@ -109,25 +93,30 @@ impl<'t> Extracted<'t> {
         }
     }
 
-    fn set(&mut self, slot: SlotId, raw: Option<Raw<'t>>) {
-        if let Some(cell) = self.slots.get_mut(slot.0 as usize) {
-            *cell = raw;
+    fn set(&mut self, slot: SlotId, value: Option<Val<'t>>) {
+        let index = slot.0 as usize;
+        if !self.composites.is_empty() {
+            self.composites.retain(|(s, _)| *s != index);
+        }
+        if let Some(cell) = self.slots.get_mut(index) {
+            *cell = value;
         }
     }
 
     /// Stores a parsed value as a slot's value.
     fn store(&mut self, slot: SlotId, value: Value) {
-        let raw = match value {
-            Value::Null => Raw::Null,
-            Value::Bool(b) => Raw::Bool(b),
-            Value::Number(n) => Raw::Num(n.as_f64().unwrap_or(f64::NAN)),
-            Value::String(s) => Raw::Owned(s),
+        let scalar = match value {
+            Value::Null => Val::Null,
+            Value::Bool(b) => Val::Bool(b),
+            Value::Number(n) => Val::Num(n.as_f64().unwrap_or(f64::NAN)),
+            Value::String(s) => Val::Str(Cow::Owned(s)),
             composite => {
-                self.arena.push(composite);
-                Raw::Composite(self.arena.len() - 1)
+                self.set(slot, None);
+                self.composites.push((slot.0 as usize, composite));
+                return;
             }
         };
-        self.set(slot, Some(raw));
+        self.set(slot, Some(scalar));
     }
 }
 
@@ -185,7 +174,7 @@ impl PathTrie {
     ) -> Result<Extracted<'t>, ContextError> {
         let mut out = Extracted {
             slots: vec![None; slot_count],
-            arena: Vec::new(),
+            composites: Vec::new(),
             met: vec![0; self.nodes.div_ceil(64)],
         };
         let mut scanner = Scanner {
@@ -556,26 +545,26 @@ impl<'t> Scanner<'t> {
 
     /// Reads a scalar value in place (strings without escapes borrow the
     /// text).
-    fn scalar(&mut self) -> Result<Raw<'t>, ContextError> {
+    fn scalar(&mut self) -> Result<Val<'t>, ContextError> {
         match self.peek() {
             Some(b'"') => {
                 let (raw, escaped) = self.string()?;
                 if escaped {
                     serde_json::from_str(raw)
-                        .map(Raw::Owned)
+                        .map(|s: String| Val::Str(Cow::Owned(s)))
                         .map_err(|e| ContextError::Syntax(e.to_string()))
                 } else {
-                    Ok(Raw::Str(&raw[1..raw.len() - 1]))
+                    Ok(Val::Str(Cow::Borrowed(&raw[1..raw.len() - 1])))
                 }
             }
-            Some(b't') => self.literal(b"true").map(|()| Raw::Bool(true)),
-            Some(b'f') => self.literal(b"false").map(|()| Raw::Bool(false)),
-            Some(b'n') => self.literal(b"null").map(|()| Raw::Null),
+            Some(b't') => self.literal(b"true").map(|()| Val::Bool(true)),
+            Some(b'f') => self.literal(b"false").map(|()| Val::Bool(false)),
+            Some(b'n') => self.literal(b"null").map(|()| Val::Null),
             Some(b'-' | b'0'..=b'9') => {
                 let start = self.pos;
                 self.number()?;
                 let span = &self.text[start..self.pos];
-                Ok(Raw::Num(span.parse::<f64>().unwrap_or(f64::NAN)))
+                Ok(Val::Num(span.parse::<f64>().unwrap_or(f64::NAN)))
             }
             Some(_) => Err(self.error("expected value")),
             None => Err(self.error("EOF while parsing a value")),

@@ -412,7 +412,10 @@ impl FlagSet {
             _ => &self.empty_trie,
         };
         match trie.extract(text, self.paths.len()) {
-            Ok(values) => self.evaluate(key, &Prepared::from_extracted(&values)),
+            Ok(extracted) => {
+                let (slots, composites) = extracted.into_parts();
+                self.evaluate(key, &Prepared::from_extracted(slots, &composites))
+            }
             Err(error) => invalid(error),
         }
     }

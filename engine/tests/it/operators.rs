@@ -426,11 +426,31 @@ fn grouped_tests_return_values() {
     let data = json!({"a": 1, "n": 5, "s": "xy"});
     let sw = |path: &str| json!({"starts_with": [{"var": path}, "x"]});
     let eq = |path: &str, v: Value| json!({"==": [{"var": path}, v]});
-    check(json!({"and": [sw("n"), eq("a", json!(1))]}), data.clone(), json!(null));
-    check(json!({"and": [eq("a", json!(1)), sw("s")]}), data.clone(), json!(true));
-    check(json!({"and": [eq("a", json!(2)), sw("n")]}), data.clone(), json!(false));
-    check(json!({"or": [eq("a", json!(2)), sw("n")]}), data.clone(), json!(null));
-    check(json!({"or": [sw("n"), eq("a", json!(2))]}), data.clone(), json!(false));
+    check(
+        json!({"and": [sw("n"), eq("a", json!(1))]}),
+        data.clone(),
+        json!(null),
+    );
+    check(
+        json!({"and": [eq("a", json!(1)), sw("s")]}),
+        data.clone(),
+        json!(true),
+    );
+    check(
+        json!({"and": [eq("a", json!(2)), sw("n")]}),
+        data.clone(),
+        json!(false),
+    );
+    check(
+        json!({"or": [eq("a", json!(2)), sw("n")]}),
+        data.clone(),
+        json!(null),
+    );
+    check(
+        json!({"or": [sw("n"), eq("a", json!(2))]}),
+        data.clone(),
+        json!(false),
+    );
     check(json!({"or": [sw("n"), sw("s")]}), data.clone(), json!(true));
     check(
         json!({"and": [{"or": [eq("a", json!(2)), sw("s")]}, {"sem_ver": [{"var": "v"}, ">", "1.0.0"]}]}),
