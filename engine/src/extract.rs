@@ -95,7 +95,7 @@ impl<'t> Extracted<'t> {
 
     fn set(&mut self, slot: SlotId, value: Option<Val<'t>>) {
         let index = slot.0 as usize;
-        if !self.composites.is_empty() {
+        if self.composites.iter().any(|(s, _)| *s == index) {
             self.composites.retain(|(s, _)| *s != index);
         }
         if let Some(cell) = self.slots.get_mut(index) {
