@@ -11,7 +11,7 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::extract::{ContextError, PathTrie, parse_context};
 use crate::hash::ContentHasher;
 use crate::logic::compile::CompileInput;
-use crate::logic::{self, CompileLimits, Env, NoTrace, Rule, StepKind, Trace, Tracer, Val};
+use crate::logic::{self, CompileLimits, Env, NoTrace, Node, Rule, StepKind, Trace, Tracer, Val};
 use crate::model::{FlagFile, RawFlag};
 use crate::ops::fractional::FractionalVersion;
 use crate::resolution::{ErrorCode, Reason, Resolution};
@@ -56,6 +56,9 @@ pub struct Flag {
     variants: Vec<(Box<str>, Value)>,
     default_variant: Option<usize>,
     targeting: Option<Rule>,
+    /// When the targeting is an `if` whose every branch is a constant: what
+    /// each argument index resolves to, so resolving skips building values.
+    branches: Option<Vec<Branch>>,
     metadata: Map<String, Value>,
     refs: Vec<(String, String)>,
     definition: Value,
@@ -511,6 +514,32 @@ fn resolve<'s, T: Tracer>(
     let Some(rule) = &flag.targeting else {
         return by_default(Reason::Static);
     };
+    if !T::ENABLED
+        && let (Some(branches), Node::If(args)) = (&flag.branches, &rule.root)
+    {
+        let env = Env {
+            context,
+            flag_key: key,
+        };
+        let chosen = logic::eval::select_branch(args, env).and_then(|arg| branches.get(arg));
+        match chosen {
+            Some(Branch::Variant(i)) => {
+                if let Some((name, value)) = variant_at(*i) {
+                    return Resolution {
+                        key,
+                        value: Some(value),
+                        variant: Some(name),
+                        reason: Reason::TargetingMatch,
+                        error: None,
+                        metadata: &flag.metadata,
+                    };
+                }
+            }
+            Some(Branch::Null) | None => return by_default(Reason::Default),
+            // An unknown variant: the generic path below reports it.
+            Some(Branch::Unknown) => {}
+        }
+    }
     let result = logic::evaluate(
         rule,
         Env {
@@ -754,11 +783,15 @@ fn compile_flag(
     hasher.write_json(&raw.definition);
     hasher.write_json(&Value::Object(metadata.clone()));
     hasher.write_str(fractional.as_str());
+    let branches = targeting
+        .as_ref()
+        .and_then(|rule| branch_plan(rule, &variants));
     Some(Flag {
         key: key.into(),
         state,
         variants,
         default_variant,
+        branches,
         targeting,
         metadata,
         refs,
@@ -766,6 +799,47 @@ fn compile_flag(
         hash: hasher.finish(),
         trie: None,
     })
+}
+
+/// What one constant branch of a root `if` resolves to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Branch {
+    /// The variant at this index.
+    Variant(usize),
+    /// Null: the default variant.
+    Null,
+    /// A value naming no variant (an error, reported by the generic path).
+    Unknown,
+}
+
+/// The branch plan of a rule that is an `if` whose branches are all
+/// constant strings, booleans or null; `None` for any other rule.
+fn branch_plan(rule: &Rule, variants: &[(Box<str>, Value)]) -> Option<Vec<Branch>> {
+    let Node::If(args) = &rule.root else {
+        return None;
+    };
+    let named = |name: &str| {
+        variants
+            .iter()
+            .position(|(k, _)| &**k == name)
+            .map_or(Branch::Unknown, Branch::Variant)
+    };
+    args.iter()
+        .enumerate()
+        .map(|(i, arg)| {
+            let is_branch = i % 2 == 1 || i + 1 == args.len();
+            if !is_branch {
+                // Conditions: never returned.
+                return Some(Branch::Unknown);
+            }
+            match arg {
+                Node::Const(Value::String(s)) => Some(named(s)),
+                Node::Const(Value::Bool(b)) => Some(named(if *b { "true" } else { "false" })),
+                Node::Const(Value::Null) => Some(Branch::Null),
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 /// Keeps the scalar entries of a metadata object; anything else is a schema

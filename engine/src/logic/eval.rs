@@ -30,6 +30,24 @@ pub fn evaluate<'a, T: Tracer>(rule: &'a Rule, env: Env<'a, 'a>, tracer: &mut T)
     Evaluator { env, tracer }.eval(&rule.root, None)
 }
 
+/// For a rule that is an `if` at its root: which argument it returns (the
+/// index of a branch), or `None` for null. Used by the resolver when every
+/// branch is a constant, to map straight to a variant.
+pub(crate) fn select_branch<'a>(args: &'a [Node], env: Env<'a, 'a>) -> Option<usize> {
+    let mut evaluator = Evaluator {
+        env,
+        tracer: &mut super::explain::NoTrace,
+    };
+    let mut i = 0;
+    while i + 1 < args.len() {
+        if evaluator.truthy(&args[i], None) {
+            return Some(i + 1);
+        }
+        i += 2;
+    }
+    (args.len() % 2 == 1).then(|| args.len() - 1)
+}
+
 /// The data of a per-element scope.
 enum Frame<'f, 'a> {
     Item(&'f Val<'a>),

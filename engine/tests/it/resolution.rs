@@ -430,3 +430,29 @@ mod json_path {
         }
     }
 }
+
+/// A root `if` whose branches are all constants resolves through a branch
+/// plan; it must agree with the general path in every case.
+#[test]
+fn constant_branches_resolve_like_values() {
+    let s = snapshot(
+        r#"{"flags": {
+        "plan": {"state": "ENABLED", "variants": {"a": "A", "true": "T", "false": "F"}, "defaultVariant": "a",
+                 "targeting": {"if": [{"==": [{"var": "x"}, 1]}, "nope", {"==": [{"var": "x"}, 2]}, true,
+                                      {"==": [{"var": "x"}, 3]}, null, false]}}
+    }}"#,
+    );
+    check(&s, "plan", json!({"x": 1}), "- - ERROR GENERAL");
+    check(&s, "plan", json!({"x": 2}), "\"T\" true TARGETING_MATCH -");
+    check(&s, "plan", json!({"x": 3}), "\"A\" a DEFAULT -");
+    check(&s, "plan", json!({"x": 4}), "\"F\" false TARGETING_MATCH -");
+    for x in 1..=4 {
+        let ctx = json!({ "x": x });
+        let (explained, _) = s.explain("plan", &Selector::All, &ctx);
+        assert_eq!(
+            explained,
+            s.evaluate("plan", &Selector::All, &ctx),
+            "x = {x}"
+        );
+    }
+}
