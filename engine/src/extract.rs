@@ -242,10 +242,19 @@ impl PathTrie {
 
 /// A key's length and first eight bytes (zero-padded).
 fn print(key: &[u8]) -> (usize, u64) {
-    let mut word = [0u8; 8];
-    let n = key.len().min(8);
-    word[..n].copy_from_slice(&key[..n]);
-    (key.len(), u64::from_le_bytes(word))
+    let word = match key.get(..8) {
+        // A fixed-size copy: one load, no call into memmove.
+        Some(head) => {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(head);
+            u64::from_le_bytes(word)
+        }
+        None => key
+            .iter()
+            .enumerate()
+            .fold(0u64, |word, (i, &b)| word | (u64::from(b) << (8 * i))),
+    };
+    (key.len(), word)
 }
 
 /// Parses a whole context.
