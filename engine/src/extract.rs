@@ -240,6 +240,25 @@ impl PathTrie {
     }
 }
 
+/// Reads a validated JSON number; plain integers of up to 15 digits (exact
+/// in an f64) without the general float parser.
+fn parse_number(span: &str) -> f64 {
+    let (negative, digits) = match span.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, span),
+    };
+    if digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        let value = digits
+            .bytes()
+            .fold(0u64, |n, b| n * 10 + u64::from(b - b'0'));
+        // Exact: below 10^15 < 2^53.
+        #[allow(clippy::cast_precision_loss)]
+        let value = value as f64;
+        return if negative { -value } else { value };
+    }
+    span.parse::<f64>().unwrap_or(f64::NAN)
+}
+
 /// A key's length and first eight bytes (zero-padded).
 fn print(key: &[u8]) -> (usize, u64) {
     let word = match key.get(..8) {
@@ -573,7 +592,7 @@ impl<'t> Scanner<'t> {
                 let start = self.pos;
                 self.number()?;
                 let span = &self.text[start..self.pos];
-                Ok(Val::Num(span.parse::<f64>().unwrap_or(f64::NAN)))
+                Ok(Val::Num(parse_number(span)))
             }
             Some(_) => Err(self.error("expected value")),
             None => Err(self.error("EOF while parsing a value")),
@@ -741,6 +760,45 @@ y"}"#,
         let t = trie(&["a"]);
         let deep = format!("{{\"x\": {}{}}}", "[".repeat(200), "]".repeat(200));
         assert!(matches!(t.extract(&deep, 1), Err(ContextError::Syntax(_))));
+    }
+
+    #[test]
+    fn many_children_are_found() {
+        let keys: Vec<String> = (0..40).map(|i| format!("key-number-{i}")).collect();
+        let paths: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let t = trie(&paths);
+        let members: Vec<String> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("\"{k}\": {i}, \"x{k}\": 0, \"{}\": 1", &k[..3]))
+            .collect();
+        let got = t
+            .extract(&format!("{{{}}}", members.join(", ")), 40)
+            .unwrap()
+            .to_json();
+        for (i, value) in got.iter().enumerate() {
+            assert_eq!(value, &Some(json!(i)), "{}", keys[i]);
+        }
+    }
+
+    #[test]
+    fn numbers_read_exactly() {
+        for n in [
+            "0",
+            "-0",
+            "7",
+            "-42",
+            "123456789012345",
+            "1234567890123456789",
+            "1.5",
+            "-2e3",
+            "1E-2",
+        ] {
+            let t = trie(&["n"]);
+            let got = t.extract(&format!("{{\"n\": {n}}}"), 1).unwrap().to_json();
+            let want: f64 = n.parse().unwrap();
+            assert_eq!(got[0].as_ref().and_then(Value::as_f64), Some(want), "{n}");
+        }
     }
 
     #[test]
