@@ -21,9 +21,9 @@ conformance:
 bench-engine:
     cargo bench -p engine --bench evaluate
 
-# Fuzz parsing, compiling and evaluating flag files for 60 s, seeded with the
-# testbed's flag files (stable Rust: RUSTC_BOOTSTRAP lets cargo-fuzz pass its flags).
+# Fuzz parsing, compiling and evaluating flag files for a bounded time, seeded with the testbed's flag files.
 fuzz-smoke seconds="60":
     cargo install cargo-fuzz --locked --quiet
     mkdir -p engine/fuzz/corpus/parse_eval
+    # RUSTC_BOOTSTRAP lets cargo-fuzz pass its sanitizer flags on the stable toolchain.
     RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir engine/fuzz parse_eval engine/fuzz/corpus/parse_eval ${ENSIGN_CONFORMANCE_DIR:-../shared/conformance}/flagd-testbed/flags examples -- -max_total_time={{seconds}}
