@@ -36,7 +36,6 @@ use crate::fixtures::RuleId;
 use crate::report::{Id, Impl, Report, Route};
 
 fn main() {
-    baselines::check_murmur3();
     let inputs = Inputs::new();
     let benches: Vec<RuleBench<'_>> = RuleId::ALL
         .iter()

@@ -11,6 +11,8 @@ use datalogic_rs::{ArenaExt, CustomOperator, DataValue, Engine, Logic, ParsedDat
 use open_feature::{EvaluationContext, EvaluationContextFieldValue, StructValue};
 use serde_json::Value;
 
+use engine::ops::fractional::murmur3_x86_32;
+
 /// A datalogic-rs engine that knows flagd's `starts_with`, `sem_ver` and
 /// `fractional`.
 ///
@@ -124,17 +126,6 @@ pub fn open_feature_context(context: &Value) -> EvaluationContext {
         }
     }
     out
-}
-
-/// Checks the bench's MurmurHash3 against SMHasher's reference vectors.
-pub fn check_murmur3() {
-    assert_eq!(murmur3_x86_32(b"", 0), 0);
-    assert_eq!(murmur3_x86_32(b"a", 0), 0x3c25_69b2);
-    assert_eq!(murmur3_x86_32(b"ab", 0), 0x9bbf_d75f);
-    assert_eq!(murmur3_x86_32(b"abc", 0), 0xb3dd_93fa);
-    assert_eq!(murmur3_x86_32(b"foo", 0), 0xf6a5_c420);
-    assert_eq!(murmur3_x86_32(b"hello", 0), 0x248b_fa47);
-    assert_eq!(murmur3_x86_32(b"hello", 1), 0xbb4a_bcad);
 }
 
 fn to_open_feature(value: &Value) -> open_feature::Value {
@@ -264,6 +255,7 @@ impl CustomOperator for FractionalV2 {
         if total == 0 {
             return Ok(arena.null());
         }
+        // The engine's MurmurHash3, checked there against reference vectors.
         let bucket = (u64::from(murmur3_x86_32(key.as_bytes(), 0)) * total) >> 32;
         let mut end = 0;
         for entry in buckets {
@@ -279,33 +271,4 @@ impl CustomOperator for FractionalV2 {
         }
         Ok(arena.null())
     }
-}
-
-/// MurmurHash3, x86 variant, 32 bits.
-fn murmur3_x86_32(bytes: &[u8], seed: u32) -> u32 {
-    const C1: u32 = 0xcc9e_2d51;
-    const C2: u32 = 0x1b87_3593;
-    let mix = |k: u32| k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
-    let mut h = seed;
-    let mut blocks = bytes.chunks_exact(4);
-    for block in &mut blocks {
-        h ^= mix(u32::from_le_bytes([block[0], block[1], block[2], block[3]]));
-        h = h.rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64);
-    }
-    let tail = blocks.remainder();
-    if !tail.is_empty() {
-        let k = tail
-            .iter()
-            .rev()
-            .fold(0u32, |k, &b| (k << 8) | u32::from(b));
-        h ^= mix(k);
-    }
-    #[allow(clippy::cast_possible_truncation)]
-    let len = bytes.len() as u32;
-    h ^= len;
-    h ^= h >> 16;
-    h = h.wrapping_mul(0x85eb_ca6b);
-    h ^= h >> 13;
-    h = h.wrapping_mul(0xc2b2_ae35);
-    h ^ (h >> 16)
 }

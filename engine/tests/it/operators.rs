@@ -13,14 +13,19 @@ fn check(rule: Value, data: Value, expect: Value) {
     assert_eq!(got, expect, "rule {rule} over {data}");
 }
 
-fn eval_rule(rule: &Value, data: &Value) -> Value {
-    let evaluators = Map::new();
-    let input = CompileInput {
+/// Compile settings of these tests: flag key "my-flag", fractional v2.
+fn input(evaluators: &Map<String, Value>) -> CompileInput<'_> {
+    CompileInput {
         flag_key: "my-flag",
-        evaluators: &evaluators,
+        evaluators,
         fractional: FractionalVersion::V2,
         limits: CompileLimits::default(),
-    };
+    }
+}
+
+fn eval_rule(rule: &Value, data: &Value) -> Value {
+    let evaluators = Map::new();
+    let input = input(&evaluators);
     let mut paths = PathTable::default();
     let (compiled, _) = compile(rule, &input, &mut paths).expect("rule compiles");
     let prepared = paths.prepare(data).with_timestamp(1_700_000_000);
@@ -295,12 +300,7 @@ fn literals_and_unknown_objects() {
 #[test]
 fn compile_errors_are_located() {
     let evaluators = Map::new();
-    let input = CompileInput {
-        flag_key: "f",
-        evaluators: &evaluators,
-        fractional: FractionalVersion::V2,
-        limits: CompileLimits::default(),
-    };
+    let input = input(&evaluators);
     let cases = [
         (
             json!({"if": [{"nope": [1]}, 1, 2]}),
@@ -328,12 +328,7 @@ fn compile_errors_are_located() {
 #[test]
 fn deep_and_huge_rules_are_rejected_at_compile_time() {
     let evaluators = Map::new();
-    let input = CompileInput {
-        flag_key: "f",
-        evaluators: &evaluators,
-        fractional: FractionalVersion::V2,
-        limits: CompileLimits::default(),
-    };
+    let input = input(&evaluators);
     let mut deep = json!(true);
     for _ in 0..100 {
         deep = json!({"!": [deep]});
@@ -360,12 +355,7 @@ fn self_referencing_evaluators_are_rejected() {
     let evaluators: Map<String, Value> =
         serde_json::from_value(json!({"a": {"$ref": "b"}, "b": {"or": [true, {"$ref": "a"}]}}))
             .unwrap();
-    let input = CompileInput {
-        flag_key: "f",
-        evaluators: &evaluators,
-        fractional: FractionalVersion::V2,
-        limits: CompileLimits::default(),
-    };
+    let input = input(&evaluators);
     let errors = compile(&json!({"$ref": "a"}), &input, &mut PathTable::default()).unwrap_err();
     assert!(
         errors[0].message.contains("refers to itself"),
