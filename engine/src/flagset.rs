@@ -501,6 +501,16 @@ fn resolve<'s, T: Tracer>(
             metadata: &flag.metadata,
         },
     };
+    let matched = |i: usize| {
+        variant_at(i).map(|(name, value)| Resolution {
+            key,
+            value: Some(value),
+            variant: Some(name),
+            reason: Reason::TargetingMatch,
+            error: None,
+            metadata: &flag.metadata,
+        })
+    };
     if flag.state == FlagState::Disabled {
         return Resolution {
             key,
@@ -524,15 +534,8 @@ fn resolve<'s, T: Tracer>(
         let chosen = logic::eval::select_branch(args, env).and_then(|arg| branches.get(arg));
         match chosen {
             Some(Branch::Variant(i)) => {
-                if let Some((name, value)) = variant_at(*i) {
-                    return Resolution {
-                        key,
-                        value: Some(value),
-                        variant: Some(name),
-                        reason: Reason::TargetingMatch,
-                        error: None,
-                        metadata: &flag.metadata,
-                    };
+                if let Some(resolution) = matched(*i) {
+                    return resolution;
                 }
             }
             Some(Branch::Null) | None => return by_default(Reason::Default),
@@ -560,15 +563,8 @@ fn resolve<'s, T: Tracer>(
         Val::Num(_) => flag.variant_named(&result.to_js_string()),
         _ => None,
     };
-    match chosen.and_then(variant_at) {
-        Some((name, value)) => Resolution {
-            key,
-            value: Some(value),
-            variant: Some(name),
-            reason: Reason::TargetingMatch,
-            error: None,
-            metadata: &flag.metadata,
-        },
+    match chosen.and_then(matched) {
+        Some(resolution) => resolution,
         None => Resolution::error(
             key,
             ErrorCode::General,

@@ -102,14 +102,7 @@ impl Snapshot {
         format: Format,
         options: &CompileOptions,
     ) -> Result<(Snapshot, Vec<Diagnostic>), ParseError> {
-        let (file, mut diagnostics) = model::parse(text, format)?;
-        let (set, more) = FlagSet::compile(name, &file, options, None);
-        diagnostics.extend(more);
-        let snapshot = Snapshot::from_sources(vec![SourceState {
-            name: name.into(),
-            set: Arc::new(set),
-        }]);
-        Ok((snapshot, diagnostics))
+        Snapshot::default().reload_source(name, text, format, options)
     }
 
     /// A new snapshot in which one source is replaced by a newly parsed file
