@@ -1,0 +1,1 @@
+//! The evaluation and sync services end to end.
