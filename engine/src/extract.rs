@@ -23,9 +23,14 @@ pub struct PathTrie {
     /// Children sorted by key bytes.
     children: Vec<(Box<str>, PathTrie)>,
     /// Per child, its key's length and first eight bytes: most keys of a
-    /// context are told apart from the wanted ones by these alone, in a
-    /// linear scan that beats a binary search at these sizes.
+    /// context are told apart from the wanted ones by these alone.
     prints: Vec<(usize, u64)>,
+    /// The children by print, open-addressed: each entry is a child's index
+    /// plus one, zero is empty. A power of two long and at least twice the
+    /// children, so every probe meets an empty entry; a context key then
+    /// costs one probe or two whatever the number of children, where a
+    /// linear scan of the prints cost one compare per child.
+    table: Vec<u32>,
     /// The slot this node's whole value goes to, if a path ends here.
     slot: Option<SlotId>,
     /// Position in depth-first order (see [`PathTrie::number`]), for
@@ -133,17 +138,32 @@ impl PathTrie {
                 Err(i) => {
                     node.children
                         .insert(i, (seg.key.clone(), PathTrie::default()));
+                    node.index();
                     i
                 }
             };
-            node.prints = node
-                .children
-                .iter()
-                .map(|(k, _)| print(k.as_bytes()))
-                .collect();
             node = &mut node.children[i].1;
         }
         node.slot = Some(slot);
+    }
+
+    /// Rebuilds the prints and the table after a child is added.
+    fn index(&mut self) {
+        self.prints = self
+            .children
+            .iter()
+            .map(|(k, _)| print(k.as_bytes()))
+            .collect();
+        let size = (self.children.len() * 2).next_power_of_two();
+        let mut table = vec![0u32; size];
+        for (i, &(len, word)) in self.prints.iter().enumerate() {
+            let mut at = bucket(len, word, size);
+            while table[at] != 0 {
+                at = (at + 1) & (size - 1);
+            }
+            table[at] = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        }
+        self.table = table;
     }
 
     /// Numbers the nodes in depth-first order; call once after the inserts.
@@ -177,43 +197,47 @@ impl PathTrie {
             composites: Vec::new(),
             met: vec![0; self.nodes.div_ceil(64)],
         };
-        let mut scanner = Scanner {
+        let scanner = Scanner {
             text,
             bytes: text.as_bytes(),
-            pos: 0,
         };
-        scanner.ws();
-        if scanner.peek() != Some(b'{') {
+        let start = ws(scanner.bytes, 0);
+        if scanner.bytes.get(start) != Some(&b'{') {
             // Tell "not an object" from "not JSON" the way a full parse would.
             return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
                 Ok(_) => ContextError::NotAnObject,
                 Err(e) => ContextError::Syntax(e.to_string()),
             });
         }
-        if self.children.is_empty() {
+        let scanned = if self.children.is_empty() {
             // Nothing to read: only validate.
-            scanner.skip(0)?;
+            scanner.skip(start, 0)
         } else {
-            scanner.object(Some(self), 0, &mut out)?;
-        }
-        scanner.ws();
-        if scanner.pos != scanner.bytes.len() {
-            return Err(scanner.error("trailing characters"));
+            scanner.object(start, self, 0, &mut out)
+        };
+        let end = ws(scanner.bytes, scanned.map_err(|Bad(e)| *e)?);
+        if end != scanner.bytes.len() {
+            return Err(*scanner.fail(end, "trailing characters").0);
         }
         Ok(out)
     }
 
-    fn child(&self, key: &[u8]) -> Option<&PathTrie> {
-        let wanted = print(key);
-        self.prints
-            .iter()
-            .zip(&self.children)
-            .find(|(p, (k, _))| {
-                **p == wanted
-                    && (key.len() <= 8
-                        || crate::logic::eval::short_eq(&k.as_bytes()[8..], &key[8..]))
-            })
-            .map(|(_, (_, child))| child)
+    /// The child for a key whose print is `(key.len(), word)`.
+    #[inline]
+    fn child(&self, key: &[u8], word: u64) -> Option<&PathTrie> {
+        let size = self.table.len();
+        let mut at = bucket(key.len(), word, size);
+        loop {
+            let index = (*self.table.get(at)? as usize).checked_sub(1)?;
+            if self.prints.get(index) == Some(&(key.len(), word))
+                && let Some((name, child)) = self.children.get(index)
+                && (key.len() <= 8
+                    || crate::logic::eval::short_eq(&name.as_bytes()[8..], &key[8..]))
+            {
+                return Some(child);
+            }
+            at = (at + 1) & (size - 1);
+        }
     }
 
     /// Empties this node's slot and every slot below it.
@@ -261,19 +285,43 @@ fn parse_number(span: &str) -> f64 {
 
 /// A key's length and first eight bytes (zero-padded).
 fn print(key: &[u8]) -> (usize, u64) {
-    let word = match key.get(..8) {
+    (key.len(), head(key, 0, key.len()))
+}
+
+/// The first eight bytes (zero-padded) of the `len` bytes at `start`: in a
+/// context's text there is nearly always room for one eight-byte load,
+/// masked down for a short key, instead of a byte-by-byte gather.
+#[inline(always)]
+fn head(bytes: &[u8], start: usize, len: usize) -> u64 {
+    match bytes.get(start..start + 8) {
         // A fixed-size copy: one load, no call into memmove.
         Some(head) => {
             let mut word = [0u8; 8];
             word.copy_from_slice(head);
-            u64::from_le_bytes(word)
+            let word = u64::from_le_bytes(word);
+            if len >= 8 {
+                word
+            } else {
+                word & ((1u64 << (8 * len)) - 1)
+            }
         }
-        None => key
+        None => bytes
             .iter()
+            .skip(start)
+            .take(len.min(8))
             .enumerate()
             .fold(0u64, |word, (i, &b)| word | (u64::from(b) << (8 * i))),
-    };
-    (key.len(), word)
+    }
+}
+
+/// The table entry where a probe for a print starts (`size` is a power of
+/// two).
+#[inline(always)]
+fn bucket(len: usize, word: u64, size: usize) -> usize {
+    // Fibonacci hashing: the multiply spreads every input bit into the
+    // high half, which is taken.
+    let hash = (word ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (hash >> 32) as usize & (size - 1)
 }
 
 /// Parses a whole context.
@@ -289,6 +337,7 @@ pub fn parse_context(text: &str) -> Result<Value, ContextError> {
 /// content: `"`, `\\` or a control character (or the end). Eight bytes at a
 /// time: JSON strings are short, too short for a vectorised search to pay
 /// for its setup.
+#[inline(always)]
 fn string_stop(bytes: &[u8], mut pos: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -316,198 +365,185 @@ fn string_stop(bytes: &[u8], mut pos: usize) -> usize {
     pos
 }
 
+/// Skips whitespace from `pos`.
+#[inline(always)]
+fn ws(bytes: &[u8], mut pos: usize) -> usize {
+    while let Some(b' ' | b'\n' | b'\r' | b'\t') = bytes.get(pos) {
+        pos += 1;
+    }
+    pos
+}
+
+/// Malformed text: the error, built where the scan stopped (a cold path)
+/// and boxed, so that the scanning functions' results fit in registers.
+struct Bad(Box<ContextError>);
+
+/// The text being scanned. Positions are passed and returned by value
+/// rather than kept in a field, so that the hot loops hold them in a
+/// register.
 struct Scanner<'t> {
     text: &'t str,
     bytes: &'t [u8],
-    pos: usize,
 }
 
 impl<'t> Scanner<'t> {
     #[cold]
     #[inline(never)]
-    fn error(&self, what: &str) -> ContextError {
+    fn fail(&self, at: usize, what: &str) -> Bad {
         // Report like serde_json: line and column of the problem.
-        let before = &self.bytes[..self.pos.min(self.bytes.len())];
+        let before = &self.bytes[..at.min(self.bytes.len())];
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
         let column = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
-        ContextError::Syntax(format!("{what} at line {line} column {column}"))
+        Bad(Box::new(ContextError::Syntax(format!(
+            "{what} at line {line} column {column}"
+        ))))
     }
 
-    #[inline(always)]
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.pos).copied()
-    }
-
-    #[inline(always)]
-    fn ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
-            self.pos += 1;
-        }
-    }
-
-    #[inline(always)]
-    fn eat(&mut self, byte: u8, what: &str) -> Result<(), ContextError> {
-        self.ws();
-        if self.peek() == Some(byte) {
-            self.pos += 1;
-            Ok(())
-        } else {
-            Err(self.error(what))
-        }
-    }
-
-    /// Scans an object at `pos` (which is `{`). Members on the trie are
-    /// parsed into slots; with `trie == None` the object is only validated.
+    /// Scans an object at `pos` (which is `{`); members on the trie are
+    /// parsed into slots. Returns the position after the object.
     fn object(
-        &mut self,
-        trie: Option<&PathTrie>,
+        &self,
+        mut pos: usize,
+        trie: &PathTrie,
         depth: usize,
         out: &mut Extracted<'t>,
-    ) -> Result<(), ContextError> {
+    ) -> Result<usize, Bad> {
+        let bytes = self.bytes;
         if depth >= MAX_DEPTH {
-            return Err(self.error("recursion limit exceeded"));
+            return Err(self.fail(pos, "recursion limit exceeded"));
         }
-        self.pos += 1;
-        self.ws();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-            return Ok(());
+        pos = ws(bytes, pos + 1);
+        if bytes.get(pos) == Some(&b'}') {
+            return Ok(pos + 1);
         }
         loop {
-            self.ws();
-            if self.peek() != Some(b'"') {
-                return Err(self.error("key must be a string"));
+            pos = ws(bytes, pos);
+            if bytes.get(pos) != Some(&b'"') {
+                return Err(self.fail(pos, "key must be a string"));
             }
-            let child = match trie {
-                Some(trie) if !trie.children.is_empty() => {
-                    let (raw, escaped) = self.string()?;
-                    if escaped {
-                        let key: String = serde_json::from_str(raw)
-                            .map_err(|e| ContextError::Syntax(e.to_string()))?;
-                        trie.child(key.as_bytes())
-                    } else {
-                        trie.child(&raw.as_bytes()[1..raw.len() - 1])
-                    }
-                }
-                _ => {
-                    self.string()?;
-                    None
-                }
+            let (end, escaped) = self.string(pos)?;
+            let child = if escaped {
+                let key: String = serde_json::from_str(&self.text[pos..end])
+                    .map_err(|e| Bad(Box::new(ContextError::Syntax(e.to_string()))))?;
+                trie.child(key.as_bytes(), print(key.as_bytes()).1)
+            } else {
+                let key = &bytes[pos + 1..end - 1];
+                trie.child(key, head(bytes, pos + 1, key.len()))
             };
-            self.eat(b':', "expected `:`")?;
-            self.ws();
-            if let Some(node) = child
-                && out.seen(node.id)
-            {
-                // A repeated key replaces the earlier member, as in a full
-                // parse: forget what the earlier one filled in.
-                node.clear(out);
+            pos = ws(bytes, end);
+            if bytes.get(pos) != Some(&b':') {
+                return Err(self.fail(pos, "expected `:`"));
             }
-            match child {
-                // A scalar on a path's end: read it in place.
-                Some(node) if node.slot.is_some() && !matches!(self.peek(), Some(b'{' | b'[')) => {
-                    let raw = self.scalar()?;
-                    if let Some(slot) = node.slot {
-                        out.set(slot, Some(raw));
+            pos = ws(bytes, pos + 1);
+            pos = match child {
+                Some(node) => {
+                    if out.seen(node.id) {
+                        // A repeated key replaces the earlier member, as in
+                        // a full parse: forget what the earlier one filled in.
+                        node.clear(out);
                     }
+                    self.member(pos, node, depth, out)?
                 }
-                // A path ends here with an array or object, or goes on into
-                // an array: parse the value and fill the slots from it.
-                Some(node) if node.slot.is_some() || self.peek() == Some(b'[') => {
-                    let start = self.pos;
-                    self.skip(depth + 1)?;
-                    let value: Value = serde_json::from_str(&self.text[start..self.pos])
-                        .map_err(|e| ContextError::Syntax(e.to_string()))?;
-                    node.fill(value, out);
-                }
-                Some(node) if self.peek() == Some(b'{') => {
-                    self.object(Some(node), depth + 1, out)?
-                }
-                _ => self.skip(depth + 1)?,
-            }
-            self.ws();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                _ => return Err(self.error("expected `,` or `}`")),
+                None => self.skip(pos, depth + 1)?,
+            };
+            pos = ws(bytes, pos);
+            match bytes.get(pos) {
+                Some(b',') => pos += 1,
+                Some(b'}') => return Ok(pos + 1),
+                _ => return Err(self.fail(pos, "expected `,` or `}`")),
             }
         }
     }
 
-    /// Validates and skips one value, iteratively: the containers it opens
-    /// are tracked one bit each (object or array), so skipping costs no call
-    /// per token.
-    fn skip(&mut self, depth: usize) -> Result<(), ContextError> {
+    /// Reads the value at `pos` of a member on the trie.
+    fn member(
+        &self,
+        pos: usize,
+        node: &PathTrie,
+        depth: usize,
+        out: &mut Extracted<'t>,
+    ) -> Result<usize, Bad> {
+        match (self.bytes.get(pos), node.slot) {
+            // Only paths below: go on into the object.
+            (Some(b'{'), None) => self.object(pos, node, depth + 1, out),
+            // A path ends here with an array or object, or goes on into an
+            // array: parse the value and fill the slots from it.
+            (Some(b'{' | b'['), _) => {
+                let end = self.skip(pos, depth + 1)?;
+                let value: Value = serde_json::from_str(&self.text[pos..end])
+                    .map_err(|e| Bad(Box::new(ContextError::Syntax(e.to_string()))))?;
+                node.fill(value, out);
+                Ok(end)
+            }
+            // A scalar on a path's end: read it in place.
+            (_, Some(slot)) => {
+                let (value, end) = self.scalar(pos)?;
+                out.set(slot, Some(value));
+                Ok(end)
+            }
+            (_, None) => self.skip(pos, depth + 1),
+        }
+    }
+
+    /// Validates and skips the value at `pos`, returning the position after
+    /// it; iteratively: the containers it opens are tracked one bit each
+    /// (object or array), so skipping costs no call per token.
+    fn skip(&self, mut pos: usize, depth: usize) -> Result<usize, Bad> {
         const OBJECT: u128 = 1;
+        let bytes = self.bytes;
         let mut stack: u128 = 0;
         let mut open = 0usize;
         'value: loop {
-            self.ws();
-            match self.peek() {
-                Some(b'{') => {
+            pos = ws(bytes, pos);
+            match bytes.get(pos) {
+                Some(b'"') => pos = self.string(pos)?.0,
+                Some(&open_with @ (b'{' | b'[')) => {
                     if depth + open >= MAX_DEPTH {
-                        return Err(self.error("recursion limit exceeded"));
+                        return Err(self.fail(pos, "recursion limit exceeded"));
                     }
-                    self.pos += 1;
-                    self.ws();
-                    if self.peek() == Some(b'}') {
-                        self.pos += 1;
+                    let object = open_with == b'{';
+                    pos = ws(bytes, pos + 1);
+                    // `}` and `]` are two past `{` and `[`.
+                    if bytes.get(pos) == Some(&(open_with + 2)) {
+                        pos += 1;
                     } else {
-                        stack = (stack << 1) | OBJECT;
+                        stack = (stack << 1) | u128::from(object);
                         open += 1;
-                        self.key()?;
+                        if object {
+                            pos = self.key(pos)?;
+                        }
                         continue 'value;
                     }
                 }
-                Some(b'[') => {
-                    if depth + open >= MAX_DEPTH {
-                        return Err(self.error("recursion limit exceeded"));
-                    }
-                    self.pos += 1;
-                    self.ws();
-                    if self.peek() == Some(b']') {
-                        self.pos += 1;
-                    } else {
-                        stack <<= 1;
-                        open += 1;
-                        continue 'value;
-                    }
-                }
-                Some(b'"') => {
-                    self.string()?;
-                }
-                Some(b't') => self.literal(b"true")?,
-                Some(b'f') => self.literal(b"false")?,
-                Some(b'n') => self.literal(b"null")?,
-                Some(b'-' | b'0'..=b'9') => self.number()?,
-                Some(_) => return Err(self.error("expected value")),
-                None => return Err(self.error("EOF while parsing a value")),
+                Some(b't') => pos = self.literal(pos, b"true")?,
+                Some(b'f') => pos = self.literal(pos, b"false")?,
+                Some(b'n') => pos = self.literal(pos, b"null")?,
+                Some(b'-' | b'0'..=b'9') => pos = self.number(pos)?,
+                Some(_) => return Err(self.fail(pos, "expected value")),
+                None => return Err(self.fail(pos, "EOF while parsing a value")),
             }
             // After a value: a comma continues the innermost container, a
             // closing bracket ends it.
             loop {
                 if open == 0 {
-                    return Ok(());
+                    return Ok(pos);
                 }
-                self.ws();
+                pos = ws(bytes, pos);
                 let in_object = stack & OBJECT != 0;
-                match self.peek() {
+                match bytes.get(pos) {
                     Some(b',') => {
-                        self.pos += 1;
+                        pos += 1;
                         if in_object {
-                            self.key()?;
+                            pos = self.key(pos)?;
                         }
                         continue 'value;
                     }
                     Some(b'}') if in_object => {}
                     Some(b']') if !in_object => {}
-                    _ if in_object => return Err(self.error("expected `,` or `}`")),
-                    _ => return Err(self.error("expected `,` or `]`")),
+                    _ if in_object => return Err(self.fail(pos, "expected `,` or `}`")),
+                    _ => return Err(self.fail(pos, "expected `,` or `]`")),
                 }
-                self.pos += 1;
+                pos += 1;
                 stack >>= 1;
                 open -= 1;
             }
@@ -516,150 +552,160 @@ impl<'t> Scanner<'t> {
 
     /// Skips an object key and its colon.
     #[inline(always)]
-    fn key(&mut self) -> Result<(), ContextError> {
-        self.ws();
-        if self.peek() != Some(b'"') {
-            return Err(self.error("key must be a string"));
+    fn key(&self, pos: usize) -> Result<usize, Bad> {
+        let pos = ws(self.bytes, pos);
+        if self.bytes.get(pos) != Some(&b'"') {
+            return Err(self.fail(pos, "key must be a string"));
         }
-        self.string()?;
-        self.eat(b':', "expected `:`")
+        let (end, _) = self.string(pos)?;
+        let pos = ws(self.bytes, end);
+        if self.bytes.get(pos) != Some(&b':') {
+            return Err(self.fail(pos, "expected `:`"));
+        }
+        Ok(pos + 1)
     }
 
-    /// Scans a string at `pos` (which is `"`); returns its raw text with
-    /// quotes and whether it has escapes.
+    /// Scans a string at `start` (which is `"`); returns the position after
+    /// its closing quote and whether it has escapes.
     #[inline(always)]
-    fn string(&mut self) -> Result<(&'t str, bool), ContextError> {
-        let start = self.pos;
-        self.pos += 1;
+    fn string(&self, start: usize) -> Result<(usize, bool), Bad> {
+        let mut pos = start + 1;
         let mut escaped = false;
         loop {
             // Jump to the next quote, backslash or control character;
             // everything before it is plain content.
-            self.pos = string_stop(self.bytes, self.pos);
-            match self.peek() {
-                Some(b'"' | b'\\') => {}
-                Some(_) => return Err(self.error("control character in string")),
-                None => return Err(self.error("EOF while parsing a string")),
+            pos = string_stop(self.bytes, pos);
+            match self.bytes.get(pos) {
+                Some(b'"') => return Ok((pos + 1, escaped)),
+                Some(b'\\') => {
+                    escaped = true;
+                    pos = self.escape(pos + 1)?;
+                }
+                Some(_) => return Err(self.fail(pos, "control character in string")),
+                None => return Err(self.fail(pos, "EOF while parsing a string")),
             }
-            if self.bytes[self.pos] == b'"' {
-                self.pos += 1;
-                return Ok((&self.text[start..self.pos], escaped));
-            }
-            escaped = true;
-            self.pos += 1;
-            match self.peek() {
-                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.pos += 1,
-                Some(b'u') => {
-                    let unit = self.hex4(self.pos + 1)?;
-                    self.pos += 5;
-                    // Surrogates must pair up, as serde_json requires.
-                    if (0xD800..0xDC00).contains(&unit) {
-                        let low = match self.bytes.get(self.pos..self.pos + 2) {
-                            Some(b"\\u") => self.hex4(self.pos + 2)?,
-                            _ => return Err(self.error("lone leading surrogate in hex escape")),
-                        };
-                        if !(0xDC00..0xE000).contains(&low) {
-                            return Err(self.error("lone leading surrogate in hex escape"));
-                        }
-                        self.pos += 6;
-                    } else if (0xDC00..0xE000).contains(&unit) {
-                        return Err(self.error("lone trailing surrogate in hex escape"));
+        }
+    }
+
+    /// Validates the escape whose letter is at `pos`; returns the position
+    /// after it. Out of line: escapes are rare.
+    #[inline(never)]
+    fn escape(&self, pos: usize) -> Result<usize, Bad> {
+        match self.bytes.get(pos) {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(pos + 1),
+            Some(b'u') => {
+                let unit = self.hex4(pos, pos + 1)?;
+                let pos = pos + 5;
+                // Surrogates must pair up, as serde_json requires.
+                if (0xD800..0xDC00).contains(&unit) {
+                    let low = match self.bytes.get(pos..pos + 2) {
+                        Some(b"\\u") => self.hex4(pos, pos + 2)?,
+                        _ => return Err(self.fail(pos, "lone leading surrogate in hex escape")),
+                    };
+                    if !(0xDC00..0xE000).contains(&low) {
+                        return Err(self.fail(pos, "lone leading surrogate in hex escape"));
                     }
-                }
-                _ => return Err(self.error("invalid escape")),
-            }
-        }
-    }
-
-    /// Reads a scalar value in place (strings without escapes borrow the
-    /// text).
-    fn scalar(&mut self) -> Result<Val<'t>, ContextError> {
-        match self.peek() {
-            Some(b'"') => {
-                let (raw, escaped) = self.string()?;
-                if escaped {
-                    serde_json::from_str(raw)
-                        .map(|s: String| Val::Str(Cow::Owned(s)))
-                        .map_err(|e| ContextError::Syntax(e.to_string()))
+                    Ok(pos + 6)
+                } else if (0xDC00..0xE000).contains(&unit) {
+                    Err(self.fail(pos, "lone trailing surrogate in hex escape"))
                 } else {
-                    Ok(Val::Str(Cow::Borrowed(&raw[1..raw.len() - 1])))
+                    Ok(pos)
                 }
             }
-            Some(b't') => self.literal(b"true").map(|()| Val::Bool(true)),
-            Some(b'f') => self.literal(b"false").map(|()| Val::Bool(false)),
-            Some(b'n') => self.literal(b"null").map(|()| Val::Null),
-            Some(b'-' | b'0'..=b'9') => {
-                let start = self.pos;
-                self.number()?;
-                let span = &self.text[start..self.pos];
-                Ok(Val::Num(parse_number(span)))
-            }
-            Some(_) => Err(self.error("expected value")),
-            None => Err(self.error("EOF while parsing a value")),
+            _ => Err(self.fail(pos, "invalid escape")),
         }
     }
 
-    /// Reads four hex digits at `at`.
-    fn hex4(&self, at: usize) -> Result<u32, ContextError> {
+    /// Reads the scalar value at `pos` in place (strings without escapes
+    /// borrow the text); returns it and the position after it.
+    fn scalar(&self, pos: usize) -> Result<(Val<'t>, usize), Bad> {
+        match self.bytes.get(pos) {
+            Some(b'"') => {
+                let (end, escaped) = self.string(pos)?;
+                let value = if escaped {
+                    serde_json::from_str(&self.text[pos..end])
+                        .map(|s: String| Val::Str(Cow::Owned(s)))
+                        .map_err(|e| Bad(Box::new(ContextError::Syntax(e.to_string()))))?
+                } else {
+                    Val::Str(Cow::Borrowed(&self.text[pos + 1..end - 1]))
+                };
+                Ok((value, end))
+            }
+            Some(b't') => Ok((Val::Bool(true), self.literal(pos, b"true")?)),
+            Some(b'f') => Ok((Val::Bool(false), self.literal(pos, b"false")?)),
+            Some(b'n') => Ok((Val::Null, self.literal(pos, b"null")?)),
+            Some(b'-' | b'0'..=b'9') => {
+                let end = self.number(pos)?;
+                Ok((Val::Num(parse_number(&self.text[pos..end])), end))
+            }
+            Some(_) => Err(self.fail(pos, "expected value")),
+            None => Err(self.fail(pos, "EOF while parsing a value")),
+        }
+    }
+
+    /// Reads four hex digits at `at` (reporting a problem at `report`).
+    fn hex4(&self, report: usize, at: usize) -> Result<u32, Bad> {
         let digits = self
             .bytes
             .get(at..at + 4)
-            .ok_or_else(|| self.error("invalid unicode escape"))?;
+            .ok_or_else(|| self.fail(report, "invalid unicode escape"))?;
         let mut unit = 0;
         for &d in digits {
             let v = char::from(d)
                 .to_digit(16)
-                .ok_or_else(|| self.error("invalid unicode escape"))?;
+                .ok_or_else(|| self.fail(report, "invalid unicode escape"))?;
             unit = unit * 16 + v;
         }
         Ok(unit)
     }
 
-    #[inline]
-    fn literal(&mut self, word: &[u8]) -> Result<(), ContextError> {
-        if self.bytes.get(self.pos..self.pos + word.len()) == Some(word) {
-            self.pos += word.len();
-            Ok(())
+    /// Checks for `word` at `pos`; returns the position after it.
+    #[inline(always)]
+    fn literal(&self, pos: usize, word: &[u8]) -> Result<usize, Bad> {
+        if self.bytes.get(pos..pos + word.len()) == Some(word) {
+            Ok(pos + word.len())
         } else {
-            Err(self.error("expected value"))
+            Err(self.fail(pos, "expected value"))
         }
     }
 
-    #[inline]
-    fn number(&mut self) -> Result<(), ContextError> {
-        let digits = |s: &mut Self| {
-            let start = s.pos;
-            while let Some(b'0'..=b'9') = s.peek() {
-                s.pos += 1;
+    /// Validates the number at `pos`; returns the position after it.
+    #[inline(always)]
+    fn number(&self, mut pos: usize) -> Result<usize, Bad> {
+        let bytes = self.bytes;
+        let digits = |mut pos: usize| {
+            while let Some(b'0'..=b'9') = bytes.get(pos) {
+                pos += 1;
             }
-            s.pos > start
+            pos
         };
-        if self.peek() == Some(b'-') {
-            self.pos += 1;
+        if bytes.get(pos) == Some(&b'-') {
+            pos += 1;
         }
-        match self.peek() {
-            Some(b'0') => self.pos += 1,
-            Some(b'1'..=b'9') => {
-                digits(self);
-            }
-            _ => return Err(self.error("invalid number")),
+        match bytes.get(pos) {
+            Some(b'0') => pos += 1,
+            Some(b'1'..=b'9') => pos = digits(pos + 1),
+            _ => return Err(self.fail(pos, "invalid number")),
         }
-        if self.peek() == Some(b'.') {
-            self.pos += 1;
-            if !digits(self) {
-                return Err(self.error("invalid number"));
+        if bytes.get(pos) == Some(&b'.') {
+            let end = digits(pos + 1);
+            if end == pos + 1 {
+                return Err(self.fail(end, "invalid number"));
             }
+            pos = end;
         }
-        if let Some(b'e' | b'E') = self.peek() {
-            self.pos += 1;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.pos += 1;
+        if let Some(b'e' | b'E') = bytes.get(pos) {
+            pos += 1;
+            if let Some(b'+' | b'-') = bytes.get(pos) {
+                pos += 1;
             }
-            if !digits(self) {
-                return Err(self.error("invalid number"));
+            let end = digits(pos);
+            if end == pos {
+                return Err(self.fail(pos, "invalid number"));
             }
+            pos = end;
         }
-        Ok(())
+        Ok(pos)
     }
 }
 
