@@ -1,0 +1,1 @@
+//! flagd gRPC services: evaluation v1 and v2, sync v1.

@@ -1,0 +1,14 @@
+//! Ensign's evaluation edge.
+//!
+//! With the `server` feature: the evaluation server that `ensign serve`
+//! starts — OFREP over warp, flagd's gRPC evaluation and sync protocols, the
+//! management listener, and the sync sources that feed its snapshot.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod proto;
+
+#[cfg(feature = "server")]
+pub mod grpc;
+#[cfg(feature = "server")]
+pub mod server;

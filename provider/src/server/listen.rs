@@ -1,0 +1,168 @@
+//! Listeners: TCP, optionally with TLS (rustls), serving warp routes through
+//! hyper-util until shutdown begins, then letting in-flight requests finish.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tower_service::Service as _;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+
+/// How long in-flight requests may take to finish once shutdown begins.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The peer's address, put into each request's extensions (per-address
+/// rate limits read it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// Why a listener could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    /// The address could not be bound.
+    #[error("binding {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The certificate or key could not be read.
+    #[error("reading {path}: {source}")]
+    TlsFile {
+        /// The file.
+        path: String,
+        /// Why.
+        source: tokio_rustls::rustls::pki_types::pem::Error,
+    },
+    /// rustls refused the certificate and key.
+    #[error("the TLS certificate and key do not form a usable identity: {0}")]
+    TlsConfig(#[from] tokio_rustls::rustls::Error),
+}
+
+/// TLS settings shared by every HTTP listener.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    config: Arc<ServerConfig>,
+}
+
+impl Tls {
+    /// Reads a PEM certificate chain and private key. HTTP/2 and HTTP/1.1
+    /// are offered by ALPN.
+    pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Tls, ListenError> {
+        let certs = CertificateDer::pem_file_iter(cert)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|source| ListenError::TlsFile {
+                path: cert.display().to_string(),
+                source,
+            })?;
+        let key = PrivateKeyDer::from_pem_file(key).map_err(|source| ListenError::TlsFile {
+            path: key.display().to_string(),
+            source,
+        })?;
+        let mut config = ServerConfig::builder_with_provider(Arc::new(
+            tokio_rustls::rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Tls {
+            config: Arc::new(config),
+        })
+    }
+
+    /// The rustls configuration.
+    pub fn config(&self) -> Arc<ServerConfig> {
+        Arc::clone(&self.config)
+    }
+}
+
+/// Binds a TCP listener; port 0 picks a free port.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ListenError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ListenError::Bind { addr, source })
+}
+
+/// Serves `routes` on `listener` until `shutdown` resolves, then waits up to
+/// [`DRAIN_TIMEOUT`] for open requests to finish.
+pub async fn serve_http(
+    name: &'static str,
+    listener: TcpListener,
+    tls: Option<Tls>,
+    routes: BoxedFilter<(Response,)>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let acceptor = tls.map(|tls| TlsAcceptor::from(tls.config()));
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off briefly.
+                    tracing::warn!(listener = name, %error, "Accepting a connection failed.");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let routes = routes.clone();
+        let acceptor = acceptor.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            if let Err(error) = connection(stream, peer, acceptor, routes, watcher).await {
+                tracing::debug!(listener = name, %peer, %error, "Connection ended with an error.");
+            }
+        });
+    }
+    drop(listener);
+    tracing::info!(listener = name, "Listener stopped accepting; draining.");
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(listener = name, "Requests still open after the drain timeout.");
+    }
+}
+
+/// Serves one connection.
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    acceptor: Option<TlsAcceptor>,
+    routes: BoxedFilter<(Response,)>,
+    watcher: hyper_util::server::graceful::Watcher,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let _ = stream.set_nodelay(true);
+    let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
+        request.extensions_mut().insert(PeerAddr(peer));
+        warp::service(routes.clone()).call(request)
+    });
+    let builder = auto::Builder::new(TokioExecutor::new());
+    match acceptor {
+        Some(acceptor) => {
+            let stream = acceptor.accept(stream).await?;
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            watcher.watch(connection.into_owned()).await
+        }
+        None => {
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            watcher.watch(connection.into_owned()).await
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! Server metrics, rendered in Prometheus' text format: evaluations by flag
+//! set, reason and error code; evaluation latency quantiles from an HDR
+//! histogram; snapshot version and age; sync errors by source.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::Duration;
+
+use engine::{ErrorCode, Reason};
+use hdrhistogram::Histogram;
+
+/// Latency quantiles reported.
+const QUANTILES: [f64; 4] = [0.5, 0.9, 0.99, 0.999];
+
+/// Which evaluations a counter counts.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct EvalKey {
+    flag_set: String,
+    reason: &'static str,
+    error_code: &'static str,
+}
+
+/// Counters and histograms of one server.
+#[derive(Debug)]
+pub struct Metrics {
+    evaluations: RwLock<BTreeMap<EvalKey, AtomicU64>>,
+    /// Evaluation latency in nanoseconds, 1 ns to 60 s, 3 significant
+    /// digits (`None` only if those bounds were refused, which they are
+    /// not).
+    latency: Mutex<Option<Histogram<u64>>>,
+    sync_errors: RwLock<BTreeMap<String, AtomicU64>>,
+    diagnostics: RwLock<BTreeMap<String, AtomicU64>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            evaluations: RwLock::default(),
+            latency: Mutex::new(Histogram::new_with_bounds(1, 60_000_000_000, 3).ok()),
+            sync_errors: RwLock::default(),
+            diagnostics: RwLock::default(),
+        }
+    }
+}
+
+/// Adds one to a labelled counter, taking the write lock only the first time
+/// a label is seen.
+fn bump<K: Ord + Clone>(map: &RwLock<BTreeMap<K, AtomicU64>>, key: &K, by: u64) {
+    if let Ok(read) = map.read()
+        && let Some(counter) = read.get(key)
+    {
+        counter.fetch_add(by, Ordering::Relaxed);
+        return;
+    }
+    if let Ok(mut write) = map.write() {
+        write
+            .entry(key.clone())
+            .or_insert_with(|| AtomicU64::new(0))
+            .fetch_add(by, Ordering::Relaxed);
+    }
+}
+
+impl Metrics {
+    /// Counts one evaluation and records how long it took.
+    pub fn evaluation(
+        &self,
+        flag_set: &str,
+        reason: Reason,
+        error: Option<ErrorCode>,
+        took: Duration,
+    ) {
+        let key = EvalKey {
+            flag_set: flag_set.to_owned(),
+            reason: reason.as_str(),
+            error_code: error.map_or("", ErrorCode::as_str),
+        };
+        bump(&self.evaluations, &key, 1);
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        if let Ok(mut latency) = self.latency.lock()
+            && let Some(histogram) = latency.as_mut()
+        {
+            histogram.saturating_record(nanos.max(1));
+        }
+    }
+
+    /// Counts a failure of a sync source (unreachable, unparseable, ...).
+    pub fn sync_error(&self, source: &str) {
+        bump(&self.sync_errors, &source.to_owned(), 1);
+    }
+
+    /// Counts diagnostics (invalid flags kept at their last good version)
+    /// reported while loading a source.
+    pub fn diagnostics(&self, source: &str, count: usize) {
+        bump(
+            &self.diagnostics,
+            &source.to_owned(),
+            u64::try_from(count).unwrap_or(u64::MAX),
+        );
+    }
+
+    /// Sync errors counted so far for `source`.
+    pub fn sync_errors(&self, source: &str) -> u64 {
+        self.sync_errors
+            .read()
+            .ok()
+            .and_then(|m| m.get(source).map(|c| c.load(Ordering::Relaxed)))
+            .unwrap_or(0)
+    }
+
+    /// Renders every metric in Prometheus' text exposition format.
+    pub fn render(&self, snapshot_version: u64, snapshot_age: Duration, ready: bool) -> String {
+        let mut out = String::new();
+        out.push_str(
+            "# HELP ensign_evaluations_total Flag evaluations, by flag set, reason and error code.\n\
+             # TYPE ensign_evaluations_total counter\n",
+        );
+        if let Ok(map) = self.evaluations.read() {
+            for (key, count) in map.iter() {
+                let _ = writeln!(
+                    out,
+                    "ensign_evaluations_total{{flag_set=\"{}\",reason=\"{}\",error_code=\"{}\"}} {}",
+                    escape(&key.flag_set),
+                    key.reason,
+                    key.error_code,
+                    count.load(Ordering::Relaxed)
+                );
+            }
+        }
+        out.push_str(
+            "# HELP ensign_evaluation_duration_seconds Time to evaluate one flag.\n\
+             # TYPE ensign_evaluation_duration_seconds summary\n",
+        );
+        if let Ok(latency) = self.latency.lock()
+            && let Some(histogram) = latency.as_ref()
+        {
+            for q in QUANTILES {
+                let _ = writeln!(
+                    out,
+                    "ensign_evaluation_duration_seconds{{quantile=\"{q}\"}} {}",
+                    seconds(histogram.value_at_quantile(q))
+                );
+            }
+            let sum: f64 = histogram
+                .iter_recorded()
+                .map(|v| v.value_iterated_to() as f64 * v.count_at_value() as f64)
+                .sum();
+            let _ = writeln!(out, "ensign_evaluation_duration_seconds_sum {}", sum / 1e9);
+            let _ = writeln!(
+                out,
+                "ensign_evaluation_duration_seconds_count {}",
+                histogram.len()
+            );
+        }
+        out.push_str(
+            "# HELP ensign_snapshot_version Content version of the serving snapshot.\n\
+             # TYPE ensign_snapshot_version gauge\n",
+        );
+        // A gauge is a float: the version is shown as its hex ETag too.
+        let _ = writeln!(
+            out,
+            "ensign_snapshot_version{{etag=\"{snapshot_version:016x}\"}} {}",
+            snapshot_version as f64
+        );
+        out.push_str(
+            "# HELP ensign_snapshot_age_seconds Time since the serving snapshot was published.\n\
+             # TYPE ensign_snapshot_age_seconds gauge\n",
+        );
+        let _ = writeln!(
+            out,
+            "ensign_snapshot_age_seconds {}",
+            snapshot_age.as_secs_f64()
+        );
+        out.push_str(
+            "# HELP ensign_ready Whether every source has delivered a first state.\n\
+             # TYPE ensign_ready gauge\n",
+        );
+        let _ = writeln!(out, "ensign_ready {}", u8::from(ready));
+        for (name, help, map) in [
+            (
+                "ensign_sync_errors_total",
+                "Failures to read a sync source, by source.",
+                &self.sync_errors,
+            ),
+            (
+                "ensign_flag_diagnostics_total",
+                "Invalid flag definitions met while loading a source, by source.",
+                &self.diagnostics,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            if let Ok(map) = map.read() {
+                for (source, count) in map.iter() {
+                    let _ = writeln!(
+                        out,
+                        "{name}{{source=\"{}\"}} {}",
+                        escape(source),
+                        count.load(Ordering::Relaxed)
+                    );
+                }
+            }
+        }
+        out
+    }
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn seconds(nanos: u64) -> f64 {
+    nanos as f64 / 1e9
+}
+
+/// Escapes a label value for the text format.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counts_quantiles_and_snapshot_gauges() {
+        let metrics = Metrics::default();
+        for micros in 1..=100 {
+            metrics.evaluation(
+                "shop",
+                Reason::TargetingMatch,
+                None,
+                Duration::from_micros(micros),
+            );
+        }
+        metrics.evaluation(
+            "shop",
+            Reason::Error,
+            Some(ErrorCode::FlagNotFound),
+            Duration::from_micros(1),
+        );
+        metrics.sync_error("http://flags.example/a\"b");
+        let text = metrics.render(0xabc, Duration::from_secs(3), true);
+        assert!(text.contains(
+            "ensign_evaluations_total{flag_set=\"shop\",reason=\"TARGETING_MATCH\",error_code=\"\"} 100\n"
+        ));
+        assert!(text.contains(
+            "ensign_evaluations_total{flag_set=\"shop\",reason=\"ERROR\",error_code=\"FLAG_NOT_FOUND\"} 1\n"
+        ));
+        let p50 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("ensign_evaluation_duration_seconds{quantile=\"0.5\"} "))
+            .and_then(|v| v.parse::<f64>().ok());
+        let p50 = p50.unwrap_or(f64::NAN);
+        assert!((50e-6..=51e-6).contains(&p50), "p50 was {p50}");
+        assert!(text.contains("ensign_evaluation_duration_seconds_count 101\n"));
+        assert!(text.contains("ensign_snapshot_version{etag=\"0000000000000abc\"} 2748\n"));
+        assert!(text.contains("ensign_snapshot_age_seconds 3\n"));
+        assert!(text.contains(
+            "ensign_sync_errors_total{source=\"http://flags.example/a\\\"b\"} 1\n"
+        ));
+    }
+}

@@ -1,0 +1,350 @@
+//! The OpenFeature Remote Evaluation Protocol over warp, as
+//! `ofrep/openapi.yaml` defines it: single and bulk evaluation, the bulk
+//! ETag, the change-notification event stream, CORS, and an opt-in explain
+//! header.
+
+pub mod body;
+pub mod error;
+pub mod events;
+pub mod wire;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::http::header::{ETAG, HeaderValue};
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use engine::hash::ContentHasher;
+use engine::{ErrorCode, FlagSet, Resolution, Selector, Snapshot};
+
+use crate::server::Flags;
+use crate::server::ofrep::error::OfrepError;
+use crate::server::ofrep::wire::{Bulk, EventStream, EventStreamEndpoint, Evaluation};
+
+/// Request header that asks for the decision path in `metadata`.
+pub const EXPLAIN_HEADER: &str = "x-ensign-explain";
+/// Request header naming a selector, as flagd's OFREP service reads it.
+pub const SELECTOR_HEADER: &str = "flagd-selector";
+/// Path of the change-notification stream.
+pub const EVENTS_PATH: &str = "/ofrep/v1/events";
+
+/// OFREP settings.
+#[derive(Debug, Clone)]
+pub struct OfrepConfig {
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Origins allowed by CORS; `*` allows any. Empty: no CORS headers.
+    pub cors_origins: Vec<String>,
+    /// `inactivityDelaySec` advertised with the event stream.
+    pub inactivity_delay_sec: u32,
+}
+
+impl Default for OfrepConfig {
+    fn default() -> Self {
+        OfrepConfig {
+            body_limit: 1024 * 1024,
+            cors_origins: Vec::new(),
+            inactivity_delay_sec: 120,
+        }
+    }
+}
+
+/// The OFREP routes over `flags`.
+pub fn routes(flags: Arc<Flags>, config: OfrepConfig) -> BoxedFilter<(Response,)> {
+    let config = Arc::new(config);
+    let with_flags = {
+        let flags = Arc::clone(&flags);
+        warp::any().map(move || Arc::clone(&flags))
+    };
+    let body = {
+        let limit = config.body_limit;
+        warp::header::optional::<String>("content-type")
+            .and(warp::header::optional::<String>("content-length"))
+            .and(warp::body::stream())
+            .then(move |content_type: Option<String>, length: Option<String>, stream| async move {
+                body::check_content_type(content_type.as_deref())?;
+                let declared = length.and_then(|l| l.trim().parse::<u64>().ok());
+                body::collect(declared, stream, limit).await
+            })
+    };
+    let explain = warp::header::optional::<String>(EXPLAIN_HEADER)
+        .map(|v: Option<String>| v.is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes")));
+    let selector = warp::header::optional::<String>(SELECTOR_HEADER)
+        .map(|s: Option<String>| s.map_or(Selector::All, |s| Selector::parse(&s)));
+
+    let single = warp::path!("ofrep" / "v1" / "evaluate" / "flags" / String)
+        .and(warp::post())
+        .and(with_flags.clone())
+        .and(selector)
+        .and(explain)
+        .and(body)
+        .map(evaluate_one);
+    let bulk = warp::path!("ofrep" / "v1" / "evaluate" / "flags")
+        .and(warp::post())
+        .and(with_flags.clone())
+        .and(selector)
+        .and(explain)
+        .and(warp::header::optional::<String>("if-none-match"))
+        .and(body)
+        .map({
+            let config = Arc::clone(&config);
+            move |flags, selector, explain, if_none_match, body| {
+                evaluate_all(&config, flags, selector, explain, if_none_match, body)
+            }
+        });
+    let events = warp::path!("ofrep" / "v1" / "events")
+        .and(warp::get())
+        .and(with_flags)
+        .and(warp::header::optional::<String>("last-event-id"))
+        .and(warp::query::<HashMap<String, String>>())
+        .map(|flags, last: Option<String>, query: HashMap<String, String>| {
+            let seen = last.or_else(|| query.get("etag").cloned());
+            events::stream(flags, seen).into_response()
+        });
+
+    let api = single.or(bulk).unify().or(events).unify();
+    let cors = cors(&config.cors_origins);
+    match cors {
+        Some(cors) => api
+            .with(cors)
+            .map(Reply::into_response)
+            .recover(recover)
+            .unify()
+            .boxed(),
+        None => api.recover(recover).unify().boxed(),
+    }
+}
+
+/// CORS for the browser OFREP provider, when origins are configured.
+fn cors(origins: &[String]) -> Option<warp::cors::Builder> {
+    if origins.is_empty() {
+        return None;
+    }
+    let builder = warp::cors()
+        .allow_methods(["GET", "POST", "OPTIONS"])
+        .allow_headers([
+            "content-type",
+            "authorization",
+            "x-api-key",
+            "if-none-match",
+            "last-event-id",
+            SELECTOR_HEADER,
+            EXPLAIN_HEADER,
+        ])
+        .expose_headers(["etag", "retry-after"])
+        .max_age(600);
+    Some(if origins.iter().any(|o| o == "*") {
+        builder.allow_any_origin()
+    } else {
+        builder.allow_origins(origins.iter().map(String::as_str))
+    })
+}
+
+/// Maps warp's own rejections (no route, wrong method, CORS) onto OFREP
+/// error bodies.
+async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
+    let error = if rejection.is_not_found() {
+        OfrepError::NotFound
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        OfrepError::MethodNotAllowed
+    } else if let Some(cors) = rejection.find::<warp::cors::CorsForbidden>() {
+        OfrepError::Forbidden {
+            selector: cors.to_string(),
+        }
+    } else if let Some(e) = rejection.find::<warp::reject::InvalidHeader>() {
+        OfrepError::InvalidContext {
+            details: e.to_string(),
+        }
+    } else if let Some(e) = rejection.find::<warp::reject::InvalidQuery>() {
+        OfrepError::InvalidContext {
+            details: e.to_string(),
+        }
+    } else {
+        tracing::error!(?rejection, "Unhandled OFREP rejection.");
+        OfrepError::Internal
+    };
+    Ok(error.into_response(None))
+}
+
+/// `POST /ofrep/v1/evaluate/flags/{key}`.
+fn evaluate_one(
+    segment: String,
+    flags: Arc<Flags>,
+    selector: Selector,
+    explain: bool,
+    body: Result<Bytes, OfrepError>,
+) -> Response {
+    let key = match body::flag_key(&segment) {
+        Ok(key) => key,
+        Err(error) => return error.into_response(None),
+    };
+    body.and_then(|body| {
+        let snapshot = flags.snapshot();
+        let context = body::context_text(&body)?;
+        Ok(evaluate_text(&flags, &snapshot, &key, &selector, context, explain))
+    })
+    .unwrap_or_else(|error| error.into_response(Some(&key)))
+}
+
+/// Evaluates one flag from its context text and renders the response.
+fn evaluate_text(
+    flags: &Flags,
+    snapshot: &Snapshot,
+    key: &str,
+    selector: &Selector,
+    context: &str,
+    explain: bool,
+) -> Response {
+    let Some(set) = snapshot.flag_set_for(key, selector) else {
+        // The context must still be a context.
+        if let Err(error) = serde_json::from_str::<serde::de::IgnoredAny>(context) {
+            return OfrepError::InvalidContext {
+                details: format!("the evaluation context is not valid JSON: {error}"),
+            }
+            .into_response(Some(key));
+        }
+        return OfrepError::FlagNotFound {
+            key: key.to_owned(),
+        }
+        .into_response(None);
+    };
+    let started = Instant::now();
+    let parsed;
+    let (resolution, trace) = if explain || !flags.static_context().is_empty() {
+        parsed = match parse_context(flags, context) {
+            Ok(context) => context,
+            Err(error) => return error.into_response(Some(key)),
+        };
+        let prepared = set.prepare_for(key, &parsed);
+        if explain {
+            let (resolution, trace) = set.explain(key, &prepared);
+            (resolution, Some(trace.render()))
+        } else {
+            (set.evaluate(key, &prepared), None)
+        }
+    } else {
+        (set.evaluate_json(key, context), None)
+    };
+    record(flags, set, &resolution, started);
+    let status = match resolution.error_code() {
+        None => StatusCode::OK,
+        Some(ErrorCode::FlagNotFound) => StatusCode::NOT_FOUND,
+        Some(_) => StatusCode::BAD_REQUEST,
+    };
+    let body = Evaluation::from_resolution(&resolution, trace);
+    warp::reply::with_status(warp::reply::json(&body), status).into_response()
+}
+
+/// Counts one evaluation in the metrics.
+fn record(flags: &Flags, set: &FlagSet, resolution: &Resolution<'_>, started: Instant) {
+    flags.metrics().evaluation(
+        set.id(),
+        resolution.reason,
+        resolution.error_code(),
+        started.elapsed(),
+    );
+}
+
+/// Parses a context and merges the static context into it.
+fn parse_context(flags: &Flags, text: &str) -> Result<Value, OfrepError> {
+    let mut context: Map<String, Value> =
+        serde_json::from_str(text).map_err(|e| OfrepError::InvalidContext {
+            details: format!("the evaluation context is not valid JSON: {e}"),
+        })?;
+    flags.enrich(&mut context);
+    Ok(Value::Object(context))
+}
+
+/// `POST /ofrep/v1/evaluate/flags`.
+fn evaluate_all(
+    config: &OfrepConfig,
+    flags: Arc<Flags>,
+    selector: Selector,
+    explain: bool,
+    if_none_match: Option<String>,
+    body: Result<Bytes, OfrepError>,
+) -> Response {
+    let result = body.and_then(|body| {
+        let context = parse_context(&flags, body::context_text(&body)?)?;
+        let snapshot = flags.snapshot();
+        let etag = bulk_etag(&snapshot, &selector, &context);
+        if if_none_match.is_some_and(|tags| etag_matches(&tags, &etag)) {
+            let mut response = StatusCode::NOT_MODIFIED.into_response();
+            insert_etag(&mut response, &etag);
+            return Ok(response);
+        }
+        let mut prepared: Vec<(&Arc<FlagSet>, engine::Prepared<'_>)> = Vec::new();
+        let mut evaluations = Vec::new();
+        let mut metadata = Map::new();
+        for source in snapshot.sources() {
+            for (k, v) in source.set.metadata() {
+                metadata.insert(k.clone(), v.clone());
+            }
+        }
+        for (set, entry) in snapshot.visible(&selector) {
+            let index = match prepared.iter().position(|(s, _)| Arc::ptr_eq(s, set)) {
+                Some(index) => index,
+                None => {
+                    prepared.push((set, set.prepare(&context)));
+                    prepared.len() - 1
+                }
+            };
+            let context = &prepared[index].1;
+            let started = Instant::now();
+            let (resolution, trace) = if explain {
+                let (resolution, trace) = set.explain(entry.key(), context);
+                (resolution, Some(trace.render()))
+            } else {
+                (set.evaluate(entry.key(), context), None)
+            };
+            record(&flags, set, &resolution, started);
+            evaluations.push(Evaluation::from_resolution(&resolution, trace));
+        }
+        let bulk = Bulk {
+            flags: evaluations,
+            metadata,
+            event_streams: vec![EventStream {
+                kind: "sse",
+                endpoint: EventStreamEndpoint {
+                    request_uri: format!("{EVENTS_PATH}?etag={:016x}", snapshot.version()),
+                },
+                inactivity_delay_sec: config.inactivity_delay_sec,
+            }],
+        };
+        let mut response = warp::reply::json(&bulk).into_response();
+        insert_etag(&mut response, &etag);
+        Ok(response)
+    });
+    result.unwrap_or_else(|error| error.into_response(None))
+}
+
+/// The bulk response's entity tag: it changes when the flags, the selector
+/// or the context (static context included) do.
+fn bulk_etag(snapshot: &Snapshot, selector: &Selector, context: &Value) -> String {
+    let mut hasher = ContentHasher::default();
+    hasher.write(&snapshot.version().to_le_bytes());
+    hasher.write_str(&selector.to_string());
+    hasher.write_json(context);
+    format!("\"{:016x}\"", hasher.finish())
+}
+
+/// Whether an `If-None-Match` list names `etag` (weak comparison, as for
+/// GET: `W/` prefixes are ignored; `*` matches anything).
+fn etag_matches(header: &str, etag: &str) -> bool {
+    header.split(',').map(str::trim).any(|tag| {
+        tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag
+    })
+}
+
+fn insert_etag(response: &mut Response, etag: &str) {
+    if let Ok(value) = HeaderValue::from_str(etag) {
+        response.headers_mut().insert(ETAG, value);
+    }
+}
