@@ -22,15 +22,13 @@ const MAX_DEPTH: usize = 128;
 pub struct PathTrie {
     /// Children sorted by key bytes.
     children: Vec<(Box<str>, PathTrie)>,
-    /// Per child, its key's length and first eight bytes: most keys of a
-    /// context are told apart from the wanted ones by these alone.
-    prints: Vec<(usize, u64)>,
-    /// The children by print, open-addressed: each entry is a child's index
-    /// plus one, zero is empty. A power of two long and at least twice the
-    /// children, so every probe meets an empty entry; a context key then
-    /// costs one probe or two whatever the number of children, where a
-    /// linear scan of the prints cost one compare per child.
-    table: Vec<u32>,
+    /// The children by key, open-addressed on the key's length and first
+    /// eight bytes: most keys of a context are told apart from the wanted
+    /// ones by these alone, in one probe or two whatever the number of
+    /// children, where a linear scan cost one compare per child. A power of
+    /// two long and at least twice the children, so every probe meets an
+    /// empty entry.
+    table: Vec<Entry>,
     /// The slot this node's whole value goes to, if a path ends here.
     slot: Option<SlotId>,
     /// Position in depth-first order (see [`PathTrie::number`]), for
@@ -38,6 +36,19 @@ pub struct PathTrie {
     id: usize,
     /// Number of nodes in the trie (on the root only).
     nodes: usize,
+    /// One past the highest slot on the trie (on the root only).
+    span: usize,
+}
+
+/// A child in its parent's key table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Entry {
+    /// The key's first eight bytes, zero-padded.
+    word: u64,
+    /// The key's length plus one (saturating); zero marks an empty entry.
+    len: u32,
+    /// The child's index in `children`.
+    child: u32,
 }
 
 /// Why a context could not be read.
@@ -128,6 +139,7 @@ impl<'t> Extracted<'t> {
 impl PathTrie {
     /// Adds a path whose value goes to `slot`.
     pub(crate) fn insert(&mut self, path: &[Seg], slot: SlotId) {
+        self.span = self.span.max(slot.0 as usize + 1);
         let mut node = self;
         for seg in path {
             let i = match node
@@ -147,21 +159,22 @@ impl PathTrie {
         node.slot = Some(slot);
     }
 
-    /// Rebuilds the prints and the table after a child is added.
+    /// Rebuilds the key table after a child is added.
     fn index(&mut self) {
-        self.prints = self
-            .children
-            .iter()
-            .map(|(k, _)| print(k.as_bytes()))
-            .collect();
         let size = (self.children.len() * 2).next_power_of_two();
-        let mut table = vec![0u32; size];
-        for (i, &(len, word)) in self.prints.iter().enumerate() {
-            let mut at = bucket(len, word, size);
-            while table[at] != 0 {
+        let mut table = vec![Entry::default(); size];
+        for (i, (key, _)) in self.children.iter().enumerate() {
+            let key = key.as_bytes();
+            let word = head(key, 0, key.len());
+            let mut at = bucket(key.len(), word, size);
+            while table[at].len != 0 {
                 at = (at + 1) & (size - 1);
             }
-            table[at] = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            table[at] = Entry {
+                word,
+                len: stored_len(key.len()),
+                child: u32::try_from(i).unwrap_or(u32::MAX),
+            };
         }
         self.table = table;
     }
@@ -186,14 +199,16 @@ impl PathTrie {
     }
 
     /// Scans a context, returning the value of each slot on the trie
-    /// (indexed by slot; `slot_count` long).
+    /// (indexed by slot; `slot_count` long, or shorter when the trie's
+    /// slots all come before `slot_count`: the slots left out are absent,
+    /// and a vector that fits a small allocation costs far less to get).
     pub fn extract<'t>(
         &self,
         text: &'t str,
         slot_count: usize,
     ) -> Result<Extracted<'t>, ContextError> {
         let mut out = Extracted {
-            slots: vec![None; slot_count],
+            slots: vec![None; slot_count.min(self.span)],
             composites: Vec::new(),
             met: vec![0; self.nodes.div_ceil(64)],
         };
@@ -222,15 +237,21 @@ impl PathTrie {
         Ok(out)
     }
 
-    /// The child for a key whose print is `(key.len(), word)`.
-    #[inline]
+    /// The child for a key whose first eight bytes (zero-padded) are
+    /// `word`.
+    #[inline(always)]
     fn child(&self, key: &[u8], word: u64) -> Option<&PathTrie> {
         let size = self.table.len();
+        let len = stored_len(key.len());
         let mut at = bucket(key.len(), word, size);
         loop {
-            let index = (*self.table.get(at)? as usize).checked_sub(1)?;
-            if self.prints.get(index) == Some(&(key.len(), word))
-                && let Some((name, child)) = self.children.get(index)
+            let entry = self.table.get(at)?;
+            if entry.len == 0 {
+                return None;
+            }
+            if entry.word == word
+                && entry.len == len
+                && let Some((name, child)) = self.children.get(entry.child as usize)
                 && (key.len() <= 8
                     || crate::logic::eval::short_eq(&name.as_bytes()[8..], &key[8..]))
             {
@@ -283,9 +304,10 @@ fn parse_number(span: &str) -> f64 {
     span.parse::<f64>().unwrap_or(f64::NAN)
 }
 
-/// A key's length and first eight bytes (zero-padded).
-fn print(key: &[u8]) -> (usize, u64) {
-    (key.len(), head(key, 0, key.len()))
+/// A key's length as a table entry holds it.
+#[inline(always)]
+fn stored_len(len: usize) -> u32 {
+    u32::try_from(len).map_or(u32::MAX, |len| len.saturating_add(1))
 }
 
 /// The first eight bytes (zero-padded) of the `len` bytes at `start`: in a
@@ -425,7 +447,7 @@ impl<'t> Scanner<'t> {
             let child = if escaped {
                 let key: String = serde_json::from_str(&self.text[pos..end])
                     .map_err(|e| Bad(Box::new(ContextError::Syntax(e.to_string()))))?;
-                trie.child(key.as_bytes(), print(key.as_bytes()).1)
+                trie.child(key.as_bytes(), head(key.as_bytes(), 0, key.len()))
             } else {
                 let key = &bytes[pos + 1..end - 1];
                 trie.child(key, head(bytes, pos + 1, key.len()))
@@ -444,7 +466,13 @@ impl<'t> Scanner<'t> {
                     }
                     self.member(pos, node, depth, out)?
                 }
-                None => self.skip(pos, depth + 1)?,
+                // Most members are scalars: skip strings and numbers here,
+                // without a call.
+                None => match bytes.get(pos) {
+                    Some(b'"') => self.string(pos)?.0,
+                    Some(b'-' | b'0'..=b'9') => self.number(pos)?,
+                    _ => self.skip(pos, depth + 1)?,
+                },
             };
             pos = ws(bytes, pos);
             match bytes.get(pos) {
