@@ -1,8 +1,8 @@
 # Recipes for everyday work; each is one command. `just --list` shows them.
 
-# Evaluate the bundled example flags (the README's run command).
+# Serve the bundled example flags (the README's run command).
 run:
-    cargo run -p ensign -- eval --flags examples/flags.json --cases examples/cases.jsonl
+    cargo run -p ensign -- serve
 
 # The whole test suite (the README's test command).
 test:

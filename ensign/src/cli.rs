@@ -19,6 +19,75 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Evaluates a flag (or a file of cases) and prints OFREP-shaped JSON.
     Eval(EvalArgs),
+    /// Serves flags over OFREP and flagd's gRPC protocols. Option names
+    /// follow `flagd start`.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// A flag source, repeatable: file:PATH, http(s)://URL, grpc://HOST:PORT
+    /// or grpcs://HOST:PORT. A later source wins for the same flag key.
+    /// Without any source, the bundled example flags are served.
+    #[arg(long = "uri", short = 'f', env = "ENSIGN_URI", value_delimiter = ',')]
+    pub uri: Vec<String>,
+    /// Sources as flagd's JSON list: [{"uri": ..., "provider": "file"|"http"|"grpc", ...}].
+    #[arg(long, short = 's', env = "ENSIGN_SOURCES")]
+    pub sources: Option<String>,
+    /// Port of flagd's evaluation gRPC service.
+    #[arg(long, short = 'p', env = "ENSIGN_PORT", default_value_t = 8013)]
+    pub port: u16,
+    /// Port of flagd's sync gRPC service.
+    #[arg(long, env = "ENSIGN_SYNC_PORT", default_value_t = 8015)]
+    pub sync_port: u16,
+    /// Port of the OFREP service.
+    #[arg(long, env = "ENSIGN_OFREP_PORT", default_value_t = 8016)]
+    pub ofrep_port: u16,
+    /// Port of /healthz, /readyz and /metrics.
+    #[arg(
+        long,
+        short = 'm',
+        env = "ENSIGN_MANAGEMENT_PORT",
+        default_value_t = 8014
+    )]
+    pub management_port: u16,
+    /// Address every listener binds.
+    #[arg(long, env = "ENSIGN_BIND", default_value = "0.0.0.0")]
+    pub bind: std::net::IpAddr,
+    /// Origins allowed by CORS on the OFREP service, repeatable; * allows any.
+    #[arg(long, env = "ENSIGN_CORS_ORIGIN", value_delimiter = ',')]
+    pub cors_origin: Vec<String>,
+    /// TLS certificate (PEM) for every listener.
+    #[arg(
+        long,
+        short = 'c',
+        env = "ENSIGN_SERVER_CERT_PATH",
+        requires = "server_key_path"
+    )]
+    pub server_cert_path: Option<PathBuf>,
+    /// TLS private key (PEM) for every listener.
+    #[arg(
+        long,
+        short = 'k',
+        env = "ENSIGN_SERVER_KEY_PATH",
+        requires = "server_cert_path"
+    )]
+    pub server_key_path: Option<PathBuf>,
+    /// Static context merged into every evaluation, repeatable: key=value.
+    #[arg(
+        long = "context-value",
+        short = 'X',
+        env = "ENSIGN_CONTEXT_VALUE",
+        value_delimiter = ','
+    )]
+    pub context_value: Vec<String>,
+    /// Largest OFREP request body, in bytes.
+    #[arg(long, env = "ENSIGN_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Bucketing scheme of `fractional` (flag-set metadata
+    /// "ensign.fractional" overrides it).
+    #[arg(long, env = "ENSIGN_FRACTIONAL", default_value = "v2")]
+    pub fractional: String,
 }
 
 #[derive(Debug, clap::Args)]

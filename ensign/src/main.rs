@@ -1,7 +1,9 @@
-//! The `ensign` command: validates flag files and evaluates flags.
+//! The `ensign` command: validates flag files, evaluates flags, and serves
+//! them.
 
 mod cli;
 mod eval;
+mod serve;
 mod validate;
 
 use std::process::ExitCode;
@@ -13,6 +15,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         cli::Command::Validate(args) => validate::run(&args),
         cli::Command::Eval(args) => eval::run(&args),
+        cli::Command::Serve(args) => serve::run(&args),
     };
     match outcome {
         Ok(code) => code,

@@ -136,7 +136,10 @@ pub async fn serve_http(
         .await
         .is_err()
     {
-        tracing::warn!(listener = name, "Requests still open after the drain timeout.");
+        tracing::warn!(
+            listener = name,
+            "Requests still open after the drain timeout."
+        );
     }
 }
 

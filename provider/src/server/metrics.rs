@@ -256,8 +256,8 @@ mod tests {
         assert!(text.contains("ensign_evaluation_duration_seconds_count 101\n"));
         assert!(text.contains("ensign_snapshot_version{etag=\"0000000000000abc\"} 2748\n"));
         assert!(text.contains("ensign_snapshot_age_seconds 3\n"));
-        assert!(text.contains(
-            "ensign_sync_errors_total{source=\"http://flags.example/a\\\"b\"} 1\n"
-        ));
+        assert!(
+            text.contains("ensign_sync_errors_total{source=\"http://flags.example/a\\\"b\"} 1\n")
+        );
     }
 }

@@ -5,7 +5,9 @@ pub mod listen;
 pub mod management;
 pub mod metrics;
 pub mod ofrep;
+pub mod run;
 pub mod sources;
 pub mod state;
 
+pub use run::{ServeError, Server, ServerConfig};
 pub use state::{Change, Flags};

@@ -2,3 +2,7 @@
 
 /// flagd gRPC: protocol definitions against flagd's, services end to end.
 mod grpc;
+/// OFREP: statuses, bodies, ETags, explain, CORS and bad input.
+mod ofrep;
+/// A whole server: readiness, metrics, change stream, file sources, shutdown.
+mod server;

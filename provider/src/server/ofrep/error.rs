@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use http::StatusCode;
-use warp::http::header::{HeaderValue, RETRY_AFTER};
 use warp::Reply as _;
+use warp::http::header::{HeaderValue, RETRY_AFTER};
 use warp::reply::Response;
 
 use crate::server::ofrep::wire::Failure;
@@ -36,7 +36,10 @@ pub enum OfrepError {
         key: String,
     },
     /// The body is not `application/json`.
-    #[error("the request body must be application/json, not {received:?}")]
+    #[error(
+        "the request body must be application/json, not {}",
+        received.as_deref().unwrap_or("untyped")
+    )]
     UnsupportedMediaType {
         /// The content type sent, if any.
         received: Option<String>,
@@ -123,5 +126,3 @@ impl OfrepError {
         response
     }
 }
-
-

@@ -39,7 +39,10 @@ pub fn stream(flags: Arc<Flags>, seen: Option<String>) -> impl Reply {
 
 /// The events: a catch-up event if the client is behind, then one per
 /// change, until shutdown.
-fn events(flags: Arc<Flags>, seen: Option<String>) -> impl Stream<Item = Result<Event, Infallible>> {
+fn events(
+    flags: Arc<Flags>,
+    seen: Option<String>,
+) -> impl Stream<Item = Result<Event, Infallible>> {
     // Subscribe before reading the current version, so a change between the
     // two is announced rather than lost.
     let receiver = flags.subscribe();
@@ -48,19 +51,16 @@ fn events(flags: Arc<Flags>, seen: Option<String>) -> impl Stream<Item = Result<
         .filter(|seen| seen.trim().trim_matches('"') != version_id(&current))
         .map(|_| refetch(&flags, &current));
     let shutdown = flags.shutdown_signal();
-    let changes = futures::stream::unfold(
-        (receiver, flags),
-        |(mut receiver, flags)| async move {
-            let snapshot = match receiver.recv().await {
-                Ok(change) => Arc::clone(&change.snapshot),
-                // Behind the feed: announce where things stand now.
-                Err(RecvError::Lagged(_)) => flags.snapshot(),
-                Err(RecvError::Closed) => return None,
-            };
-            let event = refetch(&flags, &snapshot);
-            Some((event, (receiver, flags)))
-        },
-    );
+    let changes = futures::stream::unfold((receiver, flags), |(mut receiver, flags)| async move {
+        let snapshot = match receiver.recv().await {
+            Ok(change) => Arc::clone(&change.snapshot),
+            // Behind the feed: announce where things stand now.
+            Err(RecvError::Lagged(_)) => flags.snapshot(),
+            Err(RecvError::Closed) => return None,
+        };
+        let event = refetch(&flags, &snapshot);
+        Some((event, (receiver, flags)))
+    });
     futures::stream::iter(catch_up)
         .chain(changes)
         .take_until(shutdown)

@@ -26,7 +26,7 @@ use engine::{ErrorCode, FlagSet, Resolution, Selector, Snapshot};
 
 use crate::server::Flags;
 use crate::server::ofrep::error::OfrepError;
-use crate::server::ofrep::wire::{Bulk, EventStream, EventStreamEndpoint, Evaluation};
+use crate::server::ofrep::wire::{Bulk, Evaluation, EventStream, EventStreamEndpoint};
 
 /// Request header that asks for the decision path in `metadata`.
 pub const EXPLAIN_HEADER: &str = "x-ensign-explain";
@@ -68,11 +68,13 @@ pub fn routes(flags: Arc<Flags>, config: OfrepConfig) -> BoxedFilter<(Response,)
         warp::header::optional::<String>("content-type")
             .and(warp::header::optional::<String>("content-length"))
             .and(warp::body::stream())
-            .then(move |content_type: Option<String>, length: Option<String>, stream| async move {
-                body::check_content_type(content_type.as_deref())?;
-                let declared = length.and_then(|l| l.trim().parse::<u64>().ok());
-                body::collect(declared, stream, limit).await
-            })
+            .then(
+                move |content_type: Option<String>, length: Option<String>, stream| async move {
+                    body::check_content_type(content_type.as_deref())?;
+                    let declared = length.and_then(|l| l.trim().parse::<u64>().ok());
+                    body::collect(declared, stream, limit).await
+                },
+            )
     };
     let explain = warp::header::optional::<String>(EXPLAIN_HEADER)
         .map(|v: Option<String>| v.is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes")));
@@ -104,10 +106,12 @@ pub fn routes(flags: Arc<Flags>, config: OfrepConfig) -> BoxedFilter<(Response,)
         .and(with_flags)
         .and(warp::header::optional::<String>("last-event-id"))
         .and(warp::query::<HashMap<String, String>>())
-        .map(|flags, last: Option<String>, query: HashMap<String, String>| {
-            let seen = last.or_else(|| query.get("etag").cloned());
-            events::stream(flags, seen).into_response()
-        });
+        .map(
+            |flags, last: Option<String>, query: HashMap<String, String>| {
+                let seen = last.or_else(|| query.get("etag").cloned());
+                events::stream(flags, seen).into_response()
+            },
+        );
 
     let api = single.or(bulk).unify().or(events).unify();
     let cors = cors(&config.cors_origins);
@@ -188,7 +192,9 @@ fn evaluate_one(
     body.and_then(|body| {
         let snapshot = flags.snapshot();
         let context = body::context_text(&body)?;
-        Ok(evaluate_text(&flags, &snapshot, &key, &selector, context, explain))
+        Ok(evaluate_text(
+            &flags, &snapshot, &key, &selector, context, explain,
+        ))
     })
     .unwrap_or_else(|error| error.into_response(Some(&key)))
 }
@@ -338,9 +344,10 @@ fn bulk_etag(snapshot: &Snapshot, selector: &Selector, context: &Value) -> Strin
 /// Whether an `If-None-Match` list names `etag` (weak comparison, as for
 /// GET: `W/` prefixes are ignored; `*` matches anything).
 fn etag_matches(header: &str, etag: &str) -> bool {
-    header.split(',').map(str::trim).any(|tag| {
-        tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag
-    })
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
 fn insert_etag(response: &mut Response, etag: &str) {

@@ -82,10 +82,7 @@ impl Loader {
             Ok(parsed) => parsed,
             Err(error) => {
                 self.failed(index, &error.to_string());
-                return Err(LoadError::Parse {
-                    name,
-                    error,
-                });
+                return Err(LoadError::Parse { name, error });
             }
         };
         let mut sets = self.sets.lock().await;

@@ -36,6 +36,11 @@ pub enum SourceKind {
         /// How often to poll.
         interval: Duration,
     },
+    /// Fixed text (the bundled example flags, tests).
+    Text {
+        /// The flag file's text; the source's name gives its format.
+        text: String,
+    },
     /// flagd sync gRPC from another server.
     Grpc {
         /// `host:port`.

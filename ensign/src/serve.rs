@@ -1,0 +1,139 @@
+//! `ensign serve`: runs the evaluation server until SIGTERM or Ctrl-C.
+
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use serde_json::{Map, Value};
+
+use engine::CompileOptions;
+use provider::server::ofrep::OfrepConfig;
+use provider::server::sources::{SourceKind, SourceSpec};
+use provider::server::{Server, ServerConfig};
+
+use crate::cli::ServeArgs;
+
+/// The example flags served when no source is given.
+const BUNDLED_NAME: &str = "examples/flags.json";
+const BUNDLED_FLAGS: &str = include_str!("../../examples/flags.json");
+
+pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = config(args)?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ENSIGN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let server = Server::start(config).await?;
+        stop_signal().await;
+        tracing::info!("Shutting down.");
+        server.shutdown().await;
+        tracing::info!("Stopped.");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Builds the server's settings from the arguments.
+fn config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
+    let mut sources = Vec::new();
+    if let Some(json) = &args.sources {
+        sources.extend(SourceSpec::from_sources_json(json)?);
+    }
+    for uri in &args.uri {
+        sources.push(SourceSpec::from_uri(uri)?);
+    }
+    if sources.is_empty() {
+        sources.push(SourceSpec {
+            name: BUNDLED_NAME.to_owned(),
+            kind: SourceKind::Text {
+                text: BUNDLED_FLAGS.to_owned(),
+            },
+        });
+    }
+    let fractional = args
+        .fractional
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("reading --fractional")?;
+    Ok(ServerConfig {
+        bind: args.bind,
+        port: args.port,
+        sync_port: args.sync_port,
+        ofrep_port: args.ofrep_port,
+        management_port: args.management_port,
+        tls: args
+            .server_cert_path
+            .clone()
+            .zip(args.server_key_path.clone()),
+        sources,
+        static_context: static_context(&args.context_value)?,
+        compile: CompileOptions {
+            fractional,
+            ..CompileOptions::default()
+        },
+        ofrep: OfrepConfig {
+            body_limit: args.max_body_bytes,
+            cors_origins: args.cors_origin.clone(),
+            ..OfrepConfig::default()
+        },
+    })
+}
+
+/// Parses `--context-value key=value` pairs (values are strings, as in
+/// flagd).
+fn static_context(pairs: &[String]) -> anyhow::Result<Map<String, Value>> {
+    let mut context = Map::new();
+    for pair in pairs {
+        let Some((key, value)) = pair.split_once('=') else {
+            bail!("--context-value {pair:?} is not key=value");
+        };
+        context.insert(key.to_owned(), Value::String(value.to_owned()));
+    }
+    Ok(context)
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_values_are_key_value_strings() {
+        let context = static_context(&["env=prod".into(), "url=a=b".into()]);
+        let context = context.map(Value::Object).map_err(|e| e.to_string());
+        assert_eq!(
+            context,
+            Ok(serde_json::json!({"env": "prod", "url": "a=b"}))
+        );
+        assert!(static_context(&["novalue".into()]).is_err());
+    }
+}

@@ -1,0 +1,170 @@
+//! Starting and stopping a whole server: sources, then the listeners, each
+//! logging the address it bound, all sharing one state.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use tokio::task::JoinSet;
+
+use engine::{CompileOptions, Format};
+
+use crate::server::listen::{self, ListenError, Tls};
+use crate::server::ofrep::{self, OfrepConfig};
+use crate::server::sources::{self, Loader, SourceKind, SourceSpec};
+use crate::server::{Flags, management};
+
+/// Everything a server needs to start.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address every listener binds.
+    pub bind: IpAddr,
+    /// flagd evaluation gRPC port.
+    pub port: u16,
+    /// flagd sync gRPC port.
+    pub sync_port: u16,
+    /// OFREP port.
+    pub ofrep_port: u16,
+    /// Management port (health, readiness, metrics).
+    pub management_port: u16,
+    /// Certificate and key (PEM) for TLS on every listener.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Where flags come from, in precedence order.
+    pub sources: Vec<SourceSpec>,
+    /// Merged into every evaluation context.
+    pub static_context: Map<String, Value>,
+    /// Compilation settings (the server-wide `fractional` version).
+    pub compile: CompileOptions,
+    /// OFREP settings.
+    pub ofrep: OfrepConfig,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: 8013,
+            sync_port: 8015,
+            ofrep_port: 8016,
+            management_port: 8014,
+            tls: None,
+            sources: Vec::new(),
+            static_context: Map::new(),
+            compile: CompileOptions::default(),
+            ofrep: OfrepConfig::default(),
+        }
+    }
+}
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A listener could not be set up.
+    #[error(transparent)]
+    Listen(#[from] ListenError),
+    /// No sources were configured.
+    #[error("no flag sources configured")]
+    NoSources,
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    flags: Arc<Flags>,
+    /// Where OFREP listens.
+    pub ofrep_addr: SocketAddr,
+    /// Where the management endpoints listen.
+    pub management_addr: SocketAddr,
+    tasks: JoinSet<()>,
+}
+
+impl Server {
+    /// Starts sources and listeners. Returns once every listener is bound;
+    /// sources load in the background (`/readyz` tells when they have).
+    pub async fn start(config: ServerConfig) -> Result<Server, ServeError> {
+        if config.sources.is_empty() {
+            return Err(ServeError::NoSources);
+        }
+        let flags = Flags::new(config.static_context.clone());
+        let tls = match &config.tls {
+            Some((cert, key)) => Some(Tls::from_pem_files(cert, key)?),
+            None => None,
+        };
+        let mut tasks = JoinSet::new();
+
+        let ofrep_listener = listen::bind(SocketAddr::new(config.bind, config.ofrep_port)).await?;
+        let management_listener =
+            listen::bind(SocketAddr::new(config.bind, config.management_port)).await?;
+        let ofrep_addr = local_addr(&ofrep_listener, config.ofrep_port, config.bind);
+        let management_addr = local_addr(&management_listener, config.management_port, config.bind);
+
+        let names = config
+            .sources
+            .iter()
+            .map(|s| Arc::from(s.name.as_str()))
+            .collect();
+        let loader = Loader::new(Arc::clone(&flags), config.compile, names);
+        for (index, spec) in config.sources.iter().enumerate() {
+            let loader = Arc::clone(&loader);
+            let shutdown = flags.shutdown_signal();
+            match spec.kind.clone() {
+                SourceKind::File { path } => {
+                    tasks.spawn(sources::file::run(loader, index, path, shutdown));
+                }
+                SourceKind::Text { text } => {
+                    tasks.spawn(async move {
+                        let format = Format::from_path(loader.name(index));
+                        let _ = loader.load(index, &text, format).await;
+                    });
+                }
+                SourceKind::Http { .. } | SourceKind::Grpc { .. } => {
+                    loader.failed(index, "this kind of source is not available yet");
+                }
+            }
+        }
+
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(listener = "ofrep", addr = %ofrep_addr, %scheme, "Listener started.");
+        tasks.spawn(listen::serve_http(
+            "ofrep",
+            ofrep_listener,
+            tls.clone(),
+            ofrep::routes(Arc::clone(&flags), config.ofrep.clone()),
+            flags.shutdown_signal(),
+        ));
+        tracing::info!(listener = "management", addr = %management_addr, %scheme, "Listener started.");
+        tasks.spawn(listen::serve_http(
+            "management",
+            management_listener,
+            tls,
+            management::routes(Arc::clone(&flags)),
+            flags.shutdown_signal(),
+        ));
+        Ok(Server {
+            flags,
+            ofrep_addr,
+            management_addr,
+            tasks,
+        })
+    }
+
+    /// The shared state.
+    pub fn flags(&self) -> &Arc<Flags> {
+        &self.flags
+    }
+
+    /// Stops accepting, ends streams, lets open requests finish, and waits
+    /// for every task.
+    pub async fn shutdown(mut self) {
+        self.flags.begin_shutdown();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// The address a listener actually bound (port 0 becomes a real port).
+fn local_addr(listener: &tokio::net::TcpListener, port: u16, bind: IpAddr) -> SocketAddr {
+    listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::new(bind, port))
+}

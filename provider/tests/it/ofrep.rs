@@ -1,0 +1,481 @@
+//! OFREP handlers without sockets (`warp::test::request`): statuses and
+//! bodies as `ofrep/openapi.yaml` defines them, ETags, explain, CORS, bad
+//! input, and the change-notification stream.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use warp::http::StatusCode;
+
+use engine::{CompileOptions, Format, Snapshot};
+use provider::server::Flags;
+use provider::server::ofrep::{self, OfrepConfig};
+
+const SHOP: &str = include_str!("../data/shop.flags.json");
+
+/// A state serving the shop flags, with this static context.
+async fn shop_with(static_context: Map<String, Value>) -> Arc<Flags> {
+    let flags = Flags::new(static_context);
+    let (snapshot, _) =
+        Snapshot::from_text("shop.json", SHOP, Format::Json, &CompileOptions::default())
+            .expect("the shop flags parse");
+    flags.publish(snapshot).await;
+    flags.set_ready();
+    flags
+}
+
+async fn shop() -> Arc<Flags> {
+    shop_with(Map::new()).await
+}
+
+/// Posts `body` as JSON to `path`; returns status, headers and parsed body
+/// (`Value::Null` for an empty body).
+async fn post(
+    flags: &Arc<Flags>,
+    config: OfrepConfig,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (StatusCode, warp::http::HeaderMap, Value) {
+    let mut request = warp::test::request()
+        .method("POST")
+        .path(path)
+        .header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request
+        .body(body)
+        .reply(&ofrep::routes(Arc::clone(flags), config))
+        .await;
+    let parsed = if response.body().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(response.body()).expect("every OFREP body is JSON")
+    };
+    (response.status(), response.headers().clone(), parsed)
+}
+
+async fn evaluate(flags: &Arc<Flags>, key: &str, context: Value) -> (StatusCode, Value) {
+    let body = json!({ "context": context }).to_string();
+    let (status, _, body) = post(
+        flags,
+        OfrepConfig::default(),
+        &format!("/ofrep/v1/evaluate/flags/{key}"),
+        &[],
+        body.as_bytes(),
+    )
+    .await;
+    (status, body)
+}
+
+#[tokio::test]
+async fn single_evaluation_success_bodies() {
+    let flags = shop().await;
+    let (status, body) = evaluate(&flags, "color", json!({"email": "ada@example.com"})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        json!({"key": "color", "value": "#00f", "reason": "TARGETING_MATCH", "variant": "blue",
+               "metadata": {"flagSetId": "shop", "team": "checkout"}})
+    );
+    let (_, body) = evaluate(&flags, "banner", json!({})).await;
+    assert_eq!(
+        body,
+        json!({"key": "banner", "value": false, "reason": "STATIC", "variant": "off",
+               "metadata": {"flagSetId": "shop", "team": "checkout", "owner": "growth"}})
+    );
+    let (_, body) = evaluate(&flags, "region-price", json!({"region": "eu"})).await;
+    assert_eq!(body["value"], json!(9.5));
+    let (_, body) = evaluate(&flags, "theme", json!({})).await;
+    assert_eq!(body["value"], json!({"bg": "#fff"}));
+    // A null targeting result falls back to the default variant, as in flagd.
+    let (_, body) = evaluate(&flags, "color", json!({"email": "x@other.org"})).await;
+    assert_eq!(
+        (&body["reason"], &body["variant"]),
+        (&json!("DEFAULT"), &json!("red"))
+    );
+}
+
+#[tokio::test]
+async fn code_default_outcomes_carry_no_value() {
+    let flags = shop().await;
+    let (status, body) = evaluate(&flags, "retired", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["reason"], json!("DISABLED"));
+    assert!(body.get("value").is_none(), "{body}");
+    let (status, body) = evaluate(&flags, "no-default", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.get("value").is_none(), "{body}");
+}
+
+#[tokio::test]
+async fn evaluation_failures_are_400_and_unknown_flags_404() {
+    let flags = shop().await;
+    let (status, body) = evaluate(&flags, "broken-ref", json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["key"], json!("broken-ref"));
+    assert_eq!(body["errorCode"], json!("PARSE_ERROR"));
+    assert!(body["errorDetails"].is_string());
+
+    let (status, body) = evaluate(&flags, "nope", json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        body,
+        json!({"key": "nope", "errorCode": "FLAG_NOT_FOUND", "errorDetails": "flag \"nope\" was not found"})
+    );
+}
+
+/// One bad request: status, error code, and a phrase of the details.
+#[track_caller]
+fn check_failure(got: (StatusCode, Value), status: u16, code: &str, phrase: &str) {
+    let (got_status, body) = got;
+    assert_eq!(got_status.as_u16(), status, "{body}");
+    assert_eq!(body["errorCode"], json!(code), "{body}");
+    let details = body["errorDetails"].as_str().unwrap_or_default();
+    assert!(details.contains(phrase), "{details:?} lacks {phrase:?}");
+}
+
+#[tokio::test]
+async fn bad_input_gets_the_right_status_and_an_ofrep_error_body() {
+    let flags = shop().await;
+    let config = OfrepConfig {
+        body_limit: 2048,
+        ..OfrepConfig::default()
+    };
+    let send = |path: &'static str, headers: Vec<(&'static str, &'static str)>, body: Vec<u8>| {
+        let (flags, config) = (Arc::clone(&flags), config.clone());
+        async move {
+            let (status, _, body) = post(&flags, config, path, &headers, &body).await;
+            (status, body)
+        }
+    };
+    let single = "/ofrep/v1/evaluate/flags/banner";
+    let bulk = "/ofrep/v1/evaluate/flags";
+    for path in [single, bulk] {
+        check_failure(
+            send(path, vec![], b"{\"context\":".to_vec()).await,
+            400,
+            "INVALID_CONTEXT",
+            "not valid JSON",
+        );
+        check_failure(
+            send(path, vec![], b"[1,2]".to_vec()).await,
+            400,
+            "INVALID_CONTEXT",
+            "must be a JSON object",
+        );
+        check_failure(
+            send(path, vec![], br#"{"context":[1]}"#.to_vec()).await,
+            400,
+            "INVALID_CONTEXT",
+            "must be a JSON object",
+        );
+        check_failure(
+            send(path, vec![], b"{\"context\":{\"a\":\"\xff\"}}".to_vec()).await,
+            400,
+            "INVALID_CONTEXT",
+            "not UTF-8",
+        );
+        let deep = format!(
+            "{{\"context\":{}1{}}}",
+            "{\"a\":".repeat(150),
+            "}".repeat(150)
+        );
+        check_failure(
+            send(path, vec![], deep.into_bytes()).await,
+            400,
+            "INVALID_CONTEXT",
+            "recursion limit",
+        );
+        check_failure(
+            send(path, vec![], vec![b' '; 3000]).await,
+            413,
+            "GENERAL",
+            "larger than 2048 bytes",
+        );
+        check_failure(
+            send(path, vec![("content-type", "text/plain")], b"{}".to_vec()).await,
+            415,
+            "GENERAL",
+            "must be application/json, not text/plain",
+        );
+    }
+    check_failure(
+        send("/ofrep/v1/evaluate/flags/%FF", vec![], b"{}".to_vec()).await,
+        400,
+        "GENERAL",
+        "not UTF-8",
+    );
+    check_failure(
+        send("/ofrep/v1/evaluate/flags/a%0Ab", vec![], b"{}".to_vec()).await,
+        400,
+        "GENERAL",
+        "control character",
+    );
+    check_failure(
+        send("/ofrep/v1/evaluate/nothing", vec![], b"{}".to_vec()).await,
+        404,
+        "GENERAL",
+        "no such endpoint",
+    );
+
+    let response = warp::test::request()
+        .method("GET")
+        .path(single)
+        .reply(&ofrep::routes(Arc::clone(&flags), OfrepConfig::default()))
+        .await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let body: Value = serde_json::from_slice(response.body()).expect("JSON error body");
+    assert_eq!(body["errorCode"], json!("GENERAL"));
+}
+
+#[tokio::test]
+async fn a_missing_context_is_an_empty_one() {
+    let flags = shop().await;
+    let (status, _, body) = post(
+        &flags,
+        OfrepConfig::default(),
+        "/ofrep/v1/evaluate/flags/banner",
+        &[],
+        b"{}",
+    )
+    .await;
+    assert_eq!((status, &body["value"]), (StatusCode::OK, &json!(false)));
+}
+
+#[tokio::test]
+async fn bulk_evaluation_lists_every_flag_with_an_etag() {
+    let flags = shop().await;
+    let body = json!({"context": {"email": "ada@example.com", "region": "eu"}}).to_string();
+    let (status, headers, bulk) = post(
+        &flags,
+        OfrepConfig::default(),
+        "/ofrep/v1/evaluate/flags",
+        &[],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let keys: Vec<&str> = bulk["flags"]
+        .as_array()
+        .map(|flags| flags.iter().filter_map(|f| f["key"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        keys,
+        [
+            "banner",
+            "broken-ref",
+            "color",
+            "no-default",
+            "region-price",
+            "retired",
+            "theme"
+        ]
+    );
+    let color = bulk["flags"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["key"] == "color"));
+    assert_eq!(color.map(|c| &c["value"]), Some(&json!("#00f")));
+    let broken = bulk["flags"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["key"] == "broken-ref"));
+    assert_eq!(broken.map(|c| &c["errorCode"]), Some(&json!("PARSE_ERROR")));
+    assert_eq!(
+        bulk["metadata"],
+        json!({"flagSetId": "shop", "team": "checkout"})
+    );
+    assert_eq!(bulk["eventStreams"][0]["type"], json!("sse"));
+    let uri = bulk["eventStreams"][0]["endpoint"]["requestUri"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(uri.starts_with("/ofrep/v1/events?etag="), "{uri}");
+
+    let etag = headers
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(etag.starts_with('"') && etag.len() == 18, "{etag}");
+    // Same flags, same context: 304 with no body.
+    let (status, headers, body304) = post(
+        &flags,
+        OfrepConfig::default(),
+        "/ofrep/v1/evaluate/flags",
+        &[("if-none-match", &etag)],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!((status, body304), (StatusCode::NOT_MODIFIED, Value::Null));
+    assert_eq!(
+        headers.get("etag").and_then(|v| v.to_str().ok()),
+        Some(etag.as_str())
+    );
+    let weak = format!("\"other\", W/{etag}");
+    let (status, _, _) = post(
+        &flags,
+        OfrepConfig::default(),
+        "/ofrep/v1/evaluate/flags",
+        &[("if-none-match", &weak)],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    // Another context is another response.
+    let (status, headers, _) = post(
+        &flags,
+        OfrepConfig::default(),
+        "/ofrep/v1/evaluate/flags",
+        &[("if-none-match", &etag)],
+        br#"{"context":{"region":"us"}}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(
+        headers.get("etag").and_then(|v| v.to_str().ok()),
+        Some(etag.as_str())
+    );
+    // Changed flags: a new ETag.
+    let changed = SHOP.replace(
+        "\"defaultVariant\": \"light\"",
+        "\"defaultVariant\": \"dark\"",
+    );
+    let (snapshot, _) = Snapshot::from_text(
+        "shop.json",
+        &changed,
+        Format::Json,
+        &CompileOptions::default(),
+    )
+    .expect("parses");
+    flags.publish(snapshot).await;
+    let (status, _, _) = post(
+        &flags,
+        OfrepConfig::default(),
+        "/ofrep/v1/evaluate/flags",
+        &[("if-none-match", &etag)],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn selectors_pick_a_flag_set() {
+    let flags = Flags::new(Map::new());
+    let other = r#"{"metadata":{"flagSetId":"other"},"flags":{"banner":{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"on"}}}"#;
+    let options = CompileOptions::default();
+    let (snapshot, _) =
+        Snapshot::from_text("shop.json", SHOP, Format::Json, &options).expect("parses");
+    let (snapshot, _) = snapshot
+        .reload_source("other.json", other, Format::Json, &options)
+        .expect("parses");
+    flags.publish(snapshot).await;
+    let path = "/ofrep/v1/evaluate/flags/banner";
+    let (_, _, body) = post(&flags, OfrepConfig::default(), path, &[], b"{}").await;
+    assert_eq!(
+        body["value"],
+        json!(true),
+        "the later source wins without a selector"
+    );
+    let (_, _, body) = post(
+        &flags,
+        OfrepConfig::default(),
+        path,
+        &[("flagd-selector", "flagSetId=shop")],
+        b"{}",
+    )
+    .await;
+    assert_eq!(body["value"], json!(false));
+    let (_, _, bulk) = post(
+        &flags,
+        OfrepConfig::default(),
+        "/ofrep/v1/evaluate/flags",
+        &[("flagd-selector", "flagSetId=other")],
+        b"{}",
+    )
+    .await;
+    assert_eq!(bulk["flags"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn static_context_is_merged_and_wins() {
+    let mut static_context = Map::new();
+    static_context.insert("region".into(), json!("eu"));
+    let flags = shop_with(static_context).await;
+    let (_, body) = evaluate(&flags, "region-price", json!({"region": "us"})).await;
+    assert_eq!(body["value"], json!(9.5));
+}
+
+#[tokio::test]
+async fn explain_adds_the_decision_path_as_one_string() {
+    let flags = shop().await;
+    let body = json!({"context": {"email": "ada@example.com"}}).to_string();
+    let path = "/ofrep/v1/evaluate/flags/color";
+    let (_, _, plain) = post(&flags, OfrepConfig::default(), path, &[], body.as_bytes()).await;
+    assert!(plain["metadata"].get("ensign.explain").is_none());
+    let (status, _, explained) = post(
+        &flags,
+        OfrepConfig::default(),
+        path,
+        &[("x-ensign-explain", "true")],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let trace = explained["metadata"]["ensign.explain"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(trace.contains("/if"), "{trace}");
+    assert_eq!(explained["value"], plain["value"]);
+}
+
+#[tokio::test]
+async fn cors_allows_configured_origins() {
+    let flags = shop().await;
+    let config = OfrepConfig {
+        cors_origins: vec!["https://app.example".into()],
+        ..OfrepConfig::default()
+    };
+    let routes = ofrep::routes(Arc::clone(&flags), config);
+    let preflight = warp::test::request()
+        .method("OPTIONS")
+        .path("/ofrep/v1/evaluate/flags")
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "content-type,if-none-match",
+        )
+        .reply(&routes)
+        .await;
+    assert_eq!(preflight.status(), StatusCode::OK);
+    assert_eq!(
+        preflight
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("https://app.example")
+    );
+    let response = warp::test::request()
+        .method("POST")
+        .path("/ofrep/v1/evaluate/flags")
+        .header("origin", "https://app.example")
+        .header("content-type", "application/json")
+        .body("{}")
+        .reply(&routes)
+        .await;
+    let exposed = response
+        .headers()
+        .get("access-control-expose-headers")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(exposed.contains("etag"), "{exposed}");
+    let foreign = warp::test::request()
+        .method("OPTIONS")
+        .path("/ofrep/v1/evaluate/flags")
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "POST")
+        .reply(&routes)
+        .await;
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+}

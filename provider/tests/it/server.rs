@@ -1,0 +1,333 @@
+//! A whole server on ephemeral ports: readiness, metrics, the OFREP change
+//! stream over a real connection, file sources and their failures, and
+//! shutdown.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use provider::server::sources::{SourceKind, SourceSpec};
+use provider::server::{Server, ServerConfig};
+
+const SHOP: &str = include_str!("../data/shop.flags.json");
+
+fn config(sources: Vec<SourceSpec>) -> ServerConfig {
+    ServerConfig {
+        bind: [127, 0, 0, 1].into(),
+        port: 0,
+        sync_port: 0,
+        ofrep_port: 0,
+        management_port: 0,
+        sources,
+        ..ServerConfig::default()
+    }
+}
+
+fn text_source(name: &str, text: &str) -> SourceSpec {
+    SourceSpec {
+        name: name.into(),
+        kind: SourceKind::Text { text: text.into() },
+    }
+}
+
+/// A fresh directory for one test's files.
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ensign-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("the scratch directory can be made");
+    dir
+}
+
+/// Polls `check` until it holds (a few seconds at most).
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+async fn evaluate(server: &Server, key: &str) -> Value {
+    reqwest::Client::new()
+        .post(format!(
+            "http://{}/ofrep/v1/evaluate/flags/{key}",
+            server.ofrep_addr
+        ))
+        .json(&json!({"context": {}}))
+        .send()
+        .await
+        .expect("the OFREP listener answers")
+        .json()
+        .await
+        .expect("a JSON body")
+}
+
+async fn get(server: &Server, path: &str) -> (u16, String) {
+    let response = reqwest::get(format!("http://{}{path}", server.management_addr))
+        .await
+        .expect("the management listener answers");
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn readiness_and_metrics() {
+    let server = Server::start(config(vec![text_source("shop.json", SHOP)]))
+        .await
+        .expect("the server starts");
+    eventually("ready", || async { get(&server, "/readyz").await.0 == 200 }).await;
+    assert_eq!(get(&server, "/healthz").await, (200, "ok\n".into()));
+    assert_eq!(evaluate(&server, "banner").await["value"], json!(false));
+    assert_eq!(
+        evaluate(&server, "nope").await["errorCode"],
+        json!("FLAG_NOT_FOUND")
+    );
+    assert_eq!(
+        evaluate(&server, "broken-ref").await["errorCode"],
+        json!("PARSE_ERROR")
+    );
+    let (status, metrics) = get(&server, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains(
+            "ensign_evaluations_total{flag_set=\"shop\",reason=\"STATIC\",error_code=\"\"} 1\n"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "ensign_evaluations_total{flag_set=\"shop\",reason=\"ERROR\",error_code=\"PARSE_ERROR\"} 1\n"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ensign_evaluation_duration_seconds_count 2\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("ensign_ready 1\n"), "{metrics}");
+    assert!(
+        metrics.contains("ensign_snapshot_age_seconds "),
+        "{metrics}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn not_ready_until_every_source_loaded() {
+    let dir = scratch("not-ready");
+    let missing = dir.join("later.json");
+    let server = Server::start(config(vec![
+        text_source("shop.json", SHOP),
+        SourceSpec {
+            name: "later".into(),
+            kind: SourceKind::File {
+                path: missing.clone(),
+            },
+        },
+    ]))
+    .await
+    .expect("the server starts");
+    eventually("the missing file is counted", || async {
+        get(&server, "/metrics")
+            .await
+            .1
+            .contains("ensign_sync_errors_total{source=\"later\"}")
+    })
+    .await;
+    assert_eq!(get(&server, "/readyz").await.0, 503);
+    // Flags of the loaded source are served meanwhile.
+    assert_eq!(evaluate(&server, "banner").await["value"], json!(false));
+    std::fs::write(&missing, r#"{"flags":{}}"#).expect("write");
+    eventually("ready", || async { get(&server, "/readyz").await.0 == 200 }).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn file_edits_are_served_and_broken_edits_keep_the_last_good_state() {
+    let dir = scratch("file-edits");
+    let path = dir.join("flags.json");
+    std::fs::write(&path, SHOP).expect("write");
+    let server = Server::start(config(vec![SourceSpec {
+        name: "flags".into(),
+        kind: SourceKind::File { path: path.clone() },
+    }]))
+    .await
+    .expect("the server starts");
+    eventually("ready", || async { get(&server, "/readyz").await.0 == 200 }).await;
+    assert_eq!(evaluate(&server, "banner").await["value"], json!(false));
+
+    // An edit through a rename, as editors and ConfigMaps do it.
+    let edited = SHOP.replacen(
+        "\"defaultVariant\": \"off\"",
+        "\"defaultVariant\": \"on\"",
+        1,
+    );
+    std::fs::write(dir.join("flags.json.tmp"), &edited).expect("write");
+    std::fs::rename(dir.join("flags.json.tmp"), &path).expect("rename");
+    eventually("the edit is served", || async {
+        evaluate(&server, "banner").await["value"] == json!(true)
+    })
+    .await;
+
+    // Text that does not parse changes nothing, and is counted.
+    std::fs::write(&path, "{ not json").expect("write");
+    eventually("the failure is counted", || async {
+        get(&server, "/metrics")
+            .await
+            .1
+            .contains("ensign_sync_errors_total{source=\"flags\"} 1\n")
+    })
+    .await;
+    assert_eq!(evaluate(&server, "banner").await["value"], json!(true));
+
+    // An invalid flag keeps its last good version while the others update.
+    let mixed = edited
+        .replacen(
+            "\"defaultVariant\": \"on\"",
+            "\"defaultVariant\": \"missing\"",
+            1,
+        )
+        .replace(
+            "\"defaultVariant\": \"light\"",
+            "\"defaultVariant\": \"dark\"",
+        );
+    std::fs::write(&path, mixed).expect("write");
+    eventually("the valid flag updates", || async {
+        evaluate(&server, "theme").await["value"] == json!({"bg": "#000"})
+    })
+    .await;
+    assert_eq!(evaluate(&server, "banner").await["value"], json!(true));
+    assert!(
+        get(&server, "/metrics")
+            .await
+            .1
+            .contains("ensign_flag_diagnostics_total{source=\"flags\"}")
+    );
+    server.shutdown().await;
+}
+
+/// Reads SSE events (id and data) from a response body until `n` arrived.
+async fn read_events(
+    body: &mut (impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+    buffer: &mut String,
+    n: usize,
+) -> Vec<(String, Value)> {
+    let mut events = Vec::new();
+    while events.len() < n {
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let field = |name: &str| {
+                block
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(|v| v.trim_start().to_owned())
+            };
+            if let (Some(id), Some(data)) = (field("id:"), field("data:")) {
+                events.push((id, serde_json::from_str(&data).expect("event data is JSON")));
+            }
+        }
+        if events.len() >= n {
+            break;
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(5), body.next())
+            .await
+            .expect("an event arrives in time")
+            .expect("the stream is open")
+            .expect("the stream reads");
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    events
+}
+
+#[tokio::test]
+async fn change_stream_catches_up_announces_changes_and_ends_at_shutdown() {
+    let server = Server::start(config(vec![text_source("shop.json", SHOP)]))
+        .await
+        .expect("the server starts");
+    eventually("ready", || async { get(&server, "/readyz").await.0 == 200 }).await;
+    let current = format!("{:016x}", server.flags().snapshot().version());
+
+    // Connecting with the current version: nothing to catch up on.
+    let response = reqwest::Client::new()
+        .get(format!("http://{}/ofrep/v1/events", server.ofrep_addr))
+        .header("last-event-id", &current)
+        .send()
+        .await
+        .expect("the stream opens");
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("text/event-stream")
+    );
+    let mut body = response.bytes_stream();
+    let mut buffer = String::new();
+
+    // A client that is behind is told at once.
+    let behind = reqwest::get(format!(
+        "http://{}/ofrep/v1/events?etag=0000000000000000",
+        server.ofrep_addr
+    ))
+    .await
+    .expect("the stream opens");
+    let mut behind_body = behind.bytes_stream();
+    let mut behind_buffer = String::new();
+    let caught_up = read_events(&mut behind_body, &mut behind_buffer, 1).await;
+    assert_eq!(caught_up[0].0, current);
+    assert_eq!(caught_up[0].1["type"], json!("refetchEvaluation"));
+    assert_eq!(caught_up[0].1["etag"], json!(current));
+
+    // A change reaches both.
+    let changed = SHOP.replace(
+        "\"defaultVariant\": \"light\"",
+        "\"defaultVariant\": \"dark\"",
+    );
+    let (snapshot, _) = engine::Snapshot::from_text(
+        "shop.json",
+        &changed,
+        engine::Format::Json,
+        &engine::CompileOptions::default(),
+    )
+    .expect("parses");
+    let changes = server.flags().publish(snapshot).await;
+    assert_eq!(changes.changed, ["theme"]);
+    let new = format!("{:016x}", changes.new_version);
+    let events = read_events(&mut body, &mut buffer, 1).await;
+    assert_eq!(events[0].0, new);
+    assert_eq!(events[0].1["etag"], json!(new));
+    assert!(
+        events[0].1["lastModified"]
+            .as_u64()
+            .is_some_and(|t| t > 1_700_000_000)
+    );
+    assert_eq!(
+        read_events(&mut behind_body, &mut behind_buffer, 1).await[0].0,
+        new
+    );
+
+    // Shutdown ends the stream cleanly.
+    let shutdown = tokio::spawn(server.shutdown());
+    let end = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(chunk) = body.next().await {
+            if chunk.is_err() {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    assert_eq!(end, Ok(true), "the stream ends without an error");
+    tokio::time::timeout(Duration::from_secs(15), shutdown)
+        .await
+        .expect("shutdown completes")
+        .expect("shutdown does not panic");
+}
