@@ -118,7 +118,21 @@ impl Server {
                         let _ = loader.load(index, &text, format).await;
                     });
                 }
-                SourceKind::Http { .. } | SourceKind::Grpc { .. } => {
+                SourceKind::Http {
+                    url,
+                    bearer_token,
+                    interval,
+                } => {
+                    tasks.spawn(sources::http::run(
+                        loader,
+                        index,
+                        url,
+                        bearer_token,
+                        interval,
+                        shutdown,
+                    ));
+                }
+                SourceKind::Grpc { .. } => {
                     loader.failed(index, "this kind of source is not available yet");
                 }
             }

@@ -331,3 +331,89 @@ async fn change_stream_catches_up_announces_changes_and_ends_at_shutdown() {
         .expect("shutdown completes")
         .expect("shutdown does not panic");
 }
+
+/// A flag file served over HTTP with ETags, whose content and status the
+/// test changes; counts requests and conditional hits.
+#[derive(Default)]
+struct Origin {
+    body: std::sync::Mutex<(u16, String)>,
+    requests: std::sync::atomic::AtomicUsize,
+    not_modified: std::sync::atomic::AtomicUsize,
+}
+
+async fn serve_origin(origin: std::sync::Arc<Origin>) -> std::net::SocketAddr {
+    use warp::Filter;
+    let route = warp::path!("flags.json")
+        .and(warp::header::optional::<String>("if-none-match"))
+        .and(warp::header::optional::<String>("authorization"))
+        .map(move |tag: Option<String>, auth: Option<String>| {
+            use std::sync::atomic::Ordering;
+            origin.requests.fetch_add(1, Ordering::SeqCst);
+            let (status, body) = origin.body.lock().expect("lock").clone();
+            let etag = format!("\"{:x}\"", body.len() * 31 + usize::from(status));
+            let builder = warp::http::Response::builder().header("etag", &etag);
+            if auth.as_deref() != Some("Bearer secret") {
+                return builder.status(401).body(String::new()).expect("response");
+            }
+            if tag.as_deref() == Some(etag.as_str()) {
+                origin.not_modified.fetch_add(1, Ordering::SeqCst);
+                return builder.status(304).body(String::new()).expect("response");
+            }
+            builder.status(status).body(body).expect("response")
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(warp::serve(route).incoming(listener).run());
+    addr
+}
+
+#[tokio::test]
+async fn http_sources_poll_with_etags_and_survive_failures() {
+    use std::sync::atomic::Ordering;
+    let origin = std::sync::Arc::new(Origin::default());
+    *origin.body.lock().expect("lock") = (200, SHOP.to_owned());
+    let addr = serve_origin(std::sync::Arc::clone(&origin)).await;
+    let url = format!("http://{addr}/flags.json");
+    let server = Server::start(config(vec![SourceSpec {
+        name: url.clone(),
+        kind: SourceKind::Http {
+            url,
+            bearer_token: Some("secret".into()),
+            interval: Duration::from_millis(100),
+        },
+    }]))
+    .await
+    .expect("the server starts");
+    eventually("ready", || async { get(&server, "/readyz").await.0 == 200 }).await;
+    assert_eq!(evaluate(&server, "banner").await["value"], json!(false));
+    eventually("a conditional poll hits", || async {
+        origin.not_modified.load(Ordering::SeqCst) >= 2
+    })
+    .await;
+
+    // The origin fails: the last good flags keep being served.
+    *origin.body.lock().expect("lock") = (500, "oops".into());
+    eventually("the failure is counted", || async {
+        get(&server, "/metrics")
+            .await
+            .1
+            .contains("ensign_sync_errors_total{source=\"http://")
+    })
+    .await;
+    assert_eq!(evaluate(&server, "banner").await["value"], json!(false));
+
+    // It recovers with new content.
+    let edited = SHOP.replacen(
+        "\"defaultVariant\": \"off\"",
+        "\"defaultVariant\": \"on\"",
+        1,
+    );
+    *origin.body.lock().expect("lock") = (200, edited);
+    eventually("the new content is served", || async {
+        evaluate(&server, "banner").await["value"] == json!(true)
+    })
+    .await;
+    server.shutdown().await;
+}

@@ -11,6 +11,7 @@
 //! and counted in `/metrics`.
 
 pub mod file;
+pub mod http;
 pub mod spec;
 
 use std::sync::Arc;
