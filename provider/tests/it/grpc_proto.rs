@@ -11,6 +11,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use prost::Message;
 use prost_types::field_descriptor_proto::{Label, Type};
@@ -205,8 +206,13 @@ fn conformance_dir() -> PathBuf {
 fn compile(dir: &Path, files: &[&str], label: &str) -> FileDescriptorSet {
     let protoc = protoc_bin_vendored::protoc_bin_path().expect("vendored protoc");
     let well_known = protoc_bin_vendored::include_path().expect("vendored includes");
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("descriptors-{label}-{}.bin", std::process::id()));
+    // Tests run in parallel: each compilation writes its own file.
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let run = RUNS.fetch_add(1, Ordering::Relaxed);
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "descriptors-{label}-{}-{run}.bin",
+        std::process::id()
+    ));
     let status = Command::new(protoc)
         .arg(format!("--proto_path={}", dir.display()))
         .arg(format!("--proto_path={}", well_known.display()))
