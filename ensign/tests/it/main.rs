@@ -2,6 +2,8 @@
 
 /// `ensign eval`: single, explained and batch evaluation, exit codes.
 mod eval;
+/// `ensign serve`: the real binary on ephemeral ports, SIGTERM.
+mod serve;
 /// `ensign validate` against flagd's schema test files and bad input.
 mod validate;
 
