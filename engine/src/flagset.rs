@@ -96,7 +96,9 @@ impl Flag {
         &self.metadata
     }
 
-    /// The definition as written (flagd JSON), for export and sync.
+    /// The definition in flagd JSON with every `$ref` replaced by its
+    /// evaluator, as flagd holds a flag after loading its file: what sync
+    /// sends.
     pub fn definition(&self) -> &Value {
         &self.definition
     }
@@ -775,8 +777,16 @@ fn compile_flag(
     if errors_after > errors_before {
         return None;
     }
+    // As flagd stores a flag after loading its file: `$ref`s replaced by
+    // their evaluators. Sync sends this, and hashing it makes an edit of a
+    // shared evaluator a change of every flag that uses it.
+    let definition = if refs.is_empty() {
+        raw.definition.clone()
+    } else {
+        expand_refs(&raw.definition, &file.evaluators, 0)
+    };
     let mut hasher = ContentHasher::default();
-    hasher.write_json(&raw.definition);
+    hasher.write_json(&definition);
     hasher.write_json(&Value::Object(metadata.clone()));
     hasher.write_str(fractional.as_str());
     let branches = targeting
@@ -791,10 +801,39 @@ fn compile_flag(
         targeting,
         metadata,
         refs,
-        definition: raw.definition.clone(),
+        definition,
         hash: hasher.finish(),
         trie: None,
     })
+}
+
+/// Replaces every `{"$ref": name}` in `value` by the named evaluator,
+/// itself expanded. Only called on flags that compiled, so every name is
+/// known and no evaluator refers to itself; the depth bound is a backstop.
+fn expand_refs(value: &Value, evaluators: &Map<String, Value>, depth: usize) -> Value {
+    const MAX_DEPTH: usize = 64;
+    match value {
+        Value::Object(map) if depth < MAX_DEPTH => {
+            if map.len() == 1
+                && let Some(Value::String(name)) = map.get("$ref")
+                && let Some(rule) = evaluators.get(name)
+            {
+                return expand_refs(rule, evaluators, depth + 1);
+            }
+            Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), expand_refs(v, evaluators, depth + 1)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) if depth < MAX_DEPTH => Value::Array(
+            items
+                .iter()
+                .map(|v| expand_refs(v, evaluators, depth + 1))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// What one constant branch of a root `if` resolves to.

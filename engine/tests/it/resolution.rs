@@ -456,3 +456,34 @@ fn constant_branches_resolve_like_values() {
         );
     }
 }
+
+#[test]
+fn definitions_carry_refs_expanded_and_evaluator_edits_are_changes() {
+    let file = |domain: &str| {
+        format!(
+            r#"{{"$evaluators": {{"staff": {{"ends_with": [{{"var": "email"}}, "{domain}"]}},
+                                 "staff_or_beta": {{"or": [{{"$ref": "staff"}}, {{"var": "beta"}}]}}}},
+                "flags": {{
+                  "panel": {{"state": "ENABLED", "variants": {{"on": true, "off": false}},
+                             "defaultVariant": "off",
+                             "targeting": {{"if": [{{"$ref": "staff_or_beta"}}, "on", "off"]}}}},
+                  "plain": {{"state": "ENABLED", "variants": {{"on": true}}, "defaultVariant": "on"}}}}}}"#
+        )
+    };
+    let old = snapshot(&file("@example.com"));
+    let set = old
+        .flag_set_for("panel", &Selector::All)
+        .expect("the flag is served");
+    let definition = set.get("panel").map(|entry| entry.definition().clone());
+    assert_eq!(
+        definition.map(|d| d["targeting"].clone()),
+        Some(json!({"if": [
+            {"or": [{"ends_with": [{"var": "email"}, "@example.com"]}, {"var": "beta"}]},
+            "on", "off"
+        ]}))
+    );
+    let new = snapshot(&file("@example.org"));
+    let changes = old.diff(&new);
+    assert_eq!(changes.changed, ["panel"]);
+    assert!(changes.added.is_empty() && changes.removed.is_empty());
+}
