@@ -97,6 +97,7 @@ impl<'t> Extracted<'t> {
     }
 
     /// Marks a trie node's key as met; true if it had been met before.
+    #[inline(always)]
     fn seen(&mut self, id: usize) -> bool {
         let (word, bit) = (id / 64, 1u64 << (id % 64));
         match self.met.get_mut(word) {
@@ -109,14 +110,24 @@ impl<'t> Extracted<'t> {
         }
     }
 
+    /// Sets a slot's value. Inlined: passed to a call, the value went
+    /// through memory and was read back before its stores had landed.
+    #[inline(always)]
     fn set(&mut self, slot: SlotId, value: Option<Val<'t>>) {
         let index = slot.0 as usize;
-        if self.composites.iter().any(|(s, _)| *s == index) {
-            self.composites.retain(|(s, _)| *s != index);
+        if !self.composites.is_empty() {
+            self.forget_composite(index);
         }
         if let Some(cell) = self.slots.get_mut(index) {
             *cell = value;
         }
+    }
+
+    /// Drops the array or object a slot was given, if any (a repeated key
+    /// replaced it).
+    #[cold]
+    fn forget_composite(&mut self, index: usize) {
+        self.composites.retain(|(s, _)| *s != index);
     }
 
     /// Stores a parsed value as a slot's value.
@@ -302,6 +313,27 @@ fn parse_number(span: &str) -> f64 {
         return if negative { -value } else { value };
     }
     span.parse::<f64>().unwrap_or(f64::NAN)
+}
+
+/// A validated number of up to 15 digits without fraction or exponent as
+/// serde_json reads it (a `u64`, or an `i64` when negative); `None` for
+/// any other, and for `-0`, which it reads as a float.
+fn small_integer(span: &[u8]) -> Option<Value> {
+    let (negative, digits) = match span.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, span),
+    };
+    if digits.len() > 15 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = digits
+        .iter()
+        .fold(0i64, |n, &b| n * 10 + i64::from(b - b'0'));
+    match (negative, n) {
+        (false, n) => Some(Value::from(n.unsigned_abs())),
+        (true, 0) => None,
+        (true, n) => Some(Value::from(-n)),
+    }
 }
 
 /// A key's length as a table entry holds it.
@@ -497,19 +529,125 @@ impl<'t> Scanner<'t> {
             // A path ends here with an array or object, or goes on into an
             // array: parse the value and fill the slots from it.
             (Some(b'{' | b'['), _) => {
-                let end = self.skip(pos, depth + 1)?;
-                let value: Value = serde_json::from_str(&self.text[pos..end])
-                    .map_err(|e| Bad(Box::new(ContextError::Syntax(e.to_string()))))?;
+                let flat = match self.bytes.get(pos) {
+                    Some(b'[') if depth + 1 < MAX_DEPTH => self.flat_array(pos),
+                    _ => None,
+                };
+                let (value, end) = match flat {
+                    Some(read) => read,
+                    None => {
+                        let end = self.skip(pos, depth + 1)?;
+                        let value: Value = serde_json::from_str(&self.text[pos..end])
+                            .map_err(|e| Bad(Box::new(ContextError::Syntax(e.to_string()))))?;
+                        (value, end)
+                    }
+                };
                 node.fill(value, out);
                 Ok(end)
             }
-            // A scalar on a path's end: read it in place.
-            (_, Some(slot)) => {
-                let (value, end) = self.scalar(pos)?;
-                out.set(slot, Some(value));
+            (_, Some(slot)) => self.scalar(pos, slot, out),
+            (_, None) => self.skip(pos, depth + 1),
+        }
+    }
+
+    /// Reads a flat array of strings, booleans, nulls and integers of up to
+    /// 15 digits (the usual shape of tags, roles, segments) at `start`
+    /// straight into a JSON value, without scanning it twice. `None` for
+    /// any other array, valid or not: the caller then skips it, refusing
+    /// it if it is malformed, and parses it in full.
+    fn flat_array(&self, start: usize) -> Option<(Value, usize)> {
+        let bytes = self.bytes;
+        let mut items = Vec::new();
+        let mut pos = ws(bytes, start + 1);
+        if bytes.get(pos) == Some(&b']') {
+            return Some((Value::Array(items), pos + 1));
+        }
+        loop {
+            let item = match bytes.get(pos)? {
+                b'"' => {
+                    let (end, escaped) = self.string(pos).ok()?;
+                    let raw = self.text.get(pos..end)?;
+                    pos = end;
+                    if escaped {
+                        Value::String(serde_json::from_str(raw).ok()?)
+                    } else {
+                        Value::String(raw.get(1..raw.len() - 1)?.to_owned())
+                    }
+                }
+                b't' => {
+                    pos = self.literal(pos, b"true").ok()?;
+                    Value::Bool(true)
+                }
+                b'f' => {
+                    pos = self.literal(pos, b"false").ok()?;
+                    Value::Bool(false)
+                }
+                b'n' => {
+                    pos = self.literal(pos, b"null").ok()?;
+                    Value::Null
+                }
+                b'-' | b'0'..=b'9' => {
+                    let end = self.number(pos).ok()?;
+                    let item = small_integer(bytes.get(pos..end)?)?;
+                    pos = end;
+                    item
+                }
+                _ => return None,
+            };
+            items.push(item);
+            pos = ws(bytes, pos);
+            match bytes.get(pos)? {
+                b',' => pos = ws(bytes, pos + 1),
+                b']' => return Some((Value::Array(items), pos + 1)),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Reads the scalar at `pos` on a path's end into its slot, in place
+    /// (strings without escapes borrow the text); returns the position
+    /// after it. Each arm stores its own value: a value built in one arm
+    /// and stored after the match went through a temporary on the stack,
+    /// written in pieces and read back whole, which stalls.
+    #[inline(always)]
+    fn scalar(&self, pos: usize, slot: SlotId, out: &mut Extracted<'t>) -> Result<usize, Bad> {
+        match self.bytes.get(pos) {
+            Some(b'"') => {
+                let (end, escaped) = self.string(pos)?;
+                if escaped {
+                    let value = serde_json::from_str(&self.text[pos..end])
+                        .map_err(|e| Bad(Box::new(ContextError::Syntax(e.to_string()))))?;
+                    out.set(slot, Some(Val::Str(Cow::Owned(value))));
+                } else {
+                    out.set(
+                        slot,
+                        Some(Val::Str(Cow::Borrowed(&self.text[pos + 1..end - 1]))),
+                    );
+                }
                 Ok(end)
             }
-            (_, None) => self.skip(pos, depth + 1),
+            Some(b't') => {
+                let end = self.literal(pos, b"true")?;
+                out.set(slot, Some(Val::Bool(true)));
+                Ok(end)
+            }
+            Some(b'f') => {
+                let end = self.literal(pos, b"false")?;
+                out.set(slot, Some(Val::Bool(false)));
+                Ok(end)
+            }
+            Some(b'n') => {
+                let end = self.literal(pos, b"null")?;
+                out.set(slot, Some(Val::Null));
+                Ok(end)
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                let end = self.number(pos)?;
+                out.set(slot, Some(Val::Num(parse_number(&self.text[pos..end]))));
+                Ok(end)
+            }
+            Some(_) => Err(self.fail(pos, "expected value")),
+            None => Err(self.fail(pos, "EOF while parsing a value")),
         }
     }
 
@@ -641,33 +779,6 @@ impl<'t> Scanner<'t> {
                 }
             }
             _ => Err(self.fail(pos, "invalid escape")),
-        }
-    }
-
-    /// Reads the scalar value at `pos` in place (strings without escapes
-    /// borrow the text); returns it and the position after it.
-    fn scalar(&self, pos: usize) -> Result<(Val<'t>, usize), Bad> {
-        match self.bytes.get(pos) {
-            Some(b'"') => {
-                let (end, escaped) = self.string(pos)?;
-                let value = if escaped {
-                    serde_json::from_str(&self.text[pos..end])
-                        .map(|s: String| Val::Str(Cow::Owned(s)))
-                        .map_err(|e| Bad(Box::new(ContextError::Syntax(e.to_string()))))?
-                } else {
-                    Val::Str(Cow::Borrowed(&self.text[pos + 1..end - 1]))
-                };
-                Ok((value, end))
-            }
-            Some(b't') => Ok((Val::Bool(true), self.literal(pos, b"true")?)),
-            Some(b'f') => Ok((Val::Bool(false), self.literal(pos, b"false")?)),
-            Some(b'n') => Ok((Val::Null, self.literal(pos, b"null")?)),
-            Some(b'-' | b'0'..=b'9') => {
-                let end = self.number(pos)?;
-                Ok((Val::Num(parse_number(&self.text[pos..end])), end))
-            }
-            Some(_) => Err(self.fail(pos, "expected value")),
-            None => Err(self.fail(pos, "EOF while parsing a value")),
         }
     }
 
@@ -872,6 +983,58 @@ y"}"#,
             let got = t.extract(&format!("{{\"n\": {n}}}"), 1).unwrap().to_json();
             let want: f64 = n.parse().unwrap();
             assert_eq!(got[0].as_ref().and_then(Value::as_f64), Some(want), "{n}");
+        }
+    }
+
+    #[test]
+    fn flat_arrays_read_like_serde() {
+        let t = trie(&["tags", "tags.1", "deep.x"]);
+        let cases = [
+            r#"{"tags": []}"#,
+            r#"{"tags": [ "a" , "b" ]}"#,
+            r#"{"tags": ["a\"b", "\u00e9", "\ud83d\ude00", "x\ny"]}"#,
+            r#"{"tags": [true, false, null, "t"]}"#,
+            r#"{"tags": [0, -1, 7, 123456789012345, -123456789012345]}"#,
+            r#"{"tags": [1234567890123456, 1.5, -0, 1e2, -0.0]}"#,
+            r#"{"tags": [1, [2, "x"], {"k": 3}]}"#,
+            r#"{"tags": [[]]}"#,
+            r#"{"tags": ["a"], "tags": ["b", "c"]}"#,
+            r#"{"tags": ["a", "b"], "tags": 1}"#,
+            r#"{"tags": 1, "tags": ["a", "b"]}"#,
+            r#"{"deep": {"x": ["a"]}, "deep": {"y": 1}}"#,
+            r#"{"tags": ["a" "b"]}"#,
+            r#"{"tags": ["a",]}"#,
+            r#"{"tags": [1,]}"#,
+            r#"{"tags": [,1]}"#,
+            r#"{"tags": [tru]}"#,
+            r#"{"tags": ["\q"]}"#,
+            r#"{"tags": ["\ud83d"]}"#,
+            r#"{"tags": [01]}"#,
+            r#"{"tags": [1.]}"#,
+            r#"{"tags": [-]}"#,
+            r#"{"tags": ["a"}"#,
+            r#"{"tags": ["a""#,
+            r#"{"tags": ["#,
+        ];
+        for text in cases {
+            let ours = t.extract(text, 3);
+            let serde = parse_context(text);
+            assert_eq!(ours.is_ok(), serde.is_ok(), "{text}: {ours:?} vs {serde:?}");
+            if let Ok(full) = serde {
+                let slots = ours.unwrap().to_json();
+                // Exact equality: a number must also be of serde's kind
+                // (unsigned, signed or float).
+                assert_eq!(slots[0].as_ref(), full.get("tags"), "{text}");
+                assert_eq!(slots[1].as_ref(), full.pointer("/tags/1"), "{text}");
+                assert_eq!(slots[2].as_ref(), full.pointer("/deep/x"), "{text}");
+            }
+        }
+        // Past the nesting limit, a flat array is refused like any other.
+        let t = trie(&[&["a"; 126].join("."), &["a"; 128].join(".")]);
+        for depth in [126, 128] {
+            let text = format!("{}[\"x\"]{}", "{\"a\": ".repeat(depth), "}".repeat(depth));
+            let ours = t.extract(&text, 2);
+            assert_eq!(ours.is_ok(), parse_context(&text).is_ok(), "depth {depth}");
         }
     }
 
