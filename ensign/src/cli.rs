@@ -51,6 +51,9 @@ pub struct ServeArgs {
         default_value_t = 8014
     )]
     pub management_port: u16,
+    /// Unix socket for flagd's evaluation gRPC service, instead of --port.
+    #[arg(long, short = 'd', env = "ENSIGN_SOCKET_PATH")]
+    pub socket_path: Option<PathBuf>,
     /// Address every listener binds.
     #[arg(long, env = "ENSIGN_BIND", default_value = "0.0.0.0")]
     pub bind: std::net::IpAddr,

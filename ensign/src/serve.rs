@@ -68,6 +68,7 @@ fn config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
         sync_port: args.sync_port,
         ofrep_port: args.ofrep_port,
         management_port: args.management_port,
+        socket_path: args.socket_path.clone(),
         tls: args
             .server_cert_path
             .clone()

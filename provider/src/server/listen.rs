@@ -38,6 +38,14 @@ pub enum ListenError {
         /// Why.
         source: std::io::Error,
     },
+    /// The unix socket could not be bound.
+    #[error("binding unix socket {path}: {source}")]
+    BindUnix {
+        /// The socket path.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The certificate or key could not be read.
     #[error("reading {path}: {source}")]
     TlsFile {
@@ -51,16 +59,26 @@ pub enum ListenError {
     TlsConfig(#[from] tokio_rustls::rustls::Error),
 }
 
-/// TLS settings shared by every HTTP listener.
+/// TLS settings shared by every listener.
 #[derive(Debug, Clone)]
 pub struct Tls {
     config: Arc<ServerConfig>,
+    /// The PEM files' bytes, for tonic's own TLS setup.
+    cert_pem: Arc<[u8]>,
+    key_pem: Arc<[u8]>,
 }
 
 impl Tls {
     /// Reads a PEM certificate chain and private key. HTTP/2 and HTTP/1.1
     /// are offered by ALPN.
     pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Tls, ListenError> {
+        let read = |path: &Path| {
+            std::fs::read(path).map_err(|e| ListenError::TlsFile {
+                path: path.display().to_string(),
+                source: tokio_rustls::rustls::pki_types::pem::Error::Io(e),
+            })
+        };
+        let (cert_pem, key_pem) = (read(cert)?, read(key)?);
         let certs = CertificateDer::pem_file_iter(cert)
             .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
             .map_err(|source| ListenError::TlsFile {
@@ -80,6 +98,8 @@ impl Tls {
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Tls {
             config: Arc::new(config),
+            cert_pem: cert_pem.into(),
+            key_pem: key_pem.into(),
         })
     }
 
@@ -87,6 +107,75 @@ impl Tls {
     pub fn config(&self) -> Arc<ServerConfig> {
         Arc::clone(&self.config)
     }
+}
+
+/// Where a gRPC listener accepts connections.
+#[derive(Debug)]
+pub enum GrpcListener {
+    /// A TCP port.
+    Tcp(TcpListener),
+    /// A unix socket (flagd's `--socket-path`).
+    #[cfg(unix)]
+    Unix(tokio::net::UnixListener),
+}
+
+/// Serves gRPC `routes` until `shutdown` resolves; tonic then lets open
+/// calls finish (streams end themselves on the same signal).
+pub async fn serve_grpc(
+    name: &'static str,
+    listener: GrpcListener,
+    tls: Option<Tls>,
+    routes: tonic::service::Routes,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        let identity = tonic::transport::Identity::from_pem(&*tls.cert_pem, &*tls.key_pem);
+        builder = match builder
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+        {
+            Ok(builder) => builder,
+            Err(error) => {
+                tracing::error!(listener = name, %error, "TLS setup failed; listener not started.");
+                return;
+            }
+        };
+    }
+    let router = builder.add_routes(routes);
+    let result = match listener {
+        GrpcListener::Tcp(listener) => {
+            router
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::TcpListenerStream::new(listener),
+                    shutdown,
+                )
+                .await
+        }
+        #[cfg(unix)]
+        GrpcListener::Unix(listener) => {
+            router
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::UnixListenerStream::new(listener),
+                    shutdown,
+                )
+                .await
+        }
+    };
+    match result {
+        Ok(()) => tracing::info!(listener = name, "Listener stopped."),
+        Err(error) => tracing::error!(listener = name, %error, "Listener failed."),
+    }
+}
+
+/// Binds a unix socket, replacing a stale socket file left by an earlier
+/// run.
+#[cfg(unix)]
+pub fn bind_unix(path: &Path) -> Result<tokio::net::UnixListener, ListenError> {
+    let _ = std::fs::remove_file(path);
+    tokio::net::UnixListener::bind(path).map_err(|source| ListenError::BindUnix {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// Binds a TCP listener; port 0 picks a free port.

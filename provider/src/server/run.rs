@@ -10,7 +10,8 @@ use tokio::task::JoinSet;
 
 use engine::{CompileOptions, Format};
 
-use crate::server::listen::{self, ListenError, Tls};
+use crate::grpc;
+use crate::server::listen::{self, GrpcListener, ListenError, Tls};
 use crate::server::ofrep::{self, OfrepConfig};
 use crate::server::sources::{self, Loader, SourceKind, SourceSpec};
 use crate::server::{Flags, management};
@@ -28,6 +29,8 @@ pub struct ServerConfig {
     pub ofrep_port: u16,
     /// Management port (health, readiness, metrics).
     pub management_port: u16,
+    /// Unix socket for the evaluation gRPC service (instead of `port`).
+    pub socket_path: Option<PathBuf>,
     /// Certificate and key (PEM) for TLS on every listener.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Where flags come from, in precedence order.
@@ -48,6 +51,7 @@ impl Default for ServerConfig {
             sync_port: 8015,
             ofrep_port: 8016,
             management_port: 8014,
+            socket_path: None,
             tls: None,
             sources: Vec::new(),
             static_context: Map::new(),
@@ -66,6 +70,9 @@ pub enum ServeError {
     /// No sources were configured.
     #[error("no flag sources configured")]
     NoSources,
+    /// `socket_path` on a platform without unix sockets.
+    #[error("unix sockets are not available on this platform")]
+    NoUnixSockets,
 }
 
 /// A running server.
@@ -76,6 +83,10 @@ pub struct Server {
     pub ofrep_addr: SocketAddr,
     /// Where the management endpoints listen.
     pub management_addr: SocketAddr,
+    /// Where flagd's evaluation gRPC listens (`None` on a unix socket).
+    pub evaluation_addr: Option<SocketAddr>,
+    /// Where flagd's sync gRPC listens.
+    pub sync_addr: SocketAddr,
     tasks: JoinSet<()>,
 }
 
@@ -98,6 +109,19 @@ impl Server {
             listen::bind(SocketAddr::new(config.bind, config.management_port)).await?;
         let ofrep_addr = local_addr(&ofrep_listener, config.ofrep_port, config.bind);
         let management_addr = local_addr(&management_listener, config.management_port, config.bind);
+        let sync_listener = listen::bind(SocketAddr::new(config.bind, config.sync_port)).await?;
+        let sync_addr = local_addr(&sync_listener, config.sync_port, config.bind);
+        let (evaluation_listener, evaluation_addr) = match &config.socket_path {
+            #[cfg(unix)]
+            Some(path) => (GrpcListener::Unix(listen::bind_unix(path)?), None),
+            #[cfg(not(unix))]
+            Some(_) => return Err(ServeError::NoUnixSockets),
+            None => {
+                let listener = listen::bind(SocketAddr::new(config.bind, config.port)).await?;
+                let addr = local_addr(&listener, config.port, config.bind);
+                (GrpcListener::Tcp(listener), Some(addr))
+            }
+        };
 
         let names = config
             .sources
@@ -147,6 +171,31 @@ impl Server {
             ofrep::routes(Arc::clone(&flags), config.ofrep.clone()),
             flags.shutdown_signal(),
         ));
+        match (&evaluation_addr, &config.socket_path) {
+            (Some(addr), _) => {
+                tracing::info!(listener = "evaluation", %addr, %scheme, "Listener started.");
+            }
+            (None, Some(path)) => {
+                tracing::info!(listener = "evaluation", socket = %path.display(), "Listener started.");
+            }
+            (None, None) => {}
+        }
+        tasks.spawn(listen::serve_grpc(
+            "evaluation",
+            evaluation_listener,
+            // flagd serves its unix socket without TLS.
+            tls.clone().filter(|_| config.socket_path.is_none()),
+            grpc::evaluation_routes(Arc::clone(&flags)),
+            flags.shutdown_signal(),
+        ));
+        tracing::info!(listener = "sync", addr = %sync_addr, %scheme, "Listener started.");
+        tasks.spawn(listen::serve_grpc(
+            "sync",
+            GrpcListener::Tcp(sync_listener),
+            tls.clone(),
+            grpc::sync_routes(Arc::clone(&flags)),
+            flags.shutdown_signal(),
+        ));
         tracing::info!(listener = "management", addr = %management_addr, %scheme, "Listener started.");
         tasks.spawn(listen::serve_http(
             "management",
@@ -159,6 +208,8 @@ impl Server {
             flags,
             ofrep_addr,
             management_addr,
+            evaluation_addr,
+            sync_addr,
             tasks,
         })
     }

@@ -2,6 +2,8 @@
 
 /// flagd gRPC: protocol definitions against flagd's, services end to end.
 mod grpc;
+/// Listeners: gRPC on TCP and unix sockets, TLS everywhere.
+mod listeners;
 /// OFREP: statuses, bodies, ETags, explain, CORS and bad input.
 mod ofrep;
 /// A whole server: readiness, metrics, change stream, file sources, shutdown.
