@@ -479,3 +479,72 @@ async fn cors_allows_configured_origins() {
         .await;
     assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn api_keys_and_rate_limits_answer_401_403_429() {
+    use provider::server::ofrep::access::{ApiKey, RateLimit};
+    let flags = shop().await;
+    let config = OfrepConfig {
+        api_keys: vec![
+            ApiKey {
+                key: "k1".into(),
+                selector: None,
+            },
+            ApiKey {
+                key: "shop".into(),
+                selector: Some("flagSetId=shop".into()),
+            },
+        ],
+        rate_limit: Some(RateLimit {
+            requests_per_second: std::num::NonZeroU32::MIN,
+            burst: std::num::NonZeroU32::new(3),
+        }),
+        ..OfrepConfig::default()
+    };
+    // One set of routes, so the rate limiter's state carries across requests.
+    let routes = ofrep::routes(Arc::clone(&flags), config);
+    let send = |headers: Vec<(&'static str, &'static str)>| {
+        let mut request = warp::test::request()
+            .method("POST")
+            .path("/ofrep/v1/evaluate/flags/banner")
+            .header("content-type", "application/json")
+            .body("{}");
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let routes = routes.clone();
+        async move {
+            let response = request.reply(&routes).await;
+            let body: Value = serde_json::from_slice(response.body()).expect("a JSON body");
+            (response.status(), response.headers().clone(), body)
+        }
+    };
+    let (status, _, body) = send(vec![]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["errorCode"], json!("GENERAL"));
+    assert_eq!(
+        send(vec![("x-api-key", "nope")]).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, _, body) = send(vec![("authorization", "Bearer k1")]).await;
+    assert_eq!((status, &body["value"]), (StatusCode::OK, &json!(false)));
+    let (status, _, body) = send(vec![
+        ("x-api-key", "shop"),
+        ("flagd-selector", "flagSetId=other"),
+    ])
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // k1 has used one of its three; two more pass, the fourth is limited.
+    for _ in 0..2 {
+        assert_eq!(send(vec![("x-api-key", "k1")]).await.0, StatusCode::OK);
+    }
+    let (status, headers, body) = send(vec![("x-api-key", "k1")]).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    let retry: u64 = headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(retry >= 1, "Retry-After is a positive number of seconds");
+    assert_eq!(body["errorCode"], json!("GENERAL"));
+}

@@ -3,6 +3,7 @@
 //! ETag, the change-notification event stream, CORS, and an opt-in explain
 //! header.
 
+pub mod access;
 pub mod body;
 pub mod error;
 pub mod events;
@@ -25,6 +26,8 @@ use engine::hash::ContentHasher;
 use engine::{ErrorCode, FlagSet, Resolution, Selector, Snapshot};
 
 use crate::server::Flags;
+use crate::server::listen::PeerAddr;
+use crate::server::ofrep::access::{Access, ApiKey, Grant, RateLimit};
 use crate::server::ofrep::error::OfrepError;
 use crate::server::ofrep::wire::{Bulk, Evaluation, EventStream, EventStreamEndpoint};
 
@@ -44,6 +47,10 @@ pub struct OfrepConfig {
     pub cors_origins: Vec<String>,
     /// `inactivityDelaySec` advertised with the event stream.
     pub inactivity_delay_sec: u32,
+    /// API keys; empty: no authentication.
+    pub api_keys: Vec<ApiKey>,
+    /// Rate limit per key (per client address without keys).
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl Default for OfrepConfig {
@@ -52,6 +59,8 @@ impl Default for OfrepConfig {
             body_limit: 1024 * 1024,
             cors_origins: Vec::new(),
             inactivity_delay_sec: 120,
+            api_keys: Vec::new(),
+            rate_limit: None,
         }
     }
 }
@@ -78,27 +87,44 @@ pub fn routes(flags: Arc<Flags>, config: OfrepConfig) -> BoxedFilter<(Response,)
     };
     let explain = warp::header::optional::<String>(EXPLAIN_HEADER)
         .map(|v: Option<String>| v.is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes")));
-    let selector = warp::header::optional::<String>(SELECTOR_HEADER)
-        .map(|s: Option<String>| s.map_or(Selector::All, |s| Selector::parse(&s)));
+    let access = Access::new(&config.api_keys, config.rate_limit);
+    spawn_forgetting(&flags, access.clone());
+    let admit = warp::header::optional::<String>("x-api-key")
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::ext::optional::<PeerAddr>())
+        .and(warp::header::optional::<String>(SELECTOR_HEADER))
+        .map(
+            move |key: Option<String>,
+                  authorization: Option<String>,
+                  peer: Option<PeerAddr>,
+                  selector: Option<String>| {
+                access.admit(
+                    key.as_deref(),
+                    authorization.as_deref(),
+                    peer.map(|p| p.0.ip()),
+                    selector.as_deref().map(Selector::parse),
+                )
+            },
+        );
 
     let single = warp::path!("ofrep" / "v1" / "evaluate" / "flags" / String)
         .and(warp::post())
         .and(with_flags.clone())
-        .and(selector)
+        .and(admit.clone())
         .and(explain)
         .and(body)
         .map(evaluate_one);
     let bulk = warp::path!("ofrep" / "v1" / "evaluate" / "flags")
         .and(warp::post())
         .and(with_flags.clone())
-        .and(selector)
+        .and(admit)
         .and(explain)
         .and(warp::header::optional::<String>("if-none-match"))
         .and(body)
         .map({
             let config = Arc::clone(&config);
-            move |flags, selector, explain, if_none_match, body| {
-                evaluate_all(&config, flags, selector, explain, if_none_match, body)
+            move |flags, grant, explain, if_none_match, body| {
+                evaluate_all(&config, flags, grant, explain, if_none_match, body)
             }
         });
     let events = warp::path!("ofrep" / "v1" / "events")
@@ -123,6 +149,25 @@ pub fn routes(flags: Arc<Flags>, config: OfrepConfig) -> BoxedFilter<(Response,)
             .unify()
             .boxed(),
         None => api.recover(recover).unify().boxed(),
+    }
+}
+
+/// Forgets idle rate-limit state once a minute, until shutdown, so the
+/// per-address table does not grow with every client ever seen.
+fn spawn_forgetting(flags: &Flags, access: Access) {
+    let shutdown = flags.shutdown_signal();
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async move {
+            let mut shutdown = std::pin::pin!(shutdown);
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(std::time::Duration::from_secs(60)) => {
+                        access.forget_idle_clients();
+                    }
+                    () = &mut shutdown => break,
+                }
+            }
+        });
     }
 }
 
@@ -181,10 +226,14 @@ async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
 fn evaluate_one(
     segment: String,
     flags: Arc<Flags>,
-    selector: Selector,
+    grant: Result<Grant, OfrepError>,
     explain: bool,
     body: Result<Bytes, OfrepError>,
 ) -> Response {
+    let selector = match grant {
+        Ok(grant) => grant.selector,
+        Err(error) => return error.into_response(None),
+    };
     let key = match body::flag_key(&segment) {
         Ok(key) => key,
         Err(error) => return error.into_response(None),
@@ -272,12 +321,13 @@ fn parse_context(flags: &Flags, text: &str) -> Result<Value, OfrepError> {
 fn evaluate_all(
     config: &OfrepConfig,
     flags: Arc<Flags>,
-    selector: Selector,
+    grant: Result<Grant, OfrepError>,
     explain: bool,
     if_none_match: Option<String>,
     body: Result<Bytes, OfrepError>,
 ) -> Response {
-    let result = body.and_then(|body| {
+    let result = grant.and_then(|grant| Ok((grant.selector, body?)));
+    let result = result.and_then(|(selector, body)| {
         let context = parse_context(&flags, body::context_text(&body)?)?;
         let snapshot = flags.snapshot();
         let etag = bulk_etag(&snapshot, &selector, &context);
