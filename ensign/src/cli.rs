@@ -91,6 +91,11 @@ pub struct ServeArgs {
     /// "ensign.fractional" overrides it).
     #[arg(long, env = "ENSIGN_FRACTIONAL", default_value = "v2")]
     pub fractional: String,
+    /// A YAML (or JSON) file with any of these settings, by their option
+    /// names, plus `api-keys` and `rate-limit` for OFREP. Environment
+    /// variables and options override it.
+    #[arg(long, env = "ENSIGN_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

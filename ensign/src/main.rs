@@ -2,20 +2,36 @@
 //! them.
 
 mod cli;
+mod config;
 mod eval;
 mod serve;
 mod validate;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let matches = cli::Cli::command().get_matches();
+    let cli = match cli::Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     let outcome = match cli.command {
         cli::Command::Validate(args) => validate::run(&args),
         cli::Command::Eval(args) => eval::run(&args),
-        cli::Command::Serve(args) => serve::run(&args),
+        cli::Command::Serve(args) => {
+            // Which options the user set, so a config file fills only the rest.
+            let given = |id: &str| {
+                matches.subcommand_matches("serve").is_some_and(|m| {
+                    !matches!(
+                        m.value_source(id),
+                        None | Some(clap::parser::ValueSource::DefaultValue)
+                    )
+                })
+            };
+            config::load(args, given).and_then(|settings| serve::run(&settings))
+        }
     };
     match outcome {
         Ok(code) => code,

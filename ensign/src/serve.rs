@@ -10,14 +10,14 @@ use provider::server::ofrep::OfrepConfig;
 use provider::server::sources::{SourceKind, SourceSpec};
 use provider::server::{Server, ServerConfig};
 
-use crate::cli::ServeArgs;
+use crate::config::Settings;
 
 /// The example flags served when no source is given.
 const BUNDLED_NAME: &str = "examples/flags.json";
 const BUNDLED_FLAGS: &str = include_str!("../../examples/flags.json");
 
-pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    let config = config(args)?;
+pub fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
+    let config = config(settings)?;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ENSIGN_LOG")
@@ -40,8 +40,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Builds the server's settings from the arguments.
-fn config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
+/// Builds the server's settings from the merged options.
+fn config(settings: &Settings) -> anyhow::Result<ServerConfig> {
+    let args = &settings.args;
     let mut sources = Vec::new();
     if let Some(json) = &args.sources {
         sources.extend(SourceSpec::from_sources_json(json)?);
@@ -82,6 +83,8 @@ fn config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
         ofrep: OfrepConfig {
             body_limit: args.max_body_bytes,
             cors_origins: args.cors_origin.clone(),
+            api_keys: settings.api_keys.clone(),
+            rate_limit: settings.rate_limit,
             ..OfrepConfig::default()
         },
     })

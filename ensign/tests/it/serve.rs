@@ -172,3 +172,34 @@ fn unusable_arguments_exit_2_with_a_message() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("is not file:PATH"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_config_file_sets_api_keys_and_options_override_it() {
+    let dir = std::env::temp_dir().join(format!("ensign-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    let path = dir.join("ensign.yaml");
+    // The file asks for port 1 (not bindable by tests); the options' 0 wins.
+    std::fs::write(
+        &path,
+        "ofrep-port: 1\nmanagement-port: 1\napi-keys:\n  - key: s3cret\n",
+    )
+    .expect("write the config file");
+    let serve = Serve::start(&["--config", &path.display().to_string()]);
+    serve.wait_ready().await;
+    let url = format!(
+        "http://{}/ofrep/v1/evaluate/flags/payments-kill-switch",
+        serve.ofrep
+    );
+    let client = reqwest::Client::new();
+    let anonymous = client.post(&url).json(&json!({"context": {}})).send().await;
+    assert_eq!(anonymous.map(|r| r.status().as_u16()).ok(), Some(401));
+    let keyed = client
+        .post(&url)
+        .header("x-api-key", "s3cret")
+        .json(&json!({"context": {}}))
+        .send()
+        .await;
+    assert_eq!(keyed.map(|r| r.status().as_u16()).ok(), Some(200));
+    let (code, _) = serve.terminate();
+    assert_eq!(code, Some(0));
+}
