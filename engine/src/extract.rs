@@ -296,20 +296,29 @@ impl PathTrie {
     }
 }
 
-/// Reads a validated JSON number; plain integers of up to 15 digits (exact
-/// in an f64) without the general float parser.
+/// Reads a validated JSON number; numbers of up to 15 digits without an
+/// exponent (integers, coordinates, prices) without the general float
+/// parser.
 fn parse_number(span: &str) -> f64 {
-    let (negative, digits) = match span.strip_prefix('-') {
+    const POWERS: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let (negative, body) = match span.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, span),
     };
-    if digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit()) {
-        let value = digits
-            .bytes()
-            .fold(0u64, |n, b| n * 10 + u64::from(b - b'0'));
-        // Exact: below 10^15 < 2^53.
+    let (whole, fraction) = body.split_once('.').unwrap_or((body, ""));
+    let digits = whole.bytes().chain(fraction.bytes());
+    if whole.len() + fraction.len() <= 15
+        && digits.clone().all(|b| b.is_ascii_digit())
+        && let Some(scale) = POWERS.get(fraction.len())
+    {
+        let mantissa = digits.fold(0u64, |n, b| n * 10 + u64::from(b - b'0'));
+        // The digits and the power of ten are both exact in an f64 (below
+        // 10^15 < 2^53), and a division rounds correctly, so this is the
+        // nearest f64 to the decimal, as the general parser finds.
         #[allow(clippy::cast_precision_loss)]
-        let value = value as f64;
+        let value = mantissa as f64 / scale;
         return if negative { -value } else { value };
     }
     span.parse::<f64>().unwrap_or(f64::NAN)
@@ -428,6 +437,18 @@ fn ws(bytes: &[u8], mut pos: usize) -> usize {
     pos
 }
 
+/// The position of the next token from `pos`, expected to be `want`: text
+/// on the wire is mostly compact, so `want` is tried before whitespace is
+/// looked for.
+#[inline(always)]
+fn token(bytes: &[u8], pos: usize, want: u8) -> usize {
+    if bytes.get(pos) == Some(&want) {
+        pos
+    } else {
+        ws(bytes, pos)
+    }
+}
+
 /// Malformed text: the error, built where the scan stopped (a cold path)
 /// and boxed, so that the scanning functions' results fit in registers.
 struct Bad(Box<ContextError>);
@@ -471,7 +492,7 @@ impl<'t> Scanner<'t> {
             return Ok(pos + 1);
         }
         loop {
-            pos = ws(bytes, pos);
+            pos = token(bytes, pos, b'"');
             if bytes.get(pos) != Some(&b'"') {
                 return Err(self.fail(pos, "key must be a string"));
             }
@@ -484,7 +505,7 @@ impl<'t> Scanner<'t> {
                 let key = &bytes[pos + 1..end - 1];
                 trie.child(key, head(bytes, pos + 1, key.len()))
             };
-            pos = ws(bytes, end);
+            pos = token(bytes, end, b':');
             if bytes.get(pos) != Some(&b':') {
                 return Err(self.fail(pos, "expected `:`"));
             }
@@ -506,7 +527,7 @@ impl<'t> Scanner<'t> {
                     _ => self.skip(pos, depth + 1)?,
                 },
             };
-            pos = ws(bytes, pos);
+            pos = token(bytes, pos, b',');
             match bytes.get(pos) {
                 Some(b',') => pos += 1,
                 Some(b'}') => return Ok(pos + 1),
@@ -719,12 +740,12 @@ impl<'t> Scanner<'t> {
     /// Skips an object key and its colon.
     #[inline(always)]
     fn key(&self, pos: usize) -> Result<usize, Bad> {
-        let pos = ws(self.bytes, pos);
+        let pos = token(self.bytes, pos, b'"');
         if self.bytes.get(pos) != Some(&b'"') {
             return Err(self.fail(pos, "key must be a string"));
         }
         let (end, _) = self.string(pos)?;
-        let pos = ws(self.bytes, end);
+        let pos = token(self.bytes, end, b':');
         if self.bytes.get(pos) != Some(&b':') {
             return Err(self.fail(pos, "expected `:`"));
         }
@@ -978,6 +999,14 @@ y"}"#,
             "1.5",
             "-2e3",
             "1E-2",
+            "52.517",
+            "-13.389",
+            "0.1",
+            "-0.0",
+            "0.000000000000001",
+            "123456789.012345",
+            "9007199254740.993",
+            "1234567890.1234567",
         ] {
             let t = trie(&["n"]);
             let got = t.extract(&format!("{{\"n\": {n}}}"), 1).unwrap().to_json();
@@ -1035,6 +1064,41 @@ y"}"#,
             let text = format!("{}[\"x\"]{}", "{\"a\": ".repeat(depth), "}".repeat(depth));
             let ours = t.extract(&text, 2);
             assert_eq!(ours.is_ok(), parse_context(&text).is_ok(), "depth {depth}");
+        }
+    }
+
+    #[test]
+    fn short_decimals_read_as_the_float_parser_reads_them() {
+        // Digit strings of every length up to 15 with the point everywhere.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let digits = format!("{seed}");
+            let len = 1 + (seed % 15) as usize;
+            let digits = &digits[..len.min(digits.len())];
+            let point = (seed >> 20) as usize % (digits.len() + 1);
+            let (whole, fraction) = digits.split_at(point);
+            let whole = if whole.is_empty() {
+                "0"
+            } else {
+                whole.trim_start_matches('0')
+            };
+            let whole = if whole.is_empty() { "0" } else { whole };
+            let text = if fraction.is_empty() {
+                whole.to_owned()
+            } else {
+                format!("{whole}.{fraction}")
+            };
+            let want: f64 = text.parse().unwrap();
+            assert_eq!(parse_number(&text).to_bits(), want.to_bits(), "{text}");
+            let negative = format!("-{text}");
+            assert_eq!(
+                parse_number(&negative).to_bits(),
+                (-want).to_bits(),
+                "{negative}"
+            );
         }
     }
 
