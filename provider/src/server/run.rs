@@ -156,8 +156,14 @@ impl Server {
                         shutdown,
                     ));
                 }
-                SourceKind::Grpc { .. } => {
-                    loader.failed(index, "this kind of source is not available yet");
+                SourceKind::Grpc {
+                    target,
+                    tls,
+                    selector,
+                } => {
+                    tasks.spawn(sources::grpc::run(
+                        loader, index, target, tls, selector, shutdown,
+                    ));
                 }
             }
         }

@@ -417,3 +417,75 @@ async fn http_sources_poll_with_etags_and_survive_failures() {
     .await;
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn grpc_sources_follow_an_upstream_and_survive_its_restart() {
+    let upstream = Server::start(config(vec![text_source("shop.json", SHOP)]))
+        .await
+        .expect("the upstream starts");
+    let sync_addr = upstream.sync_addr;
+    let downstream = Server::start(config(vec![SourceSpec {
+        name: "upstream".into(),
+        kind: SourceKind::Grpc {
+            target: sync_addr.to_string(),
+            tls: false,
+            selector: Some("flagSetId=shop".into()),
+        },
+    }]))
+    .await
+    .expect("the downstream starts");
+    eventually("ready", || async {
+        get(&downstream, "/readyz").await.0 == 200
+    })
+    .await;
+    assert_eq!(evaluate(&downstream, "banner").await["value"], json!(false));
+    // Flag-set metadata travels with each flag.
+    assert_eq!(
+        evaluate(&downstream, "banner").await["metadata"]["team"],
+        json!("checkout")
+    );
+
+    // A change upstream arrives downstream.
+    let edited = SHOP.replacen(
+        "\"defaultVariant\": \"off\"",
+        "\"defaultVariant\": \"on\"",
+        1,
+    );
+    let (snapshot, _) = engine::Snapshot::from_text(
+        "shop.json",
+        &edited,
+        engine::Format::Json,
+        &engine::CompileOptions::default(),
+    )
+    .expect("parses");
+    upstream.flags().publish(snapshot).await;
+    eventually("the change arrives", || async {
+        evaluate(&downstream, "banner").await["value"] == json!(true)
+    })
+    .await;
+
+    // The upstream goes away: the downstream keeps serving and counts it.
+    upstream.shutdown().await;
+    eventually("the loss is counted", || async {
+        get(&downstream, "/metrics")
+            .await
+            .1
+            .contains("ensign_sync_errors_total{source=\"upstream\"}")
+    })
+    .await;
+    assert_eq!(evaluate(&downstream, "banner").await["value"], json!(true));
+
+    // It comes back on the same port, with the original flags.
+    let restarted = Server::start(ServerConfig {
+        sync_port: sync_addr.port(),
+        ..config(vec![text_source("shop.json", SHOP)])
+    })
+    .await
+    .expect("the upstream restarts on its port");
+    eventually("the downstream resyncs", || async {
+        evaluate(&downstream, "banner").await["value"] == json!(false)
+    })
+    .await;
+    restarted.shutdown().await;
+    downstream.shutdown().await;
+}

@@ -11,6 +11,7 @@
 //! and counted in `/metrics`.
 
 pub mod file;
+pub mod grpc;
 pub mod http;
 pub mod spec;
 
