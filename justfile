@@ -27,3 +27,13 @@ fuzz-smoke seconds="60":
     mkdir -p engine/fuzz/corpus/parse_eval
     # RUSTC_BOOTSTRAP lets cargo-fuzz pass its sanitizer flags on the stable toolchain.
     RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir engine/fuzz parse_eval engine/fuzz/corpus/parse_eval ${ENSIGN_CONFORMANCE_DIR:-../shared/conformance}/flagd-testbed/flags examples -- -max_total_time={{seconds}}
+
+# Fuzz the OFREP API from its OpenAPI document with schemathesis (PyPI); fails on any server error.
+fuzz-api examples="500":
+    scripts/fuzz-api {{examples}}
+
+# The evaluation server under load (OFREP single and bulk, gRPC) against a bare warp handler, per server core; `just bench-server soak=300` adds the 5-minute memory soak.
+bench-server *args:
+    cargo build --release -p ensign
+    cargo build --release -p provider --features server --example bare
+    cargo bench -p provider --features server --bench server -- {{args}}
