@@ -489,3 +489,46 @@ async fn grpc_sources_follow_an_upstream_and_survive_its_restart() {
     restarted.shutdown().await;
     downstream.shutdown().await;
 }
+
+#[tokio::test]
+async fn shutdown_lets_an_in_flight_request_finish_and_refuses_new_ones() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = Server::start(config(vec![text_source("shop.json", SHOP)]))
+        .await
+        .expect("the server starts");
+    eventually("ready", || async { server.flags().is_ready() }).await;
+    let addr = server.ofrep_addr;
+    let body = r#"{"context":{}}"#;
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    let head = format!(
+        "POST /ofrep/v1/evaluate/flags/banner HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    // Half the body now: the request is in flight when shutdown begins.
+    stream.write_all(head.as_bytes()).await.expect("writes");
+    stream
+        .write_all(&body.as_bytes()[..5])
+        .await
+        .expect("writes");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let shutdown = tokio::spawn(server.shutdown());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no new connections once shutdown began"
+    );
+    stream
+        .write_all(&body.as_bytes()[5..])
+        .await
+        .expect("writes");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("reads");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with(r#""value":false,"reason":"STATIC","variant":"off","metadata":{"flagSetId":"shop","owner":"growth","team":"checkout"}}"#), "{response}");
+    tokio::time::timeout(Duration::from_secs(15), shutdown)
+        .await
+        .expect("shutdown completes")
+        .expect("shutdown does not panic");
+}
