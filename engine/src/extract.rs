@@ -14,8 +14,9 @@ use serde_json::Value;
 use crate::context::SlotId;
 use crate::logic::{Seg, Val};
 
-/// Nesting limit, as serde_json's.
-const MAX_DEPTH: usize = 128;
+/// Containers nested deeper than this are refused: serde_json refuses the
+/// 128th, so at most 127 levels are accepted, as there.
+const MAX_DEPTH: usize = 127;
 
 /// The set of paths to read, as a trie of keys whose nodes name slots.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -969,6 +970,27 @@ y"}"#,
     }
 
     #[test]
+    fn the_nesting_limit_is_serdes() {
+        // Nested containers around the limit, skipped and read, objects and
+        // arrays: accepted exactly when serde_json accepts them.
+        let read = trie(&[&["a"; 140].join(".")]);
+        let skipped = trie(&["b"]);
+        for n in 120..=132 {
+            let objects = format!("{}1{}", "{\"a\": ".repeat(n), "}".repeat(n));
+            let arrays = format!("{{\"a\": {}1{}}}", "[".repeat(n - 1), "]".repeat(n - 1));
+            for text in [&objects, &arrays] {
+                let serde = parse_context(text).is_ok();
+                assert_eq!(read.extract(text, 1).is_ok(), serde, "read, {n} containers");
+                assert_eq!(
+                    skipped.extract(text, 1).is_ok(),
+                    serde,
+                    "skipped, {n} containers"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn many_children_are_found() {
         let keys: Vec<String> = (0..40).map(|i| format!("key-number-{i}")).collect();
         let paths: Vec<&str> = keys.iter().map(String::as_str).collect();
@@ -1060,7 +1082,7 @@ y"}"#,
         }
         // Past the nesting limit, a flat array is refused like any other.
         let t = trie(&[&["a"; 126].join("."), &["a"; 128].join(".")]);
-        for depth in [126, 128] {
+        for depth in [126, 127, 128] {
             let text = format!("{}[\"x\"]{}", "{\"a\": ".repeat(depth), "}".repeat(depth));
             let ours = t.extract(&text, 2);
             assert_eq!(ours.is_ok(), parse_context(&text).is_ok(), "depth {depth}");
