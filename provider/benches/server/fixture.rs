@@ -95,7 +95,7 @@ pub fn context(i: usize) -> Value {
     const COUNTRIES: [&str; 6] = ["DE", "US", "FR", "JP", "NL", "BR"];
     const PLATFORMS: [&str; 3] = ["ios", "android", "web"];
     const PLANS: [&str; 3] = ["free", "pro", "enterprise"];
-    let email = if i % 10 == 0 {
+    let email = if i.is_multiple_of(10) {
         format!("user{i}@example.com")
     } else {
         format!("user{i}@customer{}.com", i % 7)
@@ -109,7 +109,7 @@ pub fn context(i: usize) -> Value {
         "plan": PLANS[i % PLANS.len()],
         "orgId": format!("org-{}", i % 97),
         "locale": "de-DE",
-        "beta": i % 4 == 0,
+        "beta": i.is_multiple_of(4),
         "age": 16 + i % 50,
         "sessionCount": i % 1000,
         "region": "eu-west-1",

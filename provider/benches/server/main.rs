@@ -9,7 +9,8 @@
 //!
 //! Arguments, as `key=value`: `soak=SECONDS` (default 20), `duration=SECONDS`
 //! per measured phase (default 10), `connections=N` HTTP/1.1 connections
-//! (default 64).
+//! (default 64), `only=NAME[,NAME…]` to run some scenarios (the bare
+//! baseline always runs, as the ratios need it).
 
 mod fixture;
 mod load;
@@ -91,14 +92,22 @@ struct Settings {
     soak: Duration,
     duration: Duration,
     connections: usize,
+    only: Option<Vec<String>>,
 }
 
 impl Settings {
+    fn wants(&self, scenario: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|o| o == scenario))
+    }
+
     fn parse(args: impl Iterator<Item = String>) -> anyhow::Result<Settings> {
         let mut settings = Settings {
             soak: Duration::from_secs(20),
             duration: Duration::from_secs(10),
             connections: 64,
+            only: None,
         };
         for arg in args {
             // `cargo bench` adds `--bench` for harnesses; there is none here.
@@ -108,6 +117,10 @@ impl Settings {
             let (key, value) = arg
                 .split_once('=')
                 .with_context(|| format!("expected key=value, got {arg:?}"))?;
+            if key.trim_start_matches('-') == "only" {
+                settings.only = Some(value.split(',').map(str::to_owned).collect());
+                continue;
+            }
             let number: u64 = value
                 .parse()
                 .with_context(|| format!("{key} takes a number, got {value:?}"))?;
@@ -115,7 +128,7 @@ impl Settings {
                 "soak" => settings.soak = Duration::from_secs(number),
                 "duration" => settings.duration = Duration::from_secs(number.max(1)),
                 "connections" => settings.connections = usize::try_from(number)?.max(1),
-                _ => bail!("unknown setting {key:?} (soak, duration, connections)"),
+                _ => bail!("unknown setting {key:?} (soak, duration, connections, only)"),
             }
         }
         Ok(settings)
@@ -139,6 +152,8 @@ struct Row {
     peak: Outcome,
     cpu: f64,
     loadgen_cpu: f64,
+    /// Cores' worth of CPU that other processes used during the peak run.
+    other_cpu: f64,
     half: Outcome,
     half_cpu: f64,
 }
@@ -194,21 +209,29 @@ async fn scenarios(
     ];
     let server = Server::start(SERVER_CORE, ensign, &args, &["evaluation", "ofrep"])?;
     let ofrep = server.addr("ofrep");
-    let workers = http1_workers(ofrep, &single_path, settings.connections, "ofrep-single").await?;
-    rows.push(measure("ofrep-single", &server, workers, settings).await?);
-    let workers = http1_workers(ofrep, bulk_path, settings.connections, "ofrep-bulk-50").await?;
-    rows.push(measure("ofrep-bulk-50", &server, workers, settings).await?);
-    let requests: Arc<[_]> = (0..fixture::CONTEXTS)
-        .map(fixture::resolve_boolean)
-        .collect();
-    let workers = load::grpc_workers(
-        server.addr("evaluation"),
-        requests,
-        GRPC_CONNECTIONS,
-        GRPC_STREAMS,
-    )
-    .await?;
-    rows.push(measure("grpc-resolve-boolean", &server, workers, settings).await?);
+    if settings.wants("ofrep-single") {
+        let workers =
+            http1_workers(ofrep, &single_path, settings.connections, "ofrep-single").await?;
+        rows.push(measure("ofrep-single", &server, workers, settings).await?);
+    }
+    if settings.wants("ofrep-bulk-50") {
+        let workers =
+            http1_workers(ofrep, bulk_path, settings.connections, "ofrep-bulk-50").await?;
+        rows.push(measure("ofrep-bulk-50", &server, workers, settings).await?);
+    }
+    if settings.wants("grpc-resolve-boolean") {
+        let requests: Arc<[_]> = (0..fixture::CONTEXTS)
+            .map(fixture::resolve_boolean)
+            .collect();
+        let workers = load::grpc_workers(
+            server.addr("evaluation"),
+            requests,
+            GRPC_CONNECTIONS,
+            GRPC_STREAMS,
+        )
+        .await?;
+        rows.push(measure("grpc-resolve-boolean", &server, workers, settings).await?);
+    }
 
     println!();
     print_table(&rows);
@@ -261,12 +284,13 @@ async fn measure(
     settings: &Settings,
 ) -> anyhow::Result<Row> {
     let (workers, _) = load::closed(workers, WARMUP).await;
-    let (cpu_before, own_before) = (server.cpu()?, process::own_cpu()?);
+    let before = (server.cpu()?, process::own_cpu()?, process::machine_cpu()?);
     let (workers, peak) = load::closed(workers, settings.duration).await;
-    let (cpu_after, own_after) = (server.cpu()?, process::own_cpu()?);
+    let after = (server.cpu()?, process::own_cpu()?, process::machine_cpu()?);
     let wall = peak.elapsed.as_secs_f64();
-    let cpu = (cpu_after - cpu_before).as_secs_f64() / wall;
-    let loadgen_cpu = (own_after - own_before).as_secs_f64() / wall;
+    let cpu = (after.0 - before.0).as_secs_f64() / wall;
+    let loadgen_cpu = (after.1 - before.1).as_secs_f64() / wall;
+    let other_cpu = ((after.2 - before.2).as_secs_f64() / wall - cpu - loadgen_cpu).max(0.0);
     report_errors(name, "peak", &peak);
 
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -280,6 +304,7 @@ async fn measure(
         peak,
         cpu,
         loadgen_cpu,
+        other_cpu,
         half,
         half_cpu,
     })
@@ -297,12 +322,24 @@ fn report_errors(name: &str, phase: &str, outcome: &Outcome) {
 }
 
 fn print_table(rows: &[Row]) {
+    if let Some(busy) = rows
+        .iter()
+        .map(|r| r.other_cpu)
+        .reduce(f64::max)
+        .filter(|c| *c > 0.1)
+    {
+        println!(
+            "WARNING other processes used up to {busy:.2} cores during the runs: \
+             throughput and latency are understated; rerun on an idle machine."
+        );
+        println!();
+    }
     let bare = rows
         .iter()
         .find(|r| r.name == "bare")
         .map_or(1.0, Row::rps_per_core);
     println!(
-        "{:<22} {:>9} {:>5} {:>9} {:>6} {:>7} {:>7} | {:>9} {:>5} {:>8} {:>8} | {:>7}",
+        "{:<22} {:>9} {:>5} {:>9} {:>6} {:>7} {:>7} | {:>9} {:>5} {:>8} {:>8} | {:>7} {:>9}",
         "scenario",
         "rps",
         "cpu",
@@ -314,11 +351,12 @@ fn print_table(rows: &[Row]) {
         "cpu",
         "p50 ms",
         "p99 ms",
-        "gen cpu"
+        "gen cpu",
+        "other cpu"
     );
     for row in rows {
         println!(
-            "{:<22} {:>9.0} {:>5.2} {:>9.0} {:>6.2} {:>7.3} {:>7.3} | {:>9.0} {:>5.2} {:>8.3} {:>8.3} | {:>7.2}",
+            "{:<22} {:>9.0} {:>5.2} {:>9.0} {:>6.2} {:>7.3} {:>7.3} | {:>9.0} {:>5.2} {:>8.3} {:>8.3} | {:>7.2} {:>9.2}",
             row.name,
             row.peak.rps(),
             row.cpu,
@@ -331,6 +369,7 @@ fn print_table(rows: &[Row]) {
             row.half.quantile_ms(0.5),
             row.half.quantile_ms(0.99),
             row.loadgen_cpu,
+            row.other_cpu,
         );
     }
     println!();
@@ -338,7 +377,7 @@ fn print_table(rows: &[Row]) {
         println!(
             "SERVER scenario={} rps={:.0} cpu={:.3} rps_per_core={:.0} ratio_to_bare={:.3} \
              p50_ms={:.3} p99_ms={:.3} half_load_rps={:.0} half_load_p50_ms={:.3} \
-             half_load_p99_ms={:.3} loadgen_cpu={:.3} errors={}",
+             half_load_p99_ms={:.3} loadgen_cpu={:.3} other_cpu={:.3} errors={}",
             row.name,
             row.peak.rps(),
             row.cpu,
@@ -350,6 +389,7 @@ fn print_table(rows: &[Row]) {
             row.half.quantile_ms(0.5),
             row.half.quantile_ms(0.99),
             row.loadgen_cpu,
+            row.other_cpu,
             row.peak.errors + row.half.errors + row.half.dropped,
         );
     }

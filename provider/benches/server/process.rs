@@ -109,6 +109,24 @@ pub fn own_cpu() -> anyhow::Result<Duration> {
     cpu_time("/proc/self/stat")
 }
 
+/// CPU time every process on the machine used so far (all cores' busy
+/// time), to tell how much other work ran during a measurement.
+pub fn machine_cpu() -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string("/proc/stat").context("reading /proc/stat")?;
+    let line = stat.lines().next().context("empty /proc/stat")?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    // user nice system idle iowait irq softirq steal: busy is all but idle
+    // and iowait (guest time is already inside user).
+    let busy: u64 = ticks.iter().take(8).sum::<u64>()
+        - ticks.get(3).copied().unwrap_or_default()
+        - ticks.get(4).copied().unwrap_or_default();
+    Ok(Duration::from_secs_f64(busy as f64 / clock_ticks()))
+}
+
 /// Reads `utime + stime` from a `/proc/…/stat` file.
 fn cpu_time(path: &str) -> anyhow::Result<Duration> {
     let stat = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
