@@ -1,5 +1,7 @@
 //! Integration tests of the provider crate, one binary.
 
+/// The Rust OpenFeature provider in process, over flagd sync.
+mod client;
 /// flagd gRPC: protocol definitions against flagd's, services end to end.
 mod grpc;
 /// Listeners: gRPC on TCP and unix sockets, TLS everywhere.
