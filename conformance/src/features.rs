@@ -62,6 +62,14 @@ pub fn feature_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// `path` relative to `dir` for messages, or a placeholder without a path.
+pub fn display_path(path: Option<&Path>, dir: &Path) -> String {
+    match path {
+        Some(path) => path.strip_prefix(dir).unwrap_or(path).display().to_string(),
+        None => "(unknown file)".to_owned(),
+    }
+}
+
 /// Doubles every backslash in a table row that does not start a Gherkin
 /// table-cell escape, so that the cell keeps it literally.
 pub fn escape_stray_backslashes(text: &str) -> String {

@@ -1,7 +1,9 @@
 //! Shared helpers of the conformance runners: where the upstream material is,
 //! how its feature files are read, and what its typed values and tags mean.
 
+pub mod cli;
 pub mod features;
+pub mod suites;
 pub mod tags;
 pub mod typed;
 

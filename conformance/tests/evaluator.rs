@@ -7,8 +7,7 @@
 //! talking to a flagd server skip their scenario with the reason printed;
 //! any other step the runner does not know fails.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fs;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
@@ -17,42 +16,16 @@ use anyhow::{Context as _, anyhow, bail, ensure};
 use cucumber::event::ScenarioFinished;
 use cucumber::gherkin::{Feature, Rule, Scenario, Step};
 use cucumber::writer::Stats as _;
-use cucumber::{World, cli, given, then, when};
+use cucumber::{World, given, then, when};
 use futures::FutureExt as _;
 use futures::future;
 use serde_json::{Map, Value};
 
-use conformance::features::{FeatureFiles, feature_files};
+use conformance::features::{FeatureFiles, display_path};
+use conformance::suites::{SUITES, SuiteSpec};
 use conformance::tags::{TagError, fractional_version};
 use conformance::typed::{ValueType, json_eq, unescape_quotes};
 use engine::{CompileOptions, FlagSet, FractionalVersion, Selector, Snapshot, SourceState, model};
-
-/// The suites this runner executes, with the flag files their scenarios read
-/// (paths relative to the conformance directory).
-const SUITES: [SuiteSpec; 2] = [
-    SuiteSpec {
-        name: "evaluator",
-        features: "flagd-testbed/evaluator/gherkin",
-        flags: &["flagd-testbed/evaluator/flags/testkit-flags.json"],
-    },
-    SuiteSpec {
-        name: "targeting",
-        features: "flagd-testbed/gherkin/targeting.feature",
-        // The four files the feature's header names, plus the two that define
-        // the rest of the flags its scenarios read: testing-flags.json
-        // (timestamp-flag, targeting-key-flag) and edge-case-flags.json
-        // ("Errors and edge cases" and the operator-error flags). They are
-        // merged into one document, as upstream does (see merge_flag_files).
-        flags: &[
-            "flagd-testbed/flags/changing-flag.json",
-            "flagd-testbed/flags/zero-flags.json",
-            "flagd-testbed/flags/custom-ops.json",
-            "flagd-testbed/flags/evaluator-refs.json",
-            "flagd-testbed/flags/testing-flags.json",
-            "flagd-testbed/flags/edge-case-flags.json",
-        ],
-    },
-];
 
 /// Every bucketing scheme gets its own snapshot.
 const VERSIONS: [FractionalVersion; 3] = [
@@ -149,7 +122,7 @@ fn run() -> anyhow::Result<bool> {
                 future::ready(()).boxed_local()
             })
             .fail_on_skipped()
-            .with_cli(cli_options())
+            .with_cli(conformance::cli::options())
             .filter_run(files, move |feature, rule, scenario| {
                 match skip_reason(feature, rule, scenario) {
                     Some(reason) => {
@@ -195,17 +168,6 @@ fn run() -> anyhow::Result<bool> {
     Ok(failed == 0 && passed > 0 && !writer.execution_has_failed())
 }
 
-/// One suite as declared: its feature files and flag files.
-#[derive(Debug)]
-struct SuiteSpec {
-    /// A short name for summaries.
-    name: &'static str,
-    /// A directory of feature files, or one feature file.
-    features: &'static str,
-    /// Flag files, merged into the one source of the suite's snapshots.
-    flags: &'static [&'static str],
-}
-
 /// A suite ready to run: its feature files and one snapshot per scheme.
 #[derive(Debug)]
 struct Suite {
@@ -217,26 +179,9 @@ struct Suite {
 impl Suite {
     /// Reads a suite's files and compiles its flags for every scheme.
     fn load(dir: &Path, spec: &SuiteSpec) -> anyhow::Result<Suite> {
-        let features_path = dir.join(spec.features);
-        let features = if features_path.is_dir() {
-            feature_files(&features_path)
-                .with_context(|| format!("listing {}", features_path.display()))?
-        } else {
-            ensure!(
-                features_path.is_file(),
-                "feature file {} not found",
-                features_path.display()
-            );
-            vec![features_path]
-        };
-        ensure!(
-            !features.is_empty(),
-            "no feature files in {}",
-            dir.join(spec.features).display()
-        );
-
-        let document = merge_flag_files(dir, spec.flags)?;
-        let source = spec.flags.join(" + ");
+        let features = spec.feature_paths(dir)?;
+        let document = spec.flag_document(dir)?;
+        let source = spec.source_name();
         let (file, diagnostics) =
             model::from_value(document).with_context(|| format!("reading {source}"))?;
         for diagnostic in diagnostics {
@@ -275,52 +220,6 @@ impl Suite {
             .find(|(v, _)| *v == version)
             .map(|(_, s)| s)
     }
-}
-
-/// Unites flag files into one flag-file document, as the testbed's launchpad
-/// combines its flag directory before flagd reads it (zero-flags.json's rules
-/// `$ref` an evaluator that only evaluator-refs.json defines). A member that
-/// two files both define is an error rather than a silent override.
-fn merge_flag_files(dir: &Path, names: &[&str]) -> anyhow::Result<Value> {
-    let mut merged = Map::new();
-    let mut owners: HashMap<(String, String), &str> = HashMap::new();
-    for &name in names {
-        let path = dir.join(name);
-        let text = fs::read_to_string(&path)
-            .with_context(|| format!("reading flag file {}", path.display()))?;
-        let document: Value = serde_json::from_str(&text)
-            .with_context(|| format!("parsing flag file {}", path.display()))?;
-        let Value::Object(root) = document else {
-            bail!("flag file {name} is not a JSON object");
-        };
-        for (member, value) in root {
-            match (merged.get_mut(&member), value) {
-                (Some(Value::Object(into)), Value::Object(entries)) => {
-                    for (key, entry) in entries {
-                        if let Some(other) = owners.insert((member.clone(), key.clone()), name) {
-                            bail!("{member}/{key} is defined in both {other} and {name}");
-                        }
-                        into.insert(key, entry);
-                    }
-                }
-                (Some(existing), value) => {
-                    ensure!(
-                        *existing == value,
-                        "{member} differs between {name} and an earlier flag file"
-                    );
-                }
-                (None, value) => {
-                    if let Value::Object(entries) = &value {
-                        for key in entries.keys() {
-                            owners.insert((member.clone(), key.clone()), name);
-                        }
-                    }
-                    merged.insert(member, value);
-                }
-            }
-        }
-    }
-    Ok(Value::Object(merged))
 }
 
 /// Loads every suite of [`SUITES`].
@@ -707,42 +606,6 @@ fn record(finished: &ScenarioFinished, world: Option<&EngineWorld>) {
     match finished {
         ScenarioFinished::StepPassed => entry.passed += 1,
         _ => entry.failed += 1,
-    }
-}
-
-/// Cucumber's own options when the command line holds them; defaults when it
-/// holds something else (such as libtest flags passed to every test target).
-fn cli_options<P, R, W>() -> cli::Opts<P, R, W>
-where
-    P: clap::Args + Default,
-    R: clap::Args + Default,
-    W: clap::Args + Default,
-{
-    match <cli::Opts<P, R, W> as clap::Parser>::try_parse() {
-        Ok(opts) => opts,
-        Err(e)
-            if matches!(
-                e.kind(),
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
-            ) =>
-        {
-            e.exit()
-        }
-        Err(e) => {
-            let first = e.to_string();
-            println!(
-                "conformance: ignoring command-line arguments cucumber does not take: {}",
-                first.lines().next().unwrap_or_default()
-            );
-            cli::Opts::default()
-        }
-    }
-}
-
-fn display_path(path: Option<&Path>, dir: &Path) -> String {
-    match path {
-        Some(path) => path.strip_prefix(dir).unwrap_or(path).display().to_string(),
-        None => "(unknown file)".to_owned(),
     }
 }
 
