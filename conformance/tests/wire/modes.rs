@@ -1,0 +1,190 @@
+//! The clients the suites run through, and what each is known not to do.
+
+use cucumber::gherkin::{Feature, Scenario};
+
+use crate::ofrep::OfrepClient;
+use crate::outcome::{FlagRequest, Outcome};
+use crate::sdk::{ProviderKind, SdkClient};
+use crate::servers::Entry;
+
+use serde_json::{Map, Value};
+
+/// One way of reaching the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// (a) Raw OFREP requests, every response field checked.
+    Ofrep,
+    /// (b) `open-feature-flagd` in RPC mode against the evaluation port.
+    FlagdRpc,
+    /// (c) `open-feature-flagd` in in-process mode, syncing from the sync
+    /// port and evaluating with its own engine.
+    FlagdInProcess,
+    /// (e) `open-feature-ofrep`: values only (it reports every reason as
+    /// STATIC and drops flag metadata).
+    OfrepProvider,
+    // (d) Ensign's own Rust provider (`provider::client`) belongs here as
+    // `EnsignProvider`, with a `connect` arm, a name, `checks_details: true`
+    // and its own (ideally empty) exclusion list below.
+}
+
+/// Every mode, in the order they run and report.
+pub const MODES: [Mode; 4] = [
+    Mode::Ofrep,
+    Mode::FlagdRpc,
+    Mode::FlagdInProcess,
+    Mode::OfrepProvider,
+];
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Ofrep => "ofrep",
+            Mode::FlagdRpc => "flagd-rpc",
+            Mode::FlagdInProcess => "flagd-in-process",
+            Mode::OfrepProvider => "ofrep-provider",
+        }
+    }
+
+    /// Whether reason, variant, error code and metadata steps are checked
+    /// (otherwise only values are).
+    pub fn checks_details(self) -> bool {
+        self != Mode::OfrepProvider
+    }
+
+    /// A client of this mode for one server.
+    pub async fn connect(self, entry: &Entry) -> anyhow::Result<Client> {
+        let name = format!("{}/{}/{}", self.name(), entry.suite, entry.version.as_str());
+        let server = &entry.server;
+        Ok(match self {
+            Mode::Ofrep => Client::Ofrep(OfrepClient::new(format!("http://{}", server.ofrep_addr))),
+            Mode::FlagdRpc => {
+                let addr = server
+                    .evaluation_addr
+                    .ok_or_else(|| anyhow::anyhow!("the evaluation service has no TCP address"))?;
+                Client::Sdk(SdkClient::connect(ProviderKind::FlagdRpc, addr, &name).await?)
+            }
+            Mode::FlagdInProcess => Client::Sdk(
+                SdkClient::connect(ProviderKind::FlagdInProcess, server.sync_addr, &name).await?,
+            ),
+            Mode::OfrepProvider => Client::Sdk(
+                SdkClient::connect(ProviderKind::Ofrep, server.ofrep_addr, &name).await?,
+            ),
+        })
+    }
+
+    /// Flags left out of this mode's flag documents (see
+    /// [`crate::exclusions::FLAGD_IN_PROCESS_OMITTED`]).
+    pub fn omitted_flags(self) -> &'static [&'static str] {
+        match self {
+            Mode::FlagdInProcess => crate::exclusions::FLAGD_IN_PROCESS_OMITTED,
+            _ => &[],
+        }
+    }
+
+    /// Scenarios and examples this mode does not run, each with its reason.
+    pub fn exclusions(self) -> &'static [Exclusion] {
+        match self {
+            Mode::Ofrep => &[],
+            Mode::FlagdRpc => crate::exclusions::FLAGD_RPC,
+            Mode::FlagdInProcess => crate::exclusions::FLAGD_IN_PROCESS,
+            Mode::OfrepProvider => crate::exclusions::OFREP_PROVIDER,
+        }
+    }
+
+    /// Examples that fail because of a known server bug.
+    pub fn known_failures(self) -> &'static [Exclusion] {
+        match self {
+            Mode::Ofrep => crate::exclusions::SERVER_BUGS_OFREP,
+            Mode::FlagdRpc => crate::exclusions::SERVER_BUGS_GRPC,
+            Mode::FlagdInProcess => crate::exclusions::SERVER_BUGS_SYNC,
+            Mode::OfrepProvider => &[],
+        }
+    }
+}
+
+/// A connected client.
+#[derive(Debug)]
+pub enum Client {
+    Ofrep(OfrepClient),
+    Sdk(SdkClient),
+}
+
+impl Client {
+    pub async fn evaluate(
+        &self,
+        flag: &FlagRequest,
+        context: &Map<String, Value>,
+    ) -> anyhow::Result<Outcome> {
+        match self {
+            Client::Ofrep(client) => client.evaluate(flag, context).await,
+            Client::Sdk(client) => client.evaluate(flag, context).await,
+        }
+    }
+}
+
+/// A scenario, or some examples of it, picked out of the suites.
+#[derive(Debug)]
+pub struct Exclusion {
+    /// The feature file's name, such as `fractional.feature`.
+    pub feature: &'static str,
+    /// The scenario's name, or `None` for every scenario of the feature.
+    pub scenario: Option<&'static str>,
+    /// A tag the scenario or its examples carry, without `@`.
+    pub tag: Option<&'static str>,
+    /// Text one of the scenario's steps contains.
+    pub step: Option<&'static str>,
+    /// Cells the example row holds, every one of them.
+    pub cells: &'static [&'static str],
+    /// Why.
+    pub reason: &'static str,
+}
+
+/// An exclusion that matches everything, to be narrowed with `..`.
+pub const ANY: Exclusion = Exclusion {
+    feature: "",
+    scenario: None,
+    tag: None,
+    step: None,
+    cells: &[],
+    reason: "",
+};
+
+impl Exclusion {
+    pub fn matches(&self, feature: &Feature, scenario: &Scenario) -> bool {
+        let file = feature
+            .path
+            .as_deref()
+            .and_then(|p| p.file_name())
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let row: &[String] = scenario
+            .examples
+            .first()
+            .and_then(|e| e.table.as_ref())
+            .and_then(|t| t.rows.get(1))
+            .map_or(&[], Vec::as_slice);
+        let steps = feature
+            .background
+            .iter()
+            .flat_map(|b| &b.steps)
+            .chain(&scenario.steps);
+        (self.feature.is_empty() || self.feature == file)
+            && self.scenario.is_none_or(|name| name == scenario.name)
+            && self
+                .tag
+                .is_none_or(|tag| scenario.tags.iter().chain(&feature.tags).any(|t| t == tag))
+            && self
+                .step
+                .is_none_or(|text| steps.into_iter().any(|s| s.value.contains(text)))
+            && self.cells.iter().all(|cell| row.iter().any(|c| c == cell))
+    }
+}
+
+/// The first of `list` that matches, if any.
+pub fn find<'a>(
+    list: &'a [Exclusion],
+    feature: &Feature,
+    scenario: &Scenario,
+) -> Option<&'a Exclusion> {
+    list.iter().find(|e| e.matches(feature, scenario))
+}
