@@ -20,8 +20,20 @@ const RPC_DISABLED: &str = "open-feature-flagd 0.3 (RPC) returns the proto3 zero
 /// as INVALID_CONTEXT and DATA_LOSS as GENERAL (`map_grpc_status_to_error_code`).
 const RPC_STATUS_MAP: &str = "open-feature-flagd 0.3 (RPC) maps flagd's INVALID_ARGUMENT to INVALID_CONTEXT and DATA_LOSS to GENERAL";
 
+/// flagd answers a flag without a default variant on evaluation v1 with
+/// NOT_FOUND; only v2 can say "reason DEFAULT, use the code default"
+/// (flagd#1862 added v2 for it; `flag_evaluator_types.go`). Ensign answers
+/// both versions as flagd does, and open-feature-flagd 0.3 speaks v1 only.
+const RPC_V1_NO_DEFAULT: &str = "open-feature-flagd 0.3 (RPC) speaks evaluation v1, on which flagd answers a flag without a default variant with NOT_FOUND; only v2 carries reason DEFAULT";
+
 /// `open-feature-flagd` in RPC mode.
 pub const FLAGD_RPC: &[Exclusion] = &[
+    Exclusion {
+        feature: "no-default-variant.feature",
+        cells: &["DEFAULT"],
+        reason: RPC_V1_NO_DEFAULT,
+        ..ANY
+    },
     Exclusion {
         step: Some("a nested property"),
         reason: RPC_NESTED,
@@ -208,13 +220,8 @@ const OFREP_NESTED: &str =
 /// Known server bugs seen through raw OFREP.
 pub const SERVER_BUGS_OFREP: &[Exclusion] = &[];
 
-/// Known or suspected server bugs seen through flagd's evaluation gRPC.
-pub const SERVER_BUGS_GRPC: &[Exclusion] = &[Exclusion {
-    feature: "no-default-variant.feature",
-    cells: &["DEFAULT"],
-    reason: "suspected server bug: Ensign answers flagd.evaluation.v1 NOT_FOUND for a flag without a default variant, where flagd since #1862 answers reason DEFAULT with an empty variant",
-    ..ANY
-}];
+/// Known server bugs seen through flagd's evaluation gRPC.
+pub const SERVER_BUGS_GRPC: &[Exclusion] = &[];
 
 /// Known server bugs seen through flagd's sync gRPC.
 pub const SERVER_BUGS_SYNC: &[Exclusion] = &[];
