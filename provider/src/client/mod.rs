@@ -28,12 +28,15 @@
 mod convert;
 mod events;
 mod in_process;
+mod remote;
+mod sse;
 
 pub use convert::{
     ContextError, code_default_reason, context_to_json, struct_from_json, value_from_json,
 };
 pub use events::ProviderEvent;
 pub use in_process::{InProcessBuilder, InProcessProvider};
+pub use remote::{Refresh, RemoteBuilder, RemoteProvider};
 
 /// Why a provider could not be built, or a bulk refresh failed.
 #[derive(Debug, thiserror::Error)]

@@ -2,6 +2,8 @@
 
 /// The Rust OpenFeature provider in process, over flagd sync.
 mod client;
+/// The Rust OpenFeature provider over OFREP: single, bulk, events, keys.
+mod client_remote;
 /// flagd gRPC: protocol definitions against flagd's, services end to end.
 mod grpc;
 /// Listeners: gRPC on TCP and unix sockets, TLS everywhere.
