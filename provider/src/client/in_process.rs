@@ -244,7 +244,7 @@ impl InProcessBuilder {
             loaded: ArcSwapOption::empty(),
             status: Status::new(),
         });
-        let sync = Sync {
+        let sync = Follower {
             shared: Arc::clone(&shared),
             endpoint,
             target: self.target.clone(),
@@ -330,7 +330,7 @@ impl FeatureProvider for InProcessProvider {
 }
 
 /// The sync task.
-struct Sync {
+struct Follower {
     shared: Arc<Shared>,
     endpoint: Endpoint,
     target: String,
@@ -349,7 +349,7 @@ enum Ended {
     Refused(String),
 }
 
-impl Sync {
+impl Follower {
     async fn run(self) {
         let mut backoff = self.backoff.0;
         loop {
