@@ -217,6 +217,9 @@ pub const OFREP_PROVIDER: &[Exclusion] = &[
 const OFREP_NESTED: &str =
     "open-feature-ofrep 0.1.2 sends a nested context value as the Debug text of an opaque struct";
 
+/// Ensign's own provider, both modes.
+pub const ENSIGN_PROVIDER: &[Exclusion] = &[];
+
 /// Known server bugs seen through raw OFREP.
 pub const SERVER_BUGS_OFREP: &[Exclusion] = &[];
 

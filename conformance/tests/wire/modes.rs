@@ -22,17 +22,21 @@ pub enum Mode {
     /// (e) `open-feature-ofrep`: values only (it reports every reason as
     /// STATIC and drops flag metadata).
     OfrepProvider,
-    // (d) Ensign's own Rust provider (`provider::client`) belongs here as
-    // `EnsignProvider`, with a `connect` arm, a name, `checks_details: true`
-    // and its own (ideally empty) exclusion list below.
+    /// (d) Ensign's own Rust provider (`provider::client`) in in-process
+    /// mode, syncing from the sync port.
+    EnsignInProcess,
+    /// (d) Ensign's own Rust provider in remote mode, over OFREP.
+    EnsignRemote,
 }
 
 /// Every mode, in the order they run and report.
-pub const MODES: [Mode; 4] = [
+pub const MODES: [Mode; 6] = [
     Mode::Ofrep,
     Mode::FlagdRpc,
     Mode::FlagdInProcess,
     Mode::OfrepProvider,
+    Mode::EnsignInProcess,
+    Mode::EnsignRemote,
 ];
 
 impl Mode {
@@ -42,6 +46,8 @@ impl Mode {
             Mode::FlagdRpc => "flagd-rpc",
             Mode::FlagdInProcess => "flagd-in-process",
             Mode::OfrepProvider => "ofrep-provider",
+            Mode::EnsignInProcess => "ensign-in-process",
+            Mode::EnsignRemote => "ensign-remote",
         }
     }
 
@@ -61,13 +67,40 @@ impl Mode {
                 let addr = server
                     .evaluation_addr
                     .ok_or_else(|| anyhow::anyhow!("the evaluation service has no TCP address"))?;
-                Client::Sdk(SdkClient::connect(ProviderKind::FlagdRpc, addr, &name).await?)
+                Client::Sdk(
+                    SdkClient::connect(ProviderKind::FlagdRpc, addr, entry.version, &name).await?,
+                )
             }
             Mode::FlagdInProcess => Client::Sdk(
-                SdkClient::connect(ProviderKind::FlagdInProcess, server.sync_addr, &name).await?,
+                SdkClient::connect(
+                    ProviderKind::FlagdInProcess,
+                    server.sync_addr,
+                    entry.version,
+                    &name,
+                )
+                .await?,
             ),
             Mode::OfrepProvider => Client::Sdk(
-                SdkClient::connect(ProviderKind::Ofrep, server.ofrep_addr, &name).await?,
+                SdkClient::connect(ProviderKind::Ofrep, server.ofrep_addr, entry.version, &name)
+                    .await?,
+            ),
+            Mode::EnsignInProcess => Client::Sdk(
+                SdkClient::connect(
+                    ProviderKind::EnsignInProcess,
+                    server.sync_addr,
+                    entry.version,
+                    &name,
+                )
+                .await?,
+            ),
+            Mode::EnsignRemote => Client::Sdk(
+                SdkClient::connect(
+                    ProviderKind::EnsignRemote,
+                    server.ofrep_addr,
+                    entry.version,
+                    &name,
+                )
+                .await?,
             ),
         })
     }
@@ -88,6 +121,7 @@ impl Mode {
             Mode::FlagdRpc => crate::exclusions::FLAGD_RPC,
             Mode::FlagdInProcess => crate::exclusions::FLAGD_IN_PROCESS,
             Mode::OfrepProvider => crate::exclusions::OFREP_PROVIDER,
+            Mode::EnsignInProcess | Mode::EnsignRemote => crate::exclusions::ENSIGN_PROVIDER,
         }
     }
 
@@ -97,7 +131,7 @@ impl Mode {
             Mode::Ofrep => crate::exclusions::SERVER_BUGS_OFREP,
             Mode::FlagdRpc => crate::exclusions::SERVER_BUGS_GRPC,
             Mode::FlagdInProcess => crate::exclusions::SERVER_BUGS_SYNC,
-            Mode::OfrepProvider => &[],
+            Mode::OfrepProvider | Mode::EnsignInProcess | Mode::EnsignRemote => &[],
         }
     }
 }

@@ -30,6 +30,11 @@ pub enum ProviderKind {
     FlagdInProcess,
     /// `open-feature-ofrep` over HTTP.
     Ofrep,
+    /// Ensign's own provider syncing flags and evaluating them with the
+    /// engine.
+    EnsignInProcess,
+    /// Ensign's own provider asking OFREP per evaluation.
+    EnsignRemote,
 }
 
 /// An SDK client bound to one provider for one server.
@@ -49,9 +54,29 @@ impl std::fmt::Debug for SdkClient {
 
 impl SdkClient {
     /// Builds the provider for `addr` and registers it as `name`.
-    pub async fn connect(kind: ProviderKind, addr: SocketAddr, name: &str) -> anyhow::Result<Self> {
+    pub async fn connect(
+        kind: ProviderKind,
+        addr: SocketAddr,
+        fractional: engine::FractionalVersion,
+        name: &str,
+    ) -> anyhow::Result<Self> {
         let mut api = OpenFeature::singleton_mut().await;
         match kind {
+            ProviderKind::EnsignInProcess => {
+                let provider = provider::client::InProcessProvider::builder(addr.to_string())
+                    // The server-wide default travels with no payload; the
+                    // client is told the server's, as a deployment would be.
+                    .fractional(fractional)
+                    .build()
+                    .with_context(|| format!("building Ensign's in-process provider for {addr}"))?;
+                api.set_named_provider(name, provider).await;
+            }
+            ProviderKind::EnsignRemote => {
+                let provider = provider::client::RemoteProvider::builder(format!("http://{addr}"))
+                    .build()
+                    .with_context(|| format!("building Ensign's remote provider for {addr}"))?;
+                api.set_named_provider(name, provider).await;
+            }
             ProviderKind::FlagdRpc | ProviderKind::FlagdInProcess => {
                 let resolver_type = match kind {
                     ProviderKind::FlagdRpc => ResolverType::Rpc,
@@ -121,6 +146,18 @@ impl SdkClient {
                 reason: details.reason.map(|r| r.to_string()),
                 error: None,
                 metadata: metadata_json(&details.flag_metadata),
+                exchange,
+            },
+            // Ensign's provider answers "use the code default" as an error
+            // carrying the reason (open-feature 0.3 gives a provider no
+            // default to return); the SDK then applies the fallback, as it
+            // would for any error, and the application sees that reason.
+            Err(error) if provider::client::code_default_reason(&error).is_some() => Outcome {
+                value: flag.fallback.clone(),
+                variant: None,
+                reason: provider::client::code_default_reason(&error).map(|r| r.to_string()),
+                error: None,
+                metadata: Map::new(),
                 exchange,
             },
             Err(EvaluationError { code, message }) => Outcome::error(
