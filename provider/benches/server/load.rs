@@ -31,6 +31,9 @@ pub struct Outcome {
     pub first_error: Option<String>,
     /// Wall time of the phase.
     pub elapsed: Duration,
+    /// Open loop: how late each request left after its scheduled time, in
+    /// nanoseconds (all workers busy, or the generator itself behind).
+    pub send_lag: Histogram<u64>,
     /// Scheduled requests never sent because the server fell too far behind
     /// (open loop only).
     pub dropped: u64,
@@ -45,6 +48,11 @@ impl Outcome {
     /// A latency quantile in milliseconds.
     pub fn quantile_ms(&self, q: f64) -> f64 {
         self.latency.value_at_quantile(q) as f64 / 1e6
+    }
+
+    /// A send-lag quantile in milliseconds.
+    pub fn lag_ms(&self, q: f64) -> f64 {
+        self.send_lag.value_at_quantile(q) as f64 / 1e6
     }
 }
 
@@ -251,6 +259,9 @@ pub async fn open(workers: Vec<Worker>, rate: f64, duration: Duration) -> (Vec<W
         tasks.push(tokio::spawn(async move {
             let mut tally = Tally::new();
             while let Some(scheduled) = rx.recv().await {
+                tally
+                    .send_lag
+                    .saturating_record(scheduled.elapsed().as_nanos() as u64);
                 let result = worker.call().await;
                 tally.add(scheduled, result).await;
                 let _ = idle_tx.send(index);
@@ -310,6 +321,7 @@ pub async fn open(workers: Vec<Worker>, rate: f64, duration: Duration) -> (Vec<W
 /// Successes and failures of one worker.
 struct Tally {
     latency: Histogram<u64>,
+    send_lag: Histogram<u64>,
     errors: u64,
     first_error: Option<String>,
 }
@@ -318,6 +330,7 @@ impl Tally {
     fn new() -> Tally {
         Tally {
             latency: new_histogram(),
+            send_lag: new_histogram(),
             errors: 0,
             first_error: None,
         }
@@ -350,6 +363,7 @@ async fn gather(
         errors: 0,
         first_error: None,
         elapsed: Duration::ZERO,
+        send_lag: new_histogram(),
         dropped,
     };
     for task in tasks {
@@ -357,6 +371,7 @@ async fn gather(
         let (worker, tally) = task.await.expect("load worker panicked");
         workers.push(worker);
         let _ = outcome.latency.add(&tally.latency);
+        let _ = outcome.send_lag.add(&tally.send_lag);
         outcome.errors += tally.errors;
         if outcome.first_error.is_none() {
             outcome.first_error = tally.first_error;

@@ -150,17 +150,45 @@ fn release_dir() -> anyhow::Result<PathBuf> {
 struct Row {
     name: &'static str,
     peak: Outcome,
-    cpu: f64,
-    loadgen_cpu: f64,
-    /// Cores' worth of CPU that other processes used during the peak run.
-    other_cpu: f64,
+    peak_cpu: Usage,
     half: Outcome,
-    half_cpu: f64,
+    half_cpu: Usage,
 }
 
 impl Row {
     fn rps_per_core(&self) -> f64 {
-        self.peak.rps() / self.cpu.max(f64::EPSILON)
+        self.peak.rps() / self.peak_cpu.server.max(f64::EPSILON)
+    }
+}
+
+/// CPU used during a phase, in cores: by the server, by this load
+/// generator, and by every other process on the machine.
+#[derive(Debug, Clone, Copy)]
+struct Usage {
+    server: f64,
+    loadgen: f64,
+    other: f64,
+}
+
+impl Usage {
+    /// Runs `phase`, measuring the CPU it took.
+    async fn of<T>(server: &Server, phase: impl Future<Output = T>) -> anyhow::Result<(T, Usage)> {
+        let started = Instant::now();
+        let before = (server.cpu()?, process::own_cpu()?, process::machine_cpu()?);
+        let result = phase.await;
+        let after = (server.cpu()?, process::own_cpu()?, process::machine_cpu()?);
+        let wall = started.elapsed().as_secs_f64();
+        let server = (after.0 - before.0).as_secs_f64() / wall;
+        let loadgen = (after.1 - before.1).as_secs_f64() / wall;
+        let other = ((after.2 - before.2).as_secs_f64() / wall - server - loadgen).max(0.0);
+        Ok((
+            result,
+            Usage {
+                server,
+                loadgen,
+                other,
+            },
+        ))
     }
 }
 
@@ -284,27 +312,21 @@ async fn measure(
     settings: &Settings,
 ) -> anyhow::Result<Row> {
     let (workers, _) = load::closed(workers, WARMUP).await;
-    let before = (server.cpu()?, process::own_cpu()?, process::machine_cpu()?);
-    let (workers, peak) = load::closed(workers, settings.duration).await;
-    let after = (server.cpu()?, process::own_cpu()?, process::machine_cpu()?);
-    let wall = peak.elapsed.as_secs_f64();
-    let cpu = (after.0 - before.0).as_secs_f64() / wall;
-    let loadgen_cpu = (after.1 - before.1).as_secs_f64() / wall;
-    let other_cpu = ((after.2 - before.2).as_secs_f64() / wall - cpu - loadgen_cpu).max(0.0);
+    let ((workers, peak), peak_cpu) =
+        Usage::of(server, load::closed(workers, settings.duration)).await?;
     report_errors(name, "peak", &peak);
 
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let cpu_before = server.cpu()?;
-    let started = Instant::now();
-    let (_, half) = load::open(workers, peak.rps() / 2.0, settings.duration).await;
-    let half_cpu = (server.cpu()? - cpu_before).as_secs_f64() / started.elapsed().as_secs_f64();
+    let ((_, half), half_cpu) = Usage::of(
+        server,
+        load::open(workers, peak.rps() / 2.0, settings.duration),
+    )
+    .await?;
     report_errors(name, "half load", &half);
     Ok(Row {
         name,
         peak,
-        cpu,
-        loadgen_cpu,
-        other_cpu,
+        peak_cpu,
         half,
         half_cpu,
     })
@@ -322,12 +344,12 @@ fn report_errors(name: &str, phase: &str, outcome: &Outcome) {
 }
 
 fn print_table(rows: &[Row]) {
-    if let Some(busy) = rows
+    let busiest = rows
         .iter()
-        .map(|r| r.other_cpu)
+        .flat_map(|r| [r.peak_cpu.other, r.half_cpu.other])
         .reduce(f64::max)
-        .filter(|c| *c > 0.1)
-    {
+        .filter(|c| *c > 0.1);
+    if let Some(busy) = busiest {
         println!(
             "WARNING other processes used up to {busy:.2} cores during the runs: \
              throughput and latency are understated; rerun on an idle machine."
@@ -339,57 +361,74 @@ fn print_table(rows: &[Row]) {
         .find(|r| r.name == "bare")
         .map_or(1.0, Row::rps_per_core);
     println!(
-        "{:<22} {:>9} {:>5} {:>9} {:>6} {:>7} {:>7} | {:>9} {:>5} {:>8} {:>8} | {:>7} {:>9}",
+        "{:<21} {:>7} {:>5} {:>8} {:>6} {:>6} {:>6} | {:>7} {:>5} {:>6} {:>6} {:>6} | {:>9} {:>9}",
+        "", "peak", "", "", "", "", "", "half", "", "", "", "", "gen cpu", "other cpu"
+    );
+    println!(
+        "{:<21} {:>7} {:>5} {:>8} {:>6} {:>6} {:>6} | {:>7} {:>5} {:>6} {:>6} {:>6} | {:>9} {:>9}",
         "scenario",
         "rps",
         "cpu",
         "rps/core",
         "x bare",
-        "p50 ms",
-        "p99 ms",
-        "half rps",
+        "p50ms",
+        "p99ms",
+        "rps",
         "cpu",
-        "p50 ms",
-        "p99 ms",
-        "gen cpu",
-        "other cpu"
+        "p50ms",
+        "p99ms",
+        "lag99",
+        "peak/half",
+        "peak/half",
     );
     for row in rows {
         println!(
-            "{:<22} {:>9.0} {:>5.2} {:>9.0} {:>6.2} {:>7.3} {:>7.3} | {:>9.0} {:>5.2} {:>8.3} {:>8.3} | {:>7.2} {:>9.2}",
+            "{:<21} {:>7.0} {:>5.2} {:>8.0} {:>6.2} {:>6.2} {:>6.2} | {:>7.0} {:>5.2} {:>6.3} {:>6.3} {:>6.3} | {:>4.2}/{:<4.2} {:>4.2}/{:<4.2}",
             row.name,
             row.peak.rps(),
-            row.cpu,
+            row.peak_cpu.server,
             row.rps_per_core(),
             row.rps_per_core() / bare,
             row.peak.quantile_ms(0.5),
             row.peak.quantile_ms(0.99),
             row.half.rps(),
-            row.half_cpu,
+            row.half_cpu.server,
             row.half.quantile_ms(0.5),
             row.half.quantile_ms(0.99),
-            row.loadgen_cpu,
-            row.other_cpu,
+            row.half.lag_ms(0.99),
+            row.peak_cpu.loadgen,
+            row.half_cpu.loadgen,
+            row.peak_cpu.other,
+            row.half_cpu.other,
         );
     }
+    println!(
+        "(lag99: p99 of how late half-load requests left after their scheduled time; \
+         it is part of the latency.)"
+    );
     println!();
     for row in rows {
         println!(
             "SERVER scenario={} rps={:.0} cpu={:.3} rps_per_core={:.0} ratio_to_bare={:.3} \
-             p50_ms={:.3} p99_ms={:.3} half_load_rps={:.0} half_load_p50_ms={:.3} \
-             half_load_p99_ms={:.3} loadgen_cpu={:.3} other_cpu={:.3} errors={}",
+             p50_ms={:.3} p99_ms={:.3} half_load_rps={:.0} half_load_cpu={:.3} \
+             half_load_p50_ms={:.3} half_load_p99_ms={:.3} half_load_send_lag_p99_ms={:.3} \
+             loadgen_cpu={:.3}/{:.3} other_cpu={:.3}/{:.3} errors={}",
             row.name,
             row.peak.rps(),
-            row.cpu,
+            row.peak_cpu.server,
             row.rps_per_core(),
             row.rps_per_core() / bare,
             row.peak.quantile_ms(0.5),
             row.peak.quantile_ms(0.99),
             row.half.rps(),
+            row.half_cpu.server,
             row.half.quantile_ms(0.5),
             row.half.quantile_ms(0.99),
-            row.loadgen_cpu,
-            row.other_cpu,
+            row.half.lag_ms(0.99),
+            row.peak_cpu.loadgen,
+            row.half_cpu.loadgen,
+            row.peak_cpu.other,
+            row.half_cpu.other,
             row.peak.errors + row.half.errors + row.half.dropped,
         );
     }
