@@ -14,18 +14,15 @@ use hdrhistogram::Histogram;
 /// Latency quantiles reported.
 const QUANTILES: [f64; 4] = [0.5, 0.9, 0.99, 0.999];
 
-/// Which evaluations a counter counts.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct EvalKey {
-    flag_set: String,
-    reason: &'static str,
-    error_code: &'static str,
-}
+/// Evaluation counters of one flag set, by reason and error code.
+type Outcomes = BTreeMap<(&'static str, &'static str), AtomicU64>;
 
 /// Counters and histograms of one server.
 #[derive(Debug)]
 pub struct Metrics {
-    evaluations: RwLock<BTreeMap<EvalKey, AtomicU64>>,
+    /// By flag set, then outcome: looked up by `&str`, so counting an
+    /// evaluation allocates nothing once its labels have been seen.
+    evaluations: RwLock<BTreeMap<String, Outcomes>>,
     /// Evaluation latency in nanoseconds, 1 ns to 60 s, 3 significant
     /// digits (`None` only if those bounds were refused, which they are
     /// not).
@@ -71,12 +68,20 @@ impl Metrics {
         error: Option<ErrorCode>,
         took: Duration,
     ) {
-        let key = EvalKey {
-            flag_set: flag_set.to_owned(),
-            reason: reason.as_str(),
-            error_code: error.map_or("", ErrorCode::as_str),
-        };
-        bump(&self.evaluations, &key, 1);
+        let outcome = (reason.as_str(), error.map_or("", ErrorCode::as_str));
+        let counted = self.evaluations.read().is_ok_and(|sets| {
+            sets.get(flag_set)
+                .and_then(|outcomes| outcomes.get(&outcome))
+                .map(|counter| counter.fetch_add(1, Ordering::Relaxed))
+                .is_some()
+        });
+        if !counted && let Ok(mut sets) = self.evaluations.write() {
+            sets.entry(flag_set.to_owned())
+                .or_default()
+                .entry(outcome)
+                .or_insert_with(|| AtomicU64::new(0))
+                .fetch_add(1, Ordering::Relaxed);
+        }
         let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
         if let Ok(mut latency) = self.latency.lock()
             && let Some(histogram) = latency.as_mut()
@@ -116,16 +121,16 @@ impl Metrics {
             "# HELP ensign_evaluations_total Flag evaluations, by flag set, reason and error code.\n\
              # TYPE ensign_evaluations_total counter\n",
         );
-        if let Ok(map) = self.evaluations.read() {
-            for (key, count) in map.iter() {
-                let _ = writeln!(
-                    out,
-                    "ensign_evaluations_total{{flag_set=\"{}\",reason=\"{}\",error_code=\"{}\"}} {}",
-                    escape(&key.flag_set),
-                    key.reason,
-                    key.error_code,
-                    count.load(Ordering::Relaxed)
-                );
+        if let Ok(sets) = self.evaluations.read() {
+            for (flag_set, outcomes) in sets.iter() {
+                for ((reason, error_code), count) in outcomes {
+                    let _ = writeln!(
+                        out,
+                        "ensign_evaluations_total{{flag_set=\"{}\",reason=\"{reason}\",error_code=\"{error_code}\"}} {}",
+                        escape(flag_set),
+                        count.load(Ordering::Relaxed)
+                    );
+                }
             }
         }
         out.push_str(

@@ -31,19 +31,53 @@ pub struct Evaluation<'a> {
     /// What went wrong.
     #[serde(rename = "errorDetails", skip_serializing_if = "Option::is_none")]
     pub error_details: Option<String>,
-    /// Flag metadata (scalars only).
-    #[serde(skip_serializing_if = "Map::is_empty")]
-    pub metadata: Map<String, Value>,
+    /// Flag metadata (scalars only), borrowed from the snapshot.
+    #[serde(skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata<'a>,
+}
+
+/// A flag's metadata as sent: the snapshot's map, borrowed rather than
+/// copied for every flag of every response, plus the decision path when
+/// explain was asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metadata<'a> {
+    /// The flag's merged metadata.
+    pub flag: &'a Map<String, Value>,
+    /// The rendered decision path.
+    pub explain: Option<String>,
+}
+
+impl Metadata<'_> {
+    fn is_empty(&self) -> bool {
+        self.flag.is_empty() && self.explain.is_none()
+    }
+}
+
+impl Serialize for Metadata<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in self.flag {
+            // The explain entry replaces a flag's own entry of that name.
+            if self.explain.is_none() || key != EXPLAIN_METADATA_KEY {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        if let Some(trace) = &self.explain {
+            map.serialize_entry(EXPLAIN_METADATA_KEY, trace)?;
+        }
+        map.end()
+    }
 }
 
 impl<'a> Evaluation<'a> {
     /// Converts a resolution. flagd's DEFAULT reason is passed through
     /// although the OFREP enum lacks it, as flagd's own OFREP service does.
     pub fn from_resolution(resolution: &Resolution<'a>, explain: Option<String>) -> Self {
-        let mut metadata = resolution.metadata.clone();
-        if let Some(trace) = explain {
-            metadata.insert(EXPLAIN_METADATA_KEY.to_owned(), Value::String(trace));
-        }
+        let metadata = Metadata {
+            flag: resolution.metadata,
+            explain,
+        };
         match &resolution.error {
             Some(error) => Evaluation {
                 key: resolution.key,
