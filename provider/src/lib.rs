@@ -11,6 +11,7 @@
 
 pub mod client;
 pub mod proto;
+pub mod tls;
 
 #[cfg(feature = "server")]
 pub mod grpc;

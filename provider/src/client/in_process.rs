@@ -228,6 +228,7 @@ impl InProcessBuilder {
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_while_idle(true);
         if let Some(tls) = self.tls.clone() {
+            crate::tls::ensure_crypto_provider();
             endpoint = endpoint
                 .tls_config(tls)
                 .map_err(|e| invalid(e.to_string()))?;

@@ -99,7 +99,10 @@ impl Server {
         }
         let flags = Flags::new(config.static_context.clone());
         let tls = match &config.tls {
-            Some((cert, key)) => Some(Tls::from_pem_files(cert, key)?),
+            Some((cert, key)) => {
+                crate::tls::ensure_crypto_provider();
+                Some(Tls::from_pem_files(cert, key)?)
+            }
             None => None,
         };
         let mut tasks = JoinSet::new();

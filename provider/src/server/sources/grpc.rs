@@ -66,6 +66,7 @@ async fn follow(
         .connect_timeout(Duration::from_secs(5))
         .http2_keep_alive_interval(Duration::from_secs(30));
     if tls {
+        crate::tls::ensure_crypto_provider();
         endpoint = endpoint.tls_config(ClientTlsConfig::new().with_webpki_roots())?;
     }
     let channel = endpoint.connect().await?;
