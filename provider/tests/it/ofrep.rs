@@ -395,6 +395,11 @@ async fn selectors_pick_a_flag_set() {
     )
     .await;
     assert_eq!(bulk["flags"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        bulk["metadata"],
+        json!({"flagSetId": "other"}),
+        "only the selected flag set's metadata"
+    );
 }
 
 #[tokio::test]

@@ -338,12 +338,9 @@ fn evaluate_all(
         }
         let mut prepared: Vec<(&Arc<FlagSet>, engine::Prepared<'_>)> = Vec::new();
         let mut evaluations = Vec::new();
+        // The metadata of the flag sets the selector picks, a later set's
+        // entries over an earlier one's, as their flags merge.
         let mut metadata = Map::new();
-        for source in snapshot.sources() {
-            for (k, v) in source.set.metadata() {
-                metadata.insert(k.clone(), v.clone());
-            }
-        }
         for (set, entry) in snapshot.visible(&selector) {
             let index = match prepared.iter().position(|(s, _)| Arc::ptr_eq(s, set)) {
                 Some(index) => index,
@@ -362,6 +359,18 @@ fn evaluate_all(
             };
             record(&flags, set, &resolution, started);
             evaluations.push(Evaluation::from_resolution(&resolution, trace));
+        }
+        let mut sets: Vec<&Arc<FlagSet>> = prepared.iter().map(|(set, _)| *set).collect();
+        sets.sort_by_key(|set| {
+            snapshot
+                .sources()
+                .iter()
+                .position(|source| Arc::ptr_eq(&source.set, set))
+        });
+        for set in sets {
+            for (k, v) in set.metadata() {
+                metadata.insert(k.clone(), v.clone());
+            }
         }
         let bulk = Bulk {
             flags: evaluations,
