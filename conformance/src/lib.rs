@@ -1,8 +1,10 @@
 //! Shared helpers of the conformance runners: where the upstream material is,
-//! how its feature files are read, and what its typed values and tags mean.
+//! how its feature files are read, what its typed values and tags mean, and
+//! what its context-building steps do.
 
 pub mod cli;
 pub mod features;
+pub mod steps;
 pub mod suites;
 pub mod tags;
 pub mod typed;

@@ -22,6 +22,7 @@ use futures::future;
 use serde_json::{Map, Value};
 
 use conformance::features::{FeatureFiles, display_path};
+use conformance::steps::{self, FlagRequest};
 use conformance::suites::{SUITES, SuiteSpec};
 use conformance::tags::{TagError, fractional_version};
 use conformance::typed::{ValueType, json_eq, unescape_quotes};
@@ -240,14 +241,6 @@ fn suite_of(path: Option<&Path>) -> Option<&'static Suite> {
     suites.iter().find(|s| s.features.iter().any(|f| f == path))
 }
 
-/// The flag a scenario asks for.
-#[derive(Debug, Clone)]
-struct FlagRequest {
-    ty: ValueType,
-    key: String,
-    fallback: Value,
-}
-
 /// What an evaluation produced, owned so that it outlives the snapshot borrow.
 #[derive(Debug, Clone)]
 struct Outcome {
@@ -382,18 +375,13 @@ fn a_flag(
     key: String,
     fallback: String,
 ) -> anyhow::Result<()> {
-    let ty: ValueType = ty.parse()?;
-    let fallback = ty.parse(&unescape_quotes(&fallback))?;
-    world.flag = Some(FlagRequest { ty, key, fallback });
+    world.flag = Some(FlagRequest::new(&ty, key, &fallback)?);
     Ok(())
 }
 
 #[given(regex = r#"^a context containing a targeting key with value "(.*)"$"#)]
 fn a_targeting_key(world: &mut EngineWorld, value: String) {
-    world.context.insert(
-        "targetingKey".to_owned(),
-        Value::String(unescape_quotes(&value).into_owned()),
-    );
+    steps::targeting_key(&mut world.context, &value);
 }
 
 #[given(
@@ -405,12 +393,7 @@ fn a_context_key(
     ty: String,
     value: String,
 ) -> anyhow::Result<()> {
-    let ty: ValueType = ty.parse()?;
-    // Backslash sequences such as `A\u0000B` stay literal (no Cucumber
-    // implementation unescapes them, and the v3 fractional examples expect
-    // the buckets of the literal text), and so does the string "null".
-    let value = ty.parse(&unescape_quotes(&value))?;
-    world.context.insert(key, value);
+    steps::context_value(&mut world.context, key, &ty, &value)?;
     Ok(())
 }
 
@@ -418,9 +401,7 @@ fn a_context_key(
     regex = r#"^a context containing a nested property with outer key "([^"]*)" and inner key "([^"]*)", with value "(.*)"$"#
 )]
 fn a_nested_property(world: &mut EngineWorld, outer: String, inner: String, value: String) {
-    let mut nested = Map::new();
-    nested.insert(inner, Value::String(unescape_quotes(&value).into_owned()));
-    world.context.insert(outer, Value::Object(nested));
+    steps::nested_property(&mut world.context, outer, inner, &value);
 }
 
 #[when(regex = r"^the flag was evaluated with details$")]

@@ -5,13 +5,7 @@ use serde_json::{Map, Value};
 
 use conformance::typed::ValueType;
 
-/// The flag a scenario asks for.
-#[derive(Debug, Clone)]
-pub struct FlagRequest {
-    pub ty: ValueType,
-    pub key: String,
-    pub fallback: Value,
-}
+pub use conformance::steps::FlagRequest;
 
 /// Evaluation details as an application would see them: the value with the
 /// fallback already applied, as an OpenFeature SDK applies it.

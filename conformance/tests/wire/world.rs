@@ -10,6 +10,7 @@ use cucumber::gherkin::{Feature, Rule, Scenario, Step};
 use cucumber::{World, given, then, when};
 use serde_json::{Map, Value};
 
+use conformance::steps;
 use conformance::tags::fractional_version;
 use conformance::typed::{ValueType, json_eq, unescape_quotes};
 use engine::FractionalVersion;
@@ -161,18 +162,13 @@ fn an_option(
     regex = r#"^a (Boolean|String|Integer|Float|Object)-flag with key "([^"]*)" and a (?:default|fallback) value "(.*)"$"#
 )]
 fn a_flag(world: &mut WireWorld, ty: String, key: String, fallback: String) -> anyhow::Result<()> {
-    let ty: ValueType = ty.parse()?;
-    let fallback = ty.parse(&unescape_quotes(&fallback))?;
-    world.flag = Some(FlagRequest { ty, key, fallback });
+    world.flag = Some(FlagRequest::new(&ty, key, &fallback)?);
     Ok(())
 }
 
 #[given(regex = r#"^a context containing a targeting key with value "(.*)"$"#)]
 fn a_targeting_key(world: &mut WireWorld, value: String) {
-    world.context.insert(
-        "targetingKey".to_owned(),
-        Value::String(unescape_quotes(&value).into_owned()),
-    );
+    steps::targeting_key(&mut world.context, &value);
 }
 
 #[given(
@@ -184,11 +180,7 @@ fn a_context_key(
     ty: String,
     value: String,
 ) -> anyhow::Result<()> {
-    let ty: ValueType = ty.parse()?;
-    // As in the engine runner: backslash sequences stay literal, and the
-    // String "null" is the four-letter string.
-    let value = ty.parse(&unescape_quotes(&value))?;
-    world.context.insert(key, value);
+    steps::context_value(&mut world.context, key, &ty, &value)?;
     Ok(())
 }
 
@@ -196,9 +188,7 @@ fn a_context_key(
     regex = r#"^a context containing a nested property with outer key "([^"]*)" and inner key "([^"]*)", with value "(.*)"$"#
 )]
 fn a_nested_property(world: &mut WireWorld, outer: String, inner: String, value: String) {
-    let mut nested = Map::new();
-    nested.insert(inner, Value::String(unescape_quotes(&value).into_owned()));
-    world.context.insert(outer, Value::Object(nested));
+    steps::nested_property(&mut world.context, outer, inner, &value);
 }
 
 #[when(regex = r"^the flag was evaluated with details$")]
