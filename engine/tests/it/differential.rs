@@ -661,6 +661,11 @@ fn js_same_context_object_is_identical() {
         json!({"objs": [{"n": 1}]}),
         json!(true),
     );
+    check(
+        json!({"==": [{"if": [{"var": "arr.4"}, null, {"var": "objs"}]}, {"var": "objs"}]}),
+        json!({"objs": []}),
+        json!(true),
+    );
 }
 
 /// JavaScript's `Number("0x10")` is 16 (also "0b11", "0o17").
@@ -763,24 +768,31 @@ fn compare(rule: &Value, data: &Value) -> Result<Outcome, String> {
     }
 }
 
-/// Whether the rule compares two `var`s with `==`, `===`, `!=`, `!==` or
-/// `in`: when both read the same array or object, the engine (like
-/// json-logic-js) sees one object, identical to itself, while jsonlogic-rs
-/// compares two clones (see `js_same_context_object_is_identical`).
+/// Whether the rule compares two operands that both read the context with
+/// `==`, `===`, `!=`, `!==` or `in`: when both yield the same array or
+/// object (directly, or passed through `if`, `or`, `and` and the like), the
+/// engine (like json-logic-js) sees one object, identical to itself, while
+/// jsonlogic-rs compares two clones (see
+/// `js_same_context_object_is_identical`).
 fn compares_two_vars(rule: &Value) -> bool {
-    let is_var = |v: &Value| {
-        v.as_object()
-            .is_some_and(|m| m.len() == 1 && m.contains_key("var"))
-    };
     match rule {
         Value::Object(map) => map.iter().any(|(op, args)| {
             let pair = matches!(op.as_str(), "==" | "===" | "!=" | "!==" | "in")
                 && args
                     .as_array()
-                    .is_some_and(|a| a.len() >= 2 && is_var(&a[0]) && is_var(&a[1]));
+                    .is_some_and(|a| a.len() >= 2 && reads_context(&a[0]) && reads_context(&a[1]));
             pair || compares_two_vars(args)
         }),
         Value::Array(items) => items.iter().any(compares_two_vars),
+        _ => false,
+    }
+}
+
+/// Whether a `var` appears anywhere in `rule`.
+fn reads_context(rule: &Value) -> bool {
+    match rule {
+        Value::Object(map) => map.contains_key("var") || map.values().any(reads_context),
+        Value::Array(items) => items.iter().any(reads_context),
         _ => false,
     }
 }
