@@ -1,0 +1,9 @@
+//! Ensign's admin side: the store (PostgreSQL or the embedded SQLite file)
+//! with its audit trail, which the GraphQL admin API and the publisher to
+//! the evaluation nodes build on.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod store;
+
+pub use store::{Actor, AuditRecord, FlagRecord, FlagSetRecord, Store, StoreError};

@@ -1,0 +1,106 @@
+//! A flag set's rows as one flagd document, and validation of a change by
+//! compiling that document with the engine.
+
+use std::collections::BTreeSet;
+
+use engine::flagset::FlagSet;
+use engine::model::from_value;
+use engine::{CompileOptions, Diagnostic, FLAG_SET_ID_KEY, FRACTIONAL_VERSION_KEY};
+use serde_json::{Map, Value};
+
+use super::StoreError;
+use super::entity::{flag, flag_set, segment};
+
+/// The flagd JSON document of a flag set: its live (not archived) flags,
+/// its segments as `$evaluators`, and its metadata with `flagSetId` (the
+/// flag set's key) and the `fractional` override. This is what is published
+/// and what writes are validated against.
+pub(crate) fn document(
+    set: &flag_set::Model,
+    flags: &[flag::Model],
+    segments: &[segment::Model],
+) -> Value {
+    let mut metadata = match &set.metadata {
+        Value::Object(map) => map.clone(),
+        _ => Map::new(),
+    };
+    metadata.insert(FLAG_SET_ID_KEY.into(), Value::String(set.key.clone()));
+    if let Some(version) = &set.fractional {
+        metadata.insert(
+            FRACTIONAL_VERSION_KEY.into(),
+            Value::String(version.clone()),
+        );
+    }
+    let mut live: Vec<&flag::Model> = flags.iter().filter(|f| !f.archived).collect();
+    live.sort_by(|a, b| a.key.cmp(&b.key));
+    let flags: Map<String, Value> = live
+        .into_iter()
+        .map(|f| (f.key.clone(), f.definition.clone()))
+        .collect();
+    let mut document = Map::new();
+    document.insert("flags".into(), Value::Object(flags));
+    if !segments.is_empty() {
+        let mut sorted: Vec<&segment::Model> = segments.iter().collect();
+        sorted.sort_by(|a, b| a.key.cmp(&b.key));
+        let evaluators: Map<String, Value> = sorted
+            .into_iter()
+            .map(|s| (s.key.clone(), s.definition.clone()))
+            .collect();
+        document.insert("$evaluators".into(), Value::Object(evaluators));
+    }
+    document.insert("metadata".into(), Value::Object(metadata));
+    Value::Object(document)
+}
+
+/// Everything the engine finds wrong with `document` (errors and warnings).
+pub(crate) fn diagnostics(document: &Value) -> Vec<Diagnostic> {
+    match from_value(document.clone()) {
+        Ok((file, mut found)) => {
+            let (_, compiled) = FlagSet::compile("store", &file, &CompileOptions::default(), None);
+            found.extend(compiled);
+            found
+        }
+        Err(error) => vec![error.to_diagnostic()],
+    }
+}
+
+/// Refuses a change that introduces a diagnostic: `after` may keep the
+/// findings `before` already had (a row edited by hand in SQL, say), but
+/// may add none, warnings included, since a flag that violates flagd's
+/// schema must not be stored either.
+pub(crate) fn check_change(key: &str, before: &Value, after: &Value) -> Result<(), StoreError> {
+    let known: BTreeSet<(Option<String>, String, String)> = diagnostics(before)
+        .into_iter()
+        .map(|d| (d.flag_key, d.pointer, d.message))
+        .collect();
+    let new: Vec<Diagnostic> = diagnostics(after)
+        .into_iter()
+        .filter(|d| !known.contains(&(d.flag_key.clone(), d.pointer.clone(), d.message.clone())))
+        .collect();
+    if new.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid {
+            key: key.to_owned(),
+            diagnostics: new,
+        })
+    }
+}
+
+/// Checks one flag definition on its own, as the admin API's validation
+/// endpoint and importers do before touching the store.
+pub fn validate_definition(key: &str, definition: &Value) -> Result<(), StoreError> {
+    let mut flags = Map::new();
+    flags.insert(key.to_owned(), definition.clone());
+    let mut document = Map::new();
+    document.insert("flags".into(), Value::Object(flags));
+    let found = diagnostics(&Value::Object(document));
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid {
+            key: key.to_owned(),
+            diagnostics: found,
+        })
+    }
+}

@@ -1,0 +1,143 @@
+//! SeaORM entities: one module per table of the `migrations` crate's schema.
+//!
+//! These are the store's rows, not its API: [`super`] converts them to the
+//! record types it returns.
+
+/// A flag set: an environment, the unit that is compiled, versioned and
+/// published as one engine flag set.
+pub mod flag_set {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "flag_sets")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        #[sea_orm(unique)]
+        pub key: String,
+        pub name: String,
+        #[sea_orm(column_type = "JsonBinary")]
+        pub metadata: Json,
+        pub fractional: Option<String>,
+        pub version: i64,
+        pub published_version: i64,
+        pub archived: bool,
+        pub created_at: TimeDateTimeWithTimeZone,
+        pub updated_at: TimeDateTimeWithTimeZone,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A flag: its flagd definition and its own version.
+pub mod flag {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "flags")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub flag_set_id: i64,
+        pub key: String,
+        #[sea_orm(column_type = "JsonBinary")]
+        pub definition: Json,
+        pub version: i64,
+        pub client_visible: bool,
+        pub locked: bool,
+        pub archived: bool,
+        pub created_at: TimeDateTimeWithTimeZone,
+        pub updated_at: TimeDateTimeWithTimeZone,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A segment: a shared rule, published as one of the flag set's
+/// `$evaluators`.
+pub mod segment {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "segments")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub flag_set_id: i64,
+        pub key: String,
+        #[sea_orm(column_type = "JsonBinary")]
+        pub definition: Json,
+        pub version: i64,
+        pub created_at: TimeDateTimeWithTimeZone,
+        pub updated_at: TimeDateTimeWithTimeZone,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// One entry of the audit trail.
+pub mod audit_event {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_events")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub flag_set_id: Option<i64>,
+        pub subject_kind: String,
+        pub subject_key: String,
+        pub action: String,
+        pub actor: String,
+        pub request_id: Option<String>,
+        pub version: Option<i64>,
+        #[sea_orm(column_type = "JsonBinary", nullable)]
+        pub before: Option<Json>,
+        #[sea_orm(column_type = "JsonBinary", nullable)]
+        pub after: Option<Json>,
+        #[sea_orm(column_type = "JsonBinary", nullable)]
+        pub diff: Option<Json>,
+        pub out_of_band: bool,
+        pub created_at: TimeDateTimeWithTimeZone,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// An API token: an admin token or an SDK key, stored as a hash.
+pub mod api_token {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "api_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub name: String,
+        pub kind: String,
+        pub role: String,
+        pub flag_set_id: Option<i64>,
+        #[sea_orm(unique)]
+        pub token_hash: String,
+        pub prefix: String,
+        pub created_at: TimeDateTimeWithTimeZone,
+        pub revoked_at: Option<TimeDateTimeWithTimeZone>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

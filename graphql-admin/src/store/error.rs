@@ -1,0 +1,111 @@
+//! The store's errors, each with a stable code for the API edge.
+
+use engine::Diagnostic;
+use sea_orm::DbErr;
+
+/// Why a store operation failed. Nothing is written when one is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached.
+    #[error("cannot connect to {url}")]
+    Connect {
+        /// The URL, without its password.
+        url: String,
+        /// The driver's error.
+        #[source]
+        source: DbErr,
+    },
+    /// Applying migrations failed.
+    #[error("migrating the store failed")]
+    Migrate(#[source] DbErr),
+    /// A query failed (connection lost, constraint, ...).
+    #[error("store query failed")]
+    Database(#[source] DbErr),
+    /// No flag set with this key.
+    #[error("flag set {key:?} not found")]
+    FlagSetNotFound {
+        /// The key asked for.
+        key: String,
+    },
+    /// No flag with this key in the flag set.
+    #[error("flag {key:?} not found in flag set {flag_set:?}")]
+    FlagNotFound {
+        /// The flag set.
+        flag_set: String,
+        /// The flag key asked for.
+        key: String,
+    },
+    /// No version of the flag with this number.
+    #[error("flag {key:?} has no version {version}")]
+    VersionNotFound {
+        /// The flag key.
+        key: String,
+        /// The version asked for.
+        version: i64,
+    },
+    /// Creating something whose key is taken.
+    #[error("{kind} {key:?} already exists")]
+    AlreadyExists {
+        /// "flag set", "flag", ...
+        kind: &'static str,
+        /// The key.
+        key: String,
+    },
+    /// The write named a version that is no longer current.
+    #[error("flag {key:?} is at version {actual}, not {expected}: reload it and retry")]
+    Conflict {
+        /// The flag key.
+        key: String,
+        /// The version the write named.
+        expected: i64,
+        /// The current version.
+        actual: i64,
+    },
+    /// The definition does not compile, or violates flagd's schema.
+    #[error("invalid definition of {key:?}: {}", first_message(.diagnostics))]
+    Invalid {
+        /// The flag (or segment, or flag set) key.
+        key: String,
+        /// What the engine's compiler found.
+        diagnostics: Vec<Diagnostic>,
+    },
+    /// A key or name that cannot be used.
+    #[error("invalid {what}: {reason}")]
+    InvalidInput {
+        /// What was wrong ("flag key", "flag set key", ...).
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl StoreError {
+    /// A stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Connect { .. } | StoreError::Database(_) => "STORE_UNAVAILABLE",
+            StoreError::Migrate(_) => "MIGRATION_FAILED",
+            StoreError::FlagSetNotFound { .. } => "FLAG_SET_NOT_FOUND",
+            StoreError::FlagNotFound { .. } => "FLAG_NOT_FOUND",
+            StoreError::VersionNotFound { .. } => "VERSION_NOT_FOUND",
+            StoreError::AlreadyExists { .. } => "ALREADY_EXISTS",
+            StoreError::Conflict { .. } => "VERSION_CONFLICT",
+            StoreError::Invalid { .. } => "INVALID_DEFINITION",
+            StoreError::InvalidInput { .. } => "INVALID_INPUT",
+        }
+    }
+}
+
+impl From<DbErr> for StoreError {
+    fn from(error: DbErr) -> Self {
+        StoreError::Database(error)
+    }
+}
+
+fn first_message(diagnostics: &[Diagnostic]) -> String {
+    match diagnostics {
+        [] => "no diagnostics".into(),
+        [one] => one.to_string(),
+        [first, rest @ ..] => format!("{first} (and {} more)", rest.len()),
+    }
+}

@@ -1,0 +1,347 @@
+//! Flag writes: create, update, edit (kill switch and the like), archive and
+//! roll back, each one validated, audited and versioned in one transaction.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::document::{check_change, document};
+use super::entity::{audit_event, flag, flag_set, segment};
+use super::flag_sets::{bump_version, lock_flag_set};
+use super::{Actor, FlagRecord, Store, StoreError};
+
+/// The content of a flag write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlagInput {
+    /// The flagd definition: `state`, `variants`, `defaultVariant`, and
+    /// optionally `targeting` and `metadata`.
+    pub definition: Value,
+    /// Whether client SDK keys may evaluate the flag (unchanged when `None`;
+    /// `false` for a new flag).
+    pub client_visible: Option<bool>,
+    /// Whether changes to the flag raise an alert (unchanged when `None`;
+    /// `false` for a new flag).
+    pub locked: Option<bool>,
+}
+
+/// What a write does to a flag.
+pub enum FlagChange<'a> {
+    /// Creates the flag; its key must be free.
+    Create(FlagInput),
+    /// Replaces the flag's definition at `expected_version`.
+    Update {
+        /// The version the writer read.
+        expected_version: i64,
+        /// The new content.
+        input: FlagInput,
+    },
+    /// Changes the current definition with `edit`, recorded as `action`.
+    /// Without an expected version it applies to whatever is current, as a
+    /// kill switch must.
+    Edit {
+        /// The version the writer read, if it cares.
+        expected_version: Option<i64>,
+        /// The audit action ("kill", "set_default_variant", ...).
+        action: &'static str,
+        /// The change, applied to the current definition.
+        edit: &'a (dyn Fn(&mut Value) -> Result<(), StoreError> + Send + Sync),
+    },
+    /// Archives the flag: it stays in the history but is no longer served.
+    Archive {
+        /// The version the writer read.
+        expected_version: i64,
+    },
+    /// Restores the definition the flag had at `version`.
+    Rollback {
+        /// The version the writer read.
+        expected_version: i64,
+        /// The version to go back to.
+        to_version: i64,
+    },
+}
+
+impl std::fmt::Debug for FlagChange<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlagChange")
+            .field("action", &self.action())
+            .field("expected_version", &self.expected_version())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FlagChange<'_> {
+    fn action(&self) -> &'static str {
+        match self {
+            FlagChange::Create(_) => "create",
+            FlagChange::Update { .. } => "update",
+            FlagChange::Edit { action, .. } => action,
+            FlagChange::Archive { .. } => "archive",
+            FlagChange::Rollback { .. } => "rollback",
+        }
+    }
+
+    fn expected_version(&self) -> Option<i64> {
+        match self {
+            FlagChange::Create(_) => None,
+            FlagChange::Update {
+                expected_version, ..
+            }
+            | FlagChange::Archive { expected_version }
+            | FlagChange::Rollback {
+                expected_version, ..
+            } => Some(*expected_version),
+            FlagChange::Edit {
+                expected_version, ..
+            } => *expected_version,
+        }
+    }
+}
+
+impl Store {
+    /// Applies `change` to flag `key` of flag set `flag_set` in one
+    /// transaction: validates the resulting flag set with the engine's
+    /// compiler, writes the flag, appends the audit event and bumps the flag
+    /// set's version. On any error nothing is written.
+    pub async fn write_flag(
+        &self,
+        actor: &Actor,
+        flag_set: &str,
+        key: &str,
+        change: FlagChange<'_>,
+    ) -> Result<FlagRecord, StoreError> {
+        check_flag_key(key)?;
+        let txn = self.begin_write().await?;
+        let set = lock_flag_set(&txn, flag_set).await?;
+        let flags = flag::Entity::find()
+            .filter(flag::Column::FlagSetId.eq(set.id))
+            .all(&txn)
+            .await?;
+        let segments = segment::Entity::find()
+            .filter(segment::Column::FlagSetId.eq(set.id))
+            .all(&txn)
+            .await?;
+        let current = flags.iter().find(|f| f.key == key).cloned();
+        let action = change.action();
+        match (&current, change.expected_version()) {
+            (Some(_), None) if matches!(change, FlagChange::Create(_)) => {
+                return Err(StoreError::AlreadyExists {
+                    kind: "flag",
+                    key: key.to_owned(),
+                });
+            }
+            (Some(flag), Some(expected)) if flag.version != expected => {
+                return Err(StoreError::Conflict {
+                    key: key.to_owned(),
+                    expected,
+                    actual: flag.version,
+                });
+            }
+            (None, _) if !matches!(change, FlagChange::Create(_)) => {
+                return Err(StoreError::FlagNotFound {
+                    flag_set: flag_set.to_owned(),
+                    key: key.to_owned(),
+                });
+            }
+            _ => {}
+        }
+        let now = OffsetDateTime::now_utc();
+        let mut next = match &current {
+            Some(flag) => flag.clone(),
+            None => flag::Model {
+                id: 0,
+                flag_set_id: set.id,
+                key: key.to_owned(),
+                definition: Value::Null,
+                version: 0,
+                client_visible: false,
+                locked: false,
+                archived: false,
+                created_at: now,
+                updated_at: now,
+            },
+        };
+        match change {
+            FlagChange::Create(input) | FlagChange::Update { input, .. } => {
+                next.definition = input.definition;
+                next.client_visible = input.client_visible.unwrap_or(next.client_visible);
+                next.locked = input.locked.unwrap_or(next.locked);
+                next.archived = false;
+            }
+            FlagChange::Edit { edit, .. } => {
+                if next.archived {
+                    return Err(StoreError::FlagNotFound {
+                        flag_set: flag_set.to_owned(),
+                        key: key.to_owned(),
+                    });
+                }
+                edit(&mut next.definition)?;
+            }
+            FlagChange::Archive { .. } => next.archived = true,
+            FlagChange::Rollback { to_version, .. } => {
+                next.definition = definition_at(&txn, &set, key, to_version).await?;
+                next.archived = false;
+            }
+        }
+        if !next.definition.is_object() {
+            return Err(StoreError::InvalidInput {
+                what: "flag definition",
+                reason: "must be a JSON object".into(),
+            });
+        }
+        next.version += 1;
+        next.updated_at = now;
+        let mut after_flags: Vec<flag::Model> =
+            flags.iter().filter(|f| f.key != key).cloned().collect();
+        after_flags.push(next.clone());
+        check_change(
+            key,
+            &document(&set, &flags, &segments),
+            &document(&set, &after_flags, &segments),
+        )?;
+        let saved = save(&txn, current.as_ref(), next).await?;
+        bump_version(&txn, &set, now).await?;
+        let before = current.as_ref().map(audited);
+        let after = audited(&saved);
+        let diff = before.as_ref().map(|before| {
+            serde_json::to_value(json_patch::diff(before, &after)).unwrap_or(Value::Null)
+        });
+        audit_event::ActiveModel {
+            flag_set_id: Set(Some(set.id)),
+            subject_kind: Set("flag".into()),
+            subject_key: Set(key.to_owned()),
+            action: Set(action.into()),
+            actor: Set(actor.name.clone()),
+            request_id: Set(actor.request_id.clone()),
+            version: Set(Some(saved.version)),
+            before: Set(before),
+            after: Set(Some(after)),
+            diff: Set(diff),
+            out_of_band: Set(false),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(FlagRecord::from_model(&set.key, saved))
+    }
+}
+
+/// Inserts the new flag or updates the current one, re-checking the version
+/// in the `UPDATE` itself.
+async fn save(
+    txn: &DatabaseTransaction,
+    current: Option<&flag::Model>,
+    next: flag::Model,
+) -> Result<flag::Model, StoreError> {
+    let Some(current) = current else {
+        let model = flag::ActiveModel {
+            flag_set_id: Set(next.flag_set_id),
+            key: Set(next.key),
+            definition: Set(next.definition),
+            version: Set(next.version),
+            client_visible: Set(next.client_visible),
+            locked: Set(next.locked),
+            archived: Set(next.archived),
+            created_at: Set(next.created_at),
+            updated_at: Set(next.updated_at),
+            ..Default::default()
+        };
+        return Ok(model.insert(txn).await?);
+    };
+    let updated = flag::Entity::update_many()
+        .set(flag::ActiveModel {
+            definition: Set(next.definition.clone()),
+            version: Set(next.version),
+            client_visible: Set(next.client_visible),
+            locked: Set(next.locked),
+            archived: Set(next.archived),
+            updated_at: Set(next.updated_at),
+            ..Default::default()
+        })
+        .filter(flag::Column::Id.eq(current.id))
+        .filter(flag::Column::Version.eq(current.version))
+        .exec(txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(StoreError::Conflict {
+            key: next.key,
+            expected: current.version,
+            actual: current.version + 1,
+        });
+    }
+    Ok(next)
+}
+
+/// The definition flag `key` had at `version`, from the audit trail: the
+/// latest change made through Ensign that produced that version.
+async fn definition_at(
+    txn: &DatabaseTransaction,
+    set: &flag_set::Model,
+    key: &str,
+    version: i64,
+) -> Result<Value, StoreError> {
+    let event = audit_event::Entity::find()
+        .filter(audit_event::Column::FlagSetId.eq(set.id))
+        .filter(audit_event::Column::SubjectKind.eq("flag"))
+        .filter(audit_event::Column::SubjectKey.eq(key))
+        .filter(audit_event::Column::Version.eq(version))
+        .filter(audit_event::Column::OutOfBand.eq(false))
+        .order_by_desc(audit_event::Column::Id)
+        .one(txn)
+        .await?;
+    event
+        .and_then(|e| e.after)
+        .and_then(|after| after.get("definition").cloned())
+        .ok_or_else(|| StoreError::VersionNotFound {
+            key: key.to_owned(),
+            version,
+        })
+}
+
+/// A flag as the audit trail records it: its definition and settings.
+fn audited(flag: &flag::Model) -> Value {
+    serde_json::json!({
+        "definition": flag.definition,
+        "clientVisible": flag.client_visible,
+        "locked": flag.locked,
+        "archived": flag.archived,
+    })
+}
+
+/// Flag keys follow flagd (any non-empty text) minus what no client can
+/// send: control characters, surrounding spaces, more than 255 bytes.
+fn check_flag_key(key: &str) -> Result<(), StoreError> {
+    let invalid = |reason: &str| StoreError::InvalidInput {
+        what: "flag key",
+        reason: format!("{key:?} {reason}"),
+    };
+    if key.is_empty() || key.len() > 255 {
+        return Err(invalid("must be 1 to 255 bytes long"));
+    }
+    if key.chars().any(char::is_control) {
+        return Err(invalid("contains a control character"));
+    }
+    if key.trim() != key {
+        return Err(invalid("starts or ends with white space"));
+    }
+    Ok(())
+}
+
+impl FlagRecord {
+    pub(crate) fn from_model(flag_set: &str, model: flag::Model) -> FlagRecord {
+        FlagRecord {
+            flag_set: flag_set.to_owned(),
+            key: model.key,
+            definition: model.definition,
+            version: model.version,
+            client_visible: model.client_visible,
+            locked: model.locked,
+            archived: model.archived,
+            created_at: model.created_at,
+            updated_at: model.updated_at,
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! The store: flag sets, flags, segments, tokens and the audit trail in
+//! PostgreSQL or SQLite, through SeaORM.
+//!
+//! Every write is one transaction that validates with the engine's compiler,
+//! writes the row, appends the audit event and bumps the flag set's version,
+//! so nothing invalid or half-written is ever stored. Writes name the version
+//! they change (optimistic concurrency).
+
+mod document;
+pub mod entity;
+mod error;
+mod flag_sets;
+mod flags;
+mod queries;
+
+use std::time::Duration;
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+pub use document::validate_definition;
+pub use error::StoreError;
+pub use flag_sets::NewFlagSet;
+pub use flags::{FlagChange, FlagInput};
+pub use queries::{AuditFilter, FlagFilter, Page};
+
+/// A connection pool to the store's database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+/// Who makes a change, as recorded in the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The name of the admin token (or the command) that made the change.
+    pub name: String,
+    /// The request that carried it, when there was one.
+    pub request_id: Option<String>,
+}
+
+impl Actor {
+    /// An actor without a request id.
+    pub fn named(name: impl Into<String>) -> Actor {
+        Actor {
+            name: name.into(),
+            request_id: None,
+        }
+    }
+}
+
+/// A flag set as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlagSetRecord {
+    /// The flag set's key, which is also its `flagSetId`.
+    pub key: String,
+    /// A human name.
+    pub name: String,
+    /// Flag-set metadata, merged under each flag's.
+    pub metadata: serde_json::Map<String, Value>,
+    /// The `fractional` scheme override ("v1", "v2", "v3"), if any.
+    pub fractional: Option<String>,
+    /// Increases by one per committed change; orders publication.
+    pub version: i64,
+    /// The last version published to the cache.
+    pub published_version: i64,
+    /// Archived flag sets are not published.
+    pub archived: bool,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+    /// When it last changed.
+    pub updated_at: OffsetDateTime,
+}
+
+/// A flag as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlagRecord {
+    /// The key of the flag set it belongs to.
+    pub flag_set: String,
+    /// The flag key.
+    pub key: String,
+    /// The flagd definition (`state`, `variants`, `defaultVariant`,
+    /// `targeting`, `metadata`).
+    pub definition: Value,
+    /// Increases by one per change of this flag; writes name it.
+    pub version: i64,
+    /// Whether client SDK keys (browsers, apps) may evaluate it.
+    pub client_visible: bool,
+    /// Changes to a locked flag raise an alert.
+    pub locked: bool,
+    /// Archived flags are kept for history but not published.
+    pub archived: bool,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+    /// When it last changed.
+    pub updated_at: OffsetDateTime,
+}
+
+/// One entry of the audit trail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    /// Increasing id, usable as a pagination cursor.
+    pub id: i64,
+    /// The flag set concerned, if any.
+    pub flag_set: Option<String>,
+    /// What kind of thing changed: "flag", "segment", "flag_set", "token".
+    pub subject_kind: String,
+    /// Its key.
+    pub subject_key: String,
+    /// What was done: "create", "update", "kill", "rollback", "archive", ...
+    /// (for out-of-band edits: "insert", "update" or "delete").
+    pub action: String,
+    /// The token name, or the database user for out-of-band edits.
+    pub actor: String,
+    /// The request that made the change, when known.
+    pub request_id: Option<String>,
+    /// The subject's version after the change.
+    pub version: Option<i64>,
+    /// The definition before the change.
+    pub before: Option<Value>,
+    /// The definition after the change.
+    pub after: Option<Value>,
+    /// A JSON Patch (RFC 6902) from `before` to `after`.
+    pub diff: Option<Value>,
+    /// Whether the change was made outside Ensign (by hand in SQL).
+    pub out_of_band: bool,
+    /// When it was recorded.
+    pub created_at: OffsetDateTime,
+}
+
+impl Store {
+    /// Connects to `url`: `postgres://…`, or `sqlite:PATH` (the file is
+    /// created when missing) or `sqlite::memory:`.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::connect_in(url, None).await
+    }
+
+    /// Connects to `url` and, on PostgreSQL, works in `schema` (which must
+    /// exist) instead of the search path's default.
+    pub async fn connect_in(url: &str, schema: Option<&str>) -> Result<Store, StoreError> {
+        let mut options = ConnectOptions::new(sqlite_create_mode(url));
+        if let Some(schema) = schema {
+            options.set_schema_search_path(schema);
+        }
+        options
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(5))
+            .sqlx_logging(false);
+        if url.starts_with("sqlite:") {
+            // SQLite has one writer; a single connection keeps transactions
+            // from failing with SQLITE_BUSY when two of them upgrade to a
+            // write at once, and lets `sqlite::memory:` be one database.
+            options.max_connections(1).min_connections(1);
+        }
+        let db = Database::connect(options)
+            .await
+            .map_err(|source| StoreError::Connect {
+                url: redact(url),
+                source,
+            })?;
+        if db.get_database_backend() == DbBackend::Sqlite {
+            db.execute_unprepared("PRAGMA foreign_keys = ON")
+                .await
+                .map_err(StoreError::Database)?;
+        }
+        Ok(Store { db })
+    }
+
+    /// The underlying connection.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.db, None)
+            .await
+            .map_err(StoreError::Migrate)
+    }
+
+    /// The names of the migrations not applied yet.
+    pub async fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
+        let pending = Migrator::get_pending_migrations(&self.db)
+            .await
+            .map_err(StoreError::Migrate)?;
+        Ok(pending.iter().map(|m| m.name().to_owned()).collect())
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+}
+
+/// `sqlite:PATH` opens read-write and creates the file when missing.
+fn sqlite_create_mode(url: &str) -> String {
+    if url.starts_with("sqlite:") && !url.contains("mode=") && !url.contains(":memory:") {
+        let separator = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{separator}mode=rwc")
+    } else {
+        url.to_owned()
+    }
+}
+
+/// The URL without its password, for error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_password() {
+        assert_eq!(
+            redact("postgres://ensign:secret@db:5432/flags"),
+            "postgres://ensign:***@db:5432/flags"
+        );
+        assert_eq!(redact("postgres://db/flags"), "postgres://db/flags");
+        assert_eq!(redact("sqlite:ensign.db"), "sqlite:ensign.db");
+    }
+
+    #[test]
+    fn sqlite_files_are_created() {
+        assert_eq!(sqlite_create_mode("sqlite:e.db"), "sqlite:e.db?mode=rwc");
+        assert_eq!(
+            sqlite_create_mode("sqlite:e.db?x=1"),
+            "sqlite:e.db?x=1&mode=rwc"
+        );
+        assert_eq!(
+            sqlite_create_mode("sqlite:e.db?mode=ro"),
+            "sqlite:e.db?mode=ro"
+        );
+        assert_eq!(sqlite_create_mode("sqlite::memory:"), "sqlite::memory:");
+        assert_eq!(sqlite_create_mode("postgres://h/d"), "postgres://h/d");
+    }
+}

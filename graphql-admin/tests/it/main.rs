@@ -1,0 +1,7 @@
+//! Integration tests of the admin side against real databases.
+
+/// Test databases: a private PostgreSQL schema or SQLite file per test.
+mod support;
+
+/// The store: migrations, transactional writes, audit, concurrency.
+mod store;

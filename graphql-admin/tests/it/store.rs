@@ -1,0 +1,748 @@
+//! The store on PostgreSQL and SQLite: migrations, validated and audited
+//! writes, optimistic concurrency, history, rollback and out-of-band edits.
+
+use graphql_admin::store::{AuditFilter, FlagChange, FlagFilter, FlagInput, NewFlagSet};
+use graphql_admin::{Actor, Store, StoreError};
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+use crate::support::TestDb;
+
+fn boolean_flag(default: &str) -> Value {
+    json!({
+        "state": "ENABLED",
+        "variants": {"on": true, "off": false},
+        "defaultVariant": default,
+    })
+}
+
+fn input(definition: Value) -> FlagInput {
+    FlagInput {
+        definition,
+        client_visible: None,
+        locked: None,
+    }
+}
+
+async fn with_flag_set(store: &Store) -> Actor {
+    let actor = Actor::named("ada");
+    store
+        .create_flag_set(
+            &actor,
+            NewFlagSet {
+                key: "production".into(),
+                ..NewFlagSet::default()
+            },
+        )
+        .await
+        .expect("create flag set");
+    actor
+}
+
+/// Counts the rows of a table, to prove that a refused write wrote nothing.
+async fn count(store: &Store, table: &str) -> i64 {
+    let row = store
+        .connection()
+        .query_one_raw(sea_orm::Statement::from_string(
+            store.backend(),
+            format!("SELECT COUNT(*) AS n FROM {table}"),
+        ))
+        .await
+        .expect("count rows")
+        .expect("one row");
+    row.try_get::<i64>("", "n").expect("count column")
+}
+
+#[tokio::test]
+async fn migrations_apply_roll_back_and_reapply() {
+    for db in TestDb::both("migrations_apply_roll_back_and_reapply").await {
+        let store = &db.store;
+        assert_eq!(
+            store.pending_migrations().await.unwrap(),
+            Vec::<String>::new()
+        );
+        // Running them again is a no-op.
+        store.migrate().await.unwrap();
+        use migrations::{Migrator, MigratorTrait};
+        Migrator::down(store.connection(), None).await.unwrap();
+        assert_eq!(
+            store.pending_migrations().await.unwrap(),
+            vec!["m20261125_000001_initial".to_owned()],
+            "{}",
+            db.backend
+        );
+        store.migrate().await.unwrap();
+        assert_eq!(count(store, "flags").await, 0);
+        db.drop_all().await;
+    }
+}
+
+#[tokio::test]
+async fn a_write_stores_the_flag_audits_it_and_bumps_the_flag_set_version() {
+    for db in TestDb::both("a_write_stores_the_flag_audits_it_and_bumps_the_flag_set_version").await
+    {
+        let store = &db.store;
+        let actor = with_flag_set(store).await;
+        let set_version = store.flag_set("production").await.unwrap().version;
+
+        let created = store
+            .write_flag(
+                &actor,
+                "production",
+                "banner",
+                FlagChange::Create(input(boolean_flag("off"))),
+            )
+            .await
+            .unwrap();
+        assert_eq!(created.version, 1);
+        assert_eq!(
+            store.flag_set("production").await.unwrap().version,
+            set_version + 1
+        );
+
+        let editor = Actor {
+            name: "grace".into(),
+            request_id: Some("req-7".into()),
+        };
+        let updated = store
+            .write_flag(
+                &editor,
+                "production",
+                "banner",
+                FlagChange::Update {
+                    expected_version: 1,
+                    input: input(boolean_flag("on")),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(updated.version, 2);
+        assert_eq!(updated.definition["defaultVariant"], "on");
+        assert_eq!(
+            store.flag_set("production").await.unwrap().version,
+            set_version + 2
+        );
+
+        let history = store.history("production", "banner").await.unwrap();
+        assert_eq!(history.len(), 2, "{}", db.backend);
+        let last = &history[1];
+        assert_eq!(last.actor, "grace");
+        assert_eq!(last.action, "update");
+        assert_eq!(last.request_id.as_deref(), Some("req-7"));
+        assert_eq!(last.version, Some(2));
+        assert_eq!(
+            last.before.as_ref().unwrap()["definition"]["defaultVariant"],
+            "off"
+        );
+        assert_eq!(
+            last.after.as_ref().unwrap()["definition"]["defaultVariant"],
+            "on"
+        );
+        assert_eq!(
+            last.diff.as_ref().unwrap(),
+            &json!([{"op": "replace", "path": "/definition/defaultVariant", "value": "on"}])
+        );
+        assert!(!last.out_of_band);
+        db.drop_all().await;
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_definition_is_refused_and_nothing_is_written() {
+    for db in TestDb::both("an_invalid_definition_is_refused_and_nothing_is_written").await {
+        let store = &db.store;
+        let actor = with_flag_set(store).await;
+        store
+            .write_flag(
+                &actor,
+                "production",
+                "banner",
+                FlagChange::Create(input(boolean_flag("off"))),
+            )
+            .await
+            .unwrap();
+        let audits = count(store, "audit_events").await;
+        let set_version = store.flag_set("production").await.unwrap().version;
+
+        let unknown_default = json!({
+            "state": "ENABLED",
+            "variants": {"on": true},
+            "defaultVariant": "missing",
+        });
+        let error = store
+            .write_flag(
+                &actor,
+                "production",
+                "banner",
+                FlagChange::Update {
+                    expected_version: 1,
+                    input: input(unknown_default.clone()),
+                },
+            )
+            .await
+            .unwrap_err();
+        let StoreError::Invalid { key, diagnostics } = &error else {
+            panic!("expected Invalid, got {error:?}");
+        };
+        assert_eq!(key, "banner");
+        assert!(
+            diagnostics
+                .iter()
+                .any(|d| d.flag_key.as_deref() == Some("banner")
+                    && d.pointer.starts_with("/flags/banner")),
+            "{diagnostics:?}"
+        );
+        assert_eq!(error.code(), "INVALID_DEFINITION");
+
+        let bad_rule = json!({
+            "state": "ENABLED",
+            "variants": {"on": true, "off": false},
+            "defaultVariant": "off",
+            "targeting": {"no_such_operator": [1]},
+        });
+        let error = store
+            .write_flag(
+                &actor,
+                "production",
+                "fresh",
+                FlagChange::Create(input(bad_rule)),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "INVALID_DEFINITION", "{error}");
+
+        let error = store
+            .write_flag(
+                &actor,
+                "production",
+                "fresh",
+                FlagChange::Create(input(json!(["not", "an", "object"]))),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "INVALID_INPUT", "{error}");
+
+        let flag = store.flag("production", "banner").await.unwrap();
+        assert_eq!(flag.version, 1);
+        assert_eq!(flag.definition, boolean_flag("off"));
+        assert!(matches!(
+            store.flag("production", "fresh").await,
+            Err(StoreError::FlagNotFound { .. })
+        ));
+        assert_eq!(count(store, "audit_events").await, audits);
+        assert_eq!(
+            store.flag_set("production").await.unwrap().version,
+            set_version
+        );
+        db.drop_all().await;
+    }
+}
+
+#[tokio::test]
+async fn a_stale_version_is_a_conflict_and_nothing_is_written() {
+    for db in TestDb::both("a_stale_version_is_a_conflict_and_nothing_is_written").await {
+        let store = &db.store;
+        let actor = with_flag_set(store).await;
+        let create = || FlagChange::Create(input(boolean_flag("off")));
+        store
+            .write_flag(&actor, "production", "banner", create())
+            .await
+            .unwrap();
+        store
+            .write_flag(
+                &actor,
+                "production",
+                "banner",
+                FlagChange::Update {
+                    expected_version: 1,
+                    input: input(boolean_flag("on")),
+                },
+            )
+            .await
+            .unwrap();
+        let audits = count(store, "audit_events").await;
+
+        let error = store
+            .write_flag(
+                &actor,
+                "production",
+                "banner",
+                FlagChange::Update {
+                    expected_version: 1,
+                    input: input(boolean_flag("off")),
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                StoreError::Conflict { key, expected: 1, actual: 2 } if key == "banner"
+            ),
+            "{error:?}"
+        );
+        assert_eq!(error.code(), "VERSION_CONFLICT");
+        assert!(error.to_string().contains("version 2, not 1"), "{error}");
+
+        let error = store
+            .write_flag(&actor, "production", "banner", create())
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "ALREADY_EXISTS");
+
+        let error = store
+            .write_flag(&actor, "staging", "banner", create())
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "FLAG_SET_NOT_FOUND");
+
+        let flag = store.flag("production", "banner").await.unwrap();
+        assert_eq!((flag.version, &flag.definition), (2, &boolean_flag("on")));
+        assert_eq!(count(store, "audit_events").await, audits);
+        db.drop_all().await;
+    }
+}
+
+/// Many writers race on one flag, each naming the version it read: per
+/// version exactly one wins, and the flag set's version counts the wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_commit_one_per_version() {
+    for db in TestDb::both("concurrent_writers_commit_one_per_version").await {
+        let store = db.store.clone();
+        let actor = with_flag_set(&store).await;
+        store
+            .write_flag(
+                &actor,
+                "production",
+                "banner",
+                FlagChange::Create(input(boolean_flag("off"))),
+            )
+            .await
+            .unwrap();
+        let start_set = store.flag_set("production").await.unwrap().version;
+        let mut tasks = Vec::new();
+        for writer in 0..8 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let actor = Actor::named(format!("writer-{writer}"));
+                let mut wins = 0;
+                let mut conflicts = 0;
+                for round in 0..5 {
+                    let read = store.flag("production", "banner").await.unwrap();
+                    let default = if (writer + round) % 2 == 0 {
+                        "on"
+                    } else {
+                        "off"
+                    };
+                    match store
+                        .write_flag(
+                            &actor,
+                            "production",
+                            "banner",
+                            FlagChange::Update {
+                                expected_version: read.version,
+                                input: input(boolean_flag(default)),
+                            },
+                        )
+                        .await
+                    {
+                        Ok(_) => wins += 1,
+                        Err(StoreError::Conflict { .. }) => conflicts += 1,
+                        Err(other) => panic!("unexpected error: {other:?}"),
+                    }
+                }
+                (wins, conflicts)
+            }));
+        }
+        let mut wins = 0;
+        for task in tasks {
+            wins += task.await.unwrap().0;
+        }
+        assert!(wins >= 5, "{}: only {wins} writes won", db.backend);
+        let flag = store.flag("production", "banner").await.unwrap();
+        assert_eq!(flag.version, 1 + wins, "{}", db.backend);
+        assert_eq!(
+            store.flag_set("production").await.unwrap().version,
+            start_set + wins
+        );
+        let history = store.history("production", "banner").await.unwrap();
+        let versions: Vec<i64> = history.iter().filter_map(|e| e.version).collect();
+        let expected: Vec<i64> = (1..=1 + wins).collect();
+        assert_eq!(versions, expected, "{}", db.backend);
+        db.drop_all().await;
+    }
+}
+
+#[tokio::test]
+async fn kill_switch_archive_and_rollback() {
+    for db in TestDb::both("kill_switch_archive_and_rollback").await {
+        let store = &db.store;
+        let actor = with_flag_set(store).await;
+        store
+            .write_flag(
+                &actor,
+                "production",
+                "banner",
+                FlagChange::Create(input(boolean_flag("off"))),
+            )
+            .await
+            .unwrap();
+        store
+            .write_flag(
+                &actor,
+                "production",
+                "banner",
+                FlagChange::Update {
+                    expected_version: 1,
+                    input: input(boolean_flag("on")),
+                },
+            )
+            .await
+            .unwrap();
+
+        let kill = |definition: &mut Value| {
+            definition["state"] = json!("DISABLED");
+            Ok(())
+        };
+        let killed = store
+            .write_flag(
+                &Actor::named("oncall"),
+                "production",
+                "banner",
+                FlagChange::Edit {
+                    expected_version: None,
+                    action: "kill",
+                    edit: &kill,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (killed.version, &killed.definition["state"]),
+            (3, &json!("DISABLED"))
+        );
+
+        let rolled = store
+            .write_flag(
+                &actor,
+                "production",
+                "banner",
+                FlagChange::Rollback {
+                    expected_version: 3,
+                    to_version: 1,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(rolled.version, 4);
+        assert_eq!(rolled.definition, boolean_flag("off"));
+        let error = store
+            .write_flag(
+                &actor,
+                "production",
+                "banner",
+                FlagChange::Rollback {
+                    expected_version: 4,
+                    to_version: 40,
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "VERSION_NOT_FOUND");
+
+        let (_, document) = store.document("production").await.unwrap();
+        assert!(document["flags"].get("banner").is_some());
+        store
+            .write_flag(
+                &actor,
+                "production",
+                "banner",
+                FlagChange::Archive {
+                    expected_version: 4,
+                },
+            )
+            .await
+            .unwrap();
+        let (_, document) = store.document("production").await.unwrap();
+        assert_eq!(document["flags"], json!({}));
+        assert_eq!(document["metadata"]["flagSetId"], "production");
+
+        let actions: Vec<String> = store
+            .history("production", "banner")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| format!("{}:{}", e.actor, e.action))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "ada:create",
+                "ada:update",
+                "oncall:kill",
+                "ada:rollback",
+                "ada:archive"
+            ]
+        );
+        db.drop_all().await;
+    }
+}
+
+#[tokio::test]
+async fn flags_and_audit_are_filtered_and_paginated() {
+    for db in TestDb::both("flags_and_audit_are_filtered_and_paginated").await {
+        let store = &db.store;
+        let actor = with_flag_set(store).await;
+        let other = Actor::named("grace");
+        for i in 0..7 {
+            let who = if i % 2 == 0 { &actor } else { &other };
+            store
+                .write_flag(
+                    who,
+                    "production",
+                    &format!("checkout_{i}"),
+                    FlagChange::Create(input(boolean_flag("off"))),
+                )
+                .await
+                .unwrap();
+        }
+        store
+            .write_flag(
+                &actor,
+                "production",
+                "search_100%",
+                FlagChange::Create(input(boolean_flag("off"))),
+            )
+            .await
+            .unwrap();
+
+        let mut keys = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store
+                .flags(
+                    "production",
+                    &FlagFilter {
+                        search: Some("CHECKOUT".into()),
+                        after: after.clone(),
+                        limit: 3,
+                        ..FlagFilter::default()
+                    },
+                )
+                .await
+                .unwrap();
+            keys.extend(page.items.into_iter().map(|f| f.key));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(keys.len(), 7, "{keys:?}");
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
+
+        // `%` and `_` in a search are literal characters.
+        let percent = store
+            .flags(
+                "production",
+                &FlagFilter {
+                    search: Some("0%".into()),
+                    ..FlagFilter::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            percent
+                .items
+                .iter()
+                .map(|f| f.key.as_str())
+                .collect::<Vec<_>>(),
+            ["search_100%"]
+        );
+
+        let graces = store
+            .audit(&AuditFilter {
+                actor: Some("grace".into()),
+                ..AuditFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(graces.items.len(), 3);
+        assert!(graces.items.iter().all(|e| e.actor == "grace"));
+
+        let first = store
+            .audit(&AuditFilter {
+                flag_set: Some("production".into()),
+                limit: 4,
+                ..AuditFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(first.items.len(), 4);
+        let second = store
+            .audit(&AuditFilter {
+                flag_set: Some("production".into()),
+                before_id: first.next,
+                limit: 100,
+                ..AuditFilter::default()
+            })
+            .await
+            .unwrap();
+        // Eight flags and the flag set itself, newest first, no overlap.
+        assert_eq!(first.items.len() + second.items.len(), 9);
+        assert!(second.next.is_none());
+        assert!(first.items[3].id > second.items[0].id);
+        let one_flag = store
+            .audit(&AuditFilter {
+                flag: Some("checkout_3".into()),
+                ..AuditFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(one_flag.items.len(), 1);
+        assert_eq!(one_flag.items[0].flag_set.as_deref(), Some("production"));
+        db.drop_all().await;
+    }
+}
+
+#[tokio::test]
+async fn keys_are_checked() {
+    let db = TestDb::sqlite().await;
+    let store = &db.store;
+    let actor = with_flag_set(store).await;
+    for bad in ["", "has space", "ünïcode", &"x".repeat(65)] {
+        let error = store
+            .create_flag_set(
+                &actor,
+                NewFlagSet {
+                    key: bad.to_owned(),
+                    ..NewFlagSet::default()
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "INVALID_INPUT", "{bad:?}");
+    }
+    let error = store
+        .create_flag_set(
+            &actor,
+            NewFlagSet {
+                key: "production".into(),
+                ..NewFlagSet::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "ALREADY_EXISTS");
+    for bad in ["", " padded", "tab\there", &"k".repeat(256)] {
+        let error = store
+            .write_flag(
+                &actor,
+                "production",
+                bad,
+                FlagChange::Create(input(boolean_flag("off"))),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "INVALID_INPUT", "{bad:?}");
+    }
+    db.drop_all().await;
+}
+
+/// A change made by hand in SQL is still audited, marked out-of-band, and
+/// bumps the versions so that writers and the publisher notice it.
+#[tokio::test]
+async fn out_of_band_sql_edits_are_audited_on_postgres() {
+    let Some(db) = TestDb::postgres("out_of_band_sql_edits_are_audited_on_postgres").await else {
+        return;
+    };
+    let store = &db.store;
+    let actor = with_flag_set(store).await;
+    store
+        .write_flag(
+            &actor,
+            "production",
+            "banner",
+            FlagChange::Create(input(boolean_flag("off"))),
+        )
+        .await
+        .unwrap();
+    let set_version = store.flag_set("production").await.unwrap().version;
+
+    // A plain session, outside Ensign, naming the schema explicitly.
+    let schema = db.schema.as_deref().unwrap();
+    let outsider = Store::connect(&crate::support::postgres_url())
+        .await
+        .unwrap();
+    outsider
+        .connection()
+        .execute_unprepared(&format!(
+            "UPDATE {schema}.flags SET definition = jsonb_set(definition, '{{defaultVariant}}', '\"on\"') WHERE key = 'banner'"
+        ))
+        .await
+        .unwrap();
+
+    let flag = store.flag("production", "banner").await.unwrap();
+    assert_eq!(flag.version, 2);
+    assert_eq!(flag.definition["defaultVariant"], "on");
+    assert_eq!(
+        store.flag_set("production").await.unwrap().version,
+        set_version + 1
+    );
+    let history = store.history("production", "banner").await.unwrap();
+    let last = history.last().unwrap();
+    assert!(last.out_of_band);
+    assert_eq!(last.actor, "postgres");
+    assert_eq!(last.action, "update");
+    assert_eq!(last.version, Some(2));
+    assert_eq!(
+        last.before.as_ref().unwrap()["definition"]["defaultVariant"],
+        "off"
+    );
+
+    // A writer holding the old version now gets a conflict.
+    let error = store
+        .write_flag(
+            &actor,
+            "production",
+            "banner",
+            FlagChange::Update {
+                expected_version: 1,
+                input: input(boolean_flag("off")),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "VERSION_CONFLICT");
+
+    // Ensign's own writes are not recorded twice.
+    store
+        .write_flag(
+            &actor,
+            "production",
+            "banner",
+            FlagChange::Update {
+                expected_version: 2,
+                input: input(boolean_flag("off")),
+            },
+        )
+        .await
+        .unwrap();
+    let history = store.history("production", "banner").await.unwrap();
+    assert_eq!(
+        history.iter().map(|e| e.out_of_band).collect::<Vec<_>>(),
+        [false, true, false]
+    );
+    db.drop_all().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_a_clear_error() {
+    let error = Store::connect("postgres://ensign:secret@127.0.0.1:1/flags")
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "STORE_UNAVAILABLE");
+    let message = error.to_string();
+    assert!(message.contains("127.0.0.1:1"), "{message}");
+    assert!(!message.contains("secret"), "{message}");
+}

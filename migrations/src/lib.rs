@@ -1,0 +1,22 @@
+//! The store's schema, as SeaORM migrations that run on PostgreSQL and on
+//! SQLite.
+//!
+//! Each migration is a module named after its date and purpose. A migration
+//! that is released is never edited again: a change is a new migration.
+
+use sea_orm_migration::prelude::*;
+
+pub use sea_orm_migration::MigratorTrait;
+
+mod m20261125_000001_initial;
+
+/// Applies Ensign's migrations in order.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_initial::Migration)]
+    }
+}
