@@ -159,6 +159,9 @@ impl Server {
                         shutdown,
                     ));
                 }
+                SourceKind::Feed { feed } => {
+                    tasks.spawn(sources::feed::run(loader, index, feed, shutdown));
+                }
                 SourceKind::Grpc {
                     target,
                     tls,

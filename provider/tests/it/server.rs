@@ -532,3 +532,73 @@ async fn shutdown_lets_an_in_flight_request_finish_and_refuses_new_ones() {
         .expect("shutdown completes")
         .expect("shutdown does not panic");
 }
+
+fn flag_document(flag_set: &str, default: &str) -> Value {
+    json!({
+        "flags": {"banner": {
+            "state": "ENABLED",
+            "variants": {"on": true, "off": false},
+            "defaultVariant": default,
+        }},
+        "metadata": {"flagSetId": flag_set},
+    })
+}
+
+async fn evaluate_in(server: &Server, key: &str, selector: &str) -> Value {
+    reqwest::Client::new()
+        .post(format!(
+            "http://{}/ofrep/v1/evaluate/flags/{key}",
+            server.ofrep_addr
+        ))
+        .header("flagd-selector", selector)
+        .json(&json!({"context": {}}))
+        .send()
+        .await
+        .expect("the OFREP listener answers")
+        .json()
+        .await
+        .expect("a JSON body")
+}
+
+/// An in-process feed delivers several flag sets at once; each new state
+/// replaces the last, so a flag set left out is no longer served.
+#[tokio::test]
+async fn a_feed_delivers_several_flag_sets_and_replaces_them() {
+    let (sender, feed) = provider::server::sources::feed::channel();
+    let server = Server::start(config(vec![SourceSpec {
+        name: "store".into(),
+        kind: SourceKind::Feed { feed },
+    }]))
+    .await
+    .expect("the server starts");
+    assert_eq!(
+        get(&server, "/readyz").await.0,
+        503,
+        "ready before any state"
+    );
+
+    sender.send(vec![
+        ("production".into(), flag_document("production", "on")),
+        ("staging".into(), flag_document("staging", "off")),
+    ]);
+    eventually("the feed's first state is served", || async {
+        get(&server, "/readyz").await.0 == 200
+    })
+    .await;
+    let production = evaluate_in(&server, "banner", "flagSetId=production").await;
+    assert_eq!(production["value"], true, "{production}");
+    let staging = evaluate_in(&server, "banner", "flagSetId=staging").await;
+    assert_eq!(staging["value"], false, "{staging}");
+
+    sender.send(vec![(
+        "production".into(),
+        flag_document("production", "off"),
+    )]);
+    eventually("the second state is served", || async {
+        evaluate_in(&server, "banner", "flagSetId=production").await["value"] == false
+    })
+    .await;
+    let gone = evaluate_in(&server, "banner", "flagSetId=staging").await;
+    assert_eq!(gone["errorCode"], "FLAG_NOT_FOUND", "{gone}");
+    server.shutdown().await;
+}

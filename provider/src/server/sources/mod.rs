@@ -10,6 +10,7 @@
 //! evaluation keeps serving the last good state, and the failure is logged
 //! and counted in `/metrics`.
 
+pub mod feed;
 pub mod file;
 pub mod grpc;
 pub mod http;
@@ -31,8 +32,10 @@ pub struct Loader {
     flags: Arc<Flags>,
     options: CompileOptions,
     names: Vec<Arc<str>>,
-    /// Each source's last good flag set, in configured order.
-    sets: Mutex<Vec<Option<Arc<FlagSet>>>>,
+    /// Each source's last good flag sets, in configured order. A file or
+    /// URL delivers one flag set; a store-backed source (Redis, the
+    /// embedded store) delivers one per flag set it holds.
+    sets: Mutex<Vec<Option<Vec<SourceState>>>>,
 }
 
 /// Why a delivery was refused.
@@ -88,28 +91,73 @@ impl Loader {
             }
         };
         let mut sets = self.sets.lock().await;
-        let previous = sets.get(index).cloned().flatten();
+        let previous = previous_set(sets.get(index), &name);
         let (set, more) = FlagSet::compile(&name, &file, &self.options, previous.as_deref());
         diagnostics.extend(more);
         if let Some(slot) = sets.get_mut(index) {
-            *slot = Some(Arc::new(set));
+            *slot = Some(vec![SourceState {
+                name: Arc::clone(&name),
+                set: Arc::new(set),
+            }]);
         }
-        let sources: Vec<SourceState> = self
-            .names
-            .iter()
-            .zip(sets.iter())
-            .filter_map(|(name, set)| {
-                set.as_ref().map(|set| SourceState {
-                    name: Arc::clone(name),
-                    set: Arc::clone(set),
-                })
-            })
-            .collect();
+        self.publish(sets, &name, diagnostics).await
+    }
+
+    /// Loads a new state of source `index` that holds several flag sets,
+    /// each a flagd document with its own selector name, and publishes the
+    /// resulting snapshot. The list replaces the source's previous one: a
+    /// flag set missing from it is no longer served. A document that does
+    /// not parse keeps that flag set's last good state.
+    pub async fn load_sets(
+        &self,
+        index: usize,
+        documents: Vec<(String, serde_json::Value)>,
+    ) -> Result<Vec<Diagnostic>, LoadError> {
+        let source = self.names.get(index).cloned().unwrap_or_else(|| "".into());
+        let mut diagnostics = Vec::new();
+        let mut sets = self.sets.lock().await;
+        let mut next = Vec::with_capacity(documents.len());
+        for (name, document) in documents {
+            let name: Arc<str> = name.into();
+            let previous = previous_set(sets.get(index), &name);
+            match engine::model::from_value(document) {
+                Ok((file, found)) => {
+                    diagnostics.extend(found);
+                    let (set, more) =
+                        FlagSet::compile(&name, &file, &self.options, previous.as_deref());
+                    diagnostics.extend(more);
+                    next.push(SourceState {
+                        name,
+                        set: Arc::new(set),
+                    });
+                }
+                Err(error) => {
+                    self.failed(index, &format!("{name}: {error}"));
+                    if let Some(set) = previous {
+                        next.push(SourceState { name, set });
+                    }
+                }
+            }
+        }
+        if let Some(slot) = sets.get_mut(index) {
+            *slot = Some(next);
+        }
+        self.publish(sets, &source, diagnostics).await
+    }
+
+    /// Publishes the snapshot of every source's current flag sets.
+    async fn publish(
+        &self,
+        sets: tokio::sync::MutexGuard<'_, Vec<Option<Vec<SourceState>>>>,
+        name: &Arc<str>,
+        diagnostics: Vec<Diagnostic>,
+    ) -> Result<Vec<Diagnostic>, LoadError> {
+        let sources: Vec<SourceState> = sets.iter().flatten().flatten().cloned().collect();
         let all_loaded = sets.iter().all(Option::is_some);
         let changes = self.flags.publish(Snapshot::from_sources(sources)).await;
         drop(sets);
         if !diagnostics.is_empty() {
-            self.flags.metrics().diagnostics(&name, diagnostics.len());
+            self.flags.metrics().diagnostics(name, diagnostics.len());
             for diagnostic in &diagnostics {
                 tracing::warn!(source = %name, %diagnostic, "Invalid flag definition.");
             }
@@ -137,4 +185,11 @@ impl Loader {
         self.flags.metrics().sync_error(name);
         tracing::warn!(source = %name, %error, "Sync source failed; keeping its last good state.");
     }
+}
+
+/// The last good flag set named `name` in a source's slot.
+fn previous_set(slot: Option<&Option<Vec<SourceState>>>, name: &str) -> Option<Arc<FlagSet>> {
+    slot.and_then(Option::as_ref)
+        .and_then(|states| states.iter().find(|s| &*s.name == name))
+        .map(|s| Arc::clone(&s.set))
 }

@@ -41,6 +41,12 @@ pub enum SourceKind {
         /// The flag file's text; the source's name gives its format.
         text: String,
     },
+    /// Flag sets handed over in-process by the embedding application (the
+    /// embedded store).
+    Feed {
+        /// The receiving end of the application's channel.
+        feed: super::feed::Feed,
+    },
     /// flagd sync gRPC from another server.
     Grpc {
         /// `host:port`.
