@@ -36,6 +36,7 @@ pub mod logic;
 pub mod model;
 pub mod ops;
 pub mod pointer;
+pub mod publication;
 pub mod resolution;
 pub mod snapshot;
 
