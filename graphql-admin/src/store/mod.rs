@@ -11,7 +11,9 @@ pub mod entity;
 mod error;
 mod flag_sets;
 mod flags;
+mod import;
 mod queries;
+mod tokens;
 
 use std::time::Duration;
 
@@ -24,7 +26,9 @@ pub use document::validate_definition;
 pub use error::StoreError;
 pub use flag_sets::NewFlagSet;
 pub use flags::{FlagChange, FlagInput};
+pub use import::ImportSummary;
 pub use queries::{AuditFilter, FlagFilter, Page};
+pub use tokens::{NewToken, TokenRecord, TokenRole};
 
 /// A connection pool to the store's database.
 #[derive(Debug, Clone)]

@@ -746,3 +746,142 @@ async fn an_unreachable_database_is_a_clear_error() {
     assert!(message.contains("127.0.0.1:1"), "{message}");
     assert!(!message.contains("secret"), "{message}");
 }
+
+const EXAMPLES: &str = include_str!("../../../examples/flags.json");
+
+#[tokio::test]
+async fn a_flagd_file_imports_as_one_commit_and_exports_back() {
+    for db in TestDb::both("a_flagd_file_imports_as_one_commit_and_exports_back").await {
+        let store = &db.store;
+        let actor = with_flag_set(store).await;
+        let file: Value = serde_json::from_str(EXAMPLES).unwrap();
+        let keys: Vec<String> = match &file["flags"] {
+            Value::Object(map) => map.keys().cloned().collect(),
+            other => panic!("examples have no flags map: {other}"),
+        };
+        let before = store.flag_set("production").await.unwrap().version;
+        let summary = store
+            .import_flag_set(&actor, "production", file.clone())
+            .await
+            .unwrap();
+        assert_eq!(summary.created.len(), keys.len(), "{summary:?}");
+        assert_eq!(summary.version, before + 1, "one import is one commit");
+
+        let again = store
+            .import_flag_set(&actor, "production", file.clone())
+            .await
+            .unwrap();
+        assert_eq!(again.unchanged.len(), keys.len());
+        assert_eq!(
+            again.version,
+            before + 1,
+            "an identical import commits nothing"
+        );
+
+        // Exported and imported elsewhere, the flags come out the same.
+        let (_, exported) = store.document("production").await.unwrap();
+        store
+            .create_flag_set(
+                &actor,
+                NewFlagSet {
+                    key: "staging".into(),
+                    ..NewFlagSet::default()
+                },
+            )
+            .await
+            .unwrap();
+        store
+            .import_flag_set(&actor, "staging", exported.clone())
+            .await
+            .unwrap();
+        let (_, copy) = store.document("staging").await.unwrap();
+        assert_eq!(copy["flags"], exported["flags"]);
+        assert_eq!(copy["flags"], file["flags"]);
+
+        // One bad flag refuses the whole import.
+        let mut broken = file.clone();
+        broken["flags"]["brand_new"] =
+            json!({"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "b"});
+        broken["flags"][&keys[0]]["state"] = json!("DISABLED");
+        let audits = count(store, "audit_events").await;
+        let error = store
+            .import_flag_set(&actor, "production", broken)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "INVALID_DEFINITION", "{error}");
+        assert_eq!(count(store, "audit_events").await, audits);
+        assert!(store.flag("production", "brand_new").await.is_err());
+        assert_eq!(
+            store.flag("production", &keys[0]).await.unwrap().definition,
+            file["flags"][&keys[0]]
+        );
+        db.drop_all().await;
+    }
+}
+
+#[tokio::test]
+async fn tokens_authenticate_until_revoked() {
+    use graphql_admin::store::TokenRole;
+    for db in TestDb::both("tokens_authenticate_until_revoked").await {
+        let store = &db.store;
+        let actor = with_flag_set(store).await;
+        let admin = store
+            .create_token(&actor, "ops", TokenRole::Admin, None)
+            .await
+            .unwrap();
+        let sdk = store
+            .create_token(&actor, "web", TokenRole::Client, Some("production"))
+            .await
+            .unwrap();
+        let found = store.authenticate(&admin.secret).await.unwrap().unwrap();
+        assert_eq!((found.name.as_str(), found.role), ("ops", TokenRole::Admin));
+        let found = store.authenticate(&sdk.secret).await.unwrap().unwrap();
+        assert_eq!(found.flag_set.as_deref(), Some("production"));
+        assert_eq!(found.role, TokenRole::Client);
+        assert!(store.authenticate("ens_adm_wrong").await.unwrap().is_none());
+
+        let revoked = store.revoke_token(&actor, sdk.record.id).await.unwrap();
+        assert!(revoked.revoked_at.is_some());
+        assert!(store.authenticate(&sdk.secret).await.unwrap().is_none());
+        assert!(store.authenticate(&admin.secret).await.unwrap().is_some());
+
+        let error = store
+            .create_token(&actor, "server", TokenRole::Server, None)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "INVALID_INPUT");
+        let error = store
+            .create_token(&actor, "x", TokenRole::Editor, Some("production"))
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "INVALID_INPUT");
+        let error = store
+            .create_token(&actor, "x", TokenRole::Server, Some("nowhere"))
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "FLAG_SET_NOT_FOUND");
+
+        let tokens = store.tokens().await.unwrap();
+        assert_eq!(tokens.len(), 2);
+        let audit = store
+            .audit(&AuditFilter {
+                actor: Some("ada".into()),
+                ..AuditFilter::default()
+            })
+            .await
+            .unwrap();
+        let token_events: Vec<String> = audit
+            .items
+            .iter()
+            .filter(|e| e.subject_kind == "token")
+            .map(|e| format!("{}:{}", e.action, e.subject_key))
+            .collect();
+        assert_eq!(token_events, ["revoke:web", "create:web", "create:ops"]);
+        // The secret itself is never stored or audited.
+        for event in &audit.items {
+            let text = format!("{:?}", event.after);
+            assert!(!text.contains(&sdk.secret) && !text.contains(&admin.secret));
+        }
+        db.drop_all().await;
+    }
+}

@@ -1,0 +1,238 @@
+//! Importing a flagd flag file into a flag set, as one validated, audited
+//! commit. (Exporting is [`Store::document`].)
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::document::{check_change, document};
+use super::entity::{audit_event, flag, segment};
+use super::flag_sets::{bump_version, lock_flag_set};
+use super::{Actor, Store, StoreError};
+
+/// What an import changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// Flags that did not exist (or were archived) before.
+    pub created: Vec<String>,
+    /// Flags whose definition changed.
+    pub updated: Vec<String>,
+    /// Flags already identical.
+    pub unchanged: Vec<String>,
+    /// Segments (from `$evaluators`) created or changed.
+    pub segments: Vec<String>,
+    /// The flag set's version after the import (unchanged if nothing was).
+    pub version: i64,
+}
+
+impl Store {
+    /// Imports the flags and `$evaluators` of a flagd flag file (JSON value)
+    /// into flag set `flag_set`: new flags are created, existing ones
+    /// replaced, flags the file does not name are left alone. The whole
+    /// import is one commit, refused as a whole if anything in it is
+    /// invalid.
+    pub async fn import_flag_set(
+        &self,
+        actor: &Actor,
+        flag_set: &str,
+        file: Value,
+    ) -> Result<ImportSummary, StoreError> {
+        let (parsed, diagnostics) =
+            engine::model::from_value(file).map_err(|error| StoreError::Invalid {
+                key: flag_set.to_owned(),
+                diagnostics: vec![error.to_diagnostic()],
+            })?;
+        if !diagnostics.is_empty() {
+            return Err(StoreError::Invalid {
+                key: flag_set.to_owned(),
+                diagnostics,
+            });
+        }
+        let txn = self.begin_write().await?;
+        let set = lock_flag_set(&txn, flag_set).await?;
+        let flags = flag::Entity::find()
+            .filter(flag::Column::FlagSetId.eq(set.id))
+            .all(&txn)
+            .await?;
+        let segments = segment::Entity::find()
+            .filter(segment::Column::FlagSetId.eq(set.id))
+            .all(&txn)
+            .await?;
+        let now = OffsetDateTime::now_utc();
+        let mut summary = ImportSummary::default();
+
+        let mut next_flags = flags.clone();
+        let mut flag_writes = Vec::new();
+        for raw in &parsed.flags {
+            match next_flags.iter_mut().find(|f| f.key == raw.key) {
+                Some(existing) if !existing.archived && existing.definition == raw.definition => {
+                    summary.unchanged.push(raw.key.clone());
+                }
+                Some(existing) => {
+                    let before = existing.clone();
+                    if existing.archived {
+                        summary.created.push(raw.key.clone());
+                    } else {
+                        summary.updated.push(raw.key.clone());
+                    }
+                    existing.definition = raw.definition.clone();
+                    existing.archived = false;
+                    existing.version += 1;
+                    existing.updated_at = now;
+                    flag_writes.push((Some(before), existing.clone()));
+                }
+                None => {
+                    let created = flag::Model {
+                        id: 0,
+                        flag_set_id: set.id,
+                        key: raw.key.clone(),
+                        definition: raw.definition.clone(),
+                        version: 1,
+                        client_visible: false,
+                        locked: false,
+                        archived: false,
+                        created_at: now,
+                        updated_at: now,
+                    };
+                    summary.created.push(raw.key.clone());
+                    next_flags.push(created.clone());
+                    flag_writes.push((None, created));
+                }
+            }
+        }
+        let mut next_segments = segments.clone();
+        let mut segment_writes = Vec::new();
+        for (key, definition) in &parsed.evaluators {
+            match next_segments.iter_mut().find(|s| &s.key == key) {
+                Some(existing) if &existing.definition == definition => {}
+                Some(existing) => {
+                    existing.definition = definition.clone();
+                    existing.version += 1;
+                    existing.updated_at = now;
+                    summary.segments.push(key.clone());
+                    segment_writes.push((true, existing.clone()));
+                }
+                None => {
+                    let created = segment::Model {
+                        id: 0,
+                        flag_set_id: set.id,
+                        key: key.clone(),
+                        definition: definition.clone(),
+                        version: 1,
+                        created_at: now,
+                        updated_at: now,
+                    };
+                    summary.segments.push(key.clone());
+                    next_segments.push(created.clone());
+                    segment_writes.push((false, created));
+                }
+            }
+        }
+        if flag_writes.is_empty() && segment_writes.is_empty() {
+            summary.version = set.version;
+            return Ok(summary);
+        }
+        check_change(
+            flag_set,
+            &document(&set, &flags, &segments),
+            &document(&set, &next_flags, &next_segments),
+        )?;
+
+        for (exists, model) in segment_writes {
+            let mut active = segment::ActiveModel {
+                flag_set_id: Set(model.flag_set_id),
+                key: Set(model.key.clone()),
+                definition: Set(model.definition.clone()),
+                version: Set(model.version),
+                created_at: Set(model.created_at),
+                updated_at: Set(model.updated_at),
+                ..Default::default()
+            };
+            if exists {
+                active.id = Set(model.id);
+                active.update(&txn).await?;
+            } else {
+                active.insert(&txn).await?;
+            }
+            audit(&txn, actor, set.id, &model, now).await?;
+        }
+        for (before, model) in flag_writes {
+            let mut active = flag::ActiveModel {
+                flag_set_id: Set(model.flag_set_id),
+                key: Set(model.key.clone()),
+                definition: Set(model.definition.clone()),
+                version: Set(model.version),
+                client_visible: Set(model.client_visible),
+                locked: Set(model.locked),
+                archived: Set(model.archived),
+                created_at: Set(model.created_at),
+                updated_at: Set(model.updated_at),
+                ..Default::default()
+            };
+            let before_json = before.as_ref().map(|b| {
+                serde_json::json!({"definition": b.definition, "clientVisible": b.client_visible,
+                    "locked": b.locked, "archived": b.archived})
+            });
+            if let Some(before) = &before {
+                active.id = Set(before.id);
+                active.update(&txn).await?;
+            } else {
+                active.insert(&txn).await?;
+            }
+            let after = serde_json::json!({"definition": model.definition,
+                "clientVisible": model.client_visible, "locked": model.locked,
+                "archived": model.archived});
+            let diff = before_json
+                .as_ref()
+                .map(|b| serde_json::to_value(json_patch::diff(b, &after)).unwrap_or(Value::Null));
+            audit_event::ActiveModel {
+                flag_set_id: Set(Some(set.id)),
+                subject_kind: Set("flag".into()),
+                subject_key: Set(model.key.clone()),
+                action: Set("import".into()),
+                actor: Set(actor.name.clone()),
+                request_id: Set(actor.request_id.clone()),
+                version: Set(Some(model.version)),
+                before: Set(before_json),
+                after: Set(Some(after)),
+                diff: Set(diff),
+                out_of_band: Set(false),
+                created_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await?;
+        }
+        summary.version = bump_version(&txn, &set, now).await?;
+        txn.commit().await?;
+        Ok(summary)
+    }
+}
+
+/// Records the import of a segment.
+async fn audit(
+    txn: &sea_orm::DatabaseTransaction,
+    actor: &Actor,
+    flag_set_id: i64,
+    segment: &segment::Model,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    audit_event::ActiveModel {
+        flag_set_id: Set(Some(flag_set_id)),
+        subject_kind: Set("segment".into()),
+        subject_key: Set(segment.key.clone()),
+        action: Set("import".into()),
+        actor: Set(actor.name.clone()),
+        request_id: Set(actor.request_id.clone()),
+        version: Set(Some(segment.version)),
+        before: Set(None),
+        after: Set(Some(segment.definition.clone())),
+        diff: Set(None),
+        out_of_band: Set(false),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}
