@@ -4,6 +4,8 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod api;
+pub mod rollout;
 pub mod store;
 
 pub use store::{Actor, AuditRecord, FlagRecord, FlagSetRecord, Store, StoreError};

@@ -72,7 +72,8 @@ impl std::fmt::Debug for FlagChange<'_> {
 }
 
 impl FlagChange<'_> {
-    fn action(&self) -> &'static str {
+    /// The audit action this change is recorded as.
+    pub fn action(&self) -> &'static str {
         match self {
             FlagChange::Create(_) => "create",
             FlagChange::Update { .. } => "update",

@@ -3,5 +3,8 @@
 /// Test databases: a private PostgreSQL schema or SQLite file per test.
 mod support;
 
+/// The GraphQL admin API through its routes.
+mod api;
+
 /// The store: migrations, transactional writes, audit, concurrency.
 mod store;

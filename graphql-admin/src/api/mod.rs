@@ -1,0 +1,7 @@
+//! The GraphQL admin API: its schema and its warp routes.
+
+pub mod routes;
+pub mod schema;
+
+pub use routes::routes;
+pub use schema::{Admin, AdminSchema, Caller, Commit, schema, sdl};

@@ -1,0 +1,111 @@
+//! Rollout edits of flag definitions: the weights of a `fractional` rule.
+
+use serde_json::Value;
+
+use crate::StoreError;
+
+/// Replaces the buckets of the first `fractional` rule in the flag's
+/// targeting with `weights` (variant, weight), keeping its bucketing
+/// expression. Every variant must exist and the weights must not all be 0.
+pub fn set_weights(definition: &mut Value, weights: &[(String, u32)]) -> Result<(), StoreError> {
+    let invalid = |reason: String| StoreError::InvalidInput {
+        what: "rollout",
+        reason,
+    };
+    if weights.is_empty() || weights.iter().all(|(_, w)| *w == 0) {
+        return Err(invalid("at least one weight must be above 0".into()));
+    }
+    for (variant, _) in weights {
+        if definition["variants"].get(variant).is_none() {
+            return Err(invalid(format!("the flag has no variant {variant:?}")));
+        }
+    }
+    let rule = definition
+        .get_mut("targeting")
+        .and_then(find_fractional)
+        .ok_or_else(|| invalid("the flag's targeting has no fractional rule".into()))?;
+    let keep_bucketing = match rule.first() {
+        Some(Value::Array(_)) | None => None,
+        Some(expression) => Some(expression.clone()),
+    };
+    rule.clear();
+    rule.extend(keep_bucketing);
+    rule.extend(
+        weights
+            .iter()
+            .map(|(variant, weight)| Value::Array(vec![variant.clone().into(), (*weight).into()])),
+    );
+    Ok(())
+}
+
+/// The argument list of the first `fractional` operator in `rule`.
+fn find_fractional(rule: &mut Value) -> Option<&mut Vec<Value>> {
+    match rule {
+        Value::Object(map) => {
+            if map.contains_key("fractional") {
+                return match map.get_mut("fractional") {
+                    Some(Value::Array(args)) => Some(args),
+                    _ => None,
+                };
+            }
+            map.values_mut().find_map(find_fractional)
+        }
+        Value::Array(items) => items.iter_mut().find_map(find_fractional),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn flag(targeting: Value) -> Value {
+        json!({
+            "state": "ENABLED",
+            "variants": {"on": true, "off": false},
+            "defaultVariant": "off",
+            "targeting": targeting,
+        })
+    }
+
+    #[test]
+    fn weights_replace_the_buckets_and_keep_the_bucketing_expression() {
+        let mut definition = flag(json!({"if": [true, {"fractional": [
+            {"cat": [{"var": "$flagd.flagKey"}, {"var": "email"}]},
+            ["on", 10], ["off", 90]
+        ]}]}));
+        set_weights(&mut definition, &[("on".into(), 50), ("off".into(), 50)]).unwrap();
+        assert_eq!(
+            definition["targeting"]["if"][1]["fractional"],
+            json!([{"cat": [{"var": "$flagd.flagKey"}, {"var": "email"}]}, ["on", 50], ["off", 50]])
+        );
+
+        let mut plain = flag(json!({"fractional": [["on", 1], ["off", 99]]}));
+        set_weights(&mut plain, &[("on".into(), 100), ("off".into(), 0)]).unwrap();
+        assert_eq!(
+            plain["targeting"]["fractional"],
+            json!([["on", 100], ["off", 0]])
+        );
+    }
+
+    #[test]
+    fn bad_rollouts_are_refused() {
+        let mut definition = flag(json!({"fractional": [["on", 1], ["off", 99]]}));
+        let original = definition.clone();
+        for weights in [
+            vec![],
+            vec![("on".to_owned(), 0)],
+            vec![("maybe".to_owned(), 10)],
+        ] {
+            assert!(
+                set_weights(&mut definition, &weights).is_err(),
+                "{weights:?}"
+            );
+        }
+        assert_eq!(definition, original);
+        let mut no_rule = flag(json!({"if": [true, "on"]}));
+        assert!(set_weights(&mut no_rule, &[("on".into(), 1)]).is_err());
+    }
+}

@@ -1,0 +1,307 @@
+//! The GraphQL admin API through its warp routes (no sockets): auth and
+//! roles, mutations with their error codes, the debugger, limits, and the
+//! checked-in schema.
+
+use graphql_admin::api::{Admin, routes, sdl};
+use graphql_admin::store::{NewFlagSet, TokenRole};
+use graphql_admin::{Actor, Store};
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+use crate::support::TestDb;
+
+/// The exported schema is checked in; refresh it with `UPDATE_EXPECT=1`.
+#[test]
+fn schema_graphql_is_up_to_date() {
+    expect_test::expect_file!["../../schema.graphql"].assert_eq(&sdl());
+}
+
+struct Api {
+    admin: Admin,
+    editor: String,
+    viewer: String,
+    sdk: String,
+}
+
+async fn api(store: &Store) -> Api {
+    let actor = Actor::named("setup");
+    store
+        .create_flag_set(
+            &actor,
+            NewFlagSet {
+                key: "production".into(),
+                ..NewFlagSet::default()
+            },
+        )
+        .await
+        .unwrap();
+    let token = |name: &'static str, role, set: Option<&'static str>| {
+        let store = store.clone();
+        let actor = actor.clone();
+        async move {
+            store
+                .create_token(&actor, name, role, set)
+                .await
+                .unwrap()
+                .secret
+        }
+    };
+    Api {
+        editor: token("ada", TokenRole::Editor, None).await,
+        viewer: token("grace", TokenRole::Viewer, None).await,
+        sdk: token("web", TokenRole::Server, Some("production")).await,
+        admin: Admin {
+            store: store.clone(),
+            commits: broadcast::channel(64).0,
+        },
+    }
+}
+
+async fn post(api: &Api, token: Option<&str>, query: &str, variables: Value) -> (u16, Value) {
+    let mut request = warp::test::request()
+        .method("POST")
+        .path("/graphql")
+        .header("content-type", "application/json")
+        .header("x-request-id", "req-1")
+        .json(&json!({"query": query, "variables": variables}));
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = request.reply(&routes(api.admin.clone())).await;
+    let body = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
+    (response.status().as_u16(), body)
+}
+
+fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("")
+}
+
+const CREATE: &str = r#"mutation($def: JSON!) {
+    createFlag(flagSet: "production", key: "banner", flag: {definition: $def}) { key version state }
+}"#;
+
+fn definition(default: &str) -> Value {
+    json!({
+        "state": "ENABLED",
+        "variants": {"on": true, "off": false},
+        "defaultVariant": default,
+        "targeting": {"fractional": [{"var": "email"}, ["on", 10], ["off", 90]]},
+    })
+}
+
+#[tokio::test]
+async fn requests_need_an_admin_token_with_the_right_role() {
+    let db = TestDb::sqlite().await;
+    let api = api(&db.store).await;
+    let query = "{ flagSets { key } }";
+
+    let (status, body) = post(&api, None, query, json!({})).await;
+    assert_eq!((status, code(&body)), (401, "UNAUTHENTICATED"), "{body}");
+    let (status, body) = post(&api, Some("ens_adm_nope"), query, json!({})).await;
+    assert_eq!((status, code(&body)), (401, "UNAUTHENTICATED"), "{body}");
+    let (status, body) = post(&api, Some(&api.sdk), query, json!({})).await;
+    assert_eq!((status, code(&body)), (403, "FORBIDDEN"), "{body}");
+
+    let (status, body) = post(&api, Some(&api.viewer), query, json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["flagSets"], json!([{"key": "production"}]));
+
+    let (_, body) = post(
+        &api,
+        Some(&api.viewer),
+        CREATE,
+        json!({"def": definition("off")}),
+    )
+    .await;
+    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    let (_, body) = post(&api, Some(&api.editor), "{ tokens { name } }", json!({})).await;
+    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    db.drop_all().await;
+}
+
+#[tokio::test]
+async fn mutations_commit_audit_and_report_errors_with_codes() {
+    for db in TestDb::both("mutations_commit_audit_and_report_errors_with_codes").await {
+        let api = api(&db.store).await;
+        let mut commits = api.admin.commits.subscribe();
+        let (_, body) = post(
+            &api,
+            Some(&api.editor),
+            CREATE,
+            json!({"def": definition("off")}),
+        )
+        .await;
+        assert_eq!(
+            body["data"]["createFlag"],
+            json!({"key": "banner", "version": 1, "state": "ENABLED"}),
+            "{body}"
+        );
+        let commit = commits.try_recv().unwrap();
+        assert_eq!(
+            (
+                commit.flag.as_deref(),
+                commit.action.as_str(),
+                commit.actor.as_str()
+            ),
+            (Some("banner"), "create", "ada")
+        );
+
+        let update = r#"mutation($def: JSON!, $v: Int!) {
+            updateFlag(flagSet: "production", key: "banner", expectedVersion: $v, flag: {definition: $def}) { version }
+        }"#;
+        let (_, body) = post(
+            &api,
+            Some(&api.editor),
+            update,
+            json!({"def": definition("on"), "v": 7}),
+        )
+        .await;
+        assert_eq!(code(&body), "VERSION_CONFLICT", "{body}");
+
+        let mut broken = definition("on");
+        broken["defaultVariant"] = json!("maybe");
+        let (_, body) = post(
+            &api,
+            Some(&api.editor),
+            update,
+            json!({"def": broken, "v": 1}),
+        )
+        .await;
+        assert_eq!(code(&body), "INVALID_DEFINITION", "{body}");
+        let diagnostics = &body["errors"][0]["extensions"]["diagnostics"];
+        assert_eq!(diagnostics[0]["flagKey"], "banner", "{body}");
+
+        let rollout = r#"mutation {
+            setRollout(flagSet: "production", key: "banner", expectedVersion: 1,
+                       weights: [{variant: "on", weight: 50}, {variant: "off", weight: 50}]) {
+                version definition
+            }
+        }"#;
+        let (_, body) = post(&api, Some(&api.editor), rollout, json!({})).await;
+        assert_eq!(body["data"]["setRollout"]["version"], 2, "{body}");
+        assert_eq!(
+            body["data"]["setRollout"]["definition"]["targeting"]["fractional"],
+            json!([{"var": "email"}, ["on", 50], ["off", 50]])
+        );
+
+        let kill =
+            r#"mutation { killSwitch(flagSet: "production", key: "banner") { state version } }"#;
+        let (_, body) = post(&api, Some(&api.editor), kill, json!({})).await;
+        assert_eq!(
+            body["data"]["killSwitch"],
+            json!({"state": "DISABLED", "version": 3}),
+            "{body}"
+        );
+
+        let history = r#"{ flag(flagSet: "production", key: "banner") {
+            history { actor action requestId version }
+        } }"#;
+        let (_, body) = post(&api, Some(&api.viewer), history, json!({})).await;
+        assert_eq!(
+            body["data"]["flag"]["history"],
+            json!([
+                {"actor": "ada", "action": "create", "requestId": "req-1", "version": 1},
+                {"actor": "ada", "action": "set_rollout", "requestId": "req-1", "version": 2},
+                {"actor": "ada", "action": "kill", "requestId": "req-1", "version": 3},
+            ]),
+            "{body}"
+        );
+
+        let (_, body) = post(
+            &api,
+            Some(&api.editor),
+            r#"mutation { killSwitch(flagSet: "production", key: "nope") { version } }"#,
+            json!({}),
+        )
+        .await;
+        assert_eq!(code(&body), "FLAG_NOT_FOUND", "{body}");
+        db.drop_all().await;
+    }
+}
+
+#[tokio::test]
+async fn the_debugger_explains_an_evaluation() {
+    let db = TestDb::sqlite().await;
+    let api = api(&db.store).await;
+    post(
+        &api,
+        Some(&api.editor),
+        CREATE,
+        json!({"def": definition("off")}),
+    )
+    .await;
+    let query = r#"{ evaluate(flagSet: "production", key: "banner", context: {email: "ada@example.com"}) {
+        value variant reason errorCode explain
+    } }"#;
+    let (_, body) = post(&api, Some(&api.viewer), query, json!({})).await;
+    let evaluation = &body["data"]["evaluate"];
+    assert_eq!(evaluation["reason"], "TARGETING_MATCH", "{body}");
+    assert!(evaluation["variant"] == "on" || evaluation["variant"] == "off");
+    assert!(
+        evaluation["explain"]
+            .as_str()
+            .unwrap()
+            .contains("fractional"),
+        "{body}"
+    );
+    let query = r#"{ evaluate(flagSet: "production", key: "missing") { reason errorCode } }"#;
+    let (_, body) = post(&api, Some(&api.viewer), query, json!({})).await;
+    assert_eq!(
+        body["data"]["evaluate"],
+        json!({"reason": "ERROR", "errorCode": "FLAG_NOT_FOUND"})
+    );
+    db.drop_all().await;
+}
+
+#[tokio::test]
+async fn bad_requests_are_refused_with_codes() {
+    let db = TestDb::sqlite().await;
+    let api = api(&db.store).await;
+    // Within the depth limit, and beyond it.
+    let shallow = format!(
+        "{{ flag(flagSet: \"production\", key: \"x\") {{ history {{ {} }} }} }}",
+        "__typename"
+    );
+    let nested = (0..12).fold(String::from("name"), |inner, _| {
+        format!("ofType {{ {inner} }}")
+    });
+    let too_deep = format!("{{ __schema {{ types {{ {nested} }} }} }}");
+    let (_, body) = post(&api, Some(&api.viewer), &too_deep, json!({})).await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("nested too deep"),
+        "{body}"
+    );
+    let (status, _) = post(&api, Some(&api.viewer), &shallow, json!({})).await;
+    assert_eq!(status, 200);
+
+    let (status, body) = post(&api, Some(&api.viewer), "{ nonsense", json!({})).await;
+    assert_eq!(status, 200, "GraphQL syntax errors are GraphQL errors");
+    assert!(body["errors"][0]["message"].is_string(), "{body}");
+
+    let big = "x".repeat(2 * 1024 * 1024);
+    let response = warp::test::request()
+        .method("POST")
+        .path("/graphql")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {}", api.viewer))
+        .body(big)
+        .reply(&routes(api.admin.clone()))
+        .await;
+    assert_eq!(response.status().as_u16(), 413);
+
+    let response = warp::test::request()
+        .method("POST")
+        .path("/graphql")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {}", api.viewer))
+        .body("{not json")
+        .reply(&routes(api.admin.clone()))
+        .await;
+    assert_eq!(response.status().as_u16(), 400);
+    db.drop_all().await;
+}
