@@ -22,6 +22,42 @@ pub enum Command {
     /// Serves flags over OFREP and flagd's gRPC protocols. Option names
     /// follow `flagd start`.
     Serve(ServeArgs),
+    /// Applies the store's pending migrations.
+    Migrate(StoreArgs),
+    /// Manages API tokens in the store.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// Where the store is.
+#[derive(Debug, clap::Args)]
+pub struct StoreArgs {
+    /// The store: postgres://USER@HOST/DB, or sqlite:PATH (created when
+    /// missing).
+    #[arg(long, env = "ENSIGN_DATABASE_URL", default_value = "sqlite:ensign.db")]
+    pub database_url: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Creates a token and prints it once: an admin token to bootstrap the
+    /// admin API, or an SDK key bound to a flag set.
+    Create(TokenCreateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TokenCreateArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The token's name: the actor of the audit events it causes.
+    #[arg(long)]
+    pub name: String,
+    /// viewer, editor or admin (admin API); server or client (SDK keys).
+    #[arg(long, default_value = "admin")]
+    pub role: String,
+    /// The flag set an SDK key is bound to.
+    #[arg(long)]
+    pub flag_set: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -1,6 +1,7 @@
-//! The `ensign` command: validates flag files, evaluates flags, and serves
-//! them.
+//! The `ensign` command: validates flag files, evaluates flags, serves
+//! them, and manages the store.
 
+mod admin;
 mod cli;
 mod config;
 mod eval;
@@ -32,6 +33,8 @@ fn main() -> ExitCode {
             };
             config::load(args, given).and_then(|settings| serve::run(&settings))
         }
+        cli::Command::Migrate(args) => admin::migrate(&args),
+        cli::Command::Token(cli::TokenCommand::Create(args)) => admin::create_token(&args),
     };
     match outcome {
         Ok(code) => code,

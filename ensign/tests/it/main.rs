@@ -4,6 +4,8 @@
 mod eval;
 /// `ensign serve`: the real binary on ephemeral ports, SIGTERM.
 mod serve;
+/// `ensign migrate` and `ensign token create` on a SQLite store.
+mod store;
 /// `ensign validate` against flagd's schema test files and bad input.
 mod validate;
 

@@ -1,0 +1,67 @@
+//! `ensign migrate` and `ensign token create`: store maintenance from the
+//! command line.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use graphql_admin::store::TokenRole;
+use graphql_admin::{Actor, Store};
+
+use crate::cli::{StoreArgs, TokenCreateArgs};
+
+/// The audit actor of changes made from the command line.
+const CLI_ACTOR: &str = "ensign-cli";
+
+/// Applies pending migrations and says which.
+pub fn migrate(args: &StoreArgs) -> anyhow::Result<ExitCode> {
+    block_on(async {
+        let store = connect(args).await?;
+        let pending = store.pending_migrations().await?;
+        store.migrate().await.context("applying migrations")?;
+        if pending.is_empty() {
+            println!("the store is up to date");
+        }
+        for name in pending {
+            println!("applied {name}");
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Creates a token and prints its secret, the only time it is shown.
+pub fn create_token(args: &TokenCreateArgs) -> anyhow::Result<ExitCode> {
+    block_on(async {
+        let store = connect(&args.store).await?;
+        store.migrate().await.context("applying migrations")?;
+        let role: TokenRole = args.role.parse()?;
+        let created = store
+            .create_token(
+                &Actor::named(CLI_ACTOR),
+                &args.name,
+                role,
+                args.flag_set.as_deref(),
+            )
+            .await
+            .with_context(|| format!("creating token {:?}", args.name))?;
+        println!("{}", created.secret);
+        eprintln!(
+            "created {} token {:?} (id {}); the secret above is shown only now",
+            created.record.role, created.record.name, created.record.id
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn connect(args: &StoreArgs) -> anyhow::Result<Store> {
+    Store::connect(&args.database_url)
+        .await
+        .context("opening the store")
+}
+
+fn block_on<T>(future: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(future)
+}

@@ -1,0 +1,40 @@
+//! `ensign migrate` and `ensign token create` against a fresh SQLite store.
+
+use crate::{ensign, stdout};
+
+#[test]
+fn migrate_then_create_tokens() {
+    let dir = std::env::temp_dir().join(format!("ensign-store-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite:{}", dir.join("ensign.db").display());
+
+    let first = ensign(&["migrate", "--database-url", &url]);
+    assert!(first.status.success(), "{first:?}");
+    assert_eq!(stdout(&first), "applied m20261125_000001_initial\n");
+    let again = ensign(&["migrate", "--database-url", &url]);
+    assert_eq!(stdout(&again), "the store is up to date\n");
+
+    let token = ensign(&["token", "create", "--database-url", &url, "--name", "ops"]);
+    assert!(token.status.success(), "{token:?}");
+    let secret = stdout(&token);
+    assert!(
+        secret.starts_with("ens_adm_") && secret.trim().len() == 72,
+        "{secret}"
+    );
+    let other = ensign(&["token", "create", "--database-url", &url, "--name", "ops2"]);
+    assert_ne!(stdout(&other), secret, "each token is new");
+
+    for (args, message) in [
+        (vec!["--role", "root"], "is not viewer, editor, admin"),
+        (vec!["--role", "client"], "needs a flag set"),
+    ] {
+        let mut all = vec!["token", "create", "--database-url", &url, "--name", "x"];
+        all.extend(args);
+        let refused = ensign(&all);
+        assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains(message), "{stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
