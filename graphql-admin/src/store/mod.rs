@@ -12,6 +12,7 @@ mod error;
 mod flag_sets;
 mod flags;
 mod import;
+mod publications;
 mod queries;
 mod tokens;
 

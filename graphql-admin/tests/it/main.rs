@@ -8,3 +8,6 @@ mod api;
 
 /// The store: migrations, transactional writes, audit, concurrency.
 mod store;
+
+/// The Redis publisher: payloads, order, outages, documents held back.
+mod publisher;

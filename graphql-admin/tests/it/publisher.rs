@@ -1,0 +1,641 @@
+//! The publisher against real Redis servers: the shared one at
+//! `ENSIGN_TEST_REDIS_URL` (default `redis://127.0.0.1:6379`), each test
+//! under its own key prefix, and private `redis-server` processes on free
+//! ports for outages. Without Redis a test prints one loud SKIPPED line and
+//! passes, unless `ENSIGN_REQUIRE_SERVICES=1`.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use engine::publication::{Announcement, Keys, Publication};
+use futures::StreamExt;
+use graphql_admin::publisher::{Pass, Pending, Publisher, PublisherSettings};
+use graphql_admin::store::{FlagChange, FlagInput, NewFlagSet};
+use graphql_admin::{Actor, Store};
+use redis::AsyncCommands;
+use redis::aio::MultiplexedConnection;
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+use crate::support::{TestDb, skip, unique_name};
+
+/// The shared Redis server's URL.
+fn redis_url() -> String {
+    std::env::var_os("ENSIGN_TEST_REDIS_URL")
+        .and_then(|url| url.into_string().ok())
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A connection to the shared Redis, or `None` after a SKIPPED line.
+async fn shared_redis(test: &str) -> Option<MultiplexedConnection> {
+    let url = redis_url();
+    let connected = match redis::Client::open(url.as_str()) {
+        Ok(client) => client.get_multiplexed_async_connection().await,
+        Err(error) => Err(error),
+    };
+    match connected {
+        Ok(connection) => Some(connection),
+        Err(error) => {
+            skip(test, &format!("Redis at {url}: {error}"));
+            None
+        }
+    }
+}
+
+/// A `redis-server` of the test's own, without persistence, on a free
+/// port: killed to simulate an outage, restarted empty on the same port.
+struct PrivateRedis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl PrivateRedis {
+    /// Starts one, or returns `None` after a SKIPPED line when
+    /// `redis-server` is not installed.
+    async fn start(test: &str) -> Option<PrivateRedis> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let mut redis = PrivateRedis { port, child: None };
+        if let Err(error) = redis.spawn() {
+            skip(test, &format!("redis-server: {error}"));
+            return None;
+        }
+        redis.wait_until_up().await;
+        Some(redis)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn spawn(&mut self) -> std::io::Result<()> {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    async fn wait_until_up(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let client = redis::Client::open(self.url()).expect("a valid URL");
+            if let Ok(mut connection) = client.get_multiplexed_async_connection().await
+                && redis::cmd("PING")
+                    .query_async::<String>(&mut connection)
+                    .await
+                    .is_ok()
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Kills the server: an outage.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again, empty, on the same port.
+    async fn restart(&mut self) {
+        self.spawn().expect("redis-server restarts");
+        self.wait_until_up().await;
+    }
+
+    async fn connect(&self) -> MultiplexedConnection {
+        redis::Client::open(self.url())
+            .expect("a valid URL")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to the private Redis")
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Deletes every key under `prefix` from the shared Redis.
+async fn clean(connection: &mut MultiplexedConnection, prefix: &str) {
+    let keys: Vec<String> = connection
+        .keys(format!("{prefix}:*"))
+        .await
+        .expect("list test keys");
+    if !keys.is_empty() {
+        let _: () = connection.del(keys).await.expect("delete test keys");
+    }
+}
+
+fn boolean_flag(default: &str) -> Value {
+    json!({
+        "state": "ENABLED",
+        "variants": {"on": true, "off": false},
+        "defaultVariant": default,
+    })
+}
+
+fn input(definition: Value) -> FlagInput {
+    FlagInput {
+        definition,
+        client_visible: None,
+        locked: None,
+    }
+}
+
+/// Creates flag set `production` with one flag, `banner`.
+async fn production(store: &Store) -> Actor {
+    let actor = Actor::named("ada");
+    store
+        .create_flag_set(
+            &actor,
+            NewFlagSet {
+                key: "production".into(),
+                ..NewFlagSet::default()
+            },
+        )
+        .await
+        .expect("create flag set");
+    store
+        .write_flag(
+            &actor,
+            "production",
+            "banner",
+            FlagChange::Create(input(boolean_flag("off"))),
+        )
+        .await
+        .expect("create flag");
+    actor
+}
+
+/// Sets `banner`'s default variant, at whatever version it is.
+async fn set_default(store: &Store, actor: &Actor, default: &str) -> i64 {
+    let current = store.flag("production", "banner").await.expect("read flag");
+    store
+        .write_flag(
+            actor,
+            "production",
+            "banner",
+            FlagChange::Update {
+                expected_version: current.version,
+                input: input(boolean_flag(default)),
+            },
+        )
+        .await
+        .expect("update flag");
+    store
+        .flag_set("production")
+        .await
+        .expect("read flag set")
+        .version
+}
+
+fn publisher(store: &Store, url: &str, prefix: &str, interval: Duration) -> Publisher {
+    let mut settings = PublisherSettings::new(url);
+    settings.prefix = prefix.to_owned();
+    settings.interval = interval;
+    Publisher::new(store.clone(), settings).expect("a valid Redis URL")
+}
+
+/// The latest pointer and its payload, if any.
+async fn latest(
+    connection: &mut MultiplexedConnection,
+    keys: &Keys,
+    flag_set: &str,
+) -> Option<Publication> {
+    let version: Option<i64> = connection
+        .get(keys.latest(flag_set))
+        .await
+        .expect("read latest");
+    let version = version?;
+    let payload: Vec<u8> = connection
+        .get(keys.payload(flag_set, version))
+        .await
+        .expect("read payload");
+    Some(
+        Publication::decode_expected(&payload, flag_set, version)
+            .expect("the payload under the latest pointer reads back"),
+    )
+}
+
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A committed write is published: the payload under the versioned key is
+/// the store's document at that version, the latest pointer and the index
+/// name it, an announcement goes out, and the store records it.
+#[tokio::test]
+async fn a_write_is_published_with_its_payload_and_version() {
+    let test = "a_write_is_published_with_its_payload_and_version";
+    let Some(mut redis) = shared_redis(test).await else {
+        return;
+    };
+    for db in TestDb::both(test).await {
+        let store = &db.store;
+        let prefix = unique_name("ensign_it");
+        let keys = Keys::new(&prefix, 1);
+        let client = redis::Client::open(redis_url()).expect("a valid URL");
+        let mut pubsub = client.get_async_pubsub().await.expect("subscribe");
+        pubsub.subscribe(keys.channel()).await.expect("subscribe");
+        let mut messages = pubsub.into_on_message();
+
+        let actor = production(store).await;
+        let publisher = publisher(store, &redis_url(), &prefix, Duration::from_secs(1));
+        let pending = publisher.pending().await.expect("pending");
+        assert_eq!(
+            pending,
+            vec![Pending {
+                flag_set: "production".into(),
+                version: 2,
+                published_version: 0,
+            }],
+            "{}",
+            db.backend
+        );
+        assert_eq!(pending[0].lag(), 2);
+
+        let pass = publisher.publish_pending().await.expect("publish");
+        assert_eq!(
+            pass,
+            Pass {
+                published: vec![("production".into(), 2)],
+                refused: vec![],
+            }
+        );
+        let (version, document) = store.document("production").await.expect("document");
+        let published = latest(&mut redis, &keys, "production")
+            .await
+            .expect("published");
+        assert_eq!(published, Publication::new("production", version, document));
+        let members: Vec<String> = redis.smembers(keys.index()).await.expect("index");
+        assert_eq!(members, ["production"]);
+        let message = tokio::time::timeout(Duration::from_secs(5), messages.next())
+            .await
+            .expect("an announcement")
+            .expect("the subscription is open");
+        assert_eq!(
+            Announcement::decode(message.get_payload_bytes()).expect("an announcement"),
+            Announcement {
+                flag_set: "production".into(),
+                version: 2,
+            }
+        );
+        assert_eq!(
+            store
+                .flag_set("production")
+                .await
+                .expect("flag set")
+                .published_version,
+            2
+        );
+        assert_eq!(publisher.pending().await.expect("pending"), vec![]);
+
+        // Nothing new: a pass publishes nothing and announces nothing.
+        assert_eq!(
+            publisher.publish_pending().await.expect("pass"),
+            Pass::default()
+        );
+        set_default(store, &actor, "on").await;
+        publisher.publish_pending().await.expect("publish");
+        let message = tokio::time::timeout(Duration::from_secs(5), messages.next())
+            .await
+            .expect("an announcement")
+            .expect("the subscription is open");
+        assert_eq!(
+            Announcement::decode(message.get_payload_bytes())
+                .expect("an announcement")
+                .version,
+            3,
+            "the next announcement is the next version"
+        );
+        let published = latest(&mut redis, &keys, "production")
+            .await
+            .expect("published");
+        assert_eq!(
+            published.document["flags"]["banner"]["defaultVariant"],
+            "on"
+        );
+        // The superseded payload expires instead of piling up.
+        let ttl: i64 = redis
+            .pttl(keys.payload("production", 2))
+            .await
+            .expect("ttl");
+        assert!(ttl > 0, "the old payload expires (pttl {ttl})");
+        let ttl: i64 = redis
+            .pttl(keys.payload("production", 3))
+            .await
+            .expect("ttl");
+        assert_eq!(ttl, -1, "the latest payload stays");
+
+        clean(&mut redis, &prefix).await;
+        db.drop_all().await;
+    }
+}
+
+/// Versions go out in order: each pass announces the next version, the
+/// latest pointer never goes back even when two publishers race, and a
+/// publisher that is behind another cannot move the pointer back.
+#[tokio::test]
+async fn publication_is_in_order_even_with_two_publishers_racing() {
+    let test = "publication_is_in_order_even_with_two_publishers_racing";
+    let Some(mut redis) = shared_redis(test).await else {
+        return;
+    };
+    for db in TestDb::both(test).await {
+        let store = &db.store;
+        let prefix = unique_name("ensign_it");
+        let keys = Keys::new(&prefix, 1);
+        let client = redis::Client::open(redis_url()).expect("a valid URL");
+        let mut pubsub = client.get_async_pubsub().await.expect("subscribe");
+        pubsub.subscribe(keys.channel()).await.expect("subscribe");
+        let mut messages = pubsub.into_on_message();
+
+        let actor = production(store).await;
+        let first = publisher(store, &redis_url(), &prefix, Duration::from_millis(20));
+        let second = publisher(store, &redis_url(), &prefix, Duration::from_millis(20));
+        first.publish_pending().await.expect("publish");
+
+        // A watcher reads the pointer as fast as it can while both
+        // publishers run and writes keep coming.
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let watcher = {
+            let mut connection = redis.clone();
+            let keys = keys.clone();
+            let stop = Arc::clone(&stop);
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                loop {
+                    let version: Option<i64> = connection
+                        .get(keys.latest("production"))
+                        .await
+                        .expect("read latest");
+                    seen.push(version.unwrap_or(0));
+                    tokio::select! {
+                        () = stop.notified() => return seen,
+                        () = tokio::time::sleep(Duration::from_millis(2)) => {}
+                    }
+                }
+            })
+        };
+        let runs = [first.clone(), second.clone()].map(|publisher| {
+            let stop = Arc::clone(&stop);
+            tokio::spawn(async move {
+                let stopped = async move { stop.notified().await };
+                publisher.run(stopped).await;
+            })
+        });
+        let mut written = Vec::new();
+        for round in 0..12 {
+            written
+                .push(set_default(store, &actor, if round % 2 == 0 { "on" } else { "off" }).await);
+            first.notifier().notify_one();
+            second.notifier().notify_one();
+            if round % 3 == 0 {
+                tokio::time::sleep(Duration::from_millis(15)).await;
+            }
+        }
+        let last = *written.last().expect("versions were written");
+        eventually("the last version is published", || {
+            let mut connection = redis.clone();
+            let keys = keys.clone();
+            async move {
+                latest(&mut connection, &keys, "production")
+                    .await
+                    .is_some_and(|p| p.version == last)
+            }
+        })
+        .await;
+        stop.notify_waiters();
+        let seen = watcher.await.expect("the watcher ends");
+        for run in runs {
+            run.await.expect("the publisher stops");
+        }
+        assert!(
+            seen.windows(2).all(|pair| pair[0] <= pair[1]),
+            "the latest pointer went back: {seen:?}"
+        );
+
+        // Announcements came in strictly increasing order, ending at the
+        // last version.
+        let mut announced = Vec::new();
+        while let Ok(Some(message)) =
+            tokio::time::timeout(Duration::from_millis(300), messages.next()).await
+        {
+            announced.push(
+                Announcement::decode(message.get_payload_bytes())
+                    .expect("an announcement")
+                    .version,
+            );
+        }
+        assert!(
+            announced.windows(2).all(|pair| pair[0] < pair[1]),
+            "announcements out of order: {announced:?}"
+        );
+        assert_eq!(announced.last(), Some(&last), "{announced:?}");
+
+        // A publisher that is behind (here: Redis already holds a newer
+        // version than the store) leaves the pointer where it is.
+        let ahead = last + 5;
+        let _: () = redis
+            .set(keys.latest("production"), ahead)
+            .await
+            .expect("move the pointer ahead");
+        let behind = set_default(store, &actor, "on").await;
+        assert!(behind < ahead);
+        assert_eq!(
+            first.publish_pending().await.expect("pass"),
+            Pass::default()
+        );
+        let pointer: i64 = redis
+            .get(keys.latest("production"))
+            .await
+            .expect("read latest");
+        assert_eq!(pointer, ahead, "{}", db.backend);
+
+        clean(&mut redis, &prefix).await;
+        db.drop_all().await;
+    }
+}
+
+/// With Redis down a write still commits and waits in the store; once
+/// Redis is back (empty, as after a restart without persistence) the
+/// publisher publishes the latest version and fills it again.
+#[tokio::test]
+async fn writes_made_while_redis_is_down_are_published_when_it_is_back() {
+    let test = "writes_made_while_redis_is_down_are_published_when_it_is_back";
+    let Some(mut redis) = PrivateRedis::start(test).await else {
+        return;
+    };
+    let db = TestDb::sqlite().await;
+    let store = &db.store;
+    let prefix = unique_name("ensign_it");
+    let keys = Keys::new(&prefix, 1);
+    let actor = production(store).await;
+    let publisher = publisher(store, &redis.url(), &prefix, Duration::from_millis(100));
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let run = {
+        let publisher = publisher.clone();
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move { publisher.run(async move { stop.notified().await }).await })
+    };
+    let mut connection = redis.connect().await;
+    eventually("the first version is published", || {
+        let mut connection = connection.clone();
+        let keys = keys.clone();
+        async move { latest(&mut connection, &keys, "production").await.is_some() }
+    })
+    .await;
+
+    redis.kill();
+    let version = set_default(store, &actor, "on").await;
+    publisher.notifier().notify_one();
+    assert!(
+        publisher.publish_pending().await.is_err(),
+        "a pass fails while Redis is down"
+    );
+    let pending = publisher.pending().await.expect("pending");
+    assert_eq!(
+        pending,
+        vec![Pending {
+            flag_set: "production".into(),
+            version,
+            published_version: version - 1,
+        }],
+        "the write committed and waits"
+    );
+
+    redis.restart().await;
+    connection = redis.connect().await;
+    eventually("the write made during the outage is published", || {
+        let mut connection = connection.clone();
+        let keys = keys.clone();
+        async move {
+            latest(&mut connection, &keys, "production")
+                .await
+                .is_some_and(|p| p.version == version)
+        }
+    })
+    .await;
+    let published = latest(&mut connection, &keys, "production")
+        .await
+        .expect("published");
+    assert_eq!(
+        published.document["flags"]["banner"]["defaultVariant"],
+        "on"
+    );
+    let members: Vec<String> = connection.smembers(keys.index()).await.expect("index");
+    assert_eq!(members, ["production"]);
+    eventually("nothing is pending", || {
+        let publisher = publisher.clone();
+        async move { publisher.pending().await.is_ok_and(|p| p.is_empty()) }
+    })
+    .await;
+
+    stop.notify_waiters();
+    run.await.expect("the publisher stops");
+    db.drop_all().await;
+}
+
+/// A flag set edited by hand in SQL into a document that no longer compiles
+/// is not published: Redis keeps the last good version, the flag set stays
+/// pending, and the next valid write is published.
+#[tokio::test]
+async fn a_document_that_no_longer_compiles_is_not_published() {
+    let test = "a_document_that_no_longer_compiles_is_not_published";
+    let Some(mut redis) = shared_redis(test).await else {
+        return;
+    };
+    let Some(db) = TestDb::postgres(test).await else {
+        return;
+    };
+    let store = &db.store;
+    let prefix = unique_name("ensign_it");
+    let keys = Keys::new(&prefix, 1);
+    let actor = production(store).await;
+    let publisher = publisher(store, &redis_url(), &prefix, Duration::from_secs(1));
+    publisher.publish_pending().await.expect("publish");
+    let good = latest(&mut redis, &keys, "production")
+        .await
+        .expect("published");
+
+    let schema = db.schema.as_deref().expect("a PostgreSQL schema");
+    let outsider = Store::connect(&crate::support::postgres_url())
+        .await
+        .expect("connect outside Ensign");
+    outsider
+        .connection()
+        .execute_unprepared(&format!(
+            "UPDATE {schema}.flags SET definition = jsonb_set(definition, '{{defaultVariant}}', '\"missing\"') WHERE key = 'banner'"
+        ))
+        .await
+        .expect("edit by hand");
+    let broken = store
+        .flag_set("production")
+        .await
+        .expect("flag set")
+        .version;
+    assert_eq!(broken, good.version + 1, "the edit bumped the version");
+
+    for _ in 0..2 {
+        let pass = publisher.publish_pending().await.expect("pass");
+        assert_eq!(
+            pass,
+            Pass {
+                published: vec![],
+                refused: vec![("production".into(), broken)],
+            }
+        );
+    }
+    assert_eq!(
+        latest(&mut redis, &keys, "production").await,
+        Some(good.clone()),
+        "the last good version stays the latest"
+    );
+    assert_eq!(
+        publisher.pending().await.expect("pending"),
+        vec![Pending {
+            flag_set: "production".into(),
+            version: broken,
+            published_version: good.version,
+        }]
+    );
+
+    // A valid write repairs it and is published.
+    let fixed = set_default(store, &actor, "on").await;
+    let pass = publisher.publish_pending().await.expect("publish");
+    assert_eq!(pass.published, vec![("production".into(), fixed)]);
+    let published = latest(&mut redis, &keys, "production")
+        .await
+        .expect("published");
+    assert_eq!(
+        published.document["flags"]["banner"]["defaultVariant"],
+        "on"
+    );
+    assert_eq!(publisher.pending().await.expect("pending"), vec![]);
+
+    clean(&mut redis, &prefix).await;
+    db.drop_all().await;
+}
