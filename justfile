@@ -13,9 +13,9 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
 
-# The flagd-testbed evaluator suite against the engine.
+# The flagd-testbed suites: the evaluator suite against the engine, and the provider-level suite through the JavaScript flagd provider against the real binary.
 conformance:
-    cargo test -p conformance --test evaluator
+    cargo test -p conformance --test evaluator --test provider_suite
 
 # Engine benchmarks against datalogic-rs, flagd-evaluation-engine and jsonlogic-rs.
 bench-engine:
