@@ -64,7 +64,7 @@ pub struct TokenCreateArgs {
 pub struct ServeArgs {
     /// A flag source, repeatable: file:PATH, http(s)://URL, grpc://HOST:PORT
     /// or grpcs://HOST:PORT. A later source wins for the same flag key.
-    /// Without any source, the bundled example flags are served.
+    /// Without any source, the store is served (see --database-url).
     #[arg(long = "uri", short = 'f', env = "ENSIGN_URI", value_delimiter = ',')]
     pub uri: Vec<String>,
     /// Sources as flagd's JSON list: [{"uri": ..., "provider": "file"|"http"|"grpc", ...}].
@@ -123,6 +123,19 @@ pub struct ServeArgs {
     /// Largest OFREP request body, in bytes.
     #[arg(long, env = "ENSIGN_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// The store (postgres://… or sqlite:PATH). Without it and without any
+    /// --uri source, the embedded store sqlite:ensign.db in the working
+    /// directory is used; with --uri sources and no store, there is no
+    /// admin API.
+    #[arg(long, env = "ENSIGN_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Port of the GraphQL admin API (served when there is a store).
+    #[arg(long, env = "ENSIGN_ADMIN_PORT", default_value_t = 8017)]
+    pub admin_port: u16,
+    /// Refuse to start if the store needs migrations, instead of applying
+    /// them.
+    #[arg(long, env = "ENSIGN_SKIP_MIGRATIONS")]
+    pub skip_migrations: bool,
     /// Bucketing scheme of `fractional` (flag-set metadata
     /// "ensign.fractional" overrides it).
     #[arg(long, env = "ENSIGN_FRACTIONAL", default_value = "v2")]

@@ -33,6 +33,9 @@ pub struct ServeFile {
     context_value: Option<BTreeMap<String, String>>,
     max_body_bytes: Option<usize>,
     fractional: Option<String>,
+    database_url: Option<String>,
+    admin_port: Option<u16>,
+    skip_migrations: Option<bool>,
     #[serde(default)]
     api_keys: Vec<ApiKey>,
     rate_limit: Option<RateLimit>,
@@ -94,9 +97,11 @@ pub fn merge(
         bind,
         cors_origin,
         max_body_bytes,
-        fractional
+        fractional,
+        admin_port,
+        skip_migrations
     );
-    fill_option!(socket_path, server_cert_path, server_key_path);
+    fill_option!(socket_path, server_cert_path, server_key_path, database_url);
     if !given("sources")
         && let Some(sources) = file.sources
     {

@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod eval;
 mod serve;
+mod store_node;
 mod validate;
 
 use std::process::ExitCode;

@@ -11,9 +11,9 @@ use provider::server::sources::{SourceKind, SourceSpec};
 use provider::server::{Server, ServerConfig};
 
 use crate::config::Settings;
+use crate::store_node;
 
-/// The example flags served when no source is given.
-const BUNDLED_NAME: &str = "examples/flags.json";
+/// The example flags the embedded store starts with.
 const BUNDLED_FLAGS: &str = include_str!("../../examples/flags.json");
 
 pub fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
@@ -30,14 +30,55 @@ pub fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let args = &settings.args;
     runtime.block_on(async move {
+        let mut config = config;
+        let store = match store_url(args) {
+            Some(url) => {
+                let prepared =
+                    store_node::prepare(&url, args.skip_migrations, BUNDLED_FLAGS).await?;
+                config.sources.push(SourceSpec {
+                    name: STORE_SOURCE.to_owned(),
+                    kind: SourceKind::Feed {
+                        feed: prepared.feed(),
+                    },
+                });
+                Some(prepared)
+            }
+            None => None,
+        };
+        let tls = match &config.tls {
+            Some((cert, key)) if store.is_some() => {
+                provider::tls::ensure_crypto_provider();
+                Some(provider::server::listen::Tls::from_pem_files(cert, key)?)
+            }
+            _ => None,
+        };
         let server = Server::start(config).await?;
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        if let Some(prepared) = store {
+            store_node::start(prepared, args.bind, args.admin_port, tls, stopping).await?;
+        }
         stop_signal().await;
         tracing::info!("Shutting down.");
+        let _ = stop.send(true);
         server.shutdown().await;
         tracing::info!("Stopped.");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The name of the source through which the store is served.
+const STORE_SOURCE: &str = "store";
+
+/// The store to serve: the one named, or the embedded file when no source
+/// is given either.
+fn store_url(args: &crate::cli::ServeArgs) -> Option<String> {
+    match &args.database_url {
+        Some(url) => Some(url.clone()),
+        None if args.uri.is_empty() && args.sources.is_none() => Some("sqlite:ensign.db".into()),
+        None => None,
+    }
 }
 
 /// Builds the server's settings from the merged options.
@@ -49,14 +90,6 @@ fn config(settings: &Settings) -> anyhow::Result<ServerConfig> {
     }
     for uri in &args.uri {
         sources.push(SourceSpec::from_uri(uri)?);
-    }
-    if sources.is_empty() {
-        sources.push(SourceSpec {
-            name: BUNDLED_NAME.to_owned(),
-            kind: SourceKind::Text {
-                text: BUNDLED_FLAGS.to_owned(),
-            },
-        });
     }
     let fractional = args
         .fractional

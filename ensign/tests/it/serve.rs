@@ -16,11 +16,20 @@ struct Serve {
     child: Child,
     ofrep: SocketAddr,
     management: SocketAddr,
+    /// The admin API, when serving a store.
+    admin: Option<SocketAddr>,
+    /// The admin token printed on a store's first start.
+    token: Option<String>,
     log: mpsc::Receiver<String>,
 }
 
 impl Serve {
     fn start(extra: &[&str]) -> Serve {
+        Serve::start_in(&workspace_root(), extra)
+    }
+
+    /// Starts `ensign serve` in `dir`, where an embedded store lives.
+    fn start_in(dir: &std::path::Path, extra: &[&str]) -> Serve {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ensign"))
             .args([
                 "serve",
@@ -32,8 +41,9 @@ impl Serve {
                 "0",
             ])
             .args(["--ofrep-port", "0", "--management-port", "0"])
+            .args(["--admin-port", "0"])
             .args(extra)
-            .current_dir(workspace_root())
+            .current_dir(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -47,8 +57,9 @@ impl Serve {
                 }
             }
         });
-        let (mut ofrep, mut management) = (None, None);
-        while ofrep.is_none() || management.is_none() {
+        let with_store = !extra.iter().any(|a| *a == "--uri" || *a == "--config");
+        let (mut ofrep, mut management, mut admin, mut token) = (None, None, None, None);
+        while ofrep.is_none() || management.is_none() || (with_store && admin.is_none()) {
             let line = log
                 .recv_timeout(Duration::from_secs(30))
                 .expect("the listeners log their addresses");
@@ -62,12 +73,18 @@ impl Serve {
             } else if line.contains("Listener started.") && line.contains("listener=\"management\"")
             {
                 management = addr();
+            } else if line.contains("Listener started.") && line.contains("listener=\"admin\"") {
+                admin = addr();
+            } else if let Some(secret) = line.strip_prefix("Admin token (shown only now): ") {
+                token = Some(secret.trim().to_owned());
             }
         }
         Serve {
             child,
             ofrep: ofrep.expect("OFREP address"),
             management: management.expect("management address"),
+            admin,
+            token,
             log,
         }
     }
@@ -123,9 +140,18 @@ impl Drop for Serve {
     }
 }
 
+/// A fresh working directory for one test.
+fn scratch(test: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ensign-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
+
 #[tokio::test]
 async fn serves_the_bundled_flags_and_stops_cleanly_on_sigterm() {
-    let serve = Serve::start(&[]);
+    let dir = scratch("bundled");
+    let serve = Serve::start_in(&dir, &[]);
     serve.wait_ready().await;
     let out = serve
         .evaluate(
@@ -184,7 +210,8 @@ async fn a_config_file_sets_api_keys_and_options_override_it() {
         "ofrep-port: 1\nmanagement-port: 1\napi-keys:\n  - key: s3cret\n",
     )
     .expect("write the config file");
-    let serve = Serve::start(&["--config", &path.display().to_string()]);
+    // Without a source in the file, the embedded store serves, in `dir`.
+    let serve = Serve::start_in(&dir, &["--config", &path.display().to_string()]);
     serve.wait_ready().await;
     let url = format!(
         "http://{}/ofrep/v1/evaluate/flags/payments-kill-switch",
@@ -202,4 +229,85 @@ async fn a_config_file_sets_api_keys_and_options_override_it() {
     assert_eq!(keyed.map(|r| r.status().as_u16()).ok(), Some(200));
     let (code, _) = serve.terminate();
     assert_eq!(code, Some(0));
+}
+
+async fn graphql(serve: &Serve, token: &str, query: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!(
+            "http://{}/graphql",
+            serve.admin.expect("an admin API")
+        ))
+        .bearer_auth(token)
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .expect("the admin API answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a JSON body"))
+}
+
+/// With no source, `ensign serve` runs the embedded store: it creates
+/// ensign.db, seeds the example flags, prints an admin token once, and an
+/// admin change is served at once and survives a restart.
+#[tokio::test]
+async fn the_embedded_store_serves_admin_changes_and_keeps_them() {
+    let dir = scratch("embedded");
+    let serve = Serve::start_in(&dir, &[]);
+    serve.wait_ready().await;
+    assert!(dir.join("ensign.db").exists());
+    let token = serve.token.clone().expect("the first start prints a token");
+    let context = json!({"targetingKey": "u1", "email": "ada@example.com"});
+    assert_eq!(
+        serve.evaluate("new-checkout", context.clone()).await["value"],
+        json!(true)
+    );
+
+    let (status, body) = graphql(&serve, "ens_adm_wrong", "{ flagSets { key } }").await;
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = graphql(
+        &serve,
+        &token,
+        r#"mutation { killSwitch(flagSet: "default", key: "new-checkout") { state } }"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["killSwitch"]["state"], "DISABLED", "{body}");
+    let mut served = Value::Null;
+    for _ in 0..100 {
+        served = serve.evaluate("new-checkout", context.clone()).await;
+        if served["reason"] == "DISABLED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(served["reason"], "DISABLED", "{served}");
+    let (_, body) = graphql(
+        &serve,
+        &token,
+        r#"{ audit(filter: {flag: "new-checkout"}) { items { actor action before after } } }"#,
+    )
+    .await;
+    let last = &body["data"]["audit"]["items"][0];
+    assert_eq!(
+        (&last["actor"], &last["action"]),
+        (&json!("admin"), &json!("kill"))
+    );
+    assert_eq!(last["before"]["definition"]["state"], "ENABLED");
+    assert_eq!(last["after"]["definition"]["state"], "DISABLED");
+    let (code, log) = serve.terminate();
+    assert_eq!(code, Some(0), "{log}");
+
+    let again = Serve::start_in(&dir, &[]);
+    again.wait_ready().await;
+    assert_eq!(
+        again.token, None,
+        "the token is printed only on the first start"
+    );
+    assert_eq!(
+        again.evaluate("new-checkout", context).await["reason"],
+        "DISABLED"
+    );
+    let (status, _) = graphql(&again, &token, "{ flagSets { key } }").await;
+    assert_eq!(status, 200);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,0 +1,194 @@
+//! `ensign serve` with a store: the embedded default (a SQLite file in the
+//! working directory) or an admin node on PostgreSQL. It migrates the
+//! store, seeds it on first start (the bundled example flags in flag set
+//! `default`, and an admin token printed once), serves the GraphQL admin
+//! API, and feeds the evaluation server in-process with every committed
+//! state.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde_json::Value;
+use tokio::sync::{broadcast, watch};
+use warp::Filter as _;
+
+use graphql_admin::api::{Admin, routes};
+use graphql_admin::store::{NewFlagSet, TokenRole};
+use graphql_admin::{Actor, Store};
+use provider::server::listen::{self, Tls};
+use provider::server::sources::feed::{self, Feed, FeedSender};
+
+/// The flag set the embedded store starts with.
+pub const DEFAULT_FLAG_SET: &str = "default";
+/// The audit actor of what the server does by itself (seeding).
+const SERVER_ACTOR: &str = "ensign-server";
+/// How often the store is checked for changes made elsewhere (another
+/// admin node, SQL by hand), besides this node's own commits.
+const RECONCILE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// A store opened, migrated and seeded, ready to feed a server.
+#[derive(Debug)]
+pub struct Prepared {
+    store: Store,
+    feed: Feed,
+    sender: FeedSender,
+}
+
+/// Opens the store at `url`, applies pending migrations (unless
+/// `skip_migrations`), and seeds an empty store.
+pub async fn prepare(url: &str, skip_migrations: bool, seed: &str) -> anyhow::Result<Prepared> {
+    let store = Store::connect(url).await.context("opening the store")?;
+    if skip_migrations {
+        let pending = store.pending_migrations().await?;
+        anyhow::ensure!(
+            pending.is_empty(),
+            "the store needs migrations ({}); run `ensign migrate` or drop --skip-migrations",
+            pending.join(", ")
+        );
+    } else {
+        store.migrate().await.context("applying migrations")?;
+    }
+    if store.flag_sets().await?.is_empty() {
+        let actor = Actor::named(SERVER_ACTOR);
+        store
+            .create_flag_set(
+                &actor,
+                NewFlagSet {
+                    key: DEFAULT_FLAG_SET.into(),
+                    name: "Default".into(),
+                    ..NewFlagSet::default()
+                },
+            )
+            .await?;
+        let file: Value = serde_json::from_str(seed).context("reading the bundled flags")?;
+        store
+            .import_flag_set(&actor, DEFAULT_FLAG_SET, file)
+            .await
+            .context("importing the bundled flags")?;
+        tracing::info!(
+            flag_set = DEFAULT_FLAG_SET,
+            "Store seeded with the example flags."
+        );
+    }
+    let (sender, feed) = feed::channel();
+    Ok(Prepared {
+        store,
+        feed,
+        sender,
+    })
+}
+
+impl Prepared {
+    /// The source the evaluation server reads the store through.
+    pub fn feed(&self) -> Feed {
+        self.feed.clone()
+    }
+}
+
+/// Starts the admin listener and the feed. Returns the admin address.
+pub async fn start(
+    prepared: Prepared,
+    bind: IpAddr,
+    admin_port: u16,
+    tls: Option<Tls>,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<SocketAddr> {
+    let Prepared { store, sender, .. } = prepared;
+    let (commits, _) = broadcast::channel(256);
+    let admin = Admin {
+        store: store.clone(),
+        commits: commits.clone(),
+    };
+    let listener = listen::bind(SocketAddr::new(bind, admin_port)).await?;
+    let addr = listener
+        .local_addr()
+        .unwrap_or(SocketAddr::new(bind, admin_port));
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    if store.tokens().await?.iter().all(|t| t.role.is_sdk()) {
+        let token = store
+            .create_token(&Actor::named(SERVER_ACTOR), "admin", TokenRole::Admin, None)
+            .await?;
+        let host = if bind.is_unspecified() {
+            "127.0.0.1".to_owned()
+        } else {
+            bind.to_string()
+        };
+        eprintln!(
+            "\nAdmin API: {scheme}://{host}:{}/graphql\nAdmin token (shown only now): {}\n",
+            addr.port(),
+            token.secret
+        );
+    }
+    tracing::info!(listener = "admin", %addr, %scheme, "Listener started.");
+    let stopped = wait_for(shutdown.clone());
+    tokio::spawn(listen::serve_http(
+        "admin",
+        listener,
+        tls,
+        routes(admin).boxed(),
+        stopped,
+    ));
+    tokio::spawn(pump(store, sender, commits.subscribe(), shutdown));
+    Ok(addr)
+}
+
+/// Sends the store's flag sets to the feed at start, after each commit on
+/// this node, and whenever a periodic check finds that a flag set's version
+/// moved (a commit on another node, or an edit by hand).
+async fn pump(
+    store: Store,
+    sender: FeedSender,
+    mut commits: broadcast::Receiver<graphql_admin::api::Commit>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let mut seen: BTreeMap<String, i64> = BTreeMap::new();
+    let mut stopped = std::pin::pin!(wait_for(shutdown));
+    loop {
+        match store.flag_sets().await {
+            Ok(sets) => {
+                let versions: BTreeMap<String, i64> = sets
+                    .iter()
+                    .filter(|s| !s.archived)
+                    .map(|s| (s.key.clone(), s.version))
+                    .collect();
+                if versions != seen {
+                    match documents(&store, versions.keys()).await {
+                        Ok(documents) => {
+                            sender.send(documents);
+                            seen = versions;
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, "Reading flag sets from the store failed; serving the last state.");
+                        }
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "The store is unreachable; serving the last state.");
+            }
+        }
+        tokio::select! {
+            _ = commits.recv() => {}
+            () = tokio::time::sleep(RECONCILE_INTERVAL) => {}
+            () = &mut stopped => return,
+        }
+    }
+}
+
+async fn documents(
+    store: &Store,
+    keys: impl Iterator<Item = &String>,
+) -> Result<Vec<(String, Value)>, graphql_admin::StoreError> {
+    let mut documents = Vec::new();
+    for key in keys {
+        let (_, document) = store.document(key).await?;
+        documents.push((key.clone(), document));
+    }
+    Ok(documents)
+}
+
+async fn wait_for(mut shutdown: watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
