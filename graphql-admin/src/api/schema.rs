@@ -2,7 +2,8 @@
 //! over the store, each checked against the caller's role.
 
 use async_graphql::{
-    Context, ErrorExtensions, InputObject, Json, Object, Schema, SimpleObject, Subscription,
+    Context, ErrorExtensions, InputObject, Json, MergedObject, Object, Schema, SimpleObject,
+    Subscription,
 };
 use futures::Stream;
 use serde_json::{Map, Value};
@@ -16,6 +17,15 @@ use crate::{Actor, AuditRecord, FlagRecord, FlagSetRecord, Store, StoreError};
 
 /// The admin schema.
 pub type AdminSchema = Schema<Query, Mutation, Subscription>;
+
+/// Read operations. (Each part of the API contributes an object.)
+#[derive(Debug, Default, MergedObject)]
+pub struct Query(FlagQuery);
+
+/// Write operations, each one audited commit. (Each part of the API
+/// contributes an object.)
+#[derive(Debug, Default, MergedObject)]
+pub struct Mutation(FlagMutation);
 
 /// Deepest query accepted.
 pub const MAX_DEPTH: usize = 10;
@@ -56,7 +66,7 @@ pub struct Caller {
 
 /// Builds the schema with its limits.
 pub fn schema(admin: Admin) -> AdminSchema {
-    Schema::build(Query, Mutation, Subscription)
+    Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(admin)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
@@ -65,7 +75,9 @@ pub fn schema(admin: Admin) -> AdminSchema {
 
 /// The schema without data, for exporting its SDL.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, Subscription).finish().sdl()
+    Schema::build(Query::default(), Mutation::default(), Subscription)
+        .finish()
+        .sdl()
 }
 
 /// Checks that the caller's role allows `needed` and returns the actor.
@@ -341,10 +353,10 @@ fn parse_time(text: Option<String>) -> async_graphql::Result<Option<time::Offset
 
 /// Read access.
 #[derive(Debug, Default)]
-pub struct Query;
+pub struct FlagQuery;
 
 #[Object]
-impl Query {
+impl FlagQuery {
     /// Every flag set.
     async fn flag_sets(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<FlagSetObject>> {
         authorize(ctx, TokenRole::Viewer)?;
@@ -483,7 +495,7 @@ impl Query {
 
 /// Write access. Every mutation is one audited commit.
 #[derive(Debug, Default)]
-pub struct Mutation;
+pub struct FlagMutation;
 
 /// The input of a flag write.
 #[derive(Debug, Clone, InputObject)]
@@ -511,7 +523,7 @@ pub struct Weight {
     weight: u32,
 }
 
-impl Mutation {
+impl FlagMutation {
     async fn write(
         ctx: &Context<'_>,
         flag_set: &str,
@@ -537,7 +549,7 @@ impl Mutation {
 }
 
 #[Object]
-impl Mutation {
+impl FlagMutation {
     /// Creates a flag set (admin role).
     async fn create_flag_set(
         &self,
@@ -578,7 +590,7 @@ impl Mutation {
         key: String,
         flag: FlagWrite,
     ) -> async_graphql::Result<FlagObject> {
-        Mutation::write(ctx, &flag_set, &key, FlagChange::Create(flag.into())).await
+        FlagMutation::write(ctx, &flag_set, &key, FlagChange::Create(flag.into())).await
     }
 
     /// Replaces a flag's definition; `expectedVersion` is the version read.
@@ -594,7 +606,7 @@ impl Mutation {
             expected_version,
             input: flag.into(),
         };
-        Mutation::write(ctx, &flag_set, &key, change).await
+        FlagMutation::write(ctx, &flag_set, &key, change).await
     }
 
     /// Archives a flag: kept in history, no longer served.
@@ -606,7 +618,7 @@ impl Mutation {
         expected_version: i64,
     ) -> async_graphql::Result<FlagObject> {
         let change = FlagChange::Archive { expected_version };
-        Mutation::write(ctx, &flag_set, &key, change).await
+        FlagMutation::write(ctx, &flag_set, &key, change).await
     }
 
     /// The kill switch: disables the flag now, whatever its version.
@@ -625,7 +637,7 @@ impl Mutation {
             action: "kill",
             edit: &edit,
         };
-        Mutation::write(ctx, &flag_set, &key, change).await
+        FlagMutation::write(ctx, &flag_set, &key, change).await
     }
 
     /// Sets the default variant.
@@ -646,7 +658,7 @@ impl Mutation {
             action: "set_default_variant",
             edit: &edit,
         };
-        Mutation::write(ctx, &flag_set, &key, change).await
+        FlagMutation::write(ctx, &flag_set, &key, change).await
     }
 
     /// Sets the weights of the flag's `fractional` rule (the first one in
@@ -673,7 +685,7 @@ impl Mutation {
             action: "set_rollout",
             edit: &edit,
         };
-        Mutation::write(ctx, &flag_set, &key, change).await
+        FlagMutation::write(ctx, &flag_set, &key, change).await
     }
 
     /// Restores the definition a flag had at `toVersion`.
@@ -689,7 +701,7 @@ impl Mutation {
             expected_version,
             to_version,
         };
-        Mutation::write(ctx, &flag_set, &key, change).await
+        FlagMutation::write(ctx, &flag_set, &key, change).await
     }
 
     /// Imports a flagd flag file into a flag set, as one commit. Returns
