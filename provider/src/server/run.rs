@@ -162,6 +162,16 @@ impl Server {
                 SourceKind::Feed { feed } => {
                     tasks.spawn(sources::feed::run(loader, index, feed, shutdown));
                 }
+                SourceKind::Redis {
+                    url,
+                    prefix,
+                    snapshot,
+                    interval,
+                } => {
+                    tasks.spawn(sources::redis::run(
+                        loader, index, url, prefix, snapshot, interval, shutdown,
+                    ));
+                }
                 SourceKind::Grpc {
                     target,
                     tls,

@@ -10,5 +10,7 @@ mod grpc;
 mod listeners;
 /// OFREP: statuses, bodies, ETags, explain, CORS and bad input.
 mod ofrep;
+/// The Redis source: loading, announcements, reconciliation, outages.
+mod redis;
 /// A whole server: readiness, metrics, change stream, file sources, shutdown.
 mod server;

@@ -14,6 +14,7 @@ pub mod feed;
 pub mod file;
 pub mod grpc;
 pub mod http;
+pub mod redis;
 pub mod spec;
 
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! Naming sources as `flagd start` does: `--uri` (`file:PATH`,
-//! `http(s)://…`, `grpc://host:port`, `grpcs://host:port`) and `--sources`
-//! (a JSON list of `{uri, provider, …}`).
+//! `http(s)://…`, `grpc://host:port`, `grpcs://host:port`, and Ensign's
+//! own `redis://host:port[/db][?prefix=…]` and `rediss://…`) and
+//! `--sources` (a JSON list of `{uri, provider, …}`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,6 +10,10 @@ use serde::Deserialize;
 
 /// Default HTTP polling interval, as flagd's.
 pub const DEFAULT_HTTP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Default time between two reconciliations of a Redis source with Redis
+/// (announcements bring changes sooner).
+pub const DEFAULT_REDIS_INTERVAL: Duration = Duration::from_secs(5);
 
 /// One configured source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +52,19 @@ pub enum SourceKind {
         /// The receiving end of the application's channel.
         feed: super::feed::Feed,
     },
+    /// The flag sets the admin side publishes to Redis, followed through
+    /// its announcements and reconciled periodically.
+    Redis {
+        /// `redis://…` or `rediss://…`, without the `prefix` parameter.
+        url: String,
+        /// The prefix of the publisher's keys and channel.
+        prefix: String,
+        /// A local file holding the last state loaded from Redis, served at
+        /// start when Redis cannot be reached. `None`: no file.
+        snapshot: Option<PathBuf>,
+        /// Time between reconciliations.
+        interval: Duration,
+    },
     /// flagd sync gRPC from another server.
     Grpc {
         /// `host:port`.
@@ -63,17 +81,27 @@ pub enum SourceKind {
 pub enum SpecError {
     /// A URI of no known form.
     #[error(
-        "source URI {uri:?} is not file:PATH, http(s)://…, grpc://host:port or grpcs://host:port"
+        "source URI {uri:?} is not file:PATH, http(s)://…, grpc://host:port, grpcs://host:port \
+         or redis(s)://host:port"
     )]
     UnknownUri {
         /// The URI.
         uri: String,
     },
+    /// A `redis://` or `rediss://` URI that does not parse, or names an
+    /// empty prefix.
+    #[error("source URI {uri:?} is not a usable Redis URL: {reason}")]
+    InvalidRedisUri {
+        /// The URI, without its password.
+        uri: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// `--sources` is not the JSON list flagd takes.
     #[error("--sources is not a JSON list of sources: {0}")]
     Sources(String),
     /// An entry names a provider Ensign does not have.
-    #[error("source {uri:?}: unknown provider {provider:?} (expected file, http or grpc)")]
+    #[error("source {uri:?}: unknown provider {provider:?} (expected file, http, grpc or redis)")]
     UnknownProvider {
         /// The URI.
         uri: String,
@@ -95,6 +123,8 @@ impl SourceSpec {
                 bearer_token: None,
                 interval: DEFAULT_HTTP_INTERVAL,
             }
+        } else if uri.starts_with("redis://") || uri.starts_with("rediss://") {
+            return redis_source(uri, DEFAULT_REDIS_INTERVAL);
         } else if let Some(target) = uri.strip_prefix("grpc://") {
             SourceKind::Grpc {
                 target: target.to_owned(),
@@ -147,6 +177,12 @@ impl SourceSpec {
                             .interval
                             .map_or(DEFAULT_HTTP_INTERVAL, Duration::from_secs),
                     },
+                    "redis" => {
+                        let interval = e
+                            .interval
+                            .map_or(DEFAULT_REDIS_INTERVAL, Duration::from_secs);
+                        return redis_source(&e.uri, interval);
+                    }
                     "grpc" => SourceKind::Grpc {
                         target: e
                             .uri
@@ -166,6 +202,66 @@ impl SourceSpec {
                 Ok(SourceSpec { name: e.uri, kind })
             })
             .collect()
+    }
+}
+
+/// A Redis source from its URI: Ensign's `prefix` parameter is taken out
+/// (the others are the Redis client's), and the name hides the password.
+fn redis_source(uri: &str, interval: Duration) -> Result<SourceSpec, SpecError> {
+    let invalid = |reason: String| SpecError::InvalidRedisUri {
+        uri: redact(uri),
+        reason,
+    };
+    let (base, query) = match uri.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (uri, None),
+    };
+    let mut prefix = engine::publication::DEFAULT_PREFIX.to_owned();
+    let mut rest = Vec::new();
+    for pair in query.into_iter().flat_map(|q| q.split('&')) {
+        match pair.split_once('=') {
+            Some(("prefix", value)) => {
+                if value.is_empty() || value.contains(char::is_whitespace) {
+                    return Err(invalid(format!("prefix {value:?} is empty or has spaces")));
+                }
+                value.clone_into(&mut prefix);
+            }
+            _ if pair.is_empty() => {}
+            _ => rest.push(pair),
+        }
+    }
+    let url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    redis::Client::open(url.as_str()).map_err(|error| invalid(error.to_string()))?;
+    Ok(SourceSpec {
+        name: redact(uri),
+        kind: SourceKind::Redis {
+            url,
+            prefix,
+            snapshot: None,
+            interval,
+        },
+    })
+}
+
+/// A URL without its password, as names and messages show it.
+fn redact(url: &str) -> String {
+    let Some(scheme) = url.find("://") else {
+        return url.to_owned();
+    };
+    let authority_end = url[scheme + 3..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |end| scheme + 3 + end);
+    match url[..authority_end].rfind('@') {
+        Some(at) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            let user = credentials.split_once(':').map_or("", |(user, _)| user);
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
     }
 }
 
@@ -200,6 +296,73 @@ mod tests {
             Err(SpecError::UnknownUri {
                 uri: "flags.json".into()
             })
+        );
+    }
+
+    #[track_caller]
+    fn check_redis(uri: &str, name: &str, url: &str, prefix: &str) {
+        let spec = SourceSpec::from_uri(uri).unwrap();
+        assert_eq!(spec.name, name);
+        assert_eq!(
+            spec.kind,
+            SourceKind::Redis {
+                url: url.into(),
+                prefix: prefix.into(),
+                snapshot: None,
+                interval: DEFAULT_REDIS_INTERVAL,
+            }
+        );
+    }
+
+    #[test]
+    fn redis_uris() {
+        check_redis(
+            "redis://127.0.0.1:6379",
+            "redis://127.0.0.1:6379",
+            "redis://127.0.0.1:6379",
+            "ensign",
+        );
+        check_redis(
+            "redis://cache:6380/2?prefix=shop",
+            "redis://cache:6380/2?prefix=shop",
+            "redis://cache:6380/2",
+            "shop",
+        );
+        check_redis(
+            "rediss://default:secret@cache:6380?protocol=resp3&prefix=eu.ensign",
+            "rediss://default:***@cache:6380?protocol=resp3&prefix=eu.ensign",
+            "rediss://default:secret@cache:6380?protocol=resp3",
+            "eu.ensign",
+        );
+        check_redis(
+            "rediss://:secret@cache/1",
+            "rediss://:***@cache/1",
+            "rediss://:secret@cache/1",
+            "ensign",
+        );
+        assert_eq!(
+            SourceSpec::from_uri("redis://cache?prefix="),
+            Err(SpecError::InvalidRedisUri {
+                uri: "redis://cache?prefix=".into(),
+                reason: "prefix \"\" is empty or has spaces".into(),
+            })
+        );
+        assert!(matches!(
+            SourceSpec::from_uri("redis://:secret@cache:notaport"),
+            Err(SpecError::InvalidRedisUri { uri, .. }) if uri == "redis://:***@cache:notaport"
+        ));
+        let listed = SourceSpec::from_sources_json(
+            r#"[{"uri":"redis://cache:6379?prefix=shop","provider":"redis","interval":30}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            listed[0].kind,
+            SourceKind::Redis {
+                url: "redis://cache:6379".into(),
+                prefix: "shop".into(),
+                snapshot: None,
+                interval: Duration::from_secs(30),
+            }
         );
     }
 

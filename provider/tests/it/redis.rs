@@ -1,0 +1,513 @@
+//! The Redis source against real Redis servers: the shared one at
+//! `ENSIGN_TEST_REDIS_URL` (default `redis://127.0.0.1:6379`), each test
+//! under its own key prefix, and private `redis-server` processes on free
+//! ports for outages. Payloads are written the way the admin side's
+//! publisher writes them, with the engine's publication types. Without
+//! Redis a test prints one loud SKIPPED line and passes, unless
+//! `ENSIGN_REQUIRE_SERVICES=1`.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use ::redis::AsyncCommands;
+use ::redis::aio::MultiplexedConnection;
+use engine::publication::{Announcement, Keys, Publication};
+use serde_json::{Value, json};
+
+use provider::server::sources::{SourceKind, SourceSpec};
+use provider::server::{Server, ServerConfig};
+
+/// The shared Redis server's URL.
+fn redis_url() -> String {
+    std::env::var_os("ENSIGN_TEST_REDIS_URL")
+        .and_then(|url| url.into_string().ok())
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// Reports a test that cannot run here; fails it when services are
+/// required.
+fn skip(test: &str, missing: &str) {
+    if std::env::var_os("ENSIGN_REQUIRE_SERVICES").is_some_and(|v| v == "1") {
+        panic!("{test}: needs {missing}, and ENSIGN_REQUIRE_SERVICES=1 requires it");
+    }
+    eprintln!("\n*** SKIPPED {test}: needs {missing} ***\n");
+}
+
+/// A key prefix (and file name) no other test, here or in a parallel
+/// process, uses.
+fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}_{}_{}_{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A connection to the shared Redis, or `None` after a SKIPPED line.
+async fn shared_redis(test: &str) -> Option<MultiplexedConnection> {
+    let url = redis_url();
+    let connected = match ::redis::Client::open(url.as_str()) {
+        Ok(client) => client.get_multiplexed_async_connection().await,
+        Err(error) => Err(error),
+    };
+    match connected {
+        Ok(connection) => Some(connection),
+        Err(error) => {
+            skip(test, &format!("Redis at {url}: {error}"));
+            None
+        }
+    }
+}
+
+/// A `redis-server` of the test's own, without persistence, on a free
+/// port: killed to simulate an outage, restarted empty on the same port.
+struct PrivateRedis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl PrivateRedis {
+    /// Starts one, or returns `None` after a SKIPPED line when
+    /// `redis-server` is not installed.
+    async fn start(test: &str) -> Option<PrivateRedis> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let mut redis = PrivateRedis { port, child: None };
+        if let Err(error) = redis.spawn() {
+            skip(test, &format!("redis-server: {error}"));
+            return None;
+        }
+        redis.wait_until_up().await;
+        Some(redis)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn spawn(&mut self) -> std::io::Result<()> {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    async fn wait_until_up(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let client = ::redis::Client::open(self.url()).expect("a valid URL");
+            if let Ok(mut connection) = client.get_multiplexed_async_connection().await
+                && ::redis::cmd("PING")
+                    .query_async::<String>(&mut connection)
+                    .await
+                    .is_ok()
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Kills the server: an outage.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again, empty, on the same port.
+    async fn restart(&mut self) {
+        self.spawn().expect("redis-server restarts");
+        self.wait_until_up().await;
+    }
+
+    async fn connect(&self) -> MultiplexedConnection {
+        ::redis::Client::open(self.url())
+            .expect("a valid URL")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to the private Redis")
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Deletes every key under `prefix`.
+async fn clean(connection: &mut MultiplexedConnection, prefix: &str) {
+    let keys: Vec<String> = connection
+        .keys(format!("{prefix}:*"))
+        .await
+        .expect("list test keys");
+    if !keys.is_empty() {
+        let _: () = connection.del(keys).await.expect("delete test keys");
+    }
+}
+
+/// A flag set whose one flag, `banner`, defaults to `default`.
+fn document(flag_set: &str, default: &str) -> Value {
+    json!({
+        "flags": {"banner": {
+            "state": "ENABLED",
+            "variants": {"on": true, "off": false},
+            "defaultVariant": default,
+        }},
+        "metadata": {"flagSetId": flag_set},
+    })
+}
+
+/// Writes a version of a flag set as the publisher does, announcing it or
+/// not.
+async fn publish(
+    connection: &mut MultiplexedConnection,
+    keys: &Keys,
+    flag_set: &str,
+    version: i64,
+    default: &str,
+    announce: bool,
+) {
+    let payload = Publication::new(flag_set, version, document(flag_set, default))
+        .encode(keys.format())
+        .expect("encode");
+    let _: () = connection
+        .set(keys.payload(flag_set, version), payload)
+        .await
+        .expect("write payload");
+    let _: () = connection
+        .set(keys.latest(flag_set), version)
+        .await
+        .expect("move pointer");
+    let _: () = connection
+        .sadd(keys.index(), flag_set)
+        .await
+        .expect("index");
+    if announce {
+        announce_version(connection, keys, flag_set, version).await;
+    }
+}
+
+async fn announce_version(
+    connection: &mut MultiplexedConnection,
+    keys: &Keys,
+    flag_set: &str,
+    version: i64,
+) {
+    let announcement = Announcement {
+        flag_set: flag_set.into(),
+        version,
+    }
+    .encode();
+    let _: () = connection
+        .publish(keys.channel(), announcement)
+        .await
+        .expect("announce");
+}
+
+fn redis_source(
+    url: &str,
+    prefix: &str,
+    snapshot: Option<PathBuf>,
+    interval: Duration,
+) -> SourceSpec {
+    SourceSpec {
+        name: "redis".into(),
+        kind: SourceKind::Redis {
+            url: url.into(),
+            prefix: prefix.into(),
+            snapshot,
+            interval,
+        },
+    }
+}
+
+async fn start(source: SourceSpec) -> Server {
+    Server::start(ServerConfig {
+        bind: [127, 0, 0, 1].into(),
+        port: 0,
+        sync_port: 0,
+        ofrep_port: 0,
+        management_port: 0,
+        sources: vec![source],
+        ..ServerConfig::default()
+    })
+    .await
+    .expect("the server starts")
+}
+
+/// `banner`'s value in `flag_set`, or its error code.
+async fn banner(server: &Server, flag_set: &str) -> Value {
+    let body: Value = reqwest::Client::new()
+        .post(format!(
+            "http://{}/ofrep/v1/evaluate/flags/banner",
+            server.ofrep_addr
+        ))
+        .header("flagd-selector", format!("flagSetId={flag_set}"))
+        .json(&json!({"context": {}}))
+        .send()
+        .await
+        .expect("the OFREP listener answers")
+        .json()
+        .await
+        .expect("a JSON body");
+    body.get("value")
+        .or_else(|| body.get("errorCode"))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+async fn ready(server: &Server) -> bool {
+    reqwest::get(format!("http://{}/readyz", server.management_addr))
+        .await
+        .is_ok_and(|r| r.status() == 200)
+}
+
+/// Polls `check` until it holds (fifteen seconds at most).
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A fresh directory for one test's files.
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(unique_name(&format!("ensign-{test}")));
+    std::fs::create_dir_all(&dir).expect("the scratch directory can be made");
+    dir
+}
+
+/// A server with a Redis source serves every flag set Redis holds, picks
+/// up an announced version at once, and ignores what is older than what it
+/// has or in a format it does not read.
+#[tokio::test]
+async fn a_redis_source_serves_what_redis_holds_and_follows_announcements() {
+    let test = "a_redis_source_serves_what_redis_holds_and_follows_announcements";
+    let Some(mut redis) = shared_redis(test).await else {
+        return;
+    };
+    let prefix = unique_name("ensign_it");
+    let keys = Keys::new(&prefix, 1);
+    publish(&mut redis, &keys, "production", 1, "on", false).await;
+    publish(&mut redis, &keys, "staging", 3, "off", false).await;
+
+    // Reconciliation is an hour away: what follows comes through
+    // announcements.
+    let server = start(redis_source(
+        &redis_url(),
+        &prefix,
+        None,
+        Duration::from_secs(3600),
+    ))
+    .await;
+    eventually("the source is loaded", || ready(&server)).await;
+    assert_eq!(banner(&server, "production").await, true);
+    assert_eq!(banner(&server, "staging").await, false);
+
+    publish(&mut redis, &keys, "production", 2, "off", true).await;
+    eventually("the announced version is served", || async {
+        banner(&server, "production").await == false
+    })
+    .await;
+
+    // A stale pointer and announcement (say, from a writer that fell
+    // behind) change nothing.
+    publish(&mut redis, &keys, "production", 1, "on", true).await;
+    // A version in a format this build does not read is refused.
+    let future = json!({"format": 2, "flagSet": "production", "version": 5, "document": {}});
+    let _: () = redis
+        .set(keys.payload("production", 5), future.to_string())
+        .await
+        .expect("write payload");
+    let _: () = redis
+        .set(keys.latest("production"), 5)
+        .await
+        .expect("move pointer");
+    let errors = server.flags().metrics().sync_errors("redis");
+    announce_version(&mut redis, &keys, "production", 5).await;
+    eventually("the unknown format is counted as a failure", || async {
+        server.flags().metrics().sync_errors("redis") > errors
+    })
+    .await;
+    assert_eq!(
+        banner(&server, "production").await,
+        false,
+        "version 2 stays"
+    );
+
+    // A new flag set is announced like any version.
+    publish(&mut redis, &keys, "canary", 1, "on", true).await;
+    eventually("the new flag set is served", || async {
+        banner(&server, "canary").await == true
+    })
+    .await;
+    assert_eq!(banner(&server, "production").await, false);
+    assert_eq!(banner(&server, "staging").await, false);
+
+    server.shutdown().await;
+    clean(&mut redis, &prefix).await;
+}
+
+/// Without announcements (missed while the subscription was down, say),
+/// reconciliation catches up: newer versions, new flag sets, and flag sets
+/// gone from the index.
+#[tokio::test]
+async fn reconciliation_catches_up_when_announcements_are_missed() {
+    let test = "reconciliation_catches_up_when_announcements_are_missed";
+    let Some(mut redis) = shared_redis(test).await else {
+        return;
+    };
+    let prefix = unique_name("ensign_it");
+    let keys = Keys::new(&prefix, 1);
+    publish(&mut redis, &keys, "production", 1, "on", false).await;
+    let server = start(redis_source(
+        &redis_url(),
+        &prefix,
+        None,
+        Duration::from_millis(200),
+    ))
+    .await;
+    eventually("the source is loaded", || ready(&server)).await;
+    assert_eq!(banner(&server, "production").await, true);
+
+    publish(&mut redis, &keys, "production", 2, "off", false).await;
+    publish(&mut redis, &keys, "staging", 1, "on", false).await;
+    eventually(
+        "reconciliation brings the new version and flag set",
+        || async {
+            banner(&server, "production").await == false && banner(&server, "staging").await == true
+        },
+    )
+    .await;
+
+    let _: () = redis.srem(keys.index(), "staging").await.expect("unindex");
+    eventually(
+        "a flag set gone from the index is no longer served",
+        || async { banner(&server, "staging").await == "FLAG_NOT_FOUND" },
+    )
+    .await;
+    assert_eq!(banner(&server, "production").await, false);
+
+    server.shutdown().await;
+    clean(&mut redis, &prefix).await;
+}
+
+/// While Redis is down the last good state stays served; a server started
+/// while it is still down serves the snapshot file the first one wrote, and
+/// both follow Redis again once it is back, even empty at first.
+#[tokio::test]
+async fn redis_outages_keep_the_last_good_state_and_restarts_serve_the_snapshot_file() {
+    let test = "redis_outages_keep_the_last_good_state_and_restarts_serve_the_snapshot_file";
+    let Some(mut redis) = PrivateRedis::start(test).await else {
+        return;
+    };
+    let dir = scratch("redis-snapshot");
+    let snapshot = dir.join("redis.snapshot.json");
+    let prefix = "ensign";
+    let keys = Keys::new(prefix, 1);
+    let mut connection = redis.connect().await;
+    publish(&mut connection, &keys, "production", 4, "on", false).await;
+
+    let interval = Duration::from_millis(200);
+    let first = start(redis_source(
+        &redis.url(),
+        prefix,
+        Some(snapshot.clone()),
+        interval,
+    ))
+    .await;
+    eventually("the first server is loaded", || ready(&first)).await;
+    assert_eq!(banner(&first, "production").await, true);
+    eventually("the snapshot file is written", || async {
+        snapshot.exists()
+    })
+    .await;
+
+    redis.kill();
+    // Several reconciliations fail meanwhile; nothing changes.
+    eventually("the outage is noticed", || async {
+        first.flags().metrics().sync_errors("redis") > 0
+    })
+    .await;
+    assert!(ready(&first).await);
+    assert_eq!(banner(&first, "production").await, true);
+
+    // Without a snapshot file, a server cannot be ready while Redis is
+    // down; with one, it serves the last state.
+    let blind = start(redis_source(&redis.url(), prefix, None, interval)).await;
+    let second = start(redis_source(
+        &redis.url(),
+        prefix,
+        Some(snapshot.clone()),
+        interval,
+    ))
+    .await;
+    eventually("the second server serves the snapshot file", || {
+        ready(&second)
+    })
+    .await;
+    assert_eq!(banner(&second, "production").await, true);
+    assert!(!ready(&blind).await, "no state, not ready");
+    blind.shutdown().await;
+
+    // Redis comes back empty: the state stays until versions are
+    // published again, and then both servers follow them.
+    redis.restart().await;
+    connection = redis.connect().await;
+    eventually("both servers are subscribed again", || {
+        let mut connection = connection.clone();
+        let channel = keys.channel();
+        async move {
+            let counts: (String, i64) = ::redis::cmd("PUBSUB")
+                .arg("NUMSUB")
+                .arg(&channel)
+                .query_async(&mut connection)
+                .await
+                .expect("count subscribers");
+            counts.1 == 2
+        }
+    })
+    .await;
+    // They reconcile with the empty Redis right after subscribing, and
+    // again every interval.
+    tokio::time::sleep(interval * 3).await;
+    assert_eq!(banner(&first, "production").await, true);
+    assert_eq!(banner(&second, "production").await, true);
+    publish(&mut connection, &keys, "production", 5, "off", true).await;
+    for server in [&first, &second] {
+        eventually("the new version is served after the outage", || async {
+            banner(server, "production").await == false
+        })
+        .await;
+    }
+
+    first.shutdown().await;
+    second.shutdown().await;
+    let saved = std::fs::read_to_string(&snapshot).expect("the snapshot file");
+    assert!(saved.contains(r#""version":5"#), "{saved}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
