@@ -1,5 +1,5 @@
-//! `ensign migrate` and `ensign token create`: store maintenance from the
-//! command line.
+//! `ensign migrate`, `ensign token create` and `ensign store copy`: store
+//! maintenance from the command line.
 
 use std::process::ExitCode;
 
@@ -7,7 +7,7 @@ use anyhow::Context;
 use graphql_admin::store::TokenRole;
 use graphql_admin::{Actor, Store};
 
-use crate::cli::{StoreArgs, TokenCreateArgs};
+use crate::cli::{StoreArgs, StoreCopyArgs, TokenCreateArgs};
 
 /// The audit actor of changes made from the command line.
 const CLI_ACTOR: &str = "ensign-cli";
@@ -48,6 +48,34 @@ pub fn create_token(args: &TokenCreateArgs) -> anyhow::Result<ExitCode> {
             "created {} token {:?} (id {}); the secret above is shown only now",
             created.record.role, created.record.name, created.record.id
         );
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Copies one store into another and prints each table's count and
+/// checksum, which both sides matched.
+pub fn copy_store(args: &StoreCopyArgs) -> anyhow::Result<ExitCode> {
+    block_on(async {
+        let from = Store::connect(&args.from)
+            .await
+            .context("opening the source store")?;
+        let pending = from.pending_migrations().await?;
+        anyhow::ensure!(
+            pending.is_empty(),
+            "the source store needs migrations first ({}): run `ensign migrate --database-url …`",
+            pending.join(", ")
+        );
+        let to = Store::connect(&args.to)
+            .await
+            .context("opening the target store")?;
+        let tables = from.copy_to(&to).await.context("copying the store")?;
+        for table in &tables {
+            println!(
+                "{:<14} {:>8} rows  sha256 {}",
+                table.table, table.rows, table.checksum
+            );
+        }
+        println!("copied and verified {} tables", tables.len());
         Ok(ExitCode::SUCCESS)
     })
 }

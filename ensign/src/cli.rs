@@ -27,6 +27,27 @@ pub enum Command {
     /// Manages API tokens in the store.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Moves a whole store to another database.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copies everything (flag sets, flags, segments, audit history, tokens)
+    /// from one store into an empty one, e.g. from the embedded SQLite file
+    /// to PostgreSQL, verified table by table by counts and checksums.
+    Copy(StoreCopyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StoreCopyArgs {
+    /// The store to copy: sqlite:PATH or postgres://….
+    #[arg(long)]
+    pub from: String,
+    /// The empty store to copy into (migrated first).
+    #[arg(long)]
+    pub to: String,
 }
 
 /// Where the store is.

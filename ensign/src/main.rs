@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         }
         cli::Command::Migrate(args) => admin::migrate(&args),
         cli::Command::Token(cli::TokenCommand::Create(args)) => admin::create_token(&args),
+        cli::Command::Store(cli::StoreCommand::Copy(args)) => admin::copy_store(&args),
     };
     match outcome {
         Ok(code) => code,

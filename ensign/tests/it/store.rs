@@ -38,3 +38,29 @@ fn migrate_then_create_tokens() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn store_copy_refuses_a_target_with_data() {
+    let dir = std::env::temp_dir().join(format!("ensign-store-copy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let from = format!("sqlite:{}", dir.join("from.db").display());
+    let to = format!("sqlite:{}", dir.join("to.db").display());
+    assert!(
+        ensign(&["token", "create", "--database-url", &from, "--name", "ops"])
+            .status
+            .success()
+    );
+
+    let copy = ensign(&["store", "copy", "--from", &from, "--to", &to]);
+    assert!(copy.status.success(), "{copy:?}");
+    let out = stdout(&copy);
+    assert!(out.contains("api_tokens"), "{out}");
+    assert!(out.ends_with("copied and verified 5 tables\n"), "{out}");
+
+    let again = ensign(&["store", "copy", "--from", &from, "--to", &to]);
+    assert_eq!(again.status.code(), Some(2), "{again:?}");
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("the target is not empty"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -6,6 +6,7 @@
 //! so nothing invalid or half-written is ever stored. Writes name the version
 //! they change (optimistic concurrency).
 
+mod copy;
 mod document;
 pub mod entity;
 mod error;
@@ -23,6 +24,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use serde_json::Value;
 use time::OffsetDateTime;
 
+pub use copy::{CopyError, TABLES, TableCopy};
 pub use document::validate_definition;
 pub use error::StoreError;
 pub use flag_sets::NewFlagSet;

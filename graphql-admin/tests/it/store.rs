@@ -885,3 +885,123 @@ async fn tokens_authenticate_until_revoked() {
         db.drop_all().await;
     }
 }
+
+/// The embedded store grows up: everything moves to PostgreSQL, verified
+/// by counts and checksums, and the copy keeps working there.
+#[tokio::test]
+async fn a_sqlite_store_copies_to_postgres_verified() {
+    let Some(target) = TestDb::postgres("a_sqlite_store_copies_to_postgres_verified").await else {
+        return;
+    };
+    let source = TestDb::sqlite().await;
+    let store = &source.store;
+    let actor = with_flag_set(store).await;
+    let file: Value = serde_json::from_str(EXAMPLES).unwrap();
+    store
+        .import_flag_set(&actor, "production", file)
+        .await
+        .unwrap();
+    let kill = |definition: &mut Value| {
+        definition["state"] = json!("DISABLED");
+        Ok(())
+    };
+    store
+        .write_flag(
+            &actor,
+            "production",
+            "new-checkout",
+            FlagChange::Edit {
+                expected_version: None,
+                action: "kill",
+                edit: &kill,
+            },
+        )
+        .await
+        .unwrap();
+    let token = store
+        .create_token(&actor, "ops", graphql_admin::store::TokenRole::Admin, None)
+        .await
+        .unwrap();
+
+    let copied = store.copy_to(&target.store).await.unwrap();
+    assert_eq!(copied, target.store.table_summary().await.unwrap());
+    let rows: Vec<(&str, usize)> = copied.iter().map(|t| (t.table, t.rows)).collect();
+    assert!(rows.iter().all(|(_, n)| *n > 0), "{rows:?}");
+
+    // Nothing was mistaken for an out-of-band edit, ids and history moved.
+    let history = target
+        .store
+        .history("production", "new-checkout")
+        .await
+        .unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|e| e.action.as_str())
+            .collect::<Vec<_>>(),
+        ["import", "kill"]
+    );
+    assert!(history.iter().all(|e| !e.out_of_band));
+    assert!(
+        target
+            .store
+            .authenticate(&token.secret)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // New rows get fresh ids after the copied ones.
+    target
+        .store
+        .write_flag(
+            &actor,
+            "production",
+            "after-copy",
+            FlagChange::Create(input(boolean_flag("on"))),
+        )
+        .await
+        .unwrap();
+
+    // A second copy into a store with data is refused, and changes nothing.
+    let before = target.store.table_summary().await.unwrap();
+    let error = store.copy_to(&target.store).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            graphql_admin::store::CopyError::TargetNotEmpty { .. }
+        ),
+        "{error}"
+    );
+    assert_eq!(target.store.table_summary().await.unwrap(), before);
+    source.drop_all().await;
+    target.drop_all().await;
+}
+
+/// Every table of the migrated schema is one the copy moves (or the
+/// migrator's own), so a new table cannot be left behind silently.
+#[tokio::test]
+async fn the_copy_covers_every_table() {
+    let db = TestDb::sqlite().await;
+    let rows = db
+        .store
+        .connection()
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.store.backend(),
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        ))
+        .await
+        .unwrap();
+    let mut tables: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get::<String>("", "name").unwrap())
+        .filter(|t| t != "seaql_migrations")
+        .collect();
+    tables.sort();
+    let mut copied: Vec<String> = graphql_admin::store::TABLES
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    copied.sort();
+    assert_eq!(tables, copied);
+    db.drop_all().await;
+}

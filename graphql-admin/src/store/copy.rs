@@ -1,0 +1,306 @@
+//! Copying a whole store to another database (`ensign store copy`), the way
+//! an embedded SQLite store grows up to PostgreSQL: every table, ids kept,
+//! in one transaction on the target, verified by counts and checksums.
+
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, QueryOrder,
+    TransactionTrait,
+};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use super::entity::{api_token, audit_event, flag, flag_set, segment};
+use super::{Store, StoreError};
+
+/// The tables a copy moves, parents before children.
+pub const TABLES: [&str; 5] = [
+    "flag_sets",
+    "flags",
+    "segments",
+    "audit_events",
+    "api_tokens",
+];
+
+/// One table's rows on both sides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableCopy {
+    /// The table.
+    pub table: &'static str,
+    /// Rows in the source (and, after a verified copy, in the target).
+    pub rows: usize,
+    /// SHA-256 of the rows in id order, as canonical JSON.
+    pub checksum: String,
+}
+
+/// Why a copy was refused or failed verification.
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    /// Reading or writing failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The target already holds data; a copy never merges.
+    #[error("the target is not empty: table {table} has {rows} rows")]
+    TargetNotEmpty {
+        /// The first non-empty table.
+        table: &'static str,
+        /// Its row count.
+        rows: usize,
+    },
+    /// After copying, a table differs (the target transaction was rolled
+    /// back).
+    #[error(
+        "verification failed for {table}: source {source_rows} rows ({source_sum}), target {target_rows} rows ({target_sum})"
+    )]
+    Mismatch {
+        /// The table.
+        table: &'static str,
+        /// Source rows.
+        source_rows: usize,
+        /// Source checksum.
+        source_sum: String,
+        /// Target rows.
+        target_rows: usize,
+        /// Target checksum.
+        target_sum: String,
+    },
+}
+
+impl From<sea_orm::DbErr> for CopyError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        CopyError::Store(StoreError::Database(error))
+    }
+}
+
+/// Every row of every table, read in id order.
+struct Rows {
+    flag_sets: Vec<flag_set::Model>,
+    flags: Vec<flag::Model>,
+    segments: Vec<segment::Model>,
+    audit_events: Vec<audit_event::Model>,
+    api_tokens: Vec<api_token::Model>,
+}
+
+impl Rows {
+    async fn read<C: ConnectionTrait>(db: &C) -> Result<Rows, sea_orm::DbErr> {
+        Ok(Rows {
+            flag_sets: flag_set::Entity::find()
+                .order_by_asc(flag_set::Column::Id)
+                .all(db)
+                .await?,
+            flags: flag::Entity::find()
+                .order_by_asc(flag::Column::Id)
+                .all(db)
+                .await?,
+            segments: segment::Entity::find()
+                .order_by_asc(segment::Column::Id)
+                .all(db)
+                .await?,
+            audit_events: audit_event::Entity::find()
+                .order_by_asc(audit_event::Column::Id)
+                .all(db)
+                .await?,
+            api_tokens: api_token::Entity::find()
+                .order_by_asc(api_token::Column::Id)
+                .all(db)
+                .await?,
+        })
+    }
+
+    /// Count and checksum of each table.
+    fn summary(&self) -> Vec<TableCopy> {
+        let table = |table: &'static str, rows: Vec<Value>| TableCopy {
+            table,
+            rows: rows.len(),
+            checksum: checksum(&rows),
+        };
+        vec![
+            table(
+                "flag_sets",
+                self.flag_sets
+                    .iter()
+                    .map(|r| {
+                        json!([
+                            r.id,
+                            r.key,
+                            r.name,
+                            r.metadata,
+                            r.fractional,
+                            r.version,
+                            r.published_version,
+                            r.archived,
+                            ts(r.created_at),
+                            ts(r.updated_at)
+                        ])
+                    })
+                    .collect(),
+            ),
+            table(
+                "flags",
+                self.flags
+                    .iter()
+                    .map(|r| {
+                        json!([
+                            r.id,
+                            r.flag_set_id,
+                            r.key,
+                            r.definition,
+                            r.version,
+                            r.client_visible,
+                            r.locked,
+                            r.archived,
+                            ts(r.created_at),
+                            ts(r.updated_at)
+                        ])
+                    })
+                    .collect(),
+            ),
+            table(
+                "segments",
+                self.segments
+                    .iter()
+                    .map(|r| {
+                        json!([
+                            r.id,
+                            r.flag_set_id,
+                            r.key,
+                            r.definition,
+                            r.version,
+                            ts(r.created_at),
+                            ts(r.updated_at)
+                        ])
+                    })
+                    .collect(),
+            ),
+            table(
+                "audit_events",
+                self.audit_events
+                    .iter()
+                    .map(|r| {
+                        json!([
+                            r.id,
+                            r.flag_set_id,
+                            r.subject_kind,
+                            r.subject_key,
+                            r.action,
+                            r.actor,
+                            r.request_id,
+                            r.version,
+                            r.before,
+                            r.after,
+                            r.diff,
+                            r.out_of_band,
+                            ts(r.created_at)
+                        ])
+                    })
+                    .collect(),
+            ),
+            table(
+                "api_tokens",
+                self.api_tokens
+                    .iter()
+                    .map(|r| {
+                        json!([
+                            r.id,
+                            r.name,
+                            r.kind,
+                            r.role,
+                            r.flag_set_id,
+                            r.token_hash,
+                            r.prefix,
+                            ts(r.created_at),
+                            r.revoked_at.map(ts)
+                        ])
+                    })
+                    .collect(),
+            ),
+        ]
+    }
+}
+
+/// A time at the precision both databases keep (microseconds).
+fn ts(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!("{}.{:06}", t.unix_timestamp(), t.microsecond())
+}
+
+fn checksum(rows: &[Value]) -> String {
+    let mut hasher = Sha256::new();
+    for row in rows {
+        hasher.update(row.to_string().as_bytes());
+        hasher.update(b"\n");
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Store {
+    /// Copies everything in this store into `target` (migrated, and empty),
+    /// in one transaction that commits only if every table's count and
+    /// checksum match.
+    pub async fn copy_to(&self, target: &Store) -> Result<Vec<TableCopy>, CopyError> {
+        target.migrate().await?;
+        let source = Rows::read(&self.db).await?;
+        let expected = source.summary();
+        let txn = target.db.begin().await?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            // The copy is Ensign's own write, not an out-of-band edit.
+            txn.execute_unprepared("SELECT set_config('ensign.in_band', 'on', true)")
+                .await?;
+        }
+        let existing = Rows::read(&txn).await?.summary();
+        if let Some(full) = existing.iter().find(|t| t.rows > 0) {
+            return Err(CopyError::TargetNotEmpty {
+                table: full.table,
+                rows: full.rows,
+            });
+        }
+        for row in source.flag_sets.iter().cloned() {
+            row.into_active_model().reset_all().insert(&txn).await?;
+        }
+        for row in source.flags.iter().cloned() {
+            row.into_active_model().reset_all().insert(&txn).await?;
+        }
+        for row in source.segments.iter().cloned() {
+            row.into_active_model().reset_all().insert(&txn).await?;
+        }
+        for row in source.audit_events.iter().cloned() {
+            row.into_active_model().reset_all().insert(&txn).await?;
+        }
+        for row in source.api_tokens.iter().cloned() {
+            row.into_active_model().reset_all().insert(&txn).await?;
+        }
+        if txn.get_database_backend() == DbBackend::Postgres {
+            // Ids were copied as they were; move each sequence past them.
+            for table in TABLES {
+                txn.execute_unprepared(&format!(
+                    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+                     COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+                ))
+                .await?;
+            }
+        }
+        let copied = Rows::read(&txn).await?.summary();
+        for (want, got) in expected.iter().zip(&copied) {
+            if want != got {
+                return Err(CopyError::Mismatch {
+                    table: want.table,
+                    source_rows: want.rows,
+                    source_sum: want.checksum.clone(),
+                    target_rows: got.rows,
+                    target_sum: got.checksum.clone(),
+                });
+            }
+        }
+        txn.commit().await?;
+        Ok(expected)
+    }
+
+    /// Count and checksum of every table, as `copy_to` verifies them.
+    pub async fn table_summary(&self) -> Result<Vec<TableCopy>, StoreError> {
+        Ok(Rows::read(&self.db).await?.summary())
+    }
+}
