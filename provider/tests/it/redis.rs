@@ -505,9 +505,13 @@ async fn redis_outages_keep_the_last_good_state_and_restarts_serve_the_snapshot_
         .await;
     }
 
+    // The state is served first and written to the file right after.
+    eventually("the snapshot file holds the new version", || async {
+        std::fs::read_to_string(&snapshot).is_ok_and(|saved| saved.contains(r#""version":5"#))
+    })
+    .await;
+
     first.shutdown().await;
     second.shutdown().await;
-    let saved = std::fs::read_to_string(&snapshot).expect("the snapshot file");
-    assert!(saved.contains(r#""version":5"#), "{saved}");
     let _ = std::fs::remove_dir_all(&dir);
 }
