@@ -6,6 +6,9 @@ mod support;
 /// The GraphQL admin API through its routes.
 mod api;
 
+/// PostgreSQL outages through a proxy the test cuts.
+mod outage;
+
 /// The store: migrations, transactional writes, audit, concurrency.
 mod store;
 
