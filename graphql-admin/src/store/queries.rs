@@ -183,7 +183,13 @@ impl Store {
     /// A flag set's version and its flagd document (live flags, segments as
     /// `$evaluators`, metadata), read in one consistent view.
     pub async fn document(&self, flag_set: &str) -> Result<(i64, Value), StoreError> {
-        let txn = sea_orm::TransactionTrait::begin(&self.db).await?;
+        // One snapshot for the version and the rows, so that the document is
+        // exactly the content of that version even while others commit.
+        let isolation = match self.db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => Some(sea_orm::IsolationLevel::RepeatableRead),
+            _ => None,
+        };
+        let txn = sea_orm::TransactionTrait::begin_with_config(&self.db, isolation, None).await?;
         let set = flag_set::Entity::find()
             .filter(flag_set::Column::Key.eq(flag_set))
             .one(&txn)

@@ -65,9 +65,14 @@ async fn migrations_apply_roll_back_and_reapply() {
         store.migrate().await.unwrap();
         use migrations::{Migrator, MigratorTrait};
         Migrator::down(store.connection(), None).await.unwrap();
+        let all: Vec<String> = Migrator::migrations()
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect();
+        assert_eq!(all[0], "m20261125_000001_initial");
         assert_eq!(
             store.pending_migrations().await.unwrap(),
-            vec!["m20261125_000001_initial".to_owned()],
+            all,
             "{}",
             db.backend
         );
