@@ -21,7 +21,7 @@ pub enum Command {
     Eval(EvalArgs),
     /// Serves flags over OFREP and flagd's gRPC protocols. Option names
     /// follow `flagd start`.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Applies the store's pending migrations.
     Migrate(StoreArgs),
     /// Manages API tokens in the store.
@@ -83,8 +83,9 @@ pub struct TokenCreateArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// A flag source, repeatable: file:PATH, http(s)://URL, grpc://HOST:PORT
-    /// or grpcs://HOST:PORT. A later source wins for the same flag key.
+    /// A flag source, repeatable: file:PATH, http(s)://URL, grpc://HOST:PORT,
+    /// grpcs://HOST:PORT or redis://HOST:PORT[?prefix=…] (an admin node's
+    /// publications). A later source wins for the same flag key.
     /// Without any source, the store is served (see --database-url).
     #[arg(long = "uri", short = 'f', env = "ENSIGN_URI", value_delimiter = ',')]
     pub uri: Vec<String>,
@@ -157,6 +158,22 @@ pub struct ServeArgs {
     /// them.
     #[arg(long, env = "ENSIGN_SKIP_MIGRATIONS")]
     pub skip_migrations: bool,
+    /// Redis to publish every committed flag set to (admin nodes, with a
+    /// store), for evaluation nodes started with --uri redis://….
+    #[arg(long, env = "ENSIGN_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Prefix of the published Redis keys and channel (evaluation nodes
+    /// name it in their URI: redis://host:port?prefix=…).
+    #[arg(long, env = "ENSIGN_REDIS_PREFIX", default_value = "ensign")]
+    pub redis_prefix: String,
+    /// File where an evaluation node keeps the last state it loaded from
+    /// Redis, served at start when Redis is down.
+    #[arg(
+        long,
+        env = "ENSIGN_REDIS_SNAPSHOT",
+        default_value = "ensign-redis-snapshot.json"
+    )]
+    pub redis_snapshot: PathBuf,
     /// Bucketing scheme of `fractional` (flag-set metadata
     /// "ensign.fractional" overrides it).
     #[arg(long, env = "ENSIGN_FRACTIONAL", default_value = "v2")]

@@ -36,6 +36,9 @@ pub struct ServeFile {
     database_url: Option<String>,
     admin_port: Option<u16>,
     skip_migrations: Option<bool>,
+    redis_url: Option<String>,
+    redis_prefix: Option<String>,
+    redis_snapshot: Option<PathBuf>,
     #[serde(default)]
     api_keys: Vec<ApiKey>,
     rate_limit: Option<RateLimit>,
@@ -99,9 +102,17 @@ pub fn merge(
         max_body_bytes,
         fractional,
         admin_port,
-        skip_migrations
+        skip_migrations,
+        redis_prefix,
+        redis_snapshot
     );
-    fill_option!(socket_path, server_cert_path, server_key_path, database_url);
+    fill_option!(
+        socket_path,
+        server_cert_path,
+        server_key_path,
+        database_url,
+        redis_url
+    );
     if !given("sources")
         && let Some(sources) = file.sources
     {
@@ -139,7 +150,7 @@ mod tests {
         let mut all = vec!["ensign", "serve"];
         all.extend_from_slice(argv);
         match Cli::try_parse_from(all).map(|c| c.command) {
-            Ok(Command::Serve(args)) => args,
+            Ok(Command::Serve(args)) => *args,
             other => panic!("not serve arguments: {other:?}"),
         }
     }

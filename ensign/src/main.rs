@@ -32,7 +32,7 @@ fn main() -> ExitCode {
                     )
                 })
             };
-            config::load(args, given).and_then(|settings| serve::run(&settings))
+            config::load(*args, given).and_then(|settings| serve::run(&settings))
         }
         cli::Command::Migrate(args) => admin::migrate(&args),
         cli::Command::Token(cli::TokenCommand::Create(args)) => admin::create_token(&args),

@@ -57,7 +57,12 @@ pub fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
         let server = Server::start(config).await?;
         let (stop, stopping) = tokio::sync::watch::channel(false);
         if let Some(prepared) = store {
-            store_node::start(prepared, args.bind, args.admin_port, tls, stopping).await?;
+            let publish = args.redis_url.as_ref().map(|url| {
+                let mut settings = graphql_admin::publisher::PublisherSettings::new(url.clone());
+                settings.prefix = args.redis_prefix.clone();
+                settings
+            });
+            store_node::start(prepared, args.bind, args.admin_port, tls, publish, stopping).await?;
         }
         stop_signal().await;
         tracing::info!("Shutting down.");
@@ -91,6 +96,14 @@ fn config(settings: &Settings) -> anyhow::Result<ServerConfig> {
     for uri in &args.uri {
         sources.push(SourceSpec::from_uri(uri)?);
     }
+    // Each Redis source keeps its last state in a file of its own.
+    let mut redis_sources = 0;
+    for source in &mut sources {
+        if let SourceKind::Redis { snapshot, .. } = &mut source.kind {
+            *snapshot = Some(numbered(&args.redis_snapshot, redis_sources));
+            redis_sources += 1;
+        }
+    }
     let fractional = args
         .fractional
         .parse()
@@ -121,6 +134,23 @@ fn config(settings: &Settings) -> anyhow::Result<ServerConfig> {
             ..OfrepConfig::default()
         },
     })
+}
+
+/// `path` for the first Redis source, `path` with `.N` before its
+/// extension for the others.
+fn numbered(path: &std::path::Path, index: usize) -> std::path::PathBuf {
+    if index == 0 {
+        return path.to_owned();
+    }
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}.{index}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.{index}"),
+    };
+    path.with_file_name(name)
 }
 
 /// Parses `--context-value key=value` pairs (values are strings, as in

@@ -2,8 +2,9 @@
 //! working directory) or an admin node on PostgreSQL. It migrates the
 //! store, seeds it on first start (the bundled example flags in flag set
 //! `default`, and an admin token printed once), serves the GraphQL admin
-//! API, and feeds the evaluation server in-process with every committed
-//! state.
+//! API, feeds the evaluation server in-process with every committed state,
+//! and, given a Redis URL, publishes each commit there for evaluation
+//! nodes.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -15,6 +16,7 @@ use tokio::sync::{broadcast, watch};
 use warp::Filter as _;
 
 use graphql_admin::api::{Admin, routes};
+use graphql_admin::publisher::{Publisher, PublisherSettings};
 use graphql_admin::store::{NewFlagSet, TokenRole};
 use graphql_admin::{Actor, Store};
 use provider::server::listen::{self, Tls};
@@ -93,6 +95,7 @@ pub async fn start(
     bind: IpAddr,
     admin_port: u16,
     tls: Option<Tls>,
+    publish: Option<PublisherSettings>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<SocketAddr> {
     let Prepared { store, sender, .. } = prepared;
@@ -130,6 +133,20 @@ pub async fn start(
         routes(admin).boxed(),
         stopped,
     ));
+    if let Some(settings) = publish {
+        let publisher =
+            Publisher::new(store.clone(), settings).context("starting the publisher")?;
+        let wake = publisher.notifier();
+        let mut announced = commits.subscribe();
+        tokio::spawn(async move {
+            // Every commit on this node wakes a publication pass at once;
+            // the publisher's own interval covers everything else.
+            while let Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) = announced.recv().await {
+                wake.notify_one();
+            }
+        });
+        tokio::spawn(publisher.run(wait_for(shutdown.clone())));
+    }
     tokio::spawn(pump(store, sender, commits.subscribe(), shutdown));
     Ok(addr)
 }

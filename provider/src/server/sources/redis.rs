@@ -229,9 +229,14 @@ impl Follower {
                 );
             }
             if !self.loaded && !self.serve_snapshot_file("Redis holds no flag sets").await {
-                // Nothing published yet, and nothing known before: an
-                // empty state is the truth.
-                self.apply().await;
+                // Nothing published yet and nothing known before: the node
+                // stays not ready until the first publication (announced,
+                // or found by reconciliation), rather than serving no flags
+                // as if that were the admin side's state.
+                tracing::debug!(
+                    source = %self.loader.name(self.index),
+                    "Redis holds no flag sets yet; waiting for a first publication."
+                );
             }
             return Ok(());
         }
