@@ -11,15 +11,17 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::entity::{api_token, audit_event, flag, flag_set, segment};
+use super::rollouts::rollout;
 use super::{Store, StoreError};
 
 /// The tables a copy moves, parents before children.
-pub const TABLES: [&str; 5] = [
+pub const TABLES: [&str; 6] = [
     "flag_sets",
     "flags",
     "segments",
     "audit_events",
     "api_tokens",
+    "rollouts",
 ];
 
 /// One table's rows on both sides.
@@ -79,6 +81,7 @@ struct Rows {
     segments: Vec<segment::Model>,
     audit_events: Vec<audit_event::Model>,
     api_tokens: Vec<api_token::Model>,
+    rollouts: Vec<rollout::Model>,
 }
 
 impl Rows {
@@ -102,6 +105,10 @@ impl Rows {
                 .await?,
             api_tokens: api_token::Entity::find()
                 .order_by_asc(api_token::Column::Id)
+                .all(db)
+                .await?,
+            rollouts: rollout::Entity::find()
+                .order_by_asc(rollout::Column::Id)
                 .all(db)
                 .await?,
         })
@@ -214,6 +221,26 @@ impl Rows {
                     })
                     .collect(),
             ),
+            table(
+                "rollouts",
+                self.rollouts
+                    .iter()
+                    .map(|r| {
+                        json!([
+                            r.id,
+                            r.flag_set_id,
+                            r.flag_key,
+                            r.steps,
+                            r.next_step,
+                            r.status,
+                            r.last_error,
+                            r.created_by,
+                            ts(r.created_at),
+                            ts(r.updated_at)
+                        ])
+                    })
+                    .collect(),
+            ),
         ]
     }
 }
@@ -271,6 +298,9 @@ impl Store {
             row.into_active_model().reset_all().insert(&txn).await?;
         }
         for row in source.api_tokens.iter().cloned() {
+            row.into_active_model().reset_all().insert(&txn).await?;
+        }
+        for row in source.rollouts.iter().cloned() {
             row.into_active_model().reset_all().insert(&txn).await?;
         }
         if txn.get_database_backend() == DbBackend::Postgres {

@@ -43,6 +43,12 @@ pub enum StoreError {
         /// The version asked for.
         version: i64,
     },
+    /// No rollout with this id.
+    #[error("rollout {id} not found")]
+    RolloutNotFound {
+        /// The id asked for.
+        id: i64,
+    },
     /// Creating something whose key is taken.
     #[error("{kind} {key:?} already exists")]
     AlreadyExists {
@@ -88,6 +94,7 @@ impl StoreError {
             StoreError::FlagSetNotFound { .. } => "FLAG_SET_NOT_FOUND",
             StoreError::FlagNotFound { .. } => "FLAG_NOT_FOUND",
             StoreError::VersionNotFound { .. } => "VERSION_NOT_FOUND",
+            StoreError::RolloutNotFound { .. } => "ROLLOUT_NOT_FOUND",
             StoreError::AlreadyExists { .. } => "ALREADY_EXISTS",
             StoreError::Conflict { .. } => "VERSION_CONFLICT",
             StoreError::Invalid { .. } => "INVALID_DEFINITION",

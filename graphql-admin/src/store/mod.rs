@@ -15,6 +15,7 @@ mod flags;
 mod import;
 mod publications;
 mod queries;
+mod rollouts;
 mod tokens;
 
 use std::time::Duration;
@@ -31,6 +32,10 @@ pub use flag_sets::NewFlagSet;
 pub use flags::{FlagChange, FlagInput};
 pub use import::ImportSummary;
 pub use queries::{AuditFilter, FlagFilter, Page};
+pub use rollouts::{
+    MAX_ROLLOUT_STEPS, NewRollout, ROLLOUT_STEP_ACTION, RolloutRecord, RolloutStatus, RolloutStep,
+    RolloutWeight, StepOutcome, StepRun,
+};
 pub use tokens::{NewToken, TokenRecord, TokenRole};
 
 /// A connection pool to the store's database.

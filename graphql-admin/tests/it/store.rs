@@ -927,6 +927,25 @@ async fn a_sqlite_store_copies_to_postgres_verified() {
         .create_token(&actor, "ops", graphql_admin::store::TokenRole::Admin, None)
         .await
         .unwrap();
+    // A scheduled rollout moves with its flag.
+    let weight = |variant: &str, weight| graphql_admin::store::RolloutWeight {
+        variant: variant.into(),
+        weight,
+    };
+    let rollout = store
+        .schedule_rollout(
+            &actor,
+            graphql_admin::store::NewRollout {
+                flag_set: "production".into(),
+                flag: "new-checkout".into(),
+                steps: vec![graphql_admin::store::RolloutStep {
+                    at: time::OffsetDateTime::UNIX_EPOCH,
+                    weights: vec![weight("on", 50), weight("off", 50)],
+                }],
+            },
+        )
+        .await
+        .unwrap();
 
     let copied = store.copy_to(&target.store).await.unwrap();
     assert_eq!(copied, target.store.table_summary().await.unwrap());
@@ -947,6 +966,14 @@ async fn a_sqlite_store_copies_to_postgres_verified() {
         ["import", "kill"]
     );
     assert!(history.iter().all(|e| !e.out_of_band));
+    assert_eq!(
+        target
+            .store
+            .rollouts("production", Some("new-checkout"))
+            .await
+            .unwrap(),
+        [rollout]
+    );
     assert!(
         target
             .store

@@ -1,0 +1,743 @@
+//! Scheduled progressive rollouts: a flag's `fractional` weights changed
+//! step by step at given times (1% → 10% → 50% → 100%), each step one
+//! audited flag write.
+//!
+//! Scheduling validates every step against the flag as it is, so a rollout
+//! that could not run is refused up front. [`Store::run_due`] applies the
+//! steps whose time has come; the scheduler (`crate::scheduler`) calls it
+//! on one admin node at a time.
+//!
+//! A step is applied with [`Store::write_flag`] in its own transaction and
+//! the rollout's step index is advanced afterwards, so a crash can fall
+//! between the two. Each step's flag write carries a request id naming the
+//! rollout and the step (`rollout:7:step:2`); before writing, the runner
+//! looks for that id in the flag's audit trail and, when the write already
+//! committed, only advances the index. Re-running a step therefore never
+//! writes twice, and even if it did, setting the same weights again leaves
+//! the definition as it was.
+
+use std::collections::BTreeSet;
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::document::{check_change, document};
+use super::entity::{audit_event, flag, flag_set, segment};
+use super::flag_sets::lock_flag_set;
+use super::flags::FlagChange;
+use super::{Actor, Store, StoreError};
+use crate::rollout::set_weights;
+
+/// The most steps one rollout may have.
+pub const MAX_ROLLOUT_STEPS: usize = 100;
+
+/// The audit action of a step's flag write.
+pub const ROLLOUT_STEP_ACTION: &str = "rollout_step";
+
+/// One variant's weight in a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolloutWeight {
+    /// A variant of the flag.
+    pub variant: String,
+    /// Its share of the `fractional` buckets, relative to the others.
+    pub weight: u32,
+}
+
+/// One step of a rollout: at `at`, the flag's first `fractional` rule gets
+/// `weights`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolloutStep {
+    /// When the step is due (stored in UTC).
+    pub at: OffsetDateTime,
+    /// The weights the step sets.
+    pub weights: Vec<RolloutWeight>,
+}
+
+/// What scheduling a rollout takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRollout {
+    /// The flag set's key.
+    pub flag_set: String,
+    /// The flag's key.
+    pub flag: String,
+    /// The steps, times strictly increasing. A step whose time has passed
+    /// is applied at the scheduler's next run.
+    pub steps: Vec<RolloutStep>,
+}
+
+/// Where a rollout stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RolloutStatus {
+    /// No step applied yet.
+    Scheduled,
+    /// Some steps applied, more to come.
+    Running,
+    /// Every step applied.
+    Done,
+    /// Cancelled before its last step; applied steps stay.
+    Cancelled,
+    /// A step could not be applied (see `last_error`); later steps are not.
+    Failed,
+}
+
+impl RolloutStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RolloutStatus::Scheduled => "scheduled",
+            RolloutStatus::Running => "running",
+            RolloutStatus::Done => "done",
+            RolloutStatus::Cancelled => "cancelled",
+            RolloutStatus::Failed => "failed",
+        }
+    }
+
+    /// Whether steps are still to be applied.
+    pub fn is_active(self) -> bool {
+        matches!(self, RolloutStatus::Scheduled | RolloutStatus::Running)
+    }
+
+    fn parse(text: &str) -> Option<RolloutStatus> {
+        [
+            RolloutStatus::Scheduled,
+            RolloutStatus::Running,
+            RolloutStatus::Done,
+            RolloutStatus::Cancelled,
+            RolloutStatus::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// A rollout as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolloutRecord {
+    /// Its id.
+    pub id: i64,
+    /// The flag set's key.
+    pub flag_set: String,
+    /// The flag's key.
+    pub flag: String,
+    /// The steps, in order.
+    pub steps: Vec<RolloutStep>,
+    /// The index of the first step not applied yet (`steps.len()` when
+    /// done).
+    pub next_step: usize,
+    /// Where it stands.
+    pub status: RolloutStatus,
+    /// Why the last attempted step failed, if it did.
+    pub last_error: Option<String>,
+    /// Who scheduled it.
+    pub created_by: String,
+    /// When it was scheduled.
+    pub created_at: OffsetDateTime,
+    /// When it last changed.
+    pub updated_at: OffsetDateTime,
+}
+
+impl RolloutRecord {
+    /// When the next step is due, while the rollout is active.
+    pub fn next_at(&self) -> Option<OffsetDateTime> {
+        self.status
+            .is_active()
+            .then(|| self.steps.get(self.next_step).map(|s| s.at))
+            .flatten()
+    }
+
+    /// The audit actor of this rollout's steps.
+    pub fn actor(&self) -> String {
+        step_actor(self.id)
+    }
+
+    /// The request id that step `index`'s flag write carries in the audit
+    /// trail, by which a step already written is recognized.
+    pub fn step_request_id(&self, index: usize) -> String {
+        step_request_id(self.id, index)
+    }
+}
+
+/// One step that [`Store::run_due`] dealt with.
+#[derive(Debug)]
+pub struct StepRun {
+    /// The rollout.
+    pub rollout: i64,
+    /// The flag set's key.
+    pub flag_set: String,
+    /// The flag's key.
+    pub flag: String,
+    /// The step's index.
+    pub step: usize,
+    /// The audit actor of the step's flag write.
+    pub actor: String,
+    /// What happened.
+    pub outcome: StepOutcome,
+}
+
+/// What became of a due step.
+#[derive(Debug)]
+pub enum StepOutcome {
+    /// The weights were written: one audited commit.
+    Applied {
+        /// The flag's version after the write.
+        version: i64,
+    },
+    /// The write had committed before (the runner stopped before recording
+    /// it); only the step index moved.
+    AlreadyApplied,
+    /// The step cannot be applied (the flag, a variant or the `fractional`
+    /// rule is gone): the rollout is now failed.
+    Failed(StoreError),
+}
+
+impl StepOutcome {
+    /// Whether the flag's weights are now the step's (a commit to
+    /// announce).
+    pub fn is_applied(&self) -> bool {
+        matches!(
+            self,
+            StepOutcome::Applied { .. } | StepOutcome::AlreadyApplied
+        )
+    }
+}
+
+impl Store {
+    /// Schedules a rollout of `new.flag`'s `fractional` weights. Every step
+    /// is checked against the flag as it is now (the variants exist, the
+    /// targeting has a `fractional` rule, the result compiles), the times
+    /// must increase strictly and the flag must have no other active
+    /// rollout; otherwise nothing is written. Audited as
+    /// `schedule_rollout`.
+    pub async fn schedule_rollout(
+        &self,
+        actor: &Actor,
+        new: NewRollout,
+    ) -> Result<RolloutRecord, StoreError> {
+        check_steps(&new.steps)?;
+        let txn = self.begin_write().await?;
+        let set = lock_flag_set(&txn, &new.flag_set).await?;
+        let flags = flag::Entity::find()
+            .filter(flag::Column::FlagSetId.eq(set.id))
+            .all(&txn)
+            .await?;
+        let segments = segment::Entity::find()
+            .filter(segment::Column::FlagSetId.eq(set.id))
+            .all(&txn)
+            .await?;
+        let Some(current) = flags.iter().find(|f| f.key == new.flag && !f.archived) else {
+            return Err(StoreError::FlagNotFound {
+                flag_set: new.flag_set,
+                key: new.flag,
+            });
+        };
+        let before = document(&set, &flags, &segments);
+        for (index, step) in new.steps.iter().enumerate() {
+            let mut next = current.clone();
+            set_weights(&mut next.definition, &pairs(&step.weights)).map_err(
+                |error| match error {
+                    StoreError::InvalidInput { what, reason } => StoreError::InvalidInput {
+                        what,
+                        reason: format!("step {}: {reason}", index + 1),
+                    },
+                    other => other,
+                },
+            )?;
+            let after_flags: Vec<flag::Model> = flags
+                .iter()
+                .map(|f| {
+                    if f.id == next.id {
+                        next.clone()
+                    } else {
+                        f.clone()
+                    }
+                })
+                .collect();
+            check_change(&new.flag, &before, &document(&set, &after_flags, &segments))?;
+        }
+        let active = rollout::Entity::find()
+            .filter(rollout::Column::FlagSetId.eq(set.id))
+            .filter(rollout::Column::FlagKey.eq(&new.flag))
+            .filter(rollout::Column::Status.is_in(ACTIVE))
+            .count(&txn)
+            .await?;
+        if active > 0 {
+            return Err(StoreError::AlreadyExists {
+                kind: "active rollout of flag",
+                key: new.flag,
+            });
+        }
+        let now = now_utc();
+        let model = rollout::ActiveModel {
+            flag_set_id: Set(set.id),
+            flag_key: Set(new.flag.clone()),
+            steps: Set(steps_json(&new.steps)),
+            next_step: Set(0),
+            status: Set(RolloutStatus::Scheduled.as_str().to_owned()),
+            last_error: Set(None),
+            created_by: Set(actor.name.clone()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        let record = record(&set.key, model)?;
+        audit(&txn, actor, set.id, &record, "schedule_rollout", now).await?;
+        txn.commit().await?;
+        Ok(record)
+    }
+
+    /// The rollouts of a flag set (of one flag when `flag` is given),
+    /// newest first.
+    pub async fn rollouts(
+        &self,
+        flag_set: &str,
+        flag: Option<&str>,
+    ) -> Result<Vec<RolloutRecord>, StoreError> {
+        let set = flag_set::Entity::find()
+            .filter(flag_set::Column::Key.eq(flag_set))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| StoreError::FlagSetNotFound {
+                key: flag_set.to_owned(),
+            })?;
+        let mut query = rollout::Entity::find().filter(rollout::Column::FlagSetId.eq(set.id));
+        if let Some(flag) = flag {
+            query = query.filter(rollout::Column::FlagKey.eq(flag));
+        }
+        query
+            .order_by_desc(rollout::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|model| record(&set.key, model))
+            .collect()
+    }
+
+    /// One rollout by id.
+    pub async fn rollout(&self, id: i64) -> Result<RolloutRecord, StoreError> {
+        let model = rollout::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .ok_or(StoreError::RolloutNotFound { id })?;
+        let set = set_of(&self.db, &model).await?;
+        record(&set.key, model)
+    }
+
+    /// Cancels an active rollout: no further step is applied; the weights
+    /// stay as the last applied step left them. Audited as
+    /// `cancel_rollout`.
+    pub async fn cancel_rollout(
+        &self,
+        actor: &Actor,
+        id: i64,
+    ) -> Result<RolloutRecord, StoreError> {
+        let txn = self.begin_write().await?;
+        let mut query = rollout::Entity::find_by_id(id);
+        if txn.get_database_backend() == DbBackend::Postgres {
+            // Waits for a step being applied, so the cancellation comes
+            // after it, never between its write and its index bump.
+            query = query.lock_exclusive();
+        }
+        let model = query
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::RolloutNotFound { id })?;
+        let set = set_of(&txn, &model).await?;
+        let current = record(&set.key, model)?;
+        if !current.status.is_active() {
+            return Err(StoreError::InvalidInput {
+                what: "rollout",
+                reason: format!("rollout {id} is {}, not active", current.status.as_str()),
+            });
+        }
+        let now = now_utc();
+        let model = rollout::ActiveModel {
+            id: Set(id),
+            status: Set(RolloutStatus::Cancelled.as_str().to_owned()),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .update(&txn)
+        .await?;
+        let cancelled = record(&set.key, model)?;
+        audit(&txn, actor, set.id, &cancelled, "cancel_rollout", now).await?;
+        txn.commit().await?;
+        Ok(cancelled)
+    }
+
+    /// Applies every step due at `now` of every active rollout, in order,
+    /// each as its own audited flag write (action `rollout_step`, actor
+    /// `rollout:<id>`), and advances the rollouts. A step that cannot be
+    /// applied fails its rollout; a database failure stops the run, to be
+    /// retried.
+    ///
+    /// On PostgreSQL each step holds its rollout's row lock while it is
+    /// applied, so runs that overlap (two nodes during a takeover) apply a
+    /// step once. A step whose write committed before the runner could
+    /// record it is recognized by its request id and not written again.
+    pub async fn run_due(&self, now: OffsetDateTime) -> Result<Vec<StepRun>, StoreError> {
+        let active = rollout::Entity::find()
+            .filter(rollout::Column::Status.is_in(ACTIVE))
+            .order_by_asc(rollout::Column::Id)
+            .all(&self.db)
+            .await?;
+        let mut runs = Vec::new();
+        for model in active {
+            // A step that cannot be attempted yet (not due, or a conflicting
+            // write) ends this rollout's turn; a failed step fails it.
+            while let Some(run) = self.run_step(model.id, now).await? {
+                let go_on = run.outcome.is_applied();
+                runs.push(run);
+                if !go_on {
+                    break;
+                }
+            }
+        }
+        Ok(runs)
+    }
+
+    /// Applies rollout `id`'s next step if it is due: `None` when there is
+    /// nothing to do.
+    async fn run_step(&self, id: i64, now: OffsetDateTime) -> Result<Option<StepRun>, StoreError> {
+        // SQLite has one connection and one scheduler: a transaction held
+        // across `write_flag` would wait for itself, and there is no other
+        // runner to exclude.
+        let claim = match self.backend() {
+            DbBackend::Postgres => Some(self.begin_write().await?),
+            _ => None,
+        };
+        let model = match &claim {
+            Some(txn) => {
+                rollout::Entity::find_by_id(id)
+                    .lock_exclusive()
+                    .one(txn)
+                    .await?
+            }
+            None => rollout::Entity::find_by_id(id).one(&self.db).await?,
+        };
+        let Some(model) = model else {
+            return Ok(None);
+        };
+        let set = match &claim {
+            Some(txn) => set_of(txn, &model).await?,
+            None => set_of(&self.db, &model).await?,
+        };
+        let current = record(&set.key, model)?;
+        let Some(step) = current
+            .next_at()
+            .filter(|at| *at <= now)
+            .and_then(|_| current.steps.get(current.next_step))
+        else {
+            return Ok(None);
+        };
+        let index = current.next_step;
+        let actor = Actor {
+            name: current.actor(),
+            request_id: Some(step_request_id(current.id, index)),
+        };
+        let written = {
+            let marker = audit_event::Entity::find()
+                .filter(audit_event::Column::FlagSetId.eq(set.id))
+                .filter(audit_event::Column::SubjectKind.eq("flag"))
+                .filter(audit_event::Column::SubjectKey.eq(&current.flag))
+                .filter(audit_event::Column::RequestId.eq(step_request_id(current.id, index)))
+                .filter(audit_event::Column::OutOfBand.eq(false));
+            match &claim {
+                Some(txn) => marker.count(txn).await?,
+                None => marker.count(&self.db).await?,
+            }
+        };
+        let outcome = if written > 0 {
+            StepOutcome::AlreadyApplied
+        } else {
+            let weights = pairs(&step.weights);
+            let edit = move |definition: &mut Value| set_weights(definition, &weights);
+            let change = FlagChange::Edit {
+                expected_version: None,
+                action: ROLLOUT_STEP_ACTION,
+                edit: &edit,
+            };
+            match self
+                .write_flag(&actor, &set.key, &current.flag, change)
+                .await
+            {
+                Ok(flag) => StepOutcome::Applied {
+                    version: flag.version,
+                },
+                Err(
+                    error @ (StoreError::Connect { .. }
+                    | StoreError::Database(_)
+                    | StoreError::Migrate(_)),
+                ) => return Err(error),
+                // Another write slipped in between; the next run retries.
+                Err(StoreError::Conflict { .. }) => return Ok(None),
+                Err(error) => StepOutcome::Failed(error),
+            }
+        };
+        let (status, next_step, last_error) = match &outcome {
+            StepOutcome::Failed(error) => (RolloutStatus::Failed, index, Some(error.to_string())),
+            _ if index + 1 == current.steps.len() => (RolloutStatus::Done, index + 1, None),
+            _ => (RolloutStatus::Running, index + 1, None),
+        };
+        // Only the state read above is advanced: a rollout cancelled in the
+        // meantime (possible on SQLite, where nothing is locked) stays
+        // cancelled.
+        let update = rollout::Entity::update_many()
+            .col_expr(rollout::Column::Status, Expr::value(status.as_str()))
+            .col_expr(
+                rollout::Column::NextStep,
+                Expr::value(index_i32(next_step)?),
+            )
+            .col_expr(rollout::Column::LastError, Expr::value(last_error))
+            .col_expr(rollout::Column::UpdatedAt, Expr::value(now_utc()))
+            .filter(rollout::Column::Id.eq(current.id))
+            .filter(rollout::Column::NextStep.eq(index_i32(index)?))
+            .filter(rollout::Column::Status.eq(current.status.as_str()));
+        match claim {
+            Some(txn) => {
+                update.exec(&txn).await?;
+                txn.commit().await?;
+            }
+            None => {
+                update.exec(&self.db).await?;
+            }
+        }
+        Ok(Some(StepRun {
+            rollout: current.id,
+            flag_set: set.key,
+            flag: current.flag,
+            step: index,
+            actor: actor.name,
+            outcome,
+        }))
+    }
+}
+
+/// The statuses of rollouts with steps still to apply.
+const ACTIVE: [&str; 2] = ["scheduled", "running"];
+
+/// The audit actor of rollout `id`'s steps.
+fn step_actor(id: i64) -> String {
+    format!("rollout:{id}")
+}
+
+/// The request id of step `index` of rollout `id`: how a step's write is
+/// recognized in the audit trail.
+fn step_request_id(id: i64, index: usize) -> String {
+    format!("rollout:{id}:step:{index}")
+}
+
+/// The current time at the precision both databases keep (microseconds),
+/// so that a record reads back as it was returned.
+fn now_utc() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(now)
+}
+
+fn index_i32(index: usize) -> Result<i32, StoreError> {
+    i32::try_from(index).map_err(|_| StoreError::InvalidInput {
+        what: "rollout step",
+        reason: format!("index {index} is out of range"),
+    })
+}
+
+fn pairs(weights: &[RolloutWeight]) -> Vec<(String, u32)> {
+    weights
+        .iter()
+        .map(|w| (w.variant.clone(), w.weight))
+        .collect()
+}
+
+/// The checks that need no database: step count, time order, each step's
+/// weights listed once per variant. `set_weights` checks the rest against
+/// the flag.
+fn check_steps(steps: &[RolloutStep]) -> Result<(), StoreError> {
+    let invalid = |reason: String| StoreError::InvalidInput {
+        what: "rollout",
+        reason,
+    };
+    if steps.is_empty() {
+        return Err(invalid("a rollout needs at least one step".into()));
+    }
+    if steps.len() > MAX_ROLLOUT_STEPS {
+        return Err(invalid(format!(
+            "{} steps, at most {MAX_ROLLOUT_STEPS} are allowed",
+            steps.len()
+        )));
+    }
+    for (index, pair) in steps.windows(2).enumerate() {
+        if pair[1].at <= pair[0].at {
+            return Err(invalid(format!(
+                "step {} is not later than step {}: times must increase strictly",
+                index + 2,
+                index + 1
+            )));
+        }
+    }
+    for (index, step) in steps.iter().enumerate() {
+        let mut seen = BTreeSet::new();
+        for weight in &step.weights {
+            if !seen.insert(weight.variant.as_str()) {
+                return Err(invalid(format!(
+                    "step {} lists variant {:?} twice",
+                    index + 1,
+                    weight.variant
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The stored form of the steps.
+fn steps_json(steps: &[RolloutStep]) -> Value {
+    Value::Array(
+        steps
+            .iter()
+            .map(|step| {
+                json!({
+                    "at": step.at.to_offset(time::UtcOffset::UTC).format(&Rfc3339).unwrap_or_default(),
+                    "weights": step.weights.iter().map(|w| json!({
+                        "variant": w.variant,
+                        "weight": w.weight,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Reads the stored steps back; a row that does not have this shape was
+/// not written by Ensign.
+fn parse_steps(id: i64, value: &Value) -> Result<Vec<RolloutStep>, StoreError> {
+    let corrupt = || StoreError::InvalidInput {
+        what: "stored rollout",
+        reason: format!("rollout {id} has malformed steps"),
+    };
+    let steps = value.as_array().ok_or_else(corrupt)?;
+    steps
+        .iter()
+        .map(|step| {
+            let at = step["at"]
+                .as_str()
+                .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
+                .ok_or_else(corrupt)?;
+            let weights = step["weights"]
+                .as_array()
+                .ok_or_else(corrupt)?
+                .iter()
+                .map(|w| {
+                    Some(RolloutWeight {
+                        variant: w["variant"].as_str()?.to_owned(),
+                        weight: u32::try_from(w["weight"].as_u64()?).ok()?,
+                    })
+                })
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(corrupt)?;
+            Ok(RolloutStep { at, weights })
+        })
+        .collect()
+}
+
+fn record(flag_set: &str, model: rollout::Model) -> Result<RolloutRecord, StoreError> {
+    let steps = parse_steps(model.id, &model.steps)?;
+    let status = RolloutStatus::parse(&model.status).ok_or_else(|| StoreError::InvalidInput {
+        what: "stored rollout",
+        reason: format!("rollout {} has unknown status {:?}", model.id, model.status),
+    })?;
+    Ok(RolloutRecord {
+        id: model.id,
+        flag_set: flag_set.to_owned(),
+        flag: model.flag_key,
+        steps,
+        next_step: usize::try_from(model.next_step).unwrap_or(0),
+        status,
+        last_error: model.last_error,
+        created_by: model.created_by,
+        created_at: model.created_at,
+        updated_at: model.updated_at,
+    })
+}
+
+async fn set_of(
+    db: &impl ConnectionTrait,
+    model: &rollout::Model,
+) -> Result<flag_set::Model, StoreError> {
+    flag_set::Entity::find_by_id(model.flag_set_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| StoreError::FlagSetNotFound {
+            key: model.flag_set_id.to_string(),
+        })
+}
+
+/// Records scheduling or cancelling in the audit trail. It changes no
+/// published document, so the flag set's version stays.
+async fn audit(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    flag_set_id: i64,
+    rollout: &RolloutRecord,
+    action: &str,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    audit_event::ActiveModel {
+        flag_set_id: Set(Some(flag_set_id)),
+        subject_kind: Set("rollout".into()),
+        subject_key: Set(rollout.flag.clone()),
+        action: Set(action.into()),
+        actor: Set(actor.name.clone()),
+        request_id: Set(actor.request_id.clone()),
+        version: Set(None),
+        before: Set(None),
+        after: Set(Some(json!({
+            "id": rollout.id,
+            "steps": steps_json(&rollout.steps),
+            "status": rollout.status.as_str(),
+            "nextStep": rollout.next_step,
+        }))),
+        diff: Set(None),
+        out_of_band: Set(false),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// The `rollouts` table (migration `m20261125_000002_rollouts`).
+pub(crate) mod rollout {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "rollouts")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub flag_set_id: i64,
+        pub flag_key: String,
+        #[sea_orm(column_type = "JsonBinary")]
+        pub steps: Json,
+        pub next_step: i32,
+        pub status: String,
+        #[sea_orm(column_type = "Text", nullable)]
+        pub last_error: Option<String>,
+        pub created_by: String,
+        pub created_at: TimeDateTimeWithTimeZone,
+        pub updated_at: TimeDateTimeWithTimeZone,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
