@@ -7,6 +7,7 @@
 pub mod api;
 pub mod publisher;
 pub mod rollout;
+pub mod scheduler;
 pub mod store;
 
 pub use store::{Actor, AuditRecord, FlagRecord, FlagSetRecord, Store, StoreError};

@@ -20,12 +20,12 @@ pub type AdminSchema = Schema<Query, Mutation, Subscription>;
 
 /// Read operations. (Each part of the API contributes an object.)
 #[derive(Debug, Default, MergedObject)]
-pub struct Query(FlagQuery);
+pub struct Query(FlagQuery, super::rollouts::RolloutQuery);
 
 /// Write operations, each one audited commit. (Each part of the API
 /// contributes an object.)
 #[derive(Debug, Default, MergedObject)]
-pub struct Mutation(FlagMutation);
+pub struct Mutation(FlagMutation, super::rollouts::RolloutMutation);
 
 /// Deepest query accepted.
 pub const MAX_DEPTH: usize = 10;
@@ -81,7 +81,7 @@ pub fn sdl() -> String {
 }
 
 /// Checks that the caller's role allows `needed` and returns the actor.
-fn authorize(ctx: &Context<'_>, needed: TokenRole) -> async_graphql::Result<Actor> {
+pub(super) fn authorize(ctx: &Context<'_>, needed: TokenRole) -> async_graphql::Result<Actor> {
     let caller = ctx
         .data_opt::<Caller>()
         .ok_or_else(|| coded("authentication required", "UNAUTHENTICATED"))?;
@@ -100,18 +100,18 @@ fn authorize(ctx: &Context<'_>, needed: TokenRole) -> async_graphql::Result<Acto
     })
 }
 
-fn admin<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Admin> {
+pub(super) fn admin<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Admin> {
     ctx.data::<Admin>()
 }
 
-fn coded(message: impl Into<String>, code: &'static str) -> async_graphql::Error {
+pub(super) fn coded(message: impl Into<String>, code: &'static str) -> async_graphql::Error {
     async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
 }
 
 /// The one conversion of store errors into GraphQL errors: the message and
 /// `extensions.code`; internal failures are logged and reported without
 /// detail.
-fn store_error(error: StoreError) -> async_graphql::Error {
+pub(super) fn store_error(error: StoreError) -> async_graphql::Error {
     match &error {
         StoreError::Connect { .. } | StoreError::Database(_) | StoreError::Migrate(_) => {
             tracing::error!(error = %error, cause = ?std::error::Error::source(&error), "Store failure in the admin API.");
@@ -137,7 +137,7 @@ fn store_error(error: StoreError) -> async_graphql::Error {
     }
 }
 
-fn time(t: time::OffsetDateTime) -> String {
+pub(super) fn time(t: time::OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
@@ -519,8 +519,8 @@ impl From<FlagWrite> for FlagInput {
 /// One variant's share of a `fractional` rollout.
 #[derive(Debug, Clone, InputObject)]
 pub struct Weight {
-    variant: String,
-    weight: u32,
+    pub(super) variant: String,
+    pub(super) weight: u32,
 }
 
 impl FlagMutation {

@@ -14,3 +14,7 @@ mod store;
 
 /// The Redis publisher: payloads, order, outages, documents held back.
 mod publisher;
+
+/// Scheduled rollouts: validation, due steps as audited commits, idempotence,
+/// cancellation, one scheduler at a time with takeover.
+mod rollouts;

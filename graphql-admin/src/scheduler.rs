@@ -1,0 +1,278 @@
+//! The rollout scheduler: a loop that applies due rollout steps
+//! ([`Store::run_due`]) on exactly one admin node and announces each one as
+//! a [`Commit`].
+//!
+//! On PostgreSQL the node that runs rollouts is the one holding a
+//! session-level advisory lock (`pg_try_advisory_lock`) on a connection of
+//! its own, taken out of the store's pool. The lock lives as long as that
+//! session: when the node stops, it unlocks; when it dies or loses the
+//! connection, the server ends the session and the lock passes to the
+//! next node that asks. Every tick the holder checks its connection, and
+//! the others try the lock. SQLite serves one process, which just runs.
+//!
+//! The lock decides who works; it is not what makes a step happen once.
+//! [`Store::run_due`] holds each rollout's row lock while applying a step,
+//! so even two nodes that both believe they lead (one of them with a dead
+//! connection it has not noticed yet) apply each step once.
+
+use std::future::Future;
+use std::time::Duration;
+
+use sea_orm::DbBackend;
+use sea_orm::sqlx::{self, Connection, PgConnection};
+use time::OffsetDateTime;
+use tokio::sync::broadcast;
+use tokio::time::MissedTickBehavior;
+use tracing::{info, warn};
+
+use crate::api::Commit;
+use crate::store::{ROLLOUT_STEP_ACTION, StepOutcome, StepRun};
+use crate::{Store, StoreError};
+
+/// The advisory lock key the schedulers of one database contend for
+/// ("ensignR1" in ASCII).
+pub const DEFAULT_LOCK_KEY: i64 = 0x656E_7369_676E_5231;
+
+/// How long the lock holder waits for its connection to answer before it
+/// takes the connection, and with it the lock, for lost.
+const LOCK_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The scheduler's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchedulerSettings {
+    /// How often due steps are looked for (default 1 s). A step is applied
+    /// at most this long after its time.
+    pub interval: Duration,
+    /// The PostgreSQL advisory lock key. Deployments that share one
+    /// database (in different schemas) each need their own.
+    pub lock_key: i64,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        SchedulerSettings {
+            interval: Duration::from_secs(1),
+            lock_key: DEFAULT_LOCK_KEY,
+        }
+    }
+}
+
+/// Why a scheduler tick failed. The loop logs it and tries again at the
+/// next tick.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    /// The advisory lock could not be asked for (no connection).
+    #[error("cannot take the rollout scheduler lock {key}")]
+    Lock {
+        /// The lock key.
+        key: i64,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// Applying due steps failed in the store.
+    #[error("running due rollout steps failed")]
+    Store(#[from] StoreError),
+}
+
+/// What one tick did.
+#[derive(Debug)]
+pub enum Tick {
+    /// Another node holds the lock: nothing was run.
+    Standby,
+    /// This node holds the lock and ran the due steps (perhaps none).
+    Ran(Vec<StepRun>),
+}
+
+/// Applies due rollout steps, on one node at a time.
+#[derive(Debug)]
+pub struct Scheduler {
+    store: Store,
+    commits: broadcast::Sender<Commit>,
+    settings: SchedulerSettings,
+    /// The session that holds (or asks for) the lock, on PostgreSQL.
+    session: Option<PgConnection>,
+    leader: bool,
+}
+
+impl Scheduler {
+    /// A scheduler over `store` that announces applied steps on `commits`
+    /// (the admin API's `Admin::commits`, so that subscriptions and the
+    /// evaluation feed see them).
+    pub fn new(
+        store: Store,
+        commits: broadcast::Sender<Commit>,
+        settings: SchedulerSettings,
+    ) -> Scheduler {
+        Scheduler {
+            store,
+            commits,
+            settings,
+            session: None,
+            leader: false,
+        }
+    }
+
+    /// Whether this scheduler held the lock at its last tick.
+    pub fn is_leader(&self) -> bool {
+        self.leader
+    }
+
+    /// Runs until `shutdown` completes: a tick per interval, with the
+    /// current time. Then releases the lock, so another node takes over at
+    /// once.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
+        let period = self.settings.interval.max(Duration::from_millis(1));
+        let mut ticker = tokio::time::interval(period);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut shutdown = std::pin::pin!(shutdown);
+        info!(
+            interval_ms = period.as_millis(),
+            "Rollout scheduler started."
+        );
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                _ = ticker.tick() => {}
+            }
+            if let Err(error) = self.tick(OffsetDateTime::now_utc()).await {
+                warn!(
+                    error = %error,
+                    cause = ?std::error::Error::source(&error),
+                    "Rollout scheduler tick failed; retrying at the next one."
+                );
+            }
+        }
+        self.release().await;
+        info!("Rollout scheduler stopped.");
+    }
+
+    /// One round: makes sure this node holds the lock (or takes it), then
+    /// applies the steps due at `now` and announces each applied one.
+    pub async fn tick(&mut self, now: OffsetDateTime) -> Result<Tick, SchedulerError> {
+        if !self.hold_lock().await? {
+            return Ok(Tick::Standby);
+        }
+        let runs = self.store.run_due(now).await?;
+        for run in &runs {
+            match &run.outcome {
+                StepOutcome::Applied { version } => info!(
+                    rollout = run.rollout,
+                    flag_set = %run.flag_set,
+                    flag = %run.flag,
+                    step = run.step,
+                    version,
+                    "Rollout step applied."
+                ),
+                StepOutcome::AlreadyApplied => info!(
+                    rollout = run.rollout,
+                    flag_set = %run.flag_set,
+                    flag = %run.flag,
+                    step = run.step,
+                    "Rollout step had been applied before; recorded it."
+                ),
+                StepOutcome::Failed(error) => warn!(
+                    rollout = run.rollout,
+                    flag_set = %run.flag_set,
+                    flag = %run.flag,
+                    step = run.step,
+                    error = %error,
+                    "Rollout step cannot be applied; the rollout failed."
+                ),
+            }
+            if run.outcome.is_applied() {
+                // Nobody listening is fine: the store is the record.
+                let _ = self.commits.send(Commit {
+                    flag_set: run.flag_set.clone(),
+                    flag: Some(run.flag.clone()),
+                    action: ROLLOUT_STEP_ACTION.into(),
+                    actor: run.actor.clone(),
+                });
+            }
+        }
+        Ok(Tick::Ran(runs))
+    }
+
+    /// Gives the lock up and closes its session.
+    pub async fn release(&mut self) {
+        let was_leader = std::mem::take(&mut self.leader);
+        let Some(mut session) = self.session.take() else {
+            return;
+        };
+        if was_leader {
+            let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(self.settings.lock_key)
+                .execute(&mut session)
+                .await;
+            match unlocked {
+                Ok(_) => info!(
+                    lock_key = self.settings.lock_key,
+                    "Rollout scheduler lock released."
+                ),
+                Err(error) => warn!(
+                    lock_key = self.settings.lock_key,
+                    error = %error,
+                    "Rollout scheduler lock not released; it goes when the session ends."
+                ),
+            }
+        }
+        let _ = session.close().await;
+    }
+
+    /// Whether this node may run rollouts now.
+    async fn hold_lock(&mut self) -> Result<bool, SchedulerError> {
+        if self.store.backend() != DbBackend::Postgres {
+            self.leader = true;
+            return Ok(true);
+        }
+        let key = self.settings.lock_key;
+        if self.leader {
+            if let Some(session) = self.session.as_mut() {
+                let alive = tokio::time::timeout(
+                    LOCK_CHECK_TIMEOUT,
+                    sqlx::query("SELECT 1").execute(&mut *session),
+                )
+                .await;
+                if matches!(alive, Ok(Ok(_))) {
+                    return Ok(true);
+                }
+            }
+            warn!(
+                lock_key = key,
+                "Rollout scheduler lost its lock session; another node may take over."
+            );
+            self.leader = false;
+            self.session = None;
+        }
+        let session = match self.session.as_mut() {
+            Some(session) => session,
+            None => {
+                let pool = self.store.connection().get_postgres_connection_pool();
+                let connection = pool
+                    .acquire()
+                    .await
+                    .map_err(|source| SchedulerError::Lock { key, source })?;
+                self.session.insert(connection.detach())
+            }
+        };
+        let taken = sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
+            .bind(key)
+            .fetch_one(&mut *session)
+            .await;
+        match taken {
+            Ok(true) => {
+                info!(
+                    lock_key = key,
+                    "Rollout scheduler lock taken; this node runs rollouts."
+                );
+                self.leader = true;
+                Ok(true)
+            }
+            Ok(false) => Ok(false),
+            Err(source) => {
+                self.session = None;
+                Err(SchedulerError::Lock { key, source })
+            }
+        }
+    }
+}
