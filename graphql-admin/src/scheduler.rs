@@ -1,5 +1,5 @@
 //! The rollout scheduler: a loop that applies due rollout steps
-//! ([`Store::run_due`]) on exactly one admin node and announces each one as
+//! ([`Store::run_rollout_step`]) on exactly one admin node and announces each one as
 //! a [`Commit`].
 //!
 //! On PostgreSQL the node that runs rollouts is the one holding a
@@ -11,7 +11,7 @@
 //! the others try the lock. SQLite serves one process, which just runs.
 //!
 //! The lock decides who works; it is not what makes a step happen once.
-//! [`Store::run_due`] holds each rollout's row lock while applying a step,
+//! [`Store::run_rollout_step`] holds each rollout's row lock while applying a step,
 //! so even two nodes that both believe they lead (one of them with a dead
 //! connection it has not noticed yet) apply each step once.
 
@@ -148,49 +148,77 @@ impl Scheduler {
     }
 
     /// One round: makes sure this node holds the lock (or takes it), then
-    /// applies the steps due at `now` and announces each applied one.
+    /// applies the steps due at `now`, announcing each one as soon as it
+    /// commits. A database failure on one rollout is logged and leaves it
+    /// for the next tick; the others still run.
     pub async fn tick(&mut self, now: OffsetDateTime) -> Result<Tick, SchedulerError> {
         if !self.hold_lock().await? {
             return Ok(Tick::Standby);
         }
-        let runs = self.store.run_due(now).await?;
-        for run in &runs {
-            match &run.outcome {
-                StepOutcome::Applied { version } => info!(
-                    rollout = run.rollout,
-                    flag_set = %run.flag_set,
-                    flag = %run.flag,
-                    step = run.step,
-                    version,
-                    "Rollout step applied."
-                ),
-                StepOutcome::AlreadyApplied => info!(
-                    rollout = run.rollout,
-                    flag_set = %run.flag_set,
-                    flag = %run.flag,
-                    step = run.step,
-                    "Rollout step had been applied before; recorded it."
-                ),
-                StepOutcome::Failed(error) => warn!(
-                    rollout = run.rollout,
-                    flag_set = %run.flag_set,
-                    flag = %run.flag,
-                    step = run.step,
-                    error = %error,
-                    "Rollout step cannot be applied; the rollout failed."
-                ),
-            }
-            if run.outcome.is_applied() {
-                // Nobody listening is fine: the store is the record.
-                let _ = self.commits.send(Commit {
-                    flag_set: run.flag_set.clone(),
-                    flag: Some(run.flag.clone()),
-                    action: ROLLOUT_STEP_ACTION.into(),
-                    actor: run.actor.clone(),
-                });
+        let mut runs = Vec::new();
+        for id in self.store.due_rollouts(now).await? {
+            loop {
+                match self.store.run_rollout_step(id, now).await {
+                    Ok(Some(run)) => {
+                        self.announce(&run);
+                        let go_on = run.outcome.is_applied();
+                        runs.push(run);
+                        if !go_on {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(error) => {
+                        warn!(
+                            rollout = id,
+                            error = %error,
+                            cause = ?std::error::Error::source(&error),
+                            "Rollout step not applied; retrying at the next tick."
+                        );
+                        break;
+                    }
+                }
             }
         }
         Ok(Tick::Ran(runs))
+    }
+
+    /// Logs a step and, when the flag changed, sends its commit.
+    fn announce(&self, run: &StepRun) {
+        match &run.outcome {
+            StepOutcome::Applied { version } => info!(
+                rollout = run.rollout,
+                flag_set = %run.flag_set,
+                flag = %run.flag,
+                step = run.step,
+                version,
+                "Rollout step applied."
+            ),
+            StepOutcome::AlreadyApplied => info!(
+                rollout = run.rollout,
+                flag_set = %run.flag_set,
+                flag = %run.flag,
+                step = run.step,
+                "Rollout step had been applied before; recorded it."
+            ),
+            StepOutcome::Failed(error) => warn!(
+                rollout = run.rollout,
+                flag_set = %run.flag_set,
+                flag = %run.flag,
+                step = run.step,
+                error = %error,
+                "Rollout step cannot be applied; the rollout failed."
+            ),
+        }
+        if run.outcome.is_applied() {
+            // Nobody listening is fine: the store is the record.
+            let _ = self.commits.send(Commit {
+                flag_set: run.flag_set.clone(),
+                flag: Some(run.flag.clone()),
+                action: ROLLOUT_STEP_ACTION.into(),
+                actor: run.actor.clone(),
+            });
+        }
     }
 
     /// Gives the lock up and closes its session.

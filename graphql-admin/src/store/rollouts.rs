@@ -163,7 +163,8 @@ impl RolloutRecord {
     }
 }
 
-/// One step that [`Store::run_due`] dealt with.
+/// One step that [`Store::run_rollout_step`] (or [`Store::run_due`]) dealt
+/// with.
 #[derive(Debug)]
 pub struct StepRun {
     /// The rollout.
@@ -376,23 +377,13 @@ impl Store {
     /// each as its own audited flag write (action `rollout_step`, actor
     /// `rollout:<id>`), and advances the rollouts. A step that cannot be
     /// applied fails its rollout; a database failure stops the run, to be
-    /// retried.
-    ///
-    /// On PostgreSQL each step holds its rollout's row lock while it is
-    /// applied, so runs that overlap (two nodes during a takeover) apply a
-    /// step once. A step whose write committed before the runner could
-    /// record it is recognized by its request id and not written again.
+    /// retried. (The scheduler drives [`Store::due_rollouts`] and
+    /// [`Store::run_rollout_step`] itself, to announce each step as soon as
+    /// it commits.)
     pub async fn run_due(&self, now: OffsetDateTime) -> Result<Vec<StepRun>, StoreError> {
-        let active = rollout::Entity::find()
-            .filter(rollout::Column::Status.is_in(ACTIVE))
-            .order_by_asc(rollout::Column::Id)
-            .all(&self.db)
-            .await?;
         let mut runs = Vec::new();
-        for model in active {
-            // A step that cannot be attempted yet (not due, or a conflicting
-            // write) ends this rollout's turn; a failed step fails it.
-            while let Some(run) = self.run_step(model.id, now).await? {
+        for id in self.due_rollouts(now).await? {
+            while let Some(run) = self.run_rollout_step(id, now).await? {
                 let go_on = run.outcome.is_applied();
                 runs.push(run);
                 if !go_on {
@@ -403,9 +394,44 @@ impl Store {
         Ok(runs)
     }
 
-    /// Applies rollout `id`'s next step if it is due: `None` when there is
-    /// nothing to do.
-    async fn run_step(&self, id: i64, now: OffsetDateTime) -> Result<Option<StepRun>, StoreError> {
+    /// The ids of the active rollouts whose next step is due at `now`, in
+    /// id order.
+    pub async fn due_rollouts(&self, now: OffsetDateTime) -> Result<Vec<i64>, StoreError> {
+        let active = rollout::Entity::find()
+            .filter(rollout::Column::Status.is_in(ACTIVE))
+            .order_by_asc(rollout::Column::Id)
+            .all(&self.db)
+            .await?;
+        // Few rollouts are active at a time; their step times are read
+        // from the steps rather than compared as text in SQLite.
+        let mut due = Vec::new();
+        for model in active {
+            let id = model.id;
+            let next = usize::try_from(model.next_step).unwrap_or(0);
+            if parse_steps(id, &model.steps)?
+                .get(next)
+                .is_some_and(|step| step.at <= now)
+            {
+                due.push(id);
+            }
+        }
+        Ok(due)
+    }
+
+    /// Applies rollout `id`'s next step if it is due at `now`, and advances
+    /// the rollout: `None` when there is nothing to do (not due, no longer
+    /// active, or a concurrent write to retry later). A step that cannot
+    /// be applied fails the rollout; a database failure changes nothing.
+    ///
+    /// On PostgreSQL the rollout's row stays locked while its step is
+    /// applied, so runners that overlap (two nodes during a takeover) apply
+    /// a step once. A step whose write committed before the runner could
+    /// record it is recognized by its request id and not written again.
+    pub async fn run_rollout_step(
+        &self,
+        id: i64,
+        now: OffsetDateTime,
+    ) -> Result<Option<StepRun>, StoreError> {
         // SQLite has one connection and one scheduler: a transaction held
         // across `write_flag` would wait for itself, and there is no other
         // runner to exclude.
