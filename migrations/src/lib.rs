@@ -10,6 +10,7 @@ pub use sea_orm_migration::MigratorTrait;
 
 mod m20261125_000001_initial;
 mod m20261125_000002_rollouts;
+mod m20261125_000003_alerts;
 
 /// Applies Ensign's migrations in order.
 #[derive(Debug)]
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_initial::Migration),
             Box::new(m20261125_000002_rollouts::Migration),
+            Box::new(m20261125_000003_alerts::Migration),
         ]
     }
 }

@@ -13,15 +13,17 @@ use time::OffsetDateTime;
 use super::entity::{api_token, audit_event, flag, flag_set, segment};
 use super::rollouts::rollout;
 use super::{Store, StoreError};
+use crate::alerts::cursor::alert_cursor;
 
 /// The tables a copy moves, parents before children.
-pub const TABLES: [&str; 6] = [
+pub const TABLES: [&str; 7] = [
     "flag_sets",
     "flags",
     "segments",
     "audit_events",
     "api_tokens",
     "rollouts",
+    "alert_cursors",
 ];
 
 /// One table's rows on both sides.
@@ -82,6 +84,7 @@ struct Rows {
     audit_events: Vec<audit_event::Model>,
     api_tokens: Vec<api_token::Model>,
     rollouts: Vec<rollout::Model>,
+    alert_cursors: Vec<alert_cursor::Model>,
 }
 
 impl Rows {
@@ -109,6 +112,10 @@ impl Rows {
                 .await?,
             rollouts: rollout::Entity::find()
                 .order_by_asc(rollout::Column::Id)
+                .all(db)
+                .await?,
+            alert_cursors: alert_cursor::Entity::find()
+                .order_by_asc(alert_cursor::Column::Id)
                 .all(db)
                 .await?,
         })
@@ -241,6 +248,13 @@ impl Rows {
                     })
                     .collect(),
             ),
+            table(
+                "alert_cursors",
+                self.alert_cursors
+                    .iter()
+                    .map(|r| json!([r.id, r.consumer, r.last_event_id, ts(r.updated_at)]))
+                    .collect(),
+            ),
         ]
     }
 }
@@ -301,6 +315,9 @@ impl Store {
             row.into_active_model().reset_all().insert(&txn).await?;
         }
         for row in source.rollouts.iter().cloned() {
+            row.into_active_model().reset_all().insert(&txn).await?;
+        }
+        for row in source.alert_cursors.iter().cloned() {
             row.into_active_model().reset_all().insert(&txn).await?;
         }
         if txn.get_database_backend() == DbBackend::Postgres {

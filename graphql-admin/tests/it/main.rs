@@ -18,3 +18,7 @@ mod publisher;
 /// Scheduled rollouts: validation, due steps as audited commits, idempotence,
 /// cancellation, one scheduler at a time with takeover.
 mod rollouts;
+
+/// Alerts: signed webhooks per flag change, alerts for unusual ones
+/// (out-of-band, kill switch, locked), retries and persisted cursors.
+mod alerts;

@@ -947,6 +947,17 @@ async fn a_sqlite_store_copies_to_postgres_verified() {
         .await
         .unwrap();
 
+    // An alert cursor, as an alerter leaves one for each webhook target.
+    graphql_admin::alerts::Alerter::new(
+        store.clone(),
+        graphql_admin::alerts::AlertSettings::new(vec![graphql_admin::alerts::WebhookConfig {
+            url: "http://127.0.0.1:9/hook".into(),
+            secret: "s3cret".into(),
+            events: Vec::new(),
+        }]),
+    )
+    .await
+    .unwrap();
     let copied = store.copy_to(&target.store).await.unwrap();
     assert_eq!(copied, target.store.table_summary().await.unwrap());
     let rows: Vec<(&str, usize)> = copied.iter().map(|t| (t.table, t.rows)).collect();

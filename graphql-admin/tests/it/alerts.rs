@@ -1,0 +1,599 @@
+//! Alerts end to end: a local HTTP receiver records the webhook deliveries
+//! of a running alerter and checks every signature with its own HMAC.
+//!
+//! Waits poll until a delivery arrives, with a generous timeout; nothing
+//! depends on how fast it arrives. The alerter's poll interval is an hour,
+//! so a delivery can only come from a wake-up: an announced commit or, on
+//! PostgreSQL, the audit trigger's notification.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use graphql_admin::alerts::{AlertSettings, Alerter, EventType, WebhookConfig};
+use graphql_admin::api::Commit;
+use graphql_admin::store::{FlagChange, FlagInput, NewFlagSet};
+use graphql_admin::{Actor, Store};
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::sync::{broadcast, oneshot};
+use tokio::task::JoinHandle;
+use warp::Filter;
+
+use crate::support::TestDb;
+
+const SECRET: &str = "s3cret-for-tests";
+
+/// How long a test waits for a delivery before it fails.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    delivery: String,
+    event: String,
+    timestamp: String,
+    signature: String,
+    body: Vec<u8>,
+    /// Whether the receiver answered 2xx.
+    accepted: bool,
+}
+
+impl Received {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("JSON body")
+    }
+}
+
+/// A local webhook receiver that answers 500 to its first `failures`
+/// requests and 204 to the rest.
+struct Receiver {
+    url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Receiver {
+    async fn start(failures: usize) -> Receiver {
+        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let record = received.clone();
+        let route = warp::post()
+            .and(warp::path("hook"))
+            .and(warp::header::headers_cloned())
+            .and(warp::body::content_length_limit(1 << 20))
+            .and(warp::body::bytes())
+            .map(
+                move |headers: warp::http::HeaderMap, body: warp::hyper::body::Bytes| {
+                    let header = |name: &str| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_owned()
+                    };
+                    let accepted = seen.fetch_add(1, Ordering::SeqCst) >= failures;
+                    record.lock().unwrap().push(Received {
+                        delivery: header("x-ensign-delivery"),
+                        event: header("x-ensign-event"),
+                        timestamp: header("x-ensign-timestamp"),
+                        signature: header("x-ensign-signature"),
+                        body: body.to_vec(),
+                        accepted,
+                    });
+                    let status = if accepted {
+                        warp::http::StatusCode::NO_CONTENT
+                    } else {
+                        warp::http::StatusCode::INTERNAL_SERVER_ERROR
+                    };
+                    warp::reply::with_status(warp::reply(), status)
+                },
+            );
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(
+            warp::serve(route)
+                .incoming(listener)
+                .graceful(async move {
+                    let _ = stopped.await;
+                })
+                .run(),
+        );
+        Receiver {
+            url: format!("http://{addr}/hook"),
+            received,
+            stop: Some(stop),
+        }
+    }
+
+    fn webhook(&self, events: Vec<EventType>) -> WebhookConfig {
+        WebhookConfig {
+            url: self.url.clone(),
+            secret: SECRET.into(),
+            events,
+        }
+    }
+
+    fn all(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Every request for `delivery` so far.
+    fn attempts(&self, delivery: &str) -> Vec<Received> {
+        self.all()
+            .into_iter()
+            .filter(|r| r.delivery == delivery)
+            .collect()
+    }
+
+    /// Waits until `delivery` was accepted and returns its accepted copy.
+    async fn accepted(&self, delivery: &str) -> Received {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(found) = self.attempts(delivery).into_iter().find(|r| r.accepted) {
+                return found;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no delivery {delivery} after {PATIENCE:?}; received: {:#?}",
+                self.all()
+                    .iter()
+                    .map(|r| (&r.delivery, r.accepted))
+                    .collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// HMAC-SHA256 written out from RFC 2104, independent of the alerter's
+/// own signing code.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let mut inner: Vec<u8> = block.iter().map(|b| b ^ 0x36).collect();
+    inner.extend_from_slice(message);
+    let mut outer: Vec<u8> = block.iter().map(|b| b ^ 0x5c).collect();
+    outer.extend_from_slice(&Sha256::digest(&inner));
+    Sha256::digest(&outer).to_vec()
+}
+
+/// Checks the signature as a receiver would: the HMAC of the timestamp
+/// header, a full stop and the raw body, and a timestamp near now.
+#[track_caller]
+fn assert_signed(received: &Received) {
+    let mut signed = received.timestamp.clone().into_bytes();
+    signed.push(b'.');
+    signed.extend_from_slice(&received.body);
+    let expected: String = hmac_sha256(SECRET.as_bytes(), &signed)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(received.signature, format!("sha256={expected}"));
+    let timestamp: i64 = received.timestamp.parse().expect("numeric timestamp");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    assert!(
+        (now - timestamp).abs() < 3600,
+        "timestamp {timestamp} is not now ({now})"
+    );
+    let body = received.json();
+    assert_eq!(body["id"], received.delivery);
+    assert_eq!(body["type"], received.event);
+}
+
+/// Settings for tests: wake-ups only (an hourly poll), quick retries.
+fn settings(webhooks: Vec<WebhookConfig>) -> AlertSettings {
+    AlertSettings {
+        poll_interval: Duration::from_secs(3600),
+        retry_initial: Duration::from_millis(20),
+        retry_max: Duration::from_millis(200),
+        gap_grace: Duration::from_millis(500),
+        ..AlertSettings::new(webhooks)
+    }
+}
+
+/// A running alerter that follows `commits`.
+struct Running {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+async fn start(
+    store: &Store,
+    settings: AlertSettings,
+    commits: &broadcast::Sender<Commit>,
+) -> Running {
+    let alerter = Alerter::new(store.clone(), settings)
+        .await
+        .expect("alerter starts")
+        .follow(commits.subscribe());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(alerter.run(async move {
+        let _ = stopped.await;
+    }));
+    Running { stop, task }
+}
+
+impl Running {
+    /// Stops the alerter and waits until it has.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.expect("alerter task");
+    }
+}
+
+fn flag(default: &str, locked: Option<bool>) -> FlagInput {
+    FlagInput {
+        definition: json!({
+            "state": "ENABLED",
+            "variants": {"on": true, "off": false},
+            "defaultVariant": default,
+        }),
+        client_visible: None,
+        locked,
+    }
+}
+
+async fn flag_set(store: &Store) -> Actor {
+    let actor = Actor::named("ada");
+    store
+        .create_flag_set(
+            &actor,
+            NewFlagSet {
+                key: "production".into(),
+                ..NewFlagSet::default()
+            },
+        )
+        .await
+        .unwrap();
+    actor
+}
+
+/// Writes a flag change, announces it as the admin API does, and returns
+/// the id of its audit event.
+async fn write(
+    store: &Store,
+    commits: &broadcast::Sender<Commit>,
+    key: &str,
+    change: FlagChange<'_>,
+) -> i64 {
+    let action = change.action().to_owned();
+    store
+        .write_flag(&Actor::named("ada"), "production", key, change)
+        .await
+        .unwrap();
+    let _ = commits.send(Commit {
+        flag_set: "production".into(),
+        flag: Some(key.into()),
+        action,
+        actor: "ada".into(),
+    });
+    last_event(store, key).await
+}
+
+async fn last_event(store: &Store, key: &str) -> i64 {
+    store
+        .history("production", key)
+        .await
+        .unwrap()
+        .last()
+        .unwrap()
+        .id
+}
+
+async fn update(
+    store: &Store,
+    commits: &broadcast::Sender<Commit>,
+    key: &str,
+    default: &str,
+) -> i64 {
+    let version = store.flag("production", key).await.unwrap().version;
+    let change = FlagChange::Update {
+        expected_version: version,
+        input: flag(default, None),
+    };
+    write(store, commits, key, change).await
+}
+
+/// A normal update is one signed `flag.changed` and no alert; a kill
+/// switch and a change to a locked flag each raise a `flag.alert`; a target
+/// that subscribes to alerts only gets nothing else.
+#[tokio::test]
+async fn flag_changes_are_signed_and_only_unusual_ones_alert() {
+    for db in TestDb::both("flag_changes_are_signed_and_only_unusual_ones_alert").await {
+        let store = &db.store;
+        let (commits, _) = broadcast::channel(64);
+        flag_set(store).await;
+        write(
+            store,
+            &commits,
+            "banner",
+            FlagChange::Create(flag("off", None)),
+        )
+        .await;
+        let everything = Receiver::start(0).await;
+        let alerts_only = Receiver::start(0).await;
+        let running = start(
+            store,
+            settings(vec![
+                everything.webhook(Vec::new()),
+                alerts_only.webhook(vec![EventType::Alert]),
+            ]),
+            &commits,
+        )
+        .await;
+
+        let updated = update(store, &commits, "banner", "on").await;
+        let changed = everything.accepted(&format!("evt-{updated}-changed")).await;
+        assert_signed(&changed);
+        let body = changed.json();
+        assert_eq!(body["type"], "flag.changed", "{}", db.backend);
+        assert_eq!(body["auditEventId"], updated);
+        assert_eq!(body["flagSet"], "production");
+        assert_eq!(body["flag"], "banner");
+        assert_eq!(body["action"], "update");
+        assert_eq!(body["actor"], "ada");
+        assert_eq!(body["outOfBand"], false);
+        assert_eq!(body["before"]["definition"]["defaultVariant"], "off");
+        assert_eq!(body["after"]["definition"]["defaultVariant"], "on");
+        assert!(body.get("alert").is_none(), "{body}");
+
+        let kill = |definition: &mut Value| {
+            definition["state"] = json!("DISABLED");
+            Ok(())
+        };
+        let killed = write(
+            store,
+            &commits,
+            "banner",
+            FlagChange::Edit {
+                expected_version: None,
+                action: "kill",
+                edit: &kill,
+            },
+        )
+        .await;
+        let alert = everything.accepted(&format!("evt-{killed}-alert")).await;
+        assert_signed(&alert);
+        let body = alert.json();
+        assert_eq!(body["type"], "flag.alert");
+        assert_eq!(body["alert"]["kind"], "kill_switch");
+        assert_eq!(body["alert"]["severity"], "warning");
+        assert!(
+            body["alert"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("kill switch"),
+            "{body}"
+        );
+        everything.accepted(&format!("evt-{killed}-changed")).await;
+
+        write(
+            store,
+            &commits,
+            "checkout",
+            FlagChange::Create(flag("off", Some(true))),
+        )
+        .await;
+        let locked = update(store, &commits, "checkout", "on").await;
+        let alert = everything.accepted(&format!("evt-{locked}-alert")).await;
+        assert_signed(&alert);
+        assert_eq!(alert.json()["alert"]["kind"], "locked_flag");
+        assert_eq!(
+            alerts_only
+                .accepted(&format!("evt-{locked}-alert"))
+                .await
+                .json()["alert"]["kind"],
+            "locked_flag"
+        );
+
+        // Deliveries come in audit order, so by now the update's alert
+        // would have arrived if there were one.
+        assert!(
+            everything
+                .attempts(&format!("evt-{updated}-alert"))
+                .is_empty()
+        );
+        let events: Vec<String> = alerts_only.all().into_iter().map(|r| r.event).collect();
+        assert!(events.iter().all(|e| e == "flag.alert"), "{events:?}");
+        assert!(
+            alerts_only
+                .attempts(&format!("evt-{killed}-alert"))
+                .iter()
+                .any(|r| r.accepted)
+        );
+        running.stop().await;
+        db.drop_all().await;
+    }
+}
+
+/// An edit made by hand in SQL raises an out-of-band alert, woken by the
+/// audit trigger's notification alone; it says the change is published
+/// when the flag set still compiles, and that the last valid version keeps
+/// being served when it does not.
+#[tokio::test]
+async fn out_of_band_edits_alert_with_what_is_served_on_postgres() {
+    let Some(db) =
+        TestDb::postgres("out_of_band_edits_alert_with_what_is_served_on_postgres").await
+    else {
+        return;
+    };
+    let store = &db.store;
+    let (commits, _) = broadcast::channel(64);
+    flag_set(store).await;
+    write(
+        store,
+        &commits,
+        "banner",
+        FlagChange::Create(flag("off", None)),
+    )
+    .await;
+    let receiver = Receiver::start(0).await;
+    let running = start(
+        store,
+        settings(vec![receiver.webhook(Vec::new())]),
+        &commits,
+    )
+    .await;
+
+    let schema = db.schema.as_deref().unwrap();
+    let outsider = Store::connect(&crate::support::postgres_url())
+        .await
+        .unwrap();
+    let edit = |variant: &str| {
+        format!(
+            "UPDATE {schema}.flags SET definition = jsonb_set(definition, '{{defaultVariant}}', '\"{variant}\"') WHERE key = 'banner'"
+        )
+    };
+
+    outsider
+        .connection()
+        .execute_unprepared(&edit("on"))
+        .await
+        .unwrap();
+    let good = last_event(store, "banner").await;
+    let alert = receiver.accepted(&format!("evt-{good}-alert")).await;
+    assert_signed(&alert);
+    let body = alert.json();
+    assert_eq!(body["outOfBand"], true);
+    assert_eq!(body["actor"], "postgres");
+    assert_eq!(body["alert"]["kind"], "out_of_band");
+    assert_eq!(body["alert"]["severity"], "warning");
+    assert_eq!(body["alert"]["publication"]["published"], true);
+    let message = body["alert"]["message"].as_str().unwrap();
+    assert!(message.contains("outside Ensign"), "{message}");
+    assert!(message.contains("published"), "{message}");
+    assert!(!message.contains("not published"), "{message}");
+
+    outsider
+        .connection()
+        .execute_unprepared(&edit("missing"))
+        .await
+        .unwrap();
+    let bad = last_event(store, "banner").await;
+    let alert = receiver.accepted(&format!("evt-{bad}-alert")).await;
+    assert_signed(&alert);
+    let body = alert.json();
+    assert_eq!(body["alert"]["kind"], "out_of_band");
+    assert_eq!(body["alert"]["severity"], "critical");
+    assert_eq!(body["alert"]["publication"]["published"], false);
+    assert!(
+        !body["alert"]["publication"]["errors"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{body}"
+    );
+    let message = body["alert"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("keeps serving the last valid version"),
+        "{message}"
+    );
+    receiver.accepted(&format!("evt-{bad}-changed")).await;
+
+    running.stop().await;
+    db.drop_all().await;
+}
+
+/// A receiver that fails twice gets the same delivery a third time and
+/// accepts it; nothing is delivered twice once accepted.
+#[tokio::test]
+async fn failed_deliveries_are_retried_until_accepted() {
+    for db in TestDb::both("failed_deliveries_are_retried_until_accepted").await {
+        let store = &db.store;
+        let (commits, _) = broadcast::channel(64);
+        flag_set(store).await;
+        write(
+            store,
+            &commits,
+            "banner",
+            FlagChange::Create(flag("off", None)),
+        )
+        .await;
+        let receiver = Receiver::start(2).await;
+        let running = start(
+            store,
+            settings(vec![receiver.webhook(Vec::new())]),
+            &commits,
+        )
+        .await;
+
+        let updated = update(store, &commits, "banner", "on").await;
+        let id = format!("evt-{updated}-changed");
+        receiver.accepted(&id).await;
+        // A later event is delivered only after this one was accepted, so
+        // once it arrives no attempt of the first can still be under way.
+        let next = update(store, &commits, "banner", "off").await;
+        receiver.accepted(&format!("evt-{next}-changed")).await;
+
+        let attempts = receiver.attempts(&id);
+        let outcomes: Vec<bool> = attempts.iter().map(|r| r.accepted).collect();
+        assert_eq!(outcomes, [false, false, true], "{}", db.backend);
+        for attempt in &attempts {
+            assert_signed(attempt);
+            assert_eq!(attempt.body, attempts[0].body, "the body is the same");
+        }
+        running.stop().await;
+        db.drop_all().await;
+    }
+}
+
+/// The cursor is persisted: a restarted alerter sends nothing it delivered
+/// before, and delivers what was committed while it was down.
+#[tokio::test]
+async fn a_restarted_alerter_resumes_where_it_stopped() {
+    for db in TestDb::both("a_restarted_alerter_resumes_where_it_stopped").await {
+        let store = &db.store;
+        let (commits, _) = broadcast::channel(64);
+        flag_set(store).await;
+        write(
+            store,
+            &commits,
+            "banner",
+            FlagChange::Create(flag("off", None)),
+        )
+        .await;
+        let receiver = Receiver::start(0).await;
+        let config = settings(vec![receiver.webhook(Vec::new())]);
+
+        let first = start(store, config.clone(), &commits).await;
+        let before = update(store, &commits, "banner", "on").await;
+        receiver.accepted(&format!("evt-{before}-changed")).await;
+        first.stop().await;
+
+        let while_down = update(store, &commits, "banner", "off").await;
+        let second = start(store, config.clone(), &commits).await;
+        let after = update(store, &commits, "banner", "on").await;
+        receiver
+            .accepted(&format!("evt-{while_down}-changed"))
+            .await;
+        receiver.accepted(&format!("evt-{after}-changed")).await;
+        second.stop().await;
+
+        let delivered: Vec<String> = receiver.all().into_iter().map(|r| r.delivery).collect();
+        assert_eq!(
+            delivered,
+            [before, while_down, after].map(|id| format!("evt-{id}-changed")),
+            "{}",
+            db.backend
+        );
+        db.drop_all().await;
+    }
+}
