@@ -305,3 +305,80 @@ async fn bad_requests_are_refused_with_codes() {
     assert_eq!(response.status().as_u16(), 400);
     db.drop_all().await;
 }
+
+/// Subscriptions over a WebSocket (graphql-transport-ws): the token goes in
+/// `connection_init`; a commit is pushed to the subscriber of its flag set.
+#[tokio::test]
+async fn subscriptions_push_commits_over_a_websocket() {
+    let db = TestDb::sqlite().await;
+    let api = api(&db.store).await;
+    let connect = |token: String| {
+        let routes = routes(api.admin.clone());
+        async move {
+            let mut client = warp::test::ws()
+                .path("/graphql")
+                .header("sec-websocket-protocol", "graphql-transport-ws")
+                .handshake(routes)
+                .await
+                .expect("the WebSocket upgrade succeeds");
+            client
+                .send_text(
+                    json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}})
+                        .to_string(),
+                )
+                .await;
+            client
+        }
+    };
+    let next = |message: warp::ws::Message| -> Value {
+        serde_json::from_str(message.to_str().unwrap_or("null")).unwrap_or(Value::Null)
+    };
+
+    let mut refused = connect("ens_adm_wrong".into()).await;
+    let answer = refused.recv().await;
+    let closed = match answer {
+        Ok(message) => message.is_close() || next(message)["type"] == "connection_error",
+        Err(_) => true,
+    };
+    assert!(closed, "an unknown token is refused");
+
+    let mut client = connect(api.viewer.clone()).await;
+    let ack = next(client.recv().await.unwrap());
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    client
+        .send_text(
+            json!({"id": "1", "type": "subscribe", "payload": {
+                "query": r#"subscription { flagChanges(flagSet: "production") { flagSet flag action actor } }"#
+            }})
+            .to_string(),
+        )
+        .await;
+    // Commit until the subscription (set up asynchronously) sees one.
+    let mut pushed = Value::Null;
+    for attempt in 0..20 {
+        let key = format!("flag_{attempt}");
+        let (_, body) = post(
+            &api,
+            Some(&api.editor),
+            &format!(
+                r#"mutation($def: JSON!) {{ createFlag(flagSet: "production", key: "{key}", flag: {{definition: $def}}) {{ key }} }}"#
+            ),
+            json!({"def": definition("off")}),
+        )
+        .await;
+        assert_eq!(body["data"]["createFlag"]["key"], json!(key), "{body}");
+        if let Ok(Ok(message)) =
+            tokio::time::timeout(std::time::Duration::from_millis(200), client.recv()).await
+        {
+            pushed = next(message);
+            break;
+        }
+    }
+    assert_eq!(pushed["type"], "next", "{pushed}");
+    let change = &pushed["payload"]["data"]["flagChanges"];
+    assert_eq!(change["flagSet"], "production");
+    assert_eq!(change["action"], "create");
+    assert_eq!(change["actor"], "ada");
+    assert!(change["flag"].as_str().unwrap().starts_with("flag_"));
+    db.drop_all().await;
+}
