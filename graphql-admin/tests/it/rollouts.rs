@@ -831,3 +831,53 @@ async fn rollouts_are_scheduled_listed_and_cancelled_through_the_api() {
     assert_eq!(code(&body), "ROLLOUT_NOT_FOUND", "{body}");
     db.drop_all().await;
 }
+
+/// The loop as the binary runs it, on the real clock: a step already due
+/// is applied and announced at the first tick, and on shutdown the lock is
+/// released.
+#[tokio::test]
+async fn the_scheduler_loop_runs_until_shutdown_and_releases_its_lock() {
+    for db in TestDb::both("the_scheduler_loop_runs_until_shutdown_and_releases_its_lock").await {
+        let store = &db.store;
+        let actor = setup(store).await;
+        let past = OffsetDateTime::UNIX_EPOCH;
+        let rollout = store
+            .schedule_rollout(
+                &actor,
+                rollout_of(
+                    "checkout",
+                    vec![RolloutStep {
+                        at: past,
+                        ..step(0, 100)
+                    }],
+                ),
+            )
+            .await
+            .unwrap();
+        let key = lock_key();
+        let (commits, mut announced) = broadcast::channel(16);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(scheduler(store, &commits, key).run(async {
+            let _ = stopped.await;
+        }));
+
+        // A bound on a hang (a loop that never applies the step), not a
+        // measure of speed.
+        let commit = tokio::time::timeout(std::time::Duration::from_secs(60), announced.recv())
+            .await
+            .expect("the first tick applies the step")
+            .unwrap();
+        assert_eq!(commit.actor, rollout.actor());
+        stop.send(()).unwrap();
+        task.await.unwrap();
+        assert_eq!(new_weight(store).await, 100, "{}", db.backend);
+        assert_eq!(
+            store.rollout(rollout.id).await.unwrap().status,
+            RolloutStatus::Done
+        );
+        if db.schema.is_some() {
+            assert_eq!(lock_holder(store, key).await, None);
+        }
+        db.drop_all().await;
+    }
+}
