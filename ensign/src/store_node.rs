@@ -3,8 +3,8 @@
 //! store, seeds it on first start (the bundled example flags in flag set
 //! `default`, and an admin token printed once), serves the GraphQL admin
 //! API, feeds the evaluation server in-process with every committed state,
-//! and, given a Redis URL, publishes each commit there for evaluation
-//! nodes.
+//! runs scheduled rollouts (one node at a time), and, given a Redis URL,
+//! publishes each commit there for evaluation nodes.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -17,6 +17,7 @@ use warp::Filter as _;
 
 use graphql_admin::api::{Admin, routes};
 use graphql_admin::publisher::{Publisher, PublisherSettings};
+use graphql_admin::scheduler::{Scheduler, SchedulerSettings};
 use graphql_admin::store::{NewFlagSet, TokenRole};
 use graphql_admin::{Actor, Store};
 use provider::server::listen::{self, Tls};
@@ -147,6 +148,10 @@ pub async fn start(
         });
         tokio::spawn(publisher.run(wait_for(shutdown.clone())));
     }
+    // Every node with a store may run rollouts; on PostgreSQL an advisory
+    // lock lets exactly one of them do it.
+    let scheduler = Scheduler::new(store.clone(), commits.clone(), SchedulerSettings::default());
+    tokio::spawn(scheduler.run(wait_for(shutdown.clone())));
     tokio::spawn(pump(store, sender, commits.subscribe(), shutdown));
     Ok(addr)
 }

@@ -295,6 +295,31 @@ async fn the_embedded_store_serves_admin_changes_and_keeps_them() {
     );
     assert_eq!(last["before"]["definition"]["state"], "ENABLED");
     assert_eq!(last["after"]["definition"]["state"], "DISABLED");
+    // A rollout step already due is applied by the node's scheduler.
+    let (_, body) = graphql(
+        &serve,
+        &token,
+        r#"mutation { scheduleRollout(flagSet: "default", key: "new-checkout", steps: [
+            {at: "2020-01-01T00:00:00Z", weights: [{variant: "on", weight: 50}, {variant: "off", weight: 50}]}
+        ]) { id } }"#,
+    )
+    .await;
+    assert!(body["data"]["scheduleRollout"]["id"].is_number(), "{body}");
+    let mut applied = Value::Null;
+    for _ in 0..100 {
+        let (_, body) = graphql(
+            &serve,
+            &token,
+            r#"{ audit(filter: {flag: "new-checkout", first: 1}) { items { action after } } }"#,
+        )
+        .await;
+        applied = body["data"]["audit"]["items"][0].clone();
+        if applied["action"] == "rollout_step" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(applied["action"], "rollout_step", "{applied}");
     let (code, log) = serve.terminate();
     assert_eq!(code, Some(0), "{log}");
 
