@@ -67,6 +67,50 @@ pub struct Publication {
     pub version: i64,
     /// The flag set as one flagd flag file.
     pub document: Value,
+    /// Who may evaluate it: its SDK keys and its client-visible flags.
+    /// Empty when the flag set has no keys. (Added within format 1: older
+    /// readers ignore it.)
+    #[serde(default, skip_serializing_if = "Access::is_empty")]
+    pub access: Access,
+}
+
+/// The SDK keys of a flag set, as evaluation nodes check them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Access {
+    /// Live keys, as SHA-256 hashes (hex) of the secrets.
+    #[serde(default)]
+    pub keys: Vec<SdkKey>,
+    /// The flags a client key may evaluate.
+    #[serde(default)]
+    pub client_visible: Vec<String>,
+    /// Whether requests need a key even when no key is live (all of them
+    /// revoked): revoking the last key must not open the flag set.
+    #[serde(default)]
+    pub required: bool,
+}
+
+impl Access {
+    /// Whether there is nothing to check.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.client_visible.is_empty() && !self.required
+    }
+
+    /// Whether requests need a key.
+    pub fn requires_keys(&self) -> bool {
+        self.required || !self.keys.is_empty()
+    }
+}
+
+/// One SDK key of a flag set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SdkKey {
+    /// SHA-256 of the secret, lowercase hex.
+    pub hash: String,
+    /// `true` for a client key (browsers, apps: client-visible flags
+    /// only), `false` for a server key (every flag of the flag set).
+    pub client: bool,
 }
 
 /// The message sent on the announcement channel when a flag set's
@@ -130,7 +174,14 @@ impl Publication {
             flag_set: flag_set.into(),
             version,
             document,
+            access: Access::default(),
         }
+    }
+
+    /// The same payload with `access`.
+    pub fn with_access(mut self, access: Access) -> Publication {
+        self.access = access;
+        self
     }
 
     /// The payload's text in `format`, one of [`WRITTEN_FORMATS`].
@@ -276,6 +327,34 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn access_travels_in_the_payload_and_is_optional() {
+        let access = Access {
+            keys: vec![SdkKey {
+                hash: "ab".repeat(32),
+                client: true,
+            }],
+            client_visible: vec!["banner".into()],
+            required: true,
+        };
+        let publication =
+            Publication::new("web", 2, json!({"flags": {}})).with_access(access.clone());
+        let text = publication.encode(FORMAT).unwrap();
+        assert!(text.contains("\"clientVisible\":[\"banner\"]"), "{text}");
+        assert_eq!(Publication::decode(text.as_bytes()).unwrap().access, access);
+        // A payload without access (no keys, or an older writer) has none.
+        let bare = Publication::new("web", 2, json!({"flags": {}}))
+            .encode(FORMAT)
+            .unwrap();
+        assert!(!bare.contains("access"), "{bare}");
+        assert!(
+            Publication::decode(bare.as_bytes())
+                .unwrap()
+                .access
+                .is_empty()
+        );
+    }
 
     #[test]
     fn keys_carry_prefix_and_format() {

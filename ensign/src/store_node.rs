@@ -177,8 +177,8 @@ async fn pump(
                     .collect();
                 if versions != seen {
                     match documents(&store, versions.keys()).await {
-                        Ok(documents) => {
-                            sender.send(documents);
+                        Ok((documents, access)) => {
+                            sender.send_with_access(documents, access);
                             seen = versions;
                         }
                         Err(error) => {
@@ -199,16 +199,19 @@ async fn pump(
     }
 }
 
+/// Every flag set's document and SDK keys.
 async fn documents(
     store: &Store,
     keys: impl Iterator<Item = &String>,
-) -> Result<Vec<(String, Value)>, graphql_admin::StoreError> {
+) -> Result<(feed::Documents, feed::AccessList), graphql_admin::StoreError> {
     let mut documents = Vec::new();
+    let mut access = Vec::new();
     for key in keys {
         let (_, document) = store.document(key).await?;
         documents.push((key.clone(), document));
+        access.push((key.clone(), store.access(key).await?));
     }
-    Ok(documents)
+    Ok((documents, access))
 }
 
 async fn wait_for(mut shutdown: watch::Receiver<bool>) {

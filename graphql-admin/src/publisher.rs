@@ -360,7 +360,9 @@ impl Publisher {
                 pass.refused.push((set.key.clone(), version));
                 continue;
             }
-            let publication = Publication::new(set.key.clone(), version, document);
+            let access = inner.store.access(&set.key).await?;
+            let publication =
+                Publication::new(set.key.clone(), version, document).with_access(access);
             let mut moved = false;
             for names in &inner.keys {
                 moved |= self.write(connection, names, &publication).await?;

@@ -454,6 +454,116 @@ async fn an_admin_change_reaches_two_evaluation_nodes_through_redis() {
     assert_eq!(event["before"]["definition"]["state"], "ENABLED");
     assert_eq!(event["after"]["definition"]["state"], "DISABLED");
 
+    // A client SDK key reaches both nodes, sees only client-visible flags,
+    // and stops working on both once revoked.
+    let (_, body) = graphql(
+        &admin,
+        &token,
+        r#"mutation { createToken(name: "web", role: "client", flagSet: "default") { secret token { id } } }"#,
+    )
+    .await;
+    let secret = body["data"]["createToken"]["secret"]
+        .as_str()
+        .expect("a secret")
+        .to_owned();
+    let id = body["data"]["createToken"]["token"]["id"]
+        .as_i64()
+        .expect("an id");
+    let (_, body) = graphql(
+        &admin,
+        &token,
+        r#"{ flag(flagSet: "default", key: "payments-kill-switch") { version definition } }"#,
+    )
+    .await;
+    let flag = &body["data"]["flag"];
+    let body: Value = reqwest::Client::new()
+        .post(format!(
+            "http://{}/graphql",
+            admin.admin.expect("an admin API")
+        ))
+        .bearer_auth(&token)
+        .json(&json!({
+            "query": r#"mutation($v: Int!, $def: JSON!) { updateFlag(flagSet: "default",
+                key: "payments-kill-switch", expectedVersion: $v,
+                flag: {definition: $def, clientVisible: true}) { version } }"#,
+            "variables": {"v": flag["version"], "def": flag["definition"]},
+        }))
+        .send()
+        .await
+        .expect("the admin API answers")
+        .json()
+        .await
+        .expect("a JSON body");
+    assert!(body["data"]["updateFlag"]["version"].is_number(), "{body}");
+    let with_key = |node: &Serve, key: &'static str| {
+        let url = format!("http://{}/ofrep/v1/evaluate/flags/{key}", node.ofrep);
+        let secret = secret.clone();
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .bearer_auth(secret)
+                .json(&json!({"context": {}}))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    };
+    let anonymous = |node: &Serve| {
+        let url = format!(
+            "http://{}/ofrep/v1/evaluate/flags/payments-kill-switch",
+            node.ofrep
+        );
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&json!({"context": {}}))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    };
+    for node in &nodes {
+        // Once the flag set's keys arrive, a key is needed.
+        let mut status = 0;
+        for _ in 0..200 {
+            status = anonymous(node).await;
+            if status == 401 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert_eq!(status, 401, "the key reaches every node");
+        assert_eq!(with_key(node, "payments-kill-switch").await, 200);
+        assert_eq!(
+            with_key(node, "new-checkout").await,
+            404,
+            "not client-visible"
+        );
+    }
+    let (_, body) = graphql(
+        &admin,
+        &token,
+        &format!("mutation {{ revokeToken(id: {id}) {{ revokedAt }} }}"),
+    )
+    .await;
+    assert!(
+        body["data"]["revokeToken"]["revokedAt"].is_string(),
+        "{body}"
+    );
+    for node in &nodes {
+        let mut status = 0;
+        for _ in 0..200 {
+            status = with_key(node, "payments-kill-switch").await;
+            if status == 401 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert_eq!(status, 401, "the revoked key is refused on every node");
+    }
+
     for node in nodes {
         assert_eq!(node.terminate().0, Some(0));
     }

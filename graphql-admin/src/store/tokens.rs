@@ -9,8 +9,10 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::entity::{api_token, audit_event, flag_set};
-use super::flag_sets::lock_flag_set;
+use engine::publication::{Access, SdkKey};
+
+use super::entity::{api_token, audit_event, flag, flag_set};
+use super::flag_sets::{bump_version, lock_flag_set};
 use super::{Actor, Store, StoreError};
 
 /// What a token may do.
@@ -184,6 +186,10 @@ impl Store {
         }
         .insert(&txn)
         .await?;
+        if let Some(set) = &set {
+            // Evaluation nodes learn a flag set's keys with its publication.
+            bump_version(&txn, set, now).await?;
+        }
         txn.commit().await?;
         Ok(NewToken {
             record: record(model, flag_set.map(str::to_owned))?,
@@ -236,9 +242,19 @@ impl Store {
                 reason: format!("no token with id {id}"),
             })?;
         let now = OffsetDateTime::now_utc();
+        let newly_revoked = model.revoked_at.is_none();
         let mut active: api_token::ActiveModel = model.clone().into();
         active.revoked_at = Set(Some(model.revoked_at.unwrap_or(now)));
         let model = active.update(&txn).await?;
+        // An SDK key leaves evaluation nodes with its flag set's next
+        // publication.
+        if newly_revoked
+            && let Some(set_id) = model.flag_set_id
+            && let Some(set) = flag_set::Entity::find_by_id(set_id).one(&txn).await?
+        {
+            let set = lock_flag_set(&txn, &set.key).await?;
+            bump_version(&txn, &set, now).await?;
+        }
         audit_event::ActiveModel {
             flag_set_id: Set(model.flag_set_id),
             subject_kind: Set("token".into()),
@@ -259,6 +275,51 @@ impl Store {
         txn.commit().await?;
         let flag_set = self.flag_set_key(model.flag_set_id).await?;
         record(model, flag_set)
+    }
+
+    /// Who may evaluate flag set `flag_set` on evaluation nodes: its live
+    /// SDK keys (as hashes) and its client-visible flags, published with
+    /// its document.
+    pub async fn access(&self, flag_set: &str) -> Result<Access, StoreError> {
+        let set = flag_set::Entity::find()
+            .filter(flag_set::Column::Key.eq(flag_set))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| StoreError::FlagSetNotFound {
+                key: flag_set.to_owned(),
+            })?;
+        let tokens = api_token::Entity::find()
+            .filter(api_token::Column::FlagSetId.eq(set.id))
+            .filter(api_token::Column::Kind.eq("sdk"))
+            .order_by_asc(api_token::Column::Id)
+            .all(&self.db)
+            .await?;
+        // Once a flag set has had a key, it needs one, even if every key
+        // has been revoked since.
+        let required = !tokens.is_empty();
+        let keys = tokens
+            .into_iter()
+            .filter(|t| t.revoked_at.is_none())
+            .map(|t| SdkKey {
+                hash: t.token_hash,
+                client: t.role == TokenRole::Client.as_str(),
+            })
+            .collect();
+        let client_visible = flag::Entity::find()
+            .filter(flag::Column::FlagSetId.eq(set.id))
+            .filter(flag::Column::ClientVisible.eq(true))
+            .filter(flag::Column::Archived.eq(false))
+            .order_by_asc(flag::Column::Key)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|f| f.key)
+            .collect();
+        Ok(Access {
+            keys,
+            client_visible,
+            required,
+        })
     }
 
     async fn flag_set_key(&self, id: Option<i64>) -> Result<Option<String>, StoreError> {

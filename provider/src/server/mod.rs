@@ -1,6 +1,7 @@
 //! The evaluation server: listeners over one shared, atomically swapped
 //! snapshot.
 
+pub mod keys;
 pub mod listen;
 pub mod management;
 pub mod metrics;

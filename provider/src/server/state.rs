@@ -14,6 +14,7 @@ use engine::{Changes, Snapshot, SnapshotCell};
 use serde_json::{Map, Value};
 use tokio::sync::{Mutex, broadcast, watch};
 
+use crate::server::keys::SdkKeys;
 use crate::server::metrics::Metrics;
 
 /// How many changes a slow subscriber may fall behind before it is told it
@@ -43,6 +44,7 @@ pub struct Flags {
     static_context: Map<String, Value>,
     shutdown: watch::Sender<bool>,
     metrics: Metrics,
+    keys: SdkKeys,
 }
 
 impl Flags {
@@ -60,7 +62,13 @@ impl Flags {
             static_context,
             shutdown,
             metrics: Metrics::default(),
+            keys: SdkKeys::default(),
         })
+    }
+
+    /// The SDK keys delivered with the flag sets.
+    pub fn sdk_keys(&self) -> &SdkKeys {
+        &self.keys
     }
 
     /// The snapshot serving now (lock-free).

@@ -602,3 +602,125 @@ async fn a_feed_delivers_several_flag_sets_and_replaces_them() {
     assert_eq!(gone["errorCode"], "FLAG_NOT_FOUND", "{gone}");
     server.shutdown().await;
 }
+
+async fn ofrep_with_key(
+    server: &Server,
+    path: &str,
+    key: Option<&str>,
+    selector: Option<&str>,
+) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!(
+            "http://{}/ofrep/v1/evaluate/flags{path}",
+            server.ofrep_addr
+        ))
+        .json(&json!({"context": {}}));
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    if let Some(selector) = selector {
+        request = request.header("flagd-selector", selector);
+    }
+    let response = request.send().await.expect("the OFREP listener answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// SDK keys delivered with flag sets: once any exists, a key is needed; a
+/// key is bound to its flag set, a client key to its client-visible flags,
+/// and a key left out of a new delivery stops working.
+#[tokio::test]
+async fn sdk_keys_delivered_with_flag_sets_bind_requests() {
+    use engine::publication::{Access, SdkKey};
+    use provider::server::keys::hash;
+
+    let (sender, feed) = provider::server::sources::feed::channel();
+    let server = Server::start(config(vec![SourceSpec {
+        name: "store".into(),
+        kind: SourceKind::Feed { feed },
+    }]))
+    .await
+    .expect("the server starts");
+    let mut web = flag_document("web", "on");
+    web["flags"]["secret"] = web["flags"]["banner"].clone();
+    let documents = vec![
+        ("web".to_owned(), web),
+        ("batch".to_owned(), flag_document("batch", "off")),
+    ];
+    let access = |keys: Vec<SdkKey>| {
+        vec![(
+            "web".to_owned(),
+            Access {
+                keys,
+                client_visible: vec!["banner".into()],
+                required: true,
+            },
+        )]
+    };
+    let server_key = SdkKey {
+        hash: hash("srv-key"),
+        client: false,
+    };
+    let client_key = SdkKey {
+        hash: hash("cli-key"),
+        client: true,
+    };
+    sender.send_with_access(
+        documents.clone(),
+        access(vec![server_key.clone(), client_key]),
+    );
+    eventually("the feed is served", || async {
+        get(&server, "/readyz").await.0 == 200
+    })
+    .await;
+
+    let (status, body) = ofrep_with_key(&server, "/banner", None, None).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, _) = ofrep_with_key(&server, "/banner", Some("guess"), None).await;
+    assert_eq!(status, 401);
+
+    // A server key evaluates every flag of its flag set, and only there.
+    let (status, body) = ofrep_with_key(&server, "/secret", Some("srv-key"), None).await;
+    assert_eq!((status, &body["value"]), (200, &json!(true)), "{body}");
+    let (status, body) =
+        ofrep_with_key(&server, "/banner", Some("srv-key"), Some("flagSetId=batch")).await;
+    assert_eq!(status, 403, "{body}");
+
+    // A client key sees only client-visible flags.
+    let (status, body) = ofrep_with_key(&server, "/banner", Some("cli-key"), None).await;
+    assert_eq!((status, &body["value"]), (200, &json!(true)), "{body}");
+    let (status, body) = ofrep_with_key(&server, "/secret", Some("cli-key"), None).await;
+    assert_eq!(
+        (status, &body["errorCode"]),
+        (404, &json!("FLAG_NOT_FOUND")),
+        "{body}"
+    );
+    let (status, body) = ofrep_with_key(&server, "", Some("cli-key"), None).await;
+    assert_eq!(status, 200);
+    let keys: Vec<&str> = body["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["banner"], "{body}");
+    let (_, body) = ofrep_with_key(&server, "", Some("srv-key"), None).await;
+    assert_eq!(body["flags"].as_array().unwrap().len(), 2, "{body}");
+
+    // The next delivery without the client key revokes it.
+    sender.send_with_access(documents, access(vec![server_key]));
+    eventually("the revoked key is refused", || async {
+        ofrep_with_key(&server, "/banner", Some("cli-key"), None)
+            .await
+            .0
+            == 401
+    })
+    .await;
+    assert_eq!(
+        ofrep_with_key(&server, "/banner", Some("srv-key"), None)
+            .await
+            .0,
+        200
+    );
+    server.shutdown().await;
+}

@@ -3,7 +3,7 @@
 //! name them), each optionally bound to a selector, and a rate limit per
 //! key, or per client address when no keys are configured.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use engine::Selector;
 
+use crate::server::keys::KeyRing;
 use crate::server::ofrep::error::OfrepError;
 
 /// One API key.
@@ -60,6 +61,9 @@ pub struct Access {
 pub struct Grant {
     /// The selector to evaluate under.
     pub selector: Selector,
+    /// For a client SDK key, the only flags it may evaluate (others are
+    /// answered as not found, and left out of bulk answers).
+    pub visible: Option<Arc<HashSet<String>>>,
 }
 
 impl Access {
@@ -82,14 +86,21 @@ impl Access {
 
     /// Admits or refuses a request from its credentials, address and the
     /// selector it asked for.
+    ///
+    /// `ring` holds the SDK keys delivered with the flag sets: a key found
+    /// there is bound to its flag set (and, for a client key, to its
+    /// client-visible flags). With no static key and no SDK key anywhere,
+    /// requests need no key.
     pub fn admit(
         &self,
+        ring: &KeyRing,
         api_key: Option<&str>,
         authorization: Option<&str>,
         peer: Option<IpAddr>,
         requested: Option<Selector>,
     ) -> Result<Grant, OfrepError> {
-        let (client, bound) = if self.keys.is_empty() {
+        let mut visible = None;
+        let (client, bound) = if self.keys.is_empty() && ring.is_empty() {
             (peer.map_or(Client::Unknown, Client::Address), None)
         } else {
             let presented = api_key.map(str::trim).or_else(|| {
@@ -98,10 +109,20 @@ impl Access {
                     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
                 })
             });
-            let Some((key, bound)) = presented.and_then(|p| self.keys.get_key_value(p)) else {
+            let Some(presented) = presented else {
                 return Err(OfrepError::Unauthorized);
             };
-            (Client::Key(key.clone()), bound.clone())
+            if let Some((key, bound)) = self.keys.get_key_value(presented) {
+                (Client::Key(key.clone()), bound.clone())
+            } else if let Some(grant) = ring.lookup(presented) {
+                visible = grant.visible.clone();
+                (
+                    Client::Key(presented.to_owned()),
+                    Some(Selector::FlagSetId(grant.flag_set.clone())),
+                )
+            } else {
+                return Err(OfrepError::Unauthorized);
+            }
         };
         if let Some(limiter) = &self.limiter
             && let Err(not_until) = limiter.check_key(&client)
@@ -120,7 +141,7 @@ impl Access {
             (Some(bound), _) => bound,
             (None, asked) => asked.unwrap_or(Selector::All),
         };
-        Ok(Grant { selector })
+        Ok(Grant { selector, visible })
     }
 
     /// Drops the rate limiter's state of clients that have been idle long
@@ -158,7 +179,13 @@ mod tests {
         expect: Result<&str, u16>,
     ) {
         let got = access
-            .admit(api_key, authorization, None, asked.map(Selector::parse))
+            .admit(
+                &KeyRing::default(),
+                api_key,
+                authorization,
+                None,
+                asked.map(Selector::parse),
+            )
             .map(|g| g.selector.to_string())
             .map_err(|e| e.status().as_u16());
         assert_eq!(got.as_deref().map_err(|e| *e), expect);
@@ -224,15 +251,27 @@ mod tests {
         let by_address = Access::new(&[], Some(limit));
         let a = Some(IpAddr::from([10, 0, 0, 1]));
         let b = Some(IpAddr::from([10, 0, 0, 2]));
-        assert!(by_address.admit(None, None, a, None).is_ok());
-        assert!(by_address.admit(None, None, a, None).is_ok());
-        let refused = by_address.admit(None, None, a, None);
+        assert!(
+            by_address
+                .admit(&KeyRing::default(), None, None, a, None)
+                .is_ok()
+        );
+        assert!(
+            by_address
+                .admit(&KeyRing::default(), None, None, a, None)
+                .is_ok()
+        );
+        let refused = by_address.admit(&KeyRing::default(), None, None, a, None);
         match refused {
             Err(OfrepError::TooManyRequests { retry_after }) => {
                 assert!(retry_after >= Duration::from_secs(1));
             }
             other => panic!("expected 429, got {other:?}"),
         }
-        assert!(by_address.admit(None, None, b, None).is_ok());
+        assert!(
+            by_address
+                .admit(&KeyRing::default(), None, None, b, None)
+                .is_ok()
+        );
     }
 }

@@ -26,6 +26,7 @@ use engine::hash::ContentHasher;
 use engine::{ErrorCode, FlagSet, Resolution, Selector, Snapshot};
 
 use crate::server::Flags;
+use crate::server::keys::KeyRing;
 use crate::server::listen::PeerAddr;
 use crate::server::ofrep::access::{Access, ApiKey, Grant, RateLimit};
 use crate::server::ofrep::error::OfrepError;
@@ -89,16 +90,23 @@ pub fn routes(flags: Arc<Flags>, config: OfrepConfig) -> BoxedFilter<(Response,)
         .map(|v: Option<String>| v.is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes")));
     let access = Access::new(&config.api_keys, config.rate_limit);
     spawn_forgetting(&flags, access.clone());
-    let admit = warp::header::optional::<String>("x-api-key")
+    let ring = {
+        let flags = Arc::clone(&flags);
+        warp::any().map(move || flags.sdk_keys().ring())
+    };
+    let admit = ring
+        .and(warp::header::optional::<String>("x-api-key"))
         .and(warp::header::optional::<String>("authorization"))
         .and(warp::ext::optional::<PeerAddr>())
         .and(warp::header::optional::<String>(SELECTOR_HEADER))
         .map(
-            move |key: Option<String>,
+            move |ring: Arc<KeyRing>,
+                  key: Option<String>,
                   authorization: Option<String>,
                   peer: Option<PeerAddr>,
                   selector: Option<String>| {
                 access.admit(
+                    &ring,
                     key.as_deref(),
                     authorization.as_deref(),
                     peer.map(|p| p.0.ip()),
@@ -230,14 +238,19 @@ fn evaluate_one(
     explain: bool,
     body: Result<Bytes, OfrepError>,
 ) -> Response {
-    let selector = match grant {
-        Ok(grant) => grant.selector,
+    let (selector, visible) = match grant {
+        Ok(grant) => (grant.selector, grant.visible),
         Err(error) => return error.into_response(None),
     };
     let key = match body::flag_key(&segment) {
         Ok(key) => key,
         Err(error) => return error.into_response(None),
     };
+    if visible.is_some_and(|visible| !visible.contains(&key)) {
+        // A client key sees only client-visible flags; the others do not
+        // exist for it.
+        return OfrepError::FlagNotFound { key: key.clone() }.into_response(Some(&key));
+    }
     body.and_then(|body| {
         let snapshot = flags.snapshot();
         let context = body::context_text(&body)?;
@@ -326,11 +339,11 @@ fn evaluate_all(
     if_none_match: Option<String>,
     body: Result<Bytes, OfrepError>,
 ) -> Response {
-    let result = grant.and_then(|grant| Ok((grant.selector, body?)));
-    let result = result.and_then(|(selector, body)| {
+    let result = grant.and_then(|grant| Ok((grant.selector, grant.visible, body?)));
+    let result = result.and_then(|(selector, visible, body)| {
         let context = parse_context(&flags, body::context_text(&body)?)?;
         let snapshot = flags.snapshot();
-        let etag = bulk_etag(&snapshot, &selector, &context);
+        let etag = bulk_etag(&snapshot, &selector, visible.is_some(), &context);
         if if_none_match.is_some_and(|tags| etag_matches(&tags, &etag)) {
             let mut response = StatusCode::NOT_MODIFIED.into_response();
             insert_etag(&mut response, &etag);
@@ -342,6 +355,12 @@ fn evaluate_all(
         // entries over an earlier one's, as their flags merge.
         let mut metadata = Map::new();
         for (set, entry) in snapshot.visible(&selector) {
+            if visible
+                .as_ref()
+                .is_some_and(|visible| !visible.contains(entry.key()))
+            {
+                continue;
+            }
             let index = match prepared.iter().position(|(s, _)| Arc::ptr_eq(s, set)) {
                 Some(index) => index,
                 None => {
@@ -392,10 +411,17 @@ fn evaluate_all(
 
 /// The bulk response's entity tag: it changes when the flags, the selector
 /// or the context (static context included) do.
-fn bulk_etag(snapshot: &Snapshot, selector: &Selector, context: &Value) -> String {
+fn bulk_etag(
+    snapshot: &Snapshot,
+    selector: &Selector,
+    client_only: bool,
+    context: &Value,
+) -> String {
     let mut hasher = ContentHasher::default();
     hasher.write(&snapshot.version().to_le_bytes());
     hasher.write_str(&selector.to_string());
+    // A client key's answer holds fewer flags than a server key's.
+    hasher.write(&[u8::from(client_only)]);
     hasher.write_json(context);
     format!("\"{:016x}\"", hasher.finish())
 }

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use engine::publication::Access;
 use serde_json::Value;
 use tokio::sync::watch;
 
@@ -12,13 +13,19 @@ use super::Loader;
 /// Named flagd documents, one per flag set.
 pub type Documents = Vec<(String, Value)>;
 
+/// The SDK keys of each flag set.
+pub type AccessList = Vec<(String, Access)>;
+
+/// One state: the documents and their keys.
+type State = Option<Arc<(Documents, AccessList)>>;
+
 /// The sending side: the application publishes each new state here.
 #[derive(Debug, Clone)]
-pub struct FeedSender(watch::Sender<Option<Arc<Documents>>>);
+pub struct FeedSender(watch::Sender<State>);
 
 /// The receiving side, given to the server as [`super::SourceKind::Feed`].
 #[derive(Debug, Clone)]
-pub struct Feed(watch::Receiver<Option<Arc<Documents>>>);
+pub struct Feed(watch::Receiver<State>);
 
 /// A connected sender and feed. The source is not ready until the first
 /// state is sent.
@@ -31,7 +38,12 @@ impl FeedSender {
     /// Replaces the source's flag sets with `documents`. Only the latest
     /// state counts: states sent faster than they are loaded are skipped.
     pub fn send(&self, documents: Documents) {
-        self.0.send_replace(Some(Arc::new(documents)));
+        self.send_with_access(documents, Vec::new());
+    }
+
+    /// Replaces the source's flag sets and their SDK keys.
+    pub fn send_with_access(&self, documents: Documents, access: AccessList) {
+        self.0.send_replace(Some(Arc::new((documents, access))));
     }
 }
 
@@ -55,8 +67,10 @@ pub async fn run(
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let current = receiver.borrow_and_update().clone();
-        if let Some(documents) = current {
-            let _ = loader.load_sets(index, documents.as_ref().clone()).await;
+        if let Some(state) = current {
+            let (documents, access) = state.as_ref().clone();
+            let _ = loader.load_sets(index, documents).await;
+            loader.set_access(index, access);
         }
         tokio::select! {
             changed = receiver.changed() => {

@@ -146,6 +146,11 @@ impl Loader {
         self.publish(sets, &source, diagnostics).await
     }
 
+    /// Replaces the SDK keys source `index` delivered with its flag sets.
+    pub fn set_access(&self, index: usize, sets: Vec<(String, engine::publication::Access)>) {
+        self.flags.sdk_keys().set(index, sets);
+    }
+
     /// Publishes the snapshot of every source's current flag sets.
     async fn publish(
         &self,

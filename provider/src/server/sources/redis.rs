@@ -352,6 +352,12 @@ impl Follower {
             .collect();
         // The loader counts and logs documents that do not parse.
         let _ = self.loader.load_sets(self.index, documents).await;
+        let access = self
+            .held
+            .values()
+            .map(|p| (p.flag_set.clone(), p.access.clone()))
+            .collect();
+        self.loader.set_access(self.index, access);
         self.loaded = true;
     }
 
