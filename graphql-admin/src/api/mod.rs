@@ -1,5 +1,6 @@
 //! The GraphQL admin API: its schema and its warp routes.
 
+pub mod alerts;
 pub mod rollouts;
 pub mod routes;
 pub mod schema;

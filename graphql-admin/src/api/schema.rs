@@ -20,7 +20,11 @@ pub type AdminSchema = Schema<Query, Mutation, Subscription>;
 
 /// Read operations. (Each part of the API contributes an object.)
 #[derive(Debug, Default, MergedObject)]
-pub struct Query(FlagQuery, super::rollouts::RolloutQuery);
+pub struct Query(
+    FlagQuery,
+    super::rollouts::RolloutQuery,
+    super::alerts::AlertQuery,
+);
 
 /// Write operations, each one audited commit. (Each part of the API
 /// contributes an object.)

@@ -1,5 +1,6 @@
 //! Alerts end to end: a local HTTP receiver records the webhook deliveries
-//! of a running alerter and checks every signature with its own HMAC.
+//! of a running alerter and checks every signature with its own HMAC; the
+//! alerts query goes through the admin API's routes.
 //!
 //! Waits poll until a delivery arrives, with a generous timeout; nothing
 //! depends on how fast it arrives. The alerter's poll interval is an hour,
@@ -12,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use graphql_admin::alerts::{AlertSettings, Alerter, EventType, WebhookConfig};
-use graphql_admin::api::Commit;
-use graphql_admin::store::{FlagChange, FlagInput, NewFlagSet};
+use graphql_admin::api::{Admin, Commit, routes};
+use graphql_admin::store::{FlagChange, FlagInput, NewFlagSet, TokenRole};
 use graphql_admin::{Actor, Store};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
@@ -594,6 +595,89 @@ async fn a_restarted_alerter_resumes_where_it_stopped() {
             "{}",
             db.backend
         );
+        db.drop_all().await;
+    }
+}
+
+/// The alerts query (viewer role) lists the changes that raised an alert,
+/// newest first, with their audit events, page by page.
+#[tokio::test]
+async fn the_alerts_query_lists_unusual_changes() {
+    for db in TestDb::both("the_alerts_query_lists_unusual_changes").await {
+        let store = &db.store;
+        let (commits, _) = broadcast::channel(64);
+        flag_set(store).await;
+        write(
+            store,
+            &commits,
+            "banner",
+            FlagChange::Create(flag("off", Some(true))),
+        )
+        .await;
+        write(
+            store,
+            &commits,
+            "checkout",
+            FlagChange::Create(flag("off", None)),
+        )
+        .await;
+        update(store, &commits, "checkout", "on").await;
+        let kill = |definition: &mut Value| {
+            definition["state"] = json!("DISABLED");
+            Ok(())
+        };
+        let killed = write(
+            store,
+            &commits,
+            "checkout",
+            FlagChange::Edit {
+                expected_version: None,
+                action: "kill",
+                edit: &kill,
+            },
+        )
+        .await;
+        let viewer = store
+            .create_token(&Actor::named("setup"), "grace", TokenRole::Viewer, None)
+            .await
+            .unwrap()
+            .secret;
+        let admin = Admin {
+            store: store.clone(),
+            commits: commits.clone(),
+        };
+        let query = |variables: Value| {
+            let admin = admin.clone();
+            let viewer = viewer.clone();
+            async move {
+                let response = warp::test::request()
+                    .method("POST")
+                    .path("/graphql")
+                    .header("content-type", "application/json")
+                    .header("authorization", format!("Bearer {viewer}"))
+                    .json(&json!({
+                        "query": "query($before: Int) { alerts(first: 1, beforeId: $before) { items { id kind kinds severity message event { subjectKey action } } next } }",
+                        "variables": variables,
+                    }))
+                    .reply(&routes(admin))
+                    .await;
+                let body: Value = serde_json::from_slice(response.body()).unwrap();
+                assert!(body["errors"].is_null(), "{body}");
+                body["data"]["alerts"].clone()
+            }
+        };
+
+        let newest = query(json!({})).await;
+        assert_eq!(newest["items"][0]["id"], killed, "{}", db.backend);
+        assert_eq!(newest["items"][0]["kind"], "KILL_SWITCH");
+        assert_eq!(newest["items"][0]["severity"], "WARNING");
+        assert_eq!(newest["items"][0]["event"]["action"], "kill");
+        let older = query(json!({"before": newest["next"]})).await;
+        assert_eq!(older["items"][0]["kind"], "LOCKED_FLAG", "{older}");
+        assert_eq!(older["items"][0]["event"]["subjectKey"], "banner");
+        let oldest = query(json!({"before": older["next"]})).await;
+        assert_eq!(oldest["items"], json!([]), "{oldest}");
+        assert!(oldest["next"].is_null(), "{oldest}");
         db.drop_all().await;
     }
 }

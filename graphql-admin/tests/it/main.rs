@@ -20,5 +20,6 @@ mod publisher;
 mod rollouts;
 
 /// Alerts: signed webhooks per flag change, alerts for unusual ones
-/// (out-of-band, kill switch, locked), retries and persisted cursors.
+/// (out-of-band, kill switch, locked), retries, persisted cursors, and the
+/// alerts query.
 mod alerts;

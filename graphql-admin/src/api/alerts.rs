@@ -1,0 +1,212 @@
+//! Alerts in the GraphQL API (viewer role): the audit events that raise an
+//! alert (out-of-band edits, kill switches, changes to locked flags), newest
+//! first, as the webhooks of `crate::alerts` report them.
+
+use std::collections::HashMap;
+
+use async_graphql::{Context, Enum, Object, SimpleObject};
+
+use super::schema::{AuditObject, admin, authorize, store_error};
+use crate::alerts::{self, AlertKind, Publication, Severity};
+use crate::store::{AuditFilter, TokenRole};
+use crate::{Store, StoreError};
+
+/// Audit events read per page (the store's largest page), and the most
+/// alerts one query returns.
+const PAGE: u64 = 500;
+
+/// How many audit events one `alerts` query reads at most before it
+/// returns what it found, with a cursor to go on.
+const SCAN_LIMIT: usize = 10 * PAGE as usize;
+
+/// How urgent an alert is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "AlertSeverity")]
+pub enum SeverityObject {
+    /// A deliberate but unusual change.
+    Warning,
+    /// A change that cannot be published.
+    Critical,
+}
+
+impl From<Severity> for SeverityObject {
+    fn from(severity: Severity) -> Self {
+        match severity {
+            Severity::Warning => SeverityObject::Warning,
+            Severity::Critical => SeverityObject::Critical,
+        }
+    }
+}
+
+/// Why a change raised an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "AlertKind")]
+pub enum KindObject {
+    /// Changed by hand in SQL, outside Ensign.
+    OutOfBand,
+    /// The flag was disabled.
+    KillSwitch,
+    /// The flag is locked.
+    LockedFlag,
+}
+
+impl From<AlertKind> for KindObject {
+    fn from(kind: AlertKind) -> Self {
+        match kind {
+            AlertKind::OutOfBand => KindObject::OutOfBand,
+            AlertKind::KillSwitch => KindObject::KillSwitch,
+            AlertKind::LockedFlag => KindObject::LockedFlag,
+        }
+    }
+}
+
+/// Whether the flag set of an out-of-band edit compiles, as stored now.
+#[derive(Debug, Clone, SimpleObject)]
+#[graphql(name = "AlertPublication")]
+pub struct PublicationObject {
+    /// The flag set's version that was compiled.
+    version: i64,
+    /// Whether it compiles, so it is published; otherwise evaluation nodes
+    /// keep serving the last valid version.
+    published: bool,
+    /// The compiler's errors.
+    errors: Vec<String>,
+}
+
+impl From<Publication> for PublicationObject {
+    fn from(p: Publication) -> Self {
+        PublicationObject {
+            version: p.version,
+            published: p.published,
+            errors: p.errors.iter().map(ToString::to_string).collect(),
+        }
+    }
+}
+
+/// An alert, derived from one audit event.
+#[derive(Debug, Clone, SimpleObject)]
+#[graphql(name = "Alert")]
+pub struct AlertObject {
+    /// The audit event's id.
+    id: i64,
+    severity: SeverityObject,
+    /// The most significant reason.
+    kind: KindObject,
+    /// Every reason.
+    kinds: Vec<KindObject>,
+    /// What happened; for an out-of-band edit, whether the flag set as
+    /// stored now compiles and is published.
+    message: String,
+    /// For an out-of-band edit: whether the flag set as stored now
+    /// compiles.
+    publication: Option<PublicationObject>,
+    /// The audit event.
+    event: AuditObject,
+}
+
+/// A page of alerts.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct AlertPage {
+    items: Vec<AlertObject>,
+    /// Pass as `beforeId` for the next page; `null` when the audit log is
+    /// exhausted. A page may hold fewer than `first` alerts (even none)
+    /// and still have a next one, when alerts are sparse.
+    next: Option<i64>,
+}
+
+/// Read access to alerts.
+#[derive(Debug, Default)]
+pub struct AlertQuery;
+
+#[Object]
+impl AlertQuery {
+    /// Alerts raised by flag changes, newest first.
+    async fn alerts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] first: u64,
+        before_id: Option<i64>,
+        flag_set: Option<String>,
+    ) -> async_graphql::Result<AlertPage> {
+        authorize(ctx, TokenRole::Viewer)?;
+        let store = &admin(ctx)?.store;
+        alert_page(store, first, before_id, flag_set)
+            .await
+            .map_err(store_error)
+    }
+}
+
+async fn alert_page(
+    store: &Store,
+    first: u64,
+    before_id: Option<i64>,
+    flag_set: Option<String>,
+) -> Result<AlertPage, StoreError> {
+    let wanted = first.clamp(1, PAGE) as usize;
+    let mut items = Vec::new();
+    let mut publications: HashMap<String, Option<Publication>> = HashMap::new();
+    let mut cursor = before_id;
+    let mut scanned = 0;
+    loop {
+        let page = store
+            .audit(&AuditFilter {
+                flag_set: flag_set.clone(),
+                before_id: cursor,
+                limit: PAGE,
+                ..AuditFilter::default()
+            })
+            .await?;
+        for event in page.items {
+            scanned += 1;
+            cursor = Some(event.id);
+            let kinds = alerts::alert_kinds(&event);
+            if kinds.is_empty() {
+                continue;
+            }
+            let publication = match (&event.flag_set, kinds.contains(&AlertKind::OutOfBand)) {
+                (Some(set), true) => match publications.get(set) {
+                    Some(known) => known.clone(),
+                    None => {
+                        let assessed = match store.document(set).await {
+                            Ok((version, document)) => {
+                                Some(alerts::publication(version, &document))
+                            }
+                            Err(StoreError::FlagSetNotFound { .. }) => None,
+                            Err(error) => return Err(error),
+                        };
+                        publications.insert(set.clone(), assessed.clone());
+                        assessed
+                    }
+                },
+                _ => None,
+            };
+            let Some(alert) = alerts::alert(&event, kinds, publication) else {
+                continue;
+            };
+            items.push(AlertObject {
+                id: event.id,
+                severity: alert.severity.into(),
+                kind: alert.kind.into(),
+                kinds: alert.kinds.into_iter().map(KindObject::from).collect(),
+                message: alert.message,
+                publication: alert.publication.map(PublicationObject::from),
+                event: event.into(),
+            });
+            if items.len() == wanted {
+                return Ok(AlertPage {
+                    items,
+                    next: cursor,
+                });
+            }
+        }
+        if page.next.is_none() {
+            return Ok(AlertPage { items, next: None });
+        }
+        if scanned >= SCAN_LIMIT {
+            return Ok(AlertPage {
+                items,
+                next: cursor,
+            });
+        }
+    }
+}
