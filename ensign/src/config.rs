@@ -1,6 +1,6 @@
 //! `ensign serve --config FILE`: the serve options in a YAML (or JSON)
 //! file, by their option names, plus what has no option (OFREP API keys and
-//! rate limit). Precedence: file < environment < command line.
+//! rate limit, webhooks). Precedence: file < environment < command line.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use serde::Deserialize;
 
+use graphql_admin::alerts::WebhookConfig;
 use provider::server::ofrep::access::{ApiKey, RateLimit};
 
 use crate::cli::ServeArgs;
@@ -42,6 +43,10 @@ pub struct ServeFile {
     #[serde(default)]
     api_keys: Vec<ApiKey>,
     rate_limit: Option<RateLimit>,
+    /// Webhook targets of flag changes and alerts (file only: they hold
+    /// secrets).
+    #[serde(default)]
+    webhooks: Vec<WebhookConfig>,
 }
 
 /// The serve settings after merging.
@@ -53,6 +58,8 @@ pub struct Settings {
     pub api_keys: Vec<ApiKey>,
     /// OFREP rate limit (file only).
     pub rate_limit: Option<RateLimit>,
+    /// Webhook targets (file only).
+    pub webhooks: Vec<WebhookConfig>,
 }
 
 /// Reads the file named by `--config`, if any, and merges it under the
@@ -136,6 +143,7 @@ pub fn merge(
         args,
         api_keys: file.api_keys,
         rate_limit: file.rate_limit,
+        webhooks: file.webhooks,
     })
 }
 

@@ -62,7 +62,16 @@ pub fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
                 settings.prefix = args.redis_prefix.clone();
                 settings
             });
-            store_node::start(prepared, args.bind, args.admin_port, tls, publish, stopping).await?;
+            store_node::start(
+                prepared,
+                args.bind,
+                args.admin_port,
+                tls,
+                publish,
+                settings.webhooks.clone(),
+                stopping,
+            )
+            .await?;
         }
         stop_signal().await;
         tracing::info!("Shutting down.");

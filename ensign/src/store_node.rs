@@ -3,8 +3,9 @@
 //! store, seeds it on first start (the bundled example flags in flag set
 //! `default`, and an admin token printed once), serves the GraphQL admin
 //! API, feeds the evaluation server in-process with every committed state,
-//! runs scheduled rollouts (one node at a time), and, given a Redis URL,
-//! publishes each commit there for evaluation nodes.
+//! runs scheduled rollouts (one node at a time), sends signed webhooks for
+//! flag changes and alerts (`webhooks` in the config file), and, given a
+//! Redis URL, publishes each commit there for evaluation nodes.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -15,6 +16,7 @@ use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 use warp::Filter as _;
 
+use graphql_admin::alerts::{AlertSettings, Alerter, WebhookConfig};
 use graphql_admin::api::{Admin, routes};
 use graphql_admin::publisher::{Publisher, PublisherSettings};
 use graphql_admin::scheduler::{Scheduler, SchedulerSettings};
@@ -97,6 +99,7 @@ pub async fn start(
     admin_port: u16,
     tls: Option<Tls>,
     publish: Option<PublisherSettings>,
+    webhooks: Vec<WebhookConfig>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<SocketAddr> {
     let Prepared { store, sender, .. } = prepared;
@@ -147,6 +150,13 @@ pub async fn start(
             }
         });
         tokio::spawn(publisher.run(wait_for(shutdown.clone())));
+    }
+    if !webhooks.is_empty() {
+        let alerter = Alerter::new(store.clone(), AlertSettings::new(webhooks))
+            .await
+            .context("starting the alerter")?
+            .follow(commits.subscribe());
+        tokio::spawn(alerter.run(wait_for(shutdown.clone())));
     }
     // Every node with a store may run rollouts; on PostgreSQL an advisory
     // lock lets exactly one of them do it.

@@ -57,7 +57,7 @@ impl Serve {
                 }
             }
         });
-        let with_store = !extra.iter().any(|a| *a == "--uri" || *a == "--config");
+        let with_store = !extra.contains(&"--uri");
         let (mut ofrep, mut management, mut admin, mut token) = (None, None, None, None);
         while ofrep.is_none() || management.is_none() || (with_store && admin.is_none()) {
             let line = log
@@ -572,4 +572,71 @@ async fn an_admin_change_reaches_two_evaluation_nodes_through_redis() {
         .connection()
         .execute_unprepared(&format!("DROP DATABASE IF EXISTS {unique} WITH (FORCE)"))
         .await;
+}
+
+/// Webhooks from the config file: a kill switch flipped through the admin
+/// API reaches the receiver as a signed `flag.alert`.
+#[tokio::test]
+async fn a_kill_switch_is_delivered_to_a_signed_webhook() {
+    use warp::Filter as _;
+    let (tx, mut deliveries) = tokio::sync::mpsc::unbounded_channel();
+    let hook = warp::post()
+        .and(warp::path("hook"))
+        .and(warp::header::headers_cloned())
+        .and(warp::body::bytes())
+        .map(move |headers: warp::http::HeaderMap, body: bytes::Bytes| {
+            let _ = tx.send((headers, body));
+            "ok"
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port for the receiver");
+    let receiver = listener.local_addr().expect("its address");
+    tokio::spawn(warp::serve(hook).incoming(listener).run());
+
+    let dir = scratch("webhooks");
+    let config = dir.join("ensign.yaml");
+    std::fs::write(
+        &config,
+        format!("webhooks:\n  - url: http://{receiver}/hook\n    secret: s3cret\n"),
+    )
+    .expect("write the config file");
+    let serve = Serve::start_in(&dir, &["--config", &config.display().to_string()]);
+    serve.wait_ready().await;
+    let token = serve.token.clone().expect("a first start prints a token");
+    let (_, body) = graphql(
+        &serve,
+        &token,
+        r#"mutation { killSwitch(flagSet: "default", key: "new-checkout") { state } }"#,
+    )
+    .await;
+    assert_eq!(body["data"]["killSwitch"]["state"], "DISABLED", "{body}");
+
+    let mut alert = None;
+    while let Ok(Some((headers, body))) =
+        tokio::time::timeout(Duration::from_secs(30), deliveries.recv()).await
+    {
+        if headers["x-ensign-event"] == "flag.alert" {
+            alert = Some((headers, body));
+            break;
+        }
+    }
+    let (headers, body) = alert.expect("a flag.alert delivery");
+    let timestamp: i64 = headers["x-ensign-timestamp"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let signature = headers["x-ensign-signature"].to_str().unwrap();
+    assert!(
+        graphql_admin::alerts::verify(b"s3cret", timestamp, &body, signature),
+        "the signature verifies"
+    );
+    let event: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (&event["flag"], &event["action"], &event["actor"]),
+        (&json!("new-checkout"), &json!("kill"), &json!("admin")),
+        "{event}"
+    );
+    assert_eq!(serve.terminate().0, Some(0));
 }
