@@ -6,7 +6,6 @@
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use engine::publication::{Announcement, Keys, Publication};
@@ -380,30 +379,32 @@ async fn publication_is_in_order_even_with_two_publishers_racing() {
 
         // A watcher reads the pointer as fast as it can while both
         // publishers run and writes keep coming.
-        let stop = Arc::new(tokio::sync::Notify::new());
+        // A watch, not a Notify: a stop sent while a task is busy (reading
+        // Redis, publishing) must still be seen when it next looks.
+        let (stop, stopping) = tokio::sync::watch::channel(false);
         let watcher = {
             let mut connection = redis.clone();
             let keys = keys.clone();
-            let stop = Arc::clone(&stop);
+            let stopping = stopping.clone();
             tokio::spawn(async move {
                 let mut seen = Vec::new();
-                loop {
+                while !*stopping.borrow() {
                     let version: Option<i64> = connection
                         .get(keys.latest("production"))
                         .await
                         .expect("read latest");
                     seen.push(version.unwrap_or(0));
-                    tokio::select! {
-                        () = stop.notified() => return seen,
-                        () = tokio::time::sleep(Duration::from_millis(2)) => {}
-                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
                 }
+                seen
             })
         };
         let runs = [first.clone(), second.clone()].map(|publisher| {
-            let stop = Arc::clone(&stop);
+            let mut stopping = stopping.clone();
             tokio::spawn(async move {
-                let stopped = async move { stop.notified().await };
+                let stopped = async move {
+                    let _ = stopping.wait_for(|stop| *stop).await;
+                };
                 publisher.run(stopped).await;
             })
         });
@@ -428,7 +429,7 @@ async fn publication_is_in_order_even_with_two_publishers_racing() {
             }
         })
         .await;
-        stop.notify_waiters();
+        stop.send_replace(true);
         let seen = watcher.await.expect("the watcher ends");
         for run in runs {
             run.await.expect("the publisher stops");
@@ -495,11 +496,15 @@ async fn writes_made_while_redis_is_down_are_published_when_it_is_back() {
     let keys = Keys::new(&prefix, 1);
     let actor = production(store).await;
     let publisher = publisher(store, &redis.url(), &prefix, Duration::from_millis(100));
-    let stop = Arc::new(tokio::sync::Notify::new());
+    let (stop, mut stopping) = tokio::sync::watch::channel(false);
     let run = {
         let publisher = publisher.clone();
-        let stop = Arc::clone(&stop);
-        tokio::spawn(async move { publisher.run(async move { stop.notified().await }).await })
+        tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            };
+            publisher.run(stopped).await
+        })
     };
     let mut connection = redis.connect().await;
     eventually("the first version is published", || {
@@ -554,7 +559,7 @@ async fn writes_made_while_redis_is_down_are_published_when_it_is_back() {
     })
     .await;
 
-    stop.notify_waiters();
+    stop.send_replace(true);
     run.await.expect("the publisher stops");
     db.drop_all().await;
 }
