@@ -22,6 +22,7 @@ pub type AdminSchema = Schema<Query, Mutation, Subscription>;
 #[derive(Debug, Default, MergedObject)]
 pub struct Query(
     FlagQuery,
+    super::segments::SegmentQuery,
     super::rollouts::RolloutQuery,
     super::alerts::AlertQuery,
 );
@@ -29,7 +30,11 @@ pub struct Query(
 /// Write operations, each one audited commit. (Each part of the API
 /// contributes an object.)
 #[derive(Debug, Default, MergedObject)]
-pub struct Mutation(FlagMutation, super::rollouts::RolloutMutation);
+pub struct Mutation(
+    FlagMutation,
+    super::rollouts::RolloutMutation,
+    super::segments::SegmentMutation,
+);
 
 /// Deepest query accepted.
 pub const MAX_DEPTH: usize = 10;

@@ -35,6 +35,14 @@ pub enum StoreError {
         /// The flag key asked for.
         key: String,
     },
+    /// No segment with this key in the flag set.
+    #[error("segment {key:?} not found in flag set {flag_set:?}")]
+    SegmentNotFound {
+        /// The flag set.
+        flag_set: String,
+        /// The segment key asked for.
+        key: String,
+    },
     /// No version of the flag with this number.
     #[error("flag {key:?} has no version {version}")]
     VersionNotFound {
@@ -93,6 +101,7 @@ impl StoreError {
             StoreError::Migrate(_) => "MIGRATION_FAILED",
             StoreError::FlagSetNotFound { .. } => "FLAG_SET_NOT_FOUND",
             StoreError::FlagNotFound { .. } => "FLAG_NOT_FOUND",
+            StoreError::SegmentNotFound { .. } => "SEGMENT_NOT_FOUND",
             StoreError::VersionNotFound { .. } => "VERSION_NOT_FOUND",
             StoreError::RolloutNotFound { .. } => "ROLLOUT_NOT_FOUND",
             StoreError::AlreadyExists { .. } => "ALREADY_EXISTS",

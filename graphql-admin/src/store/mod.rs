@@ -15,6 +15,7 @@ mod flags;
 mod import;
 mod publications;
 mod queries;
+mod segments;
 mod rollouts;
 mod tokens;
 
@@ -32,6 +33,7 @@ pub use flag_sets::NewFlagSet;
 pub use flags::{FlagChange, FlagInput};
 pub use import::ImportSummary;
 pub use queries::{AuditFilter, FlagFilter, Page};
+pub use segments::SegmentRecord;
 pub use rollouts::{
     MAX_ROLLOUT_STEPS, NewRollout, ROLLOUT_STEP_ACTION, RolloutRecord, RolloutStatus, RolloutStep,
     RolloutWeight, StepOutcome, StepRun,

@@ -382,3 +382,45 @@ async fn subscriptions_push_commits_over_a_websocket() {
     assert!(change["flag"].as_str().unwrap().starts_with("flag_"));
     db.drop_all().await;
 }
+
+#[tokio::test]
+async fn segments_are_managed_through_the_api() {
+    let db = TestDb::sqlite().await;
+    let api = api(&db.store).await;
+    let create = r#"mutation { createSegment(flagSet: "production", key: "staff",
+        definition: {ends_with: [{var: "email"}, "@example.com"]}) { key version } }"#;
+    let (_, body) = post(&api, Some(&api.viewer), create, json!({})).await;
+    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    let (_, body) = post(&api, Some(&api.editor), create, json!({})).await;
+    assert_eq!(
+        body["data"]["createSegment"],
+        json!({"key": "staff", "version": 1}),
+        "{body}"
+    );
+    let mut uses = definition("off");
+    uses["targeting"] = json!({"if": [{"$ref": "staff"}, "on", "off"]});
+    let (_, body) = post(&api, Some(&api.editor), CREATE, json!({"def": uses})).await;
+    assert_eq!(body["data"]["createFlag"]["key"], "banner", "{body}");
+    let (_, body) = post(
+        &api,
+        Some(&api.editor),
+        r#"mutation { deleteSegment(flagSet: "production", key: "staff", expectedVersion: 1) { key } }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(code(&body), "INVALID_DEFINITION", "{body}");
+    let (_, body) = post(
+        &api,
+        Some(&api.viewer),
+        r#"{ segments(flagSet: "production") { key version definition } }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["segments"],
+        json!([{"key": "staff", "version": 1,
+                "definition": {"ends_with": [{"var": "email"}, "@example.com"]}}]),
+        "{body}"
+    );
+    db.drop_all().await;
+}

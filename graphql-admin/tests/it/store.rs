@@ -1048,3 +1048,106 @@ async fn the_copy_covers_every_table() {
     assert_eq!(tables, copied);
     db.drop_all().await;
 }
+
+/// Segments are validated against the flags that use them, versioned,
+/// audited, and published as `$evaluators`.
+#[tokio::test]
+async fn segments_are_validated_against_the_flags_that_use_them() {
+    for db in TestDb::both("segments_are_validated_against_the_flags_that_use_them").await {
+        let store = &db.store;
+        let actor = with_flag_set(store).await;
+        let staff = json!({"ends_with": [{"var": "email"}, "@example.com"]});
+        let created = store
+            .write_segment(&actor, "production", "staff", staff.clone(), None)
+            .await
+            .unwrap();
+        assert_eq!(created.version, 1);
+        let error = store
+            .write_segment(&actor, "production", "staff", staff.clone(), None)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "ALREADY_EXISTS");
+
+        let mut uses = boolean_flag("off");
+        uses["targeting"] = json!({"if": [{"$ref": "staff"}, "on", "off"]});
+        store
+            .write_flag(
+                &actor,
+                "production",
+                "banner",
+                FlagChange::Create(input(uses)),
+            )
+            .await
+            .unwrap();
+        let (_, document) = store.document("production").await.unwrap();
+        assert_eq!(document["$evaluators"]["staff"], staff);
+        let audits = count(store, "audit_events").await;
+
+        // A rule that no longer compiles, or deleting a segment in use, is
+        // refused; so is a stale version.
+        let error = store
+            .write_segment(
+                &actor,
+                "production",
+                "staff",
+                json!({"no_such_op": [1]}),
+                Some(1),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "INVALID_DEFINITION", "{error}");
+        let error = store
+            .delete_segment(&actor, "production", "staff", 1)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "INVALID_DEFINITION", "{error}");
+        let error = store
+            .write_segment(&actor, "production", "staff", staff.clone(), Some(7))
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "VERSION_CONFLICT");
+        let error = store
+            .delete_segment(&actor, "production", "nobody", 1)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "SEGMENT_NOT_FOUND");
+        assert_eq!(count(store, "audit_events").await, audits);
+
+        let wider = json!({"ends_with": [{"var": "email"}, "example.com"]});
+        let updated = store
+            .write_segment(&actor, "production", "staff", wider.clone(), Some(1))
+            .await
+            .unwrap();
+        assert_eq!((updated.version, &updated.definition), (2, &wider));
+        store
+            .write_flag(
+                &actor,
+                "production",
+                "banner",
+                FlagChange::Archive {
+                    expected_version: 1,
+                },
+            )
+            .await
+            .unwrap();
+        store
+            .delete_segment(&actor, "production", "staff", 2)
+            .await
+            .unwrap();
+        assert!(store.segments("production").await.unwrap().is_empty());
+        let actions: Vec<String> = store
+            .audit(&AuditFilter {
+                flag_set: Some("production".into()),
+                ..AuditFilter::default()
+            })
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|e| e.subject_kind == "segment")
+            .map(|e| e.action)
+            .collect();
+        assert_eq!(actions, ["delete", "update", "create"]);
+        db.drop_all().await;
+    }
+}

@@ -1,0 +1,221 @@
+//! Segments: shared rules of a flag set, published as its `$evaluators`
+//! and used by flags through `$ref`. A segment write is validated against
+//! every flag of the flag set, audited and versioned like a flag write.
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::document::{check_change, document};
+use super::entity::{audit_event, flag, segment};
+use super::flag_sets::{bump_version, lock_flag_set};
+use super::{Actor, Store, StoreError};
+
+/// A segment as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentRecord {
+    /// The flag set it belongs to.
+    pub flag_set: String,
+    /// Its key: what flags name in `{"$ref": key}`.
+    pub key: String,
+    /// The JSONLogic rule.
+    pub definition: Value,
+    /// Increases by one per change; writes name it.
+    pub version: i64,
+    /// When it last changed.
+    pub updated_at: OffsetDateTime,
+}
+
+impl Store {
+    /// A flag set's segments, by key.
+    pub async fn segments(&self, flag_set: &str) -> Result<Vec<SegmentRecord>, StoreError> {
+        let set = self.flag_set(flag_set).await?;
+        let set_id = self.flag_set_id(flag_set).await?;
+        Ok(segment::Entity::find()
+            .filter(segment::Column::FlagSetId.eq(set_id))
+            .order_by_asc(segment::Column::Key)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| record(&set.key, m))
+            .collect())
+    }
+
+    /// Creates (`expected_version` `None`) or replaces a segment. Refused,
+    /// with nothing written, when the version is stale or any flag of the
+    /// flag set would no longer compile.
+    pub async fn write_segment(
+        &self,
+        actor: &Actor,
+        flag_set: &str,
+        key: &str,
+        definition: Value,
+        expected_version: Option<i64>,
+    ) -> Result<SegmentRecord, StoreError> {
+        self.change_segment(actor, flag_set, key, Some(definition), expected_version)
+            .await
+    }
+
+    /// Deletes a segment; refused while a flag still refers to it.
+    pub async fn delete_segment(
+        &self,
+        actor: &Actor,
+        flag_set: &str,
+        key: &str,
+        expected_version: i64,
+    ) -> Result<SegmentRecord, StoreError> {
+        self.change_segment(actor, flag_set, key, None, Some(expected_version))
+            .await
+    }
+
+    async fn change_segment(
+        &self,
+        actor: &Actor,
+        flag_set: &str,
+        key: &str,
+        definition: Option<Value>,
+        expected_version: Option<i64>,
+    ) -> Result<SegmentRecord, StoreError> {
+        if key.is_empty() || key.len() > 255 || key.chars().any(char::is_control) {
+            return Err(StoreError::InvalidInput {
+                what: "segment key",
+                reason: format!("{key:?} must be 1 to 255 bytes without control characters"),
+            });
+        }
+        let txn = self.begin_write().await?;
+        let set = lock_flag_set(&txn, flag_set).await?;
+        let flags = flag::Entity::find()
+            .filter(flag::Column::FlagSetId.eq(set.id))
+            .all(&txn)
+            .await?;
+        let segments = segment::Entity::find()
+            .filter(segment::Column::FlagSetId.eq(set.id))
+            .all(&txn)
+            .await?;
+        let current = segments.iter().find(|s| s.key == key).cloned();
+        match (&current, expected_version) {
+            (Some(_), None) => {
+                return Err(StoreError::AlreadyExists {
+                    kind: "segment",
+                    key: key.to_owned(),
+                });
+            }
+            (None, Some(_)) => {
+                return Err(StoreError::SegmentNotFound {
+                    flag_set: flag_set.to_owned(),
+                    key: key.to_owned(),
+                });
+            }
+            (Some(segment), Some(expected)) if segment.version != expected => {
+                return Err(StoreError::Conflict {
+                    key: key.to_owned(),
+                    expected,
+                    actual: segment.version,
+                });
+            }
+            _ => {}
+        }
+        let now = OffsetDateTime::now_utc();
+        let mut after: Vec<segment::Model> =
+            segments.iter().filter(|s| s.key != key).cloned().collect();
+        let next = definition.as_ref().map(|definition| segment::Model {
+            id: current.as_ref().map_or(0, |c| c.id),
+            flag_set_id: set.id,
+            key: key.to_owned(),
+            definition: definition.clone(),
+            version: current.as_ref().map_or(1, |c| c.version + 1),
+            created_at: current.as_ref().map_or(now, |c| c.created_at),
+            updated_at: now,
+        });
+        after.extend(next.clone());
+        check_change(
+            key,
+            &document(&set, &flags, &segments),
+            &document(&set, &flags, &after),
+        )?;
+        let saved = match (&current, next) {
+            (None, Some(next)) => {
+                segment::ActiveModel {
+                    flag_set_id: Set(next.flag_set_id),
+                    key: Set(next.key),
+                    definition: Set(next.definition),
+                    version: Set(next.version),
+                    created_at: Set(next.created_at),
+                    updated_at: Set(next.updated_at),
+                    ..Default::default()
+                }
+                .insert(&txn)
+                .await?
+            }
+            (Some(_), Some(next)) => {
+                let mut active: segment::ActiveModel = next.clone().into();
+                active.definition = Set(next.definition.clone());
+                active.version = Set(next.version);
+                active.updated_at = Set(next.updated_at);
+                active.update(&txn).await?
+            }
+            (Some(current), None) => {
+                segment::Entity::delete_by_id(current.id).exec(&txn).await?;
+                current.clone()
+            }
+            (None, None) => {
+                return Err(StoreError::SegmentNotFound {
+                    flag_set: flag_set.to_owned(),
+                    key: key.to_owned(),
+                });
+            }
+        };
+        bump_version(&txn, &set, now).await?;
+        let action = match (&current, &definition) {
+            (None, _) => "create",
+            (Some(_), Some(_)) => "update",
+            (Some(_), None) => "delete",
+        };
+        let before = current.as_ref().map(|c| c.definition.clone());
+        let after_definition = definition.clone();
+        let diff = match (&before, &after_definition) {
+            (Some(b), Some(a)) => serde_json::to_value(json_patch::diff(b, a)).ok(),
+            _ => None,
+        };
+        audit_event::ActiveModel {
+            flag_set_id: Set(Some(set.id)),
+            subject_kind: Set("segment".into()),
+            subject_key: Set(key.to_owned()),
+            action: Set(action.into()),
+            actor: Set(actor.name.clone()),
+            request_id: Set(actor.request_id.clone()),
+            version: Set(Some(saved.version)),
+            before: Set(before),
+            after: Set(after_definition),
+            diff: Set(diff),
+            out_of_band: Set(false),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(record(&set.key, saved))
+    }
+
+    async fn flag_set_id(&self, key: &str) -> Result<i64, StoreError> {
+        super::entity::flag_set::Entity::find()
+            .filter(super::entity::flag_set::Column::Key.eq(key))
+            .one(&self.db)
+            .await?
+            .map(|s| s.id)
+            .ok_or_else(|| StoreError::FlagSetNotFound {
+                key: key.to_owned(),
+            })
+    }
+}
+
+fn record(flag_set: &str, model: segment::Model) -> SegmentRecord {
+    SegmentRecord {
+        flag_set: flag_set.to_owned(),
+        key: model.key,
+        definition: model.definition,
+        version: model.version,
+        updated_at: model.updated_at,
+    }
+}
