@@ -279,6 +279,15 @@ async fn bad_requests_are_refused_with_codes() {
     let (status, _) = post(&api, Some(&api.viewer), &shallow, json!({})).await;
     assert_eq!(status, 200);
 
+    // More fields than the complexity limit allows.
+    let wide: String = (0..600)
+        .map(|i| format!("f{i}: flagSets {{ key }} "))
+        .collect();
+    let (_, body) = post(&api, Some(&api.viewer), &format!("{{ {wide} }}"), json!({})).await;
+    let message = body["errors"][0]["message"].as_str().unwrap_or("");
+    assert!(message.contains("too complex"), "{message}");
+    assert!(body["data"].is_null(), "nothing was executed");
+
     let (status, body) = post(&api, Some(&api.viewer), "{ nonsense", json!({})).await;
     assert_eq!(status, 200, "GraphQL syntax errors are GraphQL errors");
     assert!(body["errors"][0]["message"].is_string(), "{body}");
