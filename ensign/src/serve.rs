@@ -62,16 +62,15 @@ pub fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
                 settings.prefix = args.redis_prefix.clone();
                 settings
             });
-            store_node::start(
-                prepared,
-                args.bind,
-                args.admin_port,
+            let options = store_node::NodeOptions {
+                bind: args.bind,
+                admin_port: args.admin_port,
                 tls,
                 publish,
-                settings.webhooks.clone(),
-                stopping,
-            )
-            .await?;
+                webhooks: settings.webhooks.clone(),
+                read_only: read_only_sets(server.flags()),
+            };
+            store_node::start(prepared, options, stopping).await?;
         }
         stop_signal().await;
         tracing::info!("Shutting down.");
@@ -79,6 +78,28 @@ pub fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
         server.shutdown().await;
         tracing::info!("Stopped.");
         Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The flag sets that `--uri` sources serve beside the store, which the
+/// admin API lists as read-only.
+fn read_only_sets(
+    flags: &std::sync::Arc<provider::server::Flags>,
+) -> graphql_admin::api::ReadOnlySets {
+    let flags = std::sync::Arc::clone(flags);
+    graphql_admin::api::ReadOnlySets::new(move || {
+        let snapshot = flags.snapshot();
+        let mut sets: Vec<graphql_admin::api::ReadOnlySet> = snapshot
+            .sources()
+            .iter()
+            .filter(|state| !state.name.starts_with(store_node::STORE_SOURCE_PREFIX))
+            .map(|state| graphql_admin::api::ReadOnlySet {
+                key: state.set.id().to_owned(),
+                source: state.name.to_string(),
+            })
+            .collect();
+        sets.dedup_by(|a, b| a.key == b.key);
+        sets
     })
 }
 

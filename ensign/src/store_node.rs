@@ -17,13 +17,17 @@ use tokio::sync::{broadcast, watch};
 use warp::Filter as _;
 
 use graphql_admin::alerts::{AlertSettings, Alerter, WebhookConfig};
-use graphql_admin::api::{Admin, routes};
+use graphql_admin::api::{Admin, ReadOnlySets, routes_with};
 use graphql_admin::publisher::{Publisher, PublisherSettings};
 use graphql_admin::scheduler::{Scheduler, SchedulerSettings};
 use graphql_admin::store::{NewFlagSet, TokenRole};
 use graphql_admin::{Actor, Store};
 use provider::server::listen::{self, Tls};
 use provider::server::sources::feed::{self, Feed, FeedSender};
+
+/// The prefix of the selector names of the store's flag sets
+/// (`source=store:default`).
+pub const STORE_SOURCE_PREFIX: &str = "store:";
 
 /// The flag set the embedded store starts with.
 pub const DEFAULT_FLAG_SET: &str = "default";
@@ -92,16 +96,37 @@ impl Prepared {
     }
 }
 
+/// How a node with a store runs its admin side.
+#[derive(Debug)]
+pub struct NodeOptions {
+    /// Address the admin listener binds.
+    pub bind: IpAddr,
+    /// Its port (0: a free one).
+    pub admin_port: u16,
+    /// TLS for the admin listener.
+    pub tls: Option<Tls>,
+    /// Where to publish commits for evaluation nodes, if anywhere.
+    pub publish: Option<PublisherSettings>,
+    /// Webhook targets of flag changes and alerts.
+    pub webhooks: Vec<WebhookConfig>,
+    /// Flag sets that `--uri` sources serve beside the store.
+    pub read_only: ReadOnlySets,
+}
+
 /// Starts the admin listener and the feed. Returns the admin address.
 pub async fn start(
     prepared: Prepared,
-    bind: IpAddr,
-    admin_port: u16,
-    tls: Option<Tls>,
-    publish: Option<PublisherSettings>,
-    webhooks: Vec<WebhookConfig>,
+    options: NodeOptions,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<SocketAddr> {
+    let NodeOptions {
+        bind,
+        admin_port,
+        tls,
+        publish,
+        webhooks,
+        read_only,
+    } = options;
     let Prepared { store, sender, .. } = prepared;
     let (commits, _) = broadcast::channel(256);
     let admin = Admin {
@@ -134,7 +159,7 @@ pub async fn start(
         "admin",
         listener,
         tls,
-        routes(admin).boxed(),
+        routes_with(admin, read_only).boxed(),
         stopped,
     ));
     if let Some(settings) = publish {
@@ -218,7 +243,9 @@ async fn documents(
     let mut access = Vec::new();
     for key in keys {
         let (_, document) = store.document(key).await?;
-        documents.push((key.clone(), document));
+        // Named apart from `--uri` sources, which the admin API lists as
+        // read-only.
+        documents.push((format!("{STORE_SOURCE_PREFIX}{key}"), document));
         access.push((key.clone(), store.access(key).await?));
     }
     Ok((documents, access))

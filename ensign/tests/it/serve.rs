@@ -57,7 +57,7 @@ impl Serve {
                 }
             }
         });
-        let with_store = !extra.contains(&"--uri");
+        let with_store = extra.contains(&"--database-url") || !extra.contains(&"--uri");
         let (mut ofrep, mut management, mut admin, mut token) = (None, None, None, None);
         while ofrep.is_none() || management.is_none() || (with_store && admin.is_none()) {
             let line = log
@@ -637,6 +637,46 @@ async fn a_kill_switch_is_delivered_to_a_signed_webhook() {
         (&event["flag"], &event["action"], &event["actor"]),
         (&json!("new-checkout"), &json!("kill"), &json!("admin")),
         "{event}"
+    );
+    assert_eq!(serve.terminate().0, Some(0));
+}
+
+/// A store beside a `--uri` source: the admin API lists the file's flag set
+/// as read-only and refuses writes to it, while evaluation serves both.
+#[tokio::test]
+async fn flag_sets_from_sources_are_read_only_beside_a_store() {
+    let dir = scratch("beside");
+    let file = dir.join("files.json");
+    std::fs::write(
+        &file,
+        r#"{"flags": {"from-file": {"state": "ENABLED", "variants": {"on": true}, "defaultVariant": "on"}},
+            "metadata": {"flagSetId": "files"}}"#,
+    )
+    .expect("write the flag file");
+    let database = format!("sqlite:{}", dir.join("ensign.db").display());
+    let uri = format!("file:{}", file.display());
+    let serve = Serve::start_in(&dir, &["--database-url", &database, "--uri", &uri]);
+    serve.wait_ready().await;
+    let token = serve.token.clone().expect("a first start prints a token");
+    let (_, body) = graphql(&serve, &token, "{ flagSets { key readOnly } }").await;
+    assert_eq!(
+        body["data"]["flagSets"],
+        json!([{"key": "default", "readOnly": false}, {"key": "files", "readOnly": true}]),
+        "{body}"
+    );
+    let (_, body) = graphql(
+        &serve,
+        &token,
+        r#"mutation { killSwitch(flagSet: "files", key: "from-file") { state } }"#,
+    )
+    .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "READ_ONLY",
+        "{body}"
+    );
+    assert_eq!(
+        serve.evaluate("from-file", json!({})).await["value"],
+        json!(true)
     );
     assert_eq!(serve.terminate().0, Some(0));
 }

@@ -6,5 +6,7 @@ pub mod routes;
 pub mod schema;
 pub mod segments;
 
-pub use routes::routes;
-pub use schema::{Admin, AdminSchema, Caller, Commit, schema, sdl};
+pub use routes::{routes, routes_with};
+pub use schema::{
+    Admin, AdminSchema, Caller, Commit, ReadOnlySet, ReadOnlySets, schema, schema_with, sdl,
+};

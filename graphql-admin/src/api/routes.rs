@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use warp::http::StatusCode;
 use warp::{Filter, Rejection, Reply};
 
-use super::schema::{Admin, AdminSchema, Caller};
+use super::schema::{Admin, AdminSchema, Caller, ReadOnlySets};
 use crate::Store;
 
 /// Largest request body accepted.
@@ -21,8 +21,17 @@ pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
 pub fn routes(
     admin: Admin,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = Infallible> + Clone {
+    routes_with(admin, ReadOnlySets::default())
+}
+
+/// The admin API's routes, listing `read_only` flag sets beside the
+/// store's.
+pub fn routes_with(
+    admin: Admin,
+    read_only: ReadOnlySets,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = Infallible> + Clone {
     let store = admin.store.clone();
-    let schema = super::schema::schema(admin);
+    let schema = super::schema::schema_with(admin, read_only);
     let query = warp::path!("graphql")
         .and(warp::post())
         .and(warp::header::optional::<String>("authorization"))

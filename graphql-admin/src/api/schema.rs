@@ -1,6 +1,8 @@
 //! The GraphQL schema: queries, mutations and the flag-change subscription
 //! over the store, each checked against the caller's role.
 
+use std::sync::Arc;
+
 use async_graphql::{
     Context, ErrorExtensions, InputObject, Json, MergedObject, Object, Schema, SimpleObject,
     Subscription,
@@ -75,11 +77,68 @@ pub struct Caller {
 
 /// Builds the schema with its limits.
 pub fn schema(admin: Admin) -> AdminSchema {
+    schema_with(admin, ReadOnlySets::default())
+}
+
+/// Builds the schema with the flag sets that other sources serve.
+pub fn schema_with(admin: Admin, read_only: ReadOnlySets) -> AdminSchema {
     Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(admin)
+        .data(read_only)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .finish()
+}
+
+/// A flag set served from a `--uri` source beside the store: listed by the
+/// API, but read-only there, so that the store and the source never fight
+/// over it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadOnlySet {
+    /// Its `flagSetId`.
+    pub key: String,
+    /// The source it comes from (file, URL, ...).
+    pub source: String,
+}
+
+/// How the API learns the read-only flag sets (from the evaluation side,
+/// which `graphql-admin` does not depend on).
+#[derive(Clone, Default)]
+pub struct ReadOnlySets(Option<Arc<dyn Fn() -> Vec<ReadOnlySet> + Send + Sync>>);
+
+impl ReadOnlySets {
+    /// The read-only flag sets, as `list` reports them on each request.
+    pub fn new(list: impl Fn() -> Vec<ReadOnlySet> + Send + Sync + 'static) -> ReadOnlySets {
+        ReadOnlySets(Some(Arc::new(list)))
+    }
+
+    fn list(&self) -> Vec<ReadOnlySet> {
+        self.0.as_ref().map(|list| list()).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for ReadOnlySets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ReadOnlySets").field(&self.list()).finish()
+    }
+}
+
+/// Refuses a write to a flag set that another source serves.
+pub(super) fn writable(ctx: &Context<'_>, flag_set: &str) -> async_graphql::Result<()> {
+    let read_only = ctx
+        .data_opt::<ReadOnlySets>()
+        .map(ReadOnlySets::list)
+        .unwrap_or_default();
+    match read_only.iter().find(|set| set.key == flag_set) {
+        Some(set) => Err(coded(
+            format!(
+                "flag set {flag_set:?} is served from {} and is read-only here",
+                set.source
+            ),
+            "READ_ONLY",
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The schema without data, for exporting its SDL.
@@ -161,8 +220,25 @@ pub struct FlagSetObject {
     version: i64,
     published_version: i64,
     archived: bool,
+    /// Served from a `--uri` source beside the store: not editable here.
     read_only: bool,
     updated_at: String,
+}
+
+impl FlagSetObject {
+    fn from_source(set: ReadOnlySet) -> FlagSetObject {
+        FlagSetObject {
+            key: set.key,
+            name: set.source,
+            metadata: Json(Map::new()),
+            fractional: None,
+            version: 0,
+            published_version: 0,
+            archived: false,
+            read_only: true,
+            updated_at: String::new(),
+        }
+    }
 }
 
 impl From<FlagSetRecord> for FlagSetObject {
@@ -370,7 +446,17 @@ impl FlagQuery {
     async fn flag_sets(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<FlagSetObject>> {
         authorize(ctx, TokenRole::Viewer)?;
         let sets = admin(ctx)?.store.flag_sets().await.map_err(store_error)?;
-        Ok(sets.into_iter().map(FlagSetObject::from).collect())
+        let mut objects: Vec<FlagSetObject> = sets.into_iter().map(FlagSetObject::from).collect();
+        let read_only = ctx
+            .data_opt::<ReadOnlySets>()
+            .map(ReadOnlySets::list)
+            .unwrap_or_default();
+        for set in read_only {
+            if objects.iter().all(|o| o.key != set.key) {
+                objects.push(FlagSetObject::from_source(set));
+            }
+        }
+        Ok(objects)
     }
 
     /// A page of a flag set's flags, by key.
@@ -540,6 +626,7 @@ impl FlagMutation {
         change: FlagChange<'_>,
     ) -> async_graphql::Result<FlagObject> {
         let actor = authorize(ctx, TokenRole::Editor)?;
+        writable(ctx, flag_set)?;
         let admin = admin(ctx)?;
         let action = change.action().to_owned();
         let flag = admin
@@ -568,6 +655,7 @@ impl FlagMutation {
         fractional: Option<String>,
     ) -> async_graphql::Result<FlagSetObject> {
         let actor = authorize(ctx, TokenRole::Admin)?;
+        writable(ctx, &key)?;
         let admin = admin(ctx)?;
         let set = admin
             .store
@@ -722,6 +810,7 @@ impl FlagMutation {
         file: Json<Value>,
     ) -> async_graphql::Result<i64> {
         let actor = authorize(ctx, TokenRole::Editor)?;
+        writable(ctx, &flag_set)?;
         let admin = admin(ctx)?;
         let summary = admin
             .store

@@ -433,3 +433,61 @@ async fn segments_are_managed_through_the_api() {
     );
     db.drop_all().await;
 }
+
+/// Flag sets served from `--uri` sources beside the store are listed as
+/// read-only, and writes to them are refused.
+#[tokio::test]
+async fn flag_sets_of_other_sources_are_read_only() {
+    use graphql_admin::api::{ReadOnlySet, ReadOnlySets, routes_with};
+    let db = TestDb::sqlite().await;
+    let api = api(&db.store).await;
+    let read_only = ReadOnlySets::new(|| {
+        vec![ReadOnlySet {
+            key: "files".into(),
+            source: "file:flags.json".into(),
+        }]
+    });
+    let call = |token: String, query: &'static str, variables: Value| {
+        let routes = routes_with(api.admin.clone(), read_only.clone());
+        async move {
+            let response = warp::test::request()
+                .method("POST")
+                .path("/graphql")
+                .header("content-type", "application/json")
+                .header("authorization", format!("Bearer {token}"))
+                .json(&json!({"query": query, "variables": variables}))
+                .reply(&routes)
+                .await;
+            serde_json::from_slice::<Value>(response.body()).unwrap_or(Value::Null)
+        }
+    };
+    let body = call(
+        api.viewer.clone(),
+        "{ flagSets { key readOnly name } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["flagSets"],
+        json!([
+            {"key": "production", "readOnly": false, "name": "production"},
+            {"key": "files", "readOnly": true, "name": "file:flags.json"},
+        ]),
+        "{body}"
+    );
+    let body = call(
+        api.editor.clone(),
+        r#"mutation($def: JSON!) { createFlag(flagSet: "files", key: "x", flag: {definition: $def}) { key } }"#,
+        json!({"def": definition("off")}),
+    )
+    .await;
+    assert_eq!(code(&body), "READ_ONLY", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("file:flags.json"),
+        "{body}"
+    );
+    db.drop_all().await;
+}
