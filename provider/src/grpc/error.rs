@@ -70,6 +70,17 @@ pub enum GrpcError {
         /// The selector's key (before `=`).
         key: String,
     },
+    /// SDK keys are in use and the call carried none, or an unknown one
+    /// (`authorization: Bearer …` or `x-api-key` metadata).
+    #[error("a valid SDK key is required")]
+    Unauthenticated,
+    /// The key does not allow this: a selector outside its flag set, or a
+    /// client key asking to sync.
+    #[error("{reason}")]
+    Forbidden {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl GrpcError {
@@ -98,6 +109,8 @@ impl GrpcError {
             GrpcError::General { .. } => "GENERAL",
             GrpcError::Unmapped { code, .. } => code.as_str(),
             GrpcError::InvalidSelector { .. } => "INVALID_SELECTOR",
+            GrpcError::Unauthenticated => "UNAUTHENTICATED",
+            GrpcError::Forbidden { .. } => "FORBIDDEN",
         }
     }
 
@@ -110,6 +123,8 @@ impl GrpcError {
             }
             GrpcError::ParseError { .. } => Code::DataLoss,
             GrpcError::General { .. } | GrpcError::Unmapped { .. } => Code::Unknown,
+            GrpcError::Unauthenticated => Code::Unauthenticated,
+            GrpcError::Forbidden { .. } => Code::PermissionDenied,
         }
     }
 
@@ -123,7 +138,9 @@ impl GrpcError {
             GrpcError::ParseError { .. } => "Error parsing input or configuration".into(),
             GrpcError::General { .. } => "General error".into(),
             GrpcError::Unmapped { code, .. } => code.as_str().into(),
-            GrpcError::InvalidSelector { .. } => self.to_string(),
+            GrpcError::InvalidSelector { .. }
+            | GrpcError::Unauthenticated
+            | GrpcError::Forbidden { .. } => self.to_string(),
         }
     }
 }

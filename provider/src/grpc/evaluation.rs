@@ -53,7 +53,14 @@ pub(crate) fn resolve(
     context: Option<Struct>,
     flag_type: FlagType,
 ) -> Result<Resolved, GrpcError> {
-    let selector = selector::from_headers(headers)?;
+    let scope = selector::scope(flags, headers)?;
+    if !scope.allows(key) {
+        // A client key sees only client-visible flags.
+        return Err(GrpcError::FlagNotFound {
+            key: key.to_owned(),
+        });
+    }
+    let selector = scope.selector;
     let context = request_context(flags, context);
     let snapshot = flags.snapshot();
     let started = Instant::now();

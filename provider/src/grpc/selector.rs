@@ -2,16 +2,96 @@
 //! request header (or, for sync, the deprecated request field), and the
 //! metadata flagd reports for it.
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 use tonic::metadata::MetadataMap;
 
 use engine::Selector;
 
 use crate::grpc::GrpcError;
+use crate::server::Flags;
 
 /// The request header carrying the selector (gRPC metadata keys are lower
 /// case).
 const HEADER: &str = "flagd-selector";
+
+/// What an evaluation call may see: its selector and, for a client SDK
+/// key, the flags it may evaluate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Scope {
+    /// The selector to evaluate under.
+    pub(crate) selector: Selector,
+    /// A client key's client-visible flags.
+    pub(crate) visible: Option<Arc<HashSet<String>>>,
+}
+
+impl Scope {
+    /// Whether the call may evaluate flag `key`.
+    pub(crate) fn allows(&self, key: &str) -> bool {
+        self.visible
+            .as_ref()
+            .is_none_or(|visible| visible.contains(key))
+    }
+}
+
+/// The scope of an evaluation call: its selector, bound to the flag set of
+/// its SDK key when the store's keys are in use.
+pub(crate) fn scope(flags: &Flags, headers: &MetadataMap) -> Result<Scope, GrpcError> {
+    bind(flags, headers, from_headers(headers)?)
+}
+
+/// The selector of a sync call, bound like an evaluation call's; client
+/// keys (for browsers and apps) may not sync whole flag sets.
+pub(crate) fn scope_for_sync(
+    flags: &Flags,
+    headers: &MetadataMap,
+    field: &str,
+) -> Result<Selector, GrpcError> {
+    let scope = bind(flags, headers, for_sync(headers, field)?)?;
+    if scope.visible.is_some() {
+        return Err(GrpcError::Forbidden {
+            reason: "client SDK keys cannot sync flag configurations".into(),
+        });
+    }
+    Ok(scope.selector)
+}
+
+/// Checks the call's SDK key against the keys delivered with the flag
+/// sets (none needed while no flag set has keys).
+fn bind(flags: &Flags, headers: &MetadataMap, requested: Selector) -> Result<Scope, GrpcError> {
+    let ring = flags.sdk_keys().ring();
+    if ring.is_empty() {
+        return Ok(Scope {
+            selector: requested,
+            visible: None,
+        });
+    }
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let presented = text("x-api-key").or_else(|| {
+        let (scheme, token) = text("authorization")?.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    });
+    let Some(grant) = presented.and_then(|key| ring.lookup(key)) else {
+        return Err(GrpcError::Unauthenticated);
+    };
+    let bound = Selector::FlagSetId(grant.flag_set.clone());
+    if requested != Selector::All && requested != bound {
+        return Err(GrpcError::Forbidden {
+            reason: format!("the SDK key does not allow selector {requested}"),
+        });
+    }
+    Ok(Scope {
+        selector: bound,
+        visible: grant.visible.clone(),
+    })
+}
 
 /// The selector of an evaluation call: the header's, or every flag.
 pub(crate) fn from_headers(headers: &MetadataMap) -> Result<Selector, GrpcError> {

@@ -52,7 +52,7 @@ impl FlagSyncService for FlagSync {
         let (headers, _, body) = request.into_parts();
         #[expect(deprecated, reason = "older clients still select in the request")]
         let field = body.selector;
-        let selector = selector::for_sync(&headers, &field)?;
+        let selector = selector::scope_for_sync(&self.flags, &headers, &field)?;
         tracing::debug!(%selector, provider_id = body.provider_id, "Sync stream opened.");
         let flags = Arc::clone(&self.flags);
         // Subscribe before the first snapshot is read, so no change falls
@@ -81,7 +81,7 @@ impl FlagSyncService for FlagSync {
         let (headers, _, body) = request.into_parts();
         #[expect(deprecated, reason = "older clients still select in the request")]
         let field = body.selector;
-        let selector = selector::for_sync(&headers, &field)?;
+        let selector = selector::scope_for_sync(&self.flags, &headers, &field)?;
         Ok(Response::new(FetchAllFlagsResponse {
             flag_configuration: configuration(&self.flags.snapshot(), &selector),
         }))

@@ -200,7 +200,7 @@ impl Service for EvaluationV1 {
         &self,
         request: Request<EventStreamRequest>,
     ) -> Result<Response<Self::EventStreamStream>, Status> {
-        let selector = selector::from_headers(request.metadata())?;
+        let selector = selector::scope(&self.flags, request.metadata())?.selector;
         Ok(Response::new(events::follow(
             Arc::clone(&self.flags),
             selector,
@@ -219,12 +219,16 @@ fn resolve_all(
     headers: &MetadataMap,
     context: Option<Struct>,
 ) -> Result<ResolveAllResponse, GrpcError> {
-    let selector = selector::from_headers(headers)?;
+    let scope = selector::scope(flags, headers)?;
+    let selector = scope.selector.clone();
     let context = evaluation::request_context(flags, context);
     let snapshot = flags.snapshot();
     let mut out = HashMap::new();
     for (set, entry) in snapshot.visible(&selector) {
         let key = entry.key();
+        if !scope.allows(key) {
+            continue;
+        }
         let Some(flag_type) = declared_type(entry.definition()) else {
             continue;
         };

@@ -187,7 +187,7 @@ impl Service for EvaluationV2 {
         &self,
         request: Request<EventStreamRequest>,
     ) -> Result<Response<Self::EventStreamStream>, Status> {
-        let selector = selector::from_headers(request.metadata())?;
+        let selector = selector::scope(&self.flags, request.metadata())?.selector;
         Ok(Response::new(events::follow(
             Arc::clone(&self.flags),
             selector,

@@ -1015,3 +1015,117 @@ where
     let Event(kind, data) = Event::from(next(stream).await.expect("an event"));
     (kind, data.as_ref().map_or(Value::Null, json_of))
 }
+
+/// SDK keys delivered with the flag sets bind gRPC calls as they bind
+/// OFREP: a key is needed, a selector outside its flag set is refused, a
+/// client key sees only client-visible flags and may not sync.
+#[tokio::test]
+async fn sdk_keys_bind_grpc_calls() {
+    use engine::publication::{Access, SdkKey};
+    use provider::server::keys::hash;
+
+    let harness = Harness::start().await;
+    harness.flags.sdk_keys().set(
+        0,
+        vec![(
+            "shop".into(),
+            Access {
+                keys: vec![
+                    SdkKey {
+                        hash: hash("srv"),
+                        client: false,
+                    },
+                    SdkKey {
+                        hash: hash("cli"),
+                        client: true,
+                    },
+                ],
+                client_visible: vec!["banner".into()],
+                required: true,
+            },
+        )],
+    );
+    let with_key =
+        |message: v2::ResolveBooleanRequest, key: Option<&str>, selector: Option<&str>| {
+            let mut request = request(message, selector);
+            if let Some(key) = key {
+                request.metadata_mut().insert(
+                    "authorization",
+                    format!("Bearer {key}").parse().expect("ASCII"),
+                );
+            }
+            request
+        };
+    let banner = || v2::ResolveBooleanRequest {
+        flag_key: "banner".into(),
+        context: context(json!({})),
+    };
+    let mut client = harness.v2().await;
+    check_status(
+        client.resolve_boolean(with_key(banner(), None, None)).await,
+        Code::Unauthenticated,
+        "a valid SDK key is required",
+    );
+    check_status(
+        client
+            .resolve_boolean(with_key(banner(), Some("guess"), None))
+            .await,
+        Code::Unauthenticated,
+        "a valid SDK key is required",
+    );
+    let answer = client
+        .resolve_boolean(with_key(banner(), Some("srv"), None))
+        .await
+        .expect("a server key resolves")
+        .into_inner();
+    assert_eq!(answer.value, Some(false));
+    check_status(
+        client
+            .resolve_boolean(with_key(banner(), Some("srv"), Some("flagSetId=ops")))
+            .await,
+        Code::PermissionDenied,
+        "the SDK key does not allow selector flagSetId=ops",
+    );
+    let legacy = v2::ResolveBooleanRequest {
+        flag_key: "legacy".into(),
+        context: context(json!({})),
+    };
+    assert!(
+        client
+            .resolve_boolean(with_key(legacy.clone(), Some("srv"), None))
+            .await
+            .is_ok()
+    );
+    check_status(
+        client
+            .resolve_boolean(with_key(legacy, Some("cli"), None))
+            .await,
+        Code::NotFound,
+        "Flag not found",
+    );
+    let mut all = Request::new(v1::ResolveAllRequest {
+        context: context(json!({})),
+    });
+    all.metadata_mut()
+        .insert("x-api-key", "cli".parse().expect("ASCII"));
+    let all = harness
+        .v1()
+        .await
+        .resolve_all(all)
+        .await
+        .expect("resolves")
+        .into_inner();
+    let keys: Vec<&String> = all.flags.keys().collect();
+    assert_eq!(keys, ["banner"]);
+
+    let mut sync_client = harness.sync().await;
+    let mut fetch = Request::new(sync::FetchAllFlagsRequest::default());
+    fetch
+        .metadata_mut()
+        .insert("x-api-key", "cli".parse().expect("ASCII"));
+    check_status(
+        sync_client.fetch_all_flags(fetch).await,
+        Code::PermissionDenied,
+        "client SDK keys cannot sync flag configurations",
+    );
+}
