@@ -680,3 +680,123 @@ async fn flag_sets_from_sources_are_read_only_beside_a_store() {
     );
     assert_eq!(serve.terminate().0, Some(0));
 }
+
+/// A TCP proxy to the shared PostgreSQL server that a test can cut (open
+/// connections dropped, new ones refused) and restore.
+struct PostgresProxy {
+    addr: std::net::SocketAddr,
+    cut: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl PostgresProxy {
+    async fn start() -> PostgresProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port for the proxy");
+        let addr = listener.local_addr().expect("its address");
+        let cut = std::sync::Arc::new(tokio::sync::watch::channel(false).0);
+        let state = std::sync::Arc::clone(&cut);
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut cut = state.subscribe();
+                if *cut.borrow() {
+                    continue;
+                }
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect("127.0.0.1:5432").await
+                    else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        PostgresProxy { addr, cut }
+    }
+
+    fn set_cut(&self, cut: bool) {
+        self.cut.send_replace(cut);
+    }
+}
+
+/// With its database unreachable, an admin node keeps evaluating from the
+/// last state it loaded, refuses admin requests with a clear error, and
+/// works again once the database is back. (Multi-threaded: the proxy must
+/// run while the test blocks reading the server's log.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_leaves_evaluation_running() {
+    let test = "a_database_outage_leaves_evaluation_running";
+    if !services_present(test) {
+        return;
+    }
+    let unique = format!("ensign_outage_{}_{}", std::process::id(), line!());
+    let server = graphql_admin::Store::connect("postgres://postgres@127.0.0.1:5432/test")
+        .await
+        .expect("PostgreSQL answers");
+    use sea_orm::ConnectionTrait;
+    let _ = server
+        .connection()
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {unique} WITH (FORCE)"))
+        .await;
+    server
+        .connection()
+        .execute_unprepared(&format!("CREATE DATABASE {unique}"))
+        .await
+        .expect("a database for this test");
+    let proxy = PostgresProxy::start().await;
+    let database_url = format!("postgres://postgres@{}/{unique}", proxy.addr);
+
+    let serve = Serve::start_in(&scratch("outage"), &["--database-url", &database_url]);
+    serve.wait_ready().await;
+    let token = serve.token.clone().expect("a first start prints a token");
+    let context = json!({"targetingKey": "u1", "email": "ada@example.com"});
+    assert_eq!(
+        serve.evaluate("new-checkout", context.clone()).await["value"],
+        json!(true)
+    );
+
+    proxy.set_cut(true);
+    // Longer than the node's reconciliation interval, so it has tried the
+    // store and failed at least once.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for _ in 0..5 {
+        let served = serve.evaluate("new-checkout", context.clone()).await;
+        assert_eq!(served["value"], json!(true), "{served}");
+    }
+    let (status, body) = graphql(
+        &serve,
+        &token,
+        r#"mutation { killSwitch(flagSet: "default", key: "new-checkout") { state } }"#,
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "STORE_UNAVAILABLE");
+
+    proxy.set_cut(false);
+    let mut state = Value::Null;
+    for _ in 0..100 {
+        let (_, body) = graphql(
+            &serve,
+            &token,
+            r#"mutation { killSwitch(flagSet: "default", key: "new-checkout") { state } }"#,
+        )
+        .await;
+        state = body["data"]["killSwitch"]["state"].clone();
+        if state == "DISABLED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        state, "DISABLED",
+        "writes work again once the database is back"
+    );
+    assert_eq!(serve.terminate().0, Some(0));
+    let _ = server
+        .connection()
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {unique} WITH (FORCE)"))
+        .await;
+}
