@@ -15,8 +15,8 @@ mod flags;
 mod import;
 mod publications;
 mod queries;
-mod segments;
 mod rollouts;
+mod segments;
 mod tokens;
 
 use std::time::Duration;
@@ -33,11 +33,11 @@ pub use flag_sets::NewFlagSet;
 pub use flags::{FlagChange, FlagInput};
 pub use import::ImportSummary;
 pub use queries::{AuditFilter, FlagFilter, Page};
-pub use segments::SegmentRecord;
 pub use rollouts::{
     MAX_ROLLOUT_STEPS, NewRollout, ROLLOUT_STEP_ACTION, RolloutRecord, RolloutStatus, RolloutStep,
     RolloutWeight, StepOutcome, StepRun,
 };
+pub use segments::SegmentRecord;
 pub use tokens::{NewToken, TokenRecord, TokenRole};
 
 /// A connection pool to the store's database.
