@@ -20,20 +20,20 @@
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, anyhow, bail, ensure};
-use serde_json::Value;
+use anyhow::{Context as _, anyhow, bail};
+
+/// Node.js, npm, the `ensign` binary and the pinned packages.
+mod node;
+
+use node::{ensign_binary, install_packages, js_dir, node_toolchain, require_services};
 
 /// The client modes `clients.test.mjs` knows, in the order they are reported.
 const MODES: [&str; 3] = ["ofrep", "flagd-rpc", "flagd-in-process"];
-
-/// The oldest Node.js the pinned clients support (`@openfeature/server-sdk`
-/// and `lru-cache` declare `node >= 20`).
-const MIN_NODE_MAJOR: u32 = 20;
 
 /// Longest a server may take to listen and load its flags.
 const SERVER_START: Duration = Duration::from_secs(30);
@@ -63,7 +63,7 @@ fn run() -> anyhow::Result<bool> {
     }
     let js = js_dir();
     let binary = ensign_binary()?;
-    let _install = install_packages(&js)?;
+    let _install = install_packages(&js, "clients")?;
 
     let scratch = std::env::temp_dir().join(format!("ensign-js-clients-{}", std::process::id()));
     let outcomes: Vec<anyhow::Result<Outcome>> = std::thread::scope(|scope| {
@@ -366,138 +366,4 @@ fn http_status(addr: SocketAddr, path: &str) -> anyhow::Result<u16> {
         .nth(1)
         .context("an HTTP status line")?;
     Ok(status.parse()?)
-}
-
-/// `Err` names what is missing: Node.js, a recent enough one, or npm.
-fn node_toolchain() -> Result<(), String> {
-    let version = tool_version("node").ok_or("Node.js not found")?;
-    let major = version
-        .trim_start_matches('v')
-        .split('.')
-        .next()
-        .and_then(|m| m.parse::<u32>().ok());
-    if major.is_none_or(|m| m < MIN_NODE_MAJOR) {
-        return Err(format!("Node.js {version} is older than {MIN_NODE_MAJOR}"));
-    }
-    tool_version("npm").ok_or("npm not found")?;
-    Ok(())
-}
-
-fn tool_version(program: &str) -> Option<String> {
-    let output = Command::new(program)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output()
-        .ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-}
-
-fn require_services() -> bool {
-    std::env::var_os("ENSIGN_REQUIRE_SERVICES").is_some_and(|v| v == "1")
-}
-
-fn js_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js")
-}
-
-fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// `ENSIGN_BIN`, or the `ensign` binary as cargo builds it for this workspace.
-fn ensign_binary() -> anyhow::Result<PathBuf> {
-    if let Some(path) = std::env::var_os("ENSIGN_BIN") {
-        return Ok(PathBuf::from(path));
-    }
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo
-        .args(["build", "--package", "ensign", "--bin", "ensign"])
-        .arg("--message-format=json-render-diagnostics")
-        .current_dir(workspace_root())
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit());
-    if !cfg!(debug_assertions) {
-        cargo.arg("--release");
-    }
-    // Cargo describes this test's own package to it in the environment; a
-    // build script that watches one of those variables (ring's watches
-    // CARGO_MANIFEST_DIR) would otherwise rebuild on every run, and again
-    // in the next ordinary `cargo build`.
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        if name.starts_with("CARGO_PKG_") || CARGO_TEST_VARS.contains(&name.as_ref()) {
-            cargo.env_remove(name.as_ref());
-        }
-    }
-    let output = cargo.output().context("running cargo build -p ensign")?;
-    ensure!(output.status.success(), "cargo build -p ensign failed");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "ensign")
-        .filter(|m| {
-            m["target"]["kind"]
-                .as_array()
-                .is_some_and(|kinds| kinds.iter().any(|k| k == "bin"))
-        })
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .context("cargo reported no ensign executable")
-}
-
-/// What cargo sets, besides `CARGO_PKG_*`, for the test executable it runs.
-const CARGO_TEST_VARS: [&str; 7] = [
-    "CARGO_MANIFEST_DIR",
-    "CARGO_MANIFEST_PATH",
-    "CARGO_MANIFEST_LINKS",
-    "CARGO_CRATE_NAME",
-    "CARGO_BIN_NAME",
-    "CARGO_PRIMARY_PACKAGE",
-    "CARGO_TARGET_TMPDIR",
-];
-
-/// Holds the install lock for as long as the clients run, shared, so that
-/// a concurrent test run in the same checkout never reinstalls under them.
-#[derive(Debug)]
-struct Installed(#[allow(dead_code, reason = "held for its lock")] File);
-
-/// Runs `npm ci` when `node_modules` does not match `package-lock.json`.
-///
-/// The lock file is copied into `node_modules` after a successful install;
-/// a differing or missing copy means a fresh install is needed.
-fn install_packages(js: &Path) -> anyhow::Result<Installed> {
-    let lock_path = js.join(".install.lock");
-    let lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .with_context(|| format!("opening {}", lock_path.display()))?;
-    lock.lock().context("locking the npm install")?;
-
-    let wanted = fs::read(js.join("package-lock.json")).context("reading package-lock.json")?;
-    let stamp = js.join("node_modules").join(".ensign-package-lock.json");
-    if fs::read(&stamp).ok().as_deref() != Some(wanted.as_slice()) {
-        eprintln!("clients: installing the JavaScript clients (npm ci)");
-        let output = Command::new("npm")
-            .args(["ci", "--prefer-offline", "--no-audit", "--no-fund"])
-            .current_dir(js)
-            .stdin(Stdio::null())
-            .output()
-            .context("running npm ci")?;
-        ensure!(
-            output.status.success(),
-            "npm ci failed in {}:\n{}{}",
-            js.display(),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        fs::write(&stamp, &wanted).context("recording the installed lock file")?;
-    }
-
-    lock.unlock().context("unlocking the npm install")?;
-    lock.lock_shared().context("sharing the npm install")?;
-    Ok(Installed(lock))
 }

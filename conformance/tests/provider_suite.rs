@@ -28,12 +28,17 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::{self, File};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail, ensure};
 use serde_json::Value;
+
+/// Node.js, npm, the `ensign` binary and the pinned packages.
+mod node;
+
+use node::{ensign_binary, install_packages, js_dir, node_toolchain, require_services};
 
 /// The cucumber-js profiles of `testbed/cucumber.mjs`, in report order.
 const MODES: [&str; 3] = ["rpc", "in-process", "file"];
@@ -41,10 +46,6 @@ const MODES: [&str; 3] = ["rpc", "in-process", "file"];
 /// cucumber-js workers per mode; the three modes run at once, and most of a
 /// worker's time goes to waiting out the lost-connection scenarios.
 const WORKERS_PER_MODE: u32 = 2;
-
-/// The oldest Node.js the pinned packages support (`@cucumber/cucumber` 12
-/// and `@openfeature/server-sdk` declare `node >= 20`).
-const MIN_NODE_MAJOR: u32 = 20;
 
 /// Longest one mode's cucumber-js run may take before it is killed.
 const MODE_RUN: Duration = Duration::from_secs(300);
@@ -75,7 +76,7 @@ fn run() -> anyhow::Result<bool> {
     }
     let js = js_dir();
     let binary = ensign_binary()?;
-    let _install = install_packages(&js)?;
+    let _install = install_packages(&js, "provider_suite")?;
     let conformance = conformance::conformance_dir();
     ensure!(
         conformance.join("flagd-testbed/gherkin").is_dir(),
@@ -313,137 +314,4 @@ fn run_with_deadline(
         std::thread::sleep(Duration::from_millis(100));
     };
     Ok((ok, fs::read_to_string(&path).unwrap_or_default()))
-}
-
-/// `Err` names what is missing: Node.js, a recent enough one, or npm.
-fn node_toolchain() -> Result<(), String> {
-    let version = tool_version("node").ok_or("Node.js not found")?;
-    let major = version
-        .trim_start_matches('v')
-        .split('.')
-        .next()
-        .and_then(|m| m.parse::<u32>().ok());
-    if major.is_none_or(|m| m < MIN_NODE_MAJOR) {
-        return Err(format!("Node.js {version} is older than {MIN_NODE_MAJOR}"));
-    }
-    tool_version("npm").ok_or("npm not found")?;
-    Ok(())
-}
-
-fn tool_version(program: &str) -> Option<String> {
-    let output = Command::new(program)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output()
-        .ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-}
-
-fn require_services() -> bool {
-    std::env::var_os("ENSIGN_REQUIRE_SERVICES").is_some_and(|v| v == "1")
-}
-
-fn js_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js")
-}
-
-fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// `ENSIGN_BIN`, or the `ensign` binary as cargo builds it for this workspace
-/// (see `tests/clients.rs` for why it is built this way).
-fn ensign_binary() -> anyhow::Result<PathBuf> {
-    if let Some(path) = std::env::var_os("ENSIGN_BIN") {
-        return Ok(PathBuf::from(path));
-    }
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo
-        .args(["build", "--package", "ensign", "--bin", "ensign"])
-        .arg("--message-format=json-render-diagnostics")
-        .current_dir(workspace_root())
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit());
-    if !cfg!(debug_assertions) {
-        cargo.arg("--release");
-    }
-    // Cargo describes this test's own package to it in the environment; a
-    // build script that watches one of those variables would otherwise
-    // rebuild on every run.
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        if name.starts_with("CARGO_PKG_") || CARGO_TEST_VARS.contains(&name.as_ref()) {
-            cargo.env_remove(name.as_ref());
-        }
-    }
-    let output = cargo.output().context("running cargo build -p ensign")?;
-    ensure!(output.status.success(), "cargo build -p ensign failed");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "ensign")
-        .filter(|m| {
-            m["target"]["kind"]
-                .as_array()
-                .is_some_and(|kinds| kinds.iter().any(|k| k == "bin"))
-        })
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .context("cargo reported no ensign executable")
-}
-
-/// What cargo sets, besides `CARGO_PKG_*`, for the test executable it runs.
-const CARGO_TEST_VARS: [&str; 7] = [
-    "CARGO_MANIFEST_DIR",
-    "CARGO_MANIFEST_PATH",
-    "CARGO_MANIFEST_LINKS",
-    "CARGO_CRATE_NAME",
-    "CARGO_BIN_NAME",
-    "CARGO_PRIMARY_PACKAGE",
-    "CARGO_TARGET_TMPDIR",
-];
-
-/// Holds the install lock for as long as the suite runs, shared, so that a
-/// concurrent run of this test or of `tests/clients.rs` never reinstalls
-/// under it.
-#[derive(Debug)]
-struct Installed(#[allow(dead_code, reason = "held for its lock")] File);
-
-/// Runs `npm ci` when `node_modules` does not match `package-lock.json`, by
-/// the same lock file and stamp as `tests/clients.rs`.
-fn install_packages(js: &Path) -> anyhow::Result<Installed> {
-    let lock_path = js.join(".install.lock");
-    let lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .with_context(|| format!("opening {}", lock_path.display()))?;
-    lock.lock().context("locking the npm install")?;
-
-    let wanted = fs::read(js.join("package-lock.json")).context("reading package-lock.json")?;
-    let stamp = js.join("node_modules").join(".ensign-package-lock.json");
-    if fs::read(&stamp).ok().as_deref() != Some(wanted.as_slice()) {
-        eprintln!("provider_suite: installing the JavaScript packages (npm ci)");
-        let output = Command::new("npm")
-            .args(["ci", "--prefer-offline", "--no-audit", "--no-fund"])
-            .current_dir(js)
-            .stdin(Stdio::null())
-            .output()
-            .context("running npm ci")?;
-        ensure!(
-            output.status.success(),
-            "npm ci failed in {}:\n{}{}",
-            js.display(),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        fs::write(&stamp, &wanted).context("recording the installed lock file")?;
-    }
-
-    lock.unlock().context("unlocking the npm install")?;
-    lock.lock_shared().context("sharing the npm install")?;
-    Ok(Installed(lock))
 }
