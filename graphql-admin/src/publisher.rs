@@ -36,7 +36,7 @@ use engine::publication::{
 };
 use engine::{CompileOptions, Diagnostic, FlagSet, Severity};
 
-use crate::store::{FlagSetRecord, Store, StoreError};
+use crate::store::{FlagSetRecord, Store, StoreError, redact};
 
 /// How often a reconciliation pass runs when nothing wakes the publisher.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
@@ -473,20 +473,6 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-/// The URL without its password, for error messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => format!("{}***{}", &url[..scheme + 3], &url[at..]),
-            }
-        }
-        _ => url.to_owned(),
-    }
 }
 
 #[cfg(test)]

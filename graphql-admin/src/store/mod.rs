@@ -218,14 +218,15 @@ fn sqlite_create_mode(url: &str) -> String {
     }
 }
 
-/// The URL without its password, for error messages.
-fn redact(url: &str) -> String {
+/// The URL without its password (or its token, when the credentials are a
+/// single word, as Redis URLs allow), for error messages.
+pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let credentials = &url[scheme + 3..at];
             match credentials.split_once(':') {
                 Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
+                None => format!("{}***{}", &url[..scheme + 3], &url[at..]),
             }
         }
         _ => url.to_owned(),
