@@ -28,15 +28,14 @@ use std::time::Duration;
 use bb8_redis::RedisConnectionManager;
 use bb8_redis::bb8::{Pool, RunError};
 use redis::{RedisError, Script};
-use serde_json::Value;
 use tokio::sync::{Mutex, Notify};
 
+use engine::Diagnostic;
 use engine::publication::{
     Announcement, DEFAULT_PREFIX, Keys, Publication, PublicationError, WRITTEN_FORMATS,
 };
-use engine::{CompileOptions, Diagnostic, FlagSet, Severity};
 
-use crate::store::{FlagSetRecord, Store, StoreError, redact};
+use crate::store::{FlagSetRecord, Store, StoreError, publication_errors, redact};
 
 /// How often a reconciliation pass runs when nothing wakes the publisher.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
@@ -354,7 +353,7 @@ impl Publisher {
             if version <= held {
                 continue;
             }
-            let errors = errors(&document);
+            let errors = publication_errors(&document);
             if !errors.is_empty() {
                 self.alert(&set.key, version, &errors);
                 pass.refused.push((set.key.clone(), version));
@@ -445,24 +444,6 @@ impl Publisher {
     }
 }
 
-/// The error diagnostics of a document (warnings are published, as flagd
-/// evaluates such flags too).
-fn errors(document: &Value) -> Vec<Diagnostic> {
-    let found = match engine::model::from_value(document.clone()) {
-        Ok((file, mut found)) => {
-            let (_, compiled) =
-                FlagSet::compile("publish", &file, &CompileOptions::default(), None);
-            found.extend(compiled);
-            found
-        }
-        Err(error) => vec![error.to_diagnostic()],
-    };
-    found
-        .into_iter()
-        .filter(|d| d.severity == Severity::Error)
-        .collect()
-}
-
 /// An error with its causes, for one log line.
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
@@ -496,14 +477,14 @@ mod tests {
         let good = json!({"flags": {"a": {
             "state": "ENABLED", "variants": {"on": true}, "defaultVariant": "on"
         }}});
-        assert_eq!(errors(&good), vec![]);
+        assert_eq!(publication_errors(&good), vec![]);
         let broken = json!({"flags": {"a": {
             "state": "ENABLED", "variants": {"on": true}, "defaultVariant": "missing"
         }}});
-        let found = errors(&broken);
+        let found = publication_errors(&broken);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].flag_key.as_deref(), Some("a"));
-        assert_eq!(errors(&json!([])).len(), 1);
+        assert_eq!(publication_errors(&json!([])).len(), 1);
     }
 
     #[test]

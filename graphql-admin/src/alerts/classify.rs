@@ -1,9 +1,7 @@
 //! Which audit events raise an alert, how severe it is, and what an
 //! out-of-band edit does to publication.
 
-use engine::flagset::FlagSet;
-use engine::model::from_value;
-use engine::{CompileOptions, Diagnostic, Severity as DiagnosticSeverity};
+use engine::Diagnostic;
 use serde_json::Value;
 
 use crate::store::{AuditRecord, Store, StoreError};
@@ -115,18 +113,7 @@ pub fn alert_kinds(event: &AuditRecord) -> Vec<AlertKind> {
 /// Compiles a flag set's document as the publisher does and says whether
 /// it is published: only error diagnostics hold a document back.
 pub fn publication(version: i64, document: &Value) -> Publication {
-    let found = match from_value(document.clone()) {
-        Ok((file, mut found)) => {
-            let (_, compiled) = FlagSet::compile("alert", &file, &CompileOptions::default(), None);
-            found.extend(compiled);
-            found
-        }
-        Err(error) => vec![error.to_diagnostic()],
-    };
-    let errors: Vec<Diagnostic> = found
-        .into_iter()
-        .filter(|d| d.severity == DiagnosticSeverity::Error)
-        .collect();
+    let errors = crate::store::publication_errors(document);
     Publication {
         version,
         published: errors.is_empty(),

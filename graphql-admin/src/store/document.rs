@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use engine::flagset::FlagSet;
 use engine::model::from_value;
-use engine::{CompileOptions, Diagnostic, FLAG_SET_ID_KEY, FRACTIONAL_VERSION_KEY};
+use engine::{CompileOptions, Diagnostic, FLAG_SET_ID_KEY, FRACTIONAL_VERSION_KEY, Severity};
 use serde_json::{Map, Value};
 
 use super::StoreError;
@@ -62,6 +62,16 @@ pub(crate) fn diagnostics(document: &Value) -> Vec<Diagnostic> {
         }
         Err(error) => vec![error.to_diagnostic()],
     }
+}
+
+/// The error diagnostics of `document`: what holds a flag set back from
+/// publication (warnings do not; they were refused when written, and a row
+/// edited by hand is published if it still compiles).
+pub fn publication_errors(document: &Value) -> Vec<Diagnostic> {
+    diagnostics(document)
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect()
 }
 
 /// Refuses a change that introduces a diagnostic: `after` may keep the

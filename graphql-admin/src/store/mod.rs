@@ -27,7 +27,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 pub use copy::{CopyError, TABLES, TableCopy};
-pub use document::validate_definition;
+pub use document::{publication_errors, validate_definition};
 pub use error::StoreError;
 pub use flag_sets::NewFlagSet;
 pub use flags::{FlagChange, FlagInput};
