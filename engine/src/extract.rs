@@ -8,6 +8,7 @@
 //! still refused exactly as a full parse would refuse it.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use serde_json::Value;
 
@@ -111,8 +112,7 @@ impl<'t> Extracted<'t> {
         }
     }
 
-    /// Sets a slot's value. Inlined: passed to a call, the value went
-    /// through memory and was read back before its stores had landed.
+    /// Sets a slot's value.
     #[inline(always)]
     fn set(&mut self, slot: SlotId, value: Option<Val<'t>>) {
         let index = slot.0 as usize;
@@ -124,13 +124,40 @@ impl<'t> Extracted<'t> {
         }
     }
 
+    /// Sets a slot to the value `make` builds, building it only once the
+    /// slot is known empty: a value built first and kept across the drop
+    /// of the slot's old one went through the stack, stored in pieces and
+    /// read back whole before the stores had landed, which stalls.
+    #[inline(always)]
+    fn put(&mut self, slot: SlotId, make: impl FnOnce() -> Val<'t>) {
+        let index = slot.0 as usize;
+        if !self.composites.is_empty() {
+            self.forget_composite(index);
+        }
+        if let Some(cell) = self.slots.get_mut(index) {
+            if cell.is_some() {
+                discard(cell.take());
+            }
+            *cell = Some(make());
+        }
+    }
+
     /// Drops the array or object a slot was given, if any (a repeated key
     /// replaced it).
     #[cold]
     fn forget_composite(&mut self, index: usize) {
         self.composites.retain(|(s, _)| *s != index);
     }
+}
 
+/// Drops a value out of line (see [`Extracted::set`]).
+#[cold]
+#[inline(never)]
+fn discard(value: Option<Val<'_>>) {
+    drop(value);
+}
+
+impl<'t> Extracted<'t> {
     /// Stores a parsed value as a slot's value.
     fn store(&mut self, slot: SlotId, value: Value) {
         let scalar = match value {
@@ -220,7 +247,7 @@ impl PathTrie {
         slot_count: usize,
     ) -> Result<Extracted<'t>, ContextError> {
         let mut out = Extracted {
-            slots: vec![None; slot_count.min(self.span)],
+            slots: spare_slots(slot_count.min(self.span)),
             composites: Vec::new(),
             met: vec![0; self.nodes.div_ceil(64)],
         };
@@ -297,6 +324,34 @@ impl PathTrie {
     }
 }
 
+thread_local! {
+    /// An emptied slot vector, kept for the next extraction on this thread:
+    /// a context with many wanted paths needs a vector too large for the
+    /// allocator's per-thread caches, and getting one each time cost more
+    /// than filling it.
+    static SPARE_SLOTS: Cell<Vec<Option<Val<'static>>>> = const { Cell::new(Vec::new()) };
+}
+
+/// `len` empty slots, in this thread's spare vector when it has one.
+fn spare_slots<'t>(len: usize) -> Vec<Option<Val<'t>>> {
+    let mut slots = retype(SPARE_SLOTS.with(Cell::take));
+    slots.resize(len, None);
+    slots
+}
+
+/// Empties a slot vector and keeps it for this thread's next extraction.
+pub(crate) fn recycle_slots(mut slots: Vec<Option<Val<'_>>>) {
+    slots.clear();
+    SPARE_SLOTS.with(|spare| spare.set(retype(slots)));
+}
+
+/// An empty vector of slots, re-typed for another lifetime: the in-place
+/// collect of a vector into one of a same-sized type keeps its buffer.
+fn retype<'a, 'b>(slots: Vec<Option<Val<'a>>>) -> Vec<Option<Val<'b>>> {
+    debug_assert!(slots.is_empty());
+    slots.into_iter().map(|_| None).collect()
+}
+
 /// Reads a validated JSON number; numbers of up to 15 digits without an
 /// exponent (integers, coordinates, prices) without the general float
 /// parser.
@@ -308,7 +363,12 @@ fn parse_number(span: &str) -> f64 {
         Some(rest) => (true, rest),
         None => (false, span),
     };
-    let (whole, fraction) = body.split_once('.').unwrap_or((body, ""));
+    // A byte search: numbers are short, too short for `split_once`'s
+    // searcher to pay for itself.
+    let (whole, fraction) = match body.bytes().position(|b| b == b'.') {
+        Some(dot) => (&body[..dot], &body[dot + 1..]),
+        None => (body, ""),
+    };
     let digits = whole.bytes().chain(fraction.bytes());
     if whole.len() + fraction.len() <= 15
         && digits.clone().all(|b| b.is_ascii_digit())
@@ -639,33 +699,32 @@ impl<'t> Scanner<'t> {
                 if escaped {
                     let value = serde_json::from_str(&self.text[pos..end])
                         .map_err(|e| Bad(Box::new(ContextError::Syntax(e.to_string()))))?;
-                    out.set(slot, Some(Val::Str(Cow::Owned(value))));
+                    out.put(slot, || Val::Str(Cow::Owned(value)));
                 } else {
-                    out.set(
-                        slot,
-                        Some(Val::Str(Cow::Borrowed(&self.text[pos + 1..end - 1]))),
-                    );
+                    let text = &self.text[pos + 1..end - 1];
+                    out.put(slot, || Val::Str(Cow::Borrowed(text)));
                 }
                 Ok(end)
             }
             Some(b't') => {
                 let end = self.literal(pos, b"true")?;
-                out.set(slot, Some(Val::Bool(true)));
+                out.put(slot, || Val::Bool(true));
                 Ok(end)
             }
             Some(b'f') => {
                 let end = self.literal(pos, b"false")?;
-                out.set(slot, Some(Val::Bool(false)));
+                out.put(slot, || Val::Bool(false));
                 Ok(end)
             }
             Some(b'n') => {
                 let end = self.literal(pos, b"null")?;
-                out.set(slot, Some(Val::Null));
+                out.put(slot, || Val::Null);
                 Ok(end)
             }
             Some(b'-' | b'0'..=b'9') => {
                 let end = self.number(pos)?;
-                out.set(slot, Some(Val::Num(parse_number(&self.text[pos..end]))));
+                let number = parse_number(&self.text[pos..end]);
+                out.put(slot, || Val::Num(number));
                 Ok(end)
             }
             Some(_) => Err(self.fail(pos, "expected value")),
@@ -883,6 +942,23 @@ mod tests {
         }
         t.number();
         t
+    }
+
+    #[test]
+    fn a_recycled_slot_vector_is_reused_empty_by_the_next_extraction() {
+        let t = trie(&["a", "b", "c"]);
+        let text = String::from(r#"{"a": "x", "b": 2, "c": true}"#);
+        let (slots, _) = t.extract(&text, 3).unwrap().into_parts();
+        assert_eq!(slots[0], Some(Val::Str(Cow::Borrowed("x"))));
+        let buffer = slots.as_ptr() as usize;
+        recycle_slots(slots);
+        drop(text);
+        // A context of another lifetime gets the same buffer, with every
+        // slot empty before it is read.
+        let other = String::from(r#"{"c": false}"#);
+        let (slots, _) = t.extract(&other, 3).unwrap().into_parts();
+        assert_eq!(slots.as_ptr() as usize, buffer);
+        assert_eq!(slots, [None, None, Some(Val::Bool(false))]);
     }
 
     #[test]

@@ -419,7 +419,10 @@ impl FlagSet {
         match trie.extract(text, self.paths.len()) {
             Ok(extracted) => {
                 let (slots, composites) = extracted.into_parts();
-                self.evaluate(key, &Prepared::from_extracted(slots, &composites))
+                let prepared = Prepared::from_extracted(slots, &composites);
+                let resolution = self.evaluate(key, &prepared);
+                crate::extract::recycle_slots(prepared.slots);
+                resolution
             }
             Err(error) => invalid(error),
         }
