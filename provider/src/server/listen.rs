@@ -146,7 +146,11 @@ pub async fn serve_grpc(
         GrpcListener::Tcp(listener) => {
             router
                 .serve_with_incoming_shutdown(
-                    tokio_stream::wrappers::TcpListenerStream::new(listener),
+                    // Small responses leave at once: with Nagle's algorithm
+                    // a reply written in several frames waited for the
+                    // client's acknowledgement of the first.
+                    tonic::transport::server::TcpIncoming::from(listener)
+                        .with_nodelay(Some(true)),
                     shutdown,
                 )
                 .await
