@@ -42,6 +42,35 @@ impl Default for Metrics {
     }
 }
 
+/// An evaluation's reason and error code, as metric labels.
+type Outcome = (&'static str, &'static str);
+
+/// An evaluation's reason and error code as metric labels.
+fn outcome(reason: Reason, error: Option<ErrorCode>) -> Outcome {
+    (reason.as_str(), error.map_or("", ErrorCode::as_str))
+}
+
+/// The evaluations of one request, counted locally (see
+/// [`Metrics::evaluations`]).
+#[derive(Debug, Default)]
+pub struct Tally<'a> {
+    /// By flag set and outcome; a request meets only a few.
+    outcomes: Vec<((&'a str, Outcome), u64)>,
+    evaluations: u64,
+}
+
+impl<'a> Tally<'a> {
+    /// Counts one evaluation.
+    pub fn add(&mut self, flag_set: &'a str, reason: Reason, error: Option<ErrorCode>) {
+        let key = (flag_set, outcome(reason, error));
+        self.evaluations += 1;
+        match self.outcomes.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) => *n += 1,
+            None => self.outcomes.push((key, 1)),
+        }
+    }
+}
+
 /// Adds one to a labelled counter, taking the write lock only the first time
 /// a label is seen.
 fn bump<K: Ord + Clone>(map: &RwLock<BTreeMap<K, AtomicU64>>, key: &K, by: u64) {
@@ -68,11 +97,29 @@ impl Metrics {
         error: Option<ErrorCode>,
         took: Duration,
     ) {
-        let outcome = (reason.as_str(), error.map_or("", ErrorCode::as_str));
+        self.count(flag_set, outcome(reason, error), 1);
+        self.record_latency(took, 1);
+    }
+
+    /// Adds the evaluations of one request, which took `took` together:
+    /// counted with one lookup per outcome, and each recorded in the latency
+    /// histogram at their mean, so a bulk request does not pay a clock
+    /// reading and a lock for each of its flags.
+    pub fn evaluations(&self, tally: &Tally<'_>, took: Duration) {
+        for ((flag_set, outcome), n) in &tally.outcomes {
+            self.count(flag_set, *outcome, *n);
+        }
+        if tally.evaluations > 0 {
+            let each = took / u32::try_from(tally.evaluations).unwrap_or(u32::MAX);
+            self.record_latency(each, tally.evaluations);
+        }
+    }
+
+    fn count(&self, flag_set: &str, outcome: Outcome, n: u64) {
         let counted = self.evaluations.read().is_ok_and(|sets| {
             sets.get(flag_set)
                 .and_then(|outcomes| outcomes.get(&outcome))
-                .map(|counter| counter.fetch_add(1, Ordering::Relaxed))
+                .map(|counter| counter.fetch_add(n, Ordering::Relaxed))
                 .is_some()
         });
         if !counted && let Ok(mut sets) = self.evaluations.write() {
@@ -80,13 +127,16 @@ impl Metrics {
                 .or_default()
                 .entry(outcome)
                 .or_insert_with(|| AtomicU64::new(0))
-                .fetch_add(1, Ordering::Relaxed);
+                .fetch_add(n, Ordering::Relaxed);
         }
-        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+    }
+
+    fn record_latency(&self, each: Duration, n: u64) {
+        let nanos = u64::try_from(each.as_nanos()).unwrap_or(u64::MAX);
         if let Ok(mut latency) = self.latency.lock()
             && let Some(histogram) = latency.as_mut()
         {
-            histogram.saturating_record(nanos.max(1));
+            histogram.saturating_record_n(nanos.max(1), n);
         }
     }
 
@@ -264,5 +314,32 @@ mod tests {
         assert!(
             text.contains("ensign_sync_errors_total{source=\"http://flags.example/a\\\"b\"} 1\n")
         );
+    }
+
+    #[test]
+    fn a_tally_adds_a_requests_evaluations_at_once() {
+        let metrics = Metrics::default();
+        metrics.evaluation("shop", Reason::Static, None, Duration::from_micros(9));
+        let mut tally = Tally::default();
+        for _ in 0..3 {
+            tally.add("shop", Reason::Static, None);
+        }
+        tally.add("beta", Reason::Error, Some(ErrorCode::General));
+        metrics.evaluations(&tally, Duration::from_micros(8));
+        let text = metrics.render(1, Duration::ZERO, true);
+        assert!(text.contains(
+            "ensign_evaluations_total{flag_set=\"shop\",reason=\"STATIC\",error_code=\"\"} 4\n"
+        ));
+        assert!(text.contains(
+            "ensign_evaluations_total{flag_set=\"beta\",reason=\"ERROR\",error_code=\"GENERAL\"} 1\n"
+        ));
+        // Four evaluations in 8 µs: each recorded at 2 µs.
+        assert!(text.contains("ensign_evaluation_duration_seconds_count 5\n"));
+        let p50 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("ensign_evaluation_duration_seconds{quantile=\"0.5\"} "))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN);
+        assert!((1.99e-6..=2.01e-6).contains(&p50), "p50 was {p50}");
     }
 }

@@ -7,6 +7,7 @@ pub mod access;
 pub mod body;
 pub mod error;
 pub mod events;
+pub mod render;
 pub mod wire;
 
 use std::collections::HashMap;
@@ -18,7 +19,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
-use warp::http::header::{ETAG, HeaderValue};
+use warp::http::header::{CONTENT_TYPE, ETAG, HeaderValue};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
@@ -28,9 +29,10 @@ use engine::{ErrorCode, FlagSet, Resolution, Selector, Snapshot};
 use crate::server::Flags;
 use crate::server::keys::KeyRing;
 use crate::server::listen::PeerAddr;
+use crate::server::metrics::Tally;
 use crate::server::ofrep::access::{Access, ApiKey, Grant, RateLimit};
 use crate::server::ofrep::error::OfrepError;
-use crate::server::ofrep::wire::{Bulk, Evaluation, EventStream, EventStreamEndpoint};
+use crate::server::ofrep::wire::{Evaluation, EventStream, EventStreamEndpoint};
 
 /// Request header that asks for the decision path in `metadata`.
 pub const EXPLAIN_HEADER: &str = "x-ensign-explain";
@@ -264,7 +266,7 @@ fn evaluate_one(
 /// Evaluates one flag from its context text and renders the response.
 fn evaluate_text(
     flags: &Flags,
-    snapshot: &Snapshot,
+    snapshot: &Arc<Snapshot>,
     key: &str,
     selector: &Selector,
     context: &str,
@@ -306,8 +308,28 @@ fn evaluate_text(
         Some(ErrorCode::FlagNotFound) => StatusCode::NOT_FOUND,
         Some(_) => StatusCode::BAD_REQUEST,
     };
-    let body = Evaluation::from_resolution(&resolution, trace);
-    warp::reply::with_status(warp::reply::json(&body), status).into_response()
+    let mut body = Vec::with_capacity(256);
+    match trace {
+        None => render::write_evaluation(&mut body, snapshot, &resolution),
+        Some(trace) => {
+            // Serializing into a vector cannot fail.
+            let _ = serde_json::to_writer(
+                &mut body,
+                &Evaluation::from_resolution(&resolution, Some(trace)),
+            );
+        }
+    }
+    json_response(body, status)
+}
+
+/// A JSON response.
+fn json_response(body: Vec<u8>, status: StatusCode) -> Response {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
 }
 
 /// Counts one evaluation in the metrics.
@@ -350,10 +372,11 @@ fn evaluate_all(
             return Ok(response);
         }
         let mut prepared: Vec<(&Arc<FlagSet>, engine::Prepared<'_>)> = Vec::new();
-        let mut evaluations = Vec::new();
-        // The metadata of the flag sets the selector picks, a later set's
-        // entries over an earlier one's, as their flags merge.
-        let mut metadata = Map::new();
+        let mut tally = Tally::default();
+        let started = Instant::now();
+        let mut body = Vec::with_capacity(4096);
+        body.extend_from_slice(b"{\"flags\":[");
+        let mut first = true;
         for (set, entry) in snapshot.visible(&selector) {
             if visible
                 .as_ref()
@@ -369,16 +392,29 @@ fn evaluate_all(
                 }
             };
             let context = &prepared[index].1;
-            let started = Instant::now();
-            let (resolution, trace) = if explain {
+            if !first {
+                body.push(b',');
+            }
+            first = false;
+            let resolution = if explain {
                 let (resolution, trace) = set.explain(entry.key(), context);
-                (resolution, Some(trace.render()))
+                let _ = serde_json::to_writer(
+                    &mut body,
+                    &Evaluation::from_resolution(&resolution, Some(trace.render())),
+                );
+                resolution
             } else {
-                (set.evaluate(entry.key(), context), None)
+                let resolution = set.evaluate(entry.key(), context);
+                render::write_evaluation(&mut body, &snapshot, &resolution);
+                resolution
             };
-            record(&flags, set, &resolution, started);
-            evaluations.push(Evaluation::from_resolution(&resolution, trace));
+            tally.add(set.id(), resolution.reason, resolution.error_code());
         }
+        flags.metrics().evaluations(&tally, started.elapsed());
+        body.push(b']');
+        // The metadata of the flag sets the selector picks, a later set's
+        // entries over an earlier one's, as their flags merge.
+        let mut metadata = Map::new();
         let mut sets: Vec<&Arc<FlagSet>> = prepared.iter().map(|(set, _)| *set).collect();
         sets.sort_by_key(|set| {
             snapshot
@@ -391,18 +427,21 @@ fn evaluate_all(
                 metadata.insert(k.clone(), v.clone());
             }
         }
-        let bulk = Bulk {
-            flags: evaluations,
-            metadata,
-            event_streams: vec![EventStream {
-                kind: "sse",
-                endpoint: EventStreamEndpoint {
-                    request_uri: format!("{EVENTS_PATH}?etag={:016x}", snapshot.version()),
-                },
-                inactivity_delay_sec: config.inactivity_delay_sec,
-            }],
-        };
-        let mut response = warp::reply::json(&bulk).into_response();
+        if !metadata.is_empty() {
+            body.extend_from_slice(b",\"metadata\":");
+            let _ = serde_json::to_writer(&mut body, &metadata);
+        }
+        body.extend_from_slice(b",\"eventStreams\":");
+        let streams = [EventStream {
+            kind: "sse",
+            endpoint: EventStreamEndpoint {
+                request_uri: format!("{EVENTS_PATH}?etag={:016x}", snapshot.version()),
+            },
+            inactivity_delay_sec: config.inactivity_delay_sec,
+        }];
+        let _ = serde_json::to_writer(&mut body, &streams);
+        body.push(b'}');
+        let mut response = json_response(body, StatusCode::OK);
         insert_etag(&mut response, &etag);
         Ok(response)
     });
