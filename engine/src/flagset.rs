@@ -177,11 +177,11 @@ pub struct FlagSet {
     metadata: Map<String, Value>,
     fractional: FractionalVersion,
     paths: PathTable,
-    /// Flags by key. Keys come from flag definitions, never from requests,
-    /// so a fast non-keyed hash is safe here.
-    flags: FxHashMap<Arc<str>, FlagEntry>,
-    /// Flag keys in a stable (sorted) order.
-    order: Vec<Arc<str>>,
+    /// Index in `entries` by key. Keys come from flag definitions, never
+    /// from requests, so a fast non-keyed hash is safe here.
+    flags: FxHashMap<Arc<str>, usize>,
+    /// The flags, sorted by key.
+    entries: Vec<FlagEntry>,
     version: u64,
     /// A trie of no paths, for validating the context of unknown flags.
     empty_trie: PathTrie,
@@ -247,12 +247,13 @@ impl FlagSet {
             ) {
                 Some(flag) => FlagEntry::Ready(flag),
                 None => {
-                    let kept = previous
-                        .and_then(|p| p.flags.get(raw.key.as_str()))
-                        .and_then(|e| match e {
-                            FlagEntry::Ready(flag) => Some(flag),
-                            FlagEntry::Broken { .. } => None,
-                        });
+                    let kept =
+                        previous
+                            .and_then(|p| p.get(raw.key.as_str()))
+                            .and_then(|e| match e {
+                                FlagEntry::Ready(flag) => Some(flag),
+                                FlagEntry::Broken { .. } => None,
+                            });
                     match kept {
                         // The last good version was compiled against the
                         // previous path table; recompile its definition here.
@@ -291,19 +292,17 @@ impl FlagSet {
             };
             flags.insert(Arc::from(raw.key.as_str()), entry);
         }
-        let mut order: Vec<Arc<str>> = flags.keys().cloned().collect();
-        order.sort_unstable();
+        let mut entries: Vec<(Arc<str>, FlagEntry)> = flags.into_iter().collect();
+        entries.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
         let mut hasher = ContentHasher::default();
         hasher.write_str(&id);
         hasher.write_str(fractional.as_str());
         hasher.write_json(&Value::Object(metadata.clone()));
-        for key in &order {
+        for (key, entry) in &entries {
             hasher.write_str(key);
-            if let Some(entry) = flags.get(key) {
-                hasher.write(&entry.content_hash().to_le_bytes());
-            }
+            hasher.write(&entry.content_hash().to_le_bytes());
         }
-        for entry in flags.values_mut() {
+        for (_, entry) in &mut entries {
             if let FlagEntry::Ready(flag) = entry {
                 flag.trie = match &flag.targeting {
                     Some(rule) if rule.dynamic_access() => None,
@@ -319,8 +318,12 @@ impl FlagSet {
             metadata,
             fractional,
             paths,
-            flags,
-            order,
+            flags: entries
+                .iter()
+                .enumerate()
+                .map(|(i, (key, _))| (Arc::clone(key), i))
+                .collect(),
+            entries: entries.into_iter().map(|(_, entry)| entry).collect(),
             version: hasher.finish(),
         };
         (set, diagnostics)
@@ -358,17 +361,17 @@ impl FlagSet {
 
     /// Looks a flag up.
     pub fn get(&self, key: &str) -> Option<&FlagEntry> {
-        self.flags.get(key)
+        self.flags.get(key).and_then(|&i| self.entries.get(i))
     }
 
     /// Flag keys, sorted.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.order.iter().map(|k| &**k)
+        self.entries.iter().map(FlagEntry::key)
     }
 
     /// Entries, sorted by key.
-    pub fn entries(&self) -> impl Iterator<Item = &FlagEntry> {
-        self.order.iter().filter_map(|k| self.flags.get(k))
+    pub fn entries(&self) -> impl ExactSizeIterator<Item = &FlagEntry> {
+        self.entries.iter()
     }
 
     /// Prepares a context for evaluating any flag of this set.
@@ -379,7 +382,7 @@ impl FlagSet {
     /// Prepares a context for evaluating one flag: looks up only the paths
     /// that flag reads.
     pub fn prepare_for<'c>(&self, key: &str, context: &'c Value) -> Prepared<'c> {
-        match self.flags.get(key) {
+        match self.get(key) {
             Some(FlagEntry::Ready(Flag {
                 targeting: Some(rule),
                 ..
@@ -393,13 +396,13 @@ impl FlagSet {
     /// the text; the rest is validated and skipped.
     pub fn evaluate_json<'s>(&'s self, key: &'s str, text: &str) -> Resolution<'s> {
         let invalid = |error: ContextError| {
-            let metadata = match self.flags.get(key) {
+            let metadata = match self.get(key) {
                 Some(FlagEntry::Ready(flag)) => &flag.metadata,
                 _ => &self.metadata,
             };
             Resolution::error(key, ErrorCode::InvalidContext, error.to_string(), metadata)
         };
-        let trie = match self.flags.get(key) {
+        let trie = match self.get(key) {
             Some(FlagEntry::Ready(Flag {
                 trie: Some(trie), ..
             })) => trie,
@@ -442,7 +445,7 @@ impl FlagSet {
     /// Evaluates a flag and records the decision path.
     pub fn explain<'s>(&'s self, key: &'s str, context: &Prepared<'_>) -> (Resolution<'s>, Trace) {
         let mut trace = Trace::new();
-        if let Some(FlagEntry::Ready(flag)) = self.flags.get(key) {
+        if let Some(FlagEntry::Ready(flag)) = self.get(key) {
             for (name, pointer) in &flag.refs {
                 trace.push_ref(name, pointer);
             }
@@ -457,7 +460,7 @@ impl FlagSet {
         context: &Prepared<'_>,
         tracer: &mut T,
     ) -> Resolution<'s> {
-        let Some(entry) = self.flags.get(key) else {
+        let Some(entry) = self.get(key) else {
             return Resolution::error(
                 key,
                 ErrorCode::FlagNotFound,
@@ -465,18 +468,32 @@ impl FlagSet {
                 &self.metadata,
             );
         };
-        let flag = match entry {
-            FlagEntry::Ready(flag) => flag,
+        self.resolve_entry(entry, context, tracer)
+    }
+
+    /// Evaluates one of this set's entries, as [`FlagSet::entries`] lists
+    /// them: what [`FlagSet::evaluate`] does for its key, without looking
+    /// the key up again.
+    pub fn evaluate_entry<'s>(
+        &'s self,
+        entry: &'s FlagEntry,
+        context: &Prepared<'_>,
+    ) -> Resolution<'s> {
+        self.resolve_entry(entry, context, &mut NoTrace)
+    }
+
+    fn resolve_entry<'s, T: Tracer>(
+        &'s self,
+        entry: &'s FlagEntry,
+        context: &Prepared<'_>,
+        tracer: &mut T,
+    ) -> Resolution<'s> {
+        match entry {
+            FlagEntry::Ready(flag) => resolve(flag, context, tracer),
             FlagEntry::Broken { key, reason, .. } => {
-                return Resolution::error(
-                    key,
-                    ErrorCode::ParseError,
-                    reason.clone(),
-                    &self.metadata,
-                );
+                Resolution::error(key, ErrorCode::ParseError, reason.clone(), &self.metadata)
             }
-        };
-        resolve(flag, context, tracer)
+        }
     }
 }
 

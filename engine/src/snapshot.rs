@@ -180,8 +180,14 @@ impl Snapshot {
     /// Every flag visible under `selector`, each from the flag set that wins it,
     /// sorted by key.
     pub fn visible(&self, selector: &Selector) -> Vec<(&Arc<FlagSet>, &FlagEntry)> {
+        let selected = self.sources.iter().filter(|s| selects(selector, s));
+        // One flag set, the usual case: its entries are already sorted and
+        // there is nothing to merge.
+        if let (Some(only), None) = (selected.clone().next(), selected.clone().nth(1)) {
+            return only.set.entries().map(|entry| (&only.set, entry)).collect();
+        }
         let mut winners: BTreeMap<&str, (&Arc<FlagSet>, &FlagEntry)> = BTreeMap::new();
-        for source in self.sources.iter().filter(|s| selects(selector, s)) {
+        for source in selected {
             for entry in source.set.entries() {
                 winners.insert(entry.key(), (&source.set, entry));
             }

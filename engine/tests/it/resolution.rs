@@ -305,6 +305,21 @@ fn sources_merge_with_later_winning_and_selectors_pick_one() {
         .map(|(_, e)| e.key())
         .collect();
     assert_eq!(visible, ["only-a", "shared"]);
+    // One selected flag set: its own flags, sorted, none from the other.
+    let of_a: Vec<(&str, &str)> = s
+        .visible(&Selector::parse("source=file:a.json"))
+        .iter()
+        .map(|(set, e)| (set.source(), e.key()))
+        .collect();
+    assert_eq!(of_a, [("file:a.json", "only-a"), ("file:a.json", "shared")]);
+    // Evaluating a listed entry is evaluating its key.
+    for (set, entry) in s.visible(&Selector::All) {
+        let prepared = set.prepare(&ctx);
+        assert_eq!(
+            set.evaluate_entry(entry, &prepared),
+            set.evaluate(entry.key(), &prepared)
+        );
+    }
 }
 
 #[test]
