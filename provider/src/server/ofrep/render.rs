@@ -8,10 +8,10 @@
 //! them. Failures and explained evaluations are rendered each time.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use engine::{Reason, Resolution, Snapshot};
+use rustc_hash::FxHashMap;
 
 use crate::server::ofrep::wire::Evaluation;
 
@@ -30,8 +30,9 @@ struct Cache {
     /// keying them stay its own while it is cached.
     snapshot: Option<Arc<Snapshot>>,
     /// By the addresses of the flag's key and the chosen value in the
-    /// snapshot, and the reason.
-    renderings: HashMap<(usize, usize, Reason), Box<[u8]>>,
+    /// snapshot, and the reason: keys no client chooses, so a fast
+    /// non-keyed hash is safe.
+    renderings: FxHashMap<(usize, usize, Reason), Box<[u8]>>,
 }
 
 /// Appends the JSON of a resolution made against `snapshot` to `out`, as
