@@ -17,6 +17,8 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tower_service::Service as _;
 use warp::filters::BoxedFilter;
+
+use crate::server::ofrep::hot::{Answer, Hot};
 use warp::reply::Response;
 
 /// How long in-flight requests may take to finish once shutdown begins.
@@ -149,8 +151,7 @@ pub async fn serve_grpc(
                     // Small responses leave at once: with Nagle's algorithm
                     // a reply written in several frames waited for the
                     // client's acknowledgement of the first.
-                    tonic::transport::server::TcpIncoming::from(listener)
-                        .with_nodelay(Some(true)),
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
                     shutdown,
                 )
                 .await
@@ -189,15 +190,65 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ListenError> {
         .map_err(|source| ListenError::Bind { addr, source })
 }
 
-/// Serves `routes` on `listener` until `shutdown` resolves, then waits up to
-/// [`DRAIN_TIMEOUT`] for open requests to finish.
+/// What an HTTP listener serves: warp routes, and possibly the OFREP hot
+/// path, which is offered each request first.
+#[derive(Clone)]
+pub struct HttpService {
+    routes: BoxedFilter<(Response,)>,
+    hot: Option<Hot>,
+}
+
+impl HttpService {
+    /// Routes with a hot path in front of them.
+    pub fn new(routes: BoxedFilter<(Response,)>, hot: Option<Hot>) -> Self {
+        HttpService { routes, hot }
+    }
+
+    /// Answers one request from `peer`, as a listener does.
+    pub async fn call<B>(&self, mut request: http::Request<B>, peer: SocketAddr) -> Response
+    where
+        B: hyper::body::Body + Send + Sync + 'static,
+        B::Data: Send,
+        B::Error: std::fmt::Display + Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        if let Some(hot) = &self.hot {
+            match hot.answer(request, peer) {
+                Answer::Taken(answer) => return answer.await,
+                Answer::Declined(declined) => request = declined,
+            }
+        }
+        request.extensions_mut().insert(PeerAddr(peer));
+        match warp::service(self.routes.clone()).call(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
+}
+
+impl std::fmt::Debug for HttpService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpService")
+            .field("hot", &self.hot.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<BoxedFilter<(Response,)>> for HttpService {
+    fn from(routes: BoxedFilter<(Response,)>) -> Self {
+        HttpService { routes, hot: None }
+    }
+}
+
+/// Serves `service` on `listener` until `shutdown` resolves, then waits up
+/// to [`DRAIN_TIMEOUT`] for open requests to finish.
 pub async fn serve_http(
     name: &'static str,
     listener: TcpListener,
     tls: Option<Tls>,
-    routes: BoxedFilter<(Response,)>,
+    service: impl Into<HttpService>,
     shutdown: impl Future<Output = ()>,
 ) {
+    let service = service.into();
     let acceptor = tls.map(|tls| TlsAcceptor::from(tls.config()));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -214,11 +265,11 @@ pub async fn serve_http(
             },
             () = &mut shutdown => break,
         };
-        let routes = routes.clone();
+        let service = service.clone();
         let acceptor = acceptor.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            if let Err(error) = connection(stream, peer, acceptor, routes, watcher).await {
+            if let Err(error) = connection(stream, peer, acceptor, service, watcher).await {
                 tracing::debug!(listener = name, %peer, %error, "Connection ended with an error.");
             }
         });
@@ -241,13 +292,13 @@ async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     acceptor: Option<TlsAcceptor>,
-    routes: BoxedFilter<(Response,)>,
+    service: HttpService,
     watcher: hyper_util::server::graceful::Watcher,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let _ = stream.set_nodelay(true);
-    let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
-        request.extensions_mut().insert(PeerAddr(peer));
-        warp::service(routes.clone()).call(request)
+    let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
+        let service = service.clone();
+        async move { Ok::<_, std::convert::Infallible>(service.call(request, peer).await) }
     });
     let builder = auto::Builder::new(TokioExecutor::new());
     match acceptor {

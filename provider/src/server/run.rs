@@ -190,7 +190,10 @@ impl Server {
             "ofrep",
             ofrep_listener,
             tls.clone(),
-            ofrep::routes(Arc::clone(&flags), config.ofrep.clone()),
+            {
+                let (routes, hot) = ofrep::service(Arc::clone(&flags), config.ofrep.clone());
+                listen::HttpService::new(routes, hot)
+            },
             flags.shutdown_signal(),
         ));
         match (&evaluation_addr, &config.socket_path) {

@@ -7,8 +7,12 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 use warp::http::StatusCode;
 
+use bytes::Bytes;
+use http_body_util::Full;
+
 use engine::{CompileOptions, Format, Snapshot};
 use provider::server::Flags;
+use provider::server::listen::HttpService;
 use provider::server::ofrep::{self, OfrepConfig};
 
 const SHOP: &str = include_str!("../data/shop.flags.json");
@@ -29,7 +33,9 @@ async fn shop() -> Arc<Flags> {
 }
 
 /// Posts `body` as JSON to `path`; returns status, headers and parsed body
-/// (`Value::Null` for an empty body).
+/// (`Value::Null` for an empty body). The request goes both through the
+/// routes alone and as a listener answers it (the hot path first), which
+/// must answer alike.
 async fn post(
     flags: &Arc<Flags>,
     config: OfrepConfig,
@@ -46,8 +52,22 @@ async fn post(
     }
     let response = request
         .body(body)
-        .reply(&ofrep::routes(Arc::clone(flags), config))
+        .reply(&ofrep::routes(Arc::clone(flags), config.clone()))
         .await;
+    let (status, listener_headers, listener_body) =
+        through_listener(flags, config, path, headers, body).await;
+    assert_eq!(
+        (status, String::from_utf8_lossy(&listener_body)),
+        (response.status(), String::from_utf8_lossy(response.body())),
+        "the listener and the routes answer {path} alike"
+    );
+    for name in ["content-type", "etag", "retry-after"] {
+        assert_eq!(
+            listener_headers.get(name),
+            response.headers().get(name),
+            "{name} of {path}"
+        );
+    }
     let parsed = if response.body().is_empty() {
         Value::Null
     } else {
@@ -55,6 +75,48 @@ async fn post(
     };
     (response.status(), response.headers().clone(), parsed)
 }
+
+/// Sends a request as the OFREP listener receives it, to a service of its
+/// own.
+async fn through_listener(
+    flags: &Arc<Flags>,
+    config: OfrepConfig,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (StatusCode, warp::http::HeaderMap, Bytes) {
+    let (routes, hot) = ofrep::service(Arc::clone(flags), config);
+    listener_post(&HttpService::new(routes, hot), path, headers, body).await
+}
+
+/// Posts to a service as the listener receives requests.
+async fn listener_post(
+    service: &HttpService,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (StatusCode, warp::http::HeaderMap, Bytes) {
+    use http_body_util::BodyExt as _;
+    let mut request = warp::http::Request::post(path)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::copy_from_slice(body)))
+        .expect("a valid request");
+    // Each header replaces one of the same name, as with warp's test requests.
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            warp::http::HeaderName::from_bytes(name.as_bytes()).expect("a header name"),
+            warp::http::HeaderValue::from_bytes(value.as_bytes()).expect("a header value"),
+        );
+    }
+    let response = service.call(request, PEER).await;
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.expect("a body").to_bytes();
+    (parts.status, parts.headers, body)
+}
+
+/// The client address of requests sent as the listener receives them.
+const PEER: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 40000);
 
 async fn evaluate(flags: &Arc<Flags>, key: &str, context: Value) -> (StatusCode, Value) {
     let body = json!({ "context": context }).to_string();
@@ -487,6 +549,13 @@ async fn cors_allows_configured_origins() {
 
 #[tokio::test]
 async fn api_keys_and_rate_limits_answer_401_403_429() {
+    keys_and_limits(false).await;
+    keys_and_limits(true).await;
+}
+
+/// Keys and rate limits through the routes alone, or as the listener
+/// answers (the hot path first).
+async fn keys_and_limits(via_listener: bool) {
     use provider::server::ofrep::access::{ApiKey, RateLimit};
     let flags = shop().await;
     let config = OfrepConfig {
@@ -506,22 +575,30 @@ async fn api_keys_and_rate_limits_answer_401_403_429() {
         }),
         ..OfrepConfig::default()
     };
-    // One set of routes, so the rate limiter's state carries across requests.
-    let routes = ofrep::routes(Arc::clone(&flags), config);
+    // One service, so the rate limiter's state carries across requests.
+    let (routes, hot) = ofrep::service(Arc::clone(&flags), config);
+    let service = HttpService::new(routes.clone(), hot);
     let send = |headers: Vec<(&'static str, &'static str)>| {
         let mut request = warp::test::request()
             .method("POST")
             .path("/ofrep/v1/evaluate/flags/banner")
             .header("content-type", "application/json")
             .body("{}");
-        for (name, value) in headers {
-            request = request.header(name, value);
+        for (name, value) in &headers {
+            request = request.header(*name, *value);
         }
-        let routes = routes.clone();
+        let (routes, service) = (routes.clone(), service.clone());
         async move {
-            let response = request.reply(&routes).await;
-            let body: Value = serde_json::from_slice(response.body()).expect("a JSON body");
-            (response.status(), response.headers().clone(), body)
+            let (status, headers, body) = if via_listener {
+                let path = "/ofrep/v1/evaluate/flags/banner";
+                listener_post(&service, path, &headers, b"{}").await
+            } else {
+                let response = request.reply(&routes).await;
+                let (parts, body) = response.into_parts();
+                (parts.status, parts.headers, body)
+            };
+            let body: Value = serde_json::from_slice(&body).expect("a JSON body");
+            (status, headers, body)
         }
     };
     let (status, _, body) = send(vec![]).await;

@@ -74,14 +74,15 @@ pub fn check_content_type(content_type: Option<&str>) -> Result<(), OfrepError> 
 /// Collects a body of at most `limit` bytes. A declared length over the
 /// limit is refused before anything is read; a body without one is
 /// refused as soon as it passes the limit.
-pub async fn collect<S, B>(
+pub async fn collect<S, B, E>(
     declared: Option<u64>,
     body: S,
     limit: usize,
 ) -> Result<Bytes, OfrepError>
 where
-    S: Stream<Item = Result<B, warp::Error>>,
+    S: Stream<Item = Result<B, E>>,
     B: Buf,
+    E: std::fmt::Display,
 {
     let too_large = OfrepError::PayloadTooLarge { limit };
     if declared.is_some_and(|n| n > limit as u64) {

@@ -7,6 +7,7 @@ pub mod access;
 pub mod body;
 pub mod error;
 pub mod events;
+pub mod hot;
 pub mod render;
 pub mod wire;
 
@@ -32,6 +33,7 @@ use crate::server::listen::PeerAddr;
 use crate::server::metrics::Tally;
 use crate::server::ofrep::access::{Access, ApiKey, Grant, RateLimit};
 use crate::server::ofrep::error::OfrepError;
+use crate::server::ofrep::hot::Hot;
 use crate::server::ofrep::wire::{Evaluation, EventStream, EventStreamEndpoint};
 
 /// Request header that asks for the decision path in `metadata`.
@@ -70,6 +72,13 @@ impl Default for OfrepConfig {
 
 /// The OFREP routes over `flags`.
 pub fn routes(flags: Arc<Flags>, config: OfrepConfig) -> BoxedFilter<(Response,)> {
+    service(flags, config).0
+}
+
+/// The OFREP routes over `flags`, and the hot path for the evaluation
+/// endpoints that a listener tries first (none when CORS is configured:
+/// the routes add its headers).
+pub fn service(flags: Arc<Flags>, config: OfrepConfig) -> (BoxedFilter<(Response,)>, Option<Hot>) {
     let config = Arc::new(config);
     let with_flags = {
         let flags = Arc::clone(&flags);
@@ -92,6 +101,10 @@ pub fn routes(flags: Arc<Flags>, config: OfrepConfig) -> BoxedFilter<(Response,)
         .map(|v: Option<String>| v.is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes")));
     let access = Access::new(&config.api_keys, config.rate_limit);
     spawn_forgetting(&flags, access.clone());
+    let hot = config
+        .cors_origins
+        .is_empty()
+        .then(|| Hot::new(Arc::clone(&flags), access.clone(), Arc::clone(&config)));
     let ring = {
         let flags = Arc::clone(&flags);
         warp::any().map(move || flags.sdk_keys().ring())
@@ -151,7 +164,7 @@ pub fn routes(flags: Arc<Flags>, config: OfrepConfig) -> BoxedFilter<(Response,)
 
     let api = single.or(bulk).unify().or(events).unify();
     let cors = cors(&config.cors_origins);
-    match cors {
+    let routes = match cors {
         Some(cors) => api
             .with(cors)
             .map(Reply::into_response)
@@ -159,7 +172,8 @@ pub fn routes(flags: Arc<Flags>, config: OfrepConfig) -> BoxedFilter<(Response,)
             .unify()
             .boxed(),
         None => api.recover(recover).unify().boxed(),
-    }
+    };
+    (routes, hot)
 }
 
 /// Forgets idle rate-limit state once a minute, until shutdown, so the
@@ -404,7 +418,7 @@ fn evaluate_all(
                 );
                 resolution
             } else {
-                let resolution = set.evaluate(entry.key(), context);
+                let resolution = set.evaluate_entry(entry, context);
                 render::write_evaluation(&mut body, &snapshot, &resolution);
                 resolution
             };
