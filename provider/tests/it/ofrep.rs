@@ -292,6 +292,33 @@ async fn bad_input_gets_the_right_status_and_an_ofrep_error_body() {
     assert_eq!(body["errorCode"], json!("GENERAL"));
 }
 
+/// Bodies other than `{"context": {...}}` alone are read in full: their
+/// context is found wherever it is, and malformed ones are refused.
+#[tokio::test]
+async fn bodies_of_other_shapes_are_read_in_full() {
+    let flags = shop().await;
+    let path = "/ofrep/v1/evaluate/flags/color";
+    let matched = json!({"key": "color", "value": "#00f", "reason": "TARGETING_MATCH",
+        "variant": "blue", "metadata": {"flagSetId": "shop", "team": "checkout"}});
+    for body in [
+        r#"{"context":{"email":"ada@example.com"},"extra":{"email":"x@other.org"}}"#,
+        r#"{"extra":1,"context":{"email":"ada@example.com"}}"#,
+        r#" { "context" : { "email" : "ada@example.com" } } "#,
+    ] {
+        let (status, _, got) =
+            post(&flags, OfrepConfig::default(), path, &[], body.as_bytes()).await;
+        assert_eq!((status, &got), (StatusCode::OK, &matched), "{body}");
+    }
+    for body in [
+        r#"{"context":{}"#,
+        r#"{"context":{}}}"#,
+        r#"{"context":{},}"#,
+    ] {
+        let got = post(&flags, OfrepConfig::default(), path, &[], body.as_bytes()).await;
+        check_failure((got.0, got.2), 400, "INVALID_CONTEXT", "not valid JSON");
+    }
+}
+
 #[tokio::test]
 async fn a_missing_context_is_an_empty_one() {
     let flags = shop().await;

@@ -107,6 +107,23 @@ where
     Ok(out.freeze())
 }
 
+/// The context of a body shaped as SDKs send it, `{"context": {...}}`,
+/// cut out without parsing: the text between `{"context":` and the body's
+/// last `}`, if it starts as an object. It is the context only if it is a
+/// JSON object by itself (with another member after the context it is
+/// not), which the reader of the context finds out; `None` for any other
+/// body.
+pub fn enveloped_context(body: &[u8]) -> Option<&str> {
+    // JSON's whitespace, not Unicode's.
+    const WS: [char; 4] = [' ', '\t', '\n', '\r'];
+    let text = std::str::from_utf8(body).ok()?;
+    let rest = text.trim_start_matches(WS).strip_prefix('{')?;
+    let rest = rest.trim_start_matches(WS).strip_prefix("\"context\"")?;
+    let rest = rest.trim_start_matches(WS).strip_prefix(':')?;
+    let context = rest.trim_matches(WS).strip_suffix('}')?;
+    context.starts_with('{').then_some(context)
+}
+
 /// Reads the `context` member's text out of a body. A body without
 /// `context` (or with `null`) evaluates against an empty context: the
 /// browser OFREP provider omits it when it has none.
@@ -211,6 +228,32 @@ mod tests {
         context(b"{\"context\":{\"a\":\"\xff\"}}", Err("not UTF-8"));
         // Nesting limits are enforced where the context is read (see the
         // OFREP integration tests): the raw text is not walked here.
+    }
+
+    #[test]
+    fn enveloped_contexts_are_cut_out_as_they_stand() {
+        fn cut(body: &str) -> Option<&str> {
+            enveloped_context(body.as_bytes())
+        }
+        assert_eq!(cut(r#"{"context":{"a":1}}"#), Some(r#"{"a":1}"#));
+        assert_eq!(
+            cut(" {\n \"context\" :\t{\"a\": [1]} }\r\n"),
+            Some(r#"{"a": [1]} "#)
+        );
+        // Not the context alone, or not a whole one: its reader refuses
+        // these, and the body is then read properly.
+        assert_eq!(cut(r#"{"context":{},"x":{}}"#), Some(r#"{},"x":{}"#));
+        assert_eq!(cut(r#"{"context":{}"#), Some("{"));
+        for other in [
+            r#"{"x":1,"context":{}}"#,
+            r#"{"context":null}"#,
+            r#"{"context":[1]}"#,
+            "{}",
+            "\u{a0}{\"context\":{}}",
+        ] {
+            assert_eq!(cut(other), None, "{other}");
+        }
+        assert_eq!(enveloped_context(b"{\"context\":{\"a\":\"\xff\"}}"), None);
     }
 
     #[tokio::test]

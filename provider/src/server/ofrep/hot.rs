@@ -16,6 +16,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::BodyDataStream;
 use hyper::body::Body;
+use warp::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, IF_NONE_MATCH};
 use warp::http::{HeaderMap, Method, Request};
 use warp::reply::Response;
 
@@ -49,15 +50,21 @@ enum Endpoint {
     Bulk,
 }
 
+/// Header names the endpoints read, made once: a name given as text is
+/// parsed and checked at every lookup.
+static X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+static SELECTOR: HeaderName = HeaderName::from_static(SELECTOR_HEADER);
+static EXPLAIN: HeaderName = HeaderName::from_static(EXPLAIN_HEADER);
+
 /// The request headers the endpoints read.
-const READ: [&str; 7] = [
-    "content-type",
-    "content-length",
-    "x-api-key",
-    "authorization",
-    SELECTOR_HEADER,
-    EXPLAIN_HEADER,
-    "if-none-match",
+static READ: [&HeaderName; 7] = [
+    &CONTENT_TYPE,
+    &CONTENT_LENGTH,
+    &X_API_KEY,
+    &AUTHORIZATION,
+    &SELECTOR,
+    &EXPLAIN,
+    &IF_NONE_MATCH,
 ];
 
 /// What [`Hot::answer`] does with a request.
@@ -102,7 +109,7 @@ impl Hot {
         let headers = request.headers();
         if READ
             .iter()
-            .flat_map(|name| headers.get_all(*name))
+            .flat_map(|&name| headers.get_all(name))
             .any(|value| value.to_str().is_err())
         {
             return Answer::Declined(request);
@@ -113,13 +120,13 @@ impl Hot {
             let headers = &parts.headers;
             let grant = hot.access.admit(
                 &hot.flags.sdk_keys().ring(),
-                text(headers, "x-api-key"),
-                text(headers, "authorization"),
+                text(headers, &X_API_KEY),
+                text(headers, &AUTHORIZATION),
                 Some(peer.ip()),
-                text(headers, SELECTOR_HEADER).map(Selector::parse),
+                text(headers, &SELECTOR).map(Selector::parse),
             );
-            let explain = text(headers, EXPLAIN_HEADER)
-                .is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes"));
+            let explain =
+                text(headers, &EXPLAIN).is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes"));
             let body = read_body(headers, incoming, hot.config.body_limit).await;
             match endpoint {
                 Endpoint::Single(segment) => {
@@ -130,7 +137,7 @@ impl Hot {
                     Arc::clone(&hot.flags),
                     grant,
                     explain,
-                    text(headers, "if-none-match").map(str::to_owned),
+                    text(headers, &IF_NONE_MATCH).map(str::to_owned),
                     body,
                 ),
             }
@@ -155,7 +162,7 @@ fn endpoint<B>(request: &Request<B>) -> Option<Endpoint> {
 }
 
 /// A header's value, checked to be visible ASCII before.
-fn text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+fn text<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -165,8 +172,8 @@ where
     B: Body,
     B::Error: std::fmt::Display,
 {
-    body::check_content_type(text(headers, "content-type"))?;
-    let declared = text(headers, "content-length").and_then(|l| l.trim().parse::<u64>().ok());
+    body::check_content_type(text(headers, &CONTENT_TYPE))?;
+    let declared = text(headers, &CONTENT_LENGTH).and_then(|l| l.trim().parse::<u64>().ok());
     body::collect(declared, BodyDataStream::new(incoming), limit).await
 }
 

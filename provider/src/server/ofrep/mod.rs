@@ -269,15 +269,29 @@ fn evaluate_one(
     }
     body.and_then(|body| {
         let snapshot = flags.snapshot();
+        // The usual body, `{"context": {...}}`: its context is read once,
+        // where the flag reads it, instead of the body being parsed first.
+        if let Some(context) = body::enveloped_context(&body)
+            && let Some(response) =
+                evaluate_text(&flags, &snapshot, &key, &selector, context, explain, true)
+        {
+            return Ok(response);
+        }
         let context = body::context_text(&body)?;
-        Ok(evaluate_text(
-            &flags, &snapshot, &key, &selector, context, explain,
-        ))
+        Ok(
+            evaluate_text(&flags, &snapshot, &key, &selector, context, explain, false)
+                .unwrap_or_else(|| OfrepError::Internal.into_response(Some(&key))),
+        )
     })
     .unwrap_or_else(|error| error.into_response(Some(&key)))
 }
 
 /// Evaluates one flag from its context text and renders the response.
+///
+/// A `tentative` context was cut out of the body without parsing the body:
+/// if it is not a JSON object it may just not be the whole context (the
+/// body has other members), so instead of an error this answers `None`,
+/// for the caller to read the body properly. Otherwise it always answers.
 fn evaluate_text(
     flags: &Flags,
     snapshot: &Arc<Snapshot>,
@@ -285,26 +299,31 @@ fn evaluate_text(
     selector: &Selector,
     context: &str,
     explain: bool,
-) -> Response {
+    tentative: bool,
+) -> Option<Response> {
     let Some(set) = snapshot.flag_set_for(key, selector) else {
         // The context must still be a context.
         if let Err(error) = serde_json::from_str::<serde::de::IgnoredAny>(context) {
-            return OfrepError::InvalidContext {
-                details: format!("the evaluation context is not valid JSON: {error}"),
+            return (!tentative).then(|| {
+                OfrepError::InvalidContext {
+                    details: format!("the evaluation context is not valid JSON: {error}"),
+                }
+                .into_response(Some(key))
+            });
+        }
+        return Some(
+            OfrepError::FlagNotFound {
+                key: key.to_owned(),
             }
-            .into_response(Some(key));
-        }
-        return OfrepError::FlagNotFound {
-            key: key.to_owned(),
-        }
-        .into_response(None);
+            .into_response(None),
+        );
     };
     let started = Instant::now();
     let parsed;
     let (resolution, trace) = if explain || !flags.static_context().is_empty() {
         parsed = match parse_context(flags, context) {
             Ok(context) => context,
-            Err(error) => return error.into_response(Some(key)),
+            Err(error) => return (!tentative).then(|| error.into_response(Some(key))),
         };
         let prepared = set.prepare_for(key, &parsed);
         if explain {
@@ -316,6 +335,9 @@ fn evaluate_text(
     } else {
         (set.evaluate_json(key, context), None)
     };
+    if tentative && resolution.error_code() == Some(ErrorCode::InvalidContext) {
+        return None;
+    }
     record(flags, set, &resolution, started);
     let status = match resolution.error_code() {
         None => StatusCode::OK,
@@ -333,7 +355,7 @@ fn evaluate_text(
             );
         }
     }
-    json_response(body, status)
+    Some(json_response(body, status))
 }
 
 /// A JSON response.
