@@ -395,14 +395,15 @@ impl FlagSet {
     /// whose rules read only fixed paths, only those paths are parsed out of
     /// the text; the rest is validated and skipped.
     pub fn evaluate_json<'s>(&'s self, key: &'s str, text: &str) -> Resolution<'s> {
+        let entry = self.get(key);
         let invalid = |error: ContextError| {
-            let metadata = match self.get(key) {
+            let metadata = match entry {
                 Some(FlagEntry::Ready(flag)) => &flag.metadata,
                 _ => &self.metadata,
             };
             Resolution::error(key, ErrorCode::InvalidContext, error.to_string(), metadata)
         };
-        let trie = match self.get(key) {
+        let trie = match entry {
             Some(FlagEntry::Ready(Flag {
                 trie: Some(trie), ..
             })) => trie,
@@ -423,7 +424,12 @@ impl FlagSet {
             Ok(extracted) => {
                 let (slots, composites) = extracted.into_parts();
                 let prepared = Prepared::from_extracted(slots, &composites);
-                let resolution = self.evaluate(key, &prepared);
+                // The entry is looked up once: evaluating by key would look
+                // it up again.
+                let resolution = match entry {
+                    Some(entry) => self.evaluate_entry(entry, &prepared),
+                    None => self.evaluate(key, &prepared),
+                };
                 crate::extract::recycle_slots(prepared.slots);
                 resolution
             }
