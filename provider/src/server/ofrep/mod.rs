@@ -410,6 +410,8 @@ fn evaluate_all(
         let mut prepared: Vec<(&Arc<FlagSet>, engine::Prepared<'_>)> = Vec::new();
         let mut tally = Tally::default();
         let started = Instant::now();
+        // `bulkEvaluationSuccess`, written out: `flags`, then `metadata`
+        // when there is any, then `eventStreams`.
         let mut body = Vec::with_capacity(4096);
         body.extend_from_slice(b"{\"flags\":[");
         let mut first = true;

@@ -106,19 +106,6 @@ impl<'a> Evaluation<'a> {
     }
 }
 
-/// `bulkEvaluationSuccess`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Bulk<'a> {
-    /// Every visible flag's outcome.
-    pub flags: Vec<Evaluation<'a>>,
-    /// Flag-set metadata.
-    #[serde(skip_serializing_if = "Map::is_empty")]
-    pub metadata: Map<String, Value>,
-    /// Where to hear about changes.
-    #[serde(rename = "eventStreams")]
-    pub event_streams: Vec<EventStream>,
-}
-
 /// `eventStream`, in its `endpoint` form: the client joins `requestUri` to
 /// the origin it already talks to, so the server need not know its public
 /// address.
