@@ -278,6 +278,7 @@ fn evaluate_one(
             return Ok(response);
         }
         let context = body::context_text(&body)?;
+        // Not tentative, so always answered: the default is never used.
         Ok(
             evaluate_text(&flags, &snapshot, &key, &selector, context, explain, false)
                 .unwrap_or_else(|| OfrepError::Internal.into_response(Some(&key))),
