@@ -12,12 +12,9 @@ use std::cell::Cell;
 
 use serde_json::Value;
 
+use crate::MAX_DATA_DEPTH as MAX_DEPTH;
 use crate::context::SlotId;
 use crate::logic::{Seg, Val};
-
-/// Containers nested deeper than this are refused: serde_json refuses the
-/// 128th, so at most 127 levels are accepted, as there.
-const MAX_DEPTH: usize = 127;
 
 /// The set of paths to read, as a trie of keys whose nodes name slots.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

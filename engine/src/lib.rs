@@ -40,6 +40,13 @@ pub mod publication;
 pub mod resolution;
 pub mod snapshot;
 
+/// The deepest nesting of arrays and objects accepted in any data Ensign
+/// reads: request contexts (OFREP, gRPC), GraphQL literals and variables,
+/// WebSocket messages and flag documents. serde_json refuses the 128th
+/// level, so 127 levels are accepted, as there. Rules have their own,
+/// smaller bound ([`CompileLimits`]).
+pub const MAX_DATA_DEPTH: usize = 127;
+
 pub use context::{PathTable, Prepared};
 pub use diagnostic::{Diagnostic, Severity};
 pub use extract::{ContextError, PathTrie};

@@ -238,8 +238,10 @@ fn bucket_parts<'v, 'a>(bucket: &'v Val<'a>) -> Option<(Item<'v, 'a>, Option<Ite
     }
 }
 
-/// The largest single weight and the largest sum of weights.
-const MAX_WEIGHT: u64 = i32::MAX as u64;
+/// The largest single `fractional` weight and the largest sum of one rule's
+/// weights: flagd reads weights as 32-bit integers, so a rule beyond this
+/// never buckets anyone.
+pub const MAX_WEIGHT: u64 = i32::MAX as u64;
 
 /// A bucket's weight, or `None` if it is invalid.
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
