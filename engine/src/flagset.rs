@@ -559,7 +559,10 @@ fn resolve<'s, T: Tracer>(
             context,
             flag_key: key,
         };
-        let chosen = logic::eval::select_branch(args, env).and_then(|arg| branches.get(arg));
+        let chosen = match logic::eval::select_branch(args, env, rule.limits()) {
+            Ok(chosen) => chosen.and_then(|arg| branches.get(arg)),
+            Err(failure) => return failed(key, &failure, &flag.metadata),
+        };
         match chosen {
             Some(Branch::Variant(i)) => {
                 if let Some(resolution) = matched(*i) {
@@ -571,14 +574,17 @@ fn resolve<'s, T: Tracer>(
             Some(Branch::Unknown) => {}
         }
     }
-    let result = logic::evaluate(
+    let result = match logic::evaluate(
         rule,
         Env {
             context,
             flag_key: key,
         },
         tracer,
-    );
+    ) {
+        Ok(result) => result,
+        Err(failure) => return failed(key, &failure, &flag.metadata),
+    };
     if T::ENABLED {
         tracer.record(StepKind::Result {
             value: result.to_json(),
@@ -598,10 +604,41 @@ fn resolve<'s, T: Tracer>(
             ErrorCode::General,
             format!(
                 "targeting rule of flag {key:?} returned {}, which is not a variant of the flag",
-                result.to_json()
+                describe(&result)
             ),
             &flag.metadata,
         ),
+    }
+}
+
+/// The resolution of a flag whose evaluation failed: `ERROR`, the failure's
+/// code (`GENERAL`), and the caller's default.
+fn failed<'s>(
+    key: &'s str,
+    failure: &logic::EvalFailure,
+    metadata: &'s Map<String, Value>,
+) -> Resolution<'s> {
+    Resolution::error(
+        key,
+        failure.code(),
+        format!("targeting rule of flag {key:?} failed: {failure}"),
+        metadata,
+    )
+}
+
+/// A short description of a rule's result for an error message: scalars as
+/// JSON (long strings cut), arrays and objects by their kind, never in full.
+fn describe(value: &Val<'_>) -> String {
+    const SHOWN: usize = 64;
+    match value {
+        Val::Str(s) if s.chars().count() > SHOWN => {
+            let head: String = s.chars().take(SHOWN).collect();
+            format!("{}…", Value::String(head))
+        }
+        Val::Arr(items) => format!("an array of {} elements", items.len()),
+        Val::Json(Value::Array(items)) => format!("an array of {} elements", items.len()),
+        Val::Json(_) => "an object".to_owned(),
+        other => other.to_json().to_string(),
     }
 }
 

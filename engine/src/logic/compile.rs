@@ -4,6 +4,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use super::budget::EvalLimits;
 use super::{ArithOp, CmpOp, IterOp, Node, Rule, VarSource};
 use crate::context::{PathTable, split_path};
 use crate::ops::fractional::FractionalVersion;
@@ -11,13 +12,19 @@ use crate::ops::semver::{self, SemVerOp};
 use crate::pointer::Pointer;
 
 /// Bounds on what a rule may be, checked at compile time so that evaluation
-/// never recurses without bound and never works on absurd rules.
+/// never recurses without bound and never works on absurd rules, and the
+/// budget of each evaluation ([`EvalLimits`]), which the compiler also holds
+/// the rule's constant parts to: a string or array literal beyond it, or a
+/// constant expression (one that reads no context) whose evaluation exceeds
+/// it, is an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CompileLimits {
     /// Maximum nesting depth of operators and literals.
     pub max_depth: usize,
     /// Maximum number of nodes in one rule, after `$ref` expansion.
     pub max_nodes: usize,
+    /// The budget of one evaluation of the rule.
+    pub eval: EvalLimits,
 }
 
 impl Default for CompileLimits {
@@ -25,9 +32,15 @@ impl Default for CompileLimits {
         CompileLimits {
             max_depth: 64,
             max_nodes: 20_000,
+            eval: EvalLimits::DEFAULT,
         }
     }
 }
+
+/// How many evaluation budgets the compiler may spend, in all, evaluating a
+/// rule's constant expressions; beyond it, constant expressions are left to
+/// the evaluation budget.
+const CONSTANT_CHECK_BUDGETS: u64 = 4;
 
 /// A problem found while compiling a rule, located by JSON pointer relative to
 /// the rule's root.
@@ -88,6 +101,11 @@ pub fn compile(
         expanding: Vec::new(),
         dynamic_access: false,
         slots: Vec::new(),
+        check_steps_left: input
+            .limits
+            .eval
+            .max_steps
+            .saturating_mul(CONSTANT_CHECK_BUDGETS),
     };
     let root = c.node(rule);
     if c.errors.iter().any(|e| e.fatal) {
@@ -105,6 +123,7 @@ pub fn compile(
             root,
             dynamic_access: c.dynamic_access,
             slots,
+            limits: input.limits.eval,
         },
         report,
     ))
@@ -124,6 +143,8 @@ struct Compiler<'i, 'p> {
     expanding: Vec<String>,
     dynamic_access: bool,
     slots: Vec<crate::context::SlotId>,
+    /// Steps left for evaluating constant expressions.
+    check_steps_left: u64,
 }
 
 impl Compiler<'_, '_> {
@@ -174,13 +195,56 @@ impl Compiler<'_, '_> {
             }
             Value::Array(items) => self.array(items),
             // Scalars, and objects that are not operations, are literals.
-            _ => Node::Const(value.clone()),
+            _ => match oversized_literal(value, &self.input.limits.eval) {
+                Some(problem) => self.fatal(problem),
+                None => Node::Const(value.clone()),
+            },
         };
         self.depth -= 1;
+        if builds(&node) && needs(&node) == Needs::Nothing {
+            self.check_constant(&node);
+        }
         node
     }
 
+    /// Evaluates an expression that reads no context, as every evaluation
+    /// of the rule would, and refuses the rule if that exceeds the budget.
+    fn check_constant(&mut self, node: &Node) {
+        let limits = self.input.limits.eval;
+        let allowed = limits.max_steps.min(self.check_steps_left);
+        let trial = EvalLimits {
+            max_steps: allowed,
+            ..limits
+        };
+        static NO_CONTEXT: Value = Value::Null;
+        let context = PathTable::default().prepare(&NO_CONTEXT);
+        let env = super::Env {
+            context: &context,
+            flag_key: self.input.flag_key,
+        };
+        let (spent, failure) = super::eval::evaluate_node(node, env, &trial);
+        self.check_steps_left -= spent.min(self.check_steps_left);
+        match failure {
+            // Cut short by the compiler's own allowance, not by the rule's
+            // budget: the evaluation budget decides at run time.
+            Some(super::EvalFailure::TooMuchWork { .. }) if allowed < limits.max_steps => {}
+            Some(failure) => {
+                self.fatal(format!(
+                    "this expression reads no context and exceeds the evaluation budget: {failure}"
+                ));
+            }
+            None => {}
+        }
+    }
+
     fn array(&mut self, items: &[Value]) -> Node {
+        let limit = self.input.limits.eval.max_array_len;
+        if items.len() > limit {
+            return self.fatal(format!(
+                "array literal has {} elements, more than the evaluation limit of {limit}",
+                items.len()
+            ));
+        }
         let nodes = self.list(items);
         if nodes.iter().all(|n| matches!(n, Node::Const(_))) {
             Node::Const(Value::Array(
@@ -289,7 +353,12 @@ impl Compiler<'_, '_> {
             let mut args = self.scoped_args(args, 1).into_vec().into_iter();
             let array = args.next().unwrap_or(Node::Const(Value::Null));
             let body = args.next().unwrap_or(Node::Const(Value::Null));
-            return Node::Iter(iter_op, Box::new([array, body]));
+            let cost = body.size();
+            return Node::Iter {
+                op: iter_op,
+                parts: Box::new([array, body]),
+                cost,
+            };
         }
         match op {
             "var" => self.var(args),
@@ -343,7 +412,11 @@ impl Compiler<'_, '_> {
                 let array = it.next().unwrap_or(Node::Const(Value::Null));
                 let body = it.next().unwrap_or(Node::Const(Value::Null));
                 let initial = it.next().unwrap_or(Node::Const(Value::Null));
-                Node::Reduce(Box::new([array, body, initial]))
+                let cost = body.size();
+                Node::Reduce {
+                    parts: Box::new([array, body, initial]),
+                    cost,
+                }
             }
             "merge" => Node::Merge(self.args(args)),
             "in" => specialize_in(self.args(args)),
@@ -637,7 +710,10 @@ fn is_boolean(node: &Node) -> bool {
         | Node::AndBool(_)
         | Node::OrBool(_)
         | Node::In(_)
-        | Node::Iter(IterOp::All | IterOp::None | IterOp::Some, _) => true,
+        | Node::Iter {
+            op: IterOp::All | IterOp::None | IterOp::Some,
+            ..
+        } => true,
         _ => false,
     }
 }
@@ -717,4 +793,94 @@ fn specialize_in(args: Box<[Node]>) -> Node {
         }
     }
     Node::In(args)
+}
+
+/// What an expression reads besides its own constants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Needs {
+    /// Nothing: every evaluation gives the same value.
+    Nothing,
+    /// The element of an enclosing `map`, `filter`, `reduce`, ...
+    Frame,
+    /// The request context (or the time, or the targeting key).
+    Context,
+}
+
+/// What `node` reads.
+fn needs(node: &Node) -> Needs {
+    // A loop body's element is the loop's own.
+    let body = |n: &Node| match needs(n) {
+        Needs::Frame => Needs::Nothing,
+        other => other,
+    };
+    match node {
+        Node::Const(_) => Needs::Nothing,
+        Node::Var {
+            source,
+            default,
+            scoped,
+        } => {
+            let own = match source {
+                VarSource::Slot(_) | VarSource::Timestamp => Needs::Context,
+                VarSource::Scoped(_) => Needs::Frame,
+                VarSource::ScopeRoot if *scoped => Needs::Frame,
+                VarSource::Dynamic(path) if *scoped => needs(path).max(Needs::Frame),
+                VarSource::ScopeRoot | VarSource::Dynamic(_) => Needs::Context,
+            };
+            own.max(default.as_deref().map_or(Needs::Nothing, needs))
+        }
+        Node::Test(_) | Node::Fractional { .. } | Node::Missing(_) | Node::MissingSome(_) => {
+            Needs::Context
+        }
+        Node::Iter { parts, .. } => needs(&parts[0]).max(body(&parts[1])),
+        Node::Reduce { parts, .. } => needs(&parts[0]).max(needs(&parts[2])).max(body(&parts[1])),
+        other => other
+            .children()
+            .into_iter()
+            .map(needs)
+            .max()
+            .unwrap_or(Needs::Nothing),
+    }
+}
+
+/// Whether `node` loops or builds strings or arrays, so that its constant
+/// form is worth evaluating at compile time.
+fn builds(node: &Node) -> bool {
+    matches!(
+        node,
+        Node::Iter { .. }
+            | Node::Reduce { .. }
+            | Node::Merge(_)
+            | Node::Cat(_)
+            | Node::Substr(_)
+            | Node::Array(_)
+    )
+}
+
+/// Why a literal (a scalar or an object that is not an operation) exceeds
+/// the evaluation limits, if it does. Walks the literal without recursing.
+fn oversized_literal(value: &Value, limits: &EvalLimits) -> Option<String> {
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::String(s) if s.len() > limits.max_string_bytes => {
+                return Some(format!(
+                    "string literal has {} bytes, more than the evaluation limit of {}",
+                    s.len(),
+                    limits.max_string_bytes
+                ));
+            }
+            Value::Array(items) if items.len() > limits.max_array_len => {
+                return Some(format!(
+                    "array literal has {} elements, more than the evaluation limit of {}",
+                    items.len(),
+                    limits.max_array_len
+                ));
+            }
+            Value::Array(items) => pending.extend(items),
+            Value::Object(map) => pending.extend(map.values()),
+            _ => {}
+        }
+    }
+    None
 }

@@ -1,15 +1,20 @@
 //! The evaluator of compiled rules.
 //!
-//! Evaluation is infallible: like flagd's JSONLogic, an operator given
-//! arguments it cannot use yields `null`, which the resolver then treats as
-//! "use the default variant". Recursion depth is bounded by the rule's
-//! nesting, which the compiler bounds; data never drives recursion.
+//! Like flagd's JSONLogic, an operator given arguments it cannot use yields
+//! `null`, which the resolver then treats as "use the default variant".
+//! Evaluation fails only by exceeding its budget ([`super::budget`]): the
+//! operator that would exceed it records an [`EvalFailure`] and yields
+//! `null`, every loop stops at its next charge, and [`evaluate`] returns the
+//! failure. Recursion depth is bounded by the rule's nesting, which the
+//! compiler bounds, and by the nesting of built arrays, which the budget
+//! bounds; data never drives recursion otherwise.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use serde_json::Value;
 
+use super::budget::{Budget, EvalFailure, EvalLimits};
 use super::explain::{Segment, StepKind, Tracer};
 use super::value::{Val, js_compare, loose_eq, str_to_number, strict_eq};
 use super::{ArithOp, CmpOp, IterOp, Node, Rule, Seg, Test, VarSource};
@@ -25,27 +30,70 @@ pub struct Env<'e, 'a> {
     pub flag_key: &'a str,
 }
 
-/// Evaluates a compiled rule.
-pub fn evaluate<'a, T: Tracer>(rule: &'a Rule, env: Env<'a, 'a>, tracer: &mut T) -> Val<'a> {
-    Evaluator { env, tracer }.eval(&rule.root, None)
+/// Evaluates a compiled rule within its budget ([`Rule::limits`]).
+pub fn evaluate<'a, T: Tracer>(
+    rule: &'a Rule,
+    env: Env<'a, 'a>,
+    tracer: &mut T,
+) -> Result<Val<'a>, EvalFailure> {
+    let mut evaluator = Evaluator {
+        env,
+        tracer,
+        budget: Budget::new(&rule.limits),
+    };
+    let value = evaluator.eval(&rule.root, None);
+    match evaluator.budget.into_failure() {
+        None => Ok(value),
+        Some(failure) => Err(failure),
+    }
 }
 
 /// For a rule that is an `if` at its root: which argument it returns (the
 /// index of a branch), or `None` for null. Used by the resolver when every
 /// branch is a constant, to map straight to a variant.
-pub(crate) fn select_branch<'a>(args: &'a [Node], env: Env<'a, 'a>) -> Option<usize> {
+pub(crate) fn select_branch<'a>(
+    args: &'a [Node],
+    env: Env<'a, 'a>,
+    limits: &'a EvalLimits,
+) -> Result<Option<usize>, EvalFailure> {
     let mut evaluator = Evaluator {
         env,
         tracer: &mut super::explain::NoTrace,
+        budget: Budget::new(limits),
     };
     let mut i = 0;
+    let mut chosen = None;
     while i + 1 < args.len() {
         if evaluator.truthy(&args[i], None) {
-            return Some(i + 1);
+            chosen = Some(i + 1);
+            break;
         }
         i += 2;
     }
-    (args.len() % 2 == 1).then(|| args.len() - 1)
+    if chosen.is_none() && args.len() % 2 == 1 {
+        chosen = Some(args.len() - 1);
+    }
+    match evaluator.budget.into_failure() {
+        None => Ok(chosen),
+        Some(failure) => Err(failure),
+    }
+}
+
+/// Evaluates one node against `env` within `limits` (the compiler's check
+/// of constant expressions): the steps spent, and the failure if any.
+pub(crate) fn evaluate_node<'a>(
+    node: &'a Node,
+    env: Env<'a, 'a>,
+    limits: &'a EvalLimits,
+) -> (u64, Option<EvalFailure>) {
+    let mut evaluator = Evaluator {
+        env,
+        tracer: &mut super::explain::NoTrace,
+        budget: Budget::new(limits),
+    };
+    drop(evaluator.eval(node, None));
+    let spent = evaluator.budget.spent();
+    (spent, evaluator.budget.into_failure())
 }
 
 /// The data of a per-element scope.
@@ -60,9 +108,115 @@ enum Frame<'f, 'a> {
 struct Evaluator<'a, 't, T> {
     env: Env<'a, 'a>,
     tracer: &'t mut T,
+    budget: Budget<'a>,
+}
+
+/// The elements of an array value, taken by value: a built array's are
+/// moved, a borrowed one's are read in place.
+enum Items<'a> {
+    Built(std::vec::IntoIter<Val<'a>>),
+    Borrowed(std::slice::Iter<'a, Value>),
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = Val<'a>;
+
+    fn next(&mut self) -> Option<Val<'a>> {
+        match self {
+            Items::Built(it) => it.next(),
+            Items::Borrowed(it) => it.next().map(Val::from_json),
+        }
+    }
+}
+
+/// The elements of `value` and their number, if it is an array.
+fn into_items(value: Val<'_>) -> Option<(usize, Items<'_>)> {
+    match value {
+        Val::Arr(items) => Some((items.len(), Items::Built(items.into_iter()))),
+        Val::Json(Value::Array(items)) => Some((items.len(), Items::Borrowed(items.iter()))),
+        _ => None,
+    }
+}
+
+/// How deeply `value` nests arrays (a borrowed array or object counts as
+/// one level: it is input). Every built array has been admitted within the
+/// depth limit, so this recursion is bounded.
+fn nesting(value: &Val<'_>) -> usize {
+    match value {
+        Val::Arr(items) => 1 + items.iter().map(nesting).max().unwrap_or(0),
+        Val::Json(_) => 1,
+        _ => 0,
+    }
+}
+
+/// What copying `value` costs, in steps: its elements, and the bytes of the
+/// strings it owns.
+fn copy_cost(value: &Val<'_>) -> u64 {
+    match value {
+        Val::Str(Cow::Owned(s)) => 1 + (s.len() / super::budget::BYTES_PER_STEP) as u64,
+        Val::Arr(items) => items.iter().fold(1, |acc, item| acc + copy_cost(item)),
+        _ => 1,
+    }
 }
 
 impl<'a, T: Tracer> Evaluator<'a, '_, T> {
+    /// Admits an array of `len` elements that `op` is about to build:
+    /// within the length limit, and paid for.
+    fn admit_len(&mut self, op: &'static str, len: usize) -> bool {
+        let limit = self.budget.limits.max_array_len;
+        if len > limit {
+            self.budget.fail(EvalFailure::ArrayTooLong { op, limit });
+            return false;
+        }
+        self.budget.charge(len as u64)
+    }
+
+    /// Admits an array whose elements become one level deeper, within the
+    /// depth limit.
+    fn admit_nested(&mut self, op: &'static str, items: Vec<Val<'a>>) -> Val<'a> {
+        if !self.admit_len(op, items.len()) {
+            return Val::Null;
+        }
+        let limit = self.budget.limits.max_depth;
+        if items.iter().any(|item| nesting(item) >= limit) {
+            self.budget.fail(EvalFailure::TooDeep { op, limit });
+            return Val::Null;
+        }
+        Val::Arr(items)
+    }
+
+    /// Pays for a copy of a value read from a loop's element.
+    fn admit_copy(&mut self, value: Option<Val<'a>>) -> Option<Val<'a>> {
+        match &value {
+            Some(v @ (Val::Arr(_) | Val::Str(Cow::Owned(_)))) => {
+                if self.budget.charge(copy_cost(v)) {
+                    value
+                } else {
+                    None
+                }
+            }
+            _ => value,
+        }
+    }
+
+    /// JavaScript's `String(value)` for `op`, within the string limit and
+    /// paid for; `None` (and the evaluation has failed) beyond it.
+    fn render(&mut self, op: &'static str, value: &Val<'_>) -> Option<String> {
+        let limit = self.budget.limits.max_string_bytes;
+        let mut out = String::new();
+        if !value.write_js_string_within(&mut out, limit) {
+            self.budget.fail(EvalFailure::StringTooLong { op, limit });
+            return None;
+        }
+        self.budget.charge_bytes(out.len()).then_some(out)
+    }
+
+    /// Checks that an array operand, which `op` converts to a string, has a
+    /// string form within the limit (and pays for it).
+    fn admit_operand(&mut self, op: &'static str, value: &Val<'_>) -> bool {
+        !value.is_array() || self.render(op, value).is_some()
+    }
+
     #[inline]
     fn child(
         &mut self,
@@ -146,7 +300,10 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
     fn eval(&mut self, node: &'a Node, frame: Option<&Frame<'_, 'a>>) -> Val<'a> {
         match node {
             Node::Const(value) => Val::from_json(value),
-            Node::Array(items) => Val::Arr(self.all_args("", items, frame)),
+            Node::Array(items) => {
+                let values = self.all_args("", items, frame);
+                self.admit_nested("array", values)
+            }
             Node::Var {
                 source,
                 default,
@@ -190,14 +347,22 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
             Node::NotNot(arg) => Val::Bool(self.child("!!", 0, arg, frame).truthy()),
             Node::Cmp(op, args) => self.eval_cmp(*op, args, frame),
             Node::Arith(op, args) => self.eval_arith(*op, args, frame),
-            Node::Iter(op, parts) => self.eval_iter(*op, parts, frame),
-            Node::Reduce(parts) => self.eval_reduce(parts, frame),
+            Node::Iter { op, parts, cost } => self.eval_iter(*op, parts, *cost, frame),
+            Node::Reduce { parts, cost } => self.eval_reduce(parts, *cost, frame),
             Node::Merge(args) => {
-                let mut out = Vec::new();
-                for value in self.all_args("merge", args, frame) {
-                    match value.array_items() {
-                        Some(items) => out.extend(items),
-                        None => out.push(value),
+                let values = self.all_args("merge", args, frame);
+                let len: usize = values.iter().map(|v| v.array_len().unwrap_or(1)).sum();
+                if !self.admit_len("merge", len) {
+                    return Val::Null;
+                }
+                let mut out = Vec::with_capacity(len);
+                for value in values {
+                    match value {
+                        Val::Arr(items) => out.extend(items),
+                        Val::Json(Value::Array(items)) => {
+                            out.extend(items.iter().map(Val::from_json))
+                        }
+                        other => out.push(other),
                     }
                 }
                 Val::Arr(out)
@@ -208,22 +373,42 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
                 Val::Bool(match &haystack {
                     Val::Str(s) => match &needle {
                         Val::Str(n) => s.contains(&**n),
-                        other => s.contains(other.to_js_string().as_str()),
+                        other => match self.render("in", other) {
+                            Some(n) => s.contains(n.as_str()),
+                            None => return Val::Null,
+                        },
                     },
-                    other => other
-                        .array_items()
-                        .is_some_and(|mut items| items.any(|item| strict_eq(&item, &needle))),
+                    other => match other.array_items() {
+                        Some(mut items) => {
+                            let len = other.array_len().unwrap_or(0);
+                            if !self.budget.charge(len as u64) {
+                                return Val::Null;
+                            }
+                            items.any(|item| strict_eq(&item, &needle))
+                        }
+                        None => false,
+                    },
                 })
             }
             Node::Cat(args) => {
+                let limit = self.budget.limits.max_string_bytes;
                 let mut out = String::new();
                 for (i, node) in args.iter().enumerate() {
                     // cat joins its arguments as Array.prototype.join does:
                     // null adds nothing.
                     match self.child("cat", i, node, frame) {
                         Val::Null => {}
-                        value => value.write_js_string(&mut out),
+                        value => {
+                            if !value.write_js_string_within(&mut out, limit) {
+                                self.budget
+                                    .fail(EvalFailure::StringTooLong { op: "cat", limit });
+                                return Val::Null;
+                            }
+                        }
                     }
+                }
+                if !self.budget.charge_bytes(out.len()) {
+                    return Val::Null;
                 }
                 Val::Str(Cow::Owned(out))
             }
@@ -231,18 +416,29 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
             Node::Log(arg) => self.child("log", 0, arg, frame),
             Node::Missing(args) => {
                 let keys = self.all_args("missing", args, frame);
-                Val::Arr(self.missing(&keys, frame))
+                let missing = self.missing(keys, frame);
+                Val::Arr(missing)
             }
             Node::MissingSome(args) => {
-                let need = self.arg("missing_some", args, 0, frame).to_number();
+                let need = self.arg("missing_some", args, 0, frame);
+                if !self.admit_operand("missing_some", &need) {
+                    return Val::Null;
+                }
+                let need = need.to_number();
                 let keys = self.arg("missing_some", args, 1, frame);
-                let keys: Vec<Val<'a>> = keys
-                    .array_items()
-                    .map(|it| it.collect())
-                    .unwrap_or_default();
-                let missing = self.missing(std::slice::from_ref(&Val::Arr(keys.clone())), frame);
+                let keys: Vec<Val<'a>> = match into_items(keys) {
+                    Some((len, items)) => {
+                        if !self.admit_len("missing_some", len) {
+                            return Val::Null;
+                        }
+                        items.collect()
+                    }
+                    None => Vec::new(),
+                };
+                let total = keys.len();
+                let missing = self.missing(vec![Val::Arr(keys)], frame);
                 #[allow(clippy::cast_precision_loss)]
-                let found = (keys.len() - missing.len()) as f64;
+                let found = (total - missing.len()) as f64;
                 if found >= need {
                     Val::Arr(Vec::new())
                 } else {
@@ -500,9 +696,12 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
         match source {
             VarSource::Slot(id) => self.env.context.slot(*id).map(Val::reborrow),
             VarSource::Timestamp => Some(Val::Num(self.timestamp())),
-            VarSource::Scoped(path) => frame.and_then(|f| frame_lookup(f, path)),
+            VarSource::Scoped(path) => {
+                let found = frame.and_then(|f| frame_lookup(f, path));
+                self.admit_copy(found)
+            }
             VarSource::ScopeRoot => match (scoped, frame) {
-                (true, Some(Frame::Item(item))) => Some((*item).clone()),
+                (true, Some(Frame::Item(item))) => self.admit_copy(Some((*item).clone())),
                 (true, _) => None,
                 (false, _) => Some(Val::from_json(self.env.context.root)),
             },
@@ -512,19 +711,24 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
                 let dotted = match &path {
                     Val::Str(s) => s.to_string(),
                     Val::Null => String::new(),
-                    other => other.to_js_string(),
+                    other => self.render("var", other)?,
                 };
+                // Splitting the path copies it.
+                if !self.budget.charge_bytes(dotted.len()) {
+                    return None;
+                }
                 let segments = split_path(&dotted);
                 match (scoped, frame) {
                     (true, Some(f)) => {
-                        if segments.is_empty() {
+                        let found = if segments.is_empty() {
                             match f {
                                 Frame::Item(item) => Some((*item).clone()),
                                 Frame::Reduce { .. } => None,
                             }
                         } else {
                             frame_lookup(f, &segments)
-                        }
+                        };
+                        self.admit_copy(found)
                     }
                     (true, None) => None,
                     (false, _) => self.root_lookup(&dotted, &segments),
@@ -557,15 +761,27 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
         seconds
     }
 
-    fn missing(&mut self, keys: &[Val<'a>], frame: Option<&Frame<'_, 'a>>) -> Vec<Val<'a>> {
+    fn missing(&mut self, mut keys: Vec<Val<'a>>, frame: Option<&Frame<'_, 'a>>) -> Vec<Val<'a>> {
         // `{"missing": [["a", "b"]]}` (e.g. from `merge`) lists the keys in
         // its first argument.
-        let list: Vec<Val<'a>> = match keys.first().and_then(Val::array_items) {
-            Some(items) => items.collect(),
-            None => keys.to_vec(),
+        let list: Vec<Val<'a>> = if keys.first().is_some_and(Val::is_array) {
+            match into_items(keys.swap_remove(0)) {
+                Some((len, items)) => {
+                    if !self.admit_len("missing", len) {
+                        return Vec::new();
+                    }
+                    items.collect()
+                }
+                None => Vec::new(),
+            }
+        } else {
+            keys
         };
         let mut out = Vec::new();
         for key in list {
+            if self.budget.failed() {
+                break;
+            }
             // A null key reads the whole data (`{"var": null}`), which is
             // present.
             if matches!(key, Val::Null) {
@@ -573,8 +789,15 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
             }
             let dotted = match &key {
                 Val::Str(s) => s.to_string(),
-                other => other.to_js_string(),
+                other => match self.render("missing", other) {
+                    Some(rendered) => rendered,
+                    None => break,
+                },
             };
+            // Splitting the path copies it.
+            if !self.budget.charge_bytes(dotted.len()) {
+                break;
+            }
             let segments = split_path(&dotted);
             let found = match frame {
                 Some(f) => frame_lookup(f, &segments),
@@ -658,14 +881,37 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
         let name = cmp_name(op);
         let a = self.arg(name, args, 0, frame);
         let b = self.arg(name, args, 1, frame);
+        // Arrays compared with anything else are compared as strings.
+        if !(self.admit_operand(name, &a) && self.admit_operand(name, &b)) {
+            return Val::Null;
+        }
         let result = if args.len() >= 3 && matches!(op, CmpOp::Lt | CmpOp::Le) {
             // The between form: a < b < c.
             let c = self.arg(name, args, 2, frame);
+            if !self.admit_operand(name, &c) {
+                return Val::Null;
+            }
             compare(op, &a, &b) && compare(op, &b, &c)
         } else {
             compare(op, &a, &b)
         };
         Val::Bool(result)
+    }
+
+    /// `Number(argument)`, an array argument's string form admitted first.
+    fn number(
+        &mut self,
+        op: &'static str,
+        args: &'a [Node],
+        index: usize,
+        frame: Option<&Frame<'_, 'a>>,
+    ) -> f64 {
+        let value = self.arg(op, args, index, frame);
+        if self.admit_operand(op, &value) {
+            value.to_number()
+        } else {
+            f64::NAN
+        }
     }
 
     fn eval_arith(
@@ -679,7 +925,11 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
             ArithOp::Add | ArithOp::Mul => {
                 let mut acc = if op == ArithOp::Add { 0.0 } else { 1.0 };
                 for (i, node) in args.iter().enumerate() {
-                    let x = parse_float(&self.child(name, i, node, frame));
+                    let value = self.child(name, i, node, frame);
+                    if !self.admit_operand(name, &value) {
+                        return Val::Null;
+                    }
+                    let x = parse_float(&value);
                     if op == ArithOp::Add {
                         acc += x;
                     } else {
@@ -692,16 +942,16 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
                 Val::Num(acc)
             }
             ArithOp::Sub => {
-                let a = self.arg(name, args, 0, frame).to_number();
+                let a = self.number(name, args, 0, frame);
                 if args.len() == 1 {
                     return Val::Num(-a);
                 }
-                let b = self.arg(name, args, 1, frame).to_number();
+                let b = self.number(name, args, 1, frame);
                 Val::Num(a - b)
             }
             ArithOp::Div | ArithOp::Mod => {
-                let a = self.arg(name, args, 0, frame).to_number();
-                let b = self.arg(name, args, 1, frame).to_number();
+                let a = self.number(name, args, 0, frame);
+                let b = self.number(name, args, 1, frame);
                 Val::Num(if op == ArithOp::Div { a / b } else { a % b })
             }
             ArithOp::Max | ArithOp::Min => {
@@ -714,7 +964,11 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
                     f64::INFINITY
                 };
                 for (i, node) in args.iter().enumerate() {
-                    let x = self.child(name, i, node, frame).to_number();
+                    let value = self.child(name, i, node, frame);
+                    if !self.admit_operand(name, &value) {
+                        return Val::Null;
+                    }
+                    let x = value.to_number();
                     if x.is_nan() {
                         return Val::Num(f64::NAN);
                     }
@@ -729,71 +983,115 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
         }
     }
 
+    /// The next element's body is about to run: pays for it.
+    #[inline]
+    fn iteration(&mut self, cost: u32) -> bool {
+        self.budget.charge(u64::from(cost))
+    }
+
     fn eval_iter(
         &mut self,
         op: IterOp,
         parts: &'a [Node; 2],
+        cost: u32,
         frame: Option<&Frame<'_, 'a>>,
     ) -> Val<'a> {
         let name = iter_name(op);
         let array = self.child(name, 0, &parts[0], frame);
-        let items: Vec<Val<'a>> = array
-            .array_items()
-            .map(|it| it.collect())
-            .unwrap_or_default();
+        let (len, items) = match into_items(array) {
+            Some(found) => found,
+            None => (0, Items::Built(Vec::new().into_iter())),
+        };
         let body = &parts[1];
         match op {
-            IterOp::Map => Val::Arr(
-                items
-                    .iter()
-                    .map(|item| self.child(name, 1, body, Some(&Frame::Item(item))))
-                    .collect(),
-            ),
+            IterOp::Map => {
+                if !self.admit_len(name, len) {
+                    return Val::Null;
+                }
+                let mut out = Vec::with_capacity(len);
+                for item in items {
+                    if !self.iteration(cost) {
+                        return Val::Null;
+                    }
+                    out.push(self.child(name, 1, body, Some(&Frame::Item(&item))));
+                }
+                self.admit_nested(name, out)
+            }
             IterOp::Filter => {
                 let mut kept = Vec::new();
                 for item in items {
+                    if !self.iteration(cost) {
+                        return Val::Null;
+                    }
                     if self
                         .child(name, 1, body, Some(&Frame::Item(&item)))
                         .truthy()
                     {
+                        let limit = self.budget.limits.max_array_len;
+                        if kept.len() == limit {
+                            self.budget
+                                .fail(EvalFailure::ArrayTooLong { op: name, limit });
+                            return Val::Null;
+                        }
+                        if !self.budget.charge(1) {
+                            return Val::Null;
+                        }
                         kept.push(item);
                     }
                 }
                 Val::Arr(kept)
             }
             IterOp::All => {
-                if items.is_empty() {
+                if len == 0 {
                     return Val::Bool(false);
                 }
-                Val::Bool(
-                    items
-                        .iter()
-                        .all(|item| self.child(name, 1, body, Some(&Frame::Item(item))).truthy()),
-                )
+                for item in items {
+                    if !self.iteration(cost) {
+                        return Val::Null;
+                    }
+                    if !self
+                        .child(name, 1, body, Some(&Frame::Item(&item)))
+                        .truthy()
+                    {
+                        return Val::Bool(false);
+                    }
+                }
+                Val::Bool(true)
             }
-            IterOp::Some => Val::Bool(
-                items
-                    .iter()
-                    .any(|item| self.child(name, 1, body, Some(&Frame::Item(item))).truthy()),
-            ),
-            IterOp::None => Val::Bool(
-                !items
-                    .iter()
-                    .any(|item| self.child(name, 1, body, Some(&Frame::Item(item))).truthy()),
-            ),
+            IterOp::Some | IterOp::None => {
+                for item in items {
+                    if !self.iteration(cost) {
+                        return Val::Null;
+                    }
+                    if self
+                        .child(name, 1, body, Some(&Frame::Item(&item)))
+                        .truthy()
+                    {
+                        return Val::Bool(op == IterOp::Some);
+                    }
+                }
+                Val::Bool(op == IterOp::None)
+            }
         }
     }
 
-    fn eval_reduce(&mut self, parts: &'a [Node; 3], frame: Option<&Frame<'_, 'a>>) -> Val<'a> {
+    fn eval_reduce(
+        &mut self,
+        parts: &'a [Node; 3],
+        cost: u32,
+        frame: Option<&Frame<'_, 'a>>,
+    ) -> Val<'a> {
         let array = self.child("reduce", 0, &parts[0], frame);
         let mut accumulator = self.child("reduce", 2, &parts[2], frame);
-        let Some(items) = array.array_items() else {
+        let Some((_, items)) = into_items(array) else {
             return accumulator;
         };
-        let items: Vec<Val<'a>> = items.collect();
-        for current in &items {
+        for current in items {
+            if !self.iteration(cost) {
+                return Val::Null;
+            }
             let scope = Frame::Reduce {
-                current,
+                current: &current,
                 accumulator: &accumulator,
             };
             accumulator = self.child("reduce", 1, &parts[1], Some(&scope));
@@ -802,9 +1100,20 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
     }
 
     fn eval_substr(&mut self, args: &'a [Node], frame: Option<&Frame<'_, 'a>>) -> Val<'a> {
-        let source = self.arg("substr", args, 0, frame).to_js_string();
-        let chars: Vec<char> = source.chars().collect();
-        let len = i64::try_from(chars.len()).unwrap_or(i64::MAX);
+        let source = self.arg("substr", args, 0, frame);
+        let source = match &source {
+            Val::Str(s) => Cow::Borrowed(&**s),
+            other => match self.render("substr", other) {
+                Some(rendered) => Cow::Owned(rendered),
+                None => return Val::Null,
+            },
+        };
+        // Finding characters scans the string.
+        if !self.budget.charge_bytes(source.len()) {
+            return Val::Null;
+        }
+        let chars = source.chars().count();
+        let len = i64::try_from(chars).unwrap_or(i64::MAX);
         let start = to_index(self.arg("substr", args, 1, frame).to_number());
         let start = if start < 0 {
             (len + start).max(0)
@@ -825,7 +1134,22 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
             usize::try_from(start).unwrap_or(0),
             usize::try_from(end.max(start)).unwrap_or(0),
         );
-        Val::Str(Cow::Owned(chars[start..end].iter().collect()))
+        let offset = |n: usize| {
+            source
+                .char_indices()
+                .nth(n)
+                .map_or(source.len(), |(i, _)| i)
+        };
+        let (from, to) = (offset(start), offset(end));
+        let limit = self.budget.limits.max_string_bytes;
+        if to - from > limit {
+            self.budget.fail(EvalFailure::StringTooLong {
+                op: "substr",
+                limit,
+            });
+            return Val::Null;
+        }
+        Val::Str(Cow::Owned(source[from..to].to_owned()))
     }
 
     fn eval_affix(

@@ -6,13 +6,15 @@
 //! arguments (the `sem_ver` version, the flag key) are parsed or folded, and
 //! every structural problem is reported with the JSON pointer of its node. The
 //! evaluator in [`eval`] then walks the tree without parsing or allocating
-//! anything it does not hand back.
+//! anything it does not hand back, within the budget of [`budget`].
 
+pub mod budget;
 pub mod compile;
 pub mod eval;
 pub mod explain;
 pub mod value;
 
+pub use budget::{EvalFailure, EvalLimits};
 pub use compile::{CompileError, CompileLimits, compile};
 pub use eval::{Env, evaluate};
 pub use explain::{NoTrace, Step, StepKind, Trace, Tracer};
@@ -33,6 +35,8 @@ pub struct Rule {
     pub(crate) dynamic_access: bool,
     /// Root-level variable slots this rule reads, sorted and deduplicated.
     pub(crate) slots: Vec<SlotId>,
+    /// The budget of one evaluation.
+    pub(crate) limits: EvalLimits,
 }
 
 impl Rule {
@@ -44,6 +48,11 @@ impl Rule {
     /// Whether the rule needs the whole context rather than only its slots.
     pub fn dynamic_access(&self) -> bool {
         self.dynamic_access
+    }
+
+    /// The budget of one evaluation of this rule.
+    pub fn limits(&self) -> &EvalLimits {
+        &self.limits
     }
 }
 
@@ -201,8 +210,18 @@ pub(crate) enum Node {
     NotNot(Box<Node>),
     Cmp(CmpOp, Box<[Node]>),
     Arith(ArithOp, Box<[Node]>),
-    Iter(IterOp, Box<[Node; 2]>),
-    Reduce(Box<[Node; 3]>),
+    /// An array operator over `[array, body]`; `cost` is the steps one
+    /// iteration is charged (the body's node count).
+    Iter {
+        op: IterOp,
+        parts: Box<[Node; 2]>,
+        cost: u32,
+    },
+    /// `reduce` over `[array, body, initial]`, charged as `Iter`.
+    Reduce {
+        parts: Box<[Node; 3]>,
+        cost: u32,
+    },
     Merge(Box<[Node]>),
     In(Box<[Node]>),
     Cat(Box<[Node]>),
@@ -226,4 +245,55 @@ pub(crate) enum Node {
     SemVer(Box<[Node]>),
     StartsWith(Box<[Node]>),
     EndsWith(Box<[Node]>),
+}
+
+impl Node {
+    /// The nodes directly under this one (for compile-time walks).
+    pub(crate) fn children(&self) -> Vec<&Node> {
+        match self {
+            Node::Const(_) | Node::Test(_) => Vec::new(),
+            Node::Var {
+                source, default, ..
+            } => {
+                let mut out = Vec::new();
+                if let VarSource::Dynamic(path) = source {
+                    out.push(&**path);
+                }
+                if let Some(default) = default {
+                    out.push(&**default);
+                }
+                out
+            }
+            Node::Array(args)
+            | Node::Missing(args)
+            | Node::MissingSome(args)
+            | Node::If(args)
+            | Node::And(args)
+            | Node::Or(args)
+            | Node::AndBool(args)
+            | Node::OrBool(args)
+            | Node::Cmp(_, args)
+            | Node::Arith(_, args)
+            | Node::Merge(args)
+            | Node::In(args)
+            | Node::Cat(args)
+            | Node::Substr(args)
+            | Node::Fractional { args, .. }
+            | Node::SemVer(args)
+            | Node::StartsWith(args)
+            | Node::EndsWith(args) => args.iter().collect(),
+            Node::Not(arg) | Node::NotNot(arg) | Node::Log(arg) => vec![&**arg],
+            Node::SemVerConst { left, .. } => vec![&**left],
+            Node::Iter { parts, .. } => parts.iter().collect(),
+            Node::Reduce { parts, .. } => parts.iter().collect(),
+        }
+    }
+
+    /// The number of nodes in this subtree, saturating: the steps one
+    /// evaluation of it is charged inside a loop.
+    pub(crate) fn size(&self) -> u32 {
+        self.children()
+            .into_iter()
+            .fold(1u32, |acc, node| acc.saturating_add(node.size()))
+    }
 }

@@ -161,6 +161,37 @@ impl<'a> Val<'a> {
         out
     }
 
+    /// Appends JavaScript's `String(value)` to `out` unless that would make
+    /// `out` longer than `max` bytes: then returns false, having stopped
+    /// early (what was appended so far stays). Arrays are rendered element
+    /// by element, so a rendering that exceeds `max` costs at most `max`.
+    pub fn write_js_string_within(&self, out: &mut String, max: usize) -> bool {
+        fn push(out: &mut String, s: &str, max: usize) -> bool {
+            if out.len() + s.len() > max {
+                return false;
+            }
+            out.push_str(s);
+            true
+        }
+        match self {
+            Val::Str(s) => push(out, s, max),
+            Val::Arr(items) => items.iter().enumerate().all(|(i, item)| {
+                (i == 0 || push(out, ",", max))
+                    && (matches!(item, Val::Null) || item.write_js_string_within(out, max))
+            }),
+            Val::Json(Value::Array(items)) => items.iter().enumerate().all(|(i, item)| {
+                (i == 0 || push(out, ",", max))
+                    && (item.is_null() || Val::from_json(item).write_js_string_within(out, max))
+            }),
+            Val::Json(Value::String(s)) => push(out, s, max),
+            // Scalars and objects render to a few bytes.
+            other => {
+                other.write_js_string(out);
+                out.len() <= max
+            }
+        }
+    }
+
     /// Appends JavaScript's `String(value)` to `out`.
     pub fn write_js_string(&self, out: &mut String) {
         match self {

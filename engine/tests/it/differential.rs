@@ -843,7 +843,9 @@ fn run_engine(rule: &Value, data: &Value) -> Result<Value, String> {
         context: &prepared,
         flag_key: "f",
     };
-    Ok(evaluate(&compiled, env, &mut NoTrace).to_json())
+    evaluate(&compiled, env, &mut NoTrace)
+        .map(|value| value.to_json())
+        .map_err(|failure| format!("engine exceeded its budget on {rule}: {failure}"))
 }
 
 /// Structural equality with numbers compared numerically, within a relative

@@ -1,5 +1,7 @@
 //! Integration tests of the engine, one binary for the crate.
 
+/// The evaluation budget: failing evaluations, exact limits, refused constants.
+mod budget;
 /// Differential tests: the engine against jsonlogic-rs on generated rules.
 mod differential;
 /// Operator semantics, one data-driven case per line.

@@ -37,6 +37,7 @@ fn eval_rule(rule: &Value, data: &Value) -> Value {
         },
         &mut NoTrace,
     )
+    .expect("the rule stays within the evaluation budget")
     .to_json()
 }
 
