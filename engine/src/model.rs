@@ -104,6 +104,16 @@ pub enum ParseError {
         /// What limit was exceeded.
         message: String,
     },
+    /// The document nests arrays and objects deeper than
+    /// [`crate::MAX_DATA_DEPTH`] levels (the document itself is the first).
+    #[error("flag file nested deeper than {limit} levels at {at}")]
+    TooDeep {
+        /// Where: the JSON pointer of the first array or object too deep, or
+        /// the line and column where the parser stopped.
+        at: String,
+        /// The limit, [`crate::MAX_DATA_DEPTH`].
+        limit: usize,
+    },
 }
 
 impl ParseError {
@@ -135,21 +145,48 @@ pub fn parse(text: &str, format: Format) -> Result<(FlagFile, Vec<Diagnostic>), 
             message: format!("{} bytes, the limit is {MAX_FILE_BYTES}", text.len()),
         });
     }
+    // Both parsers stop at their own recursion limit (serde_json's is
+    // `MAX_DATA_DEPTH`, serde_yaml_ng's one more), long before the stack
+    // is at risk; `from_value` checks the exact limit.
     let document: Value = match format {
-        Format::Json => serde_json::from_str(text).map_err(|e| ParseError::Syntax {
-            format: "JSON",
-            message: e.to_string(),
+        Format::Json => serde_json::from_str(text).map_err(|e| {
+            if is_recursion_limit(&e.to_string()) {
+                too_deep(format!("line {}, column {}", e.line(), e.column()))
+            } else {
+                ParseError::Syntax {
+                    format: "JSON",
+                    message: e.to_string(),
+                }
+            }
         })?,
-        Format::Yaml => serde_yaml_ng::from_str(text).map_err(|e| ParseError::Syntax {
-            format: "YAML",
-            message: e.to_string(),
-        })?,
+        Format::Yaml => {
+            // libyaml's scanner takes time quadratic in the nesting of flow
+            // collections (`[[[…`), so deep ones are refused before it runs.
+            if let Some((line, column)) = yaml_flow_too_deep(text, crate::MAX_DATA_DEPTH) {
+                return Err(too_deep(format!("line {line}, column {column}")));
+            }
+            serde_yaml_ng::from_str(text).map_err(|e| {
+                if is_recursion_limit(&e.to_string()) {
+                    too_deep(e.location().map_or_else(
+                        || "an unknown position".to_owned(),
+                        |at| format!("line {}, column {}", at.line(), at.column()),
+                    ))
+                } else {
+                    ParseError::Syntax {
+                        format: "YAML",
+                        message: e.to_string(),
+                    }
+                }
+            })?
+        }
     };
     from_value(document)
 }
 
-/// Reads a flag file from an already parsed document.
+/// Reads a flag file from an already parsed document, refusing one nested
+/// deeper than [`crate::MAX_DATA_DEPTH`] levels.
 pub fn from_value(document: Value) -> Result<(FlagFile, Vec<Diagnostic>), ParseError> {
+    check_depth(&document)?;
     let Value::Object(mut root) = document else {
         return Err(ParseError::Shape {
             pointer: String::new(),
@@ -261,6 +298,146 @@ pub fn from_value(document: Value) -> Result<(FlagFile, Vec<Diagnostic>), ParseE
         },
         diagnostics,
     ))
+}
+
+/// Where the flow collections (`[`, `{`) of a YAML text first nest deeper
+/// than `limit`, as 1-based line and column, if they do. Brackets inside
+/// quoted scalars and comments do not count; inside block and plain scalars
+/// they do, so the count errs on the deep side only for texts with more
+/// than `limit` unclosed brackets in their scalars.
+fn yaml_flow_too_deep(text: &str, limit: usize) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let (mut depth, mut line, mut line_start) = (0usize, 1usize, 0usize);
+    // The last byte that was not a space or tab on this line, if any: a
+    // quote opens a quoted scalar only where a node can start.
+    let mut last: Option<u8> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b'\n' => {
+                line += 1;
+                line_start = i + 1;
+                last = None;
+            }
+            b' ' | b'\t' | b'\r' => {}
+            b'#' if i == line_start || matches!(bytes[i - 1], b' ' | b'\t') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'"' | b'\''
+                if matches!(last, None | Some(b':' | b'-' | b'[' | b'{' | b',' | b'?')) =>
+            {
+                let quote = b;
+                i += 1;
+                while i < bytes.len() {
+                    match bytes[i] {
+                        b'\\' if quote == b'"' => i += 1,
+                        b'\'' if quote == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 1,
+                        b'\n' => {
+                            line += 1;
+                            line_start = i + 1;
+                        }
+                        c if c == quote => break,
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                last = Some(quote);
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return Some((line, i - line_start + 1));
+                }
+                last = Some(b);
+            }
+            b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                last = Some(b);
+            }
+            other => last = Some(other),
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Whether a parser's message is its recursion limit's.
+fn is_recursion_limit(message: &str) -> bool {
+    message.starts_with("recursion limit exceeded")
+}
+
+fn too_deep(at: String) -> ParseError {
+    ParseError::TooDeep {
+        at,
+        limit: crate::MAX_DATA_DEPTH,
+    }
+}
+
+/// The members of an array or object being walked.
+enum Members<'v> {
+    Array(std::iter::Enumerate<std::slice::Iter<'v, Value>>),
+    Object(serde_json::map::Iter<'v>),
+}
+
+impl<'v> Members<'v> {
+    fn of(value: &'v Value) -> Option<Self> {
+        match value {
+            Value::Array(items) => Some(Members::Array(items.iter().enumerate())),
+            Value::Object(map) => Some(Members::Object(map.iter())),
+            _ => None,
+        }
+    }
+
+    /// The next member that is itself an array or object, with its key.
+    fn next_container(&mut self) -> Option<(String, &'v Value)> {
+        loop {
+            let (key, value) = match self {
+                Members::Array(items) => {
+                    let (i, value) = items.next()?;
+                    (i.to_string(), value)
+                }
+                Members::Object(members) => {
+                    let (key, value) = members.next()?;
+                    (crate::pointer::escape(key).into_owned(), value)
+                }
+            };
+            if value.is_array() || value.is_object() {
+                return Some((key, value));
+            }
+        }
+    }
+}
+
+/// Refuses a document nested deeper than [`crate::MAX_DATA_DEPTH`], naming
+/// the first array or object too deep. Walks without recursing.
+fn check_depth(document: &Value) -> Result<(), ParseError> {
+    let Some(root) = Members::of(document) else {
+        return Ok(());
+    };
+    let mut stack = vec![root];
+    let mut path: Vec<String> = Vec::new();
+    while let Some(top) = stack.last_mut() {
+        match top.next_container() {
+            Some((key, child)) => {
+                path.push(key);
+                if stack.len() >= crate::MAX_DATA_DEPTH {
+                    return Err(too_deep(format!("/{}", path.join("/"))));
+                }
+                if let Some(members) = Members::of(child) {
+                    stack.push(members);
+                }
+            }
+            None => {
+                stack.pop();
+                path.pop();
+            }
+        }
+    }
+    Ok(())
 }
 
 fn too_many(count: usize) -> ParseError {

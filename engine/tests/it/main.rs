@@ -4,6 +4,8 @@
 mod budget;
 /// Differential tests: the engine against jsonlogic-rs on generated rules.
 mod differential;
+/// Flag documents' nesting limit, in JSON and YAML.
+mod nesting;
 /// Operator semantics, one data-driven case per line.
 mod operators;
 /// Flag files, resolution semantics, reloads, snapshots and diffs.
