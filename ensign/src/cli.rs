@@ -179,7 +179,8 @@ pub struct ServeArgs {
     #[arg(long, env = "ENSIGN_FRACTIONAL", default_value = "v2")]
     pub fractional: String,
     /// A YAML (or JSON) file with any of these settings, by their option
-    /// names, plus `api-keys` and `rate-limit` for OFREP. Environment
+    /// names, plus `api-keys` and `rate-limit` for OFREP and flagd gRPC
+    /// (evaluation and sync). Environment
     /// variables and options override it.
     #[arg(long, env = "ENSIGN_CONFIG")]
     pub config: Option<PathBuf>,

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use serde::Deserialize;
 
 use graphql_admin::alerts::WebhookConfig;
-use provider::server::ofrep::access::{ApiKey, RateLimit};
+use provider::server::admission::{ApiKey, RateLimit};
 
 use crate::cli::ServeArgs;
 

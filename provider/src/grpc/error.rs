@@ -8,9 +8,13 @@
 //! PARSE_ERROR and anything else to GENERAL. The detailed cause stays in the
 //! server's logs.
 
+use std::time::Duration;
+
 use tonic::{Code, Status};
 
 use engine::{ErrorCode, EvalError};
+
+use crate::server::admission::Refusal;
 
 /// A failed gRPC call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,9 +74,9 @@ pub enum GrpcError {
         /// The selector's key (before `=`).
         key: String,
     },
-    /// SDK keys are in use and the call carried none, or an unknown one
+    /// Keys are in use and the call carried none, or an unknown one
     /// (`authorization: Bearer …` or `x-api-key` metadata).
-    #[error("a valid SDK key is required")]
+    #[error("a valid API key or SDK key is required")]
     Unauthenticated,
     /// The key does not allow this: a selector outside its flag set, or a
     /// client key asking to sync.
@@ -80,6 +84,12 @@ pub enum GrpcError {
     Forbidden {
         /// Why.
         reason: String,
+    },
+    /// The caller's rate limit was hit.
+    #[error("rate limit exceeded; retry in {} s", retry_after.as_secs().max(1))]
+    RateLimited {
+        /// When a retry may succeed.
+        retry_after: Duration,
     },
 }
 
@@ -111,6 +121,7 @@ impl GrpcError {
             GrpcError::InvalidSelector { .. } => "INVALID_SELECTOR",
             GrpcError::Unauthenticated => "UNAUTHENTICATED",
             GrpcError::Forbidden { .. } => "FORBIDDEN",
+            GrpcError::RateLimited { .. } => "RATE_LIMITED",
         }
     }
 
@@ -125,6 +136,7 @@ impl GrpcError {
             GrpcError::General { .. } | GrpcError::Unmapped { .. } => Code::Unknown,
             GrpcError::Unauthenticated => Code::Unauthenticated,
             GrpcError::Forbidden { .. } => Code::PermissionDenied,
+            GrpcError::RateLimited { .. } => Code::ResourceExhausted,
         }
     }
 
@@ -140,7 +152,23 @@ impl GrpcError {
             GrpcError::Unmapped { code, .. } => code.as_str().into(),
             GrpcError::InvalidSelector { .. }
             | GrpcError::Unauthenticated
-            | GrpcError::Forbidden { .. } => self.to_string(),
+            | GrpcError::Forbidden { .. }
+            | GrpcError::RateLimited { .. } => self.to_string(),
+        }
+    }
+}
+
+impl From<Refusal> for GrpcError {
+    fn from(refusal: Refusal) -> GrpcError {
+        match refusal {
+            Refusal::Unauthenticated => GrpcError::Unauthenticated,
+            Refusal::Forbidden { selector } => GrpcError::Forbidden {
+                reason: format!("the key does not allow selector {selector}"),
+            },
+            refusal @ Refusal::ClientKeySync => GrpcError::Forbidden {
+                reason: refusal.to_string(),
+            },
+            Refusal::RateLimited { retry_after } => GrpcError::RateLimited { retry_after },
         }
     }
 }

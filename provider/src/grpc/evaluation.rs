@@ -7,13 +7,13 @@ use std::time::Instant;
 
 use prost_types::Struct;
 use serde_json::{Map, Value};
-use tonic::metadata::MetadataMap;
 
 use engine::{FlagType, Reason, Selector, Snapshot};
 
 use crate::grpc::value::{to_json, to_struct};
 use crate::grpc::{GrpcError, selector};
 use crate::server::Flags;
+use crate::server::admission::Grant;
 
 /// A successful evaluation.
 #[derive(Debug)]
@@ -44,16 +44,15 @@ pub(crate) enum Outcome {
     Fallback,
 }
 
-/// Evaluates `key` for a request with `headers` and `context`, expecting
+/// Evaluates `key` for an admitted request with `context`, expecting
 /// `flag_type`.
 pub(crate) fn resolve(
     flags: &Flags,
-    headers: &MetadataMap,
+    scope: Grant,
     key: &str,
     context: Option<Struct>,
     flag_type: FlagType,
 ) -> Result<Resolved, GrpcError> {
-    let scope = selector::scope(flags, headers)?;
     if !scope.allows(key) {
         // A client key sees only client-visible flags.
         return Err(GrpcError::FlagNotFound {

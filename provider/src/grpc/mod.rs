@@ -33,25 +33,28 @@ use tonic::service::Routes;
 
 use crate::proto;
 use crate::server::Flags;
+use crate::server::admission::Admission;
 
 pub use error::GrpcError;
 
 /// The evaluation services, `flagd.evaluation.v1.Service` and
-/// `flagd.evaluation.v2.Service`, for one listener.
-pub fn evaluation_routes(flags: Arc<Flags>) -> Routes {
+/// `flagd.evaluation.v2.Service`, for one listener, admitting calls by
+/// `admission` (the server's one policy, shared with OFREP).
+pub fn evaluation_routes(flags: Arc<Flags>, admission: Admission) -> Routes {
     Routes::new(proto::evaluation::v1::service_server::ServiceServer::new(
-        v1::EvaluationV1::new(Arc::clone(&flags)),
+        v1::EvaluationV1::new(Arc::clone(&flags), admission.clone()),
     ))
     .add_service(proto::evaluation::v2::service_server::ServiceServer::new(
-        v2::EvaluationV2::new(flags),
+        v2::EvaluationV2::new(flags, admission),
     ))
 }
 
-/// The sync service, `flagd.sync.v1.FlagSyncService`, for one listener.
-pub fn sync_routes(flags: Arc<Flags>) -> Routes {
+/// The sync service, `flagd.sync.v1.FlagSyncService`, for one listener,
+/// admitting calls by `admission`.
+pub fn sync_routes(flags: Arc<Flags>, admission: Admission) -> Routes {
     Routes::new(
         proto::sync::v1::flag_sync_service_server::FlagSyncServiceServer::new(sync::FlagSync::new(
-            flags,
+            flags, admission,
         )),
     )
 }

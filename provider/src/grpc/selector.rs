@@ -2,95 +2,59 @@
 //! request header (or, for sync, the deprecated request field), and the
 //! metadata flagd reports for it.
 
-use std::collections::HashSet;
-use std::sync::Arc;
-
 use serde_json::{Map, Value};
+use tonic::Request;
 use tonic::metadata::MetadataMap;
 
 use engine::Selector;
 
 use crate::grpc::GrpcError;
 use crate::server::Flags;
+use crate::server::admission::{Admission, Credentials, Grant};
 
 /// The request header carrying the selector (gRPC metadata keys are lower
 /// case).
 const HEADER: &str = "flagd-selector";
 
-/// What an evaluation call may see: its selector and, for a client SDK
-/// key, the flags it may evaluate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Scope {
-    /// The selector to evaluate under.
-    pub(crate) selector: Selector,
-    /// A client key's client-visible flags.
-    pub(crate) visible: Option<Arc<HashSet<String>>>,
-}
-
-impl Scope {
-    /// Whether the call may evaluate flag `key`.
-    pub(crate) fn allows(&self, key: &str) -> bool {
-        self.visible
-            .as_ref()
-            .is_none_or(|visible| visible.contains(key))
-    }
-}
-
-/// The scope of an evaluation call: its selector, bound to the flag set of
-/// its SDK key when the store's keys are in use.
-pub(crate) fn scope(flags: &Flags, headers: &MetadataMap) -> Result<Scope, GrpcError> {
-    bind(flags, headers, from_headers(headers)?)
-}
-
-/// The selector of a sync call, bound like an evaluation call's; client
-/// keys (for browsers and apps) may not sync whole flag sets.
-pub(crate) fn scope_for_sync(
+/// The grant of an evaluation call: its selector, bound to the key's when
+/// keys are in use, through the server's one admission path.
+pub(crate) fn scope<T>(
     flags: &Flags,
-    headers: &MetadataMap,
+    admission: &Admission,
+    request: &Request<T>,
+) -> Result<Grant, GrpcError> {
+    let requested = from_headers(request.metadata())?;
+    admit(flags, admission, request, requested)
+}
+
+/// The selector of a sync call, admitted like an evaluation call; client
+/// keys (for browsers and apps) may not sync whole flag sets.
+pub(crate) fn scope_for_sync<T>(
+    flags: &Flags,
+    admission: &Admission,
+    request: &Request<T>,
     field: &str,
 ) -> Result<Selector, GrpcError> {
-    let scope = bind(flags, headers, for_sync(headers, field)?)?;
-    if scope.visible.is_some() {
-        return Err(GrpcError::Forbidden {
-            reason: "client SDK keys cannot sync flag configurations".into(),
-        });
-    }
-    Ok(scope.selector)
+    let requested = for_sync(request.metadata(), field)?;
+    Ok(admit(flags, admission, request, requested)?.for_sync()?)
 }
 
-/// Checks the call's SDK key against the keys delivered with the flag
-/// sets (none needed while no flag set has keys).
-fn bind(flags: &Flags, headers: &MetadataMap, requested: Selector) -> Result<Scope, GrpcError> {
-    let ring = flags.sdk_keys().ring();
-    if ring.is_empty() {
-        return Ok(Scope {
-            selector: requested,
-            visible: None,
-        });
-    }
-    let text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
+/// Admits a call by its `x-api-key` or `authorization: Bearer …` metadata
+/// and its peer's address.
+fn admit<T>(
+    flags: &Flags,
+    admission: &Admission,
+    request: &Request<T>,
+    requested: Selector,
+) -> Result<Grant, GrpcError> {
+    let headers = request.metadata();
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let credentials = Credentials {
+        api_key: text("x-api-key"),
+        authorization: text("authorization"),
+        peer: request.remote_addr().map(|addr| addr.ip()),
     };
-    let presented = text("x-api-key").or_else(|| {
-        let (scheme, token) = text("authorization")?.split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-    });
-    let Some(grant) = presented.and_then(|key| ring.lookup(key)) else {
-        return Err(GrpcError::Unauthenticated);
-    };
-    let bound = Selector::FlagSetId(grant.flag_set.clone());
-    if requested != Selector::All && requested != bound {
-        return Err(GrpcError::Forbidden {
-            reason: format!("the SDK key does not allow selector {requested}"),
-        });
-    }
-    Ok(Scope {
-        selector: bound,
-        visible: grant.visible.clone(),
-    })
+    Ok(admission.admit(&flags.sdk_keys().ring(), credentials, Some(requested))?)
 }
 
 /// The selector of an evaluation call: the header's, or every flag.

@@ -20,24 +20,31 @@ use tonic::{Request, Response, Status};
 use engine::{FlagEntry, FlagSet, Selector, Snapshot};
 
 use crate::grpc::events::EventStream;
-use crate::grpc::selector;
 use crate::grpc::value::to_struct;
+use crate::grpc::{GrpcError, selector};
 use crate::proto::sync::v1::flag_sync_service_server::FlagSyncService;
 use crate::proto::sync::v1::{
     FetchAllFlagsRequest, FetchAllFlagsResponse, GetMetadataRequest, GetMetadataResponse,
     SyncFlagsRequest, SyncFlagsResponse,
 };
+use crate::server::admission::Admission;
 use crate::server::{Change, Flags};
 
 /// The sync service.
 #[derive(Debug)]
 pub(crate) struct FlagSync {
     flags: Arc<Flags>,
+    admission: Admission,
 }
 
 impl FlagSync {
-    pub(crate) fn new(flags: Arc<Flags>) -> Self {
-        FlagSync { flags }
+    pub(crate) fn new(flags: Arc<Flags>, admission: Admission) -> Self {
+        FlagSync { flags, admission }
+    }
+
+    /// Admits a sync call through the server's one admission path.
+    fn scope<T>(&self, request: &Request<T>, field: &str) -> Result<Selector, GrpcError> {
+        selector::scope_for_sync(&self.flags, &self.admission, request, field)
     }
 }
 
@@ -49,10 +56,9 @@ impl FlagSyncService for FlagSync {
         &self,
         request: Request<SyncFlagsRequest>,
     ) -> Result<Response<Self::SyncFlagsStream>, Status> {
-        let (headers, _, body) = request.into_parts();
         #[expect(deprecated, reason = "older clients still select in the request")]
-        let field = body.selector;
-        let selector = selector::scope_for_sync(&self.flags, &headers, &field)?;
+        let selector = self.scope(&request, &request.get_ref().selector)?;
+        let body = request.into_inner();
         tracing::debug!(%selector, provider_id = body.provider_id, "Sync stream opened.");
         let flags = Arc::clone(&self.flags);
         // Subscribe before the first snapshot is read, so no change falls
@@ -78,10 +84,8 @@ impl FlagSyncService for FlagSync {
         &self,
         request: Request<FetchAllFlagsRequest>,
     ) -> Result<Response<FetchAllFlagsResponse>, Status> {
-        let (headers, _, body) = request.into_parts();
         #[expect(deprecated, reason = "older clients still select in the request")]
-        let field = body.selector;
-        let selector = selector::scope_for_sync(&self.flags, &headers, &field)?;
+        let selector = self.scope(&request, &request.get_ref().selector)?;
         Ok(Response::new(FetchAllFlagsResponse {
             flag_configuration: configuration(&self.flags.snapshot(), &selector),
         }))
@@ -89,8 +93,11 @@ impl FlagSyncService for FlagSync {
 
     async fn get_metadata(
         &self,
-        _request: Request<GetMetadataRequest>,
+        request: Request<GetMetadataRequest>,
     ) -> Result<Response<GetMetadataResponse>, Status> {
+        // The static context may hold what only admitted callers should
+        // read; the call is admitted like the other sync calls.
+        self.scope(&request, "")?;
         // flagd answers with the static context (what sync_context now
         // carries).
         Ok(Response::new(GetMetadataResponse {

@@ -9,7 +9,6 @@ use std::time::Instant;
 
 use prost_types::Struct;
 use serde_json::Value;
-use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
 use engine::{FlagType, Reason};
@@ -26,16 +25,23 @@ use crate::proto::evaluation::v1::{
     ResolveStringRequest, ResolveStringResponse, any_flag,
 };
 use crate::server::Flags;
+use crate::server::admission::{Admission, Grant};
 
 /// The v1 evaluation service.
 #[derive(Debug)]
 pub(crate) struct EvaluationV1 {
     flags: Arc<Flags>,
+    admission: Admission,
 }
 
 impl EvaluationV1 {
-    pub(crate) fn new(flags: Arc<Flags>) -> Self {
-        EvaluationV1 { flags }
+    pub(crate) fn new(flags: Arc<Flags>, admission: Admission) -> Self {
+        EvaluationV1 { flags, admission }
+    }
+
+    /// Admits a call through the server's one admission path.
+    fn scope<T>(&self, request: &Request<T>) -> Result<Grant, GrpcError> {
+        selector::scope(&self.flags, &self.admission, request)
     }
 }
 
@@ -50,13 +56,13 @@ struct Answer<T> {
 /// Evaluates one flag and shapes the outcome as v1 does.
 fn answer<T: Default>(
     flags: &Flags,
-    headers: &MetadataMap,
+    scope: Grant,
     key: &str,
     context: Option<Struct>,
     flag_type: FlagType,
     convert: fn(&Value) -> T,
 ) -> Result<Answer<T>, GrpcError> {
-    let resolved = evaluation::resolve(flags, headers, key, context, flag_type)?;
+    let resolved = evaluation::resolve(flags, scope, key, context, flag_type)?;
     let (value, variant, reason) = match resolved.outcome {
         Outcome::Value {
             value,
@@ -82,10 +88,11 @@ impl Service for EvaluationV1 {
         &self,
         request: Request<ResolveAllRequest>,
     ) -> Result<Response<ResolveAllResponse>, Status> {
-        let (headers, _, body) = request.into_parts();
+        let scope = self.scope(&request)?;
+        let body = request.into_inner();
         Ok(Response::new(resolve_all(
             &self.flags,
-            &headers,
+            scope,
             body.context,
         )?))
     }
@@ -94,10 +101,11 @@ impl Service for EvaluationV1 {
         &self,
         request: Request<ResolveBooleanRequest>,
     ) -> Result<Response<ResolveBooleanResponse>, Status> {
-        let (headers, _, body) = request.into_parts();
+        let scope = self.scope(&request)?;
+        let body = request.into_inner();
         let a = answer(
             &self.flags,
-            &headers,
+            scope,
             &body.flag_key,
             body.context,
             FlagType::Boolean,
@@ -115,10 +123,11 @@ impl Service for EvaluationV1 {
         &self,
         request: Request<ResolveStringRequest>,
     ) -> Result<Response<ResolveStringResponse>, Status> {
-        let (headers, _, body) = request.into_parts();
+        let scope = self.scope(&request)?;
+        let body = request.into_inner();
         let a = answer(
             &self.flags,
-            &headers,
+            scope,
             &body.flag_key,
             body.context,
             FlagType::String,
@@ -136,10 +145,11 @@ impl Service for EvaluationV1 {
         &self,
         request: Request<ResolveFloatRequest>,
     ) -> Result<Response<ResolveFloatResponse>, Status> {
-        let (headers, _, body) = request.into_parts();
+        let scope = self.scope(&request)?;
+        let body = request.into_inner();
         let a = answer(
             &self.flags,
-            &headers,
+            scope,
             &body.flag_key,
             body.context,
             FlagType::Float,
@@ -157,10 +167,11 @@ impl Service for EvaluationV1 {
         &self,
         request: Request<ResolveIntRequest>,
     ) -> Result<Response<ResolveIntResponse>, Status> {
-        let (headers, _, body) = request.into_parts();
+        let scope = self.scope(&request)?;
+        let body = request.into_inner();
         let a = answer(
             &self.flags,
-            &headers,
+            scope,
             &body.flag_key,
             body.context,
             FlagType::Integer,
@@ -178,11 +189,12 @@ impl Service for EvaluationV1 {
         &self,
         request: Request<ResolveObjectRequest>,
     ) -> Result<Response<ResolveObjectResponse>, Status> {
-        let (headers, _, body) = request.into_parts();
+        let scope = self.scope(&request)?;
+        let body = request.into_inner();
         // A disabled object flag answers with an empty object, as flagd's.
         let a = answer(
             &self.flags,
-            &headers,
+            scope,
             &body.flag_key,
             body.context,
             FlagType::Object,
@@ -200,7 +212,7 @@ impl Service for EvaluationV1 {
         &self,
         request: Request<EventStreamRequest>,
     ) -> Result<Response<Self::EventStreamStream>, Status> {
-        let selector = selector::scope(&self.flags, request.metadata())?.selector;
+        let selector = self.scope(&request)?.selector;
         Ok(Response::new(events::follow(
             Arc::clone(&self.flags),
             selector,
@@ -216,10 +228,9 @@ impl Service for EvaluationV1 {
 /// own metadata is the selector's.
 fn resolve_all(
     flags: &Flags,
-    headers: &MetadataMap,
+    scope: Grant,
     context: Option<Struct>,
 ) -> Result<ResolveAllResponse, GrpcError> {
-    let scope = selector::scope(flags, headers)?;
     let selector = scope.selector.clone();
     let context = evaluation::request_context(flags, context);
     let snapshot = flags.snapshot();

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use prost_types::Struct;
 use serde_json::Value;
-use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
 use engine::{FlagType, Reason};
@@ -22,16 +21,23 @@ use crate::proto::evaluation::v2::{
     ResolveObjectRequest, ResolveObjectResponse, ResolveStringRequest, ResolveStringResponse,
 };
 use crate::server::Flags;
+use crate::server::admission::{Admission, Grant};
 
 /// The v2 evaluation service.
 #[derive(Debug)]
 pub(crate) struct EvaluationV2 {
     flags: Arc<Flags>,
+    admission: Admission,
 }
 
 impl EvaluationV2 {
-    pub(crate) fn new(flags: Arc<Flags>) -> Self {
-        EvaluationV2 { flags }
+    pub(crate) fn new(flags: Arc<Flags>, admission: Admission) -> Self {
+        EvaluationV2 { flags, admission }
+    }
+
+    /// Admits a call through the server's one admission path.
+    fn scope<T>(&self, request: &Request<T>) -> Result<Grant, GrpcError> {
+        selector::scope(&self.flags, &self.admission, request)
     }
 }
 
@@ -46,13 +52,13 @@ struct Answer<T> {
 /// Evaluates one flag and shapes the outcome as v2 does.
 fn answer<T>(
     flags: &Flags,
-    headers: &MetadataMap,
+    scope: Grant,
     key: &str,
     context: Option<Struct>,
     flag_type: FlagType,
     convert: fn(&Value) -> T,
 ) -> Result<Answer<T>, GrpcError> {
-    let resolved = evaluation::resolve(flags, headers, key, context, flag_type)?;
+    let resolved = evaluation::resolve(flags, scope, key, context, flag_type)?;
     let (value, variant, reason) = match resolved.outcome {
         Outcome::Value {
             value,
@@ -82,10 +88,11 @@ impl Service for EvaluationV2 {
         &self,
         request: Request<ResolveBooleanRequest>,
     ) -> Result<Response<ResolveBooleanResponse>, Status> {
-        let (headers, _, body) = request.into_parts();
+        let scope = self.scope(&request)?;
+        let body = request.into_inner();
         let a = answer(
             &self.flags,
-            &headers,
+            scope,
             &body.flag_key,
             body.context,
             FlagType::Boolean,
@@ -103,10 +110,11 @@ impl Service for EvaluationV2 {
         &self,
         request: Request<ResolveStringRequest>,
     ) -> Result<Response<ResolveStringResponse>, Status> {
-        let (headers, _, body) = request.into_parts();
+        let scope = self.scope(&request)?;
+        let body = request.into_inner();
         let a = answer(
             &self.flags,
-            &headers,
+            scope,
             &body.flag_key,
             body.context,
             FlagType::String,
@@ -124,10 +132,11 @@ impl Service for EvaluationV2 {
         &self,
         request: Request<ResolveFloatRequest>,
     ) -> Result<Response<ResolveFloatResponse>, Status> {
-        let (headers, _, body) = request.into_parts();
+        let scope = self.scope(&request)?;
+        let body = request.into_inner();
         let a = answer(
             &self.flags,
-            &headers,
+            scope,
             &body.flag_key,
             body.context,
             FlagType::Float,
@@ -145,10 +154,11 @@ impl Service for EvaluationV2 {
         &self,
         request: Request<ResolveIntRequest>,
     ) -> Result<Response<ResolveIntResponse>, Status> {
-        let (headers, _, body) = request.into_parts();
+        let scope = self.scope(&request)?;
+        let body = request.into_inner();
         let a = answer(
             &self.flags,
-            &headers,
+            scope,
             &body.flag_key,
             body.context,
             FlagType::Integer,
@@ -166,10 +176,11 @@ impl Service for EvaluationV2 {
         &self,
         request: Request<ResolveObjectRequest>,
     ) -> Result<Response<ResolveObjectResponse>, Status> {
-        let (headers, _, body) = request.into_parts();
+        let scope = self.scope(&request)?;
+        let body = request.into_inner();
         let a = answer(
             &self.flags,
-            &headers,
+            scope,
             &body.flag_key,
             body.context,
             FlagType::Object,
@@ -187,7 +198,7 @@ impl Service for EvaluationV2 {
         &self,
         request: Request<EventStreamRequest>,
     ) -> Result<Response<Self::EventStreamStream>, Status> {
-        let selector = selector::scope(&self.flags, request.metadata())?.selector;
+        let selector = self.scope(&request)?.selector;
         Ok(Response::new(events::follow(
             Arc::clone(&self.flags),
             selector,

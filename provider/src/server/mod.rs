@@ -1,6 +1,7 @@
 //! The evaluation server: listeners over one shared, atomically swapped
 //! snapshot.
 
+pub mod admission;
 pub mod keys;
 pub mod listen;
 pub mod management;

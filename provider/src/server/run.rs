@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 use engine::{CompileOptions, Format};
 
 use crate::grpc;
+use crate::server::admission::Admission;
 use crate::server::listen::{self, GrpcListener, ListenError, Tls};
 use crate::server::ofrep::{self, OfrepConfig};
 use crate::server::sources::{self, Loader, SourceKind, SourceSpec};
@@ -184,6 +185,9 @@ impl Server {
             }
         }
 
+        // One admission policy, and so one rate-limit bucket per key, for
+        // every evaluation and sync surface.
+        let admission = Admission::new(&config.ofrep.api_keys, config.ofrep.rate_limit);
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!(listener = "ofrep", addr = %ofrep_addr, %scheme, "Listener started.");
         tasks.spawn(listen::serve_http(
@@ -191,7 +195,11 @@ impl Server {
             ofrep_listener,
             tls.clone(),
             {
-                let (routes, hot) = ofrep::service(Arc::clone(&flags), config.ofrep.clone());
+                let (routes, hot) = ofrep::service_with(
+                    Arc::clone(&flags),
+                    config.ofrep.clone(),
+                    admission.clone(),
+                );
                 listen::HttpService::new(routes, hot)
             },
             flags.shutdown_signal(),
@@ -210,7 +218,7 @@ impl Server {
             evaluation_listener,
             // flagd serves its unix socket without TLS.
             tls.clone().filter(|_| config.socket_path.is_none()),
-            grpc::evaluation_routes(Arc::clone(&flags)),
+            grpc::evaluation_routes(Arc::clone(&flags), admission.clone()),
             flags.shutdown_signal(),
         ));
         tracing::info!(listener = "sync", addr = %sync_addr, %scheme, "Listener started.");
@@ -218,7 +226,7 @@ impl Server {
             "sync",
             GrpcListener::Tcp(sync_listener),
             tls.clone(),
-            grpc::sync_routes(Arc::clone(&flags)),
+            grpc::sync_routes(Arc::clone(&flags), admission),
             flags.shutdown_signal(),
         ));
         tracing::info!(listener = "management", addr = %management_addr, %scheme, "Listener started.");

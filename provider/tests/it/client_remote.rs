@@ -10,8 +10,8 @@ use open_feature::provider::{FeatureProvider, ProviderStatus};
 use open_feature::{EvaluationContext, EvaluationErrorCode};
 
 use provider::client::{ProviderEvent, Refresh, RemoteProvider};
+use provider::server::admission::{ApiKey, RateLimit};
 use provider::server::ofrep::OfrepConfig;
-use provider::server::ofrep::access::{ApiKey, RateLimit};
 use provider::server::{Server, ServerConfig};
 
 use crate::client::{

@@ -22,6 +22,7 @@ use provider::grpc::{evaluation_routes, sync_routes};
 use provider::proto::evaluation::{v1, v2};
 use provider::proto::sync::v1 as sync;
 use provider::server::Flags;
+use provider::server::admission::Admission;
 
 use v1::service_client::ServiceClient as V1Client;
 use v2::service_client::ServiceClient as V2Client;
@@ -95,8 +96,16 @@ impl Harness {
         let flags = Flags::new(context);
         flags.publish(snapshot(SHOP, OPS)).await;
         flags.set_ready();
-        let (evaluation, first) = serve(evaluation_routes(Arc::clone(&flags)), &flags).await;
-        let (sync, second) = serve(sync_routes(Arc::clone(&flags)), &flags).await;
+        let (evaluation, first) = serve(
+            evaluation_routes(Arc::clone(&flags), Admission::default()),
+            &flags,
+        )
+        .await;
+        let (sync, second) = serve(
+            sync_routes(Arc::clone(&flags), Admission::default()),
+            &flags,
+        )
+        .await;
         Harness {
             flags,
             evaluation,
@@ -1064,14 +1073,14 @@ async fn sdk_keys_bind_grpc_calls() {
     check_status(
         client.resolve_boolean(with_key(banner(), None, None)).await,
         Code::Unauthenticated,
-        "a valid SDK key is required",
+        "a valid API key or SDK key is required",
     );
     check_status(
         client
             .resolve_boolean(with_key(banner(), Some("guess"), None))
             .await,
         Code::Unauthenticated,
-        "a valid SDK key is required",
+        "a valid API key or SDK key is required",
     );
     let answer = client
         .resolve_boolean(with_key(banner(), Some("srv"), None))
@@ -1084,7 +1093,7 @@ async fn sdk_keys_bind_grpc_calls() {
             .resolve_boolean(with_key(banner(), Some("srv"), Some("flagSetId=ops")))
             .await,
         Code::PermissionDenied,
-        "the SDK key does not allow selector flagSetId=ops",
+        "the key does not allow selector flagSetId=ops",
     );
     let legacy = v2::ResolveBooleanRequest {
         flag_key: "legacy".into(),

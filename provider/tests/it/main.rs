@@ -1,5 +1,7 @@
 //! Integration tests of the provider crate, one binary.
 
+/// One admission path: keys, selectors and rate limit on every surface.
+mod admission;
 /// The Rust OpenFeature provider in process, over flagd sync.
 mod client;
 /// The Rust OpenFeature provider over OFREP: single, bulk, events, keys.

@@ -523,6 +523,77 @@ async fn explain_adds_the_decision_path_as_one_string() {
     assert_eq!(explained["value"], plain["value"]);
 }
 
+/// Explain reads rule structure: it is answered to static API keys, to
+/// server SDK keys and on a node without keys, never to a client SDK key
+/// (whose header is ignored, so its answer is the plain one), single and
+/// bulk, both ways.
+#[tokio::test]
+async fn explain_is_never_answered_to_client_keys() {
+    use engine::publication::{Access, SdkKey};
+    use provider::server::admission::ApiKey;
+    use provider::server::keys::hash;
+
+    let open = shop().await;
+    let keyed = shop().await;
+    let key = |secret: &str, client| SdkKey {
+        hash: hash(secret),
+        client,
+    };
+    keyed.sdk_keys().set(
+        0,
+        vec![(
+            "shop".to_owned(),
+            Access {
+                keys: vec![key("srv-key", false), key("cli-key", true)],
+                client_visible: vec!["color".into()],
+                required: true,
+            },
+        )],
+    );
+    let with_static = OfrepConfig {
+        api_keys: vec![ApiKey {
+            key: "static-key".into(),
+            selector: None,
+        }],
+        ..OfrepConfig::default()
+    };
+    let body = json!({"context": {"email": "ada@example.com"}}).to_string();
+
+    #[track_caller]
+    fn explained(answer: &Value) -> bool {
+        answer["metadata"].get("ensign.explain").is_some()
+    }
+    let cases: [(&Arc<Flags>, &OfrepConfig, Option<&str>, bool); 4] = [
+        (&open, &OfrepConfig::default(), None, true),
+        (&keyed, &with_static, Some("static-key"), true),
+        (&keyed, &OfrepConfig::default(), Some("srv-key"), true),
+        (&keyed, &OfrepConfig::default(), Some("cli-key"), false),
+    ];
+    for (flags, config, key, expect) in cases {
+        let mut headers = vec![("x-ensign-explain", "true")];
+        if let Some(key) = key {
+            headers.push(("x-api-key", key));
+        }
+        let single = "/ofrep/v1/evaluate/flags/color";
+        let (status, _, answer) =
+            post(flags, config.clone(), single, &headers, body.as_bytes()).await;
+        assert_eq!(status, StatusCode::OK, "{key:?}: {answer}");
+        assert_eq!(answer["value"], json!("#00f"), "{key:?}");
+        assert_eq!(explained(&answer), expect, "single, {key:?}: {answer}");
+
+        let bulk = "/ofrep/v1/evaluate/flags";
+        let (status, _, answer) =
+            post(flags, config.clone(), bulk, &headers, body.as_bytes()).await;
+        assert_eq!(status, StatusCode::OK, "{key:?}: {answer}");
+        let flags = answer["flags"].as_array().cloned().unwrap_or_default();
+        assert!(!flags.is_empty(), "{key:?}: {answer}");
+        assert!(
+            flags.iter().all(|flag| explained(flag) == expect),
+            "bulk, {key:?}: {answer}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn cors_allows_configured_origins() {
     let flags = shop().await;
@@ -583,7 +654,7 @@ async fn api_keys_and_rate_limits_answer_401_403_429() {
 /// Keys and rate limits through the routes alone, or as the listener
 /// answers (the hot path first).
 async fn keys_and_limits(via_listener: bool) {
-    use provider::server::ofrep::access::{ApiKey, RateLimit};
+    use provider::server::admission::{ApiKey, RateLimit};
     let flags = shop().await;
     let config = OfrepConfig {
         api_keys: vec![

@@ -9,6 +9,7 @@ use warp::Reply as _;
 use warp::http::header::{HeaderValue, RETRY_AFTER};
 use warp::reply::Response;
 
+use crate::server::admission::Refusal;
 use crate::server::ofrep::wire::Failure;
 
 /// A request-level failure (a flag's own evaluation error is a resolution,
@@ -124,5 +125,20 @@ impl OfrepError {
             response.headers_mut().insert(RETRY_AFTER, value);
         }
         response
+    }
+}
+
+impl From<Refusal> for OfrepError {
+    fn from(refusal: Refusal) -> OfrepError {
+        match refusal {
+            Refusal::Unauthenticated => OfrepError::Unauthorized,
+            Refusal::Forbidden { selector } => OfrepError::Forbidden { selector },
+            // OFREP has no sync call; a client key reading whole
+            // configurations would be refused the same way.
+            Refusal::ClientKeySync => OfrepError::Forbidden {
+                selector: String::new(),
+            },
+            Refusal::RateLimited { retry_after } => OfrepError::TooManyRequests { retry_after },
+        }
     }
 }

@@ -23,7 +23,7 @@ use warp::reply::Response;
 use engine::Selector;
 
 use crate::server::Flags;
-use crate::server::ofrep::access::Access;
+use crate::server::admission::{Admission, Credentials};
 use crate::server::ofrep::error::OfrepError;
 use crate::server::ofrep::{EXPLAIN_HEADER, OfrepConfig, SELECTOR_HEADER, body};
 
@@ -39,7 +39,7 @@ pub struct Hot(Arc<Shared>);
 #[derive(Debug)]
 struct Shared {
     flags: Arc<Flags>,
-    access: Access,
+    admission: Admission,
     config: Arc<OfrepConfig>,
 }
 
@@ -82,10 +82,10 @@ pub enum Answer<F, B> {
 
 impl Hot {
     /// The hot path over the routes' state and access policy.
-    pub(super) fn new(flags: Arc<Flags>, access: Access, config: Arc<OfrepConfig>) -> Hot {
+    pub(super) fn new(flags: Arc<Flags>, admission: Admission, config: Arc<OfrepConfig>) -> Hot {
         Hot(Arc::new(Shared {
             flags,
-            access,
+            admission,
             config,
         }))
     }
@@ -118,13 +118,19 @@ impl Hot {
         let hot = Arc::clone(&self.0);
         Answer::Taken(async move {
             let headers = &parts.headers;
-            let grant = hot.access.admit(
-                &hot.flags.sdk_keys().ring(),
-                text(headers, &X_API_KEY),
-                text(headers, &AUTHORIZATION),
-                Some(peer.ip()),
-                text(headers, &SELECTOR).map(Selector::parse),
-            );
+            let credentials = Credentials {
+                api_key: text(headers, &X_API_KEY),
+                authorization: text(headers, &AUTHORIZATION),
+                peer: Some(peer.ip()),
+            };
+            let grant = hot
+                .admission
+                .admit(
+                    &hot.flags.sdk_keys().ring(),
+                    credentials,
+                    text(headers, &SELECTOR).map(Selector::parse),
+                )
+                .map_err(OfrepError::from);
             let explain =
                 text(headers, &EXPLAIN).is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes"));
             let body = read_body(headers, incoming, hot.config.body_limit).await;
@@ -184,10 +190,10 @@ mod tests {
 
     fn hot() -> Hot {
         let config = OfrepConfig::default();
-        let access = Access::new(&config.api_keys, config.rate_limit);
+        let admission = Admission::new(&config.api_keys, config.rate_limit);
         Hot::new(
             crate::server::Flags::new(serde_json::Map::new()),
-            access,
+            admission,
             Arc::new(config),
         )
     }

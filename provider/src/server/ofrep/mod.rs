@@ -3,7 +3,6 @@
 //! ETag, the change-notification event stream, CORS, and an opt-in explain
 //! header.
 
-pub mod access;
 pub mod body;
 pub mod error;
 pub mod events;
@@ -28,10 +27,10 @@ use engine::hash::ContentHasher;
 use engine::{ErrorCode, FlagSet, Resolution, Selector, Snapshot};
 
 use crate::server::Flags;
+use crate::server::admission::{Admission, ApiKey, Credentials, Grant, RateLimit};
 use crate::server::keys::KeyRing;
 use crate::server::listen::PeerAddr;
 use crate::server::metrics::Tally;
-use crate::server::ofrep::access::{Access, ApiKey, Grant, RateLimit};
 use crate::server::ofrep::error::OfrepError;
 use crate::server::ofrep::hot::Hot;
 use crate::server::ofrep::wire::{Evaluation, EventStream, EventStreamEndpoint};
@@ -52,9 +51,12 @@ pub struct OfrepConfig {
     pub cors_origins: Vec<String>,
     /// `inactivityDelaySec` advertised with the event stream.
     pub inactivity_delay_sec: u32,
-    /// API keys; empty: no authentication.
+    /// API keys; empty: no authentication. A server builds one
+    /// [`Admission`] from these for every evaluation and sync surface,
+    /// gRPC included.
     pub api_keys: Vec<ApiKey>,
-    /// Rate limit per key (per client address without keys).
+    /// Rate limit per key (per client address without keys), shared by
+    /// every surface of a server.
     pub rate_limit: Option<RateLimit>,
 }
 
@@ -77,8 +79,20 @@ pub fn routes(flags: Arc<Flags>, config: OfrepConfig) -> BoxedFilter<(Response,)
 
 /// The OFREP routes over `flags`, and the hot path for the evaluation
 /// endpoints that a listener tries first (none when CORS is configured:
-/// the routes add its headers).
+/// the routes add its headers), admitting requests by the config's keys
+/// and rate limit.
 pub fn service(flags: Arc<Flags>, config: OfrepConfig) -> (BoxedFilter<(Response,)>, Option<Hot>) {
+    let admission = Admission::new(&config.api_keys, config.rate_limit);
+    service_with(flags, config, admission)
+}
+
+/// As [`service`], admitting requests by a policy shared with the server's
+/// other listeners.
+pub fn service_with(
+    flags: Arc<Flags>,
+    config: OfrepConfig,
+    admission: Admission,
+) -> (BoxedFilter<(Response,)>, Option<Hot>) {
     let config = Arc::new(config);
     let with_flags = {
         let flags = Arc::clone(&flags);
@@ -99,12 +113,11 @@ pub fn service(flags: Arc<Flags>, config: OfrepConfig) -> (BoxedFilter<(Response
     };
     let explain = warp::header::optional::<String>(EXPLAIN_HEADER)
         .map(|v: Option<String>| v.is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes")));
-    let access = Access::new(&config.api_keys, config.rate_limit);
-    spawn_forgetting(&flags, access.clone());
+    spawn_forgetting(&flags, admission.clone());
     let hot = config
         .cors_origins
         .is_empty()
-        .then(|| Hot::new(Arc::clone(&flags), access.clone(), Arc::clone(&config)));
+        .then(|| Hot::new(Arc::clone(&flags), admission.clone(), Arc::clone(&config)));
     let ring = {
         let flags = Arc::clone(&flags);
         warp::any().map(move || flags.sdk_keys().ring())
@@ -120,13 +133,14 @@ pub fn service(flags: Arc<Flags>, config: OfrepConfig) -> (BoxedFilter<(Response
                   authorization: Option<String>,
                   peer: Option<PeerAddr>,
                   selector: Option<String>| {
-                access.admit(
-                    &ring,
-                    key.as_deref(),
-                    authorization.as_deref(),
-                    peer.map(|p| p.0.ip()),
-                    selector.as_deref().map(Selector::parse),
-                )
+                let credentials = Credentials {
+                    api_key: key.as_deref(),
+                    authorization: authorization.as_deref(),
+                    peer: peer.map(|p| p.0.ip()),
+                };
+                admission
+                    .admit(&ring, credentials, selector.as_deref().map(Selector::parse))
+                    .map_err(OfrepError::from)
             },
         );
 
@@ -140,7 +154,7 @@ pub fn service(flags: Arc<Flags>, config: OfrepConfig) -> (BoxedFilter<(Response
     let bulk = warp::path!("ofrep" / "v1" / "evaluate" / "flags")
         .and(warp::post())
         .and(with_flags.clone())
-        .and(admit)
+        .and(admit.clone())
         .and(explain)
         .and(warp::header::optional::<String>("if-none-match"))
         .and(body)
@@ -153,10 +167,17 @@ pub fn service(flags: Arc<Flags>, config: OfrepConfig) -> (BoxedFilter<(Response
     let events = warp::path!("ofrep" / "v1" / "events")
         .and(warp::get())
         .and(with_flags)
+        .and(admit)
         .and(warp::header::optional::<String>("last-event-id"))
         .and(warp::query::<HashMap<String, String>>())
         .map(
-            |flags, last: Option<String>, query: HashMap<String, String>| {
+            |flags,
+             grant: Result<Grant, OfrepError>,
+             last: Option<String>,
+             query: HashMap<String, String>| {
+                if let Err(error) = grant {
+                    return error.into_response(None);
+                }
                 let seen = last.or_else(|| query.get("etag").cloned());
                 events::stream(flags, seen).into_response()
             },
@@ -178,7 +199,7 @@ pub fn service(flags: Arc<Flags>, config: OfrepConfig) -> (BoxedFilter<(Response
 
 /// Forgets idle rate-limit state once a minute, until shutdown, so the
 /// per-address table does not grow with every client ever seen.
-fn spawn_forgetting(flags: &Flags, access: Access) {
+fn spawn_forgetting(flags: &Flags, admission: Admission) {
     let shutdown = flags.shutdown_signal();
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         runtime.spawn(async move {
@@ -186,7 +207,7 @@ fn spawn_forgetting(flags: &Flags, access: Access) {
             loop {
                 tokio::select! {
                     () = tokio::time::sleep(std::time::Duration::from_secs(60)) => {
-                        access.forget_idle_clients();
+                        admission.forget_idle_clients();
                     }
                     () = &mut shutdown => break,
                 }
@@ -254,8 +275,13 @@ fn evaluate_one(
     explain: bool,
     body: Result<Bytes, OfrepError>,
 ) -> Response {
-    let (selector, visible) = match grant {
-        Ok(grant) => (grant.selector, grant.visible),
+    let (selector, visible, explain) = match grant {
+        // A client key's requests never see rule structure; the header is
+        // ignored for them, so a browser sending it still gets its answer.
+        Ok(grant) => {
+            let explain = explain && grant.may_explain();
+            (grant.selector, grant.visible, explain)
+        }
         Err(error) => return error.into_response(None),
     };
     let key = match body::flag_key(&segment) {
@@ -398,8 +424,12 @@ fn evaluate_all(
     if_none_match: Option<String>,
     body: Result<Bytes, OfrepError>,
 ) -> Response {
-    let result = grant.and_then(|grant| Ok((grant.selector, grant.visible, body?)));
-    let result = result.and_then(|(selector, visible, body)| {
+    let result = grant.and_then(|grant| {
+        // As for a single evaluation: no explain for client keys.
+        let explain = explain && grant.may_explain();
+        Ok((grant.selector, grant.visible, explain, body?))
+    });
+    let result = result.and_then(|(selector, visible, explain, body)| {
         let context = parse_context(&flags, body::context_text(&body)?)?;
         let snapshot = flags.snapshot();
         let etag = bulk_etag(&snapshot, &selector, visible.is_some(), &context);

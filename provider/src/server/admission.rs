@@ -1,7 +1,12 @@
-//! Who may evaluate, and how often: static API keys (sent as `X-API-Key`
-//! or `Authorization: Bearer`, as the OFREP document's security schemes
-//! name them), each optionally bound to a selector, and a rate limit per
-//! key, or per client address when no keys are configured.
+//! Admission: who may evaluate or sync, under which selector, and how
+//! often. One policy serves every evaluation and sync surface (OFREP single,
+//! bulk and events; flagd gRPC evaluation v1 and v2, unary and streams;
+//! flagd sync): static API keys (sent as `X-API-Key` or
+//! `Authorization: Bearer`, as the OFREP document's security schemes name
+//! them, or as the same gRPC metadata), each optionally bound to a
+//! selector; the SDK keys delivered with the flag sets; and a rate limit per
+//! key, or per client address when no keys are configured. Each protocol
+//! turns a [`Refusal`] into its own answer at one conversion point.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -16,7 +21,6 @@ use serde::Deserialize;
 use engine::Selector;
 
 use crate::server::keys::KeyRing;
-use crate::server::ofrep::error::OfrepError;
 
 /// One API key.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -41,6 +45,42 @@ pub struct RateLimit {
     pub burst: Option<NonZeroU32>,
 }
 
+/// What a caller presents: its credentials and address, as read from the
+/// request by the protocol at hand.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Credentials<'a> {
+    /// The `x-api-key` header or metadata.
+    pub api_key: Option<&'a str>,
+    /// The `authorization` header or metadata (`Bearer …`).
+    pub authorization: Option<&'a str>,
+    /// The peer's address (per-address rate limits read it).
+    pub peer: Option<IpAddr>,
+}
+
+/// Why a caller is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Keys are required and none, or an unknown one, was presented.
+    #[error("missing or unknown API key")]
+    Unauthenticated,
+    /// The key may not read under the selector asked for.
+    #[error("this API key may not evaluate flags of selector {selector:?}")]
+    Forbidden {
+        /// The selector asked for.
+        selector: String,
+    },
+    /// A client SDK key (for browsers and apps) asked for whole flag
+    /// configurations.
+    #[error("client SDK keys cannot sync flag configurations")]
+    ClientKeySync,
+    /// The caller's rate limit was hit.
+    #[error("rate limit exceeded; retry in {} s", retry_after.as_secs().max(1))]
+    RateLimited {
+        /// When a retry may succeed.
+        retry_after: Duration,
+    },
+}
+
 /// Who is asking: a key, or an address when keys are off.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Client {
@@ -49,10 +89,11 @@ enum Client {
     Unknown,
 }
 
-/// The access policy of the OFREP listener.
+/// The admission policy of a server, shared by all its listeners (and so
+/// one rate-limit bucket per key across them).
 #[derive(Debug, Clone, Default)]
-pub struct Access {
-    keys: HashMap<String, Option<Selector>>,
+pub struct Admission {
+    keys: Arc<HashMap<String, Option<Selector>>>,
     limiter: Option<Arc<DefaultKeyedRateLimiter<Client>>>,
 }
 
@@ -66,26 +107,52 @@ pub struct Grant {
     pub visible: Option<Arc<HashSet<String>>>,
 }
 
-impl Access {
+impl Grant {
+    /// Whether the caller may evaluate flag `key`.
+    pub fn allows(&self, key: &str) -> bool {
+        self.visible
+            .as_ref()
+            .is_none_or(|visible| visible.contains(key))
+    }
+
+    /// Whether the caller may read rule structure (the OFREP explain
+    /// header): static API keys, server SDK keys and callers of a node with
+    /// no keys may; client SDK keys, which browsers hold, may not.
+    pub fn may_explain(&self) -> bool {
+        self.visible.is_none()
+    }
+
+    /// The selector of a sync call: client keys may not sync whole flag
+    /// configurations.
+    pub fn for_sync(self) -> Result<Selector, Refusal> {
+        if self.visible.is_some() {
+            return Err(Refusal::ClientKeySync);
+        }
+        Ok(self.selector)
+    }
+}
+
+impl Admission {
     /// A policy from configured keys (empty: no authentication) and an
     /// optional rate limit.
-    pub fn new(keys: &[ApiKey], rate_limit: Option<RateLimit>) -> Access {
+    pub fn new(keys: &[ApiKey], rate_limit: Option<RateLimit>) -> Admission {
         let limiter = rate_limit.map(|limit| {
             let quota = Quota::per_second(limit.requests_per_second)
                 .allow_burst(limit.burst.unwrap_or(limit.requests_per_second));
             Arc::new(RateLimiter::keyed(quota))
         });
-        Access {
-            keys: keys
-                .iter()
-                .map(|k| (k.key.clone(), k.selector.as_deref().map(Selector::parse)))
-                .collect(),
+        Admission {
+            keys: Arc::new(
+                keys.iter()
+                    .map(|k| (k.key.clone(), k.selector.as_deref().map(Selector::parse)))
+                    .collect(),
+            ),
             limiter,
         }
     }
 
-    /// Admits or refuses a request from its credentials, address and the
-    /// selector it asked for.
+    /// Admits or refuses a request from its credentials and the selector it
+    /// asked for.
     ///
     /// `ring` holds the SDK keys delivered with the flag sets: a key found
     /// there is bound to its flag set (and, for a client key, to its
@@ -94,23 +161,24 @@ impl Access {
     pub fn admit(
         &self,
         ring: &KeyRing,
-        api_key: Option<&str>,
-        authorization: Option<&str>,
-        peer: Option<IpAddr>,
+        credentials: Credentials<'_>,
         requested: Option<Selector>,
-    ) -> Result<Grant, OfrepError> {
+    ) -> Result<Grant, Refusal> {
         let mut visible = None;
         let (client, bound) = if self.keys.is_empty() && ring.is_empty() {
-            (peer.map_or(Client::Unknown, Client::Address), None)
+            (
+                credentials.peer.map_or(Client::Unknown, Client::Address),
+                None,
+            )
         } else {
-            let presented = api_key.map(str::trim).or_else(|| {
-                authorization.and_then(|a| {
+            let presented = credentials.api_key.map(str::trim).or_else(|| {
+                credentials.authorization.and_then(|a| {
                     let (scheme, token) = a.trim().split_once(' ')?;
                     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
                 })
             });
             let Some(presented) = presented else {
-                return Err(OfrepError::Unauthorized);
+                return Err(Refusal::Unauthenticated);
             };
             if let Some((key, bound)) = self.keys.get_key_value(presented) {
                 (Client::Key(key.clone()), bound.clone())
@@ -121,20 +189,20 @@ impl Access {
                     Some(Selector::FlagSetId(grant.flag_set.clone())),
                 )
             } else {
-                return Err(OfrepError::Unauthorized);
+                return Err(Refusal::Unauthenticated);
             }
         };
         if let Some(limiter) = &self.limiter
             && let Err(not_until) = limiter.check_key(&client)
         {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
-            return Err(OfrepError::TooManyRequests {
+            return Err(Refusal::RateLimited {
                 retry_after: wait.max(Duration::from_secs(1)),
             });
         }
         let selector = match (bound, requested) {
             (Some(bound), Some(asked)) if asked != bound && asked != Selector::All => {
-                return Err(OfrepError::Forbidden {
+                return Err(Refusal::Forbidden {
                     selector: asked.to_string(),
                 });
             }
@@ -172,28 +240,31 @@ mod tests {
 
     #[track_caller]
     fn check(
-        access: &Access,
+        access: &Admission,
         api_key: Option<&str>,
         authorization: Option<&str>,
         asked: Option<&str>,
         expect: Result<&str, u16>,
     ) {
+        let credentials = Credentials {
+            api_key,
+            authorization,
+            peer: None,
+        };
         let got = access
-            .admit(
-                &KeyRing::default(),
-                api_key,
-                authorization,
-                None,
-                asked.map(Selector::parse),
-            )
+            .admit(&KeyRing::default(), credentials, asked.map(Selector::parse))
             .map(|g| g.selector.to_string())
-            .map_err(|e| e.status().as_u16());
+            .map_err(|e| match e {
+                Refusal::Unauthenticated => 401,
+                Refusal::Forbidden { .. } | Refusal::ClientKeySync => 403,
+                Refusal::RateLimited { .. } => 429,
+            });
         assert_eq!(got.as_deref().map_err(|e| *e), expect);
     }
 
     #[test]
     fn keys_admit_and_bind_selectors() {
-        let access = Access::new(&keys(), None);
+        let access = Admission::new(&keys(), None);
         check(&access, None, None, None, Err(401));
         check(&access, Some("wrong"), None, None, Err(401));
         check(&access, None, Some("Basic open"), None, Err(401));
@@ -230,7 +301,7 @@ mod tests {
 
     #[test]
     fn without_keys_everyone_is_admitted() {
-        let access = Access::new(&[], None);
+        let access = Admission::new(&[], None);
         check(&access, None, None, Some("flagSetId=x"), Ok("flagSetId=x"));
     }
 
@@ -240,7 +311,7 @@ mod tests {
             requests_per_second: NonZeroU32::MIN,
             burst: NonZeroU32::new(2),
         };
-        let access = Access::new(&keys(), Some(limit));
+        let access = Admission::new(&keys(), Some(limit));
         for _ in 0..2 {
             check(&access, Some("open"), None, None, Ok(""));
         }
@@ -248,30 +319,21 @@ mod tests {
         // Another key has its own bucket.
         check(&access, Some("shop-only"), None, None, Ok("flagSetId=shop"));
 
-        let by_address = Access::new(&[], Some(limit));
-        let a = Some(IpAddr::from([10, 0, 0, 1]));
-        let b = Some(IpAddr::from([10, 0, 0, 2]));
-        assert!(
-            by_address
-                .admit(&KeyRing::default(), None, None, a, None)
-                .is_ok()
-        );
-        assert!(
-            by_address
-                .admit(&KeyRing::default(), None, None, a, None)
-                .is_ok()
-        );
-        let refused = by_address.admit(&KeyRing::default(), None, None, a, None);
+        let by_address = Admission::new(&[], Some(limit));
+        let from = |peer: [u8; 4]| Credentials {
+            peer: Some(IpAddr::from(peer)),
+            ..Credentials::default()
+        };
+        let (a, b) = (from([10, 0, 0, 1]), from([10, 0, 0, 2]));
+        assert!(by_address.admit(&KeyRing::default(), a, None).is_ok());
+        assert!(by_address.admit(&KeyRing::default(), a, None).is_ok());
+        let refused = by_address.admit(&KeyRing::default(), a, None);
         match refused {
-            Err(OfrepError::TooManyRequests { retry_after }) => {
+            Err(Refusal::RateLimited { retry_after }) => {
                 assert!(retry_after >= Duration::from_secs(1));
             }
             other => panic!("expected 429, got {other:?}"),
         }
-        assert!(
-            by_address
-                .admit(&KeyRing::default(), None, None, b, None)
-                .is_ok()
-        );
+        assert!(by_address.admit(&KeyRing::default(), b, None).is_ok());
     }
 }
