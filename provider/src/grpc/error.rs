@@ -68,6 +68,12 @@ pub enum GrpcError {
         /// The engine's explanation.
         detail: String,
     },
+    /// The request's context cannot be used (it nests too deeply).
+    #[error("{detail}")]
+    InvalidContext {
+        /// What is wrong with it.
+        detail: String,
+    },
     /// The selector names something other than `flagSetId` or `source`.
     #[error("invalid selector key {key:?}, valid keys: \"flagSetId\", \"source\"")]
     InvalidSelector {
@@ -118,6 +124,7 @@ impl GrpcError {
             GrpcError::ParseError { .. } => "PARSE_ERROR",
             GrpcError::General { .. } => "GENERAL",
             GrpcError::Unmapped { code, .. } => code.as_str(),
+            GrpcError::InvalidContext { .. } => "INVALID_CONTEXT",
             GrpcError::InvalidSelector { .. } => "INVALID_SELECTOR",
             GrpcError::Unauthenticated => "UNAUTHENTICATED",
             GrpcError::Forbidden { .. } => "FORBIDDEN",
@@ -129,9 +136,9 @@ impl GrpcError {
     pub fn status(&self) -> Code {
         match self {
             GrpcError::FlagNotFound { .. } | GrpcError::NoDefaultVariant { .. } => Code::NotFound,
-            GrpcError::TypeMismatch { .. } | GrpcError::InvalidSelector { .. } => {
-                Code::InvalidArgument
-            }
+            GrpcError::TypeMismatch { .. }
+            | GrpcError::InvalidContext { .. }
+            | GrpcError::InvalidSelector { .. } => Code::InvalidArgument,
             GrpcError::ParseError { .. } => Code::DataLoss,
             GrpcError::General { .. } | GrpcError::Unmapped { .. } => Code::Unknown,
             GrpcError::Unauthenticated => Code::Unauthenticated,
@@ -150,7 +157,8 @@ impl GrpcError {
             GrpcError::ParseError { .. } => "Error parsing input or configuration".into(),
             GrpcError::General { .. } => "General error".into(),
             GrpcError::Unmapped { code, .. } => code.as_str().into(),
-            GrpcError::InvalidSelector { .. }
+            GrpcError::InvalidContext { .. }
+            | GrpcError::InvalidSelector { .. }
             | GrpcError::Unauthenticated
             | GrpcError::Forbidden { .. }
             | GrpcError::RateLimited { .. } => self.to_string(),

@@ -60,7 +60,7 @@ pub(crate) fn resolve(
         });
     }
     let selector = scope.selector;
-    let context = request_context(flags, context);
+    let context = request_context(flags, context)?;
     let snapshot = flags.snapshot();
     let started = Instant::now();
     let resolution = snapshot
@@ -91,11 +91,17 @@ pub(crate) fn resolve(
 }
 
 /// The request's context with the static context merged over it, as a JSON
-/// object.
-pub(crate) fn request_context(flags: &Flags, context: Option<Struct>) -> Value {
-    let mut map = context.map(to_json).unwrap_or_default();
+/// object; refused when it nests deeper than any data Ensign reads.
+pub(crate) fn request_context(flags: &Flags, context: Option<Struct>) -> Result<Value, GrpcError> {
+    let mut map = context
+        .map(to_json)
+        .transpose()
+        .map_err(|too_deep| GrpcError::InvalidContext {
+            detail: too_deep.to_string(),
+        })?
+        .unwrap_or_default();
     flags.enrich(&mut map);
-    Value::Object(map)
+    Ok(Value::Object(map))
 }
 
 /// Evaluation metadata as flagd builds it: the selector's metadata, then the

@@ -232,7 +232,7 @@ fn resolve_all(
     context: Option<Struct>,
 ) -> Result<ResolveAllResponse, GrpcError> {
     let selector = scope.selector.clone();
-    let context = evaluation::request_context(flags, context);
+    let context = evaluation::request_context(flags, context)?;
     let snapshot = flags.snapshot();
     let mut out = HashMap::new();
     for (set, entry) in snapshot.visible(&selector) {

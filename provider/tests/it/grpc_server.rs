@@ -1138,3 +1138,183 @@ async fn sdk_keys_bind_grpc_calls() {
         "client SDK keys cannot sync flag configurations",
     );
 }
+
+/// A context of `depth` levels (the context itself is the first), objects
+/// inside objects, built without recursion.
+fn nested_context(depth: usize) -> Option<Struct> {
+    let mut value = ProtoValue {
+        kind: Some(Kind::NumberValue(1.0)),
+    };
+    for _ in 0..depth {
+        let inner = Struct {
+            fields: BTreeMap::from([("a".to_owned(), value)]),
+        };
+        value = ProtoValue {
+            kind: Some(Kind::StructValue(inner)),
+        };
+    }
+    match value.kind {
+        Some(Kind::StructValue(context)) => Some(context),
+        _ => None,
+    }
+}
+
+/// A `ResolveBooleanRequest` for `banner` whose context nests `depth`
+/// levels, encoded by hand without recursion (a generated client's encoder
+/// recurses, and would overflow its own stack first).
+fn deep_request_bytes(depth: usize) -> Vec<u8> {
+    fn varint(out: &mut Vec<u8>, mut n: usize) {
+        while n >= 0x80 {
+            out.push((n as u8 & 0x7f) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+    }
+    fn varint_len(n: usize) -> usize {
+        let mut out = Vec::new();
+        varint(&mut out, n);
+        out.len()
+    }
+    // Level k's Struct holds one entry {"a": value}; the value is the
+    // Struct of level k - 1, or for level 1 the number 1.
+    let number = [0x11, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f];
+    let mut value_len = vec![number.len()];
+    let mut entry_len = vec![0];
+    let mut struct_len = vec![0];
+    for k in 1..=depth {
+        let entry = 3 + 1 + varint_len(value_len[k - 1]) + value_len[k - 1];
+        let structure = 1 + varint_len(entry) + entry;
+        entry_len.push(entry);
+        struct_len.push(structure);
+        value_len.push(1 + varint_len(structure) + structure);
+    }
+    let mut message = vec![0x0a, 6];
+    message.extend_from_slice(b"banner");
+    message.push(0x12);
+    varint(&mut message, struct_len[depth]);
+    for k in (1..=depth).rev() {
+        message.push(0x0a);
+        varint(&mut message, entry_len[k]);
+        message.extend_from_slice(&[0x0a, 1, b'a', 0x12]);
+        varint(&mut message, value_len[k - 1]);
+        if k > 1 {
+            message.push(0x2a);
+            varint(&mut message, struct_len[k - 1]);
+        } else {
+            message.extend_from_slice(&number);
+        }
+    }
+    message
+}
+
+/// A codec that sends bytes as they are and ignores the answer's.
+#[derive(Debug, Clone, Copy, Default)]
+struct RawCodec;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = ();
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+}
+
+impl tonic::codec::Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = Status;
+
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), Status> {
+        bytes::BufMut::put_slice(dst, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawCodec {
+    type Item = ();
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<()>, Status> {
+        let remaining = bytes::Buf::remaining(src);
+        bytes::Buf::advance(src, remaining);
+        Ok(Some(()))
+    }
+}
+
+/// Sends a hand-encoded request to v1 `ResolveBoolean` and answers its
+/// gRPC status code.
+async fn resolve_raw(addr: SocketAddr, message: Vec<u8>) -> Code {
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("an endpoint")
+        .connect()
+        .await
+        .expect("connects");
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.expect("ready");
+    let path = http::uri::PathAndQuery::from_static("/flagd.evaluation.v1.Service/ResolveBoolean");
+    grpc.unary(Request::new(message), path, RawCodec)
+        .await
+        .map_or_else(|status| status.code(), |_| Code::Ok)
+}
+
+/// Contexts are bounded like every other data: what protobuf decoding lets
+/// through is converted within `engine::MAX_DATA_DEPTH`, deeper contexts
+/// are refused with a status (never a crash), and the server keeps
+/// answering.
+#[tokio::test]
+async fn deep_contexts_are_refused_and_the_server_keeps_answering() {
+    let harness = Harness::start().await;
+    let mut client = harness.v1().await;
+    // Through flagd's generated client. Protobuf decoding stops at 100
+    // nested messages, three per level of data (Struct, map entry, Value),
+    // so the 34th level is refused before the conversion sees it, with
+    // tonic's status for an undecodable message.
+    for (depth, expect) in [
+        (1, Code::Ok),
+        (10, Code::Ok),
+        (33, Code::Ok),
+        (34, Code::Internal),
+        (126, Code::Internal),
+        (127, Code::Internal),
+        (128, Code::Internal),
+        (1_000, Code::Internal),
+    ] {
+        let answer = client
+            .resolve_boolean(v1::ResolveBooleanRequest {
+                flag_key: "banner".into(),
+                context: nested_context(depth),
+            })
+            .await;
+        let code = answer.map_or_else(|status| status.code(), |_| Code::Ok);
+        assert_eq!(code, expect, "a context of {depth} levels");
+    }
+    // Hand-encoded, as deep as the 4 MiB message limit allows.
+    for (depth, expect) in [
+        (33, Code::Ok),
+        (34, Code::Internal),
+        (128, Code::Internal),
+        (200_000, Code::Internal),
+    ] {
+        let code = resolve_raw(harness.evaluation, deep_request_bytes(depth)).await;
+        assert_eq!(code, expect, "a hand-encoded context of {depth} levels");
+    }
+    let answer = client
+        .resolve_boolean(v1::ResolveBooleanRequest {
+            flag_key: "banner".into(),
+            context: context(json!({"email": "ada@example.com"})),
+        })
+        .await
+        .expect("the server still answers")
+        .into_inner();
+    assert!(answer.value);
+}
