@@ -1,12 +1,16 @@
 //! The GraphQL admin API: its schema and its warp routes.
 
 pub mod alerts;
+pub mod nesting;
 pub mod rollouts;
 pub mod routes;
 pub mod schema;
 pub mod segments;
+pub mod sockets;
 
-pub use routes::{routes, routes_with};
+pub use routes::{MAX_BODY_BYTES, routes, routes_over, routes_with, routes_with_sockets};
 pub use schema::{
-    Admin, AdminSchema, Caller, Commit, ReadOnlySet, ReadOnlySets, schema, schema_with, sdl,
+    Admin, AdminSchema, Caller, Commit, ReadOnlySet, ReadOnlySets, detached, schema, schema_with,
+    sdl,
 };
+pub use sockets::Sockets;

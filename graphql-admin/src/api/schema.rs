@@ -4,14 +4,16 @@
 use std::sync::Arc;
 
 use async_graphql::{
-    Context, ErrorExtensions, InputObject, Json, MergedObject, Object, Schema, SimpleObject,
-    Subscription,
+    Context, ErrorExtensions, InputObject, Json, MergedObject, Object, Schema, SchemaBuilder,
+    SimpleObject, Subscription,
 };
 use futures::Stream;
 use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::broadcast;
 
+use super::nesting::NestingLimit;
+use super::sockets::Sockets;
 use crate::store::{
     AuditFilter, FlagChange, FlagFilter, FlagInput, NewFlagSet, TokenRecord, TokenRole,
 };
@@ -82,12 +84,36 @@ pub fn schema(admin: Admin) -> AdminSchema {
 
 /// Builds the schema with the flag sets that other sources serve.
 pub fn schema_with(admin: Admin, read_only: ReadOnlySets) -> AdminSchema {
+    build(admin, read_only, None)
+}
+
+/// Builds the schema; with `sockets`, revoking a token closes its open
+/// WebSocket sessions.
+pub(super) fn build(
+    admin: Admin,
+    read_only: ReadOnlySets,
+    sockets: Option<Sockets>,
+) -> AdminSchema {
+    let builder = builder().data(admin).data(read_only);
+    match sockets {
+        Some(sockets) => builder.data(sockets),
+        None => builder,
+    }
+    .finish()
+}
+
+/// The schema with its limits and checks but without a store: every field
+/// refuses for want of a caller. Requests are parsed, checked and
+/// validated as by the served schema (the fuzz target uses it).
+pub fn detached() -> AdminSchema {
+    builder().finish()
+}
+
+fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(Query::default(), Mutation::default(), Subscription)
-        .data(admin)
-        .data(read_only)
+        .extension(NestingLimit)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
-        .finish()
 }
 
 /// A flag set served from a `--uri` source beside the store: listed by the
@@ -143,9 +169,7 @@ pub(super) fn writable(ctx: &Context<'_>, flag_set: &str) -> async_graphql::Resu
 
 /// The schema without data, for exporting its SDL.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), Subscription)
-        .finish()
-        .sdl()
+    detached().sdl()
 }
 
 /// Checks that the caller's role allows `needed` and returns the actor.
@@ -847,7 +871,9 @@ impl FlagMutation {
         })
     }
 
-    /// Revokes a token (admin role).
+    /// Revokes a token (admin role). Its open WebSocket sessions on this
+    /// node are closed before the answer; other nodes close theirs when
+    /// they next check.
     async fn revoke_token(&self, ctx: &Context<'_>, id: i64) -> async_graphql::Result<TokenObject> {
         let actor = authorize(ctx, TokenRole::Admin)?;
         let token = admin(ctx)?
@@ -855,6 +881,9 @@ impl FlagMutation {
             .revoke_token(&actor, id)
             .await
             .map_err(store_error)?;
+        if let Some(sockets) = ctx.data_opt::<Sockets>() {
+            sockets.close_token(id).await;
+        }
         Ok(token.into())
     }
 }

@@ -211,6 +211,15 @@ impl Store {
         Ok(Some(record(model, flag_set)?))
     }
 
+    /// Token `id` as it is now, live or revoked, if it exists.
+    pub async fn token(&self, id: i64) -> Result<Option<TokenRecord>, StoreError> {
+        let Some(model) = api_token::Entity::find_by_id(id).one(&self.db).await? else {
+            return Ok(None);
+        };
+        let flag_set = self.flag_set_key(model.flag_set_id).await?;
+        Ok(Some(record(model, flag_set)?))
+    }
+
     /// Every token, live and revoked, oldest first.
     pub async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         let sets = flag_set::Entity::find().all(&self.db).await?;

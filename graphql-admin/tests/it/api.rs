@@ -315,6 +315,74 @@ async fn bad_requests_are_refused_with_codes() {
     db.drop_all().await;
 }
 
+/// Literals and variables nested deeper than `engine::MAX_DATA_DEPTH` are
+/// refused with 400 and `NESTING_TOO_DEEP` before the query is parsed (the
+/// parser would otherwise overflow the stack); up to the bound they run.
+#[tokio::test]
+async fn deeply_nested_requests_are_refused_before_parsing() {
+    let db = TestDb::sqlite().await;
+    let api = api(&db.store).await;
+    let list = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+    let object = |depth: usize| format!("{}1{}", "{a: ".repeat(depth), "}".repeat(depth));
+    let evaluate = |context: String| {
+        format!(
+            r#"{{ evaluate(flagSet: "production", key: "k", context: {context}) {{ reason errorCode }} }}"#
+        )
+    };
+    let limit = engine::MAX_DATA_DEPTH;
+    let refused = [
+        format!("{{ flagSets(x: {}) {{ key }} }}", list(1400)),
+        format!("{{ nothing(x: {}) }}", list(1400)),
+        format!("{{ nothing(x: {}) }}", object(1400)),
+        evaluate(object(1400)),
+        evaluate(format!("{{a: {}}}", list(limit))),
+        format!(
+            "query($v: JSON = {}) {{ flagSets {{ key }} }}",
+            list(limit + 1)
+        ),
+        format!("{{ nothing{} }}", "(".repeat(1400)),
+        format!("{}{}", "{ a ".repeat(1400), "}".repeat(1400)),
+    ];
+    for query in refused {
+        let (status, body) = post(&api, Some(&api.viewer), &query, json!({})).await;
+        assert_eq!((status, code(&body)), (400, "NESTING_TOO_DEEP"), "{body}");
+        assert!(body["data"].is_null(), "{body}");
+    }
+    // At the bound, the debugger runs (the flag does not exist).
+    let (status, body) = post(&api, Some(&api.viewer), &evaluate(object(limit)), json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"]["evaluate"]["errorCode"], "FLAG_NOT_FOUND",
+        "{body}"
+    );
+
+    // Variables: serde_json refuses the 128th level of the body, which
+    // holds the variables two levels down.
+    let body = |depth: usize| {
+        format!(
+            r#"{{"query": "query($v: JSON) {{ nothing }}", "variables": {{"v": {}}}}}"#,
+            list(depth)
+        )
+    };
+    for depth in [limit - 1, 1400] {
+        let response = warp::test::request()
+            .method("POST")
+            .path("/graphql")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {}", api.viewer))
+            .body(body(depth))
+            .reply(&routes(api.admin.clone()))
+            .await;
+        let answer: Value = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
+        assert_eq!(
+            (response.status().as_u16(), code(&answer)),
+            (400, "NESTING_TOO_DEEP"),
+            "{depth}: {answer}"
+        );
+    }
+    db.drop_all().await;
+}
+
 /// Subscriptions over a WebSocket (graphql-transport-ws): the token goes in
 /// `connection_init`; a commit is pushed to the subscriber of its flag set.
 #[tokio::test]

@@ -6,6 +6,11 @@ mod support;
 /// The GraphQL admin API through its routes.
 mod api;
 
+/// The admin API over real sockets: WebSocket sessions end with their
+/// token, socket messages obey the body limit and the nesting bound, and a
+/// panicking handler ends only its own request.
+mod sockets;
+
 /// PostgreSQL outages through a proxy the test cuts.
 mod outage;
 
