@@ -1,12 +1,16 @@
 //! Rollout edits of flag definitions: the weights of a `fractional` rule.
 
+use engine::ops::fractional::MAX_WEIGHT;
 use serde_json::Value;
 
 use crate::StoreError;
 
 /// Replaces the buckets of the first `fractional` rule in the flag's
 /// targeting with `weights` (variant, weight), keeping its bucketing
-/// expression. Every variant must exist and the weights must not all be 0.
+/// expression. Every variant must exist, the weights must not all be 0,
+/// and neither one weight nor their sum may exceed what the evaluator
+/// accepts ([`MAX_WEIGHT`]): a rule beyond it would serve the default to
+/// everyone.
 pub fn set_weights(definition: &mut Value, weights: &[(String, u32)]) -> Result<(), StoreError> {
     let invalid = |reason: String| StoreError::InvalidInput {
         what: "rollout",
@@ -20,6 +24,7 @@ pub fn set_weights(definition: &mut Value, weights: &[(String, u32)]) -> Result<
             return Err(invalid(format!("the flag has no variant {variant:?}")));
         }
     }
+    check_weights(weights)?;
     let rule = definition
         .get_mut("targeting")
         .and_then(find_fractional)
@@ -35,6 +40,28 @@ pub fn set_weights(definition: &mut Value, weights: &[(String, u32)]) -> Result<
             .iter()
             .map(|(variant, weight)| Value::Array(vec![variant.clone().into(), (*weight).into()])),
     );
+    Ok(())
+}
+
+/// Refuses a weight, or a sum of weights, above [`MAX_WEIGHT`].
+fn check_weights(weights: &[(String, u32)]) -> Result<(), StoreError> {
+    let too_large = |variant: Option<&str>, weight| StoreError::WeightTooLarge {
+        step: None,
+        variant: variant.map(str::to_owned),
+        weight,
+        max: MAX_WEIGHT,
+    };
+    let mut total: u64 = 0;
+    for (variant, weight) in weights {
+        let weight = u64::from(*weight);
+        if weight > MAX_WEIGHT {
+            return Err(too_large(Some(variant), weight));
+        }
+        total += weight;
+    }
+    if total > MAX_WEIGHT {
+        return Err(too_large(None, total));
+    }
     Ok(())
 }
 
@@ -105,6 +132,17 @@ mod tests {
             );
         }
         assert_eq!(definition, original);
+        let max = u32::try_from(MAX_WEIGHT).unwrap();
+        for weights in [
+            vec![("on".to_owned(), u32::MAX)],
+            vec![("on".to_owned(), max + 1), ("off".to_owned(), 0)],
+            vec![("on".to_owned(), max), ("off".to_owned(), 1)],
+        ] {
+            let error = set_weights(&mut definition, &weights).unwrap_err();
+            assert_eq!(error.code(), "WEIGHT_TOO_LARGE", "{weights:?}");
+        }
+        assert_eq!(definition, original);
+        set_weights(&mut definition, &[("on".into(), max), ("off".into(), 0)]).unwrap();
         let mut no_rule = flag(json!({"if": [true, "on"]}));
         assert!(set_weights(&mut no_rule, &[("on".into(), 1)]).is_err());
     }

@@ -83,6 +83,19 @@ pub enum StoreError {
         /// What the engine's compiler found.
         diagnostics: Vec<Diagnostic>,
     },
+    /// A `fractional` weight, or the sum of one rule's weights, above what
+    /// the evaluator accepts ([`engine::ops::fractional::MAX_WEIGHT`]).
+    #[error("{}{} is above {max}, the largest weight the evaluator accepts", step_label(*.step), weight_label(.variant.as_deref(), *.weight))]
+    WeightTooLarge {
+        /// The rollout step (from 1), when scheduling a rollout.
+        step: Option<usize>,
+        /// The variant whose weight is too large; `None` for the sum.
+        variant: Option<String>,
+        /// The weight, or the sum.
+        weight: u64,
+        /// The cap.
+        max: u64,
+    },
     /// A key or name that cannot be used.
     #[error("invalid {what}: {reason}")]
     InvalidInput {
@@ -108,6 +121,7 @@ impl StoreError {
             StoreError::Conflict { .. } => "VERSION_CONFLICT",
             StoreError::Invalid { .. } => "INVALID_DEFINITION",
             StoreError::InvalidInput { .. } => "INVALID_INPUT",
+            StoreError::WeightTooLarge { .. } => "WEIGHT_TOO_LARGE",
         }
     }
 }
@@ -123,5 +137,16 @@ fn first_message(diagnostics: &[Diagnostic]) -> String {
         [] => "no diagnostics".into(),
         [one] => one.to_string(),
         [first, rest @ ..] => format!("{first} (and {} more)", rest.len()),
+    }
+}
+
+fn step_label(step: Option<usize>) -> String {
+    step.map(|n| format!("step {n}: ")).unwrap_or_default()
+}
+
+fn weight_label(variant: Option<&str>, weight: u64) -> String {
+    match variant {
+        Some(variant) => format!("the weight {weight} of variant {variant:?}"),
+        None => format!("the sum of the weights, {weight},"),
     }
 }

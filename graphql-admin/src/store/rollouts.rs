@@ -246,6 +246,17 @@ impl Store {
                         what,
                         reason: format!("step {}: {reason}", index + 1),
                     },
+                    StoreError::WeightTooLarge {
+                        variant,
+                        weight,
+                        max,
+                        ..
+                    } => StoreError::WeightTooLarge {
+                        step: Some(index + 1),
+                        variant,
+                        weight,
+                        max,
+                    },
                     other => other,
                 },
             )?;

@@ -881,3 +881,98 @@ async fn the_scheduler_loop_runs_until_shutdown_and_releases_its_lock() {
         db.drop_all().await;
     }
 }
+
+/// Weights the evaluator would refuse (one above `MAX_WEIGHT`, or a sum
+/// above it) are refused when scheduled, naming the step and the cap; a
+/// step exactly at the cap is scheduled and applied.
+#[tokio::test]
+async fn weights_above_the_evaluators_cap_are_refused_when_scheduled() {
+    let cap = engine::ops::fractional::MAX_WEIGHT;
+    let max = u32::try_from(cap).unwrap();
+    for db in TestDb::both("weights_above_the_evaluators_cap_are_refused_when_scheduled").await {
+        let store = &db.store;
+        let actor = setup(store).await;
+        let audit_before = count(store, "audit_events").await;
+        let at = |minutes, new: u32, old: u32| RolloutStep {
+            at: t(minutes),
+            weights: vec![
+                RolloutWeight {
+                    variant: "new".into(),
+                    weight: new,
+                },
+                RolloutWeight {
+                    variant: "old".into(),
+                    weight: old,
+                },
+            ],
+        };
+        let cases = [
+            (vec![at(0, u32::MAX, 0)], "step 1", "4294967295"),
+            (vec![step(0, 1), at(5, 0, max + 1)], "step 2", "2147483648"),
+            (
+                vec![step(0, 1), step(5, 10), at(9, max, 1)],
+                "step 3",
+                "sum",
+            ),
+            (vec![at(0, max / 2 + 1, max / 2 + 1)], "step 1", "sum"),
+        ];
+        for (steps, step_name, detail) in cases {
+            let error = store
+                .schedule_rollout(&actor, rollout_of("checkout", steps.clone()))
+                .await
+                .unwrap_err();
+            let message = error.to_string();
+            assert_eq!(
+                error.code(),
+                "WEIGHT_TOO_LARGE",
+                "{}: {message}",
+                db.backend
+            );
+            for part in [step_name, detail, &cap.to_string()] {
+                assert!(message.contains(part), "{message:?} names {part:?}");
+            }
+        }
+        assert_eq!(count(store, "rollouts").await, 0, "{}", db.backend);
+        assert_eq!(count(store, "audit_events").await, audit_before);
+
+        let at_cap = store
+            .schedule_rollout(&actor, rollout_of("checkout", vec![at(0, max, 0)]))
+            .await
+            .unwrap();
+        let runs = store.run_due(t(0)).await.unwrap();
+        assert_eq!(applied(&runs), [(at_cap.id, 0)], "{}", db.backend);
+        assert_eq!(new_weight(store).await, i64::from(max));
+        db.drop_all().await;
+    }
+}
+
+/// `setRollout` applies the same cap to a direct weight edit.
+#[tokio::test]
+async fn set_rollout_refuses_weights_above_the_cap() {
+    let db = TestDb::sqlite().await;
+    let store = &db.store;
+    let actor = setup(store).await;
+    let editor = store
+        .create_token(&actor, "ada", TokenRole::Editor, None)
+        .await
+        .unwrap()
+        .secret;
+    let admin = Admin {
+        store: store.clone(),
+        commits: broadcast::channel(16).0,
+    };
+    let set = r#"mutation($weights: [Weight!]!) {
+        setRollout(flagSet: "production", key: "checkout", expectedVersion: 1, weights: $weights) { version }
+    }"#;
+    let weights = |new: u32, old: u32| json!({"weights": [{"variant": "new", "weight": new}, {"variant": "old", "weight": old}]});
+    let max = u32::try_from(engine::ops::fractional::MAX_WEIGHT).unwrap();
+    for (new, old) in [(u32::MAX, 0), (max, 1), (0, max + 1)] {
+        let body = graphql(&admin, &editor, set, weights(new, old)).await;
+        assert_eq!(code(&body), "WEIGHT_TOO_LARGE", "{new}/{old}: {body}");
+    }
+    assert_eq!(new_weight(store).await, 0, "nothing was written");
+    let body = graphql(&admin, &editor, set, weights(max, 0)).await;
+    assert_eq!(body["data"]["setRollout"]["version"], 2, "{body}");
+    assert_eq!(new_weight(store).await, i64::from(max));
+    db.drop_all().await;
+}
