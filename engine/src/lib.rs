@@ -30,6 +30,7 @@
 pub mod context;
 pub mod diagnostic;
 pub mod extract;
+pub mod flag_key;
 pub mod flagset;
 pub mod hash;
 pub mod logic;

@@ -1,6 +1,7 @@
 //! The store's errors, each with a stable code for the API edge.
 
 use engine::Diagnostic;
+use engine::flag_key::KeyError;
 use sea_orm::DbErr;
 
 /// Why a store operation failed. Nothing is written when one is returned.
@@ -83,6 +84,18 @@ pub enum StoreError {
         /// What the engine's compiler found.
         diagnostics: Vec<Diagnostic>,
     },
+    /// A flag or segment key that the store-key rule
+    /// ([`engine::flag_key::check_store_key`]) refuses.
+    #[error("invalid {what} {key:?}: it {source}")]
+    InvalidKey {
+        /// "flag key" or "segment key".
+        what: &'static str,
+        /// The key.
+        key: String,
+        /// What is wrong with it.
+        #[source]
+        source: KeyError,
+    },
     /// A `fractional` weight, or the sum of one rule's weights, above what
     /// the evaluator accepts ([`engine::ops::fractional::MAX_WEIGHT`]).
     #[error("{}{} is above {max}, the largest weight the evaluator accepts", step_label(*.step), weight_label(.variant.as_deref(), *.weight))]
@@ -121,6 +134,7 @@ impl StoreError {
             StoreError::Conflict { .. } => "VERSION_CONFLICT",
             StoreError::Invalid { .. } => "INVALID_DEFINITION",
             StoreError::InvalidInput { .. } => "INVALID_INPUT",
+            StoreError::InvalidKey { .. } => "INVALID_KEY",
             StoreError::WeightTooLarge { .. } => "WEIGHT_TOO_LARGE",
         }
     }

@@ -312,23 +312,24 @@ fn audited(flag: &flag::Model) -> Value {
     })
 }
 
-/// Flag keys follow flagd (any non-empty text) minus what no client can
-/// send: control characters, surrounding spaces, more than 255 bytes.
-fn check_flag_key(key: &str) -> Result<(), StoreError> {
-    let invalid = |reason: &str| StoreError::InvalidInput {
-        what: "flag key",
-        reason: format!("{key:?} {reason}"),
-    };
-    if key.is_empty() || key.len() > 255 {
-        return Err(invalid("must be 1 to 255 bytes long"));
-    }
-    if key.chars().any(char::is_control) {
-        return Err(invalid("contains a control character"));
-    }
-    if key.trim() != key {
-        return Err(invalid("starts or ends with white space"));
-    }
-    Ok(())
+/// Refuses a flag key that the store-key rule refuses (flagd accepts any
+/// non-empty key; a stored one must also be visible and bounded).
+pub(crate) fn check_flag_key(key: &str) -> Result<(), StoreError> {
+    check_key("flag key", key)
+}
+
+/// Refuses a segment key that the store-key rule refuses: segment keys are
+/// what flags name in `$ref`, shown like flag keys.
+pub(crate) fn check_segment_key(key: &str) -> Result<(), StoreError> {
+    check_key("segment key", key)
+}
+
+fn check_key(what: &'static str, key: &str) -> Result<(), StoreError> {
+    engine::flag_key::check_store_key(key).map_err(|source| StoreError::InvalidKey {
+        what,
+        key: key.to_owned(),
+        source,
+    })
 }
 
 impl FlagRecord {

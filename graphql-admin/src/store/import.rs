@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use super::document::{check_change, document};
 use super::entity::{audit_event, flag, segment};
 use super::flag_sets::{bump_version, lock_flag_set};
+use super::flags::{check_flag_key, check_segment_key};
 use super::{Actor, Store, StoreError};
 
 /// What an import changed.
@@ -30,7 +31,7 @@ impl Store {
     /// into flag set `flag_set`: new flags are created, existing ones
     /// replaced, flags the file does not name are left alone. The whole
     /// import is one commit, refused as a whole if anything in it is
-    /// invalid.
+    /// invalid: a diagnostic, or a key the store-key rule refuses.
     pub async fn import_flag_set(
         &self,
         actor: &Actor,
@@ -42,6 +43,14 @@ impl Store {
                 key: flag_set.to_owned(),
                 diagnostics: vec![error.to_diagnostic()],
             })?;
+        // The store-key rule, which flagd's schema does not have: an
+        // import is a store write like any other.
+        for raw in &parsed.flags {
+            check_flag_key(&raw.key)?;
+        }
+        for key in parsed.evaluators.keys() {
+            check_segment_key(key)?;
+        }
         if !diagnostics.is_empty() {
             return Err(StoreError::Invalid {
                 key: flag_set.to_owned(),

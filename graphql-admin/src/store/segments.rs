@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use super::document::{check_change, document};
 use super::entity::{audit_event, flag, segment};
 use super::flag_sets::{bump_version, lock_flag_set};
+use super::flags::check_segment_key;
 use super::{Actor, Store, StoreError};
 
 /// A segment as stored.
@@ -76,12 +77,7 @@ impl Store {
         definition: Option<Value>,
         expected_version: Option<i64>,
     ) -> Result<SegmentRecord, StoreError> {
-        if key.is_empty() || key.len() > 255 || key.chars().any(char::is_control) {
-            return Err(StoreError::InvalidInput {
-                what: "segment key",
-                reason: format!("{key:?} must be 1 to 255 bytes without control characters"),
-            });
-        }
+        check_segment_key(key)?;
         let txn = self.begin_write().await?;
         let set = lock_flag_set(&txn, flag_set).await?;
         let flags = flag::Entity::find()

@@ -649,7 +649,7 @@ async fn keys_are_checked() {
             )
             .await
             .unwrap_err();
-        assert_eq!(error.code(), "INVALID_INPUT", "{bad:?}");
+        assert_eq!(error.code(), "INVALID_KEY", "{bad:?}");
     }
     db.drop_all().await;
 }
@@ -1150,4 +1150,118 @@ async fn segments_are_validated_against_the_flags_that_use_them() {
         assert_eq!(actions, ["delete", "update", "create"]);
         db.drop_all().await;
     }
+}
+
+/// Keys the store refuses: flagd accepts any non-empty key, but a stored
+/// key must be 1 to 255 bytes with no control, format (bidirectional
+/// overrides, zero-width marks), line or paragraph separator characters
+/// and no surrounding white space.
+const BAD_KEYS: &[&str] = &[
+    "",
+    " padded",
+    "padded ",
+    "\u{3000}ideographic-space",
+    "tab\there",
+    "new\nline",
+    "nul\u{0}",
+    "del\u{7f}",
+    "c1\u{85}control",
+    "admin\u{202e}txt.exe",
+    "\u{202a}embedding",
+    "isolate\u{2066}x\u{2069}",
+    "zero\u{200b}width",
+    "joiner\u{200d}",
+    "mark\u{200f}",
+    "\u{feff}bom",
+    "soft\u{ad}hyphen",
+    "line\u{2028}separator",
+    "paragraph\u{2029}separator",
+    "tag\u{e0041}",
+    "arabic\u{61c}mark",
+];
+
+/// Keys the rule keeps: flagd's wide key space minus the invisible.
+const GOOD_KEYS: &[&str] = &[
+    "banner",
+    "new-checkout.v2",
+    "with space inside",
+    "ünïcode-clé",
+    "日本語",
+    "emoji-🚀",
+    "a",
+];
+
+#[track_caller]
+fn check_refused(key: &str, error: StoreError, what: &str) {
+    assert_eq!(error.code(), "INVALID_KEY", "{what} {key:?}: {error}");
+    assert!(error.to_string().contains(what), "{error}");
+}
+
+#[tokio::test]
+async fn flag_and_segment_keys_follow_the_store_key_rule() {
+    let db = TestDb::sqlite().await;
+    let store = &db.store;
+    let actor = with_flag_set(store).await;
+    let long = "k".repeat(256);
+    let mut bad: Vec<&str> = BAD_KEYS.to_vec();
+    bad.push(&long);
+    let audits = count(store, "audit_events").await;
+    for key in &bad {
+        let error = store
+            .write_flag(
+                &actor,
+                "production",
+                key,
+                FlagChange::Create(input(boolean_flag("off"))),
+            )
+            .await
+            .unwrap_err();
+        check_refused(key, error, "flag key");
+        let error = store
+            .write_segment(&actor, "production", key, json!({"==": [1, 1]}), None)
+            .await
+            .unwrap_err();
+        check_refused(key, error, "segment key");
+        let mut file = json!({"flags": {}});
+        file["flags"][*key] = boolean_flag("off");
+        let error = store
+            .import_flag_set(&actor, "production", file)
+            .await
+            .unwrap_err();
+        check_refused(key, error, "flag key");
+        let mut file = json!({"flags": {}, "$evaluators": {}});
+        file["$evaluators"][*key] = json!({"==": [1, 1]});
+        let error = store
+            .import_flag_set(&actor, "production", file)
+            .await
+            .unwrap_err();
+        check_refused(key, error, "segment key");
+    }
+    assert_eq!(
+        count(store, "audit_events").await,
+        audits,
+        "nothing written"
+    );
+    assert_eq!(count(store, "flags").await, 0);
+    assert_eq!(count(store, "segments").await, 0);
+
+    let exactly = "k".repeat(255);
+    let mut good: Vec<&str> = GOOD_KEYS.to_vec();
+    good.push(&exactly);
+    for key in good {
+        store
+            .write_flag(
+                &actor,
+                "production",
+                key,
+                FlagChange::Create(input(boolean_flag("off"))),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{key:?}: {e}"));
+        store
+            .write_segment(&actor, "production", key, json!({"==": [1, 1]}), None)
+            .await
+            .unwrap_or_else(|e| panic!("segment {key:?}: {e}"));
+    }
+    db.drop_all().await;
 }
