@@ -212,7 +212,7 @@ pub(super) fn store_error(error: StoreError) -> async_graphql::Error {
                 error.code(),
             )
         }
-        StoreError::Invalid { diagnostics, .. } => {
+        StoreError::Invalid { diagnostics, .. } | StoreError::SegmentRef { diagnostics, .. } => {
             let details: Vec<Value> = diagnostics
                 .iter()
                 .map(|d| serde_json::to_value(d).unwrap_or(Value::Null))

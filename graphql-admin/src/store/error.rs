@@ -96,6 +96,15 @@ pub enum StoreError {
         #[source]
         source: KeyError,
     },
+    /// A segment that refers to a segment (`$ref`): segments are plain
+    /// rules, so that they can never form a cycle.
+    #[error("segment {key:?} may not refer to another segment: {}", first_message(.diagnostics))]
+    SegmentRef {
+        /// The segment key.
+        key: String,
+        /// Where each `$ref` is.
+        diagnostics: Vec<Diagnostic>,
+    },
     /// A `fractional` weight, or the sum of one rule's weights, above what
     /// the evaluator accepts ([`engine::ops::fractional::MAX_WEIGHT`]).
     #[error("{}{} is above {max}, the largest weight the evaluator accepts", step_label(*.step), weight_label(.variant.as_deref(), *.weight))]
@@ -135,6 +144,7 @@ impl StoreError {
             StoreError::Invalid { .. } => "INVALID_DEFINITION",
             StoreError::InvalidInput { .. } => "INVALID_INPUT",
             StoreError::InvalidKey { .. } => "INVALID_KEY",
+            StoreError::SegmentRef { .. } => "SEGMENT_REF",
             StoreError::WeightTooLarge { .. } => "WEIGHT_TOO_LARGE",
         }
     }

@@ -9,6 +9,7 @@ use super::document::{check_change, document};
 use super::entity::{audit_event, flag, segment};
 use super::flag_sets::{bump_version, lock_flag_set};
 use super::flags::{check_flag_key, check_segment_key};
+use super::segments::check_no_ref;
 use super::{Actor, Store, StoreError};
 
 /// What an import changed.
@@ -31,7 +32,8 @@ impl Store {
     /// into flag set `flag_set`: new flags are created, existing ones
     /// replaced, flags the file does not name are left alone. The whole
     /// import is one commit, refused as a whole if anything in it is
-    /// invalid: a diagnostic, or a key the store-key rule refuses.
+    /// invalid: a diagnostic, a key the store-key rule refuses, or a
+    /// segment written with a `$ref`.
     pub async fn import_flag_set(
         &self,
         actor: &Actor,
@@ -136,6 +138,9 @@ impl Store {
                     segment_writes.push((false, created));
                 }
             }
+        }
+        for (_, segment) in &segment_writes {
+            check_no_ref(&segment.key, &segment.definition)?;
         }
         if flag_writes.is_empty() && segment_writes.is_empty() {
             summary.version = set.version;

@@ -2,6 +2,7 @@
 //! and used by flags through `$ref`. A segment write is validated against
 //! every flag of the flag set, audited and versioned like a flag write.
 
+use engine::{Diagnostic, Severity};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -78,6 +79,9 @@ impl Store {
         expected_version: Option<i64>,
     ) -> Result<SegmentRecord, StoreError> {
         check_segment_key(key)?;
+        if let Some(definition) = &definition {
+            check_no_ref(key, definition)?;
+        }
         let txn = self.begin_write().await?;
         let set = lock_flag_set(&txn, flag_set).await?;
         let flags = flag::Entity::find()
@@ -203,6 +207,53 @@ impl Store {
             .ok_or_else(|| StoreError::FlagSetNotFound {
                 key: key.to_owned(),
             })
+    }
+}
+
+/// Refuses a segment whose rule holds a `$ref` anywhere: segments are
+/// plain rules, so they can never refer to each other or form a cycle.
+/// Each `$ref` is reported with its JSON pointer in the published document
+/// (`/$evaluators/{key}/...`).
+pub(crate) fn check_no_ref(key: &str, definition: &Value) -> Result<(), StoreError> {
+    let mut diagnostics = Vec::new();
+    let base = format!("/$evaluators/{}", engine::pointer::escape(key));
+    find_refs(definition, &base, &mut |pointer| {
+        diagnostics.push(Diagnostic {
+            severity: Severity::Error,
+            flag_key: None,
+            pointer,
+            message: "a segment may not refer to a segment ($ref): segments are plain rules".into(),
+        });
+    });
+    if diagnostics.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::SegmentRef {
+            key: key.to_owned(),
+            diagnostics,
+        })
+    }
+}
+
+/// Calls `found` with the pointer of every `$ref` member under `value`.
+fn find_refs(value: &Value, pointer: &str, found: &mut impl FnMut(String)) {
+    match value {
+        Value::Object(map) => {
+            for (name, child) in map {
+                let pointer = format!("{pointer}/{}", engine::pointer::escape(name));
+                if name == "$ref" {
+                    found(pointer);
+                } else {
+                    find_refs(child, &pointer, found);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (index, child) in items.iter().enumerate() {
+                find_refs(child, &format!("{pointer}/{index}"), found);
+            }
+        }
+        _ => {}
     }
 }
 

@@ -1265,3 +1265,73 @@ async fn flag_and_segment_keys_follow_the_store_key_rule() {
     }
     db.drop_all().await;
 }
+
+/// A segment is a plain rule: any `$ref` inside it (to another segment,
+/// to itself, through a cycle) is refused, located by its JSON pointer,
+/// whether written directly or imported as `$evaluators`.
+#[tokio::test]
+async fn segments_may_not_refer_to_segments() {
+    for db in TestDb::both("segments_may_not_refer_to_segments").await {
+        let store = &db.store;
+        let actor = with_flag_set(store).await;
+        let staff = json!({"ends_with": [{"var": "email"}, "@example.com"]});
+        store
+            .write_segment(&actor, "production", "staff", staff.clone(), None)
+            .await
+            .unwrap();
+        let audits = count(store, "audit_events").await;
+        let cases = [
+            (json!({"$ref": "staff"}), "/$evaluators/admins/$ref"),
+            (
+                json!({"and": [{"==": [1, 1]}, {"$ref": "staff"}]}),
+                "/$evaluators/admins/and/1/$ref",
+            ),
+            (
+                json!({"!": {"$ref": "admins"}}),
+                "/$evaluators/admins/!/$ref",
+            ),
+        ];
+        for (rule, pointer) in &cases {
+            let error = store
+                .write_segment(&actor, "production", "admins", rule.clone(), None)
+                .await
+                .unwrap_err();
+            assert_eq!(error.code(), "SEGMENT_REF", "{}: {error}", db.backend);
+            let StoreError::SegmentRef { diagnostics, .. } = &error else {
+                panic!("{error:?} carries its diagnostics");
+            };
+            assert_eq!(diagnostics[0].pointer, *pointer, "{diagnostics:?}");
+        }
+        // Updating an existing segment to refer to another is refused too,
+        // and so is a cycle arriving through an import.
+        let error = store
+            .write_segment(
+                &actor,
+                "production",
+                "staff",
+                json!({"$ref": "staff"}),
+                Some(1),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "SEGMENT_REF", "{error}");
+        let file = json!({"flags": {}, "$evaluators": {
+            "a": {"$ref": "b"},
+            "b": {"or": [{"$ref": "a"}, false]},
+        }});
+        let error = store
+            .import_flag_set(&actor, "production", file)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "SEGMENT_REF", "{error}");
+        assert_eq!(
+            count(store, "audit_events").await,
+            audits,
+            "nothing written"
+        );
+        let segments = store.segments("production").await.unwrap();
+        assert_eq!(segments.len(), 1);
+        assert_eq!(segments[0].definition, staff);
+        db.drop_all().await;
+    }
+}
