@@ -6,7 +6,7 @@ use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::schema::{Weight, admin, authorize, coded, store_error, time};
+use super::schema::{Weight, admin, authorize, coded, store_error, time, writable};
 use crate::store::{
     NewRollout, RolloutRecord, RolloutStatus, RolloutStep, RolloutWeight, TokenRole,
 };
@@ -171,6 +171,7 @@ impl RolloutMutation {
         steps: Vec<RolloutStepInput>,
     ) -> async_graphql::Result<RolloutObject> {
         let actor = authorize(ctx, TokenRole::Editor)?;
+        writable(ctx, &flag_set)?;
         let steps = steps
             .into_iter()
             .map(|step| {
@@ -216,8 +217,10 @@ impl RolloutMutation {
         id: i64,
     ) -> async_graphql::Result<RolloutObject> {
         let actor = authorize(ctx, TokenRole::Editor)?;
-        let rollout = admin(ctx)?
-            .store
+        let store = &admin(ctx)?.store;
+        let current = store.rollout(id).await.map_err(store_error)?;
+        writable(ctx, &current.flag_set)?;
+        let rollout = store
             .cancel_rollout(&actor, id)
             .await
             .map_err(store_error)?;

@@ -21,7 +21,7 @@ use async_graphql_warp::{GraphQLResponse, graphql_protocol};
 use futures::stream::BoxStream;
 use futures::{FutureExt, SinkExt, StreamExt};
 use serde_json::{Value, json};
-use warp::http::StatusCode;
+use warp::http::{HeaderValue, StatusCode};
 use warp::ws::Message;
 use warp::{Filter, Rejection, Reply};
 
@@ -40,6 +40,10 @@ pub const INTERNAL_ERROR_CLOSE_CODE: u16 = 1011;
 /// The close code of a socket that sent a message larger than
 /// [`MAX_BODY_BYTES`] (1009, "message too big").
 pub const MESSAGE_TOO_BIG_CLOSE_CODE: u16 = 1009;
+
+/// Longest `X-Request-Id` accepted, in bytes; the id is stored with every
+/// audit event of the request.
+pub const MAX_REQUEST_ID_BYTES: usize = 128;
 
 /// The admin API's routes over the schema of `admin`.
 pub fn routes(
@@ -87,18 +91,27 @@ where
     let query = warp::path!("graphql")
         .and(warp::post())
         .and(warp::header::optional::<String>("authorization"))
-        .and(warp::header::optional::<String>("x-request-id"))
+        .and(
+            warp::header::value("x-request-id")
+                .map(Some)
+                .or(warp::any().map(|| None))
+                .unify(),
+        )
         .and(with(store.clone()))
         .and(warp::body::content_length_limit(MAX_BODY_BYTES))
         .and(async_graphql_warp::graphql(schema.clone()))
         .and_then(
             |authorization: Option<String>,
-             request_id: Option<String>,
+             request_id: Option<HeaderValue>,
              store: Store,
              (schema, request): (Schema<Q, M, S>, Request)| async move {
-                let caller = match authenticate(&store, authorization.as_deref()).await {
-                    Ok(token) => Caller { token, request_id },
+                let token = match authenticate(&store, authorization.as_deref()).await {
+                    Ok(token) => token,
                     Err(denied) => return Ok::<_, Infallible>(denied),
+                };
+                let caller = match checked_request_id(request_id.as_ref()) {
+                    Ok(request_id) => Caller { token, request_id },
+                    Err(refused) => return Ok(refused.response()),
                 };
                 let execution = AssertUnwindSafe(schema.execute(request.data(caller)));
                 let response = match execution.catch_unwind().await {
@@ -425,6 +438,44 @@ async fn authenticate(
                 "the store is unavailable",
             ))
         }
+    }
+}
+
+/// The request id to audit: 1 to [`MAX_REQUEST_ID_BYTES`] bytes of visible
+/// ASCII (`!` to `~`). Anything else is refused with 400
+/// `INVALID_REQUEST_ID` rather than cut or replaced, so that the id in the
+/// audit trail is always the one the caller sent and can search for.
+fn checked_request_id(value: Option<&HeaderValue>) -> Result<Option<String>, InvalidRequestId> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let bytes = value.as_bytes();
+    if bytes.is_empty()
+        || bytes.len() > MAX_REQUEST_ID_BYTES
+        || !bytes.iter().all(u8::is_ascii_graphic)
+    {
+        return Err(InvalidRequestId { len: bytes.len() });
+    }
+    Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+/// An `X-Request-Id` that [`checked_request_id`] refuses.
+#[derive(Debug)]
+struct InvalidRequestId {
+    len: usize,
+}
+
+impl InvalidRequestId {
+    fn response(&self) -> warp::reply::Response {
+        error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST_ID",
+            &format!(
+                "X-Request-Id must be 1 to {MAX_REQUEST_ID_BYTES} visible ASCII characters \
+                 (got {} bytes)",
+                self.len
+            ),
+        )
     }
 }
 

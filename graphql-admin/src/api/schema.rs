@@ -149,7 +149,9 @@ impl std::fmt::Debug for ReadOnlySets {
     }
 }
 
-/// Refuses a write to a flag set that another source serves.
+/// Refuses a write to a flag set that another source serves. Every
+/// mutation that writes to a flag set (its flags, segments, rollouts, an
+/// import) calls it after [`authorize`].
 pub(super) fn writable(ctx: &Context<'_>, flag_set: &str) -> async_graphql::Result<()> {
     let read_only = ctx
         .data_opt::<ReadOnlySets>()

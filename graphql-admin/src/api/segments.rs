@@ -5,7 +5,7 @@
 use async_graphql::{Context, Json, Object, SimpleObject};
 use serde_json::Value;
 
-use super::schema::{Commit, admin, authorize, store_error, time};
+use super::schema::{Commit, admin, authorize, store_error, time, writable};
 use crate::store::{SegmentRecord, TokenRole};
 
 /// A segment.
@@ -68,6 +68,7 @@ impl SegmentMutation {
         expected_version: Option<i64>,
     ) -> async_graphql::Result<SegmentObject> {
         let actor = authorize(ctx, TokenRole::Editor)?;
+        writable(ctx, &flag_set)?;
         let admin = admin(ctx)?;
         let segment = match definition {
             Some(definition) => {

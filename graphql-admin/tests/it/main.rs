@@ -11,6 +11,13 @@ mod api;
 /// panicking handler ends only its own request.
 mod sockets;
 
+/// A GraphQL client over the routes, with a token of each role.
+mod client;
+
+/// What the API refuses before writing: request ids, read-only flag sets,
+/// segments with `$ref`, invisible keys.
+mod guards;
+
 /// PostgreSQL outages through a proxy the test cuts.
 mod outage;
 
