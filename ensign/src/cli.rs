@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory as _, Parser, Subcommand, ValueEnum};
 
 /// Ensign: an OpenFeature- and flagd-compatible feature-flag service.
 #[derive(Debug, Parser)]
@@ -10,6 +10,26 @@ use clap::{Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The command line to parse. Help shows which environment variable feeds
+/// each option but never its value: `ENSIGN_DATABASE_URL` and
+/// `ENSIGN_REDIS_URL` carry passwords, and so may any other value.
+pub fn command() -> clap::Command {
+    hide_env_values(Cli::command())
+}
+
+/// `command` and every subcommand under it with environment values hidden.
+fn hide_env_values(command: clap::Command) -> clap::Command {
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    let mut command = command.mut_args(|arg| arg.hide_env_values(true));
+    for name in names {
+        command = command.mut_subcommand(name, hide_env_values);
+    }
+    command
 }
 
 #[derive(Debug, Subcommand)]
@@ -259,6 +279,38 @@ impl From<TypeArg> for engine::FlagType {
             TypeArg::Integer => engine::FlagType::Integer,
             TypeArg::Float => engine::FlagType::Float,
             TypeArg::Object => engine::FlagType::Object,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every option of every subcommand, for checks that must hold for all.
+    fn all_args(command: &clap::Command) -> Vec<(String, clap::Arg)> {
+        let mut args: Vec<(String, clap::Arg)> = command
+            .get_arguments()
+            .map(|a| (command.get_name().to_owned(), a.clone()))
+            .collect();
+        for sub in command.get_subcommands() {
+            args.extend(all_args(sub));
+        }
+        args
+    }
+
+    #[test]
+    fn no_environment_value_is_shown_in_help() {
+        let args = all_args(&command());
+        assert!(args.iter().any(|(_, a)| a.get_env().is_some()));
+        for (command, arg) in args {
+            if arg.get_env().is_some() {
+                assert!(
+                    arg.is_hide_env_values_set(),
+                    "{command} --{}: its environment value would be shown in help",
+                    arg.get_id()
+                );
+            }
         }
     }
 }

@@ -189,6 +189,31 @@ async fn serves_files_with_a_static_context() {
     assert_eq!(code, Some(0));
 }
 
+/// Help names the environment variables but never prints their values,
+/// which hold database and Redis passwords.
+#[test]
+fn help_never_prints_environment_values() {
+    for args in [
+        &["serve", "--help"][..],
+        &["migrate", "--help"],
+        &["token", "create", "--help"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_ensign"))
+            .args(args)
+            .env("ENSIGN_DATABASE_URL", "postgres://ops:db-pass-1@db/flags")
+            .env("ENSIGN_REDIS_URL", "redis://:redis-pass-2@cache:6379")
+            .env("ENSIGN_URI", "https://u:uri-pass-3@h/f.json")
+            .output()
+            .expect("ensign runs");
+        assert!(output.status.success(), "{args:?}");
+        let help = String::from_utf8_lossy(&output.stdout);
+        assert!(help.contains("ENSIGN_DATABASE_URL"), "{args:?}: {help}");
+        for secret in ["db-pass-1", "redis-pass-2", "uri-pass-3"] {
+            assert!(!help.contains(secret), "{args:?} prints {secret}: {help}");
+        }
+    }
+}
+
 #[test]
 fn unusable_arguments_exit_2_with_a_message() {
     let output = Command::new(env!("CARGO_BIN_EXE_ensign"))
