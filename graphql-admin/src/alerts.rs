@@ -136,7 +136,7 @@ pub enum AlertError {
     /// A webhook URL that does not parse or is not `http(s)`.
     #[error("invalid webhook URL for host {host}: {reason}")]
     InvalidUrl {
-        /// The URL's host, if it has one (the rest may be secret).
+        /// The URL's origin, if it has one (the rest may be secret).
         host: String,
         /// What is wrong.
         reason: &'static str,
@@ -204,7 +204,7 @@ impl Alerter {
     pub async fn new(store: Store, settings: AlertSettings) -> Result<Alerter, AlertError> {
         let mut targets: Vec<Target> = Vec::new();
         for config in &settings.webhooks {
-            let host = webhook::host_of(&config.url);
+            let host = redact::origin(&config.url);
             check_url(&config.url, &host)?;
             if config.secret.is_empty() {
                 return Err(AlertError::EmptySecret { host });

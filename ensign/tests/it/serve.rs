@@ -706,6 +706,57 @@ async fn flag_sets_from_sources_are_read_only_beside_a_store() {
     assert_eq!(serve.terminate().0, Some(0));
 }
 
+/// An HTTP source whose URL carries credentials and a token: the admin
+/// API lists its flag set (named after the source, as the file names
+/// none) with the URL redacted, and neither the log nor `/metrics` shows
+/// the secrets.
+#[tokio::test]
+async fn http_source_secrets_stay_out_of_api_answers_logs_and_metrics() {
+    use warp::Filter as _;
+    let dir = scratch("http-secrets");
+    let flags = r#"{"flags": {"from-http": {"state": "ENABLED", "variants": {"on": true}, "defaultVariant": "on"}}}"#;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the origin");
+    let origin = listener.local_addr().expect("origin address");
+    let route = warp::path!("flags.json").map(move || flags);
+    tokio::spawn(warp::serve(route).incoming(listener).run());
+
+    let database = format!("sqlite:{}", dir.join("ensign.db").display());
+    let uri = format!("http://ops:hunter2@{origin}/flags.json?token=t0k3n#frag");
+    let serve = Serve::start_in(&dir, &["--database-url", &database, "--uri", &uri]);
+    serve.wait_ready().await;
+    let token = serve.token.clone().expect("a first start prints a token");
+    let (_, body) = graphql(&serve, &token, "{ flagSets { key readOnly } }").await;
+    let redacted = format!("http://***@{origin}/flags.json?token=***");
+    assert_eq!(
+        body["data"]["flagSets"],
+        json!([{"key": "default", "readOnly": false}, {"key": redacted, "readOnly": true}]),
+        "{body}"
+    );
+    assert_eq!(
+        serve.evaluate("from-http", json!({})).await["value"],
+        json!(true)
+    );
+    let metrics = reqwest::get(format!("http://{}/metrics", serve.management))
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("metrics text");
+    let (code, log) = serve.terminate();
+    assert_eq!(code, Some(0));
+    for secret in ["hunter2", "ops:", "t0k3n", "frag"] {
+        for (what, text) in [
+            ("answer", body.to_string()),
+            ("metrics", metrics.clone()),
+            ("log", log.clone()),
+        ] {
+            assert!(!text.contains(secret), "{secret} in the {what}: {text}");
+        }
+    }
+}
+
 /// A TCP proxy to the shared PostgreSQL server that a test can cut (open
 /// connections dropped, new ones refused) and restore.
 struct PostgresProxy {

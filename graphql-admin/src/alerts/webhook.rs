@@ -100,7 +100,7 @@ impl fmt::Debug for WebhookConfig {
         // The secret and the URL's path and query (chat webhooks carry
         // their token there) stay out of logs.
         f.debug_struct("WebhookConfig")
-            .field("url", &host_of(&self.url))
+            .field("url", &redact::origin(&self.url))
             .field("secret", &"***")
             .field("events", &self.events)
             .finish()
@@ -152,14 +152,6 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 /// its URL, so the URL (which may carry a token) is not stored.
 pub(crate) fn consumer(url: &str) -> String {
     format!("webhook:{}", hex(&Sha256::digest(url.as_bytes())[..16]))
-}
-
-/// The host of a URL, the only part of it that is logged.
-pub(crate) fn host_of(url: &str) -> String {
-    reqwest::Url::parse(url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_else(|| "<invalid URL>".to_owned())
 }
 
 /// One message for the targets: its id, type and signed body.
@@ -279,7 +271,7 @@ pub enum DeliveryError {
     /// The request could not be sent or answered (connection, timeout).
     #[error("request to {host} failed")]
     Request {
-        /// The target's host.
+        /// The target's origin (scheme, host and port).
         host: String,
         /// The client's error.
         #[source]
@@ -288,7 +280,7 @@ pub enum DeliveryError {
     /// The receiver answered with a status other than 2xx.
     #[error("{host} answered {status}")]
     Status {
-        /// The target's host.
+        /// The target's origin (scheme, host and port).
         host: String,
         /// The HTTP status.
         status: u16,
@@ -303,7 +295,7 @@ pub(crate) async fn send(
     timestamp: i64,
     timeout: Duration,
 ) -> Result<(), DeliveryError> {
-    let host = || host_of(&target.url);
+    let host = || redact::origin(&target.url);
     let response = client
         .post(&target.url)
         .timeout(timeout)
@@ -320,7 +312,8 @@ pub(crate) async fn send(
         .await
         .map_err(|source| DeliveryError::Request {
             host: host(),
-            source,
+            // The client's error carries the URL, path and query included.
+            source: source.without_url(),
         })?;
     let status = response.status();
     if status.is_success() {
@@ -372,6 +365,5 @@ mod tests {
     fn consumers_hide_the_url() {
         let name = consumer("https://hooks.example/T000/secret-token");
         assert!(name.starts_with("webhook:") && !name.contains("secret"));
-        assert_eq!(host_of("https://hooks.example/T000/x"), "hooks.example");
     }
 }

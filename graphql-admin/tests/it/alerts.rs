@@ -681,3 +681,90 @@ async fn the_alerts_query_lists_unusual_changes() {
         db.drop_all().await;
     }
 }
+
+/// Log lines written while it runs, for tests that check what a log line
+/// leaves out.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
+    }
+}
+
+/// A failed delivery is logged with the target's origin only: the path
+/// and query of a webhook URL (where chat services put their token) stay
+/// out of the log line, its error and its cause.
+#[tokio::test]
+async fn failed_deliveries_log_the_origin_and_not_the_url() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer({
+            let captured = captured.clone();
+            move || captured.clone()
+        })
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    // The test's runtime has one thread, so the alerter's tasks log here.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let db = TestDb::sqlite().await;
+    let store = &db.store;
+    let (commits, _) = broadcast::channel(64);
+    flag_set(store).await;
+    write(
+        store,
+        &commits,
+        "banner",
+        FlagChange::Create(flag("off", None)),
+    )
+    .await;
+    // A port that refuses connections.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let target = WebhookConfig {
+        url: format!(
+            "http://hook-user:hook-pass@{closed}/services/T0/B0/path-token?token=query-token#frag"
+        ),
+        secret: SECRET.into(),
+        events: Vec::new(),
+    };
+    let running = start(store, settings(vec![target]), &commits).await;
+    update(store, &commits, "banner", "on").await;
+    let deadline = Instant::now() + PATIENCE;
+    while !captured.text().contains("Webhook delivery failed") {
+        assert!(Instant::now() < deadline, "no failed delivery logged");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    running.stop().await;
+    let log = captured.text();
+    assert!(log.contains(&format!("webhook=http://{closed}")), "{log}");
+    for secret in [
+        "path-token",
+        "query-token",
+        "frag",
+        "hook-user",
+        "hook-pass",
+        "/services",
+    ] {
+        assert!(
+            !log.contains(secret),
+            "{secret} leaked into the log:\n{log}"
+        );
+    }
+    db.drop_all().await;
+}

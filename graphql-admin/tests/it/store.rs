@@ -750,6 +750,19 @@ async fn an_unreachable_database_is_a_clear_error() {
     let message = error.to_string();
     assert!(message.contains("127.0.0.1:1"), "{message}");
     assert!(!message.contains("secret"), "{message}");
+    // A password in the query is as secret as one in the userinfo, and the
+    // causes under the error hide it too.
+    let error = Store::connect("postgres://127.0.0.1:1/flags?sslmode=disable&password=qs-secret")
+        .await
+        .unwrap_err();
+    let mut chain = error.to_string();
+    let mut cause = std::error::Error::source(&error);
+    while let Some(source) = cause {
+        chain.push_str(&format!(": {source} ({source:?})"));
+        cause = source.source();
+    }
+    assert!(chain.contains("password=***"), "{chain}");
+    assert!(!chain.contains("qs-secret"), "{chain}");
 }
 
 const EXAMPLES: &str = include_str!("../../../examples/flags.json");

@@ -212,7 +212,7 @@ impl InProcessBuilder {
     /// Starts syncing in the background of the current tokio runtime.
     pub fn build(self) -> Result<InProcessProvider, ClientError> {
         let invalid = |reason: String| ClientError::InvalidTarget {
-            target: self.target.clone(),
+            target: redact::url(&self.target),
             reason,
         };
         let uri = if self.target.contains("://") {

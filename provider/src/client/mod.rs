@@ -44,7 +44,7 @@ pub enum ClientError {
     /// The sync target is not a usable address.
     #[error("sync target {target:?} is not valid: {reason}")]
     InvalidTarget {
-        /// The target as given.
+        /// The target, with its secrets hidden.
         target: String,
         /// What is wrong with it.
         reason: String,
@@ -52,7 +52,7 @@ pub enum ClientError {
     /// The OFREP base URL is not a usable URL.
     #[error("OFREP base URL {url:?} is not valid: {reason}")]
     InvalidBaseUrl {
-        /// The URL as given.
+        /// The URL, with its secrets hidden.
         url: String,
         /// What is wrong with it.
         reason: String,
@@ -76,7 +76,7 @@ pub enum ClientError {
     /// An OFREP request failed.
     #[error("OFREP request to {url} failed: {source}")]
     Request {
-        /// The request's URL.
+        /// The request's URL, with its secrets hidden.
         url: String,
         /// The transport error.
         #[source]
@@ -93,7 +93,7 @@ pub enum ClientError {
     /// An OFREP body was not what the protocol defines.
     #[error("OFREP body from {url} is not valid: {reason}")]
     Body {
-        /// The request's URL.
+        /// The request's URL, with its secrets hidden.
         url: String,
         /// What is wrong with it.
         reason: String,

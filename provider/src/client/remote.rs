@@ -328,7 +328,7 @@ impl RemoteBuilder {
     /// of the current tokio runtime.
     pub fn build(self) -> Result<RemoteProvider, ClientError> {
         let invalid = |reason: String| ClientError::InvalidBaseUrl {
-            url: self.base_url.clone(),
+            url: redact::url(&self.base_url),
             reason,
         };
         let base = Url::parse(&self.base_url).map_err(|e| invalid(e.to_string()))?;
@@ -550,9 +550,11 @@ impl Remote {
         if let Some(etag) = previous.as_ref().and_then(|c| c.etag.as_deref()) {
             request = request.header(header::IF_NONE_MATCH, etag);
         }
-        let failed = |source| ClientError::Request {
-            url: redact(&url),
-            source,
+        // The client's error would carry the URL as given; ours shows it
+        // redacted.
+        let failed = |source: reqwest::Error| ClientError::Request {
+            url: redact::url(url.as_str()),
+            source: source.without_url(),
         };
         let response = request.send().await.map_err(failed)?;
         let status = response.status();
@@ -593,7 +595,7 @@ impl Remote {
             .map(str::to_owned);
         let body = response.bytes().await.map_err(failed)?;
         let wire: WireBulk = serde_json::from_slice(&body).map_err(|e| ClientError::Body {
-            url: redact(&url),
+            url: redact::url(url.as_str()),
             reason: e.to_string(),
         })?;
         let events = wire
@@ -723,13 +725,6 @@ fn differing(old: &HashMap<String, WireFlag>, new: &HashMap<String, WireFlag>) -
         .collect();
     keys.sort_unstable();
     keys
-}
-
-/// A URL without its query, which may carry credentials.
-fn redact(url: &Url) -> String {
-    let mut url = url.clone();
-    url.set_query(None);
-    url.to_string()
 }
 
 /// A `Retry-After` as seconds or an HTTP date.

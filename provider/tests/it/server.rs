@@ -724,3 +724,52 @@ async fn sdk_keys_delivered_with_flag_sets_bind_requests() {
     );
     server.shutdown().await;
 }
+
+/// A source URL's credentials and query values never reach a metric label
+/// or a flag-set id (the source's name, when the file names none): both
+/// show the URL redacted.
+#[tokio::test]
+async fn http_source_secrets_stay_out_of_metrics_and_flag_set_names() {
+    let origin = std::sync::Arc::new(Origin::default());
+    // Without `flagSetId`, the flag set is named after its source.
+    let unnamed = SHOP.replacen("\"flagSetId\": \"shop\", ", "", 1);
+    assert_ne!(unnamed, SHOP, "the fixture names its flag set");
+    *origin.body.lock().expect("lock") = (200, unnamed);
+    let addr = serve_origin(std::sync::Arc::clone(&origin)).await;
+    let sources = SourceSpec::from_sources_json(&format!(
+        r#"[{{"uri": "http://{addr}/flags.json?token=t0ken-in-query#frag-secret",
+              "provider": "http", "bearerToken": "secret"}},
+            {{"uri": "http://ops:hunter2@{addr}/flags.json?password=pa55word",
+              "provider": "http", "bearerToken": "secret"}}]"#
+    ))
+    .expect("the sources parse");
+    let server = Server::start(config(sources))
+        .await
+        .expect("the server starts");
+    // The first source loads; the second one is refused (its userinfo
+    // becomes a second Authorization header) and counts sync errors.
+    eventually("the flags are served", || async {
+        evaluate(&server, "banner").await["value"] == json!(false)
+    })
+    .await;
+    let redacted_failure = format!("http://***@{addr}/flags.json?password=***");
+    eventually("the failure is counted", || async {
+        get(&server, "/metrics").await.1.contains(&format!(
+            "ensign_sync_errors_total{{source=\"{redacted_failure}\"}}"
+        ))
+    })
+    .await;
+    let metrics = get(&server, "/metrics").await.1;
+    let named = format!("flag_set=\"http://{addr}/flags.json?token=***\"");
+    assert!(metrics.contains(&named), "{named} in {metrics}");
+    for secret in [
+        "t0ken-in-query",
+        "frag-secret",
+        "hunter2",
+        "ops:",
+        "pa55word",
+    ] {
+        assert!(!metrics.contains(secret), "{secret} leaked into {metrics}");
+    }
+    server.shutdown().await;
+}

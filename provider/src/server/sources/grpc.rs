@@ -39,7 +39,10 @@ pub async fn run(
                     // The stream delivered before it ended: retry promptly.
                     Ok(true) => backoff = BACKOFF.0,
                     Ok(false) => {}
-                    Err(error) => loader.failed(index, &format!("syncing from {target}: {error}")),
+                    Err(error) => loader.failed(
+                        index,
+                        &format!("syncing from {}: {error}", redact::url(&target)),
+                    ),
                 }
             }
             () = &mut shutdown => return,

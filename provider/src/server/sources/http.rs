@@ -69,9 +69,15 @@ async fn poll(
     if let Some(tag) = etag.as_deref() {
         request = request.header(IF_NONE_MATCH, tag);
     }
+    // The URL may carry credentials or a token in its query: messages show
+    // it redacted, and the client's errors without their copy of it.
+    let shown = || redact::url(url);
     let response = match request.send().await {
         Ok(response) => response,
-        Err(error) => return loader.failed(index, &format!("fetching {url}: {error}")),
+        Err(error) => {
+            let error = error.without_url();
+            return loader.failed(index, &format!("fetching {}: {error}", shown()));
+        }
     };
     match response.status() {
         StatusCode::NOT_MODIFIED => {}
@@ -89,9 +95,12 @@ async fn poll(
                         *etag = tag;
                     }
                 }
-                Err(error) => loader.failed(index, &format!("reading {url}: {error}")),
+                Err(error) => {
+                    let error = error.without_url();
+                    loader.failed(index, &format!("reading {}: {error}", shown()));
+                }
             }
         }
-        status => loader.failed(index, &format!("fetching {url}: HTTP {status}")),
+        status => loader.failed(index, &format!("fetching {}: HTTP {status}", shown())),
     }
 }

@@ -18,7 +18,9 @@ pub const DEFAULT_REDIS_INTERVAL: Duration = Duration::from_secs(5);
 /// One configured source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceSpec {
-    /// Its name: the selector `source=…` picks it (the URI as given).
+    /// Its name: the selector `source=…` picks it, and logs, metric
+    /// labels and flag-set ids show it. The URI as given, with its
+    /// credentials, query values and fragment hidden (`redact::url`).
     pub name: String,
     /// What it is.
     pub kind: SourceKind,
@@ -85,14 +87,14 @@ pub enum SpecError {
          or redis(s)://host:port"
     )]
     UnknownUri {
-        /// The URI.
+        /// The URI, with its secrets hidden.
         uri: String,
     },
     /// A `redis://` or `rediss://` URI that does not parse, or names an
     /// empty prefix.
     #[error("source URI {uri:?} is not a usable Redis URL: {reason}")]
     InvalidRedisUri {
-        /// The URI, without its password.
+        /// The URI, with its secrets hidden.
         uri: String,
         /// What is wrong with it.
         reason: String,
@@ -103,7 +105,7 @@ pub enum SpecError {
     /// An entry names a provider Ensign does not have.
     #[error("source {uri:?}: unknown provider {provider:?} (expected file, http, grpc or redis)")]
     UnknownProvider {
-        /// The URI.
+        /// The URI, with its secrets hidden.
         uri: String,
         /// The provider named.
         provider: String,
@@ -139,11 +141,11 @@ impl SourceSpec {
             }
         } else {
             return Err(SpecError::UnknownUri {
-                uri: uri.to_owned(),
+                uri: redact::url(uri),
             });
         };
         Ok(SourceSpec {
-            name: uri.to_owned(),
+            name: redact::url(uri),
             kind,
         })
     }
@@ -194,22 +196,26 @@ impl SourceSpec {
                     },
                     _ => {
                         return Err(SpecError::UnknownProvider {
-                            uri: e.uri,
+                            uri: redact::url(&e.uri),
                             provider: e.provider,
                         });
                     }
                 };
-                Ok(SourceSpec { name: e.uri, kind })
+                Ok(SourceSpec {
+                    name: redact::url(&e.uri),
+                    kind,
+                })
             })
             .collect()
     }
 }
 
 /// A Redis source from its URI: Ensign's `prefix` parameter is taken out
-/// (the others are the Redis client's), and the name hides the password.
+/// (the others are the Redis client's), and the name hides the secrets
+/// but shows the prefix, which is Ensign's own and not a secret.
 fn redis_source(uri: &str, interval: Duration) -> Result<SourceSpec, SpecError> {
     let invalid = |reason: String| SpecError::InvalidRedisUri {
-        uri: redact(uri),
+        uri: redact::url(uri),
         reason,
     };
     let (base, query) = match uri.split_once('?') {
@@ -217,6 +223,7 @@ fn redis_source(uri: &str, interval: Duration) -> Result<SourceSpec, SpecError> 
         None => (uri, None),
     };
     let mut prefix = engine::publication::DEFAULT_PREFIX.to_owned();
+    let mut prefix_given = false;
     let mut rest = Vec::new();
     for pair in query.into_iter().flat_map(|q| q.split('&')) {
         match pair.split_once('=') {
@@ -225,6 +232,7 @@ fn redis_source(uri: &str, interval: Duration) -> Result<SourceSpec, SpecError> 
                     return Err(invalid(format!("prefix {value:?} is empty or has spaces")));
                 }
                 value.clone_into(&mut prefix);
+                prefix_given = true;
             }
             _ if pair.is_empty() => {}
             _ => rest.push(pair),
@@ -236,8 +244,13 @@ fn redis_source(uri: &str, interval: Duration) -> Result<SourceSpec, SpecError> 
         format!("{base}?{}", rest.join("&"))
     };
     redis::Client::open(url.as_str()).map_err(|error| invalid(error.to_string()))?;
+    let mut name = redact::url(&url);
+    if prefix_given {
+        let separator = if name.contains('?') { '&' } else { '?' };
+        name = format!("{name}{separator}prefix={prefix}");
+    }
     Ok(SourceSpec {
-        name: redact(uri),
+        name,
         kind: SourceKind::Redis {
             url,
             prefix,
@@ -245,24 +258,6 @@ fn redis_source(uri: &str, interval: Duration) -> Result<SourceSpec, SpecError> 
             interval,
         },
     })
-}
-
-/// A URL without its password, as names and messages show it.
-fn redact(url: &str) -> String {
-    let Some(scheme) = url.find("://") else {
-        return url.to_owned();
-    };
-    let authority_end = url[scheme + 3..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |end| scheme + 3 + end);
-    match url[..authority_end].rfind('@') {
-        Some(at) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            let user = credentials.split_once(':').map_or("", |(user, _)| user);
-            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_owned(),
-    }
 }
 
 #[cfg(test)]
@@ -299,6 +294,36 @@ mod tests {
         );
     }
 
+    #[test]
+    fn names_hide_credentials_and_query_values() {
+        let http = SourceSpec::from_uri("https://ops:hunter2@h/f.json?token=t0k#frag").unwrap();
+        assert_eq!(http.name, "https://***@h/f.json?token=***");
+        assert_eq!(
+            http.kind,
+            SourceKind::Http {
+                url: "https://ops:hunter2@h/f.json?token=t0k#frag".into(),
+                bearer_token: None,
+                interval: DEFAULT_HTTP_INTERVAL,
+            },
+            "the source itself still uses the URL as given"
+        );
+        let listed = SourceSpec::from_sources_json(
+            r#"[{"uri":"http://u:p@h/f.json?k=v","provider":"http"}]"#,
+        )
+        .unwrap();
+        assert_eq!(listed[0].name, "http://***@h/f.json?k=***");
+        assert_eq!(
+            SourceSpec::from_uri("ftp://u:p@h/f.json"),
+            Err(SpecError::UnknownUri {
+                uri: "ftp://***@h/f.json".into()
+            })
+        );
+        assert!(matches!(
+            SourceSpec::from_sources_json(r#"[{"uri":"s3://k:s@b/f","provider":"s3"}]"#),
+            Err(SpecError::UnknownProvider { uri, .. }) if uri == "s3://***@b/f"
+        ));
+    }
+
     #[track_caller]
     fn check_redis(uri: &str, name: &str, url: &str, prefix: &str) {
         let spec = SourceSpec::from_uri(uri).unwrap();
@@ -330,26 +355,26 @@ mod tests {
         );
         check_redis(
             "rediss://default:secret@cache:6380?protocol=resp3&prefix=eu.ensign",
-            "rediss://default:***@cache:6380?protocol=resp3&prefix=eu.ensign",
+            "rediss://***@cache:6380?protocol=***&prefix=eu.ensign",
             "rediss://default:secret@cache:6380?protocol=resp3",
             "eu.ensign",
         );
         check_redis(
             "rediss://:secret@cache/1",
-            "rediss://:***@cache/1",
+            "rediss://***@cache/1",
             "rediss://:secret@cache/1",
             "ensign",
         );
         assert_eq!(
             SourceSpec::from_uri("redis://cache?prefix="),
             Err(SpecError::InvalidRedisUri {
-                uri: "redis://cache?prefix=".into(),
+                uri: "redis://cache?prefix=***".into(),
                 reason: "prefix \"\" is empty or has spaces".into(),
             })
         );
         assert!(matches!(
             SourceSpec::from_uri("redis://:secret@cache:notaport"),
-            Err(SpecError::InvalidRedisUri { uri, .. }) if uri == "redis://:***@cache:notaport"
+            Err(SpecError::InvalidRedisUri { uri, .. }) if uri == "redis://***@***"
         ));
         let listed = SourceSpec::from_sources_json(
             r#"[{"uri":"redis://cache:6379?prefix=shop","provider":"redis","interval":30}]"#,
