@@ -132,7 +132,8 @@ pub struct ServeArgs {
     /// Unix socket for flagd's evaluation gRPC service, instead of --port.
     #[arg(long, short = 'd', env = "ENSIGN_SOCKET_PATH")]
     pub socket_path: Option<PathBuf>,
-    /// Address every listener binds.
+    /// Address the evaluation (OFREP, gRPC evaluation and sync) and
+    /// management listeners bind; the admin API has --admin-bind.
     #[arg(long, env = "ENSIGN_BIND", default_value = "0.0.0.0")]
     pub bind: std::net::IpAddr,
     /// Origins allowed by CORS on the OFREP service, repeatable; * allows any.
@@ -174,6 +175,11 @@ pub struct ServeArgs {
     /// Port of the GraphQL admin API (served when there is a store).
     #[arg(long, env = "ENSIGN_ADMIN_PORT", default_value_t = 8017)]
     pub admin_port: u16,
+    /// Address the GraphQL admin API binds. Loopback by default: the admin
+    /// API is reachable from other machines only when asked for (0.0.0.0,
+    /// or an interface's address), preferably with TLS.
+    #[arg(long, env = "ENSIGN_ADMIN_BIND", default_value = "127.0.0.1")]
+    pub admin_bind: std::net::IpAddr,
     /// Refuse to start if the store needs migrations, instead of applying
     /// them.
     #[arg(long, env = "ENSIGN_SKIP_MIGRATIONS")]

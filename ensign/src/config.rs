@@ -36,6 +36,7 @@ pub struct ServeFile {
     fractional: Option<String>,
     database_url: Option<String>,
     admin_port: Option<u16>,
+    admin_bind: Option<IpAddr>,
     skip_migrations: Option<bool>,
     redis_url: Option<String>,
     redis_prefix: Option<String>,
@@ -109,6 +110,7 @@ pub fn merge(
         max_body_bytes,
         fractional,
         admin_port,
+        admin_bind,
         skip_migrations,
         redis_prefix,
         redis_snapshot

@@ -2,6 +2,7 @@
 //! them, and manages the store.
 
 mod admin;
+mod banner;
 mod cli;
 mod config;
 mod eval;

@@ -10,6 +10,7 @@ use provider::server::ofrep::OfrepConfig;
 use provider::server::sources::{SourceKind, SourceSpec};
 use provider::server::{Server, ServerConfig};
 
+use crate::banner::{self, Access, Endpoint, Listener};
 use crate::config::Settings;
 use crate::store_node;
 
@@ -54,7 +55,45 @@ pub fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
             }
             _ => None,
         };
+        let tls_on = config.tls.is_some();
+        let evaluation_access = if settings.api_keys.is_empty() {
+            Access::SdkKeys
+        } else {
+            Access::ApiKey
+        };
         let server = Server::start(config).await?;
+        let evaluation_endpoint = match (server.evaluation_addr, &args.socket_path) {
+            (Some(addr), _) => Endpoint::Tcp(addr),
+            (None, Some(path)) => Endpoint::Unix(path.clone()),
+            (None, None) => Endpoint::Tcp(std::net::SocketAddr::new(args.bind, args.port)),
+        };
+        let mut listeners = vec![
+            Listener {
+                name: "ofrep",
+                endpoint: Endpoint::Tcp(server.ofrep_addr),
+                tls: tls_on,
+                access: evaluation_access,
+            },
+            Listener {
+                name: "evaluation",
+                // flagd serves its unix socket without TLS.
+                tls: tls_on && matches!(evaluation_endpoint, Endpoint::Tcp(_)),
+                endpoint: evaluation_endpoint,
+                access: evaluation_access,
+            },
+            Listener {
+                name: "sync",
+                endpoint: Endpoint::Tcp(server.sync_addr),
+                tls: tls_on,
+                access: evaluation_access,
+            },
+            Listener {
+                name: "management",
+                endpoint: Endpoint::Tcp(server.management_addr),
+                tls: tls_on,
+                access: Access::Open,
+            },
+        ];
         let (stop, stopping) = tokio::sync::watch::channel(false);
         if let Some(prepared) = store {
             let publish = args.redis_url.as_ref().map(|url| {
@@ -62,16 +101,24 @@ pub fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
                 settings.prefix = args.redis_prefix.clone();
                 settings
             });
+            let admin_tls = tls.is_some();
             let options = store_node::NodeOptions {
-                bind: args.bind,
+                bind: args.admin_bind,
                 admin_port: args.admin_port,
                 tls,
                 publish,
                 webhooks: settings.webhooks.clone(),
                 read_only: read_only_sets(server.flags()),
             };
-            store_node::start(prepared, options, stopping).await?;
+            let admin = store_node::start(prepared, options, stopping).await?;
+            listeners.push(Listener {
+                name: "admin",
+                endpoint: Endpoint::Tcp(admin),
+                tls: admin_tls,
+                access: Access::AdminToken,
+            });
         }
+        banner::announce(&listeners);
         stop_signal().await;
         tracing::info!("Shutting down.");
         let _ = stop.send(true);

@@ -143,13 +143,13 @@ pub async fn start(
             .create_token(&Actor::named(SERVER_ACTOR), "admin", TokenRole::Admin, None)
             .await?;
         let host = if bind.is_unspecified() {
-            "127.0.0.1".to_owned()
+            IpAddr::from([127, 0, 0, 1])
         } else {
-            bind.to_string()
+            bind
         };
         eprintln!(
-            "\nAdmin API: {scheme}://{host}:{}/graphql\nAdmin token (shown only now): {}\n",
-            addr.port(),
+            "\nAdmin API: {scheme}://{}/graphql\nAdmin token (shown only now): {}\n",
+            SocketAddr::new(host, addr.port()),
             token.secret
         );
     }

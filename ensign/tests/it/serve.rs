@@ -20,6 +20,8 @@ struct Serve {
     admin: Option<SocketAddr>,
     /// The admin token printed on a store's first start.
     token: Option<String>,
+    /// The log lines read while starting.
+    early: Vec<String>,
     log: mpsc::Receiver<String>,
 }
 
@@ -28,18 +30,17 @@ impl Serve {
         Serve::start_in(&workspace_root(), extra)
     }
 
-    /// Starts `ensign serve` in `dir`, where an embedded store lives.
+    /// Starts `ensign serve` in `dir`, where an embedded store lives, bound
+    /// to 127.0.0.1 unless `extra` says `--bind`.
     fn start_in(dir: &std::path::Path, extra: &[&str]) -> Serve {
+        let bind: &[&str] = if extra.contains(&"--bind") {
+            &[]
+        } else {
+            &["--bind", "127.0.0.1"]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_ensign"))
-            .args([
-                "serve",
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--sync-port",
-                "0",
-            ])
+            .args(["serve", "--port", "0", "--sync-port", "0"])
+            .args(bind)
             .args(["--ofrep-port", "0", "--management-port", "0"])
             .args(["--admin-port", "0"])
             .args(extra)
@@ -59,10 +60,12 @@ impl Serve {
         });
         let with_store = extra.contains(&"--database-url") || !extra.contains(&"--uri");
         let (mut ofrep, mut management, mut admin, mut token) = (None, None, None, None);
+        let mut early = Vec::new();
         while ofrep.is_none() || management.is_none() || (with_store && admin.is_none()) {
             let line = log
                 .recv_timeout(Duration::from_secs(30))
                 .expect("the listeners log their addresses");
+            early.push(line.clone());
             let addr = || {
                 line.split_whitespace()
                     .find_map(|w| w.strip_prefix("addr="))
@@ -85,7 +88,23 @@ impl Serve {
             management: management.expect("management address"),
             admin,
             token,
+            early,
             log,
+        }
+    }
+
+    /// Reads the log until a line contains every one of `parts`; keeps
+    /// what it read in `early`.
+    fn wait_for_line(&mut self, parts: &[&str]) -> String {
+        loop {
+            let line = self
+                .log
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("no log line with {parts:?} in {:#?}", self.early));
+            self.early.push(line.clone());
+            if parts.iter().all(|p| line.contains(p)) {
+                return line;
+            }
         }
     }
 
@@ -212,6 +231,169 @@ fn help_never_prints_environment_values() {
             assert!(!help.contains(secret), "{args:?} prints {secret}: {help}");
         }
     }
+}
+
+/// The admin API binds `--admin-bind` (loopback by default), apart from
+/// the evaluation listeners' `--bind`.
+#[tokio::test]
+async fn the_admin_listener_binds_its_own_address() {
+    let ip = |addr: Option<SocketAddr>| addr.map(|a| a.ip().to_string());
+    let serve = Serve::start_in(&scratch("admin-bind-default"), &["--bind", "127.0.0.2"]);
+    assert_eq!(ip(Some(serve.ofrep)).as_deref(), Some("127.0.0.2"));
+    assert_eq!(ip(serve.admin).as_deref(), Some("127.0.0.1"), "the default");
+    let token = serve.token.clone().expect("a first start prints a token");
+    let (status, _) = graphql(&serve, &token, "{ flagSets { key } }").await;
+    assert_eq!(status, 200);
+    assert_eq!(serve.terminate().0, Some(0));
+
+    let serve = Serve::start_in(&scratch("admin-bind-given"), &["--admin-bind", "127.0.0.3"]);
+    assert_eq!(ip(Some(serve.ofrep)).as_deref(), Some("127.0.0.1"));
+    assert_eq!(ip(serve.admin).as_deref(), Some("127.0.0.3"));
+    let token = serve.token.clone().expect("a first start prints a token");
+    let (status, _) = graphql(&serve, &token, "{ flagSets { key } }").await;
+    assert_eq!(status, 200);
+    assert_eq!(serve.terminate().0, Some(0));
+}
+
+/// The banner line of each listener (`listener=… addr=… tls=… keys=…
+/// without_key=…`) and whether a warning names that listener.
+fn banner(mut serve: Serve) -> Vec<(String, String, bool)> {
+    // The admin listener is announced last, its warning (if any) after it.
+    serve.wait_for_line(&["Listening.", "listener=\"admin\""]);
+    let mut log = serve.early.clone();
+    let (code, tail) = serve.terminate();
+    assert_eq!(code, Some(0), "{tail}");
+    log.extend(tail.lines().map(str::to_owned));
+    ["ofrep", "evaluation", "sync", "management", "admin"]
+        .into_iter()
+        .map(|name| {
+            let tag = format!("listener=\"{name}\"");
+            let line = log
+                .iter()
+                .find(|l| l.contains("Listening.") && l.contains(&tag))
+                .unwrap_or_else(|| panic!("no banner line for {name} in {log:#?}"));
+            let facts: Vec<&str> = line
+                .split_whitespace()
+                .filter(|w| {
+                    ["addr=", "tls=", "keys=", "without_key="]
+                        .iter()
+                        .any(|k| w.starts_with(k))
+                })
+                .map(|w| {
+                    if w.starts_with("addr=") {
+                        w.split(':').next().unwrap_or(w)
+                    } else {
+                        w
+                    }
+                })
+                .collect();
+            let warned = log.iter().any(|l| l.contains("WARN") && l.contains(&tag));
+            (name.to_owned(), facts.join(" "), warned)
+        })
+        .collect()
+}
+
+#[track_caller]
+fn check_banner(extra: &[&str], expect: &[(&str, &str, bool)]) {
+    let dir = scratch("banner");
+    std::fs::write(dir.join("keys.yaml"), "api-keys:\n  - key: k-1\n").expect("a config file");
+    let got = banner(Serve::start_in(&dir, extra));
+    let expect: Vec<(String, String, bool)> = expect
+        .iter()
+        .map(|(name, facts, warned)| ((*name).to_owned(), (*facts).to_owned(), *warned))
+        .collect();
+    assert_eq!(got, expect, "ensign serve {extra:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The startup banner says for each listener where it is, whether it uses
+/// TLS and whether it answers without a key, and warns about each surface
+/// that answers without a key (or takes admin tokens) over plain HTTP on a
+/// non-loopback address.
+#[test]
+fn the_banner_says_where_listeners_are_and_what_they_ask() {
+    let open = "keys=\"sdk-key-per-flag-set\" without_key=true";
+    let management = "keys=\"none\" without_key=true";
+    let admin = "keys=\"admin-token\" without_key=false";
+    // The defaults' shape: evaluation on every interface, without keys,
+    // over plain HTTP (warned); the admin API on loopback.
+    check_banner(
+        &["--bind", "0.0.0.0"],
+        &[
+            ("ofrep", &format!("addr=0.0.0.0 tls=false {open}"), true),
+            (
+                "evaluation",
+                &format!("addr=0.0.0.0 tls=false {open}"),
+                true,
+            ),
+            ("sync", &format!("addr=0.0.0.0 tls=false {open}"), true),
+            (
+                "management",
+                &format!("addr=0.0.0.0 tls=false {management}"),
+                false,
+            ),
+            ("admin", &format!("addr=127.0.0.1 tls=false {admin}"), false),
+        ],
+    );
+    // Static API keys close evaluation; an exposed plain admin API warns.
+    let keyed = "keys=\"api-key\" without_key=false";
+    check_banner(
+        &[
+            "--bind",
+            "0.0.0.0",
+            "--admin-bind",
+            "0.0.0.0",
+            "--config",
+            "keys.yaml",
+        ],
+        &[
+            ("ofrep", &format!("addr=0.0.0.0 tls=false {keyed}"), false),
+            (
+                "evaluation",
+                &format!("addr=0.0.0.0 tls=false {keyed}"),
+                false,
+            ),
+            ("sync", &format!("addr=0.0.0.0 tls=false {keyed}"), false),
+            (
+                "management",
+                &format!("addr=0.0.0.0 tls=false {management}"),
+                false,
+            ),
+            ("admin", &format!("addr=0.0.0.0 tls=false {admin}"), true),
+        ],
+    );
+    // TLS everywhere: nothing crosses the network in clear.
+    let data = crate::workspace_root().join("provider/tests/data");
+    let cert = data.join("localhost.cert.pem");
+    let key = data.join("localhost.key.pem");
+    let (cert, key) = (cert.to_string_lossy(), key.to_string_lossy());
+    check_banner(
+        &[
+            "--bind",
+            "0.0.0.0",
+            "--admin-bind",
+            "0.0.0.0",
+            "--server-cert-path",
+            &cert,
+            "--server-key-path",
+            &key,
+        ],
+        &[
+            ("ofrep", &format!("addr=0.0.0.0 tls=true {open}"), false),
+            (
+                "evaluation",
+                &format!("addr=0.0.0.0 tls=true {open}"),
+                false,
+            ),
+            ("sync", &format!("addr=0.0.0.0 tls=true {open}"), false),
+            (
+                "management",
+                &format!("addr=0.0.0.0 tls=true {management}"),
+                false,
+            ),
+            ("admin", &format!("addr=0.0.0.0 tls=true {admin}"), false),
+        ],
+    );
 }
 
 #[test]
