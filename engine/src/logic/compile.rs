@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::budget::EvalLimits;
 use super::{ArithOp, CmpOp, IterOp, Node, Rule, VarSource};
 use crate::context::{PathTable, split_path};
-use crate::ops::fractional::FractionalVersion;
+use crate::ops::fractional::{FractionalVersion, MAX_WEIGHT};
 use crate::ops::semver::{self, SemVerOp};
 use crate::pointer::Pointer;
 
@@ -574,6 +574,9 @@ impl Compiler<'_, '_> {
             if items.len() <= buckets_from {
                 self.warn("fractional needs at least one bucket");
             }
+            // The sum of the weights, while every weight is a constant.
+            let mut total: Option<u64> = Some(0);
+            let mut oversized = false;
             for (i, bucket) in items.iter().enumerate().skip(buckets_from) {
                 self.pointer.push_index(i);
                 match bucket {
@@ -585,18 +588,38 @@ impl Compiler<'_, '_> {
                                     if n.as_i64().is_some_and(|w| w < 0) {
                                         self.warn("bucket weight must not be negative (flagd treats it as 0)");
                                     }
+                                    // Negative weights count as zero.
+                                    let w = n.as_u64().unwrap_or(0);
+                                    if w > MAX_WEIGHT {
+                                        oversized = true;
+                                        self.warn(format!(
+                                            "bucket weight {w} is above the largest weight, {MAX_WEIGHT}, so the rule never buckets anyone"
+                                        ));
+                                    }
+                                    total = total.map(|t| t.saturating_add(w));
                                 }
                                 Value::Number(_) => self.warn("bucket weight must be an integer"),
-                                Value::Object(_) => {}
+                                Value::Object(_) => total = None,
                                 _ => self.warn("bucket weight must be a number or an expression"),
                             }
                             self.pointer.pop();
+                        } else {
+                            // A bucket without a weight weighs 1.
+                            total = total.map(|t| t.saturating_add(1));
                         }
                     }
                     Value::Array(_) => self.warn("a bucket needs a variant name"),
                     _ => self.warn("a bucket must be an array [variant, weight]"),
                 }
                 self.pointer.pop();
+            }
+            if let Some(total) = total
+                && total > MAX_WEIGHT
+                && !oversized
+            {
+                self.warn(format!(
+                    "the bucket weights add up to {total}, above the largest total, {MAX_WEIGHT}, so the rule never buckets anyone"
+                ));
             }
         }
         Node::Fractional {

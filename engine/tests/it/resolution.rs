@@ -502,3 +502,72 @@ fn definitions_carry_refs_expanded_and_evaluator_edits_are_changes() {
     assert_eq!(changes.changed, ["panel"]);
     assert!(changes.added.is_empty() && changes.removed.is_empty());
 }
+
+/// The diagnostics of a `fractional` rule with these buckets, as
+/// `severity pointer: message`, and how the flag then resolves.
+fn weight_diagnostics(buckets: Value) -> (Vec<String>, String) {
+    let mut args = vec![json!({"var": "targetingKey"})];
+    args.extend(buckets.as_array().unwrap().iter().cloned());
+    let text = json!({"flags": {"split": {
+        "state": "ENABLED", "variants": {"a": "A", "b": "B"}, "defaultVariant": "a",
+        "targeting": {"fractional": args},
+    }}})
+    .to_string();
+    let (s, diagnostics) =
+        Snapshot::from_text("t", &text, Format::Json, &CompileOptions::default()).unwrap();
+    let found = diagnostics
+        .iter()
+        .map(|d| {
+            assert_eq!(d.flag_key.as_deref(), Some("split"));
+            format!("{} {}: {}", d.severity.as_str(), d.pointer, d.message)
+        })
+        .collect();
+    (
+        found,
+        summary(&s, "split", &json!({"targetingKey": "user-1"})),
+    )
+}
+
+#[track_caller]
+fn check_weights(buckets: Value, expect: &[&str]) {
+    let (found, _) = weight_diagnostics(buckets.clone());
+    assert_eq!(found, expect, "buckets {buckets}");
+}
+
+#[test]
+fn fractional_weights_above_the_cap_are_diagnosed() {
+    assert_eq!(engine::ops::fractional::MAX_WEIGHT, 2_147_483_647);
+    check_weights(json!([["a", 2_147_483_647u64], ["b", 0]]), &[]);
+    check_weights(json!([["a", 2_147_483_646u64], ["b"]]), &[]);
+    check_weights(
+        json!([["a", 2_147_483_648u64], ["b", 1]]),
+        &[
+            "warning /flags/split/targeting/fractional/1/1: bucket weight 2147483648 is above the largest weight, 2147483647, so the rule never buckets anyone",
+        ],
+    );
+    check_weights(
+        json!([["a", u64::MAX], ["b", 1]]),
+        &[
+            "warning /flags/split/targeting/fractional/1/1: bucket weight 18446744073709551615 is above the largest weight, 2147483647, so the rule never buckets anyone",
+        ],
+    );
+    check_weights(
+        json!([["a", 2_000_000_000u64], ["b", 147_483_648u64]]),
+        &[
+            "warning /flags/split/targeting/fractional: the bucket weights add up to 2147483648, above the largest total, 2147483647, so the rule never buckets anyone",
+        ],
+    );
+    // A bucket without a weight weighs 1.
+    check_weights(
+        json!([["a", 2_147_483_647u64], ["b"]]),
+        &[
+            "warning /flags/split/targeting/fractional: the bucket weights add up to 2147483648, above the largest total, 2147483647, so the rule never buckets anyone",
+        ],
+    );
+    // Computed weights are the evaluator's to judge.
+    check_weights(json!([["a", 2_147_483_647u64], ["b", {"var": "w"}]]), &[]);
+    // The flag still compiles, and resolves as flagd does: no bucket, the
+    // default variant.
+    let (_, resolved) = weight_diagnostics(json!([["a", 2_147_483_648u64], ["b", 1]]));
+    assert_eq!(resolved, "\"A\" a DEFAULT -");
+}

@@ -92,6 +92,46 @@ fn reports_every_file_and_syntax_errors() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("reading does-not-exist.json"));
 }
 
+#[test]
+fn fractional_weights_beyond_the_cap_fail() {
+    // One weight above the cap, and weights each within it whose sum is
+    // not: either way the evaluator would serve the default to everyone.
+    let dir = tempdir();
+    let cases = [
+        (
+            "single",
+            "[\"on\", 2147483648], [\"off\", 1]",
+            "bucket weight 2147483648 is above the largest weight, 2147483647",
+            "/flags/rollout/targeting/fractional/1/1",
+        ),
+        (
+            "sum",
+            "[\"on\", 2147483647], [\"off\", 1]",
+            "the bucket weights add up to 2147483648, above the largest total, 2147483647",
+            "/flags/rollout/targeting/fractional",
+        ),
+    ];
+    for (name, buckets, message, pointer) in cases {
+        let file = dir.join(format!("weights-{name}.json"));
+        let text = format!(
+            r#"{{"flags": {{"rollout": {{"state": "ENABLED", "variants": {{"on": true, "off": false}},
+                "defaultVariant": "off", "targeting": {{"fractional": [{{"var": "targetingKey"}}, {buckets}]}}}}}}}}"#
+        );
+        std::fs::write(&file, text).unwrap();
+        let output = ensign(&["validate", "--format", "json", &file.display().to_string()]);
+        assert_eq!(output.status.code(), Some(1), "{name}: {}", stdout(&output));
+        let report: Value = serde_json::from_str(&stdout(&output)).expect("JSON report");
+        let diagnostic = &report["files"][0]["diagnostics"][0];
+        assert_eq!(diagnostic["flagKey"], "rollout", "{name}");
+        assert_eq!(diagnostic["pointer"], pointer, "{name}");
+        assert_eq!(diagnostic["severity"], "warning", "{name}");
+        assert!(
+            diagnostic["message"].as_str().unwrap().contains(message),
+            "{name}: {diagnostic}"
+        );
+    }
+}
+
 fn tempdir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("ensign-validate-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
