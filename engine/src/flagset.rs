@@ -587,7 +587,7 @@ fn resolve<'s, T: Tracer>(
     };
     if T::ENABLED {
         tracer.record(StepKind::Result {
-            value: result.to_json(),
+            value: result.to_trace_json(),
         });
     }
     let chosen = match &result {

@@ -269,9 +269,11 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
             .map(Val::reborrow);
         let pick =
             fractional::fractional(version, &values, self.env.flag_key, targeting_key.as_ref());
-        if T::ENABLED {
+        if T::ENABLED && !self.tracer.recording() {
+            self.tracer.omit();
+        } else if T::ENABLED {
             let (bucket, hash, variant) = match &pick {
-                Some(p) => (p.bucket, p.hash, Some(p.variant.to_json())),
+                Some(p) => (p.bucket, p.hash, Some(p.variant.to_trace_json())),
                 None => (0, 0, None),
             };
             self.tracer.enter(Segment::Op("fractional"));
@@ -862,12 +864,14 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
         for (i, node) in args.iter().enumerate() {
             last = self.child(op, i, node, frame);
             if last.truthy() == stop_on || i + 1 == args.len() {
-                if T::ENABLED {
+                if T::ENABLED && !self.tracer.recording() {
+                    self.tracer.omit();
+                } else if T::ENABLED {
                     self.tracer.enter(Segment::Op(op));
                     self.tracer.record(StepKind::Clause {
                         op,
                         clause: i,
-                        value: last.to_json(),
+                        value: last.to_trace_json(),
                     });
                     self.tracer.leave();
                 }

@@ -8,10 +8,22 @@
 use serde::Serialize;
 use serde_json::Value;
 
+/// The most decisions one [`Trace`] keeps: a rule that loops decides at
+/// every element, and its trace must stay small. Later decisions are only
+/// counted ([`Trace::omitted`]).
+pub const MAX_TRACE_STEPS: usize = 1000;
+
 /// Receives the decisions made while a rule is evaluated.
 pub trait Tracer {
     /// Whether the evaluator should call this tracer at all.
     const ENABLED: bool;
+    /// Whether decisions are still kept, so that their values are worth
+    /// building.
+    fn recording(&self) -> bool {
+        Self::ENABLED
+    }
+    /// Counts a decision that was not recorded because the trace is full.
+    fn omit(&mut self) {}
     /// Descends into a child node, named by operator or index.
     fn enter(&mut self, segment: Segment);
     /// Returns from the child entered last.
@@ -46,10 +58,17 @@ impl Tracer for NoTrace {
 /// A recorded decision path.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Trace {
-    /// Decisions in the order they were made.
+    /// Decisions in the order they were made, at most [`MAX_TRACE_STEPS`].
     pub steps: Vec<Step>,
+    /// Decisions made after the trace was full.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub omitted: usize,
     #[serde(skip)]
     position: Vec<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Trace {
@@ -86,6 +105,9 @@ impl Trace {
             }
             out.push_str(&step.render());
         }
+        if self.omitted > 0 {
+            out.push_str(&format!("; {} more steps omitted", self.omitted));
+        }
         out
     }
 }
@@ -104,7 +126,20 @@ impl Tracer for Trace {
         self.position.pop();
     }
 
+    fn recording(&self) -> bool {
+        self.steps.len() < MAX_TRACE_STEPS
+    }
+
+    fn omit(&mut self) {
+        self.omitted += 1;
+    }
+
     fn record(&mut self, kind: StepKind) {
+        // The result is kept even in a full trace: it is one step.
+        if !self.recording() && !matches!(kind, StepKind::Result { .. }) {
+            self.omitted += 1;
+            return;
+        }
         let pointer = self.pointer();
         self.steps.push(Step { pointer, kind });
     }

@@ -66,6 +66,59 @@ impl<'a> Val<'a> {
         }
     }
 
+    /// The JSON of the value as a trace shows it: in full when it is small
+    /// (at most 256 elements and string bytes in all), else a summary, so
+    /// that a trace stays small whatever the rule builds or reads.
+    pub fn to_trace_json(&self) -> Value {
+        const SHOWN: usize = 64;
+        let mut room = 256;
+        if self.fits(&mut room) {
+            return self.to_json();
+        }
+        match self {
+            Val::Str(s) => Value::String(format!("{}…", s.chars().take(SHOWN).collect::<String>())),
+            Val::Arr(items) => Value::String(format!("(an array of {} elements)", items.len())),
+            Val::Json(Value::Array(items)) => {
+                Value::String(format!("(an array of {} elements)", items.len()))
+            }
+            Val::Json(Value::Object(map)) => {
+                Value::String(format!("(an object of {} members)", map.len()))
+            }
+            other => other.to_json(),
+        }
+    }
+
+    /// Whether the value's elements and string bytes fit in `room`, which
+    /// is spent as they are counted (so counting costs at most `room`).
+    fn fits(&self, room: &mut usize) -> bool {
+        fn spend(room: &mut usize, n: usize) -> bool {
+            match room.checked_sub(n) {
+                Some(left) => {
+                    *room = left;
+                    true
+                }
+                None => false,
+            }
+        }
+        fn json_fits(value: &Value, room: &mut usize) -> bool {
+            spend(room, 1)
+                && match value {
+                    Value::String(s) => spend(room, s.len()),
+                    Value::Array(items) => items.iter().all(|item| json_fits(item, room)),
+                    Value::Object(map) => map
+                        .iter()
+                        .all(|(k, v)| spend(room, k.len()) && json_fits(v, room)),
+                    _ => true,
+                }
+        }
+        match self {
+            Val::Str(s) => spend(room, 1 + s.len()),
+            Val::Arr(items) => spend(room, 1) && items.iter().all(|item| item.fits(room)),
+            Val::Json(value) => json_fits(value, room),
+            _ => spend(room, 1),
+        }
+    }
+
     /// Detaches the value from the lifetimes it borrows.
     pub fn into_owned(self) -> Val<'static> {
         match self {

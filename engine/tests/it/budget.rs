@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 
 use engine::logic::EvalLimits;
+use engine::logic::explain::{MAX_TRACE_STEPS, StepKind};
 use engine::{
     CompileLimits, CompileOptions, Diagnostic, ErrorCode, Format, Selector, Severity, Snapshot,
 };
@@ -369,4 +370,42 @@ fn constant_parts_within_the_budget_compile() {
     for rule in cases {
         assert_eq!(refusals(&rule), Vec::<String>::new(), "rule {rule}");
     }
+}
+
+#[test]
+fn explained_loops_keep_their_trace_small() {
+    // Every element decides an `or`: 5 000 decisions, of which the trace
+    // keeps the first ones, counts the rest and ends with the result.
+    let rule = json!({"if": [{"some": [{"var": "list"}, {"or": [{"==": [{"var": ""}, -1]}, false]}]}, "on", "off"]});
+    let (snapshot, _) = compile_with(&rule, EvalLimits::DEFAULT);
+    let (resolution, trace) = snapshot.explain("f", &Selector::All, &list(5000));
+    assert_eq!(resolution.variant, Some("off"));
+    assert_eq!(trace.steps.len(), MAX_TRACE_STEPS + 1);
+    assert_eq!(trace.steps.len() + trace.omitted, 5000 + 2);
+    assert!(matches!(
+        trace.steps.last().map(|s| &s.kind),
+        Some(StepKind::Result { .. })
+    ));
+    assert!(
+        trace
+            .render()
+            .ends_with("result \"off\"; 4001 more steps omitted"),
+        "{}",
+        trace.render()
+    );
+    // Large values are summarized, small ones shown in full.
+    let rule = json!({"or": [{"cat": [{"var": "s"}, {"var": "s"}]}, "x"]});
+    let (snapshot, _) = compile_with(&rule, EvalLimits::DEFAULT);
+    let (_, trace) = snapshot.explain("f", &Selector::All, &json!({"s": "z".repeat(100_000)}));
+    let clause = trace
+        .steps
+        .iter()
+        .find_map(|s| match &s.kind {
+            StepKind::Clause { value, .. } => Some(value.clone()),
+            _ => None,
+        })
+        .expect("the or is traced");
+    assert_eq!(clause, json!(format!("{}…", "z".repeat(64))));
+    let (_, trace) = snapshot.explain("f", &Selector::All, &json!({"s": "ab"}));
+    assert!(trace.render().contains("(\"abab\")"), "{}", trace.render());
 }
