@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use async_graphql::{Context, Enum, Object, SimpleObject};
 
+use super::cost::{page_size, paged};
 use super::schema::{AuditObject, admin, authorize, store_error};
 use crate::alerts::{self, AlertKind, Publication, Severity};
 use crate::store::{AuditFilter, TokenRole};
@@ -120,7 +121,8 @@ pub struct AlertQuery;
 
 #[Object]
 impl AlertQuery {
-    /// Alerts raised by flag changes, newest first.
+    /// Alerts raised by flag changes, newest first (`first`: 1 to 100).
+    #[graphql(complexity = "paged(first, child_complexity)")]
     async fn alerts(
         &self,
         ctx: &Context<'_>,
@@ -129,6 +131,7 @@ impl AlertQuery {
         flag_set: Option<String>,
     ) -> async_graphql::Result<AlertPage> {
         authorize(ctx, TokenRole::Viewer)?;
+        let first = page_size(first)?;
         let store = &admin(ctx)?.store;
         alert_page(store, first, before_id, flag_set)
             .await

@@ -6,6 +6,7 @@ use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::cost::unpaged;
 use super::schema::{Weight, admin, authorize, coded, store_error, time, writable};
 use crate::store::{
     NewRollout, RolloutRecord, RolloutStatus, RolloutStep, RolloutWeight, TokenRole,
@@ -129,6 +130,7 @@ pub struct RolloutQuery;
 #[Object]
 impl RolloutQuery {
     /// The rollouts of a flag set, or of one of its flags, newest first.
+    #[graphql(complexity = "unpaged(child_complexity)")]
     async fn rollouts(
         &self,
         ctx: &Context<'_>,

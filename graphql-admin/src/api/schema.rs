@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{
     Context, ErrorExtensions, InputObject, Json, MergedObject, Object, Schema, SchemaBuilder,
     SimpleObject, Subscription,
@@ -14,8 +15,10 @@ use tokio::sync::broadcast;
 
 use super::nesting::NestingLimit;
 use super::sockets::Sockets;
+use super::cost::{CostLimits, page_size, paged, unpaged};
+use super::history::{HistoryKey, HistoryLoader};
 use crate::store::{
-    AuditFilter, FlagChange, FlagFilter, FlagInput, NewFlagSet, TokenRecord, TokenRole,
+    AuditFilter, FlagChange, FlagFilter, FlagInput, NewFlagSet, Page, TokenRecord, TokenRole,
 };
 use crate::{Actor, AuditRecord, FlagRecord, FlagSetRecord, Store, StoreError};
 
@@ -42,8 +45,9 @@ pub struct Mutation(
 
 /// Deepest query accepted.
 pub const MAX_DEPTH: usize = 10;
-/// Most complex query accepted (fields counted, lists weighted).
-pub const MAX_COMPLEXITY: usize = 1000;
+/// Most complex query accepted: each field counts one, times the items
+/// of every list around it (see [`super::cost`]).
+pub const MAX_COMPLEXITY: usize = 2000;
 
 /// What resolvers share: the store and the commit announcements.
 #[derive(Debug, Clone)]
@@ -94,7 +98,10 @@ pub(super) fn build(
     read_only: ReadOnlySets,
     sockets: Option<Sockets>,
 ) -> AdminSchema {
-    let builder = builder().data(admin).data(read_only);
+    let builder = builder()
+        .data(super::history::loader(admin.store.clone()))
+        .data(admin)
+        .data(read_only);
     match sockets {
         Some(sockets) => builder.data(sockets),
         None => builder,
@@ -112,8 +119,7 @@ pub fn detached() -> AdminSchema {
 fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(Query::default(), Mutation::default(), Subscription)
         .extension(NestingLimit)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
+        .extension(CostLimits)
 }
 
 /// A flag set served from a `--uri` source beside the store: listed by the
@@ -206,9 +212,14 @@ pub(super) fn coded(message: impl Into<String>, code: &'static str) -> async_gra
 /// `extensions.code`; internal failures are logged and reported without
 /// detail.
 pub(super) fn store_error(error: StoreError) -> async_graphql::Error {
-    match &error {
+    store_error_ref(&error)
+}
+
+/// [`store_error`] of a shared error (the history loader's).
+pub(super) fn store_error_ref(error: &StoreError) -> async_graphql::Error {
+    match error {
         StoreError::Connect { .. } | StoreError::Database(_) | StoreError::Migrate(_) => {
-            tracing::error!(error = %error, cause = ?std::error::Error::source(&error), "Store failure in the admin API.");
+            tracing::error!(error = %error, cause = ?std::error::Error::source(error), "Store failure in the admin API.");
             coded(
                 "the store is unavailable; nothing was written",
                 error.code(),
@@ -301,15 +312,35 @@ pub struct FlagObject {
 
 #[async_graphql::ComplexObject]
 impl FlagObject {
-    /// Every audit event of this flag, oldest first.
-    async fn history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AuditObject>> {
+    /// A page of this flag's audit events, newest first, paged like
+    /// `audit`: pass `next` as `beforeId` for the next page.
+    #[graphql(complexity = "paged(first, child_complexity)")]
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] first: u64,
+        before_id: Option<i64>,
+    ) -> async_graphql::Result<AuditPage> {
         authorize(ctx, TokenRole::Viewer)?;
-        let events = admin(ctx)?
-            .store
-            .history(&self.flag_set, &self.key)
+        let key = HistoryKey {
+            flag_set: self.flag_set.clone(),
+            flag: self.key.clone(),
+            first: page_size(first)?,
+            before_id,
+        };
+        let page = ctx
+            .data::<DataLoader<HistoryLoader>>()?
+            .load_one(key)
             .await
-            .map_err(store_error)?;
-        Ok(events.into_iter().map(AuditObject::from).collect())
+            .map_err(|error| store_error_ref(&error))?
+            .unwrap_or(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        Ok(AuditPage {
+            items: page.items.into_iter().map(AuditObject::from).collect(),
+            next: page.next,
+        })
     }
 }
 
@@ -435,7 +466,7 @@ pub struct Evaluation {
 }
 
 /// Audit log filters.
-#[derive(Debug, Clone, Default, InputObject)]
+#[derive(Debug, Clone, InputObject)]
 #[graphql(name = "AuditFilter")]
 pub struct AuditQuery {
     flag_set: Option<String>,
@@ -446,8 +477,23 @@ pub struct AuditQuery {
     /// RFC 3339.
     until: Option<String>,
     before_id: Option<i64>,
+    /// The page size, 1 to 100.
     #[graphql(default = 50)]
     first: u64,
+}
+
+impl Default for AuditQuery {
+    fn default() -> Self {
+        AuditQuery {
+            flag_set: None,
+            flag: None,
+            actor: None,
+            since: None,
+            until: None,
+            before_id: None,
+            first: 50,
+        }
+    }
 }
 
 fn parse_time(text: Option<String>) -> async_graphql::Result<Option<time::OffsetDateTime>> {
@@ -469,6 +515,7 @@ pub struct FlagQuery;
 #[Object]
 impl FlagQuery {
     /// Every flag set.
+    #[graphql(complexity = "unpaged(child_complexity)")]
     async fn flag_sets(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<FlagSetObject>> {
         authorize(ctx, TokenRole::Viewer)?;
         let sets = admin(ctx)?.store.flag_sets().await.map_err(store_error)?;
@@ -485,7 +532,8 @@ impl FlagQuery {
         Ok(objects)
     }
 
-    /// A page of a flag set's flags, by key.
+    /// A page of a flag set's flags, by key (`first`: 1 to 100).
+    #[graphql(complexity = "paged(first, child_complexity)")]
     async fn flags(
         &self,
         ctx: &Context<'_>,
@@ -504,7 +552,7 @@ impl FlagQuery {
                     search,
                     include_archived,
                     after,
-                    limit: first,
+                    limit: page_size(first)?,
                 },
             )
             .await
@@ -532,6 +580,7 @@ impl FlagQuery {
     }
 
     /// A page of the audit log, newest first.
+    #[graphql(complexity = "paged(filter.first, child_complexity)")]
     async fn audit(
         &self,
         ctx: &Context<'_>,
@@ -547,7 +596,7 @@ impl FlagQuery {
                 since: parse_time(filter.since)?,
                 until: parse_time(filter.until)?,
                 before_id: filter.before_id,
-                limit: filter.first,
+                limit: page_size(filter.first)?,
             })
             .await
             .map_err(store_error)?;
@@ -558,6 +607,7 @@ impl FlagQuery {
     }
 
     /// Every token (admin role only).
+    #[graphql(complexity = "unpaged(child_complexity)")]
     async fn tokens(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<TokenObject>> {
         authorize(ctx, TokenRole::Admin)?;
         let tokens = admin(ctx)?.store.tokens().await.map_err(store_error)?;

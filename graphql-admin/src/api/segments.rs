@@ -5,6 +5,7 @@
 use async_graphql::{Context, Json, Object, SimpleObject};
 use serde_json::Value;
 
+use super::cost::unpaged;
 use super::schema::{Commit, admin, authorize, store_error, time, writable};
 use crate::store::{SegmentRecord, TokenRole};
 
@@ -40,6 +41,7 @@ pub struct SegmentQuery;
 #[Object]
 impl SegmentQuery {
     /// A flag set's segments, by key.
+    #[graphql(complexity = "unpaged(child_complexity)")]
     async fn segments(
         &self,
         ctx: &Context<'_>,

@@ -187,6 +187,18 @@ impl Store {
         &self.db
     }
 
+    /// This store, calling `callback` after each SQL statement it runs
+    /// (with the statement and its duration), for metrics and for counting
+    /// the statements an operation costs. Clones made afterwards share the
+    /// callback; the store it was made from does not get it.
+    pub fn with_metric_callback(
+        mut self,
+        callback: impl Fn(&sea_orm::metric::Info<'_>) + Send + Sync + 'static,
+    ) -> Store {
+        self.db.set_metric_callback(callback);
+        self
+    }
+
     /// Applies every pending migration.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         Migrator::up(&self.db, None)

@@ -1,8 +1,13 @@
 //! Reads: flags with filters and pagination, a flag's history, the audit
 //! log, and a flag set's publishable document.
 
+use std::collections::HashMap;
+
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
+};
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -124,6 +129,80 @@ impl Store {
             .into_iter()
             .map(|e| AuditRecord::from_model(Some(set.key.clone()), e))
             .collect())
+    }
+
+    /// A page of the history of each flag in `keys` (flags of
+    /// `flag_set`), newest first: at most `limit` events per flag (capped
+    /// at [`MAX_PAGE`]; 50 when 0), older than `before_id` when given. One
+    /// query answers every flag, so a page of flags with their histories
+    /// costs the same number of statements whatever its size. Flags without
+    /// events get an empty page.
+    pub async fn histories(
+        &self,
+        flag_set: &str,
+        keys: &[String],
+        limit: u64,
+        before_id: Option<i64>,
+    ) -> Result<HashMap<String, Page<AuditRecord, i64>>, StoreError> {
+        let set = self.find_set(flag_set).await?;
+        let mut pages: HashMap<String, Page<AuditRecord, i64>> = keys
+            .iter()
+            .map(|key| {
+                let empty = Page {
+                    items: Vec::new(),
+                    next: None,
+                };
+                (key.clone(), empty)
+            })
+            .collect();
+        if keys.is_empty() {
+            return Ok(pages);
+        }
+        let limit = page_size(limit);
+        let backend = self.db.get_database_backend();
+        let mut values: Vec<sea_orm::Value> = Vec::new();
+        let mut bind = |value: sea_orm::Value| {
+            values.push(value);
+            match backend {
+                DbBackend::Postgres => format!("${}", values.len()),
+                _ => "?".to_owned(),
+            }
+        };
+        // The newest `limit + 1` events of each flag (one more than a page,
+        // to know whether another page follows), ranked per flag by a
+        // window function, which PostgreSQL and SQLite (3.25+) both have.
+        let set_id = bind(set.id.into());
+        let kind = bind("flag".into());
+        let key_list: Vec<String> = keys.iter().map(|k| bind(k.clone().into())).collect();
+        let before = before_id
+            .map(|id| format!(" AND e.id < {}", bind(id.into())))
+            .unwrap_or_default();
+        let per_flag = bind(i64::try_from(limit + 1).unwrap_or(i64::MAX).into());
+        let sql = format!(
+            "SELECT * FROM (SELECT e.*, ROW_NUMBER() OVER \
+             (PARTITION BY e.subject_key ORDER BY e.id DESC) AS page_rank \
+             FROM audit_events e WHERE e.flag_set_id = {set_id} AND e.subject_kind = {kind} \
+             AND e.subject_key IN ({}){before}) ranked \
+             WHERE ranked.page_rank <= {per_flag} ORDER BY ranked.id DESC",
+            key_list.join(", ")
+        );
+        let events = audit_event::Model::find_by_statement(Statement::from_sql_and_values(
+            backend, sql, values,
+        ))
+        .all(&self.db)
+        .await?;
+        for event in events {
+            let Some(page) = pages.get_mut(&event.subject_key) else {
+                continue;
+            };
+            if page.items.len() as u64 == limit {
+                page.next = page.items.last().map(|e| e.id);
+            } else {
+                page.items
+                    .push(AuditRecord::from_model(Some(set.key.clone()), event));
+            }
+        }
+        Ok(pages)
     }
 
     /// A page of the audit log, newest first.

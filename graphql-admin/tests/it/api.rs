@@ -196,16 +196,16 @@ async fn mutations_commit_audit_and_report_errors_with_codes() {
         );
 
         let history = r#"{ flag(flagSet: "production", key: "banner") {
-            history { actor action requestId version }
+            history { items { actor action requestId version } next }
         } }"#;
         let (_, body) = post(&api, Some(&api.viewer), history, json!({})).await;
         assert_eq!(
             body["data"]["flag"]["history"],
-            json!([
-                {"actor": "ada", "action": "create", "requestId": "req-1", "version": 1},
-                {"actor": "ada", "action": "set_rollout", "requestId": "req-1", "version": 2},
+            json!({"items": [
                 {"actor": "ada", "action": "kill", "requestId": "req-1", "version": 3},
-            ]),
+                {"actor": "ada", "action": "set_rollout", "requestId": "req-1", "version": 2},
+                {"actor": "ada", "action": "create", "requestId": "req-1", "version": 1},
+            ], "next": null}),
             "{body}"
         );
 
@@ -262,7 +262,7 @@ async fn bad_requests_are_refused_with_codes() {
     // Within the depth limit, and beyond it.
     let shallow = format!(
         "{{ flag(flagSet: \"production\", key: \"x\") {{ history {{ {} }} }} }}",
-        "__typename"
+        "next"
     );
     let nested = (0..12).fold(String::from("name"), |inner, _| {
         format!("ofType {{ {inner} }}")

@@ -14,6 +14,10 @@ mod sockets;
 /// A GraphQL client over the routes, with a token of each role.
 mod client;
 
+/// What a query may cost: weighted lists, capped pages, paged and batched
+/// histories.
+mod cost;
+
 /// What the API refuses before writing: request ids, read-only flag sets,
 /// segments with `$ref`, invisible keys.
 mod guards;
