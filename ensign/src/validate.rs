@@ -17,16 +17,22 @@ struct FileReport {
     path: String,
     valid: bool,
     diagnostics: Vec<Diagnostic>,
+    /// Keys that flagd accepts but a store refuses (the store-key rule,
+    /// `engine::flag_key`): reported, never a reason to fail, since file
+    /// sources keep flagd's rule.
+    #[serde(rename = "keyWarnings", skip_serializing_if = "Vec::is_empty")]
+    key_warnings: Vec<Diagnostic>,
 }
 
 pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let mut reports = Vec::new();
     for path in &args.files {
-        let diagnostics = check_file(path, args.kind)?;
+        let (diagnostics, key_warnings) = check_file(path, args.kind)?;
         reports.push(FileReport {
             path: path.display().to_string(),
             valid: diagnostics.is_empty(),
             diagnostics,
+            key_warnings,
         });
     }
     let all_valid = reports.iter().all(|r| r.valid);
@@ -43,6 +49,9 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                 for d in &report.diagnostics {
                     println!("{}: {d}", report.path);
                 }
+                for d in &report.key_warnings {
+                    println!("{}: {d}", report.path);
+                }
             }
         }
     }
@@ -53,16 +62,49 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Every diagnostic of one file; warnings count, since they are violations
-/// of flagd's schema even where flagd would still evaluate the flag.
-fn check_file(path: &Path, kind: FileKind) -> anyhow::Result<Vec<Diagnostic>> {
+/// Every diagnostic of one file (warnings count, since they are violations
+/// of flagd's schema even where flagd would still evaluate the flag), and
+/// the keys a store would refuse.
+fn check_file(path: &Path, kind: FileKind) -> anyhow::Result<(Vec<Diagnostic>, Vec<Diagnostic>)> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let format = Format::from_path(&path.to_string_lossy());
     match kind {
-        FileKind::Flags => Ok(check_flags(&path.display().to_string(), &text, format)),
-        FileKind::Targeting => Ok(check_targeting(&text, format)),
+        FileKind::Flags => Ok((
+            check_flags(&path.display().to_string(), &text, format),
+            key_warnings(&text, format),
+        )),
+        FileKind::Targeting => Ok((check_targeting(&text, format), Vec::new())),
     }
+}
+
+/// A warning for each flag or evaluator key that flagd accepts but the
+/// store-key rule refuses, so that a file meant for import is fixed first.
+fn key_warnings(text: &str, format: Format) -> Vec<Diagnostic> {
+    let Ok((file, _)) = engine::model::parse(text, format) else {
+        return Vec::new();
+    };
+    let flags = file.flags.iter().map(|f| ("flags", f.key.as_str(), true));
+    let evaluators = file
+        .evaluators
+        .keys()
+        .map(|k| ("$evaluators", k.as_str(), false));
+    flags
+        .chain(evaluators)
+        .filter_map(|(section, key, is_flag)| {
+            let problem = engine::flag_key::check_store_key(key).err()?;
+            let what = if is_flag { "flag key" } else { "evaluator key" };
+            Some(Diagnostic {
+                severity: Severity::Warning,
+                flag_key: is_flag.then(|| key.to_owned()),
+                pointer: format!("/{section}/{}", engine::pointer::escape(key)),
+                message: format!(
+                    "the {what} {key:?} {problem}: flagd accepts it, but a store refuses it \
+                     (importing this file would fail)"
+                ),
+            })
+        })
+        .collect()
 }
 
 fn check_flags(name: &str, text: &str, format: Format) -> Vec<Diagnostic> {

@@ -132,6 +132,63 @@ fn fractional_weights_beyond_the_cap_fail() {
     }
 }
 
+/// Keys that flagd accepts but a store refuses (bidirectional overrides,
+/// zero-width marks, surrounding white space) are reported as warnings;
+/// the file stays valid, as file sources keep flagd's rule.
+#[test]
+fn keys_a_store_refuses_are_warnings_that_do_not_fail() {
+    let dir = tempdir();
+    let file = dir.join("invisible-keys.json");
+    let flag =
+        serde_json::json!({"state": "ENABLED", "variants": {"on": true}, "defaultVariant": "on"});
+    let document = serde_json::json!({
+        "flags": {
+            "plain": flag,
+            "admin\u{202e}txt.exe": flag,
+            "zero\u{200b}width": flag,
+            " padded": flag,
+        },
+        "$evaluators": {"staff\u{2066}": {"==": [1, 1]}},
+    });
+    std::fs::write(&file, document.to_string()).unwrap();
+    let path = file.display().to_string();
+
+    let output = ensign(&["validate", &path]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    for part in [
+        "U+202E",
+        "U+200B",
+        "white space",
+        "U+2066",
+        "a store refuses it",
+    ] {
+        assert!(text.contains(part), "{part:?} in {text}");
+    }
+    assert_eq!(text.matches("warning:").count(), 4, "{text}");
+    assert!(!text.contains("\"plain\""), "{text}");
+
+    let output = ensign(&["validate", "--format", "json", &path]);
+    assert_eq!(output.status.code(), Some(0));
+    let report: Value = serde_json::from_str(&stdout(&output)).expect("JSON report");
+    assert_eq!(report["valid"], Value::Bool(true));
+    let warnings = report["files"][0]["keyWarnings"].as_array().unwrap();
+    let pointers: Vec<&str> = warnings
+        .iter()
+        .map(|w| w["pointer"].as_str().unwrap())
+        .collect();
+    assert_eq!(pointers.len(), 4, "{pointers:?}");
+    assert!(
+        pointers.contains(&"/flags/admin\u{202e}txt.exe"),
+        "{pointers:?}"
+    );
+    assert!(
+        pointers.contains(&"/$evaluators/staff\u{2066}"),
+        "{pointers:?}"
+    );
+    assert!(warnings.iter().all(|w| w["severity"] == "warning"));
+}
+
 fn tempdir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("ensign-validate-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
