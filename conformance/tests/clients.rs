@@ -12,7 +12,7 @@
 //! target-directory setting. That build is the one `cargo run -p ensign`
 //! makes, so it is shared with `just run`; under `cargo test --workspace`
 //! its dependencies are compiled once more, for `ensign`'s own feature set.
-//! `ENSIGN_BIN` names a prebuilt binary instead.
+//! `ENSIGN_BIN` names a prebuilt binary instead (not under `CI`).
 //!
 //! Without Node.js or npm the test prints one SKIPPED line and passes, unless
 //! `ENSIGN_REQUIRE_SERVICES=1`, when it fails.
@@ -29,6 +29,8 @@ use anyhow::{Context as _, anyhow, bail};
 
 /// Node.js, npm, the `ensign` binary and the pinned packages.
 mod node;
+
+use conformance::pins::{self, Counted, Pin};
 
 use node::{ensign_binary, install_packages, js_dir, node_toolchain, require_services};
 
@@ -85,11 +87,17 @@ fn run() -> anyhow::Result<bool> {
     let _ = fs::remove_dir_all(&scratch);
 
     let mut summary = Vec::new();
+    let mut counted = Vec::new();
     let mut ok = true;
     for (mode, outcome) in MODES.iter().zip(outcomes) {
         match outcome {
             Ok(outcome) => {
                 summary.push(format!("{mode} {}", outcome.counts));
+                counted.push(Counted {
+                    mode: (*mode).to_owned(),
+                    passed: outcome.counts.pass as usize,
+                    skipped: (outcome.counts.skipped + outcome.counts.todo) as usize,
+                });
                 if !outcome.passed() {
                     ok = false;
                     eprintln!("---- {mode}: JavaScript output");
@@ -106,8 +114,33 @@ fn run() -> anyhow::Result<bool> {
         }
     }
     println!("clients: {}", summary.join("; "));
+    if let Err(mismatch) = pins::check("clients", EXPECTED, &counted) {
+        println!("{mismatch}");
+        ok = false;
+    }
     Ok(ok)
 }
+
+/// Tests per client mode that pass and that are skipped or known to fail
+/// (`todo`). A run that differs fails: changing a count is a reviewed edit
+/// (see `conformance::pins`).
+const EXPECTED: &[Pin] = &[
+    Pin {
+        mode: "ofrep",
+        passed: 8,
+        skipped: 1,
+    },
+    Pin {
+        mode: "flagd-rpc",
+        passed: 9,
+        skipped: 0,
+    },
+    Pin {
+        mode: "flagd-in-process",
+        passed: 9,
+        skipped: 0,
+    },
+];
 
 /// What one mode's run reported.
 struct Outcome {
@@ -185,7 +218,8 @@ fn run_mode(mode: &str, binary: &Path, js: &Path, dir: &Path) -> anyhow::Result<
 
     let (tap, spec) = (dir.join("tap.txt"), dir.join("spec.txt"));
     let mut node = Command::new("node");
-    node.args(["--test", "--test-timeout=60000"])
+    node::clear_ensign_env(&mut node)
+        .args(["--test", "--test-timeout=60000"])
         .args(["--test-reporter=tap", "--test-reporter-destination"])
         .arg(&tap)
         .args(["--test-reporter=spec", "--test-reporter-destination"])
@@ -260,7 +294,8 @@ struct Server {
 
 impl Server {
     fn start(binary: &Path, flags: &Path) -> anyhow::Result<Server> {
-        let mut child = Command::new(binary)
+        let mut command = Command::new(binary);
+        let mut child = node::clear_ensign_env(&mut command)
             .args([
                 "serve",
                 "--bind",

@@ -22,6 +22,7 @@ use futures::future;
 use serde_json::{Map, Value};
 
 use conformance::features::{FeatureFiles, display_path};
+use conformance::pins::{self, Counted, Pin};
 use conformance::steps::{self, FlagRequest};
 use conformance::suites::{SUITES, SuiteSpec};
 use conformance::tags::{TagError, fractional_version};
@@ -81,9 +82,26 @@ const NO_OP_OPTIONS: [&str; 9] = [
     "retryGracePeriod",
 ];
 
+/// Scenarios per suite that pass and that are skipped (with a reason), all
+/// fractional versions together. A run that differs fails: changing a count
+/// is a reviewed edit (see `conformance::pins`).
+const EXPECTED: &[Pin] = &[
+    Pin {
+        mode: "evaluator",
+        passed: 140,
+        skipped: 0,
+    },
+    Pin {
+        mode: "targeting",
+        passed: 245,
+        skipped: 0,
+    },
+];
+
 /// Every suite, loaded once before the run (a load error is kept as its message).
 static CATALOG: OnceLock<Result<Vec<Suite>, String>> = OnceLock::new();
 static SKIPPED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static SKIPPED_BY_SUITE: Mutex<BTreeMap<&'static str, usize>> = Mutex::new(BTreeMap::new());
 static TALLY: Mutex<BTreeMap<(&'static str, String), Tally>> = Mutex::new(BTreeMap::new());
 
 fn main() -> ExitCode {
@@ -134,6 +152,8 @@ fn run() -> anyhow::Result<bool> {
                             scenario.name,
                         );
                         lock(&SKIPPED).push(line);
+                        let suite = suite_of(feature.path.as_deref()).map_or("unknown", |s| s.name);
+                        *lock(&SKIPPED_BY_SUITE).entry(suite).or_default() += 1;
                         false
                     }
                     None => true,
@@ -166,7 +186,39 @@ fn run() -> anyhow::Result<bool> {
         "conformance: {passed} passed, {failed} failed, {} skipped",
         skipped.len()
     );
-    Ok(failed == 0 && passed > 0 && !writer.execution_has_failed())
+    let mut counted: Vec<Counted> = Vec::new();
+    let by_suite = lock(&SKIPPED_BY_SUITE);
+    for suite in suites {
+        let passed = lock(&TALLY)
+            .iter()
+            .filter(|((name, _), _)| *name == suite.name)
+            .map(|(_, tally)| tally.passed)
+            .sum();
+        let skipped = by_suite.get(suite.name).copied().unwrap_or(0);
+        println!(
+            "conformance[{}]: {passed} passed, {skipped} skipped",
+            suite.name
+        );
+        counted.push(Counted {
+            mode: suite.name.to_owned(),
+            passed,
+            skipped,
+        });
+    }
+    for (suite, skipped) in by_suite.iter() {
+        if !suites.iter().any(|s| s.name == *suite) {
+            counted.push(Counted {
+                mode: (*suite).to_owned(),
+                passed: 0,
+                skipped: *skipped,
+            });
+        }
+    }
+    let pinned = pins::check("evaluator", EXPECTED, &counted);
+    if let Err(mismatch) = &pinned {
+        println!("{mismatch}");
+    }
+    Ok(failed == 0 && passed > 0 && !writer.execution_has_failed() && pinned.is_ok())
 }
 
 /// A suite ready to run: its feature files and one snapshot per scheme.

@@ -22,7 +22,7 @@
 //! the packages this test shares (the same install lock and stamp, so that
 //! the two never reinstall under each other), it asks the cargo that built
 //! it to build `ensign` and takes the path from cargo's artifact message;
-//! `ENSIGN_BIN` names a prebuilt binary instead. Without Node.js or npm it
+//! `ENSIGN_BIN` names a prebuilt binary instead (not under `CI`). Without Node.js or npm it
 //! prints one SKIPPED line and passes, unless `ENSIGN_REQUIRE_SERVICES=1`.
 
 use std::collections::BTreeMap;
@@ -38,10 +38,33 @@ use serde_json::Value;
 /// Node.js, npm, the `ensign` binary and the pinned packages.
 mod node;
 
+use conformance::pins::{self, Counted, Pin};
+
 use node::{ensign_binary, install_packages, js_dir, node_toolchain, require_services};
 
 /// The cucumber-js profiles of `testbed/cucumber.mjs`, in report order.
 const MODES: [&str; 3] = ["rpc", "in-process", "file"];
+
+/// Scenarios per mode that pass and that are skipped (with the reasons of
+/// `testbed/support/skips.mjs`). A run that differs fails: changing a count
+/// is a reviewed edit (see `conformance::pins`).
+const EXPECTED: &[Pin] = &[
+    Pin {
+        mode: "rpc",
+        passed: 358,
+        skipped: 58,
+    },
+    Pin {
+        mode: "in-process",
+        passed: 214,
+        skipped: 202,
+    },
+    Pin {
+        mode: "file",
+        passed: 144,
+        skipped: 272,
+    },
+];
 
 /// cucumber-js workers per mode; the three modes run at once, and most of a
 /// worker's time goes to waiting out the lost-connection scenarios.
@@ -105,6 +128,7 @@ fn run() -> anyhow::Result<bool> {
     let _ = fs::remove_dir_all(&scratch);
 
     let mut ok = true;
+    let mut counted = Vec::new();
     let mut total = Counts::default();
     let mut reasons: BTreeMap<String, BTreeMap<&str, usize>> = BTreeMap::new();
     let mut lines = Vec::new();
@@ -112,6 +136,11 @@ fn run() -> anyhow::Result<bool> {
         match outcome {
             Ok(report) => {
                 lines.push(format!("  {mode:<10} {}", report.counts));
+                counted.push(Counted {
+                    mode: (*mode).to_owned(),
+                    passed: report.counts.passed,
+                    skipped: report.counts.skipped,
+                });
                 total.add(&report.counts);
                 for (reason, count) in &report.skips {
                     *reasons
@@ -150,6 +179,10 @@ fn run() -> anyhow::Result<bool> {
         println!("  {rpc:>5} {in_process:>10} {file:>5}  {reason}");
     }
     println!("provider_suite: {total}");
+    if let Err(mismatch) = pins::check("provider_suite", EXPECTED, &counted) {
+        println!("{mismatch}");
+        ok = false;
+    }
     Ok(ok)
 }
 
@@ -263,7 +296,9 @@ fn run_mode(
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let report = dir.join("report.json");
     let mut node = Command::new("node");
-    node.arg(js.join("node_modules/@cucumber/cucumber/bin/cucumber.js"))
+    // The launchpad passes its environment to every `ensign` it starts.
+    node::clear_ensign_env(&mut node)
+        .arg(js.join("node_modules/@cucumber/cucumber/bin/cucumber.js"))
         .args(["--config", "testbed/cucumber.mjs", "--profile", mode])
         .current_dir(js)
         .env("ENSIGN_BIN", binary)

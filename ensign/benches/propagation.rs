@@ -9,8 +9,9 @@
 //! millisecond. The baseline, measured in the same run, is the delivery
 //! time of a bare Redis PUBLISH to a subscriber: the transport's share.
 //!
-//! Needs PostgreSQL and Redis on their usual local ports (each run uses a
-//! database and key prefix of its own). The binary is `ENSIGN_BIN`, or the
+//! Needs PostgreSQL and Redis, found as the tests find them
+//! (`ENSIGN_TEST_DATABASE_URL`, `ENSIGN_TEST_REDIS_URL`, by default on their
+//! usual local ports; each run uses a database and key prefix of its own). The binary is `ENSIGN_BIN`, or the
 //! release build (`cargo build --release -p ensign`, which the just recipe
 //! runs first).
 
@@ -33,8 +34,26 @@ const CHANGES: usize = 200;
 const BASELINE: usize = 200;
 /// Gives up on a change after this long.
 const TIMEOUT: Duration = Duration::from_secs(10);
-const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
-const REDIS: &str = "redis://127.0.0.1:6379";
+/// The PostgreSQL server: `ENSIGN_TEST_DATABASE_URL`, as for the tests.
+fn postgres(database: &str) -> String {
+    let url = std::env::var_os("ENSIGN_TEST_DATABASE_URL")
+        .and_then(|url| url.into_string().ok())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    match reqwest::Url::parse(&url) {
+        Ok(mut url) => {
+            url.set_path(&format!("/{database}"));
+            url.to_string()
+        }
+        Err(_) => url,
+    }
+}
+
+/// The Redis server: `ENSIGN_TEST_REDIS_URL`, as for the tests.
+fn redis_url() -> String {
+    std::env::var_os("ENSIGN_TEST_REDIS_URL")
+        .and_then(|url| url.into_string().ok())
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())
+}
 
 fn main() -> anyhow::Result<()> {
     if std::env::args().any(|a| a == "--list") {
@@ -48,7 +67,11 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn binary() -> anyhow::Result<PathBuf> {
-    if let Some(path) = std::env::var_os("ENSIGN_BIN") {
+    // Under CI, always the binary built from the checkout.
+    let under_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
+    if let Some(path) = std::env::var_os("ENSIGN_BIN")
+        && !under_ci
+    {
         return Ok(PathBuf::from(path));
     }
     let release = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -67,9 +90,9 @@ fn binary() -> anyhow::Result<PathBuf> {
 
 async fn run(binary: PathBuf) -> anyhow::Result<()> {
     let unique = format!("ensign_propagation_{}", std::process::id());
-    let postgres = graphql_admin::Store::connect(&format!("{POSTGRES}/test"))
+    let postgres = graphql_admin::Store::connect(&postgres("test"))
         .await
-        .context("PostgreSQL at 127.0.0.1:5432 is needed")?;
+        .context("PostgreSQL (ENSIGN_TEST_DATABASE_URL) is needed")?;
     postgres
         .connection()
         .execute_unprepared(&format!("CREATE DATABASE {unique}"))
@@ -85,7 +108,7 @@ async fn run(binary: PathBuf) -> anyhow::Result<()> {
 async fn measure(binary: &std::path::Path, unique: &str) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(unique);
     std::fs::create_dir_all(&dir)?;
-    let database = format!("{POSTGRES}/{unique}");
+    let database = postgres(unique);
     let admin = Node::start(
         binary,
         &dir.join("admin"),
@@ -93,7 +116,7 @@ async fn measure(binary: &std::path::Path, unique: &str) -> anyhow::Result<()> {
             "--database-url",
             &database,
             "--redis-url",
-            REDIS,
+            &redis_url(),
             "--redis-prefix",
             unique,
         ],
@@ -102,7 +125,7 @@ async fn measure(binary: &std::path::Path, unique: &str) -> anyhow::Result<()> {
         .token
         .clone()
         .context("the admin node printed no token")?;
-    let uri = format!("{REDIS}?prefix={unique}");
+    let uri = format!("{}?prefix={unique}", redis_url());
     let nodes = [
         Node::start(binary, &dir.join("node-1"), &["--uri", &uri])?,
         Node::start(binary, &dir.join("node-2"), &["--uri", &uri])?,
@@ -180,7 +203,7 @@ async fn measure(binary: &std::path::Path, unique: &str) -> anyhow::Result<()> {
 
 /// Delivery time of a bare PUBLISH to a subscriber on the same Redis.
 async fn pubsub_baseline(unique: &str) -> anyhow::Result<Histogram<u64>> {
-    let client = redis::Client::open(REDIS)?;
+    let client = redis::Client::open(redis_url())?;
     let mut subscriber = client.get_async_pubsub().await?;
     let channel = format!("{unique}:baseline");
     subscriber.subscribe(&channel).await?;
@@ -218,7 +241,14 @@ impl Node {
         extra: &[&str],
     ) -> anyhow::Result<Node> {
         std::fs::create_dir_all(dir)?;
-        let mut child = Command::new(binary)
+        let mut command = Command::new(binary);
+        // The caller's ENSIGN_* settings must not steer the nodes.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("ENSIGN_") {
+                command.env_remove(name);
+            }
+        }
+        let mut child = command
             .args([
                 "serve",
                 "--bind",

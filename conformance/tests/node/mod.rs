@@ -55,9 +55,13 @@ fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// `ENSIGN_BIN`, or the `ensign` binary as cargo builds it for this workspace.
+/// `ENSIGN_BIN`, or the `ensign` binary as cargo builds it for this
+/// workspace. Under `CI` the binary is always cargo's, so that CI tests the
+/// code it checked out and not a binary someone left in its environment.
 pub fn ensign_binary() -> anyhow::Result<PathBuf> {
-    if let Some(path) = std::env::var_os("ENSIGN_BIN") {
+    if let Some(path) = std::env::var_os("ENSIGN_BIN")
+        && !under_ci()
+    {
         return Ok(PathBuf::from(path));
     }
     let mut cargo = Command::new(env!("CARGO"));
@@ -93,6 +97,24 @@ pub fn ensign_binary() -> anyhow::Result<PathBuf> {
         })
         .find_map(|m| m["executable"].as_str().map(PathBuf::from))
         .context("cargo reported no ensign executable")
+}
+
+/// Whether the `CI` variable is set (non-empty).
+pub fn under_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// Removes every `ENSIGN_*` variable of the caller's environment from
+/// `command`, so that a developer's or CI's settings (ports, a database
+/// URL, a config file) never steer the `ensign` a test starts; the test
+/// then sets what it needs.
+pub fn clear_ensign_env(command: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("ENSIGN_") {
+            command.env_remove(name);
+        }
+    }
+    command
 }
 
 /// What cargo sets, besides `CARGO_PKG_*`, for the test executable it runs.

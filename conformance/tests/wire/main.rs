@@ -39,10 +39,47 @@ use futures::FutureExt as _;
 use futures::future;
 
 use conformance::features::{FeatureFiles, display_path};
+use conformance::pins::{self, Counted, Pin};
 
 use crate::modes::{MODES, Mode, find};
 use crate::servers::Servers;
 use crate::world::{Run, WireWorld, set_current};
+
+/// Scenarios per mode that pass and that are skipped (listed in
+/// `exclusions.rs`, with their reasons). A run that differs fails: changing
+/// a count is a reviewed edit (see `conformance::pins`).
+const EXPECTED: &[Pin] = &[
+    Pin {
+        mode: "ofrep",
+        passed: 385,
+        skipped: 0,
+    },
+    Pin {
+        mode: "flagd-rpc",
+        passed: 267,
+        skipped: 118,
+    },
+    Pin {
+        mode: "flagd-in-process",
+        passed: 198,
+        skipped: 187,
+    },
+    Pin {
+        mode: "ofrep-provider",
+        passed: 279,
+        skipped: 106,
+    },
+    Pin {
+        mode: "ensign-in-process",
+        passed: 385,
+        skipped: 0,
+    },
+    Pin {
+        mode: "ensign-remote",
+        passed: 385,
+        skipped: 0,
+    },
+];
 
 /// Counts and messages of the mode being run.
 static TALLY: Mutex<Tally> = Mutex::new(Tally::new());
@@ -72,6 +109,7 @@ fn main() -> ExitCode {
 async fn run() -> anyhow::Result<bool> {
     let dir = conformance::conformance_dir();
     let mut summaries = Vec::new();
+    let mut counted = Vec::new();
     let mut ok = true;
     for mode in MODES {
         let servers = Servers::start(&dir, mode.omitted_flags())
@@ -84,10 +122,19 @@ async fn run() -> anyhow::Result<bool> {
         servers.shutdown().await;
         ok &= tally.ok();
         summaries.push(tally.summary(mode));
+        counted.push(Counted {
+            mode: mode.name().to_owned(),
+            passed: tally.passed,
+            skipped: tally.skipped.values().sum(),
+        });
     }
     println!();
     for line in summaries {
         println!("{line}");
+    }
+    if let Err(mismatch) = pins::check("wire", EXPECTED, &counted) {
+        println!("{mismatch}");
+        ok = false;
     }
     Ok(ok)
 }

@@ -12,9 +12,23 @@ mod validate;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+/// The built `ensign` binary as a command, with every `ENSIGN_*` variable
+/// of the caller's environment removed: a developer's or CI's settings
+/// (ports, a database URL, a config file) never steer what a test starts,
+/// which sets what it needs itself.
+pub fn ensign_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ensign"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("ENSIGN_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
 /// Runs the built `ensign` binary from the workspace root.
 pub fn ensign(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ensign"))
+    ensign_command()
         .args(args)
         .current_dir(workspace_root())
         .output()
@@ -32,6 +46,37 @@ pub fn conformance_dir() -> PathBuf {
         Some(dir) => PathBuf::from(dir),
         None => workspace_root().join("../shared/conformance"),
     }
+}
+
+/// The PostgreSQL server of the tests: `ENSIGN_TEST_DATABASE_URL`, by
+/// default the local server's `test` database, as for every crate's tests.
+pub fn test_database_url() -> reqwest::Url {
+    let url = std::env::var_os("ENSIGN_TEST_DATABASE_URL")
+        .and_then(|url| url.into_string().ok())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    reqwest::Url::parse(&url).expect("ENSIGN_TEST_DATABASE_URL is a URL")
+}
+
+/// The Redis server of the tests: `ENSIGN_TEST_REDIS_URL`, by default the
+/// local server, as for every crate's tests.
+pub fn test_redis_url() -> reqwest::Url {
+    let url = std::env::var_os("ENSIGN_TEST_REDIS_URL")
+        .and_then(|url| url.into_string().ok())
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned());
+    reqwest::Url::parse(&url).expect("ENSIGN_TEST_REDIS_URL is a URL")
+}
+
+/// `host:port` of a service URL, `default_port` when it names none.
+pub fn host_port(url: &reqwest::Url, default_port: u16) -> String {
+    let host = url.host_str().unwrap_or("127.0.0.1");
+    format!("{host}:{}", url.port().unwrap_or(default_port))
+}
+
+/// The test server's URL naming database `name` instead.
+pub fn database_named(name: &str) -> reqwest::Url {
+    let mut url = test_database_url();
+    url.set_path(&format!("/{name}"));
+    url
 }
 
 pub fn stdout(output: &Output) -> String {

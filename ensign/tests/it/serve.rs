@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::workspace_root;
+use crate::{
+    database_named, ensign_command, host_port, test_database_url, test_redis_url, workspace_root,
+};
 
 /// A running `ensign serve`, killed on drop if the test did not stop it.
 struct Serve {
@@ -38,7 +40,7 @@ impl Serve {
         } else {
             &["--bind", "127.0.0.1"]
         };
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ensign"))
+        let mut child = ensign_command()
             .args(["serve", "--port", "0", "--sync-port", "0"])
             .args(bind)
             .args(["--ofrep-port", "0", "--management-port", "0"])
@@ -208,6 +210,32 @@ async fn serves_files_with_a_static_context() {
     assert_eq!(code, Some(0));
 }
 
+/// The caller's `ENSIGN_*` variables do not reach the servers the tests
+/// start: this test binary runs one of its own tests again with bogus
+/// settings in its environment (an unreachable store, a config file and a
+/// source that do not exist, a port taken by another service), and that
+/// test still gets a working server.
+#[test]
+fn the_callers_ensign_variables_do_not_steer_spawned_servers() {
+    let test = "serve::serves_the_bundled_flags_and_stops_cleanly_on_sigterm";
+    let output = Command::new(std::env::current_exe().expect("the test binary"))
+        .args(["--exact", test, "--test-threads", "1"])
+        .env(
+            "ENSIGN_DATABASE_URL",
+            "postgres://nobody@127.0.0.1:1/nowhere",
+        )
+        .env("ENSIGN_CONFIG", "/nonexistent/ensign.yaml")
+        .env("ENSIGN_URI", "file:/nonexistent/flags.json")
+        .env("ENSIGN_ADMIN_BIND", "192.0.2.1")
+        .env("ENSIGN_ADMIN_PORT", "1")
+        .output()
+        .expect("the test binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 passed"), "the test ran: {stdout}");
+}
+
 /// Help names the environment variables but never prints their values,
 /// which hold database and Redis passwords.
 #[test]
@@ -217,7 +245,7 @@ fn help_never_prints_environment_values() {
         &["migrate", "--help"],
         &["token", "create", "--help"],
     ] {
-        let output = Command::new(env!("CARGO_BIN_EXE_ensign"))
+        let output = ensign_command()
             .args(args)
             .env("ENSIGN_DATABASE_URL", "postgres://ops:db-pass-1@db/flags")
             .env("ENSIGN_REDIS_URL", "redis://:redis-pass-2@cache:6379")
@@ -398,7 +426,7 @@ fn the_banner_says_where_listeners_are_and_what_they_ask() {
 
 #[test]
 fn unusable_arguments_exit_2_with_a_message() {
-    let output = Command::new(env!("CARGO_BIN_EXE_ensign"))
+    let output = ensign_command()
         .args(["serve", "--uri", "flags.json"])
         .output()
         .expect("ensign runs");
@@ -549,19 +577,18 @@ async fn the_embedded_store_serves_admin_changes_and_keeps_them() {
 /// loud SKIPPED line (a failure with `ENSIGN_REQUIRE_SERVICES=1`).
 fn services_present(test: &str) -> bool {
     let up = |addr: &str| {
-        std::net::TcpStream::connect_timeout(
-            &addr.parse().expect("an address"),
-            Duration::from_secs(2),
-        )
-        .is_ok()
+        use std::net::ToSocketAddrs as _;
+        addr.to_socket_addrs().is_ok_and(|mut addrs| {
+            addrs.any(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok())
+        })
     };
-    let missing: Vec<&str> = [
-        ("PostgreSQL at 127.0.0.1:5432", "127.0.0.1:5432"),
-        ("Redis at 127.0.0.1:6379", "127.0.0.1:6379"),
+    let missing: Vec<String> = [
+        ("PostgreSQL", host_port(&test_database_url(), 5432)),
+        ("Redis", host_port(&test_redis_url(), 6379)),
     ]
     .into_iter()
     .filter(|(_, addr)| !up(addr))
-    .map(|(name, _)| name)
+    .map(|(name, addr)| format!("{name} at {addr}"))
     .collect();
     if missing.is_empty() {
         return true;
@@ -584,7 +611,7 @@ async fn an_admin_change_reaches_two_evaluation_nodes_through_redis() {
         return;
     }
     let unique = format!("ensign_e2e_{}_{}", std::process::id(), line!());
-    let server = graphql_admin::Store::connect("postgres://postgres@127.0.0.1:5432/test")
+    let server = graphql_admin::Store::connect(test_database_url().as_str())
         .await
         .expect("PostgreSQL answers");
     use sea_orm::ConnectionTrait;
@@ -597,7 +624,7 @@ async fn an_admin_change_reaches_two_evaluation_nodes_through_redis() {
         .execute_unprepared(&format!("CREATE DATABASE {unique}"))
         .await
         .expect("a database for this test");
-    let database_url = format!("postgres://postgres@127.0.0.1:5432/{unique}");
+    let database_url = database_named(&unique).to_string();
 
     let admin_dir = scratch("cluster-admin");
     let admin = Serve::start_in(
@@ -606,14 +633,16 @@ async fn an_admin_change_reaches_two_evaluation_nodes_through_redis() {
             "--database-url",
             &database_url,
             "--redis-url",
-            "redis://127.0.0.1:6379",
+            test_redis_url().as_str(),
             "--redis-prefix",
             &unique,
         ],
     );
     admin.wait_ready().await;
     let token = admin.token.clone().expect("a first start prints a token");
-    let node_uri = format!("redis://127.0.0.1:6379?prefix={unique}");
+    let mut node_uri = test_redis_url();
+    node_uri.query_pairs_mut().append_pair("prefix", &unique);
+    let node_uri = node_uri.to_string();
     let nodes: Vec<Serve> = ["cluster-node-1", "cluster-node-2"]
         .into_iter()
         .map(|name| Serve::start_in(&scratch(name), &["--uri", &node_uri]))
@@ -961,8 +990,8 @@ impl PostgresProxy {
                     continue;
                 }
                 tokio::spawn(async move {
-                    let Ok(mut server) = tokio::net::TcpStream::connect("127.0.0.1:5432").await
-                    else {
+                    let upstream = host_port(&test_database_url(), 5432);
+                    let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else {
                         return;
                     };
                     tokio::select! {
@@ -991,7 +1020,7 @@ async fn a_database_outage_leaves_evaluation_running() {
         return;
     }
     let unique = format!("ensign_outage_{}_{}", std::process::id(), line!());
-    let server = graphql_admin::Store::connect("postgres://postgres@127.0.0.1:5432/test")
+    let server = graphql_admin::Store::connect(test_database_url().as_str())
         .await
         .expect("PostgreSQL answers");
     use sea_orm::ConnectionTrait;
@@ -1005,7 +1034,14 @@ async fn a_database_outage_leaves_evaluation_running() {
         .await
         .expect("a database for this test");
     let proxy = PostgresProxy::start().await;
-    let database_url = format!("postgres://postgres@{}/{unique}", proxy.addr);
+    let mut database_url = database_named(&unique);
+    database_url
+        .set_host(Some(&proxy.addr.ip().to_string()))
+        .expect("a host");
+    database_url
+        .set_port(Some(proxy.addr.port()))
+        .expect("a port");
+    let database_url = database_url.to_string();
 
     let serve = Serve::start_in(&scratch("outage"), &["--database-url", &database_url]);
     serve.wait_ready().await;

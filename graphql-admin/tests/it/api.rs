@@ -10,9 +10,11 @@ use tokio::sync::broadcast;
 
 use crate::support::TestDb;
 
-/// The exported schema is checked in; refresh it with `UPDATE_EXPECT=1`.
+/// The exported schema is checked in; refresh it with `UPDATE_EXPECT=1`
+/// (refused under `CI`).
 #[test]
 fn schema_graphql_is_up_to_date() {
+    crate::support::refuse_update_expect_under_ci();
     expect_test::expect_file!["../../schema.graphql"].assert_eq(&sdl());
 }
 

@@ -125,3 +125,14 @@ pub fn unique_name(prefix: &str) -> String {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// Fails loudly when `UPDATE_EXPECT` is set on CI, where a snapshot test
+/// would otherwise rewrite its expectation instead of failing.
+#[track_caller]
+pub fn refuse_update_expect_under_ci() {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    assert!(
+        !(set("CI") && set("UPDATE_EXPECT")),
+        "UPDATE_EXPECT is refused under CI: snapshots are refreshed by a person, and reviewed"
+    );
+}
