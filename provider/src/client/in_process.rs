@@ -356,8 +356,9 @@ impl Follower {
         loop {
             match self.follow().await {
                 Ended::Lost { delivered, why } => {
-                    let message = format!("sync stream from {} lost: {why}", self.target);
-                    tracing::debug!(target = %self.target, %why, "Sync stream lost.");
+                    let message =
+                        format!("sync stream from {} lost: {why}", redact::url(&self.target));
+                    tracing::debug!(target = %redact::url(&self.target), %why, "Sync stream lost.");
                     if self.shared.loaded.load().is_some() {
                         self.shared.status.stale(message);
                     } else {
@@ -368,10 +369,11 @@ impl Follower {
                     }
                 }
                 Ended::Refused(why) => {
-                    tracing::warn!(target = %self.target, %why, "Sync refused.");
-                    self.shared
-                        .status
-                        .error(format!("sync from {} refused: {why}", self.target));
+                    tracing::warn!(target = %redact::url(&self.target), %why, "Sync refused.");
+                    self.shared.status.error(format!(
+                        "sync from {} refused: {why}",
+                        redact::url(&self.target)
+                    ));
                 }
             }
             tokio::time::sleep(backoff).await;
@@ -427,7 +429,7 @@ impl Follower {
             Ok(snapshot) => snapshot,
             Err(reason) => {
                 // The last good state stays; the next payload may be good.
-                tracing::warn!(target = %self.target, %reason, "Sync payload refused; keeping the last good state.");
+                tracing::warn!(target = %redact::url(&self.target), %reason, "Sync payload refused; keeping the last good state.");
                 return false;
             }
         };
