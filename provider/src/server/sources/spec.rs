@@ -19,8 +19,9 @@ pub const DEFAULT_REDIS_INTERVAL: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceSpec {
     /// Its name: the selector `source=…` picks it, and logs, metric
-    /// labels and flag-set ids show it. The URI as given, with its
-    /// credentials, query values and fragment hidden (`redact::url`).
+    /// labels and flag-set ids show it. A file's path as given; any other
+    /// URI with its credentials, query values and fragment hidden
+    /// (`redact::url`).
     pub name: String,
     /// What it is.
     pub kind: SourceKind,
@@ -145,7 +146,7 @@ impl SourceSpec {
             });
         };
         Ok(SourceSpec {
-            name: redact::url(uri),
+            name: shown(uri, &kind),
             kind,
         })
     }
@@ -202,11 +203,20 @@ impl SourceSpec {
                     }
                 };
                 Ok(SourceSpec {
-                    name: redact::url(&e.uri),
+                    name: shown(&e.uri, &kind),
                     kind,
                 })
             })
             .collect()
+    }
+}
+
+/// A source's name: a file's path as given (a path carries no
+/// credentials, and may hold `@` or `?`), any other URI redacted.
+fn shown(uri: &str, kind: &SourceKind) -> String {
+    match kind {
+        SourceKind::File { .. } => uri.to_owned(),
+        _ => redact::url(uri),
     }
 }
 
@@ -312,6 +322,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(listed[0].name, "http://***@h/f.json?k=***");
+        // A file's path is no URL: it keeps its name, `@` and `?` included.
+        let file = SourceSpec::from_uri("file:flags/team@shop?.json").unwrap();
+        assert_eq!(file.name, "file:flags/team@shop?.json");
+        let listed =
+            SourceSpec::from_sources_json(r#"[{"uri":"flags/a@b.json","provider":"file"}]"#)
+                .unwrap();
+        assert_eq!(listed[0].name, "flags/a@b.json");
         assert_eq!(
             SourceSpec::from_uri("ftp://u:p@h/f.json"),
             Err(SpecError::UnknownUri {
