@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory as _, Parser, Subcommand, ValueEnum};
 
+use provider::server::listen::ConnectionLimits;
+
 /// Ensign: an OpenFeature- and flagd-compatible feature-flag service.
 #[derive(Debug, Parser)]
 #[command(name = "ensign", version, about)]
@@ -204,6 +206,31 @@ pub struct ServeArgs {
     /// "ensign.fractional" overrides it).
     #[arg(long, env = "ENSIGN_FRACTIONAL", default_value = "v2")]
     pub fractional: String,
+    /// Seconds a client may take to send a request's headers, on every
+    /// listener (HTTP/1.1; an HTTP/1.1 connection waiting for its next
+    /// request is bound by it too).
+    #[arg(long, env = "ENSIGN_HEADER_READ_TIMEOUT", default_value_t = ConnectionLimits::default().header_read_timeout.as_secs())]
+    pub header_read_timeout: u64,
+    /// Seconds a client may take to complete the TLS handshake, on every
+    /// listener.
+    #[arg(long, env = "ENSIGN_TLS_HANDSHAKE_TIMEOUT", default_value_t = ConnectionLimits::default().tls_handshake_timeout.as_secs())]
+    pub tls_handshake_timeout: u64,
+    /// Seconds a connection may stay open with no request in flight, on
+    /// every listener; open SSE, WebSocket and gRPC streams are in flight,
+    /// so they are never idle.
+    #[arg(long, env = "ENSIGN_IDLE_TIMEOUT", default_value_t = ConnectionLimits::default().idle_timeout.as_secs())]
+    pub idle_timeout: u64,
+    /// Open connections per listener (OFREP, gRPC evaluation, sync,
+    /// management, admin); one more is closed as soon as it is accepted.
+    /// Keep the sum over the listeners under the open-file limit
+    /// (`ulimit -n`).
+    #[arg(long, env = "ENSIGN_MAX_CONNECTIONS", default_value_t = ConnectionLimits::default().max_connections)]
+    pub max_connections: usize,
+    /// Open long-lived streams per listener (SSE, WebSocket, gRPC event and
+    /// sync streams); one more is refused (HTTP 503, gRPC
+    /// RESOURCE_EXHAUSTED) while other requests go on.
+    #[arg(long, env = "ENSIGN_MAX_STREAMS", default_value_t = ConnectionLimits::default().max_streams)]
+    pub max_streams: usize,
     /// A YAML (or JSON) file with any of these settings, by their option
     /// names, plus `api-keys` and `rate-limit` for OFREP and flagd gRPC
     /// (evaluation and sync). Environment

@@ -41,6 +41,11 @@ pub struct ServeFile {
     redis_url: Option<String>,
     redis_prefix: Option<String>,
     redis_snapshot: Option<PathBuf>,
+    header_read_timeout: Option<u64>,
+    tls_handshake_timeout: Option<u64>,
+    idle_timeout: Option<u64>,
+    max_connections: Option<usize>,
+    max_streams: Option<usize>,
     #[serde(default)]
     api_keys: Vec<ApiKey>,
     rate_limit: Option<RateLimit>,
@@ -113,7 +118,12 @@ pub fn merge(
         admin_bind,
         skip_migrations,
         redis_prefix,
-        redis_snapshot
+        redis_snapshot,
+        header_read_timeout,
+        tls_handshake_timeout,
+        idle_timeout,
+        max_connections,
+        max_streams
     );
     fill_option!(
         socket_path,
@@ -177,6 +187,8 @@ api-keys:
   - key: secret
     selector: flagSetId=shop
 rate-limit: {requests-per-second: 50}
+idle-timeout: 30
+max-streams: 10
 "#;
 
     #[test]
@@ -191,6 +203,9 @@ rate-limit: {requests-per-second: 50}
         assert_eq!(settings.args.context_value, ["env=prod"]);
         let sources = settings.args.sources.unwrap_or_default();
         assert!(sources.contains("\"provider\":\"http\""), "{sources}");
+        assert_eq!(settings.args.idle_timeout, 30);
+        assert_eq!(settings.args.max_streams, 10);
+        assert_eq!(settings.args.max_connections, 200, "the default");
         assert_eq!(settings.api_keys.len(), 1);
         assert_eq!(
             settings.rate_limit.map(|r| r.requests_per_second.get()),

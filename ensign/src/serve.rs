@@ -1,11 +1,13 @@
 //! `ensign serve`: runs the evaluation server until SIGTERM or Ctrl-C.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use serde_json::{Map, Value};
 
 use engine::CompileOptions;
+use provider::server::listen::ConnectionLimits;
 use provider::server::ofrep::OfrepConfig;
 use provider::server::sources::{SourceKind, SourceSpec};
 use provider::server::{Server, ServerConfig};
@@ -61,6 +63,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
         } else {
             Access::ApiKey
         };
+        let connections = config.connections;
         let server = Server::start(config).await?;
         let evaluation_endpoint = match (server.evaluation_addr, &args.socket_path) {
             (Some(addr), _) => Endpoint::Tcp(addr),
@@ -106,6 +109,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
                 bind: args.admin_bind,
                 admin_port: args.admin_port,
                 tls,
+                connections,
                 publish,
                 webhooks: settings.webhooks.clone(),
                 read_only: read_only_sets(server.flags()),
@@ -210,6 +214,29 @@ fn config(settings: &Settings) -> anyhow::Result<ServerConfig> {
             rate_limit: settings.rate_limit,
             ..OfrepConfig::default()
         },
+        connections: connection_limits(args)?,
+    })
+}
+
+/// Every listener's connection limits, from the options.
+fn connection_limits(args: &crate::cli::ServeArgs) -> anyhow::Result<ConnectionLimits> {
+    for (option, value) in [
+        ("header-read-timeout", args.header_read_timeout),
+        ("tls-handshake-timeout", args.tls_handshake_timeout),
+        ("idle-timeout", args.idle_timeout),
+        ("max-connections", args.max_connections as u64),
+        ("max-streams", args.max_streams as u64),
+    ] {
+        if value == 0 {
+            bail!("--{option} must be at least 1");
+        }
+    }
+    Ok(ConnectionLimits {
+        header_read_timeout: Duration::from_secs(args.header_read_timeout),
+        tls_handshake_timeout: Duration::from_secs(args.tls_handshake_timeout),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        max_connections: args.max_connections,
+        max_streams: args.max_streams,
     })
 }
 

@@ -22,7 +22,7 @@ use graphql_admin::publisher::{Publisher, PublisherSettings};
 use graphql_admin::scheduler::{Scheduler, SchedulerSettings};
 use graphql_admin::store::{NewFlagSet, TokenRole};
 use graphql_admin::{Actor, Store};
-use provider::server::listen::{self, Tls};
+use provider::server::listen::{self, ConnectionLimits, Tls};
 use provider::server::sources::feed::{self, Feed, FeedSender};
 
 /// The prefix of the selector names of the store's flag sets
@@ -105,6 +105,8 @@ pub struct NodeOptions {
     pub admin_port: u16,
     /// TLS for the admin listener.
     pub tls: Option<Tls>,
+    /// Its connection limits (every listener's).
+    pub connections: ConnectionLimits,
     /// Where to publish commits for evaluation nodes, if anywhere.
     pub publish: Option<PublisherSettings>,
     /// Webhook targets of flag changes and alerts.
@@ -123,6 +125,7 @@ pub async fn start(
         bind,
         admin_port,
         tls,
+        connections,
         publish,
         webhooks,
         read_only,
@@ -160,6 +163,7 @@ pub async fn start(
         listener,
         tls,
         routes_with(admin, read_only).boxed(),
+        connections,
         stopped,
     ));
     if let Some(settings) = publish {

@@ -47,7 +47,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        provider::server::listen::serve_http("bare", listener, None, routes, shutdown).await;
+        provider::server::listen::serve_http(
+            "bare",
+            listener,
+            None,
+            routes,
+            provider::server::listen::ConnectionLimits::default(),
+            shutdown,
+        )
+        .await;
         Ok(())
     })
 }

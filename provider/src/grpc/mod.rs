@@ -37,6 +37,15 @@ use crate::server::admission::Admission;
 
 pub use error::GrpcError;
 
+/// Paths of the server-streaming methods (event streams and `SyncFlags`):
+/// a listener counts each open call against its cap on long-lived
+/// streams.
+pub const STREAMING_METHODS: &[&str] = &[
+    "/flagd.evaluation.v1.Service/EventStream",
+    "/flagd.evaluation.v2.Service/EventStream",
+    "/flagd.sync.v1.FlagSyncService/SyncFlags",
+];
+
 /// The evaluation services, `flagd.evaluation.v1.Service` and
 /// `flagd.evaluation.v2.Service`, for one listener, admitting calls by
 /// `admission` (the server's one policy, shared with OFREP).

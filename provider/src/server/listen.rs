@@ -1,25 +1,42 @@
-//! Listeners: TCP, optionally with TLS (rustls), serving warp routes through
-//! hyper-util until shutdown begins, then letting in-flight requests finish.
+//! Listeners: TCP or unix sockets, optionally with TLS (rustls), serving
+//! warp routes or gRPC services through hyper-util until shutdown begins,
+//! then letting in-flight requests finish.
+//!
+//! Every listener, HTTP and gRPC alike, applies the same
+//! [`ConnectionLimits`] through one accept loop: a cap on open connections
+//! (a connection over it is accepted and closed at once, so the client
+//! learns at once instead of waiting in the kernel's backlog, and no task
+//! is spawned for it), a TLS-handshake timeout, HTTP/1.1's header-read
+//! timeout, an idle timeout (no request in flight: an open SSE, WebSocket
+//! or gRPC stream is a request in flight), and a cap on open long-lived
+//! streams, over which a new stream is refused (`503`, or gRPC's
+//! `RESOURCE_EXHAUSTED`) while ordinary requests go on.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use bytes::Bytes;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tower_service::Service as _;
+use warp::Reply as _;
 use warp::filters::BoxedFilter;
+use warp::reply::Response;
 
 use crate::server::ofrep::hot::{Answer, Hot};
-use warp::reply::Response;
 
 /// How long in-flight requests may take to finish once shutdown begins.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -65,22 +82,12 @@ pub enum ListenError {
 #[derive(Debug, Clone)]
 pub struct Tls {
     config: Arc<ServerConfig>,
-    /// The PEM files' bytes, for tonic's own TLS setup.
-    cert_pem: Arc<[u8]>,
-    key_pem: Arc<[u8]>,
 }
 
 impl Tls {
     /// Reads a PEM certificate chain and private key. HTTP/2 and HTTP/1.1
     /// are offered by ALPN.
     pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Tls, ListenError> {
-        let read = |path: &Path| {
-            std::fs::read(path).map_err(|e| ListenError::TlsFile {
-                path: path.display().to_string(),
-                source: tokio_rustls::rustls::pki_types::pem::Error::Io(e),
-            })
-        };
-        let (cert_pem, key_pem) = (read(cert)?, read(key)?);
         let certs = CertificateDer::pem_file_iter(cert)
             .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
             .map_err(|source| ListenError::TlsFile {
@@ -100,8 +107,6 @@ impl Tls {
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Tls {
             config: Arc::new(config),
-            cert_pem: cert_pem.into(),
-            key_pem: key_pem.into(),
         })
     }
 
@@ -121,55 +126,56 @@ pub enum GrpcListener {
     Unix(tokio::net::UnixListener),
 }
 
-/// Serves gRPC `routes` until `shutdown` resolves; tonic then lets open
-/// calls finish (streams end themselves on the same signal).
+/// Serves gRPC `routes` until `shutdown` resolves, then lets open calls
+/// finish (streams end themselves on the same signal). A call to one of
+/// `streaming` (paths of server-streaming methods) takes one of the
+/// listener's stream places for as long as it is open.
 pub async fn serve_grpc(
     name: &'static str,
     listener: GrpcListener,
     tls: Option<Tls>,
     routes: tonic::service::Routes,
+    streaming: &'static [&'static str],
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let mut builder = tonic::transport::Server::builder();
-    if let Some(tls) = tls {
-        let identity = tonic::transport::Identity::from_pem(&*tls.cert_pem, &*tls.key_pem);
-        builder = match builder
-            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
-        {
-            Ok(builder) => builder,
-            Err(error) => {
-                tracing::error!(listener = name, %error, "TLS setup failed; listener not started.");
-                return;
+    let respond = move |mut request: http::Request<Incoming>, connection: &Connection| {
+        request
+            .extensions_mut()
+            .insert(tonic::transport::server::TcpConnectInfo {
+                local_addr: connection.local,
+                remote_addr: connection.peer,
+            });
+        let place = if streaming.contains(&request.uri().path()) {
+            match connection.streams.take() {
+                Some(place) => Some(place),
+                None => {
+                    let refused =
+                        tonic::Status::resource_exhausted("too many open streams on this listener")
+                            .into_http::<tonic::body::Body>();
+                    return futures::future::Either::Left(std::future::ready(
+                        refused.map(|body| Holding::new(body, None)),
+                    ));
+                }
             }
+        } else {
+            None
         };
-    }
-    let router = builder.add_routes(routes);
-    let result = match listener {
-        GrpcListener::Tcp(listener) => {
-            router
-                .serve_with_incoming_shutdown(
-                    // Small responses leave at once: with Nagle's algorithm
-                    // a reply written in several frames waited for the
-                    // client's acknowledgement of the first.
-                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-                    shutdown,
-                )
-                .await
-        }
-        #[cfg(unix)]
-        GrpcListener::Unix(listener) => {
-            router
-                .serve_with_incoming_shutdown(
-                    tokio_stream::wrappers::UnixListenerStream::new(listener),
-                    shutdown,
-                )
-                .await
-        }
+        let mut routes = routes.clone();
+        futures::future::Either::Right(async move {
+            let response = match routes.call(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            response.map(|body| Holding::new(body, place))
+        })
     };
-    match result {
-        Ok(()) => tracing::info!(listener = name, "Listener stopped."),
-        Err(error) => tracing::error!(listener = name, %error, "Listener failed."),
-    }
+    let accepting = match listener {
+        GrpcListener::Tcp(listener) => Accepting::Tcp(listener),
+        #[cfg(unix)]
+        GrpcListener::Unix(listener) => Accepting::Unix(listener),
+    };
+    serve(name, accepting, tls, respond, limits, shutdown).await;
 }
 
 /// Binds a unix socket, replacing a stale socket file left by an earlier
@@ -240,21 +246,185 @@ impl From<BoxedFilter<(Response,)>> for HttpService {
 }
 
 /// Serves `service` on `listener` until `shutdown` resolves, then waits up
-/// to [`DRAIN_TIMEOUT`] for open requests to finish.
+/// to [`DRAIN_TIMEOUT`] for open requests to finish. Server-Sent Events
+/// responses and WebSocket upgrades take one of the listener's stream
+/// places for as long as they are open.
 pub async fn serve_http(
     name: &'static str,
     listener: TcpListener,
     tls: Option<Tls>,
     service: impl Into<HttpService>,
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
 ) {
     let service = service.into();
+    let respond = move |request: http::Request<Incoming>, connection: &Connection| {
+        let service = service.clone();
+        let peer = connection
+            .peer
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let streams = connection.streams.clone();
+        let upgraded = Arc::clone(&connection.upgraded);
+        async move {
+            let response = service.call(request, peer).await;
+            let long_lived = response.status() == http::StatusCode::SWITCHING_PROTOCOLS
+                || response
+                    .headers()
+                    .get(http::header::CONTENT_TYPE)
+                    .is_some_and(|t| t.as_bytes().starts_with(b"text/event-stream"));
+            if !long_lived {
+                return response.map(|body| Holding::new(body, None));
+            }
+            let Some(place) = streams.take() else {
+                let refused = warp::reply::with_status(
+                    "too many open streams on this listener",
+                    http::StatusCode::SERVICE_UNAVAILABLE,
+                )
+                .into_response();
+                return refused.map(|body| Holding::new(body, None));
+            };
+            if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+                // The upgraded connection outlives this response: its
+                // socket keeps the place until it closes.
+                if let Ok(mut slot) = upgraded.lock() {
+                    *slot = Some(place);
+                }
+                response.map(|body| Holding::new(body, None))
+            } else {
+                response.map(|body| Holding::new(body, Some(place)))
+            }
+        }
+    };
+    serve(
+        name,
+        Accepting::Tcp(listener),
+        tls,
+        respond,
+        limits,
+        shutdown,
+    )
+    .await;
+}
+
+/// How long each connection may take, and how many a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// How long a client may take to send a request's headers (HTTP/1.1;
+    /// this also bounds how long an HTTP/1.1 connection waits for its next
+    /// request).
+    pub header_read_timeout: Duration,
+    /// How long a client may take to complete the TLS handshake.
+    pub tls_handshake_timeout: Duration,
+    /// How long a connection may stay open with no request in flight (an
+    /// open SSE, WebSocket or gRPC stream is in flight).
+    pub idle_timeout: Duration,
+    /// Open connections per listener; one more is closed as soon as it is
+    /// accepted.
+    pub max_connections: usize,
+    /// Open long-lived streams (SSE, WebSocket, gRPC server streams) per
+    /// listener; one more is refused.
+    pub max_streams: usize,
+}
+
+impl Default for ConnectionLimits {
+    /// Five listeners at their cap stay under the usual limit of 1024 open
+    /// files.
+    fn default() -> Self {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(10),
+            tls_handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 200,
+            max_streams: 100,
+        }
+    }
+}
+
+/// What a listener's respond function knows of the connection a request
+/// came on.
+struct Connection {
+    peer: Option<SocketAddr>,
+    local: Option<SocketAddr>,
+    streams: Streams,
+    /// Where a WebSocket upgrade leaves its stream place, held by the
+    /// socket.
+    upgraded: Arc<Mutex<Option<OwnedSemaphorePermit>>>,
+}
+
+/// A listener's places for long-lived streams.
+#[derive(Debug, Clone)]
+struct Streams(Arc<Semaphore>);
+
+impl Streams {
+    fn take(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.0).try_acquire_owned().ok()
+    }
+}
+
+/// Where a listener accepts connections.
+enum Accepting {
+    Tcp(TcpListener),
+    #[cfg(unix)]
+    Unix(tokio::net::UnixListener),
+}
+
+/// A socket, whatever carries it.
+trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
+
+/// An accepted socket with its peer's and its own address (none on a unix
+/// socket).
+type Accepted = (Box<dyn Io>, Option<SocketAddr>, Option<SocketAddr>);
+
+impl Accepting {
+    async fn accept(&self) -> std::io::Result<Accepted> {
+        match self {
+            Accepting::Tcp(listener) => {
+                let (stream, peer) = listener.accept().await?;
+                // Small responses leave at once: with Nagle's algorithm a
+                // reply written in several frames waited for the client's
+                // acknowledgement of the first.
+                let _ = stream.set_nodelay(true);
+                let local = stream.local_addr().ok();
+                Ok((Box::new(stream), Some(peer), local))
+            }
+            #[cfg(unix)]
+            Accepting::Unix(listener) => {
+                let (stream, _) = listener.accept().await?;
+                Ok((Box::new(stream), None, None))
+            }
+        }
+    }
+}
+
+/// The accept loop every listener runs: `respond` answers each request.
+async fn serve<R, F, B>(
+    name: &'static str,
+    accepting: Accepting,
+    tls: Option<Tls>,
+    respond: R,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()>,
+) where
+    R: Fn(http::Request<Incoming>, &Connection) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = http::Response<Holding<B>>> + Send + 'static,
+    B: Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let acceptor = tls.map(|tls| TlsAcceptor::from(tls.config()));
-    let graceful = GracefulShutdown::new();
+    let capacity = limits
+        .max_connections
+        .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+    let places = Arc::new(Semaphore::new(capacity));
+    let streams = Streams(Arc::new(Semaphore::new(
+        limits.max_streams.min(Semaphore::MAX_PERMITS),
+    )));
+    let (stop, stopping) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
+        let (io, peer, local) = tokio::select! {
+            accepted = accepting.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of file descriptors and the like: back off briefly.
@@ -265,18 +435,39 @@ pub async fn serve_http(
             },
             () = &mut shutdown => break,
         };
-        let service = service.clone();
+        let Ok(place) = Arc::clone(&places).try_acquire_owned() else {
+            // Closed at once, without a task: the client sees the
+            // connection end and may go elsewhere.
+            tracing::debug!(
+                listener = name,
+                ?peer,
+                "Connection closed: the listener is at its connection cap."
+            );
+            drop(io);
+            continue;
+        };
+        let connection = Connection {
+            peer,
+            local,
+            streams: streams.clone(),
+            upgraded: Arc::new(Mutex::new(None)),
+        };
         let acceptor = acceptor.clone();
-        let watcher = graceful.watcher();
+        let respond = respond.clone();
+        let stopping = stopping.clone();
         tokio::spawn(async move {
-            if let Err(error) = connection(stream, peer, acceptor, service, watcher).await {
-                tracing::debug!(listener = name, %peer, %error, "Connection ended with an error.");
+            if let Err(error) =
+                serve_connection(io, place, acceptor, connection, respond, limits, stopping).await
+            {
+                tracing::debug!(listener = name, ?peer, %error, "Connection ended with an error.");
             }
         });
     }
-    drop(listener);
+    drop(accepting);
     tracing::info!(listener = name, "Listener stopped accepting; draining.");
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+    let _ = stop.send(true);
+    let everyone = u32::try_from(capacity).unwrap_or(u32::MAX);
+    if tokio::time::timeout(DRAIN_TIMEOUT, places.acquire_many(everyone))
         .await
         .is_err()
     {
@@ -287,29 +478,203 @@ pub async fn serve_http(
     }
 }
 
-/// Serves one connection.
-async fn connection(
-    stream: TcpStream,
-    peer: SocketAddr,
+/// Serves one connection: the TLS handshake within its timeout, then HTTP
+/// until the connection ends, is idle too long, or the listener stops.
+async fn serve_connection<R, F, B>(
+    io: Box<dyn Io>,
+    place: OwnedSemaphorePermit,
     acceptor: Option<TlsAcceptor>,
-    service: HttpService,
-    watcher: hyper_util::server::graceful::Watcher,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let _ = stream.set_nodelay(true);
-    let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
-        let service = service.clone();
-        async move { Ok::<_, std::convert::Infallible>(service.call(request, peer).await) }
-    });
-    let builder = auto::Builder::new(TokioExecutor::new());
-    match acceptor {
+    connection: Connection,
+    respond: R,
+    limits: ConnectionLimits,
+    mut stopping: watch::Receiver<bool>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+where
+    R: Fn(http::Request<Incoming>, &Connection) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = http::Response<Holding<B>>> + Send + 'static,
+    B: Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let io: Box<dyn Io> = match acceptor {
         Some(acceptor) => {
-            let stream = acceptor.accept(stream).await?;
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            watcher.watch(connection.into_owned()).await
+            match tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(io)).await {
+                Ok(stream) => Box::new(stream?),
+                Err(_) => return Err("the TLS handshake timed out".into()),
+            }
         }
-        None => {
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            watcher.watch(connection.into_owned()).await
+        None => io,
+    };
+    let io = Held {
+        io,
+        _place: place,
+        upgraded: Arc::clone(&connection.upgraded),
+    };
+    let (activity, quiet) = watch::channel(0usize);
+    let activity = Arc::new(activity);
+    let connection = Arc::new(connection);
+    let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
+        let in_flight = InFlight::begin(&activity);
+        let answer = respond(request, &connection);
+        async move {
+            let response = answer.await;
+            Ok::<_, Infallible>(response.map(|body| Holding::new(body, Some(in_flight))))
         }
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let served = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    let mut served = std::pin::pin!(served);
+    let mut idle = std::pin::pin!(idle(quiet, limits.idle_timeout));
+    // Once closing, how long the client has to let the connection end (an
+    // HTTP/2 client must acknowledge the GOAWAY's ping) before it is cut.
+    let grace = tokio::time::sleep(Duration::MAX);
+    let mut grace = std::pin::pin!(grace);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            result = served.as_mut() => return result,
+            () = &mut idle, if !closing => {
+                served.as_mut().graceful_shutdown();
+                grace.as_mut().reset(tokio::time::Instant::now() + limits.idle_timeout);
+                closing = true;
+            }
+            _ = stopping.wait_for(|stop| *stop), if !closing => {
+                served.as_mut().graceful_shutdown();
+                grace.as_mut().reset(tokio::time::Instant::now() + DRAIN_TIMEOUT);
+                closing = true;
+            }
+            () = &mut grace, if closing => {
+                return Err("the connection did not close in time".into());
+            }
+        }
+    }
+}
+
+/// Resolves once no request has been in flight for `timeout`.
+async fn idle(mut in_flight: watch::Receiver<usize>, timeout: Duration) {
+    loop {
+        let busy = *in_flight.borrow_and_update() > 0;
+        let changed = if busy {
+            in_flight.changed().await
+        } else {
+            tokio::select! {
+                () = tokio::time::sleep(timeout) => return,
+                changed = in_flight.changed() => changed,
+            }
+        };
+        if changed.is_err() {
+            // The connection is gone; nothing left to time.
+            return std::future::pending().await;
+        }
+    }
+}
+
+/// One request in flight on a connection, until its response is sent.
+struct InFlight(Arc<watch::Sender<usize>>);
+
+impl InFlight {
+    fn begin(activity: &Arc<watch::Sender<usize>>) -> InFlight {
+        activity.send_modify(|n| *n += 1);
+        InFlight(Arc::clone(activity))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// A response body holding something (a stream place, the in-flight
+/// mark) until it is sent or dropped.
+#[derive(Debug)]
+struct Holding<B, T = OwnedSemaphorePermit> {
+    body: B,
+    _held: Option<T>,
+}
+
+impl<B, T> Holding<B, T> {
+    fn new(body: B, held: Option<T>) -> Self {
+        Holding { body, _held: held }
+    }
+}
+
+impl<B: Body + Unpin, T: Unpin> Body for Holding<B, T> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// A connection's socket, holding its place under the listener's cap, and
+/// after a WebSocket upgrade its stream place, for as long as it is open.
+struct Held {
+    io: Box<dyn Io>,
+    _place: OwnedSemaphorePermit,
+    upgraded: Arc<Mutex<Option<OwnedSemaphorePermit>>>,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Ok(mut slot) = self.upgraded.lock() {
+            slot.take();
+        }
+    }
+}
+
+impl AsyncRead for Held {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Held {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut *self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut *self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.io).poll_shutdown(cx)
     }
 }

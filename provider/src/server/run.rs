@@ -12,7 +12,7 @@ use engine::{CompileOptions, Format};
 
 use crate::grpc;
 use crate::server::admission::Admission;
-use crate::server::listen::{self, GrpcListener, ListenError, Tls};
+use crate::server::listen::{self, ConnectionLimits, GrpcListener, ListenError, Tls};
 use crate::server::ofrep::{self, OfrepConfig};
 use crate::server::sources::{self, Loader, SourceKind, SourceSpec};
 use crate::server::{Flags, management};
@@ -42,6 +42,8 @@ pub struct ServerConfig {
     pub compile: CompileOptions,
     /// OFREP settings.
     pub ofrep: OfrepConfig,
+    /// Timeouts and caps of every listener's connections.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +60,7 @@ impl Default for ServerConfig {
             static_context: Map::new(),
             compile: CompileOptions::default(),
             ofrep: OfrepConfig::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -202,6 +205,7 @@ impl Server {
                 );
                 listen::HttpService::new(routes, hot)
             },
+            config.connections,
             flags.shutdown_signal(),
         ));
         match (&evaluation_addr, &config.socket_path) {
@@ -219,6 +223,8 @@ impl Server {
             // flagd serves its unix socket without TLS.
             tls.clone().filter(|_| config.socket_path.is_none()),
             grpc::evaluation_routes(Arc::clone(&flags), admission.clone()),
+            grpc::STREAMING_METHODS,
+            config.connections,
             flags.shutdown_signal(),
         ));
         tracing::info!(listener = "sync", addr = %sync_addr, %scheme, "Listener started.");
@@ -227,6 +233,8 @@ impl Server {
             GrpcListener::Tcp(sync_listener),
             tls.clone(),
             grpc::sync_routes(Arc::clone(&flags), admission),
+            grpc::STREAMING_METHODS,
+            config.connections,
             flags.shutdown_signal(),
         ));
         tracing::info!(listener = "management", addr = %management_addr, %scheme, "Listener started.");
@@ -235,6 +243,7 @@ impl Server {
             management_listener,
             tls,
             management::routes(Arc::clone(&flags)),
+            config.connections,
             flags.shutdown_signal(),
         ));
         Ok(Server {

@@ -6,6 +6,8 @@ mod admission;
 mod client;
 /// The Rust OpenFeature provider over OFREP: single, bulk, events, keys.
 mod client_remote;
+/// Connection limits on every listener: timeouts, caps, streams.
+mod connections;
 /// flagd gRPC: protocol definitions against flagd's, services end to end.
 mod grpc;
 /// Listeners: gRPC on TCP and unix sockets, TLS everywhere.
