@@ -886,9 +886,14 @@ impl<'t> Scanner<'t> {
         }
     }
 
-    /// Validates the number at `pos`; returns the position after it.
+    /// Validates the number at `pos`; returns the position after it. As
+    /// serde_json, a number too large for an `f64` is refused (one too
+    /// small reads as zero).
     #[inline(always)]
     fn number(&self, mut pos: usize) -> Result<usize, Bad> {
+        /// Fewer whole digits than this and no exponent: always finite.
+        const SAFE_DIGITS: usize = 300;
+        let start = pos;
         let bytes = self.bytes;
         let digits = |mut pos: usize| {
             while let Some(b'0'..=b'9') = bytes.get(pos) {
@@ -899,11 +904,13 @@ impl<'t> Scanner<'t> {
         if bytes.get(pos) == Some(&b'-') {
             pos += 1;
         }
+        let whole = pos;
         match bytes.get(pos) {
             Some(b'0') => pos += 1,
             Some(b'1'..=b'9') => pos = digits(pos + 1),
             _ => return Err(self.fail(pos, "invalid number")),
         }
+        let mut check_range = pos - whole >= SAFE_DIGITS;
         if bytes.get(pos) == Some(&b'.') {
             let end = digits(pos + 1);
             if end == pos + 1 {
@@ -921,6 +928,16 @@ impl<'t> Scanner<'t> {
                 return Err(self.fail(pos, "invalid number"));
             }
             pos = end;
+            check_range = true;
+        }
+        // Rare (an exponent, or hundreds of digits), so the general parser
+        // costs nothing on the usual path.
+        if check_range
+            && !self.text[start..pos]
+                .parse::<f64>()
+                .is_ok_and(f64::is_finite)
+        {
+            return Err(self.fail(start, "number out of range"));
         }
         Ok(pos)
     }
@@ -1000,6 +1017,11 @@ y"}"#,
             r#"{"a": 1} x"#,
             r#"{"a": [1 2]}"#,
             r#"{"c": 1.}"#,
+            r#"{"c": 1e400}"#,
+            r#"{"c": -1e400}"#,
+            r#"{"z": [1e400], "c": 1}"#,
+            r#"{"z": {"y": -1.8e308}, "c": 1}"#,
+            r#"{"c": [1, 2e999]}"#,
             "[1]",
             "3",
             "",
@@ -1016,6 +1038,42 @@ y"}"#,
                 let slots = ours.unwrap().to_json();
                 assert_eq!(slots[0].as_ref(), full.pointer("/a/b"), "{text}");
                 assert_eq!(slots[1].as_ref(), full.get("c"), "{text}");
+            }
+        }
+    }
+
+    /// Numbers at the edge of an `f64`, on a read path and skipped: valid
+    /// exactly when serde_json reads them.
+    #[test]
+    fn numbers_out_of_range_are_refused_like_serde() {
+        let t = trie(&["c"]);
+        let long = |digits: usize| "9".repeat(digits);
+        let numbers = [
+            "1e308".to_owned(),
+            "1.7976931348623157e308".to_owned(),
+            "1.7976931348623159e308".to_owned(),
+            "1e309".to_owned(),
+            "-1e400".to_owned(),
+            "1e-400".to_owned(),
+            "-0".to_owned(),
+            "1E+2".to_owned(),
+            "18446744073709551616".to_owned(),
+            long(299),
+            long(300),
+            long(308),
+            long(309),
+            format!("{}.5", long(309)),
+            format!("0.{}", long(400)),
+            format!("{}e-100", long(350)),
+        ];
+        for number in &numbers {
+            for text in [
+                format!(r#"{{"c": {number}}}"#),
+                format!(r#"{{"z": [{{"y": {number}}}], "c": 1}}"#),
+            ] {
+                let ours = t.extract(&text, 1).map(drop);
+                let serde = parse_context(&text).map(drop);
+                assert_eq!(ours.is_ok(), serde.is_ok(), "{text}: {ours:?} vs {serde:?}");
             }
         }
     }

@@ -594,6 +594,87 @@ async fn explain_is_never_answered_to_client_keys() {
     }
 }
 
+/// Numbers at the edges of JSON: the single evaluation (which reads only
+/// the paths its flag needs) refuses exactly what a full parse refuses (the
+/// bulk evaluation's), whether the number sits on a path the flag reads or
+/// deep in a member it skips, and both ways.
+#[tokio::test]
+async fn numbers_at_the_edges_get_the_same_answer_everywhere() {
+    let flags = shop().await;
+    let numbers = [
+        "1e400",
+        "-1e400",
+        "1e308",
+        "-1e308",
+        "1.7976931348623157e308",
+        "1.7976931348623159e308",
+        "-0",
+        "-0.0",
+        "1.0e-400",
+        "-1e-400",
+        "18446744073709551615",
+        "18446744073709551616",
+        "-9223372036854775809",
+        "123456789012345678901234567890",
+        &"9".repeat(308),
+        &"9".repeat(309),
+        &"9".repeat(400),
+        &format!("0.{}1", "0".repeat(400)),
+        &format!("{}.0", "1".repeat(320)),
+        "1E+2",
+        "1e-2",
+        "1E2",
+        "01",
+        "-01",
+        "00",
+        ".5",
+        "5.",
+        "-",
+        "+1",
+        "1e",
+        "1e+",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+    ];
+    let mut failures = Vec::new();
+    for number in numbers {
+        for context in [
+            format!(r#"{{"region": {number}}}"#),
+            format!(r#"{{"other": {{"deep": [1, {{"x": [{number}]}}]}}, "region": "eu"}}"#),
+            format!(r#"{{"region": "eu", "tail": {number}}}"#),
+        ] {
+            let body = format!(r#"{{"context": {context}}}"#);
+            let expect = if serde_json::from_str::<Value>(&body).is_ok() {
+                StatusCode::OK
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            let single = "/ofrep/v1/evaluate/flags/region-price";
+            let (status, _, answer) =
+                post(&flags, OfrepConfig::default(), single, &[], body.as_bytes()).await;
+            if status != expect {
+                failures.push(format!(
+                    "single {context}: {status} {answer}, expected {expect}"
+                ));
+            } else if status == StatusCode::BAD_REQUEST
+                && answer["errorCode"] != json!("INVALID_CONTEXT")
+            {
+                failures.push(format!("single {context}: {answer}"));
+            }
+            let bulk = "/ofrep/v1/evaluate/flags";
+            let (status, _, answer) =
+                post(&flags, OfrepConfig::default(), bulk, &[], body.as_bytes()).await;
+            if status != expect {
+                failures.push(format!(
+                    "bulk {context}: {status} {answer}, expected {expect}"
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[tokio::test]
 async fn cors_allows_configured_origins() {
     let flags = shop().await;
