@@ -191,6 +191,92 @@ async fn serves_the_bundled_flags_and_stops_cleanly_on_sigterm() {
     assert!(log.contains("Stopped."), "{log}");
 }
 
+/// The admin listener, started by `ensign serve` beside the store, has the
+/// connection limits given as options: a half-sent request is cut off
+/// after the header timeout, and a connection over the cap is closed while
+/// the evaluation listeners answer.
+#[tokio::test]
+async fn the_admin_listener_obeys_the_connection_options() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    /// Whether the server closes `stream` within a patient wait.
+    async fn closed(stream: &mut TcpStream) -> bool {
+        let mut buffer = [0; 4096];
+        let reading = async {
+            loop {
+                match stream.read(&mut buffer).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), reading)
+            .await
+            .is_ok()
+    }
+    /// Sends a request and reads until the answer's headers are complete.
+    async fn answered(stream: &mut TcpStream) -> bool {
+        let request = b"GET /graphql HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        if stream.write_all(request).await.is_err() {
+            return false;
+        }
+        let mut received = Vec::new();
+        let mut buffer = [0; 4096];
+        let reading = async {
+            while !received.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buffer).await {
+                    Ok(0) | Err(_) => return false,
+                    Ok(n) => received.extend_from_slice(&buffer[..n]),
+                }
+            }
+            received.starts_with(b"HTTP/1.1 ")
+        };
+        tokio::time::timeout(Duration::from_secs(20), reading)
+            .await
+            .unwrap_or(false)
+    }
+
+    let dir = scratch("connection-options");
+    let serve = Serve::start_in(
+        &dir,
+        &["--max-connections", "2", "--header-read-timeout", "1"],
+    );
+    serve.wait_ready().await;
+    let admin = serve.admin.expect("an admin listener");
+    let mut half = TcpStream::connect(admin).await.expect("connects");
+    half.write_all(b"POST /graphql HTTP/1.1\r\nHost: lo")
+        .await
+        .expect("writes");
+    assert!(closed(&mut half).await, "a half-sent request was kept");
+    let mut first = TcpStream::connect(admin).await.expect("connects");
+    let mut second = TcpStream::connect(admin).await.expect("connects");
+    assert!(answered(&mut first).await);
+    assert!(answered(&mut second).await);
+    let mut third = TcpStream::connect(admin).await.expect("connects");
+    assert!(
+        closed(&mut third).await,
+        "a connection over the cap was kept"
+    );
+    let out = serve.evaluate("payments-kill-switch", json!({})).await;
+    assert_eq!(out["value"], json!(true));
+    let (code, log) = serve.terminate();
+    assert_eq!(code, Some(0), "{log}");
+}
+
+#[test]
+fn zero_connection_limits_are_refused() {
+    for option in ["--idle-timeout", "--max-connections", "--max-streams"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ensign"))
+            .args(["serve", "--uri", "file:none.json", option, "0"])
+            .output()
+            .expect("ensign runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{option}: {stderr}");
+        assert!(stderr.contains(&option[2..]), "{option}: {stderr}");
+    }
+}
+
 #[tokio::test]
 async fn serves_files_with_a_static_context() {
     let dir = std::env::temp_dir().join(format!("ensign-serve-{}", std::process::id()));

@@ -505,8 +505,8 @@ where
         None => io,
     };
     let io = Held {
-        io,
         _place: place,
+        io,
         upgraded: Arc::clone(&connection.upgraded),
     };
     let (activity, quiet) = watch::channel(0usize);
@@ -626,8 +626,10 @@ impl<B: Body + Unpin, T: Unpin> Body for Holding<B, T> {
 /// A connection's socket, holding its place under the listener's cap, and
 /// after a WebSocket upgrade its stream place, for as long as it is open.
 struct Held {
-    io: Box<dyn Io>,
+    // The place is given back before the socket closes (fields drop in
+    // order), so a client that saw the close finds it free.
     _place: OwnedSemaphorePermit,
+    io: Box<dyn Io>,
     upgraded: Arc<Mutex<Option<OwnedSemaphorePermit>>>,
 }
 
