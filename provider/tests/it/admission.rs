@@ -86,7 +86,7 @@ fn from_code(code: Code) -> Outcome {
 /// A server whose keys are, per surface `i`: `open-i` (any selector),
 /// `ops-i` (bound to flag set `ops`) and `busy-i` (for the rate limit),
 /// with a limit of one request per second and a burst of one, so each
-/// key's first call passes the limit and an immediate second one does not.
+/// key's first call passes the limit and calls right after it do not.
 async fn server() -> Server {
     let mut api_keys = Vec::new();
     for index in 0..SURFACES.len() {
@@ -287,24 +287,22 @@ async fn every_surface_admits_through_the_same_keys_selectors_and_limit() {
                 "flagSetId=shop",
                 Outcome::Answered,
             ),
-            (
-                "first call of a limited key",
-                Some(busy.as_str()),
-                "flagSetId=shop",
-                Outcome::Answered,
-            ),
-            (
-                "second call of a limited key",
-                Some(busy.as_str()),
-                "flagSetId=shop",
-                Outcome::RateLimited,
-            ),
         ];
         for (case, key, selector, expect) in cases {
             let got = clients.call(surface, key, selector).await;
             if got != expect {
                 failures.push(format!("{surface:?}, {case}: {got:?}, expected {expect:?}"));
             }
+        }
+        // A limited key: its first call passes, and of the calls right
+        // after it one is refused (several, so a slow machine that lets a
+        // second pass still sees the limit).
+        let mut calls = Vec::new();
+        for _ in 0..4 {
+            calls.push(clients.call(surface, Some(&busy), "flagSetId=shop").await);
+        }
+        if calls[0] != Outcome::Answered || !calls[1..].contains(&Outcome::RateLimited) {
+            failures.push(format!("{surface:?}, a limited key: {calls:?}"));
         }
     }
     server.shutdown().await;

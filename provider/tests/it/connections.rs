@@ -324,7 +324,7 @@ async fn a_listener_at_its_cap_closes_new_connections_and_others_answer() {
     // Once one closes, its place is free again.
     drop(second);
     let mut served = false;
-    for _ in 0..50 {
+    for _ in 0..150 {
         let mut again = connect(server.ofrep_addr).await;
         if exchange(&mut again, EVALUATE).await == Some(200) {
             served = true;
@@ -375,7 +375,7 @@ async fn streams_over_the_cap_are_refused_and_requests_go_on() {
     assert_eq!(evaluated.status(), 200);
     drop(open);
     let mut reopened = false;
-    for _ in 0..50 {
+    for _ in 0..150 {
         let status = http.get(&events).send().await.map(|r| r.status().as_u16());
         if status.ok() == Some(200) {
             reopened = true;
@@ -399,7 +399,7 @@ async fn streams_over_the_cap_are_refused_and_requests_go_on() {
     assert_eq!(resolve(&evaluation).await, Ok(false));
     drop(first);
     let mut reopened = false;
-    for _ in 0..50 {
+    for _ in 0..150 {
         if client
             .event_stream(v1::EventStreamRequest::default())
             .await
