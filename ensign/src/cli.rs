@@ -211,6 +211,10 @@ pub struct ServeArgs {
     /// request is bound by it too).
     #[arg(long, env = "ENSIGN_HEADER_READ_TIMEOUT", default_value_t = ConnectionLimits::default().header_read_timeout.as_secs())]
     pub header_read_timeout: u64,
+    /// Seconds a client may take to send a request's body once its headers
+    /// arrived, on every listener.
+    #[arg(long, env = "ENSIGN_BODY_READ_TIMEOUT", default_value_t = ConnectionLimits::default().body_read_timeout.as_secs())]
+    pub body_read_timeout: u64,
     /// Seconds a client may take to complete the TLS handshake, on every
     /// listener.
     #[arg(long, env = "ENSIGN_TLS_HANDSHAKE_TIMEOUT", default_value_t = ConnectionLimits::default().tls_handshake_timeout.as_secs())]

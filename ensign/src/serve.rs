@@ -222,6 +222,7 @@ fn config(settings: &Settings) -> anyhow::Result<ServerConfig> {
 fn connection_limits(args: &crate::cli::ServeArgs) -> anyhow::Result<ConnectionLimits> {
     for (option, value) in [
         ("header-read-timeout", args.header_read_timeout),
+        ("body-read-timeout", args.body_read_timeout),
         ("tls-handshake-timeout", args.tls_handshake_timeout),
         ("idle-timeout", args.idle_timeout),
         ("max-connections", args.max_connections as u64),
@@ -233,6 +234,7 @@ fn connection_limits(args: &crate::cli::ServeArgs) -> anyhow::Result<ConnectionL
     }
     Ok(ConnectionLimits {
         header_read_timeout: Duration::from_secs(args.header_read_timeout),
+        body_read_timeout: Duration::from_secs(args.body_read_timeout),
         tls_handshake_timeout: Duration::from_secs(args.tls_handshake_timeout),
         idle_timeout: Duration::from_secs(args.idle_timeout),
         max_connections: args.max_connections,

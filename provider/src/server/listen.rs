@@ -7,7 +7,7 @@
 //! (a connection over it is accepted and closed at once, so the client
 //! learns at once instead of waiting in the kernel's backlog, and no task
 //! is spawned for it), a TLS-handshake timeout, HTTP/1.1's header-read
-//! timeout, an idle timeout (no request in flight: an open SSE, WebSocket
+//! timeout and a request-body timeout, an idle timeout (no request in flight: an open SSE, WebSocket
 //! or gRPC stream is a request in flight), and a cap on open long-lived
 //! streams, over which a new stream is refused (`503`, or gRPC's
 //! `RESOURCE_EXHAUSTED`) while ordinary requests go on.
@@ -139,7 +139,7 @@ pub async fn serve_grpc(
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let respond = move |mut request: http::Request<Incoming>, connection: &Connection| {
+    let respond = move |mut request: http::Request<Timed>, connection: &Connection| {
         request
             .extensions_mut()
             .insert(tonic::transport::server::TcpConnectInfo {
@@ -258,7 +258,7 @@ pub async fn serve_http(
     shutdown: impl Future<Output = ()>,
 ) {
     let service = service.into();
-    let respond = move |request: http::Request<Incoming>, connection: &Connection| {
+    let respond = move |request: http::Request<Timed>, connection: &Connection| {
         let service = service.clone();
         let peer = connection
             .peer
@@ -313,6 +313,9 @@ pub struct ConnectionLimits {
     /// this also bounds how long an HTTP/1.1 connection waits for its next
     /// request).
     pub header_read_timeout: Duration,
+    /// How long a client may take to send a request's body, from when its
+    /// headers arrived.
+    pub body_read_timeout: Duration,
     /// How long a client may take to complete the TLS handshake.
     pub tls_handshake_timeout: Duration,
     /// How long a connection may stay open with no request in flight (an
@@ -332,6 +335,7 @@ impl Default for ConnectionLimits {
     fn default() -> Self {
         ConnectionLimits {
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
             tls_handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_connections: 200,
@@ -407,7 +411,7 @@ async fn serve<R, F, B>(
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
 ) where
-    R: Fn(http::Request<Incoming>, &Connection) -> F + Clone + Send + Sync + 'static,
+    R: Fn(http::Request<Timed>, &Connection) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = http::Response<Holding<B>>> + Send + 'static,
     B: Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -490,7 +494,7 @@ async fn serve_connection<R, F, B>(
     mut stopping: watch::Receiver<bool>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
 where
-    R: Fn(http::Request<Incoming>, &Connection) -> F + Clone + Send + Sync + 'static,
+    R: Fn(http::Request<Timed>, &Connection) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = http::Response<Holding<B>>> + Send + 'static,
     B: Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -512,8 +516,10 @@ where
     let (activity, quiet) = watch::channel(0usize);
     let activity = Arc::new(activity);
     let connection = Arc::new(connection);
+    let body_read_timeout = limits.body_read_timeout;
     let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
         let in_flight = InFlight::begin(&activity);
+        let request = request.map(|body| Timed::new(body, body_read_timeout));
         let answer = respond(request, &connection);
         async move {
             let response = answer.await;
@@ -612,6 +618,70 @@ impl<B: Body + Unpin, T: Unpin> Body for Holding<B, T> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// A request body that must arrive whole within a time from when the
+/// request's headers did (a slow body is a request in flight, which the
+/// idle timeout does not end). The timer is set only once the body keeps
+/// a reader waiting, so a body that came with its headers costs none.
+struct Timed {
+    body: Incoming,
+    started: tokio::time::Instant,
+    limit: Duration,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Timed {
+    fn new(body: Incoming, limit: Duration) -> Timed {
+        Timed {
+            body,
+            started: tokio::time::Instant::now(),
+            limit,
+            deadline: None,
+        }
+    }
+}
+
+/// Why a request body could not be read.
+#[derive(Debug, thiserror::Error)]
+enum BodyError {
+    /// The connection failed.
+    #[error(transparent)]
+    Read(#[from] hyper::Error),
+    /// The body did not arrive in time.
+    #[error("the request body did not arrive within {} s", .0.as_secs())]
+    TooSlow(Duration),
+}
+
+impl Body for Timed {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = &mut *self;
+        if let Poll::Ready(frame) = Pin::new(&mut this.body).poll_frame(cx) {
+            return Poll::Ready(frame.map(|frame| frame.map_err(BodyError::Read)));
+        }
+        let (started, limit) = (this.started, this.limit);
+        let deadline = this
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(started + limit)));
+        match deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(BodyError::TooSlow(limit)))),
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     fn is_end_stream(&self) -> bool {

@@ -1,5 +1,6 @@
 //! Connection limits on every listener (OFREP, management, gRPC evaluation
-//! and sync): the header-read timeout, the TLS-handshake timeout, the idle
+//! and sync): the header-read and body-read timeouts, the TLS-handshake
+//! timeout, the idle
 //! timeout (streams are never idle), the connection cap (one listener at
 //! its cap leaves the others answering) and the cap on open streams. Each
 //! test configures short timeouts or small caps and asserts what happens to
@@ -30,6 +31,7 @@ const PATIENCE: Duration = Duration::from_secs(15);
 fn generous() -> ConnectionLimits {
     ConnectionLimits {
         header_read_timeout: Duration::from_secs(60),
+        body_read_timeout: Duration::from_secs(60),
         tls_handshake_timeout: Duration::from_secs(60),
         idle_timeout: Duration::from_secs(60),
         max_connections: 64,
@@ -197,6 +199,35 @@ async fn half_sent_headers_are_cut_off_after_the_header_timeout() {
             .expect("writes");
         assert!(closed(&mut stream).await, "{name} kept a half-sent request");
     }
+    // A whole request is still answered.
+    let mut stream = connect(server.ofrep_addr).await;
+    assert_eq!(exchange(&mut stream, EVALUATE).await, Some(200));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_is_given_up_after_the_body_timeout() {
+    let server = start(
+        ConnectionLimits {
+            body_read_timeout: Duration::from_secs(1),
+            ..generous()
+        },
+        false,
+    )
+    .await;
+    // Headers promising ten bytes of body, and two of them.
+    let mut stream = connect(server.ofrep_addr).await;
+    let answer = exchange(
+        &mut stream,
+        "POST /ofrep/v1/evaluate/flags/banner HTTP/1.1\r\nHost: localhost\r\n\
+         Content-Type: application/json\r\nContent-Length: 10\r\n\r\n{}",
+    )
+    .await;
+    assert_eq!(answer, Some(400), "a slow body was waited for");
+    assert!(
+        closed(&mut stream).await,
+        "the connection of a slow body stayed open"
+    );
     // A whole request is still answered.
     let mut stream = connect(server.ofrep_addr).await;
     assert_eq!(exchange(&mut stream, EVALUATE).await, Some(200));
