@@ -1180,3 +1180,120 @@ async fn a_database_outage_leaves_evaluation_running() {
         .execute_unprepared(&format!("DROP DATABASE IF EXISTS {unique} WITH (FORCE)"))
         .await;
 }
+
+/// A viewer token cannot take the node down with deeply nested GraphQL
+/// literals (the parser used to overflow the stack and abort the process):
+/// over HTTP and over a WebSocket, as arguments of real and unknown fields
+/// and in `evaluate(context: …)`, every such query is refused with
+/// `NESTING_TOO_DEEP` (400 over HTTP), and afterwards the same process
+/// still answers OFREP and the admin API.
+#[tokio::test]
+async fn deeply_nested_graphql_is_refused_and_the_node_keeps_serving() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let dir = scratch("nesting");
+    let mut serve = Serve::start_in(&dir, &[]);
+    serve.wait_ready().await;
+    let admin = serve.token.clone().expect("the first start prints a token");
+    let (_, body) = graphql(
+        &serve,
+        &admin,
+        r#"mutation { createToken(name: "viewer", role: "viewer") { secret } }"#,
+    )
+    .await;
+    let viewer = body["data"]["createToken"]["secret"]
+        .as_str()
+        .expect("a viewer token")
+        .to_owned();
+
+    // The depth at which parsing overflows depends on the build and the
+    // stack; these cover debug and release builds.
+    let mut queries = Vec::new();
+    for depth in [300, 450, 600, 1000, 1400] {
+        let list = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        let object = format!("{}1{}", "{a: ".repeat(depth), "}".repeat(depth));
+        queries.push(format!("{{ flagSets(x: {list}) {{ key }} }}"));
+        queries.push(format!("{{ nothing(x: {object}) }}"));
+        queries.push(format!(
+            r#"{{ evaluate(flagSet: "default", key: "new-checkout", context: {{email: {list}}}) {{ reason }} }}"#
+        ));
+        queries.push(format!(
+            r#"{{ evaluate(flagSet: "default", key: "new-checkout", context: {object}) {{ reason }} }}"#
+        ));
+    }
+    for query in &queries {
+        let (status, body) = graphql(&serve, &viewer, query).await;
+        assert_eq!(
+            (status, &body["errors"][0]["extensions"]["code"]),
+            (400, &json!("NESTING_TOO_DEEP")),
+            "{body}"
+        );
+    }
+
+    let admin_addr = serve.admin.expect("an admin API");
+    let mut request = format!("ws://{admin_addr}/graphql")
+        .into_client_request()
+        .expect("a WebSocket request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("a header value"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("the WebSocket upgrade");
+    let mut send = async |message: Value| {
+        socket
+            .send(Message::text(message.to_string()))
+            .await
+            .expect("the socket takes the message");
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(20), socket.next())
+                .await
+                .expect("an answer")
+                .expect("the socket stays open")
+                .expect("a message");
+            if let Message::Text(text) = message {
+                let message: Value = serde_json::from_str(&text).expect("JSON");
+                if message["type"] != "complete" {
+                    return message;
+                }
+            }
+        }
+    };
+    let ack = send(json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {viewer}")}})).await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    for (n, query) in queries.iter().enumerate() {
+        let answer =
+            send(json!({"type": "subscribe", "id": n.to_string(), "payload": {"query": query}}))
+                .await;
+        assert_eq!(
+            answer["payload"]["errors"][0]["extensions"]["code"], "NESTING_TOO_DEEP",
+            "{answer}"
+        );
+    }
+    let fine = send(
+        json!({"type": "subscribe", "id": "fine", "payload": {"query": "{ flagSets { key } }"}}),
+    )
+    .await;
+    assert_eq!(
+        fine["payload"]["data"]["flagSets"][0]["key"], "default",
+        "{fine}"
+    );
+
+    assert!(
+        serve.child.try_wait().expect("the process state").is_none(),
+        "the server is still running"
+    );
+    let out = serve
+        .evaluate(
+            "new-checkout",
+            json!({"targetingKey": "u1", "email": "ada@example.com"}),
+        )
+        .await;
+    assert_eq!(out["value"], json!(true), "{out}");
+    let (status, _) = graphql(&serve, &viewer, "{ flagSets { key } }").await;
+    assert_eq!(status, 200);
+    assert_eq!(serve.terminate().0, Some(0));
+}
