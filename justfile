@@ -21,7 +21,7 @@ conformance:
 bench-engine:
     cargo bench -p engine --bench evaluate
 
-# Fuzz parsing, compiling and evaluating flag files (seeded with the testbed's flag files), then evaluation against its budget, each for a bounded time.
+# Fuzz parsing, compiling and evaluating flag files (seeded with the testbed's flag files), evaluation against its budget, and admin request bodies, each for a bounded time.
 fuzz-smoke seconds="60":
     cargo install cargo-fuzz --locked --quiet
     mkdir -p engine/fuzz/corpus/parse_eval engine/fuzz/corpus/rule_budget
@@ -29,6 +29,8 @@ fuzz-smoke seconds="60":
     RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir engine/fuzz parse_eval engine/fuzz/corpus/parse_eval ${ENSIGN_CONFORMANCE_DIR:-../shared/conformance}/flagd-testbed/flags examples -- -max_total_time={{seconds}}
     # Rules are generated from the input's bytes: give them room from the start.
     RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir engine/fuzz rule_budget engine/fuzz/corpus/rule_budget -- -max_total_time={{seconds}} -timeout=10 -max_len=2048 -len_control=0
+    mkdir -p graphql-admin/fuzz/corpus/graphql_request
+    RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir graphql-admin/fuzz graphql_request graphql-admin/fuzz/corpus/graphql_request graphql-admin/fuzz/seeds -- -max_total_time={{seconds}}
 
 # Fuzz the OFREP API from its OpenAPI document with schemathesis (PyPI); fails on any server error.
 fuzz-api examples="500":

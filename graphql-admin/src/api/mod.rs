@@ -9,6 +9,7 @@ pub mod routes;
 pub mod schema;
 pub mod segments;
 pub mod sockets;
+pub mod validation;
 
 pub use cost::MAX_FIRST;
 pub use routes::{MAX_BODY_BYTES, routes, routes_over, routes_with, routes_with_sockets};

@@ -13,10 +13,11 @@ use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::broadcast;
 
-use super::nesting::NestingLimit;
-use super::sockets::Sockets;
 use super::cost::{CostLimits, page_size, paged, unpaged};
 use super::history::{HistoryKey, HistoryLoader};
+use super::nesting::NestingLimit;
+use super::sockets::Sockets;
+use super::validation::ContainValidation;
 use crate::store::{
     AuditFilter, FlagChange, FlagFilter, FlagInput, NewFlagSet, Page, TokenRecord, TokenRole,
 };
@@ -119,6 +120,7 @@ pub fn detached() -> AdminSchema {
 fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(Query::default(), Mutation::default(), Subscription)
         .extension(NestingLimit)
+        .extension(ContainValidation)
         .extension(CostLimits)
 }
 

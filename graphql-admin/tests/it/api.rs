@@ -385,6 +385,37 @@ async fn deeply_nested_requests_are_refused_before_parsing() {
     db.drop_all().await;
 }
 
+/// async-graphql's validation panics on a variable of an unknown type with
+/// a list default value (found by the request fuzz target); such a query is
+/// refused as invalid (`INVALID_QUERY`), not as a failed request, like one
+/// naming an unknown type otherwise.
+#[tokio::test]
+async fn variables_of_unknown_types_are_invalid_queries() {
+    let db = TestDb::sqlite().await;
+    let api = api(&db.store).await;
+    for query in [
+        "query($a: Nope = 1) { flagSets { key } }",
+        "query($a: [Nope] = [1]) { flagSets { key } }",
+        "query($a: [[Igt!]] = [[1, 2], [3]]) { flagSets { key } }",
+        "query($a: Nope) { flagSets { key } }",
+    ] {
+        let (status, body) = post(&api, Some(&api.viewer), query, json!({})).await;
+        assert_eq!(status, 200, "{query}: {body}");
+        assert!(body["data"].is_null(), "{query}: {body}");
+        assert!(body["errors"][0]["message"].is_string(), "{query}: {body}");
+        assert_ne!(code(&body), "INTERNAL", "{query}: {body}");
+    }
+    let (_, body) = post(
+        &api,
+        Some(&api.viewer),
+        "query($a: [Nope] = [1]) { flagSets { key } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(code(&body), "INVALID_QUERY", "{body}");
+    db.drop_all().await;
+}
+
 /// Subscriptions over a WebSocket (graphql-transport-ws): the token goes in
 /// `connection_init`; a commit is pushed to the subscriber of its flag set.
 #[tokio::test]
