@@ -1,24 +1,31 @@
-//! Contains panics of async-graphql's query validation.
+//! Keeps queries that async-graphql's validation cannot handle away from
+//! it.
 //!
 //! Validation assumes that every type a query names exists: a variable of
-//! an unknown type with a list default value (`query($a: [Nope] = [1])`, found
-//! by the request fuzz target) makes it panic instead of reporting the
-//! unknown type. The extension here runs validation under `catch_unwind`
-//! and answers such a query as invalid, with code [`INVALID_QUERY`], so
-//! that it never reaches the connection's panic handling.
+//! an unknown type with a list default value (`query($a: [Nope] = [1])`,
+//! found by the request fuzz target) makes it panic instead of reporting
+//! the unknown type. The extension here refuses, once the query is parsed,
+//! variables whose type the schema does not have as an input type, and
+//! runs validation under `catch_unwind` for whatever else might panic
+//! there; both answers are invalid queries, with code [`INVALID_QUERY`],
+//! never failed requests.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation};
-use async_graphql::{Pos, ServerError, ValidationResult};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
+};
+use async_graphql::parser::types::{BaseType, ExecutableDocument};
+use async_graphql::{Pos, ServerError, ServerResult, ValidationResult, Variables};
 use futures::FutureExt;
 
 /// The stable code of a query that validation could not check.
 pub const INVALID_QUERY: &str = "INVALID_QUERY";
 
-/// The schema extension that turns a panic during validation into a
-/// validation error.
+/// The schema extension that refuses variables of unknown types before
+/// validation, and turns a panic during validation into a validation
+/// error.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ContainValidation;
 
@@ -30,6 +37,37 @@ impl ExtensionFactory for ContainValidation {
 
 #[async_trait::async_trait]
 impl Extension for ContainValidation {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let types = &ctx.schema_env.registry.types;
+        for (_, operation) in document.operations.iter() {
+            for variable in &operation.node.variable_definitions {
+                let mut ty = &variable.node.var_type.node;
+                let name = loop {
+                    match &ty.base {
+                        BaseType::Named(name) => break name,
+                        BaseType::List(inner) => ty = inner,
+                    }
+                };
+                if !types.get(name.as_str()).is_some_and(|t| t.is_input()) {
+                    let message = format!(
+                        "variable ${} has type {name}, which is not an input type of this schema",
+                        variable.node.name.node
+                    );
+                    return Err(super::schema::coded(message, INVALID_QUERY)
+                        .into_server_error(variable.pos));
+                }
+            }
+        }
+        Ok(document)
+    }
+
     async fn validation(
         &self,
         ctx: &ExtensionContext<'_>,
