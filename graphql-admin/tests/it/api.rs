@@ -405,14 +405,27 @@ async fn variables_of_unknown_types_are_invalid_queries() {
         assert!(body["errors"][0]["message"].is_string(), "{query}: {body}");
         assert_ne!(code(&body), "INTERNAL", "{query}: {body}");
     }
-    let (_, body) = post(
+    // Each refused with its own code, an output type as a variable too.
+    for query in [
+        "query($a: [Nope] = [1]) { flagSets { key } }",
+        "query($a: [[Igt!]] = [[1, 2], [3]]) { flagSets { key } }",
+        "query($a: Nope) { flagSets { key } }",
+        "query($a: FlagSet) { flagSets { key } }",
+    ] {
+        let (_, body) = post(&api, Some(&api.viewer), query, json!({})).await;
+        assert_eq!(code(&body), "INVALID_QUERY", "{query}: {body}");
+    }
+    // Known input types with defaults still run.
+    let (status, body) = post(
         &api,
         Some(&api.viewer),
-        "query($a: [Nope] = [1]) { flagSets { key } }",
+        r#"query($a: String! = "production", $b: AuditFilter = {first: 1}) { flagSets { key } audit(filter: $b) { next } flags(flagSet: $a) { next } }"#,
         json!({}),
     )
     .await;
-    assert_eq!(code(&body), "INVALID_QUERY", "{body}");
+    assert_eq!(status, 200, "{body}");
+    assert_ne!(code(&body), "INVALID_QUERY", "{body}");
+    assert_eq!(body["data"]["flagSets"][0]["key"], "production", "{body}");
     db.drop_all().await;
 }
 
