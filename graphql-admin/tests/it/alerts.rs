@@ -732,10 +732,18 @@ async fn failed_deliveries_log_the_origin_and_not_the_url() {
         FlagChange::Create(flag("off", None)),
     )
     .await;
-    // A port that refuses connections.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
+    // A receiver that hangs up on every connection, so each delivery fails
+    // with a connection error (whose text names the URL). The listener stays
+    // bound, so no other test can take its port.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
         .expect("a free port");
+    let closed = listener.local_addr().expect("its address");
+    let hang_up = tokio::spawn(async move {
+        while let Ok((connection, _)) = listener.accept().await {
+            drop(connection);
+        }
+    });
     let target = WebhookConfig {
         url: format!(
             "http://hook-user:hook-pass@{closed}/services/T0/B0/path-token?token=query-token#frag"
@@ -748,9 +756,14 @@ async fn failed_deliveries_log_the_origin_and_not_the_url() {
     let deadline = Instant::now() + PATIENCE;
     while !captured.text().contains("Webhook delivery failed") {
         assert!(Instant::now() < deadline, "no failed delivery logged");
+        // Another test that reaches the same log call first, on a thread
+        // without a subscriber, can leave its callsite's cached interest at
+        // "never"; a rebuild makes it ask this test's subscriber again.
+        tracing::callsite::rebuild_interest_cache();
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     running.stop().await;
+    hang_up.abort();
     let log = captured.text();
     assert!(log.contains(&format!("webhook=http://{closed}")), "{log}");
     for secret in [
