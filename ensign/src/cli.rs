@@ -134,6 +134,9 @@ pub struct ServeArgs {
     /// Unix socket for flagd's evaluation gRPC service, instead of --port.
     #[arg(long, short = 'd', env = "ENSIGN_SOCKET_PATH")]
     pub socket_path: Option<PathBuf>,
+    /// Unix socket for flagd's sync gRPC service, instead of --sync-port.
+    #[arg(long, short = 'e', env = "ENSIGN_SYNC_SOCKET_PATH")]
+    pub sync_socket_path: Option<PathBuf>,
     /// Address the evaluation (OFREP, gRPC evaluation and sync) and
     /// management listeners bind; the admin API has --admin-bind.
     #[arg(long, env = "ENSIGN_BIND", default_value = "0.0.0.0")]

@@ -27,6 +27,7 @@ pub struct ServeFile {
     ofrep_port: Option<u16>,
     management_port: Option<u16>,
     socket_path: Option<PathBuf>,
+    sync_socket_path: Option<PathBuf>,
     bind: Option<IpAddr>,
     cors_origin: Option<Vec<String>>,
     server_cert_path: Option<PathBuf>,
@@ -129,6 +130,7 @@ pub fn merge(
     );
     fill_option!(
         socket_path,
+        sync_socket_path,
         server_cert_path,
         server_key_path,
         database_url,

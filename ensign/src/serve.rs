@@ -65,11 +65,18 @@ pub fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
         };
         let connections = config.connections;
         let server = Server::start(config).await?;
-        let evaluation_endpoint = match (server.evaluation_addr, &args.socket_path) {
-            (Some(addr), _) => Endpoint::Tcp(addr),
-            (None, Some(path)) => Endpoint::Unix(path.clone()),
-            (None, None) => Endpoint::Tcp(std::net::SocketAddr::new(args.bind, args.port)),
-        };
+        let evaluation_endpoint = grpc_endpoint(
+            server.evaluation_addr,
+            &args.socket_path,
+            args.bind,
+            args.port,
+        );
+        let sync_endpoint = grpc_endpoint(
+            server.sync_addr,
+            &args.sync_socket_path,
+            args.bind,
+            args.sync_port,
+        );
         let mut listeners = vec![
             Listener {
                 name: "ofrep",
@@ -79,15 +86,15 @@ pub fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
             },
             Listener {
                 name: "evaluation",
-                // flagd serves its unix socket without TLS.
+                // Unix sockets are served without TLS.
                 tls: tls_on && matches!(evaluation_endpoint, Endpoint::Tcp(_)),
                 endpoint: evaluation_endpoint,
                 access: evaluation_access,
             },
             Listener {
                 name: "sync",
-                endpoint: Endpoint::Tcp(server.sync_addr),
-                tls: tls_on,
+                tls: tls_on && matches!(sync_endpoint, Endpoint::Tcp(_)),
+                endpoint: sync_endpoint,
                 access: evaluation_access,
             },
             Listener {
@@ -134,6 +141,21 @@ pub fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
 
 /// The flag sets that `--uri` sources serve beside the store, which the
 /// admin API lists as read-only.
+/// Where a gRPC service listens: the TCP address it bound, or its unix
+/// socket.
+fn grpc_endpoint(
+    bound: Option<std::net::SocketAddr>,
+    socket: &Option<std::path::PathBuf>,
+    bind: std::net::IpAddr,
+    port: u16,
+) -> Endpoint {
+    match (bound, socket) {
+        (Some(addr), _) => Endpoint::Tcp(addr),
+        (None, Some(path)) => Endpoint::Unix(path.clone()),
+        (None, None) => Endpoint::Tcp(std::net::SocketAddr::new(bind, port)),
+    }
+}
+
 fn read_only_sets(
     flags: &std::sync::Arc<provider::server::Flags>,
 ) -> graphql_admin::api::ReadOnlySets {
@@ -197,6 +219,7 @@ fn config(settings: &Settings) -> anyhow::Result<ServerConfig> {
         ofrep_port: args.ofrep_port,
         management_port: args.management_port,
         socket_path: args.socket_path.clone(),
+        sync_socket_path: args.sync_socket_path.clone(),
         tls: args
             .server_cert_path
             .clone()

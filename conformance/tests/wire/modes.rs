@@ -61,6 +61,9 @@ impl Mode {
     pub async fn connect(self, entry: &Entry) -> anyhow::Result<Client> {
         let name = format!("{}/{}/{}", self.name(), entry.suite, entry.version.as_str());
         let server = &entry.server;
+        let sync_addr = server
+            .sync_addr
+            .ok_or_else(|| anyhow::anyhow!("the sync service has no TCP address"));
         Ok(match self {
             Mode::Ofrep => Client::Ofrep(OfrepClient::new(format!("http://{}", server.ofrep_addr))),
             Mode::FlagdRpc => {
@@ -74,7 +77,7 @@ impl Mode {
             Mode::FlagdInProcess => Client::Sdk(
                 SdkClient::connect(
                     ProviderKind::FlagdInProcess,
-                    server.sync_addr,
+                    sync_addr?,
                     entry.version,
                     &name,
                 )
@@ -87,7 +90,7 @@ impl Mode {
             Mode::EnsignInProcess => Client::Sdk(
                 SdkClient::connect(
                     ProviderKind::EnsignInProcess,
-                    server.sync_addr,
+                    sync_addr?,
                     entry.version,
                     &name,
                 )

@@ -121,7 +121,7 @@ impl Tls {
 pub enum GrpcListener {
     /// A TCP port.
     Tcp(TcpListener),
-    /// A unix socket (flagd's `--socket-path`).
+    /// A unix socket (flagd's `--socket-path` or `--sync-socket-path`).
     #[cfg(unix)]
     Unix(tokio::net::UnixListener),
 }
@@ -179,10 +179,13 @@ pub async fn serve_grpc(
 }
 
 /// Binds a unix socket, replacing a stale socket file left by an earlier
-/// run.
+/// run; any other kind of file at `path` is left alone (binding fails).
 #[cfg(unix)]
 pub fn bind_unix(path: &Path) -> Result<tokio::net::UnixListener, ListenError> {
-    let _ = std::fs::remove_file(path);
+    use std::os::unix::fs::FileTypeExt as _;
+    if std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_socket()) {
+        let _ = std::fs::remove_file(path);
+    }
     tokio::net::UnixListener::bind(path).map_err(|source| ListenError::BindUnix {
         path: path.display().to_string(),
         source,

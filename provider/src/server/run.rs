@@ -32,6 +32,8 @@ pub struct ServerConfig {
     pub management_port: u16,
     /// Unix socket for the evaluation gRPC service (instead of `port`).
     pub socket_path: Option<PathBuf>,
+    /// Unix socket for the sync gRPC service (instead of `sync_port`).
+    pub sync_socket_path: Option<PathBuf>,
     /// Certificate and key (PEM) for TLS on every listener.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Where flags come from, in precedence order.
@@ -55,6 +57,7 @@ impl Default for ServerConfig {
             ofrep_port: 8016,
             management_port: 8014,
             socket_path: None,
+            sync_socket_path: None,
             tls: None,
             sources: Vec::new(),
             static_context: Map::new(),
@@ -74,9 +77,17 @@ pub enum ServeError {
     /// No sources were configured.
     #[error("no flag sources configured")]
     NoSources,
-    /// `socket_path` on a platform without unix sockets.
+    /// `socket_path` or `sync_socket_path` on a platform without unix
+    /// sockets.
     #[error("unix sockets are not available on this platform")]
     NoUnixSockets,
+    /// `socket_path` and `sync_socket_path` name the same file: the second
+    /// bind would take the first service's socket away.
+    #[error("the evaluation and sync services cannot share the unix socket {path}")]
+    SharedSocket {
+        /// The socket path given twice.
+        path: PathBuf,
+    },
 }
 
 /// A running server.
@@ -89,8 +100,8 @@ pub struct Server {
     pub management_addr: SocketAddr,
     /// Where flagd's evaluation gRPC listens (`None` on a unix socket).
     pub evaluation_addr: Option<SocketAddr>,
-    /// Where flagd's sync gRPC listens.
-    pub sync_addr: SocketAddr,
+    /// Where flagd's sync gRPC listens (`None` on a unix socket).
+    pub sync_addr: Option<SocketAddr>,
     tasks: JoinSet<()>,
 }
 
@@ -100,6 +111,11 @@ impl Server {
     pub async fn start(config: ServerConfig) -> Result<Server, ServeError> {
         if config.sources.is_empty() {
             return Err(ServeError::NoSources);
+        }
+        if let (Some(path), Some(sync)) = (&config.socket_path, &config.sync_socket_path)
+            && path == sync
+        {
+            return Err(ServeError::SharedSocket { path: path.clone() });
         }
         let flags = Flags::new(config.static_context.clone());
         let tls = match &config.tls {
@@ -116,19 +132,14 @@ impl Server {
             listen::bind(SocketAddr::new(config.bind, config.management_port)).await?;
         let ofrep_addr = local_addr(&ofrep_listener, config.ofrep_port, config.bind);
         let management_addr = local_addr(&management_listener, config.management_port, config.bind);
-        let sync_listener = listen::bind(SocketAddr::new(config.bind, config.sync_port)).await?;
-        let sync_addr = local_addr(&sync_listener, config.sync_port, config.bind);
-        let (evaluation_listener, evaluation_addr) = match &config.socket_path {
-            #[cfg(unix)]
-            Some(path) => (GrpcListener::Unix(listen::bind_unix(path)?), None),
-            #[cfg(not(unix))]
-            Some(_) => return Err(ServeError::NoUnixSockets),
-            None => {
-                let listener = listen::bind(SocketAddr::new(config.bind, config.port)).await?;
-                let addr = local_addr(&listener, config.port, config.bind);
-                (GrpcListener::Tcp(listener), Some(addr))
-            }
-        };
+        let (sync_listener, sync_addr) = grpc_listener(
+            config.bind,
+            config.sync_port,
+            config.sync_socket_path.as_deref(),
+        )
+        .await?;
+        let (evaluation_listener, evaluation_addr) =
+            grpc_listener(config.bind, config.port, config.socket_path.as_deref()).await?;
 
         let names = config
             .sources
@@ -208,30 +219,23 @@ impl Server {
             config.connections,
             flags.shutdown_signal(),
         ));
-        match (&evaluation_addr, &config.socket_path) {
-            (Some(addr), _) => {
-                tracing::info!(listener = "evaluation", %addr, %scheme, "Listener started.");
-            }
-            (None, Some(path)) => {
-                tracing::info!(listener = "evaluation", socket = %path.display(), "Listener started.");
-            }
-            (None, None) => {}
-        }
+        announce_grpc("evaluation", evaluation_addr, &config.socket_path, scheme);
         tasks.spawn(listen::serve_grpc(
             "evaluation",
             evaluation_listener,
-            // flagd serves its unix socket without TLS.
+            // A unix socket is served without TLS: only this machine reaches
+            // it, and flagd's providers connect to it in plain text.
             tls.clone().filter(|_| config.socket_path.is_none()),
             grpc::evaluation_routes(Arc::clone(&flags), admission.clone()),
             grpc::STREAMING_METHODS,
             config.connections,
             flags.shutdown_signal(),
         ));
-        tracing::info!(listener = "sync", addr = %sync_addr, %scheme, "Listener started.");
+        announce_grpc("sync", sync_addr, &config.sync_socket_path, scheme);
         tasks.spawn(listen::serve_grpc(
             "sync",
-            GrpcListener::Tcp(sync_listener),
-            tls.clone(),
+            sync_listener,
+            tls.clone().filter(|_| config.sync_socket_path.is_none()),
             grpc::sync_routes(Arc::clone(&flags), admission),
             grpc::STREAMING_METHODS,
             config.connections,
@@ -274,4 +278,41 @@ fn local_addr(listener: &tokio::net::TcpListener, port: u16, bind: IpAddr) -> So
     listener
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::new(bind, port))
+}
+
+/// Binds a gRPC service's listener: the unix socket at `socket` when one is
+/// given (flagd's `--socket-path` and `--sync-socket-path`), else TCP on
+/// `port`, with the address it bound.
+async fn grpc_listener(
+    bind: IpAddr,
+    port: u16,
+    socket: Option<&std::path::Path>,
+) -> Result<(GrpcListener, Option<SocketAddr>), ServeError> {
+    match socket {
+        #[cfg(unix)]
+        Some(path) => Ok((GrpcListener::Unix(listen::bind_unix(path)?), None)),
+        #[cfg(not(unix))]
+        Some(_) => Err(ServeError::NoUnixSockets),
+        None => {
+            let listener = listen::bind(SocketAddr::new(bind, port)).await?;
+            let addr = local_addr(&listener, port, bind);
+            Ok((GrpcListener::Tcp(listener), Some(addr)))
+        }
+    }
+}
+
+/// Logs where a gRPC service listens.
+fn announce_grpc(
+    listener: &'static str,
+    addr: Option<SocketAddr>,
+    socket: &Option<PathBuf>,
+    scheme: &str,
+) {
+    match (addr, socket) {
+        (Some(addr), _) => tracing::info!(listener, %addr, %scheme, "Listener started."),
+        (None, Some(path)) => {
+            tracing::info!(listener, socket = %path.display(), "Listener started.");
+        }
+        (None, None) => {}
+    }
 }

@@ -153,7 +153,7 @@ impl Clients {
             http: reqwest::Client::new(),
             ofrep: format!("http://{}", server.ofrep_addr),
             evaluation: channel(server.evaluation_addr.expect("a TCP listener")).await,
-            sync: channel(server.sync_addr).await,
+            sync: channel(server.sync_addr.expect("a TCP sync listener")).await,
         }
     }
 

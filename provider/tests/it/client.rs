@@ -298,7 +298,7 @@ pub(crate) async fn check_every_type(client: &Client, dynamic: bool) {
 }
 
 fn in_process(server: &Server) -> InProcessProvider {
-    InProcessProvider::builder(server.sync_addr.to_string())
+    InProcessProvider::builder(server.sync_addr.expect("a TCP sync listener").to_string())
         .backoff(Duration::from_millis(20), Duration::from_millis(200))
         .build()
         .expect("the provider builds")
@@ -326,10 +326,13 @@ async fn in_process_resolves_every_type() {
 #[tokio::test]
 async fn in_process_selectors_pick_flag_sets() {
     let server = start().await;
-    let provider = InProcessProvider::builder(format!("http://{}", server.sync_addr))
-        .selector("flagSetId=app")
-        .build()
-        .expect("the provider builds");
+    let provider = InProcessProvider::builder(format!(
+        "http://{}",
+        server.sync_addr.expect("a TCP sync listener")
+    ))
+    .selector("flagSetId=app")
+    .build()
+    .expect("the provider builds");
     let (_api, client) = client_for(provider).await;
     assert_eq!(
         client.get_string_value("greeting", None, None).await,
@@ -375,7 +378,7 @@ async fn in_process_is_not_ready_without_a_server() {
 #[tokio::test]
 async fn in_process_follows_changes_and_survives_a_server_restart() {
     let server = start().await;
-    let sync_addr = server.sync_addr;
+    let sync_addr = server.sync_addr.expect("a TCP sync listener");
     let provider = in_process(&server);
     let mut events = provider.events();
     let (_api, client) = client_for(provider.clone()).await;

@@ -87,7 +87,7 @@ fn listeners(server: &Server) -> [(&'static str, SocketAddr); 4] {
             "evaluation",
             server.evaluation_addr.expect("a TCP evaluation listener"),
         ),
-        ("sync", server.sync_addr),
+        ("sync", server.sync_addr.expect("a TCP sync listener")),
     ]
 }
 
@@ -296,7 +296,7 @@ async fn idle_connections_close_and_open_streams_outlive_the_idle_timeout() {
         "an idle HTTP/1.1 connection stayed open"
     );
     // An HTTP/2 connection (the gRPC client's kind) that sends no call.
-    let mut quiet = connect(server.sync_addr).await;
+    let mut quiet = connect(server.sync_addr.expect("a TCP sync listener")).await;
     quiet
         .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
         .await

@@ -1,5 +1,5 @@
-//! The server's listeners as flagd's clients reach them: gRPC on TCP and on
-//! a unix socket, and TLS on every listener.
+//! The server's listeners as flagd's clients reach them: gRPC evaluation
+//! and sync on TCP and on unix sockets, and TLS on every TCP listener.
 
 use std::path::Path;
 use std::time::Duration;
@@ -72,7 +72,8 @@ async fn grpc_evaluation_and_sync_on_tcp() {
         .expect("connects");
     assert_eq!(resolve_banner(channel).await, (false, "STATIC".into()));
 
-    let channel = Endpoint::from_shared(format!("http://{}", server.sync_addr))
+    let sync_addr = server.sync_addr.expect("a TCP sync listener");
+    let channel = Endpoint::from_shared(format!("http://{sync_addr}"))
         .expect("endpoint")
         .connect()
         .await
@@ -99,8 +100,17 @@ async fn grpc_evaluation_on_a_unix_socket() {
     .expect("the server starts");
     ready(&server).await;
     assert_eq!(server.evaluation_addr, None);
-    let path = socket.clone();
-    let channel = Endpoint::from_static("http://localhost")
+    assert!(server.sync_addr.is_some(), "sync stays on TCP");
+    let channel = unix_channel(&socket).await;
+    assert_eq!(resolve_banner(channel).await, (false, "STATIC".into()));
+    server.shutdown().await;
+    let _ = std::fs::remove_file(socket);
+}
+
+/// A plain-text gRPC channel over the unix socket at `path`.
+async fn unix_channel(path: &Path) -> tonic::transport::Channel {
+    let path = path.to_owned();
+    Endpoint::from_static("http://localhost")
         .connect_with_connector(tower::service_fn(move |_| {
             let path = path.clone();
             async move {
@@ -110,10 +120,101 @@ async fn grpc_evaluation_on_a_unix_socket() {
             }
         }))
         .await
-        .expect("connects over the socket");
-    assert_eq!(resolve_banner(channel).await, (false, "STATIC".into()));
+        .expect("connects over the socket")
+}
+
+async fn fetch_all(channel: tonic::transport::Channel) -> serde_json::Value {
+    let all = sync::flag_sync_service_client::FlagSyncServiceClient::new(channel)
+        .fetch_all_flags(sync::FetchAllFlagsRequest::default())
+        .await
+        .expect("fetches")
+        .into_inner();
+    serde_json::from_str(&all.flag_configuration).expect("the payload is JSON")
+}
+
+/// flagd's `--sync-socket-path`: the sync service on a unix socket instead
+/// of its port, in plain text like the evaluation socket even when every
+/// TCP listener has TLS, beside an evaluation socket of its own.
+#[tokio::test]
+async fn grpc_sync_on_a_unix_socket_without_tls() {
+    let dir = std::env::temp_dir().join(format!("ensign-sync-socket-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    let (evaluation, sync) = (dir.join("flagd.sock"), dir.join("flagd-sync.sock"));
+    let server = Server::start(ServerConfig {
+        socket_path: Some(evaluation.clone()),
+        sync_socket_path: Some(sync.clone()),
+        tls: Some((data("localhost.cert.pem"), data("localhost.key.pem"))),
+        ..config()
+    })
+    .await
+    .expect("the server starts");
+    ready(&server).await;
+    assert_eq!((server.evaluation_addr, server.sync_addr), (None, None));
+
+    let payload = fetch_all(unix_channel(&sync).await).await;
+    assert_eq!(payload["flags"]["banner"]["defaultVariant"], json!("off"));
+    let mut stream =
+        sync::flag_sync_service_client::FlagSyncServiceClient::new(unix_channel(&sync).await)
+            .sync_flags(sync::SyncFlagsRequest::default())
+            .await
+            .expect("the stream opens")
+            .into_inner();
+    let first = tokio::time::timeout(Duration::from_secs(10), stream.message())
+        .await
+        .expect("the first message comes")
+        .expect("the stream carries it")
+        .expect("a message, not the end");
+    assert!(first.flag_configuration.contains("\"banner\""), "{first:?}");
+    assert_eq!(
+        resolve_banner(unix_channel(&evaluation).await).await,
+        (false, "STATIC".into())
+    );
     server.shutdown().await;
-    let _ = std::fs::remove_file(socket);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn one_unix_socket_cannot_carry_both_services() {
+    let socket = std::env::temp_dir().join(format!("ensign-shared-{}.sock", std::process::id()));
+    let refused = Server::start(ServerConfig {
+        socket_path: Some(socket.clone()),
+        sync_socket_path: Some(socket.clone()),
+        ..config()
+    })
+    .await
+    .map(|_| ())
+    .map_err(|e| e.to_string());
+    assert_eq!(
+        refused,
+        Err(format!(
+            "the evaluation and sync services cannot share the unix socket {}",
+            socket.display()
+        ))
+    );
+}
+
+/// Binding replaces a stale socket file, never a file of another kind that
+/// a mistyped path names.
+#[tokio::test]
+async fn a_socket_path_naming_a_regular_file_is_refused_and_kept() {
+    let file = std::env::temp_dir().join(format!("ensign-not-a-socket-{}", std::process::id()));
+    std::fs::write(&file, "keep me").expect("a scratch file");
+    let refused = Server::start(ServerConfig {
+        sync_socket_path: Some(file.clone()),
+        ..config()
+    })
+    .await;
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|e| e.to_string().starts_with("binding unix socket")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).ok().as_deref(),
+        Some("keep me")
+    );
+    let _ = std::fs::remove_file(file);
 }
 
 #[tokio::test]
@@ -157,9 +258,10 @@ async fn tls_on_every_listener() {
     let tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(CERT))
         .domain_name("localhost");
+    let sync_addr = server.sync_addr.expect("TCP sync listener");
     for addr in [
         server.evaluation_addr.expect("TCP evaluation listener"),
-        server.sync_addr,
+        sync_addr,
     ] {
         let channel = Endpoint::from_shared(format!("https://localhost:{}", addr.port()))
             .expect("endpoint")
@@ -168,7 +270,7 @@ async fn tls_on_every_listener() {
             .connect()
             .await
             .expect("connects with TLS");
-        if addr == server.sync_addr {
+        if addr == sync_addr {
             let all = sync::flag_sync_service_client::FlagSyncServiceClient::new(channel)
                 .fetch_all_flags(sync::FetchAllFlagsRequest::default())
                 .await;

@@ -423,7 +423,7 @@ async fn grpc_sources_follow_an_upstream_and_survive_its_restart() {
     let upstream = Server::start(config(vec![text_source("shop.json", SHOP)]))
         .await
         .expect("the upstream starts");
-    let sync_addr = upstream.sync_addr;
+    let sync_addr = upstream.sync_addr.expect("a TCP sync listener");
     let downstream = Server::start(config(vec![SourceSpec {
         name: "upstream".into(),
         kind: SourceKind::Grpc {

@@ -115,9 +115,12 @@ export class Launchpad {
     return resolver === 'rpc' ? this.ports.evaluation : this.ports.sync;
   }
 
-  /** The unix socket of the evaluation service, for the socket config. */
-  get socketPath() {
-    return path.join(this.dir, 'flagd.sock');
+  /**
+   * The unix socket a provider of `resolver` connects to in the socket
+   * config: the evaluation service's for rpc, the sync service's otherwise.
+   */
+  socketPath(resolver) {
+    return path.join(this.dir, resolver === 'rpc' ? 'flagd.sock' : 'flagd-sync.sock');
   }
 
   /**
@@ -237,7 +240,7 @@ export class Launchpad {
       args.push('--server-cert-path', this.tls.cert, '--server-key-path', this.tls.key);
     }
     if (spec.socket) {
-      args.push('--socket-path', this.socketPath);
+      args.push('--socket-path', this.socketPath('rpc'), '--sync-socket-path', this.socketPath('in-process'));
     }
     if (this.fractional) {
       args.push('--fractional', this.fractional);
@@ -254,7 +257,7 @@ export class Launchpad {
     const management = listeners.management;
     this.ports = {
       evaluation: listeners.evaluation?.port ?? ports.evaluation,
-      sync: listeners.sync.port,
+      sync: listeners.sync?.port ?? ports.sync,
       ofrep: listeners.ofrep.port,
       management: management.port,
     };
@@ -266,7 +269,7 @@ export class Launchpad {
 
   /** Reads the server's log until each listener has said where it listens. */
   listeners(child, spec) {
-    const wanted = spec.socket ? ['ofrep', 'sync', 'management'] : ['ofrep', 'evaluation', 'sync', 'management'];
+    const wanted = spec.socket ? ['ofrep', 'management'] : ['ofrep', 'evaluation', 'sync', 'management'];
     const found = {};
     return new Promise((resolve, reject) => {
       const timer = setTimeout(

@@ -55,7 +55,7 @@ step(/^a (\w+) flagd provider$/, async function (kind) {
       options.offlineFlagSourcePath =
         kind === 'metadata' ? launchpad.rawFlags('selector-flag-combined-metadata.json') : launchpad.allFlags;
     } else if (kind === 'socket') {
-      options.socketPath = launchpad.socketPath;
+      options.socketPath = launchpad.socketPath(this.resolverType);
     } else {
       options.host = '127.0.0.1';
       options.port = launchpad.port(this.resolverType);

@@ -63,12 +63,6 @@ export const SKIPS = [
     reason:
       '@openfeature/flagd-provider 0.16.1 (RPC) clears its cache as soon as the event stream breaks, so a stale provider evaluates over the dead channel and answers ERROR, not CACHED',
   },
-  {
-    modes: ['in-process'],
-    step: 'a socket flagd provider',
-    reason:
-      "in-process providers sync over flagd's sync service, which Ensign, like flagd, serves on TCP only: --socket-path carries the evaluation service",
-  },
   // The offline file mode has no connection.
   {
     modes: ['file'],
