@@ -26,6 +26,21 @@ const RPC_STATUS_MAP: &str = "open-feature-flagd 0.3 (RPC) maps flagd's INVALID_
 /// both versions as flagd does, and open-feature-flagd 0.3 speaks v1 only.
 const RPC_V1_NO_DEFAULT: &str = "open-feature-flagd 0.3 (RPC) speaks evaluation v1, on which flagd answers a flag without a default variant with NOT_FOUND; only v2 carries reason DEFAULT";
 
+/// Evaluation v1 cannot say "reason DEFAULT, use the code default": flagd
+/// answers a flag without a default variant with NOT_FOUND there
+/// (`core/pkg/evaluator/json.go`, "old proto version behavior", which
+/// `flag_evaluator_v1.go` selects), and so does Ensign. Those examples belong to evaluation v2, which the `grpc-v2` mode
+/// runs.
+const V1_NO_DEFAULT: &str = "evaluation v1 answers a flag without a default variant with NOT_FOUND, as flagd does; only v2 carries reason DEFAULT with the caller's default";
+
+/// Raw evaluation v1 calls.
+pub const GRPC_V1: &[Exclusion] = &[Exclusion {
+    feature: "no-default-variant.feature",
+    cells: &["DEFAULT"],
+    reason: V1_NO_DEFAULT,
+    ..ANY
+}];
+
 /// `open-feature-flagd` in RPC mode.
 pub const FLAGD_RPC: &[Exclusion] = &[
     Exclusion {

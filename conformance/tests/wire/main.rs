@@ -3,6 +3,9 @@
 //! (`cargo test -p conformance --test wire`):
 //!
 //! - `ofrep`: raw OFREP requests, every field of every response checked;
+//! - `grpc-v1` and `grpc-v2`: raw calls to flagd's evaluation gRPC, versions
+//!   1 and 2, on Ensign's own protos, every field of every response checked
+//!   and statuses read as `@openfeature/flagd-provider` reads them;
 //! - `flagd-rpc`: the `open-feature-flagd` provider against flagd's
 //!   evaluation gRPC;
 //! - `flagd-in-process`: the same crate syncing flags over flagd's sync gRPC
@@ -17,6 +20,7 @@
 //! `wire/exclusions.rs` and printed. Any other failure fails the run.
 
 mod exclusions;
+mod grpc;
 mod modes;
 mod ofrep;
 mod outcome;
@@ -51,6 +55,16 @@ use crate::world::{Run, WireWorld, set_current};
 const EXPECTED: &[Pin] = &[
     Pin {
         mode: "ofrep",
+        passed: 385,
+        skipped: 0,
+    },
+    Pin {
+        mode: "grpc-v1",
+        passed: 380,
+        skipped: 5,
+    },
+    Pin {
+        mode: "grpc-v2",
         passed: 385,
         skipped: 0,
     },
@@ -167,7 +181,7 @@ async fn run_mode(mode: Mode, servers: &Servers, dir: &Path) -> anyhow::Result<T
     let writer = WireWorld::cucumber::<PathBuf>()
         .with_parser(FeatureFiles)
         // Failures are reported by `record`, one line each, so the scenario
-        // by scenario output of four modes does not bury them.
+        // by scenario output of every mode does not bury them.
         .with_writer(
             writer::Basic::new(
                 io::sink(),

@@ -2,6 +2,7 @@
 
 use cucumber::gherkin::{Feature, Scenario};
 
+use crate::grpc::{GrpcClient, Version};
 use crate::ofrep::OfrepClient;
 use crate::outcome::{FlagRequest, Outcome};
 use crate::sdk::{ProviderKind, SdkClient};
@@ -14,6 +15,10 @@ use serde_json::{Map, Value};
 pub enum Mode {
     /// (a) Raw OFREP requests, every response field checked.
     Ofrep,
+    /// (a) Raw flagd evaluation v1 gRPC calls, every response field checked.
+    GrpcV1,
+    /// (a) Raw flagd evaluation v2 gRPC calls, every response field checked.
+    GrpcV2,
     /// (b) `open-feature-flagd` in RPC mode against the evaluation port.
     FlagdRpc,
     /// (c) `open-feature-flagd` in in-process mode, syncing from the sync
@@ -30,8 +35,10 @@ pub enum Mode {
 }
 
 /// Every mode, in the order they run and report.
-pub const MODES: [Mode; 6] = [
+pub const MODES: [Mode; 8] = [
     Mode::Ofrep,
+    Mode::GrpcV1,
+    Mode::GrpcV2,
     Mode::FlagdRpc,
     Mode::FlagdInProcess,
     Mode::OfrepProvider,
@@ -43,6 +50,8 @@ impl Mode {
     pub fn name(self) -> &'static str {
         match self {
             Mode::Ofrep => "ofrep",
+            Mode::GrpcV1 => "grpc-v1",
+            Mode::GrpcV2 => "grpc-v2",
             Mode::FlagdRpc => "flagd-rpc",
             Mode::FlagdInProcess => "flagd-in-process",
             Mode::OfrepProvider => "ofrep-provider",
@@ -61,15 +70,26 @@ impl Mode {
     pub async fn connect(self, entry: &Entry) -> anyhow::Result<Client> {
         let name = format!("{}/{}/{}", self.name(), entry.suite, entry.version.as_str());
         let server = &entry.server;
-        let sync_addr = server
-            .sync_addr
-            .ok_or_else(|| anyhow::anyhow!("the sync service has no TCP address"));
+        let evaluation_addr = || {
+            server
+                .evaluation_addr
+                .ok_or_else(|| anyhow::anyhow!("the evaluation service has no TCP address"))
+        };
+        let sync_addr = || {
+            server
+                .sync_addr
+                .ok_or_else(|| anyhow::anyhow!("the sync service has no TCP address"))
+        };
         Ok(match self {
             Mode::Ofrep => Client::Ofrep(OfrepClient::new(format!("http://{}", server.ofrep_addr))),
+            Mode::GrpcV1 => {
+                Client::Grpc(GrpcClient::connect(Version::V1, evaluation_addr()?).await?)
+            }
+            Mode::GrpcV2 => {
+                Client::Grpc(GrpcClient::connect(Version::V2, evaluation_addr()?).await?)
+            }
             Mode::FlagdRpc => {
-                let addr = server
-                    .evaluation_addr
-                    .ok_or_else(|| anyhow::anyhow!("the evaluation service has no TCP address"))?;
+                let addr = evaluation_addr()?;
                 Client::Sdk(
                     SdkClient::connect(ProviderKind::FlagdRpc, addr, entry.version, &name).await?,
                 )
@@ -77,7 +97,7 @@ impl Mode {
             Mode::FlagdInProcess => Client::Sdk(
                 SdkClient::connect(
                     ProviderKind::FlagdInProcess,
-                    sync_addr?,
+                    sync_addr()?,
                     entry.version,
                     &name,
                 )
@@ -90,7 +110,7 @@ impl Mode {
             Mode::EnsignInProcess => Client::Sdk(
                 SdkClient::connect(
                     ProviderKind::EnsignInProcess,
-                    sync_addr?,
+                    sync_addr()?,
                     entry.version,
                     &name,
                 )
@@ -120,7 +140,8 @@ impl Mode {
     /// Scenarios and examples this mode does not run, each with its reason.
     pub fn exclusions(self) -> &'static [Exclusion] {
         match self {
-            Mode::Ofrep => &[],
+            Mode::Ofrep | Mode::GrpcV2 => &[],
+            Mode::GrpcV1 => crate::exclusions::GRPC_V1,
             Mode::FlagdRpc => crate::exclusions::FLAGD_RPC,
             Mode::FlagdInProcess => crate::exclusions::FLAGD_IN_PROCESS,
             Mode::OfrepProvider => crate::exclusions::OFREP_PROVIDER,
@@ -132,7 +153,7 @@ impl Mode {
     pub fn known_failures(self) -> &'static [Exclusion] {
         match self {
             Mode::Ofrep => crate::exclusions::SERVER_BUGS_OFREP,
-            Mode::FlagdRpc => crate::exclusions::SERVER_BUGS_GRPC,
+            Mode::GrpcV1 | Mode::GrpcV2 | Mode::FlagdRpc => crate::exclusions::SERVER_BUGS_GRPC,
             Mode::FlagdInProcess => crate::exclusions::SERVER_BUGS_SYNC,
             Mode::OfrepProvider | Mode::EnsignInProcess | Mode::EnsignRemote => &[],
         }
@@ -143,6 +164,7 @@ impl Mode {
 #[derive(Debug)]
 pub enum Client {
     Ofrep(OfrepClient),
+    Grpc(GrpcClient),
     Sdk(SdkClient),
 }
 
@@ -154,6 +176,7 @@ impl Client {
     ) -> anyhow::Result<Outcome> {
         match self {
             Client::Ofrep(client) => client.evaluate(flag, context).await,
+            Client::Grpc(client) => client.evaluate(flag, context).await,
             Client::Sdk(client) => client.evaluate(flag, context).await,
         }
     }
