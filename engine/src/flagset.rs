@@ -96,9 +96,9 @@ impl Flag {
         &self.metadata
     }
 
-    /// The definition in flagd JSON with every `$ref` replaced by its
-    /// evaluator, as flagd holds a flag after loading its file: what sync
-    /// sends.
+    /// The definition in flagd JSON with its `$ref`s replaced by their
+    /// evaluators in flagd's one pass ([`crate::Evaluators::substitute`]),
+    /// as flagd holds a flag after loading its file: what sync sends.
     pub fn definition(&self) -> &Value {
         &self.definition
     }
@@ -200,7 +200,8 @@ impl FlagSet {
         options: &CompileOptions,
         previous: Option<&FlagSet>,
     ) -> (FlagSet, Vec<Diagnostic>) {
-        let mut diagnostics = Vec::new();
+        // flagd does not support references between shared evaluators.
+        let mut diagnostics = file.evaluators.ref_warnings();
         let metadata = scalar_metadata(&file.metadata, "/metadata", None, &mut diagnostics);
         let id: Arc<str> = match metadata.get(FLAG_SET_ID_KEY) {
             Some(Value::String(id)) if !id.is_empty() => id.as_str().into(),
@@ -841,12 +842,13 @@ fn compile_flag(
         return None;
     }
     // As flagd stores a flag after loading its file: `$ref`s replaced by
-    // their evaluators. Sync sends this, and hashing it makes an edit of a
-    // shared evaluator a change of every flag that uses it.
+    // their evaluators in its one pass. Sync sends this, and hashing it
+    // makes an edit of a shared evaluator a change of every flag that uses
+    // it.
     let definition = if refs.is_empty() {
         raw.definition.clone()
     } else {
-        expand_refs(&raw.definition, &file.evaluators, 0)
+        file.evaluators.substitute(&raw.definition)
     };
     let mut hasher = ContentHasher::default();
     hasher.write_json(&definition);
@@ -868,35 +870,6 @@ fn compile_flag(
         hash: hasher.finish(),
         trie: None,
     })
-}
-
-/// Replaces every `{"$ref": name}` in `value` by the named evaluator,
-/// itself expanded. Only called on flags that compiled, so every name is
-/// known and no evaluator refers to itself; the depth bound is a backstop.
-fn expand_refs(value: &Value, evaluators: &Map<String, Value>, depth: usize) -> Value {
-    const MAX_DEPTH: usize = 64;
-    match value {
-        Value::Object(map) if depth < MAX_DEPTH => {
-            if map.len() == 1
-                && let Some(Value::String(name)) = map.get("$ref")
-                && let Some(rule) = evaluators.get(name)
-            {
-                return expand_refs(rule, evaluators, depth + 1);
-            }
-            Value::Object(
-                map.iter()
-                    .map(|(k, v)| (k.clone(), expand_refs(v, evaluators, depth + 1)))
-                    .collect(),
-            )
-        }
-        Value::Array(items) if depth < MAX_DEPTH => Value::Array(
-            items
-                .iter()
-                .map(|v| expand_refs(v, evaluators, depth + 1))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
 }
 
 /// What one constant branch of a root `if` resolves to.

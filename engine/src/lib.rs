@@ -29,6 +29,7 @@
 
 pub mod context;
 pub mod diagnostic;
+pub mod evaluators;
 pub mod extract;
 pub mod flag_key;
 pub mod flagset;
@@ -50,6 +51,7 @@ pub const MAX_DATA_DEPTH: usize = 127;
 
 pub use context::{PathTable, Prepared};
 pub use diagnostic::{Diagnostic, Severity};
+pub use evaluators::Evaluators;
 pub use extract::{ContextError, PathTrie};
 pub use flagset::{
     CompileOptions, FLAG_SET_ID_KEY, FRACTIONAL_VERSION_KEY, Flag, FlagEntry, FlagSet, FlagState,

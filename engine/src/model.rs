@@ -1,9 +1,15 @@
 //! Flag files in flagd's format, read as flagd reads them (JSON or YAML, with
 //! `flags` as a map or an array), before any flag is compiled.
 
+use std::fmt;
+
+use serde::Deserializer;
+use serde::de::value::SeqAccessDeserializer;
+use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::evaluators::Evaluators;
 
 /// Largest flag file accepted, in bytes.
 pub const MAX_FILE_BYTES: usize = 16 * 1024 * 1024;
@@ -60,8 +66,8 @@ impl Format {
 pub struct FlagFile {
     /// Flag definitions in file order, with the pointer of each.
     pub flags: Vec<RawFlag>,
-    /// Shared rules for `$ref`.
-    pub evaluators: Map<String, Value>,
+    /// Shared rules for `$ref`, in declaration order.
+    pub evaluators: Evaluators,
     /// Flag-set metadata (may carry `flagSetId`).
     pub metadata: Map<String, Value>,
     /// The schema named by `$schema`, or flagd's by default.
@@ -148,7 +154,10 @@ pub fn parse(text: &str, format: Format) -> Result<(FlagFile, Vec<Diagnostic>), 
     // Both parsers stop at their own recursion limit (serde_json's is
     // `MAX_DATA_DEPTH`, serde_yaml_ng's one more), long before the stack
     // is at risk; `from_value` checks the exact limit.
-    let document: Value = match format {
+    let Document {
+        root,
+        evaluator_order,
+    } = match format {
         Format::Json => serde_json::from_str(text).map_err(|e| {
             if is_recursion_limit(&e.to_string()) {
                 too_deep(format!("line {}, column {}", e.line(), e.column()))
@@ -180,12 +189,24 @@ pub fn parse(text: &str, format: Format) -> Result<(FlagFile, Vec<Diagnostic>), 
             })?
         }
     };
-    from_value(document)
+    read(root, evaluator_order)
 }
 
 /// Reads a flag file from an already parsed document, refusing one nested
-/// deeper than [`crate::MAX_DATA_DEPTH`] levels.
+/// deeper than [`crate::MAX_DATA_DEPTH`] levels. A `Value` keeps no member
+/// order, so `$evaluators` are taken in the order of their names: parse the
+/// text with [`parse`] where evaluators refer to each other.
 pub fn from_value(document: Value) -> Result<(FlagFile, Vec<Diagnostic>), ParseError> {
+    read(document, None)
+}
+
+/// Reads a flag file from a parsed document whose `$evaluators` were
+/// declared in `evaluator_order` (their names), or, when `None`, in the
+/// order of their names.
+fn read(
+    document: Value,
+    evaluator_order: Option<Vec<String>>,
+) -> Result<(FlagFile, Vec<Diagnostic>), ParseError> {
     check_depth(&document)?;
     let Value::Object(mut root) = document else {
         return Err(ParseError::Shape {
@@ -270,8 +291,23 @@ pub fn from_value(document: Value) -> Result<(FlagFile, Vec<Diagnostic>), ParseE
         }
     };
     let evaluators = match root.remove("$evaluators") {
-        Some(Value::Object(map)) => map,
-        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(mut map)) => match evaluator_order {
+            Some(order) => {
+                let mut evaluators: Evaluators = order
+                    .into_iter()
+                    .filter_map(|name| {
+                        let rule = map.remove(&name)?;
+                        Some((name, rule))
+                    })
+                    .collect();
+                for (name, rule) in map {
+                    evaluators.insert(name, rule);
+                }
+                evaluators
+            }
+            None => Evaluators::from(map),
+        },
+        None | Some(Value::Null) => Evaluators::new(),
         Some(_) => {
             return Err(ParseError::Shape {
                 pointer: "/$evaluators".into(),
@@ -298,6 +334,115 @@ pub fn from_value(document: Value) -> Result<(FlagFile, Vec<Diagnostic>), ParseE
         },
         diagnostics,
     ))
+}
+
+/// A parsed flag file, with the declaration order of its `$evaluators`,
+/// which a `Value` (serde_json without `preserve_order`) does not keep.
+#[derive(Debug)]
+struct Document {
+    root: Value,
+    /// The names of `$evaluators`, in declaration order, when it is an
+    /// object.
+    evaluator_order: Option<Vec<String>>,
+}
+
+impl<'de> serde::Deserialize<'de> for Document {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let (root, evaluator_order) = deserializer.deserialize_any(Ordered { root: true })?;
+        Ok(Document {
+            root,
+            evaluator_order,
+        })
+    }
+}
+
+/// Reads any value as a `Value`, and an object's member names in order:
+/// for the document (`root`), those of its `$evaluators` member; for
+/// another object, its own.
+#[derive(Debug, Clone, Copy)]
+struct Ordered {
+    root: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Ordered {
+    type Value = (Value, Option<Vec<String>>);
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Ordered {
+    type Value = (Value, Option<Vec<String>>);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        let mut map = Map::new();
+        let mut order = Vec::new();
+        while let Some(name) = access.next_key::<String>()? {
+            let value = if self.root && name == "$evaluators" {
+                let (value, evaluator_order) = access.next_value_seed(Ordered { root: false })?;
+                order = evaluator_order.unwrap_or_default();
+                value
+            } else {
+                access.next_value::<Value>()?
+            };
+            if !self.root && !map.contains_key(&name) {
+                order.push(name.clone());
+            }
+            map.insert(name, value);
+        }
+        // A document without `$evaluators` (or with a non-object one) has
+        // no order to keep.
+        let keeps_order = !self.root || map.get("$evaluators").is_some_and(Value::is_object);
+        Ok((Value::Object(map), keeps_order.then_some(order)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
+        Ok((
+            serde::Deserialize::deserialize(SeqAccessDeserializer::new(access))?,
+            None,
+        ))
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok((Value::Bool(v), None))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok((Value::from(v), None))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok((Value::from(v), None))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok((Value::from(v), None))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok((Value::String(v.to_owned()), None))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok((Value::String(v), None))
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok((Value::Null, None))
+    }
+
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok((Value::Null, None))
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
 }
 
 /// Where the flow collections (`[`, `{`) of a YAML text first nest deeper
@@ -484,6 +629,25 @@ mod tests {
             let err = parse(text, Format::Json).unwrap_err().to_string();
             assert!(err.contains(expect), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn evaluators_keep_declaration_order_in_json_and_yaml() {
+        let names = |text: &str, format: Format| -> Vec<String> {
+            let (file, _) = parse(text, format).unwrap();
+            file.evaluators.keys().cloned().collect()
+        };
+        let json = r#"{"$evaluators": {"z": 1, "a": {"k": 2}, "m": 3, "a": 4}, "flags": {}}"#;
+        assert_eq!(names(json, Format::Json), ["z", "a", "m"]);
+        let (file, _) = parse(json, Format::Json).unwrap();
+        assert_eq!(file.evaluators.get("a"), Some(&Value::from(4)));
+        let yaml = "flags: {}\n$evaluators:\n  z: 1\n  a: {k: 2}\n  m: 3\n";
+        assert_eq!(names(yaml, Format::Yaml), ["z", "a", "m"]);
+        // An already parsed document has no order left: names in order.
+        let (file, _) = from_value(serde_json::from_str(json).unwrap()).unwrap();
+        assert_eq!(file.evaluators.keys().collect::<Vec<_>>(), ["a", "m", "z"]);
+        let err = parse(r#"{"$evaluators": [], "flags": {}}"#, Format::Json).unwrap_err();
+        assert!(err.to_string().contains("must be an object"), "{err}");
     }
 
     #[test]

@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use engine::logic::compile::{CompileInput, compile};
-use engine::{CompileOptions, Diagnostic, FlagSet, Format, PathTable, Severity};
+use engine::logic::compile::{CompileInput, compile, compile_evaluator};
+use engine::{CompileOptions, Diagnostic, Evaluators, FlagSet, Format, PathTable, Severity};
 
 use crate::cli::{FileKind, OutputFormat, ValidateArgs};
 
@@ -112,14 +112,31 @@ fn check_flags(name: &str, text: &str, format: Format) -> Vec<Diagnostic> {
         Ok(parsed) => parsed,
         Err(error) => return vec![error.to_diagnostic()],
     };
+    // The engine's diagnostics include a warning for each `$ref` inside
+    // `$evaluators`.
     let (_, more) = FlagSet::compile(name, &file, &CompileOptions::default(), None);
     diagnostics.extend(more);
-    // Each shared evaluator must be a valid rule on its own too.
-    for (evaluator, rule) in &file.evaluators {
+    // Each shared evaluator must be a valid rule on its own too, as it
+    // reads once pasted into a flag: its references resolve only to
+    // evaluators declared after it.
+    for (index, (evaluator, _)) in file.evaluators.iter().enumerate() {
         let base = format!("/$evaluators/{}", engine::pointer::escape(evaluator));
-        diagnostics.extend(rule_diagnostics(rule, &file.evaluators, &base));
+        diagnostics.extend(rule_diagnostics(
+            Rule::Evaluator(index),
+            &file.evaluators,
+            &base,
+        ));
     }
     diagnostics
+}
+
+/// What [`rule_diagnostics`] compiles.
+#[derive(Debug, Clone, Copy)]
+enum Rule<'r> {
+    /// A bare targeting rule.
+    Bare(&'r Value),
+    /// The evaluator at this position of the flag file's `$evaluators`.
+    Evaluator(usize),
 }
 
 fn check_targeting(text: &str, format: Format) -> Vec<Diagnostic> {
@@ -131,9 +148,9 @@ fn check_targeting(text: &str, format: Format) -> Vec<Diagnostic> {
         Ok(rule) => {
             // A bare rule may name evaluators defined in the flag file that
             // will include it; the schema accepts any `$ref` here.
-            let mut evaluators = Map::new();
+            let mut evaluators = Evaluators::new();
             collect_refs(&rule, &mut evaluators);
-            rule_diagnostics(&rule, &evaluators, "")
+            rule_diagnostics(Rule::Bare(&rule), &evaluators, "")
         }
         Err(message) => vec![Diagnostic {
             severity: Severity::Error,
@@ -145,7 +162,7 @@ fn check_targeting(text: &str, format: Format) -> Vec<Diagnostic> {
 }
 
 /// Maps every `$ref` name in `rule` to a placeholder rule.
-fn collect_refs(rule: &Value, out: &mut Map<String, Value>) {
+fn collect_refs(rule: &Value, out: &mut Evaluators) {
     match rule {
         Value::Object(map) => {
             if let (1, Some(Value::String(name))) = (map.len(), map.get("$ref")) {
@@ -158,8 +175,15 @@ fn collect_refs(rule: &Value, out: &mut Map<String, Value>) {
     }
 }
 
-fn rule_diagnostics(rule: &Value, evaluators: &Map<String, Value>, base: &str) -> Vec<Diagnostic> {
-    if !rule.is_object() {
+fn rule_diagnostics(rule: Rule<'_>, evaluators: &Evaluators, base: &str) -> Vec<Diagnostic> {
+    static NULL: Value = Value::Null;
+    let value = match rule {
+        Rule::Bare(value) => value,
+        Rule::Evaluator(index) => evaluators
+            .get_index(index)
+            .map_or(&NULL, |(_, value)| value),
+    };
+    if !value.is_object() {
         return vec![Diagnostic {
             severity: Severity::Error,
             flag_key: None,
@@ -183,7 +207,11 @@ fn rule_diagnostics(rule: &Value, evaluators: &Map<String, Value>, base: &str) -
         pointer: format!("{base}{}", e.pointer),
         message: e.message,
     };
-    match compile(rule, &input, &mut PathTable::default()) {
+    let compiled = match rule {
+        Rule::Bare(value) => compile(value, &input, &mut PathTable::default()),
+        Rule::Evaluator(index) => compile_evaluator(index, &input, &mut PathTable::default()),
+    };
+    match compiled {
         Ok((_, report)) => report.warnings.into_iter().map(to_diagnostic).collect(),
         Err(errors) => errors.into_iter().map(to_diagnostic).collect(),
     }

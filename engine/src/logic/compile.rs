@@ -2,11 +2,12 @@
 
 use std::fmt;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::budget::EvalLimits;
 use super::{ArithOp, CmpOp, IterOp, Node, Rule, VarSource};
 use crate::context::{PathTable, split_path};
+use crate::evaluators::{Evaluators, RefTarget};
 use crate::ops::fractional::{FractionalVersion, MAX_WEIGHT};
 use crate::ops::semver::{self, SemVerOp};
 use crate::pointer::Pointer;
@@ -66,8 +67,10 @@ impl fmt::Display for CompileError {
 pub struct CompileInput<'a> {
     /// Key of the flag the rule belongs to (`$flagd.flagKey` is folded to it).
     pub flag_key: &'a str,
-    /// Shared rules that `{"$ref": name}` expands to.
-    pub evaluators: &'a Map<String, Value>,
+    /// Shared rules that `{"$ref": name}` expands to, in declaration
+    /// order: a reference inside one resolves only to an evaluator declared
+    /// after it (see [`crate::evaluators`]).
+    pub evaluators: &'a Evaluators,
     /// The flag set's bucketing scheme for `fractional`.
     pub fractional: FractionalVersion,
     /// Size bounds.
@@ -89,6 +92,33 @@ pub fn compile(
     input: &CompileInput<'_>,
     paths: &mut PathTable,
 ) -> Result<(Rule, CompileReport), Vec<CompileError>> {
+    compile_within(rule, input, None, paths)
+}
+
+/// Compiles the evaluator at `index` of `input.evaluators` as it reads
+/// once pasted into a flag: its references resolve only to evaluators
+/// declared after it. Pointers are relative to the evaluator's rule. An
+/// index out of range compiles `null`.
+pub fn compile_evaluator(
+    index: usize,
+    input: &CompileInput<'_>,
+    paths: &mut PathTable,
+) -> Result<(Rule, CompileReport), Vec<CompileError>> {
+    static NULL: Value = Value::Null;
+    let rule = input
+        .evaluators
+        .get_index(index)
+        .map_or(&NULL, |(_, rule)| rule);
+    compile_within(rule, input, Some(index), paths)
+}
+
+/// Compiles `rule` written inside the evaluator at `within`, or in a flag.
+fn compile_within(
+    rule: &Value,
+    input: &CompileInput<'_>,
+    within: Option<usize>,
+    paths: &mut PathTable,
+) -> Result<(Rule, CompileReport), Vec<CompileError>> {
     let mut c = Compiler {
         input,
         paths,
@@ -98,7 +128,7 @@ pub fn compile(
         depth: 0,
         nodes: 0,
         scope: 0,
-        expanding: Vec::new(),
+        within,
         dynamic_access: false,
         slots: Vec::new(),
         check_steps_left: input
@@ -139,8 +169,10 @@ struct Compiler<'i, 'p> {
     nodes: usize,
     /// Nesting of per-element scopes (`map`, `filter`, `reduce`, ...).
     scope: usize,
-    /// `$ref` names being expanded, for cycle detection.
-    expanding: Vec<String>,
+    /// The evaluator whose rule is being compiled (`None` in the flag's
+    /// own rule). Each expansion moves to a later evaluator, so expansions
+    /// never cycle.
+    within: Option<usize>,
     dynamic_access: bool,
     slots: Vec<crate::context::SlotId>,
     /// Steps left for evaluating constant expressions.
@@ -541,18 +573,29 @@ impl Compiler<'_, '_> {
         let Value::String(name) = args else {
             return self.fatal("\"$ref\" must name an evaluator with a string");
         };
-        let Some(rule) = self.input.evaluators.get(name) else {
-            return self.fatal(format!("\"$ref\" names unknown evaluator {name:?}"));
+        let (index, rule) = match self.input.evaluators.target(name, self.within) {
+            RefTarget::Resolved { index, rule } => (index, rule),
+            RefTarget::Unknown => {
+                return self.fatal(format!("\"$ref\" names unknown evaluator {name:?}"));
+            }
+            RefTarget::NotLater { .. } => {
+                let inside = self
+                    .within
+                    .and_then(|i| self.input.evaluators.get_index(i))
+                    .map_or("", |(name, _)| name.as_str());
+                return self.fatal(format!(
+                    "\"$ref\" to evaluator {name:?} inside evaluator {inside:?} is not resolved: \
+                     evaluators are substituted once, in declaration order, so a reference \
+                     inside one resolves only to an evaluator declared after it"
+                ));
+            }
         };
-        if self.expanding.iter().any(|n| n == name) {
-            return self.fatal(format!("evaluator {name:?} refers to itself"));
-        }
         self.report
             .refs
             .push((name.clone(), self.pointer.parent_string()));
-        self.expanding.push(name.clone());
+        let outer = self.within.replace(index);
         let node = self.node(rule);
-        self.expanding.pop();
+        self.within = outer;
         node
     }
 

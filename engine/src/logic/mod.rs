@@ -1,7 +1,7 @@
 //! JSONLogic, compiled once into a tree of typed nodes and evaluated many times.
 //!
-//! [`compile`] turns a rule's JSON (with `$ref`s already expanded) into a
-//! [`Rule`]: operators are resolved to enum variants, variable paths read from
+//! [`compile`] turns a rule's JSON (expanding its `$ref`s in flagd's one
+//! pass, [`crate::evaluators`]) into a [`Rule`]: operators are resolved to enum variants, variable paths read from
 //! the request context are interned into slots of a [`PathTable`], constant
 //! arguments (the `sem_ver` version, the flag key) are parsed or folded, and
 //! every structural problem is reported with the JSON pointer of its node. The

@@ -20,7 +20,7 @@ use std::cell::Cell;
 
 use engine::logic::compile::{CompileInput, compile};
 use engine::logic::{CompileLimits, Env, NoTrace, evaluate};
-use engine::{FractionalVersion, PathTable};
+use engine::{Evaluators, FractionalVersion, PathTable};
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::strategy::Union;
@@ -828,7 +828,7 @@ fn null_free_cat(rule: &Value) -> Value {
 
 /// Compiles and evaluates a bare rule with the engine.
 fn run_engine(rule: &Value, data: &Value) -> Result<Value, String> {
-    let evaluators = Map::new();
+    let evaluators = Evaluators::new();
     let input = CompileInput {
         flag_key: "f",
         evaluators: &evaluators,

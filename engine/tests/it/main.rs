@@ -8,5 +8,7 @@ mod differential;
 mod nesting;
 /// Operator semantics, one data-driven case per line.
 mod operators;
+/// Shared evaluators: one-pass `$ref` substitution in declaration order.
+mod refs;
 /// Flag files, resolution semantics, reloads, snapshots and diffs.
 mod resolution;

@@ -1,10 +1,10 @@
 //! Operator semantics: each case is a rule, a context and the expected value.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use engine::logic::compile::{CompileInput, compile};
 use engine::logic::{CompileLimits, Env, NoTrace, evaluate};
-use engine::{FractionalVersion, PathTable};
+use engine::{Evaluators, FractionalVersion, PathTable};
 
 /// Compiles `rule`, evaluates it against `data` and compares with `expect`.
 #[track_caller]
@@ -14,7 +14,7 @@ fn check(rule: Value, data: Value, expect: Value) {
 }
 
 /// Compile settings of these tests: flag key "my-flag", fractional v2.
-fn input(evaluators: &Map<String, Value>) -> CompileInput<'_> {
+fn input(evaluators: &Evaluators) -> CompileInput<'_> {
     CompileInput {
         flag_key: "my-flag",
         evaluators,
@@ -24,7 +24,7 @@ fn input(evaluators: &Map<String, Value>) -> CompileInput<'_> {
 }
 
 fn eval_rule(rule: &Value, data: &Value) -> Value {
-    let evaluators = Map::new();
+    let evaluators = Evaluators::new();
     let input = input(&evaluators);
     let mut paths = PathTable::default();
     let (compiled, _) = compile(rule, &input, &mut paths).expect("rule compiles");
@@ -300,7 +300,7 @@ fn literals_and_unknown_objects() {
 
 #[test]
 fn compile_errors_are_located() {
-    let evaluators = Map::new();
+    let evaluators = Evaluators::new();
     let input = input(&evaluators);
     let cases = [
         (
@@ -328,7 +328,7 @@ fn compile_errors_are_located() {
 
 #[test]
 fn deep_and_huge_rules_are_rejected_at_compile_time() {
-    let evaluators = Map::new();
+    let evaluators = Evaluators::new();
     let input = input(&evaluators);
     let mut deep = json!(true);
     for _ in 0..100 {
@@ -353,13 +353,19 @@ fn deep_and_huge_rules_are_rejected_at_compile_time() {
 
 #[test]
 fn self_referencing_evaluators_are_rejected() {
-    let evaluators: Map<String, Value> =
-        serde_json::from_value(json!({"a": {"$ref": "b"}, "b": {"or": [true, {"$ref": "a"}]}}))
-            .unwrap();
+    let evaluators: Evaluators = [
+        ("a".to_owned(), json!({"$ref": "b"})),
+        ("b".to_owned(), json!({"or": [true, {"$ref": "a"}]})),
+    ]
+    .into_iter()
+    .collect();
     let input = input(&evaluators);
     let errors = compile(&json!({"$ref": "a"}), &input, &mut PathTable::default()).unwrap_err();
+    assert_eq!(errors[0].pointer, "/$ref/$ref/or/1/$ref");
     assert!(
-        errors[0].message.contains("refers to itself"),
+        errors[0]
+            .message
+            .contains("\"$ref\" to evaluator \"a\" inside evaluator \"b\" is not resolved"),
         "{}",
         errors[0].message
     );

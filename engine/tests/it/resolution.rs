@@ -476,8 +476,8 @@ fn constant_branches_resolve_like_values() {
 fn definitions_carry_refs_expanded_and_evaluator_edits_are_changes() {
     let file = |domain: &str| {
         format!(
-            r#"{{"$evaluators": {{"staff": {{"ends_with": [{{"var": "email"}}, "{domain}"]}},
-                                 "staff_or_beta": {{"or": [{{"$ref": "staff"}}, {{"var": "beta"}}]}}}},
+            r#"{{"$evaluators": {{"staff_or_beta": {{"or": [{{"$ref": "staff"}}, {{"var": "beta"}}]}},
+                                 "staff": {{"ends_with": [{{"var": "email"}}, "{domain}"]}}}},
                 "flags": {{
                   "panel": {{"state": "ENABLED", "variants": {{"on": true, "off": false}},
                              "defaultVariant": "off",

@@ -189,6 +189,76 @@ fn keys_a_store_refuses_are_warnings_that_do_not_fail() {
     assert!(warnings.iter().all(|w| w["severity"] == "warning"));
 }
 
+/// Rule 3 of flagd parity: every `$ref` inside `$evaluators` is a warning
+/// naming its JSON pointer, and one to an evaluator declared earlier is
+/// also an error, there and in the flag that uses it, since flagd's
+/// one-pass substitution leaves it unresolved.
+#[test]
+fn rule_3_refs_between_evaluators_are_reported_by_pointer() {
+    let dir = tempdir();
+    let flag = r#""f": {"state": "ENABLED", "variants": {"on": true, "off": false},
+                      "defaultVariant": "off", "targeting": {"if": [{"$ref": "segA"}, "on", "off"]}}"#;
+    let staff = r#"{"ends_with": [{"var": "email"}, "@example.com"]}"#;
+    let cases = [
+        (
+            "later",
+            format!(r#"{{"segA": {{"in": ["x", {{"$ref": "segB"}}]}}, "segB": {staff}}}"#),
+            &["warning - /$evaluators/segA/in/1/$ref"][..],
+        ),
+        (
+            "earlier",
+            format!(r#"{{"segB": {staff}, "segA": {{"in": ["x", {{"$ref": "segB"}}]}}}}"#),
+            &[
+                "warning - /$evaluators/segA/in/1/$ref",
+                "error f /flags/f/targeting/if/0/$ref/in/1/$ref",
+                "error - /$evaluators/segA/in/1/$ref",
+            ][..],
+        ),
+    ];
+    for (name, evaluators, expect) in cases {
+        let file = dir.join(format!("refs-{name}.json"));
+        std::fs::write(
+            &file,
+            format!(r#"{{"$evaluators": {evaluators}, "flags": {{{flag}}}}}"#),
+        )
+        .unwrap();
+        let path = file.display().to_string();
+        let output = ensign(&["validate", "--format", "json", &path]);
+        assert_eq!(output.status.code(), Some(1), "{name}: {}", stdout(&output));
+        let report: Value = serde_json::from_str(&stdout(&output)).expect("JSON report");
+        let found: Vec<String> = report["files"][0]["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} {} {}",
+                    d["severity"].as_str().unwrap(),
+                    d["flagKey"].as_str().unwrap_or("-"),
+                    d["pointer"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(found, expect, "{name}");
+        let warning = &report["files"][0]["diagnostics"][0]["message"];
+        assert!(
+            warning
+                .as_str()
+                .unwrap()
+                .contains("refers to another ($ref) is not supported by flagd"),
+            "{warning}"
+        );
+        // The text report prints the same warning, pointer first.
+        let text = stdout(&ensign(&["validate", &path]));
+        assert!(
+            text.contains(&format!(
+                "{path}: warning: /$evaluators/segA/in/1/$ref: a shared evaluator"
+            )),
+            "{text}"
+        );
+    }
+}
+
 fn tempdir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("ensign-validate-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
