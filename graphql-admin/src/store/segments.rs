@@ -2,6 +2,7 @@
 //! and used by flags through `$ref`. A segment write is validated against
 //! every flag of the flag set, audited and versioned like a flag write.
 
+use engine::evaluators::{EVALUATOR_REF_MESSAGE, ref_pointers};
 use engine::{Diagnostic, Severity};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::Value;
@@ -211,20 +212,21 @@ impl Store {
 }
 
 /// Refuses a segment whose rule holds a `$ref` anywhere: segments are
-/// plain rules, so they can never refer to each other or form a cycle.
+/// plain rules, so they can never refer to each other or form a cycle
+/// (flagd does not support references between shared evaluators either).
 /// Each `$ref` is reported with its JSON pointer in the published document
-/// (`/$evaluators/{key}/...`).
+/// (`/$evaluators/{key}/...`) and the message of the engine's warning.
 pub(crate) fn check_no_ref(key: &str, definition: &Value) -> Result<(), StoreError> {
-    let mut diagnostics = Vec::new();
     let base = format!("/$evaluators/{}", engine::pointer::escape(key));
-    find_refs(definition, &base, &mut |pointer| {
-        diagnostics.push(Diagnostic {
+    let diagnostics: Vec<Diagnostic> = ref_pointers(definition, &base)
+        .into_iter()
+        .map(|pointer| Diagnostic {
             severity: Severity::Error,
             flag_key: None,
             pointer,
-            message: "a segment may not refer to a segment ($ref): segments are plain rules".into(),
-        });
-    });
+            message: EVALUATOR_REF_MESSAGE.to_owned(),
+        })
+        .collect();
     if diagnostics.is_empty() {
         Ok(())
     } else {
@@ -232,28 +234,6 @@ pub(crate) fn check_no_ref(key: &str, definition: &Value) -> Result<(), StoreErr
             key: key.to_owned(),
             diagnostics,
         })
-    }
-}
-
-/// Calls `found` with the pointer of every `$ref` member under `value`.
-fn find_refs(value: &Value, pointer: &str, found: &mut impl FnMut(String)) {
-    match value {
-        Value::Object(map) => {
-            for (name, child) in map {
-                let pointer = format!("{pointer}/{}", engine::pointer::escape(name));
-                if name == "$ref" {
-                    found(pointer);
-                } else {
-                    find_refs(child, &pointer, found);
-                }
-            }
-        }
-        Value::Array(items) => {
-            for (index, child) in items.iter().enumerate() {
-                find_refs(child, &format!("{pointer}/{index}"), found);
-            }
-        }
-        _ => {}
     }
 }
 

@@ -231,6 +231,14 @@ async fn segments_with_refs_and_invisible_keys_are_refused_through_the_api() {
         "{}",
         answer.body
     );
+    // In the words of the engine's warning for a `$ref` inside
+    // `$evaluators`, which `ensign validate` prints.
+    assert_eq!(
+        answer.body["errors"][0]["extensions"]["diagnostics"][0]["message"],
+        engine::evaluators::EVALUATOR_REF_MESSAGE,
+        "{}",
+        answer.body
+    );
     for key in ["admin\u{202e}txt.exe", "zero\u{200b}width", " padded", ""] {
         let answer = client
             .post(

@@ -1314,6 +1314,12 @@ async fn segments_may_not_refer_to_segments() {
                 panic!("{error:?} carries its diagnostics");
             };
             assert_eq!(diagnostics[0].pointer, *pointer, "{diagnostics:?}");
+            // The words of the engine's warning for a `$ref` inside
+            // `$evaluators`.
+            assert_eq!(
+                diagnostics[0].message,
+                engine::evaluators::EVALUATOR_REF_MESSAGE
+            );
         }
         // Updating an existing segment to refer to another is refused too,
         // and so is a cycle arriving through an import.
