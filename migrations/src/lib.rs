@@ -11,6 +11,7 @@ pub use sea_orm_migration::MigratorTrait;
 mod m20261125_000001_initial;
 mod m20261125_000002_rollouts;
 mod m20261125_000003_alerts;
+mod m20261206_000001_inline_segment_refs;
 
 /// Applies Ensign's migrations in order.
 #[derive(Debug)]
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_initial::Migration),
             Box::new(m20261125_000002_rollouts::Migration),
             Box::new(m20261125_000003_alerts::Migration),
+            Box::new(m20261206_000001_inline_segment_refs::Migration),
         ]
     }
 }

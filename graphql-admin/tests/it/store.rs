@@ -1354,3 +1354,194 @@ async fn segments_may_not_refer_to_segments() {
         db.drop_all().await;
     }
 }
+
+/// The migration that inlines segment references.
+const INLINE_SEGMENT_REFS: &str = "m20261206_000001_inline_segment_refs";
+
+/// Sets a segment's rule in SQL, as a store could hold it before segments
+/// were refused a `$ref`.
+async fn set_segment_by_hand(store: &Store, key: &str, rule: &Value) {
+    store
+        .connection()
+        .execute_raw(sea_orm::Statement::from_string(
+            store.backend(),
+            format!("UPDATE segments SET definition = '{rule}' WHERE key = '{key}'"),
+        ))
+        .await
+        .expect("segment updated by hand");
+}
+
+/// How the flag set's `panel` flag resolves for a context, as published.
+async fn published_panel(store: &Store, context: Value) -> String {
+    let (_, document) = store.document("production").await.unwrap();
+    let (file, _) = engine::model::from_value(document).unwrap();
+    let (set, _) = engine::FlagSet::compile(
+        "production",
+        &file,
+        &engine::CompileOptions::default(),
+        None,
+    );
+    let prepared = set.prepare(&context);
+    let r = set.evaluate("panel", &prepared);
+    format!(
+        "{} {}",
+        r.value.map_or("-".to_owned(), Value::to_string),
+        r.reason
+    )
+}
+
+/// Rule 3 of flagd parity: segments that refer to segments, stored before
+/// the store refused them, would leave their flag set unpublishable under
+/// flagd's one-pass substitution (segments are published in key order);
+/// the migration inlines the references as they were expanded before, so
+/// behaviour is unchanged, and audits each rewrite.
+#[tokio::test]
+async fn rule_3_a_migration_inlines_segments_that_refer_to_segments() {
+    for db in
+        TestDb::both_unmigrated("rule_3_a_migration_inlines_segments_that_refer_to_segments").await
+    {
+        let store = &db.store;
+        use migrations::{Migrator, MigratorTrait};
+        let before_inlining = Migrator::migrations()
+            .iter()
+            .position(|m| m.name() == INLINE_SEGMENT_REFS)
+            .expect("the migration is listed");
+        Migrator::up(
+            store.connection(),
+            Some(u32::try_from(before_inlining).unwrap()),
+        )
+        .await
+        .unwrap();
+        let actor = with_flag_set(store).await;
+        let staff = json!({"ends_with": [{"var": "email"}, "@example.com"]});
+        for (key, rule) in [
+            ("staff", staff.clone()),
+            ("staff_or_beta", json!({"var": "beta"})),
+            ("vip", json!({"var": "vip"})),
+        ] {
+            store
+                .write_segment(&actor, "production", key, rule, None)
+                .await
+                .unwrap();
+        }
+        store
+            .write_flag(
+                &actor,
+                "production",
+                "panel",
+                FlagChange::Create(input(json!({
+                    "state": "ENABLED", "variants": {"on": true, "off": false},
+                    "defaultVariant": "off",
+                    "targeting": {"if": [{"$ref": "vip"}, "on", "off"]},
+                }))),
+            )
+            .await
+            .unwrap();
+        // A chain: vip -> staff_or_beta -> staff, each naming a segment
+        // published before it.
+        let staff_or_beta = json!({"or": [{"$ref": "staff"}, {"var": "beta"}]});
+        let vip = json!({"!": [{"!": [{"$ref": "staff_or_beta"}]}]});
+        set_segment_by_hand(store, "staff_or_beta", &staff_or_beta).await;
+        set_segment_by_hand(store, "vip", &vip).await;
+        let (_, document) = store.document("production").await.unwrap();
+        let held_back = graphql_admin::store::publication_errors(&document);
+        assert_eq!(
+            held_back.len(),
+            1,
+            "{}: without the migration: {held_back:?}",
+            db.backend
+        );
+        let set_version = store.flag_set("production").await.unwrap().version;
+
+        store.migrate().await.unwrap();
+
+        let inlined = json!({"or": [staff, {"var": "beta"}]});
+        let found: Vec<(String, Value, i64)> = store
+            .segments("production")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.key, s.definition, s.version))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("staff".to_owned(), staff.clone(), 1),
+                ("staff_or_beta".to_owned(), inlined.clone(), 2),
+                ("vip".to_owned(), json!({"!": [{"!": [inlined]}]}), 2),
+            ],
+            "{}",
+            db.backend
+        );
+        assert_eq!(
+            store.flag_set("production").await.unwrap().version,
+            set_version + 1,
+            "republished"
+        );
+        let (_, document) = store.document("production").await.unwrap();
+        assert_eq!(
+            graphql_admin::store::publication_errors(&document),
+            [],
+            "{}",
+            db.backend
+        );
+        for (context, expect) in [
+            (json!({"email": "ada@example.com"}), "true TARGETING_MATCH"),
+            (json!({"beta": true}), "true TARGETING_MATCH"),
+            (json!({"email": "eve@example.org"}), "false TARGETING_MATCH"),
+        ] {
+            assert_eq!(
+                published_panel(store, context.clone()).await,
+                expect,
+                "{context}"
+            );
+        }
+        // What the migration did, in the audit trail.
+        let events = store
+            .audit(&AuditFilter {
+                actor: Some(format!("migration:{INLINE_SEGMENT_REFS}")),
+                ..AuditFilter::default()
+            })
+            .await
+            .unwrap()
+            .items;
+        let mut found: Vec<String> = events
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {} {} v{} {} -> {} {}",
+                    e.flag_set.as_deref().unwrap_or("-"),
+                    e.subject_kind,
+                    e.subject_key,
+                    e.version.unwrap_or(0),
+                    e.before.clone().unwrap_or_default(),
+                    e.after.clone().unwrap_or_default(),
+                    e.diff.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        found.sort();
+        assert_eq!(
+            found,
+            [
+                format!(
+                    "production segment staff_or_beta v2 {staff_or_beta} -> {inlined} {}",
+                    json!([{"op": "replace", "path": "/or/0", "value": staff}])
+                ),
+                format!(
+                    "production segment vip v2 {vip} -> {} {}",
+                    json!({"!": [{"!": [inlined]}]}),
+                    json!([{"op": "replace", "path": "/!/0/!/0", "value": inlined}])
+                ),
+            ],
+            "{}",
+            db.backend
+        );
+        assert!(
+            events
+                .iter()
+                .all(|e| e.action == "update" && !e.out_of_band)
+        );
+        db.drop_all().await;
+    }
+}

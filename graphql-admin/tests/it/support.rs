@@ -35,10 +35,16 @@ pub struct TestDb {
 impl TestDb {
     /// A migrated store in a fresh SQLite file.
     pub async fn sqlite() -> TestDb {
+        let db = TestDb::sqlite_unmigrated().await;
+        db.store.migrate().await.expect("migrate SQLite");
+        db
+    }
+
+    /// A store in a fresh SQLite file that no migration has run on.
+    pub async fn sqlite_unmigrated() -> TestDb {
         let file = std::env::temp_dir().join(format!("{}.db", unique_name("ensign_it")));
         let url = format!("sqlite:{}", file.display());
         let store = Store::connect(&url).await.expect("open SQLite file");
-        store.migrate().await.expect("migrate SQLite");
         TestDb {
             store,
             backend: "sqlite",
@@ -50,6 +56,15 @@ impl TestDb {
     /// A migrated store in a fresh schema of the shared PostgreSQL server,
     /// or `None` (after a loud SKIPPED line) when the server is absent.
     pub async fn postgres(test: &str) -> Option<TestDb> {
+        let db = TestDb::postgres_unmigrated(test).await?;
+        db.store.migrate().await.expect("migrate PostgreSQL");
+        Some(db)
+    }
+
+    /// A store in a fresh schema of the shared PostgreSQL server that no
+    /// migration has run on, or `None` (after a loud SKIPPED line) when the
+    /// server is absent.
+    pub async fn postgres_unmigrated(test: &str) -> Option<TestDb> {
         let url = postgres_url();
         let admin = match Store::connect(&url).await {
             Ok(admin) => admin,
@@ -67,7 +82,6 @@ impl TestDb {
         let store = Store::connect_in(&url, Some(&schema))
             .await
             .expect("connect in test schema");
-        store.migrate().await.expect("migrate PostgreSQL");
         Some(TestDb {
             store,
             backend: "postgres",
@@ -80,6 +94,14 @@ impl TestDb {
     pub async fn both(test: &str) -> Vec<TestDb> {
         let mut dbs = vec![TestDb::sqlite().await];
         dbs.extend(TestDb::postgres(test).await);
+        dbs
+    }
+
+    /// Both backends with no migration run: SQLite always, PostgreSQL
+    /// when it is there.
+    pub async fn both_unmigrated(test: &str) -> Vec<TestDb> {
+        let mut dbs = vec![TestDb::sqlite_unmigrated().await];
+        dbs.extend(TestDb::postgres_unmigrated(test).await);
         dbs
     }
 
