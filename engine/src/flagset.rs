@@ -748,7 +748,10 @@ fn compile_flag(
         });
     }
     let default_variant = match def.get("defaultVariant") {
+        // flagd's schema allows the empty string, and every flagd treats it
+        // as no default variant, even beside a variant named "".
         None | Some(Value::Null) => None,
+        Some(Value::String(name)) if name.is_empty() => None,
         Some(Value::String(name)) => match variants.iter().position(|(k, _)| &**k == name) {
             Some(i) => Some(i),
             None if variants.is_empty() => None,

@@ -8,6 +8,8 @@ mod differential;
 mod nesting;
 /// Operator semantics, one data-driven case per line.
 mod operators;
+/// The rules of COMPATIBILITY.md, one check per rule, named after it.
+mod parity;
 /// Shared evaluators: one-pass `$ref` substitution in declaration order.
 mod refs;
 /// Flag files, resolution semantics, reloads, snapshots and diffs.
