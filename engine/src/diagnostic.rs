@@ -9,7 +9,9 @@ use serde::Serialize;
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The definition violates flagd's schema but flagd evaluates it anyway
-    /// (and so does Ensign, the same way). `ensign validate` rejects it.
+    /// (and so does Ensign, the same way), or it is the targeting of a
+    /// disabled flag that does not compile, which no evaluation reads (the
+    /// flag resolves to DISABLED). `ensign validate` rejects it.
     Warning,
     /// The definition cannot be used: the flag keeps its last good version, or
     /// evaluates to `PARSE_ERROR` if it never had one.

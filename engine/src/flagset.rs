@@ -792,6 +792,23 @@ fn compile_flag(
     };
     let mut metadata = set_metadata.clone();
     metadata.extend(own_metadata);
+    // A disabled flag resolves to DISABLED whatever its targeting, as in
+    // every flagd: disabling a flag whose rule is broken is the usual
+    // emergency move, so the rule's errors are only warnings then (with the
+    // same wording, so that a store sees no new finding) and the flag
+    // compiles without targeting.
+    let targeting_severity = match def.get("state") {
+        Some(Value::String(s)) if s == "DISABLED" => Severity::Warning,
+        _ => Severity::Error,
+    };
+    let targeting_problem = |diagnostics: &mut Vec<Diagnostic>, at: &str, message: String| {
+        diagnostics.push(Diagnostic {
+            severity: targeting_severity,
+            flag_key: Some(key.to_owned()),
+            pointer: format!("{}/targeting{at}", raw.pointer),
+            message,
+        });
+    };
     let mut refs = Vec::new();
     let targeting = match def.get("targeting") {
         None | Some(Value::Null) => None,
@@ -822,16 +839,16 @@ fn compile_flag(
                 }
                 Err(errors) => {
                     for e in errors {
-                        error(diagnostics, &format!("/targeting{}", e.pointer), e.message);
+                        targeting_problem(diagnostics, &e.pointer, e.message);
                     }
                     None
                 }
             }
         }
         Some(other) => {
-            error(
+            targeting_problem(
                 diagnostics,
-                "/targeting",
+                "",
                 format!("targeting must be a JSONLogic object, not {other}"),
             );
             None

@@ -60,6 +60,101 @@ fn check_flag(flag: Value, metadata: Value, context: Value, diagnostics: &[&str]
     );
 }
 
+/// A flag of two string variants, `on` and `off` (the default), with this
+/// state and targeting.
+fn on_off(state: &str, targeting: Value) -> Value {
+    json!({
+        "state": state,
+        "variants": {"on": "ON", "off": "OFF"},
+        "defaultVariant": "off",
+        "targeting": targeting,
+    })
+}
+
+// Rule 1.
+
+/// A disabled flag resolves to DISABLED even when its targeting does not
+/// compile: its targeting errors are warnings (same wording, so a store
+/// sees no new finding), the flag counts as compiled. Enabled, the same
+/// definition is an error and resolves to PARSE_ERROR.
+#[test]
+fn rule_1_disabled_wins_over_broken_targeting() {
+    let unknown_operator = json!({"if": [{"bogus": [1]}, "on", "off"]});
+    check_flag(
+        on_off("DISABLED", unknown_operator.clone()),
+        json!({}),
+        json!({}),
+        &["warning /flags/f/targeting/if/0/bogus: unknown operator \"bogus\""],
+        "- - DISABLED -",
+    );
+    check_flag(
+        on_off("ENABLED", unknown_operator),
+        json!({}),
+        json!({}),
+        &["error /flags/f/targeting/if/0/bogus: unknown operator \"bogus\""],
+        "- - ERROR PARSE_ERROR",
+    );
+    let unresolved_ref = json!({"if": [{"$ref": "ghost"}, "on", "off"]});
+    check_flag(
+        on_off("DISABLED", unresolved_ref.clone()),
+        json!({}),
+        json!({}),
+        &["warning /flags/f/targeting/if/0/$ref: \"$ref\" names unknown evaluator \"ghost\""],
+        "- - DISABLED -",
+    );
+    check_flag(
+        on_off("ENABLED", unresolved_ref),
+        json!({}),
+        json!({}),
+        &["error /flags/f/targeting/if/0/$ref: \"$ref\" names unknown evaluator \"ghost\""],
+        "- - ERROR PARSE_ERROR",
+    );
+    check_flag(
+        on_off("DISABLED", json!(["not", "a", "rule"])),
+        json!({}),
+        json!({}),
+        &[
+            "warning /flags/f/targeting: targeting must be a JSONLogic object, not [\"not\",\"a\",\"rule\"]",
+        ],
+        "- - DISABLED -",
+    );
+    // Structural errors flagd refuses at load stay errors.
+    let mut bad_default = on_off("DISABLED", json!({"bogus": []}));
+    bad_default["defaultVariant"] = json!("missing");
+    check_flag(
+        bad_default,
+        json!({}),
+        json!({}),
+        &[
+            "error /flags/f/defaultVariant: default variant \"missing\" is not one of the flag's variants",
+            "warning /flags/f/targeting/bogus: unknown operator \"bogus\"",
+        ],
+        "- - ERROR PARSE_ERROR",
+    );
+    check_flag(
+        on_off("OFF", json!({"bogus": []})),
+        json!({}),
+        json!({}),
+        &[
+            "error /flags/f/state: state must be \"ENABLED\" or \"DISABLED\", not \"OFF\"",
+            "error /flags/f/targeting/bogus: unknown operator \"bogus\"",
+        ],
+        "- - ERROR PARSE_ERROR",
+    );
+    // The disabled definition is the flag's good version: a reload that
+    // enables it without repairing the rule keeps serving it disabled.
+    let options = CompileOptions::default();
+    let disabled = flag_file(&on_off("DISABLED", json!({"bogus": []})), json!({}));
+    let enabled = flag_file(&on_off("ENABLED", json!({"bogus": []})), json!({}));
+    let (first, _) = Snapshot::from_text("src", &disabled, Format::Json, &options).unwrap();
+    let set = first.flag_set_for("f", &Selector::All).unwrap();
+    assert!(matches!(set.get("f"), Some(FlagEntry::Ready(_))));
+    let (second, _) = first
+        .reload_source("src", &enabled, Format::Json, &options)
+        .unwrap();
+    assert_eq!(resolve(&second, &json!({})), "- - DISABLED -");
+}
+
 // Rule 2.
 
 /// `defaultVariant: ""` is no default variant, exactly like null or
