@@ -1,7 +1,7 @@
 //! A flag set's rows as one flagd document, and validation of a change by
 //! compiling that document with the engine.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use engine::flagset::FlagSet;
 use engine::model::from_value;
@@ -77,15 +77,24 @@ pub fn publication_errors(document: &Value) -> Vec<Diagnostic> {
 /// Refuses a change that introduces a diagnostic: `after` may keep the
 /// findings `before` already had (a row edited by hand in SQL, say), but
 /// may add none, warnings included, since a flag that violates flagd's
-/// schema must not be stored either.
+/// schema must not be stored either. A finding that grows from a warning
+/// into an error is new: the kill switch turns a broken rule's error into a
+/// warning (the flag is disabled), and enabling the flag again turns it
+/// back, which must be refused until the rule is repaired.
 pub(crate) fn check_change(key: &str, before: &Value, after: &Value) -> Result<(), StoreError> {
-    let known: BTreeSet<(Option<String>, String, String)> = diagnostics(before)
-        .into_iter()
-        .map(|d| (d.flag_key, d.pointer, d.message))
-        .collect();
+    let mut known: BTreeMap<(Option<String>, String, String), Severity> = BTreeMap::new();
+    for d in diagnostics(before) {
+        let severity = known
+            .entry((d.flag_key, d.pointer, d.message))
+            .or_insert(d.severity);
+        *severity = (*severity).max(d.severity);
+    }
     let new: Vec<Diagnostic> = diagnostics(after)
         .into_iter()
-        .filter(|d| !known.contains(&(d.flag_key.clone(), d.pointer.clone(), d.message.clone())))
+        .filter(|d| {
+            let finding = (d.flag_key.clone(), d.pointer.clone(), d.message.clone());
+            known.get(&finding).is_none_or(|&was| was < d.severity)
+        })
         .collect();
     if new.is_empty() {
         Ok(())

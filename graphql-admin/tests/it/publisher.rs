@@ -12,7 +12,7 @@ use engine::publication::{Announcement, Keys, Publication};
 use futures::StreamExt;
 use graphql_admin::publisher::{Pass, Pending, Publisher, PublisherSettings};
 use graphql_admin::store::{FlagChange, FlagInput, NewFlagSet};
-use graphql_admin::{Actor, Store};
+use graphql_admin::{Actor, Store, StoreError};
 use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
 use sea_orm::ConnectionTrait;
@@ -640,6 +640,149 @@ async fn a_document_that_no_longer_compiles_is_not_published() {
         "on"
     );
     assert_eq!(publisher.pending().await.expect("pending"), vec![]);
+
+    clean(&mut redis, &prefix).await;
+    db.drop_all().await;
+}
+
+/// The kill switch on a flag whose targeting was broken by hand in SQL
+/// reaches Redis: a disabled flag's targeting errors are only warnings, so
+/// the flag set is published, and every node resolves the flag to DISABLED.
+/// Enabling it again without repairing the rule is refused.
+#[tokio::test]
+async fn a_kill_switch_on_a_flag_broken_by_hand_is_published() {
+    let test = "a_kill_switch_on_a_flag_broken_by_hand_is_published";
+    let Some(mut redis) = shared_redis(test).await else {
+        return;
+    };
+    let Some(db) = TestDb::postgres(test).await else {
+        return;
+    };
+    let store = &db.store;
+    let prefix = unique_name("ensign_it");
+    let keys = Keys::new(&prefix, 1);
+    let actor = production(store).await;
+    let publisher = publisher(store, &redis_url(), &prefix, Duration::from_secs(1));
+    publisher.publish_pending().await.expect("publish");
+
+    let schema = db.schema.as_deref().expect("a PostgreSQL schema");
+    let outsider = Store::connect(&crate::support::postgres_url())
+        .await
+        .expect("connect outside Ensign");
+    outsider
+        .connection()
+        .execute_unprepared(&format!(
+            r#"UPDATE {schema}.flags SET definition = jsonb_set(definition, '{{targeting}}', '{{"if": [{{"bogus": [1]}}, "on", "off"]}}') WHERE key = 'banner'"#
+        ))
+        .await
+        .expect("edit by hand");
+    let broken = store
+        .flag_set("production")
+        .await
+        .expect("flag set")
+        .version;
+    let pass = publisher.publish_pending().await.expect("pass");
+    assert_eq!(
+        pass.refused,
+        vec![("production".into(), broken)],
+        "an enabled flag with a broken rule holds its flag set back"
+    );
+
+    let kill = |definition: &mut Value| {
+        definition["state"] = json!("DISABLED");
+        Ok(())
+    };
+    store
+        .write_flag(
+            &actor,
+            "production",
+            "banner",
+            FlagChange::Edit {
+                expected_version: None,
+                action: "kill",
+                edit: &kill,
+            },
+        )
+        .await
+        .expect("the kill switch is accepted");
+    let killed = store
+        .flag_set("production")
+        .await
+        .expect("flag set")
+        .version;
+    let pass = publisher.publish_pending().await.expect("publish");
+    assert_eq!(
+        pass,
+        Pass {
+            published: vec![("production".into(), killed)],
+            refused: vec![],
+        }
+    );
+    let published = latest(&mut redis, &keys, "production")
+        .await
+        .expect("published");
+    assert_eq!(published.version, killed);
+    let banner = &published.document["flags"]["banner"];
+    assert_eq!(banner["state"], "DISABLED");
+    assert_eq!(
+        banner["targeting"],
+        json!({"if": [{"bogus": [1]}, "on", "off"]})
+    );
+    // What an evaluation node makes of the payload.
+    let (snapshot, diagnostics) = engine::Snapshot::from_text(
+        "redis",
+        &published.document.to_string(),
+        engine::Format::Json,
+        &engine::CompileOptions::default(),
+    )
+    .expect("the payload parses");
+    assert!(
+        diagnostics
+            .iter()
+            .all(|d| d.severity == engine::Severity::Warning),
+        "{diagnostics:?}"
+    );
+    let resolution = snapshot.evaluate("banner", &engine::Selector::All, &json!({}));
+    assert_eq!(resolution.reason, engine::Reason::Disabled);
+    assert_eq!(resolution.error, None);
+
+    // Enabling it again turns the warning back into an error: refused.
+    let enable = |definition: &mut Value| {
+        definition["state"] = json!("ENABLED");
+        Ok(())
+    };
+    let refused = store
+        .write_flag(
+            &actor,
+            "production",
+            "banner",
+            FlagChange::Edit {
+                expected_version: None,
+                action: "enable",
+                edit: &enable,
+            },
+        )
+        .await
+        .expect_err("enabling a broken rule is refused");
+    let StoreError::Invalid { diagnostics, .. } = &refused else {
+        panic!("expected Invalid, got {refused:?}");
+    };
+    assert_eq!(
+        diagnostics
+            .iter()
+            .map(|d| format!("{} {}: {}", d.severity.as_str(), d.pointer, d.message))
+            .collect::<Vec<_>>(),
+        ["error /flags/banner/targeting/if/0/bogus: unknown operator \"bogus\""]
+    );
+    assert_eq!(
+        store
+            .flag_set("production")
+            .await
+            .expect("flag set")
+            .version,
+        killed,
+        "nothing was written"
+    );
 
     clean(&mut redis, &prefix).await;
     db.drop_all().await;
