@@ -595,7 +595,9 @@ fn resolve<'s, T: Tracer>(
         Val::Null => return by_default(Reason::Default),
         Val::Str(s) => flag.variant_named(s),
         Val::Bool(b) => flag.variant_named(if *b { "true" } else { "false" }),
-        Val::Num(_) => flag.variant_named(&result.to_js_string()),
+        // NaN and the infinities name no variant, whatever the variants
+        // are called: flagd's evaluators disagree on their spelling.
+        Val::Num(n) if n.is_finite() => flag.variant_named(&result.to_js_string()),
         _ => None,
     };
     match chosen.and_then(matched) {
@@ -639,6 +641,8 @@ fn describe(value: &Val<'_>) -> String {
         Val::Arr(items) => format!("an array of {} elements", items.len()),
         Val::Json(Value::Array(items)) => format!("an array of {} elements", items.len()),
         Val::Json(_) => "an object".to_owned(),
+        // JSON has no NaN or Infinity.
+        Val::Num(n) if !n.is_finite() => value.to_js_string(),
         other => other.to_json().to_string(),
     }
 }

@@ -1,5 +1,7 @@
 //! The evaluation budget: bounds on the strings and arrays one evaluation
-//! builds and on the work it does, and the one error evaluation can end in.
+//! builds and on the work it does, and the one error evaluation can end in
+//! (beyond the budget, or an arithmetic operation without a number for its
+//! result).
 //!
 //! The compiler bounds a rule's size ([`super::CompileLimits`]), so an
 //! evaluation that runs no loop does a bounded amount of work and needs no
@@ -97,6 +99,30 @@ pub enum EvalFailure {
         /// The limit.
         limit: u64,
     },
+    /// An arithmetic operator divided by zero or produced NaN, where
+    /// json-logic-js would carry NaN or Infinity on. flagd's JavaScript
+    /// in-process evaluator (`@openfeature/flagd-core`) stops there too; its
+    /// Python one stops on a division by zero.
+    #[error("{op:?} {fault}")]
+    Arithmetic {
+        /// The operator (`+`, `-`, `*`, `/`, `%`, `max`, `min`).
+        op: &'static str,
+        /// What went wrong.
+        fault: ArithmeticFault,
+    },
+}
+
+/// How an arithmetic operation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ArithmeticFault {
+    /// `/` or `%` with a divisor that is zero (or converts to zero: `null`,
+    /// `""`, `false`).
+    #[error("divides by zero")]
+    DivisionByZero,
+    /// The result is not a number: an operand that does not convert to one
+    /// (`"abc"`, an object), or an operation such as `Infinity - Infinity`.
+    #[error("has no number for its result (NaN)")]
+    NotANumber,
 }
 
 impl EvalFailure {

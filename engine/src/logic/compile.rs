@@ -136,6 +136,7 @@ fn compile_within(
             .eval
             .max_steps
             .saturating_mul(CONSTANT_CHECK_BUDGETS),
+        fatal_errors: 0,
     };
     let root = c.node(rule);
     if c.errors.iter().any(|e| e.fatal) {
@@ -177,10 +178,13 @@ struct Compiler<'i, 'p> {
     slots: Vec<crate::context::SlotId>,
     /// Steps left for evaluating constant expressions.
     check_steps_left: u64,
+    /// Fatal errors found so far.
+    fatal_errors: usize,
 }
 
 impl Compiler<'_, '_> {
     fn fatal(&mut self, message: impl Into<String>) -> Node {
+        self.fatal_errors += 1;
         self.errors.push(CompileError {
             pointer: self.pointer.to_string(),
             message: message.into(),
@@ -215,6 +219,7 @@ impl Compiler<'_, '_> {
             ));
         }
         self.depth += 1;
+        let fatal_before = self.fatal_errors;
         let node = match value {
             Value::Object(map) if map.len() == 1 => {
                 let Some((op, args)) = map.iter().next() else {
@@ -233,14 +238,21 @@ impl Compiler<'_, '_> {
             },
         };
         self.depth -= 1;
-        if builds(&node) && needs(&node) == Needs::Nothing {
+        // An expression refused already (or holding one) is not evaluated:
+        // it would only report the same failure again.
+        if (builds(&node) || matches!(node, Node::Arith(..)))
+            && self.fatal_errors == fatal_before
+            && needs(&node) == Needs::Nothing
+        {
             self.check_constant(&node);
         }
         node
     }
 
     /// Evaluates an expression that reads no context, as every evaluation
-    /// of the rule would, and refuses the rule if that exceeds the budget.
+    /// of the rule would, and refuses the rule if that exceeds the budget or
+    /// fails its arithmetic (a division by zero, a NaN), as flagd's
+    /// JavaScript evaluator refuses such a rule when it builds it.
     fn check_constant(&mut self, node: &Node) {
         let limits = self.input.limits.eval;
         let allowed = limits.max_steps.min(self.check_steps_left);
@@ -260,6 +272,11 @@ impl Compiler<'_, '_> {
             // Cut short by the compiler's own allowance, not by the rule's
             // budget: the evaluation budget decides at run time.
             Some(super::EvalFailure::TooMuchWork { .. }) if allowed < limits.max_steps => {}
+            Some(failure @ super::EvalFailure::Arithmetic { .. }) => {
+                self.fatal(format!(
+                    "this expression reads no context and always fails: {failure}"
+                ));
+            }
             Some(failure) => {
                 self.fatal(format!(
                     "this expression reads no context and exceeds the evaluation budget: {failure}"
@@ -371,7 +388,23 @@ impl Compiler<'_, '_> {
             _ => None,
         };
         if let Some(arith_op) = arith_op {
-            return Node::Arith(arith_op, self.args(args));
+            let nodes = self.args(args);
+            if matches!(arith_op, ArithOp::Div | ArithOp::Mod)
+                && let Some(Node::Const(divisor)) = nodes.get(1)
+                && super::Val::from_json(divisor).to_number() == 0.0
+            {
+                // Whatever the dividend, every evaluation would fail.
+                self.pointer.push_index(1);
+                self.fatal(format!(
+                    "the divisor is a constant zero, so this expression always fails: {}",
+                    super::EvalFailure::Arithmetic {
+                        op: if arith_op == ArithOp::Div { "/" } else { "%" },
+                        fault: super::ArithmeticFault::DivisionByZero,
+                    }
+                ));
+                self.pointer.pop();
+            }
+            return Node::Arith(arith_op, nodes);
         }
         let iter_op = match op {
             "map" => Some(IterOp::Map),
@@ -443,7 +476,9 @@ impl Compiler<'_, '_> {
                 let mut it = items.into_iter();
                 let array = it.next().unwrap_or(Node::Const(Value::Null));
                 let body = it.next().unwrap_or(Node::Const(Value::Null));
-                let initial = it.next().unwrap_or(Node::Const(Value::Null));
+                // Without an initial value the accumulator starts from 0, so
+                // that a sum, the usual body, counts as in flagd's evaluators.
+                let initial = it.next().unwrap_or(Node::Const(Value::from(0)));
                 let cost = body.size();
                 Node::Reduce {
                     parts: Box::new([array, body, initial]),

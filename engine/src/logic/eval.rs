@@ -1,22 +1,24 @@
 //! The evaluator of compiled rules.
 //!
 //! Like flagd's JSONLogic, an operator given arguments it cannot use yields
-//! `null`, which the resolver then treats as "use the default variant".
-//! Evaluation fails only by exceeding its budget ([`super::budget`]): the
-//! operator that would exceed it records an [`EvalFailure`] and yields
-//! `null`, every loop stops at its next charge, and [`evaluate`] returns the
-//! failure. Recursion depth is bounded by the rule's nesting, which the
-//! compiler bounds, and by the nesting of built arrays, which the budget
-//! bounds; data never drives recursion otherwise.
+//! `null`, which the resolver then treats as "use the default variant";
+//! arithmetic is the exception, as in flagd's in-process evaluators: a
+//! division or modulo by zero, or a result that is NaN, fails. Evaluation
+//! fails only that way or by exceeding its budget ([`super::budget`]): the
+//! operator records an [`EvalFailure`] and yields `null`, every loop stops
+//! at its next charge, and [`evaluate`] returns the failure. Recursion
+//! depth is bounded by the rule's nesting, which the compiler bounds, and
+//! by the nesting of built arrays, which the budget bounds; data never
+//! drives recursion otherwise.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use serde_json::Value;
 
-use super::budget::{Budget, EvalFailure, EvalLimits};
+use super::budget::{ArithmeticFault, Budget, EvalFailure, EvalLimits};
 use super::explain::{Segment, StepKind, Tracer};
-use super::value::{Val, js_compare, loose_eq, str_to_number, strict_eq};
+use super::value::{Val, js_compare, loose_eq, strict_eq};
 use super::{ArithOp, CmpOp, IterOp, Node, Rule, Seg, Test, VarSource};
 use crate::context::{PathTable, Prepared, split_path, step};
 use crate::ops::{fractional, semver};
@@ -918,6 +920,10 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
         }
     }
 
+    /// Arithmetic as flagd's in-process evaluators do it: every operand
+    /// converted with JavaScript's `Number()` (`null` is 0, `"2"` is 2,
+    /// `"2abc"` is NaN), and a division or modulo by zero, or a result that
+    /// is NaN, stops the evaluation ([`ArithmeticFault`]).
     fn eval_arith(
         &mut self,
         op: ArithOp,
@@ -925,38 +931,33 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
         frame: Option<&Frame<'_, 'a>>,
     ) -> Val<'a> {
         let name = arith_name(op);
-        match op {
+        let result = match op {
             ArithOp::Add | ArithOp::Mul => {
-                let mut acc = if op == ArithOp::Add { 0.0 } else { 1.0 };
-                for (i, node) in args.iter().enumerate() {
-                    let value = self.child(name, i, node, frame);
-                    if !self.admit_operand(name, &value) {
-                        return Val::Null;
-                    }
-                    let x = parse_float(&value);
-                    if op == ArithOp::Add {
-                        acc += x;
-                    } else {
-                        acc *= x;
-                    }
-                }
                 if op == ArithOp::Mul && args.is_empty() {
                     return Val::Null;
                 }
-                Val::Num(acc)
+                let mut acc = if op == ArithOp::Add { 0.0 } else { 1.0 };
+                for index in 0..args.len() {
+                    let x = self.number(name, args, index, frame);
+                    acc = if op == ArithOp::Add { acc + x } else { acc * x };
+                }
+                acc
             }
             ArithOp::Sub => {
                 let a = self.number(name, args, 0, frame);
                 if args.len() == 1 {
-                    return Val::Num(-a);
+                    -a
+                } else {
+                    a - self.number(name, args, 1, frame)
                 }
-                let b = self.number(name, args, 1, frame);
-                Val::Num(a - b)
             }
             ArithOp::Div | ArithOp::Mod => {
                 let a = self.number(name, args, 0, frame);
                 let b = self.number(name, args, 1, frame);
-                Val::Num(if op == ArithOp::Div { a / b } else { a % b })
+                if b == 0.0 {
+                    return self.arithmetic_failed(name, ArithmeticFault::DivisionByZero);
+                }
+                if op == ArithOp::Div { a / b } else { a % b }
             }
             ArithOp::Max | ArithOp::Min => {
                 if args.is_empty() {
@@ -967,14 +968,11 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
                 } else {
                     f64::INFINITY
                 };
-                for (i, node) in args.iter().enumerate() {
-                    let value = self.child(name, i, node, frame);
-                    if !self.admit_operand(name, &value) {
-                        return Val::Null;
-                    }
-                    let x = value.to_number();
+                for index in 0..args.len() {
+                    let x = self.number(name, args, index, frame);
                     if x.is_nan() {
-                        return Val::Num(f64::NAN);
+                        acc = x;
+                        break;
                     }
                     acc = if op == ArithOp::Max {
                         acc.max(x)
@@ -982,9 +980,19 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
                         acc.min(x)
                     };
                 }
-                Val::Num(acc)
+                acc
             }
+        };
+        if result.is_nan() {
+            return self.arithmetic_failed(name, ArithmeticFault::NotANumber);
         }
+        Val::Num(result)
+    }
+
+    /// Ends the evaluation with an arithmetic failure of `op`.
+    fn arithmetic_failed(&mut self, op: &'static str, fault: ArithmeticFault) -> Val<'a> {
+        self.budget.fail(EvalFailure::Arithmetic { op, fault });
+        Val::Null
     }
 
     /// The next element's body is about to run: pays for it.
@@ -1301,62 +1309,6 @@ fn walk<'a>(value: &Val<'a>, path: &[Seg]) -> Option<Val<'a>> {
         }
         _ => None,
     }
-}
-
-/// JavaScript's `parseFloat(String(value))`: the longest numeric prefix.
-fn parse_float(value: &Val<'_>) -> f64 {
-    match value {
-        Val::Num(n) => *n,
-        Val::Str(s) => parse_float_prefix(s),
-        Val::Null | Val::Bool(_) => f64::NAN,
-        other => parse_float_prefix(&other.to_js_string()),
-    }
-}
-
-fn parse_float_prefix(s: &str) -> f64 {
-    let t = s.trim_start();
-    let bytes = t.as_bytes();
-    let mut end = 0;
-    let mut seen_digit = false;
-    let mut seen_dot = false;
-    let mut seen_exp = false;
-    if end < bytes.len() && (bytes[end] == b'+' || bytes[end] == b'-') {
-        end += 1;
-    }
-    if t[end..].starts_with("Infinity") {
-        return if t.starts_with('-') {
-            f64::NEG_INFINITY
-        } else {
-            f64::INFINITY
-        };
-    }
-    let mut valid_end = 0;
-    while end < bytes.len() {
-        let b = bytes[end];
-        if b.is_ascii_digit() {
-            seen_digit = true;
-            end += 1;
-            valid_end = end;
-        } else if b == b'.' && !seen_dot && !seen_exp {
-            seen_dot = true;
-            end += 1;
-            if seen_digit {
-                valid_end = end;
-            }
-        } else if (b == b'e' || b == b'E') && seen_digit && !seen_exp {
-            seen_exp = true;
-            end += 1;
-            if end < bytes.len() && (bytes[end] == b'+' || bytes[end] == b'-') {
-                end += 1;
-            }
-        } else {
-            break;
-        }
-    }
-    if !seen_digit {
-        return f64::NAN;
-    }
-    str_to_number(t[..valid_end].trim_end_matches('.'))
 }
 
 fn to_index(n: f64) -> i64 {

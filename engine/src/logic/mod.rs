@@ -14,7 +14,7 @@ pub mod eval;
 pub mod explain;
 pub mod value;
 
-pub use budget::{EvalFailure, EvalLimits};
+pub use budget::{ArithmeticFault, EvalFailure, EvalLimits};
 pub use compile::{CompileError, CompileLimits, compile};
 pub use eval::{Env, evaluate};
 pub use explain::{NoTrace, Step, StepKind, Trace, Tracer};

@@ -155,13 +155,14 @@ fn arithmetic() {
     check(json!({"-": 4}), json!({}), json!(-4));
     check(json!({"*": [2, "3"]}), json!({}), json!(6));
     check(json!({"/": [7, 2]}), json!({}), json!(3.5));
-    check(json!({"/": [1, 0]}), json!({}), json!(null));
     check(json!({"%": [7, 3]}), json!({}), json!(1));
     check(json!({"%": [-7, 3]}), json!({}), json!(-1));
     check(json!({"max": [1, 3, 2]}), json!({}), json!(3));
     check(json!({"min": [1, -3, 2]}), json!({}), json!(-3));
     check(json!({"max": []}), json!({}), json!(null));
-    check(json!({"+": ["abc"]}), json!({}), json!(null));
+    // Operands convert with `Number()`; NaN and division by zero fail (see
+    // `parity::rule_4_*`).
+    check(json!({"+": [null, "2"]}), json!({}), json!(2));
 }
 
 #[test]

@@ -5,7 +5,12 @@
 
 use serde_json::{Value, json};
 
-use engine::{CompileOptions, ErrorCode, FlagEntry, Format, Selector, Snapshot};
+use engine::logic::compile::{CompileInput, compile};
+use engine::logic::{CompileLimits, Env, NoTrace, evaluate};
+use engine::{
+    CompileOptions, ErrorCode, Evaluators, FlagEntry, Format, FractionalVersion, PathTable,
+    Selector, Snapshot,
+};
 
 /// A flag file whose only flag, `f`, is `flag`, with `metadata` as the flag
 /// set's metadata.
@@ -71,6 +76,40 @@ fn on_off(state: &str, targeting: Value) -> Value {
     })
 }
 
+/// What a bare rule gives over `data`: its value as JSON, `fails: ...` when
+/// evaluation stops, or `refused POINTER: ...` when it does not compile.
+fn run_rule(rule: &Value, data: &Value) -> String {
+    let evaluators = Evaluators::new();
+    let input = CompileInput {
+        flag_key: "f",
+        evaluators: &evaluators,
+        fractional: FractionalVersion::V2,
+        limits: CompileLimits::default(),
+    };
+    let mut paths = PathTable::default();
+    let compiled = match compile(rule, &input, &mut paths) {
+        Ok((compiled, _)) => compiled,
+        Err(errors) => {
+            let error = &errors[0];
+            return format!("refused {}: {}", error.pointer, error.message);
+        }
+    };
+    let prepared = paths.prepare(data);
+    let env = Env {
+        context: &prepared,
+        flag_key: "f",
+    };
+    match evaluate(&compiled, env, &mut NoTrace) {
+        Ok(value) => value.to_json().to_string(),
+        Err(failure) => format!("fails: {failure}"),
+    }
+}
+
+#[track_caller]
+fn check(rule: Value, data: Value, expect: &str) {
+    assert_eq!(run_rule(&rule, &data), expect, "rule {rule} over {data}");
+}
+
 // Rule 1.
 
 /// A disabled flag resolves to DISABLED even when its targeting does not
@@ -115,6 +154,15 @@ fn rule_1_disabled_wins_over_broken_targeting() {
         json!({}),
         &[
             "warning /flags/f/targeting: targeting must be a JSONLogic object, not [\"not\",\"a\",\"rule\"]",
+        ],
+        "- - DISABLED -",
+    );
+    check_flag(
+        on_off("DISABLED", json!({"/": [{"var": "n"}, 0]})),
+        json!({}),
+        json!({"n": 1}),
+        &[
+            "warning /flags/f/targeting/~1/1: the divisor is a constant zero, so this expression always fails: \"/\" divides by zero",
         ],
         "- - DISABLED -",
     );
@@ -207,4 +255,203 @@ fn rule_2_empty_default_variant_means_none() {
         panic!("the flag compiles");
     };
     assert_eq!(compiled.default_variant(), None);
+}
+
+// Rule 4.
+
+/// Operands of every arithmetic operator convert with JavaScript's
+/// `Number()`: null and "" are 0, booleans 0 and 1, numeric strings (after
+/// trimming, with JavaScript's radix prefixes and "Infinity") their number,
+/// `[]` 0 and `[x]` x's number.
+#[test]
+fn rule_4_arithmetic_converts_operands_with_number() {
+    let data = json!({"s": "2", "t": true, "n": null, "e": "", "xs": [4]});
+    check(json!({"+": [1, null]}), json!({}), "1");
+    check(json!({"+": ["2", "3"]}), json!({}), "5");
+    check(
+        json!({"+": [{"var": "s"}, {"var": "t"}]}),
+        data.clone(),
+        "3",
+    );
+    check(
+        json!({"*": [{"var": "s"}, {"var": "n"}]}),
+        data.clone(),
+        "0",
+    );
+    check(json!({"+": [{"var": "e"}, 1]}), data.clone(), "1");
+    check(json!({"+": [[], {"var": "xs"}]}), data.clone(), "4");
+    check(json!({"*": [" 2 ", "0x10"]}), json!({}), "32");
+    check(json!({"+": [false, "1e2"]}), json!({}), "100");
+    check(json!({"-": ["5", null]}), json!({}), "5");
+    check(json!({"max": ["3", true]}), json!({}), "3");
+    // Infinity is a number; only NaN and division by zero fail.
+    check(
+        json!({"<": [1000, {"+": ["Infinity", 1]}]}),
+        json!({}),
+        "true",
+    );
+}
+
+/// An operation whose result is NaN, and a division or modulo by zero,
+/// stop the evaluation: `ERROR`/`GENERAL` with the caller's default, on
+/// every path, whatever encloses the operation.
+#[test]
+fn rule_4_nan_and_division_by_zero_stop_evaluation() {
+    let data = json!({"n": 7, "zero": 0, "null": null, "empty": "", "word": "2abc",
+                      "o": {"a": 1}, "pair": [1, 2], "inf": "Infinity"});
+    let nan = "fails: \"+\" has no number for its result (NaN)";
+    check(json!({"+": [1, {"var": "word"}]}), data.clone(), nan);
+    check(json!({"+": [{"var": "o"}]}), data.clone(), nan);
+    check(json!({"+": [{"var": "pair"}]}), data.clone(), nan);
+    check(
+        json!({"*": [{"var": "word"}, 2]}),
+        data.clone(),
+        "fails: \"*\" has no number for its result (NaN)",
+    );
+    check(
+        json!({"-": [{"var": "inf"}, {"var": "inf"}]}),
+        data.clone(),
+        "fails: \"-\" has no number for its result (NaN)",
+    );
+    check(
+        json!({"max": [1, {"var": "word"}]}),
+        data.clone(),
+        "fails: \"max\" has no number for its result (NaN)",
+    );
+    for divisor in ["zero", "null", "empty"] {
+        check(
+            json!({"/": [{"var": "n"}, {"var": divisor}]}),
+            data.clone(),
+            "fails: \"/\" divides by zero",
+        );
+        check(
+            json!({"%": [{"var": "n"}, {"var": divisor}]}),
+            data.clone(),
+            "fails: \"%\" divides by zero",
+        );
+    }
+    // Nothing encloses the failure: not a condition, not a loop, not `!!`.
+    check(
+        json!({"!!": [{"/": [{"var": "n"}, {"var": "zero"}]}]}),
+        data.clone(),
+        "fails: \"/\" divides by zero",
+    );
+    check(
+        json!({"map": [[1, 2], {"/": [{"var": ""}, 0]}]}),
+        json!({}),
+        "refused /map/1/~1/1: the divisor is a constant zero, so this expression always fails: \"/\" divides by zero",
+    );
+    check(
+        json!({"some": [{"var": "pair"}, {"+": [{"var": ""}, "x"]}]}),
+        data.clone(),
+        nan,
+    );
+    let rule = json!({"if": [{">": [{"/": [{"var": "n"}, {"var": "d"}]}, 1]}, "on", "off"]});
+    let (snapshot, diagnostics) = compile_flag(&on_off("ENABLED", rule), json!({}));
+    assert_eq!(diagnostics, Vec::<String>::new());
+    assert_eq!(
+        resolve(&snapshot, &json!({"n": 7, "d": 2})),
+        "\"ON\" on TARGETING_MATCH -"
+    );
+    assert_eq!(
+        resolve(&snapshot, &json!({"n": 7, "d": 0})),
+        "- - ERROR GENERAL"
+    );
+    let r = snapshot.evaluate("f", &Selector::All, &json!({"n": 7}));
+    assert_eq!(
+        r.error.map(|e| e.message),
+        Some("targeting rule of flag \"f\" failed: \"/\" divides by zero".to_owned())
+    );
+}
+
+/// An expression that reads no context and always fails its arithmetic,
+/// or a division by a constant zero, is refused where it stands, as flagd's
+/// JavaScript evaluator refuses it when it builds the rule: the flag keeps
+/// its last good version or resolves to PARSE_ERROR.
+#[test]
+fn rule_4_arithmetic_that_always_fails_is_refused() {
+    check(
+        json!({"/": [1, 0]}),
+        json!({}),
+        "refused /~1/1: the divisor is a constant zero, so this expression always fails: \"/\" divides by zero",
+    );
+    check(
+        json!({"%": [{"var": "n"}, null]}),
+        json!({}),
+        "refused /%/1: the divisor is a constant zero, so this expression always fails: \"%\" divides by zero",
+    );
+    check(
+        json!({"if": [{"var": "x"}, {"+": ["abc"]}, "off"]}),
+        json!({}),
+        "refused /if/1: this expression reads no context and always fails: \"+\" has no number for its result (NaN)",
+    );
+    check(
+        json!({"cat": ["a", {"-": [{"+": ["Infinity"]}, {"+": ["Infinity"]}]}]}),
+        json!({}),
+        "refused /cat/1: this expression reads no context and always fails: \"-\" has no number for its result (NaN)",
+    );
+    check(
+        json!({"reduce": [[1, 0], {"/": [1, {"var": "current"}]}, 0]}),
+        json!({}),
+        "refused : this expression reads no context and always fails: \"/\" divides by zero",
+    );
+    // Constant arithmetic that succeeds compiles.
+    check(
+        json!({"/": [{"var": "n"}, {"+": [1, 1]}]}),
+        json!({"n": 5}),
+        "2.5",
+    );
+    check_flag(
+        on_off("ENABLED", json!({"if": [{"/": [1, 0]}, "on", "off"]})),
+        json!({}),
+        json!({}),
+        &[
+            "error /flags/f/targeting/if/0/~1/1: the divisor is a constant zero, so this expression always fails: \"/\" divides by zero",
+        ],
+        "- - ERROR PARSE_ERROR",
+    );
+}
+
+/// `reduce` without an initial value starts from 0.
+#[test]
+fn rule_4_reduce_without_initial_value_starts_from_zero() {
+    let sum = json!({"+": [{"var": "accumulator"}, {"var": "current"}]});
+    let data = json!({"xs": [1, 2, 3], "words": ["a", "b"]});
+    check(json!({"reduce": [{"var": "xs"}, sum]}), data.clone(), "6");
+    check(
+        json!({"reduce": [{"var": "words"}, {"cat": [{"var": "accumulator"}, {"var": "current"}]}]}),
+        data.clone(),
+        "\"0ab\"",
+    );
+    check(json!({"reduce": [{"var": "none"}, 1]}), data.clone(), "0");
+    // An explicit initial value, null included, is kept.
+    check(json!({"reduce": [{"var": "none"}, 1, null]}), data, "null");
+}
+
+/// A targeting result that is NaN or ±Infinity names no variant, even a
+/// variant spelled that way: `ERROR`/`GENERAL`.
+#[test]
+fn rule_4_non_finite_results_name_no_variant() {
+    let flag = json!({
+        "state": "ENABLED",
+        "variants": {"Infinity": "inf", "-Infinity": "-inf", "NaN": "nan", "0": "zero"},
+        "defaultVariant": "0",
+        "targeting": {"*": [{"var": "n"}, 1e308]},
+    });
+    let (snapshot, diagnostics) = compile_flag(&flag, json!({}));
+    assert_eq!(diagnostics, Vec::<String>::new());
+    assert_eq!(resolve(&snapshot, &json!({"n": 10})), "- - ERROR GENERAL");
+    assert_eq!(resolve(&snapshot, &json!({"n": -10})), "- - ERROR GENERAL");
+    let r = snapshot.evaluate("f", &Selector::All, &json!({"n": 10}));
+    assert_eq!(
+        r.error.map(|e| e.message),
+        Some(
+            "targeting rule of flag \"f\" returned Infinity, which is not a variant of the flag"
+                .to_owned()
+        )
+    );
+    assert_eq!(
+        resolve(&snapshot, &json!({"n": 0})),
+        "\"zero\" 0 TARGETING_MATCH -"
+    );
 }
