@@ -751,6 +751,16 @@ fn compile_flag(
             message: problem,
         });
     }
+    for name in array_variants(&variants) {
+        diagnostics.push(Diagnostic {
+            severity: Severity::Warning,
+            flag_key: Some(key.to_owned()),
+            pointer: format!("{}/variants/{}", raw.pointer, crate::pointer::escape(name)),
+            message: format!(
+                "variant {name:?} is an array, which flagd's schema does not allow (an object flag's variants are objects): a typed object evaluation of it answers TYPE_MISMATCH, only an untyped one (OFREP) returns the array"
+            ),
+        });
+    }
     let default_variant = match def.get("defaultVariant") {
         // flagd's schema allows the empty string, and every flagd treats it
         // as no default variant, even beside a variant named "".
@@ -964,7 +974,23 @@ fn scalar_metadata(
     out
 }
 
+/// The array variants of a flag whose other variants are all objects (or
+/// arrays): an object flag in all but the schema, which types an object
+/// flag's variants as objects. Arrays beside other kinds are the business
+/// of [`mixed_types`].
+fn array_variants(variants: &[(Box<str>, Value)]) -> impl Iterator<Item = &str> {
+    let object_flag = variants.iter().all(|(_, v)| v.is_object() || v.is_array());
+    variants
+        .iter()
+        .filter(move |(_, v)| object_flag && v.is_array())
+        .map(|(name, _)| &**name)
+}
+
 fn mixed_types(variants: &[(Box<str>, Value)]) -> Option<String> {
+    // Objects beside arrays: each array has its own warning.
+    if variants.iter().all(|(_, v)| v.is_object() || v.is_array()) {
+        return None;
+    }
     let kind = |v: &Value| match v {
         Value::Bool(_) => "boolean",
         Value::String(_) => "string",

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use engine::logic::compile::{CompileInput, compile};
 use engine::logic::{CompileLimits, Env, NoTrace, evaluate};
 use engine::{
-    CompileOptions, ErrorCode, Evaluators, FlagEntry, Format, FractionalVersion, PathTable,
-    Selector, Snapshot,
+    CompileOptions, ErrorCode, Evaluators, FlagEntry, FlagType, Format, FractionalVersion,
+    PathTable, Selector, Snapshot,
 };
 
 /// A flag file whose only flag, `f`, is `flag`, with `metadata` as the flag
@@ -453,5 +453,170 @@ fn rule_4_non_finite_results_name_no_variant() {
     assert_eq!(
         resolve(&snapshot, &json!({"n": 0})),
         "\"zero\" 0 TARGETING_MATCH -"
+    );
+}
+
+// Keep, and document.
+
+/// `fractional` v2 whose bucketing expression is null buckets
+/// `flagKey + targetingKey`, as the Go daemon and flagd's fractional spec
+/// do (the in-process evaluators answer DEFAULT).
+#[test]
+fn keep_fractional_v2_null_bucketing_value_buckets_flag_key_and_targeting_key() {
+    let flag = |targeting: Value| {
+        json!({
+            "state": "ENABLED",
+            "variants": {"a": "A", "b": "B", "c": "C"},
+            "defaultVariant": "c",
+            "targeting": targeting,
+        })
+    };
+    let buckets = [json!(["a", 50]), json!(["b", 50])];
+    let null_value = flag(json!({"fractional": [{"var": "missing"}, buckets[0], buckets[1]]}));
+    let shorthand = flag(json!({"fractional": [buckets[0], buckets[1]]}));
+    let v2 = json!({"ensign.fractional": "v2"});
+    let (with_null, _) = compile_flag(&null_value, v2.clone());
+    let (with_shorthand, _) = compile_flag(&shorthand, v2);
+    let mut seen = Vec::new();
+    for user in ["user-1", "user-2", "user-3", "user-4", "user-5", "user-6"] {
+        let context = json!({"targetingKey": user});
+        let got = resolve(&with_null, &context);
+        assert_eq!(got, resolve(&with_shorthand, &context), "{user}");
+        assert!(got.ends_with("TARGETING_MATCH -"), "{user}: {got}");
+        seen.push(got);
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 2, "both buckets are used: {seen:?}");
+}
+
+/// `fractional` v3 whose bucketing expression is null picks no bucket: the
+/// default variant with reason DEFAULT, as v3's design says.
+#[test]
+fn keep_fractional_v3_null_bucketing_value_is_default() {
+    check_flag(
+        json!({
+            "state": "ENABLED",
+            "variants": {"a": "A", "b": "B", "c": "C"},
+            "defaultVariant": "c",
+            "targeting": {"fractional": [{"var": "missing"}, ["a", 50], ["b", 50]]},
+        }),
+        json!({"ensign.fractional": "v3"}),
+        json!({"targetingKey": "user-1"}),
+        &[],
+        "\"C\" c DEFAULT -",
+    );
+}
+
+/// `cat` renders null (a literal or a missing value) as "", as the Go
+/// daemon and JavaScript's `join` do (Python's evaluator writes "null").
+#[test]
+fn keep_cat_renders_null_as_empty() {
+    check(
+        json!({"cat": ["a", null, {"var": "missing"}, {"var": "n"}, "b"]}),
+        json!({"n": null}),
+        "\"ab\"",
+    );
+    check(json!({"cat": [null]}), json!({}), "\"\"");
+}
+
+/// `==` and `!=` treat null as equal only to null (never to 0, false or
+/// ""), on the generic path and on the specialised comparison of a context
+/// value with a constant.
+#[test]
+fn keep_null_equals_only_null() {
+    let data = json!({"n": null, "zero": 0, "no": false, "empty": ""});
+    for (other, equal) in [
+        (json!(null), true),
+        (json!(0), false),
+        (json!(false), false),
+        (json!(""), false),
+        (json!([]), false),
+    ] {
+        let expect = |eq: bool| if eq { "true" } else { "false" };
+        check(
+            json!({"==": [null, other.clone()]}),
+            json!({}),
+            expect(equal),
+        );
+        check(
+            json!({"!=": [other.clone(), null]}),
+            json!({}),
+            expect(!equal),
+        );
+        check(
+            json!({"==": [{"var": "n"}, other.clone()]}),
+            data.clone(),
+            expect(equal),
+        );
+        check(
+            json!({"!=": [{"var": "n"}, other]}),
+            data.clone(),
+            expect(!equal),
+        );
+    }
+    for key in ["zero", "no", "empty"] {
+        check(json!({"==": [{"var": key}, null]}), data.clone(), "false");
+        check(
+            json!({"==": [{"var": key}, {"var": "n"}]}),
+            data.clone(),
+            "false",
+        );
+    }
+    check(json!({"==": [{"var": "missing"}, null]}), data, "true");
+}
+
+/// A typed object request for an array-valued variant is TYPE_MISMATCH;
+/// untyped, the variant's array is the value (what OFREP answers).
+#[test]
+fn keep_typed_object_request_for_an_array_variant_is_type_mismatch() {
+    let flag = json!({
+        "state": "ENABLED",
+        "variants": {"list": [1, 2], "map": {"k": 1}},
+        "defaultVariant": "list",
+    });
+    let (snapshot, _) = compile_flag(&flag, json!({}));
+    let context = json!({});
+    assert_eq!(resolve(&snapshot, &context), "[1,2] list STATIC -");
+    let typed = snapshot
+        .evaluate("f", &Selector::All, &context)
+        .expect_type(FlagType::Object);
+    assert_eq!(
+        (typed.value, typed.error_code()),
+        (None, Some(ErrorCode::TypeMismatch))
+    );
+}
+
+/// Array variants of a flag whose other variants are objects are warned
+/// about: flagd's schema allows only objects there. Beside variants of
+/// other types, the mixed-types warning covers them.
+#[test]
+fn keep_array_variants_of_object_flags_are_warned_about() {
+    let warning = |name: &str| {
+        format!(
+            "warning /flags/f/variants/{name}: variant {name:?} is an array, which flagd's schema does not allow (an object flag's variants are objects): a typed object evaluation of it answers TYPE_MISMATCH, only an untyped one (OFREP) returns the array"
+        )
+    };
+    let diagnostics = |variants: Value| {
+        let flag = json!({"state": "ENABLED", "variants": variants, "defaultVariant": null});
+        compile_flag(&flag, json!({})).1
+    };
+    assert_eq!(
+        diagnostics(json!({"list": [1, 2], "map": {"k": 1}})),
+        [warning("list")]
+    );
+    assert_eq!(
+        diagnostics(json!({"a": [], "b": [{"k": 1}]})),
+        [warning("a"), warning("b")]
+    );
+    assert_eq!(
+        diagnostics(json!({"a": {}, "b": {"k": []}})),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        diagnostics(json!({"on": true, "list": [true]})),
+        [
+            "warning /flags/f/variants: all variants of a flag must have one type: \"on\" is boolean where the first is array"
+        ]
     );
 }
