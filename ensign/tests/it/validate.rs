@@ -259,6 +259,45 @@ fn rule_3_refs_between_evaluators_are_reported_by_pointer() {
     }
 }
 
+/// A disabled flag whose targeting does not compile, and an array variant
+/// beside objects, are warnings: the file fails validation, as any finding
+/// does, but nothing in it is an error (a server serves both flags, the
+/// first as DISABLED).
+#[test]
+fn disabled_broken_targeting_and_array_variants_are_warnings() {
+    let dir = tempdir();
+    let file = dir.join("warnings-only.json");
+    let document = serde_json::json!({"flags": {
+        "killed": {"state": "DISABLED", "variants": {"on": true, "off": false},
+                   "defaultVariant": "off", "targeting": {"if": [{"bogus": [1]}, "on", "off"]}},
+        "lists": {"state": "ENABLED", "variants": {"a": [1, 2], "b": {"k": 1}},
+                  "defaultVariant": "b"},
+    }});
+    std::fs::write(&file, document.to_string()).unwrap();
+    let output = ensign(&["validate", "--format", "json", &file.display().to_string()]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let report: Value = serde_json::from_str(&stdout(&output)).expect("JSON report");
+    let found: Vec<String> = report["files"][0]["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {}",
+                d["severity"].as_str().unwrap(),
+                d["pointer"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "warning /flags/killed/targeting/if/0/bogus",
+            "warning /flags/lists/variants/a"
+        ]
+    );
+}
+
 fn tempdir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("ensign-validate-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
