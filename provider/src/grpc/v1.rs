@@ -285,9 +285,12 @@ fn resolve_all(
 }
 
 /// A flag's type as flagd's bulk evaluation infers it: from its default
-/// variant's value.
+/// variant's value. An empty `defaultVariant` names none, as in flagd.
 fn declared_type(definition: &Value) -> Option<FlagType> {
-    let default = definition.get("defaultVariant")?.as_str()?;
+    let default = definition
+        .get("defaultVariant")?
+        .as_str()
+        .filter(|name| !name.is_empty())?;
     match definition.get("variants")?.get(default)? {
         Value::Bool(_) => Some(FlagType::Boolean),
         Value::String(_) => Some(FlagType::String),

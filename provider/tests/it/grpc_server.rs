@@ -592,6 +592,103 @@ async fn disabled_and_defaultless_flags_answer_without_error() {
     );
 }
 
+/// The flagd parity rules over gRPC: a disabled flag whose targeting does
+/// not compile answers as any disabled flag; `defaultVariant: ""` is no
+/// default variant (v1 answers NOT_FOUND and leaves the flag out of
+/// ResolveAll, v2 answers DEFAULT), even beside a variant named ""; a
+/// typed object request for an array variant is a type mismatch.
+#[tokio::test]
+async fn flagd_parity_rules_hold_over_grpc() {
+    let harness = Harness::start().await;
+    let shop = SHOP
+        .replace(
+            r#""legacy": {"state": "DISABLED", "variants": {"on": true, "off": false}, "defaultVariant": "on"},"#,
+            r#""legacy": {"state": "DISABLED", "variants": {"on": true, "off": false}, "defaultVariant": "on",
+                          "targeting": {"no_such_operator": [1]}},
+               "lists": {"state": "ENABLED", "variants": {"a": [1, 2], "b": {"k": 1}}, "defaultVariant": "a"},"#,
+        )
+        .replace(
+            r#""unset": {"state": "ENABLED", "variants": {"a": "x", "b": "y"}, "defaultVariant": null},"#,
+            r#""unset": {"state": "ENABLED", "variants": {"a": "x", "": "y"}, "defaultVariant": ""},"#,
+        );
+    assert_ne!(shop, SHOP);
+    harness.flags.publish(snapshot(&shop, OPS)).await;
+    let mut v1 = harness.v1().await;
+    let mut v2 = harness.v2().await;
+
+    let legacy = v1
+        .resolve_boolean(v1::ResolveBooleanRequest {
+            flag_key: "legacy".into(),
+            context: None,
+        })
+        .await
+        .expect("answers")
+        .into_inner();
+    assert_eq!(
+        (
+            legacy.value,
+            legacy.variant.as_str(),
+            legacy.reason.as_str()
+        ),
+        (false, "", "DISABLED")
+    );
+    let legacy = v2
+        .resolve_boolean(v2::ResolveBooleanRequest {
+            flag_key: "legacy".into(),
+            context: None,
+        })
+        .await
+        .expect("answers")
+        .into_inner();
+    assert_eq!(
+        (legacy.value, legacy.variant, legacy.reason.as_str()),
+        (None, None, "DISABLED")
+    );
+
+    check_status(
+        v1.resolve_string(v1::ResolveStringRequest {
+            flag_key: "unset".into(),
+            context: None,
+        })
+        .await,
+        Code::NotFound,
+        "Flag not found",
+    );
+    let unset = v2
+        .resolve_string(v2::ResolveStringRequest {
+            flag_key: "unset".into(),
+            context: None,
+        })
+        .await
+        .expect("answers")
+        .into_inner();
+    assert_eq!(
+        (unset.value, unset.variant, unset.reason.as_str()),
+        (None, None, "DEFAULT")
+    );
+
+    check_status(
+        v1.resolve_object(v1::ResolveObjectRequest {
+            flag_key: "lists".into(),
+            context: None,
+        })
+        .await,
+        Code::InvalidArgument,
+        "Type mismatch error",
+    );
+
+    let all = v1
+        .resolve_all(request(
+            v1::ResolveAllRequest { context: None },
+            Some("flagSetId=shop"),
+        ))
+        .await
+        .expect("resolves")
+        .into_inner();
+    assert!(!all.flags.contains_key("unset"), "{:?}", all.flags.keys());
+    assert_eq!(all.flags["legacy"].reason, "DISABLED");
+}
+
 #[tokio::test]
 async fn the_selector_header_picks_a_flag_set() {
     let harness = Harness::start().await;

@@ -188,6 +188,49 @@ async fn evaluation_failures_are_400_and_unknown_flags_404() {
     );
 }
 
+/// The flagd parity rules over OFREP, which is untyped: an array variant
+/// (outside flagd's schema, and a type mismatch for a typed object request)
+/// is answered as the array; a disabled flag whose targeting does not
+/// compile is DISABLED; `defaultVariant: ""` is no default variant.
+#[tokio::test]
+async fn flagd_parity_rules_hold_over_ofrep() {
+    let flags = Flags::new(Map::new());
+    let text = r#"{"flags": {
+        "lists": {"state": "ENABLED", "variants": {"a": [1, "two"], "b": {"k": 1}}, "defaultVariant": "a"},
+        "killed": {"state": "DISABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+                   "targeting": {"if": [{"$ref": "gone"}, "on", "off"]}},
+        "unset": {"state": "ENABLED", "variants": {"a": "x", "": "y"}, "defaultVariant": ""}
+    }}"#;
+    let (snapshot, _) = Snapshot::from_text(
+        "parity.json",
+        text,
+        Format::Json,
+        &CompileOptions::default(),
+    )
+    .expect("the flags parse");
+    flags.publish(snapshot).await;
+    flags.set_ready();
+    let outcome = |body: &Value| {
+        (
+            body["reason"].clone(),
+            body.get("variant").cloned(),
+            body.get("value").cloned(),
+        )
+    };
+    let (status, body) = evaluate(&flags, "lists", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        outcome(&body),
+        (json!("STATIC"), Some(json!("a")), Some(json!([1, "two"])))
+    );
+    let (status, body) = evaluate(&flags, "killed", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(outcome(&body), (json!("DISABLED"), None, None));
+    let (status, body) = evaluate(&flags, "unset", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(outcome(&body), (json!("DEFAULT"), None, None));
+}
+
 /// One bad request: status, error code, and a phrase of the details.
 #[track_caller]
 fn check_failure(got: (StatusCode, Value), status: u16, code: &str, phrase: &str) {
