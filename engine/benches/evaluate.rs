@@ -86,6 +86,8 @@ struct Inputs {
     /// The same flags, `fractional` bucketing as v3.
     v3: Snapshot,
     datalogic: Engine,
+    /// datalogic-rs with `fractional` bucketing as v3.
+    datalogic_v3: Engine,
     operator: Operator,
     open_feature: EvaluationContext,
 }
@@ -112,6 +114,7 @@ impl Inputs {
             v2: snapshot("v2"),
             v3: snapshot("v3"),
             datalogic: baselines::datalogic_engine(),
+            datalogic_v3: baselines::datalogic_engine_v3(),
             operator: Operator::new(),
             open_feature: baselines::open_feature_context(&context),
             context,
@@ -126,12 +129,14 @@ struct RuleBench<'i> {
     inputs: &'i Inputs,
     set: &'i FlagSet,
     prepared: Prepared<'i>,
-    /// Rule (c) in the v3 scheme, to compare with flagd-evaluation-engine.
+    /// Rule (c) in the v3 scheme, to compare with the v3 baselines.
     v3: Option<(&'i FlagSet, Prepared<'i>)>,
     /// The targeting as text (flagd-evaluation-engine takes a string) and
     /// compiled by datalogic-rs; `None` for the static flag.
     rule_text: Option<String>,
     datalogic: Option<Datalogic<'i>>,
+    /// Rule (c) compiled by datalogic-rs bucketing as v3.
+    datalogic_v3: Option<Datalogic<'i>>,
     /// The rule as jsonlogic-rs takes it, for the rules whose operators it
     /// has (no `starts_with`, `sem_ver` or `fractional`).
     jsonlogic: Option<Value>,
@@ -159,6 +164,13 @@ impl<'i> RuleBench<'i> {
             };
             Datalogic::new(&inputs.datalogic, targeting, text)
         });
+        let datalogic_v3 = targeting
+            .as_ref()
+            .filter(|_| rule == RuleId::C)
+            .map(|targeting| {
+                let text = fixtures::with_flagd_envelope(&inputs.text, key);
+                Datalogic::new(&inputs.datalogic_v3, targeting, text)
+            });
         RuleBench {
             rule,
             inputs,
@@ -167,6 +179,7 @@ impl<'i> RuleBench<'i> {
             v3,
             rule_text: targeting.as_ref().map(Value::to_string),
             datalogic,
+            datalogic_v3,
             jsonlogic: targeting.filter(|_| matches!(rule, RuleId::D | RuleId::E)),
         }
     }
@@ -212,6 +225,13 @@ impl<'i> RuleBench<'i> {
         let reference_v3 = self.v3.as_ref().map(|(set, prepared)| {
             ensign(Impl::EnsignV3, Route::Prepared, set.evaluate(key, prepared))
         });
+        let from_json_v3 = self.v3.as_ref().map(|(set, _)| {
+            ensign(
+                Impl::EnsignV3,
+                Route::Json,
+                set.evaluate_json(key, &self.inputs.text),
+            )
+        });
         answers.push(format!("ensign={}", shown(&reference)));
         if let Some(v3) = &reference_v3 {
             answers.push(format!("ensign-v3={}", shown(v3)));
@@ -225,6 +245,9 @@ impl<'i> RuleBench<'i> {
             }
         };
         compare("ensign/json", &reference, from_json);
+        if let (Some(v3), Some(from_json)) = (&reference_v3, from_json_v3) {
+            compare("ensign-v3/json", v3, from_json);
+        }
         if let Some(dl) = &self.datalogic {
             let mut arena = Bump::new();
             compare(
@@ -235,6 +258,19 @@ impl<'i> RuleBench<'i> {
             compare(
                 "datalogic-rs/json",
                 &reference,
+                dl.json(&mut arena, datalogic_variant),
+            );
+        }
+        if let (Some(dl), Some(v3)) = (&self.datalogic_v3, &reference_v3) {
+            let mut arena = Bump::new();
+            compare(
+                "datalogic-rs-v3/prepared",
+                v3,
+                dl.prepared(&mut arena, datalogic_variant),
+            );
+            compare(
+                "datalogic-rs-v3/json",
+                v3,
                 dl.json(&mut arena, datalogic_variant),
             );
         }
@@ -282,6 +318,9 @@ impl<'i> RuleBench<'i> {
             run(g, report, id(Impl::EnsignV3, Route::Prepared), move || {
                 set.evaluate(key, prepared)
             });
+            run(g, report, id(Impl::EnsignV3, Route::Json), move || {
+                set.evaluate_json(key, text)
+            });
         }
 
         if let Some(dl) = &self.datalogic {
@@ -292,6 +331,19 @@ impl<'i> RuleBench<'i> {
                 })
             });
             run(g, report, id(Impl::Datalogic, Route::Json), || {
+                dl.json(&mut arena, |v| {
+                    black_box(v.as_str());
+                })
+            });
+        }
+        if let Some(dl) = &self.datalogic_v3 {
+            let mut arena = Bump::new();
+            run(g, report, id(Impl::DatalogicV3, Route::Prepared), || {
+                dl.prepared(&mut arena, |v| {
+                    black_box(v.as_str());
+                })
+            });
+            run(g, report, id(Impl::DatalogicV3, Route::Json), || {
                 dl.json(&mut arena, |v| {
                     black_box(v.as_str());
                 })

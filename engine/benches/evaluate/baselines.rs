@@ -11,7 +11,7 @@ use datalogic_rs::{ArenaExt, CustomOperator, DataValue, Engine, Logic, ParsedDat
 use open_feature::{EvaluationContext, EvaluationContextFieldValue, StructValue};
 use serde_json::Value;
 
-use engine::ops::fractional::murmur3_x86_32;
+use engine::ops::fractional::{cbor_murmur3, cbor_murmur3_str, murmur3_x86_32};
 
 /// A datalogic-rs engine that knows flagd's `starts_with`, `sem_ver` and
 /// `fractional`.
@@ -28,6 +28,16 @@ pub fn datalogic_engine() -> Engine {
         .add_operator("starts_with", StartsWith)
         .add_operator("sem_ver", SemVer)
         .add_operator("fractional", FractionalV2)
+        .build()
+}
+
+/// [`datalogic_engine`] with `fractional` bucketing as the v3 scheme does,
+/// to compare with Ensign bucketing as v3.
+pub fn datalogic_engine_v3() -> Engine {
+    Engine::builder()
+        .add_operator("starts_with", StartsWith)
+        .add_operator("sem_ver", SemVer)
+        .add_operator("fractional", FractionalV3)
         .build()
 }
 
@@ -257,6 +267,88 @@ impl CustomOperator for FractionalV2 {
         }
         // The engine's MurmurHash3, checked there against reference vectors.
         let bucket = (u64::from(murmur3_x86_32(key.as_bytes(), 0)) * total) >> 32;
+        let mut end = 0;
+        for entry in buckets {
+            if let Some([variant, rest @ ..]) = entry.as_array() {
+                end += rest
+                    .first()
+                    .and_then(DataValue::as_i64)
+                    .map_or(1, |w| u64::try_from(w).unwrap_or(0));
+                if bucket < end {
+                    return Ok(variant);
+                }
+            }
+        }
+        Ok(arena.null())
+    }
+}
+
+/// `fractional` in the v3 scheme, as flagd-evaluation-engine buckets:
+/// MurmurHash3 of a deterministic CBOR encoding of the bucketing value (of
+/// `[flagKey, targetingKey]` for the shorthand), then as v2. The hash is
+/// the engine's, streamed through its CBOR encoder, so this baseline and
+/// Ensign differ only in how they get to the bucketing value and the
+/// buckets.
+struct FractionalV3;
+
+impl CustomOperator for FractionalV3 {
+    fn evaluate<'a>(
+        &self,
+        args: &[&'a DataValue<'a>],
+        context: &mut EvalContext<'_, 'a>,
+        arena: &'a Bump,
+    ) -> datalogic_rs::Result<&'a DataValue<'a>> {
+        let Some(first) = args.first() else {
+            return Ok(arena.null());
+        };
+        let (hash, buckets): (Option<u32>, &[&'a DataValue<'a>]) = match first {
+            DataValue::Null => return Ok(arena.null()),
+            DataValue::Array(_) => {
+                // The shorthand: the flag key and the targeting key.
+                let root = context.root_input();
+                let Some(targeting_key) = root
+                    .get("targetingKey")
+                    .and_then(DataValue::as_str)
+                    .filter(|s| !s.is_empty())
+                else {
+                    return Ok(arena.null());
+                };
+                let flag_key = root
+                    .get("$flagd")
+                    .and_then(|f| f.get("flagKey"))
+                    .and_then(DataValue::as_str)
+                    .unwrap_or("");
+                (cbor_murmur3(&Value::from([flag_key, targeting_key])), args)
+            }
+            _ if args.len() < 2 => return Ok(arena.null()),
+            DataValue::String(s) => (Some(cbor_murmur3_str(s)), &args[1..]),
+            // Other values are rare bucketing values: read through JSON.
+            other => {
+                let value = serde_json::from_str::<Value>(&other.to_json_string()).ok();
+                (value.as_ref().and_then(cbor_murmur3), &args[1..])
+            }
+        };
+        let Some(hash) = hash else {
+            return Ok(arena.null());
+        };
+        let mut total: u64 = 0;
+        for bucket in buckets {
+            let weight = match bucket.as_array() {
+                Some([variant, weight, ..]) if !(variant.is_array() || variant.is_object()) => {
+                    weight.as_i64()
+                }
+                Some([variant]) if !(variant.is_array() || variant.is_object()) => Some(1),
+                _ => None,
+            };
+            let Some(weight) = weight else {
+                return Ok(arena.null());
+            };
+            total += u64::try_from(weight).unwrap_or(0);
+        }
+        if total == 0 {
+            return Ok(arena.null());
+        }
+        let bucket = (u64::from(hash) * total) >> 32;
         let mut end = 0;
         for entry in buckets {
             if let Some([variant, rest @ ..]) = entry.as_array() {

@@ -19,8 +19,11 @@ pub enum Impl {
     /// Ensign with the flag set bucketing as v3 (flagd-evaluation-engine's
     /// scheme), for rule (c) only.
     EnsignV3,
-    /// datalogic-rs 5.4 with flagd's operators registered.
+    /// datalogic-rs 5.4 with flagd's operators registered, `fractional`
+    /// bucketing as v2.
     Datalogic,
+    /// The same with `fractional` bucketing as v3, for rule (c) only.
+    DatalogicV3,
     /// flagd-evaluation-engine 0.1's `Operator::apply`.
     Flagd,
     /// jsonlogic-rs 0.5.
@@ -34,6 +37,7 @@ impl Impl {
             Impl::Ensign => "ensign",
             Impl::EnsignV3 => "ensign-v3",
             Impl::Datalogic => "datalogic-rs",
+            Impl::DatalogicV3 => "datalogic-rs-v3",
             Impl::Flagd => "flagd-evaluation-engine",
             Impl::Jsonlogic => "jsonlogic-rs",
         }
@@ -193,13 +197,18 @@ impl Report {
                     }
                     continue;
                 }
-                for baseline in [Impl::Datalogic, Impl::Flagd, Impl::Jsonlogic] {
+                for baseline in [
+                    Impl::Datalogic,
+                    Impl::DatalogicV3,
+                    Impl::Flagd,
+                    Impl::Jsonlogic,
+                ] {
                     // Ensign's counterpart buckets `fractional` with the
-                    // baseline's scheme: v3 for flagd-evaluation-engine.
-                    let ensign = if rule == RuleId::C && baseline == Impl::Flagd {
-                        Impl::EnsignV3
-                    } else {
-                        Impl::Ensign
+                    // baseline's scheme: v3 for datalogic-rs-v3 and
+                    // flagd-evaluation-engine.
+                    let ensign = match baseline {
+                        Impl::DatalogicV3 | Impl::Flagd if rule == RuleId::C => Impl::EnsignV3,
+                        _ => Impl::Ensign,
                     };
                     let (Some(x), Some(y)) = (
                         self.mean(rule, ensign, route),

@@ -348,6 +348,24 @@ pub fn murmur3_x86_32(data: &[u8], seed: u32) -> u32 {
     hasher.finish()
 }
 
+/// The hash `fractional` v3 buckets a JSON value by: MurmurHash3 x86 32-bit
+/// (seed 0) of the value's deterministic CBOR encoding (whole numbers as
+/// integers, floats in their shortest exact form, map keys in length-first
+/// order), streamed into the hash without building the encoding. `None` for
+/// a number the encoding cannot hold.
+pub fn cbor_murmur3(value: &Value) -> Option<u32> {
+    let mut hasher = Murmur3::new(0);
+    cbor_json(&mut hasher, value)?;
+    Some(hasher.finish())
+}
+
+/// [`cbor_murmur3`] of a JSON string, for a caller that holds a `&str`.
+pub fn cbor_murmur3_str(text: &str) -> u32 {
+    let mut hasher = Murmur3::new(0);
+    cbor_text(&mut hasher, text);
+    hasher.finish()
+}
+
 /// Incremental MurmurHash3 x86 32-bit, so that several pieces (or an encoder's
 /// output) hash as their concatenation without a buffer.
 #[derive(Debug, Clone)]
@@ -1344,6 +1362,27 @@ mod tests {
         assert_eq!(cbor_f64(&mut out, n), Some(()));
         let got: String = out.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(got, hex, "{n:e}");
+    }
+
+    /// The public v3 hashes are the hash of the encoding.
+    #[test]
+    fn cbor_murmur3_hashes_the_encoding() {
+        for json in [
+            r#""""#,
+            r#""fractional-colorc20ad4d2""#,
+            "-1.5",
+            "18446744073709551615",
+            r#"[1, "two", null, {"b": true, "aa": [{}]}]"#,
+        ] {
+            let value = parse(json);
+            let mut encoding = Vec::new();
+            assert_eq!(cbor_json(&mut encoding, &value), Some(()), "{json}");
+            let expect = murmur3_x86_32(&encoding, 0);
+            assert_eq!(cbor_murmur3(&value), Some(expect), "{json}");
+            if let Value::String(s) = &value {
+                assert_eq!(cbor_murmur3_str(s), expect, "{json}");
+            }
+        }
     }
 
     /// RFC 8949 appendix A examples, with whole floats as integers. (Floats
