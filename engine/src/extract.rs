@@ -70,7 +70,41 @@ pub struct Extracted<'t> {
     /// Arrays and objects read into slots, by slot index.
     composites: Vec<(usize, Value)>,
     /// Trie nodes whose key has been met, one bit each.
-    met: Vec<u64>,
+    met: Met,
+}
+
+/// One bit per trie node: inline for tries of up to 256 nodes (every
+/// flag's paths, in practice), so that reading a context allocates
+/// nothing but what it keeps.
+#[derive(Debug, Clone, PartialEq)]
+enum Met {
+    Inline([u64; 4]),
+    Heap(Vec<u64>),
+}
+
+impl Default for Met {
+    fn default() -> Self {
+        Met::Inline([0; 4])
+    }
+}
+
+impl Met {
+    /// No node met, of `nodes`.
+    fn new(nodes: usize) -> Self {
+        let words = nodes.div_ceil(64);
+        if words <= 4 {
+            Met::default()
+        } else {
+            Met::Heap(vec![0; words])
+        }
+    }
+
+    fn words(&mut self) -> &mut [u64] {
+        match self {
+            Met::Inline(words) => words,
+            Met::Heap(words) => words,
+        }
+    }
 }
 
 impl<'t> Extracted<'t> {
@@ -99,7 +133,7 @@ impl<'t> Extracted<'t> {
     #[inline(always)]
     fn seen(&mut self, id: usize) -> bool {
         let (word, bit) = (id / 64, 1u64 << (id % 64));
-        match self.met.get_mut(word) {
+        match self.met.words().get_mut(word) {
             Some(w) => {
                 let before = *w & bit != 0;
                 *w |= bit;
@@ -246,7 +280,7 @@ impl PathTrie {
         let mut out = Extracted {
             slots: spare_slots(slot_count.min(self.span)),
             composites: Vec::new(),
-            met: vec![0; self.nodes.div_ceil(64)],
+            met: Met::new(self.nodes),
         };
         let scanner = Scanner {
             text,
