@@ -56,8 +56,9 @@ pub struct Flag {
     variants: Vec<(Box<str>, Value)>,
     default_variant: Option<usize>,
     targeting: Option<Rule>,
-    /// When the targeting is an `if` whose every branch is a constant: what
-    /// each argument index resolves to, so resolving skips building values.
+    /// When the targeting is an `if` whose every branch is a constant, or a
+    /// `fractional` whose every bucket is: what each argument index (each
+    /// bucket) resolves to, so resolving skips building values.
     branches: Option<Vec<Branch>>,
     metadata: Map<String, Value>,
     refs: Vec<(String, String)>,
@@ -554,13 +555,10 @@ fn resolve<'s, T: Tracer>(
         return by_default(Reason::Static);
     };
     if !T::ENABLED
-        && let (Some(branches), Node::If(args)) = (&flag.branches, &rule.root)
+        && let Some(branches) = &flag.branches
+        && let Some(selected) = select(rule, context, key)
     {
-        let env = Env {
-            context,
-            flag_key: key,
-        };
-        let chosen = match logic::eval::select_branch(args, env, rule.limits()) {
+        let chosen = match selected {
             Ok(chosen) => chosen.and_then(|arg| branches.get(arg)),
             Err(failure) => return failed(key, &failure, &flag.metadata),
         };
@@ -571,7 +569,8 @@ fn resolve<'s, T: Tracer>(
                 }
             }
             Some(Branch::Null) | None => return by_default(Reason::Default),
-            // An unknown variant: the generic path below reports it.
+            // An unknown variant, which the generic path below reports, or a
+            // pick the plan leaves to it.
             Some(Branch::Unknown) => {}
         }
     }
@@ -611,6 +610,32 @@ fn resolve<'s, T: Tracer>(
             ),
             &flag.metadata,
         ),
+    }
+}
+
+/// For a rule with a branch plan: the index in the plan that evaluating it
+/// selects (`None` for null); `None` for a rule without one.
+fn select(
+    rule: &Rule,
+    context: &Prepared<'_>,
+    flag_key: &str,
+) -> Option<Result<Option<usize>, logic::EvalFailure>> {
+    let env = Env { context, flag_key };
+    match &rule.root {
+        Node::If(args) => Some(logic::eval::select_branch(args, env, rule.limits())),
+        Node::Fractional {
+            args,
+            buckets: Some(buckets),
+            slots,
+            ..
+        } => Some(logic::eval::select_bucket(
+            args,
+            buckets,
+            slots.as_deref(),
+            env,
+            rule.limits(),
+        )),
+        _ => None,
     }
 }
 
@@ -913,38 +938,61 @@ enum Branch {
     Variant(usize),
     /// Null: the default variant.
     Null,
-    /// A value naming no variant (an error, reported by the generic path).
+    /// A value naming no variant (an error, reported by the generic path),
+    /// or one left to the generic path.
     Unknown,
 }
 
 /// The branch plan of a rule that is an `if` whose branches are all
-/// constant strings, booleans or null; `None` for any other rule.
+/// constant strings, booleans or null, indexed by argument, or a
+/// `fractional` whose buckets are all constants, indexed as
+/// [`logic::eval::select_bucket`] numbers its picks; `None` for any other
+/// rule.
 fn branch_plan(rule: &Rule, variants: &[(Box<str>, Value)]) -> Option<Vec<Branch>> {
-    let Node::If(args) = &rule.root else {
-        return None;
-    };
     let named = |name: &str| {
         variants
             .iter()
             .position(|(k, _)| &**k == name)
             .map_or(Branch::Unknown, Branch::Variant)
     };
-    args.iter()
-        .enumerate()
-        .map(|(i, arg)| {
-            let is_branch = i % 2 == 1 || i + 1 == args.len();
-            if !is_branch {
-                // Conditions: never returned.
-                return Some(Branch::Unknown);
-            }
-            match arg {
-                Node::Const(Value::String(s)) => Some(named(s)),
-                Node::Const(Value::Bool(b)) => Some(named(if *b { "true" } else { "false" })),
-                Node::Const(Value::Null) => Some(Branch::Null),
-                _ => None,
-            }
-        })
-        .collect()
+    let constant = |value: &Value| match value {
+        Value::String(s) => Some(named(s)),
+        Value::Bool(b) => Some(named(if *b { "true" } else { "false" })),
+        Value::Null => Some(Branch::Null),
+        _ => None,
+    };
+    match &rule.root {
+        Node::If(args) => args
+            .iter()
+            .enumerate()
+            .map(|(i, arg)| {
+                let is_branch = i % 2 == 1 || i + 1 == args.len();
+                if !is_branch {
+                    // Conditions: never returned.
+                    return Some(Branch::Unknown);
+                }
+                match arg {
+                    Node::Const(value) => constant(value),
+                    _ => None,
+                }
+            })
+            .collect(),
+        // The bucketing value itself, when it is a bucket, and variants
+        // that are numbers are left to the generic path.
+        Node::Fractional {
+            buckets: Some(buckets),
+            ..
+        } => Some(
+            std::iter::once(Branch::Unknown)
+                .chain(
+                    buckets
+                        .variants()
+                        .map(|variant| constant(variant).unwrap_or(Branch::Unknown)),
+                )
+                .collect(),
+        ),
+        _ => None,
+    }
 }
 
 /// Keeps the scalar entries of a metadata object; anything else is a schema

@@ -6,9 +6,9 @@ use serde_json::Value;
 
 use super::budget::EvalLimits;
 use super::{ArithOp, CmpOp, IterOp, Node, Rule, VarSource};
-use crate::context::{PathTable, split_path};
+use crate::context::{PathTable, SlotId, split_path};
 use crate::evaluators::{Evaluators, RefTarget};
-use crate::ops::fractional::{FractionalVersion, MAX_WEIGHT};
+use crate::ops::fractional::{ConstBuckets, FractionalVersion, MAX_WEIGHT};
 use crate::ops::semver::{self, SemVerOp};
 use crate::pointer::Pointer;
 
@@ -700,9 +700,13 @@ impl Compiler<'_, '_> {
                 ));
             }
         }
+        let buckets = const_buckets(self.input.fractional, &nodes);
+        let slots = buckets.as_ref().and_then(|b| cat_slots(&nodes, b));
         Node::Fractional {
             args: nodes,
             version: self.input.fractional,
+            buckets,
+            slots,
         }
     }
 
@@ -942,6 +946,65 @@ fn needs(node: &Node) -> Needs {
             .max()
             .unwrap_or(Needs::Nothing),
     }
+}
+
+/// The buckets of a compiled `fractional` call, validated once, when they
+/// are all constants: the arguments after the first, or all of them when
+/// the first is a constant array (the shorthand).
+fn const_buckets(version: FractionalVersion, args: &[Node]) -> Option<Box<ConstBuckets>> {
+    let from = match args.first()? {
+        Node::Const(Value::Array(_)) => 0,
+        _ => 1,
+    };
+    let buckets = args[from..]
+        .iter()
+        .map(|node| match node {
+            Node::Const(value) => Some(value.clone()),
+            _ => None,
+        })
+        .collect::<Option<Vec<Value>>>()?;
+    // The constant strings a `cat` bucketing value starts with (the flag
+    // key, usually), hashed once.
+    let mut prefix = String::new();
+    let mut prefix_args = 0;
+    if let Some(Node::Cat(parts)) = args.first() {
+        for part in parts {
+            match part {
+                Node::Const(Value::String(s)) => prefix.push_str(s),
+                Node::Const(Value::Null) => {}
+                _ => break,
+            }
+            prefix_args += 1;
+        }
+    }
+    Some(Box::new(ConstBuckets::new(
+        version,
+        &buckets,
+        &prefix,
+        prefix_args,
+    )))
+}
+
+/// The slots of the root-level variables (without defaults) that a `cat`
+/// bucketing value is made of after its constant prefix, if that is all
+/// it is made of.
+fn cat_slots(args: &[Node], buckets: &ConstBuckets) -> Option<Box<[SlotId]>> {
+    let Some(Node::Cat(parts)) = args.first() else {
+        return None;
+    };
+    let (_, prefix_args) = buckets.prefix();
+    parts
+        .get(prefix_args..)?
+        .iter()
+        .map(|part| match part {
+            Node::Var {
+                source: VarSource::Slot(slot),
+                default: None,
+                ..
+            } => Some(*slot),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Whether `node` loops or builds strings or arrays, so that its constant

@@ -20,7 +20,8 @@ use super::budget::{ArithmeticFault, Budget, EvalFailure, EvalLimits};
 use super::explain::{Segment, StepKind, Tracer};
 use super::value::{Val, js_compare, loose_eq, strict_eq};
 use super::{ArithOp, CmpOp, IterOp, Node, Rule, Seg, Test, VarSource};
-use crate::context::{PathTable, Prepared, split_path, step};
+use crate::context::{PathTable, Prepared, SlotId, split_path, step};
+use crate::ops::fractional::{Chosen, ConstBuckets, Key, Murmur3, Piece};
 use crate::ops::{fractional, semver};
 
 /// What a rule is evaluated against.
@@ -81,6 +82,49 @@ pub(crate) fn select_branch<'a>(
     }
 }
 
+/// For a rule that is a `fractional` with constant buckets at its root:
+/// which bucket it picks, or `None` for null. `Some(0)` is the bucketing
+/// value itself (an array the shorthand made a bucket), `Some(i + 1)` the
+/// constant bucket `i` (see [`ConstBuckets::variants`]). Used by the
+/// resolver to map straight to a variant.
+pub(crate) fn select_bucket<'a>(
+    args: &'a [Node],
+    buckets: &'a ConstBuckets,
+    slots: Option<&'a [SlotId]>,
+    env: Env<'a, 'a>,
+    limits: &'a EvalLimits,
+) -> Result<Option<usize>, EvalFailure> {
+    let mut evaluator = Evaluator {
+        env,
+        tracer: &mut super::explain::NoTrace,
+        budget: Budget::new(limits),
+    };
+    let targeting_key = env.context.slot(PathTable::TARGETING_KEY);
+    let chosen = if let Some(slots) = slots
+        && let Some(len) = evaluator.slots_len(buckets, slots)
+    {
+        match len {
+            Some(len) => {
+                buckets.choose_concat(len, |hasher| write_slots(env.context, slots, hasher))
+            }
+            // Past the string limit `cat` yields null.
+            None => buckets.choose(Key::Value(&Val::Null), env.flag_key, targeting_key),
+        }
+    } else {
+        evaluator.with_key(args, buckets, None, |key| {
+            buckets.choose(key, env.flag_key, targeting_key)
+        })
+    };
+    let chosen = chosen.map(|(chosen, _, _)| match chosen {
+        Chosen::Key => 0,
+        Chosen::Constant(i) => i + 1,
+    });
+    match evaluator.budget.into_failure() {
+        None => Ok(chosen),
+        Some(failure) => Err(failure),
+    }
+}
+
 /// Evaluates one node against `env` within `limits` (the compiler's check
 /// of constant expressions): the steps spent, and the failure if any.
 pub(crate) fn evaluate_node<'a>(
@@ -97,6 +141,34 @@ pub(crate) fn evaluate_node<'a>(
     let spent = evaluator.budget.spent();
     (spent, evaluator.budget.into_failure())
 }
+
+/// Writes the text of the root-level variables a `cat` bucketing value is
+/// made of to `hasher`, as [`Evaluator::slots_len`] measured it.
+fn write_slots(context: &Prepared<'_>, slots: &[SlotId], hasher: &mut Murmur3) {
+    for slot in slots {
+        if let Some(Some(piece)) = slot_piece(context, *slot) {
+            piece.write_to(hasher);
+        }
+    }
+}
+
+/// The `cat` piece of a root-level variable, read from its slot: `Some(None)`
+/// for null or no value (which `cat` skips), `None` for an array or object.
+#[inline]
+fn slot_piece<'c>(context: &'c Prepared<'c>, slot: SlotId) -> Option<Option<Piece<'c>>> {
+    match context.slot(slot) {
+        None | Some(Val::Null) => Some(None),
+        Some(Val::Str(s)) => Some(Some(Piece::Text(s))),
+        Some(Val::Num(n)) => Some(Some(Piece::Number(*n))),
+        Some(Val::Bool(b)) => Some(Some(Piece::Text(if *b { "true" } else { "false" }))),
+        Some(Val::Arr(_) | Val::Json(_)) => None,
+    }
+}
+
+/// How many arguments of a `cat` that `fractional` buckets by are kept
+/// rather than joined (`cat` of a flag key and a user id, perhaps with a
+/// separator, is the common case).
+const CAT_PARTS: usize = 4;
 
 /// The data of a per-element scope.
 enum Frame<'f, 'a> {
@@ -261,16 +333,18 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
         &mut self,
         args: &'a [Node],
         version: fractional::FractionalVersion,
+        buckets: Option<&'a ConstBuckets>,
+        slots: Option<&'a [SlotId]>,
         frame: Option<&Frame<'_, 'a>>,
     ) -> Val<'a> {
-        let values = self.all_args("fractional", args, frame);
-        let targeting_key = self
-            .env
-            .context
-            .slot(PathTable::TARGETING_KEY)
-            .map(Val::reborrow);
-        let pick =
-            fractional::fractional(version, &values, self.env.flag_key, targeting_key.as_ref());
+        let pick = match buckets {
+            Some(buckets) => self.fractional_const(args, buckets, slots, frame),
+            None => {
+                let values = self.all_args("fractional", args, frame);
+                let targeting_key = self.env.context.slot(PathTable::TARGETING_KEY);
+                fractional::fractional(version, &values, self.env.flag_key, targeting_key)
+            }
+        };
         if T::ENABLED && !self.tracer.recording() {
             self.tracer.omit();
         } else if T::ENABLED {
@@ -287,6 +361,233 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
             self.tracer.leave();
         }
         pick.map_or(Val::Null, |p| p.variant)
+    }
+
+    /// `fractional` with constant buckets: only the bucketing value is
+    /// evaluated, and a `cat` of a few scalars there is hashed without
+    /// building its string. The constant buckets would evaluate to
+    /// themselves without a charge or a trace step, so skipping them
+    /// changes nothing but the time taken.
+    fn fractional_const(
+        &mut self,
+        args: &'a [Node],
+        buckets: &'a ConstBuckets,
+        slots: Option<&'a [SlotId]>,
+        frame: Option<&Frame<'_, 'a>>,
+    ) -> Option<fractional::Pick<'a>> {
+        let (flag_key, context) = (self.env.flag_key, self.env.context);
+        let targeting_key = context.slot(PathTable::TARGETING_KEY);
+        if let Some(slots) = slots
+            && let Some(len) = self.slots_len(buckets, slots)
+        {
+            return match len {
+                Some(len) => buckets.pick_concat(len, |hasher| write_slots(context, slots, hasher)),
+                // Past the string limit `cat` yields null.
+                None => buckets.pick(Key::Value(&Val::Null), flag_key, targeting_key),
+            };
+        }
+        self.with_key(args, buckets, frame, |key| {
+            buckets.pick(key, flag_key, targeting_key)
+        })
+    }
+
+    /// For a `cat` bucketing value of the buckets' prefix and root-level
+    /// variables: the length of the text the variables add, within the
+    /// string limit and charged as `cat` charges (`Some(None)`, and the
+    /// evaluation has failed, past the limit); `None` when a variable
+    /// holds an array or object, which only `cat` itself renders. Reading
+    /// variables costs nothing and records no trace step, so this is the
+    /// same as evaluating the `cat`.
+    fn slots_len(&mut self, buckets: &ConstBuckets, slots: &[SlotId]) -> Option<Option<usize>> {
+        let mut len: usize = 0;
+        for slot in slots {
+            if let Some(piece) = slot_piece(self.env.context, *slot)? {
+                len = len.saturating_add(piece.len());
+            }
+        }
+        let (prefix, _) = buckets.prefix();
+        let total = prefix.len().saturating_add(len);
+        let limit = self.budget.limits.max_string_bytes;
+        if total > limit {
+            self.budget
+                .fail(EvalFailure::StringTooLong { op: "cat", limit });
+            return Some(None);
+        }
+        Some(self.budget.charge_bytes(total).then_some(len))
+    }
+
+    /// Evaluates the bucketing value of a `fractional` call with constant
+    /// buckets and hands it to `f`. (The pieces of a `cat` stay in this
+    /// frame rather than being moved around, which costs more than reading
+    /// them.)
+    #[inline]
+    fn with_key<R>(
+        &mut self,
+        args: &'a [Node],
+        buckets: &'a ConstBuckets,
+        frame: Option<&Frame<'_, 'a>>,
+        f: impl FnOnce(Key<'_, 'a>) -> R,
+    ) -> R {
+        let first = match args.first() {
+            Some(Node::Const(Value::Array(_))) | None => return f(Key::Shorthand),
+            Some(first) => first,
+        };
+        let (prefix, prefix_args) = buckets.prefix();
+        if let Node::Cat(parts) = first
+            && parts.len().saturating_sub(prefix_args) <= CAT_PARTS
+        {
+            if T::ENABLED {
+                self.tracer.enter(Segment::Op("fractional"));
+                self.tracer.enter(Segment::Index(0));
+            }
+            let mut pieces = [Piece::Text(""); CAT_PARTS];
+            let read = self.cat_pieces(parts, (prefix, prefix_args), frame, &mut pieces);
+            if T::ENABLED {
+                self.tracer.leave();
+                self.tracer.leave();
+            }
+            return match read {
+                Ok(count) => f(Key::Concat(pieces.get(..count).unwrap_or_default())),
+                Err(value) => f(Key::Value(&value)),
+            };
+        }
+        let value = self.child("fractional", 0, first, frame);
+        f(Key::Value(&value))
+    }
+
+    /// `cat` for hashing: after `prefix`, the text of its first `.1`
+    /// arguments (constants), the pieces of the others, written to
+    /// `pieces`, while they are borrowed strings, numbers or booleans;
+    /// within the same string limit and charged the same as the string
+    /// `cat` would build. `Ok` with the number of pieces, or the built
+    /// string (null, past the limit) once an argument is anything else.
+    fn cat_pieces(
+        &mut self,
+        args: &'a [Node],
+        prefix: (&str, usize),
+        frame: Option<&Frame<'_, 'a>>,
+        pieces: &mut [Piece<'a>; CAT_PARTS],
+    ) -> Result<usize, Val<'a>> {
+        let limit = self.budget.limits.max_string_bytes;
+        let (prefix, skip) = prefix;
+        let mut count = 0;
+        let mut len = prefix.len();
+        if len > limit {
+            self.budget
+                .fail(EvalFailure::StringTooLong { op: "cat", limit });
+            return Err(Val::Null);
+        }
+        for (i, node) in args.iter().enumerate().skip(skip) {
+            let read = match self.read_piece(node) {
+                Some(piece) => Ok(piece),
+                None => Piece::from_val(self.child("cat", i, node, frame)),
+            };
+            let piece = match read {
+                // Null adds nothing.
+                Ok(None) => continue,
+                Ok(Some(piece)) => piece,
+                Err(value) => {
+                    return Err(self.cat_join(prefix, &pieces[..count], &value, args, i, frame));
+                }
+            };
+            len = len.saturating_add(piece.len());
+            if len > limit {
+                self.budget
+                    .fail(EvalFailure::StringTooLong { op: "cat", limit });
+                return Err(Val::Null);
+            }
+            let Some(slot) = pieces.get_mut(count) else {
+                // More pieces than room (callers keep this from happening).
+                let value = piece.to_val();
+                return Err(self.cat_join(prefix, &pieces[..count], &value, args, i, frame));
+            };
+            *slot = piece;
+            count += 1;
+        }
+        if !self.budget.charge_bytes(len) {
+            return Err(Val::Null);
+        }
+        Ok(count)
+    }
+
+    /// `cat` from the text and the pieces of its first arguments, the
+    /// value of argument `i`, and its arguments after that: what
+    /// [`Self::cat_pieces`] falls back to.
+    fn cat_join(
+        &mut self,
+        prefix: &str,
+        pieces: &[Piece<'_>],
+        value: &Val<'_>,
+        args: &'a [Node],
+        i: usize,
+        frame: Option<&Frame<'_, 'a>>,
+    ) -> Val<'a> {
+        let mut out = prefix.to_owned();
+        for piece in pieces {
+            piece.push_to(&mut out);
+        }
+        if !self.cat_push(&mut out, value) {
+            return Val::Null;
+        }
+        self.cat_into(out, args, i + 1, frame)
+    }
+
+    /// The piece of a `cat` argument that needs no evaluation: a string
+    /// or null constant, or a root-level variable without a default holding
+    /// a scalar (the flag key and the user id a bucketing value is made
+    /// of). `Some(None)` for null; `None` when the node must be evaluated.
+    /// Neither records a trace step nor costs a step, so reading them
+    /// directly is the same as evaluating them.
+    fn read_piece(&self, node: &'a Node) -> Option<Option<Piece<'a>>> {
+        let context: &'a Prepared<'a> = self.env.context;
+        match node {
+            Node::Const(Value::String(s)) => Some(Some(Piece::Text(s))),
+            Node::Const(Value::Null) => Some(None),
+            Node::Var {
+                source: VarSource::Slot(id),
+                default: None,
+                ..
+            } => slot_piece(context, *id),
+            _ => None,
+        }
+    }
+
+    /// `cat` of `args`.
+    fn eval_cat(&mut self, args: &'a [Node], frame: Option<&Frame<'_, 'a>>) -> Val<'a> {
+        self.cat_into(String::new(), args, 0, frame)
+    }
+
+    /// `cat` of `args` from `start` on, appended to `out`.
+    fn cat_into(
+        &mut self,
+        mut out: String,
+        args: &'a [Node],
+        start: usize,
+        frame: Option<&Frame<'_, 'a>>,
+    ) -> Val<'a> {
+        for (i, node) in args.iter().enumerate().skip(start) {
+            let value = self.child("cat", i, node, frame);
+            if !self.cat_push(&mut out, &value) {
+                return Val::Null;
+            }
+        }
+        if !self.budget.charge_bytes(out.len()) {
+            return Val::Null;
+        }
+        Val::Str(Cow::Owned(out))
+    }
+
+    /// Appends one of `cat`'s arguments as `Array.prototype.join` does
+    /// (null adds nothing); false (and the evaluation has failed) beyond
+    /// the string limit.
+    fn cat_push(&mut self, out: &mut String, value: &Val<'_>) -> bool {
+        let limit = self.budget.limits.max_string_bytes;
+        if matches!(value, Val::Null) || value.write_js_string_within(out, limit) {
+            return true;
+        }
+        self.budget
+            .fail(EvalFailure::StringTooLong { op: "cat", limit });
+        false
     }
 
     fn all_args(
@@ -394,28 +695,7 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
                     },
                 })
             }
-            Node::Cat(args) => {
-                let limit = self.budget.limits.max_string_bytes;
-                let mut out = String::new();
-                for (i, node) in args.iter().enumerate() {
-                    // cat joins its arguments as Array.prototype.join does:
-                    // null adds nothing.
-                    match self.child("cat", i, node, frame) {
-                        Val::Null => {}
-                        value => {
-                            if !value.write_js_string_within(&mut out, limit) {
-                                self.budget
-                                    .fail(EvalFailure::StringTooLong { op: "cat", limit });
-                                return Val::Null;
-                            }
-                        }
-                    }
-                }
-                if !self.budget.charge_bytes(out.len()) {
-                    return Val::Null;
-                }
-                Val::Str(Cow::Owned(out))
-            }
+            Node::Cat(args) => self.eval_cat(args, frame),
             Node::Substr(args) => self.eval_substr(args, frame),
             Node::Log(arg) => self.child("log", 0, arg, frame),
             Node::Missing(args) => {
@@ -449,7 +729,12 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
                     Val::Arr(missing)
                 }
             }
-            Node::Fractional { args, version } => self.eval_fractional(args, *version, frame),
+            Node::Fractional {
+                args,
+                version,
+                buckets,
+                slots,
+            } => self.eval_fractional(args, *version, buckets.as_deref(), slots.as_deref(), frame),
             Node::SemVerConst {
                 left,
                 op,

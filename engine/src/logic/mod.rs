@@ -23,7 +23,7 @@ pub use value::Val;
 use serde_json::Value;
 
 use crate::context::SlotId;
-use crate::ops::fractional::FractionalVersion;
+use crate::ops::fractional::{ConstBuckets, FractionalVersion};
 use crate::ops::semver::SemVerOp;
 
 /// A compiled JSONLogic rule.
@@ -231,6 +231,15 @@ pub(crate) enum Node {
         args: Box<[Node]>,
         /// The flag set's bucketing scheme, fixed at compile time.
         version: FractionalVersion,
+        /// The buckets, validated, when every one is a constant (all
+        /// arguments after the first, or all of them when the first is a
+        /// constant array: the shorthand).
+        buckets: Option<Box<ConstBuckets>>,
+        /// When there are constant buckets and the bucketing value is a
+        /// `cat` of constant strings (the buckets' prefix) then root-level
+        /// variables without defaults: the variables' slots, read straight
+        /// from the context.
+        slots: Option<Box<[SlotId]>>,
     },
     /// `sem_ver` with its operator and right-hand version known at compile time.
     SemVerConst {

@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
+use std::fmt::{self, Write as _};
 
 use serde_json::Value;
 
@@ -361,29 +362,82 @@ pub fn str_to_number(s: &str) -> f64 {
 /// Appends a number the way JavaScript prints it (integers without a
 /// fractional part).
 pub fn push_js_number(out: &mut String, n: f64) {
-    use std::fmt::Write;
-    // Writing into a String cannot fail, so the results are ignored.
+    // Writing into a String cannot fail.
+    let _ = write_js_number(out, n);
+}
+
+/// Writes a number the way JavaScript prints it.
+fn write_js_number(out: &mut impl fmt::Write, n: f64) -> fmt::Result {
     if n.is_nan() {
-        out.push_str("NaN");
+        out.write_str("NaN")
     } else if n.is_infinite() {
-        out.push_str(if n > 0.0 { "Infinity" } else { "-Infinity" });
+        out.write_str(if n > 0.0 { "Infinity" } else { "-Infinity" })
     } else if n == 0.0 {
         // Both zeros print as "0".
-        out.push('0');
+        out.write_str("0")
     } else if n.abs() >= 1e21 || n.abs() < 1e-6 {
         // JavaScript switches to exponent form outside [1e-6, 1e21), with an
         // explicit sign on the exponent: 1e+21, 1.5e-7.
-        let formatted = format!("{n:e}");
-        match formatted.split_once('e') {
+        let mut formatted = NumberText::EMPTY;
+        write!(formatted, "{n:e}")?;
+        match formatted.as_str().split_once('e') {
             Some((mantissa, exponent)) if !exponent.starts_with('-') => {
-                let _ = write!(out, "{mantissa}e+{exponent}");
+                write!(out, "{mantissa}e+{exponent}")
             }
-            _ => out.push_str(&formatted),
+            _ => out.write_str(formatted.as_str()),
         }
     } else if n.fract() == 0.0 {
-        let _ = write!(out, "{n:.0}");
+        write!(out, "{n:.0}")
     } else {
-        let _ = write!(out, "{n}");
+        write!(out, "{n}")
+    }
+}
+
+/// A number printed as JavaScript prints it, held inline.
+#[derive(Clone, Copy)]
+pub(crate) struct NumberText {
+    bytes: [u8; NumberText::CAPACITY],
+    len: u8,
+}
+
+impl NumberText {
+    /// Room for the longest printed `f64` ("-1.7976931348623157e+308", or
+    /// 21 integer digits, or six leading zeros and 17 significant digits
+    /// after the point) with a margin.
+    const CAPACITY: usize = 64;
+
+    const EMPTY: NumberText = NumberText {
+        bytes: [0; NumberText::CAPACITY],
+        len: 0,
+    };
+
+    /// `n` printed; `None` only if it did not fit, which no `f64` does.
+    pub(crate) fn of(n: f64) -> Option<NumberText> {
+        let mut text = NumberText::EMPTY;
+        write_js_number(&mut text, n).ok()?;
+        Some(text)
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Only whole `str`s are written, so the bytes are UTF-8.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for NumberText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Write for NumberText {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let start = usize::from(self.len);
+        let end = start + s.len();
+        let room = self.bytes.get_mut(start..end).ok_or(fmt::Error)?;
+        room.copy_from_slice(s.as_bytes());
+        self.len = u8::try_from(end).map_err(|_| fmt::Error)?;
+        Ok(())
     }
 }
 

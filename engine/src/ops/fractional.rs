@@ -3,12 +3,13 @@
 //! in the three bucketing schemes flagd has shipped (v1 legacy percentages,
 //! v2 high-precision integer buckets, v3 hashing of a CBOR encoding).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
 use serde_json::Value;
 
-use crate::logic::value::Val;
+use crate::logic::value::{NumberText, Val, push_js_number};
 
 /// Which bucketing scheme `fractional` uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -105,59 +106,359 @@ pub fn fractional<'a>(
     version: FractionalVersion,
     args: &[Val<'a>],
     flag_key: &str,
-    targeting_key: Option<&Val<'a>>,
+    targeting_key: Option<&Val<'_>>,
 ) -> Option<Pick<'a>> {
     let (first, rest) = args.split_first()?;
-    let unpacked;
-    let first = match first {
-        // Scalars are normally unpacked; accept a borrowed JSON scalar too.
-        Val::Json(json) if !(json.is_array() || json.is_object()) => {
-            unpacked = Val::from_json(json);
-            &unpacked
-        }
-        other => other,
-    };
-    let (source, buckets) = match version {
-        FractionalVersion::V1 | FractionalVersion::V2 => match first {
-            Val::Str(s) => (Source::Bytes(s.as_bytes()), rest),
-            // A missing bucketing value falls back to the targeting key.
-            Val::Null => (shorthand(flag_key, targeting_key)?, rest),
-            // Arrays are the shorthand's first bucket; any other value is
-            // then an invalid bucket, which the validation below rejects.
-            _ => (shorthand(flag_key, targeting_key)?, args),
-        },
-        FractionalVersion::V3 => match first {
-            Val::Null => return None,
-            value if value.is_array() => (shorthand(flag_key, targeting_key)?, args),
-            _ if rest.is_empty() => return None,
-            value => (Source::Cbor(value), rest),
-        },
-    };
+    let (source, buckets) =
+        match classify(version, Key::Value(first), None, flag_key, targeting_key)? {
+            (source, Buckets::Rest) => (source, rest),
+            (source, Buckets::All) => (source, args),
+        };
     let total = total_weight(version, buckets)?;
-    let hash = match (version, source) {
-        (_, Source::Bytes(bytes)) => murmur3_x86_32(bytes, 0),
-        (FractionalVersion::V3, Source::Shorthand(flag, key)) => {
-            let mut hasher = Murmur3::new(0);
-            cbor_head(&mut hasher, MAJOR_ARRAY, 2);
-            cbor_text(&mut hasher, flag);
-            cbor_text(&mut hasher, key);
-            hasher.finish()
+    let hash = hash(version, source)?;
+    let weights = buckets.iter().filter_map(|b| valid_weight(version, b));
+    let (index, bucket) = locate(version, weights.map(|(_, w)| w), total, hash)?;
+    let (variant, _) = bucket_parts(buckets.get(index)?)?;
+    Some(Pick {
+        variant: variant.to_val(),
+        bucket,
+        hash,
+    })
+}
+
+/// The buckets of a `fractional` call whose buckets are all constants,
+/// validated and summed once, when the rule is compiled.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ConstBuckets {
+    version: FractionalVersion,
+    /// Each bucket's variant (the first element, as written) and weight.
+    entries: Box<[(Value, u64)]>,
+    /// The sum of the weights (which may be 0); `None` if a bucket is
+    /// invalid or the sum exceeds [`MAX_WEIGHT`].
+    sum: Option<u64>,
+    /// The constant text a `cat` bucketing value starts with.
+    prefix: Prefix,
+}
+
+/// Constant text that a `cat` bucketing value starts with, and the hash
+/// state after it, computed once: v1 and v2 hash the text first, so only
+/// the rest is hashed at evaluation. (v3 hashes the text's length first,
+/// which is only known then.)
+#[derive(Debug, Clone, PartialEq)]
+struct Prefix {
+    text: Box<str>,
+    /// The v1/v2 hash state after the text.
+    state: Murmur3,
+    /// How many of the `cat`'s arguments the text is made of.
+    args: usize,
+}
+
+/// The bucketing value of a `fractional` call, for [`ConstBuckets::pick`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Key<'v, 'a> {
+    /// The evaluated first argument.
+    Value(&'v Val<'a>),
+    /// A first argument that is a `cat`: the string it builds is the
+    /// buckets' prefix ([`ConstBuckets::prefix`]) followed by the texts of
+    /// these pieces, its other arguments evaluated; hashed without being
+    /// built.
+    Concat(&'v [Piece<'a>]),
+    /// No first argument apart from the buckets: the call was written in
+    /// the shorthand form, a bucket array first.
+    Shorthand,
+}
+
+impl ConstBuckets {
+    /// Validates `buckets`, the constant bucket arrays of a call, as
+    /// `version` validates them at evaluation. `prefix` is the text of the
+    /// first `prefix_args` arguments of the `cat` the call buckets by, when
+    /// they are constants.
+    pub(crate) fn new(
+        version: FractionalVersion,
+        buckets: &[Value],
+        prefix: &str,
+        prefix_args: usize,
+    ) -> Self {
+        let vals: Vec<Val<'_>> = buckets.iter().map(Val::from_json).collect();
+        let sum = weight_sum(version, &vals);
+        let entries = match sum {
+            Some(_) => buckets
+                .iter()
+                .zip(&vals)
+                .filter_map(|(json, val)| {
+                    let (_, weight) = valid_weight(version, val)?;
+                    Some((json.as_array()?.first()?.clone(), weight))
+                })
+                .collect(),
+            None => Box::default(),
+        };
+        let mut state = Murmur3::new(0);
+        state.write(prefix.as_bytes());
+        ConstBuckets {
+            version,
+            entries,
+            sum,
+            prefix: Prefix {
+                text: prefix.into(),
+                state,
+                args: prefix_args,
+            },
         }
-        (_, Source::Shorthand(flag, key)) => {
-            let mut hasher = Murmur3::new(0);
-            hasher.write(flag.as_bytes());
-            hasher.write(key.as_bytes());
-            hasher.finish()
+    }
+
+    /// The constant text a `cat` bucketing value starts with, and how many
+    /// of the `cat`'s arguments it is made of (see [`Key::Concat`]).
+    pub(crate) fn prefix(&self) -> (&str, usize) {
+        (&self.prefix.text, self.prefix.args)
+    }
+
+    /// [`fractional`] over `key` followed by these buckets (all of the
+    /// arguments are buckets for [`Key::Shorthand`]), with the same answer
+    /// for every key, but nothing to validate and for [`Key::Concat`]
+    /// nothing to build.
+    pub(crate) fn pick<'a>(
+        &'a self,
+        key: Key<'_, 'a>,
+        flag_key: &str,
+        targeting_key: Option<&Val<'_>>,
+    ) -> Option<Pick<'a>> {
+        let (chosen, bucket, hash) = self.choose(key, flag_key, targeting_key)?;
+        let variant = match (chosen, key) {
+            (Chosen::Constant(i), _) => Val::from_json(&self.entries.get(i)?.0),
+            (Chosen::Key, Key::Value(first)) => bucket_parts(first)?.0.to_val(),
+            (Chosen::Key, _) => return None,
+        };
+        Some(Pick {
+            variant,
+            bucket,
+            hash,
+        })
+    }
+
+    /// Which bucket [`ConstBuckets::pick`] picks, with the bucket value and
+    /// the hash.
+    pub(crate) fn choose(
+        &self,
+        key: Key<'_, '_>,
+        flag_key: &str,
+        targeting_key: Option<&Val<'_>>,
+    ) -> Option<(Chosen, u64, u32)> {
+        let version = self.version;
+        let (source, buckets) =
+            classify(version, key, Some(&self.prefix), flag_key, targeting_key)?;
+        let weights = self.entries.iter().map(|(_, w)| *w);
+        let sum = self.sum?;
+        match (buckets, key) {
+            (Buckets::All, Key::Value(first)) => {
+                // The bucketing value is the shorthand's first bucket.
+                let (variant, w) = bucket_parts(first)?;
+                if !variant.is_scalar() {
+                    return None;
+                }
+                let w = weight(version, w)?;
+                let total = sum + w;
+                if total == 0 || total > MAX_WEIGHT {
+                    return None;
+                }
+                let hash = hash(version, source)?;
+                let (index, bucket) =
+                    locate(version, std::iter::once(w).chain(weights), total, hash)?;
+                let chosen = match index.checked_sub(1) {
+                    None => Chosen::Key,
+                    Some(i) => Chosen::Constant(i),
+                };
+                Some((chosen, bucket, hash))
+            }
+            _ => {
+                if sum == 0 {
+                    return None;
+                }
+                let hash = hash(version, source)?;
+                let (index, bucket) = locate(version, weights, sum, hash)?;
+                Some((Chosen::Constant(index), bucket, hash))
+            }
         }
-        (_, Source::Cbor(value)) => {
-            let mut hasher = Murmur3::new(0);
-            cbor_val(&mut hasher, value)?;
-            hasher.finish()
-        }
+    }
+
+    /// [`ConstBuckets::pick`] for a `cat` bucketing value whose text after
+    /// the prefix is `len` bytes long, which `write` writes to the hash.
+    pub(crate) fn pick_concat(
+        &self,
+        len: usize,
+        write: impl FnOnce(&mut Murmur3),
+    ) -> Option<Pick<'_>> {
+        let (chosen, bucket, hash) = self.choose_concat(len, write)?;
+        let Chosen::Constant(i) = chosen else {
+            return None;
+        };
+        Some(Pick {
+            variant: Val::from_json(&self.entries.get(i)?.0),
+            bucket,
+            hash,
+        })
+    }
+
+    /// [`ConstBuckets::choose`] for a `cat` bucketing value whose text
+    /// after the prefix is `len` bytes long, which `write` writes to the
+    /// hash.
+    pub(crate) fn choose_concat(
+        &self,
+        len: usize,
+        write: impl FnOnce(&mut Murmur3),
+    ) -> Option<(Chosen, u64, u32)> {
+        let sum = self.sum.filter(|&sum| sum > 0)?;
+        let mut hasher = match self.version {
+            FractionalVersion::V1 | FractionalVersion::V2 => self.prefix.state.clone(),
+            FractionalVersion::V3 => {
+                let text = &self.prefix.text;
+                let mut hasher = Murmur3::new(0);
+                cbor_head(&mut hasher, MAJOR_TEXT, (text.len() + len) as u64);
+                hasher.write(text.as_bytes());
+                hasher
+            }
+        };
+        write(&mut hasher);
+        let hash = hasher.finish();
+        let weights = self.entries.iter().map(|(_, w)| *w);
+        let (index, bucket) = locate(self.version, weights, sum, hash)?;
+        Some((Chosen::Constant(index), bucket, hash))
+    }
+
+    /// The variant of each constant bucket, in order.
+    pub(crate) fn variants(&self) -> impl Iterator<Item = &Value> {
+        self.entries.iter().map(|(variant, _)| variant)
+    }
+}
+
+/// The bucket a `fractional` call with constant buckets picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Chosen {
+    /// The constant bucket at this index (of [`ConstBuckets::variants`]).
+    Constant(usize),
+    /// The bucketing value itself, an array that the shorthand made its
+    /// first bucket.
+    Key,
+}
+
+/// Which arguments of a call are its buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Buckets {
+    /// Those after the first.
+    Rest,
+    /// All of them (the shorthand).
+    All,
+}
+
+/// What a call hashes and which arguments are its buckets, given its first
+/// argument; `None` where the call yields null whatever its buckets.
+#[inline(always)]
+fn classify<'v, 'a>(
+    version: FractionalVersion,
+    key: Key<'v, 'a>,
+    prefix: Option<&'v Prefix>,
+    flag_key: &'v str,
+    targeting_key: Option<&'v Val<'_>>,
+) -> Option<(Source<'v, 'a>, Buckets)> {
+    let first = match key {
+        Key::Shorthand => return Some((shorthand(flag_key, targeting_key)?, Buckets::All)),
+        Key::Concat(pieces) => return Some((Source::Concat(prefix, pieces), Buckets::Rest)),
+        Key::Value(first) => first,
     };
-    match version {
-        FractionalVersion::V1 => pick_v1(buckets, total, hash),
-        FractionalVersion::V2 | FractionalVersion::V3 => pick_v2(version, buckets, total, hash),
+    // Scalars are normally unpacked; accept a borrowed JSON scalar too.
+    let scalar = match first {
+        Val::Json(json) if !(json.is_array() || json.is_object()) => Some(json),
+        _ => None,
+    };
+    Some(match version {
+        FractionalVersion::V1 | FractionalVersion::V2 => match (first, scalar) {
+            (Val::Str(s), _) => (Source::Bytes(s.as_bytes()), Buckets::Rest),
+            (_, Some(Value::String(s))) => (Source::Bytes(s.as_bytes()), Buckets::Rest),
+            // A missing bucketing value falls back to the targeting key.
+            (Val::Null, _) | (_, Some(Value::Null)) => {
+                (shorthand(flag_key, targeting_key)?, Buckets::Rest)
+            }
+            // Arrays are the shorthand's first bucket; any other value is
+            // then an invalid bucket, which the validation rejects.
+            _ => (shorthand(flag_key, targeting_key)?, Buckets::All),
+        },
+        FractionalVersion::V3 => match (first, scalar) {
+            (Val::Null, _) | (_, Some(Value::Null)) => return None,
+            (value, _) if value.is_array() => (shorthand(flag_key, targeting_key)?, Buckets::All),
+            (value, _) => (Source::Cbor(value), Buckets::Rest),
+        },
+    })
+}
+
+/// One argument of a `cat` as `cat` renders it, without rendering it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Piece<'a> {
+    /// A string, or a word (`true`, `false`).
+    Text(&'a str),
+    /// A number, printed as JavaScript prints it.
+    Number(f64),
+}
+
+impl<'a> Piece<'a> {
+    /// The piece of a `cat` argument that needs no buffer: `Ok(None)` for
+    /// null (which `cat` skips), the piece of a borrowed string, a number
+    /// or a boolean, and the value back for anything else.
+    pub(crate) fn from_val(value: Val<'a>) -> Result<Option<Self>, Val<'a>> {
+        match value {
+            Val::Null => Ok(None),
+            Val::Str(Cow::Borrowed(s)) => Ok(Some(Piece::Text(s))),
+            Val::Num(n) => Ok(Some(Piece::Number(n))),
+            Val::Bool(b) => Ok(Some(Piece::Text(if b { "true" } else { "false" }))),
+            other => Err(other),
+        }
+    }
+
+    /// Calls `f` with the piece's text.
+    #[inline]
+    fn with_text<R>(self, f: impl FnOnce(&str) -> R) -> R {
+        match self {
+            Piece::Text(s) => f(s),
+            Piece::Number(n) => match NumberText::of(n) {
+                Some(text) => f(text.as_str()),
+                // Every f64 fits; the general path is kept all the same.
+                None => {
+                    let mut text = String::new();
+                    push_js_number(&mut text, n);
+                    f(&text)
+                }
+            },
+        }
+    }
+
+    /// The length of the piece's text.
+    #[inline]
+    pub(crate) fn len(self) -> usize {
+        match self {
+            Piece::Text(text) => text.len(),
+            Piece::Number(_) => self.with_text(str::len),
+        }
+    }
+
+    /// The value the piece was read from (a boolean as its word, which
+    /// `cat` renders the same).
+    pub(crate) fn to_val(self) -> Val<'a> {
+        match self {
+            Piece::Text(s) => Val::Str(Cow::Borrowed(s)),
+            Piece::Number(n) => Val::Num(n),
+        }
+    }
+
+    /// Writes the piece's text to `hasher`.
+    #[inline]
+    pub(crate) fn write_to(self, hasher: &mut Murmur3) {
+        match self {
+            Piece::Text(text) => hasher.write(text.as_bytes()),
+            Piece::Number(_) => self.with_text(|text| hasher.write(text.as_bytes())),
+        }
+    }
+
+    /// Appends the piece's text to `out`.
+    pub(crate) fn push_to(self, out: &mut String) {
+        self.with_text(|text| out.push_str(text));
     }
 }
 
@@ -171,11 +472,51 @@ enum Source<'v, 'a> {
     Shorthand(&'v str, &'v str),
     /// A bucketing value, CBOR-encoded (v3).
     Cbor(&'v Val<'a>),
+    /// The string a `cat` builds: a constant prefix, then these pieces; its
+    /// bytes (v1, v2) or its CBOR encoding (v3).
+    Concat(Option<&'v Prefix>, &'v [Piece<'a>]),
+}
+
+/// The hash of a source in the version's scheme; `None` for a value v3
+/// cannot encode.
+#[inline]
+fn hash(version: FractionalVersion, source: Source<'_, '_>) -> Option<u32> {
+    let mut hasher = Murmur3::new(0);
+    match (version, source) {
+        (_, Source::Bytes(bytes)) => hasher.write(bytes),
+        (FractionalVersion::V3, Source::Shorthand(flag, key)) => {
+            cbor_head(&mut hasher, MAJOR_ARRAY, 2);
+            cbor_text(&mut hasher, flag);
+            cbor_text(&mut hasher, key);
+        }
+        (_, Source::Shorthand(flag, key)) => {
+            hasher.write(flag.as_bytes());
+            hasher.write(key.as_bytes());
+        }
+        (_, Source::Cbor(value)) => cbor_val(&mut hasher, value)?,
+        (version, Source::Concat(prefix, pieces)) => {
+            let text = prefix.map_or("", |p| &p.text);
+            if version == FractionalVersion::V3 {
+                let len: usize = pieces.iter().map(|p| p.len()).sum();
+                cbor_head(&mut hasher, MAJOR_TEXT, (text.len() + len) as u64);
+                hasher.write(text.as_bytes());
+            } else if let Some(prefix) = prefix {
+                hasher = prefix.state.clone();
+            }
+            for piece in pieces {
+                piece.write_to(&mut hasher);
+            }
+        }
+    }
+    Some(hasher.finish())
 }
 
 /// The shorthand's source, or `None` without a non-empty string targeting
 /// key.
-fn shorthand<'v>(flag_key: &'v str, targeting_key: Option<&'v Val<'_>>) -> Option<Source<'v, 'v>> {
+fn shorthand<'v, 'a>(
+    flag_key: &'v str,
+    targeting_key: Option<&'v Val<'_>>,
+) -> Option<Source<'v, 'a>> {
     let key = match targeting_key? {
         Val::Str(s) => s.as_ref(),
         Val::Json(Value::String(s)) => s.as_str(),
@@ -269,6 +610,12 @@ fn weight(version: FractionalVersion, item: Option<Item<'_, '_>>) -> Option<u64>
 /// Validates every bucket and sums the weights; `None` if a bucket is
 /// invalid, the sum exceeds `i32::MAX`, or it is zero.
 fn total_weight(version: FractionalVersion, buckets: &[Val<'_>]) -> Option<u64> {
+    weight_sum(version, buckets).filter(|&total| total > 0)
+}
+
+/// Validates every bucket and sums the weights; `None` if a bucket is
+/// invalid or the sum exceeds `i32::MAX`.
+fn weight_sum(version: FractionalVersion, buckets: &[Val<'_>]) -> Option<u64> {
     let mut total: u64 = 0;
     for bucket in buckets {
         let (variant, w) = bucket_parts(bucket)?;
@@ -280,7 +627,7 @@ fn total_weight(version: FractionalVersion, buckets: &[Val<'_>]) -> Option<u64> 
             return None;
         }
     }
-    (total > 0).then_some(total)
+    Some(total)
 }
 
 /// The variant and weight of an already validated bucket.
@@ -292,24 +639,29 @@ fn valid_weight<'v, 'a>(
     Some((variant, weight(version, w)?))
 }
 
-/// v2/v3: maps the hash onto `[0, total)` and walks the cumulative weights.
-fn pick_v2<'a>(
+/// Which bucket the hash falls in, among buckets of these (validated)
+/// weights summing to `total`: its index and the bucket value.
+#[inline]
+fn locate(
     version: FractionalVersion,
-    buckets: &[Val<'a>],
+    weights: impl Iterator<Item = u64>,
     total: u64,
     hash: u32,
-) -> Option<Pick<'a>> {
+) -> Option<(usize, u64)> {
+    match version {
+        FractionalVersion::V1 => locate_v1(weights, total, hash),
+        FractionalVersion::V2 | FractionalVersion::V3 => locate_v2(weights, total, hash),
+    }
+}
+
+/// v2/v3: maps the hash onto `[0, total)` and walks the cumulative weights.
+fn locate_v2(weights: impl Iterator<Item = u64>, total: u64, hash: u32) -> Option<(usize, u64)> {
     let bucket = (u64::from(hash) * total) >> 32;
     let mut end: u64 = 0;
-    for b in buckets {
-        let (variant, w) = valid_weight(version, b)?;
+    for (i, w) in weights.enumerate() {
         end += w;
         if bucket < end {
-            return Some(Pick {
-                variant: variant.to_val(),
-                bucket,
-                hash,
-            });
+            return Some((i, bucket));
         }
     }
     None
@@ -318,24 +670,19 @@ fn pick_v2<'a>(
 /// v1: `abs(hash as i32) / i32::MAX * 100` against cumulative percentages,
 /// in floating point exactly as flagd computed it. A value past the last
 /// percentage (hash `i32::MIN`, or rounding) picks nothing.
-fn pick_v1<'a>(buckets: &[Val<'a>], total: u64, hash: u32) -> Option<Pick<'a>> {
+fn locate_v1(weights: impl Iterator<Item = u64>, total: u64, hash: u32) -> Option<(usize, u64)> {
     let signed = hash.cast_signed();
     let ratio = f64::from(signed).abs() / f64::from(i32::MAX);
     let bucket = ratio * 100.0;
     let total = total as f64;
     let mut end = 0.0_f64;
-    for b in buckets {
-        let (variant, w) = valid_weight(FractionalVersion::V1, b)?;
+    for (i, w) in weights.enumerate() {
         end += 100.0 * w as f64 / total;
         if bucket < end {
             // In [0, 100.00000005]: the cast keeps the integer part.
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let bucket = bucket as u64;
-            return Some(Pick {
-                variant: variant.to_val(),
-                bucket,
-                hash,
-            });
+            return Some((i, bucket));
         }
     }
     None
@@ -368,14 +715,16 @@ pub fn cbor_murmur3_str(text: &str) -> u32 {
 
 /// Incremental MurmurHash3 x86 32-bit, so that several pieces (or an encoder's
 /// output) hash as their concatenation without a buffer.
-#[derive(Debug, Clone)]
-struct Murmur3 {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Murmur3 {
     h: u32,
-    /// The bytes of an incomplete block, little-endian.
-    tail: u32,
-    /// How many bytes `tail` holds (0 to 3).
-    tail_len: u32,
-    len: u64,
+    /// The bytes of an incomplete block, little-endian, in the low `bits`
+    /// bits.
+    pending: u64,
+    /// How many bits `pending` holds: 0, 8, 16 or 24.
+    bits: u32,
+    /// The length so far, modulo 2^32 as the algorithm mixes it in.
+    len: u32,
 }
 
 const C1: u32 = 0xcc9e_2d51;
@@ -385,60 +734,58 @@ impl Murmur3 {
     fn new(seed: u32) -> Self {
         Murmur3 {
             h: seed,
-            tail: 0,
-            tail_len: 0,
+            pending: 0,
+            bits: 0,
             len: 0,
         }
     }
 
+    #[inline(always)]
     fn mix_k(k: u32) -> u32 {
         k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2)
     }
 
-    fn block(&mut self, k: u32) {
-        self.h ^= Self::mix_k(k);
-        self.h = self
-            .h
+    #[inline(always)]
+    fn block(h: u32, k: u32) -> u32 {
+        (h ^ Self::mix_k(k))
             .rotate_left(13)
             .wrapping_mul(5)
-            .wrapping_add(0xe654_6b64);
+            .wrapping_add(0xe654_6b64)
     }
 
-    fn write(&mut self, mut data: &[u8]) {
-        self.len += data.len() as u64;
-        // Complete a pending partial block first.
-        while self.tail_len > 0 {
-            let Some((&byte, rest)) = data.split_first() else {
-                return;
-            };
-            self.tail |= u32::from(byte) << (8 * self.tail_len);
-            self.tail_len += 1;
-            data = rest;
-            if self.tail_len == 4 {
-                self.block(self.tail);
-                self.tail = 0;
-                self.tail_len = 0;
-            }
-        }
+    #[inline]
+    #[allow(clippy::cast_possible_truncation)]
+    pub(crate) fn write(&mut self, data: &[u8]) {
+        // Truncation keeps the length modulo 2^32.
+        self.len = self.len.wrapping_add(data.len() as u32);
+        let (mut h, mut pending, mut bits) = (self.h, self.pending, self.bits);
         let (blocks, rest) = data.as_chunks::<4>();
         for block in blocks {
-            self.block(u32::from_le_bytes(*block));
+            // The pending bytes lead the block; as many are left over.
+            pending |= u64::from(u32::from_le_bytes(*block)) << bits;
+            h = Self::block(h, pending as u32);
+            pending >>= 32;
         }
         for &byte in rest {
-            self.tail |= u32::from(byte) << (8 * self.tail_len);
-            self.tail_len += 1;
+            pending |= u64::from(byte) << bits;
+            bits += 8;
+            if bits == 32 {
+                h = Self::block(h, pending as u32);
+                pending = 0;
+                bits = 0;
+            }
         }
+        (self.h, self.pending, self.bits) = (h, pending, bits);
     }
 
+    #[allow(clippy::cast_possible_truncation)]
     fn finish(&self) -> u32 {
         let mut h = self.h;
-        if self.tail_len > 0 {
-            h ^= Self::mix_k(self.tail);
+        if self.bits > 0 {
+            // Fewer than 32 bits are pending.
+            h ^= Self::mix_k(self.pending as u32);
         }
-        // The algorithm mixes in the length modulo 2^32.
-        #[allow(clippy::cast_possible_truncation)]
-        let len = self.len as u32;
-        h ^= len;
+        h ^= self.len;
         h ^= h >> 16;
         h = h.wrapping_mul(0x85eb_ca6b);
         h ^= h >> 13;
@@ -478,6 +825,7 @@ const FLOAT64: u8 = 0xfb;
 
 /// A CBOR head with the argument in its shortest form.
 #[allow(clippy::cast_possible_truncation)]
+#[inline]
 fn cbor_head(out: &mut impl Sink, major: u8, arg: u64) {
     let m = major << 5;
     match arg {
@@ -498,6 +846,7 @@ fn cbor_head(out: &mut impl Sink, major: u8, arg: u64) {
     }
 }
 
+#[inline]
 fn cbor_text(out: &mut impl Sink, s: &str) {
     cbor_head(out, MAJOR_TEXT, s.len() as u64);
     out.put(s.as_bytes());
@@ -1434,5 +1783,152 @@ mod tests {
         cbor(r#"{"a": 1, "b": [2, 3]}"#, "a26161016162820203");
         cbor(r#"{"aa": 1, "b": 2}"#, "a261620262616101");
         cbor(r#"{"b": 1, "a": 2, "b": 3}"#, "a2616102616203");
+    }
+
+    /// Streaming a `cat` bucketing value into the hash, and picking among
+    /// constant buckets, against hashing the built string and the general
+    /// operator.
+    mod streaming {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// A `cat` argument's piece, owned.
+        #[derive(Debug, Clone)]
+        enum Part {
+            Text(String),
+            Number(f64),
+        }
+
+        fn part() -> impl Strategy<Value = Part> {
+            prop_oneof![
+                any::<String>().prop_map(Part::Text),
+                "[a-z0-9é-]{0,9}".prop_map(Part::Text),
+                any::<f64>().prop_map(Part::Number),
+                prop::sample::select(vec![
+                    0.0,
+                    -0.0,
+                    1e21,
+                    1e-7,
+                    123.0,
+                    -4.5,
+                    f64::NAN,
+                    f64::INFINITY,
+                    f64::NEG_INFINITY,
+                ])
+                .prop_map(Part::Number),
+            ]
+        }
+
+        /// A small JSON value: scalars, buckets and other arrays, objects.
+        fn json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                (-3i64..40).prop_map(Value::from),
+                Just(json!(2.5)),
+                Just(json!(2_147_483_647)),
+                prop::sample::select(vec!["a", "b", "", "user-1"]).prop_map(Value::from),
+            ];
+            leaf.prop_recursive(2, 8, 3, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                    inner.prop_map(|v| json!({ "k": v })),
+                ]
+            })
+        }
+
+        /// A bucket, usually a valid one.
+        fn bucket() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                3 => (prop::sample::select(vec!["a", "b", "c"]), 0u32..50)
+                    .prop_map(|(v, w)| json!([v, w])),
+                1 => json(),
+            ]
+        }
+
+        const VERSIONS: [FractionalVersion; 3] = [V1, V2, V3];
+
+        proptest! {
+            #[test]
+            fn concat_hashes_as_the_built_string(
+                prefix in "[a-z-]{0,12}",
+                parts in prop::collection::vec(part(), 0..6),
+                buckets in prop::collection::vec(bucket(), 1..5),
+            ) {
+                let pieces: Vec<Piece<'_>> = parts
+                    .iter()
+                    .map(|p| match p {
+                        Part::Text(s) => Piece::Text(s),
+                        Part::Number(n) => Piece::Number(*n),
+                    })
+                    .collect();
+                // What `cat` builds from the prefix and the parts.
+                let mut built = prefix.clone();
+                for part in &parts {
+                    match part {
+                        Part::Text(s) => Val::Str(s.as_str().into()),
+                        Part::Number(n) => Val::Num(*n),
+                    }
+                    .write_js_string(&mut built);
+                }
+                let len: usize = pieces.iter().map(|p| p.len()).sum();
+                prop_assert_eq!(prefix.len() + len, built.len());
+                for version in VERSIONS {
+                    let constants = ConstBuckets::new(version, &buckets, &prefix, 1);
+                    let source = Source::Concat(Some(&constants.prefix), &pieces);
+                    let expected = match version {
+                        V3 => {
+                            let mut encoding = Vec::new();
+                            cbor_text(&mut encoding, &built);
+                            murmur3_x86_32(&encoding, 0)
+                        }
+                        V1 | V2 => murmur3_x86_32(built.as_bytes(), 0),
+                    };
+                    prop_assert_eq!(hash(version, source), Some(expected), "{}", version);
+                    // The general operator over the built string.
+                    let args: Vec<Val<'_>> = std::iter::once(Val::Str(built.as_str().into()))
+                        .chain(buckets.iter().map(Val::from_json))
+                        .collect();
+                    let general = fractional(version, &args, "flag", None);
+                    let picked = constants.pick(Key::Concat(&pieces), "flag", None);
+                    prop_assert_eq!(&picked, &general, "{}", version);
+                    let streamed = constants.pick_concat(len, |hasher| {
+                        for piece in &pieces {
+                            piece.write_to(hasher);
+                        }
+                    });
+                    prop_assert_eq!(&streamed, &general, "{}", version);
+                }
+            }
+
+            #[test]
+            fn constant_buckets_pick_as_the_general_operator(
+                first in json(),
+                buckets in prop::collection::vec(bucket(), 0..5),
+                targeting_key in prop::option::of(json()),
+            ) {
+                let tk = targeting_key.as_ref().map(Val::from_json);
+                let first_val = Val::from_json(&first);
+                let args: Vec<Val<'_>> = std::iter::once(first_val.clone())
+                    .chain(buckets.iter().map(Val::from_json))
+                    .collect();
+                for version in VERSIONS {
+                    let general = fractional(version, &args, "flag", tk.as_ref());
+                    // The first argument evaluated, the buckets constant.
+                    let constants = ConstBuckets::new(version, &buckets, "", 0);
+                    let picked = constants.pick(Key::Value(&first_val), "flag", tk.as_ref());
+                    prop_assert_eq!(&picked, &general, "{} first {}", version, first);
+                    // Every argument constant, the first an array: the shorthand.
+                    if first.is_array() {
+                        let all: Vec<Value> =
+                            std::iter::once(first.clone()).chain(buckets.iter().cloned()).collect();
+                        let constants = ConstBuckets::new(version, &all, "", 0);
+                        let picked = constants.pick(Key::Shorthand, "flag", tk.as_ref());
+                        prop_assert_eq!(&picked, &general, "{} shorthand {}", version, first);
+                    }
+                }
+            }
+        }
     }
 }

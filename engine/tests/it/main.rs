@@ -4,6 +4,9 @@
 mod budget;
 /// Differential tests: the engine against jsonlogic-rs on generated rules.
 mod differential;
+/// `fractional` with constant buckets against the general path, on
+/// generated rules and contexts.
+mod fractional;
 /// Flag documents' nesting limit, in JSON and YAML.
 mod nesting;
 /// Operator semantics, one data-driven case per line.
