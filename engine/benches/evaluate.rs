@@ -1,4 +1,4 @@
-//! Engine benchmarks: nanoseconds per evaluation of five flagd rules over one
+//! Engine benchmarks: nanoseconds per evaluation of six flagd rules over one
 //! realistic context, Ensign against datalogic-rs, flagd-evaluation-engine
 //! and jsonlogic-rs in the same run (`just bench-engine`).
 //!
@@ -129,13 +129,14 @@ struct RuleBench<'i> {
     inputs: &'i Inputs,
     set: &'i FlagSet,
     prepared: Prepared<'i>,
-    /// Rule (c) in the v3 scheme, to compare with the v3 baselines.
+    /// A `fractional` rule in the v3 scheme, to compare with the v3
+    /// baselines.
     v3: Option<(&'i FlagSet, Prepared<'i>)>,
     /// The targeting as text (flagd-evaluation-engine takes a string) and
     /// compiled by datalogic-rs; `None` for the static flag.
     rule_text: Option<String>,
     datalogic: Option<Datalogic<'i>>,
-    /// Rule (c) compiled by datalogic-rs bucketing as v3.
+    /// A `fractional` rule compiled by datalogic-rs bucketing as v3.
     datalogic_v3: Option<Datalogic<'i>>,
     /// The rule as jsonlogic-rs takes it, for the rules whose operators it
     /// has (no `starts_with`, `sem_ver` or `fractional`).
@@ -151,13 +152,13 @@ impl<'i> RuleBench<'i> {
                 .expect("the flag is in the snapshot")
         };
         let set = set_of(&inputs.v2);
-        let v3 = (rule == RuleId::C).then(|| {
+        let v3 = rule.buckets().then(|| {
             let set = set_of(&inputs.v3);
             (set, set.prepare(&inputs.context))
         });
         let targeting = rule.targeting();
         let datalogic = targeting.as_ref().map(|targeting| {
-            let text = if rule == RuleId::C {
+            let text = if rule.buckets() {
                 fixtures::with_flagd_envelope(&inputs.text, key)
             } else {
                 inputs.text.clone()
@@ -166,7 +167,7 @@ impl<'i> RuleBench<'i> {
         });
         let datalogic_v3 = targeting
             .as_ref()
-            .filter(|_| rule == RuleId::C)
+            .filter(|_| rule.buckets())
             .map(|targeting| {
                 let text = fixtures::with_flagd_envelope(&inputs.text, key);
                 Datalogic::new(&inputs.datalogic_v3, targeting, text)

@@ -1,4 +1,4 @@
-//! The benchmark's inputs: one realistic evaluation context and the five
+//! The benchmark's inputs: one realistic evaluation context and the six
 //! rules, as flagd flag files for Ensign and as bare JSONLogic for the
 //! baselines.
 
@@ -70,7 +70,7 @@ pub const CONTEXT: &str = r#"{
   "featureUsage": [{"name": "export", "count": 12}, {"name": "share", "count": 40}]
 }"#;
 
-/// The five benchmarked rules.
+/// The six benchmarked rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum RuleId {
     /// A static flag: no targeting.
@@ -83,11 +83,21 @@ pub enum RuleId {
     D,
     /// Comparisons reading dotted paths two to five levels deep.
     E,
+    /// A progressive rollout: `fractional` under an `if` whose condition is
+    /// a shared segment (`$ref`).
+    F,
 }
 
 impl RuleId {
     /// Every rule, in report order.
-    pub const ALL: [RuleId; 5] = [RuleId::A, RuleId::B, RuleId::C, RuleId::D, RuleId::E];
+    pub const ALL: [RuleId; 6] = [
+        RuleId::A,
+        RuleId::B,
+        RuleId::C,
+        RuleId::D,
+        RuleId::E,
+        RuleId::F,
+    ];
 
     /// The rule's letter, as the report prints it.
     pub fn letter(self) -> &'static str {
@@ -97,7 +107,14 @@ impl RuleId {
             RuleId::C => "c",
             RuleId::D => "d",
             RuleId::E => "e",
+            RuleId::F => "f",
         }
+    }
+
+    /// Whether the rule buckets with `fractional`, so that it is also timed
+    /// in the v3 scheme.
+    pub fn buckets(self) -> bool {
+        matches!(self, RuleId::C | RuleId::F)
     }
 
     /// The key of the flag that carries the rule.
@@ -108,10 +125,12 @@ impl RuleId {
             RuleId::C => "fractional-color",
             RuleId::D => "wide-or",
             RuleId::E => "deep-paths",
+            RuleId::F => "beta-rollout",
         }
     }
 
-    /// The targeting rule, if the flag has one.
+    /// The targeting rule, if the flag has one, with shared evaluators
+    /// expanded: what the baselines, which know no `$ref`, are given.
     pub fn targeting(self) -> Option<Value> {
         match self {
             RuleId::A => None,
@@ -153,13 +172,22 @@ impl RuleId {
                 "deep",
                 "shallow"
             ]})),
+            RuleId::F => Some(rollout(beta_users())),
+        }
+    }
+
+    /// The targeting rule as the flag file has it.
+    fn flag_targeting(self) -> Option<Value> {
+        match self {
+            RuleId::F => Some(rollout(json!({"$ref": "beta-users"}))),
+            other => other.targeting(),
         }
     }
 
     /// The flag's definition in flagd's format.
     fn flag(self) -> Value {
         let mut flag = match self {
-            RuleId::A | RuleId::B | RuleId::D => json!({
+            RuleId::A | RuleId::B | RuleId::D | RuleId::F => json!({
                 "state": "ENABLED",
                 "variants": {"on": true, "off": false},
                 "defaultVariant": "off"
@@ -175,7 +203,7 @@ impl RuleId {
                 "defaultVariant": "shallow"
             }),
         };
-        if let (Some(targeting), Value::Object(map)) = (self.targeting(), &mut flag) {
+        if let (Some(targeting), Value::Object(map)) = (self.flag_targeting(), &mut flag) {
             map.insert("targeting".into(), targeting);
         }
         flag
@@ -192,9 +220,33 @@ pub fn flag_file(fractional: &str) -> String {
     json!({
         "$schema": "https://flagd.dev/schema/v0/flags.json",
         "metadata": {"ensign.fractional": fractional},
+        "$evaluators": {"beta-users": beta_users()},
         "flags": flags
     })
     .to_string()
+}
+
+/// The segment rule (f) rolls out to: users who opted into betas, in the
+/// DACH countries.
+fn beta_users() -> Value {
+    json!({"and": [
+        {"==": [{"var": "betaOptIn"}, true]},
+        {"in": [{"var": "country"}, ["DE", "AT", "CH"]]}
+    ]})
+}
+
+/// Rule (f): a fifth of the segment's users, bucketed by email, get the
+/// feature; everyone else does not.
+fn rollout(segment: Value) -> Value {
+    json!({"if": [
+        segment,
+        {"fractional": [
+            {"cat": [{"var": "$flagd.flagKey"}, {"var": "email"}]},
+            ["on", 20],
+            ["off", 80]
+        ]},
+        "off"
+    ]})
 }
 
 /// The context as compact JSON text, keys in their written order: what a

@@ -17,12 +17,13 @@ pub enum Impl {
     /// Ensign, `fractional` in its default v2 scheme.
     Ensign,
     /// Ensign with the flag set bucketing as v3 (flagd-evaluation-engine's
-    /// scheme), for rule (c) only.
+    /// scheme), for the `fractional` rules only.
     EnsignV3,
     /// datalogic-rs 5.4 with flagd's operators registered, `fractional`
     /// bucketing as v2.
     Datalogic,
-    /// The same with `fractional` bucketing as v3, for rule (c) only.
+    /// The same with `fractional` bucketing as v3, for the `fractional`
+    /// rules only.
     DatalogicV3,
     /// flagd-evaluation-engine 0.1's `Operator::apply`.
     Flagd,
@@ -207,7 +208,7 @@ impl Report {
                     // baseline's scheme: v3 for datalogic-rs-v3 and
                     // flagd-evaluation-engine.
                     let ensign = match baseline {
-                        Impl::DatalogicV3 | Impl::Flagd if rule == RuleId::C => Impl::EnsignV3,
+                        Impl::DatalogicV3 | Impl::Flagd if rule.buckets() => Impl::EnsignV3,
                         _ => Impl::Ensign,
                     };
                     let (Some(x), Some(y)) = (
