@@ -825,7 +825,7 @@ const FLOAT64: u8 = 0xfb;
 
 /// A CBOR head with the argument in its shortest form.
 #[allow(clippy::cast_possible_truncation)]
-#[inline]
+#[inline(always)]
 fn cbor_head(out: &mut impl Sink, major: u8, arg: u64) {
     let m = major << 5;
     match arg {
