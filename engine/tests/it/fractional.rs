@@ -6,8 +6,8 @@
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use engine::logic::EvalLimits;
-use engine::{CompileLimits, CompileOptions, Format, Selector, Snapshot};
+use engine::logic::{EvalLimits, StepKind};
+use engine::{CompileLimits, CompileOptions, Format, Reason, Selector, Snapshot, Trace};
 
 /// A bucketing value: a `cat` of these parts, one of them alone, or none
 /// (the shorthand).
@@ -154,6 +154,16 @@ fn with_computed_bucket(args: &[Value], buckets_from: usize) -> Option<Vec<Value
     Some(args)
 }
 
+/// The `fractional` steps of a trace (bucket, hash, variant), as JSON.
+fn bucketings(trace: &Trace) -> Value {
+    trace
+        .steps
+        .iter()
+        .filter(|step| matches!(step.kind, StepKind::Fractional { .. }))
+        .map(|step| serde_json::to_value(step).unwrap_or_default())
+        .collect()
+}
+
 fn load(text: &str, limits: CompileLimits) -> Snapshot {
     let options = CompileOptions {
         limits,
@@ -200,8 +210,22 @@ proptest! {
                 prop_assert_eq!(&prepared, &expected, "{} {} over {}", key, version, text);
                 let from_text = fast.evaluate_json(key, &Selector::All, &text);
                 prop_assert_eq!(&from_text, &expected, "{} {} over text {}", key, version, text);
-                let (explained, _) = fast.explain(key, &Selector::All, context);
+                let (explained, trace) = fast.explain(key, &Selector::All, context);
                 prop_assert_eq!(&explained, &expected, "{} {} explained over {}", key, version, text);
+                // After a failure the computed bucket, an array built at
+                // evaluation, is no longer built: the traces then part.
+                if expected.reason == Reason::Error {
+                    continue;
+                }
+                let (_, expected_trace) = general.explain(key, &Selector::All, context);
+                prop_assert_eq!(
+                    bucketings(&trace),
+                    bucketings(&expected_trace),
+                    "{} {} traced over {}",
+                    key,
+                    version,
+                    text
+                );
             }
         }
     }
