@@ -11,9 +11,10 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::extract::{ContextError, PathTrie, parse_context};
 use crate::hash::ContentHasher;
 use crate::logic::compile::CompileInput;
+use crate::logic::eval::Selected;
 use crate::logic::{self, CompileLimits, Env, NoTrace, Node, Rule, StepKind, Trace, Tracer, Val};
 use crate::model::{FlagFile, RawFlag};
-use crate::ops::fractional::FractionalVersion;
+use crate::ops::fractional::{ConstBuckets, FractionalVersion};
 use crate::resolution::{ErrorCode, Reason, Resolution};
 
 /// Flag-set metadata key naming the flag set (as in flagd).
@@ -56,9 +57,10 @@ pub struct Flag {
     variants: Vec<(Box<str>, Value)>,
     default_variant: Option<usize>,
     targeting: Option<Rule>,
-    /// When the targeting is an `if` whose every branch is a constant, or a
-    /// `fractional` whose every bucket is: what each argument index (each
-    /// bucket) resolves to, so resolving skips building values.
+    /// When the targeting is an `if` whose every branch is a constant or a
+    /// `fractional` with constant buckets, or such a `fractional`: what
+    /// each argument index (each bucket) resolves to, so resolving skips
+    /// building values.
     branches: Option<Vec<Branch>>,
     metadata: Map<String, Value>,
     refs: Vec<(String, String)>,
@@ -559,7 +561,12 @@ fn resolve<'s, T: Tracer>(
         && let Some(selected) = select(rule, context, key)
     {
         let chosen = match selected {
-            Ok(chosen) => chosen.and_then(|arg| branches.get(arg)),
+            Ok(Selected::Null) => None,
+            Ok(Selected::At(at)) => branches.get(at),
+            Ok(Selected::Bucket { arg, pick }) => match branches.get(arg) {
+                Some(Branch::Buckets(picks)) => picks.get(pick),
+                _ => Some(&Branch::Unknown),
+            },
             Err(failure) => return failed(key, &failure, &flag.metadata),
         };
         match chosen {
@@ -571,7 +578,7 @@ fn resolve<'s, T: Tracer>(
             Some(Branch::Null) | None => return by_default(Reason::Default),
             // An unknown variant, which the generic path below reports, or a
             // pick the plan leaves to it.
-            Some(Branch::Unknown) => {}
+            Some(Branch::Unknown | Branch::Buckets(_)) => {}
         }
     }
     let result = match logic::evaluate(
@@ -613,13 +620,13 @@ fn resolve<'s, T: Tracer>(
     }
 }
 
-/// For a rule with a branch plan: the index in the plan that evaluating it
-/// selects (`None` for null); `None` for a rule without one.
+/// For a rule with a branch plan: the place in the plan that evaluating it
+/// selects; `None` for a rule without one.
 fn select(
     rule: &Rule,
     context: &Prepared<'_>,
     flag_key: &str,
-) -> Option<Result<Option<usize>, logic::EvalFailure>> {
+) -> Option<Result<Selected, logic::EvalFailure>> {
     let env = Env { context, flag_key };
     match &rule.root {
         Node::If(args) => Some(logic::eval::select_branch(args, env, rule.limits())),
@@ -628,13 +635,10 @@ fn select(
             buckets: Some(buckets),
             slots,
             ..
-        } => Some(logic::eval::select_bucket(
-            args,
-            buckets,
-            slots.as_deref(),
-            env,
-            rule.limits(),
-        )),
+        } => Some(
+            logic::eval::select_bucket(args, buckets, slots.as_deref(), env, rule.limits())
+                .map(|pick| pick.map_or(Selected::Null, Selected::At)),
+        ),
         _ => None,
     }
 }
@@ -931,8 +935,9 @@ fn compile_flag(
     })
 }
 
-/// What one constant branch of a root `if` resolves to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What one constant branch of a root `if`, or one bucket of a
+/// `fractional`, resolves to.
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Branch {
     /// The variant at this index.
     Variant(usize),
@@ -941,10 +946,15 @@ enum Branch {
     /// A value naming no variant (an error, reported by the generic path),
     /// or one left to the generic path.
     Unknown,
+    /// A branch that is a `fractional` with constant buckets: what each of
+    /// its picks resolves to, indexed as [`logic::eval::select_bucket`]
+    /// numbers them.
+    Buckets(Box<[Branch]>),
 }
 
 /// The branch plan of a rule that is an `if` whose branches are all
-/// constant strings, booleans or null, indexed by argument, or a
+/// constant strings, booleans or null, or `fractional`s whose buckets are
+/// all constants (a rollout behind a condition), indexed by argument, or a
 /// `fractional` whose buckets are all constants, indexed as
 /// [`logic::eval::select_bucket`] numbers its picks; `None` for any other
 /// rule.
@@ -961,6 +971,17 @@ fn branch_plan(rule: &Rule, variants: &[(Box<str>, Value)]) -> Option<Vec<Branch
         Value::Null => Some(Branch::Null),
         _ => None,
     };
+    // The bucketing value itself, when it is a bucket, and variants that
+    // are numbers are left to the generic path.
+    let bucket_plan = |buckets: &ConstBuckets| -> Vec<Branch> {
+        std::iter::once(Branch::Unknown)
+            .chain(
+                buckets
+                    .variants()
+                    .map(|variant| constant(variant).unwrap_or(Branch::Unknown)),
+            )
+            .collect()
+    };
     match &rule.root {
         Node::If(args) => args
             .iter()
@@ -973,24 +994,18 @@ fn branch_plan(rule: &Rule, variants: &[(Box<str>, Value)]) -> Option<Vec<Branch
                 }
                 match arg {
                     Node::Const(value) => constant(value),
+                    Node::Fractional {
+                        buckets: Some(buckets),
+                        ..
+                    } => Some(Branch::Buckets(bucket_plan(buckets).into_boxed_slice())),
                     _ => None,
                 }
             })
             .collect(),
-        // The bucketing value itself, when it is a bucket, and variants
-        // that are numbers are left to the generic path.
         Node::Fractional {
             buckets: Some(buckets),
             ..
-        } => Some(
-            std::iter::once(Branch::Unknown)
-                .chain(
-                    buckets
-                        .variants()
-                        .map(|variant| constant(variant).unwrap_or(Branch::Unknown)),
-                )
-                .collect(),
-        ),
+        } => Some(bucket_plan(buckets)),
         _ => None,
     }
 }
@@ -1054,4 +1069,109 @@ fn mixed_types(variants: &[(Box<str>, Value)]) -> Option<String> {
         odd.0,
         kind(&odd.1)
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::{Expect, expect};
+    use serde_json::json;
+
+    use super::*;
+    use crate::{Format, Selector, Snapshot};
+
+    /// The compiled shape of a flag with variants `on` and `off` and this
+    /// targeting, in a set whose `beta` evaluator is a segment of two
+    /// comparisons: the root `if`'s arguments, then the branch plan
+    /// (variants in key order: `off` is 0, `on` 1).
+    #[track_caller]
+    fn check(targeting: Value, expect: Expect) {
+        let text = json!({
+            "$evaluators": {"beta": {"and": [
+                {"==": [{"var": "betaOptIn"}, true]},
+                {"in": [{"var": "country"}, ["DE", "AT", "CH"]]}
+            ]}},
+            "flags": {"rollout": {
+                "state": "ENABLED",
+                "variants": {"on": true, "off": false},
+                "defaultVariant": "off",
+                "targeting": targeting
+            }}
+        })
+        .to_string();
+        let (snapshot, diagnostics) =
+            Snapshot::from_text("t", &text, Format::Json, &CompileOptions::default())
+                .expect("the flag file parses");
+        assert_eq!(diagnostics, [], "the flag compiles cleanly");
+        let entry = snapshot
+            .flag_set_for("rollout", &Selector::All)
+            .and_then(|set| set.get("rollout"));
+        let Some(FlagEntry::Ready(flag)) = entry else {
+            panic!("the flag is served: {entry:?}");
+        };
+        let root = match flag.targeting.as_ref().map(|rule| &rule.root) {
+            Some(Node::If(args)) => args.iter().map(shape).collect::<Vec<_>>().join(", "),
+            Some(other) => shape(other).to_owned(),
+            None => "none".to_owned(),
+        };
+        expect.assert_eq(&format!("{root}\n{:?}", flag.branches));
+    }
+
+    /// The kind of a compiled node, as far as the branch plan cares.
+    fn shape(node: &Node) -> &'static str {
+        match node {
+            Node::Const(_) => "constant",
+            Node::Test(test) if matches!(**test, logic::Test::Group { .. }) => "group test",
+            Node::Test(_) => "test",
+            Node::Fractional {
+                buckets: Some(_),
+                slots: Some(_),
+                ..
+            } => "fractional (constant buckets, cat of slots)",
+            Node::Fractional {
+                buckets: Some(_), ..
+            } => "fractional (constant buckets)",
+            Node::Fractional { .. } => "fractional",
+            _ => "other",
+        }
+    }
+
+    fn rollout(buckets: Value) -> Value {
+        let mut args = vec![json!({"cat": [{"var": "$flagd.flagKey"}, {"var": "email"}]})];
+        args.extend(buckets.as_array().into_iter().flatten().cloned());
+        json!({ "fractional": args })
+    }
+
+    #[test]
+    fn rollouts_behind_a_condition_have_a_branch_plan() {
+        // A segment `$ref` compiles to one group test, and the rollout under
+        // it maps each bucket to its variant.
+        check(
+            json!({"if": [{"$ref": "beta"}, rollout(json!([["on", 20], ["off", 80]])), "off"]}),
+            expect![[r#"
+                group test, fractional (constant buckets, cat of slots), constant
+                Some([Unknown, Buckets([Unknown, Variant(1), Variant(0)]), Variant(0)])"#]],
+        );
+        // The rollout as the last branch, and a bucket naming no variant or
+        // null.
+        check(
+            json!({"if": [{"$ref": "beta"}, "on", rollout(json!([["on", 1], ["other", 1], [null, 1]]))]}),
+            expect![[r#"
+                group test, constant, fractional (constant buckets, cat of slots)
+                Some([Unknown, Variant(1), Buckets([Unknown, Variant(1), Unknown, Null])])"#]],
+        );
+        // At the root, as before.
+        check(
+            rollout(json!([["on", 50], ["off", 50]])),
+            expect![[r#"
+                fractional (constant buckets, cat of slots)
+                Some([Unknown, Variant(1), Variant(0)])"#]],
+        );
+        // A computed bucket leaves the rule to the general path.
+        check(
+            json!({"if": [{"$ref": "beta"}, rollout(json!([[{"var": "v"}, 50], ["off", 50]])), "off"]}),
+            expect![[r#"
+                group test, fractional, constant
+                None"#]],
+        );
+    }
 }

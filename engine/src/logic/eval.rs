@@ -51,14 +51,32 @@ pub fn evaluate<'a, T: Tracer>(
     }
 }
 
+/// Where evaluating a rule that has a branch plan ends: the constant
+/// that the rule returns, as a place in the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Selected {
+    /// The rule yields null.
+    Null,
+    /// The root `if`'s argument at this index (one of its branches), or
+    /// the root `fractional`'s pick at this index (as [`select_bucket`]
+    /// numbers them).
+    At(usize),
+    /// The pick `pick` (numbered as by [`select_bucket`]) of the
+    /// `fractional` with constant buckets that is the root `if`'s argument
+    /// `arg`: a rollout behind a condition.
+    Bucket { arg: usize, pick: usize },
+}
+
 /// For a rule that is an `if` at its root: which argument it returns (the
-/// index of a branch), or `None` for null. Used by the resolver when every
-/// branch is a constant, to map straight to a variant.
+/// index of a branch), and when that argument is a `fractional` with
+/// constant buckets, which of them it picks. Used by the resolver when
+/// every branch is a constant or such a `fractional`, to map straight to a
+/// variant.
 pub(crate) fn select_branch<'a>(
     args: &'a [Node],
     env: Env<'a, 'a>,
     limits: &'a EvalLimits,
-) -> Result<Option<usize>, EvalFailure> {
+) -> Result<Selected, EvalFailure> {
     let mut evaluator = Evaluator {
         env,
         tracer: &mut super::explain::NoTrace,
@@ -76,8 +94,25 @@ pub(crate) fn select_branch<'a>(
     if chosen.is_none() && args.len() % 2 == 1 {
         chosen = Some(args.len() - 1);
     }
+    // The branch is evaluated as `if` would evaluate it, within the same
+    // budget, but only as far as the plan needs.
+    let selected = match chosen {
+        None => Selected::Null,
+        Some(arg) => match args.get(arg) {
+            Some(Node::Fractional {
+                args,
+                buckets: Some(buckets),
+                slots,
+                ..
+            }) => match evaluator.bucket(args, buckets, slots.as_deref()) {
+                Some(pick) => Selected::Bucket { arg, pick },
+                None => Selected::Null,
+            },
+            _ => Selected::At(arg),
+        },
+    };
     match evaluator.budget.into_failure() {
-        None => Ok(chosen),
+        None => Ok(selected),
         Some(failure) => Err(failure),
     }
 }
@@ -99,26 +134,7 @@ pub(crate) fn select_bucket<'a>(
         tracer: &mut super::explain::NoTrace,
         budget: Budget::new(limits),
     };
-    let targeting_key = env.context.slot(PathTable::TARGETING_KEY);
-    let chosen = if let Some(slots) = slots
-        && let Some(len) = evaluator.slots_len(buckets, slots)
-    {
-        match len {
-            Some(len) => {
-                buckets.choose_concat(len, |hasher| write_slots(env.context, slots, hasher))
-            }
-            // Past the string limit `cat` yields null.
-            None => buckets.choose(Key::Value(&Val::Null), env.flag_key, targeting_key),
-        }
-    } else {
-        evaluator.with_key(args, buckets, None, |key| {
-            buckets.choose(key, env.flag_key, targeting_key)
-        })
-    };
-    let chosen = chosen.map(|(chosen, _, _)| match chosen {
-        Chosen::Key => 0,
-        Chosen::Constant(i) => i + 1,
-    });
+    let chosen = evaluator.bucket(args, buckets, slots);
     match evaluator.budget.into_failure() {
         None => Ok(chosen),
         Some(failure) => Err(failure),
@@ -363,6 +379,39 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
         pick.map_or(Val::Null, |p| p.variant)
     }
 
+    /// The pick of a `fractional` with constant buckets, numbered as
+    /// [`select_bucket`] numbers them; `None` for null. Evaluates what
+    /// [`Self::fractional_const`] evaluates, but leaves the variant unbuilt.
+    #[inline(always)]
+    fn bucket(
+        &mut self,
+        args: &'a [Node],
+        buckets: &'a ConstBuckets,
+        slots: Option<&'a [SlotId]>,
+    ) -> Option<usize> {
+        let env = self.env;
+        let targeting_key = env.context.slot(PathTable::TARGETING_KEY);
+        let chosen = if let Some(slots) = slots
+            && let Some(len) = self.slots_len(buckets, slots)
+        {
+            match len {
+                Some(len) => {
+                    buckets.choose_concat(len, |hasher| write_slots(env.context, slots, hasher))
+                }
+                // Past the string limit `cat` yields null.
+                None => buckets.choose(Key::Value(&Val::Null), env.flag_key, targeting_key),
+            }
+        } else {
+            self.with_key(args, buckets, None, |key| {
+                buckets.choose(key, env.flag_key, targeting_key)
+            })
+        };
+        chosen.map(|(chosen, _, _)| match chosen {
+            Chosen::Key => 0,
+            Chosen::Constant(i) => i + 1,
+        })
+    }
+
     /// `fractional` with constant buckets: only the bucketing value is
     /// evaluated, and a `cat` of a few scalars there is hashed without
     /// building its string. The constant buckets would evaluate to
@@ -398,6 +447,7 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
     /// holds an array or object, which only `cat` itself renders. Reading
     /// variables costs nothing and records no trace step, so this is the
     /// same as evaluating the `cat`.
+    #[inline(always)]
     fn slots_len(&mut self, buckets: &ConstBuckets, slots: &[SlotId]) -> Option<Option<usize>> {
         let mut len: usize = 0;
         for slot in slots {

@@ -301,6 +301,7 @@ impl ConstBuckets {
     /// [`ConstBuckets::choose`] for a `cat` bucketing value whose text
     /// after the prefix is `len` bytes long, which `write` writes to the
     /// hash.
+    #[inline(always)]
     pub(crate) fn choose_concat(
         &self,
         len: usize,

@@ -472,6 +472,49 @@ fn constant_branches_resolve_like_values() {
     }
 }
 
+/// A `fractional` with constant buckets behind a segment condition (a
+/// progressive rollout) resolves through a branch plan too; it must agree
+/// with the general path, which `explain` takes, in every case: outside the
+/// segment, in each bucket, in a bucket naming no variant, in a null one.
+#[test]
+fn rollouts_behind_a_condition_resolve_like_values() {
+    let s = snapshot(
+        r#"{"$evaluators": {"beta": {"and": [{"==": [{"var": "betaOptIn"}, true]},
+                                            {"in": [{"var": "country"}, ["DE", "AT", "CH"]]}]}},
+            "flags": {"rollout": {"state": "ENABLED", "variants": {"on": true, "off": false},
+                                  "defaultVariant": "off",
+                                  "targeting": {"if": [{"$ref": "beta"},
+                                      {"fractional": [{"cat": [{"var": "$flagd.flagKey"}, {"var": "email"}]},
+                                                      ["on", 1], ["other", 1], [null, 1]]},
+                                      "off"]}}}}"#,
+    );
+    let user = |email: &str| json!({"betaOptIn": true, "country": "DE", "email": email});
+    check(
+        &s,
+        "rollout",
+        user("u2@example.com"),
+        "true on TARGETING_MATCH -",
+    );
+    check(&s, "rollout", user("u5@example.com"), "- - ERROR GENERAL");
+    check(&s, "rollout", user("u0@example.com"), "false off DEFAULT -");
+    check(
+        &s,
+        "rollout",
+        json!({"betaOptIn": true, "country": "FR", "email": "a@example.com"}),
+        "false off TARGETING_MATCH -",
+    );
+    let mut contexts = vec![json!({}), json!({"betaOptIn": true, "country": "AT"})];
+    contexts.extend((0..40).map(|i| user(&format!("user-{i}@example.com"))));
+    for ctx in &contexts {
+        let (explained, _) = s.explain("rollout", &Selector::All, ctx);
+        assert_eq!(
+            explained,
+            s.evaluate("rollout", &Selector::All, ctx),
+            "{ctx}"
+        );
+    }
+}
+
 #[test]
 fn definitions_carry_refs_expanded_and_evaluator_edits_are_changes() {
     let file = |domain: &str| {
