@@ -85,7 +85,13 @@ pub(crate) fn select_branch<'a>(
     let mut i = 0;
     let mut chosen = None;
     while i + 1 < args.len() {
-        if evaluator.truthy(&args[i], None) {
+        // A condition that is a test (a segment, usually) is decided
+        // without the call `truthy` would add.
+        let holds = match &args[i] {
+            Node::Test(test) => evaluator.test(test) == Some(true),
+            condition => evaluator.truthy(condition, None),
+        };
+        if holds {
             chosen = Some(i + 1);
             break;
         }
@@ -910,17 +916,32 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
     /// unusable operands of its custom operators).
     fn test(&self, test: &Test) -> Option<bool> {
         match test {
-            Test::Group { all, tests } => {
-                // JSONLogic's and/or: the first deciding value, or the last.
-                let mut last = None;
-                for t in tests {
-                    last = self.test(t);
-                    if (last == Some(true)) != *all {
-                        return last;
-                    }
-                }
-                last
+            Test::Group { all, tests } => self.group(*all, tests),
+            leaf => self.leaf_test(leaf),
+        }
+    }
+
+    /// A group test: JSONLogic's `and`/`or`, the first deciding value, or
+    /// the last. Its clauses other than groups are evaluated in place, not
+    /// by a call each, which would cost more than most of them.
+    fn group(&self, all: bool, tests: &[Test]) -> Option<bool> {
+        let mut last = None;
+        for t in tests {
+            last = match t {
+                Test::Group { all, tests } => self.group(*all, tests),
+                leaf => self.leaf_test(leaf),
+            };
+            if (last == Some(true)) != all {
+                return last;
             }
+        }
+        last
+    }
+
+    /// A test other than a group.
+    #[inline(always)]
+    fn leaf_test(&self, test: &Test) -> Option<bool> {
+        match test {
             Test::Affix { slot, affix, ends } => self.affix(*slot, affix, *ends),
             Test::SemVer {
                 slot,
@@ -941,6 +962,7 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
     }
 
     /// The always-boolean tests.
+    #[inline(always)]
     fn compare_test(&self, test: &Test) -> bool {
         match test {
             Test::Cmp {
