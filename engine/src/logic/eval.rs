@@ -876,15 +876,15 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
                 },
             ) = (simple, left)
             && let Some(Val::Str(s)) = self.env.context.slot(*slot)
-            && let Some(version) = plain_version(s)
+            && let Some(version) = semver::plain_version(s)
         {
-            return Some(compare_plain(version, op, *right));
+            return Some(semver::compare_plain(version, op, *right));
         }
         let left = self.child("sem_ver", 0, left, frame);
         if let (Some(right), Val::Str(s)) = (simple, &left)
-            && let Some(version) = plain_version(s)
+            && let Some(version) = semver::plain_version(s)
         {
-            return Some(compare_plain(version, op, *right));
+            return Some(semver::compare_plain(version, op, *right));
         }
         semver::parse_version(&left).map(|version| semver::compare(&version, op, right))
     }
@@ -951,9 +951,9 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
             } => {
                 let value = self.env.context.slot(*slot)?;
                 if let (Some(right), Val::Str(s)) = (simple, value)
-                    && let Some(version) = plain_version(s)
+                    && let Some(version) = semver::plain_version(s)
                 {
-                    return Some(compare_plain(version, *op, *right));
+                    return Some(semver::compare_plain(version, *op, *right));
                 }
                 semver::parse_version(value).map(|version| semver::compare(&version, *op, right))
             }
@@ -1537,61 +1537,6 @@ impl<'a, T: Tracer> Evaluator<'a, '_, T> {
             (Some(s), Some(p)) => Val::Bool(test(s, p)),
             _ => Val::Null,
         }
-    }
-}
-
-/// Reads "MAJOR.MINOR.PATCH" (with an optional v or V, and build metadata,
-/// which comparisons ignore) without allocating; `None` for anything else,
-/// including leading zeros, which the full parser then rejects.
-fn plain_version(s: &str) -> Option<[u64; 3]> {
-    let bytes = s.as_bytes();
-    let mut pos = usize::from(matches!(bytes.first(), Some(b'v' | b'V')));
-    let mut out = [0u64; 3];
-    for (i, part) in out.iter_mut().enumerate() {
-        let start = pos;
-        let mut value: u64 = 0;
-        while let Some(&b) = bytes.get(pos) {
-            if !b.is_ascii_digit() {
-                break;
-            }
-            value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-            pos += 1;
-        }
-        let len = pos - start;
-        if len == 0 || (len > 1 && bytes[start] == b'0') {
-            return None;
-        }
-        *part = value;
-        match (i, bytes.get(pos)) {
-            (0 | 1, Some(b'.')) => pos += 1,
-            // Build metadata is ignored by comparisons, but must be valid.
-            (2, None) => return Some(out),
-            (2, Some(b'+')) => {
-                let build = &s[pos + 1..];
-                let valid = !build.is_empty()
-                    && build.split('.').all(|id| {
-                        !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                    });
-                return valid.then_some(out);
-            }
-            _ => return None,
-        }
-    }
-    None
-}
-
-/// `sem_ver` over two plain versions.
-fn compare_plain(left: [u64; 3], op: semver::SemVerOp, right: [u64; 3]) -> bool {
-    use semver::SemVerOp as Op;
-    match op {
-        Op::Eq => left == right,
-        Op::Ne => left != right,
-        Op::Lt => left < right,
-        Op::Le => left <= right,
-        Op::Gt => left > right,
-        Op::Ge => left >= right,
-        Op::Caret => left[0] == right[0],
-        Op::Tilde => left[0] == right[0] && left[1] == right[1],
     }
 }
 

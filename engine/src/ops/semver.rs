@@ -133,9 +133,93 @@ pub fn sem_ver(args: &[Val<'_>]) -> Option<bool> {
     Some(compare(&left, op, &right))
 }
 
+/// Reads "MAJOR.MINOR.PATCH" (with an optional v or V, and build metadata,
+/// which comparisons ignore) without allocating; `None` for anything else,
+/// including leading zeros, which the full parser then rejects.
+pub(crate) fn plain_version(s: &str) -> Option<[u64; 3]> {
+    let bytes = s.as_bytes();
+    let mut pos = usize::from(matches!(bytes.first(), Some(b'v' | b'V')));
+    let mut out = [0u64; 3];
+    for (i, part) in out.iter_mut().enumerate() {
+        let start = pos;
+        let mut value: u64 = 0;
+        while let Some(&b) = bytes.get(pos) {
+            if !b.is_ascii_digit() {
+                break;
+            }
+            value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+            pos += 1;
+        }
+        let len = pos - start;
+        if len == 0 || (len > 1 && bytes[start] == b'0') {
+            return None;
+        }
+        *part = value;
+        match (i, bytes.get(pos)) {
+            (0 | 1, Some(b'.')) => pos += 1,
+            // Build metadata is ignored by comparisons, but must be valid.
+            (2, None) => return Some(out),
+            (2, Some(b'+')) => {
+                let build = &s[pos + 1..];
+                let valid = !build.is_empty()
+                    && build.split('.').all(|id| {
+                        !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    });
+                return valid.then_some(out);
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// `sem_ver` over two plain versions.
+pub(crate) fn compare_plain(left: [u64; 3], op: SemVerOp, right: [u64; 3]) -> bool {
+    use SemVerOp as Op;
+    match op {
+        Op::Eq => left == right,
+        Op::Ne => left != right,
+        Op::Lt => left < right,
+        Op::Le => left <= right,
+        Op::Gt => left > right,
+        Op::Ge => left >= right,
+        Op::Caret => left[0] == right[0],
+        Op::Tilde => left[0] == right[0] && left[1] == right[1],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fast path reads plain versions only, and agrees with the full
+    /// parser on each of them.
+    #[test]
+    fn plain_versions_take_the_fast_path() {
+        #[track_caller]
+        fn check(text: &str, expect: Option<[u64; 3]>) {
+            assert_eq!(plain_version(text), expect, "{text}");
+            if let Some([major, minor, patch]) = expect {
+                let full = parse_version(&Val::Str(text.into()));
+                assert_eq!(
+                    full.map(|v| [v.major, v.minor, v.patch]),
+                    Some([major, minor, patch]),
+                    "{text}"
+                );
+            }
+        }
+        check("1.2.3", Some([1, 2, 3]));
+        check("v10.0.1", Some([10, 0, 1]));
+        check("V0.0.0", Some([0, 0, 0]));
+        check("1.2.3+build.5", Some([1, 2, 3]));
+        check("1.2.3+", None);
+        check("1.2.3+a..b", None);
+        check("01.2.3", None);
+        check("1.2", None);
+        check("1.2.3-beta", None);
+        check("1.2.3.4", None);
+        check("", None);
+    }
 
     /// A context value of a testbed type ("String", "Integer", "Float").
     fn typed(ty: &str, text: &str) -> Val<'static> {
