@@ -6,6 +6,8 @@ mod eval;
 mod serve;
 /// `ensign migrate` and `ensign token create` on a SQLite store.
 mod store;
+/// The source tree as a reader meets it: every file says what it is for.
+mod tidy;
 /// `ensign validate` against flagd's schema test files and bad input.
 mod validate;
 
