@@ -105,7 +105,7 @@ mod tests {
 
     #[track_caller]
     fn check(input: &str, expect: Expect) {
-        crate::refuse_update_expect_under_ci();
+        test_support::refuse_update_expect_under_ci();
         expect.assert_eq(&escape_stray_backslashes(input));
     }
 

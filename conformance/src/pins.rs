@@ -108,7 +108,7 @@ mod tests {
 
     #[track_caller]
     fn check_counts(counted: &[(&str, usize, usize)], expect: Expect) {
-        crate::refuse_update_expect_under_ci();
+        test_support::refuse_update_expect_under_ci();
         let counted: Vec<Counted> = counted
             .iter()
             .map(|&(mode, passed, skipped)| Counted {

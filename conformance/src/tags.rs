@@ -62,7 +62,7 @@ mod tests {
 
     #[track_caller]
     fn check(tags: &[&str], expect: Expect) {
-        crate::refuse_update_expect_under_ci();
+        test_support::refuse_update_expect_under_ci();
         let tags: Vec<String> = tags.iter().map(|t| (*t).to_owned()).collect();
         let actual = match fractional_version(&tags) {
             Ok(Some(version)) => version.as_str().to_owned(),

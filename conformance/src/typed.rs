@@ -174,7 +174,7 @@ mod tests {
 
     #[track_caller]
     fn check(ty: &str, text: &str, expect: Expect) {
-        crate::refuse_update_expect_under_ci();
+        test_support::refuse_update_expect_under_ci();
         let actual = match ty.parse::<ValueType>().and_then(|ty| ty.parse(text)) {
             Ok(value) => value.to_string(),
             Err(e) => e.to_string(),

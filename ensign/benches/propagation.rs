@@ -90,7 +90,7 @@ fn binary() -> anyhow::Result<PathBuf> {
 
 async fn run(binary: PathBuf) -> anyhow::Result<()> {
     let unique = format!("ensign_propagation_{}", std::process::id());
-    let postgres = graphql_admin::Store::connect(&postgres("test"))
+    let postgres = store::Store::connect(&postgres("test"))
         .await
         .context("PostgreSQL (ENSIGN_TEST_DATABASE_URL) is needed")?;
     postgres

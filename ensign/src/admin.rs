@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use graphql_admin::store::TokenRole;
-use graphql_admin::{Actor, Store};
+use store::TokenRole;
+use store::{Actor, Store};
 
 use crate::cli::{StoreArgs, StoreCopyArgs, TokenCreateArgs};
 

@@ -20,10 +20,10 @@ use graphql_admin::alerts::{AlertSettings, Alerter, WebhookConfig};
 use graphql_admin::api::{Admin, ReadOnlySets, routes_with};
 use graphql_admin::publisher::{Publisher, PublisherSettings};
 use graphql_admin::scheduler::{Scheduler, SchedulerSettings};
-use graphql_admin::store::{NewFlagSet, TokenRole};
-use graphql_admin::{Actor, Store};
 use provider::server::listen::{self, ConnectionLimits, Tls};
 use provider::server::sources::feed::{self, Feed, FeedSender};
+use store::{Actor, Store};
+use store::{NewFlagSet, TokenRole};
 
 /// The prefix of the selector names of the store's flag sets
 /// (`source=store:default`).
@@ -201,7 +201,7 @@ pub async fn start(
 async fn pump(
     store: Store,
     sender: FeedSender,
-    mut commits: broadcast::Receiver<graphql_admin::api::Commit>,
+    mut commits: broadcast::Receiver<store::Commit>,
     shutdown: watch::Receiver<bool>,
 ) {
     let mut seen: BTreeMap<String, i64> = BTreeMap::new();
@@ -242,7 +242,7 @@ async fn pump(
 async fn documents(
     store: &Store,
     keys: impl Iterator<Item = &String>,
-) -> Result<(feed::Documents, feed::AccessList), graphql_admin::StoreError> {
+) -> Result<(feed::Documents, feed::AccessList), store::StoreError> {
     let mut documents = Vec::new();
     let mut access = Vec::new();
     for key in keys {

@@ -64,7 +64,6 @@
 //! commit: waking the alerter never waits.
 
 mod classify;
-pub(crate) mod cursor;
 mod webhook;
 
 use std::future::Future;
@@ -76,8 +75,8 @@ use sea_orm::DbBackend;
 use time::OffsetDateTime;
 use tokio::sync::{broadcast, watch};
 
-use crate::api::Commit;
-use crate::store::{AuditRecord, Store, StoreError};
+use store::Commit;
+use store::{AuditRecord, Store, StoreError};
 
 pub use classify::{
     Alert, AlertKind, Publication, Severity, alert, alert_kinds, assess, publication,
@@ -213,7 +212,7 @@ impl Alerter {
             if targets.iter().any(|t| t.consumer == consumer) {
                 return Err(AlertError::DuplicateUrl { host });
             }
-            let start = cursor::register(&store, &consumer).await?;
+            let start = store.register_cursor(&consumer).await?;
             targets.push(Target {
                 config: config.clone(),
                 consumer,
@@ -388,7 +387,10 @@ impl Shared {
         gap: &mut Option<(i64, Instant)>,
         stopped: &mut watch::Receiver<bool>,
     ) -> Result<Pass, StoreError> {
-        let events = cursor::events_after(&self.store, *position, self.settings.batch).await?;
+        let events = self
+            .store
+            .audit_after(*position, self.settings.batch)
+            .await?;
         let full = events.len() as u64 >= self.settings.batch;
         for event in &events {
             if event.id <= *position {
@@ -429,7 +431,10 @@ impl Shared {
                     return Ok(Pass::Stopped);
                 }
             }
-            *position = cursor::advance(&self.store, &target.consumer, *position, event.id).await?;
+            *position = self
+                .store
+                .advance_cursor(&target.consumer, *position, event.id)
+                .await?;
         }
         Ok(if full { Pass::More } else { Pass::Idle })
     }

@@ -35,7 +35,7 @@ use engine::publication::{
     Announcement, DEFAULT_PREFIX, Keys, Publication, PublicationError, WRITTEN_FORMATS,
 };
 
-use crate::store::{FlagSetRecord, Store, StoreError, publication_errors};
+use store::{FlagSetRecord, Store, StoreError, publication_errors};
 
 /// How often a reconciliation pass runs when nothing wakes the publisher.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);

@@ -25,9 +25,9 @@ use tokio::sync::broadcast;
 use tokio::time::MissedTickBehavior;
 use tracing::{info, warn};
 
-use crate::api::Commit;
-use crate::store::{ROLLOUT_STEP_ACTION, StepOutcome, StepRun};
-use crate::{Store, StoreError};
+use store::Commit;
+use store::{ROLLOUT_STEP_ACTION, StepOutcome, StepRun};
+use store::{Store, StoreError};
 
 /// The advisory lock key the schedulers of one database contend for
 /// ("ensignR1" in ASCII).

@@ -53,19 +53,13 @@ pub fn conformance_dir() -> PathBuf {
 /// The PostgreSQL server of the tests: `ENSIGN_TEST_DATABASE_URL`, by
 /// default the local server's `test` database, as for every crate's tests.
 pub fn test_database_url() -> reqwest::Url {
-    let url = std::env::var_os("ENSIGN_TEST_DATABASE_URL")
-        .and_then(|url| url.into_string().ok())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    reqwest::Url::parse(&url).expect("ENSIGN_TEST_DATABASE_URL is a URL")
+    reqwest::Url::parse(&test_support::postgres_url()).expect("ENSIGN_TEST_DATABASE_URL is a URL")
 }
 
 /// The Redis server of the tests: `ENSIGN_TEST_REDIS_URL`, by default the
 /// local server, as for every crate's tests.
 pub fn test_redis_url() -> reqwest::Url {
-    let url = std::env::var_os("ENSIGN_TEST_REDIS_URL")
-        .and_then(|url| url.into_string().ok())
-        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned());
-    reqwest::Url::parse(&url).expect("ENSIGN_TEST_REDIS_URL is a URL")
+    reqwest::Url::parse(&test_support::redis_url()).expect("ENSIGN_TEST_REDIS_URL is a URL")
 }
 
 /// `host:port` of a service URL, `default_port` when it names none.

@@ -679,10 +679,7 @@ fn services_present(test: &str) -> bool {
     if missing.is_empty() {
         return true;
     }
-    if std::env::var_os("ENSIGN_REQUIRE_SERVICES").is_some_and(|v| v == "1") {
-        panic!("{test}: needs {missing:?}, and ENSIGN_REQUIRE_SERVICES=1 requires them");
-    }
-    eprintln!("\n*** SKIPPED {test}: needs {missing:?} ***\n");
+    test_support::skip(test, &missing.join(" and "));
     false
 }
 
@@ -697,7 +694,7 @@ async fn an_admin_change_reaches_two_evaluation_nodes_through_redis() {
         return;
     }
     let unique = format!("ensign_e2e_{}_{}", std::process::id(), line!());
-    let server = graphql_admin::Store::connect(test_database_url().as_str())
+    let server = store::Store::connect(test_database_url().as_str())
         .await
         .expect("PostgreSQL answers");
     use sea_orm::ConnectionTrait;
@@ -1106,7 +1103,7 @@ async fn a_database_outage_leaves_evaluation_running() {
         return;
     }
     let unique = format!("ensign_outage_{}_{}", std::process::id(), line!());
-    let server = graphql_admin::Store::connect(test_database_url().as_str())
+    let server = store::Store::connect(test_database_url().as_str())
         .await
         .expect("PostgreSQL answers");
     use sea_orm::ConnectionTrait;

@@ -61,10 +61,7 @@ fn store_copy_refuses_a_target_with_data() {
     assert!(copy.status.success(), "{copy:?}");
     let out = stdout(&copy);
     assert!(out.contains("api_tokens"), "{out}");
-    let verified = format!(
-        "copied and verified {} tables\n",
-        graphql_admin::store::TABLES.len()
-    );
+    let verified = format!("copied and verified {} tables\n", store::TABLES.len());
     assert!(out.ends_with(&verified), "{out}");
 
     let again = ensign(&["store", "copy", "--from", &from, "--to", &to]);

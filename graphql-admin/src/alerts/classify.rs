@@ -4,7 +4,7 @@
 use engine::Diagnostic;
 use serde_json::Value;
 
-use crate::store::{AuditRecord, Store, StoreError};
+use store::{AuditRecord, Store, StoreError};
 
 /// How urgent an alert is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -113,7 +113,7 @@ pub fn alert_kinds(event: &AuditRecord) -> Vec<AlertKind> {
 /// Compiles a flag set's document as the publisher does and says whether
 /// it is published: only error diagnostics hold a document back.
 pub fn publication(version: i64, document: &Value) -> Publication {
-    let errors = crate::store::publication_errors(document);
+    let errors = store::publication_errors(document);
     Publication {
         version,
         published: errors.is_empty(),
@@ -234,7 +234,7 @@ mod tests {
 
     #[track_caller]
     fn check(event: AuditRecord, expect: Expect) {
-        crate::refuse_update_expect_under_ci();
+        test_support::refuse_update_expect_under_ci();
         let kinds: Vec<&str> = alert_kinds(&event).iter().map(|k| k.as_str()).collect();
         expect.assert_eq(&kinds.join(" "));
     }

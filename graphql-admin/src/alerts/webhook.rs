@@ -14,7 +14,7 @@ use time::format_description::well_known::Rfc3339;
 use engine::Diagnostic;
 
 use super::classify::Alert;
-use crate::store::AuditRecord;
+use store::AuditRecord;
 
 /// The header carrying `sha256=<hex>`, the HMAC-SHA256 of the signed
 /// material under the target's secret.

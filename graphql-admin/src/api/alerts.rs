@@ -9,8 +9,8 @@ use async_graphql::{Context, Enum, Object, SimpleObject};
 use super::cost::{page_size, paged};
 use super::schema::{AuditObject, admin, authorize, store_error};
 use crate::alerts::{self, AlertKind, Publication, Severity};
-use crate::store::{AuditFilter, TokenRole};
-use crate::{Store, StoreError};
+use store::{AuditFilter, TokenRole};
+use store::{Store, StoreError};
 
 /// Audit events read per page (the store's largest page), and the most
 /// alerts one query returns.

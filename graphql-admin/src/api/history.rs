@@ -9,8 +9,8 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, Loader};
 use futures::task::{FutureObj, Spawn, SpawnError};
 
-use crate::store::Page;
-use crate::{AuditRecord, Store, StoreError};
+use store::Page;
+use store::{AuditRecord, Store, StoreError};
 
 /// One flag's history page, as asked for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -14,7 +14,7 @@ pub mod validation;
 pub use cost::MAX_FIRST;
 pub use routes::{MAX_BODY_BYTES, routes, routes_over, routes_with, routes_with_sockets};
 pub use schema::{
-    Admin, AdminSchema, Caller, Commit, ReadOnlySet, ReadOnlySets, detached, schema, schema_with,
-    sdl,
+    Admin, AdminSchema, Caller, CommitObject, ReadOnlySet, ReadOnlySets, detached, schema,
+    schema_with, sdl,
 };
 pub use sockets::Sockets;

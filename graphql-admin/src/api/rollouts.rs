@@ -8,9 +8,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::cost::unpaged;
 use super::schema::{Weight, admin, authorize, coded, store_error, time, writable};
-use crate::store::{
-    NewRollout, RolloutRecord, RolloutStatus, RolloutStep, RolloutWeight, TokenRole,
-};
+use store::{NewRollout, RolloutRecord, RolloutStatus, RolloutStep, RolloutWeight, TokenRole};
 
 /// Where a rollout stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]

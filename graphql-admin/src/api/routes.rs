@@ -28,7 +28,7 @@ use warp::{Filter, Rejection, Reply};
 use super::nesting::NESTING_TOO_DEEP;
 use super::schema::{Admin, Caller, ReadOnlySets};
 use super::sockets::{Attacher, CLOSE_WRITE_TIMEOUT, Sockets};
-use crate::Store;
+use store::Store;
 
 /// Largest request body accepted, and largest WebSocket message.
 pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
@@ -404,7 +404,7 @@ fn with<T: Clone + Send>(value: T) -> impl Filter<Extract = (T,), Error = Infall
 async fn authenticate(
     store: &Store,
     authorization: Option<&str>,
-) -> Result<crate::store::TokenRecord, warp::reply::Response> {
+) -> Result<store::TokenRecord, warp::reply::Response> {
     let secret = authorization
         .and_then(|h| {
             h.strip_prefix("Bearer ")

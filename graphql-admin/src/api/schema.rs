@@ -18,10 +18,10 @@ use super::history::{HistoryKey, HistoryLoader};
 use super::nesting::NestingLimit;
 use super::sockets::Sockets;
 use super::validation::ContainValidation;
-use crate::store::{
+use store::{Actor, AuditRecord, Commit, FlagRecord, FlagSetRecord, Store, StoreError};
+use store::{
     AuditFilter, FlagChange, FlagFilter, FlagInput, NewFlagSet, Page, TokenRecord, TokenRole,
 };
-use crate::{Actor, AuditRecord, FlagRecord, FlagSetRecord, Store, StoreError};
 
 /// The admin schema.
 pub type AdminSchema = Schema<Query, Mutation, Subscription>;
@@ -60,9 +60,11 @@ pub struct Admin {
     pub commits: broadcast::Sender<Commit>,
 }
 
+// The GraphQL face of the store's `Commit` (its doc is the schema's).
 /// One committed change.
 #[derive(Debug, Clone, PartialEq, Eq, SimpleObject)]
-pub struct Commit {
+#[graphql(name = "Commit")]
+pub struct CommitObject {
     /// The flag set that changed.
     pub flag_set: String,
     /// The flag, when one flag changed.
@@ -71,6 +73,17 @@ pub struct Commit {
     pub action: String,
     /// Who did it.
     pub actor: String,
+}
+
+impl From<Commit> for CommitObject {
+    fn from(commit: Commit) -> CommitObject {
+        CommitObject {
+            flag_set: commit.flag_set,
+            flag: commit.flag,
+            action: commit.action,
+            actor: commit.actor,
+        }
+    }
 }
 
 /// The authenticated caller of one request.
@@ -847,7 +860,7 @@ impl FlagMutation {
         weights: Vec<Weight>,
     ) -> async_graphql::Result<FlagObject> {
         let edit = move |definition: &mut Value| {
-            crate::rollout::set_weights(
+            store::set_weights(
                 definition,
                 &weights
                     .iter()
@@ -953,7 +966,7 @@ impl Subscription {
         &self,
         ctx: &Context<'_>,
         flag_set: Option<String>,
-    ) -> async_graphql::Result<impl Stream<Item = Commit> + use<>> {
+    ) -> async_graphql::Result<impl Stream<Item = CommitObject> + use<>> {
         authorize(ctx, TokenRole::Viewer)?;
         let receiver = admin(ctx)?.commits.subscribe();
         let stream = tokio_stream::wrappers::BroadcastStream::new(receiver);
@@ -962,7 +975,11 @@ impl Subscription {
                 Ok(c) => flag_set.as_ref().is_none_or(|f| f == &c.flag_set),
                 Err(_) => false,
             };
-            std::future::ready(if wanted { commit.ok() } else { None })
+            std::future::ready(if wanted {
+                commit.ok().map(CommitObject::from)
+            } else {
+                None
+            })
         }))
     }
 }

@@ -6,8 +6,8 @@ use async_graphql::{Context, Json, Object, SimpleObject};
 use serde_json::Value;
 
 use super::cost::unpaged;
-use super::schema::{Commit, admin, authorize, store_error, time, writable};
-use crate::store::{SegmentRecord, TokenRole};
+use super::schema::{admin, authorize, store_error, time, writable};
+use store::{Commit, SegmentRecord, TokenRole};
 
 /// A segment.
 #[derive(Debug, Clone, SimpleObject)]

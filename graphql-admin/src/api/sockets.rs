@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::Store;
+use store::Store;
 
 /// The close code of a socket whose token was revoked.
 pub const TOKEN_REVOKED: u16 = 4403;

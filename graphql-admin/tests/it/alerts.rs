@@ -13,17 +13,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use graphql_admin::alerts::{AlertSettings, Alerter, EventType, WebhookConfig};
-use graphql_admin::api::{Admin, Commit, routes};
-use graphql_admin::store::{FlagChange, FlagInput, NewFlagSet, TokenRole};
-use graphql_admin::{Actor, Store};
+use graphql_admin::api::{Admin, routes};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use store::Commit;
+use store::{Actor, Store};
+use store::{FlagChange, FlagInput, NewFlagSet, TokenRole};
 use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
 use warp::Filter;
 
-use crate::support::TestDb;
+use test_support::TestDb;
 
 const SECRET: &str = "s3cret-for-tests";
 
@@ -455,9 +456,7 @@ async fn out_of_band_edits_alert_with_what_is_served_on_postgres() {
     .await;
 
     let schema = db.schema.as_deref().unwrap();
-    let outsider = Store::connect(&crate::support::postgres_url())
-        .await
-        .unwrap();
+    let outsider = Store::connect(&test_support::postgres_url()).await.unwrap();
     let edit = |variant: &str| {
         format!(
             "UPDATE {schema}.flags SET definition = jsonb_set(definition, '{{defaultVariant}}', '\"{variant}\"') WHERE key = 'banner'"

@@ -3,18 +3,18 @@
 //! checked-in schema.
 
 use graphql_admin::api::{Admin, routes, sdl};
-use graphql_admin::store::{NewFlagSet, TokenRole};
-use graphql_admin::{Actor, Store};
 use serde_json::{Value, json};
+use store::{Actor, Store};
+use store::{NewFlagSet, TokenRole};
 use tokio::sync::broadcast;
 
-use crate::support::TestDb;
+use test_support::TestDb;
 
 /// The exported schema is checked in; refresh it with `UPDATE_EXPECT=1`
 /// (refused under `CI`).
 #[test]
 fn schema_graphql_is_up_to_date() {
-    crate::support::refuse_update_expect_under_ci();
+    test_support::refuse_update_expect_under_ci();
     expect_test::expect_file!["../../schema.graphql"].assert_eq(&sdl());
 }
 

@@ -3,9 +3,9 @@
 //! without extra headers.
 
 use graphql_admin::api::{Admin, ReadOnlySets, routes_with};
-use graphql_admin::store::{NewFlagSet, TokenRole};
-use graphql_admin::{Actor, Store};
 use serde_json::{Value, json};
+use store::{Actor, Store};
+use store::{NewFlagSet, TokenRole};
 use tokio::sync::broadcast;
 
 /// The routes over a store, with a token of each role.

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use graphql_admin::api::{MAX_FIRST, ReadOnlySets};
-use graphql_admin::store::{FlagChange, FlagInput};
-use graphql_admin::{Actor, Store};
 use serde_json::{Value, json};
+use store::{Actor, Store};
+use store::{FlagChange, FlagInput};
 
 use crate::client::{Client, fractional_flag};
-use crate::support::TestDb;
+use test_support::TestDb;
 
 /// Creates `count` flags, each with `edits` kill-switch-free edits after
 /// its creation (so `1 + edits` history events).

@@ -4,15 +4,13 @@
 //! characters.
 
 use graphql_admin::api::{ReadOnlySet, ReadOnlySets};
-use graphql_admin::store::{
-    AuditFilter, FlagChange, FlagInput, NewRollout, RolloutStep, RolloutWeight,
-};
-use graphql_admin::{Actor, Store};
 use serde_json::{Value, json};
+use store::{Actor, Store};
+use store::{AuditFilter, FlagChange, FlagInput, NewRollout, RolloutStep, RolloutWeight};
 use time::OffsetDateTime;
 
 use crate::client::{Client, fractional_flag};
-use crate::support::TestDb;
+use test_support::TestDb;
 
 const CREATE: &str = r#"mutation($key: String!, $def: JSON!) {
     createFlag(flagSet: "production", key: $key, flag: {definition: $def}) { key }

@@ -1,7 +1,5 @@
-//! Integration tests of the admin side against real databases.
-
-/// Test databases: a private PostgreSQL schema or SQLite file per test.
-mod support;
+//! Integration tests of the admin side against real databases (each test
+//! in a PostgreSQL schema or SQLite file of its own, from `test-support`).
 
 /// The GraphQL admin API through its routes.
 mod api;
@@ -24,9 +22,6 @@ mod guards;
 
 /// PostgreSQL outages through a proxy the test cuts.
 mod outage;
-
-/// The store: migrations, transactional writes, audit, concurrency.
-mod store;
 
 /// The Redis publisher: payloads, order, outages, documents held back.
 mod publisher;

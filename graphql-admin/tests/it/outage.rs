@@ -6,13 +6,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use graphql_admin::api::{Admin, routes};
-use graphql_admin::store::{FlagChange, FlagInput, NewFlagSet, TokenRole};
-use graphql_admin::{Actor, Store};
 use serde_json::{Value, json};
+use store::{Actor, Store};
+use store::{FlagChange, FlagInput, NewFlagSet, TokenRole};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, watch};
 
-use crate::support::{TestDb, postgres_url};
+use test_support::{TestDb, postgres_url};
 
 /// A TCP proxy to the shared PostgreSQL server that the test can cut (every
 /// open connection is dropped and new ones are refused) and restore.

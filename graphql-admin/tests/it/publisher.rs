@@ -4,141 +4,19 @@
 //! ports for outages. Without Redis a test prints one loud SKIPPED line and
 //! passes, unless `ENSIGN_REQUIRE_SERVICES=1`.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use engine::publication::{Announcement, Keys, Publication};
 use futures::StreamExt;
 use graphql_admin::publisher::{Pass, Pending, Publisher, PublisherSettings};
-use graphql_admin::store::{FlagChange, FlagInput, NewFlagSet};
-use graphql_admin::{Actor, Store, StoreError};
 use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
+use store::{Actor, Store, StoreError};
+use store::{FlagChange, FlagInput, NewFlagSet};
 
-use crate::support::{TestDb, skip, unique_name};
-
-/// The shared Redis server's URL.
-fn redis_url() -> String {
-    std::env::var_os("ENSIGN_TEST_REDIS_URL")
-        .and_then(|url| url.into_string().ok())
-        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())
-}
-
-/// A connection to the shared Redis, or `None` after a SKIPPED line.
-async fn shared_redis(test: &str) -> Option<MultiplexedConnection> {
-    let url = redis_url();
-    let connected = match redis::Client::open(url.as_str()) {
-        Ok(client) => client.get_multiplexed_async_connection().await,
-        Err(error) => Err(error),
-    };
-    match connected {
-        Ok(connection) => Some(connection),
-        Err(error) => {
-            skip(test, &format!("Redis at {url}: {error}"));
-            None
-        }
-    }
-}
-
-/// A `redis-server` of the test's own, without persistence, on a free
-/// port: killed to simulate an outage, restarted empty on the same port.
-struct PrivateRedis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl PrivateRedis {
-    /// Starts one, or returns `None` after a SKIPPED line when
-    /// `redis-server` is not installed.
-    async fn start(test: &str) -> Option<PrivateRedis> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let mut redis = PrivateRedis { port, child: None };
-        if let Err(error) = redis.spawn() {
-            skip(test, &format!("redis-server: {error}"));
-            return None;
-        }
-        redis.wait_until_up().await;
-        Some(redis)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn spawn(&mut self) -> std::io::Result<()> {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string()])
-            .args(["--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        self.child = Some(child);
-        Ok(())
-    }
-
-    async fn wait_until_up(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let client = redis::Client::open(self.url()).expect("a valid URL");
-            if let Ok(mut connection) = client.get_multiplexed_async_connection().await
-                && redis::cmd("PING")
-                    .query_async::<String>(&mut connection)
-                    .await
-                    .is_ok()
-            {
-                return;
-            }
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Kills the server: an outage.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Starts it again, empty, on the same port.
-    async fn restart(&mut self) {
-        self.spawn().expect("redis-server restarts");
-        self.wait_until_up().await;
-    }
-
-    async fn connect(&self) -> MultiplexedConnection {
-        redis::Client::open(self.url())
-            .expect("a valid URL")
-            .get_multiplexed_async_connection()
-            .await
-            .expect("connect to the private Redis")
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Deletes every key under `prefix` from the shared Redis.
-async fn clean(connection: &mut MultiplexedConnection, prefix: &str) {
-    let keys: Vec<String> = connection
-        .keys(format!("{prefix}:*"))
-        .await
-        .expect("list test keys");
-    if !keys.is_empty() {
-        let _: () = connection.del(keys).await.expect("delete test keys");
-    }
-}
+use test_support::{PrivateRedis, TestDb, clean_prefix, redis_url, shared_redis, unique_name};
 
 fn boolean_flag(default: &str) -> Value {
     json!({
@@ -349,7 +227,7 @@ async fn a_write_is_published_with_its_payload_and_version() {
             .expect("ttl");
         assert_eq!(ttl, -1, "the latest payload stays");
 
-        clean(&mut redis, &prefix).await;
+        clean_prefix(&mut redis, &prefix).await;
         db.drop_all().await;
     }
 }
@@ -476,7 +354,7 @@ async fn publication_is_in_order_even_with_two_publishers_racing() {
             .expect("read latest");
         assert_eq!(pointer, ahead, "{}", db.backend);
 
-        clean(&mut redis, &prefix).await;
+        clean_prefix(&mut redis, &prefix).await;
         db.drop_all().await;
     }
 }
@@ -587,7 +465,7 @@ async fn a_document_that_no_longer_compiles_is_not_published() {
         .expect("published");
 
     let schema = db.schema.as_deref().expect("a PostgreSQL schema");
-    let outsider = Store::connect(&crate::support::postgres_url())
+    let outsider = Store::connect(&test_support::postgres_url())
         .await
         .expect("connect outside Ensign");
     outsider
@@ -641,7 +519,7 @@ async fn a_document_that_no_longer_compiles_is_not_published() {
     );
     assert_eq!(publisher.pending().await.expect("pending"), vec![]);
 
-    clean(&mut redis, &prefix).await;
+    clean_prefix(&mut redis, &prefix).await;
     db.drop_all().await;
 }
 
@@ -666,7 +544,7 @@ async fn a_kill_switch_on_a_flag_broken_by_hand_is_published() {
     publisher.publish_pending().await.expect("publish");
 
     let schema = db.schema.as_deref().expect("a PostgreSQL schema");
-    let outsider = Store::connect(&crate::support::postgres_url())
+    let outsider = Store::connect(&test_support::postgres_url())
         .await
         .expect("connect outside Ensign");
     outsider
@@ -784,6 +662,6 @@ async fn a_kill_switch_on_a_flag_broken_by_hand_is_published() {
         "nothing was written"
     );
 
-    clean(&mut redis, &prefix).await;
+    clean_prefix(&mut redis, &prefix).await;
     db.drop_all().await;
 }

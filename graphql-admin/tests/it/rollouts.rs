@@ -5,20 +5,21 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use graphql_admin::api::{Admin, Commit, routes};
+use graphql_admin::api::{Admin, routes};
 use graphql_admin::scheduler::{Scheduler, SchedulerSettings, Tick};
-use graphql_admin::store::{
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::{Value, json};
+use store::Commit;
+use store::{Actor, AuditRecord, Store, StoreError};
+use store::{
     FlagChange, FlagInput, NewFlagSet, NewRollout, ROLLOUT_STEP_ACTION, RolloutStatus, RolloutStep,
     RolloutWeight, StepOutcome, StepRun, TokenRole,
 };
-use graphql_admin::{Actor, AuditRecord, Store, StoreError};
-use sea_orm::{ConnectionTrait, Statement};
-use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 use tokio::sync::broadcast;
 
-use crate::support::TestDb;
+use test_support::TestDb;
 
 /// The time the tests' rollouts start, far from the real clock on purpose.
 fn t(minutes: i64) -> OffsetDateTime {
@@ -314,7 +315,7 @@ async fn due_steps_apply_in_order_each_one_audited_commit() {
             );
         }
         let audit = store
-            .audit(&graphql_admin::store::AuditFilter {
+            .audit(&store::AuditFilter {
                 actor: Some("ada".into()),
                 limit: 50,
                 ..Default::default()
@@ -348,10 +349,7 @@ async fn a_step_written_before_a_crash_is_not_written_again() {
             request_id: Some(rollout.step_request_id(0)),
         };
         let edit = |definition: &mut Value| {
-            graphql_admin::rollout::set_weights(
-                definition,
-                &[("new".into(), 1), ("old".into(), 99)],
-            )
+            store::set_weights(definition, &[("new".into(), 1), ("old".into(), 99)])
         };
         let written = store
             .write_flag(

@@ -9,9 +9,9 @@ use std::time::Duration;
 use async_graphql::{Context, EmptyMutation, Object, Schema, Subscription};
 use futures::{SinkExt, Stream, StreamExt};
 use graphql_admin::api::{Admin, Caller, ReadOnlySets, Sockets, routes_over, routes_with_sockets};
-use graphql_admin::store::{NewFlagSet, TokenRole};
-use graphql_admin::{Actor, Store};
 use serde_json::{Value, json};
+use store::{Actor, Store};
+use store::{NewFlagSet, TokenRole};
 use tokio::net::TcpStream;
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Message;
@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use warp::Filter;
 
-use crate::support::TestDb;
+use test_support::TestDb;
 
 /// How long a test waits for a message before it calls the socket silent.
 /// A configured wait, not a speed requirement.
@@ -375,7 +375,7 @@ async fn another_nodes_sockets_close_at_its_next_check() {
     };
     let tokens = tokens(&db.store).await;
     let schema = db.schema.clone().expect("a PostgreSQL schema");
-    let other = Store::connect_in(&crate::support::postgres_url(), Some(&schema))
+    let other = Store::connect_in(&test_support::postgres_url(), Some(&schema))
         .await
         .expect("a second connection pool");
     let (a, b) = (Node::start(&db.store).await, Node::start(&other).await);

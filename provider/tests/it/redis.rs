@@ -6,10 +6,7 @@
 //! Redis a test prints one loud SKIPPED line and passes, unless
 //! `ENSIGN_REQUIRE_SERVICES=1`.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use ::redis::AsyncCommands;
@@ -19,150 +16,7 @@ use serde_json::{Value, json};
 
 use provider::server::sources::{SourceKind, SourceSpec};
 use provider::server::{Server, ServerConfig};
-
-/// The shared Redis server's URL.
-fn redis_url() -> String {
-    std::env::var_os("ENSIGN_TEST_REDIS_URL")
-        .and_then(|url| url.into_string().ok())
-        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())
-}
-
-/// Reports a test that cannot run here; fails it when services are
-/// required.
-fn skip(test: &str, missing: &str) {
-    if std::env::var_os("ENSIGN_REQUIRE_SERVICES").is_some_and(|v| v == "1") {
-        panic!("{test}: needs {missing}, and ENSIGN_REQUIRE_SERVICES=1 requires it");
-    }
-    eprintln!("\n*** SKIPPED {test}: needs {missing} ***\n");
-}
-
-/// A key prefix (and file name) no other test, here or in a parallel
-/// process, uses.
-fn unique_name(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "{prefix}_{}_{}_{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// A connection to the shared Redis, or `None` after a SKIPPED line.
-async fn shared_redis(test: &str) -> Option<MultiplexedConnection> {
-    let url = redis_url();
-    let connected = match ::redis::Client::open(url.as_str()) {
-        Ok(client) => client.get_multiplexed_async_connection().await,
-        Err(error) => Err(error),
-    };
-    match connected {
-        Ok(connection) => Some(connection),
-        Err(error) => {
-            skip(test, &format!("Redis at {url}: {error}"));
-            None
-        }
-    }
-}
-
-/// A `redis-server` of the test's own, without persistence, on a free
-/// port: killed to simulate an outage, restarted empty on the same port.
-struct PrivateRedis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl PrivateRedis {
-    /// Starts one, or returns `None` after a SKIPPED line when
-    /// `redis-server` is not installed.
-    async fn start(test: &str) -> Option<PrivateRedis> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let mut redis = PrivateRedis { port, child: None };
-        if let Err(error) = redis.spawn() {
-            skip(test, &format!("redis-server: {error}"));
-            return None;
-        }
-        redis.wait_until_up().await;
-        Some(redis)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn spawn(&mut self) -> std::io::Result<()> {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string()])
-            .args(["--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        self.child = Some(child);
-        Ok(())
-    }
-
-    async fn wait_until_up(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let client = ::redis::Client::open(self.url()).expect("a valid URL");
-            if let Ok(mut connection) = client.get_multiplexed_async_connection().await
-                && ::redis::cmd("PING")
-                    .query_async::<String>(&mut connection)
-                    .await
-                    .is_ok()
-            {
-                return;
-            }
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Kills the server: an outage.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Starts it again, empty, on the same port.
-    async fn restart(&mut self) {
-        self.spawn().expect("redis-server restarts");
-        self.wait_until_up().await;
-    }
-
-    async fn connect(&self) -> MultiplexedConnection {
-        ::redis::Client::open(self.url())
-            .expect("a valid URL")
-            .get_multiplexed_async_connection()
-            .await
-            .expect("connect to the private Redis")
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Deletes every key under `prefix`.
-async fn clean(connection: &mut MultiplexedConnection, prefix: &str) {
-    let keys: Vec<String> = connection
-        .keys(format!("{prefix}:*"))
-        .await
-        .expect("list test keys");
-    if !keys.is_empty() {
-        let _: () = connection.del(keys).await.expect("delete test keys");
-    }
-}
+use test_support::{PrivateRedis, clean_prefix, redis_url, shared_redis, unique_name};
 
 /// A flag set whose one flag, `banner`, defaults to `default`.
 fn document(flag_set: &str, default: &str) -> Value {
@@ -369,7 +223,7 @@ async fn a_redis_source_serves_what_redis_holds_and_follows_announcements() {
     assert_eq!(banner(&server, "staging").await, false);
 
     server.shutdown().await;
-    clean(&mut redis, &prefix).await;
+    clean_prefix(&mut redis, &prefix).await;
 }
 
 /// Without announcements (missed while the subscription was down, say),
@@ -413,7 +267,7 @@ async fn reconciliation_catches_up_when_announcements_are_missed() {
     assert_eq!(banner(&server, "production").await, false);
 
     server.shutdown().await;
-    clean(&mut redis, &prefix).await;
+    clean_prefix(&mut redis, &prefix).await;
 }
 
 /// While Redis is down the last good state stays served; a server started

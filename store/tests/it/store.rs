@@ -1,12 +1,12 @@
 //! The store on PostgreSQL and SQLite: migrations, validated and audited
 //! writes, optimistic concurrency, history, rollback and out-of-band edits.
 
-use graphql_admin::store::{AuditFilter, FlagChange, FlagFilter, FlagInput, NewFlagSet};
-use graphql_admin::{Actor, Store, StoreError};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
+use store::{Actor, Store, StoreError};
+use store::{AuditFilter, FlagChange, FlagFilter, FlagInput, NewFlagSet};
 
-use crate::support::TestDb;
+use test_support::TestDb;
 
 fn boolean_flag(default: &str) -> Value {
     json!({
@@ -676,9 +676,7 @@ async fn out_of_band_sql_edits_are_audited_on_postgres() {
 
     // A plain session, outside Ensign, naming the schema explicitly.
     let schema = db.schema.as_deref().unwrap();
-    let outsider = Store::connect(&crate::support::postgres_url())
-        .await
-        .unwrap();
+    let outsider = Store::connect(&test_support::postgres_url()).await.unwrap();
     outsider
         .connection()
         .execute_unprepared(&format!(
@@ -839,7 +837,7 @@ async fn a_flagd_file_imports_as_one_commit_and_exports_back() {
 
 #[tokio::test]
 async fn tokens_authenticate_until_revoked() {
-    use graphql_admin::store::TokenRole;
+    use store::TokenRole;
     for db in TestDb::both("tokens_authenticate_until_revoked").await {
         let store = &db.store;
         let actor = with_flag_set(store).await;
@@ -937,21 +935,21 @@ async fn a_sqlite_store_copies_to_postgres_verified() {
         .await
         .unwrap();
     let token = store
-        .create_token(&actor, "ops", graphql_admin::store::TokenRole::Admin, None)
+        .create_token(&actor, "ops", store::TokenRole::Admin, None)
         .await
         .unwrap();
     // A scheduled rollout moves with its flag.
-    let weight = |variant: &str, weight| graphql_admin::store::RolloutWeight {
+    let weight = |variant: &str, weight| store::RolloutWeight {
         variant: variant.into(),
         weight,
     };
     let rollout = store
         .schedule_rollout(
             &actor,
-            graphql_admin::store::NewRollout {
+            store::NewRollout {
                 flag_set: "production".into(),
                 flag: "new-checkout".into(),
-                steps: vec![graphql_admin::store::RolloutStep {
+                steps: vec![store::RolloutStep {
                     at: time::OffsetDateTime::UNIX_EPOCH,
                     weights: vec![weight("on", 50), weight("off", 50)],
                 }],
@@ -961,16 +959,7 @@ async fn a_sqlite_store_copies_to_postgres_verified() {
         .unwrap();
 
     // An alert cursor, as an alerter leaves one for each webhook target.
-    graphql_admin::alerts::Alerter::new(
-        store.clone(),
-        graphql_admin::alerts::AlertSettings::new(vec![graphql_admin::alerts::WebhookConfig {
-            url: "http://127.0.0.1:9/hook".into(),
-            secret: "s3cret".into(),
-            events: Vec::new(),
-        }]),
-    )
-    .await
-    .unwrap();
+    store.register_cursor("webhook:hook").await.unwrap();
     let copied = store.copy_to(&target.store).await.unwrap();
     assert_eq!(copied, target.store.table_summary().await.unwrap());
     let rows: Vec<(&str, usize)> = copied.iter().map(|t| (t.table, t.rows)).collect();
@@ -1022,10 +1011,7 @@ async fn a_sqlite_store_copies_to_postgres_verified() {
     let before = target.store.table_summary().await.unwrap();
     let error = store.copy_to(&target.store).await.unwrap_err();
     assert!(
-        matches!(
-            error,
-            graphql_admin::store::CopyError::TargetNotEmpty { .. }
-        ),
+        matches!(error, store::CopyError::TargetNotEmpty { .. }),
         "{error}"
     );
     assert_eq!(target.store.table_summary().await.unwrap(), before);
@@ -1053,10 +1039,7 @@ async fn the_copy_covers_every_table() {
         .filter(|t| t != "seaql_migrations")
         .collect();
     tables.sort();
-    let mut copied: Vec<String> = graphql_admin::store::TABLES
-        .iter()
-        .map(|t| t.to_string())
-        .collect();
+    let mut copied: Vec<String> = store::TABLES.iter().map(|t| t.to_string()).collect();
     copied.sort();
     assert_eq!(tables, copied);
     db.drop_all().await;
@@ -1444,7 +1427,7 @@ async fn rule_3_a_migration_inlines_segments_that_refer_to_segments() {
         set_segment_by_hand(store, "staff_or_beta", &staff_or_beta).await;
         set_segment_by_hand(store, "vip", &vip).await;
         let (_, document) = store.document("production").await.unwrap();
-        let held_back = graphql_admin::store::publication_errors(&document);
+        let held_back = store::publication_errors(&document);
         assert_eq!(
             held_back.len(),
             1,
@@ -1479,12 +1462,7 @@ async fn rule_3_a_migration_inlines_segments_that_refer_to_segments() {
             "republished"
         );
         let (_, document) = store.document("production").await.unwrap();
-        assert_eq!(
-            graphql_admin::store::publication_errors(&document),
-            [],
-            "{}",
-            db.backend
-        );
+        assert_eq!(store::publication_errors(&document), [], "{}", db.backend);
         for (context, expect) in [
             (json!({"email": "ada@example.com"}), "true TARGETING_MATCH"),
             (json!({"beta": true}), "true TARGETING_MATCH"),

@@ -10,10 +10,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::entity::{api_token, audit_event, flag, flag_set, segment};
-use super::rollouts::rollout;
+use super::entity::{alert_cursor, api_token, audit_event, flag, flag_set, rollout, segment};
 use super::{Store, StoreError};
-use crate::alerts::cursor::alert_cursor;
 
 /// The tables a copy moves, parents before children.
 pub const TABLES: [&str; 7] = [

@@ -1,26 +1,15 @@
-//! Test databases: each test gets its own PostgreSQL schema, or its own
-//! SQLite file, so tests run in parallel against the shared servers.
-//!
-//! PostgreSQL is found at `ENSIGN_TEST_DATABASE_URL` (by default the local
-//! server's `test` database). When it cannot be reached the test prints one
-//! loud SKIPPED line and passes, unless `ENSIGN_REQUIRE_SERVICES=1`, which
-//! turns the skip into a failure.
+//! Databases for tests: each test gets its own PostgreSQL schema on the
+//! shared server, or its own SQLite file, so tests run in parallel.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use graphql_admin::Store;
 use sea_orm::ConnectionTrait;
+use store::Store;
 
-/// The shared PostgreSQL server's URL.
-pub fn postgres_url() -> String {
-    std::env::var_os("ENSIGN_TEST_DATABASE_URL")
-        .and_then(|url| url.into_string().ok())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
+use crate::{postgres_url, skip, unique_name};
 
 /// A migrated store in a database of its own, removed on [`TestDb::drop_all`].
+#[derive(Debug)]
 pub struct TestDb {
     /// The store under test.
     pub store: Store,
@@ -123,38 +112,4 @@ impl TestDb {
             }
         }
     }
-}
-
-/// Reports a test that cannot run here; fails it when services are
-/// required.
-pub fn skip(test: &str, missing: &str) {
-    if std::env::var_os("ENSIGN_REQUIRE_SERVICES").is_some_and(|v| v == "1") {
-        panic!("{test}: needs {missing}, and ENSIGN_REQUIRE_SERVICES=1 requires it");
-    }
-    eprintln!("\n*** SKIPPED {test}: needs {missing} ***\n");
-}
-
-/// A name no other test (in this or a parallel process) uses.
-pub fn unique_name(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "{prefix}_{}_{}_{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// Fails loudly when `UPDATE_EXPECT` is set on CI, where a snapshot test
-/// would otherwise rewrite its expectation instead of failing.
-#[track_caller]
-pub fn refuse_update_expect_under_ci() {
-    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-    assert!(
-        !(set("CI") && set("UPDATE_EXPECT")),
-        "UPDATE_EXPECT is refused under CI: snapshots are refreshed by a person, and reviewed"
-    );
 }

@@ -1,4 +1,5 @@
-//! Rollout edits of flag definitions: the weights of a `fractional` rule.
+//! Rollout edits of flag definitions: the weights of a `fractional` rule,
+//! which rollout steps and the admin API's weight edits set.
 
 use engine::ops::fractional::MAX_WEIGHT;
 use serde_json::Value;

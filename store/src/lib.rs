@@ -1,12 +1,16 @@
-//! The store: flag sets, flags, segments, tokens and the audit trail in
-//! PostgreSQL or SQLite, through SeaORM.
+//! The store: flag sets, flags, segments, tokens, rollouts and the audit
+//! trail in PostgreSQL or SQLite, through SeaORM.
 //!
 //! Every write is one transaction that validates with the engine's compiler,
 //! writes the row, appends the audit event and bumps the flag set's version,
 //! so nothing invalid or half-written is ever stored. Writes name the version
 //! they change (optimistic concurrency).
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod commit;
 mod copy;
+mod cursors;
 mod document;
 pub mod entity;
 mod error;
@@ -18,6 +22,7 @@ mod queries;
 mod rollouts;
 mod segments;
 mod tokens;
+mod weights;
 
 use std::time::Duration;
 
@@ -26,6 +31,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use serde_json::Value;
 use time::OffsetDateTime;
 
+pub use commit::Commit;
 pub use copy::{CopyError, TABLES, TableCopy};
 pub use document::{publication_errors, validate_definition};
 pub use error::StoreError;
@@ -39,6 +45,7 @@ pub use rollouts::{
 };
 pub use segments::SegmentRecord;
 pub use tokens::{NewToken, TokenRecord, TokenRole};
+pub use weights::set_weights;
 
 /// A connection pool to the store's database.
 #[derive(Debug, Clone)]

@@ -28,11 +28,11 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::document::{check_change, document};
-use super::entity::{audit_event, flag, flag_set, segment};
+use super::entity::{audit_event, flag, flag_set, rollout, segment};
 use super::flag_sets::lock_flag_set;
 use super::flags::FlagChange;
 use super::{Actor, Store, StoreError};
-use crate::rollout::set_weights;
+use crate::weights::set_weights;
 
 /// The most steps one rollout may have.
 pub const MAX_ROLLOUT_STEPS: usize = 100;
@@ -749,32 +749,4 @@ async fn audit(
     .insert(db)
     .await?;
     Ok(())
-}
-
-/// The `rollouts` table (migration `m20261125_000002_rollouts`).
-pub(crate) mod rollout {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-    #[sea_orm(table_name = "rollouts")]
-    pub struct Model {
-        #[sea_orm(primary_key)]
-        pub id: i64,
-        pub flag_set_id: i64,
-        pub flag_key: String,
-        #[sea_orm(column_type = "JsonBinary")]
-        pub steps: Json,
-        pub next_step: i32,
-        pub status: String,
-        #[sea_orm(column_type = "Text", nullable)]
-        pub last_error: Option<String>,
-        pub created_by: String,
-        pub created_at: TimeDateTimeWithTimeZone,
-        pub updated_at: TimeDateTimeWithTimeZone,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
 }

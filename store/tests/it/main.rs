@@ -1,0 +1,5 @@
+//! Integration tests of the store against real databases: each test in a
+//! PostgreSQL schema or SQLite file of its own, from `test-support`.
+
+/// Migrations, transactional writes, audit, concurrency, store copy.
+mod store;
