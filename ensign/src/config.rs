@@ -1,226 +1,264 @@
-//! `ensign serve --config FILE`: the serve options in a YAML (or JSON)
-//! file, by their option names, plus what has no option (OFREP API keys and
-//! rate limit, webhooks). Precedence: file < environment < command line.
+//! `ensign serve`'s settings, each declared once: an option, its `ENSIGN_*`
+//! environment twin and its key in the `--config` file (YAML or JSON).
+//! Precedence: options > environment > file > default.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use serde::Deserialize;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, FromArgMatches as _};
+use serde::{Deserialize, Deserializer};
 
 use graphql_admin::alerts::WebhookConfig;
 use provider::server::admission::{ApiKey, RateLimit};
+use provider::server::listen::ConnectionLimits;
 
-use crate::cli::ServeArgs;
-
-/// A config file's contents. Every field is optional; unknown ones are
-/// refused, so a typo is an error rather than a silently ignored setting.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ServeFile {
-    uri: Option<Vec<String>>,
-    /// flagd's source list, written as YAML or JSON.
-    sources: Option<serde_json::Value>,
-    port: Option<u16>,
-    sync_port: Option<u16>,
-    ofrep_port: Option<u16>,
-    management_port: Option<u16>,
-    socket_path: Option<PathBuf>,
-    sync_socket_path: Option<PathBuf>,
-    bind: Option<IpAddr>,
-    cors_origin: Option<Vec<String>>,
-    server_cert_path: Option<PathBuf>,
-    server_key_path: Option<PathBuf>,
-    context_value: Option<BTreeMap<String, String>>,
-    max_body_bytes: Option<usize>,
-    fractional: Option<String>,
-    database_url: Option<String>,
-    admin_port: Option<u16>,
-    admin_bind: Option<IpAddr>,
-    skip_migrations: Option<bool>,
-    redis_url: Option<String>,
-    redis_prefix: Option<String>,
-    redis_snapshot: Option<PathBuf>,
-    header_read_timeout: Option<u64>,
-    body_read_timeout: Option<u64>,
-    tls_handshake_timeout: Option<u64>,
-    idle_timeout: Option<u64>,
-    max_connections: Option<usize>,
-    max_streams: Option<usize>,
-    #[serde(default)]
-    api_keys: Vec<ApiKey>,
-    rate_limit: Option<RateLimit>,
+/// The settings of `ensign serve`. clap reads the options and the
+/// environment; serde reads the file, whose keys are the option names.
+/// Unknown keys are refused, so a typo is an error rather than a silently
+/// ignored setting; a key missing from the file leaves the default.
+#[derive(Debug, clap::Args, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    default = "ServeSettings::defaults"
+)]
+pub struct ServeSettings {
+    /// A flag source, repeatable: file:PATH, http(s)://URL, grpc://HOST:PORT,
+    /// grpcs://HOST:PORT or redis://HOST:PORT[?prefix=…] (an admin node's
+    /// publications). A later source wins for the same flag key.
+    /// Without any source, the store is served (see --database-url).
+    #[arg(long = "uri", short = 'f', env = "ENSIGN_URI", value_delimiter = ',')]
+    pub uri: Vec<String>,
+    /// Sources as flagd's JSON list: [{"uri": ..., "provider": "file"|"http"|"grpc", ...}].
+    #[arg(long, short = 's', env = "ENSIGN_SOURCES")]
+    #[serde(deserialize_with = "sources_json")]
+    pub sources: Option<String>,
+    /// Port of flagd's evaluation gRPC service.
+    #[arg(long, short = 'p', env = "ENSIGN_PORT", default_value_t = 8013)]
+    pub port: u16,
+    /// Port of flagd's sync gRPC service.
+    #[arg(long, env = "ENSIGN_SYNC_PORT", default_value_t = 8015)]
+    pub sync_port: u16,
+    /// Port of the OFREP service.
+    #[arg(long, env = "ENSIGN_OFREP_PORT", default_value_t = 8016)]
+    pub ofrep_port: u16,
+    /// Port of /healthz, /readyz and /metrics.
+    #[arg(
+        long,
+        short = 'm',
+        env = "ENSIGN_MANAGEMENT_PORT",
+        default_value_t = 8014
+    )]
+    pub management_port: u16,
+    /// Unix socket for flagd's evaluation gRPC service, instead of --port.
+    #[arg(long, short = 'd', env = "ENSIGN_SOCKET_PATH")]
+    pub socket_path: Option<PathBuf>,
+    /// Unix socket for flagd's sync gRPC service, instead of --sync-port.
+    #[arg(long, short = 'e', env = "ENSIGN_SYNC_SOCKET_PATH")]
+    pub sync_socket_path: Option<PathBuf>,
+    /// Address the evaluation (OFREP, gRPC evaluation and sync) and
+    /// management listeners bind; the admin API has --admin-bind.
+    #[arg(long, env = "ENSIGN_BIND", default_value = "0.0.0.0")]
+    pub bind: std::net::IpAddr,
+    /// Origins allowed by CORS on the OFREP service, repeatable; * allows any.
+    #[arg(long, env = "ENSIGN_CORS_ORIGIN", value_delimiter = ',')]
+    pub cors_origin: Vec<String>,
+    /// TLS certificate (PEM) for every listener.
+    #[arg(
+        long,
+        short = 'c',
+        env = "ENSIGN_SERVER_CERT_PATH",
+        requires = "server_key_path"
+    )]
+    pub server_cert_path: Option<PathBuf>,
+    /// TLS private key (PEM) for every listener.
+    #[arg(
+        long,
+        short = 'k',
+        env = "ENSIGN_SERVER_KEY_PATH",
+        requires = "server_cert_path"
+    )]
+    pub server_key_path: Option<PathBuf>,
+    /// Static context merged into every evaluation, repeatable: key=value.
+    /// In the file: a map of key to value.
+    #[arg(
+        long = "context-value",
+        short = 'X',
+        env = "ENSIGN_CONTEXT_VALUE",
+        value_delimiter = ','
+    )]
+    #[serde(deserialize_with = "context_pairs")]
+    pub context_value: Vec<String>,
+    /// Largest OFREP request body, in bytes.
+    #[arg(long, env = "ENSIGN_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// The store (postgres://… or sqlite:PATH). Without it and without any
+    /// --uri source, the embedded store sqlite:ensign.db in the working
+    /// directory is used; with --uri sources and no store, there is no
+    /// admin API.
+    #[arg(long, env = "ENSIGN_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Port of the GraphQL admin API (served when there is a store).
+    #[arg(long, env = "ENSIGN_ADMIN_PORT", default_value_t = 8017)]
+    pub admin_port: u16,
+    /// Address the GraphQL admin API binds. Loopback by default: the admin
+    /// API is reachable from other machines only when asked for (0.0.0.0,
+    /// or an interface's address), preferably with TLS.
+    #[arg(long, env = "ENSIGN_ADMIN_BIND", default_value = "127.0.0.1")]
+    pub admin_bind: std::net::IpAddr,
+    /// Refuse to start if the store needs migrations, instead of applying
+    /// them.
+    #[arg(long, env = "ENSIGN_SKIP_MIGRATIONS")]
+    pub skip_migrations: bool,
+    /// Redis to publish every committed flag set to (admin nodes, with a
+    /// store), for evaluation nodes started with --uri redis://….
+    #[arg(long, env = "ENSIGN_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Prefix of the published Redis keys and channel (evaluation nodes
+    /// name it in their URI: redis://host:port?prefix=…).
+    #[arg(long, env = "ENSIGN_REDIS_PREFIX", default_value = "ensign")]
+    pub redis_prefix: String,
+    /// File where an evaluation node keeps the last state it loaded from
+    /// Redis, served at start when Redis is down.
+    #[arg(
+        long,
+        env = "ENSIGN_REDIS_SNAPSHOT",
+        default_value = "ensign-redis-snapshot.json"
+    )]
+    pub redis_snapshot: PathBuf,
+    /// Bucketing scheme of `fractional` (flag-set metadata
+    /// "ensign.fractional" overrides it).
+    #[arg(long, env = "ENSIGN_FRACTIONAL", default_value = "v2")]
+    pub fractional: String,
+    /// Seconds a client may take to send a request's headers, on every
+    /// listener (HTTP/1.1; an HTTP/1.1 connection waiting for its next
+    /// request is bound by it too).
+    #[arg(long, env = "ENSIGN_HEADER_READ_TIMEOUT", default_value_t = ConnectionLimits::default().header_read_timeout.as_secs())]
+    pub header_read_timeout: u64,
+    /// Seconds a client may take to send a request's body once its headers
+    /// arrived, on every listener.
+    #[arg(long, env = "ENSIGN_BODY_READ_TIMEOUT", default_value_t = ConnectionLimits::default().body_read_timeout.as_secs())]
+    pub body_read_timeout: u64,
+    /// Seconds a client may take to complete the TLS handshake, on every
+    /// listener.
+    #[arg(long, env = "ENSIGN_TLS_HANDSHAKE_TIMEOUT", default_value_t = ConnectionLimits::default().tls_handshake_timeout.as_secs())]
+    pub tls_handshake_timeout: u64,
+    /// Seconds a connection may stay open with no request in flight, on
+    /// every listener; open SSE, WebSocket and gRPC streams are in flight,
+    /// so they are never idle.
+    #[arg(long, env = "ENSIGN_IDLE_TIMEOUT", default_value_t = ConnectionLimits::default().idle_timeout.as_secs())]
+    pub idle_timeout: u64,
+    /// Open connections per listener (OFREP, gRPC evaluation, sync,
+    /// management, admin); one more is closed as soon as it is accepted.
+    /// Keep the sum over the listeners under the open-file limit
+    /// (`ulimit -n`).
+    #[arg(long, env = "ENSIGN_MAX_CONNECTIONS", default_value_t = ConnectionLimits::default().max_connections)]
+    pub max_connections: usize,
+    /// Open long-lived streams per listener (SSE, WebSocket, gRPC event and
+    /// sync streams); one more is refused (HTTP 503, gRPC
+    /// RESOURCE_EXHAUSTED) while other requests go on.
+    #[arg(long, env = "ENSIGN_MAX_STREAMS", default_value_t = ConnectionLimits::default().max_streams)]
+    pub max_streams: usize,
+    /// A YAML (or JSON) file with any of these settings, by their option
+    /// names, plus `api-keys` and `rate-limit` for OFREP and flagd gRPC
+    /// (evaluation and sync) and `webhooks` for flag changes and alerts.
+    /// Environment variables and options override it.
+    #[arg(long, env = "ENSIGN_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// OFREP and flagd gRPC API keys. File only, as they are secrets: no
+    /// option, no environment variable.
+    #[arg(skip)]
+    pub api_keys: Vec<ApiKey>,
+    /// OFREP and flagd gRPC rate limit (file only, beside the API keys).
+    #[arg(skip)]
+    pub rate_limit: Option<RateLimit>,
     /// Webhook targets of flag changes and alerts (file only: they hold
     /// secrets).
-    #[serde(default)]
-    webhooks: Vec<WebhookConfig>,
-}
-
-/// The serve settings after merging.
-#[derive(Debug)]
-pub struct Settings {
-    /// The options, with the file's values where none was given.
-    pub args: ServeArgs,
-    /// OFREP API keys (file only).
-    pub api_keys: Vec<ApiKey>,
-    /// OFREP rate limit (file only).
-    pub rate_limit: Option<RateLimit>,
-    /// Webhook targets (file only).
+    #[arg(skip)]
     pub webhooks: Vec<WebhookConfig>,
 }
 
-/// Reads the file named by `--config`, if any, and merges it under the
-/// options; `given(id)` tells whether option `id` came from the command
-/// line or the environment.
-pub fn load(args: ServeArgs, given: impl Fn(&str) -> bool) -> anyhow::Result<Settings> {
-    let file = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading config file {}", path.display()))?;
-            serde_yaml_ng::from_str(&text)
-                .with_context(|| format!("reading config file {}", path.display()))?
+impl ServeSettings {
+    /// Every setting at its default, as an empty command line gives it in
+    /// an empty environment: what a key missing from the file means.
+    fn defaults() -> Self {
+        let matches = Self::augment_args(clap::Command::new("serve"))
+            .mut_args(|arg| arg.env(None))
+            .try_get_matches_from(["serve"])
+            .and_then(|matches| Self::from_arg_matches(&matches));
+        match matches {
+            Ok(settings) => settings,
+            // No setting is required, so an empty command line always parses.
+            Err(error) => unreachable!("the serve settings have no defaults: {error}"),
         }
-        None => ServeFile::default(),
-    };
-    merge(args, file, given)
+    }
 }
 
-/// Fills every option not `given` from the file.
-pub fn merge(
-    mut args: ServeArgs,
-    file: ServeFile,
-    given: impl Fn(&str) -> bool,
-) -> anyhow::Result<Settings> {
-    macro_rules! fill {
-        ($($field:ident),*) => {$(
-            if !given(stringify!($field)) && let Some(value) = file.$field {
-                args.$field = value;
-            }
-        )*};
+/// The settings of `ensign serve`: `matches` (the `serve` subcommand's,
+/// holding the options and the environment) over the file `config`, if
+/// any.
+pub fn load(config: Option<&Path>, matches: &ArgMatches) -> anyhow::Result<ServeSettings> {
+    let file = match config {
+        Some(path) => read_file(path)?,
+        None => ServeSettings::defaults(),
+    };
+    merge(file, matches)
+}
+
+/// A config file's settings, over the defaults.
+fn read_file(path: &Path) -> anyhow::Result<ServeSettings> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
+    serde_yaml_ng::from_str(&text)
+        .with_context(|| format!("reading config file {}", path.display()))
+}
+
+/// `file` with every setting that the command line or the environment
+/// gave in `matches` put over it. clap already put the command line over
+/// the environment; a setting left at its default keeps the file's value.
+pub fn merge(file: ServeSettings, matches: &ArgMatches) -> anyhow::Result<ServeSettings> {
+    let mut given = matches.clone();
+    for id in matches.ids() {
+        let source = matches.value_source(id.as_str());
+        if !matches!(
+            source,
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        ) {
+            // Unmatched, a setting is left as the file has it.
+            given.try_clear_id(id.as_str())?;
+        }
     }
-    macro_rules! fill_option {
-        ($($field:ident),*) => {$(
-            if !given(stringify!($field)) && file.$field.is_some() {
-                args.$field = file.$field;
-            }
-        )*};
-    }
-    fill!(
-        uri,
-        port,
-        sync_port,
-        ofrep_port,
-        management_port,
-        bind,
-        cors_origin,
-        max_body_bytes,
-        fractional,
-        admin_port,
-        admin_bind,
-        skip_migrations,
-        redis_prefix,
-        redis_snapshot,
-        header_read_timeout,
-        body_read_timeout,
-        tls_handshake_timeout,
-        idle_timeout,
-        max_connections,
-        max_streams
-    );
-    fill_option!(
-        socket_path,
-        sync_socket_path,
-        server_cert_path,
-        server_key_path,
-        database_url,
-        redis_url
-    );
-    if !given("sources")
-        && let Some(sources) = file.sources
-    {
-        args.sources = Some(match sources {
-            serde_json::Value::String(json) => json,
-            list => list.to_string(),
-        });
-    }
-    if !given("context_value")
-        && let Some(context) = file.context_value
-    {
-        args.context_value = context
-            .into_iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-    }
-    if args.server_cert_path.is_some() != args.server_key_path.is_some() {
+    let mut settings = file;
+    settings.update_from_arg_matches(&given)?;
+    if settings.server_cert_path.is_some() != settings.server_key_path.is_some() {
         anyhow::bail!("server-cert-path and server-key-path must be given together");
     }
-    Ok(Settings {
-        args,
-        api_keys: file.api_keys,
-        rate_limit: file.rate_limit,
-        webhooks: file.webhooks,
-    })
+    Ok(settings)
+}
+
+/// `sources` in the file: flagd's list written as YAML or JSON, or a
+/// string holding it as JSON, as the option takes it.
+fn sources_json<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Ok(
+        Option::<serde_json::Value>::deserialize(deserializer)?.map(|sources| match sources {
+            serde_json::Value::String(json) => json,
+            list => list.to_string(),
+        }),
+    )
+}
+
+/// `context-value` in the file: a map of key to value, as the option's
+/// key=value pairs.
+fn context_pairs<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let context = BTreeMap::<String, String>::deserialize(deserializer)?;
+    Ok(context
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect())
 }
 
 #[cfg(test)]
-mod tests {
-    use clap::Parser;
-
-    use super::*;
-    use crate::cli::{Cli, Command};
-
-    fn serve_args(argv: &[&str]) -> ServeArgs {
-        let mut all = vec!["ensign", "serve"];
-        all.extend_from_slice(argv);
-        match Cli::try_parse_from(all).map(|c| c.command) {
-            Ok(Command::Serve(args)) => *args,
-            other => panic!("not serve arguments: {other:?}"),
-        }
-    }
-
-    const FILE: &str = r#"
-port: 9013
-ofrep-port: 9016
-uri: [file:a.json]
-context-value: {env: prod}
-sources:
-  - uri: https://flags.example/f.json
-    provider: http
-api-keys:
-  - key: secret
-    selector: flagSetId=shop
-rate-limit: {requests-per-second: 50}
-idle-timeout: 30
-max-streams: 10
-"#;
-
-    #[test]
-    fn the_file_fills_what_options_leave_unset() {
-        let file: ServeFile = serde_yaml_ng::from_str(FILE).expect("the file parses");
-        let args = serve_args(&["--port", "7013"]);
-        let settings = merge(args, file, |id| id == "port").expect("merges");
-        assert_eq!(settings.args.port, 7013, "the option wins");
-        assert_eq!(settings.args.ofrep_port, 9016, "the file fills a default");
-        assert_eq!(settings.args.sync_port, 8015, "neither: the default");
-        assert_eq!(settings.args.uri, ["file:a.json"]);
-        assert_eq!(settings.args.context_value, ["env=prod"]);
-        let sources = settings.args.sources.unwrap_or_default();
-        assert!(sources.contains("\"provider\":\"http\""), "{sources}");
-        assert_eq!(settings.args.idle_timeout, 30);
-        assert_eq!(settings.args.max_streams, 10);
-        assert_eq!(settings.args.max_connections, 200, "the default");
-        assert_eq!(settings.api_keys.len(), 1);
-        assert_eq!(
-            settings.rate_limit.map(|r| r.requests_per_second.get()),
-            Some(50)
-        );
-    }
-
-    #[test]
-    fn unknown_settings_and_half_tls_are_refused() {
-        assert!(serde_yaml_ng::from_str::<ServeFile>("prot: 1").is_err());
-        let file: ServeFile = serde_yaml_ng::from_str("server-cert-path: c.pem").expect("parses");
-        assert!(merge(serve_args(&[]), file, |_| false).is_err());
-    }
-}
+mod tests;

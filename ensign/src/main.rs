@@ -23,18 +23,13 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         cli::Command::Validate(args) => validate::run(&args),
         cli::Command::Eval(args) => eval::run(&args),
-        cli::Command::Serve(args) => {
-            // Which options the user set, so a config file fills only the rest.
-            let given = |id: &str| {
-                matches.subcommand_matches("serve").is_some_and(|m| {
-                    !matches!(
-                        m.value_source(id),
-                        None | Some(clap::parser::ValueSource::DefaultValue)
-                    )
-                })
-            };
-            config::load(*args, given).and_then(|settings| serve::run(&settings))
-        }
+        cli::Command::Serve(options) => match matches.subcommand_matches("serve") {
+            // The matches say which settings the command line or the
+            // environment gave, to put over the config file.
+            Some(given) => config::load(options.config.as_deref(), given)
+                .and_then(|settings| serve::run(&settings)),
+            None => unreachable!("clap parsed the serve subcommand"),
+        },
         cli::Command::Migrate(args) => admin::migrate(&args),
         cli::Command::Token(cli::TokenCommand::Create(args)) => admin::create_token(&args),
         cli::Command::Store(cli::StoreCommand::Copy(args)) => admin::copy_store(&args),

@@ -13,13 +13,13 @@ use provider::server::sources::{SourceKind, SourceSpec};
 use provider::server::{Server, ServerConfig};
 
 use crate::banner::{self, Access, Endpoint, Listener};
-use crate::config::Settings;
+use crate::config::ServeSettings;
 use crate::store_node;
 
 /// The example flags the embedded store starts with.
 const BUNDLED_FLAGS: &str = include_str!("../../examples/flags.json");
 
-pub fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
+pub fn run(settings: &ServeSettings) -> anyhow::Result<ExitCode> {
     let config = config(settings)?;
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -33,7 +33,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let args = &settings.args;
+    let args = settings;
     runtime.block_on(async move {
         let mut config = config;
         let store = match store_url(args) {
@@ -181,7 +181,7 @@ const STORE_SOURCE: &str = "store";
 
 /// The store to serve: the one named, or the embedded file when no source
 /// is given either.
-fn store_url(args: &crate::cli::ServeArgs) -> Option<String> {
+fn store_url(args: &ServeSettings) -> Option<String> {
     match &args.database_url {
         Some(url) => Some(url.clone()),
         None if args.uri.is_empty() && args.sources.is_none() => Some("sqlite:ensign.db".into()),
@@ -189,9 +189,8 @@ fn store_url(args: &crate::cli::ServeArgs) -> Option<String> {
     }
 }
 
-/// Builds the server's settings from the merged options.
-fn config(settings: &Settings) -> anyhow::Result<ServerConfig> {
-    let args = &settings.args;
+/// Builds the server's settings from the merged settings of `serve`.
+fn config(args: &ServeSettings) -> anyhow::Result<ServerConfig> {
     let mut sources = Vec::new();
     if let Some(json) = &args.sources {
         sources.extend(SourceSpec::from_sources_json(json)?);
@@ -233,8 +232,8 @@ fn config(settings: &Settings) -> anyhow::Result<ServerConfig> {
         ofrep: OfrepConfig {
             body_limit: args.max_body_bytes,
             cors_origins: args.cors_origin.clone(),
-            api_keys: settings.api_keys.clone(),
-            rate_limit: settings.rate_limit,
+            api_keys: args.api_keys.clone(),
+            rate_limit: args.rate_limit,
             ..OfrepConfig::default()
         },
         connections: connection_limits(args)?,
@@ -242,7 +241,7 @@ fn config(settings: &Settings) -> anyhow::Result<ServerConfig> {
 }
 
 /// Every listener's connection limits, from the options.
-fn connection_limits(args: &crate::cli::ServeArgs) -> anyhow::Result<ConnectionLimits> {
+fn connection_limits(args: &ServeSettings) -> anyhow::Result<ConnectionLimits> {
     for (option, value) in [
         ("header-read-timeout", args.header_read_timeout),
         ("body-read-timeout", args.body_read_timeout),
