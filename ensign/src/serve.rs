@@ -35,6 +35,7 @@ pub fn run(settings: &ServeSettings) -> anyhow::Result<ExitCode> {
         .context("starting the async runtime")?;
     let args = settings;
     runtime.block_on(async move {
+        let stopped = stop_signal();
         let mut config = config;
         let store = match store_url(args) {
             Some(url) => {
@@ -130,7 +131,7 @@ pub fn run(settings: &ServeSettings) -> anyhow::Result<ExitCode> {
             });
         }
         banner::announce(&listeners);
-        stop_signal().await;
+        stopped.await;
         tracing::info!("Shutting down.");
         let _ = stop.send(true);
         server.shutdown().await;
@@ -294,26 +295,38 @@ fn static_context(pairs: &[String]) -> anyhow::Result<Map<String, Value>> {
     Ok(context)
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-async fn stop_signal() {
+/// Listens for SIGTERM and Ctrl-C from the moment it is called, and
+/// resolves on the first. It is called before any listener opens: a
+/// signal sent as soon as the banner says the server is up must stop it
+/// cleanly, not find the default action (termination) still in place.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
+        let term = signal(SignalKind::terminate());
+        let interrupt = signal(SignalKind::interrupt());
+        async move {
+            match (term, interrupt) {
+                (Ok(mut term), Ok(mut interrupt)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = interrupt.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                (Ok(mut one), Err(_)) | (Err(_), Ok(mut one)) => {
+                    one.recv().await;
+                }
+                (Err(_), Err(_)) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
