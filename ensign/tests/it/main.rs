@@ -1,5 +1,7 @@
 //! End-to-end tests of the `ensign` binary, one test binary for the crate.
 
+/// The crate graph: what each crate must not depend on.
+mod crates;
 /// `ensign eval`: single, explained and batch evaluation, exit codes.
 mod eval;
 /// `ensign serve`: the real binary on ephemeral ports, SIGTERM.
