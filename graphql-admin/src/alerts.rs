@@ -76,7 +76,7 @@ use time::OffsetDateTime;
 use tokio::sync::{broadcast, watch};
 
 use store::Commit;
-use store::{AuditRecord, Store, StoreError};
+use store::{AuditRecord, Store, StoreError, Subject};
 
 pub use classify::{
     Alert, AlertKind, Publication, Severity, alert, alert_kinds, assess, publication,
@@ -440,7 +440,7 @@ impl Shared {
     }
 
     async fn deliveries(&self, event: &AuditRecord) -> Result<Vec<Delivery>, StoreError> {
-        if event.subject_kind != "flag" {
+        if event.subject != Subject::Flag {
             return Ok(Vec::new());
         }
         let alert = assess(&self.store, event).await?;

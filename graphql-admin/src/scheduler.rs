@@ -26,7 +26,7 @@ use tokio::time::MissedTickBehavior;
 use tracing::{info, warn};
 
 use store::Commit;
-use store::{ROLLOUT_STEP_ACTION, StepOutcome, StepRun};
+use store::{Action, StepOutcome, StepRun};
 use store::{Store, StoreError};
 
 /// The advisory lock key the schedulers of one database contend for
@@ -215,7 +215,7 @@ impl Scheduler {
             let _ = self.commits.send(Commit {
                 flag_set: run.flag_set.clone(),
                 flag: Some(run.flag.clone()),
-                action: ROLLOUT_STEP_ACTION.into(),
+                action: Action::RolloutStep,
                 actor: run.actor.clone(),
             });
         }

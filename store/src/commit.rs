@@ -2,6 +2,8 @@
 //! that follow the store (subscriptions, the publisher, the alerter, the
 //! embedded evaluation feed) over an in-process broadcast channel.
 
+use crate::Action;
+
 /// One committed change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Commit {
@@ -9,8 +11,8 @@ pub struct Commit {
     pub flag_set: String,
     /// The flag, when one flag changed.
     pub flag: Option<String>,
-    /// What was done ("update", "kill", "import", ...).
-    pub action: String,
+    /// What was done.
+    pub action: Action,
     /// Who did it.
     pub actor: String,
 }

@@ -98,24 +98,10 @@ impl Store {
             id.and_then(|id| sets.iter().find(|s| s.id == id))
                 .map(|s| s.key.clone())
         };
-        Ok(events
+        events
             .into_iter()
-            .map(|e| AuditRecord {
-                id: e.id,
-                flag_set: key_of(e.flag_set_id),
-                subject_kind: e.subject_kind,
-                subject_key: e.subject_key,
-                action: e.action,
-                actor: e.actor,
-                request_id: e.request_id,
-                version: e.version,
-                before: e.before,
-                after: e.after,
-                diff: e.diff,
-                out_of_band: e.out_of_band,
-                created_at: e.created_at,
-            })
-            .collect())
+            .map(|e| AuditRecord::from_model(key_of(e.flag_set_id), e))
+            .collect()
     }
 }
 

@@ -9,7 +9,8 @@ use sea_orm::{
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::entity::{audit_event, flag_set};
+use super::audit::{self, Action, Entry, Subject};
+use super::entity::flag_set;
 use super::{Actor, FlagSetRecord, Store, StoreError};
 
 /// What creating a flag set takes.
@@ -74,23 +75,17 @@ impl Store {
         .insert(&txn)
         .await?;
         let after = flag_set_json(&model);
-        audit_event::ActiveModel {
-            flag_set_id: Set(Some(model.id)),
-            subject_kind: Set("flag_set".into()),
-            subject_key: Set(model.key.clone()),
-            action: Set("create".into()),
-            actor: Set(actor.name.clone()),
-            request_id: Set(actor.request_id.clone()),
-            version: Set(Some(model.version)),
-            before: Set(None),
-            after: Set(Some(after)),
-            diff: Set(None),
-            out_of_band: Set(false),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
+        let entry = Entry {
+            flag_set_id: Some(model.id),
+            subject: Subject::FlagSet,
+            key: &model.key,
+            action: Action::Create,
+            actor,
+            version: Some(model.version),
+            before: None,
+            after: Some(after),
+        };
+        audit::record(&txn, entry, now).await?;
         txn.commit().await?;
         Ok(FlagSetRecord::from(model))
     }

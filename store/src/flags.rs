@@ -7,6 +7,7 @@ use sea_orm::{
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use super::audit::{self, Action, Entry, Subject};
 use super::document::{check_change, document};
 use super::entity::{audit_event, flag, flag_set, segment};
 use super::flag_sets::{bump_version, lock_flag_set};
@@ -43,8 +44,9 @@ pub enum FlagChange<'a> {
     Edit {
         /// The version the writer read, if it cares.
         expected_version: Option<i64>,
-        /// The audit action ("kill", "set_default_variant", ...).
-        action: &'static str,
+        /// The audit action ([`Action::Kill`], [`Action::SetDefaultVariant`],
+        /// ...).
+        action: Action,
         /// The change, applied to the current definition.
         edit: &'a (dyn Fn(&mut Value) -> Result<(), StoreError> + Send + Sync),
     },
@@ -73,13 +75,13 @@ impl std::fmt::Debug for FlagChange<'_> {
 
 impl FlagChange<'_> {
     /// The audit action this change is recorded as.
-    pub fn action(&self) -> &'static str {
+    pub fn action(&self) -> Action {
         match self {
-            FlagChange::Create(_) => "create",
-            FlagChange::Update { .. } => "update",
-            FlagChange::Edit { action, .. } => action,
-            FlagChange::Archive { .. } => "archive",
-            FlagChange::Rollback { .. } => "rollback",
+            FlagChange::Create(_) => Action::Create,
+            FlagChange::Update { .. } => Action::Update,
+            FlagChange::Edit { action, .. } => *action,
+            FlagChange::Archive { .. } => Action::Archive,
+            FlagChange::Rollback { .. } => Action::Rollback,
         }
     }
 
@@ -203,28 +205,17 @@ impl Store {
         )?;
         let saved = save(&txn, current.as_ref(), next).await?;
         bump_version(&txn, &set, now).await?;
-        let before = current.as_ref().map(audited);
-        let after = audited(&saved);
-        let diff = before.as_ref().map(|before| {
-            serde_json::to_value(json_patch::diff(before, &after)).unwrap_or(Value::Null)
-        });
-        audit_event::ActiveModel {
-            flag_set_id: Set(Some(set.id)),
-            subject_kind: Set("flag".into()),
-            subject_key: Set(key.to_owned()),
-            action: Set(action.into()),
-            actor: Set(actor.name.clone()),
-            request_id: Set(actor.request_id.clone()),
-            version: Set(Some(saved.version)),
-            before: Set(before),
-            after: Set(Some(after)),
-            diff: Set(diff),
-            out_of_band: Set(false),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
+        let entry = Entry {
+            flag_set_id: Some(set.id),
+            subject: Subject::Flag,
+            key,
+            action,
+            actor,
+            version: Some(saved.version),
+            before: current.as_ref().map(audited),
+            after: Some(audited(&saved)),
+        };
+        audit::record(&txn, entry, now).await?;
         txn.commit().await?;
         Ok(FlagRecord::from_model(&set.key, saved))
     }
@@ -286,7 +277,7 @@ async fn definition_at(
 ) -> Result<Value, StoreError> {
     let event = audit_event::Entity::find()
         .filter(audit_event::Column::FlagSetId.eq(set.id))
-        .filter(audit_event::Column::SubjectKind.eq("flag"))
+        .filter(audit_event::Column::SubjectKind.eq(Subject::Flag.as_str()))
         .filter(audit_event::Column::SubjectKey.eq(key))
         .filter(audit_event::Column::Version.eq(version))
         .filter(audit_event::Column::OutOfBand.eq(false))
@@ -303,7 +294,7 @@ async fn definition_at(
 }
 
 /// A flag as the audit trail records it: its definition and settings.
-fn audited(flag: &flag::Model) -> Value {
+pub(crate) fn audited(flag: &flag::Model) -> Value {
     serde_json::json!({
         "definition": flag.definition,
         "clientVisible": flag.client_visible,

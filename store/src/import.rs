@@ -5,10 +5,11 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use super::audit::{self, Action, Entry, Subject};
 use super::document::{check_change, document};
-use super::entity::{audit_event, flag, segment};
+use super::entity::{flag, segment};
 use super::flag_sets::{bump_version, lock_flag_set};
-use super::flags::{check_flag_key, check_segment_key};
+use super::flags::{audited, check_flag_key, check_segment_key};
 use super::segments::check_no_ref;
 use super::{Actor, Store, StoreError};
 
@@ -117,11 +118,11 @@ impl Store {
             match next_segments.iter_mut().find(|s| &s.key == key) {
                 Some(existing) if &existing.definition == definition => {}
                 Some(existing) => {
-                    existing.definition = definition.clone();
+                    let before = std::mem::replace(&mut existing.definition, definition.clone());
                     existing.version += 1;
                     existing.updated_at = now;
                     summary.segments.push(key.clone());
-                    segment_writes.push((true, existing.clone()));
+                    segment_writes.push((Some(before), existing.clone()));
                 }
                 None => {
                     let created = segment::Model {
@@ -135,7 +136,7 @@ impl Store {
                     };
                     summary.segments.push(key.clone());
                     next_segments.push(created.clone());
-                    segment_writes.push((false, created));
+                    segment_writes.push((None, created));
                 }
             }
         }
@@ -152,7 +153,7 @@ impl Store {
             &document(&set, &next_flags, &next_segments),
         )?;
 
-        for (exists, model) in segment_writes {
+        for (before, model) in segment_writes {
             let mut active = segment::ActiveModel {
                 flag_set_id: Set(model.flag_set_id),
                 key: Set(model.key.clone()),
@@ -162,13 +163,23 @@ impl Store {
                 updated_at: Set(model.updated_at),
                 ..Default::default()
             };
-            if exists {
+            if before.is_some() {
                 active.id = Set(model.id);
                 active.update(&txn).await?;
             } else {
                 active.insert(&txn).await?;
             }
-            audit(&txn, actor, set.id, &model, now).await?;
+            let entry = Entry {
+                flag_set_id: Some(set.id),
+                subject: Subject::Segment,
+                key: &model.key,
+                action: Action::Import,
+                actor,
+                version: Some(model.version),
+                before,
+                after: Some(model.definition.clone()),
+            };
+            audit::record(&txn, entry, now).await?;
         }
         for (before, model) in flag_writes {
             let mut active = flag::ActiveModel {
@@ -183,70 +194,26 @@ impl Store {
                 updated_at: Set(model.updated_at),
                 ..Default::default()
             };
-            let before_json = before.as_ref().map(|b| {
-                serde_json::json!({"definition": b.definition, "clientVisible": b.client_visible,
-                    "locked": b.locked, "archived": b.archived})
-            });
             if let Some(before) = &before {
                 active.id = Set(before.id);
                 active.update(&txn).await?;
             } else {
                 active.insert(&txn).await?;
             }
-            let after = serde_json::json!({"definition": model.definition,
-                "clientVisible": model.client_visible, "locked": model.locked,
-                "archived": model.archived});
-            let diff = before_json
-                .as_ref()
-                .map(|b| serde_json::to_value(json_patch::diff(b, &after)).unwrap_or(Value::Null));
-            audit_event::ActiveModel {
-                flag_set_id: Set(Some(set.id)),
-                subject_kind: Set("flag".into()),
-                subject_key: Set(model.key.clone()),
-                action: Set("import".into()),
-                actor: Set(actor.name.clone()),
-                request_id: Set(actor.request_id.clone()),
-                version: Set(Some(model.version)),
-                before: Set(before_json),
-                after: Set(Some(after)),
-                diff: Set(diff),
-                out_of_band: Set(false),
-                created_at: Set(now),
-                ..Default::default()
-            }
-            .insert(&txn)
-            .await?;
+            let entry = Entry {
+                flag_set_id: Some(set.id),
+                subject: Subject::Flag,
+                key: &model.key,
+                action: Action::Import,
+                actor,
+                version: Some(model.version),
+                before: before.as_ref().map(audited),
+                after: Some(audited(&model)),
+            };
+            audit::record(&txn, entry, now).await?;
         }
         summary.version = bump_version(&txn, &set, now).await?;
         txn.commit().await?;
         Ok(summary)
     }
-}
-
-/// Records the import of a segment.
-async fn audit(
-    txn: &sea_orm::DatabaseTransaction,
-    actor: &Actor,
-    flag_set_id: i64,
-    segment: &segment::Model,
-    now: OffsetDateTime,
-) -> Result<(), StoreError> {
-    audit_event::ActiveModel {
-        flag_set_id: Set(Some(flag_set_id)),
-        subject_kind: Set("segment".into()),
-        subject_key: Set(segment.key.clone()),
-        action: Set("import".into()),
-        actor: Set(actor.name.clone()),
-        request_id: Set(actor.request_id.clone()),
-        version: Set(Some(segment.version)),
-        before: Set(None),
-        after: Set(Some(segment.definition.clone())),
-        diff: Set(None),
-        out_of_band: Set(false),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(txn)
-    .await?;
-    Ok(())
 }

@@ -8,6 +8,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod audit;
 mod commit;
 mod copy;
 mod cursors;
@@ -31,6 +32,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use serde_json::Value;
 use time::OffsetDateTime;
 
+pub use audit::{Action, Subject};
 pub use commit::Commit;
 pub use copy::{CopyError, TABLES, TableCopy};
 pub use document::{publication_errors, validate_definition};
@@ -40,8 +42,8 @@ pub use flags::{FlagChange, FlagInput};
 pub use import::ImportSummary;
 pub use queries::{AuditFilter, FlagFilter, Page};
 pub use rollouts::{
-    MAX_ROLLOUT_STEPS, NewRollout, ROLLOUT_STEP_ACTION, RolloutRecord, RolloutStatus, RolloutStep,
-    RolloutWeight, StepOutcome, StepRun,
+    MAX_ROLLOUT_STEPS, NewRollout, RolloutRecord, RolloutStatus, RolloutStep, RolloutWeight,
+    StepOutcome, StepRun,
 };
 pub use segments::SegmentRecord;
 pub use tokens::{NewToken, TokenRecord, TokenRole};
@@ -126,13 +128,12 @@ pub struct AuditRecord {
     pub id: i64,
     /// The flag set concerned, if any.
     pub flag_set: Option<String>,
-    /// What kind of thing changed: "flag", "segment", "flag_set", "token".
-    pub subject_kind: String,
+    /// What kind of thing changed.
+    pub subject: Subject,
     /// Its key.
     pub subject_key: String,
-    /// What was done: "create", "update", "kill", "rollback", "archive", ...
-    /// (for out-of-band edits: "insert", "update" or "delete").
-    pub action: String,
+    /// What was done (for out-of-band edits: insert, update or delete).
+    pub action: Action,
     /// The token name, or the database user for out-of-band edits.
     pub actor: String,
     /// The request that made the change, when known.

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use super::document::document;
 use super::entity::{audit_event, flag, flag_set, segment};
-use super::{AuditRecord, FlagRecord, Store, StoreError};
+use super::{Action, AuditRecord, FlagRecord, Store, StoreError, Subject};
 
 /// The most items one page holds.
 pub const MAX_PAGE: u64 = 500;
@@ -120,15 +120,15 @@ impl Store {
         let set = self.find_set(flag_set).await?;
         let events = audit_event::Entity::find()
             .filter(audit_event::Column::FlagSetId.eq(set.id))
-            .filter(audit_event::Column::SubjectKind.eq("flag"))
+            .filter(audit_event::Column::SubjectKind.eq(Subject::Flag.as_str()))
             .filter(audit_event::Column::SubjectKey.eq(key))
             .order_by_asc(audit_event::Column::Id)
             .all(&self.db)
             .await?;
-        Ok(events
+        events
             .into_iter()
             .map(|e| AuditRecord::from_model(Some(set.key.clone()), e))
-            .collect())
+            .collect()
     }
 
     /// A page of the history of each flag in `keys` (flags of
@@ -172,7 +172,7 @@ impl Store {
         // to know whether another page follows), ranked per flag by a
         // window function, which PostgreSQL and SQLite (3.25+) both have.
         let set_id = bind(set.id.into());
-        let kind = bind("flag".into());
+        let kind = bind(Subject::Flag.as_str().into());
         let key_list: Vec<String> = keys.iter().map(|k| bind(k.clone().into())).collect();
         let before = before_id
             .map(|id| format!(" AND e.id < {}", bind(id.into())))
@@ -199,7 +199,7 @@ impl Store {
                 page.next = page.items.last().map(|e| e.id);
             } else {
                 page.items
-                    .push(AuditRecord::from_model(Some(set.key.clone()), event));
+                    .push(AuditRecord::from_model(Some(set.key.clone()), event)?);
             }
         }
         Ok(pages)
@@ -219,7 +219,7 @@ impl Store {
         }
         if let Some(flag) = &filter.flag {
             condition = condition
-                .add(audit_event::Column::SubjectKind.eq("flag"))
+                .add(audit_event::Column::SubjectKind.eq(Subject::Flag.as_str()))
                 .add(audit_event::Column::SubjectKey.eq(flag.as_str()));
         }
         if let Some(actor) = &filter.actor {
@@ -254,7 +254,7 @@ impl Store {
             items: events
                 .into_iter()
                 .map(|e| AuditRecord::from_model(key_of(e.flag_set_id), e))
-                .collect(),
+                .collect::<Result<_, _>>()?,
             next,
         })
     }
@@ -319,13 +319,30 @@ fn escape_like(text: &str) -> String {
 }
 
 impl AuditRecord {
-    fn from_model(flag_set: Option<String>, model: audit_event::Model) -> AuditRecord {
-        AuditRecord {
+    /// The record of a stored row. Every row holds a subject and an action
+    /// that [`Subject`] and [`Action`] name (Ensign's writer, the trigger
+    /// and the migrations write no other); one that does not is reported,
+    /// not guessed at.
+    pub(crate) fn from_model(
+        flag_set: Option<String>,
+        model: audit_event::Model,
+    ) -> Result<AuditRecord, StoreError> {
+        let unknown = |column: &str, value: &str| {
+            StoreError::Database(sea_orm::DbErr::Type(format!(
+                "audit event {}: unknown {column} {value:?}",
+                model.id
+            )))
+        };
+        let subject = Subject::parse(&model.subject_kind)
+            .ok_or_else(|| unknown("subject_kind", &model.subject_kind))?;
+        let action =
+            Action::parse(&model.action).ok_or_else(|| unknown("action", &model.action))?;
+        Ok(AuditRecord {
             id: model.id,
             flag_set,
-            subject_kind: model.subject_kind,
+            subject,
             subject_key: model.subject_key,
-            action: model.action,
+            action,
             actor: model.actor,
             request_id: model.request_id,
             version: model.version,
@@ -334,6 +351,6 @@ impl AuditRecord {
             diff: model.diff,
             out_of_band: model.out_of_band,
             created_at: model.created_at,
-        }
+        })
     }
 }

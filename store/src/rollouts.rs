@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::audit::{self, Action, Entry, Subject};
 use super::document::{check_change, document};
 use super::entity::{audit_event, flag, flag_set, rollout, segment};
 use super::flag_sets::lock_flag_set;
@@ -36,9 +37,6 @@ use crate::weights::set_weights;
 
 /// The most steps one rollout may have.
 pub const MAX_ROLLOUT_STEPS: usize = 100;
-
-/// The audit action of a step's flag write.
-pub const ROLLOUT_STEP_ACTION: &str = "rollout_step";
 
 /// One variant's weight in a step.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -300,7 +298,7 @@ impl Store {
         .insert(&txn)
         .await?;
         let record = record(&set.key, model)?;
-        audit(&txn, actor, set.id, &record, "schedule_rollout", now).await?;
+        audit(&txn, actor, set.id, &record, Action::ScheduleRollout, now).await?;
         txn.commit().await?;
         Ok(record)
     }
@@ -379,7 +377,7 @@ impl Store {
         .update(&txn)
         .await?;
         let cancelled = record(&set.key, model)?;
-        audit(&txn, actor, set.id, &cancelled, "cancel_rollout", now).await?;
+        audit(&txn, actor, set.id, &cancelled, Action::CancelRollout, now).await?;
         txn.commit().await?;
         Ok(cancelled)
     }
@@ -482,7 +480,7 @@ impl Store {
         let written = {
             let marker = audit_event::Entity::find()
                 .filter(audit_event::Column::FlagSetId.eq(set.id))
-                .filter(audit_event::Column::SubjectKind.eq("flag"))
+                .filter(audit_event::Column::SubjectKind.eq(Subject::Flag.as_str()))
                 .filter(audit_event::Column::SubjectKey.eq(&current.flag))
                 .filter(audit_event::Column::RequestId.eq(step_request_id(current.id, index)))
                 .filter(audit_event::Column::OutOfBand.eq(false));
@@ -498,7 +496,7 @@ impl Store {
             let edit = move |definition: &mut Value| set_weights(definition, &weights);
             let change = FlagChange::Edit {
                 expected_version: None,
-                action: ROLLOUT_STEP_ACTION,
+                action: Action::RolloutStep,
                 edit: &edit,
             };
             match self
@@ -723,30 +721,24 @@ async fn audit(
     actor: &Actor,
     flag_set_id: i64,
     rollout: &RolloutRecord,
-    action: &str,
+    action: Action,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    audit_event::ActiveModel {
-        flag_set_id: Set(Some(flag_set_id)),
-        subject_kind: Set("rollout".into()),
-        subject_key: Set(rollout.flag.clone()),
-        action: Set(action.into()),
-        actor: Set(actor.name.clone()),
-        request_id: Set(actor.request_id.clone()),
-        version: Set(None),
-        before: Set(None),
-        after: Set(Some(json!({
-            "id": rollout.id,
-            "steps": steps_json(&rollout.steps),
-            "status": rollout.status.as_str(),
-            "nextStep": rollout.next_step,
-        }))),
-        diff: Set(None),
-        out_of_band: Set(false),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    Ok(())
+    let after = json!({
+        "id": rollout.id,
+        "steps": steps_json(&rollout.steps),
+        "status": rollout.status.as_str(),
+        "nextStep": rollout.next_step,
+    });
+    let entry = Entry {
+        flag_set_id: Some(flag_set_id),
+        subject: Subject::Rollout,
+        key: &rollout.flag,
+        action,
+        actor,
+        version: None,
+        before: None,
+        after: Some(after),
+    };
+    audit::record(db, entry, now).await
 }

@@ -8,8 +8,9 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use super::audit::{self, Action, Entry, Subject};
 use super::document::{check_change, document};
-use super::entity::{audit_event, flag, segment};
+use super::entity::{flag, segment};
 use super::flag_sets::{bump_version, lock_flag_set};
 use super::flags::check_segment_key;
 use super::{Actor, Store, StoreError};
@@ -168,33 +169,21 @@ impl Store {
         };
         bump_version(&txn, &set, now).await?;
         let action = match (&current, &definition) {
-            (None, _) => "create",
-            (Some(_), Some(_)) => "update",
-            (Some(_), None) => "delete",
+            (None, _) => Action::Create,
+            (Some(_), Some(_)) => Action::Update,
+            (Some(_), None) => Action::Delete,
         };
-        let before = current.as_ref().map(|c| c.definition.clone());
-        let after_definition = definition.clone();
-        let diff = match (&before, &after_definition) {
-            (Some(b), Some(a)) => serde_json::to_value(json_patch::diff(b, a)).ok(),
-            _ => None,
+        let entry = Entry {
+            flag_set_id: Some(set.id),
+            subject: Subject::Segment,
+            key,
+            action,
+            actor,
+            version: Some(saved.version),
+            before: current.as_ref().map(|c| c.definition.clone()),
+            after: definition.clone(),
         };
-        audit_event::ActiveModel {
-            flag_set_id: Set(Some(set.id)),
-            subject_kind: Set("segment".into()),
-            subject_key: Set(key.to_owned()),
-            action: Set(action.into()),
-            actor: Set(actor.name.clone()),
-            request_id: Set(actor.request_id.clone()),
-            version: Set(Some(saved.version)),
-            before: Set(before),
-            after: Set(after_definition),
-            diff: Set(diff),
-            out_of_band: Set(false),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
+        audit::record(&txn, entry, now).await?;
         txn.commit().await?;
         Ok(record(&set.key, saved))
     }

@@ -11,7 +11,8 @@ use time::OffsetDateTime;
 
 use engine::publication::{Access, SdkKey};
 
-use super::entity::{api_token, audit_event, flag, flag_set};
+use super::audit::{self, Action, Entry, Subject};
+use super::entity::{api_token, flag, flag_set};
 use super::flag_sets::{bump_version, lock_flag_set};
 use super::{Actor, Store, StoreError};
 
@@ -165,27 +166,21 @@ impl Store {
         }
         .insert(&txn)
         .await?;
-        audit_event::ActiveModel {
-            flag_set_id: Set(set.as_ref().map(|s| s.id)),
-            subject_kind: Set("token".into()),
-            subject_key: Set(model.name.clone()),
-            action: Set("create".into()),
-            actor: Set(actor.name.clone()),
-            request_id: Set(actor.request_id.clone()),
-            version: Set(None),
-            before: Set(None),
-            after: Set(Some(serde_json::json!({
+        let entry = Entry {
+            flag_set_id: set.as_ref().map(|s| s.id),
+            subject: Subject::Token,
+            key: &model.name,
+            action: Action::Create,
+            actor,
+            version: None,
+            before: None,
+            after: Some(serde_json::json!({
                 "role": model.role,
                 "prefix": model.prefix,
                 "flagSet": flag_set,
-            }))),
-            diff: Set(None),
-            out_of_band: Set(false),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
+            })),
+        };
+        audit::record(&txn, entry, now).await?;
         if let Some(set) = &set {
             // Evaluation nodes learn a flag set's keys with its publication.
             bump_version(&txn, set, now).await?;
@@ -264,23 +259,17 @@ impl Store {
             let set = lock_flag_set(&txn, &set.key).await?;
             bump_version(&txn, &set, now).await?;
         }
-        audit_event::ActiveModel {
-            flag_set_id: Set(model.flag_set_id),
-            subject_kind: Set("token".into()),
-            subject_key: Set(model.name.clone()),
-            action: Set("revoke".into()),
-            actor: Set(actor.name.clone()),
-            request_id: Set(actor.request_id.clone()),
-            version: Set(None),
-            before: Set(None),
-            after: Set(Some(serde_json::json!({"prefix": model.prefix}))),
-            diff: Set(None),
-            out_of_band: Set(false),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
+        let entry = Entry {
+            flag_set_id: model.flag_set_id,
+            subject: Subject::Token,
+            key: &model.name,
+            action: Action::Revoke,
+            actor,
+            version: None,
+            before: None,
+            after: Some(serde_json::json!({"prefix": model.prefix})),
+        };
+        audit::record(&txn, entry, now).await?;
         txn.commit().await?;
         let flag_set = self.flag_set_key(model.flag_set_id).await?;
         record(model, flag_set)

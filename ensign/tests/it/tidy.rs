@@ -60,3 +60,46 @@ fn every_source_file_opens_with_a_doc_line() {
         missing.join("\n  ")
     );
 }
+
+/// The places allowed to write an audit row besides the one writer
+/// (`store/src/audit.rs`): store copy, which moves rows as they are, and
+/// the migrations, which hold the PostgreSQL trigger that audits edits
+/// made by hand and data migrations (released, so never edited).
+const AUDIT_WRITERS: [&str; 3] = ["store/src/audit.rs", "store/src/copy.rs", "migrations/src/"];
+
+/// Every audited change goes through the store's one audit writer: no
+/// other source file builds an `audit_events` row. (The patterns are split
+/// so that this file does not match them.)
+#[test]
+fn audit_rows_are_written_in_one_place() {
+    let patterns = [
+        concat!("audit_event", "::ActiveModel"),
+        concat!("audit_event", "::Entity::insert"),
+        concat!("insert into ", "audit_events"),
+        concat!("AuditEvents", "::Table"),
+    ];
+    let root = workspace_root();
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    let mut writers: Vec<String> = files
+        .iter()
+        .filter_map(|path| {
+            let relative = path.strip_prefix(&root).unwrap_or(path);
+            let name = relative.to_string_lossy().replace('\\', "/");
+            let text = std::fs::read_to_string(path).ok()?.to_lowercase();
+            let hit = patterns.iter().any(|p| text.contains(&p.to_lowercase()));
+            (hit && !AUDIT_WRITERS.iter().any(|w| name.starts_with(w))).then_some(name)
+        })
+        .collect();
+    writers.sort();
+    assert!(
+        writers.is_empty(),
+        "audit rows are built outside store/src/audit.rs in:\n  {}",
+        writers.join("\n  ")
+    );
+    let writer = std::fs::read_to_string(root.join("store/src/audit.rs")).expect("the writer");
+    assert!(
+        writer.contains(patterns[0]),
+        "the one writer no longer builds the row the way this check looks for"
+    );
+}

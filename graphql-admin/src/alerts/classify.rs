@@ -4,7 +4,7 @@
 use engine::Diagnostic;
 use serde_json::Value;
 
-use store::{AuditRecord, Store, StoreError};
+use store::{Action, AuditRecord, Store, StoreError, Subject};
 
 /// How urgent an alert is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -80,7 +80,7 @@ pub struct Alert {
 /// The reasons an audit event raises an alert; empty for an ordinary
 /// change. Only flag changes are considered.
 pub fn alert_kinds(event: &AuditRecord) -> Vec<AlertKind> {
-    if event.subject_kind != "flag" {
+    if event.subject != Subject::Flag {
         return Vec::new();
     }
     let mut kinds = Vec::new();
@@ -96,7 +96,7 @@ pub fn alert_kinds(event: &AuditRecord) -> Vec<AlertKind> {
     let was_disabled = state(&event.before).as_deref() == Some("DISABLED");
     // Creating a flag that starts disabled is how flags are usually born,
     // not a kill switch; disabling one that existed is.
-    if event.action == "kill" || (disabled && event.before.is_some() && !was_disabled) {
+    if event.action == Action::Kill || (disabled && event.before.is_some() && !was_disabled) {
         kinds.push(AlertKind::KillSwitch);
     }
     let locked = |side: &Option<Value>| {
@@ -209,14 +209,14 @@ mod tests {
 
     use super::*;
 
-    fn event(action: &str, out_of_band: bool, before: Value, after: Value) -> AuditRecord {
+    fn event(action: Action, out_of_band: bool, before: Value, after: Value) -> AuditRecord {
         let side = |v: Value| (!v.is_null()).then_some(v);
         AuditRecord {
             id: 7,
             flag_set: Some("production".into()),
-            subject_kind: "flag".into(),
+            subject: Subject::Flag,
             subject_key: "banner".into(),
-            action: action.into(),
+            action,
             actor: "ada".into(),
             request_id: None,
             version: Some(2),
@@ -244,48 +244,51 @@ mod tests {
         let on = flag("ENABLED", false);
         let off = flag("DISABLED", false);
         let locked = flag("ENABLED", true);
-        check(event("update", false, on.clone(), on.clone()), expect![""]);
         check(
-            event("create", false, Value::Null, off.clone()),
+            event(Action::Update, false, on.clone(), on.clone()),
             expect![""],
         );
         check(
-            event("kill", false, on.clone(), off.clone()),
-            expect!["kill_switch"],
-        );
-        check(
-            event("update", false, on.clone(), off.clone()),
-            expect!["kill_switch"],
-        );
-        check(
-            event("update", false, off.clone(), off.clone()),
+            event(Action::Create, false, Value::Null, off.clone()),
             expect![""],
         );
         check(
-            event("update", false, locked.clone(), on.clone()),
+            event(Action::Kill, false, on.clone(), off.clone()),
+            expect!["kill_switch"],
+        );
+        check(
+            event(Action::Update, false, on.clone(), off.clone()),
+            expect!["kill_switch"],
+        );
+        check(
+            event(Action::Update, false, off.clone(), off.clone()),
+            expect![""],
+        );
+        check(
+            event(Action::Update, false, locked.clone(), on.clone()),
             expect!["locked_flag"],
         );
         check(
-            event("update", false, on.clone(), locked.clone()),
+            event(Action::Update, false, on.clone(), locked.clone()),
             expect!["locked_flag"],
         );
         check(
-            event("update", true, locked.clone(), flag("DISABLED", true)),
+            event(Action::Update, true, locked.clone(), flag("DISABLED", true)),
             expect!["out_of_band kill_switch locked_flag"],
         );
         check(
-            event("delete", true, on.clone(), Value::Null),
+            event(Action::Delete, true, on.clone(), Value::Null),
             expect!["out_of_band"],
         );
-        let mut token = event("create", false, Value::Null, Value::Null);
-        token.subject_kind = "token".into();
+        let mut token = event(Action::Create, false, Value::Null, Value::Null);
+        token.subject = Subject::Token;
         check(token, expect![""]);
     }
 
     #[test]
     fn out_of_band_messages_say_what_is_served() {
         let edit = event(
-            "update",
+            Action::Update,
             true,
             flag("ENABLED", false),
             flag("ENABLED", false),

@@ -14,7 +14,7 @@ use time::format_description::well_known::Rfc3339;
 use engine::Diagnostic;
 
 use super::classify::Alert;
-use store::AuditRecord;
+use store::{AuditRecord, Subject};
 
 /// The header carrying `sha256=<hex>`, the HMAC-SHA256 of the signed
 /// material under the target's secret.
@@ -169,7 +169,7 @@ pub(crate) struct Delivery {
 /// The deliveries of one flag change: `flag.changed`, and `flag.alert` when
 /// it raises an alert.
 pub(crate) fn deliveries(event: &AuditRecord, alert: Option<&Alert>) -> Vec<Delivery> {
-    if event.subject_kind != "flag" {
+    if event.subject != Subject::Flag {
         return Vec::new();
     }
     let mut out = vec![delivery(event, EventType::FlagChanged, None)];
@@ -188,7 +188,7 @@ fn delivery(event: &AuditRecord, kind: EventType, alert: Option<&Alert>) -> Deli
         occurred_at: event.created_at.format(&Rfc3339).unwrap_or_default(),
         flag_set: event.flag_set.as_deref(),
         flag: &event.subject_key,
-        action: &event.action,
+        action: event.action.as_str(),
         actor: &event.actor,
         request_id: event.request_id.as_deref(),
         version: event.version,

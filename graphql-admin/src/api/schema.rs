@@ -18,7 +18,7 @@ use super::history::{HistoryKey, HistoryLoader};
 use super::nesting::NestingLimit;
 use super::sockets::Sockets;
 use super::validation::ContainValidation;
-use store::{Actor, AuditRecord, Commit, FlagRecord, FlagSetRecord, Store, StoreError};
+use store::{Action, Actor, AuditRecord, Commit, FlagRecord, FlagSetRecord, Store, StoreError};
 use store::{
     AuditFilter, FlagChange, FlagFilter, FlagInput, NewFlagSet, Page, TokenRecord, TokenRole,
 };
@@ -80,7 +80,7 @@ impl From<Commit> for CommitObject {
         CommitObject {
             flag_set: commit.flag_set,
             flag: commit.flag,
-            action: commit.action,
+            action: commit.action.as_str().to_owned(),
             actor: commit.actor,
         }
     }
@@ -411,9 +411,9 @@ impl From<AuditRecord> for AuditObject {
         AuditObject {
             id: r.id,
             flag_set: r.flag_set,
-            subject_kind: r.subject_kind,
+            subject_kind: r.subject.as_str().to_owned(),
             subject_key: r.subject_key,
-            action: r.action,
+            action: r.action.as_str().to_owned(),
             actor: r.actor,
             request_id: r.request_id,
             version: r.version,
@@ -764,7 +764,7 @@ impl FlagMutation {
         let _ = admin.commits.send(Commit {
             flag_set: key,
             flag: None,
-            action: "create".into(),
+            action: Action::Create,
             actor: actor.name,
         });
         Ok(set.into())
@@ -822,7 +822,7 @@ impl FlagMutation {
         };
         let change = FlagChange::Edit {
             expected_version: None,
-            action: "kill",
+            action: Action::Kill,
             edit: &edit,
         };
         FlagMutation::write(ctx, &flag_set, &key, change).await
@@ -843,7 +843,7 @@ impl FlagMutation {
         };
         let change = FlagChange::Edit {
             expected_version: Some(expected_version),
-            action: "set_default_variant",
+            action: Action::SetDefaultVariant,
             edit: &edit,
         };
         FlagMutation::write(ctx, &flag_set, &key, change).await
@@ -870,7 +870,7 @@ impl FlagMutation {
         };
         let change = FlagChange::Edit {
             expected_version: Some(expected_version),
-            action: "set_rollout",
+            action: Action::SetRollout,
             edit: &edit,
         };
         FlagMutation::write(ctx, &flag_set, &key, change).await
@@ -911,7 +911,7 @@ impl FlagMutation {
         let _ = admin.commits.send(Commit {
             flag_set,
             flag: None,
-            action: "import".into(),
+            action: Action::Import,
             actor: actor.name,
         });
         Ok(summary.version)

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::cost::unpaged;
 use super::schema::{admin, authorize, store_error, time, writable};
-use store::{Commit, SegmentRecord, TokenRole};
+use store::{Action, Commit, SegmentRecord, TokenRole};
 
 /// A segment.
 #[derive(Debug, Clone, SimpleObject)]
@@ -72,6 +72,12 @@ impl SegmentMutation {
         let actor = authorize(ctx, TokenRole::Editor)?;
         writable(ctx, &flag_set)?;
         let admin = admin(ctx)?;
+        // The action as the store audits it.
+        let action = match (&definition, expected_version) {
+            (None, _) => Action::Delete,
+            (Some(_), None) => Action::Create,
+            (Some(_), Some(_)) => Action::Update,
+        };
         let segment = match definition {
             Some(definition) => {
                 admin
@@ -90,7 +96,7 @@ impl SegmentMutation {
         let _ = admin.commits.send(Commit {
             flag_set,
             flag: None,
-            action: "segment".into(),
+            action,
             actor: actor.name,
         });
         Ok(segment.into())

@@ -18,8 +18,8 @@ use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use store::Commit;
+use store::{Action, FlagChange, FlagInput, NewFlagSet, TokenRole};
 use store::{Actor, Store};
-use store::{FlagChange, FlagInput, NewFlagSet, TokenRole};
 use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
 use warp::Filter;
@@ -276,7 +276,7 @@ async fn write(
     key: &str,
     change: FlagChange<'_>,
 ) -> i64 {
-    let action = change.action().to_owned();
+    let action = change.action();
     store
         .write_flag(&Actor::named("ada"), "production", key, change)
         .await
@@ -367,7 +367,7 @@ async fn flag_changes_are_signed_and_only_unusual_ones_alert() {
             "banner",
             FlagChange::Edit {
                 expected_version: None,
-                action: "kill",
+                action: Action::Kill,
                 edit: &kill,
             },
         )
@@ -631,7 +631,7 @@ async fn the_alerts_query_lists_unusual_changes() {
             "checkout",
             FlagChange::Edit {
                 expected_version: None,
-                action: "kill",
+                action: Action::Kill,
                 edit: &kill,
             },
         )

@@ -13,8 +13,8 @@ use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
+use store::{Action, FlagChange, FlagInput, NewFlagSet};
 use store::{Actor, Store, StoreError};
-use store::{FlagChange, FlagInput, NewFlagSet};
 
 use test_support::{PrivateRedis, TestDb, clean_prefix, redis_url, shared_redis, unique_name};
 
@@ -577,7 +577,7 @@ async fn a_kill_switch_on_a_flag_broken_by_hand_is_published() {
             "banner",
             FlagChange::Edit {
                 expected_version: None,
-                action: "kill",
+                action: Action::Kill,
                 edit: &kill,
             },
         )
@@ -636,7 +636,7 @@ async fn a_kill_switch_on_a_flag_broken_by_hand_is_published() {
             "banner",
             FlagChange::Edit {
                 expected_version: None,
-                action: "enable",
+                action: Action::Update,
                 edit: &enable,
             },
         )

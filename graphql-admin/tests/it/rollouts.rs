@@ -10,11 +10,11 @@ use graphql_admin::scheduler::{Scheduler, SchedulerSettings, Tick};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 use store::Commit;
-use store::{Actor, AuditRecord, Store, StoreError};
 use store::{
-    FlagChange, FlagInput, NewFlagSet, NewRollout, ROLLOUT_STEP_ACTION, RolloutStatus, RolloutStep,
-    RolloutWeight, StepOutcome, StepRun, TokenRole,
+    Action, FlagChange, FlagInput, NewFlagSet, NewRollout, RolloutStatus, RolloutStep,
+    RolloutWeight, StepOutcome, StepRun, Subject, TokenRole,
 };
+use store::{Actor, AuditRecord, Store, StoreError};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 use tokio::sync::broadcast;
@@ -119,7 +119,7 @@ async fn step_events(store: &Store) -> Vec<AuditRecord> {
         .await
         .unwrap()
         .into_iter()
-        .filter(|e| e.action == ROLLOUT_STEP_ACTION)
+        .filter(|e| e.action == Action::RolloutStep)
         .collect()
 }
 
@@ -326,7 +326,7 @@ async fn due_steps_apply_in_order_each_one_audited_commit() {
             audit
                 .items
                 .iter()
-                .any(|e| e.subject_kind == "rollout" && e.action == "schedule_rollout"),
+                .any(|e| e.subject == Subject::Rollout && e.action == Action::ScheduleRollout),
             "scheduling is audited"
         );
         db.drop_all().await;
@@ -358,7 +358,7 @@ async fn a_step_written_before_a_crash_is_not_written_again() {
                 "checkout",
                 FlagChange::Edit {
                     expected_version: None,
-                    action: ROLLOUT_STEP_ACTION,
+                    action: Action::RolloutStep,
                     edit: &edit,
                 },
             )
@@ -558,7 +558,7 @@ async fn the_scheduler_applies_due_steps_and_announces_them() {
                 Commit {
                     flag_set: "production".into(),
                     flag: Some("checkout".into()),
-                    action: ROLLOUT_STEP_ACTION.into(),
+                    action: Action::RolloutStep,
                     actor: rollout.actor(),
                 }
             );
@@ -704,7 +704,7 @@ async fn one_scheduler_runs_rollouts_and_another_takes_over() {
             .collect::<Vec<_>>()
     );
     for _ in 0..5 {
-        assert_eq!(announced.try_recv().unwrap().action, ROLLOUT_STEP_ACTION);
+        assert_eq!(announced.try_recv().unwrap().action, Action::RolloutStep);
     }
     assert!(announced.try_recv().is_err());
     assert_eq!(

@@ -3,7 +3,7 @@
 
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
-use store::{Actor, Store, StoreError};
+use store::{Action, Actor, Store, StoreError, Subject};
 use store::{AuditFilter, FlagChange, FlagFilter, FlagInput, NewFlagSet};
 
 use test_support::TestDb;
@@ -132,7 +132,7 @@ async fn a_write_stores_the_flag_audits_it_and_bumps_the_flag_set_version() {
         assert_eq!(history.len(), 2, "{}", db.backend);
         let last = &history[1];
         assert_eq!(last.actor, "grace");
-        assert_eq!(last.action, "update");
+        assert_eq!(last.action, Action::Update);
         assert_eq!(last.request_id.as_deref(), Some("req-7"));
         assert_eq!(last.version, Some(2));
         assert_eq!(
@@ -416,7 +416,7 @@ async fn kill_switch_archive_and_rollback() {
                 "banner",
                 FlagChange::Edit {
                     expected_version: None,
-                    action: "kill",
+                    action: Action::Kill,
                     edit: &kill,
                 },
             )
@@ -696,7 +696,7 @@ async fn out_of_band_sql_edits_are_audited_on_postgres() {
     let last = history.last().unwrap();
     assert!(last.out_of_band);
     assert_eq!(last.actor, "postgres");
-    assert_eq!(last.action, "update");
+    assert_eq!(last.action, Action::Update);
     assert_eq!(last.version, Some(2));
     assert_eq!(
         last.before.as_ref().unwrap()["definition"]["defaultVariant"],
@@ -889,7 +889,7 @@ async fn tokens_authenticate_until_revoked() {
         let token_events: Vec<String> = audit
             .items
             .iter()
-            .filter(|e| e.subject_kind == "token")
+            .filter(|e| e.subject == Subject::Token)
             .map(|e| format!("{}:{}", e.action, e.subject_key))
             .collect();
         assert_eq!(token_events, ["revoke:web", "create:web", "create:ops"]);
@@ -928,7 +928,7 @@ async fn a_sqlite_store_copies_to_postgres_verified() {
             "new-checkout",
             FlagChange::Edit {
                 expected_version: None,
-                action: "kill",
+                action: Action::Kill,
                 edit: &kill,
             },
         )
@@ -1131,7 +1131,7 @@ async fn segments_are_validated_against_the_flags_that_use_them() {
             .await
             .unwrap();
         assert!(store.segments("production").await.unwrap().is_empty());
-        let actions: Vec<String> = store
+        let actions: Vec<Action> = store
             .audit(&AuditFilter {
                 flag_set: Some("production".into()),
                 ..AuditFilter::default()
@@ -1140,10 +1140,10 @@ async fn segments_are_validated_against_the_flags_that_use_them() {
             .unwrap()
             .items
             .into_iter()
-            .filter(|e| e.subject_kind == "segment")
+            .filter(|e| e.subject == Subject::Segment)
             .map(|e| e.action)
             .collect();
-        assert_eq!(actions, ["delete", "update", "create"]);
+        assert_eq!(actions, [Action::Delete, Action::Update, Action::Create]);
         db.drop_all().await;
     }
 }
@@ -1489,7 +1489,7 @@ async fn rule_3_a_migration_inlines_segments_that_refer_to_segments() {
                 format!(
                     "{} {} {} v{} {} -> {} {}",
                     e.flag_set.as_deref().unwrap_or("-"),
-                    e.subject_kind,
+                    e.subject,
                     e.subject_key,
                     e.version.unwrap_or(0),
                     e.before.clone().unwrap_or_default(),
@@ -1518,8 +1518,79 @@ async fn rule_3_a_migration_inlines_segments_that_refer_to_segments() {
         assert!(
             events
                 .iter()
-                .all(|e| e.action == "update" && !e.out_of_band)
+                .all(|e| e.action == Action::Update && !e.out_of_band)
         );
+        db.drop_all().await;
+    }
+}
+
+/// Every audit entry comes from the one writer, so entries of every kind
+/// follow the same rules: a segment changed by an import records its
+/// before-state and a diff like any other update, and an entry without a
+/// before-state has no diff at all (SQL NULL, never a JSON null).
+#[tokio::test]
+async fn imports_audit_segments_with_their_before_state_and_diff() {
+    for db in TestDb::both("imports_audit_segments_with_their_before_state_and_diff").await {
+        let store = &db.store;
+        let actor = with_flag_set(store).await;
+        let file = |age: i64| {
+            json!({
+                "flags": {"banner": {
+                    "state": "ENABLED",
+                    "variants": {"on": true, "off": false},
+                    "defaultVariant": "off",
+                    "targeting": {"if": [{"$ref": "adults"}, "on", null]},
+                }},
+                "$evaluators": {"adults": {">=": [{"var": "age"}, age]}},
+            })
+        };
+        store
+            .import_flag_set(&actor, "production", file(18))
+            .await
+            .unwrap();
+        store
+            .import_flag_set(&actor, "production", file(21))
+            .await
+            .unwrap();
+        let segment_entries: Vec<_> = store
+            .audit(&store::AuditFilter {
+                flag_set: Some("production".into()),
+                ..store::AuditFilter::default()
+            })
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|e| e.subject == Subject::Segment)
+            .collect();
+        let [second, first] = segment_entries.as_slice() else {
+            panic!("two segment entries: {segment_entries:?}");
+        };
+        assert_eq!(
+            (first.action, second.action),
+            (Action::Import, Action::Import)
+        );
+        assert_eq!(first.before, None);
+        assert_eq!(first.diff, None);
+        assert_eq!(second.before, Some(json!({">=": [{"var": "age"}, 18]})));
+        assert_eq!(second.after, Some(json!({">=": [{"var": "age"}, 21]})));
+        assert_eq!(
+            second.diff,
+            Some(json!([{"op": "replace", "path": "/>=/1", "value": 21}]))
+        );
+        // No entry of any kind stores a JSON null where it has no diff.
+        let null_diffs: i64 = store
+            .connection()
+            .query_one_raw(sea_orm::Statement::from_string(
+                store.backend(),
+                "SELECT COUNT(*) AS n FROM audit_events WHERE diff IS NOT NULL \
+                 AND (before IS NULL OR CAST(diff AS TEXT) = 'null')",
+            ))
+            .await
+            .unwrap()
+            .and_then(|row| row.try_get::<i64>("", "n").ok())
+            .unwrap();
+        assert_eq!(null_diffs, 0);
         db.drop_all().await;
     }
 }
