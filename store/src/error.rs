@@ -1,8 +1,9 @@
 //! The store's errors, each with a stable code for the API edge.
 
 use engine::Diagnostic;
-use engine::flag_key::KeyError;
 use sea_orm::DbErr;
+
+use crate::keys::KeyError;
 
 /// Why a store operation failed. Nothing is written when one is returned.
 #[derive(Debug, thiserror::Error)]
@@ -84,11 +85,11 @@ pub enum StoreError {
         /// What the engine's compiler found.
         diagnostics: Vec<Diagnostic>,
     },
-    /// A flag or segment key that the store-key rule
-    /// ([`engine::flag_key::check_store_key`]) refuses.
+    /// A flag, segment or flag set key that its rule refuses (see
+    /// [`crate::FlagKey`], [`crate::SegmentKey`], [`crate::FlagSetKey`]).
     #[error("invalid {what} {key:?}: it {source}")]
     InvalidKey {
-        /// "flag key" or "segment key".
+        /// "flag key", "segment key" or "flag set key".
         what: &'static str,
         /// The key.
         key: String,

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::audit::{self, Action, Entry, Subject};
 use super::entity::flag_set;
-use super::{Actor, FlagSetRecord, Store, StoreError};
+use super::{Actor, FlagSetKey, FlagSetRecord, Store, StoreError};
 
 /// What creating a flag set takes.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -34,7 +34,7 @@ impl Store {
         actor: &Actor,
         new: NewFlagSet,
     ) -> Result<FlagSetRecord, StoreError> {
-        check_flag_set_key(&new.key)?;
+        FlagSetKey::new(new.key.as_str())?;
         if let Some(version) = &new.fractional
             && !matches!(version.as_str(), "v1" | "v2" | "v3")
         {
@@ -170,24 +170,6 @@ pub(crate) async fn bump_version(
             key: set.key.clone(),
         })?;
     Ok(version)
-}
-
-/// Flag set keys name Redis keys and selectors, so they are kept simple.
-fn check_flag_set_key(key: &str) -> Result<(), StoreError> {
-    let invalid = |reason: &str| StoreError::InvalidInput {
-        what: "flag set key",
-        reason: format!("{key:?} {reason}"),
-    };
-    if key.is_empty() || key.len() > 64 {
-        return Err(invalid("must be 1 to 64 bytes long"));
-    }
-    if !key
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-    {
-        return Err(invalid("may hold only letters, digits, '_', '-' and '.'"));
-    }
-    Ok(())
 }
 
 /// A flag set's settings as the audit trail records them.

@@ -11,7 +11,7 @@ use super::audit::{self, Action, Entry, Subject};
 use super::document::{check_change, document};
 use super::entity::{audit_event, flag, flag_set, segment};
 use super::flag_sets::{bump_version, lock_flag_set};
-use super::{Actor, FlagRecord, Store, StoreError};
+use super::{Actor, FlagKey, FlagRecord, Store, StoreError};
 
 /// The content of a flag write.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,7 +114,7 @@ impl Store {
         key: &str,
         change: FlagChange<'_>,
     ) -> Result<FlagRecord, StoreError> {
-        check_flag_key(key)?;
+        FlagKey::new(key)?;
         let txn = self.begin_write().await?;
         let set = lock_flag_set(&txn, flag_set).await?;
         let flags = flag::Entity::find()
@@ -300,26 +300,6 @@ pub(crate) fn audited(flag: &flag::Model) -> Value {
         "clientVisible": flag.client_visible,
         "locked": flag.locked,
         "archived": flag.archived,
-    })
-}
-
-/// Refuses a flag key that the store-key rule refuses (flagd accepts any
-/// non-empty key; a stored one must also be visible and bounded).
-pub(crate) fn check_flag_key(key: &str) -> Result<(), StoreError> {
-    check_key("flag key", key)
-}
-
-/// Refuses a segment key that the store-key rule refuses: segment keys are
-/// what flags name in `$ref`, shown like flag keys.
-pub(crate) fn check_segment_key(key: &str) -> Result<(), StoreError> {
-    check_key("segment key", key)
-}
-
-fn check_key(what: &'static str, key: &str) -> Result<(), StoreError> {
-    engine::flag_key::check_store_key(key).map_err(|source| StoreError::InvalidKey {
-        what,
-        key: key.to_owned(),
-        source,
     })
 }
 

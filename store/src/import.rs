@@ -9,9 +9,9 @@ use super::audit::{self, Action, Entry, Subject};
 use super::document::{check_change, document};
 use super::entity::{flag, segment};
 use super::flag_sets::{bump_version, lock_flag_set};
-use super::flags::{audited, check_flag_key, check_segment_key};
+use super::flags::audited;
 use super::segments::check_no_ref;
-use super::{Actor, Store, StoreError};
+use super::{Actor, FlagKey, SegmentKey, Store, StoreError};
 
 /// What an import changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,10 +49,10 @@ impl Store {
         // The store-key rule, which flagd's schema does not have: an
         // import is a store write like any other.
         for raw in &parsed.flags {
-            check_flag_key(&raw.key)?;
+            FlagKey::new(raw.key.as_str())?;
         }
         for key in parsed.evaluators.keys() {
-            check_segment_key(key)?;
+            SegmentKey::new(key.as_str())?;
         }
         if !diagnostics.is_empty() {
             return Err(StoreError::Invalid {

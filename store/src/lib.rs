@@ -18,6 +18,7 @@ mod error;
 mod flag_sets;
 mod flags;
 mod import;
+mod keys;
 mod publications;
 mod queries;
 mod rollouts;
@@ -40,6 +41,7 @@ pub use error::StoreError;
 pub use flag_sets::NewFlagSet;
 pub use flags::{FlagChange, FlagInput};
 pub use import::ImportSummary;
+pub use keys::{FlagKey, FlagSetKey, KeyError, MAX_FLAG_SET_KEY_BYTES, SegmentKey};
 pub use queries::{AuditFilter, FlagFilter, Page};
 pub use rollouts::{
     MAX_ROLLOUT_STEPS, NewRollout, RolloutRecord, RolloutStatus, RolloutStep, RolloutWeight,

@@ -12,8 +12,7 @@ use super::audit::{self, Action, Entry, Subject};
 use super::document::{check_change, document};
 use super::entity::{flag, segment};
 use super::flag_sets::{bump_version, lock_flag_set};
-use super::flags::check_segment_key;
-use super::{Actor, Store, StoreError};
+use super::{Actor, SegmentKey, Store, StoreError};
 
 /// A segment as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,7 +79,7 @@ impl Store {
         definition: Option<Value>,
         expected_version: Option<i64>,
     ) -> Result<SegmentRecord, StoreError> {
-        check_segment_key(key)?;
+        SegmentKey::new(key)?;
         if let Some(definition) = &definition {
             check_no_ref(key, definition)?;
         }

@@ -626,7 +626,7 @@ async fn keys_are_checked() {
             )
             .await
             .unwrap_err();
-        assert_eq!(error.code(), "INVALID_INPUT", "{bad:?}");
+        assert_eq!(error.code(), "INVALID_KEY", "{bad:?}");
     }
     let error = store
         .create_flag_set(
