@@ -6,8 +6,9 @@ use std::collections::HashMap;
 
 use async_graphql::{Context, Enum, Object, SimpleObject};
 
+use super::audit::AuditObject;
 use super::cost::{page_size, paged};
-use super::schema::{AuditObject, admin, authorize, store_error};
+use super::schema::{admin, authorize, store_error};
 use crate::alerts::{self, AlertKind, Publication, Severity};
 use store::{AuditFilter, TokenRole};
 use store::{Store, StoreError};

@@ -1,7 +1,12 @@
-//! The GraphQL admin API: its schema and its warp routes.
+//! The GraphQL admin API: its schema, one module per subject, and its warp
+//! routes.
 
 pub mod alerts;
+pub mod audit;
 pub mod cost;
+pub mod evaluation;
+pub mod flag_sets;
+pub mod flags;
 pub mod history;
 pub mod nesting;
 pub mod rollouts;
@@ -9,12 +14,14 @@ pub mod routes;
 pub mod schema;
 pub mod segments;
 pub mod sockets;
+pub mod subscription;
+pub mod tokens;
 pub mod validation;
 
 pub use cost::MAX_FIRST;
 pub use routes::{MAX_BODY_BYTES, routes, routes_over, routes_with, routes_with_sockets};
 pub use schema::{
-    Admin, AdminSchema, Caller, CommitObject, ReadOnlySet, ReadOnlySets, detached, schema,
-    schema_with, sdl,
+    Admin, AdminSchema, Caller, ReadOnlySet, ReadOnlySets, detached, schema, schema_with, sdl,
 };
 pub use sockets::Sockets;
+pub use subscription::CommitObject;

@@ -7,7 +7,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::cost::unpaged;
-use super::schema::{Weight, admin, authorize, coded, store_error, time, writable};
+use super::flags::Weight;
+use super::schema::{admin, authorize, coded, store_error, time, writable};
 use store::{NewRollout, RolloutRecord, RolloutStatus, RolloutStep, RolloutWeight, TokenRole};
 
 /// Where a rollout stands.
