@@ -8,7 +8,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-use graphql_admin::api::{detached, nesting};
+use graphql_admin::api::{ApiError, detached, nesting};
 
 fuzz_target!(|data: &[u8]| {
     thread_local! {
@@ -25,11 +25,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let checked = nesting::check(&request.query);
     let response = SCHEMA.with(|schema| futures::executor::block_on(schema.execute(request)));
-    let refused = response.errors.iter().any(|e| {
-        e.extensions
-            .as_ref()
-            .and_then(|x| x.get("code"))
-            .is_some_and(|c| *c == async_graphql::Value::from(nesting::NESTING_TOO_DEEP))
-    });
+    let refused = response
+        .errors
+        .iter()
+        .any(|e| matches!(e.source::<ApiError>(), Some(ApiError::NestingTooDeep { .. })));
     assert_eq!(checked.is_err(), refused, "the check and the schema agree");
 });

@@ -8,7 +8,8 @@ use async_graphql::{Context, Enum, Object, SimpleObject};
 
 use super::audit::AuditObject;
 use super::cost::{page_size, paged};
-use super::schema::{admin, authorize, store_error};
+use super::error::store_error;
+use super::schema::{admin, authorize};
 use crate::alerts::{self, AlertKind, Publication, Severity};
 use store::{AuditFilter, TokenRole};
 use store::{Store, StoreError};

@@ -7,7 +7,8 @@ use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 
 use super::cost::{page_size, paged};
-use super::schema::{admin, authorize, coded, store_error, time};
+use super::error::{ApiError, store_error};
+use super::schema::{admin, authorize, time};
 use store::{AuditFilter, AuditRecord, Page, TokenRole};
 
 /// An audit event.
@@ -99,12 +100,8 @@ impl Default for AuditQuery {
 
 fn parse_time(text: Option<String>) -> async_graphql::Result<Option<time::OffsetDateTime>> {
     text.map(|t| {
-        time::OffsetDateTime::parse(&t, &Rfc3339).map_err(|e| {
-            coded(
-                format!("{t:?} is not an RFC 3339 time: {e}"),
-                "INVALID_INPUT",
-            )
-        })
+        time::OffsetDateTime::parse(&t, &Rfc3339)
+            .map_err(|error| ApiError::InvalidTime { text: t, error }.into())
     })
     .transpose()
 }

@@ -10,9 +10,10 @@
 use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation};
-use async_graphql::{ErrorExtensionValues, ServerError, ValidationResult};
+use async_graphql::{ServerError, ValidationResult};
 
-use super::schema::{MAX_COMPLEXITY, MAX_DEPTH, coded};
+use super::error::ApiError;
+use super::schema::{MAX_COMPLEXITY, MAX_DEPTH};
 
 /// The most items one page of any paged field holds.
 pub const MAX_FIRST: u64 = 100;
@@ -40,10 +41,7 @@ pub(super) fn page_size(first: u64) -> async_graphql::Result<u64> {
     if (1..=MAX_FIRST).contains(&first) {
         Ok(first)
     } else {
-        Err(coded(
-            format!("first must be 1 to {MAX_FIRST}, not {first}"),
-            "INVALID_PAGE_SIZE",
-        ))
+        Err(ApiError::InvalidPageSize { first }.into())
     }
 }
 
@@ -68,34 +66,15 @@ impl Extension for CostLimits {
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let result = next.run(ctx).await?;
         if result.depth > MAX_DEPTH {
-            return Err(vec![refused(
-                format!(
-                    "the query is nested too deep: depth {}, at most {MAX_DEPTH}",
-                    result.depth
-                ),
-                "TOO_DEEP",
-            )]);
+            let depth = result.depth;
+            return Err(vec![ApiError::TooDeep { depth }.server_error(None)]);
         }
         if result.complexity > MAX_COMPLEXITY {
-            return Err(vec![refused(
-                format!(
-                    "the query is too complex: complexity {}, at most {MAX_COMPLEXITY} \
-                     (each list counts once per item it may return: ask for smaller pages)",
-                    result.complexity
-                ),
-                "TOO_COMPLEX",
-            )]);
+            let complexity = result.complexity;
+            return Err(vec![ApiError::TooComplex { complexity }.server_error(None)]);
         }
         Ok(result)
     }
-}
-
-fn refused(message: String, code: &str) -> ServerError {
-    let mut error = ServerError::new(message, None);
-    let mut extensions = ErrorExtensionValues::default();
-    extensions.set("code", code);
-    error.extensions = Some(extensions);
-    error
 }
 
 #[cfg(test)]

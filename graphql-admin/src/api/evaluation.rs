@@ -4,7 +4,8 @@
 use async_graphql::{Context, Json, Object, SimpleObject};
 use serde_json::{Map, Value};
 
-use super::schema::{admin, authorize, coded, store_error};
+use super::error::{ApiError, store_error};
+use super::schema::{admin, authorize};
 use store::TokenRole;
 
 /// The evaluation debugger's answer.
@@ -41,7 +42,7 @@ impl EvaluationQuery {
             .await
             .map_err(store_error)?;
         let (file, _) = engine::model::from_value(document)
-            .map_err(|e| coded(e.to_string(), "INVALID_DEFINITION"))?;
+            .map_err(|error| ApiError::InvalidDocument { error })?;
         let (set, _) =
             engine::FlagSet::compile(&flag_set, &file, &engine::CompileOptions::default(), None);
         let prepared = set.prepare(&context.0);

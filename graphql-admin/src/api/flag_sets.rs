@@ -6,7 +6,8 @@ use async_graphql::{Context, Json, Object, SimpleObject};
 use serde_json::{Map, Value};
 
 use super::cost::unpaged;
-use super::schema::{ReadOnlySet, ReadOnlySets, admin, authorize, store_error, time, writable};
+use super::error::store_error;
+use super::schema::{ReadOnlySet, ReadOnlySets, admin, authorize, time, writable};
 use store::{Action, Commit, FlagSetRecord, NewFlagSet, TokenRole};
 
 /// A flag set.

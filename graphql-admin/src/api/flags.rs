@@ -9,8 +9,9 @@ use serde_json::Value;
 
 use super::audit::AuditPage;
 use super::cost::{page_size, paged};
+use super::error::{store_error, store_error_ref};
 use super::history::{HistoryKey, HistoryLoader};
-use super::schema::{admin, authorize, store_error, store_error_ref, time, writable};
+use super::schema::{admin, authorize, time, writable};
 use store::{Action, Commit, FlagChange, FlagFilter, FlagInput, FlagRecord, Page, TokenRole};
 
 /// A flag.

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod cost;
+pub mod error;
 pub mod evaluation;
 pub mod flag_sets;
 pub mod flags;
@@ -19,6 +20,7 @@ pub mod tokens;
 pub mod validation;
 
 pub use cost::MAX_FIRST;
+pub use error::ApiError;
 pub use routes::{MAX_BODY_BYTES, routes, routes_over, routes_with, routes_with_sockets};
 pub use schema::{
     Admin, AdminSchema, Caller, ReadOnlySet, ReadOnlySets, detached, schema, schema_with, sdl,

@@ -25,10 +25,8 @@ use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Pos, ServerResult, Variables};
 use std::sync::Arc;
 
+use super::error::ApiError;
 use engine::MAX_DATA_DEPTH;
-
-/// The stable code of a query refused by the nesting check.
-pub const NESTING_TOO_DEEP: &str = "NESTING_TOO_DEEP";
 
 /// How much deeper than a literal's own nesting the whole query may nest:
 /// selection sets (at most [`super::schema::MAX_DEPTH`], plus inline
@@ -53,13 +51,6 @@ pub enum NestingError {
         /// The bound: [`MAX_QUERY_NESTING`].
         limit: usize,
     },
-}
-
-impl NestingError {
-    /// The stable error code, `extensions.code` in the answer.
-    pub fn code(&self) -> &'static str {
-        NESTING_TOO_DEEP
-    }
 }
 
 /// Checks `query` against the bounds without parsing it.
@@ -161,7 +152,7 @@ fn block_string_end(bytes: &[u8], mut i: usize) -> Option<usize> {
 
 /// The schema extension that runs [`check`] on every query text before it
 /// is parsed, over HTTP and WebSocket alike. A refused query is answered
-/// with `extensions.code` [`NESTING_TOO_DEEP`].
+/// with [`ApiError::NestingTooDeep`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NestingLimit;
 
@@ -181,8 +172,7 @@ impl Extension for NestingLimit {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         if let Err(error) = check(query) {
-            return Err(super::schema::coded(error.to_string(), error.code())
-                .into_server_error(Pos::default()));
+            return Err(ApiError::NestingTooDeep { error }.server_error(Some(Pos::default())));
         }
         next.run(ctx, query, variables).await
     }

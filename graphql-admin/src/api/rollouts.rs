@@ -7,8 +7,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::cost::unpaged;
+use super::error::{ApiError, store_error};
 use super::flags::Weight;
-use super::schema::{admin, authorize, coded, store_error, time, writable};
+use super::schema::{admin, authorize, time, writable};
 use store::{NewRollout, RolloutRecord, RolloutStatus, RolloutStep, RolloutWeight, TokenRole};
 
 /// Where a rollout stands.
@@ -176,11 +177,11 @@ impl RolloutMutation {
         let steps = steps
             .into_iter()
             .map(|step| {
-                let at = OffsetDateTime::parse(&step.at, &Rfc3339).map_err(|e| {
-                    coded(
-                        format!("{:?} is not an RFC 3339 time: {e}", step.at),
-                        "INVALID_INPUT",
-                    )
+                let at = OffsetDateTime::parse(&step.at, &Rfc3339).map_err(|error| {
+                    ApiError::InvalidTime {
+                        text: step.at.clone(),
+                        error,
+                    }
                 })?;
                 Ok(RolloutStep {
                     at,

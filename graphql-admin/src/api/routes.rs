@@ -20,12 +20,12 @@ use async_graphql::{
 use async_graphql_warp::{GraphQLResponse, graphql_protocol};
 use futures::stream::BoxStream;
 use futures::{FutureExt, SinkExt, StreamExt};
-use serde_json::{Value, json};
+use serde_json::Value;
 use warp::http::{HeaderValue, StatusCode};
 use warp::ws::Message;
 use warp::{Filter, Rejection, Reply};
 
-use super::nesting::NESTING_TOO_DEEP;
+use super::error::ApiError;
 use super::schema::{Admin, Caller, ReadOnlySets};
 use super::sockets::{Attacher, CLOSE_WRITE_TIMEOUT, Sockets};
 use store::Store;
@@ -107,11 +107,11 @@ where
              (schema, request): (Schema<Q, M, S>, Request)| async move {
                 let token = match authenticate(&store, authorization.as_deref()).await {
                     Ok(token) => token,
-                    Err(denied) => return Ok::<_, Infallible>(denied),
+                    Err(denied) => return Ok::<_, Infallible>(denied.into_response()),
                 };
                 let caller = match checked_request_id(request_id.as_ref()) {
                     Ok(request_id) => Caller { token, request_id },
-                    Err(refused) => return Ok(refused.response()),
+                    Err(refused) => return Ok(refused.into_response()),
                 };
                 let execution = AssertUnwindSafe(schema.execute(request.data(caller)));
                 let response = match execution.catch_unwind().await {
@@ -121,18 +121,10 @@ where
                             panic = panic_message(panic.as_ref()),
                             "An admin request panicked; only it failed."
                         );
-                        return Ok(error(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            "INTERNAL",
-                            "the request failed",
-                        ));
+                        return Ok(ApiError::Internal.into_response());
                     }
                 };
-                let status = if refused_before_parsing(&response) {
-                    StatusCode::BAD_REQUEST
-                } else {
-                    StatusCode::OK
-                };
+                let status = answer_status(&response);
                 let mut reply = GraphQLResponse::from(response).into_response();
                 *reply.status_mut() = status;
                 Ok(reply)
@@ -165,16 +157,17 @@ where
     query.or(subscriptions).unify().recover(recover).unify()
 }
 
-/// Whether the query was refused before it was parsed (too deeply
-/// nested): a bad request, not a GraphQL answer.
-fn refused_before_parsing(response: &Response) -> bool {
-    let code = async_graphql::Value::String(NESTING_TOO_DEEP.to_owned());
-    response.errors.iter().any(|e: &ServerError| {
-        e.extensions
-            .as_ref()
-            .and_then(|x| x.get("code"))
-            .is_some_and(|c| *c == code)
-    })
+/// The status of a GraphQL answer: a query refused before it was parsed
+/// (too deeply nested) is a bad request, answered with that refusal's
+/// status; any other answer is 200, whatever errors it holds.
+fn answer_status(response: &Response) -> StatusCode {
+    response
+        .errors
+        .iter()
+        .filter_map(ServerError::source::<ApiError>)
+        .find(|error| matches!(error, ApiError::NestingTooDeep { .. }))
+        .and_then(ApiError::status)
+        .unwrap_or(StatusCode::OK)
 }
 
 /// Runs one admin socket: the graphql-ws protocols over the socket's
@@ -305,13 +298,13 @@ impl<E> SocketExecutor<E> {
     /// The caller as its token is now, or the answer refusing it (a
     /// revoked token also closes the socket).
     async fn current(store: Store, session: Attacher) -> Result<Caller, Response> {
-        let refuse = |message: &str, code: &'static str| {
-            let error = super::schema::coded(message, code)
-                .into_server_error(async_graphql::Pos::default());
-            Response::from_errors(vec![error])
+        let refuse = |error: ApiError| {
+            Response::from_errors(vec![
+                error.server_error(Some(async_graphql::Pos::default())),
+            ])
         };
         let Some(id) = session.token() else {
-            return Err(refuse("authentication required", "UNAUTHENTICATED"));
+            return Err(refuse(ApiError::NoCaller));
         };
         match store.token(id).await {
             Ok(Some(token)) if token.revoked_at.is_none() && !token.role.is_sdk() => Ok(Caller {
@@ -320,12 +313,9 @@ impl<E> SocketExecutor<E> {
             }),
             Ok(_) => {
                 session.revoked();
-                Err(refuse("the token was revoked", "UNAUTHENTICATED"))
+                Err(refuse(ApiError::TokenRevoked))
             }
-            Err(failure) => {
-                tracing::error!(error = %failure, "Token lookup failed.");
-                Err(refuse("the store is unavailable", "STORE_UNAVAILABLE"))
-            }
+            Err(failure) => Err(refuse(failure.into())),
         }
     }
 }
@@ -399,12 +389,12 @@ fn with<T: Clone + Send>(value: T) -> impl Filter<Extract = (T,), Error = Infall
     warp::any().map(move || value.clone())
 }
 
-/// The token behind an `Authorization: Bearer …` header, or the response
+/// The token behind an `Authorization: Bearer …` header, or the error
 /// refusing the request.
 async fn authenticate(
     store: &Store,
     authorization: Option<&str>,
-) -> Result<store::TokenRecord, warp::reply::Response> {
+) -> Result<store::TokenRecord, ApiError> {
     let secret = authorization
         .and_then(|h| {
             h.strip_prefix("Bearer ")
@@ -412,32 +402,13 @@ async fn authenticate(
         })
         .map(str::trim);
     let Some(secret) = secret.filter(|s| !s.is_empty()) else {
-        return Err(error(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHENTICATED",
-            "an admin token is required: Authorization: Bearer <token>",
-        ));
+        return Err(ApiError::MissingToken);
     };
     match store.authenticate(secret).await {
         Ok(Some(token)) if !token.role.is_sdk() => Ok(token),
-        Ok(Some(_)) => Err(error(
-            StatusCode::FORBIDDEN,
-            "FORBIDDEN",
-            "SDK keys evaluate flags; the admin API needs an admin token",
-        )),
-        Ok(None) => Err(error(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHENTICATED",
-            "the token is unknown or revoked",
-        )),
-        Err(failure) => {
-            tracing::error!(error = %failure, "Token lookup failed.");
-            Err(error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "STORE_UNAVAILABLE",
-                "the store is unavailable",
-            ))
-        }
+        Ok(Some(_)) => Err(ApiError::SdkKey),
+        Ok(None) => Err(ApiError::UnknownToken),
+        Err(failure) => Err(failure.into()),
     }
 }
 
@@ -445,7 +416,7 @@ async fn authenticate(
 /// ASCII (`!` to `~`). Anything else is refused with 400
 /// `INVALID_REQUEST_ID` rather than cut or replaced, so that the id in the
 /// audit trail is always the one the caller sent and can search for.
-fn checked_request_id(value: Option<&HeaderValue>) -> Result<Option<String>, InvalidRequestId> {
+fn checked_request_id(value: Option<&HeaderValue>) -> Result<Option<String>, ApiError> {
     let Some(value) = value else {
         return Ok(None);
     };
@@ -454,77 +425,35 @@ fn checked_request_id(value: Option<&HeaderValue>) -> Result<Option<String>, Inv
         || bytes.len() > MAX_REQUEST_ID_BYTES
         || !bytes.iter().all(u8::is_ascii_graphic)
     {
-        return Err(InvalidRequestId { len: bytes.len() });
+        return Err(ApiError::InvalidRequestId { len: bytes.len() });
     }
     Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
 }
 
-/// An `X-Request-Id` that [`checked_request_id`] refuses.
-#[derive(Debug)]
-struct InvalidRequestId {
-    len: usize,
-}
-
-impl InvalidRequestId {
-    fn response(&self) -> warp::reply::Response {
-        error(
-            StatusCode::BAD_REQUEST,
-            "INVALID_REQUEST_ID",
-            &format!(
-                "X-Request-Id must be 1 to {MAX_REQUEST_ID_BYTES} visible ASCII characters \
-                 (got {} bytes)",
-                self.len
-            ),
-        )
-    }
-}
-
-/// A GraphQL-shaped error body with a status.
-fn error(status: StatusCode, code: &str, message: &str) -> warp::reply::Response {
-    let body = json!({"errors": [{"message": message, "extensions": {"code": code}}]});
-    warp::reply::with_status(warp::reply::json(&body), status).into_response()
-}
-
+/// Maps warp's rejections onto the API's errors.
 async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infallible> {
-    let response = if rejection.is_not_found() {
-        error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such route")
+    let error = if rejection.is_not_found() {
+        ApiError::RouteNotFound
     } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
-        error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
-            "the request body is larger than 1 MiB",
-        )
+        ApiError::PayloadTooLarge
     } else if let Some(bad) = rejection.find::<async_graphql_warp::GraphQLBadRequest>() {
-        let message = bad.0.to_string();
+        let details = bad.0.to_string();
         // serde_json refuses the 128th level of the body, so variables may
         // nest `engine::MAX_DATA_DEPTH` levels less the two around them.
-        let code = if message.contains("recursion limit exceeded") {
-            NESTING_TOO_DEEP
+        if details.contains("recursion limit exceeded") {
+            ApiError::VariablesTooDeep { details }
         } else {
-            "BAD_REQUEST"
-        };
-        error(StatusCode::BAD_REQUEST, code, &message)
+            ApiError::BadRequest { details }
+        }
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
-            "use POST, or a WebSocket for subscriptions",
-        )
+        ApiError::MethodNotAllowed
     } else if rejection
         .find::<warp::reject::UnsupportedMediaType>()
         .is_some()
     {
-        error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
-            "send application/json",
-        )
+        ApiError::UnsupportedMediaType
     } else {
-        error(
-            StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
-            "the request is not a GraphQL request",
-        )
+        ApiError::NotGraphQl
     };
-    Ok(response)
+    Ok(error.into_response())
 }

@@ -5,14 +5,14 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ErrorExtensions, MergedObject, Schema, SchemaBuilder};
-use serde_json::Value;
+use async_graphql::{Context, MergedObject, Schema, SchemaBuilder};
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::broadcast;
 
 use super::alerts::AlertQuery;
 use super::audit::AuditLogQuery;
 use super::cost::CostLimits;
+use super::error::ApiError;
 use super::evaluation::EvaluationQuery;
 use super::flag_sets::{FlagFileMutation, FlagFileQuery, FlagSetMutation, FlagSetQuery};
 use super::flags::{FlagMutation, FlagQuery};
@@ -23,7 +23,7 @@ use super::sockets::Sockets;
 use super::subscription::Subscription;
 use super::tokens::{TokenMutation, TokenQuery};
 use super::validation::ContainValidation;
-use store::{Actor, Commit, Store, StoreError, TokenRecord, TokenRole};
+use store::{Actor, Commit, Store, TokenRecord, TokenRole};
 
 /// The admin schema.
 pub type AdminSchema = Schema<Query, Mutation, Subscription>;
@@ -166,13 +166,11 @@ pub(super) fn writable(ctx: &Context<'_>, flag_set: &str) -> async_graphql::Resu
         .map(ReadOnlySets::list)
         .unwrap_or_default();
     match read_only.iter().find(|set| set.key == flag_set) {
-        Some(set) => Err(coded(
-            format!(
-                "flag set {flag_set:?} is served from {} and is read-only here",
-                set.source
-            ),
-            "READ_ONLY",
-        )),
+        Some(set) => Err(ApiError::ReadOnly {
+            flag_set: flag_set.to_owned(),
+            served_by: set.source.clone(),
+        }
+        .into()),
         None => Ok(()),
     }
 }
@@ -184,17 +182,14 @@ pub fn sdl() -> String {
 
 /// Checks that the caller's role allows `needed` and returns the actor.
 pub(super) fn authorize(ctx: &Context<'_>, needed: TokenRole) -> async_graphql::Result<Actor> {
-    let caller = ctx
-        .data_opt::<Caller>()
-        .ok_or_else(|| coded("authentication required", "UNAUTHENTICATED"))?;
+    let caller = ctx.data_opt::<Caller>().ok_or(ApiError::NoCaller)?;
     if !caller.token.role.allows(needed) {
-        return Err(coded(
-            format!(
-                "token {:?} has role {}, this needs {needed}",
-                caller.token.name, caller.token.role
-            ),
-            "FORBIDDEN",
-        ));
+        return Err(ApiError::RoleTooLow {
+            token: caller.token.name.clone(),
+            role: caller.token.role,
+            needed,
+        }
+        .into());
     }
     Ok(Actor {
         name: caller.token.name.clone(),
@@ -204,44 +199,6 @@ pub(super) fn authorize(ctx: &Context<'_>, needed: TokenRole) -> async_graphql::
 
 pub(super) fn admin<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Admin> {
     ctx.data::<Admin>()
-}
-
-pub(super) fn coded(message: impl Into<String>, code: &'static str) -> async_graphql::Error {
-    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
-}
-
-/// The one conversion of store errors into GraphQL errors: the message and
-/// `extensions.code`; internal failures are logged and reported without
-/// detail.
-pub(super) fn store_error(error: StoreError) -> async_graphql::Error {
-    store_error_ref(&error)
-}
-
-/// [`store_error`] of a shared error (the history loader's).
-pub(super) fn store_error_ref(error: &StoreError) -> async_graphql::Error {
-    match error {
-        StoreError::Connect { .. } | StoreError::Database(_) | StoreError::Migrate(_) => {
-            tracing::error!(error = %error, cause = ?std::error::Error::source(error), "Store failure in the admin API.");
-            coded(
-                "the store is unavailable; nothing was written",
-                error.code(),
-            )
-        }
-        StoreError::Invalid { diagnostics, .. } | StoreError::SegmentRef { diagnostics, .. } => {
-            let details: Vec<Value> = diagnostics
-                .iter()
-                .map(|d| serde_json::to_value(d).unwrap_or(Value::Null))
-                .collect();
-            let code = error.code();
-            async_graphql::Error::new(error.to_string()).extend_with(move |_, e| {
-                e.set("code", code);
-                if let Ok(value) = async_graphql::Value::from_json(Value::Array(details.clone())) {
-                    e.set("diagnostics", value);
-                }
-            })
-        }
-        _ => coded(error.to_string(), error.code()),
-    }
 }
 
 pub(super) fn time(t: time::OffsetDateTime) -> String {

@@ -5,7 +5,8 @@
 use async_graphql::{Context, Object, SimpleObject};
 
 use super::cost::unpaged;
-use super::schema::{admin, authorize, store_error, time};
+use super::error::store_error;
+use super::schema::{admin, authorize, time};
 use super::sockets::Sockets;
 use store::{TokenRecord, TokenRole};
 

@@ -7,7 +7,8 @@
 //! the unknown type. The extension here refuses, once the query is parsed,
 //! variables whose type the schema does not have as an input type, and
 //! runs validation under `catch_unwind` for whatever else might panic
-//! there; both answers are invalid queries, with code [`INVALID_QUERY`],
+//! there; both answers are invalid queries, with code `INVALID_QUERY`
+//! ([`ApiError::UnknownVariableType`], [`ApiError::ValidationPanicked`]),
 //! never failed requests.
 
 use std::panic::AssertUnwindSafe;
@@ -20,8 +21,7 @@ use async_graphql::parser::types::{BaseType, ExecutableDocument};
 use async_graphql::{Pos, ServerError, ServerResult, ValidationResult, Variables};
 use futures::FutureExt;
 
-/// The stable code of a query that validation could not check.
-pub const INVALID_QUERY: &str = "INVALID_QUERY";
+use super::error::ApiError;
 
 /// The schema extension that refuses variables of unknown types before
 /// validation, and turns a panic during validation into a validation
@@ -56,12 +56,11 @@ impl Extension for ContainValidation {
                     }
                 };
                 if !types.get(name.as_str()).is_some_and(|t| t.is_input()) {
-                    let message = format!(
-                        "variable ${} has type {name}, which is not an input type of this schema",
-                        variable.node.name.node
-                    );
-                    return Err(super::schema::coded(message, INVALID_QUERY)
-                        .into_server_error(variable.pos));
+                    let refused = ApiError::UnknownVariableType {
+                        variable: variable.node.name.node.to_string(),
+                        type_name: name.to_string(),
+                    };
+                    return Err(refused.server_error(Some(variable.pos)));
                 }
             }
         }
@@ -77,11 +76,9 @@ impl Extension for ContainValidation {
             Ok(result) => result,
             Err(_) => {
                 tracing::warn!("A query failed validation with a panic; it is refused.");
-                let error = super::schema::coded(
-                    "the query cannot be validated: it names a type the schema does not have",
-                    INVALID_QUERY,
-                );
-                Err(vec![error.into_server_error(Pos::default())])
+                Err(vec![
+                    ApiError::ValidationPanicked.server_error(Some(Pos::default())),
+                ])
             }
         }
     }
