@@ -1,6 +1,7 @@
 //! Every way an OFREP request fails before or around evaluation, with its
-//! HTTP status and OpenFeature error code: the one place where failures
-//! become responses.
+//! HTTP status and OpenFeature error code, and the status of a flag's own
+//! evaluation error: the one place where failures become statuses and
+//! responses.
 
 use std::time::Duration;
 
@@ -9,8 +10,28 @@ use warp::Reply as _;
 use warp::http::header::{HeaderValue, RETRY_AFTER};
 use warp::reply::Response;
 
+use engine::ErrorCode;
+
 use crate::server::admission::Refusal;
 use crate::server::ofrep::wire::Failure;
+
+/// The status of a single evaluation answered with its resolution: 200
+/// for a value, 404 when no flag has the key, 400 (OFREP's
+/// `evaluationFailure`) for any other evaluation error. (A bulk answer is
+/// 200 whatever its flags' errors.)
+pub fn evaluation_status(error: Option<ErrorCode>) -> StatusCode {
+    match error {
+        None => StatusCode::OK,
+        Some(ErrorCode::FlagNotFound) => StatusCode::NOT_FOUND,
+        Some(
+            ErrorCode::TypeMismatch
+            | ErrorCode::ParseError
+            | ErrorCode::TargetingKeyMissing
+            | ErrorCode::InvalidContext
+            | ErrorCode::General,
+        ) => StatusCode::BAD_REQUEST,
+    }
+}
 
 /// A request-level failure (a flag's own evaluation error is a resolution,
 /// not one of these).
@@ -97,12 +118,19 @@ impl OfrepError {
 
     /// The OpenFeature error code in the body; `None` for the 500 body,
     /// which the spec gives only `errorDetails`.
-    pub fn code(&self) -> Option<&'static str> {
+    pub fn code(&self) -> Option<ErrorCode> {
         match self {
-            OfrepError::InvalidContext { .. } => Some("INVALID_CONTEXT"),
-            OfrepError::FlagNotFound { .. } => Some("FLAG_NOT_FOUND"),
+            OfrepError::InvalidContext { .. } => Some(ErrorCode::InvalidContext),
+            OfrepError::FlagNotFound { .. } => Some(ErrorCode::FlagNotFound),
             OfrepError::Internal => None,
-            _ => Some("GENERAL"),
+            OfrepError::InvalidKey { .. }
+            | OfrepError::UnsupportedMediaType { .. }
+            | OfrepError::PayloadTooLarge { .. }
+            | OfrepError::Unauthorized
+            | OfrepError::Forbidden { .. }
+            | OfrepError::TooManyRequests { .. }
+            | OfrepError::NotFound
+            | OfrepError::MethodNotAllowed => Some(ErrorCode::General),
         }
     }
 
@@ -114,7 +142,7 @@ impl OfrepError {
         };
         let body = Failure {
             key,
-            error_code: self.code(),
+            error_code: self.code().map(ErrorCode::as_str),
             error_details: self.to_string(),
         };
         let mut response =
@@ -139,6 +167,85 @@ impl From<Refusal> for OfrepError {
                 selector: String::new(),
             },
             Refusal::RateLimited { retry_after } => OfrepError::TooManyRequests { retry_after },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Checks a request failure's status and the error code of its body.
+    #[track_caller]
+    fn check(error: OfrepError, status: u16, code: Option<&str>) {
+        assert_eq!(
+            (error.status().as_u16(), error.code().map(ErrorCode::as_str)),
+            (status, code),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn every_failure_has_its_status_and_code() {
+        let details = String::from("not JSON");
+        check(
+            OfrepError::InvalidContext { details },
+            400,
+            Some("INVALID_CONTEXT"),
+        );
+        let key = String::from("a\u{0}b");
+        check(
+            OfrepError::InvalidKey {
+                key,
+                why: "it has a NUL",
+            },
+            400,
+            Some("GENERAL"),
+        );
+        let key = String::from("banner");
+        check(
+            OfrepError::FlagNotFound { key },
+            404,
+            Some("FLAG_NOT_FOUND"),
+        );
+        let received = Some(String::from("text/plain"));
+        check(
+            OfrepError::UnsupportedMediaType { received },
+            415,
+            Some("GENERAL"),
+        );
+        check(
+            OfrepError::PayloadTooLarge { limit: 1 },
+            413,
+            Some("GENERAL"),
+        );
+        check(OfrepError::Unauthorized, 401, Some("GENERAL"));
+        let selector = String::from("flagSetId=shop");
+        check(OfrepError::Forbidden { selector }, 403, Some("GENERAL"));
+        let retry_after = Duration::from_secs(2);
+        check(
+            OfrepError::TooManyRequests { retry_after },
+            429,
+            Some("GENERAL"),
+        );
+        check(OfrepError::NotFound, 404, Some("GENERAL"));
+        check(OfrepError::MethodNotAllowed, 405, Some("GENERAL"));
+        check(OfrepError::Internal, 500, None);
+    }
+
+    #[test]
+    fn evaluation_errors_have_their_status() {
+        let cases = [
+            (None, 200),
+            (Some(ErrorCode::FlagNotFound), 404),
+            (Some(ErrorCode::TypeMismatch), 400),
+            (Some(ErrorCode::ParseError), 400),
+            (Some(ErrorCode::TargetingKeyMissing), 400),
+            (Some(ErrorCode::InvalidContext), 400),
+            (Some(ErrorCode::General), 400),
+        ];
+        for (code, status) in cases {
+            assert_eq!(evaluation_status(code).as_u16(), status, "{code:?}");
         }
     }
 }

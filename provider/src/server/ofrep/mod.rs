@@ -31,7 +31,7 @@ use crate::server::admission::{Admission, ApiKey, Credentials, Grant, RateLimit}
 use crate::server::keys::KeyRing;
 use crate::server::listen::PeerAddr;
 use crate::server::metrics::Tally;
-use crate::server::ofrep::error::OfrepError;
+use crate::server::ofrep::error::{OfrepError, evaluation_status};
 use crate::server::ofrep::hot::Hot;
 use crate::server::ofrep::wire::{Evaluation, EventStream, EventStreamEndpoint};
 
@@ -366,11 +366,7 @@ fn evaluate_text(
         return None;
     }
     record(flags, set, &resolution, started);
-    let status = match resolution.error_code() {
-        None => StatusCode::OK,
-        Some(ErrorCode::FlagNotFound) => StatusCode::NOT_FOUND,
-        Some(_) => StatusCode::BAD_REQUEST,
-    };
+    let status = evaluation_status(resolution.error_code());
     let mut body = Vec::with_capacity(256);
     match trace {
         None => render::write_evaluation(&mut body, snapshot, &resolution),
