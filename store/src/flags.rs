@@ -106,15 +106,17 @@ impl Store {
     /// Applies `change` to flag `key` of flag set `flag_set` in one
     /// transaction: validates the resulting flag set with the engine's
     /// compiler, writes the flag, appends the audit event and bumps the flag
-    /// set's version. On any error nothing is written.
+    /// set's version. On any error nothing is written. `key` is a
+    /// [`FlagKey`], or text that must make one (`INVALID_KEY` otherwise).
     pub async fn write_flag(
         &self,
         actor: &Actor,
         flag_set: &str,
-        key: &str,
+        key: impl TryInto<FlagKey, Error = StoreError>,
         change: FlagChange<'_>,
     ) -> Result<FlagRecord, StoreError> {
-        FlagKey::new(key)?;
+        let key: FlagKey = key.try_into()?;
+        let key = key.as_str();
         let txn = self.begin_write().await?;
         let set = lock_flag_set(&txn, flag_set).await?;
         let flags = flag::Entity::find()

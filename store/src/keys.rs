@@ -109,6 +109,20 @@ macro_rules! key_type {
             }
         }
 
+        impl TryFrom<&String> for $name {
+            type Error = StoreError;
+
+            fn try_from(key: &String) -> Result<$name, StoreError> {
+                $name::new(key.as_str())
+            }
+        }
+
+        impl From<&$name> for $name {
+            fn from(key: &$name) -> $name {
+                key.clone()
+            }
+        }
+
         impl PartialEq<str> for $name {
             fn eq(&self, other: &str) -> bool {
                 self.0 == other

@@ -51,11 +51,12 @@ impl Store {
         &self,
         actor: &Actor,
         flag_set: &str,
-        key: &str,
+        key: impl TryInto<SegmentKey, Error = StoreError>,
         definition: Value,
         expected_version: Option<i64>,
     ) -> Result<SegmentRecord, StoreError> {
-        self.change_segment(actor, flag_set, key, Some(definition), expected_version)
+        let key = key.try_into()?;
+        self.change_segment(actor, flag_set, &key, Some(definition), expected_version)
             .await
     }
 
@@ -64,10 +65,11 @@ impl Store {
         &self,
         actor: &Actor,
         flag_set: &str,
-        key: &str,
+        key: impl TryInto<SegmentKey, Error = StoreError>,
         expected_version: i64,
     ) -> Result<SegmentRecord, StoreError> {
-        self.change_segment(actor, flag_set, key, None, Some(expected_version))
+        let key = key.try_into()?;
+        self.change_segment(actor, flag_set, &key, None, Some(expected_version))
             .await
     }
 
@@ -75,11 +77,11 @@ impl Store {
         &self,
         actor: &Actor,
         flag_set: &str,
-        key: &str,
+        key: &SegmentKey,
         definition: Option<Value>,
         expected_version: Option<i64>,
     ) -> Result<SegmentRecord, StoreError> {
-        SegmentKey::new(key)?;
+        let key = key.as_str();
         if let Some(definition) = &definition {
             check_no_ref(key, definition)?;
         }

@@ -1202,7 +1202,7 @@ async fn flag_and_segment_keys_follow_the_store_key_rule() {
     let mut bad: Vec<&str> = BAD_KEYS.to_vec();
     bad.push(&long);
     let audits = count(store, "audit_events").await;
-    for key in &bad {
+    for &key in &bad {
         let error = store
             .write_flag(
                 &actor,
@@ -1219,14 +1219,14 @@ async fn flag_and_segment_keys_follow_the_store_key_rule() {
             .unwrap_err();
         check_refused(key, error, "segment key");
         let mut file = json!({"flags": {}});
-        file["flags"][*key] = boolean_flag("off");
+        file["flags"][key] = boolean_flag("off");
         let error = store
             .import_flag_set(&actor, "production", file)
             .await
             .unwrap_err();
         check_refused(key, error, "flag key");
         let mut file = json!({"flags": {}, "$evaluators": {}});
-        file["$evaluators"][*key] = json!({"==": [1, 1]});
+        file["$evaluators"][key] = json!({"==": [1, 1]});
         let error = store
             .import_flag_set(&actor, "production", file)
             .await
