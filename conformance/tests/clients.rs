@@ -32,7 +32,7 @@ mod node;
 
 use conformance::pins::{self, Counted, Pin};
 
-use node::{ensign_binary, install_packages, js_dir, node_toolchain, require_services};
+use node::{ensign_binary, install_packages, js_dir, node_toolchain};
 
 /// The client modes `clients.test.mjs` knows, in the order they are reported.
 const MODES: [&str; 3] = ["ofrep", "flagd-rpc", "flagd-in-process"];
@@ -57,7 +57,7 @@ fn main() -> ExitCode {
 /// Runs every mode; `Ok(false)` when a JavaScript test failed.
 fn run() -> anyhow::Result<bool> {
     if let Err(missing) = node_toolchain() {
-        if require_services() {
+        if test_support::services_required() {
             bail!("{missing}, and ENSIGN_REQUIRE_SERVICES=1 requires the JavaScript clients");
         }
         println!("SKIPPED: JavaScript OpenFeature clients against ensign serve ({missing})");

@@ -40,7 +40,7 @@ mod node;
 
 use conformance::pins::{self, Counted, Pin};
 
-use node::{ensign_binary, install_packages, js_dir, node_toolchain, require_services};
+use node::{ensign_binary, install_packages, js_dir, node_toolchain};
 
 /// The cucumber-js profiles of `testbed/cucumber.mjs`, in report order.
 const MODES: [&str; 3] = ["rpc", "in-process", "file"];
@@ -87,7 +87,7 @@ fn main() -> ExitCode {
 /// Runs every mode; `Ok(false)` when a scenario failed.
 fn run() -> anyhow::Result<bool> {
     if let Err(missing) = node_toolchain() {
-        if require_services() {
+        if test_support::services_required() {
             bail!(
                 "{missing}, and ENSIGN_REQUIRE_SERVICES=1 requires the JavaScript provider suite"
             );

@@ -40,12 +40,6 @@ fn tool_version(program: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
-/// Whether `ENSIGN_REQUIRE_SERVICES=1` turns a missing toolchain into a
-/// failure.
-pub fn require_services() -> bool {
-    std::env::var_os("ENSIGN_REQUIRE_SERVICES").is_some_and(|v| v == "1")
-}
-
 /// The JavaScript packages' directory, `conformance/js`.
 pub fn js_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js")
