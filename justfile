@@ -42,7 +42,7 @@ bench-server *args:
     cargo build --release -p provider --features server --example bare
     cargo bench -p provider --features server --bench server -- {{args}}
 
-# Commit-to-served latency of 200 admin changes on two evaluation nodes fed by Redis (needs PostgreSQL and Redis), p50/p99 against a bare Redis publish.
+# Commit-to-served latency of 200 admin changes on two evaluation nodes fed by Redis (needs PostgreSQL and Redis), p50/p99 against a bare Redis publish, and the time per stage from the nodes' timing events.
 bench-propagation:
     cargo build --release -p ensign
     cargo bench -p ensign --bench propagation

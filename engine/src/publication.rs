@@ -55,6 +55,23 @@ pub const READABLE_FORMATS: &[u32] = &[1];
 /// The key prefix used when none is configured.
 pub const DEFAULT_PREFIX: &str = "ensign";
 
+/// The `tracing` target of the timing events along the publication path:
+/// the commit, the publisher's pass, and each evaluation node's fetch,
+/// compilation and swap. They are logged at debug level, so they cost
+/// nothing unless enabled (`ENSIGN_LOG=info,propagation=debug`), and carry
+/// stamps from [`timestamp_micros`] in fields ending in `_us`.
+pub const TIMING_TARGET: &str = "propagation";
+
+/// Microseconds since the Unix epoch by the system clock: the stamps of
+/// [`TIMING_TARGET`] events, comparable between processes on one machine.
+pub fn timestamp_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
+        })
+}
+
 /// One published version of a flag set: what the `payload` key holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

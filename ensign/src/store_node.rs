@@ -16,6 +16,7 @@ use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 use warp::Filter as _;
 
+use engine::publication::{TIMING_TARGET, timestamp_micros};
 use graphql_admin::alerts::{AlertSettings, Alerter, WebhookConfig};
 use graphql_admin::api::{Admin, ReadOnlySets, routes_with};
 use graphql_admin::publisher::{Publisher, PublisherSettings};
@@ -174,7 +175,17 @@ pub async fn start(
         tokio::spawn(async move {
             // Every commit on this node wakes a publication pass at once;
             // the publisher's own interval covers everything else.
-            while let Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) = announced.recv().await {
+            loop {
+                match announced.recv().await {
+                    Ok(commit) => tracing::debug!(
+                        target: TIMING_TARGET,
+                        flag_set = %commit.flag_set,
+                        committed_us = timestamp_micros(),
+                        "Commit received."
+                    ),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
                 wake.notify_one();
             }
         });

@@ -32,7 +32,8 @@ use tokio::sync::{Mutex, Notify};
 
 use engine::Diagnostic;
 use engine::publication::{
-    Announcement, DEFAULT_PREFIX, Keys, Publication, PublicationError, WRITTEN_FORMATS,
+    Announcement, DEFAULT_PREFIX, Keys, Publication, PublicationError, TIMING_TARGET,
+    WRITTEN_FORMATS, timestamp_micros,
 };
 
 use store::{FlagSetRecord, Store, StoreError, publication_errors};
@@ -299,6 +300,7 @@ impl Publisher {
     }
 
     async fn pass(&self) -> Result<Pass, PublishError> {
+        let woke = timestamp_micros();
         let inner = &self.inner;
         let sets = inner.store.flag_sets().await?;
         let (archived, live): (Vec<FlagSetRecord>, Vec<FlagSetRecord>) =
@@ -360,12 +362,22 @@ impl Publisher {
                 continue;
             }
             let access = inner.store.access(&set.key).await?;
+            let read = timestamp_micros();
             let publication =
                 Publication::new(set.key.clone(), version, document).with_access(access);
             let mut moved = false;
             for names in &inner.keys {
                 moved |= self.write(connection, names, &publication).await?;
             }
+            tracing::debug!(
+                target: TIMING_TARGET,
+                flag_set = %set.key,
+                version,
+                woke_us = woke,
+                read_us = read,
+                written_us = timestamp_micros(),
+                "Publication written."
+            );
             inner.store.mark_published(&set.key, version).await?;
             if moved {
                 pass.published.push((set.key.clone(), version));

@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use tokio::sync::Mutex;
 
+use engine::publication::{TIMING_TARGET, timestamp_micros};
 use engine::{CompileOptions, Diagnostic, FlagSet, Format, Snapshot, SourceState};
 
 use crate::server::Flags;
@@ -140,6 +141,12 @@ impl Loader {
                 }
             }
         }
+        tracing::debug!(
+            target: TIMING_TARGET,
+            source = %source,
+            compiled_us = timestamp_micros(),
+            "Flag sets compiled."
+        );
         if let Some(slot) = sets.get_mut(index) {
             *slot = Some(next);
         }
@@ -161,6 +168,12 @@ impl Loader {
         let sources: Vec<SourceState> = sets.iter().flatten().flatten().cloned().collect();
         let all_loaded = sets.iter().all(Option::is_some);
         let changes = self.flags.publish(Snapshot::from_sources(sources)).await;
+        tracing::debug!(
+            target: TIMING_TARGET,
+            source = %name,
+            swapped_us = timestamp_micros(),
+            "Snapshot swapped."
+        );
         drop(sets);
         if !diagnostics.is_empty() {
             self.flags.metrics().diagnostics(name, diagnostics.len());

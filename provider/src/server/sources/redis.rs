@@ -29,9 +29,11 @@ use ::redis::{AsyncConnectionConfig, Client, RedisError};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use tracing::Instrument as _;
 
 use engine::publication::{
-    Announcement, FORMAT, Keys, Publication, PublicationError, READABLE_FORMATS, choose_format,
+    Announcement, FORMAT, Keys, Publication, PublicationError, READABLE_FORMATS, TIMING_TARGET,
+    choose_format, timestamp_micros,
 };
 
 use crate::server::sources::Loader;
@@ -169,10 +171,12 @@ impl Follower {
             tokio::select! {
                 message = messages.next() => {
                     let message = message.ok_or(FollowError::SubscriptionClosed)?;
+                    let announced = timestamp_micros();
                     match Announcement::decode(message.get_payload_bytes()) {
                         Ok(announcement) => {
                             if announcement.version > self.version(&announcement.flag_set) {
-                                self.fetch(&mut connection, &keys, &announcement.flag_set).await?;
+                                self.fetch(&mut connection, &keys, &announcement.flag_set, announced)
+                                    .await?;
                             }
                         }
                         Err(error) => self.loader.failed(self.index, &error.to_string()),
@@ -281,12 +285,14 @@ impl Follower {
     }
 
     /// Fetches one flag set's latest version, if it is newer than the one
-    /// held.
+    /// held, on its announcement received at `announced` (a
+    /// [`timestamp_micros`]).
     async fn fetch(
         &mut self,
         connection: &mut MultiplexedConnection,
         keys: &Keys,
         flag_set: &str,
+        announced: u64,
     ) -> Result<(), FollowError> {
         let pointer: Option<i64> = ::redis::cmd("GET")
             .arg(keys.latest(flag_set))
@@ -299,8 +305,22 @@ impl Follower {
             .arg(keys.payload(flag_set, version))
             .query_async(connection)
             .await?;
+        let fetched = timestamp_micros();
         if self.accept(flag_set, version, payload) {
-            self.apply().await;
+            // The loader's timing events of this load carry the version.
+            let span =
+                tracing::debug_span!(target: TIMING_TARGET, "announcement", %flag_set, version);
+            async {
+                tracing::debug!(
+                    target: TIMING_TARGET,
+                    announced_us = announced,
+                    fetched_us = fetched,
+                    "Payload fetched."
+                );
+                self.apply().await;
+            }
+            .instrument(span)
+            .await;
         }
         Ok(())
     }
