@@ -49,7 +49,9 @@ pub struct Prepared {
 /// Opens the store at `url`, applies pending migrations (unless
 /// `skip_migrations`), and seeds an empty store.
 pub async fn prepare(url: &str, skip_migrations: bool, seed: &str) -> anyhow::Result<Prepared> {
-    let store = Store::connect(url).await.context("opening the store")?;
+    let store = Store::connect_warm(url)
+        .await
+        .context("opening the store")?;
     if skip_migrations {
         let pending = store.pending_migrations().await?;
         anyhow::ensure!(

@@ -164,6 +164,22 @@ impl Store {
     /// Connects to `url` and, on PostgreSQL, works in `schema` (which must
     /// exist) instead of the search path's default.
     pub async fn connect_in(url: &str, schema: Option<&str>) -> Result<Store, StoreError> {
+        Store::open(url, schema, false).await
+    }
+
+    /// Connects to `url` for a server that keeps the store open. On
+    /// PostgreSQL all the pool's connections (10) are opened now and kept
+    /// open (one closed for its age or idleness is replaced in the
+    /// background), so that no request waits while a connection is set up:
+    /// a new backend process and, by default, a TLS handshake, which take
+    /// tens of milliseconds. A connection is checked with a round trip
+    /// before it is handed out only when it has been idle for a second or
+    /// more, rather than before every statement.
+    pub async fn connect_warm(url: &str) -> Result<Store, StoreError> {
+        Store::open(url, None, true).await
+    }
+
+    async fn open(url: &str, schema: Option<&str>, warm: bool) -> Result<Store, StoreError> {
         let mut options = ConnectOptions::new(sqlite_create_mode(url));
         if let Some(schema) = schema {
             options.set_schema_search_path(schema);
@@ -177,6 +193,11 @@ impl Store {
             // from failing with SQLITE_BUSY when two of them upgrade to a
             // write at once, and lets `sqlite::memory:` be one database.
             options.max_connections(1).min_connections(1);
+        } else if warm {
+            options
+                .max_connections(WARM_CONNECTIONS)
+                .min_connections(WARM_CONNECTIONS)
+                .test_before_acquire_if_idle_for(PING_AFTER_IDLE);
         }
         let db = Database::connect(options)
             .await
@@ -229,6 +250,18 @@ impl Store {
         self.db.get_database_backend()
     }
 }
+
+/// The size of a server's PostgreSQL pool ([`Store::connect_warm`]): the
+/// pool's default, opened up front. A pool that grows on demand makes each
+/// commit that finds no idle connection (the request, the publisher and the
+/// embedded feed each take one at once) wait for a new one.
+const WARM_CONNECTIONS: u32 = 10;
+
+/// How long a server's PostgreSQL connection may sit idle and still be
+/// handed out without a check. A connection that died sooner fails its
+/// statement, which is reported as the store being unavailable, as when
+/// it dies during one.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// `sqlite:PATH` opens read-write and creates the file when missing.
 fn sqlite_create_mode(url: &str) -> String {

@@ -1594,3 +1594,21 @@ async fn imports_audit_segments_with_their_before_state_and_diff() {
         db.drop_all().await;
     }
 }
+
+/// A server's store opens its whole PostgreSQL pool at start, so that no
+/// commit waits while a connection is set up; other callers open
+/// connections as they need them.
+#[tokio::test]
+async fn a_server_store_opens_its_connections_up_front() {
+    let test = "a_server_store_opens_its_connections_up_front";
+    let Some(db) = TestDb::postgres(test).await else {
+        return;
+    };
+    let url = test_support::postgres_url();
+    let warm = Store::connect_warm(&url).await.unwrap();
+    let pool = warm.connection().get_postgres_connection_pool();
+    assert_eq!((pool.size(), pool.num_idle()), (10, 10));
+    let lazy = Store::connect(&url).await.unwrap();
+    assert_eq!(lazy.connection().get_postgres_connection_pool().size(), 1);
+    db.drop_all().await;
+}
