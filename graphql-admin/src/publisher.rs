@@ -351,7 +351,10 @@ impl Publisher {
                 }
                 continue;
             }
-            let (version, document) = inner.store.document(&set.key).await?;
+            // The SDK keys are read beside the document rather than after
+            // it: a round of store reads less on the way to the nodes.
+            let ((version, document), access) =
+                tokio::try_join!(inner.store.document(&set.key), inner.store.access(&set.key))?;
             if version <= held {
                 continue;
             }
@@ -361,7 +364,6 @@ impl Publisher {
                 pass.refused.push((set.key.clone(), version));
                 continue;
             }
-            let access = inner.store.access(&set.key).await?;
             let read = timestamp_micros();
             let publication =
                 Publication::new(set.key.clone(), version, document).with_access(access);
