@@ -120,7 +120,27 @@ async fn run(binary: PathBuf) -> anyhow::Result<()> {
         .connection()
         .execute_unprepared(&format!("DROP DATABASE IF EXISTS {unique} WITH (FORCE)"))
         .await;
+    let _ = remove_keys(&unique).await;
     result
+}
+
+/// Removes the run's keys from Redis (pointers and the index do not
+/// expire).
+async fn remove_keys(prefix: &str) -> anyhow::Result<()> {
+    let mut connection = redis::Client::open(redis_url())?
+        .get_multiplexed_async_connection()
+        .await?;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut connection)
+        .await?;
+    if !keys.is_empty() {
+        redis::cmd("DEL")
+            .arg(&keys)
+            .query_async::<()>(&mut connection)
+            .await?;
+    }
+    Ok(())
 }
 
 async fn measure(binary: &std::path::Path, unique: &str) -> anyhow::Result<()> {
