@@ -228,7 +228,12 @@ export class Launchpad {
   async launchOnce() {
     const spec = CONFIGS[this.config];
     const fixed = this.ports !== undefined;
-    const ports = this.ports ?? { evaluation: 0, sync: 0, ofrep: 0, management: 0 };
+    // A restart keeps the ports the provider reconnects to (evaluation and
+    // sync); OFREP and management take fresh ones, so that a port another
+    // process was given during the pause cannot fail the restart.
+    const ports = fixed
+      ? { ...this.ports, ofrep: 0, management: 0 }
+      : { evaluation: 0, sync: 0, ofrep: 0, management: 0 };
     const args = ['serve', '--bind', '127.0.0.1'];
     args.push('--port', String(ports.evaluation), '--sync-port', String(ports.sync));
     args.push('--ofrep-port', String(ports.ofrep), '--management-port', String(ports.management));
