@@ -12,12 +12,14 @@
 //! binary's crate holds it to dev-dependencies.
 
 mod db;
+mod fixtures;
 mod redis;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use db::TestDb;
+pub use fixtures::{boolean_flag, input, with_flag_set};
 pub use redis::{PrivateRedis, clean_prefix, redis_url, shared_redis};
 
 /// Whether `ENSIGN_REQUIRE_SERVICES=1` turns every skip into a failure.

@@ -13,26 +13,12 @@ use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
-use store::{Action, FlagChange, FlagInput, NewFlagSet};
+use store::{Action, FlagChange, NewFlagSet};
 use store::{Actor, Store, StoreError};
 
-use test_support::{PrivateRedis, TestDb, clean_prefix, redis_url, shared_redis, unique_name};
-
-fn boolean_flag(default: &str) -> Value {
-    json!({
-        "state": "ENABLED",
-        "variants": {"on": true, "off": false},
-        "defaultVariant": default,
-    })
-}
-
-fn input(definition: Value) -> FlagInput {
-    FlagInput {
-        definition,
-        client_visible: None,
-        locked: None,
-    }
-}
+use test_support::{
+    PrivateRedis, TestDb, boolean_flag, clean_prefix, input, redis_url, shared_redis, unique_name,
+};
 
 /// Creates flag set `production` with one flag, `banner`.
 async fn production(store: &Store) -> Actor {

@@ -4,42 +4,10 @@
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use store::{Action, Actor, Store, StoreError, Subject};
-use store::{AuditFilter, FlagChange, FlagFilter, FlagInput, NewFlagSet};
+use store::{AuditFilter, FlagChange, FlagFilter, NewFlagSet};
 
-use test_support::TestDb;
+use test_support::{TestDb, boolean_flag, input, with_flag_set};
 
-fn boolean_flag(default: &str) -> Value {
-    json!({
-        "state": "ENABLED",
-        "variants": {"on": true, "off": false},
-        "defaultVariant": default,
-    })
-}
-
-fn input(definition: Value) -> FlagInput {
-    FlagInput {
-        definition,
-        client_visible: None,
-        locked: None,
-    }
-}
-
-async fn with_flag_set(store: &Store) -> Actor {
-    let actor = Actor::named("ada");
-    store
-        .create_flag_set(
-            &actor,
-            NewFlagSet {
-                key: "production".into(),
-                ..NewFlagSet::default()
-            },
-        )
-        .await
-        .expect("create flag set");
-    actor
-}
-
-/// Counts the rows of a table, to prove that a refused write wrote nothing.
 async fn count(store: &Store, table: &str) -> i64 {
     let row = store
         .connection()
