@@ -6,10 +6,28 @@ use std::collections::BTreeMap;
 use engine::flagset::FlagSet;
 use engine::model::from_value;
 use engine::{CompileOptions, Diagnostic, FLAG_SET_ID_KEY, FRACTIONAL_VERSION_KEY, Severity};
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use serde_json::{Map, Value};
 
 use super::StoreError;
 use super::entity::{flag, flag_set, segment};
+
+/// The flags and segments of flag set `set_id`, read in the writer's
+/// transaction (after `lock_flag_set`), as every write checks them.
+pub(crate) async fn set_rows(
+    txn: &DatabaseTransaction,
+    set_id: i64,
+) -> Result<(Vec<flag::Model>, Vec<segment::Model>), StoreError> {
+    let flags = flag::Entity::find()
+        .filter(flag::Column::FlagSetId.eq(set_id))
+        .all(txn)
+        .await?;
+    let segments = segment::Entity::find()
+        .filter(segment::Column::FlagSetId.eq(set_id))
+        .all(txn)
+        .await?;
+    Ok((flags, segments))
+}
 
 /// The flagd JSON document of a flag set: its live (not archived) flags,
 /// its segments as `$evaluators`, and its metadata with `flagSetId` (the

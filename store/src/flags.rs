@@ -8,8 +8,8 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::audit::{self, Action, Entry, Subject};
-use super::document::{check_change, document};
-use super::entity::{audit_event, flag, flag_set, segment};
+use super::document::{check_change, document, set_rows};
+use super::entity::{audit_event, flag, flag_set};
 use super::flag_sets::{bump_version, lock_flag_set};
 use super::{Actor, FlagKey, FlagRecord, Store, StoreError};
 
@@ -119,14 +119,7 @@ impl Store {
         let key = key.as_str();
         let txn = self.begin_write().await?;
         let set = lock_flag_set(&txn, flag_set).await?;
-        let flags = flag::Entity::find()
-            .filter(flag::Column::FlagSetId.eq(set.id))
-            .all(&txn)
-            .await?;
-        let segments = segment::Entity::find()
-            .filter(segment::Column::FlagSetId.eq(set.id))
-            .all(&txn)
-            .await?;
+        let (flags, segments) = set_rows(&txn, set.id).await?;
         let current = flags.iter().find(|f| f.key == key).cloned();
         let action = change.action();
         match (&current, change.expected_version()) {

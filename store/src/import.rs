@@ -1,12 +1,12 @@
 //! Importing a flagd flag file into a flag set, as one validated, audited
 //! commit. (Exporting is [`Store::document`].)
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, Set};
 use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::audit::{self, Action, Entry, Subject};
-use super::document::{check_change, document};
+use super::document::{check_change, document, set_rows};
 use super::entity::{flag, segment};
 use super::flag_sets::{bump_version, lock_flag_set};
 use super::flags::audited;
@@ -62,14 +62,7 @@ impl Store {
         }
         let txn = self.begin_write().await?;
         let set = lock_flag_set(&txn, flag_set).await?;
-        let flags = flag::Entity::find()
-            .filter(flag::Column::FlagSetId.eq(set.id))
-            .all(&txn)
-            .await?;
-        let segments = segment::Entity::find()
-            .filter(segment::Column::FlagSetId.eq(set.id))
-            .all(&txn)
-            .await?;
+        let (flags, segments) = set_rows(&txn, set.id).await?;
         let now = OffsetDateTime::now_utc();
         let mut summary = ImportSummary::default();
 

@@ -28,8 +28,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::audit::{self, Action, Entry, Subject};
-use super::document::{check_change, document};
-use super::entity::{audit_event, flag, flag_set, rollout, segment};
+use super::document::{check_change, document, set_rows};
+use super::entity::{audit_event, flag, flag_set, rollout};
 use super::flag_sets::lock_flag_set;
 use super::flags::FlagChange;
 use super::{Actor, Store, StoreError};
@@ -221,14 +221,7 @@ impl Store {
         check_steps(&new.steps)?;
         let txn = self.begin_write().await?;
         let set = lock_flag_set(&txn, &new.flag_set).await?;
-        let flags = flag::Entity::find()
-            .filter(flag::Column::FlagSetId.eq(set.id))
-            .all(&txn)
-            .await?;
-        let segments = segment::Entity::find()
-            .filter(segment::Column::FlagSetId.eq(set.id))
-            .all(&txn)
-            .await?;
+        let (flags, segments) = set_rows(&txn, set.id).await?;
         let Some(current) = flags.iter().find(|f| f.key == new.flag && !f.archived) else {
             return Err(StoreError::FlagNotFound {
                 flag_set: new.flag_set,

@@ -9,8 +9,8 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::audit::{self, Action, Entry, Subject};
-use super::document::{check_change, document};
-use super::entity::{flag, segment};
+use super::document::{check_change, document, set_rows};
+use super::entity::segment;
 use super::flag_sets::{bump_version, lock_flag_set};
 use super::{Actor, SegmentKey, Store, StoreError};
 
@@ -87,14 +87,7 @@ impl Store {
         }
         let txn = self.begin_write().await?;
         let set = lock_flag_set(&txn, flag_set).await?;
-        let flags = flag::Entity::find()
-            .filter(flag::Column::FlagSetId.eq(set.id))
-            .all(&txn)
-            .await?;
-        let segments = segment::Entity::find()
-            .filter(segment::Column::FlagSetId.eq(set.id))
-            .all(&txn)
-            .await?;
+        let (flags, segments) = set_rows(&txn, set.id).await?;
         let current = segments.iter().find(|s| s.key == key).cloned();
         match (&current, expected_version) {
             (Some(_), None) => {
