@@ -1,7 +1,7 @@
 //! Flag sets: creating and reading them, and the per-transaction helpers
 //! that lock one and bump its version.
 
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
@@ -146,29 +146,29 @@ pub(crate) async fn lock_flag_set(
 }
 
 /// Increases a flag set's version by one and returns the new version.
+/// `set` must have been loaded with [`lock_flag_set`] in `txn`, so its
+/// version is current and the new one is known without reading it back;
+/// the `UPDATE` checks it all the same.
 pub(crate) async fn bump_version(
     txn: &DatabaseTransaction,
     set: &flag_set::Model,
     now: OffsetDateTime,
 ) -> Result<i64, StoreError> {
-    flag_set::Entity::update_many()
-        .col_expr(
-            flag_set::Column::Version,
-            Expr::col(flag_set::Column::Version).add(1),
-        )
+    let version = set.version + 1;
+    let updated = flag_set::Entity::update_many()
+        .col_expr(flag_set::Column::Version, Expr::value(version))
         .col_expr(flag_set::Column::UpdatedAt, Expr::value(now))
         .filter(flag_set::Column::Id.eq(set.id))
+        .filter(flag_set::Column::Version.eq(set.version))
         .exec(txn)
         .await?;
-    let version = flag_set::Entity::find_by_id(set.id)
-        .select_only()
-        .column(flag_set::Column::Version)
-        .into_tuple::<i64>()
-        .one(txn)
-        .await?
-        .ok_or_else(|| StoreError::FlagSetNotFound {
+    if updated.rows_affected != 1 {
+        return Err(StoreError::Conflict {
             key: set.key.clone(),
-        })?;
+            expected: set.version,
+            actual: version,
+        });
+    }
     Ok(version)
 }
 
