@@ -5,6 +5,7 @@
 use std::fmt;
 
 use rand::RngCore;
+use sea_orm::sea_query::Query;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -277,21 +278,36 @@ impl Store {
 
     /// Who may evaluate flag set `flag_set` on evaluation nodes: its live
     /// SDK keys (as hashes) and its client-visible flags, published with
-    /// its document.
+    /// its document. The three reads name the flag set by key and run at
+    /// once, as the publisher waits on them.
     pub async fn access(&self, flag_set: &str) -> Result<Access, StoreError> {
+        let set_id = || {
+            Query::select()
+                .column(flag_set::Column::Id)
+                .from(flag_set::Entity)
+                .and_where(flag_set::Column::Key.eq(flag_set))
+                .to_owned()
+        };
         let set = flag_set::Entity::find()
             .filter(flag_set::Column::Key.eq(flag_set))
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| StoreError::FlagSetNotFound {
-                key: flag_set.to_owned(),
-            })?;
+            .one(&self.db);
         let tokens = api_token::Entity::find()
-            .filter(api_token::Column::FlagSetId.eq(set.id))
+            .filter(api_token::Column::FlagSetId.in_subquery(set_id()))
             .filter(api_token::Column::Kind.eq("sdk"))
             .order_by_asc(api_token::Column::Id)
-            .all(&self.db)
-            .await?;
+            .all(&self.db);
+        let client_visible = flag::Entity::find()
+            .filter(flag::Column::FlagSetId.in_subquery(set_id()))
+            .filter(flag::Column::ClientVisible.eq(true))
+            .filter(flag::Column::Archived.eq(false))
+            .order_by_asc(flag::Column::Key)
+            .all(&self.db);
+        let (set, tokens, client_visible) = futures::try_join!(set, tokens, client_visible)?;
+        if set.is_none() {
+            return Err(StoreError::FlagSetNotFound {
+                key: flag_set.to_owned(),
+            });
+        }
         // Once a flag set has had a key, it needs one, even if every key
         // has been revoked since.
         let required = !tokens.is_empty();
@@ -303,19 +319,9 @@ impl Store {
                 client: t.role == TokenRole::Client.as_str(),
             })
             .collect();
-        let client_visible = flag::Entity::find()
-            .filter(flag::Column::FlagSetId.eq(set.id))
-            .filter(flag::Column::ClientVisible.eq(true))
-            .filter(flag::Column::Archived.eq(false))
-            .order_by_asc(flag::Column::Key)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|f| f.key)
-            .collect();
         Ok(Access {
             keys,
-            client_visible,
+            client_visible: client_visible.into_iter().map(|f| f.key).collect(),
             required,
         })
     }
