@@ -36,7 +36,7 @@ use engine::publication::{
     WRITTEN_FORMATS, timestamp_micros,
 };
 
-use store::{FlagSetRecord, Store, StoreError, publication_errors};
+use store::{Document, FlagSetRecord, Store, StoreError};
 
 /// How often a reconciliation pass runs when nothing wakes the publisher.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
@@ -353,12 +353,18 @@ impl Publisher {
             }
             // The SDK keys are read beside the document rather than after
             // it: a round of store reads less on the way to the nodes.
-            let ((version, document), access) =
-                tokio::try_join!(inner.store.document(&set.key), inner.store.access(&set.key))?;
+            let (document, access) = tokio::try_join!(
+                inner.store.document_to_publish(&set.key, set.version),
+                inner.store.access(&set.key)
+            )?;
+            let Document {
+                version,
+                content: document,
+                errors,
+            } = document;
             if version <= held {
                 continue;
             }
-            let errors = publication_errors(&document);
             if !errors.is_empty() {
                 self.alert(&set.key, version, &errors);
                 pass.refused.push((set.key.clone(), version));
@@ -473,6 +479,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+    use store::publication_errors;
 
     use super::*;
 

@@ -99,7 +99,19 @@ pub fn publication_errors(document: &Value) -> Vec<Diagnostic> {
 /// into an error is new: the kill switch turns a broken rule's error into a
 /// warning (the flag is disabled), and enabling the flag again turns it
 /// back, which must be refused until the rule is repaired.
-pub(crate) fn check_change(key: &str, before: &Value, after: &Value) -> Result<(), StoreError> {
+///
+/// Returns the errors `after` keeps, which hold it back from publication.
+/// `before` is compiled only when `after` has findings, as a clean result
+/// needs no comparison.
+pub(crate) fn check_change(
+    key: &str,
+    before: &Value,
+    after: &Value,
+) -> Result<Vec<Diagnostic>, StoreError> {
+    let found = diagnostics(after);
+    if found.is_empty() {
+        return Ok(found);
+    }
     let mut known: BTreeMap<(Option<String>, String, String), Severity> = BTreeMap::new();
     for d in diagnostics(before) {
         let severity = known
@@ -107,15 +119,15 @@ pub(crate) fn check_change(key: &str, before: &Value, after: &Value) -> Result<(
             .or_insert(d.severity);
         *severity = (*severity).max(d.severity);
     }
-    let new: Vec<Diagnostic> = diagnostics(after)
-        .into_iter()
-        .filter(|d| {
-            let finding = (d.flag_key.clone(), d.pointer.clone(), d.message.clone());
-            known.get(&finding).is_none_or(|&was| was < d.severity)
-        })
-        .collect();
+    let (kept, new): (Vec<Diagnostic>, Vec<Diagnostic>) = found.into_iter().partition(|d| {
+        let finding = (d.flag_key.clone(), d.pointer.clone(), d.message.clone());
+        known.get(&finding).is_some_and(|&was| was >= d.severity)
+    });
     if new.is_empty() {
-        Ok(())
+        Ok(kept
+            .into_iter()
+            .filter(|d| d.severity == Severity::Error)
+            .collect())
     } else {
         Err(StoreError::Invalid {
             key: key.to_owned(),

@@ -11,7 +11,7 @@ use super::audit::{self, Action, Entry, Subject};
 use super::document::{check_change, document, set_rows};
 use super::entity::{audit_event, flag, flag_set};
 use super::flag_sets::{bump_version, lock_flag_set};
-use super::{Actor, FlagKey, FlagRecord, Store, StoreError};
+use super::{Actor, Document, FlagKey, FlagRecord, Store, StoreError};
 
 /// The content of a flag write.
 #[derive(Debug, Clone, PartialEq)]
@@ -193,13 +193,10 @@ impl Store {
         let mut after_flags: Vec<flag::Model> =
             flags.iter().filter(|f| f.key != key).cloned().collect();
         after_flags.push(next.clone());
-        check_change(
-            key,
-            &document(&set, &flags, &segments),
-            &document(&set, &after_flags, &segments),
-        )?;
+        let content = document(&set, &after_flags, &segments);
+        let errors = check_change(key, &document(&set, &flags, &segments), &content)?;
         let saved = save(&txn, current.as_ref(), next).await?;
-        bump_version(&txn, &set, now).await?;
+        let version = bump_version(&txn, &set, now).await?;
         let entry = Entry {
             flag_set_id: Some(set.id),
             subject: Subject::Flag,
@@ -212,6 +209,12 @@ impl Store {
         };
         audit::record(&txn, entry, now).await?;
         txn.commit().await?;
+        let document = Document {
+            version,
+            content,
+            errors,
+        };
+        self.committed.record(&set.key, document);
         Ok(FlagRecord::from_model(&set.key, saved))
     }
 }

@@ -10,6 +10,7 @@
 
 mod audit;
 mod commit;
+mod committed;
 mod copy;
 mod cursors;
 mod document;
@@ -26,6 +27,7 @@ mod segments;
 mod tokens;
 mod weights;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use migrations::{Migrator, MigratorTrait};
@@ -35,6 +37,7 @@ use time::OffsetDateTime;
 
 pub use audit::{Action, Subject};
 pub use commit::Commit;
+pub use committed::Document;
 pub use copy::{CopyError, TABLES, TableCopy};
 pub use document::{publication_errors, validate_definition};
 pub use error::StoreError;
@@ -55,6 +58,8 @@ pub use weights::set_weights;
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// The latest document each flag set committed through this store.
+    committed: Arc<committed::Committed>,
 }
 
 /// Who makes a change, as recorded in the audit trail.
@@ -210,7 +215,10 @@ impl Store {
                 .await
                 .map_err(StoreError::Database)?;
         }
-        Ok(Store { db })
+        Ok(Store {
+            db,
+            committed: Arc::default(),
+        })
     }
 
     /// The underlying connection.

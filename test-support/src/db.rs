@@ -94,6 +94,17 @@ impl TestDb {
         dbs
     }
 
+    /// A second handle on the same database, sharing nothing in memory
+    /// with [`TestDb::store`], as another admin node's would.
+    pub async fn reopen(&self) -> Store {
+        let opened = match (&self.schema, &self.file) {
+            (Some(schema), _) => Store::connect_in(&postgres_url(), Some(schema)).await,
+            (None, Some(file)) => Store::connect(&format!("sqlite:{}", file.display())).await,
+            (None, None) => panic!("a test database is a schema or a file"),
+        };
+        opened.expect("reopen the test database")
+    }
+
     /// Removes the database.
     pub async fn drop_all(self) {
         if let Some(schema) = &self.schema {

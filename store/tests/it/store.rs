@@ -1580,3 +1580,95 @@ async fn a_server_store_opens_its_connections_up_front() {
     assert_eq!(lazy.connection().get_postgres_connection_pool().size(), 1);
     db.drop_all().await;
 }
+
+#[tokio::test]
+async fn a_committed_document_is_handed_to_the_publisher_as_the_database_holds_it() {
+    let test = "a_committed_document_is_handed_to_the_publisher_as_the_database_holds_it";
+    for db in TestDb::both(test).await {
+        let statements = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = std::sync::Arc::clone(&statements);
+        let store = &db.store.clone().with_metric_callback(move |_| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
+        let other = db.reopen().await;
+        let actor = with_flag_set(store).await;
+        // A flag broken by hand: later writes keep its error, and the
+        // document must carry it so that publication waits.
+        store
+            .write_flag(
+                &actor,
+                "production",
+                "legacy",
+                FlagChange::Create(input(boolean_flag("off"))),
+            )
+            .await
+            .unwrap();
+        store
+            .connection()
+            .execute_unprepared(
+                r#"UPDATE flags SET definition = '{"state": "ENABLED", "variants": {"on": true}, "defaultVariant": "gone"}' WHERE key = 'legacy'"#,
+            )
+            .await
+            .unwrap();
+        store
+            .write_flag(
+                &actor,
+                "production",
+                "banner",
+                FlagChange::Create(input(boolean_flag("on"))),
+            )
+            .await
+            .unwrap();
+        let version = store.flag_set("production").await.unwrap().version;
+
+        let before = statements.load(std::sync::atomic::Ordering::SeqCst);
+        let mine = store
+            .document_to_publish("production", version)
+            .await
+            .unwrap();
+        assert_eq!(
+            statements.load(std::sync::atomic::Ordering::SeqCst),
+            before,
+            "{}: the writer's own commit is not read back",
+            db.backend
+        );
+        let read = other
+            .document_to_publish("production", version)
+            .await
+            .unwrap();
+        assert_eq!(mine, read, "{}", db.backend);
+        assert_eq!(mine.version, version, "{}", db.backend);
+        assert_eq!(mine.errors.len(), 1, "{}: {:?}", db.backend, mine.errors);
+        assert_eq!(mine.errors[0].flag_key.as_deref(), Some("legacy"));
+        assert_eq!(
+            mine.content["flags"]["banner"]["defaultVariant"],
+            json!("on")
+        );
+
+        // A version committed elsewhere is read from the database.
+        other
+            .write_flag(
+                &actor,
+                "production",
+                "banner",
+                FlagChange::Update {
+                    expected_version: 1,
+                    input: input(boolean_flag("off")),
+                },
+            )
+            .await
+            .unwrap();
+        let newer = store
+            .document_to_publish("production", version + 1)
+            .await
+            .unwrap();
+        assert_eq!(newer.version, version + 1, "{}", db.backend);
+        assert_eq!(
+            newer.content["flags"]["banner"]["defaultVariant"],
+            json!("off"),
+            "{}",
+            db.backend
+        );
+        db.drop_all().await;
+    }
+}
