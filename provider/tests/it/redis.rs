@@ -213,13 +213,23 @@ async fn a_redis_source_serves_what_redis_holds_and_follows_announcements() {
         "version 2 stays"
     );
 
+    // An announcement the pointer has already moved past loads the
+    // pointer's version, not the announced one.
+    publish(&mut redis, &keys, "production", 6, "off", false).await;
+    publish(&mut redis, &keys, "production", 7, "on", false).await;
+    announce_version(&mut redis, &keys, "production", 6).await;
+    eventually("the pointer's version is served", || async {
+        banner(&server, "production").await == true
+    })
+    .await;
+
     // A new flag set is announced like any version.
     publish(&mut redis, &keys, "canary", 1, "on", true).await;
     eventually("the new flag set is served", || async {
         banner(&server, "canary").await == true
     })
     .await;
-    assert_eq!(banner(&server, "production").await, false);
+    assert_eq!(banner(&server, "production").await, true);
     assert_eq!(banner(&server, "staging").await, false);
 
     server.shutdown().await;

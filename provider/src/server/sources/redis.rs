@@ -175,7 +175,7 @@ impl Follower {
                     match Announcement::decode(message.get_payload_bytes()) {
                         Ok(announcement) => {
                             if announcement.version > self.version(&announcement.flag_set) {
-                                self.fetch(&mut connection, &keys, &announcement.flag_set, announced)
+                                self.fetch(&mut connection, &keys, &announcement, announced)
                                     .await?;
                             }
                         }
@@ -285,26 +285,37 @@ impl Follower {
     }
 
     /// Fetches one flag set's latest version, if it is newer than the one
-    /// held, on its announcement received at `announced` (a
-    /// [`timestamp_micros`]).
+    /// held, on its `announcement` received at `announced` (a
+    /// [`timestamp_micros`]). The pointer and the announced version's
+    /// payload are read in one round trip; only when the pointer has moved
+    /// past the announcement (a newer one is on its way) is the newer
+    /// payload read after it.
     async fn fetch(
         &mut self,
         connection: &mut MultiplexedConnection,
         keys: &Keys,
-        flag_set: &str,
+        announcement: &Announcement,
         announced: u64,
     ) -> Result<(), FollowError> {
-        let pointer: Option<i64> = ::redis::cmd("GET")
+        let flag_set = announcement.flag_set.as_str();
+        let (pointer, announced_payload): (Option<i64>, Option<Vec<u8>>) = ::redis::pipe()
+            .cmd("GET")
             .arg(keys.latest(flag_set))
+            .cmd("GET")
+            .arg(keys.payload(flag_set, announcement.version))
             .query_async(connection)
             .await?;
         let Some(version) = pointer.filter(|&v| v > self.version(flag_set)) else {
             return Ok(());
         };
-        let payload: Option<Vec<u8>> = ::redis::cmd("GET")
-            .arg(keys.payload(flag_set, version))
-            .query_async(connection)
-            .await?;
+        let payload = if version == announcement.version {
+            announced_payload
+        } else {
+            ::redis::cmd("GET")
+                .arg(keys.payload(flag_set, version))
+                .query_async(connection)
+                .await?
+        };
         let fetched = timestamp_micros();
         if self.accept(flag_set, version, payload) {
             // The loader's timing events of this load carry the version.
