@@ -14,9 +14,10 @@
 //!
 //! Nothing is lost while Redis is down: the store keeps every committed
 //! version, and the first pass after Redis is back publishes the latest.
-//! Because a pass compares the store with what Redis actually holds (not
-//! only with `published_version`), a Redis that comes back empty is filled
-//! again too. A document that no longer compiles (a row edited by hand in
+//! Because a pass compares the flag sets the store records as published
+//! with what Redis actually holds, a Redis that comes back empty is filled
+//! again too. (A flag set whose version is ahead of `published_version` is
+//! written without asking Redis first: the script refuses older versions.) A document that no longer compiles (a row edited by hand in
 //! SQL) is not published: Redis keeps the last good version, an alert is
 //! logged once per version, and the flag set stays pending.
 
@@ -327,17 +328,36 @@ impl Publisher {
             return Ok(Pass::default());
         }
 
-        // What Redis holds: the lowest `latest` version over the formats.
-        let mut held = vec![i64::MAX; live.len()];
-        for names in &inner.keys {
-            let pointers: Vec<String> = live.iter().map(|set| names.latest(&set.key)).collect();
-            let versions: Vec<Option<i64>> = redis::cmd("MGET")
-                .arg(&pointers)
-                .query_async(connection)
-                .await
-                .map_err(whole_pass)?;
-            for (held, version) in held.iter_mut().zip(versions) {
-                *held = (*held).min(version.unwrap_or(0));
+        // What Redis holds: the lowest `latest` version over the formats,
+        // asked only for the flag sets the store records as published (to
+        // fill a Redis that lost them again). A flag set with a newer
+        // version is written without asking: the script moves nothing
+        // backwards, and a commit reaches the nodes a round trip sooner.
+        let mut held: Vec<i64> = live
+            .iter()
+            .map(|set| {
+                if set.published_version < set.version {
+                    0
+                } else {
+                    i64::MAX
+                }
+            })
+            .collect();
+        let published: Vec<usize> = (0..live.len()).filter(|&i| held[i] > 0).collect();
+        if !published.is_empty() {
+            for names in &inner.keys {
+                let pointers: Vec<String> = published
+                    .iter()
+                    .map(|&i| names.latest(&live[i].key))
+                    .collect();
+                let versions: Vec<Option<i64>> = redis::cmd("MGET")
+                    .arg(&pointers)
+                    .query_async(connection)
+                    .await
+                    .map_err(whole_pass)?;
+                for (&i, version) in published.iter().zip(versions) {
+                    held[i] = held[i].min(version.unwrap_or(0));
+                }
             }
         }
 
