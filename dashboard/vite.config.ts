@@ -1,0 +1,33 @@
+// Vite build of the dashboard: two entries (the app and GraphiQL), a
+// manifest for the bundle budget, a dev proxy to a running admin API, and
+// the Vitest setup.
+import react from '@vitejs/plugin-react';
+import { defineConfig } from 'vitest/config';
+
+// The admin API the dev server forwards /graphql to (HTTP and WebSocket).
+const adminUrl = process.env.ENSIGN_ADMIN_URL ?? 'http://127.0.0.1:8017';
+
+export default defineConfig({
+  plugins: [react()],
+  build: {
+    manifest: true,
+    // The server's CSP allows no inline code: every asset is a file.
+    assetsInlineLimit: 0,
+    rollupOptions: {
+      input: {
+        main: 'index.html',
+        graphiql: 'graphiql.html',
+      },
+    },
+  },
+  server: {
+    proxy: {
+      '/graphql': { target: adminUrl, ws: true, changeOrigin: true },
+    },
+  },
+  test: {
+    environment: 'jsdom',
+    setupFiles: ['src/test/setup.ts'],
+    restoreMocks: true,
+  },
+});
