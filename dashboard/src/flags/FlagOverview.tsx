@@ -1,0 +1,161 @@
+// `/flags/:flagSet/:key`: one flag's variants, state, metadata and
+// version, with its kill switch.
+import { useQuery, useMutation } from 'urql';
+import { Link, useParams } from 'wouter';
+
+import { failureOf } from '../api/errors';
+import { ConfirmAction } from '../components/ConfirmAction';
+import { ErrorNotice } from '../components/ErrorNotice';
+import { decodeParam, flagSetPath } from '../routing';
+import { LiveNotice } from './LiveNotice';
+import { formatTime, jsonText, metadataOf, variantsOf } from './flagFields';
+import { FlagOverviewQuery, KillSwitchMutation } from './operations';
+import { useOthersChanges } from './useOthersChanges';
+import { useWriteDenial } from './useWriteDenial';
+
+export function FlagOverview() {
+  const params = useParams<{ flagSet: string; key: string }>();
+  const flagSet = decodeParam(params.flagSet);
+  const key = decodeParam(params.key);
+  return <Overview key={`${flagSet}\n${key}`} flagSet={flagSet} flagKey={key} />;
+}
+
+function Overview({ flagSet, flagKey }: { flagSet: string; flagKey: string }) {
+  const [{ data, error, fetching }, refetch] = useQuery({
+    query: FlagOverviewQuery,
+    variables: { flagSet, key: flagKey },
+  });
+  const [, killSwitch] = useMutation(KillSwitchMutation);
+  const changes = useOthersChanges(flagSet, flagKey);
+  const writeDenial = useWriteDenial(flagSet);
+  const back = (
+    <p>
+      <Link href={flagSetPath(flagSet)}>← Flags of {flagSet}</Link>
+    </p>
+  );
+
+  if (error && !data) {
+    return (
+      <>
+        {back}
+        <h1>{flagKey}</h1>
+        <ErrorNotice failure={failureOf(error)} what="The flag could not be loaded" />
+      </>
+    );
+  }
+  if (!data) {
+    return (
+      <>
+        {back}
+        <h1>{flagKey}</h1>
+        <p role="status">Loading…</p>
+      </>
+    );
+  }
+  const flag = data.flag;
+  const variants = variantsOf(flag.definition);
+  const metadata = Object.entries(metadataOf(flag.definition));
+  const killDenial =
+    writeDenial ??
+    (flag.archived ? 'The flag is archived' : flag.state === 'DISABLED' ? 'The flag is already disabled' : null);
+
+  return (
+    <>
+      {back}
+      <div className="screen-head">
+        <h1>{flag.key}</h1>
+        <span className={`state state-${flag.state.toLowerCase()}`}>{flag.state}</span>
+        {flag.archived && <span className="badge">archived</span>}
+        {fetching && <span role="status">Refreshing…</span>}
+      </div>
+      <LiveNotice
+        changes={changes}
+        onRefresh={() => { refetch({ requestPolicy: 'network-only' }); }}
+        subject="this flag"
+      />
+      <section aria-labelledby="kill-heading" className="panel">
+        <h2 id="kill-heading">Kill switch</h2>
+        <p>Disables the flag at once, whatever its version: every evaluation answers with the caller’s default.</p>
+        <ConfirmAction
+          label="Disable now"
+          className="danger"
+          title={`Disable ${flag.key}?`}
+          confirmLabel="Disable flag"
+          pendingLabel="Disabling…"
+          denial={killDenial}
+          run={() => killSwitch({ flagSet, key: flag.key })}
+          success={(result) => `Disabled ${result.killSwitch.key} (version ${result.killSwitch.version})`}
+        >
+          <p>
+            <strong>{flag.key}</strong> in flag set <strong>{flagSet}</strong> is switched off for every
+            client now. Turning it back on is a change to its definition.
+          </p>
+        </ConfirmAction>
+      </section>
+      <section aria-labelledby="details-heading" className="panel">
+        <h2 id="details-heading">Details</h2>
+        <dl className="details">
+          <dt>State</dt>
+          <dd>{flag.state}</dd>
+          <dt>Default variant</dt>
+          <dd>{flag.defaultVariant ?? 'none (the caller’s default)'}</dd>
+          <dt>Version</dt>
+          <dd>{flag.version}</dd>
+          <dt>Updated</dt>
+          <dd>
+            <time dateTime={flag.updatedAt}>{formatTime(flag.updatedAt)}</time>
+          </dd>
+          <dt>Visible to client keys</dt>
+          <dd>{flag.clientVisible ? 'yes' : 'no'}</dd>
+          <dt>Locked</dt>
+          <dd>{flag.locked ? 'yes' : 'no'}</dd>
+        </dl>
+      </section>
+      <section aria-labelledby="variants-heading" className="panel">
+        <h2 id="variants-heading">Variants</h2>
+        {variants.length === 0 ? (
+          <p>No variants.</p>
+        ) : (
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Variant</th>
+                <th scope="col">Value</th>
+              </tr>
+            </thead>
+            <tbody>
+              {variants.map(([name, value]) => (
+                <tr key={name}>
+                  <th scope="row">
+                    {name}
+                    {name === flag.defaultVariant && <span className="badge">default</span>}
+                  </th>
+                  <td>
+                    <code>{jsonText(value)}</code>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+      <section aria-labelledby="metadata-heading" className="panel">
+        <h2 id="metadata-heading">Metadata</h2>
+        {metadata.length === 0 ? (
+          <p>No metadata.</p>
+        ) : (
+          <dl className="details">
+            {metadata.map(([name, value]) => (
+              <div key={name}>
+                <dt>{name}</dt>
+                <dd>
+                  <code>{jsonText(value)}</code>
+                </dd>
+              </div>
+            ))}
+          </dl>
+        )}
+      </section>
+    </>
+  );
+}

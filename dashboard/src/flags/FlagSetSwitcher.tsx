@@ -1,0 +1,31 @@
+// Chooses the flag set whose flags are shown.
+import { useQuery } from 'urql';
+import { useLocation } from 'wouter';
+
+import { failureOf } from '../api/errors';
+import { ErrorNotice } from '../components/ErrorNotice';
+import { flagSetPath } from '../routing';
+import { FlagSetsQuery } from './operations';
+
+export function FlagSetSwitcher({ flagSet }: { flagSet: string }) {
+  const [{ data, error }] = useQuery({ query: FlagSetsQuery });
+  const [, navigate] = useLocation();
+  if (error) return <ErrorNotice failure={failureOf(error)} what="The flag sets could not be loaded" />;
+  const sets = data?.flagSets ?? [];
+  const known = sets.some((s) => s.key === flagSet);
+  return (
+    <label className="flag-set-switcher">
+      Flag set
+      <select value={flagSet} onChange={(e) => { navigate(flagSetPath(e.target.value)); }} disabled={!data}>
+        {!known && <option value={flagSet}>{flagSet}</option>}
+        {sets.map((s) => (
+          <option key={s.key} value={s.key}>
+            {s.name && s.name !== s.key ? `${s.name} (${s.key})` : s.key}
+            {s.archived ? ' — archived' : ''}
+            {s.readOnly ? ' — read-only' : ''}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}

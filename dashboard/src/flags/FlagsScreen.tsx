@@ -1,0 +1,62 @@
+// `/flags/:flagSet`: the flag set's flags, searchable, with live changes.
+import { useCallback, useMemo } from 'react';
+import { useLocation, useParams, useSearch } from 'wouter';
+
+import { ErrorNotice } from '../components/ErrorNotice';
+import { decodeParam, flagSetPath } from '../routing';
+import { FilterBar } from './FilterBar';
+import { FlagList } from './FlagList';
+import { FlagSetSwitcher } from './FlagSetSwitcher';
+import { LiveNotice } from './LiveNotice';
+import { type ListParams, formatListParams, parseListParams } from './listParams';
+import { useFlagPages } from './useFlagPages';
+import { useOthersChanges } from './useOthersChanges';
+import { useWriteDenial } from './useWriteDenial';
+
+export function FlagsScreen() {
+  const flagSet = decodeParam(useParams<{ flagSet: string }>().flagSet);
+  // A new flag set starts afresh: its own list, live changes and search box.
+  return <FlagSetFlags key={flagSet} flagSet={flagSet} />;
+}
+
+function FlagSetFlags({ flagSet }: { flagSet: string }) {
+  const search = useSearch();
+  const [, navigate] = useLocation();
+  const { params, problems } = useMemo(() => parseListParams(search), [search]);
+  const update = useCallback(
+    (next: ListParams) => { navigate(flagSetPath(flagSet, formatListParams(next)), { replace: true }); },
+    [flagSet, navigate],
+  );
+  const pages = useFlagPages(flagSet, params);
+  const changes = useOthersChanges(flagSet);
+  const writeDenial = useWriteDenial(flagSet);
+
+  return (
+    <>
+      <div className="screen-head">
+        <h1>Flags</h1>
+        <FlagSetSwitcher flagSet={flagSet} />
+      </div>
+      <FilterBar params={params} onChange={update} />
+      {problems.length > 0 && (
+        <p className="notice" role="status">
+          Not applied from the address: {problems.join('; ')}.
+        </p>
+      )}
+      <LiveNotice changes={changes} onRefresh={pages.reload} subject={`flag set ${flagSet}`} />
+      {pages.failure && pages.items.length === 0 ? (
+        <>
+          <ErrorNotice failure={pages.failure} what="The flags could not be loaded" />
+          <button type="button" onClick={pages.retry}>
+            Try again
+          </button>
+        </>
+      ) : (
+        <FlagList flagSet={flagSet} pages={pages} writeDenial={writeDenial} />
+      )}
+      <p className="count" role="status">
+        {pages.items.length} flag{pages.items.length === 1 ? '' : 's'} loaded{pages.complete ? '' : ', more below'}
+      </p>
+    </>
+  );
+}

@@ -1,0 +1,61 @@
+// URLs: the paths of each screen, and a router that hands each path
+// segment and the query string over exactly as encoded, so a flag key with
+// `/`, `%` or `?` in it survives the round trip.
+import type { ReactNode } from 'react';
+import { Router } from 'wouter';
+import { useBrowserLocation, useSearch as useBrowserSearch } from 'wouter/use-browser-location';
+
+// wouter decodes the location with decodeURI, which turns `%25` back into
+// `%` and leaves the rest encoded; escaping every `%` first makes that
+// decoding give back the location exactly as the browser has it.
+const escapePercent = (text: string) => text.replace(/%/g, '%25');
+
+function useEncodedLocation(): [string, ReturnType<typeof useBrowserLocation>[1]] {
+  const [path, navigate] = useBrowserLocation();
+  return [escapePercent(path), navigate];
+}
+
+function useEncodedSearch(): string {
+  return escapePercent(useBrowserSearch());
+}
+
+export function AppRouter({ children }: { children: ReactNode }) {
+  return (
+    <Router hook={useEncodedLocation} searchHook={useEncodedSearch}>
+      {children}
+    </Router>
+  );
+}
+
+/** A path parameter as the user wrote it (the router hands it over encoded). */
+export function decodeParam(param: string | undefined): string {
+  if (param === undefined) return '';
+  try {
+    return decodeURIComponent(param);
+  } catch {
+    return param;
+  }
+}
+
+export function flagSetPath(flagSet: string, query = ''): string {
+  return `/flags/${encodeURIComponent(flagSet)}${query}`;
+}
+
+export function flagPath(flagSet: string, key: string): string {
+  return `${flagSetPath(flagSet)}/${encodeURIComponent(key)}`;
+}
+
+export const SIGN_IN_PATH = '/sign-in';
+
+/** The sign-in path that returns to `next` afterwards. */
+export function signInPath(next: string): string {
+  return next === '/' || next.startsWith(SIGN_IN_PATH)
+    ? SIGN_IN_PATH
+    : `${SIGN_IN_PATH}?next=${encodeURIComponent(next)}`;
+}
+
+/** Where to go after signing in: `next` if it is a path of this app. */
+export function afterSignIn(search: string): string {
+  const next = new URLSearchParams(search).get('next');
+  return next?.startsWith('/') && !next.startsWith('//') ? next : '/';
+}
