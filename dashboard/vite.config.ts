@@ -7,6 +7,18 @@ import { defineConfig } from 'vitest/config';
 // The admin API the dev server forwards /graphql to (HTTP and WebSocket).
 const adminUrl = process.env.ENSIGN_ADMIN_URL ?? 'http://127.0.0.1:8017';
 
+// The policy `ensign serve` sends with the dashboard: `vite preview` sends
+// it too, so a build that breaks it (an inline script or style) shows here.
+const contentSecurityPolicy = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+].join('; ');
+
 export default defineConfig({
   plugins: [react()],
   build: {
@@ -21,6 +33,12 @@ export default defineConfig({
     },
   },
   server: {
+    proxy: {
+      '/graphql': { target: adminUrl, ws: true, changeOrigin: true },
+    },
+  },
+  preview: {
+    headers: { 'Content-Security-Policy': contentSecurityPolicy },
     proxy: {
       '/graphql': { target: adminUrl, ws: true, changeOrigin: true },
     },

@@ -76,6 +76,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   });
   const client = new Client({
     url: GRAPHQL_PATH,
+    // The admin API answers POST only.
+    preferGetMethod: false,
     fetchOptions: () => ({ headers: { Authorization: authorization } }),
     exchanges: [
       cacheExchange,

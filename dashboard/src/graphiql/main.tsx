@@ -3,13 +3,22 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 
+// The admin API's schema, from the server's own file (the one the
+// dashboard's types are generated from). GraphiQL gets it here rather
+// than by introspection, whose query nests deeper than the server allows.
+import schemaText from '../../../graphql-admin/schema.graphql?raw';
 import { storedToken } from '../auth/storage';
 import { createFetcher } from './fetcher';
 import './graphiql-page.css';
 
 async function start(container: HTMLElement) {
   const token = storedToken();
-  const [{ GraphiQL }] = await Promise.all([import('graphiql'), import('graphiql/style.css')]);
+  const [{ GraphiQL }, { buildSchema }] = await Promise.all([
+    import('graphiql'),
+    import('graphql'),
+    import('graphiql/style.css'),
+  ]);
+  const schema = buildSchema(schemaText);
   createRoot(container).render(
     <StrictMode>
       {!token && (
@@ -19,7 +28,7 @@ async function start(container: HTMLElement) {
         </p>
       )}
       <div className="graphiql-host">
-        <GraphiQL fetcher={createFetcher(token)} />
+        <GraphiQL fetcher={createFetcher(token)} schema={schema} />
       </div>
     </StrictMode>,
   );
