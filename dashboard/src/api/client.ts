@@ -40,6 +40,8 @@ export interface ApiClientOptions {
   onSessionEnd: (failure: ApiFailure) => void;
   /** The WebSocket URL; this page's origin by default. */
   websocketUrl?: string;
+  /** The WebSocket class; the browser's by default. */
+  webSocketImpl?: unknown;
 }
 
 /** Whether a graphql-ws close reports a revoked or refused token. */
@@ -62,6 +64,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   };
   const ws: WsClient = createWsClient({
     url: options.websocketUrl ?? websocketUrl(),
+    webSocketImpl: options.webSocketImpl,
     connectionParams: { Authorization: authorization },
     lazy: true,
     // A refused token is final; anything else (a restart) is retried.
@@ -103,7 +106,9 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   return {
     client,
     dispose: () => {
-      void ws.dispose();
+      // Disposing a socket whose connection failed rejects with that
+      // failure, already handled by `closed` above; nothing is left open.
+      Promise.resolve(ws.dispose()).catch(() => undefined);
     },
   };
 }

@@ -10,13 +10,12 @@ export interface Viewer {
 }
 
 /** Something a role may or may not do. */
-export type Permission = 'changeFlags' | 'manageFlagSets';
+export type Permission = 'changeFlags';
 
 const RANK: Record<string, number> = { viewer: 1, editor: 2, admin: 3 };
 
 const NEEDS: Record<Permission, { role: string; what: string }> = {
   changeFlags: { role: 'editor', what: 'change flags' },
-  manageFlagSets: { role: 'admin', what: 'manage flag sets' },
 };
 
 /** Why `viewer` may not do `permission`, or `null` when it may. */

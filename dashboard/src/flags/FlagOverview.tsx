@@ -128,7 +128,12 @@ function Overview({ flagSet, flagKey }: { flagSet: string; flagKey: string }) {
                 <tr key={name}>
                   <th scope="row">
                     {name}
-                    {name === flag.defaultVariant && <span className="badge">default</span>}
+                    {name === flag.defaultVariant && (
+                      <>
+                        {' '}
+                        <span className="badge">default</span>
+                      </>
+                    )}
                   </th>
                   <td>
                     <code>{jsonText(value)}</code>

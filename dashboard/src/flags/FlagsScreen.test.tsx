@@ -1,0 +1,166 @@
+// The flag list screen: its search and filters in the URL, the list kept
+// short in the DOM while pages load, live changes by others, and archiving.
+import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { afterEach, beforeEach, expect, test, vi } from 'vitest';
+
+import { FakeSocket, errorBody, mockApi, renderApp } from '../test/harness';
+import { type FakeServer, flag, flagsApi, manyFlags } from '../test/flags';
+
+let server: FakeServer;
+
+beforeEach(() => {
+  sessionStorage.setItem('ensign.token', 'ens_adm_test');
+  // jsdom lays nothing out: give the list's scroller a height, or the
+  // virtualizer shows no row.
+  vi.spyOn(HTMLElement.prototype, 'clientHeight', 'get').mockImplementation(function (this: HTMLElement) {
+    return this.classList.contains('flag-list') ? 600 : 0;
+  });
+  server = { role: 'editor', name: 'ann', flags: [flag('new-checkout'), flag('dark-mode', { state: 'DISABLED' })], mutations: {} };
+});
+afterEach(() => {
+  FakeSocket.reset();
+});
+
+const listRequests = (received: { operationName: string; variables: Record<string, unknown> }[]) =>
+  received.filter((r) => r.operationName === 'FlagList').map((r) => r.variables);
+
+test('the search and the archived switch come from the URL and go back to it', async () => {
+  const received = mockApi(flagsApi(server));
+  renderApp('/flags/default?q=check&archived=1');
+
+  expect(await screen.findByRole('link', { name: 'new-checkout' })).toBeInTheDocument();
+  expect(screen.queryByRole('link', { name: 'dark-mode' })).not.toBeInTheDocument();
+  expect(screen.getByLabelText('Search flags')).toHaveValue('check');
+  expect(screen.getByLabelText('Show archived flags')).toBeChecked();
+  expect(listRequests(received)[0]).toMatchObject({ flagSet: 'default', search: 'check', includeArchived: true, after: null });
+
+  await userEvent.clear(screen.getByLabelText('Search flags'));
+  await userEvent.type(screen.getByLabelText('Search flags'), 'dark');
+  await waitFor(() => { expect(window.location.search).toBe('?q=dark&archived=1'); });
+  expect(await screen.findByRole('link', { name: 'dark-mode' })).toBeInTheDocument();
+  expect(listRequests(received).at(-1)).toMatchObject({ search: 'dark', includeArchived: true });
+
+  await userEvent.click(screen.getByLabelText('Show archived flags'));
+  await waitFor(() => { expect(window.location.search).toBe('?q=dark'); });
+  await waitFor(() => { expect(listRequests(received).at(-1)).toMatchObject({ search: 'dark', includeArchived: false }); });
+});
+
+test('going back in history shows the earlier search', async () => {
+  mockApi(flagsApi(server));
+  renderApp('/flags/default');
+  await screen.findByRole('link', { name: 'dark-mode' });
+  act(() => {
+    window.history.pushState(null, '', '/flags/default?q=new');
+    window.dispatchEvent(new PopStateEvent('popstate'));
+  });
+  expect(await screen.findByLabelText('Search flags')).toHaveValue('new');
+  await waitFor(() => { expect(screen.queryByRole('link', { name: 'dark-mode' })).not.toBeInTheDocument(); });
+});
+
+test('what the URL asks for and cannot mean is reported', async () => {
+  mockApi(flagsApi(server));
+  renderApp('/flags/default?state=on&sort=KEY_DESC');
+  expect(await screen.findByText(/Not applied from the address/)).toHaveTextContent(
+    'Not applied from the address: state “on” is not one of ENABLED, DISABLED.',
+  );
+  expect(screen.getByLabelText('Sort')).toHaveValue('KEY_DESC');
+});
+
+test('the flag-set switcher opens the other flag set', async () => {
+  const received = mockApi(flagsApi(server));
+  renderApp('/flags/default');
+  await screen.findByRole('link', { name: 'new-checkout' });
+  await userEvent.selectOptions(screen.getByLabelText('Flag set'), 'mobile');
+  expect(window.location.pathname).toBe('/flags/mobile');
+  await waitFor(() => { expect(listRequests(received).at(-1)).toMatchObject({ flagSet: 'mobile' }); });
+});
+
+test('5,000 flags load page by page while at most 200 rows are in the DOM', async () => {
+  server.flags = manyFlags(5000);
+  const received = mockApi(flagsApi(server));
+  renderApp('/flags/default');
+  await screen.findByRole('link', { name: 'flag-0000' });
+  const rows = () => document.querySelectorAll('tr.flag-row').length;
+  expect(rows()).toBeGreaterThan(10);
+  expect(rows()).toBeLessThanOrEqual(200);
+
+  const scroller = document.querySelector<HTMLElement>('.flag-list');
+  if (!scroller) throw new Error('no list');
+  // Scroll to the end again and again: each time the next page loads.
+  for (let page = 1; page < 50; page++) {
+    await waitFor(() => { expect(screen.getByText(/flags loaded/)).toHaveTextContent(`${page * 100} flags loaded, more below`); });
+    scroller.scrollTop = page * 100 * 44;
+    fireEvent.scroll(scroller);
+    expect(rows()).toBeLessThanOrEqual(200);
+  }
+  await waitFor(() => { expect(screen.getByText(/flags loaded/)).toHaveTextContent('5000 flags loaded'); });
+  scroller.scrollTop = 5000 * 44;
+  fireEvent.scroll(scroller);
+  expect(await screen.findByRole('link', { name: 'flag-4999' })).toBeInTheDocument();
+  expect(rows()).toBeLessThanOrEqual(200);
+  expect(listRequests(received)).toHaveLength(50);
+}, 60_000);
+
+test('a change by someone else offers a refresh; the viewer’s own changes do not', async () => {
+  const received = mockApi(flagsApi(server));
+  renderApp('/flags/default');
+  await screen.findByRole('link', { name: 'new-checkout' });
+  await waitFor(() => { expect(FakeSocket.opened[0]?.subscriptions).toHaveLength(1); });
+  const socket = FakeSocket.opened[0];
+  const id = socket?.subscriptions[0] ?? '';
+
+  act(() => { socket?.next(id, { flagChanges: { flagSet: 'default', flag: 'new-checkout', action: 'update', actor: 'ann' } }); });
+  act(() => { socket?.next(id, { flagChanges: { flagSet: 'default', flag: 'dark-mode', action: 'kill', actor: 'bob' } }); });
+  expect(await screen.findByText(/bob changed/)).toHaveTextContent('bob changed dark-mode (kill). Refresh');
+  act(() => { socket?.next(id, { flagChanges: { flagSet: 'default', flag: null, action: 'import', actor: 'ci' } }); });
+  expect(await screen.findByText(/ci changed/)).toHaveTextContent('ci changed flag set default (import) and 1 more change. Refresh');
+
+  const before = listRequests(received).length;
+  server.flags = [...server.flags, flag('imported')];
+  await userEvent.click(screen.getByRole('button', { name: 'Refresh' }));
+  expect(await screen.findByRole('link', { name: 'imported' })).toBeInTheDocument();
+  expect(listRequests(received).length).toBe(before + 1);
+  expect(screen.getByText(/Live: changes by others/)).toBeInTheDocument();
+});
+
+test('viewers see why they cannot archive', async () => {
+  server.role = 'viewer';
+  mockApi(flagsApi(server));
+  renderApp('/flags/default');
+  const archive = await screen.findByRole('button', { name: 'Archive new-checkout' });
+  expect(archive).toBeDisabled();
+  expect(archive).toHaveAccessibleDescription('Viewers cannot change flags');
+});
+
+test('archiving asks first, sends the version read, and reloads the list', async () => {
+  let archived: Record<string, unknown> | null = null;
+  server.flags = [flag('new-checkout', { version: 7 })];
+  server.mutations.ArchiveFlag = (request) => {
+    archived = request.variables;
+    server.flags = [];
+    return { body: { data: { archiveFlag: { key: 'new-checkout', archived: true, version: 8 } } } };
+  };
+  mockApi(flagsApi(server));
+  renderApp('/flags/default');
+  await userEvent.click(await screen.findByRole('button', { name: 'Archive new-checkout' }));
+  const dialog = screen.getByRole('dialog', { name: 'Archive new-checkout?' });
+  await userEvent.click(within(dialog).getByRole('button', { name: 'Archive flag' }));
+
+  expect(await screen.findByText('Archived new-checkout (version 8)')).toBeInTheDocument();
+  expect(archived).toEqual({ flagSet: 'default', key: 'new-checkout', expectedVersion: 7 });
+  expect(screen.queryByRole('dialog')).not.toBeInTheDocument();
+  expect(await screen.findByText('No flags match.')).toBeInTheDocument();
+});
+
+test('a refused archive shows the server message and code in the dialog', async () => {
+  server.mutations.ArchiveFlag = () => ({
+    body: errorBody('flag "new-checkout" is at version 2, not 1: reload it and retry', 'VERSION_CONFLICT'),
+  });
+  mockApi(flagsApi(server));
+  renderApp('/flags/default');
+  await userEvent.click(await screen.findByRole('button', { name: 'Archive new-checkout' }));
+  await userEvent.click(screen.getByRole('button', { name: 'Archive flag' }));
+  const alert = await within(screen.getByRole('dialog')).findByRole('alert');
+  expect(alert).toHaveTextContent('flag "new-checkout" is at version 2, not 1: reload it and retry VERSION_CONFLICT');
+});
