@@ -13,6 +13,10 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
 
+# The dashboard's checks, as CI runs them (codegen, types, lint, tests, build, bundle budget).
+dashboard:
+    cd dashboard && npm ci && npm run codegen:check && npm run typecheck && npm run lint && npm test && npm run build && npm run budget
+
 # The flagd-testbed suites: the evaluator suite against the engine, and the provider-level suite through the JavaScript flagd provider against the real binary.
 conformance:
     cargo test -p conformance --test evaluator --test provider_suite
