@@ -27,6 +27,13 @@ export default defineConfig(
   reactHooks.configs.flat['recommended-latest'],
   jsxA11y.flatConfigs.strict,
   {
+    rules: {
+      // A scrolling region is focusable so the keyboard can scroll it
+      // (WCAG 2.1.1; axe's scrollable-region-focusable).
+      'jsx-a11y/no-noninteractive-tabindex': ['error', { roles: ['tabpanel', 'region'] }],
+    },
+  },
+  {
     // The build scripts and this file are plain JavaScript run by Node.
     files: ['**/*.{js,mjs}'],
     extends: [tseslint.configs.disableTypeChecked],

@@ -2,7 +2,6 @@
 import { type ReactNode, createContext, useContext, useMemo, useState, useSyncExternalStore } from 'react';
 import type { Client } from 'urql';
 
-import type { ApiFailure } from '../api/errors';
 import type { Viewer } from './roles';
 import { type ClientSettings, Session } from './session';
 
@@ -15,7 +14,6 @@ export interface SessionValue {
   signIn: (token: string, viewer: Viewer) => void;
   setViewer: (viewer: Viewer) => void;
   signOut: () => void;
-  endSession: (failure: ApiFailure) => void;
 }
 
 const SessionContext = createContext<SessionValue | null>(null);
@@ -35,7 +33,6 @@ export function SessionProvider({ children, settings = NO_SETTINGS }: { children
       signIn: (token, viewer) => { session.signIn(token, viewer); },
       setViewer: (viewer) => { session.setViewer(viewer); },
       signOut: () => { session.signOut(); },
-      endSession: (failure) => { session.end(failure); },
     }),
     [state, session],
   );

@@ -39,7 +39,8 @@ export function FlagList({ flagSet, pages, writeDenial }: { flagSet: string; pag
   const before = rows[0]?.start ?? 0;
   const after = virtualizer.getTotalSize() - (rows[rows.length - 1]?.end ?? 0);
   return (
-    <div ref={scroller} className="flag-list" tabIndex={-1}>
+    // Focusable, so the keyboard scrolls it to rows not yet in the DOM.
+    <div ref={scroller} className="flag-list" role="region" aria-label="Flag list" tabIndex={0}>
       <table aria-rowcount={complete ? items.length + 1 : -1} aria-busy={loading}>
         <thead>
           <tr aria-rowindex={1}>

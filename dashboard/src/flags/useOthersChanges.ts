@@ -21,8 +21,6 @@ export interface OthersChanges {
   /** Changes by others not yet refreshed. */
   pending: number;
   last: Commit | null;
-  /** Whether the subscription is running. */
-  live: boolean;
   failure: ApiFailure | null;
   /** Marks the changes so far as seen. */
   acknowledge: () => void;
@@ -47,7 +45,6 @@ export function useOthersChanges(flagSet: string, key?: string): OthersChanges {
   return {
     pending: Math.max(0, seen.count - acknowledged),
     last: seen.last,
-    live: !result.error,
     failure: result.error ? failureOf(result.error) : null,
     acknowledge,
   };
