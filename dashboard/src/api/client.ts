@@ -13,6 +13,7 @@ import {
 
 import {
   type ApiFailure,
+  SocketClosed,
   TOKEN_REVOKED_CLOSE_CODE,
   endsSession,
   failureOf,
@@ -44,14 +45,14 @@ export interface ApiClientOptions {
   webSocketImpl?: unknown;
 }
 
+/** Whether graphql-ws reports a socket's close (rather than an error). */
+function isClose(event: unknown): event is CloseEvent {
+  return typeof event === 'object' && event !== null && 'code' in event && typeof event.code === 'number';
+}
+
 /** Whether a graphql-ws close reports a revoked or refused token. */
 function isTokenClose(event: unknown): event is CloseEvent {
-  return (
-    typeof event === 'object' &&
-    event !== null &&
-    'code' in event &&
-    event.code === TOKEN_REVOKED_CLOSE_CODE
-  );
+  return isClose(event) && event.code === TOKEN_REVOKED_CLOSE_CODE;
 }
 
 export function createApiClient(options: ApiClientOptions): ApiClient {
@@ -71,9 +72,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     shouldRetry: (event) => !isTokenClose(event),
     on: {
       closed: (event) => {
-        if (isTokenClose(event)) {
-          end({ message: event.reason || 'the token was refused', code: 'CLOSED_4403' });
-        }
+        if (isTokenClose(event)) end(new SocketClosed(event.code, event.reason || 'the token was refused').failure);
       },
     },
   });
@@ -95,7 +94,14 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
           const input = { ...request, query: request.query ?? '' };
           return {
             subscribe(sink) {
-              const unsubscribe = ws.subscribe(input, sink);
+              const unsubscribe = ws.subscribe(input, {
+                next: (value) => { sink.next(value as Parameters<typeof sink.next>[0]); },
+                complete: () => { sink.complete(); },
+                // A close is reported as an error with its code and reason.
+                error: (error: unknown) => {
+                  sink.error(isClose(error) ? new SocketClosed(error.code, error.reason) : error);
+                },
+              });
               return { unsubscribe };
             },
           };

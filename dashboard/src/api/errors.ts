@@ -16,8 +16,24 @@ export const UNAUTHENTICATED = 'UNAUTHENTICATED';
 /** The WebSocket close code of a socket whose token was revoked. */
 export const TOKEN_REVOKED_CLOSE_CODE = 4403;
 
+/** The subscription socket closed for good (after any retries). */
+export class SocketClosed extends Error {
+  constructor(
+    readonly closeCode: number,
+    reason: string,
+  ) {
+    super(reason ? `the live connection closed: ${reason}` : 'the live connection closed');
+    this.name = 'SocketClosed';
+  }
+
+  get failure(): ApiFailure {
+    return { message: this.message, code: `CLOSED_${this.closeCode}` };
+  }
+}
+
 /** The first error of a failed request, as shown to the user. */
 export function failureOf(error: CombinedError): ApiFailure {
+  if (error.networkError instanceof SocketClosed) return error.networkError.failure;
   const [first] = error.graphQLErrors;
   if (first) {
     const code = first.extensions.code;

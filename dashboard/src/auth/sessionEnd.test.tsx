@@ -70,14 +70,14 @@ test('a subscription socket closed with 4403 ends the session', async () => {
   expect(socket?.initPayload).toEqual({ Authorization: `Bearer ${TOKEN}` });
 
   socket?.serverClose(4403, 'the token was revoked');
-  await expectSessionEnded('the token was revoked (CLOSED_4403)');
+  await expectSessionEnded('the live connection closed: the token was revoked (CLOSED_4403)');
 });
 
 test('a socket refused at connection_init ends the session', async () => {
   FakeSocket.onInit = 'refuse';
   mockApi(serve(() => ({ body: { data: { flags: { items: [], next: null } } } })));
   renderApp('/flags/default');
-  await expectSessionEnded('Forbidden (CLOSED_4403)');
+  await expectSessionEnded('the live connection closed: Forbidden (CLOSED_4403)');
 });
 
 test('other failures are shown and keep the session', async () => {

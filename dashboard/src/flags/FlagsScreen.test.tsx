@@ -164,3 +164,16 @@ test('a refused archive shows the server message and code in the dialog', async 
   const alert = await within(screen.getByRole('dialog')).findByRole('alert');
   expect(alert).toHaveTextContent('flag "new-checkout" is at version 2, not 1: reload it and retry VERSION_CONFLICT');
 });
+
+test('live updates that stop for good say why, and the session goes on', async () => {
+  mockApi(flagsApi(server));
+  renderApp('/flags/default');
+  await screen.findByRole('link', { name: 'new-checkout' });
+  await waitFor(() => { expect(FakeSocket.opened[0]?.subscriptions).toHaveLength(1); });
+  // 4500 is final for graphql-ws: it does not reconnect.
+  act(() => { FakeSocket.opened[0]?.serverClose(4500, 'internal error'); });
+  expect(await screen.findByText(/Live updates stopped/)).toHaveTextContent(
+    'Live updates stopped: the live connection closed: internal error CLOSED_4500',
+  );
+  expect(sessionStorage.getItem('ensign.token')).toBe('ens_adm_test');
+});
