@@ -11,7 +11,7 @@ use super::audit::AuditPage;
 use super::cost::{page_size, paged};
 use super::error::{store_error, store_error_ref};
 use super::history::{HistoryKey, HistoryLoader};
-use super::schema::{admin, authorize, time, writable};
+use super::schema::{CHANGE_FLAGS, admin, authorize, time, writable};
 use store::{Action, Commit, FlagChange, FlagFilter, FlagInput, FlagRecord, Page, TokenRole};
 
 /// A flag.
@@ -180,7 +180,7 @@ impl FlagMutation {
         key: &str,
         change: FlagChange<'_>,
     ) -> async_graphql::Result<FlagObject> {
-        let actor = authorize(ctx, TokenRole::Editor)?;
+        let actor = authorize(ctx, CHANGE_FLAGS)?;
         writable(ctx, flag_set)?;
         let admin = admin(ctx)?;
         let action = change.action().to_owned();

@@ -18,6 +18,7 @@ pub mod sockets;
 pub mod subscription;
 pub mod tokens;
 pub mod validation;
+pub mod viewer;
 
 pub use cost::MAX_FIRST;
 pub use error::ApiError;

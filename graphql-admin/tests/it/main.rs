@@ -34,3 +34,6 @@ mod rollouts;
 /// (out-of-band, kill switch, locked), retries, persisted cursors, and the
 /// alerts query.
 mod alerts;
+
+/// The caller's own token: its role and what the role may change.
+mod viewer;
