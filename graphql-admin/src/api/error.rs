@@ -15,6 +15,7 @@ use warp::Reply;
 use warp::http::StatusCode;
 
 use super::cost::MAX_FIRST;
+use super::cursor::CursorError;
 use super::nesting::NestingError;
 use super::routes::MAX_REQUEST_ID_BYTES;
 use super::schema::{MAX_COMPLEXITY, MAX_DEPTH};
@@ -210,6 +211,11 @@ pub enum ApiError {
         /// The cap.
         max: u64,
     },
+    /// An `after` that is not a cursor of the list asked for.
+    InvalidCursor {
+        /// Why.
+        error: CursorError,
+    },
     /// A key, name or role that cannot be used.
     InvalidInput {
         /// What was wrong ("flag key", "role", ...).
@@ -242,7 +248,9 @@ impl ApiError {
             ApiError::TooDeep { .. } => "TOO_DEEP",
             ApiError::TooComplex { .. } => "TOO_COMPLEX",
             ApiError::InvalidPageSize { .. } => "INVALID_PAGE_SIZE",
-            ApiError::InvalidTime { .. } | ApiError::InvalidInput { .. } => "INVALID_INPUT",
+            ApiError::InvalidTime { .. }
+            | ApiError::InvalidCursor { .. }
+            | ApiError::InvalidInput { .. } => "INVALID_INPUT",
             ApiError::InvalidDocument { .. } | ApiError::InvalidDefinition { .. } => {
                 "INVALID_DEFINITION"
             }
@@ -301,6 +309,7 @@ impl ApiError {
             | ApiError::InvalidKey { .. }
             | ApiError::SegmentRef { .. }
             | ApiError::WeightTooLarge { .. }
+            | ApiError::InvalidCursor { .. }
             | ApiError::InvalidInput { .. } => None,
         }
     }
@@ -407,6 +416,7 @@ impl ApiError {
                 };
                 format!("{step}{weight} is above {max}, the largest weight the evaluator accepts")
             }
+            ApiError::InvalidCursor { error } => format!("invalid cursor: {error}"),
             ApiError::InvalidInput { what, reason } => format!("invalid {what}: {reason}"),
         }
     }
@@ -729,6 +739,10 @@ mod tests {
             reason: "unknown".into(),
         };
         check(input, "INVALID_INPUT", None);
+        let cursor = ApiError::InvalidCursor {
+            error: CursorError::Garbled,
+        };
+        check(cursor, "INVALID_INPUT", None);
     }
 
     /// Every store error keeps the store's message and code through the

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod cost;
+pub mod cursor;
 pub mod error;
 pub mod evaluation;
 pub mod flag_sets;

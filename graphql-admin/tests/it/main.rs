@@ -35,5 +35,8 @@ mod rollouts;
 /// alerts query.
 mod alerts;
 
+/// The flags list: orders, cursors, filters, counts and tags.
+mod flag_list;
+
 /// The caller's own token: its role and what the role may change.
 mod viewer;

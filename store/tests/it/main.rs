@@ -3,3 +3,7 @@
 
 /// Migrations, transactional writes, audit, concurrency, store copy.
 mod store;
+
+/// Listing flags: every order paged through thousands of flags, the state
+/// and tag filters, counts and tags.
+mod flags;
