@@ -1,5 +1,6 @@
-//! Flag writes: create, update, edit (kill switch and the like), archive and
-//! roll back, each one validated, audited and versioned in one transaction.
+//! Flag writes: create, update, edit (kill switch and the like), archive,
+//! restore and roll back, each one validated, audited and versioned in one
+//! transaction.
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set,
@@ -55,6 +56,13 @@ pub enum FlagChange<'a> {
         /// The version the writer read.
         expected_version: i64,
     },
+    /// Serves an archived flag again, with the definition and settings it
+    /// had when it was archived. A flag that is not archived is refused
+    /// ([`StoreError::NotArchived`]).
+    Restore {
+        /// The version the writer read.
+        expected_version: i64,
+    },
     /// Restores the definition the flag had at `version`.
     Rollback {
         /// The version the writer read.
@@ -81,6 +89,7 @@ impl FlagChange<'_> {
             FlagChange::Update { .. } => Action::Update,
             FlagChange::Edit { action, .. } => *action,
             FlagChange::Archive { .. } => Action::Archive,
+            FlagChange::Restore { .. } => Action::Restore,
             FlagChange::Rollback { .. } => Action::Rollback,
         }
     }
@@ -92,6 +101,7 @@ impl FlagChange<'_> {
                 expected_version, ..
             }
             | FlagChange::Archive { expected_version }
+            | FlagChange::Restore { expected_version }
             | FlagChange::Rollback {
                 expected_version, ..
             } => Some(*expected_version),
@@ -177,6 +187,15 @@ impl Store {
                 edit(&mut next.definition)?;
             }
             FlagChange::Archive { .. } => next.archived = true,
+            FlagChange::Restore { .. } => {
+                if !next.archived {
+                    return Err(StoreError::NotArchived {
+                        flag_set: flag_set.to_owned(),
+                        key: key.to_owned(),
+                    });
+                }
+                next.archived = false;
+            }
             FlagChange::Rollback { to_version, .. } => {
                 next.definition = definition_at(&txn, &set, key, to_version).await?;
                 next.archived = false;

@@ -167,6 +167,13 @@ pub enum ApiError {
         /// The key.
         key: String,
     },
+    /// Restoring a flag that is not archived.
+    NotArchived {
+        /// The flag set.
+        flag_set: String,
+        /// The flag key.
+        key: String,
+    },
     /// A write naming a version that is no longer current.
     VersionConflict {
         /// The flag key.
@@ -262,6 +269,7 @@ impl ApiError {
             ApiError::VersionNotFound { .. } => "VERSION_NOT_FOUND",
             ApiError::RolloutNotFound { .. } => "ROLLOUT_NOT_FOUND",
             ApiError::AlreadyExists { .. } => "ALREADY_EXISTS",
+            ApiError::NotArchived { .. } => "NOT_ARCHIVED",
             ApiError::VersionConflict { .. } => "VERSION_CONFLICT",
             ApiError::InvalidKey { .. } => "INVALID_KEY",
             ApiError::SegmentRef { .. } => "SEGMENT_REF",
@@ -304,6 +312,7 @@ impl ApiError {
             | ApiError::VersionNotFound { .. }
             | ApiError::RolloutNotFound { .. }
             | ApiError::AlreadyExists { .. }
+            | ApiError::NotArchived { .. }
             | ApiError::VersionConflict { .. }
             | ApiError::InvalidDefinition { .. }
             | ApiError::InvalidKey { .. }
@@ -385,6 +394,10 @@ impl ApiError {
             }
             ApiError::RolloutNotFound { id } => format!("rollout {id} not found"),
             ApiError::AlreadyExists { kind, key } => format!("{kind} {key:?} already exists"),
+            ApiError::NotArchived { flag_set, key } => format!(
+                "flag {key:?} in flag set {flag_set:?} is not archived: only an archived flag \
+                 can be restored"
+            ),
             ApiError::VersionConflict {
                 key,
                 expected,
@@ -500,6 +513,10 @@ impl From<&StoreError> for ApiError {
             StoreError::RolloutNotFound { id } => ApiError::RolloutNotFound { id: *id },
             StoreError::AlreadyExists { kind, key } => ApiError::AlreadyExists {
                 kind,
+                key: key.clone(),
+            },
+            StoreError::NotArchived { flag_set, key } => ApiError::NotArchived {
+                flag_set: flag_set.clone(),
                 key: key.clone(),
             },
             StoreError::Conflict {
@@ -705,6 +722,11 @@ mod tests {
             key: key(),
         };
         check(exists, "ALREADY_EXISTS", None);
+        let not_archived = ApiError::NotArchived {
+            flag_set: flag_set(),
+            key: key(),
+        };
+        check(not_archived, "NOT_ARCHIVED", None);
         let conflict = ApiError::VersionConflict {
             key: key(),
             expected: 1,
@@ -771,6 +793,10 @@ mod tests {
             StoreError::AlreadyExists {
                 kind: "flag set",
                 key: "production".into(),
+            },
+            StoreError::NotArchived {
+                flag_set: "production".into(),
+                key: "banner".into(),
             },
             StoreError::Conflict {
                 key: "banner".into(),

@@ -1,7 +1,7 @@
-//! Flags in the GraphQL API: reading them and their histories (viewer),
-//! and changing them (editor): create, update, archive, the kill switch,
-//! the default variant, `fractional` weights and rollback, each one
-//! audited commit.
+//! Flags in the GraphQL API: reading them, their tags and their histories
+//! (viewer), and changing them (editor): create, update, archive, restore,
+//! the kill switch, the default variant, `fractional` weights and
+//! rollback, each one audited commit.
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, InputObject, Json, Object, SimpleObject};
@@ -323,6 +323,21 @@ impl FlagMutation {
         expected_version: i64,
     ) -> async_graphql::Result<FlagObject> {
         let change = FlagChange::Archive { expected_version };
+        FlagMutation::write(ctx, &flag_set, &key, change).await
+    }
+
+    /// Restores an archived flag: served again, with the definition and
+    /// settings it had when it was archived; `expectedVersion` is the
+    /// version read. A flag that is not archived is refused
+    /// (`NOT_ARCHIVED`).
+    async fn restore_flag(
+        &self,
+        ctx: &Context<'_>,
+        flag_set: String,
+        key: String,
+        expected_version: i64,
+    ) -> async_graphql::Result<FlagObject> {
+        let change = FlagChange::Restore { expected_version };
         FlagMutation::write(ctx, &flag_set, &key, change).await
     }
 

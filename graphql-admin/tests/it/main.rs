@@ -38,5 +38,8 @@ mod alerts;
 /// The flags list: orders, cursors, filters, counts and tags.
 mod flag_list;
 
+/// Restoring archived flags.
+mod restore;
+
 /// The caller's own token: its role and what the role may change.
 mod viewer;

@@ -7,3 +7,6 @@ mod store;
 /// Listing flags: every order paged through thousands of flags, the state
 /// and tag filters, counts and tags.
 mod flags;
+
+/// Restoring archived flags: as they were, audited, or refused.
+mod restore;
