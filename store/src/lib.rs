@@ -39,7 +39,7 @@ pub use audit::{Action, Subject};
 pub use commit::Commit;
 pub use committed::Document;
 pub use copy::{CopyError, TABLES, TableCopy};
-pub use document::{publication_errors, validate_definition};
+pub use document::{Finding, publication_errors, validate_definition};
 pub use error::StoreError;
 pub use flag_sets::NewFlagSet;
 pub use flags::{FlagChange, FlagInput};

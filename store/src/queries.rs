@@ -381,8 +381,17 @@ impl Store {
     /// A flag set's version and its flagd document (live flags, segments as
     /// `$evaluators`, metadata), read in one consistent view.
     pub async fn document(&self, flag_set: &str) -> Result<(i64, Value), StoreError> {
-        // One snapshot for the version and the rows, so that the document is
-        // exactly the content of that version even while others commit.
+        let (set, flags, segments) = self.snapshot(flag_set).await?;
+        Ok((set.version, document(&set, &flags, &segments)))
+    }
+
+    /// A flag set's row with its flags and segments, read in one snapshot,
+    /// so that they are exactly the content of one version even while
+    /// others commit.
+    pub(crate) async fn snapshot(
+        &self,
+        flag_set: &str,
+    ) -> Result<(flag_set::Model, Vec<flag::Model>, Vec<segment::Model>), StoreError> {
         let isolation = match self.db.get_database_backend() {
             sea_orm::DbBackend::Postgres => Some(sea_orm::IsolationLevel::RepeatableRead),
             _ => None,
@@ -404,7 +413,7 @@ impl Store {
             .all(&txn)
             .await?;
         txn.commit().await?;
-        Ok((set.version, document(&set, &flags, &segments)))
+        Ok((set, flags, segments))
     }
 
     async fn find_set(&self, key: &str) -> Result<flag_set::Model, StoreError> {

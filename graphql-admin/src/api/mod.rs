@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod audit;
 pub mod cost;
 pub mod cursor;
+pub mod diagnostics;
 pub mod error;
 pub mod evaluation;
 pub mod flag_sets;

@@ -12,6 +12,7 @@ use tokio::sync::broadcast;
 use super::alerts::AlertQuery;
 use super::audit::AuditLogQuery;
 use super::cost::CostLimits;
+use super::diagnostics::DiagnosticsQuery;
 use super::error::ApiError;
 use super::evaluation::EvaluationQuery;
 use super::flag_sets::{FlagFileMutation, FlagFileQuery, FlagSetMutation, FlagSetQuery};
@@ -45,6 +46,7 @@ pub struct Query(
     RolloutQuery,
     AlertQuery,
     ViewerQuery,
+    DiagnosticsQuery,
 );
 
 /// Write operations, each one audited commit. (Each part of the API

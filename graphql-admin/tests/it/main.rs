@@ -41,5 +41,8 @@ mod flag_list;
 /// Restoring archived flags.
 mod restore;
 
+/// Dry runs of flag writes (`validateFlag`).
+mod diagnostics;
+
 /// The caller's own token: its role and what the role may change.
 mod viewer;

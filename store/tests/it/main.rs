@@ -10,3 +10,6 @@ mod flags;
 
 /// Restoring archived flags: as they were, audited, or refused.
 mod restore;
+
+/// Dry runs of flag writes: the findings a write would be refused for.
+mod check;
