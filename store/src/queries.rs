@@ -344,11 +344,12 @@ impl Store {
         if let Some(actor) = &filter.actor {
             condition = condition.add(audit_event::Column::Actor.eq(actor.as_str()));
         }
+        let backend = self.db.get_database_backend();
         if let Some(since) = filter.since {
-            condition = condition.add(audit_event::Column::CreatedAt.gte(since));
+            condition = condition.add(created_at(backend).gte(time_value(since, backend)));
         }
         if let Some(until) = filter.until {
-            condition = condition.add(audit_event::Column::CreatedAt.lt(until));
+            condition = condition.add(created_at(backend).lt(time_value(until, backend)));
         }
         if let Some(before) = filter.before_id {
             condition = condition.add(audit_event::Column::Id.lt(before));
@@ -480,20 +481,39 @@ fn has_tag(tag: &str, backend: DbBackend) -> Expr {
     }
 }
 
-/// A flag's time of change as the database orders it. SQLite stores times
-/// as RFC 3339 text, whose fractions of a second have no fixed width, so
-/// the text does not sort as the times do (`…00.5Z` after `…00.25Z`, and
-/// after `…01Z` even); `julianday` reads it as a number (to the
-/// millisecond) instead. PostgreSQL has a `timestamptz`.
+/// A flag's time of change as the database orders it (see [`time_of`]).
 fn updated_at(backend: DbBackend) -> Expr {
+    time_of(
+        Expr::col((flag::Entity, flag::Column::UpdatedAt)),
+        r#"julianday("flags"."updated_at")"#,
+        backend,
+    )
+}
+
+/// An audit event's time as the database compares it (see [`time_of`]).
+fn created_at(backend: DbBackend) -> Expr {
+    time_of(
+        Expr::col((audit_event::Entity, audit_event::Column::CreatedAt)),
+        r#"julianday("audit_events"."created_at")"#,
+        backend,
+    )
+}
+
+/// A time column as the database orders and compares it: PostgreSQL's
+/// `timestamptz` as it is; on SQLite, `julianday` of it (`on_sqlite`).
+/// SQLite stores times as RFC 3339 text with as many digits of a second as
+/// needed, which does not sort as the times do (`…00.501Z` comes before
+/// `…00.5Z`, and a whole second `…00Z` after both), so it compares the
+/// number `julianday` reads from the text, to the millisecond.
+fn time_of(column: Expr, on_sqlite: &'static str, backend: DbBackend) -> Expr {
     match backend {
-        DbBackend::Postgres => Expr::col((flag::Entity, flag::Column::UpdatedAt)),
-        _ => Expr::cust(r#"julianday("flags"."updated_at")"#),
+        DbBackend::Postgres => column,
+        _ => Expr::cust(on_sqlite),
     }
 }
 
-/// A time to compare with [`updated_at`], read the same way.
-fn updated_at_value(time: OffsetDateTime, backend: DbBackend) -> Expr {
+/// A time to compare with [`time_of`] a column, read the same way.
+fn time_value(time: OffsetDateTime, backend: DbBackend) -> Expr {
     match backend {
         DbBackend::Postgres => Expr::val(time),
         _ => Expr::cust_with_values("julianday(?)", [time]),
@@ -507,7 +527,7 @@ fn after_cursor(sort: FlagSort, cursor: &FlagCursor, backend: DbBackend) -> Cond
     let later_on_tie = |time: Expr| {
         Condition::any().add(time).add(
             Condition::all()
-                .add(updated_at(backend).eq(updated_at_value(cursor.updated_at, backend)))
+                .add(updated_at(backend).eq(time_value(cursor.updated_at, backend)))
                 .add(flag::Column::Key.gt(key)),
         )
     };
@@ -515,10 +535,10 @@ fn after_cursor(sort: FlagSort, cursor: &FlagCursor, backend: DbBackend) -> Cond
         FlagSort::KeyAsc => Condition::all().add(flag::Column::Key.gt(key)),
         FlagSort::KeyDesc => Condition::all().add(flag::Column::Key.lt(key)),
         FlagSort::UpdatedDesc => {
-            later_on_tie(updated_at(backend).lt(updated_at_value(cursor.updated_at, backend)))
+            later_on_tie(updated_at(backend).lt(time_value(cursor.updated_at, backend)))
         }
         FlagSort::UpdatedAsc => {
-            later_on_tie(updated_at(backend).gt(updated_at_value(cursor.updated_at, backend)))
+            later_on_tie(updated_at(backend).gt(time_value(cursor.updated_at, backend)))
         }
     }
 }

@@ -13,3 +13,6 @@ mod restore;
 
 /// Dry runs of flag writes: the findings a write would be refused for.
 mod check;
+
+/// Times compare as times on both backends, not as SQLite's text.
+mod times;
