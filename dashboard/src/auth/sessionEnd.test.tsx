@@ -4,7 +4,7 @@
 import { screen, waitFor } from '@testing-library/react';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 
-import { type Answer, FakeSocket, type Received, errorBody, mockApi, renderApp, roleAnswer } from '../test/harness';
+import { type Answer, FakeSocket, type Received, errorBody, mockApi, renderApp, viewerAnswer } from '../test/harness';
 
 const TOKEN = 'ens_adm_live';
 
@@ -23,8 +23,8 @@ const FLAG_SETS: Answer = {
 function serve(flagList: () => Answer) {
   return (request: Received): Answer => {
     switch (request.operationName) {
-      case 'ViewerProbe':
-        return roleAnswer('ann', 'editor');
+      case 'Viewer':
+        return viewerAnswer('ann', 'editor');
       case 'FlagSets':
         return FLAG_SETS;
       case 'FlagList':

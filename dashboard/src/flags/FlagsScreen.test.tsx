@@ -133,6 +133,16 @@ test('viewers see why they cannot archive', async () => {
   expect(archive).toHaveAccessibleDescription('Viewers cannot change flags');
 });
 
+test('the archive button follows what the server says the role may do', async () => {
+  server.role = 'editor';
+  server.rights = { changeFlags: false, administer: false };
+  mockApi(flagsApi(server));
+  renderApp('/flags/default');
+  const archive = await screen.findByRole('button', { name: 'Archive new-checkout' });
+  expect(archive).toBeDisabled();
+  expect(archive).toHaveAccessibleDescription('Editors cannot change flags');
+});
+
 test('archiving asks first, sends the version read, and reloads the list', async () => {
   let archived: Record<string, unknown> | null = null;
   server.flags = [flag('new-checkout', { version: 7 })];

@@ -15,7 +15,7 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
-    "\n  query ViewerProbe {\n    tokens {\n      name\n      role\n      prefix\n      revokedAt\n    }\n  }\n": typeof types.ViewerProbeDocument,
+    "\n  query Viewer {\n    viewer {\n      name\n      role\n      can {\n        changeFlags {\n          allowed\n          neededRole\n        }\n        administer {\n          allowed\n          neededRole\n        }\n      }\n    }\n  }\n": typeof types.ViewerDocument,
     "\n  query FlagSets {\n    flagSets {\n      key\n      name\n      archived\n      readOnly\n    }\n  }\n": typeof types.FlagSetsDocument,
     "\n  query FlagList(\n    $flagSet: String!\n    $search: String\n    $after: String\n    $first: Int!\n    $includeArchived: Boolean!\n  ) {\n    flags(\n      flagSet: $flagSet\n      search: $search\n      after: $after\n      first: $first\n      includeArchived: $includeArchived\n    ) {\n      items {\n        key\n        state\n        defaultVariant\n        version\n        updatedAt\n        archived\n        locked\n        definition\n      }\n      next\n    }\n  }\n": typeof types.FlagListDocument,
     "\n  query FlagOverview($flagSet: String!, $key: String!) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      definition\n      state\n      defaultVariant\n      version\n      clientVisible\n      locked\n      archived\n      updatedAt\n    }\n  }\n": typeof types.FlagOverviewDocument,
@@ -24,7 +24,7 @@ type Documents = {
     "\n  subscription FlagChanges($flagSet: String) {\n    flagChanges(flagSet: $flagSet) {\n      flagSet\n      flag\n      action\n      actor\n    }\n  }\n": typeof types.FlagChangesDocument,
 };
 const documents: Documents = {
-    "\n  query ViewerProbe {\n    tokens {\n      name\n      role\n      prefix\n      revokedAt\n    }\n  }\n": types.ViewerProbeDocument,
+    "\n  query Viewer {\n    viewer {\n      name\n      role\n      can {\n        changeFlags {\n          allowed\n          neededRole\n        }\n        administer {\n          allowed\n          neededRole\n        }\n      }\n    }\n  }\n": types.ViewerDocument,
     "\n  query FlagSets {\n    flagSets {\n      key\n      name\n      archived\n      readOnly\n    }\n  }\n": types.FlagSetsDocument,
     "\n  query FlagList(\n    $flagSet: String!\n    $search: String\n    $after: String\n    $first: Int!\n    $includeArchived: Boolean!\n  ) {\n    flags(\n      flagSet: $flagSet\n      search: $search\n      after: $after\n      first: $first\n      includeArchived: $includeArchived\n    ) {\n      items {\n        key\n        state\n        defaultVariant\n        version\n        updatedAt\n        archived\n        locked\n        definition\n      }\n      next\n    }\n  }\n": types.FlagListDocument,
     "\n  query FlagOverview($flagSet: String!, $key: String!) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      definition\n      state\n      defaultVariant\n      version\n      clientVisible\n      locked\n      archived\n      updatedAt\n    }\n  }\n": types.FlagOverviewDocument,
@@ -50,7 +50,7 @@ export function graphql(source: string): unknown;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query ViewerProbe {\n    tokens {\n      name\n      role\n      prefix\n      revokedAt\n    }\n  }\n"): (typeof documents)["\n  query ViewerProbe {\n    tokens {\n      name\n      role\n      prefix\n      revokedAt\n    }\n  }\n"];
+export function graphql(source: "\n  query Viewer {\n    viewer {\n      name\n      role\n      can {\n        changeFlags {\n          allowed\n          neededRole\n        }\n        administer {\n          allowed\n          neededRole\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query Viewer {\n    viewer {\n      name\n      role\n      can {\n        changeFlags {\n          allowed\n          neededRole\n        }\n        administer {\n          allowed\n          neededRole\n        }\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

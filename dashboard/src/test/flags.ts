@@ -1,5 +1,5 @@
 // A fake admin API holding one flag set's flags, for the flag screens' tests.
-import { type Answer, type Received, errorBody, roleAnswer } from './harness';
+import { type Answer, type FakeRights, type Received, errorBody, viewerAnswer } from './harness';
 
 export interface FakeFlag {
   key: string;
@@ -36,6 +36,8 @@ export function manyFlags(count: number): FakeFlag[] {
 export interface FakeServer {
   role: string;
   name: string;
+  /** What the server says the role may change; by default what it gives the role. */
+  rights?: FakeRights;
   flags: FakeFlag[];
   /** Answers to mutations, by operation name; they fail when absent. */
   mutations: Record<string, (request: Received) => Answer>;
@@ -46,8 +48,8 @@ export function flagsApi(server: FakeServer) {
   return (request: Received): Answer => {
     const v = request.variables;
     switch (request.operationName) {
-      case 'ViewerProbe':
-        return roleAnswer(server.name, server.role);
+      case 'Viewer':
+        return viewerAnswer(server.name, server.role, server.rights);
       case 'FlagSets':
         return {
           body: {
