@@ -14,7 +14,8 @@ const emptyFlagSet = (request: { operationName: string }) => {
   if (request.operationName === 'FlagSets') {
     return { body: { data: { flagSets: [{ key: 'default', name: 'Default', archived: false, readOnly: false }] } } };
   }
-  if (request.operationName === 'FlagList') return { body: { data: { flags: { items: [], next: null } } } };
+  if (request.operationName === 'FlagTags') return { body: { data: { flagTags: [] } } };
+  if (request.operationName === 'FlagList') return { body: { data: { flags: { items: [], next: null, totalCount: 0 } } } };
   return { status: 500, body: errorBody(`unexpected ${request.operationName}`, 'TEST') };
 };
 
