@@ -7,6 +7,7 @@ import { failureOf } from '../api/errors';
 import { ConfirmAction } from '../components/ConfirmAction';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { decodeParam, flagSetPath } from '../routing';
+import { FlagTabs } from './FlagTabs';
 import { LiveNotice } from './LiveNotice';
 import { formatTime, jsonText, metadataOf, variantsOf } from './flagFields';
 import { FlagOverviewQuery, KillSwitchMutation } from './operations';
@@ -68,6 +69,7 @@ function Overview({ flagSet, flagKey }: { flagSet: string; flagKey: string }) {
         {flag.archived && <span className="badge">archived</span>}
         {fetching && <span role="status">Refreshing…</span>}
       </div>
+      <FlagTabs flagSet={flagSet} flagKey={flag.key} />
       <LiveNotice
         changes={changes}
         onRefresh={() => { refetch({ requestPolicy: 'network-only' }); }}

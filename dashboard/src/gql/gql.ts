@@ -15,7 +15,11 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
+    "\n  fragment AuditEventFields on AuditEvent {\n    id\n    flagSet\n    subjectKind\n    subjectKey\n    action\n    actor\n    requestId\n    version\n    before\n    after\n    diff\n    outOfBand\n    createdAt\n  }\n": typeof types.AuditEventFieldsFragmentDoc,
+    "\n  query AuditLog($filter: AuditFilter!) {\n    audit(filter: $filter) {\n      items {\n        ...AuditEventFields\n      }\n      next\n    }\n  }\n": typeof types.AuditLogDocument,
     "\n  query Viewer {\n    viewer {\n      name\n      role\n      can {\n        changeFlags {\n          allowed\n          neededRole\n        }\n        administer {\n          allowed\n          neededRole\n        }\n      }\n    }\n  }\n": typeof types.ViewerDocument,
+    "\n  query DebuggerRule($flagSet: String!, $key: String!) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      version\n      state\n      definition\n    }\n    segments(flagSet: $flagSet) {\n      flagSet\n      key\n      definition\n    }\n  }\n": typeof types.DebuggerRuleDocument,
+    "\n  query Evaluate($flagSet: String!, $key: String!, $context: JSON!) {\n    evaluate(flagSet: $flagSet, key: $key, context: $context) {\n      value\n      variant\n      reason\n      errorCode\n      errorMessage\n      explain\n    }\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      version\n      state\n      definition\n    }\n    segments(flagSet: $flagSet) {\n      flagSet\n      key\n      definition\n    }\n  }\n": typeof types.EvaluateDocument,
     "\n  query FlagSets {\n    flagSets {\n      key\n      name\n      archived\n      readOnly\n    }\n  }\n": typeof types.FlagSetsDocument,
     "\n  query FlagList(\n    $flagSet: String!\n    $search: String\n    $state: FlagState\n    $tag: String\n    $sort: FlagSort!\n    $after: String\n    $first: Int!\n    $includeArchived: Boolean!\n    $countAll: Boolean!\n  ) {\n    flags(\n      flagSet: $flagSet\n      search: $search\n      state: $state\n      tag: $tag\n      sort: $sort\n      after: $after\n      first: $first\n      includeArchived: $includeArchived\n    ) {\n      items {\n        key\n        state\n        defaultVariant\n        version\n        updatedAt\n        archived\n        locked\n        tags\n      }\n      next\n      totalCount\n    }\n    unfiltered: flags(flagSet: $flagSet, first: 1, includeArchived: $includeArchived) @include(if: $countAll) {\n      totalCount\n    }\n  }\n": typeof types.FlagListDocument,
     "\n  query FlagTags($flagSet: String!, $includeArchived: Boolean!) {\n    flagTags(flagSet: $flagSet, includeArchived: $includeArchived)\n  }\n": typeof types.FlagTagsDocument,
@@ -23,9 +27,15 @@ type Documents = {
     "\n  mutation KillSwitch($flagSet: String!, $key: String!) {\n    killSwitch(flagSet: $flagSet, key: $key) {\n      key\n      state\n      version\n      updatedAt\n    }\n  }\n": typeof types.KillSwitchDocument,
     "\n  mutation ArchiveFlag($flagSet: String!, $key: String!, $expectedVersion: Int!) {\n    archiveFlag(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion) {\n      key\n      archived\n      version\n    }\n  }\n": typeof types.ArchiveFlagDocument,
     "\n  subscription FlagChanges($flagSet: String) {\n    flagChanges(flagSet: $flagSet) {\n      flagSet\n      flag\n      action\n      actor\n    }\n  }\n": typeof types.FlagChangesDocument,
+    "\n  query FlagHistory($flagSet: String!, $key: String!, $first: Int!, $beforeId: Int) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      history(first: $first, beforeId: $beforeId) {\n        items {\n          ...AuditEventFields\n        }\n        next\n      }\n    }\n  }\n": typeof types.FlagHistoryDocument,
+    "\n  mutation RollbackFlag($flagSet: String!, $key: String!, $expectedVersion: Int!, $toVersion: Int!) {\n    rollbackFlag(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, toVersion: $toVersion) {\n      flagSet\n      key\n      definition\n      state\n      defaultVariant\n      version\n      updatedAt\n    }\n  }\n": typeof types.RollbackFlagDocument,
 };
 const documents: Documents = {
+    "\n  fragment AuditEventFields on AuditEvent {\n    id\n    flagSet\n    subjectKind\n    subjectKey\n    action\n    actor\n    requestId\n    version\n    before\n    after\n    diff\n    outOfBand\n    createdAt\n  }\n": types.AuditEventFieldsFragmentDoc,
+    "\n  query AuditLog($filter: AuditFilter!) {\n    audit(filter: $filter) {\n      items {\n        ...AuditEventFields\n      }\n      next\n    }\n  }\n": types.AuditLogDocument,
     "\n  query Viewer {\n    viewer {\n      name\n      role\n      can {\n        changeFlags {\n          allowed\n          neededRole\n        }\n        administer {\n          allowed\n          neededRole\n        }\n      }\n    }\n  }\n": types.ViewerDocument,
+    "\n  query DebuggerRule($flagSet: String!, $key: String!) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      version\n      state\n      definition\n    }\n    segments(flagSet: $flagSet) {\n      flagSet\n      key\n      definition\n    }\n  }\n": types.DebuggerRuleDocument,
+    "\n  query Evaluate($flagSet: String!, $key: String!, $context: JSON!) {\n    evaluate(flagSet: $flagSet, key: $key, context: $context) {\n      value\n      variant\n      reason\n      errorCode\n      errorMessage\n      explain\n    }\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      version\n      state\n      definition\n    }\n    segments(flagSet: $flagSet) {\n      flagSet\n      key\n      definition\n    }\n  }\n": types.EvaluateDocument,
     "\n  query FlagSets {\n    flagSets {\n      key\n      name\n      archived\n      readOnly\n    }\n  }\n": types.FlagSetsDocument,
     "\n  query FlagList(\n    $flagSet: String!\n    $search: String\n    $state: FlagState\n    $tag: String\n    $sort: FlagSort!\n    $after: String\n    $first: Int!\n    $includeArchived: Boolean!\n    $countAll: Boolean!\n  ) {\n    flags(\n      flagSet: $flagSet\n      search: $search\n      state: $state\n      tag: $tag\n      sort: $sort\n      after: $after\n      first: $first\n      includeArchived: $includeArchived\n    ) {\n      items {\n        key\n        state\n        defaultVariant\n        version\n        updatedAt\n        archived\n        locked\n        tags\n      }\n      next\n      totalCount\n    }\n    unfiltered: flags(flagSet: $flagSet, first: 1, includeArchived: $includeArchived) @include(if: $countAll) {\n      totalCount\n    }\n  }\n": types.FlagListDocument,
     "\n  query FlagTags($flagSet: String!, $includeArchived: Boolean!) {\n    flagTags(flagSet: $flagSet, includeArchived: $includeArchived)\n  }\n": types.FlagTagsDocument,
@@ -33,6 +43,8 @@ const documents: Documents = {
     "\n  mutation KillSwitch($flagSet: String!, $key: String!) {\n    killSwitch(flagSet: $flagSet, key: $key) {\n      key\n      state\n      version\n      updatedAt\n    }\n  }\n": types.KillSwitchDocument,
     "\n  mutation ArchiveFlag($flagSet: String!, $key: String!, $expectedVersion: Int!) {\n    archiveFlag(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion) {\n      key\n      archived\n      version\n    }\n  }\n": types.ArchiveFlagDocument,
     "\n  subscription FlagChanges($flagSet: String) {\n    flagChanges(flagSet: $flagSet) {\n      flagSet\n      flag\n      action\n      actor\n    }\n  }\n": types.FlagChangesDocument,
+    "\n  query FlagHistory($flagSet: String!, $key: String!, $first: Int!, $beforeId: Int) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      history(first: $first, beforeId: $beforeId) {\n        items {\n          ...AuditEventFields\n        }\n        next\n      }\n    }\n  }\n": types.FlagHistoryDocument,
+    "\n  mutation RollbackFlag($flagSet: String!, $key: String!, $expectedVersion: Int!, $toVersion: Int!) {\n    rollbackFlag(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, toVersion: $toVersion) {\n      flagSet\n      key\n      definition\n      state\n      defaultVariant\n      version\n      updatedAt\n    }\n  }\n": types.RollbackFlagDocument,
 };
 
 /**
@@ -52,7 +64,23 @@ export function graphql(source: string): unknown;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "\n  fragment AuditEventFields on AuditEvent {\n    id\n    flagSet\n    subjectKind\n    subjectKey\n    action\n    actor\n    requestId\n    version\n    before\n    after\n    diff\n    outOfBand\n    createdAt\n  }\n"): (typeof documents)["\n  fragment AuditEventFields on AuditEvent {\n    id\n    flagSet\n    subjectKind\n    subjectKey\n    action\n    actor\n    requestId\n    version\n    before\n    after\n    diff\n    outOfBand\n    createdAt\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query AuditLog($filter: AuditFilter!) {\n    audit(filter: $filter) {\n      items {\n        ...AuditEventFields\n      }\n      next\n    }\n  }\n"): (typeof documents)["\n  query AuditLog($filter: AuditFilter!) {\n    audit(filter: $filter) {\n      items {\n        ...AuditEventFields\n      }\n      next\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "\n  query Viewer {\n    viewer {\n      name\n      role\n      can {\n        changeFlags {\n          allowed\n          neededRole\n        }\n        administer {\n          allowed\n          neededRole\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query Viewer {\n    viewer {\n      name\n      role\n      can {\n        changeFlags {\n          allowed\n          neededRole\n        }\n        administer {\n          allowed\n          neededRole\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query DebuggerRule($flagSet: String!, $key: String!) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      version\n      state\n      definition\n    }\n    segments(flagSet: $flagSet) {\n      flagSet\n      key\n      definition\n    }\n  }\n"): (typeof documents)["\n  query DebuggerRule($flagSet: String!, $key: String!) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      version\n      state\n      definition\n    }\n    segments(flagSet: $flagSet) {\n      flagSet\n      key\n      definition\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Evaluate($flagSet: String!, $key: String!, $context: JSON!) {\n    evaluate(flagSet: $flagSet, key: $key, context: $context) {\n      value\n      variant\n      reason\n      errorCode\n      errorMessage\n      explain\n    }\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      version\n      state\n      definition\n    }\n    segments(flagSet: $flagSet) {\n      flagSet\n      key\n      definition\n    }\n  }\n"): (typeof documents)["\n  query Evaluate($flagSet: String!, $key: String!, $context: JSON!) {\n    evaluate(flagSet: $flagSet, key: $key, context: $context) {\n      value\n      variant\n      reason\n      errorCode\n      errorMessage\n      explain\n    }\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      version\n      state\n      definition\n    }\n    segments(flagSet: $flagSet) {\n      flagSet\n      key\n      definition\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -81,6 +109,14 @@ export function graphql(source: "\n  mutation ArchiveFlag($flagSet: String!, $ke
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  subscription FlagChanges($flagSet: String) {\n    flagChanges(flagSet: $flagSet) {\n      flagSet\n      flag\n      action\n      actor\n    }\n  }\n"): (typeof documents)["\n  subscription FlagChanges($flagSet: String) {\n    flagChanges(flagSet: $flagSet) {\n      flagSet\n      flag\n      action\n      actor\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query FlagHistory($flagSet: String!, $key: String!, $first: Int!, $beforeId: Int) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      history(first: $first, beforeId: $beforeId) {\n        items {\n          ...AuditEventFields\n        }\n        next\n      }\n    }\n  }\n"): (typeof documents)["\n  query FlagHistory($flagSet: String!, $key: String!, $first: Int!, $beforeId: Int) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      history(first: $first, beforeId: $beforeId) {\n        items {\n          ...AuditEventFields\n        }\n        next\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RollbackFlag($flagSet: String!, $key: String!, $expectedVersion: Int!, $toVersion: Int!) {\n    rollbackFlag(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, toVersion: $toVersion) {\n      flagSet\n      key\n      definition\n      state\n      defaultVariant\n      version\n      updatedAt\n    }\n  }\n"): (typeof documents)["\n  mutation RollbackFlag($flagSet: String!, $key: String!, $expectedVersion: Int!, $toVersion: Int!) {\n    rollbackFlag(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, toVersion: $toVersion) {\n      flagSet\n      key\n      definition\n      state\n      defaultVariant\n      version\n      updatedAt\n    }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};
