@@ -22,7 +22,7 @@ export function AuditRow({ event }: { event: AuditEvent }) {
     ) : (
       <>
         {subjectText(event.subjectKind)} {event.subjectKey}
-        {event.flagSet && <span className="count"> in {event.flagSet}</span>}
+        {event.flagSet && event.subjectKind !== 'flag_set' && <span className="count"> in {event.flagSet}</span>}
       </>
     );
   return (

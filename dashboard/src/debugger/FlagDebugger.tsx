@@ -31,6 +31,8 @@ export function FlagDebugger() {
 
 interface Run {
   pending: boolean;
+  /** The context of the answer shown, as compact JSON. */
+  context: string | null;
   answer: EvaluateData | null;
   failure: ApiFailure | null;
 }
@@ -42,7 +44,7 @@ function Debugger({ flagSet, flagKey }: { flagSet: string; flagKey: string }) {
   const [recent, setRecent] = useState(() => recentContexts(flagSet));
   const [text, setText] = useState(() => editorText(recent[0] ?? '{}'));
   const [storageProblem, setStorageProblem] = useState<string | null>(null);
-  const [run, setRun] = useState<Run>({ pending: false, answer: null, failure: null });
+  const [run, setRun] = useState<Run>({ pending: false, context: null, answer: null, failure: null });
   const read = useMemo(() => readContext(text), [text]);
   const keyId = useId();
   const textId = useId();
@@ -51,12 +53,12 @@ function Debugger({ flagSet, flagKey }: { flagSet: string; flagKey: string }) {
 
   const evaluate = async () => {
     if (!read.ok || run.pending) return;
-    setRun({ pending: true, answer: run.answer, failure: null });
+    setRun({ ...run, pending: true, failure: null });
     const result = await client
       .query(EvaluateQuery, { flagSet, key: flagKey, context: read.context }, { requestPolicy: 'network-only' })
       .toPromise();
     if (result.data) {
-      setRun({ pending: false, answer: result.data, failure: null });
+      setRun({ pending: false, context: JSON.stringify(read.context), answer: result.data, failure: null });
       try {
         setRecent(rememberContext(flagSet, read.context, token));
         setStorageProblem(null);
@@ -67,7 +69,7 @@ function Debugger({ flagSet, flagKey }: { flagSet: string; flagKey: string }) {
       const failure = result.error
         ? failureOf(result.error)
         : { message: 'the server sent no answer', code: 'EMPTY_ANSWER' };
-      setRun({ pending: false, answer: null, failure });
+      setRun({ pending: false, context: null, answer: null, failure });
     }
   };
   const submit = (event: SyntheticEvent) => {
@@ -164,6 +166,10 @@ function Debugger({ flagSet, flagKey }: { flagSet: string; flagKey: string }) {
           {run.failure && <ErrorNotice failure={run.failure} what="The evaluation failed" />}
           {evaluation ? (
             <dl className="details">
+              <dt>Context evaluated</dt>
+              <dd>
+                <code>{run.context}</code>
+              </dd>
               <dt>Value</dt>
               <dd>
                 {evaluation.value === null && evaluation.variant === null ? 'none (the caller’s default)' : <JsonValue value={evaluation.value} />}

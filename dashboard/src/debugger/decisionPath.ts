@@ -405,6 +405,8 @@ export function inlineText(node: RuleNode): string | null {
   if (node.kind === 'value') return node.unknownSegment !== undefined ? `$ref ${JSON.stringify(node.unknownSegment)}` : compact(node.value);
   if (node.kind !== 'op' || node.segment !== undefined) return null;
   const op = node.op ?? '';
+  // A bucketing is drawn whole, so the chosen bucket can be marked.
+  if (op === 'fractional') return null;
   if (op === 'var') {
     const [path, fallback] = node.args;
     if (!path || path.kind !== 'value') return null;
