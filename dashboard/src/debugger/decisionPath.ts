@@ -405,12 +405,13 @@ export function inlineText(node: RuleNode): string | null {
   if (node.kind === 'value') return node.unknownSegment !== undefined ? `$ref ${JSON.stringify(node.unknownSegment)}` : compact(node.value);
   if (node.kind !== 'op' || node.segment !== undefined) return null;
   const op = node.op ?? '';
-  // A bucketing is drawn whole, so the chosen bucket can be marked.
-  if (op === 'fractional') return null;
+  // Operations that decide are drawn whole, so what they decided can be marked.
+  if (DECIDING.has(TRACED_AS[op] ?? op)) return null;
   if (op === 'var') {
     const [path, fallback] = node.args;
     if (!path || path.kind !== 'value') return null;
-    const name = typeof path.value === 'string' ? path.value : compact(path.value);
+    // `var ""` reads the whole data (in a loop, the current element).
+    const name = typeof path.value === 'string' && path.value !== '' ? path.value : compact(path.value);
     return fallback ? `var ${name} (default ${inlineText(fallback) ?? '…'})` : `var ${name}`;
   }
   const parts: string[] = [];
@@ -424,6 +425,8 @@ export function inlineText(node: RuleNode): string | null {
   if (INFIX.has(op) && parts.length === 2 && left !== undefined && right !== undefined) return `${left} ${op} ${right}`;
   return `${op}(${parts.join(', ')})`;
 }
+
+const DECIDING = new Set(['if', 'and', 'or', 'fractional']);
 
 const INFIX = new Set(['==', '===', '!=', '!==', '<', '<=', '>', '>=', 'in', 'starts_with', 'ends_with']);
 
