@@ -6,7 +6,7 @@ import { Link } from 'wouter';
 
 import { ChangeDiff } from '../components/ChangeDiff';
 import { flagHistoryPath } from '../flags/tabs';
-import { type AuditEvent, OUT_OF_BAND_TEXT, actionText, eventTime, subjectText } from './eventText';
+import { type AuditEvent, OUT_OF_BAND_DETAIL, actionText, eventTime, subjectText } from './eventText';
 
 /** The number of columns of the audit table. */
 const COLUMNS = 7;
@@ -37,10 +37,8 @@ export function AuditRow({ event }: { event: AuditEvent }) {
           {event.outOfBand && (
             <>
               {' '}
-              <strong className="out-of-band-label" title={OUT_OF_BAND_TEXT}>
-                out of band
-              </strong>
-              <span className="visually-hidden">: {OUT_OF_BAND_TEXT}</span>
+              <strong className="out-of-band-label">out of band</strong>
+              <span className="visually-hidden"> ({OUT_OF_BAND_DETAIL})</span>
             </>
           )}
         </td>

@@ -23,11 +23,26 @@ export interface ParsedAuditParams {
   problems: string[];
 }
 
-const RFC_3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+const RFC_3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$/;
 
-/** Whether `text` is an RFC 3339 time with a date that exists. */
+/** Whether `text` is an RFC 3339 time on a day that exists. */
 export function isRfc3339(text: string): boolean {
-  return RFC_3339.test(text) && !Number.isNaN(new Date(text).getTime());
+  const parts = RFC_3339.exec(text);
+  if (!parts) return false;
+  const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = parts.slice(1, 7).map(Number);
+  const offsetHours = Number(parts[9] ?? 0);
+  const offsetMinutes = Number(parts[10] ?? 0);
+  // Date.UTC rolls February 30th over into March: a day that exists comes back unchanged.
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return (
+    date.getUTCMonth() === month - 1 &&
+    date.getUTCDate() === day &&
+    hour < 24 &&
+    minute < 60 &&
+    second < 60 &&
+    offsetHours < 24 &&
+    offsetMinutes < 60
+  );
 }
 
 /** The filters in a query string (with or without its `?`). */
@@ -82,7 +97,9 @@ export function toLocalInput(rfc3339: string): string {
   if (rfc3339 === '') return '';
   const t = new Date(rfc3339);
   if (Number.isNaN(t.getTime())) return '';
-  return `${t.getFullYear()}-${pad(t.getMonth() + 1)}-${pad(t.getDate())}T${pad(t.getHours())}:${pad(t.getMinutes())}:${pad(t.getSeconds())}`;
+  // The input's own normal form: seconds only when there are some.
+  const seconds = t.getSeconds() === 0 ? '' : `:${pad(t.getSeconds())}`;
+  return `${t.getFullYear()}-${pad(t.getMonth() + 1)}-${pad(t.getDate())}T${pad(t.getHours())}:${pad(t.getMinutes())}${seconds}`;
 }
 
 /** A `datetime-local` input's value (local time) as RFC 3339 in UTC; `null` when it is not a time. */

@@ -25,8 +25,11 @@ export function actionText(action: string): string {
   return ACTIONS[action] ?? action.replace(/_/g, ' ');
 }
 
+/** What an out-of-band event is. */
+export const OUT_OF_BAND_DETAIL = 'changed by hand in SQL, outside Ensign';
+
 /** Why an out-of-band event stands out. */
-export const OUT_OF_BAND_TEXT = 'Out of band: changed by hand in SQL, outside Ensign';
+export const OUT_OF_BAND_TEXT = `Out of band: ${OUT_OF_BAND_DETAIL}`;
 
 /** A subject kind as words. */
 export function subjectText(kind: string): string {
