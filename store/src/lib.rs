@@ -24,6 +24,7 @@ mod publications;
 mod queries;
 mod rollouts;
 mod segments;
+mod tags;
 mod tokens;
 mod weights;
 
@@ -129,17 +130,14 @@ pub struct FlagRecord {
 }
 
 impl FlagRecord {
-    /// The flag's tags: the string entries of its definition's
-    /// `metadata.tags` when that is an array (other entries are ignored),
-    /// in their order; none otherwise.
+    /// The flag's tags, read from its definition's `metadata.tags`, a
+    /// string of comma-separated tags (`"checkout, payments"`): each piece
+    /// trimmed of white space (Unicode's `White_Space`), empty pieces
+    /// dropped, a repeated tag kept where it first appears. A `tags` that is
+    /// not a string (a number, a boolean, an array) gives none. The flag
+    /// list's tag filter and [`Store::flag_tags`] read them the same way.
     pub fn tags(&self) -> Vec<String> {
-        match self.definition.pointer("/metadata/tags") {
-            Some(Value::Array(tags)) => tags
-                .iter()
-                .filter_map(|tag| tag.as_str().map(str::to_owned))
-                .collect(),
-            _ => Vec::new(),
-        }
+        tags::of(&self.definition)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Reads: flags with filters, orders and pagination, and their tags; a
 //! flag's history, the audit log, and a flag set's publishable document.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 
 use super::document::document;
 use super::entity::{audit_event, flag, flag_set, segment};
+use super::tags;
 use super::{Action, AuditRecord, FlagRecord, Store, StoreError, Subject};
 
 /// The most items one page holds.
@@ -27,8 +28,10 @@ pub struct FlagFilter {
     pub include_archived: bool,
     /// Only flags whose definition's `state` is this one.
     pub state: Option<FlagState>,
-    /// Only flags whose `metadata.tags` (a JSON array) holds this string
-    /// (see [`FlagRecord::tags`]).
+    /// Only flags that have this tag (see [`FlagRecord::tags`]): one of
+    /// the comma-separated tags of their `metadata.tags` string, compared
+    /// exactly. A tag no flag can have (empty, holding a comma, or starting
+    /// or ending with white space) matches none.
     pub tag: Option<String>,
     /// The order of the list.
     pub sort: FlagSort,
@@ -196,23 +199,19 @@ impl Store {
     ) -> Result<Vec<String>, StoreError> {
         let set = self.find_set(flag_set).await?;
         let backend = self.db.get_database_backend();
-        // Each backend takes the array apart with its own JSON functions
-        // (neither has the other's); both keep only arrays, and only their
-        // string entries, as `FlagRecord::tags` does.
+        // The database picks the `tags` strings; Rust splits them, by the
+        // rule `FlagRecord::tags` reads.
         let (sql, archived) = match backend {
             DbBackend::Postgres => (
-                "SELECT DISTINCT t.value #>> '{}' AS tag FROM flags, jsonb_array_elements(\
-                 CASE WHEN jsonb_typeof(flags.definition -> 'metadata' -> 'tags') = 'array' \
-                 THEN flags.definition -> 'metadata' -> 'tags' ELSE '[]'::jsonb END) AS t(value) \
-                 WHERE flags.flag_set_id = $1 AND jsonb_typeof(t.value) = 'string'",
+                "SELECT DISTINCT flags.definition -> 'metadata' ->> 'tags' AS tags FROM flags \
+                 WHERE flags.flag_set_id = $1 \
+                 AND jsonb_typeof(flags.definition -> 'metadata' -> 'tags') = 'string'",
                 " AND flags.archived = $2",
             ),
             _ => (
-                "SELECT DISTINCT t.value AS tag \
-                 FROM flags, json_each(flags.definition, '$.metadata.tags') AS t \
-                 WHERE flags.flag_set_id = ? \
-                 AND json_type(flags.definition, '$.metadata.tags') = 'array' \
-                 AND t.type = 'text'",
+                "SELECT DISTINCT json_extract(flags.definition, '$.metadata.tags') AS tags \
+                 FROM flags WHERE flags.flag_set_id = ? \
+                 AND json_type(flags.definition, '$.metadata.tags') = 'text'",
                 " AND flags.archived = ?",
             ),
         };
@@ -222,16 +221,17 @@ impl Store {
             sql.push_str(archived);
             values.push(false.into());
         }
-        let mut tags: Vec<String> =
-            Tag::find_by_statement(Statement::from_sql_and_values(backend, sql, values))
+        let strings =
+            TagString::find_by_statement(Statement::from_sql_and_values(backend, sql, values))
                 .all(&self.db)
-                .await?
-                .into_iter()
-                .map(|row| row.tag)
-                .collect();
-        // In Rust, so the order does not depend on the database's collation.
-        tags.sort();
-        Ok(tags)
+                .await?;
+        // A `BTreeSet`, so the order does not depend on the database's
+        // collation.
+        let tags: BTreeSet<String> = strings
+            .iter()
+            .flat_map(|row| tags::split(&row.tags))
+            .collect();
+        Ok(tags.into_iter().collect())
     }
 
     /// Every audit event of one flag, oldest first.
@@ -428,10 +428,10 @@ impl Store {
     }
 }
 
-/// A row of [`Store::flag_tags`].
+/// A row of [`Store::flag_tags`]: one flag's `metadata.tags` string.
 #[derive(Debug, FromQueryResult)]
-struct Tag {
-    tag: String,
+struct TagString {
+    tags: String,
 }
 
 /// The condition of the flags of flag set `set_id` that `filter` lists.
@@ -458,25 +458,32 @@ fn matching(set_id: i64, filter: &FlagFilter, backend: DbBackend) -> Condition {
     condition
 }
 
-/// Whether a flag's `metadata.tags` is an array holding the string `tag`.
+/// Whether a flag has the tag `tag`, in the database, meaning exactly
+/// what [`FlagRecord::tags`] reads: `metadata.tags` is a string, and one of
+/// its comma-separated pieces, trimmed of [`tags::WHITESPACE`] (bound as
+/// the set of characters `btrim` and `trim` remove), equals `tag`. A tag
+/// that no flag can have matches none, before the database is asked: an
+/// empty `tag` would otherwise match an empty piece.
 ///
-/// No JSON condition is portable between the two backends, so each gets
-/// its own, both meaning exactly what [`FlagRecord::tags`] reads: on
-/// PostgreSQL, `jsonb` containment of `{"metadata": {"tags": [tag]}}`,
-/// which matches an array with `tag` among its entries (not a string
-/// `tags`, not a nested array, not the number 1 for "1"); on SQLite, the
-/// entries of `json_each` over the array, kept to text entries, and only
-/// when `tags` is an array (`json_each` over a string would yield the
-/// string itself).
+/// PostgreSQL splits the string with `string_to_array`. SQLite has no
+/// split function: it quotes the string as JSON (`json_quote` escapes
+/// only `"`, `\` and control characters, never a comma), turns each comma
+/// into `","`, so that the quoted string becomes a JSON array of the
+/// pieces, and reads them back with `json_each`. Either way the pieces are
+/// compared with `=`, never with `LIKE`, so `%` and `_` are plain
+/// characters.
 fn has_tag(tag: &str, backend: DbBackend) -> Expr {
+    if !tags::is_tag(tag) {
+        return Expr::cust("1 = 0");
+    }
     match backend {
         DbBackend::Postgres => Expr::cust_with_values(
-            r#""flags"."definition" @> jsonb_build_object('metadata', jsonb_build_object('tags', jsonb_build_array(CAST($1 AS TEXT))))"#,
-            [tag],
+            r#"(jsonb_typeof("flags"."definition" -> 'metadata' -> 'tags') = 'string' AND EXISTS (SELECT 1 FROM unnest(string_to_array("flags"."definition" -> 'metadata' ->> 'tags', ',')) AS "piece"("tag") WHERE btrim("piece"."tag", $2) = $1))"#,
+            [tag, tags::WHITESPACE],
         ),
         _ => Expr::cust_with_values(
-            r#"(json_type("flags"."definition", '$.metadata.tags') = 'array' AND EXISTS (SELECT 1 FROM json_each("flags"."definition", '$.metadata.tags') AS "tag" WHERE "tag"."type" = 'text' AND "tag"."value" = ?))"#,
-            [tag],
+            r#"(json_type("flags"."definition", '$.metadata.tags') = 'text' AND EXISTS (SELECT 1 FROM json_each('[' || replace(json_quote(json_extract("flags"."definition", '$.metadata.tags')), ',', '","') || ']') AS "piece" WHERE trim("piece"."value", ?) = ?))"#,
+            [tags::WHITESPACE, tag],
         ),
     }
 }

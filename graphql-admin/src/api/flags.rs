@@ -30,9 +30,12 @@ pub struct FlagObject {
     locked: bool,
     archived: bool,
     updated_at: String,
-    /// The string entries of the definition's `metadata.tags` array, in
-    /// their order (other entries are ignored; none when it is not an
-    /// array).
+    /// The flag's tags, from the definition's `metadata.tags`: a string of
+    /// comma-separated tags (`"checkout, payments"`), since flagd's
+    /// metadata values are strings, numbers or booleans. Each tag is
+    /// trimmed of white space, empty pieces are dropped and a repeated tag
+    /// is listed once, where it first appears; tags compare exactly (case
+    /// counts). A `tags` that is not a string gives none.
     tags: Vec<String>,
 }
 
@@ -147,9 +150,12 @@ pub struct FlagQuery;
 impl FlagQuery {
     /// A page of a flag set's flags (`first`: 1 to 100) that match every
     /// filter given: `search` (text in the key, any case), `state`, `tag`
-    /// (see `Flag.tags`) and `includeArchived`, in `sort`'s order. `after`
-    /// is the previous page's `next`, under the same `sort` (a cursor from
-    /// another order, or not from this list, is `INVALID_INPUT`).
+    /// (one of the flag's `Flag.tags`, exactly; a tag no flag can have,
+    /// such as an empty one, one holding a comma or one starting or ending
+    /// with white space, matches none) and `includeArchived`, in `sort`'s
+    /// order. `after` is the previous page's `next`, under the same `sort`
+    /// (a cursor from another order, or not from this list, is
+    /// `INVALID_INPUT`).
     #[graphql(complexity = "paged(first, child_complexity)")]
     #[expect(
         clippy::too_many_arguments,

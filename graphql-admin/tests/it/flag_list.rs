@@ -48,18 +48,6 @@ fn keys(items: &[Value]) -> Vec<&str> {
     items.iter().map(|i| i["key"].as_str().unwrap()).collect()
 }
 
-/// Sets a flag's definition in the database, as an edit outside Ensign
-/// would: a write refuses a `metadata` entry that is not a string, number
-/// or boolean (flagd's schema), so only such rows hold `tags` arrays.
-async fn set_definition(store: &Store, key: &str, definition: Value) {
-    flag::Entity::update_many()
-        .col_expr(flag::Column::Definition, Expr::value(definition))
-        .filter(flag::Column::Key.eq(key))
-        .exec(store.connection())
-        .await
-        .unwrap();
-}
-
 async fn set_updated_at(store: &Store, key: &str, at: time::OffsetDateTime) {
     flag::Entity::update_many()
         .col_expr(flag::Column::UpdatedAt, Expr::value(at))
@@ -179,10 +167,12 @@ async fn flags_are_filtered_by_tag_and_list_their_tags() {
             definition["metadata"] = json!({"tags": tags});
             definition
         };
+        // Written through the API as any flag is: tags are a string.
         let rows = [
-            ("banner", tagged(json!(["beta", "web"]))),
-            ("checkout", tagged(json!(["payments", 7, "beta", null]))),
-            ("search", tagged(json!("beta"))),
+            ("banner", tagged(json!("beta, web"))),
+            ("checkout", tagged(json!(" payments ,, beta, payments"))),
+            ("search", tagged(json!("betas, alpha beta"))),
+            ("count", tagged(json!(7))),
             ("plain", fractional_flag()),
         ];
         for (key, definition) in &rows {
@@ -192,12 +182,22 @@ async fn flags_are_filtered_by_tag_and_list_their_tags() {
                     r#"mutation($key: String!, $def: JSON!) {
                         createFlag(flagSet: "production", key: $key, flag: {definition: $def}) { key }
                     }"#,
-                    json!({"key": key, "def": fractional_flag()}),
+                    json!({"key": key, "def": definition}),
                 )
                 .await;
             assert!(answer.body["errors"].is_null(), "{}", answer.body);
-            set_definition(&db.store, key, definition.clone()).await;
         }
+        // An array is no flagd metadata value, so no write stores one.
+        let answer = client
+            .post(
+                &client.editor,
+                r#"mutation($def: JSON!) {
+                    createFlag(flagSet: "production", key: "listed", flag: {definition: $def}) { key }
+                }"#,
+                json!({"def": tagged(json!(["beta"]))}),
+            )
+            .await;
+        assert_eq!(answer.code(), "INVALID_DEFINITION", "{}", answer.body);
         kill(&client, "banner").await;
 
         let (items, counts) = every_page(&client, json!({"tag": "beta"})).await;
@@ -213,17 +213,30 @@ async fn flags_are_filtered_by_tag_and_list_their_tags() {
         assert_eq!(counts, BTreeSet::from([2]));
         let (items, _) = every_page(&client, json!({"tag": "beta", "state": "ENABLED"})).await;
         assert_eq!(keys(&items), ["checkout"], "{}", db.backend);
-        let (items, counts) = every_page(&client, json!({"tag": "7"})).await;
-        assert_eq!((items.len(), counts), (0, BTreeSet::from([0])));
+        for tag in ["7", "bet", "alpha", "", " beta", "beta, web"] {
+            let (items, counts) = every_page(&client, json!({"tag": tag})).await;
+            assert_eq!(
+                (items.len(), counts),
+                (0, BTreeSet::from([0])),
+                "{} {tag:?}",
+                db.backend
+            );
+        }
+        let (items, _) = every_page(&client, json!({"tag": "alpha beta"})).await;
+        assert_eq!(keys(&items), ["search"], "{}", db.backend);
         let (items, _) = every_page(&client, json!({})).await;
-        let tags: Vec<&Value> = items.iter().map(|i| &i["tags"]).collect();
+        let tags: Vec<(&str, &Value)> = items
+            .iter()
+            .map(|i| (i["key"].as_str().unwrap(), &i["tags"]))
+            .collect();
         assert_eq!(
             tags,
             [
-                &json!(["beta", "web"]),
-                &json!(["payments", "beta"]),
-                &json!([]),
-                &json!([])
+                ("banner", &json!(["beta", "web"])),
+                ("checkout", &json!(["payments", "beta"])),
+                ("count", &json!([])),
+                ("plain", &json!([])),
+                ("search", &json!(["betas", "alpha beta"])),
             ],
             "{}",
             db.backend
@@ -238,7 +251,7 @@ async fn flags_are_filtered_by_tag_and_list_their_tags() {
             .await;
         assert_eq!(
             answer.body["data"]["flagTags"],
-            json!(["beta", "payments", "web"]),
+            json!(["alpha beta", "beta", "betas", "payments", "web"]),
             "{}",
             answer.body
         );
