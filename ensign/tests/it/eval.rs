@@ -29,6 +29,7 @@ fn resolves_a_targeted_flag() {
     assert_eq!(out["variant"], "on");
     assert_eq!(out["reason"], "TARGETING_MATCH");
     assert_eq!(out["metadata"]["owner"], "checkout");
+    assert_eq!(out["metadata"]["tags"], "checkout, payments");
     assert!(out.get("errorCode").is_none());
 }
 

@@ -569,8 +569,9 @@ async fn graphql(serve: &Serve, token: &str, query: &str) -> (u16, Value) {
 }
 
 /// With no source, `ensign serve` runs the embedded store: it creates
-/// ensign.db, seeds the example flags, prints an admin token once, and an
-/// admin change is served at once and survives a restart.
+/// ensign.db, seeds the example flags (tags included), prints an admin
+/// token once, and an admin change is served at once and survives a
+/// restart.
 #[tokio::test]
 async fn the_embedded_store_serves_admin_changes_and_keeps_them() {
     let dir = scratch("embedded");
@@ -582,6 +583,28 @@ async fn the_embedded_store_serves_admin_changes_and_keeps_them() {
     assert_eq!(
         serve.evaluate("new-checkout", context.clone()).await["value"],
         json!(true)
+    );
+
+    // The bundled flags come tagged, so the tag filter has options.
+    let (_, body) = graphql(
+        &serve,
+        &token,
+        r#"{ flagTags(flagSet: "default")
+             flags(flagSet: "default", tag: "payments") { items { key tags } } }"#,
+    )
+    .await;
+    assert_eq!(
+        body["data"]["flagTags"],
+        json!(["beta", "checkout", "mobile", "ops", "payments", "web"]),
+        "{body}"
+    );
+    assert_eq!(
+        body["data"]["flags"]["items"],
+        json!([
+            {"key": "new-checkout", "tags": ["checkout", "payments"]},
+            {"key": "payments-kill-switch", "tags": ["payments", "ops"]},
+        ]),
+        "{body}"
     );
 
     let (status, body) = graphql(&serve, "ens_adm_wrong", "{ flagSets { key } }").await;

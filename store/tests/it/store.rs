@@ -750,6 +750,12 @@ async fn a_flagd_file_imports_as_one_commit_and_exports_back() {
             .unwrap();
         assert_eq!(summary.created.len(), keys.len(), "{summary:?}");
         assert_eq!(summary.version, before + 1, "one import is one commit");
+        assert_eq!(
+            store.flag_tags("production", false).await.unwrap(),
+            ["beta", "checkout", "mobile", "ops", "payments", "web"],
+            "the examples' tags are written with them: {}",
+            db.backend
+        );
 
         let again = store
             .import_flag_set(&actor, "production", file.clone())
