@@ -10,6 +10,7 @@ import { ConfirmAction } from '../components/ConfirmAction';
 import { flagPath } from '../routing';
 import { formatTime } from './flagFields';
 import { ArchiveFlagMutation } from './operations';
+import { RestoreButton } from './RestoreButton';
 import type { FlagPages, FlagRow } from './useFlagPages';
 
 /** Each row's height in pixels (as in styles.css). */
@@ -111,7 +112,9 @@ function FlagListRow({ flag, flagSet, index, writeDenial, onChanged }: { flag: F
       </td>
       <td>{flag.version}</td>
       <td>
-        {!flag.archived && (
+        {flag.archived ? (
+          <RestoreButton flagSet={flagSet} flag={flag} denial={writeDenial} named onRestored={onChanged} />
+        ) : (
           <ConfirmAction
             label="Archive"
             ariaLabel={`Archive ${flag.key}`}

@@ -134,3 +134,48 @@ test('viewers see why they cannot use the kill switch', async () => {
   expect(button).toBeDisabled();
   expect(button).toHaveAccessibleDescription('Viewers cannot change flags');
 });
+
+test('an archived flag says so, and Restore brings it back', async () => {
+  let restored: Record<string, unknown> | null = null;
+  server.flags = [flag('new-checkout', { archived: true, version: 6 })];
+  server.mutations.RestoreFlag = (request) => {
+    restored = request.variables;
+    server.flags = [flag('new-checkout', { version: 7 })];
+    return { body: { data: { restoreFlag: { __typename: 'Flag', key: 'new-checkout', archived: false, state: 'ENABLED', version: 7, updatedAt: '2026-12-01T00:00:00Z' } } } };
+  };
+  mockApi(flagsApi(server));
+  renderApp('/flags/default/new-checkout');
+  expect(await screen.findByText(/This flag is archived/)).toHaveTextContent('This flag is archived: evaluation no longer serves it. Restore');
+  await userEvent.click(screen.getByRole('button', { name: 'Restore' }));
+
+  expect(await screen.findByText('Restored new-checkout (version 7)')).toBeInTheDocument();
+  expect(restored).toEqual({ flagSet: 'default', key: 'new-checkout', expectedVersion: 6 });
+  // The overview reads the flag again: it is served, so the notice is gone.
+  await waitFor(() => { expect(screen.queryByText(/This flag is archived/)).not.toBeInTheDocument(); });
+  expect(screen.getByRole('region', { name: 'Details' })).toHaveTextContent('Version7');
+  expect(screen.getByRole('button', { name: 'Disable now' })).toBeEnabled();
+});
+
+test('a refused restore on the overview shows the server message and code', async () => {
+  server.flags = [flag('new-checkout', { archived: true, version: 6 })];
+  server.mutations.RestoreFlag = () => ({
+    body: errorBody('flag "new-checkout" is at version 8, not 6: reload it and retry', 'VERSION_CONFLICT'),
+  });
+  mockApi(flagsApi(server));
+  renderApp('/flags/default/new-checkout');
+  await userEvent.click(await screen.findByRole('button', { name: 'Restore' }));
+  expect(await screen.findByText(/was not restored/)).toHaveTextContent(
+    'new-checkout was not restored: flag "new-checkout" is at version 8, not 6: reload it and retry (VERSION_CONFLICT)',
+  );
+  expect(screen.getByText(/This flag is archived/)).toBeInTheDocument();
+});
+
+test('viewers see why they cannot restore an archived flag', async () => {
+  server.role = 'viewer';
+  server.flags = [flag('new-checkout', { archived: true })];
+  mockApi(flagsApi(server));
+  renderApp('/flags/default/new-checkout');
+  const button = await screen.findByRole('button', { name: 'Restore' });
+  expect(button).toBeDisabled();
+  expect(button).toHaveAccessibleDescription('Viewers cannot change flags');
+});

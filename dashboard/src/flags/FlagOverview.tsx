@@ -11,6 +11,7 @@ import { FlagTabs } from './FlagTabs';
 import { LiveNotice } from './LiveNotice';
 import { formatTime, jsonText, metadataOf, variantsOf } from './flagFields';
 import { FlagOverviewQuery, KillSwitchMutation } from './operations';
+import { RestoreButton } from './RestoreButton';
 import { useOthersChanges } from './useOthersChanges';
 import { useWriteDenial } from './useWriteDenial';
 
@@ -75,6 +76,12 @@ function Overview({ flagSet, flagKey }: { flagSet: string; flagKey: string }) {
         onRefresh={() => { refetch({ requestPolicy: 'network-only' }); }}
         subject="this flag"
       />
+      {flag.archived && (
+        <div className="notice">
+          This flag is archived: evaluation no longer serves it.{' '}
+          <RestoreButton flagSet={flagSet} flag={flag} denial={writeDenial} />
+        </div>
+      )}
       <section aria-labelledby="kill-heading" className="panel">
         <h2 id="kill-heading">Kill switch</h2>
         <p>Disables the flag at once, whatever its version: every evaluation answers with the caller’s default.</p>

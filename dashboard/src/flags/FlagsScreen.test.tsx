@@ -4,7 +4,7 @@ import { act, fireEvent, screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, expect, test, vi } from 'vitest';
 
-import { FakeSocket, errorBody, mockApi, renderApp } from '../test/harness';
+import { type Answer, FakeSocket, errorBody, mockApi, renderApp } from '../test/harness';
 import { type FakeServer, flag, flagsApi, manyFlags } from '../test/flags';
 
 let server: FakeServer;
@@ -263,6 +263,65 @@ test('a refused archive shows the server message and code in the dialog', async 
   await userEvent.click(screen.getByRole('button', { name: 'Archive flag' }));
   const alert = await within(screen.getByRole('dialog')).findByRole('alert');
   expect(alert).toHaveTextContent('flag "new-checkout" is at version 2, not 1: reload it and retry VERSION_CONFLICT');
+});
+
+test('archived rows offer Restore, which shows its progress, sends the version read, and reloads the list', async () => {
+  let restored: Record<string, unknown> | null = null;
+  let release: () => void = () => undefined;
+  server.flags = [flag('old', { archived: true, version: 3, tags: ['legacy'] }), flag('live')];
+  server.mutations.RestoreFlag = (request) => {
+    restored = request.variables;
+    server.flags = [flag('old', { version: 4, tags: ['legacy'] }), flag('live')];
+    return { body: { data: { restoreFlag: { __typename: 'Flag', key: 'old', archived: false, state: 'ENABLED', version: 4, updatedAt: '2026-12-01T00:00:00Z' } } } };
+  };
+  const answer = flagsApi(server);
+  mockApi((request) =>
+    request.operationName === 'RestoreFlag'
+      ? new Promise<Answer>((resolve) => { release = () => { resolve(answer(request)); }; })
+      : answer(request),
+  );
+  renderApp('/flags/default?archived=1');
+  const restore = await screen.findByRole('button', { name: 'Restore old' });
+  expect(screen.queryByRole('button', { name: 'Archive old' })).not.toBeInTheDocument();
+  expect(screen.queryByRole('button', { name: 'Restore live' })).not.toBeInTheDocument();
+
+  await userEvent.click(restore);
+  expect(restore).toBeDisabled();
+  expect(restore).toHaveTextContent('Restoring…');
+  expect(screen.queryByRole('dialog')).not.toBeInTheDocument();
+  release();
+  expect(await screen.findByText('Restored old (version 4)')).toBeInTheDocument();
+  expect(restored).toEqual({ flagSet: 'default', key: 'old', expectedVersion: 3 });
+  // The list is read again: the flag is live, so it can be archived again.
+  expect(await screen.findByRole('button', { name: 'Archive old' })).toBeEnabled();
+  expect(screen.queryByRole('button', { name: 'Restore old' })).not.toBeInTheDocument();
+});
+
+test('a refused restore shows the server message and code, and can be tried again', async () => {
+  let calls = 0;
+  server.flags = [flag('old', { archived: true })];
+  server.mutations.RestoreFlag = () => {
+    calls++;
+    return { body: errorBody('flag "old" is not archived', 'NOT_ARCHIVED') };
+  };
+  mockApi(flagsApi(server));
+  renderApp('/flags/default?archived=1');
+  await userEvent.click(await screen.findByRole('button', { name: 'Restore old' }));
+  expect(await screen.findByText(/was not restored/)).toHaveTextContent('old was not restored: flag "old" is not archived (NOT_ARCHIVED)');
+  const restore = screen.getByRole('button', { name: 'Restore old' });
+  expect(restore).toBeEnabled();
+  await userEvent.click(restore);
+  await waitFor(() => { expect(calls).toBe(2); });
+});
+
+test('viewers see why they cannot restore', async () => {
+  server.role = 'viewer';
+  server.flags = [flag('old', { archived: true })];
+  mockApi(flagsApi(server));
+  renderApp('/flags/default?archived=1');
+  const restore = await screen.findByRole('button', { name: 'Restore old' });
+  expect(restore).toBeDisabled();
+  expect(restore).toHaveAccessibleDescription('Viewers cannot change flags');
 });
 
 test('live updates that stop for good say why, and the session goes on', async () => {

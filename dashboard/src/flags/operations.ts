@@ -101,6 +101,18 @@ export const ArchiveFlagMutation = graphql(`
   }
 `);
 
+export const RestoreFlagMutation = graphql(`
+  mutation RestoreFlag($flagSet: String!, $key: String!, $expectedVersion: Int!) {
+    restoreFlag(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion) {
+      key
+      archived
+      state
+      version
+      updatedAt
+    }
+  }
+`);
+
 export const FlagChangesSubscription = graphql(`
   subscription FlagChanges($flagSet: String) {
     flagChanges(flagSet: $flagSet) {
