@@ -144,13 +144,17 @@ test('a time in the address that is not RFC 3339 is reported and not applied', a
   expect(received.find((r) => r.operationName === 'AuditLog')?.variables).toMatchObject({ filter: { since: null } });
 });
 
-test('older changes load on request', async () => {
+// A page of rows takes a while to render in jsdom.
+const MANY_ROWS = { timeout: 30_000 };
+const MANY_WAIT = { timeout: 10_000 };
+
+test('older changes load on request', MANY_ROWS, async () => {
   server.events = Array.from({ length: AUDIT_PAGE_SIZE + 2 }, (_, i) => event(i + 1));
   const received = mockApi(auditApi(server));
   renderApp('/audit');
-  await screen.findByText(`${AUDIT_PAGE_SIZE} changes loaded`);
+  await screen.findByText(`${AUDIT_PAGE_SIZE} changes loaded`, {}, MANY_WAIT);
   await userEvent.click(screen.getByRole('button', { name: 'Load more' }));
-  await screen.findByText(`${AUDIT_PAGE_SIZE + 2} changes loaded, the oldest included`);
+  await screen.findByText(`${AUDIT_PAGE_SIZE + 2} changes loaded, the oldest included`, {}, MANY_WAIT);
   expect(received.filter((r) => r.operationName === 'AuditLog').map((r) => (r.variables.filter as { beforeId: unknown }).beforeId)).toEqual([null, 3]);
 });
 

@@ -9,6 +9,9 @@ import { type AuditServer, auditApi, created, event } from '../test/audit';
 import { flag } from '../test/flags';
 import { type Answer, FakeSocket, errorBody, mockApi, renderApp } from '../test/harness';
 import { HISTORY_PAGE_SIZE } from './FlagHistory';
+// The screens load lazily; imported here, the debugger the tabs lead to
+// is loaded before the test clicks its tab.
+import '../debugger/FlagDebugger';
 
 let server: AuditServer;
 
@@ -93,14 +96,18 @@ test('an out-of-band change is labelled, and cannot be rolled back', async () =>
   expect(within(await entry('Version 3: kill switch')).queryByText(/Out of band/)).not.toBeInTheDocument();
 });
 
-test('older changes load on request, before the oldest shown', async () => {
+// A page of entries, each with its diff, takes a while to render in jsdom.
+const MANY_ENTRIES = { timeout: 30_000 };
+const MANY_WAIT = { timeout: 10_000 };
+
+test('older changes load on request, before the oldest shown', MANY_ENTRIES, async () => {
   server.events = Array.from({ length: HISTORY_PAGE_SIZE + 5 }, (_, i) => event(i + 1));
   server.flags = [flag('new-checkout', { version: HISTORY_PAGE_SIZE + 5 })];
   const received = mockApi(auditApi(server));
   renderApp('/flags/default/new-checkout/history');
-  await screen.findByText(`${HISTORY_PAGE_SIZE} changes loaded`);
+  await screen.findByText(`${HISTORY_PAGE_SIZE} changes loaded`, {}, MANY_WAIT);
   await userEvent.click(screen.getByRole('button', { name: 'Load more' }));
-  await screen.findByText(`${HISTORY_PAGE_SIZE + 5} changes loaded, the oldest included`);
+  await screen.findByText(`${HISTORY_PAGE_SIZE + 5} changes loaded, the oldest included`, {}, MANY_WAIT);
   expect(screen.queryByRole('button', { name: 'Load more' })).not.toBeInTheDocument();
   const pages = received.filter((r) => r.operationName === 'FlagHistory').map((r) => r.variables);
   expect(pages).toEqual([
