@@ -63,7 +63,8 @@ function Debugger({ flagSet, flagKey }: { flagSet: string; flagKey: string }) {
         setRecent(rememberContext(flagSet, read.context, token));
         setStorageProblem(null);
       } catch (error) {
-        setStorageProblem(error instanceof Error ? error.message : String(error));
+        // A DOMException (a full or disabled storage) is not an Error everywhere.
+        setStorageProblem(error instanceof Error || error instanceof DOMException ? error.message : String(error));
       }
     } else {
       const failure = result.error
