@@ -5,6 +5,7 @@ mod admin;
 mod banner;
 mod cli;
 mod config;
+mod dashboard;
 mod eval;
 mod serve;
 mod store_node;

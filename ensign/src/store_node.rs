@@ -2,10 +2,11 @@
 //! working directory) or an admin node on PostgreSQL. It migrates the
 //! store, seeds it on first start (the bundled example flags in flag set
 //! `default`, and an admin token printed once), serves the GraphQL admin
-//! API, feeds the evaluation server in-process with every committed state,
-//! runs scheduled rollouts (one node at a time), sends signed webhooks for
-//! flag changes and alerts (`webhooks` in the config file), and, given a
-//! Redis URL, publishes each commit there for evaluation nodes.
+//! API and the dashboard, feeds the evaluation server in-process with every
+//! committed state, runs scheduled rollouts (one node at a time), sends
+//! signed webhooks for flag changes and alerts (`webhooks` in the config
+//! file), and, given a Redis URL, publishes each commit there for
+//! evaluation nodes.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -25,6 +26,8 @@ use provider::server::listen::{self, ConnectionLimits, Tls};
 use provider::server::sources::feed::{self, Feed, FeedSender};
 use store::{Actor, Store};
 use store::{NewFlagSet, TokenRole};
+
+use crate::dashboard;
 
 /// The prefix of the selector names of the store's flag sets
 /// (`source=store:default`).
@@ -144,28 +147,36 @@ pub async fn start(
         .local_addr()
         .unwrap_or(SocketAddr::new(bind, admin_port));
     let scheme = if tls.is_some() { "https" } else { "http" };
+    // Where a browser on this machine reaches the listener.
+    let host = if bind.is_unspecified() {
+        IpAddr::from([127, 0, 0, 1])
+    } else {
+        bind
+    };
+    let reachable = SocketAddr::new(host, addr.port());
+    let built = if dashboard::Embedded::is_built() {
+        ""
+    } else {
+        " (not built into this binary: the page says how to build it)"
+    };
+    eprintln!("\nDashboard: {scheme}://{reachable}/{built}");
     if store.tokens().await?.iter().all(|t| t.role.is_sdk()) {
         let token = store
             .create_token(&Actor::named(SERVER_ACTOR), "admin", TokenRole::Admin, None)
             .await?;
-        let host = if bind.is_unspecified() {
-            IpAddr::from([127, 0, 0, 1])
-        } else {
-            bind
-        };
         eprintln!(
-            "\nAdmin API: {scheme}://{}/graphql\nAdmin token (shown only now): {}\n",
-            SocketAddr::new(host, addr.port()),
+            "Admin API: {scheme}://{reachable}/graphql\nAdmin token (shown only now): {}",
             token.secret
         );
     }
+    eprintln!();
     tracing::info!(listener = "admin", %addr, %scheme, "Listener started.");
     let stopped = wait_for(shutdown.clone());
     tokio::spawn(listen::serve_http(
         "admin",
         listener,
         tls,
-        routes_with(admin, read_only).boxed(),
+        dashboard::routes(dashboard::Embedded, routes_with(admin, read_only).boxed()),
         connections,
         stopped,
     ));
