@@ -3,7 +3,7 @@
 //! app. `GET /graphql` from a browser gets GraphiQL's page; every other
 //! request to `/graphql` goes to the API unchanged. Every answer, the API's
 //! included, carries the security headers (a strict CSP, `nosniff`, no
-//! referrer).
+//! referrer); GraphiQL's page alone may also load fonts from `data:` URLs.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -20,6 +20,13 @@ use warp::{Filter as _, Rejection};
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
      style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
      base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+/// The policy of GraphiQL's page alone: the strict one, but fonts may also
+/// come from `data:` URLs, which is how GraphiQL's stylesheet carries its
+/// own. A font runs no code; the app's page keeps the strict policy.
+pub const GRAPHIQL_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+     base-uri 'none'; frame-ancestors 'none'; form-action 'self'; font-src 'self' data:";
 
 /// How long browsers keep a hashed asset: a year, without asking again
 /// (a new build has new names).
@@ -211,6 +218,12 @@ fn page(files: &dyn Files, path: &str, headers: &HeaderMap) -> Response {
     if let Ok(value) = HeaderValue::from_str(&etag) {
         head.insert(header::ETAG, value);
     }
+    if path == GRAPHIQL {
+        head.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(GRAPHIQL_CONTENT_SECURITY_POLICY),
+        );
+    }
     if has_gzip {
         head.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
@@ -269,12 +282,12 @@ fn matches_etag(tags: &str, etag: &str) -> bool {
         .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
-/// Puts the security headers on an answer.
+/// Puts the security headers on an answer: the strict policy unless the
+/// answer is GraphiQL's page, which has its own.
 fn secure(headers: &mut HeaderMap) {
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CONTENT_SECURITY_POLICY));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

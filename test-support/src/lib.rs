@@ -1,6 +1,7 @@
 //! What Ensign's tests share: the rule for tests that need a service this
 //! machine lacks, names no other test uses, the snapshot guard, and (in
-//! submodules) databases and Redis servers of a test's own.
+//! submodules) databases and Redis servers of a test's own, and Node.js
+//! with a folder's pinned packages.
 //!
 //! Tests talk to real PostgreSQL and Redis servers, found at
 //! `ENSIGN_TEST_DATABASE_URL` and `ENSIGN_TEST_REDIS_URL` (by default on
@@ -13,6 +14,7 @@
 
 mod db;
 mod fixtures;
+pub mod node;
 mod redis;
 
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -2,6 +2,9 @@
 
 /// The crate graph: what each crate must not depend on.
 mod crates;
+/// The embedded dashboard: its headers, and `dashboard/e2e`'s Playwright
+/// scenarios in headless Chromium against the real binary.
+mod dashboard;
 /// `ensign eval`: single, explained and batch evaluation, exit codes.
 mod eval;
 /// `ensign serve`: the real binary on ephemeral ports, SIGTERM.

@@ -14,16 +14,16 @@ use crate::{
 };
 
 /// A running `ensign serve`, killed on drop if the test did not stop it.
-struct Serve {
+pub(crate) struct Serve {
     child: Child,
-    ofrep: SocketAddr,
-    management: SocketAddr,
+    pub(crate) ofrep: SocketAddr,
+    pub(crate) management: SocketAddr,
     /// The admin API, when serving a store.
-    admin: Option<SocketAddr>,
+    pub(crate) admin: Option<SocketAddr>,
     /// The admin token printed on a store's first start.
-    token: Option<String>,
+    pub(crate) token: Option<String>,
     /// The log lines read while starting.
-    early: Vec<String>,
+    pub(crate) early: Vec<String>,
     log: mpsc::Receiver<String>,
 }
 
@@ -34,7 +34,7 @@ impl Serve {
 
     /// Starts `ensign serve` in `dir`, where an embedded store lives, bound
     /// to 127.0.0.1 unless `extra` says `--bind`.
-    fn start_in(dir: &std::path::Path, extra: &[&str]) -> Serve {
+    pub(crate) fn start_in(dir: &std::path::Path, extra: &[&str]) -> Serve {
         let bind: &[&str] = if extra.contains(&"--bind") {
             &[]
         } else {
@@ -111,7 +111,7 @@ impl Serve {
     }
 
     /// Waits (up to 20 s: CI machines are busy) for `/readyz`.
-    async fn wait_ready(&self) {
+    pub(crate) async fn wait_ready(&self) {
         for _ in 0..400 {
             if let Ok(response) = reqwest::get(format!("http://{}/readyz", self.management)).await
                 && response.status() == 200
@@ -163,7 +163,7 @@ impl Drop for Serve {
 }
 
 /// A fresh working directory for one test.
-fn scratch(test: &str) -> std::path::PathBuf {
+pub(crate) fn scratch(test: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("ensign-{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch directory");
