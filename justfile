@@ -13,8 +13,13 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
 
-# The dashboard's checks, as CI runs them (codegen, types, lint, tests, build, bundle budget).
+# The dashboard's dev server on http://localhost:5173, forwarding /graphql to the admin API of `just run`.
 dashboard:
+    cd dashboard && ([ -d node_modules ] || npm ci) && npm run dev
+
+# The dashboard's checks, as CI runs them (codegen, types, lint with the browser tests' files, tests, build, bundle budget).
+dashboard-check:
+    cd dashboard/e2e && npm ci && npm run typecheck
     cd dashboard && npm ci && npm run codegen:check && npm run typecheck && npm run lint && npm test && npm run build && npm run budget
 
 # The flagd-testbed suites: the evaluator suite against the engine, and the provider-level suite through the JavaScript flagd provider against the real binary.

@@ -1,7 +1,7 @@
 //! Prepares the dashboard that the binary embeds: builds `dashboard/dist`
 //! with npm when it is missing or older than any of its inputs, then lays
 //! out in `OUT_DIR/dashboard` what `src/dashboard.rs` embeds (the files, and
-//! a gzip copy of each text file that compresses). Without Node.js 20 it
+//! a gzip copy of each text file that compresses). Without Node.js 20.19 it
 //! lays out a page that says how to build the dashboard instead, with a
 //! warning, so the binary builds for those who never touch the frontend; an
 //! npm run that fails fails the build with npm's output.
@@ -15,13 +15,14 @@ use std::time::SystemTime;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-/// The oldest Node.js the dashboard's toolchain (Vite, Vitest) supports.
-const MIN_NODE_MAJOR: u32 = 20;
+/// The oldest Node.js the dashboard's toolchain supports (Vite 7 needs
+/// 20.19, as `engines` in `dashboard/package.json` says).
+const MIN_NODE: (u32, u32) = (20, 19);
 
 /// The page embedded when the dashboard could not be built here, kept free
 /// of inline scripts and styles so that the server's CSP holds for it too.
 const FALLBACK_PAGE: &str = r#"<!doctype html>
-<!-- Served when this binary was built without Node.js 20: says how to build the dashboard. -->
+<!-- Served when this binary was built without Node.js 20.19: says how to build the dashboard. -->
 <html lang="en">
   <head>
     <meta charset="UTF-8" />
@@ -33,11 +34,11 @@ const FALLBACK_PAGE: &str = r#"<!doctype html>
     <main>
       <h1>The dashboard is not built into this binary</h1>
       <p>
-        This <code>ensign</code> was compiled without Node.js 20 or newer, so
-        it carries this page instead of the dashboard. The admin API at
+        This <code>ensign</code> was compiled without Node.js 20.19 or newer,
+        so it carries this page instead of the dashboard. The admin API at
         <code>/graphql</code> works as usual.
       </p>
-      <p>To build the dashboard, install Node.js 20 or newer with npm, then either</p>
+      <p>To build the dashboard, install Node.js 20.19 or newer with npm, then either</p>
       <pre><code>cd dashboard &amp;&amp; npm ci &amp;&amp; npm run build</code></pre>
       <p>
         or build <code>ensign</code> again (<code>cargo build -p ensign</code>),
@@ -70,8 +71,9 @@ fn main() {
             Err(missing) => {
                 println!(
                     "cargo:warning=the dashboard is not built ({missing}): the binary serves a page \
-                     that says how to build it; install Node.js {MIN_NODE_MAJOR} or newer, or run \
-                     `cd dashboard && npm ci && npm run build`"
+                     that says how to build it; install Node.js {}.{} or newer, or run \
+                     `cd dashboard && npm ci && npm run build`",
+                    MIN_NODE.0, MIN_NODE.1
                 );
                 // Node.js may be installed, or the dashboard built by hand,
                 // without any input changing: the folder's own entries and
@@ -147,17 +149,24 @@ fn is_fresh(dist: &Path, inputs: &[PathBuf]) -> bool {
     }
 }
 
-/// Node.js (at least [`MIN_NODE_MAJOR`]) and npm on the search path, or
-/// what is missing.
+/// Node.js (at least [`MIN_NODE`]) and npm on the search path, or what is
+/// missing.
 fn node_toolchain() -> Result<(), String> {
     let version = tool_version("node").ok_or("Node.js not found")?;
-    let major = version
+    let mut parts = version
         .trim_start_matches('v')
         .split('.')
-        .next()
-        .and_then(|m| m.parse::<u32>().ok());
-    if major.is_none_or(|m| m < MIN_NODE_MAJOR) {
-        return Err(format!("Node.js {version} is older than {MIN_NODE_MAJOR}"));
+        .map(|part| part.parse::<u32>().ok());
+    let found = (parts.next().flatten(), parts.next().flatten());
+    let recent = match found {
+        (Some(major), Some(minor)) => (major, minor) >= MIN_NODE,
+        _ => false,
+    };
+    if !recent {
+        return Err(format!(
+            "Node.js {version} is older than {}.{}",
+            MIN_NODE.0, MIN_NODE.1
+        ));
     }
     tool_version("npm").ok_or("npm not found")?;
     Ok(())

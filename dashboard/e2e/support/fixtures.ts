@@ -1,5 +1,6 @@
 // What every scenario gets: a page watched for console errors, uncaught
-// exceptions and CSP violations (the scenario fails with them at its end),
+// exceptions, CSP violations and requests to anything but the admin API
+// (the scenario fails with them at its end),
 // `record()`, which records the screen shown (a screenshot, and an axe
 // check that fails on serious or critical violations), and the steps many
 // scenarios share, such as signing in.
@@ -57,6 +58,25 @@ export const test = base.extend<Fixtures>({
     page.on('pageerror', (error) => {
       problems.push(`uncaught exception on ${page.url()}: ${error.message}`);
     });
+    // The dashboard talks to the server only through the admin API: every
+    // request its code makes (fetch, XHR, WebSocket, event stream) goes to
+    // /graphql on the page's own origin.
+    const api = new URL('/graphql', env.adminUrl);
+    const toApi = (url: string) => {
+      const target = new URL(url);
+      return target.host === api.host && target.pathname === api.pathname;
+    };
+    page.on('request', (request) => {
+      const kind = request.resourceType();
+      if (['fetch', 'xhr', 'eventsource', 'websocket'].includes(kind) && !toApi(request.url())) {
+        problems.push(`${kind} request to ${request.url()} from ${page.url()}: not the admin API`);
+      }
+    });
+    page.on('websocket', (socket) => {
+      if (!toApi(socket.url())) {
+        problems.push(`WebSocket to ${socket.url()} from ${page.url()}: not the admin API`);
+      }
+    });
     // Chromium also logs a violation to the console; the event names the
     // directive and the source.
     await page.addInitScript(() => {
@@ -68,7 +88,7 @@ export const test = base.extend<Fixtures>({
       });
     });
     await provide(page);
-    expect(problems, 'console errors, uncaught exceptions and CSP violations').toEqual([]);
+    expect(problems, 'console errors, uncaught exceptions, CSP violations and requests beside the API').toEqual([]);
   },
 
   record: async ({ page }, provide, testInfo) => {
