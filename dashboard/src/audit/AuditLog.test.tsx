@@ -50,16 +50,16 @@ test('every change is listed newest first, with a link to a flag’s history', a
   renderApp('/audit');
   const listed = await rows();
   expect(listed.map((cells) => cells.slice(1, 6))).toEqual([
-    ['postgres', 'updated out of band (changed by hand in SQL, outside Ensign)', 'mobile / dark-mode', '4', ''],
+    ['postgres', 'updated out of band (changed by hand in SQL, outside Ensign)', 'mobile / dark-mode (history)', '4', ''],
     ['bob', 'updated', 'segment staff in default', '3', ''],
-    ['ann', 'updated', 'default / new-checkout', '2', 'req-7'],
-    ['ensign-server', 'created', 'default / new-checkout', '1', ''],
+    ['ann', 'updated', 'default / new-checkout (history)', '2', 'req-7'],
+    ['ensign-server', 'created', 'default / new-checkout (history)', '1', ''],
   ]);
   expect(received.find((r) => r.operationName === 'AuditLog')?.variables).toEqual({
     filter: { actor: null, flagSet: null, flag: null, since: null, until: null, beforeId: null, first: AUDIT_PAGE_SIZE },
   });
   expect(screen.getAllByRole('rowgroup').filter((g) => g.classList.contains('out-of-band'))).toHaveLength(1);
-  const link = screen.getByRole('link', { name: 'History of flag dark-mode in mobile' });
+  const link = screen.getByRole('link', { name: 'mobile / dark-mode (history)' });
   expect(link).toHaveAttribute('href', '/flags/mobile/dark-mode/history');
   expect(screen.getByRole('link', { name: 'Audit log' })).toBeInTheDocument();
 });

@@ -16,8 +16,8 @@ export function AuditRow({ event }: { event: AuditEvent }) {
   const diffId = useId();
   const subject =
     event.subjectKind === 'flag' && event.flagSet ? (
-      <Link href={flagHistoryPath(event.flagSet, event.subjectKey)} aria-label={`History of flag ${event.subjectKey} in ${event.flagSet}`}>
-        {event.flagSet} / {event.subjectKey}
+      <Link href={flagHistoryPath(event.flagSet, event.subjectKey)}>
+        {event.flagSet} / {event.subjectKey} <span className="visually-hidden">(history)</span>
       </Link>
     ) : (
       <>

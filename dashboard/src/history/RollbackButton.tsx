@@ -23,8 +23,7 @@ export function RollbackButton({ flagSet, flagKey, event, current, writeDenial, 
   const toVersion = event.version;
   return (
     <ConfirmAction
-      label="Roll back to this version"
-      ariaLabel={`Roll back to version ${toVersion}`}
+      label={`Roll back to version ${toVersion}`}
       title={`Roll ${flagKey} back to version ${toVersion}?`}
       confirmLabel={`Roll back to version ${toVersion}`}
       pendingLabel="Rolling back…"
