@@ -50,5 +50,8 @@ export default defineConfig({
     environment: 'jsdom',
     setupFiles: ['src/test/setup.ts'],
     restoreMocks: true,
+    // A test's time limit, not a measure of speed: the files run side by
+    // side, and a whole workflow in jsdom can take seconds on a busy machine.
+    testTimeout: 30_000,
   },
 });
