@@ -4,7 +4,6 @@ import { useQuery } from 'urql';
 import { useLocation, useParams, useSearch } from 'wouter';
 
 import { failureOf } from '../api/errors';
-
 import { ErrorNotice } from '../components/ErrorNotice';
 import { decodeParam, flagSetPath } from '../routing';
 import { FilterBar } from './FilterBar';
