@@ -6,7 +6,7 @@ import { useSession } from './auth/SessionProvider';
 import { SignInScreen } from './auth/SignInScreen';
 import { ViewerGate } from './auth/ViewerGate';
 import { ToastProvider } from './components/Toasts';
-import { FlagOverview } from './flags/FlagOverview';
+import { FlagScreen } from './flags/FlagScreen';
 import { FlagsScreen } from './flags/FlagsScreen';
 import { HomeRedirect } from './flags/HomeRedirect';
 import { Layout } from './Layout';
@@ -45,8 +45,8 @@ function SignedIn() {
             <Route path="/flags/:flagSet">
               <FlagsScreen />
             </Route>
-            <Route path="/flags/:flagSet/:key">
-              <FlagOverview />
+            <Route path="/flags/:flagSet/:key/:tab?">
+              <FlagScreen />
             </Route>
             <Route>
               <h1>Not found</h1>

@@ -1,58 +1,14 @@
-// `/flags/:flagSet/:key`: one flag's variants, state, metadata and
-// version, with its kill switch.
-import { useQuery, useMutation } from 'urql';
-import { Link, useParams } from 'wouter';
+// The flag screen's overview (`/flags/:flagSet/:key`): one flag's
+// variants, state, metadata and version, with its kill switch.
+import { useMutation } from 'urql';
 
-import { failureOf } from '../api/errors';
 import { ConfirmAction } from '../components/ConfirmAction';
-import { ErrorNotice } from '../components/ErrorNotice';
-import { decodeParam, flagSetPath } from '../routing';
-import { LiveNotice } from './LiveNotice';
+import type { ShownFlag } from './FlagScreen';
 import { formatTime, jsonText, metadataOf, variantsOf } from './flagFields';
-import { FlagOverviewQuery, KillSwitchMutation } from './operations';
-import { useOthersChanges } from './useOthersChanges';
-import { useWriteDenial } from './useWriteDenial';
+import { KillSwitchMutation } from './operations';
 
-export function FlagOverview() {
-  const params = useParams<{ flagSet: string; key: string }>();
-  const flagSet = decodeParam(params.flagSet);
-  const key = decodeParam(params.key);
-  return <Overview key={`${flagSet}\n${key}`} flagSet={flagSet} flagKey={key} />;
-}
-
-function Overview({ flagSet, flagKey }: { flagSet: string; flagKey: string }) {
-  const [{ data, error, fetching }, refetch] = useQuery({
-    query: FlagOverviewQuery,
-    variables: { flagSet, key: flagKey },
-  });
+export function FlagOverview({ flagSet, flag, writeDenial }: { flagSet: string; flag: ShownFlag; writeDenial: string | null }) {
   const [, killSwitch] = useMutation(KillSwitchMutation);
-  const changes = useOthersChanges(flagSet, flagKey);
-  const writeDenial = useWriteDenial(flagSet);
-  const back = (
-    <p>
-      <Link href={flagSetPath(flagSet)}>← Flags of {flagSet}</Link>
-    </p>
-  );
-
-  if (error && !data) {
-    return (
-      <>
-        {back}
-        <h1>{flagKey}</h1>
-        <ErrorNotice failure={failureOf(error)} what="The flag could not be loaded" />
-      </>
-    );
-  }
-  if (!data) {
-    return (
-      <>
-        {back}
-        <h1>{flagKey}</h1>
-        <p role="status">Loading…</p>
-      </>
-    );
-  }
-  const flag = data.flag;
   const variants = variantsOf(flag.definition);
   const metadata = Object.entries(metadataOf(flag.definition));
   const killDenial =
@@ -61,18 +17,6 @@ function Overview({ flagSet, flagKey }: { flagSet: string; flagKey: string }) {
 
   return (
     <>
-      {back}
-      <div className="screen-head">
-        <h1>{flag.key}</h1>
-        <span className={`state state-${flag.state.toLowerCase()}`}>{flag.state}</span>
-        {flag.archived && <span className="badge">archived</span>}
-        {fetching && <span role="status">Refreshing…</span>}
-      </div>
-      <LiveNotice
-        changes={changes}
-        onRefresh={() => { refetch({ requestPolicy: 'network-only' }); }}
-        subject="this flag"
-      />
       <section aria-labelledby="kill-heading" className="panel">
         <h2 id="kill-heading">Kill switch</h2>
         <p>Disables the flag at once, whatever its version: every evaluation answers with the caller’s default.</p>

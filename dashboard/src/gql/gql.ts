@@ -16,6 +16,11 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  */
 type Documents = {
     "\n  query ViewerProbe {\n    tokens {\n      name\n      role\n      prefix\n      revokedAt\n    }\n  }\n": typeof types.ViewerProbeDocument,
+    "\n  mutation UpdateFlagDefinition($flagSet: String!, $key: String!, $expectedVersion: Int!, $definition: JSON!) {\n    updateFlag(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, flag: { definition: $definition }) {\n      flagSet\n      key\n      definition\n      state\n      defaultVariant\n      version\n      updatedAt\n    }\n  }\n": typeof types.UpdateFlagDefinitionDocument,
+    "\n  mutation SetRollout($flagSet: String!, $key: String!, $expectedVersion: Int!, $weights: [Weight!]!) {\n    setRollout(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, weights: $weights) {\n      flagSet\n      key\n      definition\n      state\n      defaultVariant\n      version\n      updatedAt\n    }\n  }\n": typeof types.SetRolloutDocument,
+    "\n  query FlagNow($flagSet: String!, $key: String!) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      definition\n      version\n      updatedAt\n      history(first: 1) {\n        items {\n          id\n          actor\n          action\n          version\n          createdAt\n        }\n      }\n    }\n  }\n": typeof types.FlagNowDocument,
+    "\n  query FlagSetScheme {\n    flagSets {\n      key\n      fractional\n      metadata\n    }\n  }\n": typeof types.FlagSetSchemeDocument,
+    "\n  query Segments($flagSet: String!) {\n    segments(flagSet: $flagSet) {\n      key\n      definition\n    }\n  }\n": typeof types.SegmentsDocument,
     "\n  query FlagSets {\n    flagSets {\n      key\n      name\n      archived\n      readOnly\n    }\n  }\n": typeof types.FlagSetsDocument,
     "\n  query FlagList(\n    $flagSet: String!\n    $search: String\n    $after: String\n    $first: Int!\n    $includeArchived: Boolean!\n  ) {\n    flags(\n      flagSet: $flagSet\n      search: $search\n      after: $after\n      first: $first\n      includeArchived: $includeArchived\n    ) {\n      items {\n        key\n        state\n        defaultVariant\n        version\n        updatedAt\n        archived\n        locked\n        definition\n      }\n      next\n    }\n  }\n": typeof types.FlagListDocument,
     "\n  query FlagOverview($flagSet: String!, $key: String!) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      definition\n      state\n      defaultVariant\n      version\n      clientVisible\n      locked\n      archived\n      updatedAt\n    }\n  }\n": typeof types.FlagOverviewDocument,
@@ -25,6 +30,11 @@ type Documents = {
 };
 const documents: Documents = {
     "\n  query ViewerProbe {\n    tokens {\n      name\n      role\n      prefix\n      revokedAt\n    }\n  }\n": types.ViewerProbeDocument,
+    "\n  mutation UpdateFlagDefinition($flagSet: String!, $key: String!, $expectedVersion: Int!, $definition: JSON!) {\n    updateFlag(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, flag: { definition: $definition }) {\n      flagSet\n      key\n      definition\n      state\n      defaultVariant\n      version\n      updatedAt\n    }\n  }\n": types.UpdateFlagDefinitionDocument,
+    "\n  mutation SetRollout($flagSet: String!, $key: String!, $expectedVersion: Int!, $weights: [Weight!]!) {\n    setRollout(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, weights: $weights) {\n      flagSet\n      key\n      definition\n      state\n      defaultVariant\n      version\n      updatedAt\n    }\n  }\n": types.SetRolloutDocument,
+    "\n  query FlagNow($flagSet: String!, $key: String!) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      definition\n      version\n      updatedAt\n      history(first: 1) {\n        items {\n          id\n          actor\n          action\n          version\n          createdAt\n        }\n      }\n    }\n  }\n": types.FlagNowDocument,
+    "\n  query FlagSetScheme {\n    flagSets {\n      key\n      fractional\n      metadata\n    }\n  }\n": types.FlagSetSchemeDocument,
+    "\n  query Segments($flagSet: String!) {\n    segments(flagSet: $flagSet) {\n      key\n      definition\n    }\n  }\n": types.SegmentsDocument,
     "\n  query FlagSets {\n    flagSets {\n      key\n      name\n      archived\n      readOnly\n    }\n  }\n": types.FlagSetsDocument,
     "\n  query FlagList(\n    $flagSet: String!\n    $search: String\n    $after: String\n    $first: Int!\n    $includeArchived: Boolean!\n  ) {\n    flags(\n      flagSet: $flagSet\n      search: $search\n      after: $after\n      first: $first\n      includeArchived: $includeArchived\n    ) {\n      items {\n        key\n        state\n        defaultVariant\n        version\n        updatedAt\n        archived\n        locked\n        definition\n      }\n      next\n    }\n  }\n": types.FlagListDocument,
     "\n  query FlagOverview($flagSet: String!, $key: String!) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      definition\n      state\n      defaultVariant\n      version\n      clientVisible\n      locked\n      archived\n      updatedAt\n    }\n  }\n": types.FlagOverviewDocument,
@@ -51,6 +61,26 @@ export function graphql(source: string): unknown;
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query ViewerProbe {\n    tokens {\n      name\n      role\n      prefix\n      revokedAt\n    }\n  }\n"): (typeof documents)["\n  query ViewerProbe {\n    tokens {\n      name\n      role\n      prefix\n      revokedAt\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation UpdateFlagDefinition($flagSet: String!, $key: String!, $expectedVersion: Int!, $definition: JSON!) {\n    updateFlag(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, flag: { definition: $definition }) {\n      flagSet\n      key\n      definition\n      state\n      defaultVariant\n      version\n      updatedAt\n    }\n  }\n"): (typeof documents)["\n  mutation UpdateFlagDefinition($flagSet: String!, $key: String!, $expectedVersion: Int!, $definition: JSON!) {\n    updateFlag(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, flag: { definition: $definition }) {\n      flagSet\n      key\n      definition\n      state\n      defaultVariant\n      version\n      updatedAt\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SetRollout($flagSet: String!, $key: String!, $expectedVersion: Int!, $weights: [Weight!]!) {\n    setRollout(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, weights: $weights) {\n      flagSet\n      key\n      definition\n      state\n      defaultVariant\n      version\n      updatedAt\n    }\n  }\n"): (typeof documents)["\n  mutation SetRollout($flagSet: String!, $key: String!, $expectedVersion: Int!, $weights: [Weight!]!) {\n    setRollout(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, weights: $weights) {\n      flagSet\n      key\n      definition\n      state\n      defaultVariant\n      version\n      updatedAt\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query FlagNow($flagSet: String!, $key: String!) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      definition\n      version\n      updatedAt\n      history(first: 1) {\n        items {\n          id\n          actor\n          action\n          version\n          createdAt\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query FlagNow($flagSet: String!, $key: String!) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      definition\n      version\n      updatedAt\n      history(first: 1) {\n        items {\n          id\n          actor\n          action\n          version\n          createdAt\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query FlagSetScheme {\n    flagSets {\n      key\n      fractional\n      metadata\n    }\n  }\n"): (typeof documents)["\n  query FlagSetScheme {\n    flagSets {\n      key\n      fractional\n      metadata\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Segments($flagSet: String!) {\n    segments(flagSet: $flagSet) {\n      key\n      definition\n    }\n  }\n"): (typeof documents)["\n  query Segments($flagSet: String!) {\n    segments(flagSet: $flagSet) {\n      key\n      definition\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
