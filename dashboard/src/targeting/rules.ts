@@ -154,28 +154,37 @@ export function fromJsonLogic(targeting: unknown): ReadRule {
 
 type Read<T, K extends string> = ({ ok: true } & Record<K, T>) | { ok: false; reason: string };
 
+/** The form the builder writes each condition in, by operator. */
+const FORMS: Record<string, string> = {
+  in: '{"in": [{"var": attribute}, [text, …]]}',
+  starts_with: '{"starts_with": [{"var": attribute}, text]}',
+  ends_with: '{"ends_with": [{"var": attribute}, text]}',
+  sem_ver: '{"sem_ver": [{"var": attribute}, comparison, version]}',
+  $ref: '{"$ref": segment}',
+};
+
 function readCondition(json: unknown): Read<Condition, 'condition'> {
   const op = operator(json);
-  if (!op) return tooComplex(`a condition is ${describe(json)}`);
+  const form = op ? FORMS[op[0]] : undefined;
+  if (!op || form === undefined) return tooComplex(`a condition is ${describe(json)}, which the builder does not write`);
   const [name, args] = op;
-  if (name === '$ref') {
-    return typeof args === 'string'
-      ? { ok: true, condition: { kind: 'segment', segment: args } }
-      : tooComplex('a $ref does not name a segment');
+  const list = Array.isArray(args) ? (args as unknown[]) : [];
+  const attribute = varName(list[0]);
+  if (name === '$ref' && typeof args === 'string') {
+    return { ok: true, condition: { kind: 'segment', segment: args } };
   }
-  const list = Array.isArray(args) ? (args as unknown[]) : null;
-  const attribute = list ? varName(list[0]) : null;
-  if (!list || attribute === null) return tooComplex(`the condition ${describe(json)} does not test one attribute`);
-  if (name === 'in' && list.length === 2 && Array.isArray(list[1]) && list[1].every((v) => typeof v === 'string')) {
-    return { ok: true, condition: { kind: 'in', attribute, values: list[1] } };
+  if (attribute !== null) {
+    if (name === 'in' && list.length === 2 && Array.isArray(list[1]) && list[1].every((v) => typeof v === 'string')) {
+      return { ok: true, condition: { kind: 'in', attribute, values: list[1] } };
+    }
+    if ((name === 'starts_with' || name === 'ends_with') && list.length === 2 && typeof list[1] === 'string') {
+      return { ok: true, condition: { kind: name, attribute, value: list[1] } };
+    }
+    if (name === 'sem_ver' && list.length === 3 && isSemVerOperator(list[1]) && typeof list[2] === 'string') {
+      return { ok: true, condition: { kind: 'sem_ver', attribute, operator: list[1], version: list[2] } };
+    }
   }
-  if ((name === 'starts_with' || name === 'ends_with') && list.length === 2 && typeof list[1] === 'string') {
-    return { ok: true, condition: { kind: name, attribute, value: list[1] } };
-  }
-  if (name === 'sem_ver' && list.length === 3 && isSemVerOperator(list[1]) && typeof list[2] === 'string') {
-    return { ok: true, condition: { kind: 'sem_ver', attribute, operator: list[1], version: list[2] } };
-  }
-  return tooComplex(`the condition ${describe(json)} is not one the builder writes`);
+  return tooComplex(`a “${name}” condition is not in the form the builder writes, ${form}`);
 }
 
 function readOutcome(json: unknown): Read<Outcome, 'outcome'> {
