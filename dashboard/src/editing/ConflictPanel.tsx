@@ -1,7 +1,7 @@
 // A save refused because the flag changed after it was read: who changed
 // it and when, the flag as read next to the flag now and the edit, and the
 // choice to reapply the edit to the current version or to discard it.
-import type { ReactNode } from 'react';
+import { type ReactNode, useId } from 'react';
 import { useQuery } from 'urql';
 
 import { failureOf } from '../api/errors';
@@ -95,9 +95,10 @@ export function ConflictPanel(props: ConflictPanelProps) {
 }
 
 function Side({ title, children }: { title: string; children: ReactNode }) {
+  const id = useId();
   return (
-    <figure className="compare-side">
-      <figcaption>{title}</figcaption>
+    <figure className="compare-side" aria-labelledby={id}>
+      <figcaption id={id}>{title}</figcaption>
       {children}
     </figure>
   );

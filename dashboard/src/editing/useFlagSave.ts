@@ -3,9 +3,10 @@
 // refused as stale, which keeps the edit so that it can be reapplied to
 // the current version or discarded.
 import { useCallback, useState } from 'react';
-import { useMutation } from 'urql';
+import { useClient, useMutation } from 'urql';
 
 import { useToast } from '../components/Toasts';
+import { FlagOverviewQuery } from '../flags/operations';
 import { NO_ANSWER, type SaveFailure, VERSION_CONFLICT, saveFailureOf } from './diagnostics';
 import { type FlagEdit, type ReadFlag, withTargeting } from './edit';
 import { SetRolloutMutation, UpdateFlagDefinitionMutation } from './operations';
@@ -91,10 +92,13 @@ export function useFlagSave(flagSet: string, key: string, onSaved: () => void, o
     [state, run],
   );
 
+  const client = useClient();
   const discard = useCallback(() => {
     setState({ status: 'idle' });
     onDiscard();
-  }, [onDiscard]);
+    // The screen still holds the flag as read: it reads it as it is now.
+    void client.query(FlagOverviewQuery, { flagSet, key }, { requestPolicy: 'network-only' }).toPromise();
+  }, [onDiscard, client, flagSet, key]);
 
   const reset = useCallback(() => {
     setState((current) => (current.status === 'pending' ? current : { status: 'idle' }));

@@ -197,8 +197,10 @@ function ConditionEditor({
           {(id) => (
             <select id={id} value={condition.segment} onChange={(event) => { onChange({ ...condition, segment: event.target.value }); }}>
               <option value="">{segments === null ? 'Loading the segments…' : 'Choose a segment'}</option>
-              {condition.segment !== '' && !segments?.includes(condition.segment) && segments !== null && (
-                <option value={condition.segment}>{condition.segment} (not a segment of this flag set)</option>
+              {condition.segment !== '' && !segments?.includes(condition.segment) && (
+                <option value={condition.segment}>
+                  {segments === null ? condition.segment : `${condition.segment} (not a segment of this flag set)`}
+                </option>
               )}
               {(segments ?? []).map((s) => (
                 <option key={s} value={s}>
