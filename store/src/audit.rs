@@ -46,6 +46,8 @@ pub enum Action {
     Archive,
     /// Set back to a version from the audit trail.
     Rollback,
+    /// An archived flag served again, as it was.
+    Restore,
     /// Written by a flag-set import.
     Import,
     /// The kill switch: the flag disabled.
@@ -95,12 +97,13 @@ impl Subject {
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
         Action::Create,
         Action::Update,
         Action::Delete,
         Action::Archive,
         Action::Rollback,
+        Action::Restore,
         Action::Import,
         Action::Kill,
         Action::SetDefaultVariant,
@@ -121,6 +124,7 @@ impl Action {
             Action::Delete => "delete",
             Action::Archive => "archive",
             Action::Rollback => "rollback",
+            Action::Restore => "restore",
             Action::Import => "import",
             Action::Kill => "kill",
             Action::SetDefaultVariant => "set_default_variant",

@@ -92,6 +92,43 @@ pub fn publication_errors(document: &Value) -> Vec<Diagnostic> {
         .collect()
 }
 
+/// One finding of the document after a change, and whether the change
+/// introduces it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    /// What the compiler found.
+    pub diagnostic: Diagnostic,
+    /// Whether the document before the change lacked it, or had it only as
+    /// a milder finding (a warning that grew into an error).
+    pub new: bool,
+}
+
+/// Everything the compiler finds in `after`, each marked new or not
+/// against `before`, in the compiler's order. `before` is compiled only
+/// when `after` has findings, as a clean result needs no comparison. This
+/// is what decides, for every write, which findings the write adds.
+pub(crate) fn findings(before: &Value, after: &Value) -> Vec<Finding> {
+    let found = diagnostics(after);
+    if found.is_empty() {
+        return Vec::new();
+    }
+    let mut known: BTreeMap<(Option<String>, String, String), Severity> = BTreeMap::new();
+    for d in diagnostics(before) {
+        let severity = known
+            .entry((d.flag_key, d.pointer, d.message))
+            .or_insert(d.severity);
+        *severity = (*severity).max(d.severity);
+    }
+    found
+        .into_iter()
+        .map(|d| {
+            let finding = (d.flag_key.clone(), d.pointer.clone(), d.message.clone());
+            let new = known.get(&finding).is_none_or(|&was| was < d.severity);
+            Finding { diagnostic: d, new }
+        })
+        .collect()
+}
+
 /// Refuses a change that introduces a diagnostic: `after` may keep the
 /// findings `before` already had (a row edited by hand in SQL, say), but
 /// may add none, warnings included, since a flag that violates flagd's
@@ -101,37 +138,23 @@ pub fn publication_errors(document: &Value) -> Vec<Diagnostic> {
 /// back, which must be refused until the rule is repaired.
 ///
 /// Returns the errors `after` keeps, which hold it back from publication.
-/// `before` is compiled only when `after` has findings, as a clean result
-/// needs no comparison.
 pub(crate) fn check_change(
     key: &str,
     before: &Value,
     after: &Value,
 ) -> Result<Vec<Diagnostic>, StoreError> {
-    let found = diagnostics(after);
-    if found.is_empty() {
-        return Ok(found);
-    }
-    let mut known: BTreeMap<(Option<String>, String, String), Severity> = BTreeMap::new();
-    for d in diagnostics(before) {
-        let severity = known
-            .entry((d.flag_key, d.pointer, d.message))
-            .or_insert(d.severity);
-        *severity = (*severity).max(d.severity);
-    }
-    let (kept, new): (Vec<Diagnostic>, Vec<Diagnostic>) = found.into_iter().partition(|d| {
-        let finding = (d.flag_key.clone(), d.pointer.clone(), d.message.clone());
-        known.get(&finding).is_some_and(|&was| was >= d.severity)
-    });
+    let (new, kept): (Vec<Finding>, Vec<Finding>) =
+        findings(before, after).into_iter().partition(|f| f.new);
     if new.is_empty() {
         Ok(kept
             .into_iter()
+            .map(|f| f.diagnostic)
             .filter(|d| d.severity == Severity::Error)
             .collect())
     } else {
         Err(StoreError::Invalid {
             key: key.to_owned(),
-            diagnostics: new,
+            diagnostics: new.into_iter().map(|f| f.diagnostic).collect(),
         })
     }
 }

@@ -67,6 +67,16 @@ pub enum StoreError {
         /// The key.
         key: String,
     },
+    /// Restoring a flag that is not archived.
+    #[error(
+        "flag {key:?} in flag set {flag_set:?} is not archived: only an archived flag can be restored"
+    )]
+    NotArchived {
+        /// The flag set.
+        flag_set: String,
+        /// The flag key.
+        key: String,
+    },
     /// The write named a version that is no longer current.
     #[error("flag {key:?} is at version {actual}, not {expected}: reload it and retry")]
     Conflict {
@@ -141,6 +151,7 @@ impl StoreError {
             StoreError::VersionNotFound { .. } => "VERSION_NOT_FOUND",
             StoreError::RolloutNotFound { .. } => "ROLLOUT_NOT_FOUND",
             StoreError::AlreadyExists { .. } => "ALREADY_EXISTS",
+            StoreError::NotArchived { .. } => "NOT_ARCHIVED",
             StoreError::Conflict { .. } => "VERSION_CONFLICT",
             StoreError::Invalid { .. } => "INVALID_DEFINITION",
             StoreError::InvalidInput { .. } => "INVALID_INPUT",

@@ -1,5 +1,6 @@
-//! Flag writes: create, update, edit (kill switch and the like), archive and
-//! roll back, each one validated, audited and versioned in one transaction.
+//! Flag writes: create, update, edit (kill switch and the like), archive,
+//! restore and roll back, each one validated, audited and versioned in one
+//! transaction.
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set,
@@ -8,7 +9,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::audit::{self, Action, Entry, Subject};
-use super::document::{check_change, document, set_rows};
+use super::document::{Finding, check_change, document, findings, set_rows};
 use super::entity::{audit_event, flag, flag_set};
 use super::flag_sets::{bump_version, lock_flag_set};
 use super::{Actor, Document, FlagKey, FlagRecord, Store, StoreError};
@@ -55,6 +56,13 @@ pub enum FlagChange<'a> {
         /// The version the writer read.
         expected_version: i64,
     },
+    /// Serves an archived flag again, with the definition and settings it
+    /// had when it was archived. A flag that is not archived is refused
+    /// ([`StoreError::NotArchived`]).
+    Restore {
+        /// The version the writer read.
+        expected_version: i64,
+    },
     /// Restores the definition the flag had at `version`.
     Rollback {
         /// The version the writer read.
@@ -81,6 +89,7 @@ impl FlagChange<'_> {
             FlagChange::Update { .. } => Action::Update,
             FlagChange::Edit { action, .. } => *action,
             FlagChange::Archive { .. } => Action::Archive,
+            FlagChange::Restore { .. } => Action::Restore,
             FlagChange::Rollback { .. } => Action::Rollback,
         }
     }
@@ -92,6 +101,7 @@ impl FlagChange<'_> {
                 expected_version, ..
             }
             | FlagChange::Archive { expected_version }
+            | FlagChange::Restore { expected_version }
             | FlagChange::Rollback {
                 expected_version, ..
             } => Some(*expected_version),
@@ -147,18 +157,7 @@ impl Store {
         let now = OffsetDateTime::now_utc();
         let mut next = match &current {
             Some(flag) => flag.clone(),
-            None => flag::Model {
-                id: 0,
-                flag_set_id: set.id,
-                key: key.to_owned(),
-                definition: Value::Null,
-                version: 0,
-                client_visible: false,
-                locked: false,
-                archived: false,
-                created_at: now,
-                updated_at: now,
-            },
+            None => draft(set.id, key, now),
         };
         match change {
             FlagChange::Create(input) | FlagChange::Update { input, .. } => {
@@ -177,23 +176,24 @@ impl Store {
                 edit(&mut next.definition)?;
             }
             FlagChange::Archive { .. } => next.archived = true,
+            FlagChange::Restore { .. } => {
+                if !next.archived {
+                    return Err(StoreError::NotArchived {
+                        flag_set: flag_set.to_owned(),
+                        key: key.to_owned(),
+                    });
+                }
+                next.archived = false;
+            }
             FlagChange::Rollback { to_version, .. } => {
                 next.definition = definition_at(&txn, &set, key, to_version).await?;
                 next.archived = false;
             }
         }
-        if !next.definition.is_object() {
-            return Err(StoreError::InvalidInput {
-                what: "flag definition",
-                reason: "must be a JSON object".into(),
-            });
-        }
+        check_object(&next.definition)?;
         next.version += 1;
         next.updated_at = now;
-        let mut after_flags: Vec<flag::Model> =
-            flags.iter().filter(|f| f.key != key).cloned().collect();
-        after_flags.push(next.clone());
-        let content = document(&set, &after_flags, &segments);
+        let content = document(&set, &replaced(&flags, &next), &segments);
         let errors = check_change(key, &document(&set, &flags, &segments), &content)?;
         let saved = save(&txn, current.as_ref(), next).await?;
         let version = bump_version(&txn, &set, now).await?;
@@ -216,6 +216,87 @@ impl Store {
         };
         self.committed.record(&set.key, document);
         Ok(FlagRecord::from_model(&set.key, saved))
+    }
+}
+
+impl Store {
+    /// A dry run of a write of `definition` to flag `key` (an update, or a
+    /// create when there is no such flag): what the engine's compiler says
+    /// about the flag set's document with this definition in its place,
+    /// without writing anything. Answers the findings about this flag and
+    /// any other the change introduces, each marked new or not as
+    /// [`Store::write_flag`] decides it (a write is refused when any is
+    /// new); findings elsewhere that the flag set already had are left
+    /// out. The flag counts as live, as a write makes it, even when it is
+    /// archived now. The key and the definition's shape are checked as a
+    /// write checks them.
+    pub async fn check_flag(
+        &self,
+        flag_set: &str,
+        key: impl TryInto<FlagKey, Error = StoreError>,
+        definition: Value,
+    ) -> Result<Vec<Finding>, StoreError> {
+        let key: FlagKey = key.try_into()?;
+        let key = key.as_str();
+        check_object(&definition)?;
+        let (set, flags, segments) = self.snapshot(flag_set).await?;
+        if set.archived {
+            // As a write finds it (`lock_flag_set`).
+            return Err(StoreError::FlagSetNotFound {
+                key: flag_set.to_owned(),
+            });
+        }
+        let mut next = match flags.iter().find(|f| f.key == key) {
+            Some(flag) => flag.clone(),
+            None => draft(set.id, key, OffsetDateTime::now_utc()),
+        };
+        next.definition = definition;
+        next.archived = false;
+        let before = document(&set, &flags, &segments);
+        let after = document(&set, &replaced(&flags, &next), &segments);
+        Ok(findings(&before, &after)
+            .into_iter()
+            .filter(|f| f.new || f.diagnostic.flag_key.as_deref() == Some(key))
+            .collect())
+    }
+}
+
+/// A flag not stored yet, without a definition.
+fn draft(set_id: i64, key: &str, now: OffsetDateTime) -> flag::Model {
+    flag::Model {
+        id: 0,
+        flag_set_id: set_id,
+        key: key.to_owned(),
+        definition: Value::Null,
+        version: 0,
+        client_visible: false,
+        locked: false,
+        archived: false,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// `flags` with `next` in place of the flag of its key, or added.
+fn replaced(flags: &[flag::Model], next: &flag::Model) -> Vec<flag::Model> {
+    let mut after: Vec<flag::Model> = flags
+        .iter()
+        .filter(|f| f.key != next.key)
+        .cloned()
+        .collect();
+    after.push(next.clone());
+    after
+}
+
+/// Refuses a definition that is not a JSON object, before compiling.
+fn check_object(definition: &Value) -> Result<(), StoreError> {
+    if definition.is_object() {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidInput {
+            what: "flag definition",
+            reason: "must be a JSON object".into(),
+        })
     }
 }
 

@@ -39,13 +39,13 @@ pub use audit::{Action, Subject};
 pub use commit::Commit;
 pub use committed::Document;
 pub use copy::{CopyError, TABLES, TableCopy};
-pub use document::{publication_errors, validate_definition};
+pub use document::{Finding, publication_errors, validate_definition};
 pub use error::StoreError;
 pub use flag_sets::NewFlagSet;
 pub use flags::{FlagChange, FlagInput};
 pub use import::ImportSummary;
 pub use keys::{FlagKey, FlagSetKey, KeyError, MAX_FLAG_SET_KEY_BYTES, SegmentKey};
-pub use queries::{AuditFilter, FlagFilter, Page};
+pub use queries::{AuditFilter, FlagCursor, FlagFilter, FlagSort, FlagState, Page};
 pub use rollouts::{
     MAX_ROLLOUT_STEPS, NewRollout, RolloutRecord, RolloutStatus, RolloutStep, RolloutWeight,
     StepOutcome, StepRun,
@@ -126,6 +126,21 @@ pub struct FlagRecord {
     pub created_at: OffsetDateTime,
     /// When it last changed.
     pub updated_at: OffsetDateTime,
+}
+
+impl FlagRecord {
+    /// The flag's tags: the string entries of its definition's
+    /// `metadata.tags` when that is an array (other entries are ignored),
+    /// in their order; none otherwise.
+    pub fn tags(&self) -> Vec<String> {
+        match self.definition.pointer("/metadata/tags") {
+            Some(Value::Array(tags)) => tags
+                .iter()
+                .filter_map(|tag| tag.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// One entry of the audit trail.

@@ -1,12 +1,12 @@
-//! Reads: flags with filters and pagination, a flag's history, the audit
-//! log, and a flag set's publishable document.
+//! Reads: flags with filters, orders and pagination, and their tags; a
+//! flag's history, the audit log, and a flag set's publishable document.
 
 use std::collections::HashMap;
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ColumnTrait, Condition, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect, Statement,
+    ColumnTrait, Condition, DbBackend, EntityTrait, FromQueryResult, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -18,17 +18,70 @@ use super::{Action, AuditRecord, FlagRecord, Store, StoreError, Subject};
 /// The most items one page holds.
 pub const MAX_PAGE: u64 = 500;
 
-/// Which flags to list.
+/// Which flags to list, in which order, from where.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FlagFilter {
     /// Only flags whose key contains this text (case-insensitive).
     pub search: Option<String>,
     /// Include archived flags.
     pub include_archived: bool,
-    /// Start after this key (the previous page's `next`).
-    pub after: Option<String>,
+    /// Only flags whose definition's `state` is this one.
+    pub state: Option<FlagState>,
+    /// Only flags whose `metadata.tags` (a JSON array) holds this string
+    /// (see [`FlagRecord::tags`]).
+    pub tag: Option<String>,
+    /// The order of the list.
+    pub sort: FlagSort,
+    /// Start after this flag (the previous page's `next`), which must have
+    /// been made under the same `sort`.
+    pub after: Option<FlagCursor>,
     /// At most this many (capped at [`MAX_PAGE`]; 50 when 0).
     pub limit: u64,
+}
+
+/// A flag's `state`, as its flagd definition spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FlagState {
+    /// `"ENABLED"`: the flag is evaluated.
+    Enabled,
+    /// `"DISABLED"`: the flag resolves to `DISABLED` (the kill switch).
+    Disabled,
+}
+
+impl FlagState {
+    /// The spelling in a flagd definition.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlagState::Enabled => "ENABLED",
+            FlagState::Disabled => "DISABLED",
+        }
+    }
+}
+
+/// The order of a list of flags. Flags that tie on the time are ordered by
+/// key, so every order is total and pages never overlap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum FlagSort {
+    /// By key, `a` to `z`.
+    #[default]
+    KeyAsc,
+    /// By key, `z` to `a`.
+    KeyDesc,
+    /// Last changed first. SQLite compares times to the millisecond
+    /// (its date functions' precision), PostgreSQL to the microsecond.
+    UpdatedDesc,
+    /// Last changed last (to the same precision).
+    UpdatedAsc,
+}
+
+/// Where a page of flags ends: the last flag's key and time of change,
+/// which is what every [`FlagSort`] orders by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagCursor {
+    /// The flag's key.
+    pub key: String,
+    /// When the flag last changed, as stored.
+    pub updated_at: OffsetDateTime,
 }
 
 /// Which audit events to list, newest first.
@@ -75,34 +128,37 @@ impl Store {
             })
     }
 
-    /// A page of a flag set's flags, ordered by key.
+    /// A page of a flag set's flags that match `filter`, in its order.
+    /// Filtering, ordering and paging all happen in the database.
     pub async fn flags(
         &self,
         flag_set: &str,
         filter: &FlagFilter,
-    ) -> Result<Page<FlagRecord, String>, StoreError> {
+    ) -> Result<Page<FlagRecord, FlagCursor>, StoreError> {
         let set = self.find_set(flag_set).await?;
         let limit = page_size(filter.limit);
-        let mut query = flag::Entity::find().filter(flag::Column::FlagSetId.eq(set.id));
-        if !filter.include_archived {
-            query = query.filter(flag::Column::Archived.eq(false));
-        }
-        if let Some(search) = filter.search.as_deref().filter(|s| !s.is_empty()) {
-            query = query.filter(Expr::expr(Func::lower(Expr::col(flag::Column::Key))).like(
-                LikeExpr::new(format!("%{}%", escape_like(&search.to_lowercase()))).escape('\\'),
-            ));
-        }
+        let backend = self.db.get_database_backend();
+        let mut query = flag::Entity::find().filter(matching(set.id, filter, backend));
         if let Some(after) = &filter.after {
-            query = query.filter(flag::Column::Key.gt(after.as_str()));
+            query = query.filter(after_cursor(filter.sort, after, backend));
         }
-        let mut models = query
-            .order_by_asc(flag::Column::Key)
-            .limit(limit + 1)
-            .all(&self.db)
-            .await?;
+        query = match filter.sort {
+            FlagSort::KeyAsc => query.order_by_asc(flag::Column::Key),
+            FlagSort::KeyDesc => query.order_by_desc(flag::Column::Key),
+            FlagSort::UpdatedDesc => query
+                .order_by(updated_at(backend), Order::Desc)
+                .order_by_asc(flag::Column::Key),
+            FlagSort::UpdatedAsc => query
+                .order_by(updated_at(backend), Order::Asc)
+                .order_by_asc(flag::Column::Key),
+        };
+        let mut models = query.limit(limit + 1).all(&self.db).await?;
         let next = if models.len() as u64 > limit {
             models.truncate(limit as usize);
-            models.last().map(|m| m.key.clone())
+            models.last().map(|m| FlagCursor {
+                key: m.key.clone(),
+                updated_at: m.updated_at,
+            })
         } else {
             None
         };
@@ -113,6 +169,69 @@ impl Store {
                 .collect(),
             next,
         })
+    }
+
+    /// How many flags of a flag set match `filter`, on every page (its
+    /// `sort`, `after` and `limit` do not count).
+    pub async fn count_flags(
+        &self,
+        flag_set: &str,
+        filter: &FlagFilter,
+    ) -> Result<u64, StoreError> {
+        let set = self.find_set(flag_set).await?;
+        let backend = self.db.get_database_backend();
+        Ok(flag::Entity::find()
+            .filter(matching(set.id, filter, backend))
+            .count(&self.db)
+            .await?)
+    }
+
+    /// The distinct tags of a flag set's flags (see [`FlagRecord::tags`]),
+    /// sorted, for a tag filter's options; archived flags' tags only when
+    /// `include_archived`.
+    pub async fn flag_tags(
+        &self,
+        flag_set: &str,
+        include_archived: bool,
+    ) -> Result<Vec<String>, StoreError> {
+        let set = self.find_set(flag_set).await?;
+        let backend = self.db.get_database_backend();
+        // Each backend takes the array apart with its own JSON functions
+        // (neither has the other's); both keep only arrays, and only their
+        // string entries, as `FlagRecord::tags` does.
+        let (sql, archived) = match backend {
+            DbBackend::Postgres => (
+                "SELECT DISTINCT t.value #>> '{}' AS tag FROM flags, jsonb_array_elements(\
+                 CASE WHEN jsonb_typeof(flags.definition -> 'metadata' -> 'tags') = 'array' \
+                 THEN flags.definition -> 'metadata' -> 'tags' ELSE '[]'::jsonb END) AS t(value) \
+                 WHERE flags.flag_set_id = $1 AND jsonb_typeof(t.value) = 'string'",
+                " AND flags.archived = $2",
+            ),
+            _ => (
+                "SELECT DISTINCT t.value AS tag \
+                 FROM flags, json_each(flags.definition, '$.metadata.tags') AS t \
+                 WHERE flags.flag_set_id = ? \
+                 AND json_type(flags.definition, '$.metadata.tags') = 'array' \
+                 AND t.type = 'text'",
+                " AND flags.archived = ?",
+            ),
+        };
+        let mut values: Vec<sea_orm::Value> = vec![set.id.into()];
+        let mut sql = sql.to_owned();
+        if !include_archived {
+            sql.push_str(archived);
+            values.push(false.into());
+        }
+        let mut tags: Vec<String> =
+            Tag::find_by_statement(Statement::from_sql_and_values(backend, sql, values))
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .map(|row| row.tag)
+                .collect();
+        // In Rust, so the order does not depend on the database's collation.
+        tags.sort();
+        Ok(tags)
     }
 
     /// Every audit event of one flag, oldest first.
@@ -225,11 +344,12 @@ impl Store {
         if let Some(actor) = &filter.actor {
             condition = condition.add(audit_event::Column::Actor.eq(actor.as_str()));
         }
+        let backend = self.db.get_database_backend();
         if let Some(since) = filter.since {
-            condition = condition.add(audit_event::Column::CreatedAt.gte(since));
+            condition = condition.add(created_at(backend).gte(time_value(since, backend)));
         }
         if let Some(until) = filter.until {
-            condition = condition.add(audit_event::Column::CreatedAt.lt(until));
+            condition = condition.add(created_at(backend).lt(time_value(until, backend)));
         }
         if let Some(before) = filter.before_id {
             condition = condition.add(audit_event::Column::Id.lt(before));
@@ -262,8 +382,17 @@ impl Store {
     /// A flag set's version and its flagd document (live flags, segments as
     /// `$evaluators`, metadata), read in one consistent view.
     pub async fn document(&self, flag_set: &str) -> Result<(i64, Value), StoreError> {
-        // One snapshot for the version and the rows, so that the document is
-        // exactly the content of that version even while others commit.
+        let (set, flags, segments) = self.snapshot(flag_set).await?;
+        Ok((set.version, document(&set, &flags, &segments)))
+    }
+
+    /// A flag set's row with its flags and segments, read in one snapshot,
+    /// so that they are exactly the content of one version even while
+    /// others commit.
+    pub(crate) async fn snapshot(
+        &self,
+        flag_set: &str,
+    ) -> Result<(flag_set::Model, Vec<flag::Model>, Vec<segment::Model>), StoreError> {
         let isolation = match self.db.get_database_backend() {
             sea_orm::DbBackend::Postgres => Some(sea_orm::IsolationLevel::RepeatableRead),
             _ => None,
@@ -285,7 +414,7 @@ impl Store {
             .all(&txn)
             .await?;
         txn.commit().await?;
-        Ok((set.version, document(&set, &flags, &segments)))
+        Ok((set, flags, segments))
     }
 
     async fn find_set(&self, key: &str) -> Result<flag_set::Model, StoreError> {
@@ -296,6 +425,121 @@ impl Store {
             .ok_or_else(|| StoreError::FlagSetNotFound {
                 key: key.to_owned(),
             })
+    }
+}
+
+/// A row of [`Store::flag_tags`].
+#[derive(Debug, FromQueryResult)]
+struct Tag {
+    tag: String,
+}
+
+/// The condition of the flags of flag set `set_id` that `filter` lists.
+fn matching(set_id: i64, filter: &FlagFilter, backend: DbBackend) -> Condition {
+    let mut condition = Condition::all().add(flag::Column::FlagSetId.eq(set_id));
+    if !filter.include_archived {
+        condition = condition.add(flag::Column::Archived.eq(false));
+    }
+    if let Some(search) = filter.search.as_deref().filter(|s| !s.is_empty()) {
+        condition = condition.add(Expr::expr(Func::lower(Expr::col(flag::Column::Key))).like(
+            LikeExpr::new(format!("%{}%", escape_like(&search.to_lowercase()))).escape('\\'),
+        ));
+    }
+    if let Some(state) = filter.state {
+        let state_of = match backend {
+            DbBackend::Postgres => Expr::cust(r#""flags"."definition" ->> 'state'"#),
+            _ => Expr::cust(r#"json_extract("flags"."definition", '$.state')"#),
+        };
+        condition = condition.add(state_of.eq(state.as_str()));
+    }
+    if let Some(tag) = &filter.tag {
+        condition = condition.add(has_tag(tag, backend));
+    }
+    condition
+}
+
+/// Whether a flag's `metadata.tags` is an array holding the string `tag`.
+///
+/// No JSON condition is portable between the two backends, so each gets
+/// its own, both meaning exactly what [`FlagRecord::tags`] reads: on
+/// PostgreSQL, `jsonb` containment of `{"metadata": {"tags": [tag]}}`,
+/// which matches an array with `tag` among its entries (not a string
+/// `tags`, not a nested array, not the number 1 for "1"); on SQLite, the
+/// entries of `json_each` over the array, kept to text entries, and only
+/// when `tags` is an array (`json_each` over a string would yield the
+/// string itself).
+fn has_tag(tag: &str, backend: DbBackend) -> Expr {
+    match backend {
+        DbBackend::Postgres => Expr::cust_with_values(
+            r#""flags"."definition" @> jsonb_build_object('metadata', jsonb_build_object('tags', jsonb_build_array(CAST($1 AS TEXT))))"#,
+            [tag],
+        ),
+        _ => Expr::cust_with_values(
+            r#"(json_type("flags"."definition", '$.metadata.tags') = 'array' AND EXISTS (SELECT 1 FROM json_each("flags"."definition", '$.metadata.tags') AS "tag" WHERE "tag"."type" = 'text' AND "tag"."value" = ?))"#,
+            [tag],
+        ),
+    }
+}
+
+/// A flag's time of change as the database orders it (see [`time_of`]).
+fn updated_at(backend: DbBackend) -> Expr {
+    time_of(
+        Expr::col((flag::Entity, flag::Column::UpdatedAt)),
+        r#"julianday("flags"."updated_at")"#,
+        backend,
+    )
+}
+
+/// An audit event's time as the database compares it (see [`time_of`]).
+fn created_at(backend: DbBackend) -> Expr {
+    time_of(
+        Expr::col((audit_event::Entity, audit_event::Column::CreatedAt)),
+        r#"julianday("audit_events"."created_at")"#,
+        backend,
+    )
+}
+
+/// A time column as the database orders and compares it: PostgreSQL's
+/// `timestamptz` as it is; on SQLite, `julianday` of it (`on_sqlite`).
+/// SQLite stores times as RFC 3339 text with as many digits of a second as
+/// needed, which does not sort as the times do (`…00.501Z` comes before
+/// `…00.5Z`, and a whole second `…00Z` after both), so it compares the
+/// number `julianday` reads from the text, to the millisecond.
+fn time_of(column: Expr, on_sqlite: &'static str, backend: DbBackend) -> Expr {
+    match backend {
+        DbBackend::Postgres => column,
+        _ => Expr::cust(on_sqlite),
+    }
+}
+
+/// A time to compare with [`time_of`] a column, read the same way.
+fn time_value(time: OffsetDateTime, backend: DbBackend) -> Expr {
+    match backend {
+        DbBackend::Postgres => Expr::val(time),
+        _ => Expr::cust_with_values("julianday(?)", [time]),
+    }
+}
+
+/// The flags after `cursor` in `sort`'s order: a later key, or a later
+/// time and, on the same time, a later key (ties go by key, ascending).
+fn after_cursor(sort: FlagSort, cursor: &FlagCursor, backend: DbBackend) -> Condition {
+    let key = cursor.key.as_str();
+    let later_on_tie = |time: Expr| {
+        Condition::any().add(time).add(
+            Condition::all()
+                .add(updated_at(backend).eq(time_value(cursor.updated_at, backend)))
+                .add(flag::Column::Key.gt(key)),
+        )
+    };
+    match sort {
+        FlagSort::KeyAsc => Condition::all().add(flag::Column::Key.gt(key)),
+        FlagSort::KeyDesc => Condition::all().add(flag::Column::Key.lt(key)),
+        FlagSort::UpdatedDesc => {
+            later_on_tie(updated_at(backend).lt(time_value(cursor.updated_at, backend)))
+        }
+        FlagSort::UpdatedAsc => {
+            later_on_tie(updated_at(backend).gt(time_value(cursor.updated_at, backend)))
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use warp::Reply;
 use warp::http::StatusCode;
 
 use super::cost::MAX_FIRST;
+use super::cursor::CursorError;
 use super::nesting::NestingError;
 use super::routes::MAX_REQUEST_ID_BYTES;
 use super::schema::{MAX_COMPLEXITY, MAX_DEPTH};
@@ -166,6 +167,13 @@ pub enum ApiError {
         /// The key.
         key: String,
     },
+    /// Restoring a flag that is not archived.
+    NotArchived {
+        /// The flag set.
+        flag_set: String,
+        /// The flag key.
+        key: String,
+    },
     /// A write naming a version that is no longer current.
     VersionConflict {
         /// The flag key.
@@ -210,6 +218,11 @@ pub enum ApiError {
         /// The cap.
         max: u64,
     },
+    /// An `after` that is not a cursor of the list asked for.
+    InvalidCursor {
+        /// Why.
+        error: CursorError,
+    },
     /// A key, name or role that cannot be used.
     InvalidInput {
         /// What was wrong ("flag key", "role", ...).
@@ -242,7 +255,9 @@ impl ApiError {
             ApiError::TooDeep { .. } => "TOO_DEEP",
             ApiError::TooComplex { .. } => "TOO_COMPLEX",
             ApiError::InvalidPageSize { .. } => "INVALID_PAGE_SIZE",
-            ApiError::InvalidTime { .. } | ApiError::InvalidInput { .. } => "INVALID_INPUT",
+            ApiError::InvalidTime { .. }
+            | ApiError::InvalidCursor { .. }
+            | ApiError::InvalidInput { .. } => "INVALID_INPUT",
             ApiError::InvalidDocument { .. } | ApiError::InvalidDefinition { .. } => {
                 "INVALID_DEFINITION"
             }
@@ -254,6 +269,7 @@ impl ApiError {
             ApiError::VersionNotFound { .. } => "VERSION_NOT_FOUND",
             ApiError::RolloutNotFound { .. } => "ROLLOUT_NOT_FOUND",
             ApiError::AlreadyExists { .. } => "ALREADY_EXISTS",
+            ApiError::NotArchived { .. } => "NOT_ARCHIVED",
             ApiError::VersionConflict { .. } => "VERSION_CONFLICT",
             ApiError::InvalidKey { .. } => "INVALID_KEY",
             ApiError::SegmentRef { .. } => "SEGMENT_REF",
@@ -296,11 +312,13 @@ impl ApiError {
             | ApiError::VersionNotFound { .. }
             | ApiError::RolloutNotFound { .. }
             | ApiError::AlreadyExists { .. }
+            | ApiError::NotArchived { .. }
             | ApiError::VersionConflict { .. }
             | ApiError::InvalidDefinition { .. }
             | ApiError::InvalidKey { .. }
             | ApiError::SegmentRef { .. }
             | ApiError::WeightTooLarge { .. }
+            | ApiError::InvalidCursor { .. }
             | ApiError::InvalidInput { .. } => None,
         }
     }
@@ -376,6 +394,10 @@ impl ApiError {
             }
             ApiError::RolloutNotFound { id } => format!("rollout {id} not found"),
             ApiError::AlreadyExists { kind, key } => format!("{kind} {key:?} already exists"),
+            ApiError::NotArchived { flag_set, key } => format!(
+                "flag {key:?} in flag set {flag_set:?} is not archived: only an archived flag \
+                 can be restored"
+            ),
             ApiError::VersionConflict {
                 key,
                 expected,
@@ -407,6 +429,7 @@ impl ApiError {
                 };
                 format!("{step}{weight} is above {max}, the largest weight the evaluator accepts")
             }
+            ApiError::InvalidCursor { error } => format!("invalid cursor: {error}"),
             ApiError::InvalidInput { what, reason } => format!("invalid {what}: {reason}"),
         }
     }
@@ -490,6 +513,10 @@ impl From<&StoreError> for ApiError {
             StoreError::RolloutNotFound { id } => ApiError::RolloutNotFound { id: *id },
             StoreError::AlreadyExists { kind, key } => ApiError::AlreadyExists {
                 kind,
+                key: key.clone(),
+            },
+            StoreError::NotArchived { flag_set, key } => ApiError::NotArchived {
+                flag_set: flag_set.clone(),
                 key: key.clone(),
             },
             StoreError::Conflict {
@@ -695,6 +722,11 @@ mod tests {
             key: key(),
         };
         check(exists, "ALREADY_EXISTS", None);
+        let not_archived = ApiError::NotArchived {
+            flag_set: flag_set(),
+            key: key(),
+        };
+        check(not_archived, "NOT_ARCHIVED", None);
         let conflict = ApiError::VersionConflict {
             key: key(),
             expected: 1,
@@ -729,6 +761,10 @@ mod tests {
             reason: "unknown".into(),
         };
         check(input, "INVALID_INPUT", None);
+        let cursor = ApiError::InvalidCursor {
+            error: CursorError::Garbled,
+        };
+        check(cursor, "INVALID_INPUT", None);
     }
 
     /// Every store error keeps the store's message and code through the
@@ -757,6 +793,10 @@ mod tests {
             StoreError::AlreadyExists {
                 kind: "flag set",
                 key: "production".into(),
+            },
+            StoreError::NotArchived {
+                flag_set: "production".into(),
+                key: "banner".into(),
             },
             StoreError::Conflict {
                 key: "banner".into(),

@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 
 use super::cost::unpaged;
 use super::error::store_error;
-use super::schema::{ReadOnlySet, ReadOnlySets, admin, authorize, time, writable};
+use super::schema::{
+    ADMINISTER, CHANGE_FLAGS, ReadOnlySet, ReadOnlySets, admin, authorize, time, writable,
+};
 use store::{Action, Commit, FlagSetRecord, NewFlagSet, TokenRole};
 
 /// A flag set.
@@ -97,7 +99,7 @@ impl FlagSetMutation {
         #[graphql(default)] name: String,
         fractional: Option<String>,
     ) -> async_graphql::Result<FlagSetObject> {
-        let actor = authorize(ctx, TokenRole::Admin)?;
+        let actor = authorize(ctx, ADMINISTER)?;
         writable(ctx, &key)?;
         let admin = admin(ctx)?;
         let set = admin
@@ -159,7 +161,7 @@ impl FlagFileMutation {
         flag_set: String,
         file: Json<Value>,
     ) -> async_graphql::Result<i64> {
-        let actor = authorize(ctx, TokenRole::Editor)?;
+        let actor = authorize(ctx, CHANGE_FLAGS)?;
         writable(ctx, &flag_set)?;
         let admin = admin(ctx)?;
         let summary = admin

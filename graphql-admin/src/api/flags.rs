@@ -1,18 +1,20 @@
-//! Flags in the GraphQL API: reading them and their histories (viewer),
-//! and changing them (editor): create, update, archive, the kill switch,
-//! the default variant, `fractional` weights and rollback, each one
-//! audited commit.
+//! Flags in the GraphQL API: reading them, their tags and their histories
+//! (viewer), and changing them (editor): create, update, archive, restore,
+//! the kill switch, the default variant, `fractional` weights and
+//! rollback, each one audited commit.
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, InputObject, Json, Object, SimpleObject};
+use async_graphql::{Context, Enum, InputObject, Json, Object, SimpleObject};
 use serde_json::Value;
 
 use super::audit::AuditPage;
-use super::cost::{page_size, paged};
-use super::error::{store_error, store_error_ref};
+use super::cost::{page_size, paged, unpaged};
+use super::cursor;
+use super::error::{ApiError, store_error, store_error_ref};
 use super::history::{HistoryKey, HistoryLoader};
-use super::schema::{admin, authorize, time, writable};
+use super::schema::{CHANGE_FLAGS, admin, authorize, time, writable};
 use store::{Action, Commit, FlagChange, FlagFilter, FlagInput, FlagRecord, Page, TokenRole};
+use store::{FlagSort as StoreFlagSort, FlagState as StoreFlagState};
 
 /// A flag.
 #[derive(Debug, Clone, SimpleObject)]
@@ -28,6 +30,10 @@ pub struct FlagObject {
     locked: bool,
     archived: bool,
     updated_at: String,
+    /// The string entries of the definition's `metadata.tags` array, in
+    /// their order (other entries are ignored; none when it is not an
+    /// array).
+    tags: Vec<String>,
 }
 
 #[async_graphql::ComplexObject]
@@ -64,6 +70,7 @@ impl FlagObject {
 impl From<FlagRecord> for FlagObject {
     fn from(r: FlagRecord) -> Self {
         FlagObject {
+            tags: r.tags(),
             state: r.definition["state"]
                 .as_str()
                 .unwrap_or_default()
@@ -83,10 +90,53 @@ impl From<FlagRecord> for FlagObject {
 
 /// A page of flags.
 #[derive(Debug, Clone, SimpleObject)]
+#[graphql(complex)]
 pub struct FlagPage {
     items: Vec<FlagObject>,
-    /// Pass as `after` for the next page.
+    /// Pass as `after` for the next page, with the same `sort`; `null` on
+    /// the last page.
     next: Option<String>,
+    #[graphql(skip)]
+    flag_set: String,
+    #[graphql(skip)]
+    filter: FlagFilter,
+}
+
+#[async_graphql::ComplexObject]
+impl FlagPage {
+    /// How many flags match the filters, on all pages.
+    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
+        admin(ctx)?
+            .store
+            .count_flags(&self.flag_set, &self.filter)
+            .await
+            .map_err(store_error)
+    }
+}
+
+/// A flag's `state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(remote = "store::FlagState")]
+pub enum FlagState {
+    /// `ENABLED`: the flag is evaluated.
+    Enabled,
+    /// `DISABLED`: the flag resolves to `DISABLED` (the kill switch).
+    Disabled,
+}
+
+/// The order of a list of flags; flags changed at the same time go by key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Enum)]
+#[graphql(remote = "store::FlagSort")]
+pub enum FlagSort {
+    /// By key, `a` to `z`.
+    #[default]
+    KeyAsc,
+    /// By key, `z` to `a`.
+    KeyDesc,
+    /// Last changed first (`updatedAt`; to the millisecond on SQLite).
+    UpdatedDesc,
+    /// Last changed last.
+    UpdatedAsc,
 }
 
 /// Reading flags.
@@ -95,8 +145,16 @@ pub struct FlagQuery;
 
 #[Object]
 impl FlagQuery {
-    /// A page of a flag set's flags, by key (`first`: 1 to 100).
+    /// A page of a flag set's flags (`first`: 1 to 100) that match every
+    /// filter given: `search` (text in the key, any case), `state`, `tag`
+    /// (see `Flag.tags`) and `includeArchived`, in `sort`'s order. `after`
+    /// is the previous page's `next`, under the same `sort` (a cursor from
+    /// another order, or not from this list, is `INVALID_INPUT`).
     #[graphql(complexity = "paged(first, child_complexity)")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each argument is one of the field's GraphQL arguments"
+    )]
     async fn flags(
         &self,
         ctx: &Context<'_>,
@@ -105,25 +163,53 @@ impl FlagQuery {
         after: Option<String>,
         #[graphql(default = 50)] first: u64,
         #[graphql(default = false)] include_archived: bool,
+        state: Option<FlagState>,
+        tag: Option<String>,
+        #[graphql(default)] sort: FlagSort,
     ) -> async_graphql::Result<FlagPage> {
         authorize(ctx, TokenRole::Viewer)?;
+        let sort = StoreFlagSort::from(sort);
+        let after = after
+            .map(|text| cursor::decode(sort, &text))
+            .transpose()
+            .map_err(|error| ApiError::InvalidCursor { error })?;
+        let filter = FlagFilter {
+            search,
+            include_archived,
+            state: state.map(StoreFlagState::from),
+            tag,
+            sort,
+            after,
+            limit: page_size(first)?,
+        };
         let page = admin(ctx)?
             .store
-            .flags(
-                &flag_set,
-                &FlagFilter {
-                    search,
-                    include_archived,
-                    after,
-                    limit: page_size(first)?,
-                },
-            )
+            .flags(&flag_set, &filter)
             .await
             .map_err(store_error)?;
         Ok(FlagPage {
             items: page.items.into_iter().map(FlagObject::from).collect(),
-            next: page.next,
+            next: page.next.map(|next| cursor::encode(sort, &next)),
+            flag_set,
+            filter,
         })
+    }
+
+    /// The distinct tags of a flag set's flags (see `Flag.tags`), sorted:
+    /// the options of the `flags` list's `tag` filter.
+    #[graphql(complexity = "unpaged(child_complexity)")]
+    async fn flag_tags(
+        &self,
+        ctx: &Context<'_>,
+        flag_set: String,
+        #[graphql(default = false)] include_archived: bool,
+    ) -> async_graphql::Result<Vec<String>> {
+        authorize(ctx, TokenRole::Viewer)?;
+        admin(ctx)?
+            .store
+            .flag_tags(&flag_set, include_archived)
+            .await
+            .map_err(store_error)
     }
 
     /// One flag.
@@ -180,7 +266,7 @@ impl FlagMutation {
         key: &str,
         change: FlagChange<'_>,
     ) -> async_graphql::Result<FlagObject> {
-        let actor = authorize(ctx, TokenRole::Editor)?;
+        let actor = authorize(ctx, CHANGE_FLAGS)?;
         writable(ctx, flag_set)?;
         let admin = admin(ctx)?;
         let action = change.action().to_owned();
@@ -237,6 +323,21 @@ impl FlagMutation {
         expected_version: i64,
     ) -> async_graphql::Result<FlagObject> {
         let change = FlagChange::Archive { expected_version };
+        FlagMutation::write(ctx, &flag_set, &key, change).await
+    }
+
+    /// Restores an archived flag: served again, with the definition and
+    /// settings it had when it was archived; `expectedVersion` is the
+    /// version read. A flag that is not archived is refused
+    /// (`NOT_ARCHIVED`).
+    async fn restore_flag(
+        &self,
+        ctx: &Context<'_>,
+        flag_set: String,
+        key: String,
+        expected_version: i64,
+    ) -> async_graphql::Result<FlagObject> {
+        let change = FlagChange::Restore { expected_version };
         FlagMutation::write(ctx, &flag_set, &key, change).await
     }
 

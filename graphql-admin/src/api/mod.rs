@@ -4,6 +4,8 @@
 pub mod alerts;
 pub mod audit;
 pub mod cost;
+pub mod cursor;
+pub mod diagnostics;
 pub mod error;
 pub mod evaluation;
 pub mod flag_sets;
@@ -18,6 +20,7 @@ pub mod sockets;
 pub mod subscription;
 pub mod tokens;
 pub mod validation;
+pub mod viewer;
 
 pub use cost::MAX_FIRST;
 pub use error::ApiError;

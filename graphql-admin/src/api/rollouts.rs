@@ -9,7 +9,7 @@ use time::format_description::well_known::Rfc3339;
 use super::cost::unpaged;
 use super::error::{ApiError, store_error};
 use super::flags::Weight;
-use super::schema::{admin, authorize, time, writable};
+use super::schema::{CHANGE_FLAGS, admin, authorize, time, writable};
 use store::{NewRollout, RolloutRecord, RolloutStatus, RolloutStep, RolloutWeight, TokenRole};
 
 /// Where a rollout stands.
@@ -172,7 +172,7 @@ impl RolloutMutation {
         key: String,
         steps: Vec<RolloutStepInput>,
     ) -> async_graphql::Result<RolloutObject> {
-        let actor = authorize(ctx, TokenRole::Editor)?;
+        let actor = authorize(ctx, CHANGE_FLAGS)?;
         writable(ctx, &flag_set)?;
         let steps = steps
             .into_iter()
@@ -218,7 +218,7 @@ impl RolloutMutation {
         ctx: &Context<'_>,
         id: i64,
     ) -> async_graphql::Result<RolloutObject> {
-        let actor = authorize(ctx, TokenRole::Editor)?;
+        let actor = authorize(ctx, CHANGE_FLAGS)?;
         let store = &admin(ctx)?.store;
         let current = store.rollout(id).await.map_err(store_error)?;
         writable(ctx, &current.flag_set)?;

@@ -12,6 +12,7 @@ use tokio::sync::broadcast;
 use super::alerts::AlertQuery;
 use super::audit::AuditLogQuery;
 use super::cost::CostLimits;
+use super::diagnostics::DiagnosticsQuery;
 use super::error::ApiError;
 use super::evaluation::EvaluationQuery;
 use super::flag_sets::{FlagFileMutation, FlagFileQuery, FlagSetMutation, FlagSetQuery};
@@ -23,6 +24,7 @@ use super::sockets::Sockets;
 use super::subscription::Subscription;
 use super::tokens::{TokenMutation, TokenQuery};
 use super::validation::ContainValidation;
+use super::viewer::ViewerQuery;
 use store::{Actor, Commit, Store, TokenRecord, TokenRole};
 
 /// The admin schema.
@@ -43,6 +45,8 @@ pub struct Query(
     SegmentQuery,
     RolloutQuery,
     AlertQuery,
+    ViewerQuery,
+    DiagnosticsQuery,
 );
 
 /// Write operations, each one audited commit. (Each part of the API
@@ -56,6 +60,16 @@ pub struct Mutation(
     RolloutMutation,
     SegmentMutation,
 );
+
+/// The role that changing flags, segments and rollouts (and importing flag
+/// files) needs. Those mutations check it, and `viewer.can.changeFlags`
+/// reports it, so the two cannot disagree.
+pub(super) const CHANGE_FLAGS: TokenRole = TokenRole::Editor;
+
+/// The role that tokens (listing, creating, revoking them) and creating
+/// flag sets need, as those operations check it and `viewer.can.administer`
+/// reports it.
+pub(super) const ADMINISTER: TokenRole = TokenRole::Admin;
 
 /// Deepest query accepted.
 pub const MAX_DEPTH: usize = 10;

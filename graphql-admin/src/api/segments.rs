@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::cost::unpaged;
 use super::error::store_error;
-use super::schema::{admin, authorize, time, writable};
+use super::schema::{CHANGE_FLAGS, admin, authorize, time, writable};
 use store::{Action, Commit, SegmentRecord, TokenRole};
 
 /// A segment.
@@ -70,7 +70,7 @@ impl SegmentMutation {
         definition: Option<Value>,
         expected_version: Option<i64>,
     ) -> async_graphql::Result<SegmentObject> {
-        let actor = authorize(ctx, TokenRole::Editor)?;
+        let actor = authorize(ctx, CHANGE_FLAGS)?;
         writable(ctx, &flag_set)?;
         let admin = admin(ctx)?;
         // The action as the store audits it.

@@ -6,7 +6,7 @@ use async_graphql::{Context, Object, SimpleObject};
 
 use super::cost::unpaged;
 use super::error::store_error;
-use super::schema::{admin, authorize, time};
+use super::schema::{ADMINISTER, admin, authorize, time};
 use super::sockets::Sockets;
 use store::{TokenRecord, TokenRole};
 
@@ -53,7 +53,7 @@ impl TokenQuery {
     /// Every token (admin role only).
     #[graphql(complexity = "unpaged(child_complexity)")]
     async fn tokens(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<TokenObject>> {
-        authorize(ctx, TokenRole::Admin)?;
+        authorize(ctx, ADMINISTER)?;
         let tokens = admin(ctx)?.store.tokens().await.map_err(store_error)?;
         Ok(tokens.into_iter().map(TokenObject::from).collect())
     }
@@ -73,7 +73,7 @@ impl TokenMutation {
         role: String,
         flag_set: Option<String>,
     ) -> async_graphql::Result<CreatedToken> {
-        let actor = authorize(ctx, TokenRole::Admin)?;
+        let actor = authorize(ctx, ADMINISTER)?;
         let role: TokenRole = role.parse().map_err(store_error)?;
         let created = admin(ctx)?
             .store
@@ -90,7 +90,7 @@ impl TokenMutation {
     /// node are closed before the answer; other nodes close theirs when
     /// they next check.
     async fn revoke_token(&self, ctx: &Context<'_>, id: i64) -> async_graphql::Result<TokenObject> {
-        let actor = authorize(ctx, TokenRole::Admin)?;
+        let actor = authorize(ctx, ADMINISTER)?;
         let token = admin(ctx)?
             .store
             .revoke_token(&actor, id)

@@ -158,6 +158,10 @@ async fn every_mutation_of_a_read_only_flag_set_is_refused() {
             json!({}),
         ),
         (
+            format!(r#"mutation {{ restoreFlag(flagSet: {flag}, expectedVersion: 1) {{ key }} }}"#),
+            json!({}),
+        ),
+        (
             r#"mutation($file: JSON!) { importFlagSet(flagSet: "production", file: $file) }"#.into(),
             json!({"file": {"flags": {"imported": fractional_flag()}}}),
         ),

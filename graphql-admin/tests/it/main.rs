@@ -34,3 +34,15 @@ mod rollouts;
 /// (out-of-band, kill switch, locked), retries, persisted cursors, and the
 /// alerts query.
 mod alerts;
+
+/// The flags list: orders, cursors, filters, counts and tags.
+mod flag_list;
+
+/// Restoring archived flags.
+mod restore;
+
+/// Dry runs of flag writes (`validateFlag`).
+mod diagnostics;
+
+/// The caller's own token: its role and what the role may change.
+mod viewer;

@@ -3,3 +3,16 @@
 
 /// Migrations, transactional writes, audit, concurrency, store copy.
 mod store;
+
+/// Listing flags: every order paged through thousands of flags, the state
+/// and tag filters, counts and tags.
+mod flags;
+
+/// Restoring archived flags: as they were, audited, or refused.
+mod restore;
+
+/// Dry runs of flag writes: the findings a write would be refused for.
+mod check;
+
+/// Times compare as times on both backends, not as SQLite's text.
+mod times;
