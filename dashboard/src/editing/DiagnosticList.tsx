@@ -29,6 +29,7 @@ export function DiagnosticList({ diagnostics, lineOf, onGoTo, label = 'Problems'
               <code>{where}</code>
             )}
             : {d.message}
+            {!d.isNew && <span className="help"> (already there before this edit: it does not block the save)</span>}
           </li>
         );
       })}

@@ -14,6 +14,12 @@ export interface Diagnostic {
   flagKey: string | null;
   /** Its JSON pointer in the flag set's document ("" for the whole document). */
   pointer: string;
+  /**
+   * Whether the change introduces it: a write is refused for new findings
+   * only (one the flag set already had, from a row edited by hand, does
+   * not block it). A refused save's findings are all new.
+   */
+  isNew: boolean;
 }
 
 /** A refused request, with the compiler's findings when the server sent some. */
@@ -29,7 +35,7 @@ export function diagnosticsFrom(value: unknown): Diagnostic[] {
   if (!Array.isArray(value)) return [];
   return value.flatMap((item: unknown): Diagnostic[] => {
     if (typeof item !== 'object' || item === null) return [];
-    const { severity, message, flagKey, pointer } = item as Record<string, unknown>;
+    const { severity, message, flagKey, pointer, new: isNew } = item as Record<string, unknown>;
     if (typeof message !== 'string') return [];
     return [
       {
@@ -38,6 +44,7 @@ export function diagnosticsFrom(value: unknown): Diagnostic[] {
         message,
         flagKey: typeof flagKey === 'string' ? flagKey : null,
         pointer: typeof pointer === 'string' ? pointer : '',
+        isNew: isNew !== false,
       },
     ];
   });

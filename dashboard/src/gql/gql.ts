@@ -27,6 +27,7 @@ type Documents = {
     "\n  mutation KillSwitch($flagSet: String!, $key: String!) {\n    killSwitch(flagSet: $flagSet, key: $key) {\n      key\n      state\n      version\n      updatedAt\n    }\n  }\n": typeof types.KillSwitchDocument,
     "\n  mutation ArchiveFlag($flagSet: String!, $key: String!, $expectedVersion: Int!) {\n    archiveFlag(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion) {\n      key\n      archived\n      version\n    }\n  }\n": typeof types.ArchiveFlagDocument,
     "\n  subscription FlagChanges($flagSet: String) {\n    flagChanges(flagSet: $flagSet) {\n      flagSet\n      flag\n      action\n      actor\n    }\n  }\n": typeof types.FlagChangesDocument,
+    "\n  query ValidateFlag($flagSet: String!, $key: String!, $definition: JSON!) {\n    validateFlag(flagSet: $flagSet, key: $key, definition: $definition) {\n      severity\n      message\n      flagKey\n      pointer\n      new\n    }\n  }\n": typeof types.ValidateFlagDocument,
 };
 const documents: Documents = {
     "\n  query ViewerProbe {\n    tokens {\n      name\n      role\n      prefix\n      revokedAt\n    }\n  }\n": types.ViewerProbeDocument,
@@ -41,6 +42,7 @@ const documents: Documents = {
     "\n  mutation KillSwitch($flagSet: String!, $key: String!) {\n    killSwitch(flagSet: $flagSet, key: $key) {\n      key\n      state\n      version\n      updatedAt\n    }\n  }\n": types.KillSwitchDocument,
     "\n  mutation ArchiveFlag($flagSet: String!, $key: String!, $expectedVersion: Int!) {\n    archiveFlag(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion) {\n      key\n      archived\n      version\n    }\n  }\n": types.ArchiveFlagDocument,
     "\n  subscription FlagChanges($flagSet: String) {\n    flagChanges(flagSet: $flagSet) {\n      flagSet\n      flag\n      action\n      actor\n    }\n  }\n": types.FlagChangesDocument,
+    "\n  query ValidateFlag($flagSet: String!, $key: String!, $definition: JSON!) {\n    validateFlag(flagSet: $flagSet, key: $key, definition: $definition) {\n      severity\n      message\n      flagKey\n      pointer\n      new\n    }\n  }\n": types.ValidateFlagDocument,
 };
 
 /**
@@ -105,6 +107,10 @@ export function graphql(source: "\n  mutation ArchiveFlag($flagSet: String!, $ke
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  subscription FlagChanges($flagSet: String) {\n    flagChanges(flagSet: $flagSet) {\n      flagSet\n      flag\n      action\n      actor\n    }\n  }\n"): (typeof documents)["\n  subscription FlagChanges($flagSet: String) {\n    flagChanges(flagSet: $flagSet) {\n      flagSet\n      flag\n      action\n      actor\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ValidateFlag($flagSet: String!, $key: String!, $definition: JSON!) {\n    validateFlag(flagSet: $flagSet, key: $key, definition: $definition) {\n      severity\n      message\n      flagKey\n      pointer\n      new\n    }\n  }\n"): (typeof documents)["\n  query ValidateFlag($flagSet: String!, $key: String!, $definition: JSON!) {\n    validateFlag(flagSet: $flagSet, key: $key, definition: $definition) {\n      severity\n      message\n      flagKey\n      pointer\n      new\n    }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};

@@ -66,6 +66,7 @@ const unknownVariant = (pointer: string): Diagnostic => ({
   message: 'variant "maybe" is not one of the flag’s variants',
   flagKey: 'new-checkout',
   pointer,
+  isNew: true,
 });
 
 test('the editor shows the saved targeting as JSON with the version read', async () => {
@@ -108,7 +109,7 @@ test('the server compiler’s findings show beside their line and in a list, and
   const text = JSON.stringify({ if: [{ in: [{ var: 'email' }, ['ann@example.com']] }, 'maybe', 'off'] }, null, 2);
   await type(area, text);
 
-  expect(await screen.findByText('The server’s compiler finds 1 problem.')).toBeInTheDocument();
+  expect(await screen.findByText('The server’s compiler finds 1 problem this edit introduces.')).toBeInTheDocument();
   const line = lineOf(text, '"maybe"');
   const list = screen.getByRole('list', { name: 'Problems the server’s compiler finds' });
   expect(list).toHaveTextContent(`error line ${line}: variant "maybe" is not one of the flag’s variants`);
@@ -130,6 +131,22 @@ test('the server compiler’s findings show beside their line and in a list, and
   // Fixed, the rule can be saved.
   await type(area, text.replace('maybe', 'on').replace('"off"', '"on"'));
   await waitFor(() => { expect(screen.getByRole('button', { name: 'Save targeting' })).toBeEnabled(); });
+});
+
+test('a finding the flag set already had is shown but does not block the save', async () => {
+  server.validate = () => [{ ...unknownVariant('/flags/new-checkout/defaultVariant'), message: 'edited by hand', isNew: false }];
+  mockApi(editingApi(server));
+  renderApp('/flags/default/new-checkout/targeting');
+  const area = await screen.findByRole('textbox', { name: 'Targeting (JSON)' });
+  await type(area, '{"if": [true, "on"]}');
+  expect(
+    await screen.findByText('The server’s compiler finds 1 problem that this edit does not introduce; none blocks the save.'),
+  ).toBeInTheDocument();
+  // It points outside the targeting: the list names its pointer.
+  expect(screen.getByRole('list', { name: 'Problems the server’s compiler finds' })).toHaveTextContent(
+    'error /flags/new-checkout/defaultVariant: edited by hand (already there before this edit: it does not block the save)',
+  );
+  expect(await enabledSave()).toBeEnabled();
 });
 
 test('a finding about a member that is not there points at its parent', async () => {

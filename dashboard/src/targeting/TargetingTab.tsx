@@ -49,6 +49,8 @@ export function TargetingTab({ flagSet, flag, denial, draft, setDraft }: Targeti
     return tokens ? lineOfTokens(text, parsed.tree, tokens) : null;
   };
   const found = validation.status === 'done' ? validation.diagnostics : [];
+  // The server refuses a write for the findings it introduces only.
+  const blocking = found.filter((d) => d.isNew);
   // A refusal of this very text (the server may know more than the dry run).
   const refused =
     save.state.status === 'failed' && save.state.edit.kind === 'targeting' && sameJson(save.state.edit.targeting, targeting)
@@ -75,8 +77,8 @@ export function TargetingTab({ flagSet, flag, denial, draft, setDraft }: Targeti
         ? 'Nothing changed yet'
         : validation.status === 'pending'
           ? 'The server is checking the rule'
-          : found.length > 0
-            ? `The server’s compiler finds ${count(found.length, 'problem')} in this rule`
+          : blocking.length > 0
+            ? `The server’s compiler finds ${count(blocking.length, 'problem')} in this rule`
             : null);
 
   return (
@@ -98,7 +100,7 @@ export function TargetingTab({ flagSet, flag, denial, draft, setDraft }: Targeti
         onChange={edit}
         notes={notes}
         readOnly={denial !== null}
-        invalid={parsed.kind === 'invalid' || found.length > 0}
+        invalid={parsed.kind === 'invalid' || blocking.length > 0}
         describedBy={`${id}-checks`}
       />
       <div id={`${id}-checks`}>
@@ -165,14 +167,19 @@ function CheckStatus({ validation }: { validation: Validation }) {
       return null;
     case 'pending':
       return <p role="status">Checking the rule with the server…</p>;
-    case 'done':
+    case 'done': {
+      const all = validation.diagnostics.length;
+      const fresh = validation.diagnostics.filter((d) => d.isNew).length;
       return (
         <p role="status">
-          {validation.diagnostics.length === 0
+          {all === 0
             ? 'The server’s compiler finds no problem.'
-            : `The server’s compiler finds ${count(validation.diagnostics.length, 'problem')}.`}
+            : fresh === 0
+              ? `The server’s compiler finds ${count(all, 'problem')} that this edit does not introduce; none blocks the save.`
+              : `The server’s compiler finds ${count(fresh, 'problem')} this edit introduces.`}
         </p>
       );
+    }
     case 'unavailable':
       return (
         <>

@@ -6,23 +6,22 @@ import { useClient } from 'urql';
 
 import { type ApiFailure, failureOf } from '../api/errors';
 import { type Diagnostic, diagnosticsFrom } from '../editing/diagnostics';
+import { graphql } from '../gql';
 
 /** How long typing must pause before the server is asked, in milliseconds. */
 export const VALIDATION_DELAY_MS = 350;
 
-// Written as text rather than with `graphql()`: `Query.validateFlag` is
-// not in the checked-in schema yet, and codegen refuses an operation the
-// schema lacks. Its answer is read defensively (`diagnosticsFrom`).
-export const VALIDATE_FLAG = `
+export const ValidateFlagQuery = graphql(`
   query ValidateFlag($flagSet: String!, $key: String!, $definition: JSON!) {
     validateFlag(flagSet: $flagSet, key: $key, definition: $definition) {
       severity
       message
       flagKey
       pointer
+      new
     }
   }
-`;
+`);
 
 export type Validation =
   /** Nothing to ask about (the text is not JSON, or unchanged). */
@@ -47,13 +46,12 @@ export function useValidation(flagSet: string, key: string, text: string, defini
     const timer = setTimeout(() => {
       setState({ status: 'pending', forText: text });
       void client
-        .query(VALIDATE_FLAG, { flagSet, key, definition }, { requestPolicy: 'network-only' })
+        .query(ValidateFlagQuery, { flagSet, key, definition }, { requestPolicy: 'network-only' })
         .toPromise()
         .then((result) => {
           if (!live) return;
-          const data: unknown = result.data;
-          if (typeof data === 'object' && data !== null && 'validateFlag' in data) {
-            setState({ status: 'done', forText: text, diagnostics: diagnosticsFrom(data.validateFlag) });
+          if (result.data) {
+            setState({ status: 'done', forText: text, diagnostics: diagnosticsFrom(result.data.validateFlag) });
           } else {
             const failure = result.error
               ? failureOf(result.error)

@@ -38,7 +38,20 @@ export function editingApi(server: FakeEditing) {
       case 'ValidateFlag': {
         const answer = server.validate?.(v.definition) ?? [];
         return Array.isArray(answer)
-          ? { body: { data: { validateFlag: answer.map((d) => ({ __typename: 'Diagnostic', ...d })) } } }
+          ? {
+              body: {
+                data: {
+                  validateFlag: answer.map((d) => ({
+                    __typename: 'Diagnostic',
+                    severity: d.severity,
+                    message: d.message,
+                    flagKey: d.flagKey,
+                    pointer: d.pointer,
+                    new: d.isNew,
+                  })),
+                },
+              },
+            }
           : answer;
       }
       case 'FlagNow': {
