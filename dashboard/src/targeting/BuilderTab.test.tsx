@@ -86,7 +86,7 @@ test('each kind of condition is built into JSONLogic, which the JSON editor then
   await fill(within(condition).getByLabelText('Attribute'), 'email');
   await fill(within(condition).getByLabelText('Values, one per line'), 'ann@example.com{Enter}bob@example.com');
   await user.selectOptions(within(condition).getByLabelText('Serve'), 'the variant on');
-  expect(preview()).toEqual({ if: [built.if[0], 'on'] });
+  expect(preview()).toEqual({ if: [built.if[0], 'on', null] });
 
   // Starts with, ends with.
   await user.click(add);

@@ -55,6 +55,11 @@ test('rules read back exactly as they were built', () => {
 });
 
 test('rules written the same way by hand are read too', () => {
+  // An if without an else serves the default variant, as a null else does.
+  const seeded = { if: [{ $ref: 'beta_testers' }, 'beta', null] };
+  const read = fromJsonLogic({ if: [{ $ref: 'beta_testers' }, 'beta'] });
+  expect(read).toEqual(fromJsonLogic(seeded));
+  expect(read.ok && toJsonLogic(read.rule)).toEqual(seeded);
   // A bucket without a weight weighs 1.
   expect(fromJsonLogic({ fractional: [['a'], ['b', 2]] })).toEqual({
     ok: true,

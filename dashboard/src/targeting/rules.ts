@@ -51,9 +51,10 @@ export type ReadRule = { ok: true; rule: BuiltRule } | { ok: false; reason: stri
 
 /** The JSONLogic of a rule; `undefined` for no targeting at all. */
 export function toJsonLogic(rule: BuiltRule): unknown {
-  const otherwise = rule.otherwise.kind === 'default' ? [] : [outcomeJson(rule.otherwise)];
-  if (rule.branches.length === 0) return otherwise[0];
-  return { if: [...rule.branches.flatMap((b) => [conditionJson(b.condition), outcomeJson(b.outcome)]), ...otherwise] };
+  if (rule.branches.length === 0) return rule.otherwise.kind === 'default' ? undefined : outcomeJson(rule.otherwise);
+  // The default variant is written as flagd's examples write it: a null
+  // result, which flagd answers with the default variant.
+  return { if: [...rule.branches.flatMap((b) => [conditionJson(b.condition), outcomeJson(b.outcome)]), outcomeJson(rule.otherwise)] };
 }
 
 /** What keeps a rule from being useful, for the user to fix; empty when none. */
@@ -143,10 +144,10 @@ export function fromJsonLogic(targeting: unknown): ReadRule {
     branches.push({ condition: condition.condition, outcome: outcome.outcome });
   }
   let otherwise: Outcome = { kind: 'default' };
+  // No else, or a null one, both serve the default variant.
   if (args.length % 2 === 1) {
     const last = readOutcome(args[args.length - 1]);
     if (!last.ok) return last;
-    if (last.outcome.kind === 'default') return tooComplex('its else serves null');
     otherwise = last.outcome;
   }
   return { ok: true, rule: { branches, otherwise } };
