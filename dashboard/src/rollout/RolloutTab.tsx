@@ -135,16 +135,18 @@ function Weights({ flag, read, saved, edited, scheme, denial, onEdit, onSave, pe
                 <th scope="row" id={labelId}>
                   {bucket.variant}
                 </th>
-                <td className="slider-cell">
-                  <RolloutSlider
-                    labelledBy={labelId}
-                    value={bucket.weight}
-                    max={total}
-                    disabled={denial !== null}
-                    aria-describedby={denial ? denialId : undefined}
-                    onChange={(value) => { setWeight(index, value); }}
-                  />
-                  <span className="share">{percent(bucket.weight, editedTotal)}</span>
+                <td>
+                  <div className="slider-cell">
+                    <RolloutSlider
+                      labelledBy={labelId}
+                      value={bucket.weight}
+                      max={total}
+                      disabled={denial !== null}
+                      aria-describedby={denial ? denialId : undefined}
+                      onChange={(value) => { setWeight(index, value); }}
+                    />
+                    <span className="share">{percent(bucket.weight, editedTotal)}</span>
+                  </div>
                 </td>
                 <td>
                   <WeightInput
