@@ -1,7 +1,9 @@
 // Reading the rule `setRollout` edits, the flag set's bucketing scheme,
-// and weight moved between buckets.
+// weight moved between buckets, and the share of users moved as shown.
 import { expect, test } from 'vitest';
 
+import { HASH_SPACE } from './overlap';
+import { formatShare } from './RolloutTab';
 import { findFractional, readRollout, redistribute, schemeOf } from './rule';
 
 test('the first fractional rule is found as the store finds it, in sorted key order', () => {
@@ -81,4 +83,14 @@ test('large weights are shared exactly', () => {
   const result = redistribute([max - 2, 1, 1], 0, 1, max);
   expect(result).toEqual([1, (max - 1) / 2, (max - 1) / 2]);
   expect(result.reduce((a, b) => a + b, 0)).toBe(max);
+});
+
+test('the share of users moved is never rounded to 0% or 100% when it is not', () => {
+  const share = (changed: bigint) => formatShare({ changed, space: HASH_SPACE, share: Number(changed) / Number(HASH_SPACE) });
+  expect(share(0n)).toBe('0%');
+  expect(share(1n)).toBe('under 0.01%');
+  expect(share(HASH_SPACE / 10n)).toBe('10%');
+  expect(share(HASH_SPACE / 3n)).toBe('33.33%');
+  expect(share(HASH_SPACE - 3n)).toBe('over 99.99%');
+  expect(share(HASH_SPACE)).toBe('100%');
 });
