@@ -1,7 +1,9 @@
 // The app's screens by URL; everything but sign-in needs a session.
+import { lazy } from 'react';
 import { Provider } from 'urql';
 import { Link, Redirect, Route, Switch, useLocation, useSearch } from 'wouter';
 
+import { AUDIT_PATH } from './audit/path';
 import { useSession } from './auth/SessionProvider';
 import { SignInScreen } from './auth/SignInScreen';
 import { ViewerGate } from './auth/ViewerGate';
@@ -11,6 +13,9 @@ import { FlagsScreen } from './flags/FlagsScreen';
 import { HomeRedirect } from './flags/HomeRedirect';
 import { Layout } from './Layout';
 import { SIGN_IN_PATH, signInPath } from './routing';
+
+// The audit log loads when first shown (the flag screen loads its tabs so).
+const AuditLog = lazy(() => import('./audit/AuditLog').then((m) => ({ default: m.AuditLog })));
 
 export function App() {
   return (
@@ -47,6 +52,9 @@ function SignedIn() {
             </Route>
             <Route path="/flags/:flagSet/:key/:tab?">
               <FlagScreen />
+            </Route>
+            <Route path={AUDIT_PATH}>
+              <AuditLog />
             </Route>
             <Route>
               <h1>Not found</h1>

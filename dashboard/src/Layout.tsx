@@ -1,8 +1,9 @@
 // The frame of every signed-in screen: the header with navigation and who
-// is signed in, and the screen below it.
-import type { ReactNode } from 'react';
+// is signed in, and the screen below it (or its progress while it loads).
+import { type ReactNode, Suspense } from 'react';
 import { Link } from 'wouter';
 
+import { AUDIT_PATH } from './audit/path';
 import { useSession, useViewer } from './auth/SessionProvider';
 
 export function Layout({ children }: { children: ReactNode }) {
@@ -16,6 +17,7 @@ export function Layout({ children }: { children: ReactNode }) {
         </Link>
         <nav aria-label="Main">
           <Link href="/">Flags</Link>
+          <Link href={AUDIT_PATH}>Audit log</Link>
           <a href="/graphiql.html">GraphiQL</a>
         </nav>
         <span className="who">
@@ -26,7 +28,9 @@ export function Layout({ children }: { children: ReactNode }) {
           Sign out
         </button>
       </header>
-      <main className="screen">{children}</main>
+      <main className="screen">
+        <Suspense fallback={<p role="status">Loading…</p>}>{children}</Suspense>
+      </main>
     </>
   );
 }

@@ -4,7 +4,7 @@ import { screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, expect, test } from 'vitest';
 
-import { FakeSocket, errorBody, mockApi, renderApp, roleAnswer } from '../test/harness';
+import { FakeSocket, errorBody, mockApi, renderApp, viewerAnswer } from '../test/harness';
 
 afterEach(() => {
   FakeSocket.reset();
@@ -14,7 +14,8 @@ const emptyFlagSet = (request: { operationName: string }) => {
   if (request.operationName === 'FlagSets') {
     return { body: { data: { flagSets: [{ key: 'default', name: 'Default', archived: false, readOnly: false }] } } };
   }
-  if (request.operationName === 'FlagList') return { body: { data: { flags: { items: [], next: null } } } };
+  if (request.operationName === 'FlagTags') return { body: { data: { flagTags: [] } } };
+  if (request.operationName === 'FlagList') return { body: { data: { flags: { items: [], next: null, totalCount: 0 } } } };
   return { status: 500, body: errorBody(`unexpected ${request.operationName}`, 'TEST') };
 };
 
@@ -61,7 +62,7 @@ test('an empty token is refused without asking the server', async () => {
 
 test('an editor token signs in, is kept for the tab, and returns to the page asked for', async () => {
   mockApi((request) =>
-    request.operationName === 'ViewerProbe' ? roleAnswer('ci "bot"', 'editor') : emptyFlagSet(request),
+    request.operationName === 'Viewer' ? viewerAnswer('ci "bot"', 'editor') : emptyFlagSet(request),
   );
   renderApp('/flags/default');
   // Without a session, any page leads to sign-in and back.
@@ -77,23 +78,22 @@ test('an editor token signs in, is kept for the tab, and returns to the page ask
   expect(window.location.href).not.toContain('ens_adm_editor');
 });
 
-test('an admin token finds its own name among the tokens', async () => {
-  mockApi((request) =>
-    request.operationName === 'ViewerProbe'
-      ? {
-          body: {
-            data: {
-              tokens: [
-                { name: 'old', role: 'admin', prefix: 'ens_adm_1234', revokedAt: '2026-01-01T00:00:00Z' },
-                { name: 'ops', role: 'admin', prefix: 'ens_adm_1234', revokedAt: null },
-                { name: 'other', role: 'viewer', prefix: 'ens_adm_9999', revokedAt: null },
-              ],
-            },
-          },
-        }
-      : emptyFlagSet(request),
+test('the token is checked by asking the server who it is', async () => {
+  const received = mockApi((request) =>
+    request.operationName === 'Viewer' ? viewerAnswer('ops', 'admin') : emptyFlagSet(request),
   );
   renderApp('/sign-in');
   await userEvent.type(screen.getByLabelText('Admin token'), 'ens_adm_1234abcd{Enter}');
   expect(await screen.findByRole('banner')).toHaveTextContent('ops · admin');
+  expect(received[0]).toEqual({ operationName: 'Viewer', variables: {}, authorization: 'Bearer ens_adm_1234abcd' });
+});
+
+test('a session kept from before asks the server who it is again', async () => {
+  sessionStorage.setItem('ensign.token', 'ens_adm_kept');
+  const received = mockApi((request) =>
+    request.operationName === 'Viewer' ? viewerAnswer('kept-token', 'viewer') : emptyFlagSet(request),
+  );
+  renderApp('/flags/default');
+  expect(await screen.findByRole('banner')).toHaveTextContent('kept-token · viewer');
+  expect(received[0]).toMatchObject({ operationName: 'Viewer', authorization: 'Bearer ens_adm_kept' });
 });

@@ -30,7 +30,7 @@ export function SignInScreen() {
     // the end of a session.
     const probe = createApiClient({ ...session.settings, token: secret, onSessionEnd: () => undefined });
     try {
-      const result = await loadViewer(probe.client, secret);
+      const result = await loadViewer(probe.client);
       if (result.ok) {
         session.signIn(secret, result.viewer);
         const next = afterSignIn(search);

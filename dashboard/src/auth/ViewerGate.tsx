@@ -16,7 +16,7 @@ export function ViewerGate({ children }: { children: ReactNode }) {
   useEffect(() => {
     if (viewer || !client || !token) return;
     let live = true;
-    void loadViewer(client, token).then((result) => {
+    void loadViewer(client).then((result) => {
       if (!live) return;
       if (result.ok) setViewer(result.viewer);
       else setFailure(result.failure);

@@ -1,16 +1,21 @@
-// The sign-in check: the signed-in token's name and role.
+// The sign-in check: the signed-in token's name, role and what the role may change.
 import { graphql } from '../gql';
 
-// Until `Query.viewer` is in the schema, the token list stands in for it:
-// an admin token may list the tokens (and finds itself by its prefix);
-// any other admin role is refused with a message naming its role.
-export const ViewerProbeQuery = graphql(`
-  query ViewerProbe {
-    tokens {
+export const ViewerQuery = graphql(`
+  query Viewer {
+    viewer {
       name
       role
-      prefix
-      revokedAt
+      can {
+        changeFlags {
+          allowed
+          neededRole
+        }
+        administer {
+          allowed
+          neededRole
+        }
+      }
     }
   }
 `);

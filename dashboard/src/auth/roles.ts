@@ -1,31 +1,28 @@
-// What each admin role may do (the server's rule: viewer < editor < admin),
-// and the reason shown beside a control the signed-in role may not use.
+// What the signed-in role may do, as the server reports it in
+// `viewer.can`, and the reason shown beside a control it may not use.
+import type { ViewerQuery } from '../gql/graphql';
 
 /** The signed-in token, as the server describes it. */
-export interface Viewer {
-  /** The token's name: the actor recorded in the audit log. */
-  name: string;
-  /** "viewer", "editor" or "admin". */
-  role: string;
+export type Viewer = ViewerQuery['viewer'];
+
+/** A class of mutation the server reports a right for. */
+export type Right = keyof Viewer['can'];
+
+/** Why `viewer` may not use `right`, or `null` when the server says it may. */
+export function denial(viewer: Viewer, right: Right): string | null {
+  const permission = viewer.can[right];
+  if (permission.allowed) return null;
+  const who = plural(viewer.role);
+  switch (right) {
+    case 'changeFlags':
+      return `${who} cannot change flags`;
+    case 'administer':
+      // Editors may change flags, so say which role this needs.
+      return `${who} cannot manage tokens or flag sets: that needs the ${permission.neededRole} role`;
+  }
 }
 
-/** Something a role may or may not do. */
-export type Permission = 'changeFlags';
-
-const RANK: Record<string, number> = { viewer: 1, editor: 2, admin: 3 };
-
-const NEEDS: Record<Permission, { role: string; what: string }> = {
-  changeFlags: { role: 'editor', what: 'change flags' },
-};
-
-/** Why `viewer` may not do `permission`, or `null` when it may. */
-export function denial(viewer: Viewer, permission: Permission): string | null {
-  const needed = NEEDS[permission];
-  const rank = RANK[viewer.role];
-  if (rank === undefined) {
-    return `The role “${viewer.role}” cannot ${needed.what}`;
-  }
-  if (rank >= (RANK[needed.role] ?? Infinity)) return null;
-  const plural = viewer.role.charAt(0).toUpperCase() + viewer.role.slice(1) + 's';
-  return `${plural} cannot ${needed.what}`;
+/** "viewer" → "Viewers"; an empty role reads as "This role". */
+function plural(role: string): string {
+  return role === '' ? 'This role' : `${role.charAt(0).toUpperCase()}${role.slice(1)}s`;
 }

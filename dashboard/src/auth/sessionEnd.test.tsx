@@ -4,7 +4,7 @@
 import { screen, waitFor } from '@testing-library/react';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 
-import { type Answer, FakeSocket, type Received, errorBody, mockApi, renderApp, roleAnswer } from '../test/harness';
+import { type Answer, FakeSocket, type Received, errorBody, mockApi, renderApp, viewerAnswer } from '../test/harness';
 
 const TOKEN = 'ens_adm_live';
 
@@ -23,10 +23,12 @@ const FLAG_SETS: Answer = {
 function serve(flagList: () => Answer) {
   return (request: Received): Answer => {
     switch (request.operationName) {
-      case 'ViewerProbe':
-        return roleAnswer('ann', 'editor');
+      case 'Viewer':
+        return viewerAnswer('ann', 'editor');
       case 'FlagSets':
         return FLAG_SETS;
+      case 'FlagTags':
+        return { body: { data: { flagTags: [] } } };
       case 'FlagList':
         return flagList();
       default:
@@ -60,7 +62,7 @@ test('an UNAUTHENTICATED error inside a 200 answer ends the session', async () =
 });
 
 test('a subscription socket closed with 4403 ends the session', async () => {
-  mockApi(serve(() => ({ body: { data: { flags: { items: [], next: null } } } })));
+  mockApi(serve(() => ({ body: { data: { flags: { items: [], next: null, totalCount: 0 } } } })));
   renderApp('/flags/default');
   expect(await screen.findByText('No flags match.')).toBeInTheDocument();
   await waitFor(() => {
@@ -75,7 +77,7 @@ test('a subscription socket closed with 4403 ends the session', async () => {
 
 test('a socket refused at connection_init ends the session', async () => {
   FakeSocket.onInit = 'refuse';
-  mockApi(serve(() => ({ body: { data: { flags: { items: [], next: null } } } })));
+  mockApi(serve(() => ({ body: { data: { flags: { items: [], next: null, totalCount: 0 } } } })));
   renderApp('/flags/default');
   await expectSessionEnded('the live connection closed: Forbidden (CLOSED_4403)');
 });

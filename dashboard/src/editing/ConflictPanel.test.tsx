@@ -1,7 +1,7 @@
 // Saves refused as stale: the flag as read next to the flag now with who
 // changed it and when, the edit reapplied to the current version, or
 // discarded.
-import { configure, screen, waitFor, within } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 
@@ -12,10 +12,6 @@ import { type Answer, FakeSocket, errorBody, mockApi, renderApp } from '../test/
 // render from waiting on the modules' transformation.
 import '../rollout/RolloutTab';
 import '../targeting/TargetingTab';
-
-// The first render of a file loads the app and its tab on demand, which
-// takes longer than Testing Library's default wait under a loaded run.
-configure({ asyncUtilTimeout: 5000 });
 
 let server: FakeEditing;
 

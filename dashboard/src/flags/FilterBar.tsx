@@ -1,6 +1,7 @@
 // The flag list's search, filters and sort, written to the URL.
-import { useEffect, useState } from 'react';
+import { useEffect, useId, useState } from 'react';
 
+import { type ApiFailure, describe } from '../api/errors';
 import { type ListParams, SORTS, STATES, type FlagSort, type StateFilter } from './listParams';
 
 /** How long typing pauses before the search runs, in milliseconds. */
@@ -13,9 +14,16 @@ const SORT_LABELS: Record<FlagSort, string> = {
   UPDATED_ASC: 'Least recently updated first',
 };
 
-export function FilterBar({ params, onChange }: { params: ListParams; onChange: (next: ListParams) => void }) {
+/** The tag filter's options: the flag set's tags, once loaded. */
+export interface TagOptions {
+  tags: string[] | null;
+  failure: ApiFailure | null;
+}
+
+export function FilterBar({ params, tags, onChange }: { params: ListParams; tags: TagOptions; onChange: (next: ListParams) => void }) {
   const [text, setText] = useState(params.search);
   const [shown, setShown] = useState(params.search);
+  const tagFailureId = useId();
   // The URL changed under the box (back, a link): show its search.
   if (params.search !== shown) {
     setShown(params.search);
@@ -37,8 +45,6 @@ export function FilterBar({ params, onChange }: { params: ListParams; onChange: 
         State
         <select
           value={params.state ?? ''}
-          disabled
-          aria-describedby="server-filters"
           onChange={(e) => { onChange({ ...params, state: (e.target.value || null) as StateFilter | null }); }}
         >
           <option value="">Any</option>
@@ -51,11 +57,22 @@ export function FilterBar({ params, onChange }: { params: ListParams; onChange: 
       </label>
       <label>
         Tag
-        <input type="text" value={params.tag} disabled aria-describedby="server-filters" onChange={(e) => { onChange({ ...params, tag: e.target.value }); }} />
+        <select
+          value={params.tag}
+          aria-describedby={tags.failure ? tagFailureId : undefined}
+          onChange={(e) => { onChange({ ...params, tag: e.target.value }); }}
+        >
+          <option value="">Any</option>
+          {tagChoices(tags.tags, params.tag).map((t) => (
+            <option key={t} value={t}>
+              {t}
+            </option>
+          ))}
+        </select>
       </label>
       <label>
         Sort
-        <select value={params.sort} disabled aria-describedby="server-filters" onChange={(e) => { onChange({ ...params, sort: e.target.value as FlagSort }); }}>
+        <select value={params.sort} onChange={(e) => { onChange({ ...params, sort: e.target.value as FlagSort }); }}>
           {SORTS.map((s) => (
             <option key={s} value={s}>
               {SORT_LABELS[s]}
@@ -67,9 +84,18 @@ export function FilterBar({ params, onChange }: { params: ListParams; onChange: 
         <input type="checkbox" checked={params.archived} onChange={(e) => { onChange({ ...params, archived: e.target.checked }); }} />
         Show archived flags
       </label>
-      <p id="server-filters" className="help">
-        This server filters by key only: the state, tag and sort filters need its newer flag-list query.
-      </p>
+      {tags.failure && (
+        <p id={tagFailureId} className="help" role="alert">
+          The tags could not be loaded: {describe(tags.failure)}
+        </p>
+      )}
     </form>
   );
+}
+
+/** The tags to choose from; a tag asked for that no flag has (from the
+ * URL) is kept, so the filter shows what is applied. */
+function tagChoices(tags: string[] | null, selected: string): string[] {
+  const choices = tags ?? [];
+  return selected === '' || choices.includes(selected) ? choices : [selected, ...choices];
 }

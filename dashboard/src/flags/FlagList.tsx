@@ -8,14 +8,14 @@ import { useMutation } from 'urql';
 import { describe } from '../api/errors';
 import { ConfirmAction } from '../components/ConfirmAction';
 import { flagPath } from '../routing';
-import { formatTime, tagsOf } from './flagFields';
+import { formatTime } from './flagFields';
 import { ArchiveFlagMutation } from './operations';
 import type { FlagPages, FlagRow } from './useFlagPages';
 
 /** Each row's height in pixels (as in styles.css). */
 export const ROW_HEIGHT = 44;
 
-export function FlagList({ flagSet, pages, writeDenial }: { flagSet: string; pages: FlagPages; writeDenial: string | null }) {
+export function FlagList({ flagSet, pages, writeDenial, onChanged }: { flagSet: string; pages: FlagPages; writeDenial: string | null; onChanged: () => void }) {
   const { items, complete, failure, loading, loadMore } = pages;
   const scroller = useRef<HTMLDivElement>(null);
   const count = items.length + (complete ? 0 : 1);
@@ -64,7 +64,7 @@ export function FlagList({ flagSet, pages, writeDenial }: { flagSet: string; pag
           {rows.map((row) => {
             const flag = items[row.index];
             return flag ? (
-              <FlagListRow key={flag.key} flag={flag} flagSet={flagSet} index={row.index} writeDenial={writeDenial} onArchived={pages.reload} />
+              <FlagListRow key={flag.key} flag={flag} flagSet={flagSet} index={row.index} writeDenial={writeDenial} onChanged={onChanged} />
             ) : (
               <tr key="more" className="flag-row">
                 <td colSpan={7}>
@@ -93,9 +93,8 @@ export function FlagList({ flagSet, pages, writeDenial }: { flagSet: string; pag
   );
 }
 
-function FlagListRow({ flag, flagSet, index, writeDenial, onArchived }: { flag: FlagRow; flagSet: string; index: number; writeDenial: string | null; onArchived: () => void }) {
+function FlagListRow({ flag, flagSet, index, writeDenial, onChanged }: { flag: FlagRow; flagSet: string; index: number; writeDenial: string | null; onChanged: () => void }) {
   const [, archive] = useMutation(ArchiveFlagMutation);
-  const tags = tagsOf(flag.definition);
   return (
     <tr className="flag-row" aria-rowindex={index + 2}>
       <td>
@@ -106,7 +105,7 @@ function FlagListRow({ flag, flagSet, index, writeDenial, onArchived }: { flag: 
         <span className={`state state-${flag.state.toLowerCase()}`}>{flag.state}</span>
       </td>
       <td>{flag.defaultVariant ?? '—'}</td>
-      <td>{tags.length > 0 ? tags.map((t) => <span key={t} className="tag">{t}</span>) : '—'}</td>
+      <td>{flag.tags.length > 0 ? flag.tags.map((t) => <span key={t} className="tag">{t}</span>) : '—'}</td>
       <td>
         <time dateTime={flag.updatedAt}>{formatTime(flag.updatedAt)}</time>
       </td>
@@ -122,7 +121,7 @@ function FlagListRow({ flag, flagSet, index, writeDenial, onArchived }: { flag: 
             denial={writeDenial}
             run={() => archive({ flagSet, key: flag.key, expectedVersion: flag.version })}
             success={(data) => `Archived ${data.archiveFlag.key} (version ${data.archiveFlag.version})`}
-            onDone={onArchived}
+            onDone={onChanged}
           >
             <p>
               Evaluation stops serving <strong>{flag.key}</strong>; its history is kept. This archives

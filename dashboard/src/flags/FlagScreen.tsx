@@ -1,8 +1,9 @@
 // `/flags/:flagSet/:key[/:tab]`: one flag, its header and live notice, and
-// its tabs, each at its own path: the overview, the rollout slider, the
-// targeting editor and the rule builder. The edits in progress live here,
-// so moving between tabs (the builder hands its rule to the editor) keeps
-// them. The editing tabs load on demand.
+// its tabs (tabs.ts), each at its own path: the overview, the rollout
+// slider, the targeting editor, the rule builder, the history and the
+// evaluation debugger. The edits in progress live here, so moving between
+// tabs (the builder hands its rule to the editor) keeps them. Every tab but
+// the overview loads on demand.
 import { Suspense, lazy, useState } from 'react';
 import { useQuery } from 'urql';
 import { Link, useParams } from 'wouter';
@@ -12,9 +13,11 @@ import { ErrorNotice } from '../components/ErrorNotice';
 import type { RolloutDraft, TargetingDraft } from '../editing/edit';
 import type { FlagOverviewQuery as FlagOverviewData } from '../gql/graphql';
 import { decodeParam, flagSetPath, flagTabPath } from '../routing';
+import { FlagTabs } from './FlagTabs';
 import { FlagOverview } from './FlagOverview';
 import { LiveNotice } from './LiveNotice';
 import { FlagOverviewQuery } from './operations';
+import { FLAG_TABS } from './tabs';
 import { useOthersChanges } from './useOthersChanges';
 import { useWriteDenial } from './useWriteDenial';
 import '../editing/editing.css';
@@ -25,13 +28,8 @@ export type ShownFlag = FlagOverviewData['flag'];
 const RolloutTab = lazy(() => import('../rollout/RolloutTab').then((m) => ({ default: m.RolloutTab })));
 const TargetingTab = lazy(() => import('../targeting/TargetingTab').then((m) => ({ default: m.TargetingTab })));
 const BuilderTab = lazy(() => import('../targeting/BuilderTab').then((m) => ({ default: m.BuilderTab })));
-
-const TABS: { tab?: string; label: string }[] = [
-  { label: 'Overview' },
-  { tab: 'rollout', label: 'Rollout' },
-  { tab: 'targeting', label: 'Targeting' },
-  { tab: 'builder', label: 'Rule builder' },
-];
+const FlagHistory = lazy(() => import('../history/FlagHistory').then((m) => ({ default: m.FlagHistory })));
+const FlagDebugger = lazy(() => import('../debugger/FlagDebugger').then((m) => ({ default: m.FlagDebugger })));
 
 export function FlagScreen() {
   const params = useParams<{ flagSet: string; key: string; tab?: string }>();
@@ -49,6 +47,9 @@ function Screen({ flagSet, flagKey, tab }: { flagSet: string; flagKey: string; t
   const writeDenial = useWriteDenial(flagSet);
   const [targetingDraft, setTargetingDraft] = useState<TargetingDraft | null>(null);
   const [rolloutDraft, setRolloutDraft] = useState<RolloutDraft | null>(null);
+  // Counts the user's refreshes, so a tab with data of its own (the
+  // history) loads it again with the flag.
+  const [refreshes, setRefreshes] = useState(0);
   const back = (
     <p>
       <Link href={flagSetPath(flagSet)}>← Flags of {flagSet}</Link>
@@ -76,7 +77,7 @@ function Screen({ flagSet, flagKey, tab }: { flagSet: string; flagKey: string; t
   const flag = data.flag;
   // An edit of an archived flag would restore it: it is restored first, on its own.
   const editDenial = writeDenial ?? (flag.archived ? 'The flag is archived' : null);
-  const known = TABS.some((t) => t.tab === tab);
+  const known = FLAG_TABS.some((t) => t.tab === tab);
 
   return (
     <>
@@ -89,16 +90,13 @@ function Screen({ flagSet, flagKey, tab }: { flagSet: string; flagKey: string; t
       </div>
       <LiveNotice
         changes={changes}
-        onRefresh={() => { refetch({ requestPolicy: 'network-only' }); }}
+        onRefresh={() => {
+          refetch({ requestPolicy: 'network-only' });
+          setRefreshes((n) => n + 1);
+        }}
         subject="this flag"
       />
-      <nav aria-label="Flag" className="flag-tabs">
-        {TABS.map((t) => (
-          <Link key={t.label} href={flagTabPath(flagSet, flagKey, t.tab)} aria-current={t.tab === tab ? 'page' : undefined}>
-            {t.label}
-          </Link>
-        ))}
-      </nav>
+      <FlagTabs flagSet={flagSet} flagKey={flagKey} current={tab} />
       {!known && (
         <p>
           This flag has no tab “{tab}”. <Link href={flagTabPath(flagSet, flagKey)}>Go to its overview</Link>.
@@ -115,6 +113,8 @@ function Screen({ flagSet, flagKey, tab }: { flagSet: string; flagKey: string; t
         {tab === 'builder' && (
           <BuilderTab flagSet={flagSet} flag={flag} denial={editDenial} draft={targetingDraft} setDraft={setTargetingDraft} />
         )}
+        {tab === 'history' && <FlagHistory flagSet={flagSet} flag={flag} writeDenial={writeDenial} refreshes={refreshes} />}
+        {tab === 'debug' && <FlagDebugger flagSet={flagSet} flagKey={flagKey} />}
       </Suspense>
     </>
   );

@@ -46,6 +46,92 @@ test('the search and the archived switch come from the URL and go back to it', a
   await waitFor(() => { expect(listRequests(received).at(-1)).toMatchObject({ search: 'dark', includeArchived: false }); });
 });
 
+test('state, tag and sort come from the URL, go to the server, and change from the filter bar', async () => {
+  server.flags = [
+    flag('alpha', { tags: ['checkout'], updatedAt: '2026-11-01T00:00:00Z' }),
+    flag('beta', { tags: ['payments'], updatedAt: '2026-11-03T00:00:00Z' }),
+    flag('gamma', { tags: ['checkout', 'payments'], updatedAt: '2026-11-02T00:00:00Z', state: 'DISABLED' }),
+  ];
+  const received = mockApi(flagsApi(server));
+  renderApp('/flags/default?tag=payments&sort=UPDATED_DESC');
+
+  expect(await screen.findByRole('link', { name: 'beta' })).toBeInTheDocument();
+  expect(listRequests(received)[0]).toMatchObject({ state: null, tag: 'payments', sort: 'UPDATED_DESC' });
+  const keys = () => within(screen.getByRole('region', { name: 'Flag list' })).getAllByRole('link').map((a) => a.textContent);
+  expect(keys()).toEqual(['beta', 'gamma']);
+  expect(screen.getByLabelText('Tag')).toHaveValue('payments');
+  expect(screen.getByLabelText('Sort')).toHaveValue('UPDATED_DESC');
+
+  await userEvent.selectOptions(screen.getByLabelText('State'), 'DISABLED');
+  await waitFor(() => { expect(window.location.search).toBe('?state=DISABLED&tag=payments&sort=UPDATED_DESC'); });
+  await waitFor(() => { expect(keys()).toEqual(['gamma']); });
+  expect(listRequests(received).at(-1)).toMatchObject({ state: 'DISABLED', tag: 'payments', sort: 'UPDATED_DESC' });
+
+  await userEvent.selectOptions(screen.getByLabelText('Tag'), 'Any');
+  await userEvent.selectOptions(screen.getByLabelText('State'), 'Any');
+  await userEvent.selectOptions(screen.getByLabelText('Sort'), 'Key, Z to A');
+  await waitFor(() => { expect(window.location.search).toBe('?sort=KEY_DESC'); });
+  await waitFor(() => { expect(keys()).toEqual(['gamma', 'beta', 'alpha']); });
+  expect(listRequests(received).at(-1)).toMatchObject({ state: null, tag: null, sort: 'KEY_DESC' });
+});
+
+test('the tag filter offers the flag set’s tags, with archived flags’ tags when they are shown', async () => {
+  server.flags = [flag('a', { tags: ['web', 'checkout'] }), flag('b', { tags: [] }), flag('old', { tags: ['legacy'], archived: true })];
+  const received = mockApi(flagsApi(server));
+  renderApp('/flags/default?tag=gone');
+  const options = () => within(screen.getByLabelText('Tag')).getAllByRole('option').map((o) => o.textContent);
+  // A tag from the address that no flag has stays chosen, and nothing matches it.
+  await waitFor(() => { expect(options()).toEqual(['Any', 'gone', 'checkout', 'web']); });
+  expect(screen.getByLabelText('Tag')).toHaveValue('gone');
+  expect(await screen.findByText('No flags match.')).toBeInTheDocument();
+
+  await userEvent.click(screen.getByLabelText('Show archived flags'));
+  await waitFor(() => { expect(options()).toEqual(['Any', 'gone', 'checkout', 'legacy', 'web']); });
+  expect(received.filter((r) => r.operationName === 'FlagTags').map((r) => r.variables)).toEqual([
+    { flagSet: 'default', includeArchived: false },
+    { flagSet: 'default', includeArchived: true },
+  ]);
+});
+
+test('tags that cannot be loaded are reported with the server message and code', async () => {
+  const answer = flagsApi(server);
+  mockApi((request) =>
+    request.operationName === 'FlagTags' ? { body: errorBody('the database is unavailable', 'INTERNAL') } : answer(request),
+  );
+  renderApp('/flags/default');
+  expect(await screen.findByText(/The tags could not be loaded/)).toHaveTextContent(
+    'The tags could not be loaded: the database is unavailable (INTERNAL)',
+  );
+  expect(screen.getByLabelText('Tag')).toHaveAccessibleDescription('The tags could not be loaded: the database is unavailable (INTERNAL)');
+  expect(screen.getByRole('link', { name: 'new-checkout' })).toBeInTheDocument();
+});
+
+test('rows show the tags the server reads from each flag', async () => {
+  server.flags = [flag('new-checkout', { tags: ['beta', 'payments'] }), flag('dark-mode', { tags: [] })];
+  mockApi(flagsApi(server));
+  renderApp('/flags/default');
+  const row = (await screen.findByRole('link', { name: 'new-checkout' })).closest('tr');
+  if (!row) throw new Error('no row');
+  expect(within(row).getAllByRole('cell')[3]).toHaveTextContent('betapayments');
+  const other = screen.getByRole('link', { name: 'dark-mode' }).closest('tr');
+  if (!other) throw new Error('no row');
+  expect(within(other).getAllByRole('cell')[3]).toHaveTextContent('—');
+});
+
+test('the count above the list says how many flags match of how many', async () => {
+  server.flags = manyFlags(1234);
+  const received = mockApi(flagsApi(server));
+  renderApp('/flags/default');
+  expect(await screen.findByText('1,234 flags')).toBeInTheDocument();
+  expect(listRequests(received)[0]).toMatchObject({ countAll: false });
+
+  await userEvent.type(screen.getByLabelText('Search flags'), 'flag-00');
+  expect(await screen.findByText('100 of 1,234 match')).toBeInTheDocument();
+  expect(listRequests(received).at(-1)).toMatchObject({ search: 'flag-00', countAll: true });
+  await userEvent.type(screen.getByLabelText('Search flags'), '07');
+  expect(await screen.findByText('1 of 1,234 matches')).toBeInTheDocument();
+});
+
 test('going back in history shows the earlier search', async () => {
   mockApi(flagsApi(server));
   renderApp('/flags/default');
@@ -81,6 +167,7 @@ test('5,000 flags load page by page while at most 200 rows are in the DOM', asyn
   const received = mockApi(flagsApi(server));
   renderApp('/flags/default');
   await screen.findByRole('link', { name: 'flag-0000' });
+  expect(screen.getByText('5,000 flags')).toBeInTheDocument();
   const rows = () => document.querySelectorAll('tr.flag-row').length;
   expect(rows()).toBeGreaterThan(10);
   expect(rows()).toBeLessThanOrEqual(200);
@@ -133,6 +220,16 @@ test('viewers see why they cannot archive', async () => {
   expect(archive).toHaveAccessibleDescription('Viewers cannot change flags');
 });
 
+test('the archive button follows what the server says the role may do', async () => {
+  server.role = 'editor';
+  server.rights = { changeFlags: false, administer: false };
+  mockApi(flagsApi(server));
+  renderApp('/flags/default');
+  const archive = await screen.findByRole('button', { name: 'Archive new-checkout' });
+  expect(archive).toBeDisabled();
+  expect(archive).toHaveAccessibleDescription('Editors cannot change flags');
+});
+
 test('archiving asks first, sends the version read, and reloads the list', async () => {
   let archived: Record<string, unknown> | null = null;
   server.flags = [flag('new-checkout', { version: 7 })];
@@ -151,6 +248,9 @@ test('archiving asks first, sends the version read, and reloads the list', async
   expect(archived).toEqual({ flagSet: 'default', key: 'new-checkout', expectedVersion: 7 });
   expect(screen.queryByRole('dialog')).not.toBeInTheDocument();
   expect(await screen.findByText('No flags match.')).toBeInTheDocument();
+  // The archived flag's tag is no longer offered.
+  await waitFor(() => { expect(within(screen.getByLabelText('Tag')).queryByRole('option', { name: 'checkout' })).not.toBeInTheDocument(); });
+  expect(screen.getByText('0 flags')).toBeInTheDocument();
 });
 
 test('a refused archive shows the server message and code in the dialog', async () => {

@@ -1,14 +1,19 @@
 // `/flags/:flagSet`: the flag set's flags, searchable, with live changes.
 import { useCallback, useMemo } from 'react';
+import { useQuery } from 'urql';
 import { useLocation, useParams, useSearch } from 'wouter';
+
+import { failureOf } from '../api/errors';
 
 import { ErrorNotice } from '../components/ErrorNotice';
 import { decodeParam, flagSetPath } from '../routing';
 import { FilterBar } from './FilterBar';
+import { FlagCount } from './FlagCount';
 import { FlagList } from './FlagList';
 import { FlagSetSwitcher } from './FlagSetSwitcher';
 import { LiveNotice } from './LiveNotice';
 import { type ListParams, formatListParams, parseListParams } from './listParams';
+import { FlagTagsQuery } from './operations';
 import { useFlagPages } from './useFlagPages';
 import { useOthersChanges } from './useOthersChanges';
 import { useWriteDenial } from './useWriteDenial';
@@ -28,6 +33,14 @@ function FlagSetFlags({ flagSet }: { flagSet: string }) {
     [flagSet, navigate],
   );
   const pages = useFlagPages(flagSet, params);
+  const [tags, refetchTags] = useQuery({ query: FlagTagsQuery, variables: { flagSet, includeArchived: params.archived } });
+  // A change to the flags may add or drop a tag: the options are read again
+  // with the list.
+  const { reload: reloadPages } = pages;
+  const reload = useCallback(() => {
+    reloadPages();
+    refetchTags({ requestPolicy: 'network-only' });
+  }, [reloadPages, refetchTags]);
   const changes = useOthersChanges(flagSet);
   const writeDenial = useWriteDenial(flagSet);
 
@@ -37,13 +50,17 @@ function FlagSetFlags({ flagSet }: { flagSet: string }) {
         <h1>Flags</h1>
         <FlagSetSwitcher flagSet={flagSet} />
       </div>
-      <FilterBar params={params} onChange={update} />
+      <FilterBar
+        params={params}
+        tags={{ tags: tags.data?.flagTags ?? null, failure: tags.error ? failureOf(tags.error) : null }}
+        onChange={update}
+      />
       {problems.length > 0 && (
         <p className="notice" role="status">
           Not applied from the address: {problems.join('; ')}.
         </p>
       )}
-      <LiveNotice changes={changes} onRefresh={pages.reload} subject={`flag set ${flagSet}`} />
+      <LiveNotice changes={changes} onRefresh={reload} subject={`flag set ${flagSet}`} />
       {pages.failure && pages.items.length === 0 ? (
         <>
           <ErrorNotice failure={pages.failure} what="The flags could not be loaded" />
@@ -52,7 +69,10 @@ function FlagSetFlags({ flagSet }: { flagSet: string }) {
           </button>
         </>
       ) : (
-        <FlagList flagSet={flagSet} pages={pages} writeDenial={writeDenial} />
+        <>
+          <FlagCount counts={pages.counts} />
+          <FlagList flagSet={flagSet} pages={pages} writeDenial={writeDenial} onChanged={reload} />
+        </>
       )}
       <p className="count" role="status">
         {pages.items.length} flag{pages.items.length === 1 ? '' : 's'} loaded{pages.complete ? '' : ', more below'}

@@ -11,12 +11,6 @@ export function metadataOf(definition: unknown): Record<string, unknown> {
   return {};
 }
 
-/** The flag's tags: the strings of `metadata.tags`. */
-export function tagsOf(definition: unknown): string[] {
-  const tags = metadataOf(definition).tags;
-  return Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
-}
-
 /** The flag's variants, by name. */
 export function variantsOf(definition: unknown): [string, unknown][] {
   if (typeof definition === 'object' && definition !== null && 'variants' in definition) {

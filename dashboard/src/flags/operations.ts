@@ -12,20 +12,27 @@ export const FlagSetsQuery = graphql(`
   }
 `);
 
-// Tags are read from the definition's `metadata.tags` here until the
-// server answers `Flag.tags`; state, tag and sort filters wait for the
-// `flags` query's arguments of the same names.
+// A page of the list. `totalCount` counts every flag matching the filters;
+// with `$countAll` (the first page of a filtered list) `unfiltered` counts
+// the flags the filters choose from, for "12 of 5,000 match".
 export const FlagListQuery = graphql(`
   query FlagList(
     $flagSet: String!
     $search: String
+    $state: FlagState
+    $tag: String
+    $sort: FlagSort!
     $after: String
     $first: Int!
     $includeArchived: Boolean!
+    $countAll: Boolean!
   ) {
     flags(
       flagSet: $flagSet
       search: $search
+      state: $state
+      tag: $tag
+      sort: $sort
       after: $after
       first: $first
       includeArchived: $includeArchived
@@ -38,10 +45,21 @@ export const FlagListQuery = graphql(`
         updatedAt
         archived
         locked
-        definition
+        tags
       }
       next
+      totalCount
     }
+    unfiltered: flags(flagSet: $flagSet, first: 1, includeArchived: $includeArchived) @include(if: $countAll) {
+      totalCount
+    }
+  }
+`);
+
+/** The tag filter's options. */
+export const FlagTagsQuery = graphql(`
+  query FlagTags($flagSet: String!, $includeArchived: Boolean!) {
+    flagTags(flagSet: $flagSet, includeArchived: $includeArchived)
   }
 `);
 

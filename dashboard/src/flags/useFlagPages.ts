@@ -14,17 +14,26 @@ export type FlagRow = FlagListData['flags']['items'][number];
 /** Flags per page (the server allows 1 to 100). */
 export const PAGE_SIZE = 100;
 
+/** Whether `params` narrow the list (the archived switch widens it instead). */
+export function filtersApplied(params: ListParams): boolean {
+  return params.search !== '' || params.state !== null || params.tag !== '';
+}
+
 /**
- * The `flags` query's variables for a page. The search text is sent; state,
- * tag and sort join it here once the server's `flags` query takes them.
+ * The `flags` query's variables for a page: the search, filters and sort,
+ * and on the first page of a filtered list, the count of what is filtered.
  */
 export function listVariables(flagSet: string, params: ListParams, after: string | null): FlagListQueryVariables {
   return {
     flagSet,
     search: params.search === '' ? null : params.search,
+    state: params.state,
+    tag: params.tag === '' ? null : params.tag,
+    sort: params.sort,
     after,
     first: PAGE_SIZE,
     includeArchived: params.archived,
+    countAll: after === null && filtersApplied(params),
   };
 }
 
@@ -37,10 +46,21 @@ interface Pages {
   complete: boolean;
   loading: boolean;
   failure: ApiFailure | null;
+  counts: FlagCounts | null;
+}
+
+/** How many flags there are, as of the latest page. */
+export interface FlagCounts {
+  /** The flags matching the search and filters, on all pages. */
+  matching: number;
+  /** The flags the filters choose from; `null` when no filter is applied. */
+  of: number | null;
 }
 
 export interface FlagPages {
   items: FlagRow[];
+  /** `null` until the first page is in. */
+  counts: FlagCounts | null;
   loading: boolean;
   complete: boolean;
   failure: ApiFailure | null;
@@ -60,7 +80,7 @@ export function useFlagPages(flagSet: string, params: ListParams): FlagPages {
   const latest = useRef(key);
 
   const fetchPage = useCallback(
-    (pageKey: string, after: string | null, prior: FlagRow[]) => {
+    (pageKey: string, after: string | null, prior: FlagRow[], counts: FlagCounts | null) => {
       void client
         .query(FlagListQuery, listVariables(flagSet, params, after), { requestPolicy: 'network-only' })
         .toPromise()
@@ -68,13 +88,22 @@ export function useFlagPages(flagSet: string, params: ListParams): FlagPages {
           // An answer for parameters no longer shown is dropped.
           if (latest.current !== pageKey) return;
           if (result.data) {
-            const { items, next } = result.data.flags;
-            setPages({ key: pageKey, items: [...prior, ...items], next: next ?? null, complete: next == null, loading: false, failure: null });
+            const { items, next, totalCount } = result.data.flags;
+            const of = result.data.unfiltered?.totalCount ?? counts?.of ?? null;
+            setPages({
+              key: pageKey,
+              items: [...prior, ...items],
+              next: next ?? null,
+              complete: next == null,
+              loading: false,
+              failure: null,
+              counts: { matching: totalCount, of },
+            });
           } else {
             const failure = result.error
               ? failureOf(result.error)
               : { message: 'the server sent no flags', code: 'EMPTY_ANSWER' };
-            setPages({ key: pageKey, items: prior, next: after, complete: false, loading: false, failure });
+            setPages({ key: pageKey, items: prior, next: after, complete: false, loading: false, failure, counts });
           }
         });
     },
@@ -83,14 +112,14 @@ export function useFlagPages(flagSet: string, params: ListParams): FlagPages {
 
   useEffect(() => {
     latest.current = key;
-    fetchPage(key, null, []);
+    fetchPage(key, null, [], null);
   }, [key, fetchPage]);
 
   const current = pages?.key === key ? pages : null;
   const resume = useCallback(
     (page: Pages) => {
       setPages({ ...page, loading: true, failure: null });
-      fetchPage(page.key, page.next, page.items);
+      fetchPage(page.key, page.next, page.items, page.counts);
     },
     [fetchPage],
   );
@@ -104,6 +133,7 @@ export function useFlagPages(flagSet: string, params: ListParams): FlagPages {
 
   return {
     items: current?.items ?? [],
+    counts: current?.counts ?? null,
     loading: current === null || current.loading,
     complete: current?.complete ?? false,
     failure: current?.failure ?? null,

@@ -1,7 +1,7 @@
 // The rollout tab: sliders named by variant and announced by percentage,
 // moved with the keyboard, the share of users the edit moves, the save
 // with the version read, and what a viewer sees.
-import { configure, screen, waitFor, within } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 
@@ -11,10 +11,6 @@ import { type Answer, FakeSocket, errorBody, mockApi, renderApp } from '../test/
 // The tab is loaded on demand; loading it here first keeps its first
 // render from waiting on the module's transformation.
 import './RolloutTab';
-
-// The first render of a file loads the app and its tab on demand, which
-// takes longer than Testing Library's default wait under a loaded run.
-configure({ asyncUtilTimeout: 5000 });
 
 let server: FakeEditing;
 

@@ -1,7 +1,7 @@
 // The rule builder as a person uses it: each kind of condition built from
 // the form into JSONLogic that the JSON editor then shows, rules read back
 // into the form, and rules too complex for it.
-import { configure, screen, waitFor, within } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 
@@ -12,10 +12,6 @@ import { FakeSocket, mockApi, renderApp } from '../test/harness';
 // render from waiting on the modules' transformation.
 import './BuilderTab';
 import './TargetingTab';
-
-// The first render of a file loads the app and its tab on demand, which
-// takes longer than Testing Library's default wait under a loaded run.
-configure({ asyncUtilTimeout: 5000 });
 
 let server: FakeEditing;
 // Typing without a pause between keys: the builder's forms are long.

@@ -1,7 +1,7 @@
 // The targeting editor: JSON syntax errors located as the user types, the
 // server compiler's findings beside their lines and in a list, no save of
 // an invalid rule, the save with the version read, and a refused save.
-import { configure, screen, waitFor, within } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 
@@ -12,10 +12,6 @@ import { FakeSocket, mockApi, renderApp } from '../test/harness';
 // The tab is loaded on demand; loading it here first keeps its first
 // render from waiting on the module's transformation.
 import './TargetingTab';
-
-// The first render of a file loads the app and its tab on demand, which
-// takes longer than Testing Library's default wait under a loaded run.
-configure({ asyncUtilTimeout: 5000 });
 
 let server: FakeEditing;
 

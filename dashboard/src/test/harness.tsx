@@ -130,8 +130,34 @@ export function renderApp(url: string) {
   );
 }
 
-/** The answer naming the token's role, as the server refuses a non-admin the token list. */
-export function roleAnswer(name: string, role: string): Answer {
-  // The server quotes the name as Rust debug-prints a string (like JSON for these names).
-  return { body: errorBody(`token ${JSON.stringify(name)} has role ${role}, this needs admin`, "FORBIDDEN") };
+/** Whether the role may change flags and administer, as the server reports it. */
+export interface FakeRights {
+  changeFlags: boolean;
+  administer: boolean;
+}
+
+/** The rights the server gives each role (viewer < editor < admin). */
+export function rightsOf(role: string): FakeRights {
+  return { changeFlags: role === 'editor' || role === 'admin', administer: role === 'admin' };
+}
+
+/** The server's answer to the `Viewer` query for a token. */
+export function viewerAnswer(name: string, role: string, rights: FakeRights = rightsOf(role)): Answer {
+  const permission = (allowed: boolean, neededRole: string) => ({ __typename: 'Permission', allowed, neededRole });
+  return {
+    body: {
+      data: {
+        viewer: {
+          __typename: 'Viewer',
+          name,
+          role,
+          can: {
+            __typename: 'ViewerRights',
+            changeFlags: permission(rights.changeFlags, 'editor'),
+            administer: permission(rights.administer, 'admin'),
+          },
+        },
+      },
+    },
+  };
 }
