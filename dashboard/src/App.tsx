@@ -8,16 +8,14 @@ import { useSession } from './auth/SessionProvider';
 import { SignInScreen } from './auth/SignInScreen';
 import { ViewerGate } from './auth/ViewerGate';
 import { ToastProvider } from './components/Toasts';
-import { FlagOverview } from './flags/FlagOverview';
+import { FlagScreen } from './flags/FlagScreen';
 import { FlagsScreen } from './flags/FlagsScreen';
 import { HomeRedirect } from './flags/HomeRedirect';
 import { Layout } from './Layout';
 import { SIGN_IN_PATH, signInPath } from './routing';
 
-// Screens beyond the flag list load when first shown.
+// The audit log loads when first shown (the flag screen loads its tabs so).
 const AuditLog = lazy(() => import('./audit/AuditLog').then((m) => ({ default: m.AuditLog })));
-const FlagDebugger = lazy(() => import('./debugger/FlagDebugger').then((m) => ({ default: m.FlagDebugger })));
-const FlagHistory = lazy(() => import('./history/FlagHistory').then((m) => ({ default: m.FlagHistory })));
 
 export function App() {
   return (
@@ -52,14 +50,8 @@ function SignedIn() {
             <Route path="/flags/:flagSet">
               <FlagsScreen />
             </Route>
-            <Route path="/flags/:flagSet/:key">
-              <FlagOverview />
-            </Route>
-            <Route path="/flags/:flagSet/:key/history">
-              <FlagHistory />
-            </Route>
-            <Route path="/flags/:flagSet/:key/debug">
-              <FlagDebugger />
+            <Route path="/flags/:flagSet/:key/:tab?">
+              <FlagScreen />
             </Route>
             <Route path={AUDIT_PATH}>
               <AuditLog />

@@ -45,6 +45,11 @@ export function flagPath(flagSet: string, key: string): string {
   return `${flagSetPath(flagSet)}/${encodeURIComponent(key)}`;
 }
 
+/** A tab of the flag screen (`rollout`, `targeting`, `builder`); the overview without one. */
+export function flagTabPath(flagSet: string, key: string, tab?: string): string {
+  return tab ? `${flagPath(flagSet, key)}/${tab}` : flagPath(flagSet, key);
+}
+
 export const SIGN_IN_PATH = '/sign-in';
 
 /** The sign-in path that returns to `next` afterwards. */

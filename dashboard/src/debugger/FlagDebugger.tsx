@@ -1,19 +1,17 @@
-// `/flags/:flagSet/:key/debug`: the evaluation debugger. A context is
-// written (JSON, with a quick field for `targetingKey`, or picked from the
-// recent ones), the stored flag is evaluated for it on the server, and the
-// answer is shown with the decision path drawn over the targeting rule.
+// The flag screen's debugger tab (`/flags/:flagSet/:key/debug`): the
+// evaluation debugger. A context is written (JSON, with a quick field for
+// `targetingKey`, or picked from the recent ones), the stored flag is
+// evaluated for it on the server, and the answer is shown with the decision
+// path drawn over the targeting rule.
 import { type KeyboardEvent, type SyntheticEvent, useId, useMemo, useState } from 'react';
 import { useClient, useQuery } from 'urql';
-import { Link, useParams } from 'wouter';
 
 import { type ApiFailure, failureOf } from '../api/errors';
 import { useSession } from '../auth/SessionProvider';
 import { JsonValue } from '../components/ChangeDiff';
 import { Gated } from '../components/Denied';
 import { ErrorNotice } from '../components/ErrorNotice';
-import { FlagTabs } from '../flags/FlagTabs';
 import type { EvaluateQuery as EvaluateData } from '../gql/graphql';
-import { decodeParam, flagSetPath } from '../routing';
 import { DecisionPath } from './DecisionPath';
 import { RecentContexts } from './RecentContexts';
 import { formatContext, readContext, targetingKeyOf, withTargetingKey } from './contextText';
@@ -22,22 +20,8 @@ import { DebuggerRuleQuery, EvaluateQuery } from './operations';
 import { forgetContexts, recentContexts, rememberContext } from './recentContexts';
 import './debugger.css';
 
-export function FlagDebugger() {
-  const params = useParams<{ flagSet: string; key: string }>();
-  const flagSet = decodeParam(params.flagSet);
-  const key = decodeParam(params.key);
-  return <Debugger key={`${flagSet}\n${key}`} flagSet={flagSet} flagKey={key} />;
-}
-
-interface Run {
-  pending: boolean;
-  /** The context of the answer shown, as compact JSON. */
-  context: string | null;
-  answer: EvaluateData | null;
-  failure: ApiFailure | null;
-}
-
-function Debugger({ flagSet, flagKey }: { flagSet: string; flagKey: string }) {
+/** The flag screen mounts it anew for each flag. */
+export function FlagDebugger({ flagSet, flagKey }: { flagSet: string; flagKey: string }) {
   const client = useClient();
   const { token } = useSession();
   const [ruleResult] = useQuery({ query: DebuggerRuleQuery, variables: { flagSet, key: flagKey } });
@@ -97,14 +81,6 @@ function Debugger({ flagSet, flagKey }: { flagSet: string; flagKey: string }) {
 
   return (
     <>
-      <p>
-        <Link href={flagSetPath(flagSet)}>← Flags of {flagSet}</Link>
-      </p>
-      <div className="screen-head">
-        <h1>{flagKey}</h1>
-        {flag && <span className="count">version {flag.version}</span>}
-      </div>
-      <FlagTabs flagSet={flagSet} flagKey={flagKey} />
       <h2>Evaluation debugger</h2>
       <p className="help">
         Evaluates the flag as stored now, on the server, for a context you write; nothing is changed or recorded.
@@ -213,6 +189,14 @@ function Debugger({ flagSet, flagKey }: { flagSet: string; flagKey: string }) {
       </section>
     </>
   );
+}
+
+interface Run {
+  pending: boolean;
+  /** The context of the answer shown, as compact JSON. */
+  context: string | null;
+  answer: EvaluateData | null;
+  failure: ApiFailure | null;
 }
 
 /** What the reader should know about the path drawn. */

@@ -1,60 +1,15 @@
-// `/flags/:flagSet/:key`: one flag's variants, state, metadata and
-// version, with its kill switch.
-import { useQuery, useMutation } from 'urql';
-import { Link, useParams } from 'wouter';
+// The flag screen's overview (`/flags/:flagSet/:key`): one flag's
+// variants, state, metadata and version, with its kill switch.
+import { useMutation } from 'urql';
 
-import { failureOf } from '../api/errors';
 import { ConfirmAction } from '../components/ConfirmAction';
-import { ErrorNotice } from '../components/ErrorNotice';
-import { decodeParam, flagSetPath } from '../routing';
-import { FlagTabs } from './FlagTabs';
-import { LiveNotice } from './LiveNotice';
+import type { ShownFlag } from './FlagScreen';
 import { formatTime, jsonText, metadataOf, variantsOf } from './flagFields';
-import { FlagOverviewQuery, KillSwitchMutation } from './operations';
+import { KillSwitchMutation } from './operations';
 import { RestoreButton } from './RestoreButton';
-import { useOthersChanges } from './useOthersChanges';
-import { useWriteDenial } from './useWriteDenial';
 
-export function FlagOverview() {
-  const params = useParams<{ flagSet: string; key: string }>();
-  const flagSet = decodeParam(params.flagSet);
-  const key = decodeParam(params.key);
-  return <Overview key={`${flagSet}\n${key}`} flagSet={flagSet} flagKey={key} />;
-}
-
-function Overview({ flagSet, flagKey }: { flagSet: string; flagKey: string }) {
-  const [{ data, error, fetching }, refetch] = useQuery({
-    query: FlagOverviewQuery,
-    variables: { flagSet, key: flagKey },
-  });
+export function FlagOverview({ flagSet, flag, writeDenial }: { flagSet: string; flag: ShownFlag; writeDenial: string | null }) {
   const [, killSwitch] = useMutation(KillSwitchMutation);
-  const changes = useOthersChanges(flagSet, flagKey);
-  const writeDenial = useWriteDenial(flagSet);
-  const back = (
-    <p>
-      <Link href={flagSetPath(flagSet)}>← Flags of {flagSet}</Link>
-    </p>
-  );
-
-  if (error && !data) {
-    return (
-      <>
-        {back}
-        <h1>{flagKey}</h1>
-        <ErrorNotice failure={failureOf(error)} what="The flag could not be loaded" />
-      </>
-    );
-  }
-  if (!data) {
-    return (
-      <>
-        {back}
-        <h1>{flagKey}</h1>
-        <p role="status">Loading…</p>
-      </>
-    );
-  }
-  const flag = data.flag;
   const variants = variantsOf(flag.definition);
   const metadata = Object.entries(metadataOf(flag.definition));
   const killDenial =
@@ -63,19 +18,6 @@ function Overview({ flagSet, flagKey }: { flagSet: string; flagKey: string }) {
 
   return (
     <>
-      {back}
-      <div className="screen-head">
-        <h1>{flag.key}</h1>
-        <span className={`state state-${flag.state.toLowerCase()}`}>{flag.state}</span>
-        {flag.archived && <span className="badge">archived</span>}
-        {fetching && <span role="status">Refreshing…</span>}
-      </div>
-      <FlagTabs flagSet={flagSet} flagKey={flag.key} />
-      <LiveNotice
-        changes={changes}
-        onRefresh={() => { refetch({ requestPolicy: 'network-only' }); }}
-        subject="this flag"
-      />
       {flag.archived && (
         <div className="notice">
           This flag is archived: evaluation no longer serves it.{' '}

@@ -1,32 +1,24 @@
-// The navigation between a flag's screens (overview, history, debugger,
-// ...), from the one list in tabs.ts; the current screen is marked.
-import { Link, useLocation } from 'wouter';
+// The navigation between the flag screen's tabs, from the one list in
+// tabs.ts; the tab shown is marked.
+import { Link } from 'wouter';
 
-import { FLAG_TABS, flagTabPath } from './tabs';
+import { flagTabPath } from '../routing';
+import { FLAG_TABS } from './tabs';
 import './flagTabs.css';
 
-export function FlagTabs({ flagSet, flagKey }: { flagSet: string; flagKey: string }) {
-  const [location] = useLocation();
+/** `current` is the tab shown, `undefined` for the overview. */
+export function FlagTabs({ flagSet, flagKey, current }: { flagSet: string; flagKey: string; current: string | undefined }) {
   return (
     <nav aria-label="Flag" className="flag-tabs">
       <ul>
-        {FLAG_TABS.map((tab) => {
-          const href = flagTabPath(flagSet, flagKey, tab.suffix);
-          const current = samePath(location, href);
-          return (
-            <li key={tab.suffix}>
-              <Link href={href} aria-current={current ? 'page' : undefined}>
-                {tab.label}
-              </Link>
-            </li>
-          );
-        })}
+        {FLAG_TABS.map((t) => (
+          <li key={t.label}>
+            <Link href={flagTabPath(flagSet, flagKey, t.tab)} aria-current={t.tab === current ? 'page' : undefined}>
+              {t.label}
+            </Link>
+          </li>
+        ))}
       </ul>
     </nav>
   );
-}
-
-/** Whether the router's location (encoded, `%` escaped once more) is `href`. */
-function samePath(location: string, href: string): boolean {
-  return location === href || location === href.replace(/%/g, '%25');
 }

@@ -1,31 +1,25 @@
-// The tabs of a flag's screens, in order: each is a path below the flag's
-// own (`/flags/:flagSet/:key` + suffix), routed in App.tsx. A new screen of
-// a flag adds one entry here and its route there.
-import { flagPath } from '../routing';
+// The tabs of the flag screen, in order: each is a path below the flag's
+// own (`/flags/:flagSet/:key/:tab`, the overview without one), shown by
+// FlagScreen.tsx. A new view of a flag adds one entry here and its body
+// there.
+import { flagTabPath } from '../routing';
 
 export interface FlagTab {
   label: string;
-  /** The path below the flag's, `''` for the overview. */
-  suffix: string;
+  /** The path segment below the flag's; none for the overview. */
+  tab?: string;
 }
 
 export const FLAG_TABS: readonly FlagTab[] = [
-  { label: 'Overview', suffix: '' },
-  { label: 'History', suffix: '/history' },
-  { label: 'Debugger', suffix: '/debug' },
+  { label: 'Overview' },
+  { label: 'Rollout', tab: 'rollout' },
+  { label: 'Targeting', tab: 'targeting' },
+  { label: 'Rule builder', tab: 'builder' },
+  { label: 'History', tab: 'history' },
+  { label: 'Debugger', tab: 'debug' },
 ];
-
-/** The path of one of a flag's screens. */
-export function flagTabPath(flagSet: string, key: string, suffix: string): string {
-  return flagPath(flagSet, key) + suffix;
-}
 
 /** A flag's history. */
 export function flagHistoryPath(flagSet: string, key: string): string {
-  return flagTabPath(flagSet, key, '/history');
-}
-
-/** A flag's evaluation debugger. */
-export function flagDebugPath(flagSet: string, key: string): string {
-  return flagTabPath(flagSet, key, '/debug');
+  return flagTabPath(flagSet, key, 'history');
 }

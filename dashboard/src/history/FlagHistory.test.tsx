@@ -1,7 +1,8 @@
 // A flag's history: the timeline and its diffs, out-of-band changes,
 // paging, rollback with its confirmation, progress, success and refusal,
-// what a viewer may not do, and the tabs that lead here.
-import { screen, waitFor, within } from '@testing-library/react';
+// what a viewer may not do, the flag screen's refresh, and the tabs that
+// lead here.
+import { act, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 
@@ -206,6 +207,24 @@ test('a history that cannot be loaded shows the server message and code, and can
   fail = false;
   await userEvent.click(screen.getByRole('button', { name: 'Try again' }));
   expect(await entry('Version 3: kill switch')).toBeInTheDocument();
+});
+
+test('a change by someone else offers a refresh that loads the flag and its history again', async () => {
+  mockApi(auditApi(server));
+  renderApp('/flags/default/new-checkout/history');
+  expect(await entry('Version 3: kill switch')).toBeInTheDocument();
+  await waitFor(() => { expect(FakeSocket.opened[0]?.subscriptions).toHaveLength(1); });
+  const socket = FakeSocket.opened[0];
+  const id = socket?.subscriptions[0] ?? '';
+  act(() => { socket?.next(id, { flagChanges: { flagSet: 'default', flag: 'new-checkout', action: 'update', actor: 'bob' } }); });
+  expect(await screen.findByText(/bob changed/)).toHaveTextContent('bob changed new-checkout (update). Refresh');
+
+  server.events = [...server.events, event(4, { actor: 'bob' })];
+  server.flags = server.flags.map((f) => ({ ...f, version: 4 }));
+  await userEvent.click(screen.getByRole('button', { name: 'Refresh' }));
+  const newest = await entry('Version 4: updated');
+  expect(within(newest).getByRole('button', { name: 'Roll back to version 4' })).toHaveAccessibleDescription('This is the current version');
+  expect(screen.getByText(/Live: changes by others/)).toBeInTheDocument();
 });
 
 test('the flag’s tabs lead from its overview to its history and its debugger', async () => {

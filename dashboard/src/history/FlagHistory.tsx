@@ -1,21 +1,15 @@
-// `/flags/:flagSet/:key/history`: the flag's audit timeline, newest first
-// and paged, each change with who made it, when, and a readable diff, and
-// a rollback to any version written through Ensign.
+// The flag screen's history tab (`/flags/:flagSet/:key/history`): the
+// flag's audit timeline, newest first and paged, each change with who made
+// it, when, and a readable diff, and a rollback to any version written
+// through Ensign.
 import { useCallback, useMemo } from 'react';
-import { useClient, useQuery } from 'urql';
-import { Link, useParams } from 'wouter';
+import { useClient } from 'urql';
 
 import { failureOf } from '../api/errors';
 import type { AuditEvent } from '../audit/eventText';
-import { ErrorNotice } from '../components/ErrorNotice';
 import { LoadMore } from '../components/LoadMore';
 import { type LoadPage, useCursorPages } from '../components/useCursorPages';
-import { FlagTabs } from '../flags/FlagTabs';
-import { LiveNotice } from '../flags/LiveNotice';
-import { FlagOverviewQuery } from '../flags/operations';
-import { useOthersChanges } from '../flags/useOthersChanges';
-import { useWriteDenial } from '../flags/useWriteDenial';
-import { decodeParam, flagSetPath } from '../routing';
+import type { ShownFlag } from '../flags/FlagScreen';
 import { HistoryEntry } from './HistoryEntry';
 import { FlagHistoryQuery } from './operations';
 import type { CurrentFlag } from './rollback';
@@ -24,18 +18,20 @@ import './history.css';
 /** History entries per page (the server allows 1 to 100). */
 export const HISTORY_PAGE_SIZE = 20;
 
-export function FlagHistory() {
-  const params = useParams<{ flagSet: string; key: string }>();
-  const flagSet = decodeParam(params.flagSet);
-  const key = decodeParam(params.key);
-  return <History key={`${flagSet}\n${key}`} flagSet={flagSet} flagKey={key} />;
-}
-
-function History({ flagSet, flagKey }: { flagSet: string; flagKey: string }) {
+/** `refreshes` counts the user's refreshes of the flag screen; each loads the timeline again. */
+export function FlagHistory({
+  flagSet,
+  flag,
+  writeDenial,
+  refreshes,
+}: {
+  flagSet: string;
+  flag: ShownFlag;
+  writeDenial: string | null;
+  refreshes: number;
+}) {
   const client = useClient();
-  const [flagResult] = useQuery({ query: FlagOverviewQuery, variables: { flagSet, key: flagKey } });
-  const writeDenial = useWriteDenial(flagSet);
-  const changes = useOthersChanges(flagSet, flagKey);
+  const flagKey = flag.key;
 
   const load = useCallback<LoadPage<AuditEvent>>(
     async (beforeId) => {
@@ -58,29 +54,16 @@ function History({ flagSet, flagKey }: { flagSet: string; flagKey: string }) {
     },
     [client, flagSet, flagKey],
   );
-  const pages = useCursorPages(`${flagSet}\n${flagKey}`, load);
+  const pages = useCursorPages(`${refreshes}\n${flagSet}\n${flagKey}`, load);
 
-  const flag = flagResult.data?.flag;
-  const current = useMemo<CurrentFlag | null>(
-    () => (flag ? { version: flag.version, definition: flag.definition } : null),
-    [flag],
+  const current = useMemo<CurrentFlag>(
+    () => ({ version: flag.version, definition: flag.definition }),
+    [flag.version, flag.definition],
   );
 
   return (
     <>
-      <p>
-        <Link href={flagSetPath(flagSet)}>← Flags of {flagSet}</Link>
-      </p>
-      <div className="screen-head">
-        <h1>{flagKey}</h1>
-        {flag && <span className="count">version {flag.version}</span>}
-      </div>
-      <FlagTabs flagSet={flagSet} flagKey={flagKey} />
       <h2>History</h2>
-      <LiveNotice changes={changes} onRefresh={pages.reload} subject="this flag" />
-      {flagResult.error && !flag && (
-        <ErrorNotice failure={failureOf(flagResult.error)} what="The flag could not be loaded" />
-      )}
       {pages.items.length === 0 && !pages.loading && !pages.failure ? (
         <p className="empty">No recorded changes.</p>
       ) : (
