@@ -140,6 +140,7 @@ impl Socket {
 struct Node {
     addr: SocketAddr,
     sockets: Sockets,
+    commits: broadcast::Sender<store::Commit>,
 }
 
 impl Node {
@@ -148,11 +149,30 @@ impl Node {
             store: store.clone(),
             commits: broadcast::channel(64).0,
         };
+        let commits = admin.commits.clone();
         let sockets = Sockets::new(store.clone());
         let routes = routes_with_sockets(admin, ReadOnlySets::default(), sockets.clone());
         Node {
             addr: serve(routes).await,
             sockets,
+            commits,
+        }
+    }
+
+    /// Waits until `count` subscriptions listen to this node's commits: a
+    /// socket runs its operations concurrently, so a subscription sent
+    /// before a write may start after it.
+    async fn subscribed(&self, count: usize) {
+        let listening = async {
+            while self.commits.receiver_count() < count {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        if tokio::time::timeout(WAIT, listening).await.is_err() {
+            panic!(
+                "{} of {count} subscriptions started",
+                self.commits.receiver_count()
+            );
         }
     }
 
@@ -276,6 +296,7 @@ async fn revoking_a_token_closes_its_sockets_before_the_answer() {
         assert_eq!(node.sockets.open_for(tokens.mallory_id), 1);
         assert!(mallory.subscribe("changes", FLAG_CHANGES).await);
         assert!(grace.subscribe("changes", FLAG_CHANGES).await);
+        node.subscribed(2).await;
         assert!(mallory.subscribe("q", "{ flagSets { key } }").await);
         let sets = mallory.result("q").await;
         assert_eq!(sets["data"]["flagSets"][0]["key"], "production", "{sets}");
