@@ -163,6 +163,9 @@ struct Inner {
     /// Whether the last pass failed to reach Redis, so that an outage is
     /// logged when it starts and when it ends.
     failing: SyncMutex<bool>,
+    /// The version this publisher last wrote (or found written) per flag
+    /// set, so that a commit made through its store is written once.
+    written: SyncMutex<HashMap<String, i64>>,
 }
 
 /// Moves a flag set's `latest` pointer to a newer version, atomically with
@@ -218,6 +221,7 @@ impl Publisher {
                 pass: Mutex::new(()),
                 alerted: SyncMutex::new(HashMap::new()),
                 failing: SyncMutex::new(false),
+                written: SyncMutex::new(HashMap::new()),
             }),
         })
     }
@@ -303,11 +307,25 @@ impl Publisher {
     async fn pass(&self) -> Result<Pass, PublishError> {
         let woke = timestamp_micros();
         let inner = &self.inner;
+        let mut connection = inner.pool.get().await.map_err(PublishError::Connect)?;
+        let connection = &mut *connection;
+        let mut pass = Pass::default();
+
+        // Commits made through this store go first: their documents are in
+        // memory, so they reach the nodes without waiting for the list of
+        // flag sets. The full pass below then finds them written (or
+        // refuses them, if they do not compile).
+        for (flag_set, version) in inner.store.committed_versions() {
+            if self.written_version(&flag_set) < version {
+                let first = Attempt::Committed { woke };
+                self.publish(connection, &flag_set, version, first, &mut pass)
+                    .await?;
+            }
+        }
+
         let sets = inner.store.flag_sets().await?;
         let (archived, live): (Vec<FlagSetRecord>, Vec<FlagSetRecord>) =
             sets.into_iter().partition(|set| set.archived);
-        let mut connection = inner.pool.get().await.map_err(PublishError::Connect)?;
-        let connection = &mut *connection;
         let whole_pass = |source| PublishError::Redis {
             flag_set: String::new(),
             source,
@@ -325,7 +343,7 @@ impl Publisher {
             }
         }
         if live.is_empty() {
-            return Ok(Pass::default());
+            return Ok(pass);
         }
 
         // What Redis holds: the lowest `latest` version over the formats,
@@ -361,7 +379,6 @@ impl Publisher {
             }
         }
 
-        let mut pass = Pass::default();
         for (set, held) in live.iter().zip(held) {
             if set.version <= held {
                 if set.published_version < set.version {
@@ -369,49 +386,92 @@ impl Publisher {
                     // stopped before recording it.
                     inner.store.mark_published(&set.key, set.version).await?;
                 }
+                self.record_written(&set.key, set.version);
                 continue;
             }
-            // The SDK keys are read beside the document rather than after
-            // it: a round of store reads less on the way to the nodes.
-            let (document, access) = tokio::try_join!(
-                inner.store.document_to_publish(&set.key, set.version),
-                inner.store.access(&set.key)
-            )?;
-            let Document {
-                version,
-                content: document,
-                errors,
-            } = document;
-            if version <= held {
-                continue;
-            }
-            if !errors.is_empty() {
-                self.alert(&set.key, version, &errors);
-                pass.refused.push((set.key.clone(), version));
-                continue;
-            }
-            let read = timestamp_micros();
-            let publication =
-                Publication::new(set.key.clone(), version, document).with_access(access);
-            let mut moved = false;
-            for names in &inner.keys {
-                moved |= self.write(connection, names, &publication).await?;
-            }
-            tracing::debug!(
-                target: TIMING_TARGET,
-                flag_set = %set.key,
-                version,
-                woke_us = woke,
-                read_us = read,
-                written_us = timestamp_micros(),
-                "Publication written."
-            );
-            inner.store.mark_published(&set.key, version).await?;
-            if moved {
-                pass.published.push((set.key.clone(), version));
-            }
+            let attempt = Attempt::Behind { held, woke };
+            self.publish(connection, &set.key, set.version, attempt, &mut pass)
+                .await?;
         }
         Ok(pass)
+    }
+
+    /// Publishes flag set `flag_set` at `version` (or at the later version
+    /// the store holds when it has to read the document) as `attempt`
+    /// says, and records the outcome in `pass`.
+    async fn publish(
+        &self,
+        connection: &mut redis::aio::MultiplexedConnection,
+        flag_set: &str,
+        version: i64,
+        attempt: Attempt,
+        pass: &mut Pass,
+    ) -> Result<(), PublishError> {
+        let inner = &self.inner;
+        let Document {
+            version,
+            content: document,
+            errors,
+            access,
+        } = inner.store.document_to_publish(flag_set, version).await?;
+        let (held, woke) = match attempt {
+            Attempt::Committed { woke } => (0, woke),
+            Attempt::Behind { held, woke } => (held, woke),
+        };
+        if version <= held {
+            return Ok(());
+        }
+        if !errors.is_empty() {
+            if let Attempt::Committed { .. } = attempt {
+                return Ok(());
+            }
+            self.alert(flag_set, version, &errors);
+            pass.refused.push((flag_set.to_owned(), version));
+            return Ok(());
+        }
+        let read = timestamp_micros();
+        let publication =
+            Publication::new(flag_set.to_owned(), version, document).with_access(access);
+        let mut moved = false;
+        for names in &inner.keys {
+            moved |= self.write(connection, names, &publication).await?;
+        }
+        tracing::debug!(
+            target: TIMING_TARGET,
+            %flag_set,
+            version,
+            woke_us = woke,
+            read_us = read,
+            written_us = timestamp_micros(),
+            "Publication written."
+        );
+        self.record_written(flag_set, version);
+        inner.store.mark_published(flag_set, version).await?;
+        if moved {
+            pass.published.push((flag_set.to_owned(), version));
+        }
+        Ok(())
+    }
+
+    /// The version this publisher last wrote or found written for
+    /// `flag_set`; 0 for none.
+    fn written_version(&self, flag_set: &str) -> i64 {
+        let written = self
+            .inner
+            .written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        written.get(flag_set).copied().unwrap_or(0)
+    }
+
+    fn record_written(&self, flag_set: &str, version: i64) {
+        let mut written = self
+            .inner
+            .written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let held = written.entry(flag_set.to_owned()).or_insert(0);
+        *held = (*held).max(version);
     }
 
     /// Runs the publish script for one format. Returns whether the pointer
@@ -482,6 +542,25 @@ impl Publisher {
             "Flag set does not compile; evaluation nodes keep its last published version."
         );
     }
+}
+
+/// Why a pass publishes a flag set.
+#[derive(Debug, Clone, Copy)]
+enum Attempt {
+    /// This store committed the version: its document is in memory, and one
+    /// that does not compile is left to the full pass, which refuses it.
+    Committed {
+        /// When the pass started, as a [`timestamp_micros`].
+        woke: u64,
+    },
+    /// The store's version is ahead of `held`, the lowest version Redis
+    /// holds over the formats.
+    Behind {
+        /// The lowest version Redis holds; 0 when not asked.
+        held: i64,
+        /// When the pass started, as a [`timestamp_micros`].
+        woke: u64,
+    },
 }
 
 /// An error with its causes, for one log line.

@@ -13,7 +13,8 @@ use super::StoreError;
 use super::entity::{flag, flag_set, segment};
 
 /// The flags and segments of flag set `set_id`, read in the writer's
-/// transaction (after `lock_flag_set`), as every write checks them.
+/// transaction (after `lock_flag_set` or `Store::begin_write_on`), as every
+/// write checks them.
 pub(crate) async fn set_rows(
     txn: &DatabaseTransaction,
     set_id: i64,

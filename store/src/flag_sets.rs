@@ -123,6 +123,29 @@ impl Store {
         }
         Ok(txn)
     }
+
+    /// Starts a write transaction on flag set `key` and loads it as
+    /// [`lock_flag_set`] does. On PostgreSQL the statement that locks the
+    /// row also marks the transaction as Ensign's own, as
+    /// [`Store::begin_write`] does: one round trip to the database less on
+    /// the way of every flag write.
+    pub(crate) async fn begin_write_on(
+        &self,
+        key: &str,
+    ) -> Result<(DatabaseTransaction, flag_set::Model), StoreError> {
+        let txn = self.db.begin().await?;
+        let mut query = flag_set::Entity::find().filter(flag_set::Column::Key.eq(key));
+        if txn.get_database_backend() == DbBackend::Postgres {
+            query = query
+                .expr_as(
+                    Expr::cust("set_config('ensign.in_band', 'on', true)"),
+                    "in_band",
+                )
+                .lock_exclusive();
+        }
+        let set = live(query.one(&txn).await?, key)?;
+        Ok((txn, set))
+    }
 }
 
 /// Loads a flag set for writing. On PostgreSQL the row is locked until the
@@ -137,7 +160,12 @@ pub(crate) async fn lock_flag_set(
     if txn.get_database_backend() == DbBackend::Postgres {
         query = query.lock_exclusive();
     }
-    match query.one(txn).await? {
+    live(query.one(txn).await?, key)
+}
+
+/// The flag set loaded for a write, or the error that there is no live one.
+fn live(set: Option<flag_set::Model>, key: &str) -> Result<flag_set::Model, StoreError> {
+    match set {
         Some(set) if !set.archived => Ok(set),
         _ => Err(StoreError::FlagSetNotFound {
             key: key.to_owned(),
@@ -146,8 +174,9 @@ pub(crate) async fn lock_flag_set(
 }
 
 /// Increases a flag set's version by one and returns the new version.
-/// `set` must have been loaded with [`lock_flag_set`] in `txn`, so its
-/// version is current and the new one is known without reading it back;
+/// `set` must have been loaded with [`lock_flag_set`] (or
+/// [`Store::begin_write_on`]) in `txn`, so its version is current and the
+/// new one is known without reading it back;
 /// the `UPDATE` checks it all the same.
 pub(crate) async fn bump_version(
     txn: &DatabaseTransaction,

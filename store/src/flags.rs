@@ -11,7 +11,8 @@ use time::OffsetDateTime;
 use super::audit::{self, Action, Entry, Subject};
 use super::document::{Finding, check_change, document, findings, set_rows};
 use super::entity::{audit_event, flag, flag_set};
-use super::flag_sets::{bump_version, lock_flag_set};
+use super::flag_sets::bump_version;
+use super::tokens::{access_of, sdk_tokens};
 use super::{Actor, Document, FlagKey, FlagRecord, Store, StoreError};
 
 /// The content of a flag write.
@@ -126,97 +127,154 @@ impl Store {
         change: FlagChange<'_>,
     ) -> Result<FlagRecord, StoreError> {
         let key: FlagKey = key.try_into()?;
-        let key = key.as_str();
-        let txn = self.begin_write().await?;
-        let set = lock_flag_set(&txn, flag_set).await?;
-        let (flags, segments) = set_rows(&txn, set.id).await?;
-        let current = flags.iter().find(|f| f.key == key).cloned();
-        let action = change.action();
-        match (&current, change.expected_version()) {
-            (Some(_), None) if matches!(change, FlagChange::Create(_)) => {
-                return Err(StoreError::AlreadyExists {
-                    kind: "flag",
-                    key: key.to_owned(),
-                });
-            }
-            (Some(flag), Some(expected)) if flag.version != expected => {
-                return Err(StoreError::Conflict {
-                    key: key.to_owned(),
-                    expected,
-                    actual: flag.version,
-                });
-            }
-            (None, _) if !matches!(change, FlagChange::Create(_)) => {
+        let (txn, set) = self.begin_write_on(flag_set).await?;
+        // The flag set's SDK keys, read on another connection beside the
+        // transaction once it holds the flag set's lock. Creating or
+        // revoking a key takes that lock too, so the read sees every key
+        // change committed before this write, and the publisher gets this
+        // version's access without reading it after the commit.
+        let tokens = sdk_tokens(&self.db, set.id);
+        let write = write_locked(txn, &set, flag_set, actor, key.as_str(), change);
+        let (written, tokens) = futures::join!(write, tokens);
+        let Written {
+            saved,
+            version,
+            content,
+            errors,
+            client_visible,
+        } = written?;
+        // The write has committed: without its keys the document is only
+        // left to the publisher to read.
+        if let Ok(tokens) = tokens {
+            let document = Document {
+                version,
+                content,
+                errors,
+                access: access_of(tokens, client_visible),
+            };
+            self.committed.record(&set.key, document);
+        }
+        Ok(FlagRecord::from_model(&set.key, saved))
+    }
+}
+
+/// What a flag write committed.
+struct Written {
+    saved: flag::Model,
+    /// The flag set's new version.
+    version: i64,
+    /// The flag set's document at that version, and its errors.
+    content: Value,
+    errors: Vec<engine::Diagnostic>,
+    /// The flag set's client-visible live flags at that version, in key
+    /// order.
+    client_visible: Vec<String>,
+}
+
+/// The body of [`Store::write_flag`], in `txn`, which holds flag set `set`'s
+/// lock; commits `txn` when it succeeds.
+async fn write_locked(
+    txn: DatabaseTransaction,
+    set: &flag_set::Model,
+    flag_set: &str,
+    actor: &Actor,
+    key: &str,
+    change: FlagChange<'_>,
+) -> Result<Written, StoreError> {
+    let (flags, segments) = set_rows(&txn, set.id).await?;
+    let current = flags.iter().find(|f| f.key == key).cloned();
+    let action = change.action();
+    match (&current, change.expected_version()) {
+        (Some(_), None) if matches!(change, FlagChange::Create(_)) => {
+            return Err(StoreError::AlreadyExists {
+                kind: "flag",
+                key: key.to_owned(),
+            });
+        }
+        (Some(flag), Some(expected)) if flag.version != expected => {
+            return Err(StoreError::Conflict {
+                key: key.to_owned(),
+                expected,
+                actual: flag.version,
+            });
+        }
+        (None, _) if !matches!(change, FlagChange::Create(_)) => {
+            return Err(StoreError::FlagNotFound {
+                flag_set: flag_set.to_owned(),
+                key: key.to_owned(),
+            });
+        }
+        _ => {}
+    }
+    let now = OffsetDateTime::now_utc();
+    let mut next = match &current {
+        Some(flag) => flag.clone(),
+        None => draft(set.id, key, now),
+    };
+    match change {
+        FlagChange::Create(input) | FlagChange::Update { input, .. } => {
+            next.definition = input.definition;
+            next.client_visible = input.client_visible.unwrap_or(next.client_visible);
+            next.locked = input.locked.unwrap_or(next.locked);
+            next.archived = false;
+        }
+        FlagChange::Edit { edit, .. } => {
+            if next.archived {
                 return Err(StoreError::FlagNotFound {
                     flag_set: flag_set.to_owned(),
                     key: key.to_owned(),
                 });
             }
-            _ => {}
+            edit(&mut next.definition)?;
         }
-        let now = OffsetDateTime::now_utc();
-        let mut next = match &current {
-            Some(flag) => flag.clone(),
-            None => draft(set.id, key, now),
-        };
-        match change {
-            FlagChange::Create(input) | FlagChange::Update { input, .. } => {
-                next.definition = input.definition;
-                next.client_visible = input.client_visible.unwrap_or(next.client_visible);
-                next.locked = input.locked.unwrap_or(next.locked);
-                next.archived = false;
+        FlagChange::Archive { .. } => next.archived = true,
+        FlagChange::Restore { .. } => {
+            if !next.archived {
+                return Err(StoreError::NotArchived {
+                    flag_set: flag_set.to_owned(),
+                    key: key.to_owned(),
+                });
             }
-            FlagChange::Edit { edit, .. } => {
-                if next.archived {
-                    return Err(StoreError::FlagNotFound {
-                        flag_set: flag_set.to_owned(),
-                        key: key.to_owned(),
-                    });
-                }
-                edit(&mut next.definition)?;
-            }
-            FlagChange::Archive { .. } => next.archived = true,
-            FlagChange::Restore { .. } => {
-                if !next.archived {
-                    return Err(StoreError::NotArchived {
-                        flag_set: flag_set.to_owned(),
-                        key: key.to_owned(),
-                    });
-                }
-                next.archived = false;
-            }
-            FlagChange::Rollback { to_version, .. } => {
-                next.definition = definition_at(&txn, &set, key, to_version).await?;
-                next.archived = false;
-            }
+            next.archived = false;
         }
-        check_object(&next.definition)?;
-        next.version += 1;
-        next.updated_at = now;
-        let content = document(&set, &replaced(&flags, &next), &segments);
-        let errors = check_change(key, &document(&set, &flags, &segments), &content)?;
-        let saved = save(&txn, current.as_ref(), next).await?;
-        let version = bump_version(&txn, &set, now).await?;
-        let entry = Entry {
-            flag_set_id: Some(set.id),
-            subject: Subject::Flag,
-            key,
-            action,
-            actor,
-            version: Some(saved.version),
-            before: current.as_ref().map(audited),
-            after: Some(audited(&saved)),
-        };
-        audit::record(&txn, entry, now).await?;
-        txn.commit().await?;
-        let document = Document {
-            version,
-            content,
-            errors,
-        };
-        self.committed.record(&set.key, document);
-        Ok(FlagRecord::from_model(&set.key, saved))
+        FlagChange::Rollback { to_version, .. } => {
+            next.definition = definition_at(&txn, set, key, to_version).await?;
+            next.archived = false;
+        }
     }
+    check_object(&next.definition)?;
+    next.version += 1;
+    next.updated_at = now;
+    let after = replaced(&flags, &next);
+    let content = document(set, &after, &segments);
+    let errors = check_change(key, &document(set, &flags, &segments), &content)?;
+    let mut client_visible: Vec<String> = after
+        .iter()
+        .filter(|f| f.client_visible && !f.archived)
+        .map(|f| f.key.clone())
+        .collect();
+    client_visible.sort();
+    let saved = save(&txn, current.as_ref(), next).await?;
+    let version = bump_version(&txn, set, now).await?;
+    let entry = Entry {
+        flag_set_id: Some(set.id),
+        subject: Subject::Flag,
+        key,
+        action,
+        actor,
+        version: Some(saved.version),
+        before: current.as_ref().map(audited),
+        after: Some(audited(&saved)),
+    };
+    audit::record(&txn, entry, now).await?;
+    txn.commit().await?;
+    Ok(Written {
+        saved,
+        version,
+        content,
+        errors,
+        client_visible,
+    })
 }
 
 impl Store {

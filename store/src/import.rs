@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use super::audit::{self, Action, Entry, Subject};
 use super::document::{check_change, document, set_rows};
 use super::entity::{flag, segment};
-use super::flag_sets::{bump_version, lock_flag_set};
+use super::flag_sets::bump_version;
 use super::flags::audited;
 use super::segments::check_no_ref;
 use super::{Actor, FlagKey, SegmentKey, Store, StoreError};
@@ -60,8 +60,7 @@ impl Store {
                 diagnostics,
             });
         }
-        let txn = self.begin_write().await?;
-        let set = lock_flag_set(&txn, flag_set).await?;
+        let (txn, set) = self.begin_write_on(flag_set).await?;
         let (flags, segments) = set_rows(&txn, set.id).await?;
         let now = OffsetDateTime::now_utc();
         let mut summary = ImportSummary::default();

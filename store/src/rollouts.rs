@@ -30,7 +30,6 @@ use time::format_description::well_known::Rfc3339;
 use super::audit::{self, Action, Entry, Subject};
 use super::document::{check_change, document, set_rows};
 use super::entity::{audit_event, flag, flag_set, rollout};
-use super::flag_sets::lock_flag_set;
 use super::flags::FlagChange;
 use super::{Actor, Store, StoreError};
 use crate::weights::set_weights;
@@ -219,8 +218,7 @@ impl Store {
         new: NewRollout,
     ) -> Result<RolloutRecord, StoreError> {
         check_steps(&new.steps)?;
-        let txn = self.begin_write().await?;
-        let set = lock_flag_set(&txn, &new.flag_set).await?;
+        let (txn, set) = self.begin_write_on(&new.flag_set).await?;
         let (flags, segments) = set_rows(&txn, set.id).await?;
         let Some(current) = flags.iter().find(|f| f.key == new.flag && !f.archived) else {
             return Err(StoreError::FlagNotFound {

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use super::audit::{self, Action, Entry, Subject};
 use super::document::{check_change, document, set_rows};
 use super::entity::segment;
-use super::flag_sets::{bump_version, lock_flag_set};
+use super::flag_sets::bump_version;
 use super::{Actor, SegmentKey, Store, StoreError};
 
 /// A segment as stored.
@@ -85,8 +85,7 @@ impl Store {
         if let Some(definition) = &definition {
             check_no_ref(key, definition)?;
         }
-        let txn = self.begin_write().await?;
-        let set = lock_flag_set(&txn, flag_set).await?;
+        let (txn, set) = self.begin_write_on(flag_set).await?;
         let (flags, segments) = set_rows(&txn, set.id).await?;
         let current = segments.iter().find(|s| s.key == key).cloned();
         match (&current, expected_version) {

@@ -6,7 +6,9 @@ use std::fmt;
 
 use rand::RngCore;
 use sea_orm::sea_query::Query;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
@@ -308,22 +310,10 @@ impl Store {
                 key: flag_set.to_owned(),
             });
         }
-        // Once a flag set has had a key, it needs one, even if every key
-        // has been revoked since.
-        let required = !tokens.is_empty();
-        let keys = tokens
-            .into_iter()
-            .filter(|t| t.revoked_at.is_none())
-            .map(|t| SdkKey {
-                hash: t.token_hash,
-                client: t.role == TokenRole::Client.as_str(),
-            })
-            .collect();
-        Ok(Access {
-            keys,
-            client_visible: client_visible.into_iter().map(|f| f.key).collect(),
-            required,
-        })
+        Ok(access_of(
+            tokens,
+            client_visible.into_iter().map(|f| f.key).collect(),
+        ))
     }
 
     async fn flag_set_key(&self, id: Option<i64>) -> Result<Option<String>, StoreError> {
@@ -334,6 +324,40 @@ impl Store {
             .one(&self.db)
             .await?
             .map(|s| s.key))
+    }
+}
+
+/// The SDK keys of flag set `set_id`, live and revoked, for [`access_of`].
+pub(crate) async fn sdk_tokens(
+    db: &impl ConnectionTrait,
+    set_id: i64,
+) -> Result<Vec<api_token::Model>, StoreError> {
+    Ok(api_token::Entity::find()
+        .filter(api_token::Column::FlagSetId.eq(set_id))
+        .filter(api_token::Column::Kind.eq("sdk"))
+        .order_by_asc(api_token::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// A flag set's access from its SDK keys (live and revoked) and the keys
+/// of its client-visible live flags, in key order.
+pub(crate) fn access_of(tokens: Vec<api_token::Model>, client_visible: Vec<String>) -> Access {
+    // Once a flag set has had a key, it needs one, even if every key has
+    // been revoked since.
+    let required = !tokens.is_empty();
+    let keys = tokens
+        .into_iter()
+        .filter(|t| t.revoked_at.is_none())
+        .map(|t| SdkKey {
+            hash: t.token_hash,
+            client: t.role == TokenRole::Client.as_str(),
+        })
+        .collect();
+    Access {
+        keys,
+        client_visible,
+        required,
     }
 }
 

@@ -4,7 +4,7 @@
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use store::{Action, Actor, Store, StoreError, Subject};
-use store::{AuditFilter, FlagChange, FlagFilter, NewFlagSet};
+use store::{AuditFilter, FlagChange, FlagFilter, NewFlagSet, TokenRole};
 
 use test_support::{TestDb, boolean_flag, input, with_flag_set};
 
@@ -1616,13 +1616,20 @@ async fn a_committed_document_is_handed_to_the_publisher_as_the_database_holds_i
             )
             .await
             .unwrap();
+        // Its access too: a live and a revoked key, a client-visible flag.
+        let server = store
+            .create_token(&actor, "server", TokenRole::Server, Some("production"))
+            .await
+            .unwrap();
         store
-            .write_flag(
-                &actor,
-                "production",
-                "banner",
-                FlagChange::Create(input(boolean_flag("on"))),
-            )
+            .create_token(&actor, "client", TokenRole::Client, Some("production"))
+            .await
+            .unwrap();
+        store.revoke_token(&actor, server.record.id).await.unwrap();
+        let mut visible = input(boolean_flag("on"));
+        visible.client_visible = Some(true);
+        store
+            .write_flag(&actor, "production", "banner", FlagChange::Create(visible))
             .await
             .unwrap();
         let version = store.flag_set("production").await.unwrap().version;
@@ -1644,6 +1651,10 @@ async fn a_committed_document_is_handed_to_the_publisher_as_the_database_holds_i
             .unwrap();
         assert_eq!(mine, read, "{}", db.backend);
         assert_eq!(mine.version, version, "{}", db.backend);
+        assert_eq!(mine.access.keys.len(), 1, "{}", db.backend);
+        assert!(mine.access.keys[0].client, "{}", db.backend);
+        assert!(mine.access.required, "{}", db.backend);
+        assert_eq!(mine.access.client_visible, ["banner"], "{}", db.backend);
         assert_eq!(mine.errors.len(), 1, "{}: {:?}", db.backend, mine.errors);
         assert_eq!(mine.errors[0].flag_key.as_deref(), Some("legacy"));
         assert_eq!(
