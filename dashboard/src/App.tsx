@@ -12,10 +12,11 @@ import { FlagScreen } from './flags/FlagScreen';
 import { FlagsScreen } from './flags/FlagsScreen';
 import { HomeRedirect } from './flags/HomeRedirect';
 import { Layout } from './Layout';
-import { SIGN_IN_PATH, signInPath } from './routing';
+import { NEW_FLAG_PATH, SIGN_IN_PATH, signInPath } from './routing';
 
 // The audit log loads when first shown (the flag screen loads its tabs so).
 const AuditLog = lazy(() => import('./audit/AuditLog').then((m) => ({ default: m.AuditLog })));
+const NewFlagScreen = lazy(() => import('./flags/NewFlagScreen').then((m) => ({ default: m.NewFlagScreen })));
 
 export function App() {
   return (
@@ -52,6 +53,9 @@ function SignedIn() {
             </Route>
             <Route path="/flags/:flagSet/:key/:tab?">
               <FlagScreen />
+            </Route>
+            <Route path={`${NEW_FLAG_PATH}/:flagSet`}>
+              <NewFlagScreen />
             </Route>
             <Route path={AUDIT_PATH}>
               <AuditLog />

@@ -50,6 +50,17 @@ export function flagTabPath(flagSet: string, key: string, tab?: string): string 
   return tab ? `${flagPath(flagSet, key)}/${tab}` : flagPath(flagSet, key);
 }
 
+/**
+ * The form that creates a flag in `flagSet`. It is not below
+ * `/flags/:flagSet/`: any segment there could be a flag's key (a key may be
+ * "new"), so only a path outside it can never name a flag.
+ */
+export function newFlagPath(flagSet: string): string {
+  return `${NEW_FLAG_PATH}/${encodeURIComponent(flagSet)}`;
+}
+
+export const NEW_FLAG_PATH = '/new-flag';
+
 export const SIGN_IN_PATH = '/sign-in';
 
 /** The sign-in path that returns to `next` afterwards. */

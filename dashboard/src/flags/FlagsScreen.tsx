@@ -11,6 +11,7 @@ import { FlagCount } from './FlagCount';
 import { FlagList } from './FlagList';
 import { FlagSetSwitcher } from './FlagSetSwitcher';
 import { LiveNotice } from './LiveNotice';
+import { NewFlagLink } from './NewFlagLink';
 import { type ListParams, formatListParams, parseListParams } from './listParams';
 import { FlagTagsQuery } from './operations';
 import { useFlagPages } from './useFlagPages';
@@ -48,6 +49,7 @@ function FlagSetFlags({ flagSet }: { flagSet: string }) {
       <div className="screen-head">
         <h1>Flags</h1>
         <FlagSetSwitcher flagSet={flagSet} />
+        <NewFlagLink flagSet={flagSet} denial={writeDenial} />
       </div>
       <FilterBar
         params={params}

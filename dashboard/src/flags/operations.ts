@@ -123,3 +123,21 @@ export const FlagChangesSubscription = graphql(`
     }
   }
 `);
+
+export const CreateFlagMutation = graphql(`
+  mutation CreateFlag($flagSet: String!, $key: String!, $definition: JSON!) {
+    createFlag(flagSet: $flagSet, key: $key, flag: { definition: $definition }) {
+      flagSet
+      key
+      definition
+      state
+      defaultVariant
+      version
+      clientVisible
+      locked
+      archived
+      updatedAt
+      tags
+    }
+  }
+`);
