@@ -29,3 +29,55 @@ export async function graphql<T>(
   if (body.data === undefined) throw new Error(`no data for ${query}`);
   return body.data;
 }
+
+/** One flag's OFREP answer: the HTTP status and the body. */
+export type OfrepAnswer = {
+  status: number;
+  body: { key?: string; value?: unknown; reason?: string; variant?: string; errorCode?: string; errorDetails?: string };
+};
+
+/**
+ * Evaluates `flagKey` for `context` over OFREP, as an SDK would; with
+ * `flagSet`, only that flag set is asked (the `flagd-selector` header), as
+ * when several flag sets hold the same key.
+ */
+export async function ofrepEvaluate(
+  flagKey: string,
+  context: Record<string, unknown> = {},
+  flagSet?: string,
+): Promise<OfrepAnswer> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (flagSet !== undefined) headers['flagd-selector'] = `flagSetId=${flagSet}`;
+  const response = await fetch(new URL(`/ofrep/v1/evaluate/flags/${encodeURIComponent(flagKey)}`, env.ofrepUrl), {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ context }),
+  });
+  return { status: response.status, body: (await response.json()) as OfrepAnswer['body'] };
+}
+
+/** A flag as the admin API holds it now. */
+export type StoredFlag = { version: number; state: string; defaultVariant: string | null; definition: Record<string, unknown> };
+
+/** Reads a flag's version and definition through the admin API. */
+export async function storedFlag(flagSet: string, key: string): Promise<StoredFlag> {
+  const data = await graphql<{ flag: StoredFlag }>(
+    'query ($flagSet: String!, $key: String!) { flag(flagSet: $flagSet, key: $key) { version state defaultVariant definition } }',
+    { flagSet, key },
+  );
+  return data.flag;
+}
+
+/** Creates a flag in `flagSet` with `definition` through the admin API, for a scenario to start from. */
+export async function createFlag(flagSet: string, key: string, definition: Record<string, unknown>): Promise<StoredFlag> {
+  const data = await graphql<{ createFlag: StoredFlag }>(
+    'mutation ($flagSet: String!, $key: String!, $definition: JSON!) { createFlag(flagSet: $flagSet, key: $key, flag: { definition: $definition }) { version state defaultVariant definition } }',
+    { flagSet, key, definition },
+  );
+  return data.createFlag;
+}
+
+/** A key no earlier run of the same scenario used against this server's store. */
+export function uniqueKey(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}`;
+}
