@@ -74,5 +74,7 @@ test('a flag created through the form is stored, listed and shown', async ({ pag
   await expect(row).toContainText('ENABLED');
   await expect(row).toContainText('loud');
   await expect(row).toContainText('e2egreeting');
+  // The tag filter offers the new flag's tags.
+  await expect(page.getByLabel('Tag').getByRole('option', { name: 'greeting', exact: true })).toBeAttached();
   await record('list-with-created-flag');
 });

@@ -1,0 +1,33 @@
+// Rolling a flag back from its history restores what evaluation serves:
+// after a change of its default, OFREP serves the old value again.
+import { graphql, createFlag, ofrepEvaluate, storedFlag, uniqueKey } from '../support/api';
+import { expect, signIn, test } from '../support/fixtures';
+
+test('a rollback from the history tab serves the earlier value again', async ({ page, record }) => {
+  const key = uniqueKey('e2e-rollback');
+  await createFlag('default', key, { state: 'ENABLED', variants: { blue: '#00f', red: '#f00' }, defaultVariant: 'blue' });
+  await graphql('mutation ($key: String!) { setDefaultVariant(flagSet: "default", key: $key, expectedVersion: 1, variant: "red") { version } }', { key });
+  await expect.poll(async () => (await ofrepEvaluate(key, { targetingKey: 'user-1' })).body.value).toBe('#f00');
+
+  await signIn(page, `/flags/default/${key}/history`);
+  const first = page.getByRole('article', { name: /^Version 1:/ });
+  await expect(page.getByRole('article', { name: /^Version 2:/ })).toBeVisible();
+  await record('history-before-rollback');
+
+  await first.getByRole('button', { name: 'Roll back to version 1' }).click();
+  const dialog = page.getByRole('dialog', { name: `Roll ${key} back to version 1?` });
+  const preview = dialog.getByRole('group', { name: 'Changes from version 2 to version 1' });
+  await expect(preview.getByRole('deletion')).toHaveText('"red"');
+  await expect(preview.getByRole('insertion')).toHaveText('"blue"');
+  await record('rollback-confirmation');
+  await dialog.getByRole('button', { name: 'Roll back to version 1' }).click();
+
+  await expect(page.getByText(`Rolled ${key} back to version 1; it is now version 3`)).toBeVisible();
+  await expect(page.getByRole('article', { name: /^Version 3:/ })).toBeVisible();
+  await record('history-after-rollback');
+
+  await expect
+    .poll(async () => (await ofrepEvaluate(key, { targetingKey: 'user-1' })).body)
+    .toMatchObject({ key, value: '#00f', variant: 'blue', reason: 'STATIC' });
+  expect(await storedFlag('default', key)).toMatchObject({ version: 3, defaultVariant: 'blue' });
+});
