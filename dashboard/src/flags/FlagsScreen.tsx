@@ -18,6 +18,8 @@ import { useFlagPages } from './useFlagPages';
 import { useOthersChanges } from './useOthersChanges';
 import { useWriteDenial } from './useWriteDenial';
 
+const TAGS_CONTEXT = { additionalTypenames: ['Flag'] };
+
 export function FlagsScreen() {
   const flagSet = decodeParam(useParams<{ flagSet: string }>().flagSet);
   // A new flag set starts afresh: its own list, live changes and search box.
@@ -33,7 +35,14 @@ function FlagSetFlags({ flagSet }: { flagSet: string }) {
     [flagSet, navigate],
   );
   const pages = useFlagPages(flagSet, params);
-  const [tags, refetchTags] = useQuery({ query: FlagTagsQuery, variables: { flagSet, includeArchived: params.archived } });
+  // The tags are plain strings, which the cache cannot tie to a flag: the
+  // answer is dropped whenever a mutation returns a flag (a created flag
+  // may bring new tags).
+  const [tags, refetchTags] = useQuery({
+    query: FlagTagsQuery,
+    variables: { flagSet, includeArchived: params.archived },
+    context: TAGS_CONTEXT,
+  });
   // A change to the flags may add or drop a tag: the options are read again
   // with the list.
   const { reload: reloadPages } = pages;

@@ -22,11 +22,11 @@ afterEach(() => {
 
 /** Answers `createFlag` as the server does: the flag at version 1, kept for the overview. */
 function createAnswer(request: Received) {
-  const definition = request.variables.definition as { state: string; defaultVariant: string };
+  const definition = request.variables.definition as { state: string; defaultVariant: string; metadata?: { tags?: string } };
   const created = flag(String(request.variables.key), {
     state: definition.state,
     defaultVariant: definition.defaultVariant,
-    tags: [],
+    tags: definition.metadata?.tags?.split(', ') ?? [],
     definition,
   });
   server.flags.push(created);
@@ -212,4 +212,21 @@ test('a role that cannot change flags sees the controls disabled, with the reaso
   expect(create).toBeDisabled();
   expect(create).toHaveAccessibleDescription('Viewers cannot change flags');
   expect(creates(received)).toEqual([]);
+});
+
+test('back on the list, the created flag is listed and its tags are offered', async () => {
+  server.mutations.CreateFlag = createAnswer;
+  mockApi(flagsApi(server));
+  renderApp('/flags/default');
+  const options = () => within(screen.getByLabelText('Tag')).getAllByRole('option').map((o) => o.textContent);
+  await waitFor(() => { expect(options()).toEqual(['Any', 'checkout']); });
+
+  await userEvent.click(screen.getByRole('link', { name: 'New flag' }));
+  await userEvent.type(await screen.findByLabelText('Key'), 'launch-banner');
+  await userEvent.type(screen.getByLabelText('Tags'), 'launch');
+  await userEvent.click(screen.getByRole('button', { name: 'Create flag' }));
+  await userEvent.click(await screen.findByRole('link', { name: '← Flags of default' }));
+
+  expect(await screen.findByRole('link', { name: 'launch-banner' })).toBeInTheDocument();
+  await waitFor(() => { expect(options()).toEqual(['Any', 'checkout', 'launch']); });
 });
