@@ -1,16 +1,18 @@
 // Creating a flag through the form: what the browser and the server refuse
 // is shown and nothing is created; the created flag opens on its overview,
 // with the variants, default and state typed, and is in the list.
-import { storedFlag, uniqueKey } from '../support/api';
+import { createFlag, createFlagSet, storedFlag } from '../support/api';
 import { expect, signIn, test } from '../support/fixtures';
 
 test('a flag created through the form is stored, listed and shown', async ({ page, record }) => {
-  const key = uniqueKey('e2e-created');
-  await signIn(page);
-  await expect(page).toHaveURL(/\/flags\/default$/);
+  const set = await createFlagSet('e2e-create');
+  await createFlag(set, 'taken', { state: 'ENABLED', variants: { on: true, off: false }, defaultVariant: 'off' });
+  const key = 'greeting';
+  await signIn(page, `/flags/${set}`);
+  await expect(page.getByRole('link', { name: 'taken', exact: true })).toBeVisible();
   await page.getByRole('link', { name: 'New flag' }).click();
-  await expect(page).toHaveURL(/\/new-flag\/default$/);
-  await expect(page.getByRole('heading', { name: 'New flag in default' })).toBeVisible();
+  await expect(page).toHaveURL(new RegExp(`/new-flag/${set}$`));
+  await expect(page.getByRole('heading', { name: `New flag in ${set}` })).toBeVisible();
   await record('new-flag-form');
 
   // Nothing is sent while the browser can tell what is wrong.
@@ -20,11 +22,11 @@ test('a flag created through the form is stored, listed and shown', async ({ pag
   await record('new-flag-problems');
 
   // A key the flag set already has: the server refuses it, with its code.
-  await page.getByLabel('Key').fill('new-checkout');
+  await page.getByLabel('Key').fill('taken');
   await page.getByRole('button', { name: 'Create flag' }).click();
-  await expect(page.getByRole('alert')).toContainText('The flag was not created: flag "new-checkout" already exists');
+  await expect(page.getByRole('alert')).toContainText('The flag was not created: flag "taken" already exists');
   await expect(page.getByRole('alert')).toContainText('ALREADY_EXISTS');
-  await expect(page).toHaveURL(/\/new-flag\/default$/);
+  await expect(page).toHaveURL(new RegExp(`/new-flag/${set}$`));
   await record('new-flag-refused');
 
   await page.getByLabel('Key').fill(key);
@@ -42,9 +44,9 @@ test('a flag created through the form is stored, listed and shown', async ({ pag
   await record('new-flag-filled');
   await page.getByRole('button', { name: 'Create flag' }).click();
 
-  await expect(page).toHaveURL(new RegExp(`/flags/default/${key}$`));
+  await expect(page).toHaveURL(new RegExp(`/flags/${set}/${key}$`));
   await expect(page.getByRole('heading', { name: key, level: 1 })).toBeVisible();
-  await expect(page.getByText(`Created ${key} in default (version 1)`)).toBeVisible();
+  await expect(page.getByText(`Created ${key} in ${set} (version 1)`)).toBeVisible();
   const details = page.getByRole('region', { name: 'Details' });
   await expect(details.getByRole('definition').first()).toHaveText('ENABLED');
   await expect(details).toContainText('Default variantloud');
@@ -57,7 +59,7 @@ test('a flag created through the form is stored, listed and shown', async ({ pag
   ]);
   await record('created-overview');
 
-  expect(await storedFlag('default', key)).toEqual({
+  expect(await storedFlag(set, key)).toEqual({
     version: 1,
     state: 'ENABLED',
     defaultVariant: 'loud',
@@ -69,7 +71,7 @@ test('a flag created through the form is stored, listed and shown', async ({ pag
     },
   });
 
-  await page.getByRole('link', { name: '← Flags of default' }).click();
+  await page.getByRole('link', { name: `← Flags of ${set}` }).click();
   const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: key, exact: true }) });
   await expect(row).toContainText('ENABLED');
   await expect(row).toContainText('loud');

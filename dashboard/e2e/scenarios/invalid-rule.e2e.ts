@@ -1,19 +1,20 @@
 // A targeting rule the server's compiler refuses is shown with the
 // compiler's message beside the editor and cannot be saved: the flag keeps
 // its version and definition.
-import { createFlag, storedFlag, uniqueKey } from '../support/api';
+import { createFlag, createFlagSet, storedFlag } from '../support/api';
 import { expect, signIn, test } from '../support/fixtures';
 
 test('a rule the compiler refuses is explained and not saved', async ({ page, record }) => {
-  const key = uniqueKey('e2e-invalid');
-  const created = await createFlag('default', key, {
+  const set = await createFlagSet('e2e-invalid');
+  const key = 'pro-banner';
+  const created = await createFlag(set, key, {
     state: 'ENABLED',
     variants: { on: true, off: false },
     defaultVariant: 'off',
     targeting: { if: [{ '==': [{ var: 'plan' }, 'pro'] }, 'on', 'off'] },
   });
 
-  await signIn(page, `/flags/default/${key}/targeting`);
+  await signIn(page, `/flags/${set}/${key}/targeting`);
   const editor = page.getByLabel('Targeting (JSON)');
   await expect(editor).toHaveValue(/"pro"/);
   await record('targeting');
@@ -33,5 +34,5 @@ test('a rule the compiler refuses is explained and not saved', async ({ page, re
   await editor.press('End');
   await editor.press('Enter');
   await expect(save).toBeDisabled();
-  expect(await storedFlag('default', key)).toEqual(created);
+  expect(await storedFlag(set, key)).toEqual(created);
 });

@@ -1,17 +1,18 @@
 // The kill switch, confirmed in its dialog, disables a flag for every
 // client: OFREP answers it with reason DISABLED and no value or variant, so
 // each SDK falls back to its code default.
-import { createFlag, ofrepEvaluate, uniqueKey } from '../support/api';
+import { createFlag, createFlagSet, ofrepEvaluate } from '../support/api';
 import { expect, signIn, test } from '../support/fixtures';
 
 test('the kill switch makes OFREP answer DISABLED', async ({ page, record }) => {
-  const key = uniqueKey('e2e-kill');
-  await createFlag('default', key, { state: 'ENABLED', variants: { on: true, off: false }, defaultVariant: 'on' });
+  const set = await createFlagSet('e2e-kill');
+  const key = 'checkout';
+  await createFlag(set, key, { state: 'ENABLED', variants: { on: true, off: false }, defaultVariant: 'on' });
   await expect
-    .poll(async () => (await ofrepEvaluate(key, { targetingKey: 'user-1' })).body)
+    .poll(async () => (await ofrepEvaluate(key, { targetingKey: 'user-1' }, set)).body)
     .toMatchObject({ key, value: true, variant: 'on', reason: 'STATIC' });
 
-  await signIn(page, `/flags/default/${key}`);
+  await signIn(page, `/flags/${set}/${key}`);
   await expect(page.getByRole('heading', { name: key, level: 1 })).toBeVisible();
   await record('overview-enabled');
 
@@ -28,8 +29,8 @@ test('the kill switch makes OFREP answer DISABLED', async ({ page, record }) => 
   await expect(page.getByRole('button', { name: 'Disable now' })).toHaveAccessibleDescription('The flag is already disabled');
   await record('overview-disabled');
 
-  await expect.poll(async () => (await ofrepEvaluate(key, { targetingKey: 'user-1' })).body.reason).toBe('DISABLED');
-  const answer = await ofrepEvaluate(key, { targetingKey: 'user-1' });
+  await expect.poll(async () => (await ofrepEvaluate(key, { targetingKey: 'user-1' }, set)).body.reason).toBe('DISABLED');
+  const answer = await ofrepEvaluate(key, { targetingKey: 'user-1' }, set);
   expect(answer.status).toBe(200);
   expect(answer.body).toMatchObject({ key, reason: 'DISABLED' });
   expect(answer.body).not.toHaveProperty('value');

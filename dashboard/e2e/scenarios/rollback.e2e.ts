@@ -1,15 +1,19 @@
 // Rolling a flag back from its history restores what evaluation serves:
 // after a change of its default, OFREP serves the old value again.
-import { graphql, createFlag, ofrepEvaluate, storedFlag, uniqueKey } from '../support/api';
+import { createFlag, createFlagSet, graphql, ofrepEvaluate, storedFlag } from '../support/api';
 import { expect, signIn, test } from '../support/fixtures';
 
 test('a rollback from the history tab serves the earlier value again', async ({ page, record }) => {
-  const key = uniqueKey('e2e-rollback');
-  await createFlag('default', key, { state: 'ENABLED', variants: { blue: '#00f', red: '#f00' }, defaultVariant: 'blue' });
-  await graphql('mutation ($key: String!) { setDefaultVariant(flagSet: "default", key: $key, expectedVersion: 1, variant: "red") { version } }', { key });
-  await expect.poll(async () => (await ofrepEvaluate(key, { targetingKey: 'user-1' })).body.value).toBe('#f00');
+  const set = await createFlagSet('e2e-rollback');
+  const key = 'theme-colour';
+  await createFlag(set, key, { state: 'ENABLED', variants: { blue: '#00f', red: '#f00' }, defaultVariant: 'blue' });
+  await graphql(
+    'mutation ($set: String!, $key: String!) { setDefaultVariant(flagSet: $set, key: $key, expectedVersion: 1, variant: "red") { version } }',
+    { set, key },
+  );
+  await expect.poll(async () => (await ofrepEvaluate(key, { targetingKey: 'user-1' }, set)).body.value).toBe('#f00');
 
-  await signIn(page, `/flags/default/${key}/history`);
+  await signIn(page, `/flags/${set}/${key}/history`);
   const first = page.getByRole('article', { name: /^Version 1:/ });
   await expect(page.getByRole('article', { name: /^Version 2:/ })).toBeVisible();
   await record('history-before-rollback');
@@ -27,7 +31,7 @@ test('a rollback from the history tab serves the earlier value again', async ({ 
   await record('history-after-rollback');
 
   await expect
-    .poll(async () => (await ofrepEvaluate(key, { targetingKey: 'user-1' })).body)
+    .poll(async () => (await ofrepEvaluate(key, { targetingKey: 'user-1' }, set)).body)
     .toMatchObject({ key, value: '#00f', variant: 'blue', reason: 'STATIC' });
-  expect(await storedFlag('default', key)).toMatchObject({ version: 3, defaultVariant: 'blue' });
+  expect(await storedFlag(set, key)).toMatchObject({ version: 3, defaultVariant: 'blue' });
 });

@@ -1,19 +1,20 @@
 // Moving a rollout slider shows the share of users whose variant would
 // change; the saved weights are a new version, shown as a diff of the
 // weight in the flag's history and in the audit log.
-import { createFlag, storedFlag, uniqueKey } from '../support/api';
+import { createFlag, createFlagSet, storedFlag } from '../support/api';
 import { expect, signIn, test } from '../support/fixtures';
 
 test('a rollout moved with the slider is saved and shows in history and the audit log', async ({ page, record }) => {
-  const key = uniqueKey('e2e-rollout');
-  await createFlag('default', key, {
+  const set = await createFlagSet('e2e-rollout');
+  const key = 'new-search';
+  await createFlag(set, key, {
     state: 'ENABLED',
     variants: { on: true, off: false },
     defaultVariant: 'off',
     targeting: { fractional: [['on', 10], ['off', 90]] },
   });
 
-  await signIn(page, `/flags/default/${key}/rollout`);
+  await signIn(page, `/flags/${set}/${key}/rollout`);
   const slider = page.getByRole('slider', { name: 'on' });
   await expect(slider).toHaveAttribute('aria-valuenow', '10');
   await expect(page.getByText('No change yet: every user keeps their variant.')).toBeVisible();
@@ -30,7 +31,7 @@ test('a rollout moved with the slider is saved and shows in history and the audi
 
   await page.getByRole('button', { name: 'Save weights' }).click();
   await expect(page.getByText(`Saved ${key}: version 2`)).toBeVisible();
-  expect((await storedFlag('default', key)).definition.targeting).toEqual({ fractional: [['on', 20], ['off', 80]] });
+  expect((await storedFlag(set, key)).definition.targeting).toEqual({ fractional: [['on', 20], ['off', 80]] });
   await record('rollout-saved');
 
   await page.getByRole('link', { name: 'History' }).click();
@@ -40,7 +41,7 @@ test('a rollout moved with the slider is saved and shows in history and the audi
   await expect(diff.getByRole('insertion')).toHaveText(['20', '80']);
   await record('history');
 
-  await page.goto(`/audit?flag=${encodeURIComponent(key)}`);
+  await page.goto(`/audit?flagSet=${set}&flag=${key}`);
   const show = page.getByRole('button', { name: `Show the change to flag ${key} (version 2)` });
   await show.click();
   const change = page.getByRole('group', { name: /^Change \d+$/ });
