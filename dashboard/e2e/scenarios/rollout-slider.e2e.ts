@@ -42,6 +42,7 @@ test('a rollout moved with the slider is saved and shows in history and the audi
   await record('history');
 
   await page.goto(`/audit?flagSet=${set}&flag=${key}`);
+  await expect(page.getByRole('row').filter({ hasText: 'rollout weights set' })).toContainText(`${set} / ${key}`);
   const show = page.getByRole('button', { name: `Show the change to flag ${key} (version 2)` });
   await show.click();
   const change = page.getByRole('group', { name: /^Change \d+$/ });
