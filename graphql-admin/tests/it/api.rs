@@ -248,6 +248,58 @@ async fn the_debugger_explains_an_evaluation() {
             .contains("fractional"),
         "{body}"
     );
+    // The path step by step: the `if` that chose, the clause that decided
+    // its condition, the bucket, and the result.
+    let rule = json!({
+        "state": "ENABLED",
+        "variants": {"on": true, "off": false},
+        "defaultVariant": "off",
+        "targeting": {"if": [
+            {"and": [{"==": [{"var": "plan"}, "pro"]}, {"ends_with": [{"var": "email"}, "@example.com"]}]},
+            {"fractional": [{"var": "email"}, ["on", 50], ["off", 50]]},
+            "off",
+        ]},
+    });
+    let (_, body) = post(
+        &api,
+        Some(&api.editor),
+        r#"mutation($def: JSON!) { createFlag(flagSet: "production", key: "pro-banner", flag: {definition: $def}) { key } }"#,
+        json!({"def": rule}),
+    )
+    .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let query = r#"{ evaluate(flagSet: "production", key: "pro-banner", context: {plan: "pro", email: "ada@example.com"}) {
+        variant omittedSteps
+        steps { pointer kind segment condition branch operator clause value bucket hash }
+    } }"#;
+    let (_, body) = post(&api, Some(&api.viewer), query, json!({})).await;
+    let evaluation = &body["data"]["evaluate"];
+    assert_eq!(evaluation["omittedSteps"], 0, "{body}");
+    let steps = evaluation["steps"].as_array().expect("steps");
+    let kinds: Vec<&str> = steps.iter().filter_map(|s| s["kind"].as_str()).collect();
+    assert_eq!(kinds, ["CLAUSE", "IF", "FRACTIONAL", "RESULT"], "{body}");
+    let (clause, choice, bucket, result) = (&steps[0], &steps[1], &steps[2], &steps[3]);
+    assert_eq!(clause["pointer"], "/if/0/and", "{body}");
+    assert_eq!(clause["operator"], "and");
+    assert_eq!(clause["clause"], 1);
+    assert_eq!(clause["value"], true);
+    assert_eq!(choice["pointer"], "/if", "{body}");
+    assert_eq!(
+        (&choice["condition"], &choice["branch"]),
+        (&json!(0), &json!(1))
+    );
+    assert!(
+        choice["segment"].is_null() && choice["value"].is_null(),
+        "{body}"
+    );
+    assert_eq!(bucket["pointer"], "/if/1/fractional", "{body}");
+    assert!(
+        bucket["hash"].is_number() && bucket["bucket"].is_number(),
+        "{body}"
+    );
+    assert_eq!(bucket["value"], evaluation["variant"], "{body}");
+    assert_eq!(result["value"], evaluation["variant"], "{body}");
+
     let query = r#"{ evaluate(flagSet: "production", key: "missing") { reason errorCode } }"#;
     let (_, body) = post(&api, Some(&api.viewer), query, json!({})).await;
     assert_eq!(
