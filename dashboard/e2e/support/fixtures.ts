@@ -137,10 +137,13 @@ function blocking(violations: Result[]): string[] {
     .map((v) => `${v.impact ?? ''} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
 }
 
-/** Signs in with the admin token and waits for the app to leave sign-in. */
-export async function signIn(page: Page, next = '/'): Promise<void> {
+/**
+ * Signs in with `token` (the admin token by default) and waits for the app
+ * to leave sign-in.
+ */
+export async function signIn(page: Page, next = '/', token = env.token): Promise<void> {
   await page.goto(next === '/' ? '/sign-in' : `/sign-in?next=${encodeURIComponent(next)}`);
-  await page.getByLabel('Admin token').fill(env.token);
+  await page.getByLabel('Admin token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page).not.toHaveURL(/\/sign-in/);
 }
