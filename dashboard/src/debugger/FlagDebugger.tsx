@@ -9,6 +9,7 @@ import { useClient, useQuery } from 'urql';
 import { type ApiFailure, failureOf } from '../api/errors';
 import { useSession } from '../auth/SessionProvider';
 import { JsonValue } from '../components/ChangeDiff';
+import { CodeBlock } from '../components/CodeBlock';
 import { Gated } from '../components/Denied';
 import { ErrorNotice } from '../components/ErrorNotice';
 import type { EvaluateQuery as EvaluateData } from '../gql/graphql';
@@ -181,9 +182,9 @@ export function FlagDebugger({ flagSet, flagKey }: { flagSet: string; flagKey: s
         {evaluation && evaluation.explain !== '' && (
           <details>
             <summary>The engine’s trace, as text</summary>
-            <pre className="json-block">
+            <CodeBlock className="json-block" label="The engine’s trace">
               <code>{evaluation.explain}</code>
-            </pre>
+            </CodeBlock>
           </details>
         )}
       </section>

@@ -58,7 +58,7 @@ function withTargeting(targeting: unknown) {
 
 /** The rule the builder shows, read from its JSONLogic preview. */
 function preview(): unknown {
-  const text = screen.getByLabelText('The rule as JSONLogic').textContent;
+  const text = screen.getByRole('region', { name: 'The rule as JSONLogic' }).textContent;
   return text.startsWith('(') ? undefined : JSON.parse(text);
 }
 
@@ -134,6 +134,8 @@ test('a rule the builder wrote is read back into the form, and edits go to the e
   await screen.findByRole('heading', { name: 'Rule builder' });
 
   expect(preview()).toEqual(built);
+  // A long rule scrolls in its box, so the keyboard reaches the box too.
+  expect(screen.getByRole('region', { name: 'The rule as JSONLogic' })).toHaveAttribute('tabindex', '0');
   expect(within(group('Condition 1')).getByLabelText('Values, one per line')).toHaveValue('ann@example.com\nbob@example.com');
   expect(within(group('Condition 2')).getByLabelText('Test')).toHaveValue('starts_with');
   expect(within(group('Condition 3')).getByLabelText('Serve')).toHaveValue('variant:off');

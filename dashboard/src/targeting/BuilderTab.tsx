@@ -7,6 +7,7 @@ import { useQuery } from 'urql';
 import { Link } from 'wouter';
 
 import { failureOf } from '../api/errors';
+import { CodeBlock } from '../components/CodeBlock';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { type ReadFlag, type TargetingDraft, prettyJson, targetingOf } from '../editing/edit';
 import { SegmentsQuery } from '../editing/operations';
@@ -102,9 +103,9 @@ function Built(props: {
         </ul>
       )}
       <h3>As JSONLogic</h3>
-      <pre className="preview" aria-label="The rule as JSONLogic">
+      <CodeBlock className="preview" label="The rule as JSONLogic">
         {json === undefined ? '(no targeting: everyone gets the default variant)' : prettyJson(json)}
-      </pre>
+      </CodeBlock>
       <p>
         <Link href={props.editorPath}>Check and save it in the JSON editor</Link>
       </p>
