@@ -44,6 +44,8 @@ test('the debugger explains an evaluation and keeps its context', async ({ page,
   await expect(taken.last()).toContainText('"shown"');
   await expect(path).toContainText('→ truthy (held)');
   await expect(path).toContainText('condition 1 held: its “then” branch was taken');
+  await page.getByText('The engine’s trace, as text').click();
+  await expect(page.getByRole('region', { name: 'The engine’s trace' })).toBeVisible();
   await record('debugger-evaluated');
 
   // The context is kept, and survives leaving the screen.
