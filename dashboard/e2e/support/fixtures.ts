@@ -25,6 +25,12 @@ type Fixtures = {
    * widget against the violations it is known to have.
    */
   record: (name: string, options?: { library?: Library }) => Promise<void>;
+  /**
+   * Console errors the scenario provokes on purpose (set with
+   * `test.use`), such as Chromium's line for an answer of 401 to a revoked
+   * token: each must match one of these patterns in full.
+   */
+  expectedConsoleErrors: readonly RegExp[];
 };
 
 /** A library's part of a screen, and what axe is known to find in it. */
@@ -48,10 +54,13 @@ export type KnownViolation = {
 };
 
 export const test = base.extend<Fixtures>({
-  page: async ({ page }, provide) => {
+  expectedConsoleErrors: [[], { option: true }],
+
+  page: async ({ page, expectedConsoleErrors }, provide) => {
     const problems: string[] = [];
     page.on('console', (message) => {
-      if (message.type() === 'error') {
+      const expected = expectedConsoleErrors.some((pattern) => new RegExp(`^(?:${pattern.source})$`).test(message.text()));
+      if (message.type() === 'error' && !expected) {
         problems.push(`console error on ${page.url()}: ${message.text()}`);
       }
     });
