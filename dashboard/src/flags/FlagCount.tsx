@@ -1,6 +1,6 @@
 // How many flags the list holds, above it: "1,234 flags", or with a
 // search or filter applied, "12 of 5,000 match".
-import type { FlagCounts } from './useFlagPages';
+import type { FlagCounts } from './listQuery';
 
 // The dashboard's text is English, so its numbers are grouped the English way.
 const NUMBER = new Intl.NumberFormat('en');

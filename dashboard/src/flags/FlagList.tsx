@@ -11,7 +11,7 @@ import { flagPath } from '../routing';
 import { formatTime } from './flagFields';
 import { ArchiveFlagMutation } from './operations';
 import { RestoreButton } from './RestoreButton';
-import type { FlagPages, FlagRow } from './useFlagPages';
+import type { FlagPages, FlagRow } from './listQuery';
 
 /** Each row's height in pixels (as in styles.css). */
 export const ROW_HEIGHT = 44;

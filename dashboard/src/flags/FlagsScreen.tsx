@@ -1,10 +1,11 @@
 // `/flags/:flagSet`: the flag set's flags, searchable, with live changes.
 import { useCallback, useMemo } from 'react';
-import { useQuery } from 'urql';
+import { useClient, useQuery } from 'urql';
 import { useLocation, useParams, useSearch } from 'wouter';
 
 import { failureOf } from '../api/errors';
 import { ErrorNotice } from '../components/ErrorNotice';
+import { type LoadPage, useCursorPages } from '../components/useCursorPages';
 import { decodeParam, flagSetPath } from '../routing';
 import { FilterBar } from './FilterBar';
 import { FlagCount } from './FlagCount';
@@ -13,8 +14,8 @@ import { FlagSetSwitcher } from './FlagSetSwitcher';
 import { LiveNotice } from './LiveNotice';
 import { NewFlagLink } from './NewFlagLink';
 import { type ListParams, formatListParams, parseListParams } from './listParams';
-import { FlagTagsQuery } from './operations';
-import { useFlagPages } from './useFlagPages';
+import { type FlagCounts, type FlagRow, countsAfter, listVariables } from './listQuery';
+import { FlagListQuery, FlagTagsQuery } from './operations';
 import { useOthersChanges } from './useOthersChanges';
 import { useWriteDenial } from './useWriteDenial';
 
@@ -34,7 +35,23 @@ function FlagSetFlags({ flagSet }: { flagSet: string }) {
     (next: ListParams) => { navigate(flagSetPath(flagSet, formatListParams(next)), { replace: true }); },
     [flagSet, navigate],
   );
-  const pages = useFlagPages(flagSet, params);
+  const client = useClient();
+  const load = useCallback<LoadPage<FlagRow, string, FlagCounts>>(
+    async (after, counts) => {
+      const result = await client
+        .query(FlagListQuery, listVariables(flagSet, params, after), { requestPolicy: 'network-only' })
+        .toPromise();
+      if (result.data) {
+        const { items, next } = result.data.flags;
+        return { items, next: next ?? null, summary: countsAfter(result.data, counts) };
+      }
+      return {
+        failure: result.error ? failureOf(result.error) : { message: 'the server sent no flags', code: 'EMPTY_ANSWER' },
+      };
+    },
+    [client, flagSet, params],
+  );
+  const pages = useCursorPages(JSON.stringify(listVariables(flagSet, params, null)), load);
   // The tags are plain strings, which the cache cannot tie to a flag: the
   // answer is dropped whenever a mutation returns a flag (a created flag
   // may bring new tags).
@@ -80,7 +97,7 @@ function FlagSetFlags({ flagSet }: { flagSet: string }) {
         </>
       ) : (
         <>
-          <FlagCount counts={pages.counts} />
+          <FlagCount counts={pages.summary} />
           <FlagList flagSet={flagSet} pages={pages} writeDenial={writeDenial} onChanged={reload} />
         </>
       )}
