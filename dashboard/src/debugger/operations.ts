@@ -2,8 +2,11 @@
 // segments it may refer to, and an evaluation with the rule it ran.
 import { graphql } from '../gql';
 
-export const DebuggerRuleQuery = graphql(`
-  query DebuggerRule($flagSet: String!, $key: String!) {
+// The flag as stored and the segments its rule may refer to, read before
+// an evaluation and again with each, so the path is drawn over the rule
+// that was evaluated.
+export const DebuggedRule = graphql(`
+  fragment DebuggedRule on Query {
     flag(flagSet: $flagSet, key: $key) {
       flagSet
       key
@@ -19,6 +22,12 @@ export const DebuggerRuleQuery = graphql(`
   }
 `);
 
+export const DebuggerRuleQuery = graphql(`
+  query DebuggerRule($flagSet: String!, $key: String!) {
+    ...DebuggedRule
+  }
+`);
+
 // The flag and segments are read again with the evaluation, so the rule
 // drawn is the one the server just evaluated.
 export const EvaluateQuery = graphql(`
@@ -31,17 +40,6 @@ export const EvaluateQuery = graphql(`
       errorMessage
       explain
     }
-    flag(flagSet: $flagSet, key: $key) {
-      flagSet
-      key
-      version
-      state
-      definition
-    }
-    segments(flagSet: $flagSet) {
-      flagSet
-      key
-      definition
-    }
+    ...DebuggedRule
   }
 `);

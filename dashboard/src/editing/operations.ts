@@ -6,13 +6,7 @@ import { graphql } from '../gql';
 export const UpdateFlagDefinitionMutation = graphql(`
   mutation UpdateFlagDefinition($flagSet: String!, $key: String!, $expectedVersion: Int!, $definition: JSON!) {
     updateFlag(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, flag: { definition: $definition }) {
-      flagSet
-      key
-      definition
-      state
-      defaultVariant
-      version
-      updatedAt
+      ...FlagFields
     }
   }
 `);
@@ -20,13 +14,7 @@ export const UpdateFlagDefinitionMutation = graphql(`
 export const SetRolloutMutation = graphql(`
   mutation SetRollout($flagSet: String!, $key: String!, $expectedVersion: Int!, $weights: [Weight!]!) {
     setRollout(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, weights: $weights) {
-      flagSet
-      key
-      definition
-      state
-      defaultVariant
-      version
-      updatedAt
+      ...FlagFields
     }
   }
 `);

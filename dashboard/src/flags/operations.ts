@@ -63,19 +63,27 @@ export const FlagTagsQuery = graphql(`
   }
 `);
 
+// What the flag screen shows of a flag that every edit can change: an
+// edit's answer carries it, so the screen shows the flag as saved.
+export const FlagFields = graphql(`
+  fragment FlagFields on Flag {
+    flagSet
+    key
+    definition
+    state
+    defaultVariant
+    version
+    updatedAt
+  }
+`);
+
 export const FlagOverviewQuery = graphql(`
   query FlagOverview($flagSet: String!, $key: String!) {
     flag(flagSet: $flagSet, key: $key) {
-      flagSet
-      key
-      definition
-      state
-      defaultVariant
-      version
+      ...FlagFields
       clientVisible
       locked
       archived
-      updatedAt
     }
   }
 `);

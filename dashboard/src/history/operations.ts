@@ -19,13 +19,7 @@ export const FlagHistoryQuery = graphql(`
 export const RollbackFlagMutation = graphql(`
   mutation RollbackFlag($flagSet: String!, $key: String!, $expectedVersion: Int!, $toVersion: Int!) {
     rollbackFlag(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, toVersion: $toVersion) {
-      flagSet
-      key
-      definition
-      state
-      defaultVariant
-      version
-      updatedAt
+      ...FlagFields
     }
   }
 `);
