@@ -136,6 +136,10 @@ test('a stale targeting edit is reapplied into the definition as it is now', asy
   expect(await within(panel).findByText('Changed since you read it: defaultVariant.')).toBeInTheDocument();
   expect(within(panel).getByRole('figure', { name: 'Your edit' })).toHaveTextContent('"$ref": "staff"');
   expect(within(panel).getByRole('figure', { name: 'Now (version 5)' })).toHaveTextContent('"fractional"');
+  // Long rules scroll in their boxes, which the keyboard reaches too.
+  for (const name of ['The targeting now (version 5)', 'The targeting of your edit']) {
+    expect(within(panel).getByRole('region', { name })).toHaveAttribute('tabindex', '0');
+  }
   await userEvent.click(within(panel).getByRole('button', { name: 'Reapply my edit to version 5' }));
 
   expect(await screen.findByText('Saved: the flag is now at version 6.')).toBeInTheDocument();

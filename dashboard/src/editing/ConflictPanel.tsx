@@ -5,6 +5,7 @@ import { type ReactNode, useId } from 'react';
 import { useQuery } from 'urql';
 
 import { failureOf } from '../api/errors';
+import { CodeBlock } from '../components/CodeBlock';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { formatTime } from '../flags/flagFields';
 import { readRollout } from '../rollout/rule';
@@ -71,8 +72,12 @@ export function ConflictPanel(props: ConflictPanelProps) {
               : `Changed since you read it: ${others.join(', ')}.`}
           </p>
           <div className="compare">
-            <Side title={`As you read it (version ${read.version})`}>{show(edit, read.definition, props.version)}</Side>
-            <Side title={`Now (version ${now.version})`}>{show(edit, now.definition, props.version)}</Side>
+            <Side title={`As you read it (version ${read.version})`}>
+              {show(edit, read.definition, props.version, `The targeting as you read it (version ${read.version})`)}
+            </Side>
+            <Side title={`Now (version ${now.version})`}>
+              {show(edit, now.definition, props.version, `The targeting now (version ${now.version})`)}
+            </Side>
             <Side title="Your edit">{showEdit(edit)}</Side>
           </div>
           <div className="actions">
@@ -105,16 +110,22 @@ function Side({ title, children }: { title: string; children: ReactNode }) {
 }
 
 /** The part of a definition the edit changes. */
-function show(edit: FlagEdit, definition: unknown, version: FractionalVersion): ReactNode {
+function show(edit: FlagEdit, definition: unknown, version: FractionalVersion, label: string): ReactNode {
   const targeting = targetingOf(definition);
-  if (edit.kind === 'targeting') return <pre>{targeting === undefined ? '(no targeting)' : prettyJson(targeting)}</pre>;
+  if (edit.kind === 'targeting') {
+    return <CodeBlock label={label}>{targeting === undefined ? '(no targeting)' : prettyJson(targeting)}</CodeBlock>;
+  }
   const rule = readRollout(targeting, version);
   return rule.ok ? <Weights weights={rule.buckets} /> : <p>{rule.reason}</p>;
 }
 
 function showEdit(edit: FlagEdit): ReactNode {
   if (edit.kind === 'rollout') return <Weights weights={edit.weights} />;
-  return <pre>{edit.targeting === undefined ? '(no targeting)' : prettyJson(edit.targeting)}</pre>;
+  return (
+    <CodeBlock label="The targeting of your edit">
+      {edit.targeting === undefined ? '(no targeting)' : prettyJson(edit.targeting)}
+    </CodeBlock>
+  );
 }
 
 function Weights({ weights }: { weights: { variant: string; weight: number }[] }) {
