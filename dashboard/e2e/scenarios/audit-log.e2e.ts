@@ -36,6 +36,9 @@ test('the audit log filters by actor, flag and time, and keeps them in the addre
   await filters.getByRole('button', { name: 'Apply filters' }).click();
   await expect(page).toHaveURL((url) => url.pathname === '/audit' && url.searchParams.get('actor') === aliceName);
   await expect.poll(() => changes(page)).toEqual([`${aliceName} · ${flagSet} / audit-alpha · 2`]);
+  // Her change, opened: the default variant she set.
+  await page.getByRole('button', { name: 'Show the change to flag audit-alpha (version 2)' }).click();
+  await expect(page.getByRole('table', { name: 'Changes, newest first' })).toContainText('defaultVariant');
   await record('audit-log-by-actor');
 
   // By flag: what happened to audit-beta, its import and Bob's change.

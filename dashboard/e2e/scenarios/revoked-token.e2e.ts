@@ -50,8 +50,16 @@ test.describe('without a socket', () => {
     // The audit log holds no socket open: its next request is what is refused.
     await filters.getByLabel('Flag', { exact: true }).fill('night-mode');
     await filters.getByRole('button', { name: 'Apply filters' }).click();
-    await expectSessionEnded(page, '/audit?actor=nobody-in-particular&flag=night-mode', 'the token is unknown or revoked (UNAUTHENTICATED)');
+    const next = '/audit?actor=nobody-in-particular&flag=night-mode';
+    await expectSessionEnded(page, next, 'the token is unknown or revoked (UNAUTHENTICATED)');
     await record('sign-in-after-refused-request');
+
+    // The revoked token cannot sign in again; the filters stay to return to.
+    await page.getByLabel('Admin token').fill(token.secret);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByRole('alert')).toContainText('UNAUTHENTICATED');
+    await expect(page).toHaveURL((url) => url.pathname === '/sign-in' && url.searchParams.get('next') === next);
+    await record('sign-in-refused');
   });
 });
 
