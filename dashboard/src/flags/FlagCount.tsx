@@ -5,6 +5,11 @@ import type { FlagCounts } from './listQuery';
 // The dashboard's text is English, so its numbers are grouped the English way.
 const NUMBER = new Intl.NumberFormat('en');
 
+/** A number of flags as the dashboard writes it: "5,000". */
+export function numberText(n: number): string {
+  return NUMBER.format(n);
+}
+
 /** The count as a sentence fragment. */
 export function countText({ matching, of }: FlagCounts): string {
   if (of === null) return `${NUMBER.format(matching)} flag${matching === 1 ? '' : 's'}`;

@@ -176,12 +176,12 @@ test('5,000 flags load page by page while at most 200 rows are in the DOM', asyn
   if (!scroller) throw new Error('no list');
   // Scroll to the end again and again: each time the next page loads.
   for (let page = 1; page < 50; page++) {
-    await waitFor(() => { expect(screen.getByText(/flags loaded/)).toHaveTextContent(`${page * 100} flags loaded, more below`); });
+    await waitFor(() => { expect(screen.getByText(/flags loaded/)).toHaveTextContent(`${(page * 100).toLocaleString('en')} flags loaded, more below`); });
     scroller.scrollTop = page * 100 * 44;
     fireEvent.scroll(scroller);
     expect(rows()).toBeLessThanOrEqual(200);
   }
-  await waitFor(() => { expect(screen.getByText(/flags loaded/)).toHaveTextContent('5000 flags loaded'); });
+  await waitFor(() => { expect(screen.getByText(/flags loaded/)).toHaveTextContent('5,000 flags loaded'); });
   scroller.scrollTop = 5000 * 44;
   fireEvent.scroll(scroller);
   expect(await screen.findByRole('link', { name: 'flag-4999' })).toBeInTheDocument();

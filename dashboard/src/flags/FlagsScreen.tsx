@@ -8,7 +8,7 @@ import { ErrorNotice } from '../components/ErrorNotice';
 import { type LoadPage, useCursorPages } from '../components/useCursorPages';
 import { decodeParam, flagSetPath } from '../routing';
 import { FilterBar } from './FilterBar';
-import { FlagCount } from './FlagCount';
+import { FlagCount, numberText } from './FlagCount';
 import { FlagList } from './FlagList';
 import { FlagSetSwitcher } from './FlagSetSwitcher';
 import { LiveNotice } from './LiveNotice';
@@ -102,7 +102,7 @@ function FlagSetFlags({ flagSet }: { flagSet: string }) {
         </>
       )}
       <p className="count" role="status">
-        {pages.items.length} flag{pages.items.length === 1 ? '' : 's'} loaded{pages.complete ? '' : ', more below'}
+        {numberText(pages.items.length)} flag{pages.items.length === 1 ? '' : 's'} loaded{pages.complete ? '' : ', more below'}
       </p>
     </>
   );
