@@ -10,7 +10,7 @@ import { createFlagSet, createToken, importFlags, uniqueKey } from '../support/s
 test.use({ timezoneId: 'UTC' });
 
 test('the audit log filters by actor, flag and time, and keeps them in the address', async ({ page, record }) => {
-  const flagSet = await createFlagSet(uniqueKey('audit'));
+  const flagSet = await createFlagSet('audit');
   const boolean = { state: 'ENABLED', variants: { on: true, off: false }, defaultVariant: 'off' };
   await importFlags(flagSet, { 'audit-alpha': boolean, 'audit-beta': boolean });
   const aliceName = uniqueKey('e2e-alice');

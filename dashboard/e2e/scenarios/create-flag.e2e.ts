@@ -1,8 +1,9 @@
 // Creating a flag through the form: what the browser and the server refuse
 // is shown and nothing is created; the created flag opens on its overview,
 // with the variants, default and state typed, and is in the list.
-import { createFlag, createFlagSet, storedFlag } from '../support/api';
+import { createFlag, storedFlag } from '../support/api';
 import { expect, signIn, test } from '../support/fixtures';
+import { createFlagSet } from '../support/seed';
 
 test('a flag created through the form is stored, listed and shown', async ({ page, record }) => {
   const set = await createFlagSet('e2e-create');

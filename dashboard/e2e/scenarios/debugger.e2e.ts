@@ -4,10 +4,10 @@
 import type { Locator } from '@playwright/test';
 
 import { expect, signIn, test } from '../support/fixtures';
-import { createFlagSet, importFlags, uniqueKey } from '../support/seed';
+import { createFlagSet, importFlags } from '../support/seed';
 
 test('the debugger explains an evaluation and keeps its context', async ({ page, record }) => {
-  const flagSet = await createFlagSet(uniqueKey('debugger'));
+  const flagSet = await createFlagSet('debugger');
   const key = 'staff-banner';
   await importFlags(flagSet, {
     [key]: {

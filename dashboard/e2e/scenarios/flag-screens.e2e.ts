@@ -4,10 +4,10 @@ import type { Page } from '@playwright/test';
 
 import { graphql } from '../support/api';
 import { expect, signIn, test } from '../support/fixtures';
-import { createFlagSet, importFlags, uniqueKey } from '../support/seed';
+import { createFlagSet, importFlags } from '../support/seed';
 
 test('an admin sees every flag screen, each accessible', async ({ page, record }) => {
-  const flagSet = await createFlagSet(uniqueKey('screens'));
+  const flagSet = await createFlagSet('screens');
   const key = 'gradual-export';
   await importFlags(flagSet, {
     [key]: {

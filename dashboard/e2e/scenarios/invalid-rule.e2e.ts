@@ -1,8 +1,9 @@
 // A targeting rule the server's compiler refuses is shown with the
 // compiler's message beside the editor and cannot be saved: the flag keeps
 // its version and definition.
-import { createFlag, createFlagSet, storedFlag } from '../support/api';
+import { createFlag, storedFlag } from '../support/api';
 import { expect, signIn, test } from '../support/fixtures';
+import { createFlagSet } from '../support/seed';
 
 test('a rule the compiler refuses is explained and not saved', async ({ page, record }) => {
   const set = await createFlagSet('e2e-invalid');

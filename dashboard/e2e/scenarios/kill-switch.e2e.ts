@@ -1,8 +1,9 @@
 // The kill switch, confirmed in its dialog, disables a flag for every
 // client: OFREP answers it with reason DISABLED and no value or variant, so
 // each SDK falls back to its code default.
-import { createFlag, createFlagSet, ofrepEvaluate } from '../support/api';
+import { createFlag, ofrepEvaluate } from '../support/api';
 import { expect, signIn, test } from '../support/fixtures';
+import { createFlagSet } from '../support/seed';
 
 test('the kill switch makes OFREP answer DISABLED', async ({ page, record }) => {
   const set = await createFlagSet('e2e-kill');

@@ -4,7 +4,7 @@
 import type { Locator } from '@playwright/test';
 
 import { expect, signIn, test } from '../support/fixtures';
-import { type FlagDefinition, createFlagSet, importFlags, uniqueKey } from '../support/seed';
+import { type FlagDefinition, createFlagSet, importFlags } from '../support/seed';
 
 const TOTAL = 5000;
 /** Most rows (spacers included) the list's table body may hold at once. */
@@ -12,7 +12,7 @@ const MOST_ROWS = 200;
 
 test('5,000 flags: searched on the server, scrolled to the end with few rows in the DOM', async ({ page, record }) => {
   test.setTimeout(300_000);
-  const flagSet = await createFlagSet(uniqueKey('many'));
+  const flagSet = await createFlagSet('many');
   const flags: Record<string, FlagDefinition> = {};
   const needles = ['bulk-needle-east', 'bulk-needle-west'];
   for (const key of needles) flags[key] = flag();

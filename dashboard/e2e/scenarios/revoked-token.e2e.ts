@@ -8,7 +8,7 @@ import { expect, signIn, test } from '../support/fixtures';
 import { createFlagSet, createToken, importFlags, revokeToken, uniqueKey } from '../support/seed';
 
 test('revoking the token closes the live socket and returns to sign-in', async ({ page, record }) => {
-  const flagSet = await createFlagSet(uniqueKey('revoked'));
+  const flagSet = await createFlagSet('revoked');
   await importFlags(flagSet, { 'night-mode': { state: 'ENABLED', variants: { on: true, off: false }, defaultVariant: 'off' } });
   const token = await createToken(uniqueKey('e2e-revoked'), 'admin');
   const screen = `/flags/${flagSet}/night-mode/history`;

@@ -1,7 +1,8 @@
 // Rolling a flag back from its history restores what evaluation serves:
 // after a change of its default, OFREP serves the old value again.
-import { createFlag, createFlagSet, graphql, ofrepEvaluate, storedFlag } from '../support/api';
+import { createFlag, graphql, ofrepEvaluate, storedFlag } from '../support/api';
 import { expect, signIn, test } from '../support/fixtures';
+import { createFlagSet } from '../support/seed';
 
 test('a rollback from the history tab serves the earlier value again', async ({ page, record }) => {
   const set = await createFlagSet('e2e-rollback');

@@ -1,8 +1,9 @@
 // Moving a rollout slider shows the share of users whose variant would
 // change; the saved weights are a new version, shown as a diff of the
 // weight in the flag's history and in the audit log.
-import { createFlag, createFlagSet, storedFlag } from '../support/api';
+import { createFlag, storedFlag } from '../support/api';
 import { expect, signIn, test } from '../support/fixtures';
+import { createFlagSet } from '../support/seed';
 
 test('a rollout moved with the slider is saved and shows in history and the audit log', async ({ page, record }) => {
   const set = await createFlagSet('e2e-rollout');

@@ -1,8 +1,9 @@
 // A save against a version someone else has since replaced is refused and
 // shown beside the change it missed; reapplied, it saves on the new
 // version and keeps both changes.
-import { createFlag, createFlagSet, graphql, storedFlag } from '../support/api';
+import { createFlag, graphql, storedFlag } from '../support/api';
 import { expect, signIn, test } from '../support/fixtures';
+import { createFlagSet } from '../support/seed';
 
 test('a stale save shows the conflict and saves when reapplied', async ({ page, record }) => {
   const set = await createFlagSet('e2e-stale');

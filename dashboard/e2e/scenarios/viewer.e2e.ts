@@ -10,7 +10,7 @@ import { createFlagSet, createToken, importFlags, uniqueKey } from '../support/s
 const REASON = 'Viewers cannot change flags';
 
 test('a viewer reads everything and changes nothing', async ({ page, record }) => {
-  const flagSet = await createFlagSet(uniqueKey('viewer'));
+  const flagSet = await createFlagSet('viewer');
   const split = { fractional: [['on', 20], ['off', 80]] };
   await importFlags(flagSet, {
     'gradual-search': {

@@ -76,19 +76,3 @@ export async function createFlag(flagSet: string, key: string, definition: Recor
   );
   return data.createFlag;
 }
-
-/** A key no earlier run of the same scenario used against this server's store. */
-export function uniqueKey(prefix: string): string {
-  return `${prefix}-${Date.now().toString(36)}`;
-}
-
-/**
- * Creates a flag set of the scenario's own, keyed `prefix` and a suffix
- * (`uniqueKey`), and returns its key: the scenario's flags then change no
- * list that another scenario counts.
- */
-export async function createFlagSet(prefix: string): Promise<string> {
-  const key = uniqueKey(prefix);
-  await graphql('mutation ($key: String!) { createFlagSet(key: $key, name: $key) { key } }', { key });
-  return key;
-}

@@ -8,9 +8,14 @@ export function uniqueKey(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
 }
 
-/** Creates flag set `key` and returns its key. */
-export async function createFlagSet(key: string): Promise<string> {
-  await graphql('mutation ($key: String!) { createFlagSet(key: $key) { key } }', { key });
+/**
+ * Creates a flag set of the scenario's own, keyed `prefix` and a suffix
+ * (`uniqueKey`), and returns its key: the scenario's flags then change no
+ * list that another scenario counts.
+ */
+export async function createFlagSet(prefix: string): Promise<string> {
+  const key = uniqueKey(prefix);
+  await graphql('mutation ($key: String!) { createFlagSet(key: $key, name: $key) { key } }', { key });
   return key;
 }
 
