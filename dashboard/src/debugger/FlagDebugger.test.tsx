@@ -38,7 +38,7 @@ beforeEach(() => {
         body: {
           data: {
             evaluate: staff
-              ? { value: true, variant: 'on', reason: 'TARGETING_MATCH', errorCode: null, errorMessage: null, explain: '/targeting/if/0: $ref "staff" expanded; /if: condition 0 chose branch 1; result "on"' }
+              ? { value: true, variant: 'on', reason: 'TARGETING_MATCH', errorCode: null, errorMessage: null, explain: '/targeting/if/0: $ref "staff" expanded; /if: condition 0 chose branch 1; result "on"', steps: staffSteps, omittedSteps: 0 }
               : {
                   value: false,
                   variant: 'off',
@@ -46,6 +46,8 @@ beforeEach(() => {
                   errorCode: null,
                   errorMessage: null,
                   explain: '/targeting/if/0: $ref "staff" expanded; /if: condition 2 chose branch 2; /if/2/fractional: fractional bucket 68 (hash 2932679249) -> "off"; result "off"',
+                  steps: everyoneSteps,
+                  omittedSteps: 0,
                 },
           },
         },
@@ -79,6 +81,24 @@ async function openDebugger(key = 'new-checkout') {
   await screen.findByRole('list', { name: 'Targeting rule' });
 }
 
+
+/** A step as the API answers it: every field, null where its kind has none. */
+const noFields = { segment: null, condition: null, branch: null, operator: null, clause: null, value: null, bucket: null, hash: null };
+
+/** The steps of the rollout rule for a staff address: the segment held. */
+const staffSteps = [
+  { ...noFields, pointer: '/targeting/if/0', kind: 'REF', segment: 'staff' },
+  { ...noFields, pointer: '/if', kind: 'IF', condition: 0, branch: 1 },
+  { ...noFields, pointer: '', kind: 'RESULT', value: 'on' },
+];
+
+/** The steps for anyone else: the else branch's bucketing. */
+const everyoneSteps = [
+  { ...noFields, pointer: '/targeting/if/0', kind: 'REF', segment: 'staff' },
+  { ...noFields, pointer: '/if', kind: 'IF', condition: 2, branch: 2 },
+  { ...noFields, pointer: '/if/2/fractional', kind: 'FRACTIONAL', bucket: 68, hash: 2932679249, value: 'off' },
+  { ...noFields, pointer: '', kind: 'RESULT', value: 'off' },
+];
 test('a syntax error is shown with its line and column, and nothing can be evaluated', async () => {
   mockApi(auditApi(server));
   await openDebugger();
@@ -222,7 +242,7 @@ test('a refused evaluation shows the server message and code', async () => {
 
 test('an evaluation that ends in an error shows its code and message', async () => {
   server.evaluate = () => ({
-    body: { data: { evaluate: { value: null, variant: null, reason: 'ERROR', errorCode: 'GENERAL', errorMessage: 'division by zero', explain: '/if: condition 0 chose branch 1' } } },
+    body: { data: { evaluate: { value: null, variant: null, reason: 'ERROR', errorCode: 'GENERAL', errorMessage: 'division by zero', explain: '/if: condition 0 chose branch 1', steps: [{ ...noFields, pointer: '/if', kind: 'IF', condition: 0, branch: 1 }], omittedSteps: 0 } } },
   });
   mockApi(auditApi(server));
   await openDebugger();
@@ -237,7 +257,7 @@ test('an evaluation that ends in an error shows its code and message', async () 
 test('a disabled flag’s rule is shown as not evaluated', async () => {
   server.flags = [flag('new-checkout', { state: 'DISABLED', definition: { ...rollout, state: 'DISABLED' } })];
   server.evaluate = () => ({
-    body: { data: { evaluate: { value: null, variant: null, reason: 'DISABLED', errorCode: null, errorMessage: null, explain: '' } } },
+    body: { data: { evaluate: { value: null, variant: null, reason: 'DISABLED', errorCode: null, errorMessage: null, explain: '', steps: [], omittedSteps: 0 } } },
   });
   mockApi(auditApi(server));
   await openDebugger();

@@ -16,7 +16,7 @@ import type { EvaluateQuery as EvaluateData } from '../gql/graphql';
 import { DecisionPath } from './DecisionPath';
 import { RecentContexts } from './RecentContexts';
 import { formatContext, readContext, targetingKeyOf, withTargetingKey } from './contextText';
-import { parseTrace } from './decisionPath';
+import { traceOf } from './decisionPath';
 import { DebuggerRuleQuery, EvaluateQuery } from './operations';
 import { forgetContexts, recentContexts, rememberContext } from './recentContexts';
 import './debugger.css';
@@ -76,7 +76,7 @@ export function FlagDebugger({ flagSet, flagKey }: { flagSet: string; flagKey: s
     [segmentList],
   );
   const evaluation = run.answer?.evaluate ?? null;
-  const trace = useMemo(() => (evaluation ? parseTrace(evaluation.explain) : null), [evaluation]);
+  const trace = useMemo(() => (evaluation ? traceOf(evaluation.steps, evaluation.omittedSteps) : null), [evaluation]);
   const rule = targetingOf(flag?.definition);
   const invalid = read.ok ? null : 'Fix the context first';
 
@@ -177,7 +177,7 @@ export function FlagDebugger({ flagSet, flagKey }: { flagSet: string; flagKey: s
         {flag && rule === undefined && (
           <p>This flag has no targeting rule: it always answers its default variant (reason STATIC).</p>
         )}
-        {evaluation && trace && <TraceNotes reason={evaluation.reason} omitted={trace.omitted} problem={trace.problem} evaluated={trace.steps.some((s) => s.kind !== 'ref')} />}
+        {evaluation && trace && <TraceNotes reason={evaluation.reason} omitted={trace.omitted} evaluated={trace.steps.some((s) => s.kind !== 'ref')} />}
         {rule !== undefined && <DecisionPath rule={rule} segments={segments} trace={trace} />}
         {evaluation && evaluation.explain !== '' && (
           <details>
@@ -201,7 +201,7 @@ interface Run {
 }
 
 /** What the reader should know about the path drawn. */
-function TraceNotes({ reason, omitted, problem, evaluated }: { reason: string; omitted: number; problem: string | null; evaluated: boolean }) {
+function TraceNotes({ reason, omitted, evaluated }: { reason: string; omitted: number; evaluated: boolean }) {
   return (
     <>
       {!evaluated && (
@@ -220,7 +220,6 @@ function TraceNotes({ reason, omitted, problem, evaluated }: { reason: string; o
           incomplete.
         </p>
       )}
-      {problem && <p className="notice">Part of the trace could not be read: {problem}. The text is shown below.</p>}
     </>
   );
 }

@@ -1,57 +1,59 @@
-// The decision path's logic: reading the engine's trace text (as
-// `Trace::render` writes it, in the forms the server answered for the
-// example flags), expanding segments into the rule, and marking each node
-// with what the evaluation did there.
+// The decision path's logic: reading the steps the admin API answers,
+// expanding segments into the rule, and marking each node with what the
+// evaluation did there.
 import { describe, expect, test } from 'vitest';
 
-import { type MarkedNode, type RuleNode, inlineText, markTree, parseTrace, ruleTree } from './decisionPath';
+import { type MarkedNode, type RuleNode, type Trace, type TraceStep, inlineText, markTree, ruleTree, traceOf } from './decisionPath';
 
-describe('parseTrace', () => {
-  test('reads every kind of step', () => {
-    const trace = parseTrace(
-      '/targeting/if/0: $ref "staff" expanded; /if/0/and: and decided by clause 1 (true); ' +
-        '/if: condition 0 chose branch 1; /if/2/fractional: fractional bucket 68 (hash 2932679249) -> "off"; ' +
-        '/if/4/fractional: fractional produced no bucket; /if/6: no condition held, no else branch; result "on"',
+/** A decision path of `steps`, none omitted. */
+function path(...steps: TraceStep[]): Trace {
+  return { steps, omitted: 0 };
+}
+
+describe('traceOf', () => {
+  test('reads every kind of step, with only the fields its kind has', () => {
+    const trace = traceOf(
+      [
+        { pointer: '/targeting/if/0', kind: 'REF', segment: 'staff' },
+        { pointer: '/if/0/and', kind: 'CLAUSE', operator: 'and', clause: 1, value: true },
+        { pointer: '/if', kind: 'IF', condition: 0, branch: 1 },
+        { pointer: '/if/2/fractional', kind: 'FRACTIONAL', bucket: 68, hash: 2932679249, value: 'off' },
+        { pointer: '/if/4/fractional', kind: 'FRACTIONAL', bucket: 0, hash: 0, value: null },
+        { pointer: '/if/6', kind: 'IF', condition: 2, branch: null },
+        { pointer: '', kind: 'RESULT', value: 'on' },
+      ],
+      3,
     );
-    expect(trace.problem).toBeNull();
-    expect(trace.steps).toEqual([
-      { kind: 'ref', pointer: '/targeting/if/0', segment: 'staff' },
-      { kind: 'clause', pointer: '/if/0/and', op: 'and', clause: 1, value: true },
-      { kind: 'if', pointer: '/if', condition: 0, taken: 1 },
-      { kind: 'fractional', pointer: '/if/2/fractional', bucket: 68, hash: 2932679249, variant: 'off' },
-      { kind: 'no-bucket', pointer: '/if/4/fractional' },
-      { kind: 'if', pointer: '/if/6', condition: -1, taken: null },
-      { kind: 'result', value: 'on' },
-    ]);
+    expect(trace).toEqual({
+      steps: [
+        { kind: 'ref', pointer: '/targeting/if/0', segment: 'staff' },
+        { kind: 'clause', pointer: '/if/0/and', op: 'and', clause: 1, value: true },
+        { kind: 'if', pointer: '/if', condition: 0, taken: 1 },
+        { kind: 'fractional', pointer: '/if/2/fractional', bucket: 68, hash: 2932679249, variant: 'off' },
+        { kind: 'no-bucket', pointer: '/if/4/fractional' },
+        { kind: 'if', pointer: '/if/6', condition: 2, taken: null },
+        { kind: 'result', value: 'on' },
+      ],
+      omitted: 3,
+    });
   });
 
-  test('values may hold the separator, brackets and quotes', () => {
-    const trace = parseTrace('/or: or decided by clause 0 ({"a; b":["]",")"],"c":"\\"; x"}); result [1,{"k":null}]');
-    expect(trace.problem).toBeNull();
+  test('values keep their JSON, null included', () => {
+    const trace = traceOf(
+      [
+        { pointer: '/or', kind: 'CLAUSE', operator: 'or', clause: 0, value: { 'a; b': [']', ')'] } },
+        { pointer: '', kind: 'RESULT', value: null },
+      ],
+      0,
+    );
     expect(trace.steps).toEqual([
-      { kind: 'clause', pointer: '/or', op: 'or', clause: 0, value: { 'a; b': [']', ')'], c: '"; x' } },
-      { kind: 'result', value: [1, { k: null }] },
-    ]);
-  });
-
-  test('the root pointer, numbers, null and omitted steps', () => {
-    const trace = parseTrace('/: $ref "everyone" expanded; /and: and decided by clause 2 (-1.5e3); result null; 12 more steps omitted');
-    expect(trace.steps).toEqual([
-      { kind: 'ref', pointer: '', segment: 'everyone' },
-      { kind: 'clause', pointer: '/and', op: 'and', clause: 2, value: -1500 },
+      { kind: 'clause', pointer: '/or', op: 'or', clause: 0, value: { 'a; b': [']', ')'] } },
       { kind: 'result', value: null },
     ]);
-    expect(trace.omitted).toBe(12);
   });
 
-  test('an empty trace (a static or disabled flag) has no steps', () => {
-    expect(parseTrace('')).toEqual({ steps: [], omitted: 0, problem: null });
-  });
-
-  test('text it cannot read is reported, with the steps read before it', () => {
-    const trace = parseTrace('/if: condition 0 chose branch 1; /if/1: something new happened; result true');
-    expect(trace.steps).toEqual([{ kind: 'if', pointer: '/if', condition: 0, taken: 1 }]);
-    expect(trace.problem).toBe('the decision path could not be read from “/if/1: something new happened; result tr”');
+  test('no steps (a static or disabled flag)', () => {
+    expect(traceOf([], 0)).toEqual({ steps: [], omitted: 0 });
   });
 });
 
@@ -128,7 +130,11 @@ const rollout = { if: [{ $ref: 'staff' }, 'on', { fractional: [['on', 10], ['off
 
 describe('markTree', () => {
   test('a condition that held: its branch taken, the rest not evaluated', () => {
-    const trace = parseTrace('/targeting/if/0: $ref "staff" expanded; /if: condition 0 chose branch 1; result "on"');
+    const trace = path(
+      { kind: 'ref', pointer: '/targeting/if/0', segment: 'staff' },
+      { kind: 'if', pointer: '/if', condition: 0, taken: 1 },
+      { kind: 'result', value: 'on' },
+    );
     expect(lines(markTree(ruleTree(rollout, segments), trace))).toEqual([
       'if ["on"; condition 1 held: its “then” branch was taken]',
       '  if: ends_with [truthy]',
@@ -142,9 +148,11 @@ describe('markTree', () => {
   });
 
   test('the else branch: a bucketing, with the bucket it chose', () => {
-    const trace = parseTrace(
-      '/targeting/if/0: $ref "staff" expanded; /if: condition 2 chose branch 2; ' +
-        '/if/2/fractional: fractional bucket 68 (hash 2932679249) -> "off"; result "off"',
+    const trace = path(
+      { kind: 'ref', pointer: '/targeting/if/0', segment: 'staff' },
+      { kind: 'if', pointer: '/if', condition: 2, taken: 2 },
+      { kind: 'fractional', pointer: '/if/2/fractional', bucket: 68, hash: 2932679249, variant: 'off' },
+      { kind: 'result', value: 'off' },
     );
     expect(lines(markTree(ruleTree(rollout, segments), trace))).toEqual([
       'if ["off"; no condition held: the else branch was taken]',
@@ -160,7 +168,11 @@ describe('markTree', () => {
 
   test('no condition held and no else; an `and` decided by its second clause', () => {
     const rule = { if: [{ and: [{ '==': [{ var: 'platform' }, 'ios'] }, { sem_ver: [{ var: 'v' }, '>=', '4.2.0'] }] }, 'enabled'] };
-    const trace = parseTrace('/if/0/and: and decided by clause 1 (false); /if: no condition held, no else branch; result null');
+    const trace = path(
+      { kind: 'clause', pointer: '/if/0/and', op: 'and', clause: 1, value: false },
+      { kind: 'if', pointer: '/if', condition: 2, taken: null },
+      { kind: 'result', value: null },
+    );
     expect(lines(markTree(ruleTree(rule, new Map()), trace))).toEqual([
       'if [null; no condition held and there is no else: null]',
       '  if: and [falsy; decided by clause 2]',
@@ -172,7 +184,7 @@ describe('markTree', () => {
 
   test('an `or` stops at its first truthy clause; later clauses are not evaluated', () => {
     const rule = { or: [{ var: 'a' }, { var: 'b' }, { var: 'c' }] };
-    const trace = parseTrace('/or: or decided by clause 1 ("x"); result "x"');
+    const trace = path({ kind: 'clause', pointer: '/or', op: 'or', clause: 1, value: 'x' }, { kind: 'result', value: 'x' });
     expect(lines(markTree(ruleTree(rule, new Map()), trace))).toEqual([
       'or ["x"; decided by clause 2]',
       '  clause 1: var a [falsy]',
@@ -183,7 +195,7 @@ describe('markTree', () => {
 
   test('else-if chains name their parts', () => {
     const rule = { if: [{ var: 'a' }, 'A', { var: 'b' }, 'B', 'C'] };
-    const trace = parseTrace('/if: condition 2 chose branch 3; result "B"');
+    const trace = path({ kind: 'if', pointer: '/if', condition: 2, taken: 3 }, { kind: 'result', value: 'B' });
     expect(lines(markTree(ruleTree(rule, new Map()), trace))).toEqual([
       'if ["B"; condition 2 held: its “then” branch was taken]',
       '  if: var a [falsy]',
@@ -196,7 +208,7 @@ describe('markTree', () => {
 
   test('a bucketing with nothing to bucket by', () => {
     const rule = { fractional: [['on', 10], ['off', 90]] };
-    const trace = parseTrace('/fractional: fractional produced no bucket; result null');
+    const trace = path({ kind: 'no-bucket', pointer: '/fractional' }, { kind: 'result', value: null });
     expect(lines(markTree(ruleTree(rule, new Map()), trace))).toEqual([
       'fractional [null; no bucket chosen (nothing to bucket by): null]',
       '  bucket: ["on",10]',
@@ -206,7 +218,11 @@ describe('markTree', () => {
 
   test('a rule decided several times (in a loop) joins what each decision reached', () => {
     const rule = { some: [{ var: 'items' }, { if: [{ var: '' }, true, false] }] };
-    const trace = parseTrace('/some/1/if: condition 0 chose branch 1; /some/1/if: condition 2 chose branch 2; result true');
+    const trace = path(
+      { kind: 'if', pointer: '/some/1/if', condition: 0, taken: 1 },
+      { kind: 'if', pointer: '/some/1/if', condition: 2, taken: 2 },
+      { kind: 'result', value: true },
+    );
     const marked = markTree(ruleTree(rule, new Map()), trace);
     expect(lines(marked)).toEqual([
       'some [true]',
@@ -219,7 +235,7 @@ describe('markTree', () => {
   });
 
   test('a rule that was not evaluated (a disabled flag) is all marked so', () => {
-    const marked = markTree(ruleTree(rollout, segments), parseTrace(''));
+    const marked = markTree(ruleTree(rollout, segments), path());
     expect(marked.reached).toBe(false);
     expect(lines(marked).every((line) => line.includes('not evaluated'))).toBe(true);
   });

@@ -1,24 +1,17 @@
-// The evaluation debugger's decision path: the engine's explain trace read
-// back into steps, the flag's targeting rule as a tree (segments expanded
-// where it refers to them, as the engine expands them), and the tree
-// marked with what each step decided: which nodes were evaluated, what
-// conditions and clauses came to, which branch or bucket was taken.
+// The evaluation debugger's decision path: the engine's decisions as the
+// server lists them (`Evaluation.steps`), the flag's targeting rule as a
+// tree (segments expanded where it refers to them, as the engine expands
+// them), and the tree marked with what each step decided: which nodes were
+// evaluated, what conditions and clauses came to, which branch or bucket
+// was taken.
 //
-// The trace is the text `Trace::render` writes (engine/src/logic/explain.rs):
-// steps joined by "; ", each one of
-//   `{pointer}: $ref "{segment}" expanded`      (pointer into the flag definition)
-//   `{pointer}: condition {c} chose branch {b}` (pointer of an `if`'s arguments)
-//   `{pointer}: no condition held, no else branch`
-//   `{pointer}: {and|or} decided by clause {i} ({json})`
-//   `{pointer}: fractional bucket {n} (hash {h}) -> {json}`
-//   `{pointer}: fractional produced no bucket`
-//   `result {json}`
-//   `{n} more steps omitted`
-// where a pointer (`/` for the rule itself) names an operator's arguments
-// within the rule, with `$ref`s expanded: `/if/0/and` is the `and` of the
-// first argument of the rule's `if`.
+// A step's pointer (`""` for the rule itself) names an operator's
+// arguments within the rule, with `$ref`s expanded: `/if/0/and` is the
+// `and` of the first argument of the rule's `if`. A `$ref` step's pointer
+// is where the `$ref` stands in the flag's definition: `/targeting/if/0`.
+import type { DecisionKind } from '../gql/graphql';
 
-/** One decision of the engine, as the trace records it. */
+/** One decision of the engine. */
 export type TraceStep =
   | { kind: 'ref'; pointer: string; segment: string }
   | { kind: 'if'; pointer: string; condition: number; taken: number | null }
@@ -31,144 +24,43 @@ export interface Trace {
   steps: TraceStep[];
   /** Decisions made after the trace was full, only counted. */
   omitted: number;
-  /** Where the text stopped making sense, if it did (the steps before it are kept). */
-  problem: string | null;
 }
 
-/** Reads the engine's explain text. */
-export function parseTrace(text: string): Trace {
-  const steps: TraceStep[] = [];
-  let omitted = 0;
-  let pos = 0;
-  while (pos < text.length) {
-    const parsed = readStep(text, pos);
-    if (!parsed) {
-      return { steps, omitted, problem: `the decision path could not be read from “${text.slice(pos, pos + 40)}”` };
-    }
-    if ('omitted' in parsed) omitted += parsed.omitted;
-    else steps.push(parsed.step);
-    pos = parsed.end;
-    if (pos === text.length) break;
-    if (!text.startsWith('; ', pos)) {
-      return { steps, omitted, problem: `the decision path could not be read from “${text.slice(pos, pos + 40)}”` };
-    }
-    pos += 2;
-  }
-  return { steps, omitted, problem: null };
+/** A step as the admin API answers it (`DecisionStep`): the fields its kind has are set. */
+export interface DecisionStepFields {
+  pointer: string;
+  kind: DecisionKind;
+  segment?: string | null;
+  condition?: number | null;
+  branch?: number | null;
+  operator?: string | null;
+  clause?: number | null;
+  value?: unknown;
+  bucket?: number | null;
+  hash?: number | null;
 }
 
-type Read = { step: TraceStep; end: number } | { omitted: number; end: number };
-
-function readStep(text: string, pos: number): Read | null {
-  if (text.startsWith('result ', pos)) {
-    const value = readJson(text, pos + 'result '.length);
-    return value && { step: { kind: 'result', value: value.value }, end: value.end };
-  }
-  const omitted = match(/(\d+) more steps omitted/y, text, pos);
-  if (omitted) return { omitted: Number(omitted[1]), end: pos + omitted[0].length };
-  if (text[pos] !== '/') return null;
-  const colon = text.indexOf(': ', pos);
-  if (colon < 0) return null;
-  const written = text.slice(pos, colon);
-  const pointer = written === '/' ? '' : written;
-  const at = colon + 2;
-
-  if (text.startsWith('$ref ', at)) {
-    const name = readQuoted(text, at + '$ref '.length);
-    if (!name || !text.startsWith(' expanded', name.end)) return null;
-    return { step: { kind: 'ref', pointer, segment: name.value }, end: name.end + ' expanded'.length };
-  }
-  const chose = match(/condition (\d+) chose branch (\d+)/y, text, at);
-  if (chose) {
-    return { step: { kind: 'if', pointer, condition: Number(chose[1]), taken: Number(chose[2]) }, end: at + chose[0].length };
-  }
-  const none = 'no condition held, no else branch';
-  if (text.startsWith(none, at)) {
-    return { step: { kind: 'if', pointer, condition: -1, taken: null }, end: at + none.length };
-  }
-  const clause = match(/(and|or) decided by clause (\d+) \(/y, text, at);
-  if (clause) {
-    const value = readJson(text, at + clause[0].length);
-    if (!value || text[value.end] !== ')') return null;
-    return {
-      step: { kind: 'clause', pointer, op: clause[1] ?? '', clause: Number(clause[2]), value: value.value },
-      end: value.end + 1,
-    };
-  }
-  const bucket = match(/fractional bucket (\d+) \(hash (\d+)\) -> /y, text, at);
-  if (bucket) {
-    const value = readJson(text, at + bucket[0].length);
-    return (
-      value && {
-        step: { kind: 'fractional', pointer, bucket: Number(bucket[1]), hash: Number(bucket[2]), variant: value.value },
-        end: value.end,
-      }
-    );
-  }
-  const noBucket = 'fractional produced no bucket';
-  if (text.startsWith(noBucket, at)) return { step: { kind: 'no-bucket', pointer }, end: at + noBucket.length };
-  return null;
+/** The decision path from the steps the admin API answered. */
+export function traceOf(steps: readonly DecisionStepFields[], omitted: number): Trace {
+  return { steps: steps.map(stepOf), omitted };
 }
 
-function match(pattern: RegExp, text: string, pos: number): RegExpExecArray | null {
-  pattern.lastIndex = pos;
-  return pattern.exec(text);
-}
-
-/** The JSON value that starts at `pos` (serde_json's compact form), and where it ends. */
-function readJson(text: string, pos: number): { value: unknown; end: number } | null {
-  const end = jsonEnd(text, pos);
-  if (end === null) return null;
-  try {
-    return { value: JSON.parse(text.slice(pos, end)) as unknown, end };
-  } catch {
-    return null;
-  }
-}
-
-function jsonEnd(text: string, pos: number): number | null {
-  const first = text[pos];
-  if (first === '"') return stringEnd(text, pos);
-  if (first === '[' || first === '{') {
-    let depth = 0;
-    for (let i = pos; i < text.length; i++) {
-      const c = text[i];
-      if (c === '"') {
-        const end = stringEnd(text, i);
-        if (end === null) return null;
-        i = end - 1;
-      } else if (c === '[' || c === '{') {
-        depth++;
-      } else if (c === ']' || c === '}') {
-        depth--;
-        if (depth === 0) return i + 1;
-      }
-    }
-    return null;
-  }
-  const primitive = match(/-?\d+(\.\d+)?([eE][+-]?\d+)?|true|false|null/y, text, pos);
-  return primitive ? pos + primitive[0].length : null;
-}
-
-/** The end (after the closing quote) of the string whose opening quote is at `pos`. */
-function stringEnd(text: string, pos: number): number | null {
-  for (let i = pos + 1; i < text.length; i++) {
-    if (text[i] === '\\') i++;
-    else if (text[i] === '"') return i + 1;
-  }
-  return null;
-}
-
-/** A segment name as Rust's `{:?}` quotes it (like JSON for ordinary names). */
-function readQuoted(text: string, pos: number): { value: string; end: number } | null {
-  if (text[pos] !== '"') return null;
-  const end = stringEnd(text, pos);
-  if (end === null) return null;
-  const quoted = text.slice(pos, end);
-  try {
-    return { value: JSON.parse(quoted) as string, end };
-  } catch {
-    return { value: quoted.slice(1, -1), end };
+function stepOf(step: DecisionStepFields): TraceStep {
+  const { pointer } = step;
+  switch (step.kind) {
+    case 'REF':
+      return { kind: 'ref', pointer, segment: step.segment ?? '' };
+    case 'IF':
+      return { kind: 'if', pointer, condition: step.condition ?? 0, taken: step.branch ?? null };
+    case 'CLAUSE':
+      return { kind: 'clause', pointer, op: step.operator ?? '', clause: step.clause ?? 0, value: step.value ?? null };
+    case 'FRACTIONAL':
+      // A bucketing that chose no bucket names no variant.
+      return step.value === null || step.value === undefined
+        ? { kind: 'no-bucket', pointer }
+        : { kind: 'fractional', pointer, bucket: step.bucket ?? 0, hash: step.hash ?? 0, variant: step.value };
+    case 'RESULT':
+      return { kind: 'result', value: step.value ?? null };
   }
 }
 

@@ -39,6 +39,19 @@ export const EvaluateQuery = graphql(`
       errorCode
       errorMessage
       explain
+      steps {
+        pointer
+        kind
+        segment
+        condition
+        branch
+        operator
+        clause
+        value
+        bucket
+        hash
+      }
+      omittedSteps
     }
     ...DebuggedRule
   }
