@@ -16,6 +16,7 @@ import type { ShownFlag } from '../flags/FlagScreen';
 import { variantsOf } from '../flags/flagFields';
 import { flagTabPath } from '../routing';
 import { RolloutSlider } from './RolloutSlider';
+import { SplitChart } from './SplitChart';
 import { type Bucket, type Overlap, changedShare, sum } from './overlap';
 import { type SchemeOf, readRollout, redistribute, schemeOf } from './rule';
 
@@ -163,7 +164,7 @@ function Weights({ flag, read, saved, edited, scheme, denial, onEdit, onSave, pe
           })}
         </tbody>
       </table>
-      <Layout saved={saved} edited={edited} />
+      <SplitChart saved={saved} edited={edited} />
       {missing.length > 0 && denial === null && (
         <AddVariant
           variants={missing}
@@ -258,33 +259,3 @@ function AddVariant({ variants, onAdd }: { variants: string[]; onAdd: (variant: 
   );
 }
 
-/** The saved and the edited layouts over the hash space, drawn as two bars. */
-function Layout({ saved, edited }: { saved: Bucket[]; edited: Bucket[] }) {
-  const names = [...new Set([...saved, ...edited].map((b) => b.variant))];
-  const bar = (buckets: Bucket[], label: string) => {
-    const total = sum(buckets);
-    return (
-      <div className="layout-row">
-        <span className="layout-label">{label}</span>
-        <div className="layout-bar">
-          {buckets.map((b) => (
-            <span
-              key={b.variant}
-              className={`layout-part tone-${names.indexOf(b.variant) % 6}`}
-              style={{ width: total === 0 ? 0 : `${(b.weight * 100) / total}%` }}
-              title={`${b.variant}: ${percent(b.weight, total)}`}
-            >
-              {b.variant}
-            </span>
-          ))}
-        </div>
-      </div>
-    );
-  };
-  return (
-    <div className="layout" aria-hidden="true">
-      {bar(saved, 'Saved')}
-      {bar(edited, 'Edited')}
-    </div>
-  );
-}
