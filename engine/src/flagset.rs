@@ -24,6 +24,12 @@ pub const FLAG_SET_ID_KEY: &str = "flagSetId";
 /// bucketing scheme for one flag set: `"v1"`, `"v2"` or `"v3"`.
 pub const FRACTIONAL_VERSION_KEY: &str = "ensign.fractional";
 
+/// Flag metadata key naming the experiment a flag's `fractional` split
+/// serves: evaluations it decides are exposures of that experiment. The
+/// store sets it on the published flag while the experiment runs; a flag
+/// file sets it to opt in.
+pub const EXPERIMENT_KEY: &str = "ensign.experiment";
+
 static EMPTY_MAP: LazyLock<Map<String, Value>> = LazyLock::new(Map::new);
 
 /// An empty metadata map, for resolutions of unknown flags.
@@ -69,6 +75,11 @@ pub struct Flag {
     /// The context paths this flag reads; `None` when it reads the context
     /// in ways only known at evaluation time.
     trie: Option<PathTrie>,
+    /// The experiment its split serves ([`EXPERIMENT_KEY`]), if any.
+    experiment: Option<Box<str>>,
+    /// Whether a `fractional` can decide the rule's result: the rule is
+    /// one, or an `if` with one among its branches (however nested).
+    split_decides: bool,
 }
 
 impl Flag {
@@ -80,6 +91,11 @@ impl Flag {
     /// Enabled or disabled.
     pub fn state(&self) -> FlagState {
         self.state
+    }
+
+    /// The experiment the flag's split serves ([`EXPERIMENT_KEY`]), if any.
+    pub fn experiment(&self) -> Option<&str> {
+        self.experiment.as_deref()
     }
 
     /// The variants, in definition order.
@@ -513,6 +529,7 @@ fn resolve<'s, T: Tracer>(
     tracer: &mut T,
 ) -> Resolution<'s> {
     let key: &'s str = &flag.key;
+    let experiment = flag.experiment.as_deref();
     let variant_at = |i: usize| flag.variants.get(i).map(|(k, v)| (&**k, v));
     let by_default = |reason: Reason| match flag.default_variant.and_then(variant_at) {
         Some((name, value)) => Resolution {
@@ -522,6 +539,8 @@ fn resolve<'s, T: Tracer>(
             reason,
             error: None,
             metadata: &flag.metadata,
+            experiment,
+            bucketed: false,
         },
         // No default variant: the caller's default, still with a reason.
         None => Resolution {
@@ -531,9 +550,11 @@ fn resolve<'s, T: Tracer>(
             reason: Reason::Default,
             error: None,
             metadata: &flag.metadata,
+            experiment,
+            bucketed: false,
         },
     };
-    let matched = |i: usize| {
+    let matched = |i: usize, bucketed: bool| {
         variant_at(i).map(|(name, value)| Resolution {
             key,
             value: Some(value),
@@ -541,7 +562,13 @@ fn resolve<'s, T: Tracer>(
             reason: Reason::TargetingMatch,
             error: None,
             metadata: &flag.metadata,
+            experiment,
+            bucketed: bucketed && experiment.is_some(),
         })
+    };
+    let fail = |failure: &logic::EvalFailure| Resolution {
+        experiment,
+        ..failed(key, failure, &flag.metadata)
     };
     if flag.state == FlagState::Disabled {
         return Resolution {
@@ -551,6 +578,8 @@ fn resolve<'s, T: Tracer>(
             reason: Reason::Disabled,
             error: None,
             metadata: &flag.metadata,
+            experiment,
+            bucketed: false,
         };
     }
     let Some(rule) = &flag.targeting else {
@@ -560,18 +589,23 @@ fn resolve<'s, T: Tracer>(
         && let Some(branches) = &flag.branches
         && let Some(selected) = select(rule, context, key)
     {
-        let chosen = match selected {
-            Ok(Selected::Null) => None,
-            Ok(Selected::At(at)) => branches.get(at),
+        // A pick of a `fractional`'s buckets, under a root `if` or as the
+        // root itself, is the split's decision.
+        let (chosen, bucketed) = match selected {
+            Ok(Selected::Null) => (None, false),
+            Ok(Selected::At(at)) => (
+                branches.get(at),
+                matches!(rule.root, Node::Fractional { .. }),
+            ),
             Ok(Selected::Bucket { arg, pick }) => match branches.get(arg) {
-                Some(Branch::Buckets(picks)) => picks.get(pick),
-                _ => Some(&Branch::Unknown),
+                Some(Branch::Buckets(picks)) => (picks.get(pick), true),
+                _ => (Some(&Branch::Unknown), false),
             },
-            Err(failure) => return failed(key, &failure, &flag.metadata),
+            Err(failure) => return fail(&failure),
         };
         match chosen {
             Some(Branch::Variant(i)) => {
-                if let Some(resolution) = matched(*i) {
+                if let Some(resolution) = matched(*i, bucketed) {
                     return resolution;
                 }
             }
@@ -581,16 +615,25 @@ fn resolve<'s, T: Tracer>(
             Some(Branch::Unknown | Branch::Buckets(_)) => {}
         }
     }
-    let result = match logic::evaluate(
-        rule,
-        Env {
-            context,
-            flag_key: key,
-        },
-        tracer,
-    ) {
-        Ok(result) => result,
-        Err(failure) => return failed(key, &failure, &flag.metadata),
+    let env = Env {
+        context,
+        flag_key: key,
+    };
+    // Only a tracked flag whose split can decide asks which node decided;
+    // an explained evaluation (rare, for people) asks it again untraced.
+    let attributed = experiment.is_some() && flag.split_decides;
+    let evaluated = if attributed && !T::ENABLED {
+        logic::eval::evaluate_attributed(rule, env)
+    } else {
+        logic::evaluate(rule, env, tracer).map(|result| {
+            let bucketed = attributed
+                && logic::eval::evaluate_attributed(rule, env).is_ok_and(|(_, split)| split);
+            (result, bucketed)
+        })
+    };
+    let (result, bucketed) = match evaluated {
+        Ok(evaluated) => evaluated,
+        Err(failure) => return fail(&failure),
     };
     if T::ENABLED {
         tracer.record(StepKind::Result {
@@ -606,22 +649,23 @@ fn resolve<'s, T: Tracer>(
         Val::Num(n) if n.is_finite() => flag.variant_named(&result.to_js_string()),
         _ => None,
     };
-    match chosen.and_then(matched) {
+    match chosen.and_then(|i| matched(i, bucketed)) {
         Some(resolution) => resolution,
-        None => Resolution::error(
-            key,
-            ErrorCode::General,
-            format!(
-                "targeting rule of flag {key:?} returned {}, which is not a variant of the flag",
-                describe(&result)
-            ),
-            &flag.metadata,
-        ),
+        None => Resolution {
+            experiment,
+            ..Resolution::error(
+                key,
+                ErrorCode::General,
+                format!(
+                    "targeting rule of flag {key:?} returned {}, which is not a variant of the flag",
+                    describe(&result)
+                ),
+                &flag.metadata,
+            )
+        },
     }
 }
 
-/// For a rule with a branch plan: the place in the plan that evaluating it
-/// selects; `None` for a rule without one.
 fn select(
     rule: &Rule,
     context: &Prepared<'_>,
@@ -920,6 +964,13 @@ fn compile_flag(
     let branches = targeting
         .as_ref()
         .and_then(|rule| branch_plan(rule, &variants));
+    let experiment = match metadata.get(EXPERIMENT_KEY) {
+        Some(Value::String(name)) if !name.is_empty() => Some(name.as_str().into()),
+        _ => None,
+    };
+    let split_decides = targeting
+        .as_ref()
+        .is_some_and(|rule| logic::eval::split_in_tail(&rule.root));
     Some(Flag {
         key: key.into(),
         state,
@@ -932,6 +983,8 @@ fn compile_flag(
         definition,
         hash: hasher.finish(),
         trie: None,
+        experiment,
+        split_decides,
     })
 }
 

@@ -165,6 +165,15 @@ pub struct Resolution<'s> {
     pub error: Option<EvalError>,
     /// Flag metadata, with the flag set's merged underneath.
     pub metadata: &'s Map<String, Value>,
+    /// The experiment the flag's split serves (its `ensign.experiment`
+    /// metadata), if any.
+    pub experiment: Option<&'s str>,
+    /// Whether the flag's `fractional` split picked the variant: the rule's
+    /// result is what a `fractional` returned, reached through `if`
+    /// branches only, so the caller is in the experiment's population.
+    /// Worked out only for flags with an [`experiment`](Self::experiment),
+    /// so that other flags pay nothing; always `false` for the others.
+    pub bucketed: bool,
 }
 
 impl<'s> Resolution<'s> {
@@ -182,6 +191,8 @@ impl<'s> Resolution<'s> {
             reason: Reason::Error,
             error: Some(EvalError { code, message }),
             metadata,
+            experiment: None,
+            bucketed: false,
         }
     }
 
@@ -202,6 +213,7 @@ impl<'s> Resolution<'s> {
                         expected.as_str()
                     ),
                 }),
+                bucketed: false,
                 ..self
             },
             _ => self,

@@ -51,6 +51,67 @@ pub fn evaluate<'a, T: Tracer>(
     }
 }
 
+/// Evaluates a compiled rule as [`evaluate`] does, and tells whether a
+/// `fractional` decided the result: the value is what a `fractional`
+/// returned, reached from the root through `if` branches only. A rule that
+/// computes on a `fractional`'s pick (`cat`, a comparison, ...) is not
+/// decided by it.
+pub(crate) fn evaluate_attributed<'a>(
+    rule: &'a Rule,
+    env: Env<'a, 'a>,
+) -> Result<(Val<'a>, bool), EvalFailure> {
+    let mut evaluator = Evaluator {
+        env,
+        tracer: &mut super::explain::NoTrace,
+        budget: Budget::new(&rule.limits),
+    };
+    let mut node = &rule.root;
+    // The `if`s on the way are walked here, their conditions evaluated as
+    // `if` evaluates them, so the node that yields the result is known.
+    let (value, split) = loop {
+        match node {
+            Node::If(args) => {
+                let mut i = 0;
+                let mut taken = None;
+                while i + 1 < args.len() {
+                    if evaluator.truthy(&args[i], None) {
+                        taken = Some(i + 1);
+                        break;
+                    }
+                    i += 2;
+                }
+                if taken.is_none() && args.len() % 2 == 1 {
+                    taken = Some(args.len() - 1);
+                }
+                match taken.and_then(|at| args.get(at)) {
+                    Some(branch) => node = branch,
+                    None => break (Val::Null, false),
+                }
+            }
+            Node::Fractional { .. } => break (evaluator.eval(node, None), true),
+            other => break (evaluator.eval(other, None), false),
+        }
+    };
+    match evaluator.budget.into_failure() {
+        None => Ok((value, split)),
+        Some(failure) => Err(failure),
+    }
+}
+
+/// Whether a `fractional` can decide a rule's result, as
+/// [`evaluate_attributed`] decides it: the node is one, or an `if` with one
+/// among its branches.
+pub(crate) fn split_in_tail(node: &Node) -> bool {
+    match node {
+        Node::Fractional { .. } => true,
+        Node::If(args) => args
+            .iter()
+            .enumerate()
+            .any(|(i, arg)| (i % 2 == 1 || i + 1 == args.len()) && split_in_tail(arg)),
+        _ => false,
+    }
+}
+
 /// Where evaluating a rule that has a branch plan ends: the constant
 /// that the rule returns, as a place in the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

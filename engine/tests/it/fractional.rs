@@ -129,7 +129,9 @@ fn flags(version: &str, args: &[Value]) -> String {
             "state": "ENABLED",
             "variants": {"red": "R", "blue": "B", "green": "G", "yellow": "Y", "true": "T"},
             "defaultVariant": "red",
-            "targeting": targeting
+            "targeting": targeting,
+            // Tracked, so that the split's attribution is compared too.
+            "metadata": {"ensign.experiment": "colours"}
         })
     };
     let fractional = json!({ "fractional": args });

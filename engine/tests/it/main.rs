@@ -1,5 +1,7 @@
 //! Integration tests of the engine, one binary for the crate.
 
+/// Which evaluations a flag's `fractional` split decides (exposures).
+mod attribution;
 /// The evaluation budget: failing evaluations, exact limits, refused constants.
 mod budget;
 /// Differential tests: the engine against jsonlogic-rs on generated rules.
