@@ -54,7 +54,8 @@ pub use diagnostic::{Diagnostic, Severity};
 pub use evaluators::Evaluators;
 pub use extract::{ContextError, PathTrie};
 pub use flagset::{
-    CompileOptions, FLAG_SET_ID_KEY, FRACTIONAL_VERSION_KEY, Flag, FlagEntry, FlagSet, FlagState,
+    CompileOptions, EXPERIMENT_KEY, FLAG_SET_ID_KEY, FRACTIONAL_VERSION_KEY, Flag, FlagEntry,
+    FlagSet, FlagState,
 };
 pub use logic::{CompileLimits, Trace};
 pub use model::{FlagFile, Format, ParseError, Schema};

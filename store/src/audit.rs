@@ -30,6 +30,8 @@ pub enum Subject {
     Token,
     /// A scheduled rollout.
     Rollout,
+    /// An experiment.
+    Experiment,
 }
 
 /// What was done: the `action` column.
@@ -62,6 +64,10 @@ pub enum Action {
     ScheduleRollout,
     /// A rollout cancelled.
     CancelRollout,
+    /// An experiment started: its flag is exposure-tracked.
+    StartExperiment,
+    /// An experiment stopped.
+    StopExperiment,
     /// A token revoked.
     Revoke,
     /// An out-of-band `INSERT`.
@@ -70,12 +76,13 @@ pub enum Action {
 
 impl Subject {
     /// Every subject.
-    pub const ALL: [Subject; 5] = [
+    pub const ALL: [Subject; 6] = [
         Subject::FlagSet,
         Subject::Flag,
         Subject::Segment,
         Subject::Token,
         Subject::Rollout,
+        Subject::Experiment,
     ];
 
     /// The stored spelling.
@@ -86,6 +93,7 @@ impl Subject {
             Subject::Segment => "segment",
             Subject::Token => "token",
             Subject::Rollout => "rollout",
+            Subject::Experiment => "experiment",
         }
     }
 
@@ -97,7 +105,7 @@ impl Subject {
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 17] = [
         Action::Create,
         Action::Update,
         Action::Delete,
@@ -111,6 +119,8 @@ impl Action {
         Action::RolloutStep,
         Action::ScheduleRollout,
         Action::CancelRollout,
+        Action::StartExperiment,
+        Action::StopExperiment,
         Action::Revoke,
         Action::Insert,
     ];
@@ -132,6 +142,8 @@ impl Action {
             Action::RolloutStep => "rollout_step",
             Action::ScheduleRollout => "schedule_rollout",
             Action::CancelRollout => "cancel_rollout",
+            Action::StartExperiment => "start_experiment",
+            Action::StopExperiment => "stop_experiment",
             Action::Revoke => "revoke",
             Action::Insert => "insert",
         }

@@ -10,11 +10,13 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::entity::{alert_cursor, api_token, audit_event, flag, flag_set, rollout, segment};
+use super::entity::{
+    alert_cursor, api_token, audit_event, experiment, flag, flag_set, rollout, segment,
+};
 use super::{Store, StoreError};
 
 /// The tables a copy moves, parents before children.
-pub const TABLES: [&str; 7] = [
+pub const TABLES: [&str; 8] = [
     "flag_sets",
     "flags",
     "segments",
@@ -22,6 +24,7 @@ pub const TABLES: [&str; 7] = [
     "api_tokens",
     "rollouts",
     "alert_cursors",
+    "experiments",
 ];
 
 /// One table's rows on both sides.
@@ -83,6 +86,7 @@ struct Rows {
     api_tokens: Vec<api_token::Model>,
     rollouts: Vec<rollout::Model>,
     alert_cursors: Vec<alert_cursor::Model>,
+    experiments: Vec<experiment::Model>,
 }
 
 impl Rows {
@@ -116,6 +120,10 @@ impl Rows {
                 .order_by_asc(alert_cursor::Column::Id)
                 .all(db)
                 .await?,
+            experiments: experiment::Entity::find()
+                .order_by_asc(experiment::Column::Id)
+                .all(db)
+                .await?,
         })
     }
 
@@ -141,6 +149,7 @@ impl Rows {
                             r.version,
                             r.published_version,
                             r.archived,
+                            r.tracked,
                             ts(r.created_at),
                             ts(r.updated_at)
                         ])
@@ -253,6 +262,31 @@ impl Rows {
                     .map(|r| json!([r.id, r.consumer, r.last_event_id, ts(r.updated_at)]))
                     .collect(),
             ),
+            table(
+                "experiments",
+                self.experiments
+                    .iter()
+                    .map(|r| {
+                        json!([
+                            r.id,
+                            r.flag_set_id,
+                            r.key,
+                            r.flag_key,
+                            r.control,
+                            r.weights,
+                            r.metrics,
+                            r.window_seconds,
+                            r.status,
+                            r.started_at.map(ts),
+                            r.stopped_at.map(ts),
+                            r.version,
+                            r.created_by,
+                            ts(r.created_at),
+                            ts(r.updated_at)
+                        ])
+                    })
+                    .collect(),
+            ),
         ]
     }
 }
@@ -316,6 +350,9 @@ impl Store {
             row.into_active_model().reset_all().insert(&txn).await?;
         }
         for row in source.alert_cursors.iter().cloned() {
+            row.into_active_model().reset_all().insert(&txn).await?;
+        }
+        for row in source.experiments.iter().cloned() {
             row.into_active_model().reset_all().insert(&txn).await?;
         }
         if txn.get_database_backend() == DbBackend::Postgres {

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use engine::flagset::FlagSet;
 use engine::model::from_value;
-use engine::{CompileOptions, Diagnostic, FLAG_SET_ID_KEY, FRACTIONAL_VERSION_KEY, Severity};
+use engine::{
+    CompileOptions, Diagnostic, EXPERIMENT_KEY, FLAG_SET_ID_KEY, FRACTIONAL_VERSION_KEY, Severity,
+};
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use serde_json::{Map, Value};
 
@@ -54,7 +56,13 @@ pub(crate) fn document(
     live.sort_by(|a, b| a.key.cmp(&b.key));
     let flags: Map<String, Value> = live
         .into_iter()
-        .map(|f| (f.key.clone(), f.definition.clone()))
+        .map(|f| {
+            let mut definition = f.definition.clone();
+            if let Some(experiment) = set.tracked.get(&f.key) {
+                track(&mut definition, experiment);
+            }
+            (f.key.clone(), definition)
+        })
         .collect();
     let mut document = Map::new();
     document.insert("flags".into(), Value::Object(flags));
@@ -69,6 +77,21 @@ pub(crate) fn document(
     }
     document.insert("metadata".into(), Value::Object(metadata));
     Value::Object(document)
+}
+
+/// Marks a flag definition as exposure-tracked for `experiment`: its
+/// metadata's [`EXPERIMENT_KEY`], which wins over one written by hand.
+fn track(definition: &mut Value, experiment: &Value) {
+    let Value::Object(definition) = definition else {
+        return;
+    };
+    // Metadata that is not an object is the compiler's to report.
+    if let Value::Object(metadata) = definition
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()))
+    {
+        metadata.insert(EXPERIMENT_KEY.into(), experiment.clone());
+    }
 }
 
 /// Everything the engine finds wrong with `document` (errors and warnings).

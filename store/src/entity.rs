@@ -22,6 +22,9 @@ pub mod flag_set {
         pub version: i64,
         pub published_version: i64,
         pub archived: bool,
+        /// `{flagKey: experimentKey}` for the set's running experiments.
+        #[sea_orm(column_type = "JsonBinary")]
+        pub tracked: Json,
         pub created_at: TimeDateTimeWithTimeZone,
         pub updated_at: TimeDateTimeWithTimeZone,
     }
@@ -182,6 +185,39 @@ pub mod alert_cursor {
         #[sea_orm(unique)]
         pub consumer: String,
         pub last_event_id: i64,
+        pub updated_at: TimeDateTimeWithTimeZone,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The `experiments` table (migration `m20261206_000002_experiments`).
+pub mod experiment {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "experiments")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub flag_set_id: i64,
+        pub key: String,
+        pub flag_key: String,
+        pub control: String,
+        #[sea_orm(column_type = "JsonBinary", nullable)]
+        pub weights: Option<Json>,
+        #[sea_orm(column_type = "JsonBinary")]
+        pub metrics: Json,
+        pub window_seconds: i64,
+        pub status: String,
+        pub started_at: Option<TimeDateTimeWithTimeZone>,
+        pub stopped_at: Option<TimeDateTimeWithTimeZone>,
+        pub version: i64,
+        pub created_by: String,
+        pub created_at: TimeDateTimeWithTimeZone,
         pub updated_at: TimeDateTimeWithTimeZone,
     }
 

@@ -45,6 +45,14 @@ pub enum StoreError {
         /// The segment key asked for.
         key: String,
     },
+    /// No experiment with this key in the flag set.
+    #[error("experiment {key:?} not found in flag set {flag_set:?}")]
+    ExperimentNotFound {
+        /// The flag set.
+        flag_set: String,
+        /// The experiment key asked for.
+        key: String,
+    },
     /// No version of the flag with this number.
     #[error("flag {key:?} has no version {version}")]
     VersionNotFound {
@@ -78,9 +86,11 @@ pub enum StoreError {
         key: String,
     },
     /// The write named a version that is no longer current.
-    #[error("flag {key:?} is at version {actual}, not {expected}: reload it and retry")]
+    #[error("{kind} {key:?} is at version {actual}, not {expected}: reload it and retry")]
     Conflict {
-        /// The flag key.
+        /// "flag", "segment", "flag set" or "experiment".
+        kind: &'static str,
+        /// Its key.
         key: String,
         /// The version the write named.
         expected: i64,
@@ -148,6 +158,7 @@ impl StoreError {
             StoreError::FlagSetNotFound { .. } => "FLAG_SET_NOT_FOUND",
             StoreError::FlagNotFound { .. } => "FLAG_NOT_FOUND",
             StoreError::SegmentNotFound { .. } => "SEGMENT_NOT_FOUND",
+            StoreError::ExperimentNotFound { .. } => "EXPERIMENT_NOT_FOUND",
             StoreError::VersionNotFound { .. } => "VERSION_NOT_FOUND",
             StoreError::RolloutNotFound { .. } => "ROLLOUT_NOT_FOUND",
             StoreError::AlreadyExists { .. } => "ALREADY_EXISTS",

@@ -193,6 +193,7 @@ pub(crate) async fn bump_version(
         .await?;
     if updated.rows_affected != 1 {
         return Err(StoreError::Conflict {
+            kind: "flag set",
             key: set.key.clone(),
             expected: set.version,
             actual: version,

@@ -193,6 +193,7 @@ async fn write_locked(
         }
         (Some(flag), Some(expected)) if flag.version != expected => {
             return Err(StoreError::Conflict {
+                kind: "flag",
                 key: key.to_owned(),
                 expected,
                 actual: flag.version,
@@ -396,6 +397,7 @@ async fn save(
         .await?;
     if updated.rows_affected != 1 {
         return Err(StoreError::Conflict {
+            kind: "flag",
             key: next.key,
             expected: current.version,
             actual: current.version + 1,

@@ -153,6 +153,14 @@ key_type!(
 );
 
 key_type!(
+    /// An experiment key the store may write (exposures name it, as flag
+    /// metadata `ensign.experiment` does).
+    ExperimentKey,
+    "experiment key",
+    check_stored
+);
+
+key_type!(
     /// A flag set key the store may write (it names Redis keys and
     /// selectors, and is the `flagSetId` evaluation nodes answer with).
     FlagSetKey,

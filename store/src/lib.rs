@@ -16,6 +16,7 @@ mod cursors;
 mod document;
 pub mod entity;
 mod error;
+mod experiments;
 mod flag_sets;
 mod flags;
 mod import;
@@ -42,10 +43,14 @@ pub use committed::Document;
 pub use copy::{CopyError, TABLES, TableCopy};
 pub use document::{Finding, publication_errors, validate_definition};
 pub use error::StoreError;
+pub use experiments::{
+    DEFAULT_WINDOW_SECONDS, ExperimentInput, ExperimentRecord, ExperimentStatus, MAX_METRICS,
+    MAX_WINDOW_SECONDS, Metric, MetricKind,
+};
 pub use flag_sets::NewFlagSet;
 pub use flags::{FlagChange, FlagInput};
 pub use import::ImportSummary;
-pub use keys::{FlagKey, FlagSetKey, KeyError, MAX_FLAG_SET_KEY_BYTES, SegmentKey};
+pub use keys::{ExperimentKey, FlagKey, FlagSetKey, KeyError, MAX_FLAG_SET_KEY_BYTES, SegmentKey};
 pub use queries::{AuditFilter, FlagCursor, FlagFilter, FlagSort, FlagState, Page};
 pub use rollouts::{
     MAX_ROLLOUT_STEPS, NewRollout, RolloutRecord, RolloutStatus, RolloutStep, RolloutWeight,
@@ -53,7 +58,7 @@ pub use rollouts::{
 };
 pub use segments::SegmentRecord;
 pub use tokens::{NewToken, TokenRecord, TokenRole};
-pub use weights::set_weights;
+pub use weights::{fractional_weights, set_weights};
 
 /// A connection pool to the store's database.
 #[derive(Debug, Clone)]

@@ -103,6 +103,7 @@ impl Store {
             }
             (Some(segment), Some(expected)) if segment.version != expected => {
                 return Err(StoreError::Conflict {
+                    kind: "segment",
                     key: key.to_owned(),
                     expected,
                     actual: segment.version,

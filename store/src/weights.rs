@@ -44,6 +44,30 @@ pub fn set_weights(definition: &mut Value, weights: &[(String, u32)]) -> Result<
     Ok(())
 }
 
+/// The constant weights of the first `fractional` rule in the flag's
+/// targeting, in bucket order: `None` when there is no such rule, or when a
+/// bucket is not a constant `[variant, weight]` (or `[variant]`, weight 1,
+/// as in flagd).
+pub fn fractional_weights(definition: &Value) -> Option<Vec<(String, u32)>> {
+    let mut targeting = definition.get("targeting")?.clone();
+    let args = find_fractional(&mut targeting)?;
+    let buckets = match args.first() {
+        Some(Value::Array(_)) => &args[..],
+        Some(_) => &args[1..],
+        None => return None,
+    };
+    buckets
+        .iter()
+        .map(|bucket| match bucket.as_array()?.as_slice() {
+            [Value::String(variant)] => Some((variant.clone(), 1)),
+            [Value::String(variant), weight] => {
+                Some((variant.clone(), u32::try_from(weight.as_u64()?).ok()?))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// Refuses a weight, or a sum of weights, above [`MAX_WEIGHT`].
 fn check_weights(weights: &[(String, u32)]) -> Result<(), StoreError> {
     let too_large = |variant: Option<&str>, weight| StoreError::WeightTooLarge {

@@ -148,6 +148,13 @@ pub enum ApiError {
         /// The key asked for.
         key: String,
     },
+    /// No experiment with this key in the flag set.
+    ExperimentNotFound {
+        /// The flag set.
+        flag_set: String,
+        /// The key asked for.
+        key: String,
+    },
     /// No version of the flag with this number.
     VersionNotFound {
         /// The flag key.
@@ -176,7 +183,9 @@ pub enum ApiError {
     },
     /// A write naming a version that is no longer current.
     VersionConflict {
-        /// The flag key.
+        /// "flag", "segment", "flag set" or "experiment".
+        kind: &'static str,
+        /// Its key.
         key: String,
         /// The version the write named.
         expected: i64,
@@ -266,6 +275,7 @@ impl ApiError {
             ApiError::FlagSetNotFound { .. } => "FLAG_SET_NOT_FOUND",
             ApiError::FlagNotFound { .. } => "FLAG_NOT_FOUND",
             ApiError::SegmentNotFound { .. } => "SEGMENT_NOT_FOUND",
+            ApiError::ExperimentNotFound { .. } => "EXPERIMENT_NOT_FOUND",
             ApiError::VersionNotFound { .. } => "VERSION_NOT_FOUND",
             ApiError::RolloutNotFound { .. } => "ROLLOUT_NOT_FOUND",
             ApiError::AlreadyExists { .. } => "ALREADY_EXISTS",
@@ -309,6 +319,7 @@ impl ApiError {
             | ApiError::FlagSetNotFound { .. }
             | ApiError::FlagNotFound { .. }
             | ApiError::SegmentNotFound { .. }
+            | ApiError::ExperimentNotFound { .. }
             | ApiError::VersionNotFound { .. }
             | ApiError::RolloutNotFound { .. }
             | ApiError::AlreadyExists { .. }
@@ -389,6 +400,9 @@ impl ApiError {
             ApiError::SegmentNotFound { flag_set, key } => {
                 format!("segment {key:?} not found in flag set {flag_set:?}")
             }
+            ApiError::ExperimentNotFound { flag_set, key } => {
+                format!("experiment {key:?} not found in flag set {flag_set:?}")
+            }
             ApiError::VersionNotFound { key, version } => {
                 format!("flag {key:?} has no version {version}")
             }
@@ -399,11 +413,14 @@ impl ApiError {
                  can be restored"
             ),
             ApiError::VersionConflict {
+                kind,
                 key,
                 expected,
                 actual,
             } => {
-                format!("flag {key:?} is at version {actual}, not {expected}: reload it and retry")
+                format!(
+                    "{kind} {key:?} is at version {actual}, not {expected}: reload it and retry"
+                )
             }
             ApiError::InvalidDefinition { key, diagnostics } => format!(
                 "invalid definition of {key:?}: {}",
@@ -506,6 +523,10 @@ impl From<&StoreError> for ApiError {
                 flag_set: flag_set.clone(),
                 key: key.clone(),
             },
+            StoreError::ExperimentNotFound { flag_set, key } => ApiError::ExperimentNotFound {
+                flag_set: flag_set.clone(),
+                key: key.clone(),
+            },
             StoreError::VersionNotFound { key, version } => ApiError::VersionNotFound {
                 key: key.clone(),
                 version: *version,
@@ -520,10 +541,12 @@ impl From<&StoreError> for ApiError {
                 key: key.clone(),
             },
             StoreError::Conflict {
+                kind,
                 key,
                 expected,
                 actual,
             } => ApiError::VersionConflict {
+                kind,
                 key: key.clone(),
                 expected: *expected,
                 actual: *actual,
@@ -707,6 +730,11 @@ mod tests {
             key: key(),
         };
         check(segment, "SEGMENT_NOT_FOUND", None);
+        let experiment = ApiError::ExperimentNotFound {
+            flag_set: flag_set(),
+            key: key(),
+        };
+        check(experiment, "EXPERIMENT_NOT_FOUND", None);
         let version = ApiError::VersionNotFound {
             key: key(),
             version: 9,
@@ -728,6 +756,7 @@ mod tests {
         };
         check(not_archived, "NOT_ARCHIVED", None);
         let conflict = ApiError::VersionConflict {
+            kind: "flag",
             key: key(),
             expected: 1,
             actual: 2,
@@ -785,6 +814,10 @@ mod tests {
                 flag_set: "production".into(),
                 key: "staff".into(),
             },
+            StoreError::ExperimentNotFound {
+                flag_set: "production".into(),
+                key: "checkout-test".into(),
+            },
             StoreError::VersionNotFound {
                 key: "banner".into(),
                 version: 3,
@@ -799,6 +832,7 @@ mod tests {
                 key: "banner".into(),
             },
             StoreError::Conflict {
+                kind: "flag",
                 key: "banner".into(),
                 expected: 1,
                 actual: 2,

@@ -14,5 +14,8 @@ mod restore;
 /// Dry runs of flag writes: the findings a write would be refused for.
 mod check;
 
+/// Experiments: lifecycle, the published tracking mark, audit, refusals.
+mod experiments;
+
 /// Times compare as times on both backends, not as SQLite's text.
 mod times;
