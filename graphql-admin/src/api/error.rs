@@ -23,6 +23,13 @@ use engine::Diagnostic;
 use store::KeyError;
 use store::{StoreError, TokenRole};
 
+/// The code of a query that does not parse or validate, async-graphql's
+/// own findings included.
+pub(super) const INVALID_QUERY: &str = "INVALID_QUERY";
+
+/// The code of input that is not what an argument takes.
+pub(super) const INVALID_INPUT: &str = "INVALID_INPUT";
+
 /// An error the admin API answers.
 ///
 /// It has no `Display` on purpose: async-graphql turns anything displayable
@@ -260,13 +267,13 @@ impl ApiError {
             ApiError::VariablesTooDeep { .. } | ApiError::NestingTooDeep { .. } => {
                 "NESTING_TOO_DEEP"
             }
-            ApiError::UnknownVariableType { .. } | ApiError::ValidationPanicked => "INVALID_QUERY",
+            ApiError::UnknownVariableType { .. } | ApiError::ValidationPanicked => INVALID_QUERY,
             ApiError::TooDeep { .. } => "TOO_DEEP",
             ApiError::TooComplex { .. } => "TOO_COMPLEX",
             ApiError::InvalidPageSize { .. } => "INVALID_PAGE_SIZE",
             ApiError::InvalidTime { .. }
             | ApiError::InvalidCursor { .. }
-            | ApiError::InvalidInput { .. } => "INVALID_INPUT",
+            | ApiError::InvalidInput { .. } => INVALID_INPUT,
             ApiError::InvalidDocument { .. } | ApiError::InvalidDefinition { .. } => {
                 "INVALID_DEFINITION"
             }

@@ -8,6 +8,7 @@ pub mod cursor;
 pub mod diagnostics;
 pub mod error;
 pub mod evaluation;
+pub mod experiments;
 pub mod flag_sets;
 pub mod flags;
 pub mod history;

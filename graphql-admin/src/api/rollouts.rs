@@ -48,6 +48,15 @@ pub struct RolloutWeightObject {
     weight: u32,
 }
 
+impl From<RolloutWeight> for RolloutWeightObject {
+    fn from(w: RolloutWeight) -> Self {
+        RolloutWeightObject {
+            variant: w.variant,
+            weight: w.weight,
+        }
+    }
+}
+
 /// One step of a rollout.
 #[derive(Debug, Clone, SimpleObject)]
 #[graphql(name = "RolloutStep")]
@@ -93,14 +102,7 @@ impl From<RolloutRecord> for RolloutObject {
                 .into_iter()
                 .map(|step| RolloutStepObject {
                     at: time(step.at),
-                    weights: step
-                        .weights
-                        .into_iter()
-                        .map(|w| RolloutWeightObject {
-                            variant: w.variant,
-                            weight: w.weight,
-                        })
-                        .collect(),
+                    weights: step.weights.into_iter().map(Into::into).collect(),
                 })
                 .collect(),
             next_step: i64::try_from(r.next_step).unwrap_or(i64::MAX),

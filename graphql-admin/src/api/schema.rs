@@ -15,6 +15,7 @@ use super::cost::CostLimits;
 use super::diagnostics::DiagnosticsQuery;
 use super::error::ApiError;
 use super::evaluation::EvaluationQuery;
+use super::experiments::{ExperimentMutation, ExperimentQuery};
 use super::flag_sets::{FlagFileMutation, FlagFileQuery, FlagSetMutation, FlagSetQuery};
 use super::flags::{FlagMutation, FlagQuery};
 use super::nesting::NestingLimit;
@@ -44,6 +45,7 @@ pub struct Query(
     EvaluationQuery,
     SegmentQuery,
     RolloutQuery,
+    ExperimentQuery,
     AlertQuery,
     ViewerQuery,
     DiagnosticsQuery,
@@ -59,9 +61,10 @@ pub struct Mutation(
     TokenMutation,
     RolloutMutation,
     SegmentMutation,
+    ExperimentMutation,
 );
 
-/// The role that changing flags, segments and rollouts (and importing flag
+/// The role that changing flags, segments, rollouts and experiments (and importing flag
 /// files) needs. Those mutations check it, and `viewer.can.changeFlags`
 /// reports it, so the two cannot disagree.
 pub(super) const CHANGE_FLAGS: TokenRole = TokenRole::Editor;

@@ -9,19 +9,21 @@
 //! runs validation under `catch_unwind` for whatever else might panic
 //! there; both answers are invalid queries, with code `INVALID_QUERY`
 //! ([`ApiError::UnknownVariableType`], [`ApiError::ValidationPanicked`]),
-//! never failed requests.
+//! never failed requests. Every other parse or validation error gets that
+//! code too, and an argument that cannot be read as its type
+//! `INVALID_INPUT`, so that no refusal comes without a code.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
 };
 use async_graphql::parser::types::{BaseType, ExecutableDocument};
-use async_graphql::{Pos, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{Pos, Response, ServerError, ServerResult, ValidationResult, Variables};
 use futures::FutureExt;
 
-use super::error::ApiError;
+use super::error::{ApiError, INVALID_INPUT, INVALID_QUERY};
 
 /// The schema extension that refuses variables of unknown types before
 /// validation, and turns a panic during validation into a validation
@@ -44,7 +46,10 @@ impl Extension for ContainValidation {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
+        let document = next
+            .run(ctx, query, variables)
+            .await
+            .map_err(invalid_query)?;
         let types = &ctx.schema_env.registry.types;
         for (_, operation) in document.operations.iter() {
             for variable in &operation.node.variable_definitions {
@@ -67,13 +72,29 @@ impl Extension for ContainValidation {
         Ok(document)
     }
 
+    /// An error of a valid query that has no code is an argument whose
+    /// value async-graphql could not read as its type (a negative `u32`,
+    /// say): the request's input, refused with `INVALID_INPUT`.
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let mut response = next.run(ctx, operation_name).await;
+        for error in &mut response.errors {
+            with_code(error, INVALID_INPUT);
+        }
+        response
+    }
+
     async fn validation(
         &self,
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
         match AssertUnwindSafe(next.run(ctx)).catch_unwind().await {
-            Ok(result) => result,
+            Ok(result) => result.map_err(|errors| errors.into_iter().map(invalid_query).collect()),
             Err(_) => {
                 tracing::warn!("A query failed validation with a panic; it is refused.");
                 Err(vec![
@@ -81,5 +102,21 @@ impl Extension for ContainValidation {
                 ])
             }
         }
+    }
+}
+
+/// A parse or validation error of async-graphql's own (a syntax error, an
+/// unknown field, an argument or variable of the wrong type) with the code
+/// every such refusal carries, `INVALID_QUERY`, where it has none.
+fn invalid_query(mut error: ServerError) -> ServerError {
+    with_code(&mut error, INVALID_QUERY);
+    error
+}
+
+/// Gives `error` the code `code` when it has none.
+fn with_code(error: &mut ServerError, code: &str) {
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    if extensions.get("code").is_none() {
+        extensions.set("code", code);
     }
 }

@@ -30,6 +30,10 @@ mod publisher;
 /// cancellation, one scheduler at a time with takeover.
 mod rollouts;
 
+/// Experiments: the editor runs them, the viewer reads them, starting and
+/// stopping are announced, refusals carry their codes.
+mod experiments;
+
 /// Alerts: signed webhooks per flag change, alerts for unusual ones
 /// (out-of-band, kill switch, locked), retries, persisted cursors, and the
 /// alerts query.
