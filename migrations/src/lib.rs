@@ -13,6 +13,7 @@ mod m20261125_000002_rollouts;
 mod m20261125_000003_alerts;
 mod m20261206_000001_inline_segment_refs;
 mod m20261206_000002_experiments;
+mod m20261206_000003_exposures;
 
 /// Applies Ensign's migrations in order.
 #[derive(Debug)]
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_alerts::Migration),
             Box::new(m20261206_000001_inline_segment_refs::Migration),
             Box::new(m20261206_000002_experiments::Migration),
+            Box::new(m20261206_000003_exposures::Migration),
         ]
     }
 }

@@ -11,12 +11,13 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::entity::{
-    alert_cursor, api_token, audit_event, experiment, flag, flag_set, rollout, segment,
+    alert_cursor, api_token, audit_event, experiment, exposure, exposure_batch, flag, flag_set,
+    rollout, segment,
 };
 use super::{Store, StoreError};
 
 /// The tables a copy moves, parents before children.
-pub const TABLES: [&str; 8] = [
+pub const TABLES: [&str; 10] = [
     "flag_sets",
     "flags",
     "segments",
@@ -25,6 +26,8 @@ pub const TABLES: [&str; 8] = [
     "rollouts",
     "alert_cursors",
     "experiments",
+    "exposures",
+    "exposure_batches",
 ];
 
 /// One table's rows on both sides.
@@ -87,6 +90,8 @@ struct Rows {
     rollouts: Vec<rollout::Model>,
     alert_cursors: Vec<alert_cursor::Model>,
     experiments: Vec<experiment::Model>,
+    exposures: Vec<exposure::Model>,
+    exposure_batches: Vec<exposure_batch::Model>,
 }
 
 impl Rows {
@@ -122,6 +127,14 @@ impl Rows {
                 .await?,
             experiments: experiment::Entity::find()
                 .order_by_asc(experiment::Column::Id)
+                .all(db)
+                .await?,
+            exposures: exposure::Entity::find()
+                .order_by_asc(exposure::Column::Id)
+                .all(db)
+                .await?,
+            exposure_batches: exposure_batch::Entity::find()
+                .order_by_asc(exposure_batch::Column::Id)
                 .all(db)
                 .await?,
         })
@@ -287,6 +300,33 @@ impl Rows {
                     })
                     .collect(),
             ),
+            table(
+                "exposures",
+                self.exposures
+                    .iter()
+                    .map(|r| {
+                        json!([
+                            r.id,
+                            r.flag_set,
+                            r.experiment,
+                            r.flag_key,
+                            r.variant,
+                            r.targeting_key,
+                            r.flag_set_version,
+                            r.surface,
+                            ts(r.exposed_at),
+                            r.batch_id
+                        ])
+                    })
+                    .collect(),
+            ),
+            table(
+                "exposure_batches",
+                self.exposure_batches
+                    .iter()
+                    .map(|r| json!([r.id, r.batch_id, r.rows, ts(r.written_at)]))
+                    .collect(),
+            ),
         ]
     }
 }
@@ -353,6 +393,12 @@ impl Store {
             row.into_active_model().reset_all().insert(&txn).await?;
         }
         for row in source.experiments.iter().cloned() {
+            row.into_active_model().reset_all().insert(&txn).await?;
+        }
+        for row in source.exposures.iter().cloned() {
+            row.into_active_model().reset_all().insert(&txn).await?;
+        }
+        for row in source.exposure_batches.iter().cloned() {
             row.into_active_model().reset_all().insert(&txn).await?;
         }
         if txn.get_database_backend() == DbBackend::Postgres {

@@ -226,3 +226,50 @@ pub mod experiment {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// The `exposures` table (migration `m20261206_000003_exposures`).
+pub mod exposure {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "exposures")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub flag_set: String,
+        pub experiment: String,
+        pub flag_key: String,
+        pub variant: String,
+        pub targeting_key: String,
+        pub flag_set_version: String,
+        pub surface: String,
+        pub exposed_at: TimeDateTimeWithTimeZone,
+        pub batch_id: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The `exposure_batches` table (migration `m20261206_000003_exposures`).
+pub mod exposure_batch {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "exposure_batches")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        #[sea_orm(unique)]
+        pub batch_id: String,
+        pub rows: i32,
+        pub written_at: TimeDateTimeWithTimeZone,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

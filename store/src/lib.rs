@@ -17,6 +17,7 @@ mod document;
 pub mod entity;
 mod error;
 mod experiments;
+mod exposures;
 mod flag_sets;
 mod flags;
 mod import;
@@ -47,6 +48,7 @@ pub use experiments::{
     DEFAULT_WINDOW_SECONDS, ExperimentInput, ExperimentRecord, ExperimentStatus, MAX_METRICS,
     MAX_WINDOW_SECONDS, Metric, MetricKind,
 };
+pub use exposures::{BatchWrite, ExposureRow, MAX_EXPOSURE_FIELD_BYTES};
 pub use flag_sets::NewFlagSet;
 pub use flags::{FlagChange, FlagInput};
 pub use import::ImportSummary;

@@ -17,5 +17,8 @@ mod check;
 /// Experiments: lifecycle, the published tracking mark, audit, refusals.
 mod experiments;
 
+/// Exposure batches: once per id, whole or not at all, earliest kept.
+mod exposures;
+
 /// Times compare as times on both backends, not as SQLite's text.
 mod times;

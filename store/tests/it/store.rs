@@ -958,6 +958,22 @@ async fn a_sqlite_store_copies_to_postgres_verified() {
         .start_experiment(&actor, "production", "checkout-test")
         .await
         .unwrap();
+    store
+        .write_exposures(
+            "node:1",
+            &[store::ExposureRow {
+                flag_set: "production".into(),
+                experiment: "checkout-test".into(),
+                flag: "new-checkout".into(),
+                variant: "on".into(),
+                targeting_key: "user-1".into(),
+                flag_set_version: "00ff".into(),
+                surface: "ofrep_single".into(),
+                exposed_at: time::OffsetDateTime::UNIX_EPOCH,
+            }],
+        )
+        .await
+        .unwrap();
     let copied = store.copy_to(&target.store).await.unwrap();
     assert_eq!(copied, target.store.table_summary().await.unwrap());
     let rows: Vec<(&str, usize)> = copied.iter().map(|t| (t.table, t.rows)).collect();

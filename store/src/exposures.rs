@@ -1,0 +1,192 @@
+//! Exposures: the evaluations an experiment's split decided, written in
+//! batches, each batch in one transaction with its id, so a batch that is
+//! delivered twice (a stream entry claimed again after a crash) is written
+//! once.
+//!
+//! One row per (flag set, experiment, targeting key, variant) keeps the
+//! earliest exposure: the analysis reads only a user's first exposure, so
+//! a later one to the same variant changes nothing, and a user seen in two
+//! variants keeps a row for each.
+
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+use time::OffsetDateTime;
+
+use super::entity::{exposure, exposure_batch};
+use super::{Store, StoreError};
+
+/// The longest key, variant or batch id an exposure may carry, in bytes.
+pub const MAX_EXPOSURE_FIELD_BYTES: usize = 1024;
+
+/// Rows per `INSERT` (PostgreSQL takes at most 65 535 parameters).
+const ROWS_PER_STATEMENT: usize = 1_000;
+
+/// One exposure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExposureRow {
+    /// The flag set's key.
+    pub flag_set: String,
+    /// The experiment's key.
+    pub experiment: String,
+    /// The flag's key.
+    pub flag: String,
+    /// The variant served.
+    pub variant: String,
+    /// The user's targeting key.
+    pub targeting_key: String,
+    /// The content version of the flag set served (its ETag); empty when
+    /// unknown.
+    pub flag_set_version: String,
+    /// Where the evaluation was answered: `ofrep_single`, `ofrep_bulk`,
+    /// `grpc`, `in_process` or `import`.
+    pub surface: String,
+    /// When.
+    pub exposed_at: OffsetDateTime,
+}
+
+/// What writing a batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchWrite {
+    /// The batch was written; this many of its rows were new or earlier
+    /// than the stored one.
+    Written {
+        /// Rows inserted or moved earlier.
+        rows: u64,
+    },
+    /// A batch with this id was written before; nothing was written now.
+    AlreadyWritten,
+}
+
+impl Store {
+    /// Writes batch `batch_id` of exposures in one transaction with its id:
+    /// all of it, or nothing. A batch id written before writes nothing. A
+    /// row with an empty or oversized field refuses the batch
+    /// (`INVALID_INPUT`, naming the row).
+    pub async fn write_exposures(
+        &self,
+        batch_id: &str,
+        rows: &[ExposureRow],
+    ) -> Result<BatchWrite, StoreError> {
+        check_batch(batch_id, rows)?;
+        let txn = self.db.begin().await?;
+        let now = OffsetDateTime::now_utc();
+        let claimed = exposure_batch::Entity::insert(exposure_batch::ActiveModel {
+            batch_id: Set(batch_id.to_owned()),
+            rows: Set(i32::try_from(rows.len()).unwrap_or(i32::MAX)),
+            written_at: Set(now),
+            ..Default::default()
+        })
+        .on_conflict(
+            OnConflict::column(exposure_batch::Column::BatchId)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+        if claimed == 0 {
+            return Ok(BatchWrite::AlreadyWritten);
+        }
+        let mut written = 0;
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let models = chunk.iter().map(|row| exposure::ActiveModel {
+                flag_set: Set(row.flag_set.clone()),
+                experiment: Set(row.experiment.clone()),
+                flag_key: Set(row.flag.clone()),
+                variant: Set(row.variant.clone()),
+                targeting_key: Set(row.targeting_key.clone()),
+                flag_set_version: Set(row.flag_set_version.clone()),
+                surface: Set(row.surface.clone()),
+                exposed_at: Set(row.exposed_at),
+                batch_id: Set(batch_id.to_owned()),
+                ..Default::default()
+            });
+            // A row already stored keeps the earlier exposure, with the
+            // surface, version and batch that go with it; only a row that is
+            // new or earlier counts as written.
+            let on_conflict = OnConflict::columns([
+                exposure::Column::FlagSet,
+                exposure::Column::Experiment,
+                exposure::Column::TargetingKey,
+                exposure::Column::Variant,
+            ])
+            .update_columns([
+                exposure::Column::ExposedAt,
+                exposure::Column::Surface,
+                exposure::Column::FlagSetVersion,
+                exposure::Column::BatchId,
+            ])
+            .action_and_where(Expr::cust("excluded.exposed_at < exposures.exposed_at"))
+            .to_owned();
+            written += exposure::Entity::insert_many(models)
+                .on_conflict(on_conflict)
+                .exec_without_returning(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(BatchWrite::Written { rows: written })
+    }
+
+    /// The exposures of experiment `experiment` of flag set `flag_set`, by
+    /// time, then targeting key and variant.
+    pub async fn exposures(
+        &self,
+        flag_set: &str,
+        experiment: &str,
+    ) -> Result<Vec<ExposureRow>, StoreError> {
+        let models = exposure::Entity::find()
+            .filter(exposure::Column::FlagSet.eq(flag_set))
+            .filter(exposure::Column::Experiment.eq(experiment))
+            .order_by_asc(exposure::Column::ExposedAt)
+            .order_by_asc(exposure::Column::TargetingKey)
+            .order_by_asc(exposure::Column::Variant)
+            .all(&self.db)
+            .await?;
+        Ok(models
+            .into_iter()
+            .map(|m| ExposureRow {
+                flag_set: m.flag_set,
+                experiment: m.experiment,
+                flag: m.flag_key,
+                variant: m.variant,
+                targeting_key: m.targeting_key,
+                flag_set_version: m.flag_set_version,
+                surface: m.surface,
+                exposed_at: m.exposed_at,
+            })
+            .collect())
+    }
+}
+
+/// Refuses a batch with an empty or oversized field, naming the row.
+fn check_batch(batch_id: &str, rows: &[ExposureRow]) -> Result<(), StoreError> {
+    let invalid = |reason: String| StoreError::InvalidInput {
+        what: "exposures",
+        reason,
+    };
+    if batch_id.is_empty() || batch_id.len() > MAX_EXPOSURE_FIELD_BYTES {
+        return Err(invalid(format!(
+            "a batch id has 1 to {MAX_EXPOSURE_FIELD_BYTES} bytes, not {}",
+            batch_id.len()
+        )));
+    }
+    for (i, row) in rows.iter().enumerate() {
+        for (what, value, may_be_empty) in [
+            ("flag set", &row.flag_set, false),
+            ("experiment", &row.experiment, false),
+            ("flag", &row.flag, false),
+            ("variant", &row.variant, false),
+            ("targeting key", &row.targeting_key, false),
+            ("flag set version", &row.flag_set_version, true),
+            ("surface", &row.surface, false),
+        ] {
+            if (value.is_empty() && !may_be_empty) || value.len() > MAX_EXPOSURE_FIELD_BYTES {
+                return Err(invalid(format!(
+                    "exposure {i}: its {what} has {} bytes; it takes {} to {MAX_EXPOSURE_FIELD_BYTES}",
+                    value.len(),
+                    usize::from(!may_be_empty)
+                )));
+            }
+        }
+    }
+    Ok(())
+}
