@@ -7,6 +7,7 @@ mod cli;
 mod config;
 mod dashboard;
 mod eval;
+mod exposures;
 mod serve;
 mod store_node;
 mod validate;

@@ -1,12 +1,14 @@
 //! `ensign serve`: runs the evaluation server until SIGTERM or Ctrl-C.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use serde_json::{Map, Value};
 
 use engine::CompileOptions;
+use provider::server::exposures::ExposureSettings;
 use provider::server::listen::ConnectionLimits;
 use provider::server::ofrep::OfrepConfig;
 use provider::server::sources::{SourceKind, SourceSpec};
@@ -14,7 +16,7 @@ use provider::server::{Server, ServerConfig};
 
 use crate::banner::{self, Access, Endpoint, Listener};
 use crate::config::ServeSettings;
-use crate::store_node;
+use crate::{exposures, store_node};
 
 /// The example flags the embedded store starts with.
 const BUNDLED_FLAGS: &str = include_str!("../../examples/flags.json");
@@ -106,6 +108,23 @@ pub fn run(settings: &ServeSettings) -> anyhow::Result<ExitCode> {
             },
         ];
         let (stop, stopping) = tokio::sync::watch::channel(false);
+        // The writer outlives the listeners, so that exposures recorded by
+        // requests still being answered at shutdown are written too.
+        let (stop_writer, writer_stopping) = tokio::sync::oneshot::channel::<()>();
+        let exposure_writer = store.as_ref().and_then(|prepared| {
+            let recorder = server.flags().exposures().clone();
+            let settings = ExposureSettings::default();
+            let queue = recorder.attach(&settings)?;
+            let sink = Arc::new(exposures::StoreSink::new(prepared.store().clone()));
+            Some(tokio::spawn(recorder.run_writer(
+                queue,
+                sink,
+                settings,
+                async move {
+                    let _ = writer_stopping.await;
+                },
+            )))
+        });
         if let Some(prepared) = store {
             let publish = args.redis_url.as_ref().map(|url| {
                 let mut settings = graphql_admin::publisher::PublisherSettings::new(url.clone());
@@ -135,6 +154,10 @@ pub fn run(settings: &ServeSettings) -> anyhow::Result<ExitCode> {
         tracing::info!("Shutting down.");
         let _ = stop.send(true);
         server.shutdown().await;
+        let _ = stop_writer.send(());
+        if let Some(writer) = exposure_writer {
+            let _ = writer.await;
+        }
         tracing::info!("Stopped.");
         Ok(ExitCode::SUCCESS)
     })

@@ -49,6 +49,13 @@ pub struct Prepared {
     sender: FeedSender,
 }
 
+impl Prepared {
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
 /// Opens the store at `url`, applies pending migrations (unless
 /// `skip_migrations`), and seeds an empty store.
 pub async fn prepare(url: &str, skip_migrations: bool, seed: &str) -> anyhow::Result<Prepared> {

@@ -7,6 +7,9 @@ mod crates;
 mod dashboard;
 /// `ensign eval`: single, explained and batch evaluation, exit codes.
 mod eval;
+/// Exposures end to end: recorded by the real binary, written to its store,
+/// flushed on SIGTERM.
+mod exposures;
 /// `ensign serve`: the real binary on ephemeral ports, SIGTERM.
 mod serve;
 /// `ensign migrate` and `ensign token create` on a SQLite store.

@@ -123,7 +123,7 @@ impl Serve {
         panic!("the server never became ready");
     }
 
-    async fn evaluate(&self, key: &str, context: Value) -> Value {
+    pub(crate) async fn evaluate(&self, key: &str, context: Value) -> Value {
         reqwest::Client::new()
             .post(format!(
                 "http://{}/ofrep/v1/evaluate/flags/{key}",
@@ -139,7 +139,7 @@ impl Serve {
     }
 
     /// Sends SIGTERM; returns the exit code and the rest of the log.
-    fn terminate(mut self) -> (Option<i32>, String) {
+    pub(crate) fn terminate(mut self) -> (Option<i32>, String) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -553,7 +553,7 @@ async fn a_config_file_sets_api_keys_and_options_override_it() {
     assert_eq!(code, Some(0));
 }
 
-async fn graphql(serve: &Serve, token: &str, query: &str) -> (u16, Value) {
+pub(crate) async fn graphql(serve: &Serve, token: &str, query: &str) -> (u16, Value) {
     let response = reqwest::Client::new()
         .post(format!(
             "http://{}/graphql",

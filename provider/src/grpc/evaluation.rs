@@ -14,6 +14,7 @@ use crate::grpc::value::{to_json, to_struct};
 use crate::grpc::{GrpcError, selector};
 use crate::server::Flags;
 use crate::server::admission::Grant;
+use crate::server::exposures::{self, Surface};
 
 /// A successful evaluation.
 #[derive(Debug)]
@@ -72,6 +73,14 @@ pub(crate) fn resolve(
         resolution.error_code(),
         started.elapsed(),
     );
+    if let Some(set) = snapshot.flag_set_for(key, &selector) {
+        flags.exposures().observe(
+            set,
+            &resolution,
+            || exposures::targeting_key_of(&context),
+            Surface::Grpc,
+        );
+    }
     if let Some(error) = resolution.error {
         return Err(GrpcError::evaluation(key, error));
     }

@@ -26,6 +26,7 @@ use crate::proto::evaluation::v1::{
 };
 use crate::server::Flags;
 use crate::server::admission::{Admission, Grant};
+use crate::server::exposures::{self, Surface};
 
 /// The v1 evaluation service.
 #[derive(Debug)]
@@ -252,6 +253,12 @@ fn resolve_all(
             resolution.reason,
             resolution.error_code(),
             started.elapsed(),
+        );
+        flags.exposures().observe(
+            set,
+            &resolution,
+            || exposures::targeting_key_of(&context),
+            Surface::Grpc,
         );
         let (value, variant, reason) = match resolution.value {
             Some(value) => (

@@ -29,9 +29,10 @@ pub fn routes(flags: Arc<Flags>) -> BoxedFilter<(Response,)> {
     let metrics = warp::path!("metrics").and(warp::get()).map(move || {
         let snapshot = flags.snapshot();
         let (age, _) = flags.published();
-        let text = flags
+        let mut text = flags
             .metrics()
             .render(snapshot.version(), age, flags.is_ready());
+        flags.exposures().render(&mut text);
         warp::reply::with_header(text, CONTENT_TYPE, "text/plain; version=0.0.4").into_response()
     });
     healthz.or(readyz).unify().or(metrics).unify().boxed()

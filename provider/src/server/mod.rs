@@ -2,6 +2,7 @@
 //! snapshot.
 
 pub mod admission;
+pub mod exposures;
 pub mod keys;
 pub mod listen;
 pub mod management;

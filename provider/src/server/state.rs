@@ -14,6 +14,7 @@ use engine::{Changes, Snapshot, SnapshotCell};
 use serde_json::{Map, Value};
 use tokio::sync::{Mutex, broadcast, watch};
 
+use crate::server::exposures::Exposures;
 use crate::server::keys::SdkKeys;
 use crate::server::metrics::Metrics;
 
@@ -45,6 +46,7 @@ pub struct Flags {
     shutdown: watch::Sender<bool>,
     metrics: Metrics,
     keys: SdkKeys,
+    exposures: Arc<Exposures>,
 }
 
 impl Flags {
@@ -63,6 +65,7 @@ impl Flags {
             shutdown,
             metrics: Metrics::default(),
             keys: SdkKeys::default(),
+            exposures: Arc::default(),
         })
     }
 
@@ -122,6 +125,11 @@ impl Flags {
     /// The server's metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// The node's exposure recorder.
+    pub fn exposures(&self) -> &Arc<Exposures> {
+        &self.exposures
     }
 
     /// The static context merged into every evaluation.

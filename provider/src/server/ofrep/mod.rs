@@ -28,6 +28,7 @@ use engine::{ErrorCode, FlagSet, Resolution, Selector, Snapshot};
 
 use crate::server::Flags;
 use crate::server::admission::{Admission, ApiKey, Credentials, Grant, RateLimit};
+use crate::server::exposures::{self, Surface};
 use crate::server::keys::KeyRing;
 use crate::server::listen::PeerAddr;
 use crate::server::metrics::Tally;
@@ -346,13 +347,13 @@ fn evaluate_text(
         );
     };
     let started = Instant::now();
-    let parsed;
+    let mut parsed = None;
     let (resolution, trace) = if explain || !flags.static_context().is_empty() {
-        parsed = match parse_context(flags, context) {
-            Ok(context) => context,
+        let parsed = match parse_context(flags, context) {
+            Ok(context) => &*parsed.insert(context),
             Err(error) => return (!tentative).then(|| error.into_response(Some(key))),
         };
-        let prepared = set.prepare_for(key, &parsed);
+        let prepared = set.prepare_for(key, parsed);
         if explain {
             let (resolution, trace) = set.explain(key, &prepared);
             (resolution, Some(trace.render()))
@@ -366,6 +367,15 @@ fn evaluate_text(
         return None;
     }
     record(flags, set, &resolution, started);
+    flags.exposures().observe(
+        set,
+        &resolution,
+        || match &parsed {
+            Some(parsed) => exposures::targeting_key_of(parsed),
+            None => exposures::targeting_key_in(context),
+        },
+        Surface::OfrepSingle,
+    );
     let status = evaluation_status(resolution.error_code());
     let mut body = Vec::with_capacity(256);
     match trace {
@@ -436,6 +446,7 @@ fn evaluate_all(
         }
         let mut prepared: Vec<(&Arc<FlagSet>, engine::Prepared<'_>)> = Vec::new();
         let mut tally = Tally::default();
+        let user = exposures::targeting_key_of(&context);
         let started = Instant::now();
         // `bulkEvaluationSuccess`, written out: `flags`, then `metadata`
         // when there is any, then `eventStreams`.
@@ -474,6 +485,9 @@ fn evaluate_all(
                 resolution
             };
             tally.add(set.id(), resolution.reason, resolution.error_code());
+            flags
+                .exposures()
+                .observe(set, &resolution, || user.clone(), Surface::OfrepBulk);
         }
         flags.metrics().evaluations(&tally, started.elapsed());
         body.push(b']');

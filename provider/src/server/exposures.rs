@@ -1,0 +1,788 @@
+//! Exposures: the evaluations an experiment's split decided, recorded off
+//! the evaluation's path and written in batches to a sink (the node's
+//! store, or a Redis stream that nodes with a store consume).
+//!
+//! Recording never blocks or slows an evaluation: [`Exposures::record`]
+//! checks a bounded deduplication cache and pushes into a bounded buffer,
+//! and when the buffer is full the exposure is dropped and counted. A
+//! background writer ([`Exposures::run_writer`]) takes batches from the
+//! buffer and writes each with an id, retried unchanged until it is
+//! accepted, so a sink that deduplicates by id writes it once.
+//!
+//! Deduplication: a node records (experiment, targeting key, variant) once
+//! while it is in its cache. A later exposure of the same user to the same
+//! variant cannot change the analysis, which reads each user's earliest
+//! exposure; a switch to another variant is a new key and is recorded. The
+//! cache holds two generations of 64-bit hashes, the older dropped when
+//! the newer is full, so its memory is bounded and a user forgotten by it
+//! is at worst recorded again (the store keeps the earliest).
+
+use std::collections::HashSet;
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use engine::{FlagSet, Resolution};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+/// Where an evaluation was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Surface {
+    /// `POST /ofrep/v1/evaluate/flags/{key}`.
+    OfrepSingle,
+    /// `POST /ofrep/v1/evaluate/flags`.
+    OfrepBulk,
+    /// flagd's gRPC evaluation (v1 or v2).
+    Grpc,
+    /// An application evaluating in process, which sent its exposures.
+    InProcess,
+}
+
+impl Surface {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Surface::OfrepSingle => "ofrep_single",
+            Surface::OfrepBulk => "ofrep_bulk",
+            Surface::Grpc => "grpc",
+            Surface::InProcess => "in_process",
+        }
+    }
+}
+
+/// One exposure, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exposure {
+    /// The experiment's key (the flag's `ensign.experiment`).
+    pub experiment: String,
+    /// The flag set's id.
+    pub flag_set: String,
+    /// The flag's key.
+    pub flag: String,
+    /// The variant served.
+    pub variant: String,
+    /// The user's targeting key.
+    pub targeting_key: String,
+    /// The content version of the flag set served, in hex (its ETag).
+    pub flag_set_version: String,
+    /// Where it was answered.
+    pub surface: Surface,
+    /// When, in microseconds since the Unix epoch.
+    pub at_micros: i64,
+}
+
+/// An exposure as an evaluation sees it, before it is recorded (nothing is
+/// allocated for one the cache already holds).
+#[derive(Debug, Clone, Copy)]
+pub struct Observed<'a> {
+    /// The experiment's key.
+    pub experiment: &'a str,
+    /// The flag set's id.
+    pub flag_set: &'a str,
+    /// The flag's key.
+    pub flag: &'a str,
+    /// The variant served.
+    pub variant: &'a str,
+    /// The user's targeting key.
+    pub targeting_key: &'a str,
+    /// The flag set's content version.
+    pub flag_set_version: u64,
+    /// Where it was answered.
+    pub surface: Surface,
+}
+
+/// How a node buffers and writes exposures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExposureSettings {
+    /// Exposures buffered before new ones are dropped.
+    pub buffer: usize,
+    /// (experiment, user, variant) keys the deduplication cache holds,
+    /// over its two generations.
+    pub dedupe: usize,
+    /// The most exposures in one batch.
+    pub batch: usize,
+    /// How long a batch waits to fill before it is written.
+    pub linger: Duration,
+    /// How long the writer may take, at shutdown, to write what is left.
+    pub shutdown_deadline: Duration,
+}
+
+impl Default for ExposureSettings {
+    fn default() -> Self {
+        ExposureSettings {
+            buffer: 100_000,
+            dedupe: 1_000_000,
+            batch: 2_000,
+            linger: Duration::from_millis(200),
+            shutdown_deadline: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a sink did not take a batch.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SinkError(pub String);
+
+/// Where batches of exposures go. A batch whose write failed is offered
+/// again with the same id, so a sink that remembers ids writes it once.
+#[async_trait::async_trait]
+pub trait ExposureSink: Send + Sync {
+    /// Writes one batch.
+    async fn write(&self, batch_id: &str, exposures: &[Exposure]) -> Result<(), SinkError>;
+}
+
+/// The exposure counters that `/metrics` reports.
+#[derive(Debug, Default)]
+pub struct ExposureCounts {
+    /// Recorded into the buffer.
+    pub recorded: AtomicU64,
+    /// Not recorded: the cache held them.
+    pub deduplicated: AtomicU64,
+    /// Lost: the buffer was full, or shutdown's deadline passed first.
+    pub dropped: AtomicU64,
+    /// Accepted by the sink.
+    pub written: AtomicU64,
+    /// Batch writes that failed (and were retried).
+    pub write_failures: AtomicU64,
+    /// Evaluations of an exposure-tracked flag that were not exposures (no
+    /// targeting key, or not decided by the split).
+    pub not_exposures: AtomicU64,
+}
+
+/// A node's exposure recorder. Records only once a writer is attached
+/// ([`Exposures::attach`]); a node without a sink records nothing.
+#[derive(Debug, Default)]
+pub struct Exposures {
+    sender: OnceLock<Sender>,
+    seen: Dedupe,
+    counts: ExposureCounts,
+}
+
+#[derive(Debug)]
+struct Sender {
+    queue: mpsc::Sender<Exposure>,
+}
+
+impl Exposures {
+    /// Records `resolution`, an evaluation of a flag of `set` answered on
+    /// `surface`, if it is an exposure: its flag names an experiment, its
+    /// split picked the variant, and the context has a targeting key
+    /// (`targeting_key` is asked only then). An evaluation of a tracked
+    /// flag that is not one is counted. Costs nothing for other flags.
+    pub fn observe<'t>(
+        &self,
+        set: &FlagSet,
+        resolution: &Resolution<'_>,
+        targeting_key: impl FnOnce() -> Option<std::borrow::Cow<'t, str>>,
+        surface: Surface,
+    ) {
+        let Some(experiment) = resolution.experiment else {
+            return;
+        };
+        let user = match (resolution.bucketed, resolution.variant) {
+            (true, Some(variant)) => targeting_key().map(|user| (variant, user)),
+            _ => None,
+        };
+        let Some((variant, user)) = user.filter(|(_, user)| !user.is_empty()) else {
+            self.not_exposure();
+            return;
+        };
+        self.record(Observed {
+            experiment,
+            flag_set: set.id(),
+            flag: resolution.key,
+            variant,
+            targeting_key: &user,
+            flag_set_version: set.version(),
+            surface,
+        });
+    }
+
+    /// Counts an evaluation of a tracked flag that is not an exposure.
+    pub fn not_exposure(&self) {
+        self.counts.not_exposures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records an exposure, unless the cache holds it or no writer is
+    /// attached. Never waits: a full buffer drops it (counted).
+    pub fn record(&self, observed: Observed<'_>) {
+        let Some(sender) = self.sender.get() else {
+            return;
+        };
+        let key = self.seen.key(observed);
+        if !self.seen.insert(key) {
+            self.counts.deduplicated.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let exposure = Exposure {
+            experiment: observed.experiment.to_owned(),
+            flag_set: observed.flag_set.to_owned(),
+            flag: observed.flag.to_owned(),
+            variant: observed.variant.to_owned(),
+            targeting_key: observed.targeting_key.to_owned(),
+            flag_set_version: format!("{:016x}", observed.flag_set_version),
+            surface: observed.surface,
+            at_micros: now_micros(),
+        };
+        match sender.queue.try_send(exposure) {
+            Ok(()) => {
+                self.counts.recorded.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {
+                // Not recorded, so not seen: the next evaluation tries again.
+                self.seen.remove(key);
+                self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The counters.
+    pub fn counts(&self) -> &ExposureCounts {
+        &self.counts
+    }
+
+    /// Exposures waiting in the buffer.
+    pub fn buffered(&self) -> usize {
+        self.sender
+            .get()
+            .map_or(0, |s| s.queue.max_capacity() - s.queue.capacity())
+    }
+
+    /// Attaches the writer's buffer and returns what [`Exposures::run_writer`]
+    /// drains; `None` if one is attached already.
+    pub fn attach(&self, settings: &ExposureSettings) -> Option<WriterQueue> {
+        let (queue, receiver) = mpsc::channel(settings.buffer.max(1));
+        self.seen.resize(settings.dedupe);
+        self.sender.set(Sender { queue }).ok()?;
+        Some(WriterQueue { receiver })
+    }
+
+    /// Writes what `queue` receives to `sink` in batches until `stop`
+    /// resolves, then writes what is left within the shutdown deadline and
+    /// counts the rest as dropped. A failed batch is retried, unchanged,
+    /// with backoff; exposures meanwhile wait in the buffer, and once it is
+    /// full new ones are dropped.
+    pub async fn run_writer(
+        self: Arc<Self>,
+        mut queue: WriterQueue,
+        sink: Arc<dyn ExposureSink>,
+        settings: ExposureSettings,
+        stop: impl Future<Output = ()> + Send,
+    ) {
+        let node = node_id();
+        let mut sequence = 0u64;
+        let mut stop = std::pin::pin!(stop);
+        let mut stopping = false;
+        while !stopping {
+            let first = tokio::select! {
+                received = queue.receiver.recv() => received,
+                () = &mut stop => None,
+            };
+            let Some(first) = first else {
+                break;
+            };
+            let mut batch = vec![first];
+            let linger = tokio::time::sleep(settings.linger);
+            tokio::pin!(linger);
+            while batch.len() < settings.batch {
+                tokio::select! {
+                    received = queue.receiver.recv() => match received {
+                        Some(exposure) => batch.push(exposure),
+                        None => break,
+                    },
+                    () = &mut linger => break,
+                    () = &mut stop, if !stopping => {
+                        stopping = true;
+                        break;
+                    }
+                }
+            }
+            sequence += 1;
+            let id = format!("{node}:{sequence}");
+            let mut backoff = Duration::from_millis(100);
+            let mut written = false;
+            loop {
+                match sink.write(&id, &batch).await {
+                    Ok(()) => {
+                        self.counts
+                            .written
+                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                        written = true;
+                        break;
+                    }
+                    Err(error) => {
+                        self.counts.write_failures.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(%error, batch = %id, exposures = batch.len(), "Writing exposures failed; retrying.");
+                        if stopping {
+                            break;
+                        }
+                        tokio::select! {
+                            () = tokio::time::sleep(backoff) => {}
+                            () = &mut stop => {
+                                stopping = true;
+                            }
+                        }
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                    }
+                }
+            }
+            if stopping {
+                // A batch not written yet goes first in what shutdown
+                // flushes, under its id.
+                let pending = (!written).then_some((id, batch));
+                return self
+                    .flush(queue, sink, settings, node, sequence, pending)
+                    .await;
+            }
+        }
+        self.flush(queue, sink, settings, node, sequence, None)
+            .await;
+    }
+
+    /// Shutdown: writes `pending` (a batch that may have failed) and what
+    /// the buffer holds, within the deadline; counts the rest as dropped.
+    async fn flush(
+        &self,
+        mut queue: WriterQueue,
+        sink: Arc<dyn ExposureSink>,
+        settings: ExposureSettings,
+        node: String,
+        mut sequence: u64,
+        pending: Option<(String, Vec<Exposure>)>,
+    ) {
+        queue.receiver.close();
+        let deadline = tokio::time::Instant::now() + settings.shutdown_deadline;
+        let mut batches: Vec<(String, Vec<Exposure>)> = pending.into_iter().collect();
+        let mut left = Vec::new();
+        while let Ok(exposure) = queue.receiver.try_recv() {
+            left.push(exposure);
+        }
+        for chunk in left.chunks(settings.batch.max(1)) {
+            sequence += 1;
+            batches.push((format!("{node}:{sequence}"), chunk.to_vec()));
+        }
+        for (id, batch) in batches {
+            let mut written = false;
+            while tokio::time::Instant::now() < deadline {
+                match tokio::time::timeout_at(deadline, sink.write(&id, &batch)).await {
+                    Ok(Ok(())) => {
+                        written = true;
+                        break;
+                    }
+                    Ok(Err(error)) => {
+                        self.counts.write_failures.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(%error, batch = %id, "Writing exposures at shutdown failed; retrying.");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    Err(_) => break,
+                }
+            }
+            let counter = if written {
+                &self.counts.written
+            } else {
+                &self.counts.dropped
+            };
+            counter.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        }
+        let dropped = self.counts.dropped.load(Ordering::Relaxed);
+        tracing::info!(
+            written = self.counts.written.load(Ordering::Relaxed),
+            dropped,
+            "Exposure writer stopped."
+        );
+    }
+}
+
+/// The buffer's receiving end, for the writer.
+#[derive(Debug)]
+pub struct WriterQueue {
+    receiver: mpsc::Receiver<Exposure>,
+}
+
+/// Shards of the deduplication cache, so evaluations on many threads
+/// seldom wait for one another.
+const SHARDS: usize = 16;
+
+/// The deduplication cache: per shard, two generations of key hashes.
+#[derive(Debug)]
+struct Dedupe {
+    hasher: RandomState,
+    shards: [Mutex<Generations>; SHARDS],
+    /// Keys per generation per shard.
+    per_generation: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Generations {
+    current: HashSet<u64>,
+    previous: HashSet<u64>,
+}
+
+impl Default for Dedupe {
+    fn default() -> Self {
+        let dedupe = Dedupe {
+            hasher: RandomState::new(),
+            shards: std::array::from_fn(|_| Mutex::default()),
+            per_generation: AtomicU64::new(0),
+        };
+        dedupe.resize(ExposureSettings::default().dedupe);
+        dedupe
+    }
+}
+
+impl Dedupe {
+    /// Holds about `keys` keys over both generations of every shard.
+    fn resize(&self, keys: usize) {
+        let per = (keys / SHARDS / 2).max(1);
+        self.per_generation.store(per as u64, Ordering::Relaxed);
+    }
+
+    fn key(&self, observed: Observed<'_>) -> u64 {
+        let mut hasher = self.hasher.build_hasher();
+        (
+            observed.experiment,
+            observed.targeting_key,
+            observed.variant,
+        )
+            .hash(&mut hasher);
+        observed.flag_set.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    fn shard(&self, key: u64) -> std::sync::MutexGuard<'_, Generations> {
+        let shard = &self.shards[(key as usize) % SHARDS];
+        // A poisoned shard only lost a set insertion: keep using it.
+        shard
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether `key` is new (and now held).
+    fn insert(&self, key: u64) -> bool {
+        let per = usize::try_from(self.per_generation.load(Ordering::Relaxed)).unwrap_or(1);
+        let mut generations = self.shard(key);
+        if generations.current.contains(&key) || generations.previous.contains(&key) {
+            return false;
+        }
+        if generations.current.len() >= per {
+            generations.previous = std::mem::take(&mut generations.current);
+        }
+        generations.current.insert(key)
+    }
+
+    fn remove(&self, key: u64) {
+        let mut generations = self.shard(key);
+        generations.current.remove(&key);
+        generations.previous.remove(&key);
+    }
+
+    /// The bytes the cache's tables take now.
+    fn bytes(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| {
+                let generations = shard
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                table_bytes(&generations.current) + table_bytes(&generations.previous)
+            })
+            .sum()
+    }
+}
+
+/// A `HashSet<u64>`'s table: a slot and a control byte per bucket, with
+/// a bucket per 7/8 of an item of capacity.
+fn table_bytes(set: &HashSet<u64>) -> usize {
+    set.capacity() * 8 / 7 * (std::mem::size_of::<u64>() + 1)
+}
+
+impl Exposures {
+    /// The exposure metrics, in Prometheus' text format.
+    pub fn render(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let counts = &self.counts;
+        for (name, help, counter) in [
+            (
+                "ensign_exposures_recorded_total",
+                "Exposures recorded into the node's buffer.",
+                &counts.recorded,
+            ),
+            (
+                "ensign_exposures_deduplicated_total",
+                "Exposures not recorded because the node had recorded the same user and variant.",
+                &counts.deduplicated,
+            ),
+            (
+                "ensign_exposures_dropped_total",
+                "Exposures lost: the buffer was full, or shutdown's deadline passed.",
+                &counts.dropped,
+            ),
+            (
+                "ensign_exposures_written_total",
+                "Exposures their sink accepted.",
+                &counts.written,
+            ),
+            (
+                "ensign_exposure_write_failures_total",
+                "Exposure batch writes that failed and were retried.",
+                &counts.write_failures,
+            ),
+            (
+                "ensign_tracked_evaluations_not_exposures_total",
+                "Evaluations of exposure-tracked flags that were not exposures (no targeting key, or not decided by the split).",
+                &counts.not_exposures,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                counter.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP ensign_exposures_buffered Exposures waiting to be written.\n\
+             # TYPE ensign_exposures_buffered gauge\nensign_exposures_buffered {}",
+            self.buffered()
+        );
+    }
+
+    /// The bytes the deduplication cache's tables take now (an estimate
+    /// from their capacity).
+    pub fn dedupe_bytes(&self) -> usize {
+        self.seen.bytes()
+    }
+}
+
+/// An id for this process's batches: random, so that two nodes (or two runs
+/// of one) never share batch ids.
+fn node_id() -> String {
+    let mut hasher = RandomState::new().build_hasher();
+    std::process::id().hash(&mut hasher);
+    now_micros().hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
+
+fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// The targeting key of a context given as JSON text, if it has a
+/// non-empty string one. Read only for exposures, so a parse of the text
+/// here costs tracked evaluations alone.
+pub fn targeting_key_in(text: &str) -> Option<std::borrow::Cow<'static, str>> {
+    #[derive(serde::Deserialize)]
+    struct Context {
+        #[serde(rename = "targetingKey")]
+        targeting_key: Option<Value>,
+    }
+    let context: Context = serde_json::from_str(text).ok()?;
+    match context.targeting_key? {
+        Value::String(key) if !key.is_empty() => Some(key.into()),
+        _ => None,
+    }
+}
+
+/// The targeting key of a parsed context, if it has a non-empty string one.
+pub fn targeting_key_of(context: &Value) -> Option<std::borrow::Cow<'_, str>> {
+    match context.get("targetingKey")? {
+        Value::String(key) if !key.is_empty() => Some(key.as_str().into()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex as StdMutex;
+
+    use super::*;
+
+    fn observed<'a>(user: &'a str, variant: &'a str) -> Observed<'a> {
+        Observed {
+            experiment: "checkout-test",
+            flag_set: "production",
+            flag: "checkout",
+            variant,
+            targeting_key: user,
+            flag_set_version: 0xff,
+            surface: Surface::OfrepSingle,
+        }
+    }
+
+    fn settings(buffer: usize) -> ExposureSettings {
+        ExposureSettings {
+            buffer,
+            dedupe: 1_000,
+            batch: 2,
+            linger: Duration::from_millis(20),
+            shutdown_deadline: Duration::from_millis(500),
+        }
+    }
+
+    /// A sink that keeps what it is given, failing the first `failures`
+    /// writes.
+    #[derive(Default)]
+    struct Kept {
+        batches: StdMutex<Vec<(String, Vec<Exposure>)>>,
+        failures: AtomicU64,
+    }
+
+    #[async_trait::async_trait]
+    impl ExposureSink for Kept {
+        async fn write(&self, batch_id: &str, exposures: &[Exposure]) -> Result<(), SinkError> {
+            let mut batches = self.batches.lock().unwrap();
+            batches.push((batch_id.to_owned(), exposures.to_vec()));
+            if self.failures.load(Ordering::Relaxed) > 0 {
+                self.failures.fetch_sub(1, Ordering::Relaxed);
+                return Err(SinkError("down".into()));
+            }
+            Ok(())
+        }
+    }
+
+    fn count(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn nothing_is_recorded_without_a_writer() {
+        let exposures = Exposures::default();
+        exposures.record(observed("u1", "a"));
+        assert_eq!(count(&exposures.counts().recorded), 0);
+        assert_eq!(count(&exposures.counts().dropped), 0);
+    }
+
+    #[test]
+    fn a_user_is_recorded_once_per_variant() {
+        let exposures = Exposures::default();
+        let _queue = exposures.attach(&settings(100)).unwrap();
+        exposures.record(observed("u1", "a"));
+        exposures.record(observed("u1", "a"));
+        exposures.record(observed("u1", "b"));
+        exposures.record(observed("u2", "a"));
+        assert_eq!(count(&exposures.counts().recorded), 3);
+        assert_eq!(count(&exposures.counts().deduplicated), 1);
+        assert_eq!(exposures.buffered(), 3);
+    }
+
+    #[test]
+    fn a_full_buffer_drops_and_counts_and_forgets_what_it_dropped() {
+        let exposures = Exposures::default();
+        let mut queue = exposures.attach(&settings(2)).unwrap();
+        for user in ["u1", "u2", "u3", "u4"] {
+            exposures.record(observed(user, "a"));
+        }
+        assert_eq!(count(&exposures.counts().recorded), 2);
+        assert_eq!(count(&exposures.counts().dropped), 2);
+        // Once there is room, a dropped user is recorded on their next
+        // evaluation: the cache did not keep them.
+        queue.receiver.try_recv().unwrap();
+        exposures.record(observed("u3", "a"));
+        assert_eq!(count(&exposures.counts().recorded), 3);
+        assert_eq!(count(&exposures.counts().deduplicated), 0);
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_bound() {
+        let exposures = Exposures::default();
+        let mut settings = settings(1_000_000);
+        settings.dedupe = 32_000;
+        let _queue = exposures.attach(&settings).unwrap();
+        for i in 0..200_000 {
+            exposures.record(observed(&format!("user-{i}"), "a"));
+        }
+        let held: usize = exposures
+            .seen
+            .shards
+            .iter()
+            .map(|shard| {
+                let g = shard.lock().unwrap();
+                g.current.len() + g.previous.len()
+            })
+            .sum();
+        assert!(held <= 32_000, "{held}");
+        assert!(exposures.dedupe_bytes() < 32_000 * 40, "{}", exposures.dedupe_bytes());
+    }
+
+    #[tokio::test]
+    async fn batches_are_retried_under_their_id_and_flushed_at_shutdown() {
+        let exposures = Arc::new(Exposures::default());
+        let settings = settings(100);
+        let queue = exposures.attach(&settings).unwrap();
+        let sink = Arc::new(Kept::default());
+        sink.failures.store(1, Ordering::Relaxed);
+        let (stop, stopping) = tokio::sync::oneshot::channel::<()>();
+        let writer = tokio::spawn(Arc::clone(&exposures).run_writer(
+            queue,
+            sink.clone(),
+            settings,
+            async move {
+                let _ = stopping.await;
+            },
+        ));
+        for user in ["u1", "u2", "u3"] {
+            exposures.record(observed(user, "a"));
+        }
+        // Recorded as shutdown begins: written by the batch it starts or
+        // by the flush, either way before the writer ends.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        exposures.record(observed("u4", "a"));
+        stop.send(()).unwrap();
+        writer.await.unwrap();
+        let batches = sink.batches.lock().unwrap().clone();
+        // The first batch failed once and was written again under its id.
+        assert_eq!(batches[0].0, batches[1].0);
+        assert_eq!(batches[0].1, batches[1].1);
+        let mut users: Vec<String> = batches[1..]
+            .iter()
+            .flat_map(|(_, batch)| batch.iter().map(|e| e.targeting_key.clone()))
+            .collect();
+        users.sort();
+        assert_eq!(users, ["u1", "u2", "u3", "u4"]);
+        assert_eq!(count(&exposures.counts().written), 4);
+        assert_eq!(count(&exposures.counts().write_failures), 1);
+        assert_eq!(count(&exposures.counts().dropped), 0);
+    }
+
+    #[tokio::test]
+    async fn what_shutdown_cannot_write_in_time_is_counted_as_dropped() {
+        let exposures = Arc::new(Exposures::default());
+        let mut settings = settings(100);
+        settings.linger = Duration::from_secs(60);
+        settings.batch = 1_000;
+        let queue = exposures.attach(&settings).unwrap();
+        let sink = Arc::new(Kept::default());
+        sink.failures.store(u64::MAX, Ordering::Relaxed);
+        for user in ["u1", "u2", "u3"] {
+            exposures.record(observed(user, "a"));
+        }
+        let started = tokio::time::Instant::now();
+        exposures
+            .clone()
+            .run_writer(queue, sink, settings, async {})
+            .await;
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(count(&exposures.counts().written), 0);
+        assert_eq!(count(&exposures.counts().dropped), 3);
+    }
+
+    #[test]
+    fn targeting_keys_are_read_only_when_they_are_strings() {
+        assert_eq!(
+            targeting_key_in(r#"{"a": [1, {"b": 2}], "targetingKey": "u1"}"#).as_deref(),
+            Some("u1")
+        );
+        for text in [r#"{"targetingKey": ""}"#, r#"{"targetingKey": 7}"#, "{}", "[1]", "{"] {
+            assert_eq!(targeting_key_in(text), None, "{text}");
+        }
+        assert_eq!(
+            targeting_key_of(&serde_json::json!({"targetingKey": "u2"})).as_deref(),
+            Some("u2")
+        );
+    }
+}
