@@ -30,6 +30,7 @@
 pub mod context;
 pub mod diagnostic;
 pub mod evaluators;
+pub mod exposure_stream;
 pub mod extract;
 pub mod flag_key;
 pub mod flagset;

@@ -8,7 +8,8 @@ use anyhow::{Context as _, bail};
 use serde_json::{Map, Value};
 
 use engine::CompileOptions;
-use provider::server::exposures::ExposureSettings;
+use provider::server::exposure_stream::RedisStreamSink;
+use provider::server::exposures::{ExposureSettings, ExposureSink};
 use provider::server::listen::ConnectionLimits;
 use provider::server::ofrep::OfrepConfig;
 use provider::server::sources::{SourceKind, SourceSpec};
@@ -67,6 +68,15 @@ pub fn run(settings: &ServeSettings) -> anyhow::Result<ExitCode> {
             Access::ApiKey
         };
         let connections = config.connections;
+        // A node without a store hands its exposures to the nodes that have
+        // one, through the Redis it follows.
+        let stream_sink = match &store {
+            Some(_) => None,
+            None => config.sources.iter().find_map(|source| match &source.kind {
+                SourceKind::Redis { url, prefix, .. } => Some((url.clone(), prefix.clone())),
+                _ => None,
+            }),
+        };
         let server = Server::start(config).await?;
         let evaluation_endpoint = grpc_endpoint(
             server.evaluation_addr,
@@ -111,11 +121,19 @@ pub fn run(settings: &ServeSettings) -> anyhow::Result<ExitCode> {
         // The writer outlives the listeners, so that exposures recorded by
         // requests still being answered at shutdown are written too.
         let (stop_writer, writer_stopping) = tokio::sync::oneshot::channel::<()>();
-        let exposure_writer = store.as_ref().and_then(|prepared| {
+        let sink: Option<Arc<dyn ExposureSink>> = match (&store, stream_sink) {
+            (Some(prepared), _) => Some(Arc::new(exposures::StoreSink::new(
+                prepared.store().clone(),
+            ))),
+            (None, Some((url, prefix))) => Some(Arc::new(
+                RedisStreamSink::new(&url, &prefix).context("the exposure stream's Redis URL")?,
+            )),
+            (None, None) => None,
+        };
+        let exposure_writer = sink.and_then(|sink| {
             let recorder = server.flags().exposures().clone();
             let settings = ExposureSettings::default();
             let queue = recorder.attach(&settings)?;
-            let sink = Arc::new(exposures::StoreSink::new(prepared.store().clone()));
             Some(tokio::spawn(recorder.run_writer(
                 queue,
                 sink,

@@ -20,6 +20,7 @@ use warp::Filter as _;
 use engine::publication::{TIMING_TARGET, timestamp_micros};
 use graphql_admin::alerts::{AlertSettings, Alerter, WebhookConfig};
 use graphql_admin::api::{Admin, ReadOnlySets, routes_with};
+use graphql_admin::exposures::{ConsumerSettings, ExposureConsumer};
 use graphql_admin::publisher::{Publisher, PublisherSettings};
 use graphql_admin::scheduler::{Scheduler, SchedulerSettings};
 use provider::server::listen::{self, ConnectionLimits, Tls};
@@ -188,6 +189,14 @@ pub async fn start(
         stopped,
     ));
     if let Some(settings) = publish {
+        // Every node with a store and a Redis writes what evaluation nodes
+        // append to the exposure stream.
+        let consumer = ExposureConsumer::new(
+            store.clone(),
+            ConsumerSettings::new(settings.redis_url.clone(), settings.prefix.clone()),
+        )
+        .context("starting the exposure consumer")?;
+        tokio::spawn(consumer.run(wait_for(shutdown.clone())));
         let publisher =
             Publisher::new(store.clone(), settings).context("starting the publisher")?;
         let wake = publisher.notifier();

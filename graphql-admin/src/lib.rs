@@ -6,5 +6,6 @@
 
 pub mod alerts;
 pub mod api;
+pub mod exposures;
 pub mod publisher;
 pub mod scheduler;

@@ -11,7 +11,7 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    big_pk_auto, integer, string, string_uniq, timestamp_with_time_zone,
+    big_integer, big_pk_auto, integer, string, string_uniq, timestamp_with_time_zone,
 };
 
 #[derive(DeriveMigrationName)]
@@ -35,7 +35,10 @@ impl MigrationTrait for Migration {
                     .col(string(Exposures::FlagSetVersion))
                     // ofrep_single, ofrep_bulk, grpc, in_process or import.
                     .col(string(Exposures::Surface))
-                    .col(timestamp_with_time_zone(Exposures::ExposedAt))
+                    // Microseconds since the Unix epoch: exact, and compared
+                    // as numbers on both databases (SQLite keeps times as
+                    // text that does not sort as the times do).
+                    .col(big_integer(Exposures::ExposedAtUs))
                     .col(string(Exposures::BatchId))
                     .to_owned(),
             )
@@ -87,7 +90,7 @@ enum Exposures {
     TargetingKey,
     FlagSetVersion,
     Surface,
-    ExposedAt,
+    ExposedAtUs,
     BatchId,
 }
 

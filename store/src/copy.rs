@@ -314,7 +314,7 @@ impl Rows {
                             r.targeting_key,
                             r.flag_set_version,
                             r.surface,
-                            ts(r.exposed_at),
+                            r.exposed_at_us,
                             r.batch_id
                         ])
                     })

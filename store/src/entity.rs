@@ -243,7 +243,8 @@ pub mod exposure {
         pub targeting_key: String,
         pub flag_set_version: String,
         pub surface: String,
-        pub exposed_at: TimeDateTimeWithTimeZone,
+        /// Microseconds since the Unix epoch.
+        pub exposed_at_us: i64,
         pub batch_id: String,
     }
 

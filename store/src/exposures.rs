@@ -96,7 +96,7 @@ impl Store {
                 targeting_key: Set(row.targeting_key.clone()),
                 flag_set_version: Set(row.flag_set_version.clone()),
                 surface: Set(row.surface.clone()),
-                exposed_at: Set(row.exposed_at),
+                exposed_at_us: Set(micros(row.exposed_at)),
                 batch_id: Set(batch_id.to_owned()),
                 ..Default::default()
             });
@@ -110,12 +110,14 @@ impl Store {
                 exposure::Column::Variant,
             ])
             .update_columns([
-                exposure::Column::ExposedAt,
+                exposure::Column::ExposedAtUs,
                 exposure::Column::Surface,
                 exposure::Column::FlagSetVersion,
                 exposure::Column::BatchId,
             ])
-            .action_and_where(Expr::cust("excluded.exposed_at < exposures.exposed_at"))
+            .action_and_where(Expr::cust(
+                "excluded.exposed_at_us < exposures.exposed_at_us",
+            ))
             .to_owned();
             written += exposure::Entity::insert_many(models)
                 .on_conflict(on_conflict)
@@ -136,7 +138,7 @@ impl Store {
         let models = exposure::Entity::find()
             .filter(exposure::Column::FlagSet.eq(flag_set))
             .filter(exposure::Column::Experiment.eq(experiment))
-            .order_by_asc(exposure::Column::ExposedAt)
+            .order_by_asc(exposure::Column::ExposedAtUs)
             .order_by_asc(exposure::Column::TargetingKey)
             .order_by_asc(exposure::Column::Variant)
             .all(&self.db)
@@ -151,10 +153,25 @@ impl Store {
                 targeting_key: m.targeting_key,
                 flag_set_version: m.flag_set_version,
                 surface: m.surface,
-                exposed_at: m.exposed_at,
+                exposed_at: from_micros(m.exposed_at_us),
             })
             .collect())
     }
+}
+
+/// Microseconds since the Unix epoch (saturating far outside ±292 000
+/// years).
+fn micros(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000).unwrap_or(if at.year() < 1970 {
+        i64::MIN
+    } else {
+        i64::MAX
+    })
+}
+
+fn from_micros(micros: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// Refuses a batch with an empty or oversized field, naming the row.

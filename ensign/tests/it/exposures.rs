@@ -2,9 +2,12 @@
 //! evaluations its running experiment's split decides, once per user and
 //! variant, and what it recorded before SIGTERM is in its store after.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 
-use crate::serve::{Serve, graphql, scratch};
+use crate::serve::{PgDatabase, Serve, graphql, scratch, services_present};
+use crate::test_redis_url;
 
 /// A `/metrics` counter's value.
 async fn counter(serve: &Serve, name: &str) -> u64 {
@@ -52,24 +55,11 @@ async fn an_embedded_node_writes_every_exposure_before_it_stops() {
         "{experiment}"
     );
     // The node serves the mark once the store's feed has delivered it.
-    let mut served = Value::Null;
-    for _ in 0..200 {
-        served = serve
-            .evaluate("checkout", json!({"targetingKey": "probe"}))
-            .await;
-        if served["metadata"]["ensign.experiment"] == "checkout-test" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    assert_eq!(
-        served["metadata"]["ensign.experiment"], "checkout-test",
-        "{served}"
-    );
+    let served = wait_for_mark(&serve).await;
 
     // 300 users, each evaluated twice; staff and anonymous evaluations are
     // not exposures.
-    let mut answered = std::collections::BTreeMap::new();
+    let mut answered = BTreeMap::new();
     answered.insert(
         "probe".to_owned(),
         served["variant"].as_str().unwrap().to_owned(),
@@ -128,4 +118,130 @@ async fn an_embedded_node_writes_every_exposure_before_it_stops() {
             .all(|row| row.flag == "checkout" && row.surface == "ofrep_single")
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Two evaluation nodes without a store hand their exposures to the admin
+/// node through the Redis stream; SIGTERM flushes what they hold, and the
+/// store ends with exactly one row per user, with the variant served.
+#[tokio::test]
+async fn evaluation_nodes_hand_their_exposures_to_the_store_through_redis() {
+    let test = "evaluation_nodes_hand_their_exposures_to_the_store_through_redis";
+    if !services_present(test) {
+        return;
+    }
+    let unique = format!("ensign_exposures_{}_{}", std::process::id(), line!());
+    let database = PgDatabase::create(&unique).await;
+    let admin = Serve::start_in(
+        &scratch("exposures-admin"),
+        &[
+            "--database-url",
+            &database.url,
+            "--redis-url",
+            test_redis_url().as_str(),
+            "--redis-prefix",
+            &unique,
+        ],
+    );
+    admin.wait_ready().await;
+    let token = admin.token.clone().expect("a first start prints a token");
+    start_experiment(&admin, &token).await;
+    let mut node_uri = test_redis_url();
+    node_uri.query_pairs_mut().append_pair("prefix", &unique);
+    let node_uri = node_uri.to_string();
+    let nodes: Vec<Serve> = ["exposures-node-1", "exposures-node-2"]
+        .into_iter()
+        .map(|name| Serve::start_in(&scratch(name), &["--uri", &node_uri]))
+        .collect();
+    for node in &nodes {
+        node.wait_ready().await;
+        wait_for_mark(node).await;
+    }
+    let mut served = BTreeMap::new();
+    for i in 0..400 {
+        let user = format!("user-{i}");
+        let node = &nodes[i % 2];
+        let answer = node
+            .evaluate("checkout", json!({"targetingKey": user}))
+            .await;
+        served.insert(
+            user,
+            answer["variant"].as_str().expect("a variant").to_owned(),
+        );
+    }
+    // The probes of `wait_for_mark` are exposures too.
+    for node in nodes {
+        let (code, log) = node.terminate();
+        assert_eq!(code, Some(0), "{log}");
+        assert!(log.contains("Exposure writer stopped."), "{log}");
+    }
+    let store = store::Store::connect(&database.url)
+        .await
+        .expect("the store opens");
+    let mut rows = Vec::new();
+    for _ in 0..200 {
+        rows = store.exposures("default", "checkout-test").await.unwrap();
+        if rows.len() >= 401 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let stored: BTreeMap<String, String> = rows
+        .iter()
+        .filter(|row| row.targeting_key != "probe")
+        .map(|row| (row.targeting_key.clone(), row.variant.clone()))
+        .collect();
+    assert_eq!(stored, served);
+    let probes = rows
+        .iter()
+        .filter(|row| row.targeting_key == "probe")
+        .count();
+    assert_eq!(probes, 1, "one row per user, across both nodes");
+    assert_eq!(rows.len(), 401);
+    assert_eq!(admin.terminate().0, Some(0));
+    database.drop_database().await;
+}
+
+/// Creates `checkout` with a 50/50 split in flag set `default` and starts
+/// experiment `checkout-test` on it.
+async fn start_experiment(serve: &Serve, token: &str) {
+    let (_, created) = graphql(
+        serve,
+        token,
+        r#"mutation { createFlag(flagSet: "default", key: "checkout", flag: {definition: {
+            state: "ENABLED", variants: {control: "A", treatment: "B"},
+            defaultVariant: "control",
+            targeting: {fractional: [["control", 50], ["treatment", 50]]}}}) { version } }"#,
+    )
+    .await;
+    assert!(created["errors"].is_null(), "{created}");
+    let (_, started) = graphql(
+        serve,
+        token,
+        r#"mutation {
+            createExperiment(flagSet: "default", key: "checkout-test", settings: {
+                flag: "checkout", control: "control",
+                metrics: [{name: "purchases", event: "purchase", kind: CONVERSION}]}) { key }
+            startExperiment(flagSet: "default", key: "checkout-test") { status } }"#,
+    )
+    .await;
+    assert_eq!(
+        started["data"]["startExperiment"]["status"], "RUNNING",
+        "{started}"
+    );
+}
+
+/// Waits until `serve` serves `checkout` as tracked (asking as user
+/// "probe"); answers the last evaluation.
+async fn wait_for_mark(serve: &Serve) -> Value {
+    let mut served = Value::Null;
+    for _ in 0..200 {
+        served = serve
+            .evaluate("checkout", json!({"targetingKey": "probe"}))
+            .await;
+        if served["metadata"]["ensign.experiment"] == "checkout-test" {
+            return served;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the node never served the experiment's mark: {served}");
 }

@@ -162,6 +162,51 @@ impl Drop for Serve {
     }
 }
 
+/// A PostgreSQL database of one test's own, on the test server.
+pub(crate) struct PgDatabase {
+    server: store::Store,
+    name: String,
+    /// Its URL.
+    pub(crate) url: String,
+}
+
+impl PgDatabase {
+    /// Creates database `name` (dropping a leftover of that name first).
+    pub(crate) async fn create(name: &str) -> PgDatabase {
+        use sea_orm::ConnectionTrait;
+        let server = store::Store::connect(test_database_url().as_str())
+            .await
+            .expect("PostgreSQL answers");
+        let _ = server
+            .connection()
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
+        server
+            .connection()
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("a database for this test");
+        PgDatabase {
+            server,
+            name: name.to_owned(),
+            url: database_named(name).to_string(),
+        }
+    }
+
+    /// Drops it.
+    pub(crate) async fn drop_database(self) {
+        use sea_orm::ConnectionTrait;
+        let _ = self
+            .server
+            .connection()
+            .execute_unprepared(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .await;
+    }
+}
+
 /// A fresh working directory for one test.
 pub(crate) fn scratch(test: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("ensign-{test}-{}", std::process::id()));
@@ -684,7 +729,7 @@ async fn the_embedded_store_serves_admin_changes_and_keeps_them() {
 
 /// Whether PostgreSQL and Redis answer on their usual ports; otherwise one
 /// loud SKIPPED line (a failure with `ENSIGN_REQUIRE_SERVICES=1`).
-fn services_present(test: &str) -> bool {
+pub(crate) fn services_present(test: &str) -> bool {
     let up = |addr: &str| {
         use std::net::ToSocketAddrs as _;
         addr.to_socket_addrs().is_ok_and(|mut addrs| {

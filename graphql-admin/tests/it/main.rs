@@ -30,6 +30,10 @@ mod publisher;
 /// cancellation, one scheduler at a time with takeover.
 mod rollouts;
 
+/// The exposure stream's consumer: once per batch, claims after a crash,
+/// entries that can never be written, a database outage.
+mod exposures;
+
 /// Experiments: the editor runs them, the viewer reads them, starting and
 /// stopping are announced, refusals carry their codes.
 mod experiments;

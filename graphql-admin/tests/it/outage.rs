@@ -16,13 +16,13 @@ use test_support::{TestDb, postgres_url};
 
 /// A TCP proxy to the shared PostgreSQL server that the test can cut (every
 /// open connection is dropped and new ones are refused) and restore.
-struct Proxy {
-    addr: SocketAddr,
+pub(crate) struct Proxy {
+    pub(crate) addr: SocketAddr,
     cut: Arc<watch::Sender<bool>>,
 }
 
 impl Proxy {
-    async fn start(upstream: SocketAddr) -> Proxy {
+    pub(crate) async fn start(upstream: SocketAddr) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let cut = Arc::new(watch::channel(false).0);
@@ -47,11 +47,11 @@ impl Proxy {
         Proxy { addr, cut }
     }
 
-    fn cut(&self) {
+    pub(crate) fn cut(&self) {
         self.cut.send_replace(true);
     }
 
-    fn restore(&self) {
+    pub(crate) fn restore(&self) {
         self.cut.send_replace(false);
     }
 }

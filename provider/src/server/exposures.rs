@@ -706,7 +706,11 @@ mod tests {
             })
             .sum();
         assert!(held <= 32_000, "{held}");
-        assert!(exposures.dedupe_bytes() < 32_000 * 40, "{}", exposures.dedupe_bytes());
+        assert!(
+            exposures.dedupe_bytes() < 32_000 * 40,
+            "{}",
+            exposures.dedupe_bytes()
+        );
     }
 
     #[tokio::test]
@@ -777,7 +781,13 @@ mod tests {
             targeting_key_in(r#"{"a": [1, {"b": 2}], "targetingKey": "u1"}"#).as_deref(),
             Some("u1")
         );
-        for text in [r#"{"targetingKey": ""}"#, r#"{"targetingKey": 7}"#, "{}", "[1]", "{"] {
+        for text in [
+            r#"{"targetingKey": ""}"#,
+            r#"{"targetingKey": 7}"#,
+            "{}",
+            "[1]",
+            "{",
+        ] {
             assert_eq!(targeting_key_in(text), None, "{text}");
         }
         assert_eq!(

@@ -2,6 +2,7 @@
 //! snapshot.
 
 pub mod admission;
+pub mod exposure_stream;
 pub mod exposures;
 pub mod keys;
 pub mod listen;
