@@ -91,6 +91,8 @@ pub struct Observed<'a> {
     pub flag_set_version: u64,
     /// Where it was answered.
     pub surface: Surface,
+    /// When, in microseconds since the Unix epoch; `None`: now.
+    pub at_micros: Option<i64>,
 }
 
 /// How a node buffers and writes exposures.
@@ -198,6 +200,7 @@ impl Exposures {
             targeting_key: &user,
             flag_set_version: set.version(),
             surface,
+            at_micros: None,
         });
     }
 
@@ -225,7 +228,7 @@ impl Exposures {
             targeting_key: observed.targeting_key.to_owned(),
             flag_set_version: format!("{:016x}", observed.flag_set_version),
             surface: observed.surface,
-            at_micros: now_micros(),
+            at_micros: observed.at_micros.unwrap_or_else(now_micros),
         };
         match sender.queue.try_send(exposure) {
             Ok(()) => {
@@ -400,6 +403,19 @@ impl Exposures {
 #[derive(Debug)]
 pub struct WriterQueue {
     receiver: mpsc::Receiver<Exposure>,
+}
+
+impl WriterQueue {
+    /// Takes what the buffer holds now, without waiting (for a caller
+    /// that writes exposures itself rather than through
+    /// [`Exposures::run_writer`]).
+    pub fn drain(&mut self) -> Vec<Exposure> {
+        let mut taken = Vec::new();
+        while let Ok(exposure) = self.receiver.try_recv() {
+            taken.push(exposure);
+        }
+        taken
+    }
 }
 
 /// Shards of the deduplication cache, so evaluations on many threads
@@ -611,6 +627,7 @@ mod tests {
             targeting_key: user,
             flag_set_version: 0xff,
             surface: Surface::OfrepSingle,
+            at_micros: None,
         }
     }
 

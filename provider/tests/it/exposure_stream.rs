@@ -109,6 +109,7 @@ async fn a_redis_outage_is_ridden_out_by_the_buffer() {
             targeting_key: user,
             flag_set_version: 1,
             surface: Surface::OfrepSingle,
+            at_micros: None,
         });
     };
     observe("before");

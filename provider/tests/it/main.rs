@@ -8,6 +8,8 @@ mod client;
 mod client_remote;
 /// Connection limits on every listener: timeouts, caps, streams.
 mod connections;
+/// Exposures sent by in-process evaluators: checked, recorded, refused.
+mod exposure_intake;
 /// Exposures through the Redis stream: its format, its bound, outages.
 mod exposure_stream;
 /// flagd gRPC: protocol definitions against flagd's, services end to end.

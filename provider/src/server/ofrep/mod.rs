@@ -6,6 +6,7 @@
 pub mod body;
 pub mod error;
 pub mod events;
+pub mod exposure_intake;
 pub mod hot;
 pub mod render;
 pub mod wire;
@@ -165,6 +166,12 @@ pub fn service_with(
                 evaluate_all(&config, flags, grant, explain, if_none_match, body)
             }
         });
+    let exposures = warp::path!("ensign" / "v1" / "exposures")
+        .and(warp::post())
+        .and(with_flags.clone())
+        .and(admit.clone())
+        .and(body)
+        .map(|flags: Arc<Flags>, grant, body| exposure_intake::receive(&flags, grant, body));
     let events = warp::path!("ofrep" / "v1" / "events")
         .and(warp::get())
         .and(with_flags)
@@ -184,7 +191,13 @@ pub fn service_with(
             },
         );
 
-    let api = single.or(bulk).unify().or(events).unify();
+    let api = single
+        .or(bulk)
+        .unify()
+        .or(events)
+        .unify()
+        .or(exposures)
+        .unify();
     let cors = cors(&config.cors_origins);
     let routes = match cors {
         Some(cors) => api
