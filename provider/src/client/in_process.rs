@@ -41,6 +41,7 @@ use engine::{
 
 use crate::client::convert::{self, FlagValue, Outcome};
 use crate::client::events::Status;
+use crate::client::exposures::{Reporter, ReporterSettings};
 use crate::client::{AbortOnDrop, ClientError, ProviderEvent, spawn};
 use crate::proto::sync::v1::SyncFlagsRequest;
 use crate::proto::sync::v1::flag_sync_service_client::FlagSyncServiceClient;
@@ -76,6 +77,7 @@ pub struct InProcessProvider {
 struct Inner {
     shared: Arc<Shared>,
     init_timeout: Duration,
+    reporter: Option<Reporter>,
     _sync: AbortOnDrop,
 }
 
@@ -105,6 +107,7 @@ pub struct InProcessBuilder {
     connect_timeout: Duration,
     init_timeout: Duration,
     provider_id: String,
+    exposures: Option<ReporterSettings>,
 }
 
 impl InProcessProvider {
@@ -121,7 +124,26 @@ impl InProcessProvider {
             connect_timeout: Duration::from_secs(5),
             init_timeout: Duration::from_secs(5),
             provider_id: "ensign-rust".to_owned(),
+            exposures: None,
         }
+    }
+
+    /// Sends the exposures queued so far to the node and waits until they
+    /// are sent: for an application about to exit. Does nothing without
+    /// [`InProcessBuilder::report_exposures`].
+    pub async fn flush(&self) {
+        if let Some(reporter) = &self.inner.reporter {
+            reporter.flush().await;
+        }
+    }
+
+    /// Exposures the node accepted, and exposures dropped (queue full, or
+    /// refused or unreachable node), so far.
+    pub fn exposure_counts(&self) -> (u64, u64) {
+        self.inner
+            .reporter
+            .as_ref()
+            .map_or((0, 0), Reporter::counts)
     }
 
     /// Follows the provider's events from now on.
@@ -150,6 +172,15 @@ impl InProcessProvider {
             .snapshot
             .evaluate(key, &Selector::All, &json)
             .expect_type(T::TYPE);
+        if let Some(reporter) = &self.inner.reporter
+            && resolution.experiment.is_some()
+            && resolution.bucketed
+            && let (Some(variant), Some(Value::String(user))) =
+                (resolution.variant, json.get("targetingKey"))
+            && !user.is_empty()
+        {
+            reporter.report(key, variant, user);
+        }
         convert::finish(Outcome::from(&resolution))
     }
 }
@@ -200,6 +231,23 @@ impl InProcessBuilder {
     /// while it waits; syncing goes on in the background either way.
     pub fn init_timeout(mut self, timeout: Duration) -> Self {
         self.init_timeout = timeout;
+        self
+    }
+
+    /// Reports exposures (the evaluations a running experiment's split
+    /// decides) to the node whose OFREP port is at `base_url`
+    /// (`http://host:8016`), with `api_key` if it requires one, at
+    /// `POST /ensign/v1/exposures`: in batches, off the evaluation path.
+    /// Call [`InProcessProvider::flush`] before the application exits.
+    pub fn report_exposures(
+        mut self,
+        base_url: impl Into<String>,
+        api_key: Option<String>,
+    ) -> Self {
+        self.exposures = Some(ReporterSettings {
+            base_url: base_url.into(),
+            api_key,
+        });
         self
     }
 
@@ -258,11 +306,13 @@ impl InProcessBuilder {
             },
             backoff: self.backoff,
         };
+        let reporter = self.exposures.clone().map(Reporter::start).transpose()?;
         let task = spawn(sync.run())?;
         Ok(InProcessProvider {
             inner: Arc::new(Inner {
                 shared,
                 init_timeout: self.init_timeout,
+                reporter,
                 _sync: task,
             }),
             metadata: ProviderMetadata::new("ensign-in-process"),

@@ -27,6 +27,7 @@
 
 mod convert;
 mod events;
+mod exposures;
 mod in_process;
 mod remote;
 mod sse;

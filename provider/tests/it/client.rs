@@ -424,3 +424,77 @@ async fn in_process_follows_changes_and_survives_a_server_restart() {
     assert_eq!(client.get_bool_value("banner", None, None).await, Ok(false));
     restarted.shutdown().await;
 }
+
+/// The in-process provider reports the exposures its evaluations make to
+/// the node's `POST /ensign/v1/exposures`: one per user and variant, only
+/// when the split decided, and all of them once flushed.
+#[tokio::test]
+async fn in_process_evaluations_report_their_exposures() {
+    const TRACKED: &str = r#"{"metadata": {"flagSetId": "lab"}, "flags": {
+        "checkout": {"state": "ENABLED", "variants": {"a": "A", "b": "B", "staff": "S"},
+            "defaultVariant": "a", "metadata": {"ensign.experiment": "checkout-test"},
+            "targeting": {"if": [{"var": "staff"}, "staff", {"fractional": [["a", 50], ["b", 50]]}]}}
+    }}"#;
+    let server = Server::start(config(vec![SourceSpec {
+        name: "lab.json".into(),
+        kind: SourceKind::Text {
+            text: TRACKED.into(),
+        },
+    }]))
+    .await
+    .expect("the server starts");
+    let mut queue = server
+        .flags()
+        .exposures()
+        .attach(&provider::server::exposures::ExposureSettings::default())
+        .expect("a writer queue");
+    let sync = server.sync_addr.expect("a sync port");
+    let provider = InProcessProvider::builder(sync.to_string())
+        .report_exposures(format!("http://{}", server.ofrep_addr), None)
+        .build()
+        .expect("the provider builds");
+    let (_api, client) = client_for(provider.clone()).await;
+    let mut served = std::collections::BTreeMap::new();
+    for round in 0..2 {
+        for i in 0..50 {
+            let user = format!("user-{i}");
+            let context = EvaluationContext::default().with_targeting_key(user.clone());
+            let details = client
+                .get_string_details("checkout", Some(&context), None)
+                .await
+                .expect("an evaluation");
+            if round == 0 {
+                served.insert(user, details.variant.expect("a variant"));
+            }
+        }
+    }
+    // Staff and anonymous evaluations are not exposures.
+    let staff = EvaluationContext::default()
+        .with_targeting_key("boss")
+        .with_custom_field("staff", true);
+    client
+        .get_string_value("checkout", Some(&staff), None)
+        .await
+        .expect("an evaluation");
+    client
+        .get_string_value("checkout", None, None)
+        .await
+        .expect("an evaluation");
+    provider.flush().await;
+    assert_eq!(provider.exposure_counts(), (50, 0));
+    let reported: std::collections::BTreeMap<String, String> = queue
+        .drain()
+        .into_iter()
+        .map(|e| {
+            assert_eq!(
+                (e.experiment.as_str(), e.surface),
+                (
+                    "checkout-test",
+                    provider::server::exposures::Surface::InProcess
+                )
+            );
+            (e.targeting_key, e.variant)
+        })
+        .collect();
+    assert_eq!(reported, served);
+}
