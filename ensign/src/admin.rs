@@ -80,13 +80,13 @@ pub fn copy_store(args: &StoreCopyArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-async fn connect(args: &StoreArgs) -> anyhow::Result<Store> {
+pub(crate) async fn connect(args: &StoreArgs) -> anyhow::Result<Store> {
     Store::connect(&args.database_url)
         .await
         .context("opening the store")
 }
 
-fn block_on<T>(future: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+pub(crate) fn block_on<T>(future: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -55,6 +55,50 @@ pub enum Command {
     /// Moves a whole store to another database.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Imports and exports an experiment's exposures as CSV.
+    #[command(subcommand)]
+    Exposures(ExposuresCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExposuresCommand {
+    /// Imports exposures collected elsewhere from CSV with the columns
+    /// `flag_key,variant,targeting_key,timestamp` (RFC 3339 UTC), after an
+    /// optional leading `flag_set` column. All of the file or nothing; the
+    /// same file imported again adds nothing.
+    Import(ExposuresImportArgs),
+    /// Exports an experiment's exposures as CSV with the columns
+    /// `flag_set,flag_key,variant,targeting_key,timestamp`.
+    Export(ExposuresExportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExposuresImportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The experiment the exposures belong to.
+    #[arg(long)]
+    pub experiment: String,
+    /// The flag set of rows without a `flag_set` column.
+    #[arg(long)]
+    pub flag_set: Option<String>,
+    /// The CSV file (`-` for standard input).
+    pub file: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExposuresExportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The experiment whose exposures to export.
+    #[arg(long)]
+    pub experiment: String,
+    /// Its flag set.
+    #[arg(long, default_value = "default")]
+    pub flag_set: String,
+    /// Where to write the CSV (standard output when not given).
+    #[arg(long)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

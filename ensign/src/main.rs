@@ -7,6 +7,7 @@ mod cli;
 mod config;
 mod dashboard;
 mod eval;
+mod exposure_files;
 mod exposures;
 mod serve;
 mod store_node;
@@ -35,6 +36,12 @@ fn main() -> ExitCode {
         cli::Command::Migrate(args) => admin::migrate(&args),
         cli::Command::Token(cli::TokenCommand::Create(args)) => admin::create_token(&args),
         cli::Command::Store(cli::StoreCommand::Copy(args)) => admin::copy_store(&args),
+        cli::Command::Exposures(cli::ExposuresCommand::Import(args)) => {
+            exposure_files::import(&args)
+        }
+        cli::Command::Exposures(cli::ExposuresCommand::Export(args)) => {
+            exposure_files::export(&args)
+        }
     };
     match outcome {
         Ok(code) => code,

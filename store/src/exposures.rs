@@ -8,6 +8,8 @@
 //! a later one to the same variant changes nothing, and a user seen in two
 //! variants keeps a row for each.
 
+use std::collections::HashMap;
+
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
 use time::OffsetDateTime;
@@ -86,6 +88,9 @@ impl Store {
         if claimed == 0 {
             return Ok(BatchWrite::AlreadyWritten);
         }
+        // One statement may not touch a row twice (PostgreSQL refuses it),
+        // so a batch's own repeats are settled first: the earliest stays.
+        let rows = earliest_each(rows);
         let mut written = 0;
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let models = chunk.iter().map(|row| exposure::ActiveModel {
@@ -157,6 +162,30 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// `rows` with one row per (flag set, experiment, targeting key,
+/// variant): the earliest, in the order the keys first appear.
+fn earliest_each(rows: &[ExposureRow]) -> Vec<&ExposureRow> {
+    let mut at: HashMap<(&str, &str, &str, &str), usize> = HashMap::new();
+    let mut kept: Vec<&ExposureRow> = Vec::with_capacity(rows.len());
+    for row in rows {
+        let key = (
+            row.flag_set.as_str(),
+            row.experiment.as_str(),
+            row.targeting_key.as_str(),
+            row.variant.as_str(),
+        );
+        match at.get(&key) {
+            Some(&i) if kept[i].exposed_at <= row.exposed_at => {}
+            Some(&i) => kept[i] = row,
+            None => {
+                at.insert(key, kept.len());
+                kept.push(row);
+            }
+        }
+    }
+    kept
 }
 
 /// Microseconds since the Unix epoch (saturating far outside ±292 000

@@ -245,3 +245,79 @@ async fn wait_for_mark(serve: &Serve) -> Value {
     }
     panic!("the node never served the experiment's mark: {served}");
 }
+
+/// `ensign exposures import` then `export`: the file's rows come back,
+/// each user's earliest exposure per variant; the same file again adds
+/// nothing; a bad row stops the whole import with its line.
+#[test]
+fn exposures_are_imported_and_exported_as_csv() {
+    let dir = scratch("exposures-csv");
+    let url = format!("sqlite:{}", dir.join("ensign.db").display());
+    let file = dir.join("in.csv");
+    std::fs::write(
+        &file,
+        "flag_key,variant,targeting_key,timestamp\n\
+         checkout,b,u1,2026-12-06T10:00:02Z\n\
+         checkout,b,u1,2026-12-06T10:00:01.5Z\n\
+         checkout,a,\"u,2\",2026-12-06T10:00:03Z\n",
+    )
+    .unwrap();
+    let import = |path: &std::path::Path| {
+        crate::ensign(&[
+            "exposures",
+            "import",
+            "--database-url",
+            &url,
+            "--experiment",
+            "checkout-test",
+            "--flag-set",
+            "shop",
+            path.to_str().unwrap(),
+        ])
+    };
+    let first = import(&file);
+    assert!(first.status.success(), "{first:?}");
+    assert_eq!(
+        crate::stdout(&first),
+        "imported 3 exposures of experiment \"checkout-test\" (2 new or earlier than those stored)\n"
+    );
+    let again = import(&file);
+    assert_eq!(
+        crate::stdout(&again),
+        "this file was imported before; nothing was written\n"
+    );
+    let bad = dir.join("bad.csv");
+    std::fs::write(
+        &bad,
+        "flag_key,variant,targeting_key,timestamp\n\
+         checkout,a,u9,2026-12-06T10:00:00Z\n\
+         checkout,a,u10,tomorrow\n",
+    )
+    .unwrap();
+    let refused = import(&bad);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("line 3: timestamp \"tomorrow\""),
+        "{stderr}"
+    );
+
+    let export = crate::ensign(&[
+        "exposures",
+        "export",
+        "--database-url",
+        &url,
+        "--experiment",
+        "checkout-test",
+        "--flag-set",
+        "shop",
+    ]);
+    assert!(export.status.success(), "{export:?}");
+    assert_eq!(
+        crate::stdout(&export),
+        "flag_set,flag_key,variant,targeting_key,timestamp\n\
+         shop,checkout,b,u1,2026-12-06T10:00:01.5Z\n\
+         shop,checkout,a,\"u,2\",2026-12-06T10:00:03Z\n"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

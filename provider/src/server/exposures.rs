@@ -560,7 +560,7 @@ impl Exposures {
         }
         let _ = writeln!(
             out,
-            "# HELP ensign_exposures_buffered Exposures waiting to be written.\n\
+            "# HELP ensign_exposures_buffered Exposures waiting in the buffer (a batch being written is not counted).\n\
              # TYPE ensign_exposures_buffered gauge\nensign_exposures_buffered {}",
             self.buffered()
         );

@@ -83,6 +83,29 @@ async fn a_batch_is_written_once_keeping_each_users_first_exposure() {
 }
 
 #[tokio::test]
+async fn a_batch_that_repeats_a_user_keeps_the_earliest() {
+    for db in TestDb::both("a_batch_that_repeats_a_user_keeps_the_earliest").await {
+        let rows = [
+            row("u1", "a", 20),
+            row("u1", "a", 5),
+            row("u2", "a", 1),
+            row("u1", "a", 9),
+        ];
+        assert_eq!(
+            db.store.write_exposures("repeats", &rows).await.unwrap(),
+            BatchWrite::Written { rows: 2 },
+            "{}",
+            db.backend
+        );
+        assert_eq!(
+            stored(&db.store).await,
+            ["u2 a 1 ofrep_single", "u1 a 5 ofrep_single"]
+        );
+        db.drop_all().await;
+    }
+}
+
+#[tokio::test]
 async fn a_batch_with_a_bad_row_is_refused_whole() {
     for db in TestDb::both("a_batch_with_a_bad_row_is_refused_whole").await {
         let store = &db.store;
