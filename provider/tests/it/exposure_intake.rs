@@ -115,6 +115,73 @@ async fn valid_exposures_are_recorded_and_bad_ones_listed() {
     assert!(queue.drain().is_empty());
 }
 
+/// With the evaluation's context, the node decides whether the split
+/// picked the variant: an OpenFeature hook sees only the reason.
+#[tokio::test]
+async fn with_a_context_the_node_decides_what_is_an_exposure() {
+    const BRANCHED: &str = r#"{"metadata": {"flagSetId": "shop"}, "flags": {
+        "checkout": {"state": "ENABLED", "variants": {"a": 1, "b": 2, "staff": 3}, "defaultVariant": "a",
+                     "metadata": {"ensign.experiment": "checkout-test"},
+                     "targeting": {"if": [{"var": "staff"}, "staff", {"fractional": [["a", 50], ["b", 50]]}]}}
+    }}"#;
+    let flags = Flags::new(serde_json::Map::new());
+    let (snapshot, _) = Snapshot::from_text(
+        "shop.json",
+        BRANCHED,
+        Format::Json,
+        &CompileOptions::default(),
+    )
+    .expect("the flags parse");
+    flags.publish(snapshot).await;
+    let mut queue = flags
+        .exposures()
+        .attach(&ExposureSettings::default())
+        .unwrap();
+    let split = flags
+        .snapshot()
+        .evaluate(
+            "checkout",
+            &engine::Selector::All,
+            &json!({"targetingKey": "u1"}),
+        )
+        .variant
+        .unwrap()
+        .to_owned();
+    let other = if split == "a" { "b" } else { "a" };
+    let body = json!({"exposures": [
+        {"flagKey": "checkout", "variant": split, "targetingKey": "u1", "context": {"plan": "pro"}},
+        {"flagKey": "checkout", "variant": other, "targetingKey": "u1", "context": {}},
+        {"flagKey": "checkout", "variant": "staff", "targetingKey": "u2", "context": {"staff": true}},
+        {"flagKey": "checkout", "variant": split, "targetingKey": "u1", "context": {"targetingKey": "u9"}}
+    ]});
+    let (status, answer) = post(&flags, &body.to_string()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(answer["accepted"], 1, "{answer}");
+    let codes: Vec<&str> = answer["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "NOT_AN_EXPOSURE",
+            "NOT_AN_EXPOSURE",
+            "TARGETING_KEY_MISMATCH"
+        ]
+    );
+    let recorded = queue.drain();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(
+        (
+            recorded[0].targeting_key.as_str(),
+            recorded[0].variant.as_str()
+        ),
+        ("u1", split.as_str())
+    );
+}
+
 #[tokio::test]
 async fn a_body_that_is_not_exposures_is_refused_whole() {
     let flags = flags().await;

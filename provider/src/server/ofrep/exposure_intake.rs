@@ -4,13 +4,19 @@
 //! own namespace until OFREP defines such an endpoint.
 //!
 //! The body is `{"exposures": [{"flagKey", "variant", "targetingKey",
-//! "timestamp"?}]}`, at most [`MAX_EXPOSURES`] of them. The caller is
+//! "timestamp"?, "context"?}]}`, at most [`MAX_EXPOSURES`] of them. The caller is
 //! admitted as for an evaluation (SDK keys, client keys limited to their
 //! visible flags, the rate limit). Each exposure names a flag this node
 //! serves under the caller's selector; the experiment, flag set and
 //! version are the node's, so a client cannot attribute an exposure to an
 //! experiment its flag does not serve. A timestamp (RFC 3339, default the
-//! time of receipt) more than five minutes ahead is refused. Valid
+//! time of receipt) more than five minutes ahead is refused. With the
+//! evaluation `context` (an object), the node evaluates the flag itself
+//! and takes the exposure only if the flag's split picked that variant, so
+//! a client that cannot tell which branch decided (an OpenFeature hook
+//! sees only the reason, `TARGETING_MATCH` for any branch) sends the
+//! context and lets the node decide; without it, the client vouches that
+//! the split decided. Valid
 //! exposures go through the node's recorder like any evaluation's
 //! (deduplicated, buffered, surface `in_process`); the answer, 202, counts
 //! them and lists each refused one by index with a code and the reason.
@@ -54,6 +60,7 @@ struct Sent {
     variant: String,
     targeting_key: String,
     timestamp: Option<String>,
+    context: Option<serde_json::Map<String, Value>>,
 }
 
 /// The answer.
@@ -196,6 +203,34 @@ pub(crate) fn receive(
                 format!("flag {:?} has no variant {:?}", sent.flag_key, sent.variant),
             );
             continue;
+        }
+        if let Some(mut context) = sent.context {
+            match context.get("targetingKey") {
+                None => {
+                    context.insert("targetingKey".into(), sent.targeting_key.clone().into());
+                }
+                Some(Value::String(key)) if *key == sent.targeting_key => {}
+                Some(_) => {
+                    reject(
+                        "TARGETING_KEY_MISMATCH",
+                        "the context's targetingKey is not the exposure's".into(),
+                    );
+                    continue;
+                }
+            }
+            let context = Value::Object(context);
+            let resolution =
+                set.evaluate(&sent.flag_key, &set.prepare_for(&sent.flag_key, &context));
+            if !resolution.bucketed || resolution.variant != Some(sent.variant.as_str()) {
+                reject(
+                    "NOT_AN_EXPOSURE",
+                    format!(
+                        "with this context the flag's split does not pick {:?}",
+                        sent.variant
+                    ),
+                );
+                continue;
+            }
         }
         flags.exposures().record(Observed {
             experiment,
