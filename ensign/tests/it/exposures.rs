@@ -321,3 +321,175 @@ fn exposures_are_imported_and_exported_as_csv() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `conformance/js`, with its packages installed, or `None` after a loud
+/// skip (a failure under `ENSIGN_REQUIRE_SERVICES=1`) without Node.js.
+fn javascript(test: &str) -> Option<(std::path::PathBuf, test_support::node::Installed)> {
+    if let Err(missing) = test_support::node::node_toolchain() {
+        test_support::skip(test, &missing);
+        return None;
+    }
+    let js = crate::workspace_root().join("conformance/js");
+    let installed =
+        test_support::node::install_packages(&js, test).expect("the JavaScript packages install");
+    Some((js, installed))
+}
+
+/// Runs `exposures.mjs` with `args`; answers the {user: variant} it printed.
+fn run_js(js: &std::path::Path, args: &[&str]) -> BTreeMap<String, String> {
+    let output = std::process::Command::new("node")
+        .arg("exposures.mjs")
+        .args(args)
+        .current_dir(js)
+        .output()
+        .expect("node runs");
+    assert!(
+        output.status.success(),
+        "exposures.mjs {args:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("a JSON map of users to variants")
+}
+
+/// A JavaScript OFREP client evaluates an experiment flag for 1,000 users
+/// over two evaluation nodes; afterwards the store holds exactly one
+/// exposure per user, with the variant each was served.
+#[tokio::test]
+async fn a_javascript_ofrep_client_leaves_one_exposure_per_user() {
+    let test = "a_javascript_ofrep_client_leaves_one_exposure_per_user";
+    if !services_present(test) {
+        return;
+    }
+    let Some((js, _installed)) = javascript(test) else {
+        return;
+    };
+    let unique = format!("ensign_exposures_{}_{}", std::process::id(), line!());
+    let database = PgDatabase::create(&unique).await;
+    let admin = Serve::start_in(
+        &scratch("exposures-js-admin"),
+        &[
+            "--database-url",
+            &database.url,
+            "--redis-url",
+            test_redis_url().as_str(),
+            "--redis-prefix",
+            &unique,
+        ],
+    );
+    admin.wait_ready().await;
+    let token = admin.token.clone().expect("a first start prints a token");
+    start_experiment(&admin, &token).await;
+    let mut node_uri = test_redis_url();
+    node_uri.query_pairs_mut().append_pair("prefix", &unique);
+    let node_uri = node_uri.to_string();
+    let nodes: Vec<Serve> = ["exposures-js-1", "exposures-js-2"]
+        .into_iter()
+        .map(|name| Serve::start_in(&scratch(name), &["--uri", &node_uri]))
+        .collect();
+    for node in &nodes {
+        node.wait_ready().await;
+        wait_for_mark(node).await;
+    }
+    let urls: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("http://{}", n.ofrep))
+        .collect();
+    let mut args = vec!["ofrep", "checkout", "1000"];
+    args.extend(urls.iter().map(String::as_str));
+    let served = run_js(&js, &args);
+    assert_eq!(served.len(), 1000);
+    for node in nodes {
+        assert_eq!(node.terminate().0, Some(0));
+    }
+    let store = store::Store::connect(&database.url)
+        .await
+        .expect("the store opens");
+    let mut stored = BTreeMap::new();
+    for _ in 0..200 {
+        stored = store
+            .exposures("default", "checkout-test")
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|row| row.targeting_key != "probe")
+            .map(|row| (row.targeting_key, row.variant))
+            .collect();
+        if stored.len() >= 1000 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(stored, served);
+    assert_eq!(admin.terminate().0, Some(0));
+    database.drop_database().await;
+}
+
+/// The README's JavaScript hook, on flagd's in-process provider: the
+/// exposures it sends are kept, and those of users another branch served
+/// are not.
+#[tokio::test]
+async fn the_javascript_exposure_hook_reports_in_process_evaluations() {
+    let test = "the_javascript_exposure_hook_reports_in_process_evaluations";
+    let Some((js, _installed)) = javascript(test) else {
+        return;
+    };
+    let hook = std::fs::read_to_string(js.join("exposure-hook.mjs")).unwrap();
+    let readme = std::fs::read_to_string(crate::workspace_root().join("README.md")).unwrap();
+    assert!(
+        readme.contains(&hook),
+        "README.md shows exposure-hook.mjs as it is"
+    );
+
+    let dir = scratch("exposures-hook");
+    let serve = Serve::start_in(&dir, &[]);
+    serve.wait_ready().await;
+    let token = serve.token.clone().expect("a first start prints a token");
+    let (_, created) = graphql(
+        &serve,
+        &token,
+        r#"mutation { createFlag(flagSet: "default", key: "checkout", flag: {definition: {
+            state: "ENABLED", variants: {control: "A", treatment: "B", staff: "S"},
+            defaultVariant: "control",
+            targeting: {if: [{var: "staff"}, "staff",
+                             {fractional: [["control", 50], ["treatment", 50]]}]}}}) { version } }"#,
+    )
+    .await;
+    assert!(created["errors"].is_null(), "{created}");
+    let (_, started) = graphql(
+        &serve,
+        &token,
+        r#"mutation {
+            createExperiment(flagSet: "default", key: "checkout-test", settings: {
+                flag: "checkout", control: "control",
+                metrics: [{name: "purchases", event: "purchase", kind: CONVERSION}]}) { key }
+            startExperiment(flagSet: "default", key: "checkout-test") { status } }"#,
+    )
+    .await;
+    assert_eq!(
+        started["data"]["startExperiment"]["status"], "RUNNING",
+        "{started}"
+    );
+    wait_for_mark(&serve).await;
+    let sync = serve.sync.expect("a sync listener").to_string();
+    let ofrep = format!("http://{}", serve.ofrep);
+    let served = run_js(&js, &["hook", "checkout", "200", &sync, &ofrep]);
+    assert_eq!(served.len(), 200);
+    let (code, log) = serve.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    let store = store::Store::connect(&format!("sqlite:{}", dir.join("ensign.db").display()))
+        .await
+        .expect("the store opens");
+    let rows = store.exposures("default", "checkout-test").await.unwrap();
+    let stored: BTreeMap<String, String> = rows
+        .iter()
+        .filter(|row| row.targeting_key != "probe")
+        .map(|row| (row.targeting_key.clone(), row.variant.clone()))
+        .collect();
+    assert_eq!(stored, served, "staff users are not exposures");
+    assert!(
+        rows.iter()
+            .filter(|row| row.targeting_key != "probe")
+            .all(|row| row.surface == "in_process")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

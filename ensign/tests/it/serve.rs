@@ -18,6 +18,8 @@ pub(crate) struct Serve {
     child: Child,
     pub(crate) ofrep: SocketAddr,
     pub(crate) management: SocketAddr,
+    /// flagd's sync service (logged before the management listener).
+    pub(crate) sync: Option<SocketAddr>,
     /// The admin API, when serving a store.
     pub(crate) admin: Option<SocketAddr>,
     /// The admin token printed on a store's first start.
@@ -62,6 +64,7 @@ impl Serve {
         });
         let with_store = extra.contains(&"--database-url") || !extra.contains(&"--uri");
         let (mut ofrep, mut management, mut admin, mut token) = (None, None, None, None);
+        let mut sync = None;
         let mut early = Vec::new();
         while ofrep.is_none() || management.is_none() || (with_store && admin.is_none()) {
             let line = log
@@ -80,6 +83,8 @@ impl Serve {
                 management = addr();
             } else if line.contains("Listener started.") && line.contains("listener=\"admin\"") {
                 admin = addr();
+            } else if line.contains("Listener started.") && line.contains("listener=\"sync\"") {
+                sync = addr();
             } else if let Some(secret) = line.strip_prefix("Admin token (shown only now): ") {
                 token = Some(secret.trim().to_owned());
             }
@@ -88,6 +93,7 @@ impl Serve {
             child,
             ofrep: ofrep.expect("OFREP address"),
             management: management.expect("management address"),
+            sync,
             admin,
             token,
             early,
