@@ -116,6 +116,13 @@ pub struct ServeSettings {
     /// store), for evaluation nodes started with --uri redis://….
     #[arg(long, env = "ENSIGN_REDIS_URL")]
     pub redis_url: Option<String>,
+    /// Where a node without a store sends the exposures of its running
+    /// experiments: a Redis (redis://host:port[/db][?prefix=…]) whose
+    /// exposure stream the nodes with a store consume. By default the
+    /// Redis of its --uri redis://… source, if it has one; a node with a
+    /// store writes them to the store.
+    #[arg(long, env = "ENSIGN_EXPOSURES_REDIS")]
+    pub exposures_redis: Option<String>,
     /// Prefix of the published Redis keys and channel (evaluation nodes
     /// name it in their URI: redis://host:port?prefix=…).
     #[arg(long, env = "ENSIGN_REDIS_PREFIX", default_value = "ensign")]

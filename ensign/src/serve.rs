@@ -70,9 +70,17 @@ pub fn run(settings: &ServeSettings) -> anyhow::Result<ExitCode> {
         let connections = config.connections;
         // A node without a store hands its exposures to the nodes that have
         // one, through the Redis it follows.
-        let stream_sink = match &store {
-            Some(_) => None,
-            None => config.sources.iter().find_map(|source| match &source.kind {
+        let stream_sink = match (&store, &args.exposures_redis) {
+            (Some(_), _) => None,
+            (None, Some(uri)) => match SourceSpec::from_uri(uri) {
+                Ok(SourceSpec {
+                    kind: SourceKind::Redis { url, prefix, .. },
+                    ..
+                }) => Some((url, prefix)),
+                Ok(_) => bail!("--exposures-redis must be a redis:// or rediss:// URL"),
+                Err(error) => return Err(error).context("--exposures-redis"),
+            },
+            (None, None) => config.sources.iter().find_map(|source| match &source.kind {
                 SourceKind::Redis { url, prefix, .. } => Some((url.clone(), prefix.clone())),
                 _ => None,
             }),

@@ -156,6 +156,37 @@ async fn evaluation_nodes_hand_their_exposures_to_the_store_through_redis() {
         node.wait_ready().await;
         wait_for_mark(node).await;
     }
+    // A node serving a flag file opts in through flag metadata and sends
+    // its exposures to the same stream.
+    let file_dir = scratch("exposures-file-node");
+    let file = file_dir.join("lab.json");
+    std::fs::write(
+        &file,
+        r#"{"metadata": {"flagSetId": "lab"}, "flags": {"banner": {"state": "ENABLED",
+            "variants": {"on": true, "off": false}, "defaultVariant": "off",
+            "metadata": {"ensign.experiment": "banner-test"},
+            "targeting": {"fractional": [["on", 50], ["off", 50]]}}}}"#,
+    )
+    .unwrap();
+    let file_uri = format!("file:{}", file.display());
+    let file_node = Serve::start_in(
+        &file_dir,
+        &["--uri", &file_uri, "--exposures-redis", &node_uri],
+    );
+    file_node.wait_ready().await;
+    let mut from_file = BTreeMap::new();
+    for i in 0..50 {
+        let user = format!("reader-{i}");
+        let answer = file_node
+            .evaluate("banner", json!({"targetingKey": user}))
+            .await;
+        from_file.insert(
+            user,
+            answer["variant"].as_str().expect("a variant").to_owned(),
+        );
+    }
+    let (code, log) = file_node.terminate();
+    assert_eq!(code, Some(0), "{log}");
     let mut served = BTreeMap::new();
     for i in 0..400 {
         let user = format!("user-{i}");
@@ -197,6 +228,14 @@ async fn evaluation_nodes_hand_their_exposures_to_the_store_through_redis() {
         .count();
     assert_eq!(probes, 1, "one row per user, across both nodes");
     assert_eq!(rows.len(), 401);
+    let file_rows: BTreeMap<String, String> = store
+        .exposures("lab", "banner-test")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| (row.targeting_key, row.variant))
+        .collect();
+    assert_eq!(file_rows, from_file);
     assert_eq!(admin.terminate().0, Some(0));
     database.drop_database().await;
 }
