@@ -1,20 +1,26 @@
 //! The embedded node's exposure sink: batches written straight to the
 //! node's store, each in one transaction with its id.
 
-use provider::server::exposures::{Exposure, ExposureSink, SinkError};
-use store::{ExposureRow, Store};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use graphql_admin::exposures::ConsumerObserver;
+use provider::server::exposures::{Exposure, ExposureSink, Exposures, SinkError};
+use store::{BatchWrite, ExposureRow, Store};
 use time::OffsetDateTime;
 
-/// Writes exposure batches to a store.
+/// Writes exposure batches to a store, and records their commit delays in
+/// the node's metrics.
 #[derive(Debug, Clone)]
 pub struct StoreSink {
     store: Store,
+    recorder: Arc<Exposures>,
 }
 
 impl StoreSink {
-    /// A sink writing to `store`.
-    pub fn new(store: Store) -> StoreSink {
-        StoreSink { store }
+    /// A sink writing to `store`, reporting to `recorder`'s metrics.
+    pub fn new(store: Store, recorder: Arc<Exposures>) -> StoreSink {
+        StoreSink { store, recorder }
     }
 }
 
@@ -22,11 +28,45 @@ impl StoreSink {
 impl ExposureSink for StoreSink {
     async fn write(&self, batch_id: &str, exposures: &[Exposure]) -> Result<(), SinkError> {
         let rows: Vec<ExposureRow> = exposures.iter().map(row).collect();
-        self.store
+        let written = self
+            .store
             .write_exposures(batch_id, &rows)
             .await
-            .map(drop)
-            .map_err(|error| SinkError(error.to_string()))
+            .map_err(|error| SinkError(error.to_string()))?;
+        if let BatchWrite::Written { .. } = written {
+            self.recorder
+                .commits()
+                .committed(exposures.iter().map(|e| e.at_micros));
+        }
+        Ok(())
+    }
+}
+
+/// The exposure stream consumer's figures, on this node's `/metrics`.
+#[derive(Debug, Clone)]
+pub struct StreamMetrics(pub Arc<Exposures>);
+
+impl ConsumerObserver for StreamMetrics {
+    fn committed(&self, rows: &[ExposureRow]) {
+        let commits = self.0.commits();
+        commits.stream_batches.fetch_add(1, Ordering::Relaxed);
+        commits.committed(rows.iter().map(|r| {
+            i64::try_from(r.exposed_at.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
+        }));
+    }
+
+    fn poisoned(&self) {
+        self.0
+            .commits()
+            .stream_poisoned
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn store_failed(&self) {
+        self.0
+            .commits()
+            .stream_store_failures
+            .fetch_add(1, Ordering::Relaxed);
     }
 }
 

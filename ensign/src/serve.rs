@@ -132,6 +132,7 @@ pub fn run(settings: &ServeSettings) -> anyhow::Result<ExitCode> {
         let sink: Option<Arc<dyn ExposureSink>> = match (&store, stream_sink) {
             (Some(prepared), _) => Some(Arc::new(exposures::StoreSink::new(
                 prepared.store().clone(),
+                server.flags().exposures().clone(),
             ))),
             (None, Some((url, prefix))) => Some(Arc::new(
                 RedisStreamSink::new(&url, &prefix).context("the exposure stream's Redis URL")?,
@@ -166,6 +167,7 @@ pub fn run(settings: &ServeSettings) -> anyhow::Result<ExitCode> {
                 publish,
                 webhooks: settings.webhooks.clone(),
                 read_only: read_only_sets(server.flags()),
+                exposures: server.flags().exposures().clone(),
             };
             let admin = store_node::start(prepared, options, stopping).await?;
             listeners.push(Listener {

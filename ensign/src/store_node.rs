@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -23,12 +24,14 @@ use graphql_admin::api::{Admin, ReadOnlySets, routes_with};
 use graphql_admin::exposures::{ConsumerSettings, ExposureConsumer};
 use graphql_admin::publisher::{Publisher, PublisherSettings};
 use graphql_admin::scheduler::{Scheduler, SchedulerSettings};
+use provider::server::exposures::Exposures;
 use provider::server::listen::{self, ConnectionLimits, Tls};
 use provider::server::sources::feed::{self, Feed, FeedSender};
 use store::{Actor, Store};
 use store::{NewFlagSet, TokenRole};
 
 use crate::dashboard;
+use crate::exposures::StreamMetrics;
 
 /// The prefix of the selector names of the store's flag sets
 /// (`source=store:default`).
@@ -127,6 +130,9 @@ pub struct NodeOptions {
     pub webhooks: Vec<WebhookConfig>,
     /// Flag sets that `--uri` sources serve beside the store.
     pub read_only: ReadOnlySets,
+    /// The node's exposure recorder, whose metrics the exposure stream's
+    /// consumer reports to.
+    pub exposures: Arc<Exposures>,
 }
 
 /// Starts the admin listener and the feed. Returns the admin address.
@@ -143,6 +149,7 @@ pub async fn start(
         publish,
         webhooks,
         read_only,
+        exposures,
     } = options;
     let Prepared { store, sender, .. } = prepared;
     let (commits, _) = broadcast::channel(256);
@@ -195,7 +202,8 @@ pub async fn start(
             store.clone(),
             ConsumerSettings::new(settings.redis_url.clone(), settings.prefix.clone()),
         )
-        .context("starting the exposure consumer")?;
+        .context("starting the exposure consumer")?
+        .observed_by(Arc::new(StreamMetrics(Arc::clone(&exposures))));
         tokio::spawn(consumer.run(wait_for(shutdown.clone())));
         let publisher =
             Publisher::new(store.clone(), settings).context("starting the publisher")?;

@@ -67,6 +67,17 @@ pub struct ConsumerCounts {
     pub store_failures: AtomicU64,
 }
 
+/// Told of what the consumer does, for the node's metrics.
+pub trait ConsumerObserver: Send + Sync + std::fmt::Debug {
+    /// A batch's rows were committed (or had been before: then they are
+    /// not reported).
+    fn committed(&self, rows: &[ExposureRow]);
+    /// An entry that can never be written was removed.
+    fn poisoned(&self);
+    /// The store could not take a batch; it stays pending.
+    fn store_failed(&self);
+}
+
 /// Why a pass over the stream stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ConsumerError {
@@ -92,6 +103,7 @@ pub struct ExposureConsumer {
     stream: String,
     settings: ConsumerSettings,
     counts: ConsumerCounts,
+    observer: Option<std::sync::Arc<dyn ConsumerObserver>>,
 }
 
 impl ExposureConsumer {
@@ -104,7 +116,14 @@ impl ExposureConsumer {
             stream: stream_key(&settings.prefix),
             settings,
             counts: ConsumerCounts::default(),
+            observer: None,
         })
+    }
+
+    /// Tells `observer` what the consumer does.
+    pub fn observed_by(mut self, observer: std::sync::Arc<dyn ConsumerObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The counters.
@@ -234,14 +253,22 @@ impl ExposureConsumer {
         for entry in entries {
             match batch(&entry) {
                 Ok((batch_id, rows)) => match self.store.write_exposures(&batch_id, &rows).await {
-                    Ok(_) => {
+                    Ok(written) => {
                         self.counts.batches.fetch_add(1, Ordering::Relaxed);
+                        if let (Some(observer), store::BatchWrite::Written { .. }) =
+                            (&self.observer, written)
+                        {
+                            observer.committed(&rows);
+                        }
                     }
                     Err(error @ StoreError::InvalidInput { .. }) => {
                         self.poison(&entry.id, &error.to_string());
                     }
                     Err(error) => {
                         self.counts.store_failures.fetch_add(1, Ordering::Relaxed);
+                        if let Some(observer) = &self.observer {
+                            observer.store_failed();
+                        }
                         return Err(ConsumerError::Store {
                             batch: batch_id,
                             error,
@@ -269,6 +296,9 @@ impl ExposureConsumer {
 
     fn poison(&self, entry: &str, reason: &str) {
         self.counts.poisoned.fetch_add(1, Ordering::Relaxed);
+        if let Some(observer) = &self.observer {
+            observer.poisoned();
+        }
         tracing::error!(
             entry,
             reason,

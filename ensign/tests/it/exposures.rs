@@ -98,6 +98,18 @@ async fn an_embedded_node_writes_every_exposure_before_it_stops() {
         2
     );
     assert_eq!(counter(&serve, "ensign_exposures_dropped_total").await, 0);
+    // The writer commits within its linger; each exposure's delay to its
+    // commit is kept.
+    for _ in 0..100 {
+        if counter(&serve, "ensign_exposures_written_total").await == 301 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        counter(&serve, "ensign_exposure_commit_delay_seconds_count").await,
+        301
+    );
 
     let (code, log) = serve.terminate();
     assert_eq!(code, Some(0), "{log}");
@@ -236,6 +248,13 @@ async fn evaluation_nodes_hand_their_exposures_to_the_store_through_redis() {
         .map(|row| (row.targeting_key, row.variant))
         .collect();
     assert_eq!(file_rows, from_file);
+    // The admin node's consumer kept every written row's commit delay: two
+    // nodes' 200 users and probe each, and the file node's 50.
+    assert_eq!(
+        counter(&admin, "ensign_exposure_commit_delay_seconds_count").await,
+        452
+    );
+    assert!(counter(&admin, "ensign_exposure_stream_batches_total").await >= 3);
     assert_eq!(admin.terminate().0, Some(0));
     database.drop_database().await;
 }

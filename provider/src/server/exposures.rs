@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use engine::{FlagSet, Resolution};
+use hdrhistogram::Histogram;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
@@ -154,6 +155,62 @@ pub struct ExposureCounts {
     pub not_exposures: AtomicU64,
 }
 
+/// What this node's store commits of exposures, whichever writer commits
+/// them (the store sink, or the exposure stream's consumer): the delay from
+/// each exposure to the commit that stored it, and the consumer's counts.
+#[derive(Debug)]
+pub struct Commits {
+    /// Microseconds from exposure to commit, 1 µs to an hour (`None` only if
+    /// those bounds were refused, which they are not).
+    delay: Mutex<Option<Histogram<u64>>>,
+    /// Stream batches written to the store (or found written before).
+    pub stream_batches: AtomicU64,
+    /// Stream entries removed unwritten because they can never be written.
+    pub stream_poisoned: AtomicU64,
+    /// Stream batches the store could not take (left pending, retried).
+    pub stream_store_failures: AtomicU64,
+}
+
+impl Default for Commits {
+    fn default() -> Self {
+        Commits {
+            delay: Mutex::new(Histogram::new_with_bounds(1, 3_600_000_000, 3).ok()),
+            stream_batches: AtomicU64::default(),
+            stream_poisoned: AtomicU64::default(),
+            stream_store_failures: AtomicU64::default(),
+        }
+    }
+}
+
+impl Commits {
+    /// Records that exposures made at `at_micros` (microseconds since the
+    /// Unix epoch) have just been committed.
+    pub fn committed(&self, at_micros: impl IntoIterator<Item = i64>) {
+        let now = now_micros();
+        let mut delay = self
+            .delay
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(histogram) = delay.as_mut() {
+            for at in at_micros {
+                histogram.saturating_record(u64::try_from(now - at).unwrap_or(0).max(1));
+            }
+        }
+    }
+
+    /// The delay from exposure to commit at quantile `q`, and how many
+    /// exposures it is over.
+    pub fn delay(&self, q: f64) -> (Duration, u64) {
+        let delay = self
+            .delay
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        delay.as_ref().map_or((Duration::ZERO, 0), |h| {
+            (Duration::from_micros(h.value_at_quantile(q)), h.len())
+        })
+    }
+}
+
 /// A node's exposure recorder. Records only once a writer is attached
 /// ([`Exposures::attach`]); a node without a sink records nothing.
 #[derive(Debug, Default)]
@@ -161,6 +218,7 @@ pub struct Exposures {
     sender: OnceLock<Sender>,
     seen: Dedupe,
     counts: ExposureCounts,
+    commits: Commits,
 }
 
 #[derive(Debug)]
@@ -245,6 +303,11 @@ impl Exposures {
     /// The counters.
     pub fn counts(&self) -> &ExposureCounts {
         &self.counts
+    }
+
+    /// What this node's store commits of exposures.
+    pub fn commits(&self) -> &Commits {
+        &self.commits
     }
 
     /// Exposures waiting in the buffer.
@@ -558,6 +621,45 @@ impl Exposures {
                 counter.load(Ordering::Relaxed)
             );
         }
+        let commits = &self.commits;
+        for (name, help, counter) in [
+            (
+                "ensign_exposure_stream_batches_total",
+                "Exposure stream batches this node wrote to its store (or found written before).",
+                &commits.stream_batches,
+            ),
+            (
+                "ensign_exposure_stream_poisoned_total",
+                "Exposure stream entries removed unwritten because they can never be written.",
+                &commits.stream_poisoned,
+            ),
+            (
+                "ensign_exposure_stream_store_failures_total",
+                "Exposure stream batches the store could not take (left pending and retried).",
+                &commits.stream_store_failures,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                counter.load(Ordering::Relaxed)
+            );
+        }
+        out.push_str(
+            "# HELP ensign_exposure_commit_delay_seconds Time from an exposure to the commit that stored it, on this node's store.\n\
+             # TYPE ensign_exposure_commit_delay_seconds summary\n",
+        );
+        let mut count = 0;
+        for q in [0.5, 0.9, 0.99] {
+            let (delay, n) = commits.delay(q);
+            count = n;
+            let _ = writeln!(
+                out,
+                "ensign_exposure_commit_delay_seconds{{quantile=\"{q}\"}} {}",
+                delay.as_secs_f64()
+            );
+        }
+        let _ = writeln!(out, "ensign_exposure_commit_delay_seconds_count {count}");
         let _ = writeln!(
             out,
             "# HELP ensign_exposures_buffered Exposures waiting in the buffer (a batch being written is not counted).\n\
@@ -790,6 +892,26 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5));
         assert_eq!(count(&exposures.counts().written), 0);
         assert_eq!(count(&exposures.counts().dropped), 3);
+    }
+
+    #[test]
+    fn commit_delays_are_kept_from_each_exposure() {
+        let commits = Commits::default();
+        let now = now_micros();
+        commits.committed([now - 2_000_000, now - 1_000, now - 1_000]);
+        let (median, count) = commits.delay(0.5);
+        assert_eq!(count, 3);
+        assert!(
+            median >= Duration::from_micros(1_000) && median < Duration::from_secs(1),
+            "{median:?}"
+        );
+        assert!(commits.delay(0.99).0 >= Duration::from_secs(2));
+        let mut text = String::new();
+        Exposures::default().render(&mut text);
+        assert!(
+            text.contains("ensign_exposure_commit_delay_seconds_count 0\n"),
+            "{text}"
+        );
     }
 
     #[test]
