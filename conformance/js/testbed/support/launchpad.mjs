@@ -3,8 +3,9 @@
 // flags/allFlags.json combined from them), start the server with one of the
 // launchpad's configurations, stop it, restart it after a pause, and toggle
 // `changing-flag` for change events. Every server gets its own directory and
-// ephemeral ports, so cucumber-js workers and concurrent test runs never
-// share one.
+// free ports (evaluation and sync below the kernel's ephemeral range, so a
+// restart finds them still free), so cucumber-js workers and concurrent
+// test runs never share one.
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -213,7 +214,17 @@ export class Launchpad {
       return;
     }
     for (let attempt = 0; ; attempt += 1) {
-      await this.launchOnce();
+      try {
+        await this.launchOnce();
+      } catch (error) {
+        // Another process may have bound a port it picked in the meantime.
+        await this.halt();
+        this.ports = undefined;
+        if (attempt >= 5) {
+          throw error;
+        }
+        continue;
+      }
       const { evaluation, sync } = this.ports;
       const reused = [evaluation, sync].some((port) => claimedPorts.has(port));
       claimedPorts.add(evaluation).add(sync);
@@ -229,11 +240,12 @@ export class Launchpad {
     const spec = CONFIGS[this.config];
     const fixed = this.ports !== undefined;
     // A restart keeps the ports the provider reconnects to (evaluation and
-    // sync); OFREP and management take fresh ones, so that a port another
-    // process was given during the pause cannot fail the restart.
+    // sync), so those are picked below the kernel's ephemeral range, where
+    // no port-0 bind or outgoing connection of another process can take
+    // them during the pause; OFREP and management take fresh ones.
     const ports = fixed
       ? { ...this.ports, ofrep: 0, management: 0 }
-      : { evaluation: 0, sync: 0, ofrep: 0, management: 0 };
+      : await fixedPorts();
     const args = ['serve', '--bind', '127.0.0.1'];
     args.push('--port', String(ports.evaluation), '--sync-port', String(ports.sync));
     args.push('--ofrep-port', String(ports.ofrep), '--management-port', String(ports.management));
@@ -340,6 +352,36 @@ export async function forbiddenEndpoint() {
         }
       }),
   };
+}
+
+/**
+ * Evaluation and sync ports for a new server: free now, below the kernel's
+ * ephemeral range (which the kernel never hands out for a port-0 bind or an
+ * outgoing connection), and never had by a server of this process.
+ */
+async function fixedPorts() {
+  const range = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '32768');
+  const ephemeral = Number(range.trim().split(/\s+/)[0]) || 32768;
+  const floor = 10_000;
+  const ceiling = Math.max(ephemeral, floor + 1_000);
+  const picked = [];
+  while (picked.length < 2) {
+    const port = floor + Math.floor(Math.random() * (ceiling - floor));
+    if (!claimedPorts.has(port) && !picked.includes(port) && (await isFree(port))) {
+      picked.push(port);
+    }
+  }
+  const [evaluation, sync] = picked;
+  return { evaluation, sync, ofrep: 0, management: 0 };
+}
+
+/** Whether nothing listens on `port` of 127.0.0.1 now. */
+function isFree(port) {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 /** A local port that nothing listens on, and no server of this process had. */
