@@ -29,31 +29,7 @@ async fn an_embedded_node_writes_every_exposure_before_it_stops() {
     let serve = Serve::start_in(&dir, &[]);
     serve.wait_ready().await;
     let token = serve.token.clone().expect("a first start prints a token");
-    let (_, created) = graphql(
-        &serve,
-        &token,
-        r#"mutation { createFlag(flagSet: "default", key: "checkout", flag: {definition: {
-            state: "ENABLED", variants: {control: "A", treatment: "B", staff: "S"},
-            defaultVariant: "control",
-            targeting: {if: [{var: "staff"}, "staff",
-                             {fractional: [["control", 50], ["treatment", 50]]}]}}}) { version } }"#,
-    )
-    .await;
-    assert!(created["errors"].is_null(), "{created}");
-    let (_, experiment) = graphql(
-        &serve,
-        &token,
-        r#"mutation {
-            createExperiment(flagSet: "default", key: "checkout-test", settings: {
-                flag: "checkout", control: "control",
-                metrics: [{name: "purchases", event: "purchase", kind: CONVERSION}]}) { key }
-            startExperiment(flagSet: "default", key: "checkout-test") { status } }"#,
-    )
-    .await;
-    assert_eq!(
-        experiment["data"]["startExperiment"]["status"], "RUNNING",
-        "{experiment}"
-    );
+    start_experiment(&serve, &token).await;
     // The node serves the mark once the store's feed has delivered it.
     let served = wait_for_mark(&serve).await;
 
@@ -259,16 +235,18 @@ async fn evaluation_nodes_hand_their_exposures_to_the_store_through_redis() {
     database.drop_database().await;
 }
 
-/// Creates `checkout` with a 50/50 split in flag set `default` and starts
-/// experiment `checkout-test` on it.
+/// Creates `checkout` in flag set `default` (staff get variant `staff`,
+/// everyone else a 50/50 split) and starts experiment `checkout-test` on
+/// it.
 async fn start_experiment(serve: &Serve, token: &str) {
     let (_, created) = graphql(
         serve,
         token,
         r#"mutation { createFlag(flagSet: "default", key: "checkout", flag: {definition: {
-            state: "ENABLED", variants: {control: "A", treatment: "B"},
+            state: "ENABLED", variants: {control: "A", treatment: "B", staff: "S"},
             defaultVariant: "control",
-            targeting: {fractional: [["control", 50], ["treatment", 50]]}}}) { version } }"#,
+            targeting: {if: [{var: "staff"}, "staff",
+                             {fractional: [["control", 50], ["treatment", 50]]}]}}}) { version } }"#,
     )
     .await;
     assert!(created["errors"].is_null(), "{created}");
@@ -502,31 +480,7 @@ async fn the_javascript_exposure_hook_reports_in_process_evaluations() {
     let serve = Serve::start_in(&dir, &[]);
     serve.wait_ready().await;
     let token = serve.token.clone().expect("a first start prints a token");
-    let (_, created) = graphql(
-        &serve,
-        &token,
-        r#"mutation { createFlag(flagSet: "default", key: "checkout", flag: {definition: {
-            state: "ENABLED", variants: {control: "A", treatment: "B", staff: "S"},
-            defaultVariant: "control",
-            targeting: {if: [{var: "staff"}, "staff",
-                             {fractional: [["control", 50], ["treatment", 50]]}]}}}) { version } }"#,
-    )
-    .await;
-    assert!(created["errors"].is_null(), "{created}");
-    let (_, started) = graphql(
-        &serve,
-        &token,
-        r#"mutation {
-            createExperiment(flagSet: "default", key: "checkout-test", settings: {
-                flag: "checkout", control: "control",
-                metrics: [{name: "purchases", event: "purchase", kind: CONVERSION}]}) { key }
-            startExperiment(flagSet: "default", key: "checkout-test") { status } }"#,
-    )
-    .await;
-    assert_eq!(
-        started["data"]["startExperiment"]["status"], "RUNNING",
-        "{started}"
-    );
+    start_experiment(&serve, &token).await;
     wait_for_mark(&serve).await;
     let sync = serve.sync.expect("a sync listener").to_string();
     let ofrep = format!("http://{}", serve.ofrep);

@@ -230,6 +230,46 @@ impl ExperimentQuery {
 #[derive(Debug, Default)]
 pub struct ExperimentMutation;
 
+/// A change of an experiment's status that changes what is published.
+#[derive(Debug, Clone, Copy)]
+enum Transition {
+    Start,
+    Stop,
+}
+
+impl ExperimentMutation {
+    /// Starts or stops experiment `key` and announces the commit.
+    async fn transition(
+        ctx: &Context<'_>,
+        flag_set: String,
+        key: &str,
+        transition: Transition,
+    ) -> async_graphql::Result<ExperimentObject> {
+        let actor = authorize(ctx, CHANGE_FLAGS)?;
+        writable(ctx, &flag_set)?;
+        let admin = admin(ctx)?;
+        let store = &admin.store;
+        let (experiment, action) = match transition {
+            Transition::Start => (
+                store.start_experiment(&actor, &flag_set, key).await,
+                Action::StartExperiment,
+            ),
+            Transition::Stop => (
+                store.stop_experiment(&actor, &flag_set, key).await,
+                Action::StopExperiment,
+            ),
+        };
+        let experiment = experiment.map_err(store_error)?;
+        let _ = admin.commits.send(Commit {
+            flag_set,
+            flag: Some(experiment.flag.clone()),
+            action,
+            actor: actor.name,
+        });
+        Ok(experiment.into())
+    }
+}
+
 #[Object]
 impl ExperimentMutation {
     /// Creates a draft experiment, checked against the flag as it is.
@@ -278,21 +318,7 @@ impl ExperimentMutation {
         flag_set: String,
         key: String,
     ) -> async_graphql::Result<ExperimentObject> {
-        let actor = authorize(ctx, CHANGE_FLAGS)?;
-        writable(ctx, &flag_set)?;
-        let admin = admin(ctx)?;
-        let experiment = admin
-            .store
-            .start_experiment(&actor, &flag_set, &key)
-            .await
-            .map_err(store_error)?;
-        let _ = admin.commits.send(Commit {
-            flag_set,
-            flag: Some(experiment.flag.clone()),
-            action: Action::StartExperiment,
-            actor: actor.name,
-        });
-        Ok(experiment.into())
+        Self::transition(ctx, flag_set, &key, Transition::Start).await
     }
 
     /// Stops a running experiment: its flag is no longer exposure-tracked.
@@ -302,20 +328,6 @@ impl ExperimentMutation {
         flag_set: String,
         key: String,
     ) -> async_graphql::Result<ExperimentObject> {
-        let actor = authorize(ctx, CHANGE_FLAGS)?;
-        writable(ctx, &flag_set)?;
-        let admin = admin(ctx)?;
-        let experiment = admin
-            .store
-            .stop_experiment(&actor, &flag_set, &key)
-            .await
-            .map_err(store_error)?;
-        let _ = admin.commits.send(Commit {
-            flag_set,
-            flag: Some(experiment.flag.clone()),
-            action: Action::StopExperiment,
-            actor: actor.name,
-        });
-        Ok(experiment.into())
+        Self::transition(ctx, flag_set, &key, Transition::Stop).await
     }
 }

@@ -3,7 +3,6 @@
 //! consumer without duplicates, entries that can never be written removed,
 //! and a PostgreSQL outage that loses nothing.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use engine::exposure_stream::{GROUP, StreamExposure, stream_key};
@@ -12,7 +11,7 @@ use redis::aio::MultiplexedConnection;
 use store::Store;
 
 use crate::outage::Proxy;
-use test_support::{TestDb, clean_prefix, postgres_url, redis_url, shared_redis, unique_name};
+use test_support::{TestDb, clean_prefix, redis_url, shared_redis, unique_name};
 
 fn exposure(user: &str, variant: &str, at: i64) -> StreamExposure {
     StreamExposure {
@@ -234,22 +233,8 @@ async fn a_database_outage_on_the_consumer_loses_nothing() {
     let Some(db) = TestDb::postgres(test).await else {
         return;
     };
-    let mut url = reqwest::Url::parse(&postgres_url()).unwrap();
-    let upstream: SocketAddr = tokio::net::lookup_host(format!(
-        "{}:{}",
-        url.host_str().unwrap_or("127.0.0.1"),
-        url.port().unwrap_or(5432)
-    ))
-    .await
-    .unwrap()
-    .next()
-    .unwrap();
-    let proxy = Proxy::start(upstream).await;
-    url.set_host(Some(&proxy.addr.ip().to_string())).unwrap();
-    url.set_port(Some(proxy.addr.port())).unwrap();
-    let through = Store::connect_in(url.as_str(), db.schema.as_deref())
-        .await
-        .unwrap();
+    let (proxy, url) = Proxy::before_postgres().await;
+    let through = Store::connect_in(&url, db.schema.as_deref()).await.unwrap();
     let prefix = unique_name("exposures");
     let consumer = consumer(&through, &prefix, "one");
     let mut connection = consumer.connect().await.unwrap();

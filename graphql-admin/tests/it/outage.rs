@@ -47,6 +47,25 @@ impl Proxy {
         Proxy { addr, cut }
     }
 
+    /// A proxy to the server of `ENSIGN_TEST_DATABASE_URL`, and that URL
+    /// pointed at the proxy.
+    pub(crate) async fn before_postgres() -> (Proxy, String) {
+        let mut url = reqwest::Url::parse(&postgres_url()).unwrap();
+        let upstream: SocketAddr = tokio::net::lookup_host(format!(
+            "{}:{}",
+            url.host_str().unwrap_or("127.0.0.1"),
+            url.port().unwrap_or(5432)
+        ))
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+        let proxy = Proxy::start(upstream).await;
+        url.set_host(Some(&proxy.addr.ip().to_string())).unwrap();
+        url.set_port(Some(proxy.addr.port())).unwrap();
+        (proxy, url.to_string())
+    }
+
     pub(crate) fn cut(&self) {
         self.cut.send_replace(true);
     }
@@ -101,21 +120,7 @@ async fn a_database_outage_fails_writes_cleanly_and_they_resume_after() {
         .await
         .unwrap();
 
-    // The server of ENSIGN_TEST_DATABASE_URL, reached through the proxy.
-    let mut url = reqwest::Url::parse(&postgres_url()).unwrap();
-    let upstream: SocketAddr = tokio::net::lookup_host(format!(
-        "{}:{}",
-        url.host_str().unwrap_or("127.0.0.1"),
-        url.port().unwrap_or(5432)
-    ))
-    .await
-    .unwrap()
-    .next()
-    .unwrap();
-    let proxy = Proxy::start(upstream).await;
-    url.set_host(Some(&proxy.addr.ip().to_string())).unwrap();
-    url.set_port(Some(proxy.addr.port())).unwrap();
-    let url = url.to_string();
+    let (proxy, url) = Proxy::before_postgres().await;
     assert_ne!(url, postgres_url(), "the proxy URL points at the proxy");
     let through = Store::connect_in(&url, db.schema.as_deref()).await.unwrap();
     assert_eq!(
