@@ -118,32 +118,12 @@ async fn evaluation_nodes_hand_their_exposures_to_the_store_through_redis() {
         return;
     }
     let unique = format!("ensign_exposures_{}_{}", std::process::id(), line!());
-    let database = PgDatabase::create(&unique).await;
-    let admin = Serve::start_in(
-        &scratch("exposures-admin"),
-        &[
-            "--database-url",
-            &database.url,
-            "--redis-url",
-            test_redis_url().as_str(),
-            "--redis-prefix",
-            &unique,
-        ],
-    );
-    admin.wait_ready().await;
-    let token = admin.token.clone().expect("a first start prints a token");
-    start_experiment(&admin, &token).await;
-    let mut node_uri = test_redis_url();
-    node_uri.query_pairs_mut().append_pair("prefix", &unique);
-    let node_uri = node_uri.to_string();
-    let nodes: Vec<Serve> = ["exposures-node-1", "exposures-node-2"]
-        .into_iter()
-        .map(|name| Serve::start_in(&scratch(name), &["--uri", &node_uri]))
-        .collect();
-    for node in &nodes {
-        node.wait_ready().await;
-        wait_for_mark(node).await;
-    }
+    let Cluster {
+        database,
+        admin,
+        nodes,
+        node_uri,
+    } = Cluster::start(&unique, "exposures").await;
     // A node serving a flag file opts in through flag metadata and sends
     // its exposures to the same stream.
     let file_dir = scratch("exposures-file-node");
@@ -233,6 +213,55 @@ async fn evaluation_nodes_hand_their_exposures_to_the_store_through_redis() {
     assert!(counter(&admin, "ensign_exposure_stream_batches_total").await >= 3);
     assert_eq!(admin.terminate().0, Some(0));
     database.drop_database().await;
+}
+
+/// An admin node on a PostgreSQL database of its own, publishing to Redis
+/// under a prefix of its own, with experiment `checkout-test` running, and
+/// two evaluation nodes following it that serve the experiment's mark.
+struct Cluster {
+    database: PgDatabase,
+    admin: Serve,
+    nodes: Vec<Serve>,
+    /// The evaluation nodes' `--uri`, with the prefix.
+    node_uri: String,
+}
+
+impl Cluster {
+    /// Starts one under `unique` (database name and Redis prefix), its
+    /// directories named after `name`.
+    async fn start(unique: &str, name: &str) -> Cluster {
+        let database = PgDatabase::create(unique).await;
+        let admin = Serve::start_in(
+            &scratch(&format!("{name}-admin")),
+            &[
+                "--database-url",
+                &database.url,
+                "--redis-url",
+                test_redis_url().as_str(),
+                "--redis-prefix",
+                unique,
+            ],
+        );
+        admin.wait_ready().await;
+        let token = admin.token.clone().expect("a first start prints a token");
+        start_experiment(&admin, &token).await;
+        let mut node_uri = test_redis_url();
+        node_uri.query_pairs_mut().append_pair("prefix", unique);
+        let node_uri = node_uri.to_string();
+        let nodes: Vec<Serve> = (1..=2)
+            .map(|i| Serve::start_in(&scratch(&format!("{name}-{i}")), &["--uri", &node_uri]))
+            .collect();
+        for node in &nodes {
+            node.wait_ready().await;
+            wait_for_mark(node).await;
+        }
+        Cluster {
+            database,
+            admin,
+            nodes,
+            node_uri,
+        }
+    }
 }
 
 /// Creates `checkout` in flag set `default` (staff get variant `staff`,
@@ -400,32 +429,12 @@ async fn a_javascript_ofrep_client_leaves_one_exposure_per_user() {
         return;
     };
     let unique = format!("ensign_exposures_{}_{}", std::process::id(), line!());
-    let database = PgDatabase::create(&unique).await;
-    let admin = Serve::start_in(
-        &scratch("exposures-js-admin"),
-        &[
-            "--database-url",
-            &database.url,
-            "--redis-url",
-            test_redis_url().as_str(),
-            "--redis-prefix",
-            &unique,
-        ],
-    );
-    admin.wait_ready().await;
-    let token = admin.token.clone().expect("a first start prints a token");
-    start_experiment(&admin, &token).await;
-    let mut node_uri = test_redis_url();
-    node_uri.query_pairs_mut().append_pair("prefix", &unique);
-    let node_uri = node_uri.to_string();
-    let nodes: Vec<Serve> = ["exposures-js-1", "exposures-js-2"]
-        .into_iter()
-        .map(|name| Serve::start_in(&scratch(name), &["--uri", &node_uri]))
-        .collect();
-    for node in &nodes {
-        node.wait_ready().await;
-        wait_for_mark(node).await;
-    }
+    let Cluster {
+        database,
+        admin,
+        nodes,
+        ..
+    } = Cluster::start(&unique, "exposures-js").await;
     let urls: Vec<String> = nodes
         .iter()
         .map(|n| format!("http://{}", n.ofrep))
