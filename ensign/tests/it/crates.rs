@@ -218,22 +218,32 @@ fn no_crate_depends_on_what_architecture_md_rules_out() {
     assert!(broken.is_empty(), "{broken:#?}");
 }
 
-/// Only the tests use `test-support`, and nothing links the binary's
-/// crate or polars but the crates meant to.
+/// Only the tests use `test-support` and only the benchmarks `loadgen`,
+/// which depends on nothing of ours, and nothing links the binary's crate
+/// or polars but the crates meant to.
 #[test]
 fn test_support_is_for_tests_and_the_binary_is_a_root() {
     let graph = Graph::load();
-    for kind in ["normal", "build"] {
-        assert_eq!(
-            graph.dependents("test-support", kind),
-            BTreeSet::new(),
-            "test-support as a {kind} dependency"
+    for krate in ["test-support", "loadgen"] {
+        for kind in ["normal", "build"] {
+            assert_eq!(
+                graph.dependents(krate, kind),
+                BTreeSet::new(),
+                "{krate} as a {kind} dependency"
+            );
+        }
+        assert!(
+            !graph.dependents(krate, "dev").is_empty(),
+            "{krate} is used"
         );
     }
-    assert!(
-        !graph.dependents("test-support", "dev").is_empty(),
-        "the tests use test-support"
-    );
+    let ours: BTreeSet<String> = graph.members.keys().cloned().collect();
+    let loadgen_uses: BTreeSet<String> = graph
+        .dependencies("loadgen", Reach::Direct)
+        .intersection(&ours)
+        .cloned()
+        .collect();
+    assert_eq!(loadgen_uses, BTreeSet::new(), "loadgen uses crates of ours");
     for kind in ["normal", "build", "dev"] {
         assert_eq!(
             graph.dependents("ensign", kind),

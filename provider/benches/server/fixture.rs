@@ -119,16 +119,6 @@ pub fn context(i: usize) -> Value {
     })
 }
 
-/// An HTTP/1.1 POST with a JSON body, as bytes ready to write.
-pub fn http_post(host: &str, path: &str, body: &str) -> Vec<u8> {
-    format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
-         Accept: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
-}
-
 /// The OFREP request body for context `i`.
 pub fn ofrep_body(i: usize) -> String {
     json!({ "context": context(i) }).to_string()

@@ -13,8 +13,7 @@
 //! baseline always runs, as the ratios need it).
 
 mod fixture;
-mod load;
-mod process;
+mod grpc;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,8 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
-use crate::load::{Http1, Outcome, Worker};
-use crate::process::Server;
+use loadgen::{Http1, Outcome, Server, Worker, load, process};
 
 /// The core the servers run on.
 const SERVER_CORE: usize = 0;
@@ -42,18 +40,8 @@ const BAR_HALF_P99_MS: f64 = 2.0;
 
 fn main() -> anyhow::Result<()> {
     let settings = Settings::parse(std::env::args().skip(1))?;
+    process::pin_self(LOADGEN_CORE)?;
     let (cores, model) = process::machine();
-    if cores > LOADGEN_CORE && process::allowed_cores() != LOADGEN_CORE.to_string() {
-        // Pin this process by running it again under taskset.
-        let status = std::process::Command::new("taskset")
-            .arg("-c")
-            .arg(LOADGEN_CORE.to_string())
-            .arg(std::env::current_exe()?)
-            .args(std::env::args().skip(1))
-            .status()
-            .context("running the load generator under taskset")?;
-        std::process::exit(status.code().unwrap_or(1));
-    }
     let release = release_dir()?;
     let ensign = release.join("ensign");
     let bare = release.join("examples").join("bare");
@@ -251,7 +239,7 @@ async fn scenarios(
         let requests: Arc<[_]> = (0..fixture::CONTEXTS)
             .map(fixture::resolve_boolean)
             .collect();
-        let workers = load::grpc_workers(
+        let workers = grpc::workers(
             server.addr("evaluation"),
             requests,
             GRPC_CONNECTIONS,
@@ -284,7 +272,7 @@ async fn http1_workers(
 ) -> anyhow::Result<Vec<Worker>> {
     let host = addr.to_string();
     let requests: Arc<[Vec<u8>]> = (0..fixture::CONTEXTS)
-        .map(|i| fixture::http_post(&host, path, &fixture::ofrep_body(i)))
+        .map(|i| loadgen::http_post(&host, path, &fixture::ofrep_body(i)))
         .collect();
     let mut probe = Http1::new(addr, Arc::clone(&requests), 0);
     let body = probe

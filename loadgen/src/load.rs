@@ -1,13 +1,17 @@
-//! The load generator: workers that each keep one request in flight (raw
-//! HTTP/1.1 over a keep-alive connection, or a flagd gRPC call on a shared
-//! HTTP/2 connection), driven either closed loop (each worker sends again as
+//! Workers that each keep one request in flight (raw HTTP/1.1 over a
+//! keep-alive connection, or any other call a benchmark supplies, such as a
+//! flagd gRPC call on a shared HTTP/2 connection), driven either closed loop (each worker sends again as
 //! soon as its answer arrives: peak throughput) or open loop (requests
 //! scheduled at a fixed rate, latency counted from the scheduled send time so
 //! a stalled server is not hidden by the generator waiting for it).
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::ops::Range;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -15,10 +19,6 @@ use hdrhistogram::Histogram;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tonic::transport::{Channel, Endpoint};
-
-use provider::proto::evaluation::v1::ResolveBooleanRequest;
-use provider::proto::evaluation::v1::service_client::ServiceClient;
 
 /// What one load phase measured.
 #[derive(Debug)]
@@ -57,12 +57,27 @@ impl Outcome {
 }
 
 /// One request kept in flight at a time.
-#[derive(Debug)]
 pub enum Worker {
     /// Raw HTTP/1.1 on its own keep-alive connection.
     Http1(Http1),
-    /// A gRPC call on a connection shared with other workers.
-    Grpc(Grpc),
+    /// Any other call.
+    Call(Box<dyn Call>),
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Worker::Http1(w) => w.fmt(f),
+            Worker::Call(_) => f.write_str("Call"),
+        }
+    }
+}
+
+/// A request a benchmark makes its own way (a gRPC call, say).
+pub trait Call: Send {
+    /// Sends the next request and waits for its whole answer; an answer
+    /// that is not a success is an error.
+    fn call(&mut self) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + '_>>;
 }
 
 impl Worker {
@@ -70,24 +85,78 @@ impl Worker {
     async fn call(&mut self) -> anyhow::Result<()> {
         match self {
             Worker::Http1(w) => w.call().await.map(drop),
-            Worker::Grpc(w) => w.call().await,
+            Worker::Call(w) => w.call().await,
         }
     }
 }
 
-/// A worker sending pre-rendered HTTP/1.1 requests in turn.
+/// What an HTTP/1.1 worker sends.
+#[derive(Debug, Clone)]
+pub enum Requests {
+    /// Pre-rendered requests, in turn.
+    Cycle(Arc<[Vec<u8>]>),
+    /// One request whose placeholder is replaced, on each send, by the next
+    /// number of a counter the workers share, zero-padded to the
+    /// placeholder's width: a targeting key no request has used before.
+    Fresh(FreshKeys),
+}
+
+/// A request template with a counter in place of its placeholder.
+#[derive(Debug, Clone)]
+pub struct FreshKeys {
+    template: Vec<u8>,
+    digits: Range<usize>,
+    next: Arc<AtomicU64>,
+}
+
+impl FreshKeys {
+    /// `request` with `placeholder` (its first occurrence) replaced by the
+    /// numbers `counter` hands out.
+    pub fn new(
+        request: Vec<u8>,
+        placeholder: &[u8],
+        counter: Arc<AtomicU64>,
+    ) -> anyhow::Result<FreshKeys> {
+        let start = request
+            .windows(placeholder.len())
+            .position(|w| w == placeholder)
+            .context("the request holds no placeholder")?;
+        Ok(FreshKeys {
+            template: request,
+            digits: start..start + placeholder.len(),
+            next: counter,
+        })
+    }
+
+    /// Writes the next number into `template`'s placeholder.
+    fn fill(&mut self) {
+        let mut n = self.next.fetch_add(1, Ordering::Relaxed);
+        for byte in self.template[self.digits.clone()].iter_mut().rev() {
+            *byte = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    }
+}
+
+/// A worker sending HTTP/1.1 requests.
 #[derive(Debug)]
 pub struct Http1 {
     addr: SocketAddr,
     stream: Option<TcpStream>,
     buf: Vec<u8>,
-    requests: Arc<[Vec<u8>]>,
+    requests: Requests,
     next: usize,
 }
 
 impl Http1 {
     /// A worker for `addr`, starting at request `first` of `requests`.
     pub fn new(addr: SocketAddr, requests: Arc<[Vec<u8>]>, first: usize) -> Http1 {
+        Http1::sending(addr, Requests::Cycle(requests), first)
+    }
+
+    /// A worker for `addr` sending `requests`, starting at the `first`
+    /// when they cycle.
+    pub fn sending(addr: SocketAddr, requests: Requests, first: usize) -> Http1 {
         Http1 {
             addr,
             stream: None,
@@ -100,8 +169,17 @@ impl Http1 {
     /// Sends the next request; returns its answer's body. A failed
     /// connection is replaced on the next call.
     pub async fn call(&mut self) -> anyhow::Result<&[u8]> {
-        let index = self.next % self.requests.len();
-        self.next = self.next.wrapping_add(1);
+        let request: &[u8] = match &mut self.requests {
+            Requests::Cycle(requests) => {
+                let index = self.next % requests.len();
+                self.next = self.next.wrapping_add(1);
+                &requests[index]
+            }
+            Requests::Fresh(fresh) => {
+                fresh.fill();
+                &fresh.template
+            }
+        };
         if self.stream.is_none() {
             let stream = TcpStream::connect(self.addr).await?;
             stream.set_nodelay(true)?;
@@ -110,7 +188,7 @@ impl Http1 {
         let Some(stream) = self.stream.as_mut() else {
             unreachable!("connected above")
         };
-        match exchange(stream, &mut self.buf, &self.requests[index]).await {
+        match exchange(stream, &mut self.buf, request).await {
             Ok((200, body)) => Ok(&self.buf[body..]),
             Ok((status, body)) => bail!(
                 "HTTP {status}: {}",
@@ -176,52 +254,6 @@ fn content_length(head: &[u8]) -> anyhow::Result<usize> {
                 .then(|| value.trim().parse().ok())?
         })
         .context("an answer without Content-Length")
-}
-
-/// A worker making flagd `ResolveBoolean` calls.
-#[derive(Debug)]
-pub struct Grpc {
-    client: ServiceClient<Channel>,
-    requests: Arc<[ResolveBooleanRequest]>,
-    next: usize,
-}
-
-impl Grpc {
-    async fn call(&mut self) -> anyhow::Result<()> {
-        let request = self.requests[self.next % self.requests.len()].clone();
-        self.next = self.next.wrapping_add(1);
-        let response = self.client.resolve_boolean(request).await?;
-        if response.get_ref().reason.is_empty() {
-            bail!("an answer without a reason");
-        }
-        Ok(())
-    }
-}
-
-/// `per_connection` gRPC workers on each of `connections` HTTP/2
-/// connections to `addr`.
-pub async fn grpc_workers(
-    addr: SocketAddr,
-    requests: Arc<[ResolveBooleanRequest]>,
-    connections: usize,
-    per_connection: usize,
-) -> anyhow::Result<Vec<Worker>> {
-    let mut workers = Vec::new();
-    for c in 0..connections {
-        let channel = Endpoint::from_shared(format!("http://{addr}"))?
-            .tcp_nodelay(true)
-            .connect()
-            .await
-            .with_context(|| format!("connecting to {addr}"))?;
-        for w in 0..per_connection {
-            workers.push(Worker::Grpc(Grpc {
-                client: ServiceClient::new(channel.clone()),
-                requests: Arc::clone(&requests),
-                next: (c * per_connection + w) * 37,
-            }));
-        }
-    }
-    Ok(workers)
 }
 
 /// Runs every worker closed loop for `duration`.

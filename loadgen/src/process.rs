@@ -17,6 +17,7 @@ use anyhow::{Context as _, bail};
 pub struct Server {
     child: Child,
     addrs: HashMap<String, SocketAddr>,
+    startup: Vec<String>,
 }
 
 impl Server {
@@ -28,17 +29,46 @@ impl Server {
         args: &[&str],
         listeners: &[&str],
     ) -> anyhow::Result<Server> {
-        let mut child = Command::new("taskset")
-            .arg("-c")
-            .arg(core.to_string())
-            .arg(program)
-            .args(args)
+        let mut command = Command::new(program);
+        command.args(args);
+        Server::spawn(Some(core), &command, listeners)
+    }
+
+    /// Starts `command` (its program, arguments, environment and working
+    /// directory), on `core` when one is given, and waits until every
+    /// listener in `listeners` has logged its address.
+    pub fn spawn(
+        core: Option<usize>,
+        command: &Command,
+        listeners: &[&str],
+    ) -> anyhow::Result<Server> {
+        let program = command.get_program().to_owned();
+        let mut pinned = match core {
+            Some(core) => {
+                let mut pinned = Command::new("taskset");
+                pinned.arg("-c").arg(core.to_string()).arg(&program);
+                pinned
+            }
+            None => Command::new(&program),
+        };
+        pinned.args(command.get_args());
+        for (name, value) in command.get_envs() {
+            match value {
+                Some(value) => pinned.env(name, value),
+                None => pinned.env_remove(name),
+            };
+        }
+        if let Some(dir) = command.get_current_dir() {
+            pinned.current_dir(dir);
+        }
+        let name = Path::new(&program).display().to_string();
+        let mut child = pinned
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .with_context(|| format!("starting {} under taskset", program.display()))?;
+            .with_context(|| format!("starting {name}"))?;
         let stderr = child.stderr.take().context("capturing stderr")?;
         let (lines, received) = mpsc::channel();
         // Keeps reading after start-up so the server never blocks on a full
@@ -51,24 +81,28 @@ impl Server {
         let mut server = Server {
             child,
             addrs: HashMap::new(),
+            startup: Vec::new(),
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while listeners.iter().any(|l| !server.addrs.contains_key(*l)) {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = match received.recv_timeout(left) {
                 Ok(line) => line,
-                Err(_) => bail!(
-                    "{} did not start its listeners {listeners:?}",
-                    program.display()
-                ),
+                Err(_) => bail!("{name} did not start its listeners {listeners:?}"),
             };
-            if let Some((name, addr)) = listener_line(&line) {
-                server.addrs.insert(name, addr);
+            if let Some((listener, addr)) = listener_line(&line) {
+                server.addrs.insert(listener, addr);
             } else if line.contains("ERROR") {
                 eprintln!("{line}");
             }
+            server.startup.push(line);
         }
         Ok(server)
+    }
+
+    /// The lines the server logged until its listeners started.
+    pub fn startup_log(&self) -> &[String] {
+        &self.startup
     }
 
     /// The address the named listener is bound to.
@@ -102,6 +136,48 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// User plus system CPU time used so far by every process whose command
+/// name is `command` (a server's worker processes, say), or zero when none
+/// runs or `/proc` cannot be listed.
+pub fn command_cpu(command: &str) -> Duration {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Duration::ZERO;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter(|entry| {
+            std::fs::read_to_string(entry.path().join("comm"))
+                .is_ok_and(|comm| comm.trim_end() == command)
+        })
+        .filter_map(|entry| cpu_time(&entry.path().join("stat").to_string_lossy()).ok())
+        .sum()
+}
+
+/// Runs this program again pinned to `core` (when the machine has that
+/// core and this process is not pinned to it yet) and exits with its
+/// status; returns when this process is the pinned one, or cannot be.
+pub fn pin_self(core: usize) -> anyhow::Result<()> {
+    let (cores, _) = machine();
+    if cores <= core || allowed_cores() == core.to_string() {
+        return Ok(());
+    }
+    let status = Command::new("taskset")
+        .arg("-c")
+        .arg(core.to_string())
+        .arg(std::env::current_exe()?)
+        .args(std::env::args_os().skip(1))
+        .status()
+        .context("running the load generator under taskset")?;
+    std::process::exit(status.code().unwrap_or(1));
 }
 
 /// This process's own user plus system CPU time.
