@@ -15,6 +15,8 @@
 //! it, and claims entries a crashed consumer left pending
 //! (`XAUTOCLAIM` after [`CLAIM_IDLE_MS`]).
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 /// The entry format this build writes and reads.
@@ -36,26 +38,51 @@ pub fn stream_key(prefix: &str) -> String {
     format!("{prefix}:exposures")
 }
 
-/// One exposure in a stream entry's batch.
+/// One exposure in a stream entry's batch. Its text borrows what it is
+/// written from, and is read borrowing the entry's text where no escape
+/// must be undone, so neither side copies each field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct StreamExposure {
+pub struct StreamExposure<'a> {
     /// The experiment's key.
-    pub experiment: String,
+    #[serde(borrow)]
+    pub experiment: Cow<'a, str>,
     /// The flag set's id.
-    pub flag_set: String,
+    #[serde(borrow)]
+    pub flag_set: Cow<'a, str>,
     /// The flag's key.
-    pub flag: String,
+    #[serde(borrow)]
+    pub flag: Cow<'a, str>,
     /// The variant served.
-    pub variant: String,
+    #[serde(borrow)]
+    pub variant: Cow<'a, str>,
     /// The user's targeting key.
-    pub targeting_key: String,
+    #[serde(borrow)]
+    pub targeting_key: Cow<'a, str>,
     /// The flag set's content version, in hex.
-    pub flag_set_version: String,
+    #[serde(borrow)]
+    pub flag_set_version: Cow<'a, str>,
     /// Where it was answered (`ofrep_single`, ...).
-    pub surface: String,
+    #[serde(borrow)]
+    pub surface: Cow<'a, str>,
     /// When, in microseconds since the Unix epoch.
     pub at: i64,
+}
+
+impl StreamExposure<'_> {
+    /// The same exposure, owning its text.
+    pub fn into_owned(self) -> StreamExposure<'static> {
+        StreamExposure {
+            experiment: self.experiment.into_owned().into(),
+            flag_set: self.flag_set.into_owned().into(),
+            flag: self.flag.into_owned().into(),
+            variant: self.variant.into_owned().into(),
+            targeting_key: self.targeting_key.into_owned().into(),
+            flag_set_version: self.flag_set_version.into_owned().into(),
+            surface: self.surface.into_owned().into(),
+            at: self.at,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -80,7 +107,10 @@ mod tests {
             r#"[{"experiment":"checkout-test","flagSet":"production","flag":"checkout","variant":"treatment","targetingKey":"user-1","flagSetVersion":"00000000000000ff","surface":"grpc","at":1800000000000000}]"#
         );
         let read: Vec<StreamExposure> = serde_json::from_str(&text).unwrap();
-        assert_eq!(read, [exposure]);
+        assert_eq!(read, [exposure.clone()]);
+        // Read without copying the text it came in.
+        assert!(matches!(read[0].targeting_key, Cow::Borrowed("user-1")));
+        assert_eq!(read[0].clone().into_owned(), exposure);
         assert_eq!(stream_key("ensign"), "ensign:exposures");
     }
 }

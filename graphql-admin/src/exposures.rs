@@ -322,13 +322,13 @@ fn batch(entry: &StreamId) -> Result<(String, Vec<ExposureRow>), String> {
         .map(|e| ExposureRow {
             exposed_at: OffsetDateTime::from_unix_timestamp_nanos(i128::from(e.at) * 1_000)
                 .unwrap_or(OffsetDateTime::UNIX_EPOCH),
-            flag_set: e.flag_set,
-            experiment: e.experiment,
-            flag: e.flag,
-            variant: e.variant,
-            targeting_key: e.targeting_key,
-            flag_set_version: e.flag_set_version,
-            surface: e.surface,
+            flag_set: e.flag_set.into_owned(),
+            experiment: e.experiment.into_owned(),
+            flag: e.flag.into_owned(),
+            variant: e.variant.into_owned(),
+            targeting_key: e.targeting_key.into_owned(),
+            flag_set_version: e.flag_set_version.into_owned(),
+            surface: e.surface.into_owned(),
         })
         .collect();
     Ok((id, rows))

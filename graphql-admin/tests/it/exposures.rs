@@ -13,7 +13,7 @@ use store::Store;
 use crate::outage::Proxy;
 use test_support::{TestDb, clean_prefix, redis_url, shared_redis, unique_name};
 
-fn exposure(user: &str, variant: &str, at: i64) -> StreamExposure {
+fn exposure<'a>(user: &'a str, variant: &'a str, at: i64) -> StreamExposure<'a> {
     StreamExposure {
         experiment: "checkout-test".into(),
         flag_set: "production".into(),

@@ -114,15 +114,15 @@ impl ExposureSink for RedisStreamSink {
 }
 
 /// An exposure as the stream carries it.
-pub fn wire(exposure: &Exposure) -> StreamExposure {
+pub fn wire(exposure: &Exposure) -> StreamExposure<'_> {
     StreamExposure {
-        experiment: exposure.experiment.clone(),
-        flag_set: exposure.flag_set.clone(),
-        flag: exposure.flag.clone(),
-        variant: exposure.variant.clone(),
-        targeting_key: exposure.targeting_key.clone(),
-        flag_set_version: exposure.flag_set_version.clone(),
-        surface: exposure.surface.as_str().to_owned(),
+        experiment: exposure.experiment.as_str().into(),
+        flag_set: exposure.flag_set.as_str().into(),
+        flag: exposure.flag.as_str().into(),
+        variant: exposure.variant.as_str().into(),
+        targeting_key: exposure.targeting_key.as_str().into(),
+        flag_set_version: exposure.flag_set_version.as_str().into(),
+        surface: exposure.surface.as_str().into(),
         at: exposure.at_micros,
     }
 }

@@ -32,7 +32,7 @@ fn exposure(user: &str) -> Exposure {
 async fn entries(
     connection: &mut MultiplexedConnection,
     prefix: &str,
-) -> Vec<(String, Vec<StreamExposure>)> {
+) -> Vec<(String, Vec<StreamExposure<'static>>)> {
     let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
         .arg(stream_key(prefix))
         .arg("-")
@@ -48,7 +48,14 @@ async fn entries(
             let format: u32 = entry.get("format").unwrap();
             assert_eq!(format, 1);
             let batch: String = entry.get("batch").unwrap();
-            (id, serde_json::from_str(&batch).unwrap())
+            let exposures: Vec<StreamExposure> = serde_json::from_str(&batch).unwrap();
+            (
+                id,
+                exposures
+                    .into_iter()
+                    .map(StreamExposure::into_owned)
+                    .collect(),
+            )
         })
         .collect()
 }
