@@ -74,6 +74,8 @@ async fn an_embedded_node_writes_every_exposure_before_it_stops() {
         2
     );
     assert_eq!(counter(&serve, "ensign_exposures_dropped_total").await, 0);
+    // The cache holds what it saw: its tables take room.
+    assert!(counter(&serve, "ensign_exposure_dedupe_bytes").await > 0);
     // The writer commits within its linger; each exposure's delay to its
     // commit is kept.
     for _ in 0..100 {

@@ -343,21 +343,23 @@ impl Exposures {
         let mut stop = std::pin::pin!(stop);
         let mut stopping = false;
         while !stopping {
-            let first = tokio::select! {
-                received = queue.receiver.recv() => received,
-                () = &mut stop => None,
+            // Whatever the buffer holds is taken at once, not one by one.
+            let limit = settings.batch.max(1);
+            let mut batch = Vec::with_capacity(limit);
+            let received = tokio::select! {
+                received = queue.receiver.recv_many(&mut batch, limit) => received,
+                () = &mut stop => 0,
             };
-            let Some(first) = first else {
+            if received == 0 {
                 break;
-            };
-            let mut batch = vec![first];
+            }
             let linger = tokio::time::sleep(settings.linger);
             tokio::pin!(linger);
-            while batch.len() < settings.batch {
+            while batch.len() < limit {
+                let room = limit - batch.len();
                 tokio::select! {
-                    received = queue.receiver.recv() => match received {
-                        Some(exposure) => batch.push(exposure),
-                        None => break,
+                    received = queue.receiver.recv_many(&mut batch, room) => if received == 0 {
+                        break;
                     },
                     () = &mut linger => break,
                     () = &mut stop, if !stopping => {
@@ -496,8 +498,33 @@ struct Dedupe {
 
 #[derive(Debug, Default)]
 struct Generations {
-    current: HashSet<u64>,
-    previous: HashSet<u64>,
+    current: HashSet<u64, KeyHash>,
+    previous: HashSet<u64, KeyHash>,
+}
+
+/// The sets' hasher: a key is already a keyed hash (of [`Dedupe::hasher`]),
+/// so hashing it again would only cost time.
+type KeyHash = std::hash::BuildHasherDefault<KeyHasher>;
+
+/// Passes a `u64` key through as its own hash.
+#[derive(Debug, Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed here; fold anything else in anyway.
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key;
+    }
 }
 
 impl Default for Dedupe {
@@ -532,7 +559,9 @@ impl Dedupe {
     }
 
     fn shard(&self, key: u64) -> std::sync::MutexGuard<'_, Generations> {
-        let shard = &self.shards[(key as usize) % SHARDS];
+        // Bits no table of a shard uses: the low ones place a key in its
+        // table, the top seven tag it.
+        let shard = &self.shards[((key >> 32) as usize) % SHARDS];
         // A poisoned shard only lost a set insertion: keep using it.
         shard
             .lock()
@@ -543,11 +572,20 @@ impl Dedupe {
     fn insert(&self, key: u64) -> bool {
         let per = usize::try_from(self.per_generation.load(Ordering::Relaxed)).unwrap_or(1);
         let mut generations = self.shard(key);
-        if generations.current.contains(&key) || generations.previous.contains(&key) {
+        // Two probes of tables too big for the caches: the insertion
+        // itself answers whether the current generation held the key.
+        if generations.previous.contains(&key) {
             return false;
         }
         if generations.current.len() >= per {
-            generations.previous = std::mem::take(&mut generations.current);
+            if generations.current.contains(&key) {
+                return false;
+            }
+            // The older generation's table is emptied and reused, so a full
+            // cache allocates nothing more.
+            let Generations { current, previous } = &mut *generations;
+            std::mem::swap(current, previous);
+            current.clear();
         }
         generations.current.insert(key)
     }
@@ -574,7 +612,7 @@ impl Dedupe {
 
 /// A `HashSet<u64>`'s table: a slot and a control byte per bucket, with
 /// a bucket per 7/8 of an item of capacity.
-fn table_bytes(set: &HashSet<u64>) -> usize {
+fn table_bytes(set: &HashSet<u64, KeyHash>) -> usize {
     set.capacity() * 8 / 7 * (std::mem::size_of::<u64>() + 1)
 }
 
@@ -665,6 +703,12 @@ impl Exposures {
             "# HELP ensign_exposures_buffered Exposures waiting in the buffer (a batch being written is not counted).\n\
              # TYPE ensign_exposures_buffered gauge\nensign_exposures_buffered {}",
             self.buffered()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP ensign_exposure_dedupe_bytes Bytes the exposure deduplication cache's tables take (an estimate from their capacity; bounded by the cache's size).\n\
+             # TYPE ensign_exposure_dedupe_bytes gauge\nensign_exposure_dedupe_bytes {}",
+            self.dedupe_bytes()
         );
     }
 
@@ -804,6 +848,25 @@ mod tests {
         exposures.record(observed("u3", "a"));
         assert_eq!(count(&exposures.counts().recorded), 3);
         assert_eq!(count(&exposures.counts().deduplicated), 0);
+    }
+
+    /// Two generations of two keys in one shard: a key is remembered until
+    /// two generations have filled after it, the rotation included.
+    #[test]
+    fn the_cache_forgets_only_after_two_generations() {
+        let dedupe = Dedupe::default();
+        dedupe.resize(SHARDS * 2 * 2);
+        // Keys whose shard bits are all zero: one shard.
+        let inserted: Vec<bool> = [1, 2, 2, 3, 1, 2, 4, 5, 3, 1]
+            .into_iter()
+            .map(|key| dedupe.insert(key))
+            .collect();
+        assert_eq!(
+            inserted,
+            [
+                true, true, false, true, false, false, true, true, false, true
+            ]
+        );
     }
 
     #[test]
