@@ -107,7 +107,7 @@ mod tests {
             r#"[{"experiment":"checkout-test","flagSet":"production","flag":"checkout","variant":"treatment","targetingKey":"user-1","flagSetVersion":"00000000000000ff","surface":"grpc","at":1800000000000000}]"#
         );
         let read: Vec<StreamExposure> = serde_json::from_str(&text).unwrap();
-        assert_eq!(read, [exposure.clone()]);
+        assert_eq!(read, std::slice::from_ref(&exposure));
         // Read without copying the text it came in.
         assert!(matches!(read[0].targeting_key, Cow::Borrowed("user-1")));
         assert_eq!(read[0].clone().into_owned(), exposure);
