@@ -55,3 +55,8 @@ bench-server *args:
 bench-propagation:
     cargo build --release -p ensign
     cargo bench -p ensign --bench propagation
+
+# Exposure recording under load (needs PostgreSQL and Redis): OFREP evaluations of a tracked flag over fresh users against an untracked one, per server core, on an admin node writing to PostgreSQL and on an evaluation node sending through Redis; an open loop at 20,000/s with drops and the evaluation-to-commit delay; the store write alone; the deduplication cache's bytes.
+bench-exposures *args:
+    cargo build --release -p ensign
+    cargo bench -p ensign --bench exposures -- {{args}}

@@ -1,0 +1,883 @@
+//! `just bench-exposures`: what recording exposures costs an evaluation
+//! node, and whether every exposure reaches the store in time.
+//!
+//! OFREP single evaluations over fresh targeting keys (no key is asked
+//! twice in a run) of an exposure-tracked flag, against the same load on an
+//! untracked flag with the same definition, measured in the same run. The
+//! node under test runs pinned to core 0 and this load generator to core 1;
+//! each process's CPU is read from `/proc`, so throughput is reported per
+//! server core. Two paths, each with nodes of its own:
+//!
+//! - **store**: an admin node that writes its exposures to PostgreSQL
+//!   itself;
+//! - **stream**: an evaluation node fed by Redis, whose exposures travel
+//!   through a Redis stream to the admin node's consumer, which writes them.
+//!
+//! On each path: the peak (closed loop) on the untracked flag, then on the
+//! tracked one, each as answers per second per core of the node under
+//! test: their ratio is the throughput bar. On the stream path the peaks
+//! run before any consumer starts, so that PostgreSQL, which shares this
+//! machine's cores with the node and the generator, takes no CPU while the
+//! node does all its share (recording, batching, adding to the stream); a
+//! consumer started after them catches up. On the store path the node
+//! writes while it serves, as it must, and PostgreSQL's inserts take cores
+//! the generator needs, so its peak ratio is low for want of load on a
+//! machine this small (the bench says so when the node was not saturated).
+//! Then, on freshly started nodes, an open loop of fresh keys at `rate` per
+//! second on the untracked flag and then on the tracked one (the CPU at
+//! equal load, shown but not the bar: a node at this load spends most of
+//! its CPU waking up), after which the bench waits for the writer to drain
+//! and reads, from the nodes' `/metrics`, what was recorded, dropped and
+//! written and the p99 of the delay from evaluation to commit (the
+//! writer's histogram), and counts the rows the store gained.
+//!
+//! Before the paths: the store's exposure write alone (the call the writer
+//! makes, in its batch size) against plain inserts of the same rows in the
+//! same statements, and the deduplication cache's bytes per million users.
+//!
+//! Arguments, as `key=value`: `duration=SECONDS` per peak phase (default
+//! 10), `open=SECONDS` for the open loop (default 10), `rate=N` per second
+//! (default 20000), `connections=N` (default 64), `only=store|stream`.
+//!
+//! Needs PostgreSQL and Redis, found as the tests find them
+//! (`ENSIGN_TEST_DATABASE_URL`, `ENSIGN_TEST_REDIS_URL`); the run uses a
+//! database and key prefix of its own. The binary is `ENSIGN_BIN`, or the
+//! release build (`cargo build --release -p ensign`, which the just recipe
+//! runs first).
+
+mod dedupe;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use loadgen::{FreshKeys, Http1, Outcome, Requests, Server, Worker, load, process};
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::{Value, json};
+
+/// The core the node under test runs on.
+const SERVER_CORE: usize = 0;
+/// The core this load generator runs on.
+const LOADGEN_CORE: usize = 1;
+/// Closed-loop run before each measurement.
+const WARMUP: Duration = Duration::from_secs(2);
+/// How long the writer may take to drain after the open loop.
+const DRAIN: Duration = Duration::from_secs(60);
+/// The experiment's key.
+const EXPERIMENT: &str = "bench-exposures";
+/// The targeting key's counter digits stand here in the request template.
+const PLACEHOLDER: &str = "################";
+
+/// The acceptance bars, reported and not enforced.
+const BAR_TRACKED_RATIO: f64 = 0.90;
+const BAR_DELAY_P99: Duration = Duration::from_secs(2);
+const BAR_WRITER_ROWS: f64 = 50_000.0;
+
+fn main() -> anyhow::Result<()> {
+    if std::env::args().any(|a| a == "--list") {
+        return Ok(());
+    }
+    let settings = Settings::parse(std::env::args().skip(1))?;
+    process::pin_self(LOADGEN_CORE)?;
+    let binary = binary()?;
+    let (cores, model) = process::machine();
+    println!(
+        "Ensign exposure benchmark: {cores} cores ({model}); node under test on core \
+         {SERVER_CORE}, load generator on core {}.",
+        process::allowed_cores()
+    );
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(&settings, &binary))
+}
+
+/// Command-line settings.
+#[derive(Debug)]
+struct Settings {
+    duration: Duration,
+    open: Duration,
+    rate: f64,
+    connections: usize,
+    only: Option<String>,
+}
+
+impl Settings {
+    fn parse(args: impl Iterator<Item = String>) -> anyhow::Result<Settings> {
+        let mut settings = Settings {
+            duration: Duration::from_secs(10),
+            open: Duration::from_secs(10),
+            rate: 20_000.0,
+            connections: 64,
+            only: None,
+        };
+        for arg in args {
+            if arg == "--bench" {
+                continue;
+            }
+            let (key, value) = arg
+                .split_once('=')
+                .with_context(|| format!("expected key=value, got {arg:?}"))?;
+            let key = key.trim_start_matches('-');
+            if key == "only" {
+                settings.only = Some(value.to_owned());
+                continue;
+            }
+            let number: u64 = value
+                .parse()
+                .with_context(|| format!("{key} takes a number, got {value:?}"))?;
+            match key {
+                "duration" => settings.duration = Duration::from_secs(number.max(1)),
+                "open" => settings.open = Duration::from_secs(number.max(1)),
+                "rate" => settings.rate = number.max(1) as f64,
+                "connections" => settings.connections = usize::try_from(number)?.max(1),
+                _ => bail!("unknown setting {key:?} (duration, open, rate, connections, only)"),
+            }
+        }
+        Ok(settings)
+    }
+
+    fn wants(&self, route: Route) -> bool {
+        self.only.as_deref().is_none_or(|only| only == route.name())
+    }
+}
+
+/// The two routes by which exposures reach the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// The admin node writes its own.
+    Store,
+    /// An evaluation node sends them through Redis to the admin node.
+    Stream,
+}
+
+impl Route {
+    fn name(self) -> &'static str {
+        match self {
+            Route::Store => "store",
+            Route::Stream => "stream",
+        }
+    }
+}
+
+/// The release binary, or `ENSIGN_BIN` (outside CI).
+fn binary() -> anyhow::Result<PathBuf> {
+    let under_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
+    if let Some(path) = std::env::var_os("ENSIGN_BIN")
+        && !under_ci
+    {
+        return Ok(PathBuf::from(path));
+    }
+    // This benchmark lives in `release/deps/`.
+    let exe = std::env::current_exe()?;
+    let release = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("locating the target directory")?
+        .join("ensign");
+    if release.exists() {
+        Ok(release)
+    } else {
+        bail!(
+            "no release binary at {}: run `cargo build --release -p ensign` or set ENSIGN_BIN",
+            release.display()
+        )
+    }
+}
+
+/// The PostgreSQL server's URL with database `database`.
+fn postgres(database: &str) -> String {
+    let url = std::env::var_os("ENSIGN_TEST_DATABASE_URL")
+        .and_then(|url| url.into_string().ok())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    match reqwest::Url::parse(&url) {
+        Ok(mut url) => {
+            url.set_path(&format!("/{database}"));
+            url.to_string()
+        }
+        Err(_) => url,
+    }
+}
+
+/// The Redis server's URL.
+fn redis_url() -> String {
+    std::env::var_os("ENSIGN_TEST_REDIS_URL")
+        .and_then(|url| url.into_string().ok())
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())
+}
+
+async fn run(settings: &Settings, binary: &Path) -> anyhow::Result<()> {
+    let unique = format!("ensign_bench_exposures_{}", std::process::id());
+    let server = store::Store::connect(&postgres("test"))
+        .await
+        .context("PostgreSQL (ENSIGN_TEST_DATABASE_URL) is needed")?;
+    server
+        .connection()
+        .execute_unprepared(&format!("CREATE DATABASE {unique}"))
+        .await?;
+    let dir = std::env::temp_dir().join(&unique);
+    std::fs::create_dir_all(&dir)?;
+    let result = bench(settings, binary, &unique, &dir).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = server
+        .connection()
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {unique} WITH (FORCE)"))
+        .await;
+    let _ = remove_keys(&unique).await;
+    result
+}
+
+/// Removes the run's keys from Redis.
+async fn remove_keys(prefix: &str) -> anyhow::Result<()> {
+    let mut connection = redis::Client::open(redis_url())?
+        .get_multiplexed_async_connection()
+        .await?;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut connection)
+        .await?;
+    if !keys.is_empty() {
+        redis::cmd("DEL")
+            .arg(&keys)
+            .query_async::<()>(&mut connection)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn bench(settings: &Settings, binary: &Path, unique: &str, dir: &Path) -> anyhow::Result<()> {
+    let database = postgres(unique);
+    let store = store::Store::connect(&database).await?;
+    store.migrate().await?;
+
+    println!();
+    let writer = writer::measure(&store).await?;
+    println!();
+    let dedupe = dedupe::measure();
+    println!();
+
+    let cluster = Cluster {
+        binary,
+        database: &database,
+        prefix: unique,
+        dir,
+    };
+    let counter = Arc::new(AtomicU64::new(0));
+    let mut reports = Vec::new();
+    for path in [Route::Store, Route::Stream] {
+        if settings.wants(path) {
+            reports.push(measure_path(settings, &cluster, &store, path, &counter).await?);
+        }
+    }
+
+    println!();
+    print_bars(&writer, &dedupe, &reports);
+    Ok(())
+}
+
+/// Where the nodes of a run start from.
+struct Cluster<'a> {
+    binary: &'a Path,
+    database: &'a str,
+    prefix: &'a str,
+    dir: &'a Path,
+}
+
+/// The nodes of one path: the one under test (pinned, answering OFREP),
+/// and on the stream path the admin node that consumes the stream.
+struct Nodes {
+    tested: Server,
+    admin: Option<Server>,
+}
+
+impl Nodes {
+    /// The node whose writer commits: the admin node on the stream path,
+    /// else the node under test.
+    fn committing(&self) -> &Server {
+        self.admin.as_ref().unwrap_or(&self.tested)
+    }
+}
+
+impl Cluster<'_> {
+    /// Starts `path`'s nodes and, on the first start, creates the flags and
+    /// starts the experiment; returns once the node under test serves the
+    /// tracked flag with the experiment's mark.
+    async fn start(&self, path: Route, first: bool) -> anyhow::Result<Nodes> {
+        let nodes = match path {
+            Route::Store => Nodes {
+                tested: self.admin(Some(SERVER_CORE))?,
+                admin: None,
+            },
+            Route::Stream => {
+                let admin = self.admin(None)?;
+                let uri = format!("{}?prefix={}", redis_url(), self.prefix);
+                Nodes {
+                    tested: self.node(Some(SERVER_CORE), "evaluation", &["--uri", &uri])?,
+                    admin: Some(admin),
+                }
+            }
+        };
+        if first {
+            let admin = nodes.committing();
+            let token = admin
+                .startup_log()
+                .iter()
+                .find_map(|l| l.strip_prefix("Admin token (shown only now): "))
+                .map(|t| t.trim().to_owned())
+                .context("the admin node printed no token")?;
+            setup(admin.addr("admin"), &token).await?;
+        }
+        wait_for_mark(nodes.tested.addr("ofrep")).await?;
+        Ok(nodes)
+    }
+
+    /// An admin node: the store, publishing to Redis and consuming the
+    /// exposure stream.
+    fn admin(&self, core: Option<usize>) -> anyhow::Result<Server> {
+        let redis = redis_url();
+        let args = [
+            "--database-url",
+            self.database,
+            "--redis-url",
+            &redis,
+            "--redis-prefix",
+            self.prefix,
+        ];
+        self.node(core, "admin", &args)
+    }
+
+    fn node(&self, core: Option<usize>, name: &str, args: &[&str]) -> anyhow::Result<Server> {
+        let dir = self.dir.join(name);
+        std::fs::create_dir_all(&dir)?;
+        let mut command = Command::new(self.binary);
+        // The caller's ENSIGN_* settings must not steer the nodes.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("ENSIGN_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .args(["serve", "--bind", "127.0.0.1", "--port", "0"])
+            .args(["--sync-port", "0", "--ofrep-port", "0"])
+            .args(["--management-port", "0", "--admin-port", "0"])
+            .args(args)
+            .env("ENSIGN_LOG", "warn,ensign=info,provider::server::run=info")
+            .current_dir(&dir);
+        let with_store = args.contains(&"--database-url");
+        let listeners: &[&str] = if with_store {
+            &["ofrep", "management", "admin"]
+        } else {
+            &["ofrep", "management"]
+        };
+        Server::spawn(core, &command, listeners)
+    }
+}
+
+/// Creates flags `tracked` and `untracked` (the same 50/50 split) in flag
+/// set `default`, and starts the experiment on `tracked`.
+async fn setup(admin: std::net::SocketAddr, token: &str) -> anyhow::Result<()> {
+    let definition = json!({
+        "state": "ENABLED",
+        "variants": {"control": "A", "treatment": "B"},
+        "defaultVariant": "control",
+        "targeting": {"fractional": [["control", 50], ["treatment", 50]]},
+    });
+    let client = reqwest::Client::new();
+    let answer: Value = client
+        .post(format!("http://{admin}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({
+            "query": "mutation($definition: JSON!, $experiment: String!) {
+                tracked: createFlag(flagSet: \"default\", key: \"tracked\", flag: {definition: $definition}) { version }
+                untracked: createFlag(flagSet: \"default\", key: \"untracked\", flag: {definition: $definition}) { version }
+                createExperiment(flagSet: \"default\", key: $experiment, settings: {
+                    flag: \"tracked\", control: \"control\",
+                    metrics: [{name: \"purchases\", event: \"purchase\", kind: CONVERSION}]}) { key }
+                startExperiment(flagSet: \"default\", key: $experiment) { status }
+            }",
+            "variables": {"definition": definition, "experiment": EXPERIMENT},
+        }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    if answer["data"]["startExperiment"]["status"] != "RUNNING" {
+        bail!("setting up the experiment failed: {answer}");
+    }
+    Ok(())
+}
+
+/// Waits until `ofrep` serves `tracked` with the experiment's mark.
+async fn wait_for_mark(ofrep: std::net::SocketAddr) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let mut served = Value::Null;
+    for _ in 0..400 {
+        if let Ok(response) = client
+            .post(format!("http://{ofrep}/ofrep/v1/evaluate/flags/tracked"))
+            // No targeting key: not an exposure, so the figures hold only
+            // the load's.
+            .json(&json!({"context": {}}))
+            .send()
+            .await
+        {
+            served = response.json().await.unwrap_or_default();
+            if served["metadata"]["ensign.experiment"] == EXPERIMENT {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    bail!("the node never served the experiment's mark: {served}")
+}
+
+/// CPU used during a phase, in cores.
+#[derive(Debug, Clone, Copy, Default)]
+struct Usage {
+    /// The node under test.
+    server: f64,
+    /// The admin node (stream path).
+    admin: f64,
+    /// PostgreSQL's processes.
+    postgres: f64,
+    /// Redis.
+    redis: f64,
+    /// This load generator.
+    loadgen: f64,
+    /// Every other process on the machine.
+    other: f64,
+}
+
+/// CPU times at one moment.
+struct Stamp {
+    at: Instant,
+    server: Duration,
+    admin: Duration,
+    postgres: Duration,
+    redis: Duration,
+    own: Duration,
+    machine: Duration,
+}
+
+impl Stamp {
+    fn now(nodes: &Nodes) -> anyhow::Result<Stamp> {
+        Ok(Stamp {
+            at: Instant::now(),
+            server: nodes.tested.cpu()?,
+            admin: nodes
+                .admin
+                .as_ref()
+                .map_or(Ok(Duration::ZERO), Server::cpu)?,
+            postgres: process::command_cpu("postgres"),
+            redis: process::command_cpu("redis-server"),
+            own: process::own_cpu()?,
+            machine: process::machine_cpu()?,
+        })
+    }
+
+    fn until(&self, after: &Stamp) -> Usage {
+        let wall = (after.at - self.at).as_secs_f64();
+        let cores = |a: Duration, b: Duration| a.saturating_sub(b).as_secs_f64() / wall;
+        let usage = Usage {
+            server: cores(after.server, self.server),
+            admin: cores(after.admin, self.admin),
+            postgres: cores(after.postgres, self.postgres),
+            redis: cores(after.redis, self.redis),
+            loadgen: cores(after.own, self.own),
+            other: 0.0,
+        };
+        Usage {
+            other: (cores(after.machine, self.machine)
+                - usage.server
+                - usage.admin
+                - usage.postgres
+                - usage.redis
+                - usage.loadgen)
+                .max(0.0),
+            ..usage
+        }
+    }
+}
+
+/// One path's figures.
+struct PathReport {
+    path: Route,
+    untracked: (Outcome, Usage),
+    tracked: (Outcome, Usage),
+    tracked_metrics: Metrics,
+    /// The open loop on the untracked flag.
+    untracked_open: (Outcome, Usage),
+    open: OpenReport,
+}
+
+impl PathReport {
+    /// Tracked against untracked answers per second per server core, at
+    /// peak.
+    fn peak_ratio(&self) -> f64 {
+        per_core(&self.tracked) / per_core(&self.untracked)
+    }
+
+    /// The same at the open loop's rate.
+    fn equal_load_ratio(&self) -> f64 {
+        self.open.per_core() / per_core(&self.untracked_open)
+    }
+}
+
+impl OpenReport {
+    fn per_core(&self) -> f64 {
+        self.outcome.rps() / self.usage.server.max(f64::EPSILON)
+    }
+}
+
+/// Answers per second per core of the node under test.
+fn per_core((outcome, usage): &(Outcome, Usage)) -> f64 {
+    outcome.rps() / usage.server.max(f64::EPSILON)
+}
+
+/// What the open loop and the drain after it showed.
+struct OpenReport {
+    outcome: Outcome,
+    usage: Usage,
+    /// The node under test's counters.
+    tested: Metrics,
+    /// The committing node's delay histogram (the same node on the store
+    /// path).
+    committed: Metrics,
+    /// Rows the store gained.
+    rows: u64,
+    /// From the end of the load until the last row was committed.
+    drained_in: Duration,
+}
+
+async fn measure_path(
+    settings: &Settings,
+    cluster: &Cluster<'_>,
+    store: &store::Store,
+    path: Route,
+    counter: &Arc<AtomicU64>,
+) -> anyhow::Result<PathReport> {
+    let name = path.name();
+    println!(
+        "Path {name}: {}.",
+        match path {
+            Route::Store =>
+                "an admin node, pinned, answers OFREP and writes its exposures to PostgreSQL",
+            Route::Stream =>
+                "an evaluation node, pinned, fed by Redis, sends its exposures through a Redis stream to an admin node (not pinned) that writes them",
+        }
+    );
+    let first = path == Route::Store || !settings.wants(Route::Store);
+    let mut nodes = cluster.start(path, first).await?;
+    // On the stream path the peaks run with no consumer: the evaluation
+    // node does all its share of the work (recording, batching, adding to
+    // the stream) while PostgreSQL, which shares this machine's cores with
+    // the node and the generator, writes nothing. A consumer started after
+    // them catches up.
+    drop(nodes.admin.take());
+    let ofrep = nodes.tested.addr("ofrep");
+    let untracked = peak(settings, &nodes, ofrep, "untracked", counter).await?;
+    report_phase(name, "untracked peak", &untracked);
+    let tracked = peak(settings, &nodes, ofrep, "tracked", counter).await?;
+    report_phase(name, "tracked peak", &tracked);
+    // What the peak recorded is written before these nodes stop, so that
+    // none of it reaches the next nodes' figures.
+    if path == Route::Stream {
+        nodes.admin = Some(cluster.admin(None)?);
+    }
+    let (tracked_metrics, _, peak_drain) = drain(&nodes, Instant::now()).await?;
+    println!(
+        "  {name} tracked peak: {} exposures recorded, {} dropped; all committed {:.2} s after \
+         the load ended",
+        tracked_metrics.recorded,
+        tracked_metrics.dropped,
+        peak_drain.as_secs_f64()
+    );
+    drop(nodes);
+
+    // The open loop on fresh nodes, so the delay histogram holds only it.
+    let nodes = cluster.start(path, false).await?;
+    let ofrep = nodes.tested.addr("ofrep");
+    let rows_before = exposure_rows(store).await?;
+    // The same open loop on the untracked flag, which records nothing:
+    // the CPU an evaluation costs at this load without exposures. Its
+    // first second warms the node up.
+    let workers = fresh_workers(settings, ofrep, "untracked", counter)?;
+    let (workers, _) = load::closed(workers, Duration::from_secs(1)).await;
+    let before = Stamp::now(&nodes)?;
+    let (_, outcome) = load::open(workers, settings.rate, settings.open).await;
+    let untracked_open = (outcome, before.until(&Stamp::now(&nodes)?));
+    report_phase(name, "untracked open loop", &untracked_open);
+    let workers = fresh_workers(settings, ofrep, "tracked", counter)?;
+    let before = Stamp::now(&nodes)?;
+    let (_, outcome) = load::open(workers, settings.rate, settings.open).await;
+    let usage = before.until(&Stamp::now(&nodes)?);
+    let load_ended = Instant::now();
+    let open = (outcome, usage);
+    report_phase(name, "tracked open loop", &open);
+    let (tested, committed, drained_in) = drain(&nodes, load_ended).await?;
+    let rows = exposure_rows(store).await? - rows_before;
+    drop(nodes);
+    let (outcome, usage) = open;
+    Ok(PathReport {
+        path,
+        untracked,
+        tracked,
+        tracked_metrics,
+        untracked_open,
+        open: OpenReport {
+            outcome,
+            usage,
+            tested,
+            committed,
+            rows,
+            drained_in,
+        },
+    })
+}
+
+/// Waits (up to [`DRAIN`] after `since`) until the committing node has
+/// committed as many exposures as the node under test recorded; answers
+/// both nodes' figures then and how long after `since` that was.
+async fn drain(nodes: &Nodes, since: Instant) -> anyhow::Result<(Metrics, Metrics, Duration)> {
+    loop {
+        let tested = Metrics::read(&nodes.tested).await?;
+        let committed = Metrics::read(nodes.committing()).await?;
+        if committed.delay_count >= tested.recorded || since.elapsed() > DRAIN {
+            return Ok((tested, committed, since.elapsed()));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Closed-loop peak on `flag` after a warm-up, with the CPU it took.
+async fn peak(
+    settings: &Settings,
+    nodes: &Nodes,
+    ofrep: std::net::SocketAddr,
+    flag: &str,
+    counter: &Arc<AtomicU64>,
+) -> anyhow::Result<(Outcome, Usage)> {
+    let workers = fresh_workers(settings, ofrep, flag, counter)?;
+    let (workers, _) = load::closed(workers, WARMUP).await;
+    let before = Stamp::now(nodes)?;
+    let (_, outcome) = load::closed(workers, settings.duration).await;
+    Ok((outcome, before.until(&Stamp::now(nodes)?)))
+}
+
+/// HTTP/1.1 workers evaluating `flag` over OFREP, each request for a
+/// targeting key no request of the run has used.
+fn fresh_workers(
+    settings: &Settings,
+    ofrep: std::net::SocketAddr,
+    flag: &str,
+    counter: &Arc<AtomicU64>,
+) -> anyhow::Result<Vec<Worker>> {
+    let request = loadgen::http_post(
+        &ofrep.to_string(),
+        &format!("/ofrep/v1/evaluate/flags/{flag}"),
+        &json!({"context": {"targetingKey": format!("user-{PLACEHOLDER}")}}).to_string(),
+    );
+    let fresh = FreshKeys::new(request, PLACEHOLDER.as_bytes(), Arc::clone(counter))?;
+    Ok((0..settings.connections)
+        .map(|_| Worker::Http1(Http1::sending(ofrep, Requests::Fresh(fresh.clone()), 0)))
+        .collect())
+}
+
+/// The exposure rows the store holds.
+async fn exposure_rows(store: &store::Store) -> anyhow::Result<u64> {
+    let db = store.connection();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM exposures",
+        ))
+        .await?
+        .context("no count")?;
+    Ok(u64::try_from(row.try_get::<i64>("", "n")?)?)
+}
+
+fn report_phase(path: &str, phase: &str, (outcome, usage): &(Outcome, Usage)) {
+    println!(
+        "  {path} {phase}: {:.0} answers/s, p50 {:.3} ms, p99 {:.3} ms; cpu (cores) node {:.2}, \
+         admin {:.2}, postgres {:.2}, redis {:.2}, generator {:.2}, other {:.2}{}",
+        outcome.rps(),
+        outcome.quantile_ms(0.5),
+        outcome.quantile_ms(0.99),
+        usage.server,
+        usage.admin,
+        usage.postgres,
+        usage.redis,
+        usage.loadgen,
+        usage.other,
+        if outcome.errors + outcome.dropped > 0 {
+            format!(
+                "; {} failed, {} never sent, first failure: {}",
+                outcome.errors,
+                outcome.dropped,
+                outcome.first_error.as_deref().unwrap_or("none")
+            )
+        } else {
+            String::new()
+        }
+    );
+}
+
+/// The exposure figures of a node's `/metrics`.
+#[derive(Debug, Default)]
+struct Metrics {
+    recorded: u64,
+    deduplicated: u64,
+    dropped: u64,
+    written: u64,
+    write_failures: u64,
+    not_exposures: u64,
+    delay_p50: f64,
+    delay_p99: f64,
+    delay_count: u64,
+    dedupe_bytes: u64,
+}
+
+impl Metrics {
+    async fn read(node: &Server) -> anyhow::Result<Metrics> {
+        let text = reqwest::get(format!("http://{}/metrics", node.addr("management")))
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        let value = |name: &str| -> f64 {
+            text.lines()
+                .find_map(|line| {
+                    let (series, value) = line.rsplit_once(' ')?;
+                    (series == name).then(|| value.parse().ok())?
+                })
+                .unwrap_or(f64::NAN)
+        };
+        let count = |name: &str| value(name) as u64;
+        Ok(Metrics {
+            recorded: count("ensign_exposures_recorded_total"),
+            deduplicated: count("ensign_exposures_deduplicated_total"),
+            dropped: count("ensign_exposures_dropped_total"),
+            written: count("ensign_exposures_written_total"),
+            write_failures: count("ensign_exposure_write_failures_total"),
+            not_exposures: count("ensign_tracked_evaluations_not_exposures_total"),
+            delay_p50: value("ensign_exposure_commit_delay_seconds{quantile=\"0.5\"}"),
+            delay_p99: value("ensign_exposure_commit_delay_seconds{quantile=\"0.99\"}"),
+            delay_count: count("ensign_exposure_commit_delay_seconds_count"),
+            dedupe_bytes: count("ensign_exposure_dedupe_bytes"),
+        })
+    }
+}
+
+fn print_bars(writer: &writer::Report, dedupe: &dedupe::Report, reports: &[PathReport]) {
+    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    println!("Summary (answers per second per core of the node under test):");
+    println!(
+        "| path | untracked peak | tracked peak | ratio | untracked at {rate:.0}/s | tracked at \
+         {rate:.0}/s | ratio | p99 ms | postgres cpu | recorded | dropped | rows committed | \
+         commit delay p50 / p99 s | drained in s |",
+        rate = reports.first().map_or(0.0, |r| r.open.outcome.rps())
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for report in reports {
+        let open = &report.open;
+        println!(
+            "| {} | {:.0} | {:.0} | {:.3} | {:.0} | {:.0} | {:.3} | {:.3} | {:.2} | {} | {} | {} \
+             | {:.3} / {:.3} | {:.2} |",
+            report.path.name(),
+            per_core(&report.untracked),
+            per_core(&report.tracked),
+            report.peak_ratio(),
+            per_core(&report.untracked_open),
+            open.per_core(),
+            report.equal_load_ratio(),
+            open.outcome.quantile_ms(0.99),
+            open.usage.postgres,
+            open.tested.recorded,
+            open.tested.dropped,
+            open.rows,
+            open.committed.delay_p50,
+            open.committed.delay_p99,
+            open.drained_in.as_secs_f64(),
+        );
+    }
+    println!();
+    for report in reports {
+        let name = report.path.name();
+        let ratio = report.peak_ratio();
+        println!(
+            "BAR tracked-throughput path={name} peak_ratio={ratio:.3} (node cpu {:.2} untracked, \
+             {:.2} tracked; {} recorded, {} dropped) bar>={BAR_TRACKED_RATIO} {}{}",
+            report.untracked.1.server,
+            report.tracked.1.server,
+            report.tracked_metrics.recorded,
+            report.tracked_metrics.dropped,
+            verdict(ratio >= BAR_TRACKED_RATIO),
+            if report.tracked.1.server < 0.95 {
+                " (the node was not saturated: PostgreSQL's share of this machine's cores \
+                 starved the generator; see the equal-load figures)"
+            } else {
+                ""
+            }
+        );
+        println!(
+            "EQUAL-LOAD path={name} rate={:.0} node_cpu_untracked={:.3} node_cpu_tracked={:.3} \
+             ratio={:.3} (a node at this load spends most of its CPU waking up, so this ratio \
+             hides what an exposure costs; it is not the bar)",
+            report.open.outcome.rps(),
+            report.untracked_open.1.server,
+            report.open.usage.server,
+            report.equal_load_ratio()
+        );
+        let open = &report.open;
+        let answered = open.outcome.latency.len();
+        let all_kept = open.tested.dropped == 0
+            && open.outcome.errors == 0
+            && open.outcome.dropped == 0
+            && open.tested.recorded == answered
+            && open.rows == answered;
+        println!(
+            "BAR open-loop path={name} offered_per_s={:.0} answered={answered} failed={} \
+             recorded={} deduplicated={} dropped={} written={} write_failures={} rows_committed={} \
+             tracked_not_exposures={} bar=0_drops {}",
+            open.outcome.rps(),
+            open.outcome.errors + open.outcome.dropped,
+            open.tested.recorded,
+            open.tested.deduplicated,
+            open.tested.dropped,
+            open.tested.written,
+            open.tested.write_failures + open.committed.write_failures,
+            open.rows,
+            open.tested.not_exposures,
+            verdict(all_kept)
+        );
+        println!(
+            "BAR commit-delay path={name} p99_s={:.3} bar<{} (over {} commits) {}",
+            open.committed.delay_p99,
+            BAR_DELAY_P99.as_secs(),
+            open.committed.delay_count,
+            verdict(open.committed.delay_p99 < BAR_DELAY_P99.as_secs_f64())
+        );
+    }
+    println!(
+        "BAR writer-alone rows_per_s={:.0} bar>={BAR_WRITER_ROWS} (plain inserts {:.0} rows/s, \
+         ratio {:.3}) {}",
+        writer.rows_per_s,
+        writer.baseline_rows_per_s,
+        writer.rows_per_s / writer.baseline_rows_per_s.max(f64::EPSILON),
+        verdict(writer.rows_per_s >= BAR_WRITER_ROWS)
+    );
+    println!(
+        "MEMORY dedupe bytes_per_million_users={} (after 2 million: {}; the node under test \
+         after its open loop: {})",
+        dedupe.bytes_after_million,
+        dedupe.bytes_after_two_million,
+        reports
+            .iter()
+            .map(|r| format!("{}={}", r.path.name(), r.open.tested.dedupe_bytes))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}
