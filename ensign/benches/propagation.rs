@@ -39,10 +39,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use futures::StreamExt;
 use hdrhistogram::Histogram;
-use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use engine::publication::{TIMING_TARGET, timestamp_micros};
+
+use crate::services::{postgres, redis_url};
+
+#[path = "support/services.rs"]
+mod services;
 
 /// Changes measured.
 const CHANGES: usize = 200;
@@ -52,95 +56,22 @@ const BASELINE: usize = 200;
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// Asks a node again after this long without a change event.
 const RECHECK: Duration = Duration::from_millis(20);
-/// The PostgreSQL server: `ENSIGN_TEST_DATABASE_URL`, as for the tests.
-fn postgres(database: &str) -> String {
-    let url = std::env::var_os("ENSIGN_TEST_DATABASE_URL")
-        .and_then(|url| url.into_string().ok())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    match reqwest::Url::parse(&url) {
-        Ok(mut url) => {
-            url.set_path(&format!("/{database}"));
-            url.to_string()
-        }
-        Err(_) => url,
-    }
-}
-
-/// The Redis server: `ENSIGN_TEST_REDIS_URL`, as for the tests.
-fn redis_url() -> String {
-    std::env::var_os("ENSIGN_TEST_REDIS_URL")
-        .and_then(|url| url.into_string().ok())
-        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())
-}
-
 fn main() -> anyhow::Result<()> {
     if std::env::args().any(|a| a == "--list") {
         return Ok(());
     }
-    let binary = binary()?;
+    let binary = services::binary()?;
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
         .block_on(run(binary))
 }
 
-fn binary() -> anyhow::Result<PathBuf> {
-    // Under CI, always the binary built from the checkout.
-    let under_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
-    if let Some(path) = std::env::var_os("ENSIGN_BIN")
-        && !under_ci
-    {
-        return Ok(PathBuf::from(path));
-    }
-    let release = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| "target".into(), PathBuf::from))
-        .join("release/ensign");
-    if release.exists() {
-        Ok(release)
-    } else {
-        bail!(
-            "no release binary at {}: run `cargo build --release -p ensign` or set ENSIGN_BIN",
-            release.display()
-        )
-    }
-}
-
 async fn run(binary: PathBuf) -> anyhow::Result<()> {
-    let unique = format!("ensign_propagation_{}", std::process::id());
-    let postgres = store::Store::connect(&postgres("test"))
-        .await
-        .context("PostgreSQL (ENSIGN_TEST_DATABASE_URL) is needed")?;
-    postgres
-        .connection()
-        .execute_unprepared(&format!("CREATE DATABASE {unique}"))
-        .await?;
-    let result = measure(&binary, &unique).await;
-    let _ = postgres
-        .connection()
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {unique} WITH (FORCE)"))
-        .await;
-    let _ = remove_keys(&unique).await;
-    result
-}
-
-/// Removes the run's keys from Redis (pointers and the index do not
-/// expire).
-async fn remove_keys(prefix: &str) -> anyhow::Result<()> {
-    let mut connection = redis::Client::open(redis_url())?
-        .get_multiplexed_async_connection()
-        .await?;
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}:*"))
-        .query_async(&mut connection)
-        .await?;
-    if !keys.is_empty() {
-        redis::cmd("DEL")
-            .arg(&keys)
-            .query_async::<()>(&mut connection)
-            .await?;
-    }
-    Ok(())
+    services::with_scratch("ensign_propagation", |unique| async move {
+        measure(&binary, &unique).await
+    })
+    .await
 }
 
 async fn measure(binary: &std::path::Path, unique: &str) -> anyhow::Result<()> {

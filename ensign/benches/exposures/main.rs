@@ -46,18 +46,22 @@
 //! runs first).
 
 mod dedupe;
+#[path = "../support/services.rs"]
+mod services;
 mod writer;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use loadgen::{FreshKeys, Http1, Outcome, Requests, Server, Worker, load, process};
+use loadgen::{Argument, FreshKeys, Http1, Outcome, Requests, Server, Worker, load, process};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
+
+use crate::services::{postgres, redis_url};
 
 /// The core the node under test runs on.
 const SERVER_CORE: usize = 0;
@@ -83,7 +87,7 @@ fn main() -> anyhow::Result<()> {
     }
     let settings = Settings::parse(std::env::args().skip(1))?;
     process::pin_self(LOADGEN_CORE)?;
-    let binary = binary()?;
+    let binary = services::binary()?;
     let (cores, model) = process::machine();
     println!(
         "Ensign exposure benchmark: {cores} cores ({model}); node under test on core \
@@ -115,26 +119,17 @@ impl Settings {
             connections: 64,
             only: None,
         };
-        for arg in args {
-            if arg == "--bench" {
-                continue;
-            }
-            let (key, value) = arg
-                .split_once('=')
-                .with_context(|| format!("expected key=value, got {arg:?}"))?;
-            let key = key.trim_start_matches('-');
-            if key == "only" {
-                settings.only = Some(value.to_owned());
-                continue;
-            }
-            let number: u64 = value
-                .parse()
-                .with_context(|| format!("{key} takes a number, got {value:?}"))?;
-            match key {
-                "duration" => settings.duration = Duration::from_secs(number.max(1)),
-                "open" => settings.open = Duration::from_secs(number.max(1)),
-                "rate" => settings.rate = number.max(1) as f64,
-                "connections" => settings.connections = usize::try_from(number)?.max(1),
+        for (key, value) in loadgen::arguments(args, &["only"])? {
+            match (key.as_str(), value) {
+                ("only", Argument::Text(only)) => settings.only = Some(only),
+                ("duration", Argument::Number(n)) => {
+                    settings.duration = Duration::from_secs(n.max(1));
+                }
+                ("open", Argument::Number(n)) => settings.open = Duration::from_secs(n.max(1)),
+                ("rate", Argument::Number(n)) => settings.rate = n.max(1) as f64,
+                ("connections", Argument::Number(n)) => {
+                    settings.connections = usize::try_from(n)?.max(1);
+                }
                 _ => bail!("unknown setting {key:?} (duration, open, rate, connections, only)"),
             }
         }
@@ -164,89 +159,15 @@ impl Route {
     }
 }
 
-/// The release binary, or `ENSIGN_BIN` (outside CI).
-fn binary() -> anyhow::Result<PathBuf> {
-    let under_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
-    if let Some(path) = std::env::var_os("ENSIGN_BIN")
-        && !under_ci
-    {
-        return Ok(PathBuf::from(path));
-    }
-    // This benchmark lives in `release/deps/`.
-    let exe = std::env::current_exe()?;
-    let release = exe
-        .parent()
-        .and_then(Path::parent)
-        .context("locating the target directory")?
-        .join("ensign");
-    if release.exists() {
-        Ok(release)
-    } else {
-        bail!(
-            "no release binary at {}: run `cargo build --release -p ensign` or set ENSIGN_BIN",
-            release.display()
-        )
-    }
-}
-
-/// The PostgreSQL server's URL with database `database`.
-fn postgres(database: &str) -> String {
-    let url = std::env::var_os("ENSIGN_TEST_DATABASE_URL")
-        .and_then(|url| url.into_string().ok())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    match reqwest::Url::parse(&url) {
-        Ok(mut url) => {
-            url.set_path(&format!("/{database}"));
-            url.to_string()
-        }
-        Err(_) => url,
-    }
-}
-
-/// The Redis server's URL.
-fn redis_url() -> String {
-    std::env::var_os("ENSIGN_TEST_REDIS_URL")
-        .and_then(|url| url.into_string().ok())
-        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())
-}
-
 async fn run(settings: &Settings, binary: &Path) -> anyhow::Result<()> {
-    let unique = format!("ensign_bench_exposures_{}", std::process::id());
-    let server = store::Store::connect(&postgres("test"))
-        .await
-        .context("PostgreSQL (ENSIGN_TEST_DATABASE_URL) is needed")?;
-    server
-        .connection()
-        .execute_unprepared(&format!("CREATE DATABASE {unique}"))
-        .await?;
-    let dir = std::env::temp_dir().join(&unique);
-    std::fs::create_dir_all(&dir)?;
-    let result = bench(settings, binary, &unique, &dir).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    let _ = server
-        .connection()
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {unique} WITH (FORCE)"))
-        .await;
-    let _ = remove_keys(&unique).await;
-    result
-}
-
-/// Removes the run's keys from Redis.
-async fn remove_keys(prefix: &str) -> anyhow::Result<()> {
-    let mut connection = redis::Client::open(redis_url())?
-        .get_multiplexed_async_connection()
-        .await?;
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}:*"))
-        .query_async(&mut connection)
-        .await?;
-    if !keys.is_empty() {
-        redis::cmd("DEL")
-            .arg(&keys)
-            .query_async::<()>(&mut connection)
-            .await?;
-    }
-    Ok(())
+    services::with_scratch("ensign_bench_exposures", |unique| async move {
+        let dir = std::env::temp_dir().join(&unique);
+        std::fs::create_dir_all(&dir)?;
+        let result = bench(settings, binary, &unique, &dir).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        result
+    })
+    .await
 }
 
 async fn bench(settings: &Settings, binary: &Path, unique: &str, dir: &Path) -> anyhow::Result<()> {

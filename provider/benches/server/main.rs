@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
-use loadgen::{Http1, Outcome, Server, Worker, load, process};
+use loadgen::{Argument, Http1, Outcome, Server, Worker, load, process};
 
 /// The core the servers run on.
 const SERVER_CORE: usize = 0;
@@ -97,25 +97,18 @@ impl Settings {
             connections: 64,
             only: None,
         };
-        for arg in args {
-            // `cargo bench` adds `--bench` for harnesses; there is none here.
-            if arg == "--bench" {
-                continue;
-            }
-            let (key, value) = arg
-                .split_once('=')
-                .with_context(|| format!("expected key=value, got {arg:?}"))?;
-            if key.trim_start_matches('-') == "only" {
-                settings.only = Some(value.split(',').map(str::to_owned).collect());
-                continue;
-            }
-            let number: u64 = value
-                .parse()
-                .with_context(|| format!("{key} takes a number, got {value:?}"))?;
-            match key.trim_start_matches('-') {
-                "soak" => settings.soak = Duration::from_secs(number),
-                "duration" => settings.duration = Duration::from_secs(number.max(1)),
-                "connections" => settings.connections = usize::try_from(number)?.max(1),
+        for (key, value) in loadgen::arguments(args, &["only"])? {
+            match (key.as_str(), value) {
+                ("only", Argument::Text(only)) => {
+                    settings.only = Some(only.split(',').map(str::to_owned).collect());
+                }
+                ("soak", Argument::Number(n)) => settings.soak = Duration::from_secs(n),
+                ("duration", Argument::Number(n)) => {
+                    settings.duration = Duration::from_secs(n.max(1));
+                }
+                ("connections", Argument::Number(n)) => {
+                    settings.connections = usize::try_from(n)?.max(1);
+                }
                 _ => bail!("unknown setting {key:?} (soak, duration, connections, only)"),
             }
         }
