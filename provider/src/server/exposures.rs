@@ -652,29 +652,20 @@ impl Exposures {
                 "Evaluations of exposure-tracked flags that were not exposures (no targeting key, or not decided by the split).",
                 &counts.not_exposures,
             ),
-        ] {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                counter.load(Ordering::Relaxed)
-            );
-        }
-        let commits = &self.commits;
-        for (name, help, counter) in [
             (
                 "ensign_exposure_stream_batches_total",
                 "Exposure stream batches this node wrote to its store (or found written before).",
-                &commits.stream_batches,
+                &self.commits.stream_batches,
             ),
             (
                 "ensign_exposure_stream_poisoned_total",
                 "Exposure stream entries removed unwritten because they can never be written.",
-                &commits.stream_poisoned,
+                &self.commits.stream_poisoned,
             ),
             (
                 "ensign_exposure_stream_store_failures_total",
                 "Exposure stream batches the store could not take (left pending and retried).",
-                &commits.stream_store_failures,
+                &self.commits.stream_store_failures,
             ),
         ] {
             let _ = writeln!(
@@ -689,7 +680,7 @@ impl Exposures {
         );
         let mut count = 0;
         for q in [0.5, 0.9, 0.99] {
-            let (delay, n) = commits.delay(q);
+            let (delay, n) = self.commits.delay(q);
             count = n;
             let _ = writeln!(
                 out,
