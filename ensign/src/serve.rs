@@ -85,6 +85,34 @@ pub fn run(settings: &ServeSettings) -> anyhow::Result<ExitCode> {
                 _ => None,
             }),
         };
+        // The writer outlives the listeners, so that exposures recorded by
+        // requests still being answered at shutdown are written too.
+        let (stop_writer, writer_stopping) = tokio::sync::oneshot::channel::<()>();
+        let sink: Option<Arc<dyn ExposureSink>> = match (&store, stream_sink) {
+            (Some(prepared), _) => Some(Arc::new(exposures::StoreSink::new(
+                prepared.store().clone(),
+                Arc::clone(&config.exposures),
+            ))),
+            (None, Some((url, prefix))) => Some(Arc::new(
+                RedisStreamSink::new(&url, &prefix).context("the exposure stream's Redis URL")?,
+            )),
+            (None, None) => None,
+        };
+        // Attached before the listeners serve, so the first evaluation is
+        // recorded.
+        let exposure_writer = sink.and_then(|sink| {
+            let recorder = Arc::clone(&config.exposures);
+            let settings = ExposureSettings::default();
+            let queue = recorder.attach(&settings)?;
+            Some(tokio::spawn(recorder.run_writer(
+                queue,
+                sink,
+                settings,
+                async move {
+                    let _ = writer_stopping.await;
+                },
+            )))
+        });
         let server = Server::start(config).await?;
         let evaluation_endpoint = grpc_endpoint(
             server.evaluation_addr,
@@ -126,32 +154,6 @@ pub fn run(settings: &ServeSettings) -> anyhow::Result<ExitCode> {
             },
         ];
         let (stop, stopping) = tokio::sync::watch::channel(false);
-        // The writer outlives the listeners, so that exposures recorded by
-        // requests still being answered at shutdown are written too.
-        let (stop_writer, writer_stopping) = tokio::sync::oneshot::channel::<()>();
-        let sink: Option<Arc<dyn ExposureSink>> = match (&store, stream_sink) {
-            (Some(prepared), _) => Some(Arc::new(exposures::StoreSink::new(
-                prepared.store().clone(),
-                server.flags().exposures().clone(),
-            ))),
-            (None, Some((url, prefix))) => Some(Arc::new(
-                RedisStreamSink::new(&url, &prefix).context("the exposure stream's Redis URL")?,
-            )),
-            (None, None) => None,
-        };
-        let exposure_writer = sink.and_then(|sink| {
-            let recorder = server.flags().exposures().clone();
-            let settings = ExposureSettings::default();
-            let queue = recorder.attach(&settings)?;
-            Some(tokio::spawn(recorder.run_writer(
-                queue,
-                sink,
-                settings,
-                async move {
-                    let _ = writer_stopping.await;
-                },
-            )))
-        });
         if let Some(prepared) = store {
             let publish = args.redis_url.as_ref().map(|url| {
                 let mut settings = graphql_admin::publisher::PublisherSettings::new(url.clone());
@@ -289,6 +291,7 @@ fn config(args: &ServeSettings) -> anyhow::Result<ServerConfig> {
             ..OfrepConfig::default()
         },
         connections: connection_limits(args)?,
+        exposures: Arc::default(),
     })
 }
 

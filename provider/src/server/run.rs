@@ -12,6 +12,7 @@ use engine::{CompileOptions, Format};
 
 use crate::grpc;
 use crate::server::admission::Admission;
+use crate::server::exposures::Exposures;
 use crate::server::listen::{self, ConnectionLimits, GrpcListener, ListenError, Tls};
 use crate::server::ofrep::{self, OfrepConfig};
 use crate::server::sources::{self, Loader, SourceKind, SourceSpec};
@@ -46,6 +47,9 @@ pub struct ServerConfig {
     pub ofrep: OfrepConfig,
     /// Timeouts and caps of every listener's connections.
     pub connections: ConnectionLimits,
+    /// The exposure recorder evaluations report to. A writer attached to it
+    /// before the server starts records from the first evaluation served.
+    pub exposures: Arc<Exposures>,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +68,7 @@ impl Default for ServerConfig {
             compile: CompileOptions::default(),
             ofrep: OfrepConfig::default(),
             connections: ConnectionLimits::default(),
+            exposures: Arc::default(),
         }
     }
 }
@@ -117,7 +122,8 @@ impl Server {
         {
             return Err(ServeError::SharedSocket { path: path.clone() });
         }
-        let flags = Flags::new(config.static_context.clone());
+        let flags =
+            Flags::with_exposures(config.static_context.clone(), Arc::clone(&config.exposures));
         let tls = match &config.tls {
             Some((cert, key)) => {
                 crate::tls::ensure_crypto_provider();

@@ -53,6 +53,14 @@ impl Flags {
     /// An empty, not yet ready state. `static_context` is merged into every
     /// evaluation's context (flagd's `--context-value`).
     pub fn new(static_context: Map<String, Value>) -> Arc<Flags> {
+        Flags::with_exposures(static_context, Arc::default())
+    }
+
+    /// The same, reporting exposures to `exposures`.
+    pub fn with_exposures(
+        static_context: Map<String, Value>,
+        exposures: Arc<Exposures>,
+    ) -> Arc<Flags> {
         let (changes, _) = broadcast::channel(CHANGE_FEED_CAPACITY);
         let (shutdown, _) = watch::channel(false);
         Arc::new(Flags {
@@ -65,7 +73,7 @@ impl Flags {
             shutdown,
             metrics: Metrics::default(),
             keys: SdkKeys::default(),
-            exposures: Arc::default(),
+            exposures,
         })
     }
 
