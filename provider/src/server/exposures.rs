@@ -13,11 +13,11 @@
 //! while it is in its cache. A later exposure of the same user to the same
 //! variant cannot change the analysis, which reads each user's earliest
 //! exposure; a switch to another variant is a new key and is recorded. The
-//! cache holds two generations of 64-bit hashes, the older dropped when
-//! the newer is full, so its memory is bounded and a user forgotten by it
-//! is at worst recorded again (the store keeps the earliest).
+//! cache is a fixed table of 64-bit hashes in buckets of one cache line,
+//! where a new key replaces its bucket's oldest: its memory never grows,
+//! a lookup reads one line, and a user forgotten by it is at worst
+//! recorded again (the store keeps the earliest).
 
-use std::collections::HashSet;
 use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use engine::{FlagSet, Resolution};
 use hdrhistogram::Histogram;
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 /// Where an evaluation was answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -101,8 +101,8 @@ pub struct Observed<'a> {
 pub struct ExposureSettings {
     /// Exposures buffered before new ones are dropped.
     pub buffer: usize,
-    /// (experiment, user, variant) keys the deduplication cache holds,
-    /// over its two generations.
+    /// (experiment, user, variant) keys the deduplication cache holds
+    /// (rounded up to whole buckets of eight).
     pub dedupe: usize,
     /// The most exposures in one batch.
     pub batch: usize,
@@ -216,7 +216,6 @@ impl Commits {
 #[derive(Debug, Default)]
 pub struct Exposures {
     sender: OnceLock<Sender>,
-    seen: Dedupe,
     counts: ExposureCounts,
     commits: Commits,
 }
@@ -224,6 +223,16 @@ pub struct Exposures {
 #[derive(Debug)]
 struct Sender {
     queue: mpsc::Sender<Exposure>,
+    /// Exposures pushed so far, to tell the writer each time a batch's
+    /// worth has been.
+    pushed: AtomicU64,
+    /// The writer's batch size.
+    batch: u64,
+    /// Woken once per batch's worth pushed: the writer waits on it, not on
+    /// each exposure, so recording does not wake it each time.
+    batch_ready: Arc<Notify>,
+    /// The deduplication cache.
+    seen: Dedupe,
 }
 
 impl Exposures {
@@ -273,8 +282,9 @@ impl Exposures {
         let Some(sender) = self.sender.get() else {
             return;
         };
-        let key = self.seen.key(observed);
-        if !self.seen.insert(key) {
+        let now = now_micros();
+        let key = sender.seen.key(observed);
+        if !sender.seen.insert(key, epoch(now)) {
             self.counts.deduplicated.fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -286,15 +296,18 @@ impl Exposures {
             targeting_key: observed.targeting_key.to_owned(),
             flag_set_version: format!("{:016x}", observed.flag_set_version),
             surface: observed.surface,
-            at_micros: observed.at_micros.unwrap_or_else(now_micros),
+            at_micros: observed.at_micros.unwrap_or(now),
         };
         match sender.queue.try_send(exposure) {
             Ok(()) => {
                 self.counts.recorded.fetch_add(1, Ordering::Relaxed);
+                if (sender.pushed.fetch_add(1, Ordering::Relaxed) + 1) % sender.batch == 0 {
+                    sender.batch_ready.notify_one();
+                }
             }
             Err(_) => {
                 // Not recorded, so not seen: the next evaluation tries again.
-                self.seen.remove(key);
+                sender.seen.remove(key);
                 self.counts.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -321,9 +334,20 @@ impl Exposures {
     /// drains; `None` if one is attached already.
     pub fn attach(&self, settings: &ExposureSettings) -> Option<WriterQueue> {
         let (queue, receiver) = mpsc::channel(settings.buffer.max(1));
-        self.seen.resize(settings.dedupe);
-        self.sender.set(Sender { queue }).ok()?;
-        Some(WriterQueue { receiver })
+        let batch_ready = Arc::new(Notify::new());
+        self.sender
+            .set(Sender {
+                queue,
+                pushed: AtomicU64::new(0),
+                batch: settings.batch.max(1) as u64,
+                batch_ready: Arc::clone(&batch_ready),
+                seen: Dedupe::new(settings.dedupe),
+            })
+            .ok()?;
+        Some(WriterQueue {
+            receiver,
+            batch_ready,
+        })
     }
 
     /// Writes what `queue` receives to `sink` in batches until `stop`
@@ -353,20 +377,18 @@ impl Exposures {
             if received == 0 {
                 break;
             }
-            let linger = tokio::time::sleep(settings.linger);
-            tokio::pin!(linger);
-            while batch.len() < limit {
-                let room = limit - batch.len();
+            // Then it waits for a batch's worth, or for the linger to end,
+            // without being woken by each exposure in between.
+            if batch.len() + queue.receiver.len() < limit {
                 tokio::select! {
-                    received = queue.receiver.recv_many(&mut batch, room) => if received == 0 {
-                        break;
-                    },
-                    () = &mut linger => break,
-                    () = &mut stop, if !stopping => {
-                        stopping = true;
-                        break;
-                    }
+                    () = queue.batch_ready.notified() => {}
+                    () = tokio::time::sleep(settings.linger) => {}
+                    () = &mut stop => stopping = true,
                 }
+            }
+            let room = limit - batch.len();
+            if room > 0 && !queue.receiver.is_empty() {
+                queue.receiver.recv_many(&mut batch, room).await;
             }
             sequence += 1;
             let id = format!("{node}:{sequence}");
@@ -468,6 +490,7 @@ impl Exposures {
 #[derive(Debug)]
 pub struct WriterQueue {
     receiver: mpsc::Receiver<Exposure>,
+    batch_ready: Arc<Notify>,
 }
 
 impl WriterQueue {
@@ -483,67 +506,45 @@ impl WriterQueue {
     }
 }
 
-/// Shards of the deduplication cache, so evaluations on many threads
-/// seldom wait for one another.
-const SHARDS: usize = 16;
+/// Keys per bucket of the deduplication cache: eight 8-byte slots, one
+/// cache line, so a lookup reads one line of memory.
+const WAYS: usize = 8;
 
-/// The deduplication cache: per shard, two generations of key hashes.
+/// The deduplication cache: a fixed table of buckets, each holding the
+/// tags of the last [`WAYS`] keys that hashed to it, with when each was
+/// inserted. A new key replaces its bucket's oldest, so the cache never
+/// grows, and a user it forgets is at worst recorded again (the store
+/// keeps the earliest exposure).
+///
+/// It takes no lock: slots are atomics read and written independently.
+/// Two evaluations racing for one bucket can at worst both record a key,
+/// or make it forget a key early; neither changes what the store keeps.
 #[derive(Debug)]
 struct Dedupe {
     hasher: RandomState,
-    shards: [Mutex<Generations>; SHARDS],
-    /// Keys per generation per shard.
-    per_generation: AtomicU64,
+    buckets: Box<[Bucket]>,
 }
 
 #[derive(Debug, Default)]
-struct Generations {
-    current: HashSet<u64, KeyHash>,
-    previous: HashSet<u64, KeyHash>,
-}
+#[repr(align(64))]
+struct Bucket([AtomicU64; WAYS]);
 
-/// The sets' hasher: a key is already a keyed hash (of [`Dedupe::hasher`]),
-/// so hashing it again would only cost time.
-type KeyHash = std::hash::BuildHasherDefault<KeyHasher>;
-
-/// Passes a `u64` key through as its own hash.
-#[derive(Debug, Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `u64` keys are hashed here; fold anything else in anyway.
-        for &byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
-        }
-    }
-
-    fn write_u64(&mut self, key: u64) {
-        self.0 = key;
-    }
-}
-
-impl Default for Dedupe {
-    fn default() -> Self {
-        let dedupe = Dedupe {
-            hasher: RandomState::new(),
-            shards: std::array::from_fn(|_| Mutex::default()),
-            per_generation: AtomicU64::new(0),
-        };
-        dedupe.resize(ExposureSettings::default().dedupe);
-        dedupe
-    }
-}
+/// A slot holds a key's tag in its upper 40 bits (never zero, since the
+/// tag's lowest bit is set) and, in its lower 24, when it was inserted, in
+/// units of about a millisecond ([`epoch`]); 0 is an empty slot. With the
+/// bucket's index, a tag tells keys apart by 40 bits and more: two users
+/// are taken for one about once in 100 billion lookups.
+const EPOCH_BITS: u32 = 24;
+const EPOCH_MASK: u64 = (1 << EPOCH_BITS) - 1;
 
 impl Dedupe {
-    /// Holds about `keys` keys over both generations of every shard.
-    fn resize(&self, keys: usize) {
-        let per = (keys / SHARDS / 2).max(1);
-        self.per_generation.store(per as u64, Ordering::Relaxed);
+    /// A cache of about `keys` keys (rounded up to whole buckets).
+    fn new(keys: usize) -> Dedupe {
+        let buckets = keys.div_ceil(WAYS).max(1);
+        Dedupe {
+            hasher: RandomState::new(),
+            buckets: (0..buckets).map(|_| Bucket::default()).collect(),
+        }
     }
 
     fn key(&self, observed: Observed<'_>) -> u64 {
@@ -558,62 +559,62 @@ impl Dedupe {
         hasher.finish()
     }
 
-    fn shard(&self, key: u64) -> std::sync::MutexGuard<'_, Generations> {
-        // Bits no table of a shard uses: the low ones place a key in its
-        // table, the top seven tag it.
-        let shard = &self.shards[((key >> 32) as usize) % SHARDS];
-        // A poisoned shard only lost a set insertion: keep using it.
-        shard
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The bucket of `key` (from its upper bits) and its tag (from its
+    /// lower 40), so the two use different bits of the hash.
+    fn place(&self, key: u64) -> (&Bucket, u64) {
+        let index = ((u128::from(key) * self.buckets.len() as u128) >> 64) as usize;
+        (&self.buckets[index], (key | 1) << EPOCH_BITS)
     }
 
-    /// Whether `key` is new (and now held).
-    fn insert(&self, key: u64) -> bool {
-        let per = usize::try_from(self.per_generation.load(Ordering::Relaxed)).unwrap_or(1);
-        let mut generations = self.shard(key);
-        // Two probes of tables too big for the caches: the insertion
-        // itself answers whether the current generation held the key.
-        if generations.previous.contains(&key) {
-            return false;
-        }
-        if generations.current.len() >= per {
-            if generations.current.contains(&key) {
+    /// Whether `key` is new (and now held), inserted at `epoch`.
+    fn insert(&self, key: u64, epoch: u32) -> bool {
+        let (bucket, tag) = self.place(key);
+        // Ties in age (slots inserted in the same epoch) are broken from a
+        // place that depends on the key, so no one slot takes every new key.
+        let first = (key >> 48) as usize;
+        let mut victim = None;
+        for step in 0..WAYS {
+            let slot = &bucket.0[(first + step) % WAYS];
+            let held = slot.load(Ordering::Relaxed);
+            if held & !EPOCH_MASK == tag {
                 return false;
             }
-            // The older generation's table is emptied and reused, so a full
-            // cache allocates nothing more.
-            let Generations { current, previous } = &mut *generations;
-            std::mem::swap(current, previous);
-            current.clear();
+            let age = if held == 0 {
+                u32::MAX
+            } else {
+                (u64::from(epoch).wrapping_sub(held) & EPOCH_MASK) as u32
+            };
+            if victim.is_none_or(|(_, oldest)| age > oldest) {
+                victim = Some((slot, age));
+            }
         }
-        generations.current.insert(key)
+        if let Some((slot, _)) = victim {
+            slot.store(tag | u64::from(epoch), Ordering::Relaxed);
+        }
+        true
     }
 
     fn remove(&self, key: u64) {
-        let mut generations = self.shard(key);
-        generations.current.remove(&key);
-        generations.previous.remove(&key);
+        let (bucket, tag) = self.place(key);
+        for slot in &bucket.0 {
+            let held = slot.load(Ordering::Relaxed);
+            if held & !EPOCH_MASK == tag {
+                let _ = slot.compare_exchange(held, 0, Ordering::Relaxed, Ordering::Relaxed);
+            }
+        }
     }
 
-    /// The bytes the cache's tables take now.
+    /// The bytes the cache's table takes (all of it, from the start).
     fn bytes(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|shard| {
-                let generations = shard
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                table_bytes(&generations.current) + table_bytes(&generations.previous)
-            })
-            .sum()
+        std::mem::size_of_val::<[Bucket]>(&self.buckets)
     }
 }
 
-/// A `HashSet<u64>`'s table: a slot and a control byte per bucket, with
-/// a bucket per 7/8 of an item of capacity.
-fn table_bytes(set: &HashSet<u64, KeyHash>) -> usize {
-    set.capacity() * 8 / 7 * (std::mem::size_of::<u64>() + 1)
+/// The cache's clock: `at_micros` in units of 2^10 µs (about a
+/// millisecond), wrapping after about 4.8 hours; only the order of recent
+/// insertions matters.
+fn epoch(at_micros: i64) -> u32 {
+    ((at_micros >> 10) as u64 & EPOCH_MASK) as u32
 }
 
 impl Exposures {
@@ -697,16 +698,16 @@ impl Exposures {
         );
         let _ = writeln!(
             out,
-            "# HELP ensign_exposure_dedupe_bytes Bytes the exposure deduplication cache's tables take (an estimate from their capacity; bounded by the cache's size).\n\
+            "# HELP ensign_exposure_dedupe_bytes Bytes the exposure deduplication cache's table takes (fixed by its size).\n\
              # TYPE ensign_exposure_dedupe_bytes gauge\nensign_exposure_dedupe_bytes {}",
             self.dedupe_bytes()
         );
     }
 
-    /// The bytes the deduplication cache's tables take now (an estimate
-    /// from their capacity).
+    /// The bytes the deduplication cache's table takes (0 before a writer
+    /// is attached).
     pub fn dedupe_bytes(&self) -> usize {
-        self.seen.bytes()
+        self.sender.get().map_or(0, |sender| sender.seen.bytes())
     }
 }
 
@@ -841,23 +842,37 @@ mod tests {
         assert_eq!(count(&exposures.counts().deduplicated), 0);
     }
 
-    /// Two generations of two keys in one shard: a key is remembered until
-    /// two generations have filled after it, the rotation included.
+    /// One bucket: a key is remembered until it is its bucket's oldest
+    /// and a new key needs the room; removing one makes room.
     #[test]
-    fn the_cache_forgets_only_after_two_generations() {
-        let dedupe = Dedupe::default();
-        dedupe.resize(SHARDS * 2 * 2);
-        // Keys whose shard bits are all zero: one shard.
-        let inserted: Vec<bool> = [1, 2, 2, 3, 1, 2, 4, 5, 3, 1]
-            .into_iter()
-            .map(|key| dedupe.insert(key))
-            .collect();
-        assert_eq!(
-            inserted,
-            [
-                true, true, false, true, false, false, true, true, false, true
-            ]
+    fn the_cache_forgets_its_oldest_key_first() {
+        let dedupe = Dedupe::new(WAYS);
+        assert_eq!(dedupe.buckets.len(), 1);
+        // Keys 1..=8 at epochs 1..=8 fill the bucket; each is held.
+        for key in 1..=8u64 {
+            assert!(dedupe.insert(key << 1, key as u32), "{key}");
+        }
+        for key in 1..=8u64 {
+            assert!(!dedupe.insert(key << 1, 20), "{key}");
+        }
+        // Key 9 evicts key 1, the oldest; key 10 evicts key 2.
+        assert!(dedupe.insert(9 << 1, 9));
+        assert!(dedupe.insert(10 << 1, 10));
+        assert!(dedupe.insert(1 << 1, 11));
+        assert!(!dedupe.insert(4 << 1, 12));
+        // Ages are read across the epoch counter's wrap.
+        let wrapped = Dedupe::new(WAYS);
+        for key in 1..=8u64 {
+            assert!(wrapped.insert(key << 1, EPOCH_MASK as u32 - 8 + key as u32));
+        }
+        assert!(wrapped.insert(100 << 1, 2));
+        assert!(
+            wrapped.insert(1 << 1, 3),
+            "the oldest, before the wrap, went"
         );
+        assert!(!wrapped.insert(8 << 1, 4));
+        dedupe.remove(9 << 1);
+        assert!(dedupe.insert(9 << 1, 13));
     }
 
     #[test]
@@ -869,21 +884,13 @@ mod tests {
         for i in 0..200_000 {
             exposures.record(observed(&format!("user-{i}"), "a"));
         }
-        let held: usize = exposures
-            .seen
-            .shards
-            .iter()
-            .map(|shard| {
-                let g = shard.lock().unwrap();
-                g.current.len() + g.previous.len()
-            })
-            .sum();
-        assert!(held <= 32_000, "{held}");
-        assert!(
-            exposures.dedupe_bytes() < 32_000 * 40,
-            "{}",
-            exposures.dedupe_bytes()
-        );
+        assert_eq!(count(&exposures.counts().recorded), 200_000);
+        assert_eq!(exposures.dedupe_bytes(), 32_000 * 8);
+        // The most recent users are still held.
+        for i in 199_000..200_000 {
+            exposures.record(observed(&format!("user-{i}"), "a"));
+        }
+        assert_eq!(count(&exposures.counts().deduplicated), 1_000);
     }
 
     #[tokio::test]
