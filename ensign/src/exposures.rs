@@ -74,14 +74,15 @@ impl ConsumerObserver for StreamMetrics {
 pub fn row(exposure: &Exposure) -> ExposureRow {
     let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(exposure.at_micros) * 1_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let scope = &*exposure.scope;
     ExposureRow {
-        flag_set: exposure.flag_set.clone(),
-        experiment: exposure.experiment.clone(),
-        flag: exposure.flag.clone(),
-        variant: exposure.variant.clone(),
+        flag_set: scope.flag_set.clone(),
+        experiment: scope.experiment.clone(),
+        flag: scope.flag.clone(),
+        variant: scope.variant.clone(),
         targeting_key: exposure.targeting_key.clone(),
-        flag_set_version: exposure.flag_set_version.clone(),
-        surface: exposure.surface.as_str().to_owned(),
+        flag_set_version: scope.flag_set_version.clone(),
+        surface: scope.surface.as_str().to_owned(),
         exposed_at: at,
     }
 }

@@ -115,14 +115,15 @@ impl ExposureSink for RedisStreamSink {
 
 /// An exposure as the stream carries it.
 pub fn wire(exposure: &Exposure) -> StreamExposure<'_> {
+    let scope = &*exposure.scope;
     StreamExposure {
-        experiment: exposure.experiment.as_str().into(),
-        flag_set: exposure.flag_set.as_str().into(),
-        flag: exposure.flag.as_str().into(),
-        variant: exposure.variant.as_str().into(),
+        experiment: scope.experiment.as_str().into(),
+        flag_set: scope.flag_set.as_str().into(),
+        flag: scope.flag.as_str().into(),
+        variant: scope.variant.as_str().into(),
         targeting_key: exposure.targeting_key.as_str().into(),
-        flag_set_version: exposure.flag_set_version.as_str().into(),
-        surface: exposure.surface.as_str().into(),
+        flag_set_version: scope.flag_set_version.as_str().into(),
+        surface: scope.surface.as_str().into(),
         at: exposure.at_micros,
     }
 }

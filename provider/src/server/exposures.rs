@@ -53,9 +53,11 @@ impl Surface {
     }
 }
 
-/// One exposure, as recorded.
+/// What the exposures of one variant of a flag, served from one version of
+/// its flag set on one surface, have in common: recorded once and shared,
+/// so an exposure allocates only its targeting key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Exposure {
+pub struct ExposureScope {
     /// The experiment's key (the flag's `ensign.experiment`).
     pub experiment: String,
     /// The flag set's id.
@@ -64,12 +66,19 @@ pub struct Exposure {
     pub flag: String,
     /// The variant served.
     pub variant: String,
-    /// The user's targeting key.
-    pub targeting_key: String,
     /// The content version of the flag set served, in hex (its ETag).
     pub flag_set_version: String,
     /// Where it was answered.
     pub surface: Surface,
+}
+
+/// One exposure, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exposure {
+    /// The experiment, flag, variant, flag set version and surface.
+    pub scope: Arc<ExposureScope>,
+    /// The user's targeting key.
+    pub targeting_key: String,
     /// When, in microseconds since the Unix epoch.
     pub at_micros: i64,
 }
@@ -233,6 +242,49 @@ struct Sender {
     batch_ready: Arc<Notify>,
     /// The deduplication cache.
     seen: Dedupe,
+    /// The scopes exposures share.
+    scopes: Scopes,
+}
+
+/// The scopes recent exposures were recorded in, so that each is allocated
+/// once. A node serves few at a time (experiments × variants × surfaces,
+/// per flag set version); past [`Scopes::MOST`] the list starts again.
+#[derive(Debug, Default)]
+struct Scopes(Mutex<Vec<(u64, Arc<ExposureScope>)>>);
+
+impl Scopes {
+    const MOST: usize = 256;
+
+    fn get(&self, observed: &Observed<'_>) -> Arc<ExposureScope> {
+        let mut scopes = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let held = scopes.iter().find(|(version, scope)| {
+            *version == observed.flag_set_version
+                && scope.surface == observed.surface
+                && scope.variant == observed.variant
+                && scope.flag == observed.flag
+                && scope.experiment == observed.experiment
+                && scope.flag_set == observed.flag_set
+        });
+        if let Some((_, scope)) = held {
+            return Arc::clone(scope);
+        }
+        if scopes.len() >= Self::MOST {
+            scopes.clear();
+        }
+        let scope = Arc::new(ExposureScope {
+            experiment: observed.experiment.to_owned(),
+            flag_set: observed.flag_set.to_owned(),
+            flag: observed.flag.to_owned(),
+            variant: observed.variant.to_owned(),
+            flag_set_version: format!("{:016x}", observed.flag_set_version),
+            surface: observed.surface,
+        });
+        scopes.push((observed.flag_set_version, Arc::clone(&scope)));
+        scope
+    }
 }
 
 impl Exposures {
@@ -289,13 +341,8 @@ impl Exposures {
             return;
         }
         let exposure = Exposure {
-            experiment: observed.experiment.to_owned(),
-            flag_set: observed.flag_set.to_owned(),
-            flag: observed.flag.to_owned(),
-            variant: observed.variant.to_owned(),
+            scope: sender.scopes.get(&observed),
             targeting_key: observed.targeting_key.to_owned(),
-            flag_set_version: format!("{:016x}", observed.flag_set_version),
-            surface: observed.surface,
             at_micros: observed.at_micros.unwrap_or(now),
         };
         match sender.queue.try_send(exposure) {
@@ -342,6 +389,7 @@ impl Exposures {
                 batch: settings.batch.max(1) as u64,
                 batch_ready: Arc::clone(&batch_ready),
                 seen: Dedupe::new(settings.dedupe),
+                scopes: Scopes::default(),
             })
             .ok()?;
         Some(WriterQueue {
@@ -823,6 +871,30 @@ mod tests {
         assert_eq!(count(&exposures.counts().recorded), 3);
         assert_eq!(count(&exposures.counts().deduplicated), 1);
         assert_eq!(exposures.buffered(), 3);
+    }
+
+    #[test]
+    fn exposures_of_one_variant_share_their_scope() {
+        let exposures = Exposures::default();
+        let mut queue = exposures.attach(&settings(100)).unwrap();
+        exposures.record(observed("u1", "a"));
+        exposures.record(observed("u2", "a"));
+        exposures.record(observed("u3", "b"));
+        let recorded = queue.drain();
+        assert!(Arc::ptr_eq(&recorded[0].scope, &recorded[1].scope));
+        assert!(!Arc::ptr_eq(&recorded[0].scope, &recorded[2].scope));
+        assert_eq!(
+            *recorded[2].scope,
+            ExposureScope {
+                experiment: "checkout-test".into(),
+                flag_set: "production".into(),
+                flag: "checkout".into(),
+                variant: "b".into(),
+                flag_set_version: "00000000000000ff".into(),
+                surface: Surface::OfrepSingle,
+            }
+        );
+        assert_eq!(recorded[2].targeting_key, "u3");
     }
 
     #[test]

@@ -487,13 +487,13 @@ async fn in_process_evaluations_report_their_exposures() {
         .into_iter()
         .map(|e| {
             assert_eq!(
-                (e.experiment.as_str(), e.surface),
+                (e.scope.experiment.as_str(), e.scope.surface),
                 (
                     "checkout-test",
                     provider::server::exposures::Surface::InProcess
                 )
             );
-            (e.targeting_key, e.variant)
+            (e.targeting_key, e.scope.variant.clone())
         })
         .collect();
     assert_eq!(reported, served);

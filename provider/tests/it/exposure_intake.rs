@@ -88,11 +88,11 @@ async fn valid_exposures_are_recorded_and_bad_ones_listed() {
     assert_eq!(recorded.len(), 2);
     assert_eq!(
         (
-            recorded[0].experiment.as_str(),
-            recorded[0].flag_set.as_str(),
-            recorded[0].variant.as_str(),
+            recorded[0].scope.experiment.as_str(),
+            recorded[0].scope.flag_set.as_str(),
+            recorded[0].scope.variant.as_str(),
             recorded[0].targeting_key.as_str(),
-            recorded[0].surface,
+            recorded[0].scope.surface,
             recorded[0].at_micros
         ),
         (
@@ -176,7 +176,7 @@ async fn with_a_context_the_node_decides_what_is_an_exposure() {
     assert_eq!(
         (
             recorded[0].targeting_key.as_str(),
-            recorded[0].variant.as_str()
+            recorded[0].scope.variant.as_str()
         ),
         ("u1", split.as_str())
     );

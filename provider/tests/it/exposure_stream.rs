@@ -9,7 +9,7 @@ use std::time::Duration;
 use engine::exposure_stream::{StreamExposure, stream_key};
 use provider::server::exposure_stream::RedisStreamSink;
 use provider::server::exposures::{
-    Exposure, ExposureSettings, ExposureSink, Exposures, Observed, Surface,
+    Exposure, ExposureScope, ExposureSettings, ExposureSink, Exposures, Observed, Surface,
 };
 use redis::aio::MultiplexedConnection;
 
@@ -17,13 +17,15 @@ use test_support::{PrivateRedis, clean_prefix, redis_url, shared_redis, unique_n
 
 fn exposure(user: &str) -> Exposure {
     Exposure {
-        experiment: "checkout-test".into(),
-        flag_set: "production".into(),
-        flag: "checkout".into(),
-        variant: "a".into(),
+        scope: Arc::new(ExposureScope {
+            experiment: "checkout-test".into(),
+            flag_set: "production".into(),
+            flag: "checkout".into(),
+            variant: "a".into(),
+            flag_set_version: "00000000000000ff".into(),
+            surface: Surface::Grpc,
+        }),
         targeting_key: user.into(),
-        flag_set_version: "00000000000000ff".into(),
-        surface: Surface::Grpc,
         at_micros: 1_800_000_000_000_000,
     }
 }
