@@ -15,7 +15,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use engine::exposure_stream::{CLAIM_IDLE_MS, FORMAT, GROUP, StreamExposure, stream_key};
+use engine::exposure_stream::{CLAIM_IDLE_MS, FORMAT, GROUP, StreamBatch, stream_key};
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 use redis::{AsyncConnectionConfig, Client, RedisError};
@@ -315,7 +315,10 @@ fn batch(entry: &StreamId) -> Result<(String, Vec<ExposureRow>), String> {
         return Err(format!("the entry's format is {format}, not {FORMAT}"));
     }
     let text: String = entry.get("batch").ok_or("the entry has no batch")?;
-    let exposures: Vec<StreamExposure> = serde_json::from_str(&text)
+    let exposures: StreamBatch = serde_json::from_str(&text)
+        .map_err(|error| format!("the batch is not exposures: {error}"))?;
+    let exposures = exposures
+        .into_exposures()
         .map_err(|error| format!("the batch is not exposures: {error}"))?;
     let rows = exposures
         .into_iter()

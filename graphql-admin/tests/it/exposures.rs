@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use engine::exposure_stream::{GROUP, StreamExposure, stream_key};
+use engine::exposure_stream::{FORMAT, GROUP, StreamBatch, StreamExposure, stream_key};
 use graphql_admin::exposures::{ConsumerSettings, ExposureConsumer};
 use redis::aio::MultiplexedConnection;
 use store::Store;
@@ -34,7 +34,7 @@ async fn add(connection: &mut MultiplexedConnection, prefix: &str, id: &str, bat
         .arg("id")
         .arg(id)
         .arg("format")
-        .arg(1)
+        .arg(FORMAT)
         .arg("batch")
         .arg(batch)
         .query_async::<String>(connection)
@@ -43,7 +43,7 @@ async fn add(connection: &mut MultiplexedConnection, prefix: &str, id: &str, bat
 }
 
 fn batch(exposures: &[StreamExposure]) -> String {
-    serde_json::to_string(exposures).unwrap()
+    serde_json::to_string(&StreamBatch::of(exposures)).unwrap()
 }
 
 fn consumer(store: &Store, prefix: &str, name: &str) -> ExposureConsumer {

@@ -9,13 +9,17 @@
 //! and counted. A batch whose `XADD` answer was lost may be added twice:
 //! consumers write a batch id once.
 
-use engine::exposure_stream::{FORMAT, STREAM_BOUND, StreamExposure, stream_key};
+use std::sync::Arc;
+
+use engine::exposure_stream::{
+    FORMAT, STREAM_BOUND, StreamBatch, StreamScope, StreamUser, stream_key,
+};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client};
 use std::time::Duration;
 use tokio::sync::Mutex;
 
-use crate::server::exposures::{Exposure, ExposureSink, SinkError};
+use crate::server::exposures::{Exposure, ExposureScope, ExposureSink, SinkError};
 
 /// How long a Redis call may take.
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -74,8 +78,7 @@ impl RedisStreamSink {
 #[async_trait::async_trait]
 impl ExposureSink for RedisStreamSink {
     async fn write(&self, batch_id: &str, exposures: &[Exposure]) -> Result<(), SinkError> {
-        let batch: Vec<StreamExposure> = exposures.iter().map(wire).collect();
-        let batch = serde_json::to_string(&batch)
+        let batch = serde_json::to_string(&wire(exposures))
             .map_err(|error| SinkError(format!("encoding a batch: {error}")))?;
         let mut connection = self.connection().await?;
         let added = async {
@@ -113,17 +116,39 @@ impl ExposureSink for RedisStreamSink {
     }
 }
 
-/// An exposure as the stream carries it.
-pub fn wire(exposure: &Exposure) -> StreamExposure<'_> {
-    let scope = &*exposure.scope;
-    StreamExposure {
-        experiment: scope.experiment.as_str().into(),
-        flag_set: scope.flag_set.as_str().into(),
-        flag: scope.flag.as_str().into(),
-        variant: scope.variant.as_str().into(),
-        targeting_key: exposure.targeting_key.as_str().into(),
-        flag_set_version: scope.flag_set_version.as_str().into(),
-        surface: scope.surface.as_str().into(),
-        at: exposure.at_micros,
+/// Exposures as the stream carries them: each scope once (exposures that
+/// share a scope share its `Arc`, so it is found by address).
+pub fn wire(exposures: &[Exposure]) -> StreamBatch<'_> {
+    let mut found: Vec<(&Arc<ExposureScope>, u32)> = Vec::new();
+    let mut batch = StreamBatch {
+        scopes: Vec::new(),
+        exposures: Vec::with_capacity(exposures.len()),
+    };
+    for exposure in exposures {
+        let held = found
+            .iter()
+            .find(|(scope, _)| Arc::ptr_eq(scope, &exposure.scope));
+        let index = match held {
+            Some(&(_, index)) => index,
+            None => {
+                let scope = &*exposure.scope;
+                let index = batch.scope_index(StreamScope {
+                    experiment: scope.experiment.as_str().into(),
+                    flag_set: scope.flag_set.as_str().into(),
+                    flag: scope.flag.as_str().into(),
+                    variant: scope.variant.as_str().into(),
+                    flag_set_version: scope.flag_set_version.as_str().into(),
+                    surface: scope.surface.as_str().into(),
+                });
+                found.push((&exposure.scope, index));
+                index
+            }
+        };
+        batch.exposures.push(StreamUser(
+            index,
+            exposure.targeting_key.as_str().into(),
+            exposure.at_micros,
+        ));
     }
+    batch
 }

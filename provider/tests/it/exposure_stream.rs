@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use engine::exposure_stream::{StreamExposure, stream_key};
+use engine::exposure_stream::{FORMAT, StreamBatch, StreamExposure, stream_key};
 use provider::server::exposure_stream::RedisStreamSink;
 use provider::server::exposures::{
     Exposure, ExposureScope, ExposureSettings, ExposureSink, Exposures, Observed, Surface,
@@ -48,9 +48,10 @@ async fn entries(
         .map(|entry| {
             let id: String = entry.get("id").unwrap();
             let format: u32 = entry.get("format").unwrap();
-            assert_eq!(format, 1);
+            assert_eq!(format, FORMAT);
             let batch: String = entry.get("batch").unwrap();
-            let exposures: Vec<StreamExposure> = serde_json::from_str(&batch).unwrap();
+            let batch: StreamBatch = serde_json::from_str(&batch).unwrap();
+            let exposures = batch.into_exposures().unwrap();
             (
                 id,
                 exposures
