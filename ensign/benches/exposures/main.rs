@@ -15,7 +15,10 @@
 //!
 //! On each path: the peak (closed loop) on the untracked flag, then on the
 //! tracked one, each as answers per second per core of the node under
-//! test: their ratio is the throughput bar. On the stream path the peaks
+//! test: their ratio is the throughput bar. A peak during which other
+//! work took more than 0.15 cores (processes outside the run, or the
+//! hypervisor's steal) is measured again, up to three times. On the
+//! stream path the peaks
 //! run before any consumer starts, so that PostgreSQL, which shares this
 //! machine's cores with the node and the generator, takes no CPU while the
 //! node does all its share (recording, batching, adding to the stream); a
@@ -71,6 +74,14 @@ const LOADGEN_CORE: usize = 1;
 const WARMUP: Duration = Duration::from_secs(2);
 /// How long the writer may take to drain after the open loop.
 const DRAIN: Duration = Duration::from_secs(60);
+
+/// CPU (in cores) that processes outside the run, or the hypervisor's
+/// steal, may take during a peak before it is measured again.
+const DISTURBED: f64 = 0.15;
+
+/// How many times a disturbed peak is measured.
+const ATTEMPTS: usize = 3;
+
 /// The experiment's key.
 const EXPERIMENT: &str = "bench-exposures";
 /// The targeting key's counter digits stand here in the request template.
@@ -582,10 +593,23 @@ async fn peak(
     counter: &Arc<AtomicU64>,
 ) -> anyhow::Result<(Outcome, Usage)> {
     let workers = fresh_workers(settings, ofrep, flag, counter)?;
-    let (workers, _) = load::closed(workers, WARMUP).await;
-    let before = Stamp::now(nodes)?;
-    let (_, outcome) = load::closed(workers, settings.duration).await;
-    Ok((outcome, before.until(&Stamp::now(nodes)?)))
+    let (mut workers, _) = load::closed(workers, WARMUP).await;
+    let mut attempt = 1;
+    loop {
+        let before = Stamp::now(nodes)?;
+        let (returned, outcome) = load::closed(workers, settings.duration).await;
+        let usage = before.until(&Stamp::now(nodes)?);
+        if usage.other <= DISTURBED || attempt == ATTEMPTS {
+            return Ok((outcome, usage));
+        }
+        println!(
+            "  ({flag} peak disturbed: {:.2} cores went to other processes or the \
+             hypervisor; measuring again)",
+            usage.other
+        );
+        workers = returned;
+        attempt += 1;
+    }
 }
 
 /// HTTP/1.1 workers evaluating `flag` over OFREP, each request for a
