@@ -618,8 +618,10 @@ impl Dedupe {
     fn insert(&self, key: u64, epoch: u32) -> bool {
         let (bucket, tag) = self.place(key);
         // Ties in age (slots inserted in the same epoch) are broken from a
-        // place that depends on the key, so no one slot takes every new key.
-        let first = (key >> 48) as usize;
+        // place that depends on the key, so no one slot takes every new key:
+        // bits the tag (the low 40) does not use, and below those that pick
+        // the bucket (the top ones), so keys of one bucket differ in them.
+        let first = (key >> 40) as usize;
         let mut victim = None;
         for step in 0..WAYS {
             let slot = &bucket.0[(first + step) % WAYS];
