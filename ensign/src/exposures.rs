@@ -5,9 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use graphql_admin::exposures::ConsumerObserver;
-use provider::server::exposures::{Exposure, ExposureSink, Exposures, SinkError};
-use store::{BatchWrite, ExposureRow, Store};
-use time::OffsetDateTime;
+use provider::server::exposures::{Exposure, ExposureSink, Exposures, SinkError, scopes_of};
+use store::{BatchWrite, ExposureBatch, ExposureRow, ExposureScope, Store};
 
 /// Writes exposure batches to a store, and records their commit delays in
 /// the node's metrics.
@@ -27,10 +26,9 @@ impl StoreSink {
 #[async_trait::async_trait]
 impl ExposureSink for StoreSink {
     async fn write(&self, batch_id: &str, exposures: &[Exposure]) -> Result<(), SinkError> {
-        let rows: Vec<ExposureRow> = exposures.iter().map(row).collect();
         let written = self
             .store
-            .write_exposures(batch_id, &rows)
+            .write_exposure_batch(batch_id, &batch(exposures))
             .await
             .map_err(|error| SinkError(error.to_string()))?;
         if let BatchWrite::Written { .. } = written {
@@ -70,19 +68,23 @@ impl ConsumerObserver for StreamMetrics {
     }
 }
 
-/// An exposure as the store keeps it.
-pub fn row(exposure: &Exposure) -> ExposureRow {
-    let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(exposure.at_micros) * 1_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    let scope = &*exposure.scope;
-    ExposureRow {
-        flag_set: scope.flag_set.clone(),
-        experiment: scope.experiment.clone(),
-        flag: scope.flag.clone(),
-        variant: scope.variant.clone(),
-        targeting_key: exposure.targeting_key.clone(),
-        flag_set_version: scope.flag_set_version.clone(),
-        surface: scope.surface.as_str().to_owned(),
-        exposed_at: at,
+/// Exposures as the store takes a batch: each scope once, and each
+/// exposure's key borrowed, not copied.
+fn batch(exposures: &[Exposure]) -> ExposureBatch<'_> {
+    let (scopes, indexes) = scopes_of(exposures);
+    let mut batch = ExposureBatch::with_capacity(exposures.len());
+    for scope in scopes {
+        batch.add_scope(ExposureScope {
+            flag_set: &scope.flag_set,
+            experiment: &scope.experiment,
+            flag: &scope.flag,
+            variant: &scope.variant,
+            flag_set_version: &scope.flag_set_version,
+            surface: scope.surface.as_str(),
+        });
     }
+    for (exposure, scope) in exposures.iter().zip(indexes) {
+        batch.push(scope, &exposure.targeting_key, exposure.at_micros);
+    }
+    batch
 }

@@ -9,11 +9,13 @@
 //! variants keeps a row for each.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::Arc;
 
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, Set, Statement, TransactionTrait, Value,
+    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    RuntimeErr, Set, TransactionTrait, sqlx,
 };
 use time::OffsetDateTime;
 
@@ -49,6 +51,137 @@ pub struct ExposureRow {
     pub exposed_at: OffsetDateTime,
 }
 
+/// What exposures of a batch share, named once: the arm (flag set,
+/// experiment, flag and variant), the version served and the surface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ExposureScope<'a> {
+    /// The flag set's key.
+    pub flag_set: &'a str,
+    /// The experiment's key.
+    pub experiment: &'a str,
+    /// The flag's key.
+    pub flag: &'a str,
+    /// The variant served.
+    pub variant: &'a str,
+    /// The content version of the flag set served; empty when unknown.
+    pub flag_set_version: &'a str,
+    /// Where the evaluation was answered (as [`ExposureRow::surface`]).
+    pub surface: &'a str,
+}
+
+/// A batch of exposures as a node's writer holds them: each scope once,
+/// and each exposure as its scope's index, its targeting key and its time,
+/// all borrowed, so that writing a batch copies each key only into the
+/// statement.
+#[derive(Debug, Clone, Default)]
+pub struct ExposureBatch<'a> {
+    scopes: Vec<ExposureScope<'a>>,
+    exposures: Vec<ScopedExposure<'a>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ScopedExposure<'a> {
+    scope: usize,
+    targeting_key: &'a str,
+    exposed_at_us: i64,
+}
+
+impl<'a> ExposureBatch<'a> {
+    /// An empty batch with room for `exposures`.
+    pub fn with_capacity(exposures: usize) -> ExposureBatch<'a> {
+        ExposureBatch {
+            scopes: Vec::new(),
+            exposures: Vec::with_capacity(exposures),
+        }
+    }
+
+    /// The batch of `rows`, each scope named once.
+    pub fn of_rows(rows: &'a [ExposureRow]) -> ExposureBatch<'a> {
+        let mut batch = ExposureBatch::with_capacity(rows.len());
+        let mut scopes: HashMap<ExposureScope<'a>, usize> = HashMap::new();
+        for row in rows {
+            let scope = ExposureScope {
+                flag_set: &row.flag_set,
+                experiment: &row.experiment,
+                flag: &row.flag,
+                variant: &row.variant,
+                flag_set_version: &row.flag_set_version,
+                surface: &row.surface,
+            };
+            let index = *scopes
+                .entry(scope)
+                .or_insert_with(|| batch.add_scope(scope));
+            batch.push(index, &row.targeting_key, micros(row.exposed_at));
+        }
+        batch
+    }
+
+    /// Adds a scope; answers the index its exposures name.
+    pub fn add_scope(&mut self, scope: ExposureScope<'a>) -> usize {
+        self.scopes.push(scope);
+        self.scopes.len() - 1
+    }
+
+    /// Adds an exposure of scope `scope` (an index [`add_scope`] answered;
+    /// another refuses the batch when it is written), at `exposed_at_us`
+    /// microseconds since the Unix epoch.
+    ///
+    /// [`add_scope`]: ExposureBatch::add_scope
+    pub fn push(&mut self, scope: usize, targeting_key: &'a str, exposed_at_us: i64) {
+        self.exposures.push(ScopedExposure {
+            scope,
+            targeting_key,
+            exposed_at_us,
+        });
+    }
+
+    /// How many exposures it holds.
+    pub fn len(&self) -> usize {
+        self.exposures.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.exposures.is_empty()
+    }
+
+    /// The exposures to write: one per (flag set, experiment, targeting
+    /// key, variant), the earliest, in the order the keys first appear. One
+    /// statement may not touch a row twice (PostgreSQL refuses it).
+    fn earliest_each(&self) -> Vec<ScopedExposure<'a>> {
+        // Scopes that differ only in version or surface are one arm.
+        let mut arms: HashMap<(&str, &str, &str), usize> = HashMap::new();
+        let arm_of: Vec<usize> = self
+            .scopes
+            .iter()
+            .map(|s| {
+                let next = arms.len();
+                *arms
+                    .entry((s.flag_set, s.experiment, s.variant))
+                    .or_insert(next)
+            })
+            .collect();
+        let mut at: HashMap<(usize, &str), usize, FoldHash> =
+            HashMap::with_capacity_and_hasher(self.exposures.len(), FoldHash::default());
+        let mut kept: Vec<ScopedExposure<'a>> = Vec::with_capacity(self.exposures.len());
+        for exposure in &self.exposures {
+            match at.entry((arm_of[exposure.scope], exposure.targeting_key)) {
+                Entry::Occupied(i) => {
+                    let held = &mut kept[*i.get()];
+                    if exposure.exposed_at_us < held.exposed_at_us {
+                        *held = *exposure;
+                    }
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(kept.len());
+                    kept.push(*exposure);
+                }
+            }
+        }
+        kept
+    }
+}
+
 /// What writing a batch did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BatchWrite {
@@ -72,35 +205,26 @@ impl Store {
         batch_id: &str,
         rows: &[ExposureRow],
     ) -> Result<BatchWrite, StoreError> {
-        check_batch(batch_id, rows)?;
-        let txn = self.db.begin().await?;
-        let now = OffsetDateTime::now_utc();
-        let claimed = exposure_batch::Entity::insert(exposure_batch::ActiveModel {
-            batch_id: Set(batch_id.to_owned()),
-            rows: Set(i32::try_from(rows.len()).unwrap_or(i32::MAX)),
-            written_at: Set(now),
-            ..Default::default()
-        })
-        .on_conflict(
-            OnConflict::column(exposure_batch::Column::BatchId)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&txn)
-        .await?;
-        if claimed == 0 {
-            return Ok(BatchWrite::AlreadyWritten);
-        }
-        // One statement may not touch a row twice (PostgreSQL refuses it),
-        // so a batch's own repeats are settled first: the earliest stays.
-        let rows = earliest_each(rows);
-        let written = if txn.get_database_backend() == DbBackend::Postgres {
-            insert_unnested(&txn, batch_id, &rows).await?
+        self.write_exposure_batch(batch_id, &ExposureBatch::of_rows(rows))
+            .await
+    }
+
+    /// [`Store::write_exposures`] for a batch whose scopes are named once.
+    pub async fn write_exposure_batch(
+        &self,
+        batch_id: &str,
+        batch: &ExposureBatch<'_>,
+    ) -> Result<BatchWrite, StoreError> {
+        check_batch(batch_id, batch)?;
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            write_postgres(self.db.get_postgres_connection_pool(), batch_id, batch)
+                .await
+                .map_err(|error| {
+                    StoreError::Database(DbErr::Exec(RuntimeErr::SqlxError(Arc::new(error))))
+                })
         } else {
-            insert_chunked(&txn, batch_id, &rows).await?
-        };
-        txn.commit().await?;
-        Ok(BatchWrite::Written { rows: written })
+            write_chunked(&self.db, batch_id, batch).await
+        }
     }
 
     /// The exposures of experiment `experiment` of flag set `flag_set`, by
@@ -134,67 +258,121 @@ impl Store {
     }
 }
 
-/// PostgreSQL: the rows as one array per column in a single statement,
-/// which costs a fraction of binding nine parameters per row. A row
-/// already stored keeps the earlier exposure, with the surface, version
-/// and batch that go with it; answers the rows that were new or earlier.
-async fn insert_unnested(
-    txn: &DatabaseTransaction,
+/// The hasher of a batch's own repeats: keys come from one node's batch,
+/// and the map lives only while the batch is written.
+type FoldHash = foldhash::fast::RandomState;
+
+const CLAIM_BATCH: &str = "INSERT INTO exposure_batches (batch_id, rows, written_at) \
+     VALUES ($1, $2, $3) ON CONFLICT (batch_id) DO NOTHING";
+
+/// Each scope's columns as arrays, each exposure as its scope's number
+/// (from 1), key and time: one statement, in which a stored row keeps the
+/// earlier exposure with the surface, version and batch that go with it.
+const INSERT_UNNESTED: &str = "INSERT INTO exposures (flag_set, experiment, flag_key, variant, \
+     targeting_key, flag_set_version, surface, exposed_at_us, batch_id) \
+     SELECT s.flag_set, s.experiment, s.flag_key, s.variant, e.targeting_key, \
+     s.flag_set_version, s.surface, e.exposed_at_us, $10 \
+     FROM UNNEST($7::int4[], $8::text[], $9::int8[]) AS e(scope, targeting_key, exposed_at_us) \
+     JOIN UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) \
+     WITH ORDINALITY AS s(flag_set, experiment, flag_key, variant, flag_set_version, surface, n) \
+     ON s.n = e.scope \
+     ON CONFLICT (flag_set, experiment, targeting_key, variant) DO UPDATE SET \
+     exposed_at_us = excluded.exposed_at_us, surface = excluded.surface, \
+     flag_set_version = excluded.flag_set_version, batch_id = excluded.batch_id \
+     WHERE excluded.exposed_at_us < exposures.exposed_at_us";
+
+/// PostgreSQL: the batch's id claimed and its rows written in one
+/// transaction, through the driver itself. SeaORM would copy every bound
+/// value (once into a boxed value per array element, once more as it binds
+/// the statement), which costs the writing node more than the rest of the
+/// write; here each key is copied once, into the statement.
+async fn write_postgres<'a>(
+    pool: &sqlx::PgPool,
     batch_id: &str,
-    rows: &[&ExposureRow],
-) -> Result<u64, StoreError> {
-    let column = |field: fn(&ExposureRow) -> &String| -> Value {
-        rows.iter()
-            .map(|row| field(row).clone())
-            .collect::<Vec<String>>()
-            .into()
+    batch: &ExposureBatch<'a>,
+) -> Result<BatchWrite, sqlx::Error> {
+    let mut txn = pool.begin().await?;
+    let claimed = sqlx::query(CLAIM_BATCH)
+        .bind(batch_id)
+        .bind(i32::try_from(batch.len()).unwrap_or(i32::MAX))
+        .bind(OffsetDateTime::now_utc())
+        .execute(&mut *txn)
+        .await?
+        .rows_affected();
+    if claimed == 0 {
+        return Ok(BatchWrite::AlreadyWritten);
+    }
+    let kept = batch.earliest_each();
+    let scope_column = |field: fn(&ExposureScope<'a>) -> &'a str| -> Vec<&'a str> {
+        batch.scopes.iter().map(field).collect()
     };
-    let exposed_at: Vec<i64> = rows.iter().map(|row| micros(row.exposed_at)).collect();
-    let statement = Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "INSERT INTO exposures (flag_set, experiment, flag_key, variant, targeting_key, \
-         flag_set_version, surface, exposed_at_us, batch_id) \
-         SELECT r.*, $9 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], \
-         $5::text[], $6::text[], $7::text[], $8::bigint[]) AS r \
-         ON CONFLICT (flag_set, experiment, targeting_key, variant) DO UPDATE SET \
-         exposed_at_us = excluded.exposed_at_us, surface = excluded.surface, \
-         flag_set_version = excluded.flag_set_version, batch_id = excluded.batch_id \
-         WHERE excluded.exposed_at_us < exposures.exposed_at_us",
-        [
-            column(|r| &r.flag_set),
-            column(|r| &r.experiment),
-            column(|r| &r.flag),
-            column(|r| &r.variant),
-            column(|r| &r.targeting_key),
-            column(|r| &r.flag_set_version),
-            column(|r| &r.surface),
-            exposed_at.into(),
-            batch_id.into(),
-        ],
-    );
-    Ok(txn.execute_raw(statement).await?.rows_affected())
+    // Scope numbers fit: a batch refused past `i32::MAX` scopes cannot be
+    // held in memory anyway.
+    let numbers: Vec<i32> = kept
+        .iter()
+        .map(|e| i32::try_from(e.scope + 1).unwrap_or(i32::MAX))
+        .collect();
+    let keys: Vec<&str> = kept.iter().map(|e| e.targeting_key).collect();
+    let times: Vec<i64> = kept.iter().map(|e| e.exposed_at_us).collect();
+    let written = sqlx::query(INSERT_UNNESTED)
+        .bind(scope_column(|s| s.flag_set))
+        .bind(scope_column(|s| s.experiment))
+        .bind(scope_column(|s| s.flag))
+        .bind(scope_column(|s| s.variant))
+        .bind(scope_column(|s| s.flag_set_version))
+        .bind(scope_column(|s| s.surface))
+        .bind(numbers)
+        .bind(keys)
+        .bind(times)
+        .bind(batch_id)
+        .execute(&mut *txn)
+        .await?
+        .rows_affected();
+    txn.commit().await?;
+    Ok(BatchWrite::Written { rows: written })
 }
 
-/// SQLite: multi-row `INSERT`s of [`ROWS_PER_STATEMENT`] rows, with the
-/// same rule for a row already stored as [`insert_unnested`].
-async fn insert_chunked(
-    txn: &DatabaseTransaction,
+/// SQLite: multi-row `INSERT`s of [`ROWS_PER_STATEMENT`] rows through
+/// SeaORM, in one transaction with the batch's id, with the same rule for
+/// a row already stored as on PostgreSQL.
+async fn write_chunked(
+    db: &DatabaseConnection,
     batch_id: &str,
-    rows: &[&ExposureRow],
-) -> Result<u64, StoreError> {
+    batch: &ExposureBatch<'_>,
+) -> Result<BatchWrite, StoreError> {
+    let txn = db.begin().await?;
+    let claimed = exposure_batch::Entity::insert(exposure_batch::ActiveModel {
+        batch_id: Set(batch_id.to_owned()),
+        rows: Set(i32::try_from(batch.len()).unwrap_or(i32::MAX)),
+        written_at: Set(OffsetDateTime::now_utc()),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::column(exposure_batch::Column::BatchId)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    if claimed == 0 {
+        return Ok(BatchWrite::AlreadyWritten);
+    }
     let mut written = 0;
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let models = chunk.iter().map(|row| exposure::ActiveModel {
-            flag_set: Set(row.flag_set.clone()),
-            experiment: Set(row.experiment.clone()),
-            flag_key: Set(row.flag.clone()),
-            variant: Set(row.variant.clone()),
-            targeting_key: Set(row.targeting_key.clone()),
-            flag_set_version: Set(row.flag_set_version.clone()),
-            surface: Set(row.surface.clone()),
-            exposed_at_us: Set(micros(row.exposed_at)),
-            batch_id: Set(batch_id.to_owned()),
-            ..Default::default()
+    for chunk in batch.earliest_each().chunks(ROWS_PER_STATEMENT) {
+        let models = chunk.iter().map(|e| {
+            let scope = &batch.scopes[e.scope];
+            exposure::ActiveModel {
+                flag_set: Set(scope.flag_set.to_owned()),
+                experiment: Set(scope.experiment.to_owned()),
+                flag_key: Set(scope.flag.to_owned()),
+                variant: Set(scope.variant.to_owned()),
+                targeting_key: Set(e.targeting_key.to_owned()),
+                flag_set_version: Set(scope.flag_set_version.to_owned()),
+                surface: Set(scope.surface.to_owned()),
+                exposed_at_us: Set(e.exposed_at_us),
+                batch_id: Set(batch_id.to_owned()),
+                ..Default::default()
+            }
         });
         let on_conflict = OnConflict::columns([
             exposure::Column::FlagSet,
@@ -214,34 +392,11 @@ async fn insert_chunked(
         .to_owned();
         written += exposure::Entity::insert_many(models)
             .on_conflict(on_conflict)
-            .exec_without_returning(txn)
+            .exec_without_returning(&txn)
             .await?;
     }
-    Ok(written)
-}
-
-/// `rows` with one row per (flag set, experiment, targeting key,
-/// variant): the earliest, in the order the keys first appear.
-fn earliest_each(rows: &[ExposureRow]) -> Vec<&ExposureRow> {
-    let mut at: HashMap<(&str, &str, &str, &str), usize> = HashMap::new();
-    let mut kept: Vec<&ExposureRow> = Vec::with_capacity(rows.len());
-    for row in rows {
-        let key = (
-            row.flag_set.as_str(),
-            row.experiment.as_str(),
-            row.targeting_key.as_str(),
-            row.variant.as_str(),
-        );
-        match at.get(&key) {
-            Some(&i) if kept[i].exposed_at <= row.exposed_at => {}
-            Some(&i) => kept[i] = row,
-            None => {
-                at.insert(key, kept.len());
-                kept.push(row);
-            }
-        }
-    }
-    kept
+    txn.commit().await?;
+    Ok(BatchWrite::Written { rows: written })
 }
 
 /// Microseconds since the Unix epoch (saturating far outside ±292 000
@@ -259,8 +414,9 @@ fn from_micros(micros: i64) -> OffsetDateTime {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// Refuses a batch with an empty or oversized field, naming the row.
-fn check_batch(batch_id: &str, rows: &[ExposureRow]) -> Result<(), StoreError> {
+/// Refuses a batch with an empty or oversized field, or an exposure of a
+/// scope it lacks, naming the exposure.
+fn check_batch(batch_id: &str, batch: &ExposureBatch<'_>) -> Result<(), StoreError> {
     let invalid = |reason: String| StoreError::InvalidInput {
         what: "exposures",
         reason,
@@ -271,24 +427,39 @@ fn check_batch(batch_id: &str, rows: &[ExposureRow]) -> Result<(), StoreError> {
             batch_id.len()
         )));
     }
-    for (i, row) in rows.iter().enumerate() {
-        for (what, value, may_be_empty) in [
-            ("flag set", &row.flag_set, false),
-            ("experiment", &row.experiment, false),
-            ("flag", &row.flag, false),
-            ("variant", &row.variant, false),
-            ("targeting key", &row.targeting_key, false),
-            ("flag set version", &row.flag_set_version, true),
-            ("surface", &row.surface, false),
-        ] {
-            if (value.is_empty() && !may_be_empty) || value.len() > MAX_EXPOSURE_FIELD_BYTES {
-                return Err(invalid(format!(
-                    "exposure {i}: its {what} has {} bytes; it takes {} to {MAX_EXPOSURE_FIELD_BYTES}",
-                    value.len(),
-                    usize::from(!may_be_empty)
-                )));
-            }
+    let check = |i: usize, what: &str, value: &str, may_be_empty: bool| {
+        if (value.is_empty() && !may_be_empty) || value.len() > MAX_EXPOSURE_FIELD_BYTES {
+            return Err(invalid(format!(
+                "exposure {i}: its {what} has {} bytes; it takes {} to {MAX_EXPOSURE_FIELD_BYTES}",
+                value.len(),
+                usize::from(!may_be_empty)
+            )));
         }
+        Ok(())
+    };
+    // A scope's fields are checked at its first exposure, which names it.
+    let mut checked = vec![false; batch.scopes.len()];
+    for (i, exposure) in batch.exposures.iter().enumerate() {
+        let Some(scope) = batch.scopes.get(exposure.scope) else {
+            return Err(invalid(format!(
+                "exposure {i} names scope {}, which the batch lacks",
+                exposure.scope
+            )));
+        };
+        if !checked[exposure.scope] {
+            for (what, value, may_be_empty) in [
+                ("flag set", scope.flag_set, false),
+                ("experiment", scope.experiment, false),
+                ("flag", scope.flag, false),
+                ("variant", scope.variant, false),
+                ("flag set version", scope.flag_set_version, true),
+                ("surface", scope.surface, false),
+            ] {
+                check(i, what, value, may_be_empty)?;
+            }
+            checked[exposure.scope] = true;
+        }
+        check(i, "targeting key", exposure.targeting_key, false)?;
     }
     Ok(())
 }

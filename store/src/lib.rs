@@ -48,7 +48,9 @@ pub use experiments::{
     DEFAULT_WINDOW_SECONDS, ExperimentInput, ExperimentRecord, ExperimentStatus, MAX_METRICS,
     MAX_WINDOW_SECONDS, Metric, MetricKind,
 };
-pub use exposures::{BatchWrite, ExposureRow, MAX_EXPOSURE_FIELD_BYTES};
+pub use exposures::{
+    BatchWrite, ExposureBatch, ExposureRow, ExposureScope, MAX_EXPOSURE_FIELD_BYTES,
+};
 pub use flag_sets::NewFlagSet;
 pub use flags::{FlagChange, FlagInput};
 pub use import::ImportSummary;

@@ -9,8 +9,6 @@
 //! and counted. A batch whose `XADD` answer was lost may be added twice:
 //! consumers write a batch id once.
 
-use std::sync::Arc;
-
 use engine::exposure_stream::{
     FORMAT, STREAM_BOUND, StreamBatch, StreamScope, StreamUser, stream_key,
 };
@@ -19,7 +17,7 @@ use redis::{AsyncConnectionConfig, Client};
 use std::time::Duration;
 use tokio::sync::Mutex;
 
-use crate::server::exposures::{Exposure, ExposureScope, ExposureSink, SinkError};
+use crate::server::exposures::{Exposure, ExposureSink, SinkError, scopes_of};
 
 /// How long a Redis call may take.
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -116,39 +114,31 @@ impl ExposureSink for RedisStreamSink {
     }
 }
 
-/// Exposures as the stream carries them: each scope once (exposures that
-/// share a scope share its `Arc`, so it is found by address).
+/// Exposures as the stream carries them: each scope once.
 pub fn wire(exposures: &[Exposure]) -> StreamBatch<'_> {
-    let mut found: Vec<(&Arc<ExposureScope>, u32)> = Vec::new();
-    let mut batch = StreamBatch {
-        scopes: Vec::new(),
-        exposures: Vec::with_capacity(exposures.len()),
-    };
-    for exposure in exposures {
-        let held = found
+    let (scopes, indexes) = scopes_of(exposures);
+    StreamBatch {
+        scopes: scopes
+            .into_iter()
+            .map(|scope| StreamScope {
+                experiment: scope.experiment.as_str().into(),
+                flag_set: scope.flag_set.as_str().into(),
+                flag: scope.flag.as_str().into(),
+                variant: scope.variant.as_str().into(),
+                flag_set_version: scope.flag_set_version.as_str().into(),
+                surface: scope.surface.as_str().into(),
+            })
+            .collect(),
+        exposures: exposures
             .iter()
-            .find(|(scope, _)| Arc::ptr_eq(scope, &exposure.scope));
-        let index = match held {
-            Some(&(_, index)) => index,
-            None => {
-                let scope = &*exposure.scope;
-                let index = batch.scope_index(StreamScope {
-                    experiment: scope.experiment.as_str().into(),
-                    flag_set: scope.flag_set.as_str().into(),
-                    flag: scope.flag.as_str().into(),
-                    variant: scope.variant.as_str().into(),
-                    flag_set_version: scope.flag_set_version.as_str().into(),
-                    surface: scope.surface.as_str().into(),
-                });
-                found.push((&exposure.scope, index));
-                index
-            }
-        };
-        batch.exposures.push(StreamUser(
-            index,
-            exposure.targeting_key.as_str().into(),
-            exposure.at_micros,
-        ));
+            .zip(indexes)
+            .map(|(exposure, index)| {
+                StreamUser(
+                    u32::try_from(index).unwrap_or(u32::MAX),
+                    exposure.targeting_key.as_str().into(),
+                    exposure.at_micros,
+                )
+            })
+            .collect(),
     }
-    batch
 }

@@ -83,6 +83,26 @@ pub struct Exposure {
     pub at_micros: i64,
 }
 
+/// The distinct scopes of `exposures`, in the order they first appear, and
+/// for each exposure the index of its scope among them. Exposures that
+/// share a scope share its `Arc`, so a scope is found by address.
+pub fn scopes_of(exposures: &[Exposure]) -> (Vec<&ExposureScope>, Vec<usize>) {
+    let mut found: Vec<&Arc<ExposureScope>> = Vec::new();
+    let indexes = exposures
+        .iter()
+        .map(|exposure| {
+            found
+                .iter()
+                .position(|scope| Arc::ptr_eq(scope, &exposure.scope))
+                .unwrap_or_else(|| {
+                    found.push(&exposure.scope);
+                    found.len() - 1
+                })
+        })
+        .collect();
+    (found.into_iter().map(|scope| &**scope).collect(), indexes)
+}
+
 /// An exposure as an evaluation sees it, before it is recorded (nothing is
 /// allocated for one the cache already holds).
 #[derive(Debug, Clone, Copy)]

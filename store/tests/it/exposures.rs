@@ -1,7 +1,7 @@
 //! Exposure batches: written whole or not at all, once per batch id, one
 //! row per user and variant keeping the earliest exposure.
 
-use store::{BatchWrite, ExposureRow};
+use store::{BatchWrite, ExposureBatch, ExposureRow, ExposureScope};
 use time::{Duration, OffsetDateTime};
 
 use test_support::TestDb;
@@ -101,6 +101,72 @@ async fn a_batch_that_repeats_a_user_keeps_the_earliest() {
             stored(&db.store).await,
             ["u2 a 1 ofrep_single", "u1 a 5 ofrep_single"]
         );
+        db.drop_all().await;
+    }
+}
+
+#[tokio::test]
+async fn a_user_served_one_variant_from_two_versions_or_surfaces_keeps_the_earliest() {
+    for db in TestDb::both("a_user_served_one_variant_from_two_versions_or_surfaces").await {
+        let mut later = row("u1", "a", 5);
+        later.surface = "in_process".into();
+        let mut earlier = row("u1", "a", 2);
+        earlier.flag_set_version = "0100".into();
+        let mut latest = row("u1", "a", 9);
+        latest.surface = "grpc".into();
+        // Three scopes in one batch, one arm: one row, the earliest, with
+        // the version and surface that served it.
+        assert_eq!(
+            db.store
+                .write_exposures("scopes", &[later, earlier, latest, row("u2", "a", 7)])
+                .await
+                .unwrap(),
+            BatchWrite::Written { rows: 2 },
+            "{}",
+            db.backend
+        );
+        assert_eq!(
+            stored(&db.store).await,
+            ["u1 a 2 ofrep_single", "u2 a 7 ofrep_single"]
+        );
+        let versions: Vec<String> = db
+            .store
+            .exposures("production", "checkout-test")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.flag_set_version)
+            .collect();
+        assert_eq!(versions, ["0100", "00ff"]);
+        db.drop_all().await;
+    }
+}
+
+#[tokio::test]
+async fn an_exposure_of_a_scope_the_batch_lacks_is_refused() {
+    for db in TestDb::both("an_exposure_of_a_scope_the_batch_lacks_is_refused").await {
+        let mut batch = ExposureBatch::with_capacity(2);
+        let scope = batch.add_scope(ExposureScope {
+            flag_set: "production",
+            experiment: "checkout-test",
+            flag: "checkout",
+            variant: "a",
+            flag_set_version: "00ff",
+            surface: "grpc",
+        });
+        batch.push(scope, "u1", 1_800_000_000_000_000);
+        batch.push(scope + 1, "u2", 1_800_000_000_000_000);
+        let error = db
+            .store
+            .write_exposure_batch("lacking", &batch)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "INVALID_INPUT", "{error}");
+        assert!(
+            error.to_string().contains("exposure 1 names scope 1"),
+            "{error}"
+        );
+        assert!(stored(&db.store).await.is_empty());
         db.drop_all().await;
     }
 }
