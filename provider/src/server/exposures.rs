@@ -19,6 +19,8 @@
 //! recorded again (the store keeps the earliest).
 
 use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+
+use foldhash::quality::RandomState as QualityHash;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -589,7 +591,10 @@ const WAYS: usize = 8;
 /// or make it forget a key early; neither changes what the store keeps.
 #[derive(Debug)]
 struct Dedupe {
-    hasher: RandomState,
+    /// Seeded per process: a key that collides with another user's tag
+    /// cannot be built ahead. (Not SipHash: it costs an evaluation several
+    /// times as much, over the four strings of a key.)
+    hasher: QualityHash,
     buckets: Box<[Bucket]>,
 }
 
@@ -610,7 +615,7 @@ impl Dedupe {
     fn new(keys: usize) -> Dedupe {
         let buckets = keys.div_ceil(WAYS).max(1);
         Dedupe {
-            hasher: RandomState::new(),
+            hasher: QualityHash::default(),
             buckets: (0..buckets).map(|_| Bucket::default()).collect(),
         }
     }
