@@ -13,19 +13,28 @@
 //! - **stream**: an evaluation node fed by Redis, whose exposures travel
 //!   through a Redis stream to the admin node's consumer, which writes them.
 //!
-//! On each path: the peak (closed loop) on the untracked flag, then on the
+//! On each path: the peak (closed loop) on the untracked flag and on the
 //! tracked one, each as answers per second per core of the node under
-//! test: their ratio is the throughput bar. A peak during which other
-//! work took more than 0.15 cores (processes outside the run, or the
-//! hypervisor's steal) is measured again, up to three times. On the
-//! stream path the peaks
-//! run before any consumer starts, so that PostgreSQL, which shares this
-//! machine's cores with the node and the generator, takes no CPU while the
-//! node does all its share (recording, batching, adding to the stream); a
-//! consumer started after them catches up. On the store path the node
-//! writes while it serves, as it must, and PostgreSQL's inserts take cores
-//! the generator needs, so its peak ratio is low for want of load on a
-//! machine this small (the bench says so when the node was not saturated).
+//! test, in 50 short rounds of one phase of each (in ABBA order), since
+//! the machine's speed drifts within seconds by more than the difference
+//! measured; their ratio over all rounds is the throughput bar, and the
+//! spread of the rounds' ratios is shown. A phase during which other work took more than 0.15
+//! cores (processes outside the run, or the hypervisor's steal) is
+//! measured again, up to three times.
+//!
+//! The run starts a PostgreSQL server of its own, on a third core when the
+//! machine has one and else on the node under test's core: there its
+//! inserts take CPU the node would have used, which the figures per server
+//! core set aside, while the generator keeps its core and the node stays
+//! saturated. (On the generator's core they would starve the load, and a
+//! node that is not saturated spends more CPU per answer waking up.) For
+//! the open loops it may run on any core. On
+//! the store path the node writes while it serves, as it must. On the
+//! stream path the peaks run before any consumer starts, so the node does
+//! all its share (recording, batching, adding to the stream) and
+//! PostgreSQL writes nothing meanwhile; a consumer started after them
+//! catches up.
+//!
 //! Then, on freshly started nodes, an open loop of fresh keys at `rate` per
 //! second on the untracked flag and then on the tracked one (the CPU at
 //! equal load, shown but not the bar: a node at this load spends most of
@@ -38,17 +47,19 @@
 //! makes, in its batch size) against plain inserts of the same rows in the
 //! same statements, and the deduplication cache's bytes per million users.
 //!
-//! Arguments, as `key=value`: `duration=SECONDS` per peak phase (default
-//! 10), `open=SECONDS` for the open loop (default 10), `rate=N` per second
-//! (default 20000), `connections=N` (default 64), `only=store|stream`.
+//! Arguments, as `key=value`: `duration=SECONDS` of each flag's peak, all
+//! rounds together (default 20), `open=SECONDS` for the open loop (default
+//! 10), `rate=N` per second (default 20000), `connections=N` (default 64),
+//! `only=store|stream`.
 //!
-//! Needs PostgreSQL and Redis, found as the tests find them
-//! (`ENSIGN_TEST_DATABASE_URL`, `ENSIGN_TEST_REDIS_URL`); the run uses a
-//! database and key prefix of its own. The binary is `ENSIGN_BIN`, or the
-//! release build (`cargo build --release -p ensign`, which the just recipe
-//! runs first).
+//! Needs Redis, found as the tests find it (`ENSIGN_TEST_REDIS_URL`), with
+//! a key prefix of the run's own, and PostgreSQL's server programs
+//! (`initdb`, `pg_ctl`; run as `postgres` when the bench runs as root). The
+//! binary is `ENSIGN_BIN`, or the release build (`cargo build --release -p
+//! ensign`, which the just recipe runs first).
 
 mod dedupe;
+mod postgres;
 #[path = "../support/services.rs"]
 mod services;
 mod writer;
@@ -64,23 +75,39 @@ use loadgen::{Argument, FreshKeys, Http1, Outcome, Requests, Server, Worker, loa
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
-use crate::services::{postgres, redis_url};
+use crate::postgres::Postgres;
+use crate::services::redis_url;
 
 /// The core the node under test runs on.
 const SERVER_CORE: usize = 0;
 /// The core this load generator runs on.
 const LOADGEN_CORE: usize = 1;
+
+/// The core the run's PostgreSQL server runs on: a third core when the
+/// machine has one, else the node under test's. There its inserts take CPU
+/// the node would have used, which the figures per server core set aside;
+/// on the generator's core they would starve the load, and a node that is
+/// not saturated spends more CPU per answer on waking up.
+fn postgres_core(cores: usize) -> usize {
+    if cores > 2 { 2 } else { SERVER_CORE }
+}
+
 /// Closed-loop run before each measurement.
 const WARMUP: Duration = Duration::from_secs(2);
 /// How long the writer may take to drain after the open loop.
 const DRAIN: Duration = Duration::from_secs(60);
 
 /// CPU (in cores) that processes outside the run, or the hypervisor's
-/// steal, may take during a peak before it is measured again.
+/// steal, may take during a phase before it is measured again.
 const DISTURBED: f64 = 0.15;
 
-/// How many times a disturbed peak is measured.
+/// How many times a disturbed phase is measured.
 const ATTEMPTS: usize = 3;
+
+/// Rounds of the untracked and the tracked peak, one phase of each: the
+/// machine's speed can halve from one second to the next, so phases are
+/// short and many.
+const ROUNDS: usize = 50;
 
 /// The experiment's key.
 const EXPERIMENT: &str = "bench-exposures";
@@ -124,7 +151,7 @@ struct Settings {
 impl Settings {
     fn parse(args: impl Iterator<Item = String>) -> anyhow::Result<Settings> {
         let mut settings = Settings {
-            duration: Duration::from_secs(10),
+            duration: Duration::from_secs(20),
             open: Duration::from_secs(10),
             rate: 20_000.0,
             connections: 64,
@@ -171,7 +198,7 @@ impl Route {
 }
 
 async fn run(settings: &Settings, binary: &Path) -> anyhow::Result<()> {
-    services::with_scratch("ensign_bench_exposures", |unique| async move {
+    services::with_prefix("ensign_bench_exposures", |unique| async move {
         let dir = std::env::temp_dir().join(&unique);
         std::fs::create_dir_all(&dir)?;
         let result = bench(settings, binary, &unique, &dir).await;
@@ -182,7 +209,19 @@ async fn run(settings: &Settings, binary: &Path) -> anyhow::Result<()> {
 }
 
 async fn bench(settings: &Settings, binary: &Path, unique: &str, dir: &Path) -> anyhow::Result<()> {
-    let database = postgres(unique);
+    let (cores, _) = process::machine();
+    let postgres = Postgres::start(dir, postgres_core(cores))?;
+    println!(
+        "PostgreSQL: a server of this run's own on core {}{}.",
+        postgres.core(),
+        if postgres.core() == SERVER_CORE {
+            " (with the node under test: this machine has no third core, and on the \
+             generator's core its inserts would starve the load)"
+        } else {
+            ""
+        }
+    );
+    let database = postgres.url();
     let store = store::Store::connect(&database).await?;
     store.migrate().await?;
 
@@ -202,12 +241,13 @@ async fn bench(settings: &Settings, binary: &Path, unique: &str, dir: &Path) -> 
     let mut reports = Vec::new();
     for path in [Route::Store, Route::Stream] {
         if settings.wants(path) {
-            reports.push(measure_path(settings, &cluster, &store, path, &counter).await?);
+            reports
+                .push(measure_path(settings, &cluster, &store, &postgres, path, &counter).await?);
         }
     }
 
     println!();
-    print_bars(&writer, &dedupe, &reports);
+    print_bars(&writer, &dedupe, &reports, postgres.core());
     Ok(())
 }
 
@@ -437,8 +477,7 @@ impl Stamp {
 /// One path's figures.
 struct PathReport {
     path: Route,
-    untracked: (Outcome, Usage),
-    tracked: (Outcome, Usage),
+    peaks: Peaks,
     tracked_metrics: Metrics,
     /// The open loop on the untracked flag.
     untracked_open: (Outcome, Usage),
@@ -446,12 +485,6 @@ struct PathReport {
 }
 
 impl PathReport {
-    /// Tracked against untracked answers per second per server core, at
-    /// peak.
-    fn peak_ratio(&self) -> f64 {
-        per_core(&self.tracked) / per_core(&self.untracked)
-    }
-
     /// The same at the open loop's rate.
     fn equal_load_ratio(&self) -> f64 {
         self.open.per_core() / per_core(&self.untracked_open)
@@ -488,6 +521,7 @@ async fn measure_path(
     settings: &Settings,
     cluster: &Cluster<'_>,
     store: &store::Store,
+    postgres: &Postgres,
     path: Route,
     counter: &Arc<AtomicU64>,
 ) -> anyhow::Result<PathReport> {
@@ -502,6 +536,7 @@ async fn measure_path(
         }
     );
     let first = path == Route::Store || !settings.wants(Route::Store);
+    postgres.pin_to(&postgres.core().to_string())?;
     let mut nodes = cluster.start(path, first).await?;
     // On the stream path the peaks run with no consumer: the evaluation
     // node does all its share of the work (recording, batching, adding to
@@ -510,10 +545,19 @@ async fn measure_path(
     // them catches up.
     drop(nodes.admin.take());
     let ofrep = nodes.tested.addr("ofrep");
-    let untracked = peak(settings, &nodes, ofrep, "untracked", counter).await?;
-    report_phase(name, "untracked peak", &untracked);
-    let tracked = peak(settings, &nodes, ofrep, "tracked", counter).await?;
-    report_phase(name, "tracked peak", &tracked);
+    let peaks = peaks(settings, &nodes, path, ofrep, counter).await?;
+    report_phase(name, "untracked peak", &peaks.untracked);
+    report_phase(name, "tracked peak", &peaks.tracked);
+    println!(
+        "  {name} peak ratio over {ROUNDS} rounds: {:.3}; per round min {:.3}, quartiles {:.3} \
+         {:.3} {:.3}, max {:.3}",
+        peaks.ratio(),
+        peaks.ratio_quantile(0.0),
+        peaks.ratio_quantile(0.25),
+        peaks.ratio_quantile(0.5),
+        peaks.ratio_quantile(0.75),
+        peaks.ratio_quantile(1.0),
+    );
     // What the peak recorded is written before these nodes stop, so that
     // none of it reaches the next nodes' figures.
     if path == Route::Stream {
@@ -529,7 +573,11 @@ async fn measure_path(
     );
     drop(nodes);
 
-    // The open loop on fresh nodes, so the delay histogram holds only it.
+    // The open loop on fresh nodes, so the delay histogram holds only it,
+    // with PostgreSQL free to run on any core: at this load the node needs
+    // more of its core than PostgreSQL would leave it.
+    let (cores, _) = process::machine();
+    postgres.pin_to(&format!("0-{}", cores.saturating_sub(1)))?;
     let nodes = cluster.start(path, false).await?;
     let ofrep = nodes.tested.addr("ofrep");
     let rows_before = exposure_rows(store).await?;
@@ -555,8 +603,7 @@ async fn measure_path(
     let (outcome, usage) = open;
     Ok(PathReport {
         path,
-        untracked,
-        tracked,
+        peaks,
         tracked_metrics,
         untracked_open,
         open: OpenReport {
@@ -584,32 +631,146 @@ async fn drain(nodes: &Nodes, since: Instant) -> anyhow::Result<(Metrics, Metric
     }
 }
 
-/// Closed-loop peak on `flag` after a warm-up, with the CPU it took.
-async fn peak(
+/// The closed-loop peaks on both flags, in [`ROUNDS`] rounds.
+struct Peaks {
+    /// All untracked rounds together.
+    untracked: (Outcome, Usage),
+    /// All tracked rounds together.
+    tracked: (Outcome, Usage),
+    /// Each round's tracked against untracked answers per second per
+    /// server core.
+    ratios: Vec<f64>,
+}
+
+impl Peaks {
+    /// The bar's figure: tracked against untracked answers per second per
+    /// server core, over all rounds.
+    fn ratio(&self) -> f64 {
+        per_core(&self.tracked) / per_core(&self.untracked)
+    }
+
+    /// The rounds' ratios at quantile `q`, to show how far they spread.
+    fn ratio_quantile(&self, q: f64) -> f64 {
+        let mut sorted = self.ratios.clone();
+        sorted.sort_by(f64::total_cmp);
+        let last = sorted.len().saturating_sub(1);
+        sorted
+            .get(((last as f64) * q).round() as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    }
+}
+
+/// The closed-loop peaks on the untracked and the tracked flag after a
+/// warm-up of each, in [`ROUNDS`] rounds of one phase each, alternating,
+/// so that both see the machine as it is at the time: its speed drifts
+/// within seconds by more than the difference measured. On the store path
+/// each round waits until its exposures are committed, so that none of the
+/// writing falls into the next untracked phase. A phase during which other
+/// work took more than [`DISTURBED`] cores is measured again, up to
+/// [`ATTEMPTS`] times.
+async fn peaks(
     settings: &Settings,
     nodes: &Nodes,
+    path: Route,
     ofrep: std::net::SocketAddr,
-    flag: &str,
     counter: &Arc<AtomicU64>,
-) -> anyhow::Result<(Outcome, Usage)> {
-    let workers = fresh_workers(settings, ofrep, flag, counter)?;
-    let (mut workers, _) = load::closed(workers, WARMUP).await;
+) -> anyhow::Result<Peaks> {
+    let phase = settings.duration / ROUNDS as u32;
+    let (mut untracked_workers, _) = load::closed(
+        fresh_workers(settings, ofrep, "untracked", counter)?,
+        WARMUP,
+    )
+    .await;
+    let (mut tracked_workers, _) =
+        load::closed(fresh_workers(settings, ofrep, "tracked", counter)?, WARMUP).await;
+    if path == Route::Store {
+        drain(nodes, Instant::now()).await?;
+    }
+    let mut untracked: Option<(Outcome, Usage)> = None;
+    let mut tracked: Option<(Outcome, Usage)> = None;
+    let mut ratios = Vec::with_capacity(ROUNDS);
+    for round in 0..ROUNDS {
+        // ABBA order: a drift during the run weighs on both flags alike.
+        let tracked_first = round % 2 == 1;
+        let mut plain = None;
+        let mut recording = None;
+        for tracks in [tracked_first, !tracked_first] {
+            if tracks {
+                let (workers, measured) =
+                    measure_phase(nodes, tracked_workers, phase, "tracked").await?;
+                tracked_workers = workers;
+                recording = Some(measured);
+                if path == Route::Store {
+                    drain(nodes, Instant::now()).await?;
+                }
+            } else {
+                let (workers, measured) =
+                    measure_phase(nodes, untracked_workers, phase, "untracked").await?;
+                untracked_workers = workers;
+                plain = Some(measured);
+            }
+        }
+        let (plain, recording) = plain.zip(recording).context("a round lacks a phase")?;
+        ratios.push(per_core(&recording) / per_core(&plain));
+        untracked = Some(combine(untracked, plain));
+        tracked = Some(combine(tracked, recording));
+    }
+    Ok(Peaks {
+        untracked: untracked.context("no rounds")?,
+        tracked: tracked.context("no rounds")?,
+        ratios,
+    })
+}
+
+/// One closed-loop phase of `duration`, with the CPU it took; measured
+/// again when disturbed.
+async fn measure_phase(
+    nodes: &Nodes,
+    mut workers: Vec<Worker>,
+    duration: Duration,
+    flag: &str,
+) -> anyhow::Result<(Vec<Worker>, (Outcome, Usage))> {
     let mut attempt = 1;
     loop {
         let before = Stamp::now(nodes)?;
-        let (returned, outcome) = load::closed(workers, settings.duration).await;
+        let (returned, outcome) = load::closed(workers, duration).await;
         let usage = before.until(&Stamp::now(nodes)?);
         if usage.other <= DISTURBED || attempt == ATTEMPTS {
-            return Ok((outcome, usage));
+            return Ok((returned, (outcome, usage)));
         }
         println!(
-            "  ({flag} peak disturbed: {:.2} cores went to other processes or the \
+            "  ({flag} phase disturbed: {:.2} cores went to other processes or the \
              hypervisor; measuring again)",
             usage.other
         );
         workers = returned;
         attempt += 1;
     }
+}
+
+/// Two measurements as one: outcomes added, CPU averaged over their time.
+fn combine(held: Option<(Outcome, Usage)>, (outcome, usage): (Outcome, Usage)) -> (Outcome, Usage) {
+    let Some((mut total, total_usage)) = held else {
+        return (outcome, usage);
+    };
+    let (a, b) = (total.elapsed.as_secs_f64(), outcome.elapsed.as_secs_f64());
+    let mean = |x: f64, y: f64| (x * a + y * b) / (a + b);
+    let _ = total.latency.add(&outcome.latency);
+    let _ = total.send_lag.add(&outcome.send_lag);
+    total.errors += outcome.errors;
+    total.dropped += outcome.dropped;
+    total.first_error = total.first_error.or(outcome.first_error);
+    total.elapsed += outcome.elapsed;
+    let usage = Usage {
+        server: mean(total_usage.server, usage.server),
+        admin: mean(total_usage.admin, usage.admin),
+        postgres: mean(total_usage.postgres, usage.postgres),
+        redis: mean(total_usage.redis, usage.redis),
+        loadgen: mean(total_usage.loadgen, usage.loadgen),
+        other: mean(total_usage.other, usage.other),
+    };
+    (total, usage)
 }
 
 /// HTTP/1.1 workers evaluating `flag` over OFREP, each request for a
@@ -716,7 +877,23 @@ impl Metrics {
     }
 }
 
-fn print_bars(writer: &writer::Report, dedupe: &dedupe::Report, reports: &[PathReport]) {
+/// How busy the node under test's core was: the node, and PostgreSQL when
+/// it runs there.
+fn core_busy(usage: &Usage, postgres_core: usize) -> f64 {
+    usage.server
+        + if postgres_core == SERVER_CORE {
+            usage.postgres
+        } else {
+            0.0
+        }
+}
+
+fn print_bars(
+    writer: &writer::Report,
+    dedupe: &dedupe::Report,
+    reports: &[PathReport],
+    postgres_core: usize,
+) {
     let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
     println!("Summary (answers per second per core of the node under test):");
     println!(
@@ -732,9 +909,9 @@ fn print_bars(writer: &writer::Report, dedupe: &dedupe::Report, reports: &[PathR
             "| {} | {:.0} | {:.0} | {:.3} | {:.0} | {:.0} | {:.3} | {:.3} | {:.2} | {} | {} | {} \
              | {:.3} / {:.3} | {:.2} |",
             report.path.name(),
-            per_core(&report.untracked),
-            per_core(&report.tracked),
-            report.peak_ratio(),
+            per_core(&report.peaks.untracked),
+            per_core(&report.peaks.tracked),
+            report.peaks.ratio(),
             per_core(&report.untracked_open),
             open.per_core(),
             report.equal_load_ratio(),
@@ -751,18 +928,19 @@ fn print_bars(writer: &writer::Report, dedupe: &dedupe::Report, reports: &[PathR
     println!();
     for report in reports {
         let name = report.path.name();
-        let ratio = report.peak_ratio();
+        let ratio = report.peaks.ratio();
         println!(
             "BAR tracked-throughput path={name} peak_ratio={ratio:.3} (node cpu {:.2} untracked, \
-             {:.2} tracked; {} recorded, {} dropped) bar>={BAR_TRACKED_RATIO} {}{}",
-            report.untracked.1.server,
-            report.tracked.1.server,
+             {:.2} tracked, postgres {:.2} on core {postgres_core}; {} recorded, {} dropped) \
+             bar>={BAR_TRACKED_RATIO} {}{}",
+            report.peaks.untracked.1.server,
+            report.peaks.tracked.1.server,
+            report.peaks.tracked.1.postgres,
             report.tracked_metrics.recorded,
             report.tracked_metrics.dropped,
             verdict(ratio >= BAR_TRACKED_RATIO),
-            if report.tracked.1.server < 0.95 {
-                " (the node was not saturated: PostgreSQL's share of this machine's cores \
-                 starved the generator; see the equal-load figures)"
+            if core_busy(&report.peaks.tracked.1, postgres_core) < 0.95 {
+                " (the node's core was not saturated: the load did not keep it busy)"
             } else {
                 ""
             }

@@ -35,6 +35,10 @@ pub fn binary() -> anyhow::Result<PathBuf> {
 
 /// The PostgreSQL server's URL (`ENSIGN_TEST_DATABASE_URL`, as for the
 /// tests) with database `database`.
+#[allow(
+    dead_code,
+    reason = "each bench includes this file and uses only some of it"
+)]
 pub fn postgres(database: &str) -> String {
     let url = std::env::var_os("ENSIGN_TEST_DATABASE_URL")
         .and_then(|url| url.into_string().ok())
@@ -58,24 +62,42 @@ pub fn redis_url() -> String {
 /// Runs `body` with a name of its own (`{prefix}_{pid}`), which names a
 /// PostgreSQL database created for it and its Redis key prefix; drops the
 /// database and removes the keys afterwards, however `body` ended.
+#[allow(
+    dead_code,
+    reason = "each bench includes this file and uses only some of it"
+)]
 pub async fn with_scratch<T, F, Fut>(prefix: &str, body: F) -> anyhow::Result<T>
 where
     F: FnOnce(String) -> Fut,
     Fut: Future<Output = anyhow::Result<T>>,
 {
+    with_prefix(prefix, |unique| async move {
+        let server = store::Store::connect(&postgres("test"))
+            .await
+            .context("PostgreSQL (ENSIGN_TEST_DATABASE_URL) is needed")?;
+        server
+            .connection()
+            .execute_unprepared(&format!("CREATE DATABASE {unique}"))
+            .await?;
+        let result = body(unique.clone()).await;
+        let _ = server
+            .connection()
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {unique} WITH (FORCE)"))
+            .await;
+        result
+    })
+    .await
+}
+
+/// Runs `body` with a name of its own (`{prefix}_{pid}`), which is its
+/// Redis key prefix; removes the keys afterwards, however `body` ended.
+pub async fn with_prefix<T, F, Fut>(prefix: &str, body: F) -> anyhow::Result<T>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
     let unique = format!("{prefix}_{}", std::process::id());
-    let server = store::Store::connect(&postgres("test"))
-        .await
-        .context("PostgreSQL (ENSIGN_TEST_DATABASE_URL) is needed")?;
-    server
-        .connection()
-        .execute_unprepared(&format!("CREATE DATABASE {unique}"))
-        .await?;
     let result = body(unique.clone()).await;
-    let _ = server
-        .connection()
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {unique} WITH (FORCE)"))
-        .await;
     let _ = remove_keys(&unique).await;
     result
 }
