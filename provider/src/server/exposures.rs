@@ -19,13 +19,12 @@
 //! recorded again (the store keeps the earliest).
 
 use std::hash::{BuildHasher, Hash, Hasher, RandomState};
-
-use foldhash::quality::RandomState as QualityHash;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use engine::{FlagSet, Resolution};
+use foldhash::quality::RandomState as QualityHash;
 use hdrhistogram::Histogram;
 use serde_json::Value;
 use tokio::sync::{Notify, mpsc};
