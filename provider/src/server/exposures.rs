@@ -802,18 +802,17 @@ fn now_micros() -> i64 {
 
 /// The targeting key of a context given as JSON text, if it has a
 /// non-empty string one. Read only for exposures, so a parse of the text
-/// here costs tracked evaluations alone.
-pub fn targeting_key_in(text: &str) -> Option<std::borrow::Cow<'static, str>> {
+/// here costs tracked evaluations alone; the key borrows the text unless
+/// it holds an escape.
+pub fn targeting_key_in(text: &str) -> Option<std::borrow::Cow<'_, str>> {
     #[derive(serde::Deserialize)]
-    struct Context {
-        #[serde(rename = "targetingKey")]
-        targeting_key: Option<Value>,
+    struct Context<'a> {
+        #[serde(rename = "targetingKey", borrow)]
+        targeting_key: Option<std::borrow::Cow<'a, str>>,
     }
-    let context: Context = serde_json::from_str(text).ok()?;
-    match context.targeting_key? {
-        Value::String(key) if !key.is_empty() => Some(key.into()),
-        _ => None,
-    }
+    // A key that is not a string fails the parse: no key either way.
+    let context: Context<'_> = serde_json::from_str(text).ok()?;
+    context.targeting_key.filter(|key| !key.is_empty())
 }
 
 /// The targeting key of a parsed context, if it has a non-empty string one.
@@ -1078,6 +1077,10 @@ mod tests {
         assert_eq!(
             targeting_key_in(r#"{"a": [1, {"b": 2}], "targetingKey": "u1"}"#).as_deref(),
             Some("u1")
+        );
+        assert_eq!(
+            targeting_key_in(r#"{"targetingKey": "caf\u00e9 \"7\""}"#).as_deref(),
+            Some("café \"7\"")
         );
         for text in [
             r#"{"targetingKey": ""}"#,
