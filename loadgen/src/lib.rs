@@ -7,7 +7,7 @@
 pub mod load;
 pub mod process;
 
-pub use load::{Call, FreshKeys, Http1, Outcome, Requests, Worker, closed, open};
+pub use load::{Call, FreshKeys, Http1, Outcome, Requests, Worker, closed, closed_polling, open};
 pub use process::Server;
 
 /// A benchmark's arguments, `key=value` each (keys may start with `--`),

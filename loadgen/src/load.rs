@@ -277,6 +277,29 @@ pub async fn closed(workers: Vec<Worker>, duration: Duration) -> (Vec<Worker>, O
     gather(tasks, start, 0).await
 }
 
+/// [`closed`], with this generator polling its sockets instead of sleeping
+/// until an answer arrives. A server that writes an answer to a client
+/// asleep on its socket pays, in its own CPU, for waking it (on a VM an
+/// interprocessor interrupt, a trip through the hypervisor), which a
+/// server pays for no client on another machine; and it pays the more
+/// often the slower it is, since the client then waits more, so the cost
+/// magnifies whatever else slows it. Polling takes all of the generator's
+/// core, which must be its own.
+pub async fn closed_polling(workers: Vec<Worker>, duration: Duration) -> (Vec<Worker>, Outcome) {
+    let end = Instant::now() + duration;
+    // A task that always yields keeps the runtime from parking: it polls
+    // its sockets without a timeout instead.
+    let poller = tokio::spawn(async move {
+        while Instant::now() < end {
+            tokio::task::yield_now().await;
+        }
+    });
+    let measured = closed(workers, duration).await;
+    // It ends by itself at `end`, and cannot panic.
+    let _ = poller.await;
+    measured
+}
+
 /// Sends `rate` requests per second for `duration` over the workers, each
 /// request going to an idle worker at its scheduled time (or, when all are
 /// busy, to the first one to become idle, the wait counting as latency).

@@ -50,7 +50,8 @@
 //! Arguments, as `key=value`: `duration=SECONDS` of each flag's peak, all
 //! rounds together (default 20), `open=SECONDS` for the open loop (default
 //! 10), `rate=N` per second (default 20000), `connections=N` (default 64),
-//! `only=store|stream`.
+//! `only=store|stream`, `client=polling|sleeping` (how the generator waits
+//! for answers during the peaks; default polling).
 //!
 //! Needs Redis, found as the tests find it (`ENSIGN_TEST_REDIS_URL`), with
 //! a key prefix of the run's own, and PostgreSQL's server programs
@@ -94,6 +95,9 @@ fn postgres_core(cores: usize) -> usize {
 
 /// Closed-loop run before each measurement.
 const WARMUP: Duration = Duration::from_secs(2);
+/// How long a node's exposure writer waits for a batch to fill (its
+/// default, which the nodes run with), and a little more.
+const LINGER: Duration = Duration::from_millis(250);
 /// How long the writer may take to drain after the open loop.
 const DRAIN: Duration = Duration::from_secs(60);
 
@@ -146,6 +150,17 @@ struct Settings {
     rate: f64,
     connections: usize,
     only: Option<String>,
+    client: Client,
+}
+
+/// How the generator waits for answers during the peaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Client {
+    /// Polling its sockets: the node under test never pays for waking it,
+    /// as it never pays for a client on another machine.
+    Polling,
+    /// Asleep until an answer arrives, to show what waking it costs.
+    Sleeping,
 }
 
 impl Settings {
@@ -156,10 +171,18 @@ impl Settings {
             rate: 20_000.0,
             connections: 64,
             only: None,
+            client: Client::Polling,
         };
-        for (key, value) in loadgen::arguments(args, &["only"])? {
+        for (key, value) in loadgen::arguments(args, &["only", "client"])? {
             match (key.as_str(), value) {
                 ("only", Argument::Text(only)) => settings.only = Some(only),
+                ("client", Argument::Text(client)) => {
+                    settings.client = match client.as_str() {
+                        "polling" => Client::Polling,
+                        "sleeping" => Client::Sleeping,
+                        _ => bail!("client is polling or sleeping, not {client:?}"),
+                    };
+                }
                 ("duration", Argument::Number(n)) => {
                     settings.duration = Duration::from_secs(n.max(1));
                 }
@@ -168,7 +191,9 @@ impl Settings {
                 ("connections", Argument::Number(n)) => {
                     settings.connections = usize::try_from(n)?.max(1);
                 }
-                _ => bail!("unknown setting {key:?} (duration, open, rate, connections, only)"),
+                _ => bail!(
+                    "unknown setting {key:?} (duration, open, rate, connections, only, client)"
+                ),
             }
         }
         Ok(settings)
@@ -450,11 +475,21 @@ impl Stamp {
         })
     }
 
+    /// The CPU each process took from this stamp to `after`, in cores over
+    /// that time.
     fn until(&self, after: &Stamp) -> Usage {
+        self.loaded_until(after, after.at - self.at)
+    }
+
+    /// [`Stamp::until`], but the node under test's CPU over `loaded`, the
+    /// time the load lasted, so that CPU it spends after the load on the
+    /// load's behalf (writing its exposures) counts towards its answers.
+    fn loaded_until(&self, after: &Stamp, loaded: Duration) -> Usage {
         let wall = (after.at - self.at).as_secs_f64();
         let cores = |a: Duration, b: Duration| a.saturating_sub(b).as_secs_f64() / wall;
         let usage = Usage {
-            server: cores(after.server, self.server),
+            server: after.server.saturating_sub(self.server).as_secs_f64()
+                / loaded.as_secs_f64().min(wall),
             admin: cores(after.admin, self.admin),
             postgres: cores(after.postgres, self.postgres),
             redis: cores(after.redis, self.redis),
@@ -549,8 +584,12 @@ async fn measure_path(
     report_phase(name, "untracked peak", &peaks.untracked);
     report_phase(name, "tracked peak", &peaks.tracked);
     println!(
-        "  {name} peak ratio over {ROUNDS} rounds: {:.3}; per round min {:.3}, quartiles {:.3} \
-         {:.3} {:.3}, max {:.3}",
+        "  {name} peak ratio over {ROUNDS} rounds ({} client): {:.3}; per round min {:.3}, \
+         quartiles {:.3} {:.3} {:.3}, max {:.3}",
+        match settings.client {
+            Client::Polling => "polling",
+            Client::Sleeping => "sleeping",
+        },
         peaks.ratio(),
         peaks.ratio_quantile(0.0),
         peaks.ratio_quantile(0.25),
@@ -631,6 +670,29 @@ async fn drain(nodes: &Nodes, since: Instant) -> anyhow::Result<(Metrics, Metric
     }
 }
 
+/// Waits until `node` has written (to its store, or to the exposure
+/// stream) every exposure it recorded: first for its writer's linger, then
+/// checking every 20 ms, since each look at its metrics takes CPU of its
+/// own.
+async fn written(node: &Server) -> anyhow::Result<()> {
+    let since = Instant::now();
+    tokio::time::sleep(LINGER).await;
+    loop {
+        let metrics = Metrics::read(node).await?;
+        if metrics.written + metrics.dropped >= metrics.recorded {
+            return Ok(());
+        }
+        if since.elapsed() > DRAIN {
+            bail!(
+                "{} of {} exposures unwritten after {DRAIN:?}",
+                metrics.recorded - metrics.written - metrics.dropped,
+                metrics.recorded
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// The closed-loop peaks on both flags, in [`ROUNDS`] rounds.
 struct Peaks {
     /// All untracked rounds together.
@@ -677,6 +739,7 @@ async fn peaks(
     counter: &Arc<AtomicU64>,
 ) -> anyhow::Result<Peaks> {
     let phase = settings.duration / ROUNDS as u32;
+    let polling = settings.client == Client::Polling;
     let (mut untracked_workers, _) = load::closed(
         fresh_workers(settings, ofrep, "untracked", counter)?,
         WARMUP,
@@ -698,7 +761,7 @@ async fn peaks(
         for tracks in [tracked_first, !tracked_first] {
             if tracks {
                 let (workers, measured) =
-                    measure_phase(nodes, tracked_workers, phase, "tracked").await?;
+                    measure_phase(nodes, tracked_workers, phase, "tracked", polling).await?;
                 tracked_workers = workers;
                 recording = Some(measured);
                 if path == Route::Store {
@@ -706,7 +769,7 @@ async fn peaks(
                 }
             } else {
                 let (workers, measured) =
-                    measure_phase(nodes, untracked_workers, phase, "untracked").await?;
+                    measure_phase(nodes, untracked_workers, phase, "untracked", polling).await?;
                 untracked_workers = workers;
                 plain = Some(measured);
             }
@@ -730,12 +793,19 @@ async fn measure_phase(
     mut workers: Vec<Worker>,
     duration: Duration,
     flag: &str,
+    polling: bool,
 ) -> anyhow::Result<(Vec<Worker>, (Outcome, Usage))> {
     let mut attempt = 1;
     loop {
         let before = Stamp::now(nodes)?;
-        let (returned, outcome) = load::closed(workers, duration).await;
-        let usage = before.until(&Stamp::now(nodes)?);
+        let (returned, outcome) = if polling {
+            load::closed_polling(workers, duration).await
+        } else {
+            load::closed(workers, duration).await
+        };
+        let loaded = before.at.elapsed();
+        written(&nodes.tested).await?;
+        let usage = before.loaded_until(&Stamp::now(nodes)?, loaded);
         if usage.other <= DISTURBED || attempt == ATTEMPTS {
             return Ok((returned, (outcome, usage)));
         }
