@@ -35,12 +35,14 @@ pub fn measure() -> Report {
         });
         // What a writer would take, so the buffer never fills.
         if n % 10_000 == 9_999 {
+            exposures.settle();
             queue.drain();
         }
         if n == 999_999 {
             bytes_after_million = exposures.dedupe_bytes();
         }
     }
+    exposures.settle();
     let took = started.elapsed();
     let counts = exposures.counts();
     let report = Report {

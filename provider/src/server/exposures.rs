@@ -19,8 +19,8 @@
 //! recorded again (the store keeps the earliest).
 
 use std::hash::{BuildHasher, Hash, Hasher, RandomState};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use engine::{FlagSet, Resolution};
@@ -85,23 +85,33 @@ pub struct Exposure {
 }
 
 /// The distinct scopes of `exposures`, in the order they first appear, and
-/// for each exposure the index of its scope among them. Exposures that
-/// share a scope share its `Arc`, so a scope is found by address.
+/// for each exposure the index of its scope among them. Exposures recorded
+/// in one scope share an `Arc` or a few (one per staging shard), so a scope
+/// is found by address, and compared only when an address is new.
 pub fn scopes_of(exposures: &[Exposure]) -> (Vec<&ExposureScope>, Vec<usize>) {
-    let mut found: Vec<&Arc<ExposureScope>> = Vec::new();
+    let mut found: Vec<&ExposureScope> = Vec::new();
+    let mut addresses: Vec<(&Arc<ExposureScope>, usize)> = Vec::new();
     let indexes = exposures
         .iter()
         .map(|exposure| {
-            found
+            if let Some(&(_, index)) = addresses
                 .iter()
-                .position(|scope| Arc::ptr_eq(scope, &exposure.scope))
+                .find(|(scope, _)| Arc::ptr_eq(scope, &exposure.scope))
+            {
+                return index;
+            }
+            let index = found
+                .iter()
+                .position(|scope| **scope == *exposure.scope)
                 .unwrap_or_else(|| {
                     found.push(&exposure.scope);
                     found.len() - 1
-                })
+                });
+            addresses.push((&exposure.scope, index));
+            index
         })
         .collect();
-    (found.into_iter().map(|scope| &**scope).collect(), indexes)
+    (found, indexes)
 }
 
 /// An exposure as an evaluation sees it, before it is recorded (nothing is
@@ -217,10 +227,7 @@ impl Commits {
     /// Unix epoch) have just been committed.
     pub fn committed(&self, at_micros: impl IntoIterator<Item = i64>) {
         let now = now_micros();
-        let mut delay = self
-            .delay
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut delay = self.delay.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(histogram) = delay.as_mut() {
             for at in at_micros {
                 histogram.saturating_record(u64::try_from(now - at).unwrap_or(0).max(1));
@@ -231,10 +238,7 @@ impl Commits {
     /// The delay from exposure to commit at quantile `q`, and how many
     /// exposures it is over.
     pub fn delay(&self, q: f64) -> (Duration, u64) {
-        let delay = self
-            .delay
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let delay = self.delay.lock().unwrap_or_else(PoisonError::into_inner);
         delay.as_ref().map_or((Duration::ZERO, 0), |h| {
             (Duration::from_micros(h.value_at_quantile(q)), h.len())
         })
@@ -263,24 +267,58 @@ struct Sender {
     batch_ready: Arc<Notify>,
     /// The deduplication cache.
     seen: Dedupe,
-    /// The scopes exposures share.
+    /// Exposures waiting to be looked up in it, a few at a time.
+    staging: Box<[Mutex<Shard>]>,
+    /// Set as shutdown flushes the buffer: exposures recorded after it are
+    /// dropped (and counted), not staged.
+    closed: AtomicBool,
+}
+
+/// Exposures are looked up in the deduplication cache [`STAGED`] at a
+/// time. The cache's table takes megabytes and a new user's key lands in
+/// a random line of it, so one lookup waits for memory, while several
+/// issued together wait for it once: looked up one by one, they cost a
+/// tracked evaluation about as much as the rest of recording together.
+const STAGED: usize = 16;
+
+/// Exposures staged for deduplication, and the scopes recent ones were
+/// recorded in. A thread stages into a shard of its own (see
+/// [`shard_of_this_thread`]), so threads rarely wait for each other.
+#[derive(Debug, Default)]
+struct Shard {
+    staged: Vec<Staged>,
     scopes: Scopes,
 }
 
+/// An exposure and its key in the deduplication cache.
+#[derive(Debug)]
+struct Staged {
+    key: u64,
+    epoch: u32,
+    exposure: Exposure,
+}
+
+/// The shard a thread stages into: threads take shards in turn.
+fn shard_of_this_thread(shards: usize) -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    SHARD.with(|shard| *shard) % shards.max(1)
+}
+
 /// The scopes recent exposures were recorded in, so that each is allocated
-/// once. A node serves few at a time (experiments × variants × surfaces,
-/// per flag set version); past [`Scopes::MOST`] the list starts again.
+/// once per shard. A node serves few at a time (experiments × variants ×
+/// surfaces, per flag set version); past [`Scopes::MOST`] the list starts
+/// again.
 #[derive(Debug, Default)]
-struct Scopes(Mutex<Vec<(u64, Arc<ExposureScope>)>>);
+struct Scopes(Vec<(u64, Arc<ExposureScope>)>);
 
 impl Scopes {
     const MOST: usize = 256;
 
-    fn get(&self, observed: &Observed<'_>) -> Arc<ExposureScope> {
-        let mut scopes = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    fn get(&mut self, observed: &Observed<'_>) -> Arc<ExposureScope> {
+        let scopes = &mut self.0;
         let held = scopes.iter().find(|(version, scope)| {
             *version == observed.flag_set_version
                 && scope.surface == observed.surface
@@ -350,33 +388,82 @@ impl Exposures {
     }
 
     /// Records an exposure, unless the cache holds it or no writer is
-    /// attached. Never waits: a full buffer drops it (counted).
+    /// attached. Never waits: a full buffer drops it (counted). It is
+    /// staged, and looked up in the cache and buffered with the next few
+    /// of its thread's (or within the writer's linger, or by
+    /// [`Exposures::settle`]).
     pub fn record(&self, observed: Observed<'_>) {
         let Some(sender) = self.sender.get() else {
             return;
         };
         let now = now_micros();
         let key = sender.seen.key(observed);
-        if !sender.seen.insert(key, epoch(now)) {
-            self.counts.deduplicated.fetch_add(1, Ordering::Relaxed);
+        let shard = &sender.staging[shard_of_this_thread(sender.staging.len())];
+        let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+        if sender.closed.load(Ordering::Acquire) {
+            self.counts.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
         let exposure = Exposure {
-            scope: sender.scopes.get(&observed),
+            scope: shard.scopes.get(&observed),
             targeting_key: observed.targeting_key.to_owned(),
             at_micros: observed.at_micros.unwrap_or(now),
         };
-        match sender.queue.try_send(exposure) {
-            Ok(()) => {
-                self.counts.recorded.fetch_add(1, Ordering::Relaxed);
-                if (sender.pushed.fetch_add(1, Ordering::Relaxed) + 1) % sender.batch == 0 {
-                    sender.batch_ready.notify_one();
-                }
+        shard.staged.push(Staged {
+            key,
+            epoch: epoch(now),
+            exposure,
+        });
+        if shard.staged.len() >= STAGED {
+            let staged = std::mem::replace(&mut shard.staged, Vec::with_capacity(STAGED));
+            drop(shard);
+            self.buffer(sender, staged);
+        }
+    }
+
+    /// Looks up every staged exposure in the deduplication cache now, and
+    /// buffers those it did not hold.
+    pub fn settle(&self) {
+        let Some(sender) = self.sender.get() else {
+            return;
+        };
+        for shard in &sender.staging {
+            let staged =
+                std::mem::take(&mut shard.lock().unwrap_or_else(PoisonError::into_inner).staged);
+            if !staged.is_empty() {
+                self.buffer(sender, staged);
             }
-            Err(_) => {
-                // Not recorded, so not seen: the next evaluation tries again.
-                sender.seen.remove(key);
-                self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Buffers those of `staged` the cache does not hold (and now holds).
+    fn buffer(&self, sender: &Sender, staged: Vec<Staged>) {
+        sender.seen.fetch(staged.iter().map(|staged| staged.key));
+        for Staged {
+            key,
+            epoch,
+            exposure,
+        } in staged
+        {
+            if !sender.seen.insert(key, epoch) {
+                self.counts.deduplicated.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            match sender.queue.try_send(exposure) {
+                Ok(()) => {
+                    self.counts.recorded.fetch_add(1, Ordering::Relaxed);
+                    if (sender.pushed.fetch_add(1, Ordering::Relaxed) + 1)
+                        .is_multiple_of(sender.batch)
+                    {
+                        sender.batch_ready.notify_one();
+                    }
+                }
+                Err(_) => {
+                    // Not recorded, so not seen: the next evaluation tries
+                    // again.
+                    sender.seen.remove(key);
+                    self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
     }
@@ -391,11 +478,22 @@ impl Exposures {
         &self.commits
     }
 
-    /// Exposures waiting in the buffer.
+    /// Exposures waiting in the buffer, or staged for it.
     pub fn buffered(&self) -> usize {
-        self.sender
-            .get()
-            .map_or(0, |s| s.queue.max_capacity() - s.queue.capacity())
+        self.sender.get().map_or(0, |sender| {
+            let staged: usize = sender
+                .staging
+                .iter()
+                .map(|shard| {
+                    shard
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .staged
+                        .len()
+                })
+                .sum();
+            sender.queue.max_capacity() - sender.queue.capacity() + staged
+        })
     }
 
     /// Attaches the writer's buffer and returns what [`Exposures::run_writer`]
@@ -410,7 +508,8 @@ impl Exposures {
                 batch: settings.batch.max(1) as u64,
                 batch_ready: Arc::clone(&batch_ready),
                 seen: Dedupe::new(settings.dedupe),
-                scopes: Scopes::default(),
+                staging: (0..staging_shards()).map(|_| Mutex::default()).collect(),
+                closed: AtomicBool::new(false),
             })
             .ok()?;
         Some(WriterQueue {
@@ -440,8 +539,15 @@ impl Exposures {
             let limit = settings.batch.max(1);
             let mut batch = Vec::with_capacity(limit);
             let received = tokio::select! {
-                received = queue.receiver.recv_many(&mut batch, limit) => received,
-                () = &mut stop => 0,
+                received = queue.receiver.recv_many(&mut batch, limit) => Some(received),
+                // What evaluations staged reaches the buffer within a linger
+                // even when no more come to fill their shard.
+                () = tokio::time::sleep(settings.linger) => None,
+                () = &mut stop => Some(0),
+            };
+            let Some(received) = received else {
+                self.settle();
+                continue;
             };
             if received == 0 {
                 break;
@@ -455,6 +561,7 @@ impl Exposures {
                     () = &mut stop => stopping = true,
                 }
             }
+            self.settle();
             let room = limit - batch.len();
             if room > 0 && !queue.receiver.is_empty() {
                 queue.receiver.recv_many(&mut batch, room).await;
@@ -478,6 +585,9 @@ impl Exposures {
                         if stopping {
                             break;
                         }
+                        // Meanwhile what is staged waits in the buffer (or,
+                        // once it is full, is dropped and counted).
+                        self.settle();
                         tokio::select! {
                             () = tokio::time::sleep(backoff) => {}
                             () = &mut stop => {
@@ -512,6 +622,12 @@ impl Exposures {
         mut sequence: u64,
         pending: Option<(String, Vec<Exposure>)>,
     ) {
+        // What is staged is buffered, and what evaluations record from now
+        // on is dropped and counted: the shard's lock orders the two.
+        if let Some(sender) = self.sender.get() {
+            sender.closed.store(true, Ordering::Release);
+        }
+        self.settle();
         queue.receiver.close();
         let deadline = tokio::time::Instant::now() + settings.shutdown_deadline;
         let mut batches: Vec<(String, Vec<Exposure>)> = pending.into_iter().collect();
@@ -636,6 +752,17 @@ impl Dedupe {
     fn place(&self, key: u64) -> (&Bucket, u64) {
         let index = ((u128::from(key) * self.buckets.len() as u128) >> 64) as usize;
         (&self.buckets[index], (key | 1) << EPOCH_BITS)
+    }
+
+    /// Reads the buckets of `keys` into the processor's cache: the reads
+    /// do not depend on each other, so their waits for memory overlap,
+    /// and the lookups that follow find their buckets at hand.
+    fn fetch(&self, keys: impl Iterator<Item = u64>) {
+        let mut any = 0;
+        for key in keys {
+            any ^= self.place(key).0.0[0].load(Ordering::Relaxed);
+        }
+        std::hint::black_box(any);
     }
 
     /// Whether `key` is new (and now held), inserted at `epoch`.
@@ -794,6 +921,12 @@ fn node_id() -> String {
     format!("{:016x}", hasher.finish())
 }
 
+/// Staging shards: two per thread the machine runs at once, so threads
+/// taking shards in turn seldom share one.
+fn staging_shards() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get) * 2
+}
+
 fn now_micros() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -893,6 +1026,9 @@ mod tests {
         exposures.record(observed("u1", "a"));
         exposures.record(observed("u1", "b"));
         exposures.record(observed("u2", "a"));
+        assert_eq!(exposures.buffered(), 4, "staged");
+        assert_eq!(count(&exposures.counts().recorded), 0);
+        exposures.settle();
         assert_eq!(count(&exposures.counts().recorded), 3);
         assert_eq!(count(&exposures.counts().deduplicated), 1);
         assert_eq!(exposures.buffered(), 3);
@@ -905,6 +1041,7 @@ mod tests {
         exposures.record(observed("u1", "a"));
         exposures.record(observed("u2", "a"));
         exposures.record(observed("u3", "b"));
+        exposures.settle();
         let recorded = queue.drain();
         assert!(Arc::ptr_eq(&recorded[0].scope, &recorded[1].scope));
         assert!(!Arc::ptr_eq(&recorded[0].scope, &recorded[2].scope));
@@ -929,12 +1066,14 @@ mod tests {
         for user in ["u1", "u2", "u3", "u4"] {
             exposures.record(observed(user, "a"));
         }
+        exposures.settle();
         assert_eq!(count(&exposures.counts().recorded), 2);
         assert_eq!(count(&exposures.counts().dropped), 2);
         // Once there is room, a dropped user is recorded on their next
         // evaluation: the cache did not keep them.
         queue.receiver.try_recv().unwrap();
         exposures.record(observed("u3", "a"));
+        exposures.settle();
         assert_eq!(count(&exposures.counts().recorded), 3);
         assert_eq!(count(&exposures.counts().deduplicated), 0);
     }
@@ -981,12 +1120,14 @@ mod tests {
         for i in 0..200_000 {
             exposures.record(observed(&format!("user-{i}"), "a"));
         }
+        exposures.settle();
         assert_eq!(count(&exposures.counts().recorded), 200_000);
         assert_eq!(exposures.dedupe_bytes(), 32_000 * 8);
         // The most recent users are still held.
         for i in 199_000..200_000 {
             exposures.record(observed(&format!("user-{i}"), "a"));
         }
+        exposures.settle();
         assert_eq!(count(&exposures.counts().deduplicated), 1_000);
     }
 
@@ -1050,6 +1191,24 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5));
         assert_eq!(count(&exposures.counts().written), 0);
         assert_eq!(count(&exposures.counts().dropped), 3);
+    }
+
+    #[tokio::test]
+    async fn what_is_recorded_after_shutdown_flushed_is_counted_as_dropped() {
+        let exposures = Arc::new(Exposures::default());
+        let settings = settings(100);
+        let queue = exposures.attach(&settings).unwrap();
+        let sink = Arc::new(Kept::default());
+        exposures.record(observed("u1", "a"));
+        exposures
+            .clone()
+            .run_writer(queue, sink.clone(), settings, async {})
+            .await;
+        exposures.record(observed("u2", "a"));
+        assert_eq!(count(&exposures.counts().written), 1);
+        assert_eq!(count(&exposures.counts().dropped), 1);
+        assert_eq!(exposures.buffered(), 0);
+        assert_eq!(sink.batches.lock().unwrap().len(), 1);
     }
 
     #[test]

@@ -245,5 +245,7 @@ pub(crate) fn receive(
         });
         answer.accepted += 1;
     }
+    // Buffered now: the batch is whole, and waits for no more.
+    flags.exposures().settle();
     warp::reply::with_status(warp::reply::json(&answer), StatusCode::ACCEPTED).into_response()
 }
