@@ -18,22 +18,25 @@
 //! test, in 50 short rounds of one phase of each (in ABBA order), since
 //! the machine's speed drifts within seconds by more than the difference
 //! measured; their ratio over all rounds is the throughput bar, and the
-//! spread of the rounds' ratios is shown. A phase during which other work took more than 0.15
-//! cores (processes outside the run, or the hypervisor's steal) is
-//! measured again, up to three times.
+//! spread of the rounds' ratios is shown. A phase's node CPU is counted
+//! until the node has written every exposure the phase recorded. A phase
+//! during which other work took more than 0.15 cores (processes outside
+//! the run, or the hypervisor's steal) is measured again, up to three
+//! times. During the peaks the generator polls its sockets rather than
+//! sleeping until an answer arrives: a node pays, in its own CPU, for
+//! waking a client asleep on this machine (on a VM, an interrupt through
+//! the hypervisor), which it pays for no client on another machine, and
+//! pays it the more often the slower it is.
 //!
 //! The run starts a PostgreSQL server of its own, on a third core when the
-//! machine has one and else on the node under test's core: there its
-//! inserts take CPU the node would have used, which the figures per server
-//! core set aside, while the generator keeps its core and the node stays
-//! saturated. (On the generator's core they would starve the load, and a
-//! node that is not saturated spends more CPU per answer waking up.) For
-//! the open loops it may run on any core. On
-//! the store path the node writes while it serves, as it must. On the
-//! stream path the peaks run before any consumer starts, so the node does
-//! all its share (recording, batching, adding to the stream) and
-//! PostgreSQL writes nothing meanwhile; a consumer started after them
-//! catches up.
+//! machine has one and else on the generator's. During the peaks nothing
+//! the node does not do itself runs beside it: on the store path the
+//! server is paused while each phase's load runs and resumed after it, so
+//! the node records, batches, encodes and sends all its exposures (its
+//! CPU counted until they are committed) while the inserts wait for the
+//! load to end; on the stream path the peaks run before any consumer
+//! starts, and a consumer started after them catches up. For the open
+//! loops PostgreSQL runs, unpaused, on any core.
 //!
 //! Then, on freshly started nodes, an open loop of fresh keys at `rate` per
 //! second on the untracked flag and then on the tracked one (the CPU at
@@ -85,12 +88,10 @@ const SERVER_CORE: usize = 0;
 const LOADGEN_CORE: usize = 1;
 
 /// The core the run's PostgreSQL server runs on: a third core when the
-/// machine has one, else the node under test's. There its inserts take CPU
-/// the node would have used, which the figures per server core set aside;
-/// on the generator's core they would starve the load, and a node that is
-/// not saturated spends more CPU per answer on waking up.
+/// machine has one, else the generator's, which is idle when the server
+/// inserts what a peak's phase recorded (it is paused during the load).
 fn postgres_core(cores: usize) -> usize {
-    if cores > 2 { 2 } else { SERVER_CORE }
+    if cores > 2 { 2 } else { LOADGEN_CORE }
 }
 
 /// Closed-loop run before each measurement.
@@ -239,9 +240,9 @@ async fn bench(settings: &Settings, binary: &Path, unique: &str, dir: &Path) -> 
     println!(
         "PostgreSQL: a server of this run's own on core {}{}.",
         postgres.core(),
-        if postgres.core() == SERVER_CORE {
-            " (with the node under test: this machine has no third core, and on the \
-             generator's core its inserts would starve the load)"
+        if postgres.core() == LOADGEN_CORE {
+            " (with the generator: this machine has no third core; during the peaks it is \
+             paused while the load runs)"
         } else {
             ""
         }
@@ -579,8 +580,7 @@ async fn measure_path(
     // the node and the generator, writes nothing. A consumer started after
     // them catches up.
     drop(nodes.admin.take());
-    let ofrep = nodes.tested.addr("ofrep");
-    let peaks = peaks(settings, &nodes, path, ofrep, counter).await?;
+    let peaks = peaks(settings, &nodes, postgres, path, counter).await?;
     report_phase(name, "untracked peak", &peaks.untracked);
     report_phase(name, "tracked peak", &peaks.tracked);
     println!(
@@ -672,8 +672,8 @@ async fn drain(nodes: &Nodes, since: Instant) -> anyhow::Result<(Metrics, Metric
 
 /// Waits until `node` has written (to its store, or to the exposure
 /// stream) every exposure it recorded: first for its writer's linger, then
-/// checking every 20 ms, since each look at its metrics takes CPU of its
-/// own.
+/// checking every 50 ms, since each look at its metrics takes CPU of its
+/// own (about a third of a millisecond).
 async fn written(node: &Server) -> anyhow::Result<()> {
     let since = Instant::now();
     tokio::time::sleep(LINGER).await;
@@ -689,7 +689,7 @@ async fn written(node: &Server) -> anyhow::Result<()> {
                 metrics.recorded
             );
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -726,20 +726,21 @@ impl Peaks {
 /// The closed-loop peaks on the untracked and the tracked flag after a
 /// warm-up of each, in [`ROUNDS`] rounds of one phase each, alternating,
 /// so that both see the machine as it is at the time: its speed drifts
-/// within seconds by more than the difference measured. On the store path
-/// each round waits until its exposures are committed, so that none of the
-/// writing falls into the next untracked phase. A phase during which other
-/// work took more than [`DISTURBED`] cores is measured again, up to
-/// [`ATTEMPTS`] times.
+/// within seconds by more than the difference measured.
 async fn peaks(
     settings: &Settings,
     nodes: &Nodes,
+    postgres: &Postgres,
     path: Route,
-    ofrep: std::net::SocketAddr,
     counter: &Arc<AtomicU64>,
 ) -> anyhow::Result<Peaks> {
-    let phase = settings.duration / ROUNDS as u32;
-    let polling = settings.client == Client::Polling;
+    let ofrep = nodes.tested.addr("ofrep");
+    let phases = Phases {
+        nodes,
+        duration: settings.duration / ROUNDS as u32,
+        polling: settings.client == Client::Polling,
+        postgres: (path == Route::Store).then_some(postgres),
+    };
     let (mut untracked_workers, _) = load::closed(
         fresh_workers(settings, ofrep, "untracked", counter)?,
         WARMUP,
@@ -760,16 +761,11 @@ async fn peaks(
         let mut recording = None;
         for tracks in [tracked_first, !tracked_first] {
             if tracks {
-                let (workers, measured) =
-                    measure_phase(nodes, tracked_workers, phase, "tracked", polling).await?;
+                let (workers, measured) = phases.measure(tracked_workers, "tracked").await?;
                 tracked_workers = workers;
                 recording = Some(measured);
-                if path == Route::Store {
-                    drain(nodes, Instant::now()).await?;
-                }
             } else {
-                let (workers, measured) =
-                    measure_phase(nodes, untracked_workers, phase, "untracked", polling).await?;
+                let (workers, measured) = phases.measure(untracked_workers, "untracked").await?;
                 untracked_workers = workers;
                 plain = Some(measured);
             }
@@ -786,36 +782,58 @@ async fn peaks(
     })
 }
 
-/// One closed-loop phase of `duration`, with the CPU it took; measured
-/// again when disturbed.
-async fn measure_phase(
-    nodes: &Nodes,
-    mut workers: Vec<Worker>,
+/// How the peaks' phases run.
+struct Phases<'a> {
+    nodes: &'a Nodes,
     duration: Duration,
-    flag: &str,
+    /// Whether the generator polls for answers (see [`Client`]).
     polling: bool,
-) -> anyhow::Result<(Vec<Worker>, (Outcome, Usage))> {
-    let mut attempt = 1;
-    loop {
-        let before = Stamp::now(nodes)?;
-        let (returned, outcome) = if polling {
-            load::closed_polling(workers, duration).await
-        } else {
-            load::closed(workers, duration).await
-        };
-        let loaded = before.at.elapsed();
-        written(&nodes.tested).await?;
-        let usage = before.loaded_until(&Stamp::now(nodes)?, loaded);
-        if usage.other <= DISTURBED || attempt == ATTEMPTS {
-            return Ok((returned, (outcome, usage)));
+    /// On the store path, the PostgreSQL server, paused while the load
+    /// runs and resumed after it: the node still does all of its share
+    /// (recording, batching, encoding and sending each batch), counted
+    /// until its writer has committed all of it, while the inserts run
+    /// between phases, on no core the node or the generator needs then.
+    postgres: Option<&'a Postgres>,
+}
+
+impl Phases<'_> {
+    /// One closed-loop phase, with the CPU it took, counting the node's
+    /// until it has written every exposure the phase recorded; measured
+    /// again when disturbed (more than [`DISTURBED`] cores went elsewhere),
+    /// up to [`ATTEMPTS`] times.
+    async fn measure(
+        &self,
+        mut workers: Vec<Worker>,
+        flag: &str,
+    ) -> anyhow::Result<(Vec<Worker>, (Outcome, Usage))> {
+        let mut attempt = 1;
+        loop {
+            if let Some(postgres) = self.postgres {
+                postgres.pause()?;
+            }
+            let before = Stamp::now(self.nodes)?;
+            let (returned, outcome) = if self.polling {
+                load::closed_polling(workers, self.duration).await
+            } else {
+                load::closed(workers, self.duration).await
+            };
+            let loaded = before.at.elapsed();
+            if let Some(postgres) = self.postgres {
+                postgres.resume()?;
+            }
+            written(&self.nodes.tested).await?;
+            let usage = before.loaded_until(&Stamp::now(self.nodes)?, loaded);
+            if usage.other <= DISTURBED || attempt == ATTEMPTS {
+                return Ok((returned, (outcome, usage)));
+            }
+            println!(
+                "  ({flag} phase disturbed: {:.2} cores went to other processes or the \
+                 hypervisor; measuring again)",
+                usage.other
+            );
+            workers = returned;
+            attempt += 1;
         }
-        println!(
-            "  ({flag} phase disturbed: {:.2} cores went to other processes or the \
-             hypervisor; measuring again)",
-            usage.other
-        );
-        workers = returned;
-        attempt += 1;
     }
 }
 
@@ -918,7 +936,13 @@ struct Metrics {
 
 impl Metrics {
     async fn read(node: &Server) -> anyhow::Result<Metrics> {
-        let text = reqwest::get(format!("http://{}/metrics", node.addr("management")))
+        // One client, whose connections are kept: the node under test
+        // answers these while its CPU is counted.
+        static CLIENT: std::sync::LazyLock<reqwest::Client> =
+            std::sync::LazyLock::new(reqwest::Client::new);
+        let text = CLIENT
+            .get(format!("http://{}/metrics", node.addr("management")))
+            .send()
             .await?
             .error_for_status()?
             .text()

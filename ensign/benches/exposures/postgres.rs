@@ -91,6 +91,29 @@ impl Postgres {
     /// Moves its processes, and those it starts later, to `cores` (a
     /// `taskset` list).
     pub fn pin_to(&self, cores: &str) -> anyhow::Result<()> {
+        for pid in self.processes()? {
+            run(Command::new("taskset").args(["-a", "-p", "-c", cores, &pid]))?;
+        }
+        Ok(())
+    }
+
+    /// Stops every process of the server until [`Postgres::resume`]: what
+    /// is sent to it waits, unread.
+    pub fn pause(&self) -> anyhow::Result<()> {
+        self.signal("-STOP")
+    }
+
+    /// Resumes a paused server.
+    pub fn resume(&self) -> anyhow::Result<()> {
+        self.signal("-CONT")
+    }
+
+    fn signal(&self, signal: &str) -> anyhow::Result<()> {
+        run(Command::new("kill").arg(signal).args(self.processes()?))
+    }
+
+    /// The postmaster's pid and its children's.
+    fn processes(&self) -> anyhow::Result<Vec<String>> {
         let pid_file = std::fs::read_to_string(self.data.join("postmaster.pid"))?;
         let postmaster = pid_file
             .lines()
@@ -109,10 +132,7 @@ impl Postgres {
                 pids.push(entry.file_name().to_string_lossy().into_owned());
             }
         }
-        for pid in pids {
-            run(Command::new("taskset").args(["-a", "-p", "-c", cores, &pid]))?;
-        }
-        Ok(())
+        Ok(pids)
     }
 
     /// Runs one of the server's programs, as `postgres` when the run is
