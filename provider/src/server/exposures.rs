@@ -252,6 +252,9 @@ pub struct Exposures {
     sender: OnceLock<Sender>,
     counts: ExposureCounts,
     commits: Commits,
+    /// Exposures the writer has taken from the buffer and not yet written
+    /// (or counted as dropped).
+    writing: AtomicUsize,
 }
 
 #[derive(Debug)]
@@ -478,7 +481,8 @@ impl Exposures {
         &self.commits
     }
 
-    /// Exposures waiting in the buffer, or staged for it.
+    /// Exposures waiting to be written: staged for the buffer, in it, or
+    /// in the batch being written.
     pub fn buffered(&self) -> usize {
         self.sender.get().map_or(0, |sender| {
             let staged: usize = sender
@@ -492,7 +496,9 @@ impl Exposures {
                         .len()
                 })
                 .sum();
-            sender.queue.max_capacity() - sender.queue.capacity() + staged
+            sender.queue.max_capacity() - sender.queue.capacity()
+                + staged
+                + self.writing.load(Ordering::Relaxed)
         })
     }
 
@@ -570,12 +576,14 @@ impl Exposures {
             let id = format!("{node}:{sequence}");
             let mut backoff = Duration::from_millis(100);
             let mut written = false;
+            self.writing.store(batch.len(), Ordering::Relaxed);
             loop {
                 match sink.write(&id, &batch).await {
                     Ok(()) => {
                         self.counts
                             .written
                             .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                        self.writing.store(0, Ordering::Relaxed);
                         written = true;
                         break;
                     }
@@ -639,6 +647,10 @@ impl Exposures {
             sequence += 1;
             batches.push((format!("{node}:{sequence}"), chunk.to_vec()));
         }
+        self.writing.store(
+            batches.iter().map(|(_, batch)| batch.len()).sum(),
+            Ordering::Relaxed,
+        );
         for (id, batch) in batches {
             let mut written = false;
             while tokio::time::Instant::now() < deadline {
@@ -661,6 +673,7 @@ impl Exposures {
                 &self.counts.dropped
             };
             counter.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            self.writing.fetch_sub(batch.len(), Ordering::Relaxed);
         }
         let dropped = self.counts.dropped.load(Ordering::Relaxed);
         tracing::info!(
@@ -893,7 +906,7 @@ impl Exposures {
         let _ = writeln!(out, "ensign_exposure_commit_delay_seconds_count {count}");
         let _ = writeln!(
             out,
-            "# HELP ensign_exposures_buffered Exposures waiting in the buffer (a batch being written is not counted).\n\
+            "# HELP ensign_exposures_buffered Exposures waiting to be written: staged for the buffer, in it, or in the batch being written.\n\
              # TYPE ensign_exposures_buffered gauge\nensign_exposures_buffered {}",
             self.buffered()
         );
@@ -1191,6 +1204,55 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5));
         assert_eq!(count(&exposures.counts().written), 0);
         assert_eq!(count(&exposures.counts().dropped), 3);
+    }
+
+    /// A sink whose writes wait until it is opened.
+    #[derive(Default)]
+    struct Gate {
+        entered: tokio::sync::Notify,
+        open: tokio::sync::Notify,
+    }
+
+    #[async_trait::async_trait]
+    impl ExposureSink for Gate {
+        async fn write(&self, _: &str, _: &[Exposure]) -> Result<(), SinkError> {
+            self.entered.notify_one();
+            self.open.notified().await;
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_being_written_is_still_counted_as_buffered() {
+        let exposures = Arc::new(Exposures::default());
+        let settings = settings(100);
+        let queue = exposures.attach(&settings).unwrap();
+        let sink = Arc::new(Gate::default());
+        exposures.record(observed("u1", "a"));
+        exposures.record(observed("u2", "a"));
+        exposures.settle();
+        let (stop, stopping) = tokio::sync::oneshot::channel::<()>();
+        let writer = tokio::spawn(Arc::clone(&exposures).run_writer(
+            queue,
+            sink.clone(),
+            settings,
+            async move {
+                let _ = stopping.await;
+            },
+        ));
+        sink.entered.notified().await;
+        assert_eq!(exposures.buffered(), 2, "the batch is in the sink's hands");
+        sink.open.notify_one();
+        for _ in 0..100 {
+            if count(&exposures.counts().written) == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(count(&exposures.counts().written), 2);
+        assert_eq!(exposures.buffered(), 0);
+        stop.send(()).unwrap();
+        writer.await.unwrap();
     }
 
     #[tokio::test]
