@@ -1019,6 +1019,27 @@ mod tests {
         }
     }
 
+    /// Runs `exposures`' writer until the returned sender is used (or
+    /// dropped).
+    fn spawn_writer(
+        exposures: &Arc<Exposures>,
+        queue: WriterQueue,
+        sink: Arc<dyn ExposureSink>,
+        settings: ExposureSettings,
+    ) -> (
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let (stop, stopping) = tokio::sync::oneshot::channel::<()>();
+        let writer =
+            tokio::spawn(
+                Arc::clone(exposures).run_writer(queue, sink, settings, async move {
+                    let _ = stopping.await;
+                }),
+            );
+        (stop, writer)
+    }
+
     fn count(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
@@ -1151,15 +1172,7 @@ mod tests {
         let queue = exposures.attach(&settings).unwrap();
         let sink = Arc::new(Kept::default());
         sink.failures.store(1, Ordering::Relaxed);
-        let (stop, stopping) = tokio::sync::oneshot::channel::<()>();
-        let writer = tokio::spawn(Arc::clone(&exposures).run_writer(
-            queue,
-            sink.clone(),
-            settings,
-            async move {
-                let _ = stopping.await;
-            },
-        ));
+        let (stop, writer) = spawn_writer(&exposures, queue, sink.clone(), settings);
         for user in ["u1", "u2", "u3"] {
             exposures.record(observed(user, "a"));
         }
@@ -1231,15 +1244,7 @@ mod tests {
         exposures.record(observed("u1", "a"));
         exposures.record(observed("u2", "a"));
         exposures.settle();
-        let (stop, stopping) = tokio::sync::oneshot::channel::<()>();
-        let writer = tokio::spawn(Arc::clone(&exposures).run_writer(
-            queue,
-            sink.clone(),
-            settings,
-            async move {
-                let _ = stopping.await;
-            },
-        ));
+        let (stop, writer) = spawn_writer(&exposures, queue, sink.clone(), settings);
         sink.entered.notified().await;
         assert_eq!(exposures.buffered(), 2, "the batch is in the sink's hands");
         sink.open.notify_one();
