@@ -30,7 +30,6 @@
 pub mod context;
 pub mod diagnostic;
 pub mod evaluators;
-pub mod exposure_stream;
 pub mod extract;
 pub mod flag_key;
 pub mod flagset;
@@ -42,6 +41,7 @@ pub mod pointer;
 pub mod publication;
 pub mod resolution;
 pub mod snapshot;
+pub mod streams;
 
 /// The deepest nesting of arrays and objects accepted in any data Ensign
 /// reads: request contexts (OFREP, gRPC), GraphQL literals and variables,

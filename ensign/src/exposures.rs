@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use graphql_admin::exposures::ConsumerObserver;
-use provider::server::exposures::{Exposure, ExposureSink, Exposures, SinkError, scopes_of};
+use graphql_admin::consumer::ConsumerObserver;
+use provider::server::exposures::{Exposure, Exposures, scopes_of};
+use provider::server::outbox::{Sink, SinkError};
 use store::{BatchWrite, ExposureBatch, ExposureRow, ExposureScope, Store};
 
 /// Writes exposure batches to a store, and records their commit delays in
@@ -24,7 +25,7 @@ impl StoreSink {
 }
 
 #[async_trait::async_trait]
-impl ExposureSink for StoreSink {
+impl Sink<Exposure> for StoreSink {
     async fn write(&self, batch_id: &str, exposures: &[Exposure]) -> Result<(), SinkError> {
         let written = self
             .store
@@ -44,8 +45,8 @@ impl ExposureSink for StoreSink {
 #[derive(Debug, Clone)]
 pub struct StreamMetrics(pub Arc<Exposures>);
 
-impl ConsumerObserver for StreamMetrics {
-    fn committed(&self, rows: &[ExposureRow]) {
+impl ConsumerObserver<Vec<ExposureRow>> for StreamMetrics {
+    fn committed(&self, rows: &Vec<ExposureRow>) {
         let commits = self.0.commits();
         commits.stream_batches.fetch_add(1, Ordering::Relaxed);
         commits.committed(rows.iter().map(|r| {

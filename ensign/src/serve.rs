@@ -8,11 +8,12 @@ use anyhow::{Context as _, bail};
 use serde_json::{Map, Value};
 
 use engine::CompileOptions;
-use provider::server::exposure_stream::RedisStreamSink;
-use provider::server::exposures::{ExposureSettings, ExposureSink};
+use provider::server::exposures::{Exposure, ExposureSettings};
 use provider::server::listen::ConnectionLimits;
 use provider::server::ofrep::OfrepConfig;
+use provider::server::outbox::Sink;
 use provider::server::sources::{SourceKind, SourceSpec};
+use provider::server::stream_sink::RedisStreamSink;
 use provider::server::{Server, ServerConfig};
 
 use crate::banner::{self, Access, Endpoint, Listener};
@@ -88,13 +89,14 @@ pub fn run(settings: &ServeSettings) -> anyhow::Result<ExitCode> {
         // The writer outlives the listeners, so that exposures recorded by
         // requests still being answered at shutdown are written too.
         let (stop_writer, writer_stopping) = tokio::sync::oneshot::channel::<()>();
-        let sink: Option<Arc<dyn ExposureSink>> = match (&store, stream_sink) {
+        let sink: Option<Arc<dyn Sink<Exposure>>> = match (&store, stream_sink) {
             (Some(prepared), _) => Some(Arc::new(exposures::StoreSink::new(
                 prepared.store().clone(),
                 Arc::clone(&config.exposures),
             ))),
             (None, Some((url, prefix))) => Some(Arc::new(
-                RedisStreamSink::new(&url, &prefix).context("the exposure stream's Redis URL")?,
+                RedisStreamSink::<Exposure>::new(&url, &prefix)
+                    .context("the exposure stream's Redis URL")?,
             )),
             (None, None) => None,
         };

@@ -21,7 +21,7 @@ use warp::Filter as _;
 use engine::publication::{TIMING_TARGET, timestamp_micros};
 use graphql_admin::alerts::{AlertSettings, Alerter, WebhookConfig};
 use graphql_admin::api::{Admin, ReadOnlySets, routes_with};
-use graphql_admin::exposures::{ConsumerSettings, ExposureConsumer};
+use graphql_admin::consumer::{ConsumerSettings, ExposureConsumer};
 use graphql_admin::publisher::{Publisher, PublisherSettings};
 use graphql_admin::scheduler::{Scheduler, SchedulerSettings};
 use provider::server::exposures::Exposures;

@@ -6,6 +6,6 @@
 
 pub mod alerts;
 pub mod api;
-pub mod exposures;
+pub mod consumer;
 pub mod publisher;
 pub mod scheduler;

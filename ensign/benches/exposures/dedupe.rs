@@ -44,7 +44,7 @@ pub fn measure() -> Report {
     }
     exposures.settle();
     let took = started.elapsed();
-    let counts = exposures.counts();
+    let counts = exposures.outbox().counts();
     let report = Report {
         bytes_after_million,
         bytes_after_two_million: exposures.dedupe_bytes(),

@@ -94,7 +94,7 @@ async fn an_embedded_node_writes_every_exposure_before_it_stops() {
 
     let (code, log) = serve.terminate();
     assert_eq!(code, Some(0), "{log}");
-    assert!(log.contains("Exposure writer stopped."), "{log}");
+    assert!(log.contains("Writer stopped. what=\"exposures\""), "{log}");
 
     let store = store::Store::connect(&format!("sqlite:{}", dir.join("ensign.db").display()))
         .await
@@ -176,7 +176,7 @@ async fn evaluation_nodes_hand_their_exposures_to_the_store_through_redis() {
     for node in nodes {
         let (code, log) = node.terminate();
         assert_eq!(code, Some(0), "{log}");
-        assert!(log.contains("Exposure writer stopped."), "{log}");
+        assert!(log.contains("Writer stopped. what=\"exposures\""), "{log}");
     }
     let store = store::Store::connect(&database.url)
         .await

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use engine::exposure_stream::{FORMAT, GROUP, StreamBatch, StreamExposure, stream_key};
-use graphql_admin::exposures::{ConsumerSettings, ExposureConsumer};
+use engine::streams::exposures::{FORMAT, GROUP, StreamBatch, StreamExposure, stream_key};
+use graphql_admin::consumer::{ConsumerSettings, ExposureConsumer};
 use redis::aio::MultiplexedConnection;
 use store::Store;
 

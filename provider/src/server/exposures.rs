@@ -1,13 +1,13 @@
 //! Exposures: the evaluations an experiment's split decided, recorded off
-//! the evaluation's path and written in batches to a sink (the node's
-//! store, or a Redis stream that nodes with a store consume).
+//! the evaluation's path and handed to the node's exposure outbox
+//! ([`crate::server::outbox`]), which writes them in batches to a sink (the
+//! node's store, or a Redis stream that nodes with a store consume).
 //!
 //! Recording never blocks or slows an evaluation: [`Exposures::record`]
-//! checks a bounded deduplication cache and pushes into a bounded buffer,
-//! and when the buffer is full the exposure is dropped and counted. A
-//! background writer ([`Exposures::run_writer`]) takes batches from the
-//! buffer and writes each with an id, retried unchanged until it is
-//! accepted, so a sink that deduplicates by id writes it once.
+//! stages the exposure in its thread's shard; a few at a time are looked
+//! up in a bounded deduplication cache and pushed into the outbox's
+//! bounded buffer, and when the buffer is full the exposure is dropped and
+//! counted.
 //!
 //! Deduplication: a node records (experiment, targeting key, variant) once
 //! while it is in its cache. A later exposure of the same user to the same
@@ -18,16 +18,20 @@
 //! a lookup reads one line, and a user forgotten by it is at worst
 //! recorded again (the store keeps the earliest).
 
-use std::hash::{BuildHasher, Hash, Hasher, RandomState};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use engine::streams::exposures::{self as stream, StreamBatch, StreamScope, StreamUser};
 use engine::{FlagSet, Resolution};
 use foldhash::quality::RandomState as QualityHash;
-use hdrhistogram::Histogram;
 use serde_json::Value;
-use tokio::sync::{Notify, mpsc};
+
+use crate::server::outbox::{
+    Commits, Names, Outbox, OutboxSettings, Sink, WriterQueue, now_micros,
+};
+use crate::server::stream_sink::StreamRecord;
 
 /// Where an evaluation was answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -114,6 +118,47 @@ pub fn scopes_of(exposures: &[Exposure]) -> (Vec<&ExposureScope>, Vec<usize>) {
     (found, indexes)
 }
 
+impl StreamRecord for Exposure {
+    const FORMAT: u32 = stream::FORMAT;
+
+    fn stream_key(prefix: &str) -> String {
+        stream::stream_key(prefix)
+    }
+
+    fn encode(batch: &[Exposure]) -> Result<String, serde_json::Error> {
+        serde_json::to_string(&wire(batch))
+    }
+}
+
+/// Exposures as the stream carries them: each scope once.
+pub fn wire(exposures: &[Exposure]) -> StreamBatch<'_> {
+    let (scopes, indexes) = scopes_of(exposures);
+    StreamBatch {
+        scopes: scopes
+            .into_iter()
+            .map(|scope| StreamScope {
+                experiment: scope.experiment.as_str().into(),
+                flag_set: scope.flag_set.as_str().into(),
+                flag: scope.flag.as_str().into(),
+                variant: scope.variant.as_str().into(),
+                flag_set_version: scope.flag_set_version.as_str().into(),
+                surface: scope.surface.as_str().into(),
+            })
+            .collect(),
+        exposures: exposures
+            .iter()
+            .zip(indexes)
+            .map(|(exposure, index)| {
+                StreamUser(
+                    u32::try_from(index).unwrap_or(u32::MAX),
+                    exposure.targeting_key.as_str().into(),
+                    exposure.at_micros,
+                )
+            })
+            .collect(),
+    }
+}
+
 /// An exposure as an evaluation sees it, before it is recorded (nothing is
 /// allocated for one the cache already holds).
 #[derive(Debug, Clone, Copy)]
@@ -154,127 +199,77 @@ pub struct ExposureSettings {
 
 impl Default for ExposureSettings {
     fn default() -> Self {
+        let OutboxSettings {
+            buffer,
+            batch,
+            linger,
+            shutdown_deadline,
+        } = OutboxSettings::default();
         ExposureSettings {
-            buffer: 100_000,
+            buffer,
             dedupe: 1_000_000,
-            batch: 2_000,
-            linger: Duration::from_millis(200),
-            shutdown_deadline: Duration::from_secs(10),
+            batch,
+            linger,
+            shutdown_deadline,
         }
     }
 }
 
-/// Why a sink did not take a batch.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct SinkError(pub String);
-
-/// Where batches of exposures go. A batch whose write failed is offered
-/// again with the same id, so a sink that remembers ids writes it once.
-#[async_trait::async_trait]
-pub trait ExposureSink: Send + Sync {
-    /// Writes one batch.
-    async fn write(&self, batch_id: &str, exposures: &[Exposure]) -> Result<(), SinkError>;
+impl ExposureSettings {
+    /// The outbox's part.
+    pub fn outbox(&self) -> OutboxSettings {
+        OutboxSettings {
+            buffer: self.buffer,
+            batch: self.batch,
+            linger: self.linger,
+            shutdown_deadline: self.shutdown_deadline,
+        }
+    }
 }
 
-/// The exposure counters that `/metrics` reports.
+/// The exposure counters of the recorder itself; the outbox's
+/// ([`Outbox::counts`]) count what was buffered, dropped and written.
 #[derive(Debug, Default)]
 pub struct ExposureCounts {
-    /// Recorded into the buffer.
-    pub recorded: AtomicU64,
     /// Not recorded: the cache held them.
     pub deduplicated: AtomicU64,
-    /// Lost: the buffer was full, or shutdown's deadline passed first.
-    pub dropped: AtomicU64,
-    /// Accepted by the sink.
-    pub written: AtomicU64,
-    /// Batch writes that failed (and were retried).
-    pub write_failures: AtomicU64,
     /// Evaluations of an exposure-tracked flag that were not exposures (no
     /// targeting key, or not decided by the split).
     pub not_exposures: AtomicU64,
 }
 
-/// What this node's store commits of exposures, whichever writer commits
-/// them (the store sink, or the exposure stream's consumer): the delay from
-/// each exposure to the commit that stored it, and the consumer's counts.
-#[derive(Debug)]
-pub struct Commits {
-    /// Microseconds from exposure to commit, 1 µs to an hour (`None` only if
-    /// those bounds were refused, which they are not).
-    delay: Mutex<Option<Histogram<u64>>>,
-    /// Stream batches written to the store (or found written before).
-    pub stream_batches: AtomicU64,
-    /// Stream entries removed unwritten because they can never be written.
-    pub stream_poisoned: AtomicU64,
-    /// Stream batches the store could not take (left pending, retried).
-    pub stream_store_failures: AtomicU64,
-}
-
-impl Default for Commits {
-    fn default() -> Self {
-        Commits {
-            delay: Mutex::new(Histogram::new_with_bounds(1, 3_600_000_000, 3).ok()),
-            stream_batches: AtomicU64::default(),
-            stream_poisoned: AtomicU64::default(),
-            stream_store_failures: AtomicU64::default(),
-        }
-    }
-}
-
-impl Commits {
-    /// Records that exposures made at `at_micros` (microseconds since the
-    /// Unix epoch) have just been committed.
-    pub fn committed(&self, at_micros: impl IntoIterator<Item = i64>) {
-        let now = now_micros();
-        let mut delay = self.delay.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(histogram) = delay.as_mut() {
-            for at in at_micros {
-                histogram.saturating_record(u64::try_from(now - at).unwrap_or(0).max(1));
-            }
-        }
-    }
-
-    /// The delay from exposure to commit at quantile `q`, and how many
-    /// exposures it is over.
-    pub fn delay(&self, q: f64) -> (Duration, u64) {
-        let delay = self.delay.lock().unwrap_or_else(PoisonError::into_inner);
-        delay.as_ref().map_or((Duration::ZERO, 0), |h| {
-            (Duration::from_micros(h.value_at_quantile(q)), h.len())
-        })
-    }
-}
+/// The names of the exposure outbox's metrics.
+const NAMES: Names = Names {
+    plural: "exposures",
+    singular: "exposure",
+};
 
 /// A node's exposure recorder. Records only once a writer is attached
 /// ([`Exposures::attach`]); a node without a sink records nothing.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Exposures {
-    sender: OnceLock<Sender>,
+    outbox: Outbox<Exposure>,
+    stage: OnceLock<Stage>,
     counts: ExposureCounts,
-    commits: Commits,
-    /// Exposures the writer has taken from the buffer and not yet written
-    /// (or counted as dropped).
-    writing: AtomicUsize,
 }
 
+impl Default for Exposures {
+    fn default() -> Self {
+        Exposures {
+            outbox: Outbox::new(NAMES),
+            stage: OnceLock::new(),
+            counts: ExposureCounts::default(),
+        }
+    }
+}
+
+/// What stands ahead of the outbox's buffer.
 #[derive(Debug)]
-struct Sender {
-    queue: mpsc::Sender<Exposure>,
-    /// Exposures pushed so far, to tell the writer each time a batch's
-    /// worth has been.
-    pushed: AtomicU64,
-    /// The writer's batch size.
-    batch: u64,
-    /// Woken once per batch's worth pushed: the writer waits on it, not on
-    /// each exposure, so recording does not wake it each time.
-    batch_ready: Arc<Notify>,
+struct Stage {
     /// The deduplication cache.
     seen: Dedupe,
     /// Exposures waiting to be looked up in it, a few at a time.
     staging: Box<[Mutex<Shard>]>,
-    /// Set as shutdown flushes the buffer: exposures recorded after it are
-    /// dropped (and counted), not staged.
-    closed: AtomicBool,
 }
 
 /// Exposures are looked up in the deduplication cache [`STAGED`] at a
@@ -396,15 +391,17 @@ impl Exposures {
     /// of its thread's (or within the writer's linger, or by
     /// [`Exposures::settle`]).
     pub fn record(&self, observed: Observed<'_>) {
-        let Some(sender) = self.sender.get() else {
+        let Some(stage) = self.stage.get() else {
             return;
         };
         let now = now_micros();
-        let key = sender.seen.key(observed);
-        let shard = &sender.staging[shard_of_this_thread(sender.staging.len())];
+        let key = stage.seen.key(observed);
+        let shard = &stage.staging[shard_of_this_thread(stage.staging.len())];
         let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
-        if sender.closed.load(Ordering::Acquire) {
-            self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+        // Checked under the shard's lock, which shutdown's settling takes
+        // after closing the outbox: nothing staged is left behind.
+        if self.outbox.is_closed() {
+            self.outbox.count_dropped(1);
             return;
         }
         let exposure = Exposure {
@@ -420,72 +417,66 @@ impl Exposures {
         if shard.staged.len() >= STAGED {
             let staged = std::mem::replace(&mut shard.staged, Vec::with_capacity(STAGED));
             drop(shard);
-            self.buffer(sender, staged);
+            self.buffer(stage, staged);
         }
     }
 
     /// Looks up every staged exposure in the deduplication cache now, and
     /// buffers those it did not hold.
     pub fn settle(&self) {
-        let Some(sender) = self.sender.get() else {
+        let Some(stage) = self.stage.get() else {
             return;
         };
-        for shard in &sender.staging {
+        for shard in &stage.staging {
             let staged =
                 std::mem::take(&mut shard.lock().unwrap_or_else(PoisonError::into_inner).staged);
             if !staged.is_empty() {
-                self.buffer(sender, staged);
+                self.buffer(stage, staged);
             }
         }
     }
 
     /// Buffers those of `staged` the cache does not hold (and now holds).
-    fn buffer(&self, sender: &Sender, staged: Vec<Staged>) {
-        sender.seen.fetch(staged.iter().map(|staged| staged.key));
+    fn buffer(&self, stage: &Stage, staged: Vec<Staged>) {
+        stage.seen.fetch(staged.iter().map(|staged| staged.key));
         for Staged {
             key,
             epoch,
             exposure,
         } in staged
         {
-            if !sender.seen.insert(key, epoch) {
+            if !stage.seen.insert(key, epoch) {
                 self.counts.deduplicated.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            match sender.queue.try_send(exposure) {
-                Ok(()) => {
-                    self.counts.recorded.fetch_add(1, Ordering::Relaxed);
-                    if (sender.pushed.fetch_add(1, Ordering::Relaxed) + 1)
-                        .is_multiple_of(sender.batch)
-                    {
-                        sender.batch_ready.notify_one();
-                    }
-                }
-                Err(_) => {
-                    // Not recorded, so not seen: the next evaluation tries
-                    // again.
-                    sender.seen.remove(key);
-                    self.counts.dropped.fetch_add(1, Ordering::Relaxed);
-                }
+            if self.outbox.push(exposure).is_err() {
+                // Not recorded, so not seen: the next evaluation tries
+                // again.
+                stage.seen.remove(key);
             }
         }
     }
 
-    /// The counters.
+    /// The recorder's own counters.
     pub fn counts(&self) -> &ExposureCounts {
         &self.counts
     }
 
+    /// The outbox exposures are buffered in.
+    pub fn outbox(&self) -> &Outbox<Exposure> {
+        &self.outbox
+    }
+
     /// What this node's store commits of exposures.
     pub fn commits(&self) -> &Commits {
-        &self.commits
+        self.outbox.commits()
     }
 
     /// Exposures waiting to be written: staged for the buffer, in it, or
     /// in the batch being written.
     pub fn buffered(&self) -> usize {
-        self.sender.get().map_or(0, |sender| {
-            let staged: usize = sender
+        let staged: usize = self.stage.get().map_or(0, |stage| {
+            stage
                 .staging
                 .iter()
                 .map(|shard| {
@@ -495,212 +486,36 @@ impl Exposures {
                         .staged
                         .len()
                 })
-                .sum();
-            sender.queue.max_capacity() - sender.queue.capacity()
-                + staged
-                + self.writing.load(Ordering::Relaxed)
-        })
+                .sum()
+        });
+        staged + self.outbox.buffered()
     }
 
     /// Attaches the writer's buffer and returns what [`Exposures::run_writer`]
     /// drains; `None` if one is attached already.
-    pub fn attach(&self, settings: &ExposureSettings) -> Option<WriterQueue> {
-        let (queue, receiver) = mpsc::channel(settings.buffer.max(1));
-        let batch_ready = Arc::new(Notify::new());
-        self.sender
-            .set(Sender {
-                queue,
-                pushed: AtomicU64::new(0),
-                batch: settings.batch.max(1) as u64,
-                batch_ready: Arc::clone(&batch_ready),
-                seen: Dedupe::new(settings.dedupe),
-                staging: (0..staging_shards()).map(|_| Mutex::default()).collect(),
-                closed: AtomicBool::new(false),
-            })
-            .ok()?;
-        Some(WriterQueue {
-            receiver,
-            batch_ready,
-        })
+    pub fn attach(&self, settings: &ExposureSettings) -> Option<WriterQueue<Exposure>> {
+        let queue = self.outbox.attach(&settings.outbox())?;
+        // Only the first attach gets here, so the stage is unset.
+        let _ = self.stage.set(Stage {
+            seen: Dedupe::new(settings.dedupe),
+            staging: (0..staging_shards()).map(|_| Mutex::default()).collect(),
+        });
+        Some(queue)
     }
 
-    /// Writes what `queue` receives to `sink` in batches until `stop`
-    /// resolves, then writes what is left within the shutdown deadline and
-    /// counts the rest as dropped. A failed batch is retried, unchanged,
-    /// with backoff; exposures meanwhile wait in the buffer, and once it is
-    /// full new ones are dropped.
+    /// Writes what `queue` receives to `sink` through the outbox's writer
+    /// ([`Outbox::write`]) until `stop` resolves, settling what is staged
+    /// within each linger and at shutdown.
     pub async fn run_writer(
         self: Arc<Self>,
-        mut queue: WriterQueue,
-        sink: Arc<dyn ExposureSink>,
+        queue: WriterQueue<Exposure>,
+        sink: Arc<dyn Sink<Exposure>>,
         settings: ExposureSettings,
         stop: impl Future<Output = ()> + Send,
     ) {
-        let node = node_id();
-        let mut sequence = 0u64;
-        let mut stop = std::pin::pin!(stop);
-        let mut stopping = false;
-        while !stopping {
-            // Whatever the buffer holds is taken at once, not one by one.
-            let limit = settings.batch.max(1);
-            let mut batch = Vec::with_capacity(limit);
-            let received = tokio::select! {
-                received = queue.receiver.recv_many(&mut batch, limit) => Some(received),
-                // What evaluations staged reaches the buffer within a linger
-                // even when no more come to fill their shard.
-                () = tokio::time::sleep(settings.linger) => None,
-                () = &mut stop => Some(0),
-            };
-            let Some(received) = received else {
-                self.settle();
-                continue;
-            };
-            if received == 0 {
-                break;
-            }
-            // Then it waits for a batch's worth, or for the linger to end,
-            // without being woken by each exposure in between.
-            if batch.len() + queue.receiver.len() < limit {
-                tokio::select! {
-                    () = queue.batch_ready.notified() => {}
-                    () = tokio::time::sleep(settings.linger) => {}
-                    () = &mut stop => stopping = true,
-                }
-            }
-            self.settle();
-            let room = limit - batch.len();
-            if room > 0 && !queue.receiver.is_empty() {
-                queue.receiver.recv_many(&mut batch, room).await;
-            }
-            sequence += 1;
-            let id = format!("{node}:{sequence}");
-            let mut backoff = Duration::from_millis(100);
-            let mut written = false;
-            self.writing.store(batch.len(), Ordering::Relaxed);
-            loop {
-                match sink.write(&id, &batch).await {
-                    Ok(()) => {
-                        self.counts
-                            .written
-                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                        self.writing.store(0, Ordering::Relaxed);
-                        written = true;
-                        break;
-                    }
-                    Err(error) => {
-                        self.counts.write_failures.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(%error, batch = %id, exposures = batch.len(), "Writing exposures failed; retrying.");
-                        if stopping {
-                            break;
-                        }
-                        // Meanwhile what is staged waits in the buffer (or,
-                        // once it is full, is dropped and counted).
-                        self.settle();
-                        tokio::select! {
-                            () = tokio::time::sleep(backoff) => {}
-                            () = &mut stop => {
-                                stopping = true;
-                            }
-                        }
-                        backoff = (backoff * 2).min(Duration::from_secs(5));
-                    }
-                }
-            }
-            if stopping {
-                // A batch not written yet goes first in what shutdown
-                // flushes, under its id.
-                let pending = (!written).then_some((id, batch));
-                return self
-                    .flush(queue, sink, settings, node, sequence, pending)
-                    .await;
-            }
-        }
-        self.flush(queue, sink, settings, node, sequence, None)
+        self.outbox
+            .write(queue, sink, settings.outbox(), stop, || self.settle())
             .await;
-    }
-
-    /// Shutdown: writes `pending` (a batch that may have failed) and what
-    /// the buffer holds, within the deadline; counts the rest as dropped.
-    async fn flush(
-        &self,
-        mut queue: WriterQueue,
-        sink: Arc<dyn ExposureSink>,
-        settings: ExposureSettings,
-        node: String,
-        mut sequence: u64,
-        pending: Option<(String, Vec<Exposure>)>,
-    ) {
-        // What is staged is buffered, and what evaluations record from now
-        // on is dropped and counted: the shard's lock orders the two.
-        if let Some(sender) = self.sender.get() {
-            sender.closed.store(true, Ordering::Release);
-        }
-        self.settle();
-        queue.receiver.close();
-        let deadline = tokio::time::Instant::now() + settings.shutdown_deadline;
-        let mut batches: Vec<(String, Vec<Exposure>)> = pending.into_iter().collect();
-        let mut left = Vec::new();
-        while let Ok(exposure) = queue.receiver.try_recv() {
-            left.push(exposure);
-        }
-        for chunk in left.chunks(settings.batch.max(1)) {
-            sequence += 1;
-            batches.push((format!("{node}:{sequence}"), chunk.to_vec()));
-        }
-        self.writing.store(
-            batches.iter().map(|(_, batch)| batch.len()).sum(),
-            Ordering::Relaxed,
-        );
-        for (id, batch) in batches {
-            let mut written = false;
-            while tokio::time::Instant::now() < deadline {
-                match tokio::time::timeout_at(deadline, sink.write(&id, &batch)).await {
-                    Ok(Ok(())) => {
-                        written = true;
-                        break;
-                    }
-                    Ok(Err(error)) => {
-                        self.counts.write_failures.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(%error, batch = %id, "Writing exposures at shutdown failed; retrying.");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                    Err(_) => break,
-                }
-            }
-            let counter = if written {
-                &self.counts.written
-            } else {
-                &self.counts.dropped
-            };
-            counter.fetch_add(batch.len() as u64, Ordering::Relaxed);
-            self.writing.fetch_sub(batch.len(), Ordering::Relaxed);
-        }
-        let dropped = self.counts.dropped.load(Ordering::Relaxed);
-        tracing::info!(
-            written = self.counts.written.load(Ordering::Relaxed),
-            dropped,
-            "Exposure writer stopped."
-        );
-    }
-}
-
-/// The buffer's receiving end, for the writer.
-#[derive(Debug)]
-pub struct WriterQueue {
-    receiver: mpsc::Receiver<Exposure>,
-    batch_ready: Arc<Notify>,
-}
-
-impl WriterQueue {
-    /// Takes what the buffer holds now, without waiting (for a caller
-    /// that writes exposures itself rather than through
-    /// [`Exposures::run_writer`]).
-    pub fn drain(&mut self) -> Vec<Exposure> {
-        let mut taken = Vec::new();
-        while let Ok(exposure) = self.receiver.try_recv() {
-            taken.push(exposure);
-        }
-        taken
     }
 }
 
@@ -835,52 +650,17 @@ impl Exposures {
     /// The exposure metrics, in Prometheus' text format.
     pub fn render(&self, out: &mut String) {
         use std::fmt::Write as _;
-        let counts = &self.counts;
+        self.outbox.render(out, self.buffered());
         for (name, help, counter) in [
-            (
-                "ensign_exposures_recorded_total",
-                "Exposures recorded into the node's buffer.",
-                &counts.recorded,
-            ),
             (
                 "ensign_exposures_deduplicated_total",
                 "Exposures not recorded because the node had recorded the same user and variant.",
-                &counts.deduplicated,
-            ),
-            (
-                "ensign_exposures_dropped_total",
-                "Exposures lost: the buffer was full, or shutdown's deadline passed.",
-                &counts.dropped,
-            ),
-            (
-                "ensign_exposures_written_total",
-                "Exposures their sink accepted.",
-                &counts.written,
-            ),
-            (
-                "ensign_exposure_write_failures_total",
-                "Exposure batch writes that failed and were retried.",
-                &counts.write_failures,
+                &self.counts.deduplicated,
             ),
             (
                 "ensign_tracked_evaluations_not_exposures_total",
                 "Evaluations of exposure-tracked flags that were not exposures (no targeting key, or not decided by the split).",
-                &counts.not_exposures,
-            ),
-            (
-                "ensign_exposure_stream_batches_total",
-                "Exposure stream batches this node wrote to its store (or found written before).",
-                &self.commits.stream_batches,
-            ),
-            (
-                "ensign_exposure_stream_poisoned_total",
-                "Exposure stream entries removed unwritten because they can never be written.",
-                &self.commits.stream_poisoned,
-            ),
-            (
-                "ensign_exposure_stream_store_failures_total",
-                "Exposure stream batches the store could not take (left pending and retried).",
-                &self.commits.stream_store_failures,
+                &self.counts.not_exposures,
             ),
         ] {
             let _ = writeln!(
@@ -889,27 +669,6 @@ impl Exposures {
                 counter.load(Ordering::Relaxed)
             );
         }
-        out.push_str(
-            "# HELP ensign_exposure_commit_delay_seconds Time from an exposure to the commit that stored it, on this node's store.\n\
-             # TYPE ensign_exposure_commit_delay_seconds summary\n",
-        );
-        let mut count = 0;
-        for q in [0.5, 0.9, 0.99] {
-            let (delay, n) = self.commits.delay(q);
-            count = n;
-            let _ = writeln!(
-                out,
-                "ensign_exposure_commit_delay_seconds{{quantile=\"{q}\"}} {}",
-                delay.as_secs_f64()
-            );
-        }
-        let _ = writeln!(out, "ensign_exposure_commit_delay_seconds_count {count}");
-        let _ = writeln!(
-            out,
-            "# HELP ensign_exposures_buffered Exposures waiting to be written: staged for the buffer, in it, or in the batch being written.\n\
-             # TYPE ensign_exposures_buffered gauge\nensign_exposures_buffered {}",
-            self.buffered()
-        );
         let _ = writeln!(
             out,
             "# HELP ensign_exposure_dedupe_bytes Bytes the exposure deduplication cache's table takes (fixed by its size).\n\
@@ -921,29 +680,14 @@ impl Exposures {
     /// The bytes the deduplication cache's table takes (0 before a writer
     /// is attached).
     pub fn dedupe_bytes(&self) -> usize {
-        self.sender.get().map_or(0, |sender| sender.seen.bytes())
+        self.stage.get().map_or(0, |stage| stage.seen.bytes())
     }
-}
-
-/// An id for this process's batches: random, so that two nodes (or two runs
-/// of one) never share batch ids.
-fn node_id() -> String {
-    let mut hasher = RandomState::new().build_hasher();
-    std::process::id().hash(&mut hasher);
-    now_micros().hash(&mut hasher);
-    format!("{:016x}", hasher.finish())
 }
 
 /// Staging shards: two per thread the machine runs at once, so threads
 /// taking shards in turn seldom share one.
 fn staging_shards() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get) * 2
-}
-
-fn now_micros() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 /// The targeting key of a context given as JSON text, if it has a
@@ -1007,13 +751,17 @@ mod tests {
     }
 
     #[async_trait::async_trait]
-    impl ExposureSink for Kept {
-        async fn write(&self, batch_id: &str, exposures: &[Exposure]) -> Result<(), SinkError> {
+    impl Sink<Exposure> for Kept {
+        async fn write(
+            &self,
+            batch_id: &str,
+            exposures: &[Exposure],
+        ) -> Result<(), crate::server::outbox::SinkError> {
             let mut batches = self.batches.lock().unwrap();
             batches.push((batch_id.to_owned(), exposures.to_vec()));
             if self.failures.load(Ordering::Relaxed) > 0 {
                 self.failures.fetch_sub(1, Ordering::Relaxed);
-                return Err(SinkError("down".into()));
+                return Err(crate::server::outbox::SinkError("down".into()));
             }
             Ok(())
         }
@@ -1023,8 +771,8 @@ mod tests {
     /// dropped).
     fn spawn_writer(
         exposures: &Arc<Exposures>,
-        queue: WriterQueue,
-        sink: Arc<dyn ExposureSink>,
+        queue: WriterQueue<Exposure>,
+        sink: Arc<dyn Sink<Exposure>>,
         settings: ExposureSettings,
     ) -> (
         tokio::sync::oneshot::Sender<()>,
@@ -1048,8 +796,8 @@ mod tests {
     fn nothing_is_recorded_without_a_writer() {
         let exposures = Exposures::default();
         exposures.record(observed("u1", "a"));
-        assert_eq!(count(&exposures.counts().recorded), 0);
-        assert_eq!(count(&exposures.counts().dropped), 0);
+        assert_eq!(count(&exposures.outbox().counts().recorded), 0);
+        assert_eq!(count(&exposures.outbox().counts().dropped), 0);
     }
 
     #[test]
@@ -1061,9 +809,9 @@ mod tests {
         exposures.record(observed("u1", "b"));
         exposures.record(observed("u2", "a"));
         assert_eq!(exposures.buffered(), 4, "staged");
-        assert_eq!(count(&exposures.counts().recorded), 0);
+        assert_eq!(count(&exposures.outbox().counts().recorded), 0);
         exposures.settle();
-        assert_eq!(count(&exposures.counts().recorded), 3);
+        assert_eq!(count(&exposures.outbox().counts().recorded), 3);
         assert_eq!(count(&exposures.counts().deduplicated), 1);
         assert_eq!(exposures.buffered(), 3);
     }
@@ -1101,14 +849,14 @@ mod tests {
             exposures.record(observed(user, "a"));
         }
         exposures.settle();
-        assert_eq!(count(&exposures.counts().recorded), 2);
-        assert_eq!(count(&exposures.counts().dropped), 2);
+        assert_eq!(count(&exposures.outbox().counts().recorded), 2);
+        assert_eq!(count(&exposures.outbox().counts().dropped), 2);
         // Once there is room, a dropped user is recorded on their next
         // evaluation: the cache did not keep them.
-        queue.receiver.try_recv().unwrap();
+        queue.try_take().unwrap();
         exposures.record(observed("u3", "a"));
         exposures.settle();
-        assert_eq!(count(&exposures.counts().recorded), 3);
+        assert_eq!(count(&exposures.outbox().counts().recorded), 3);
         assert_eq!(count(&exposures.counts().deduplicated), 0);
     }
 
@@ -1155,7 +903,7 @@ mod tests {
             exposures.record(observed(&format!("user-{i}"), "a"));
         }
         exposures.settle();
-        assert_eq!(count(&exposures.counts().recorded), 200_000);
+        assert_eq!(count(&exposures.outbox().counts().recorded), 200_000);
         assert_eq!(exposures.dedupe_bytes(), 32_000 * 8);
         // The most recent users are still held.
         for i in 199_000..200_000 {
@@ -1192,9 +940,9 @@ mod tests {
             .collect();
         users.sort();
         assert_eq!(users, ["u1", "u2", "u3", "u4"]);
-        assert_eq!(count(&exposures.counts().written), 4);
-        assert_eq!(count(&exposures.counts().write_failures), 1);
-        assert_eq!(count(&exposures.counts().dropped), 0);
+        assert_eq!(count(&exposures.outbox().counts().written), 4);
+        assert_eq!(count(&exposures.outbox().counts().write_failures), 1);
+        assert_eq!(count(&exposures.outbox().counts().dropped), 0);
     }
 
     #[tokio::test]
@@ -1215,8 +963,8 @@ mod tests {
             .run_writer(queue, sink, settings, async {})
             .await;
         assert!(started.elapsed() < Duration::from_secs(5));
-        assert_eq!(count(&exposures.counts().written), 0);
-        assert_eq!(count(&exposures.counts().dropped), 3);
+        assert_eq!(count(&exposures.outbox().counts().written), 0);
+        assert_eq!(count(&exposures.outbox().counts().dropped), 3);
     }
 
     /// A sink whose writes wait until it is opened.
@@ -1227,8 +975,12 @@ mod tests {
     }
 
     #[async_trait::async_trait]
-    impl ExposureSink for Gate {
-        async fn write(&self, _: &str, _: &[Exposure]) -> Result<(), SinkError> {
+    impl Sink<Exposure> for Gate {
+        async fn write(
+            &self,
+            _: &str,
+            _: &[Exposure],
+        ) -> Result<(), crate::server::outbox::SinkError> {
             self.entered.notify_one();
             self.open.notified().await;
             Ok(())
@@ -1249,12 +1001,12 @@ mod tests {
         assert_eq!(exposures.buffered(), 2, "the batch is in the sink's hands");
         sink.open.notify_one();
         for _ in 0..100 {
-            if count(&exposures.counts().written) == 2 {
+            if count(&exposures.outbox().counts().written) == 2 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        assert_eq!(count(&exposures.counts().written), 2);
+        assert_eq!(count(&exposures.outbox().counts().written), 2);
         assert_eq!(exposures.buffered(), 0);
         stop.send(()).unwrap();
         writer.await.unwrap();
@@ -1272,30 +1024,36 @@ mod tests {
             .run_writer(queue, sink.clone(), settings, async {})
             .await;
         exposures.record(observed("u2", "a"));
-        assert_eq!(count(&exposures.counts().written), 1);
-        assert_eq!(count(&exposures.counts().dropped), 1);
+        assert_eq!(count(&exposures.outbox().counts().written), 1);
+        assert_eq!(count(&exposures.outbox().counts().dropped), 1);
         assert_eq!(exposures.buffered(), 0);
         assert_eq!(sink.batches.lock().unwrap().len(), 1);
     }
 
     #[test]
-    fn commit_delays_are_kept_from_each_exposure() {
-        let commits = Commits::default();
-        let now = now_micros();
-        commits.committed([now - 2_000_000, now - 1_000, now - 1_000]);
-        let (median, count) = commits.delay(0.5);
-        assert_eq!(count, 3);
-        assert!(
-            median >= Duration::from_micros(1_000) && median < Duration::from_secs(1),
-            "{median:?}"
-        );
-        assert!(commits.delay(0.99).0 >= Duration::from_secs(2));
+    fn the_metrics_keep_their_names() {
+        let exposures = Exposures::default();
+        let _queue = exposures.attach(&settings(100)).unwrap();
+        exposures.record(observed("u1", "a"));
+        exposures.record(observed("u1", "a"));
+        exposures.settle();
+        exposures.not_exposure();
         let mut text = String::new();
-        Exposures::default().render(&mut text);
-        assert!(
-            text.contains("ensign_exposure_commit_delay_seconds_count 0\n"),
-            "{text}"
-        );
+        exposures.render(&mut text);
+        for line in [
+            "ensign_exposures_recorded_total 1\n",
+            "ensign_exposures_deduplicated_total 1\n",
+            "ensign_exposures_dropped_total 0\n",
+            "ensign_exposures_written_total 0\n",
+            "ensign_exposure_write_failures_total 0\n",
+            "ensign_tracked_evaluations_not_exposures_total 1\n",
+            "ensign_exposure_commit_delay_seconds_count 0\n",
+            "ensign_exposure_stream_batches_total 0\n",
+            "ensign_exposures_buffered 1\n",
+            "ensign_exposure_dedupe_bytes 8000\n",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 
     #[test]

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use engine::exposure_stream::{FORMAT, StreamBatch, StreamExposure, stream_key};
-use provider::server::exposure_stream::RedisStreamSink;
+use engine::streams::exposures::{FORMAT, StreamBatch, StreamExposure, stream_key};
 use provider::server::exposures::{
-    Exposure, ExposureScope, ExposureSettings, ExposureSink, Exposures, Observed, Surface,
+    Exposure, ExposureScope, ExposureSettings, Exposures, Observed, Surface,
 };
+use provider::server::outbox::Sink;
+use provider::server::stream_sink::RedisStreamSink;
 use redis::aio::MultiplexedConnection;
 
 use test_support::{PrivateRedis, clean_prefix, redis_url, shared_redis, unique_name};
@@ -70,7 +71,7 @@ async fn batches_go_into_the_stream_until_its_bound() {
         return;
     };
     let prefix = unique_name("stream");
-    let sink = RedisStreamSink::new(&redis_url(), &prefix)
+    let sink = RedisStreamSink::<Exposure>::new(&redis_url(), &prefix)
         .unwrap()
         .with_bound(2);
     sink.write("n:1", &[exposure("u1"), exposure("u2")])
@@ -102,7 +103,7 @@ async fn a_redis_outage_is_ridden_out_by_the_buffer() {
         shutdown_deadline: Duration::from_secs(2),
     };
     let queue = exposures.attach(&settings).unwrap();
-    let sink = Arc::new(RedisStreamSink::new(&redis.url(), "ensign").unwrap());
+    let sink = Arc::new(RedisStreamSink::<Exposure>::new(&redis.url(), "ensign").unwrap());
     let (stop, stopping) = tokio::sync::oneshot::channel::<()>();
     let writer =
         tokio::spawn(
@@ -135,7 +136,7 @@ async fn a_redis_outage_is_ridden_out_by_the_buffer() {
     // backoff; of the nine that follow, five wait in the buffer and four
     // are dropped and counted.
     observe("during-0");
-    let counts = exposures.counts();
+    let counts = exposures.outbox().counts();
     for _ in 0..200 {
         if counts.write_failures.load(Ordering::Relaxed) >= 1 {
             break;

@@ -1,7 +1,8 @@
-//! The exposure stream's consumer: every node with a store and a Redis
-//! reads the batches evaluation nodes append ([`engine::exposure_stream`])
-//! in one consumer group and writes each to the store with its id, in one
-//! transaction, before it acknowledges (`XACK`) and deletes (`XDEL`) it.
+//! The streams' consumer: every node with a store and a Redis reads the
+//! batches evaluation nodes append ([`engine::streams`]: exposures,
+//! tracking events, evaluation counts) in each stream's consumer group and
+//! writes each to the store with its id, in one transaction, before it
+//! acknowledges (`XACK`) and deletes (`XDEL`) it.
 //!
 //! A batch the store cannot take now (PostgreSQL down) stays pending with
 //! this consumer and is read again, first thing, once the store is back.
@@ -12,17 +13,96 @@
 //! logged, counted and removed, so it cannot block the stream.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use engine::exposure_stream::{CLAIM_IDLE_MS, FORMAT, GROUP, StreamBatch, stream_key};
+use engine::streams::CLAIM_IDLE_MS;
+use engine::streams::exposures::{self, StreamBatch};
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 use redis::{AsyncConnectionConfig, Client, RedisError};
-use store::{ExposureRow, Store, StoreError};
+use store::{BatchWrite, ExposureRow, Store, StoreError};
 use time::OffsetDateTime;
 
-/// How a node consumes the exposure stream.
+/// A kind of record that evaluation nodes append to a stream of its own.
+#[async_trait::async_trait]
+pub trait StreamKind: Send + Sync + 'static {
+    /// One batch's rows, as the store takes them.
+    type Rows: Send + Sync;
+    /// What the records are called in logs.
+    const WHAT: &'static str;
+    /// The entry format read.
+    const FORMAT: u32;
+    /// The consumer group.
+    const GROUP: &'static str;
+    /// The stream's key under `prefix`.
+    fn stream_key(prefix: &str) -> String;
+    /// The rows of a batch's text, or why it is not such a batch.
+    fn decode(text: &str) -> Result<Self::Rows, String>;
+    /// Writes one batch under its id, in one transaction.
+    async fn write(
+        store: &Store,
+        batch_id: &str,
+        rows: &Self::Rows,
+    ) -> Result<BatchWrite, StoreError>;
+}
+
+/// The exposure stream.
+#[derive(Debug)]
+pub struct ExposureStream;
+
+#[async_trait::async_trait]
+impl StreamKind for ExposureStream {
+    type Rows = Vec<ExposureRow>;
+    const WHAT: &'static str = "exposures";
+    const FORMAT: u32 = exposures::FORMAT;
+    const GROUP: &'static str = exposures::GROUP;
+
+    fn stream_key(prefix: &str) -> String {
+        exposures::stream_key(prefix)
+    }
+
+    fn decode(text: &str) -> Result<Vec<ExposureRow>, String> {
+        let batch: StreamBatch = serde_json::from_str(text)
+            .map_err(|error| format!("the batch is not exposures: {error}"))?;
+        let read = batch
+            .into_exposures()
+            .map_err(|error| format!("the batch is not exposures: {error}"))?;
+        Ok(read
+            .into_iter()
+            .map(|e| ExposureRow {
+                exposed_at: from_micros(e.at),
+                flag_set: e.flag_set.into_owned(),
+                experiment: e.experiment.into_owned(),
+                flag: e.flag.into_owned(),
+                variant: e.variant.into_owned(),
+                targeting_key: e.targeting_key.into_owned(),
+                flag_set_version: e.flag_set_version.into_owned(),
+                surface: e.surface.into_owned(),
+            })
+            .collect())
+    }
+
+    async fn write(
+        store: &Store,
+        batch_id: &str,
+        rows: &Vec<ExposureRow>,
+    ) -> Result<BatchWrite, StoreError> {
+        store.write_exposures(batch_id, rows).await
+    }
+}
+
+/// The consumer of the exposure stream.
+pub type ExposureConsumer = StreamConsumer<ExposureStream>;
+
+/// A time given in microseconds since the Unix epoch.
+fn from_micros(micros: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// How a node consumes a stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumerSettings {
     /// The Redis URL.
@@ -68,10 +148,10 @@ pub struct ConsumerCounts {
 }
 
 /// Told of what the consumer does, for the node's metrics.
-pub trait ConsumerObserver: Send + Sync + std::fmt::Debug {
+pub trait ConsumerObserver<R>: Send + Sync + std::fmt::Debug {
     /// A batch's rows were committed (or had been before: then they are
     /// not reported).
-    fn committed(&self, rows: &[ExposureRow]);
+    fn committed(&self, rows: &R);
     /// An entry that can never be written was removed.
     fn poisoned(&self);
     /// The store could not take a batch; it stays pending.
@@ -95,25 +175,25 @@ pub enum ConsumerError {
     },
 }
 
-/// Consumes the exposure stream into a store.
+/// Consumes one stream into a store.
 #[derive(Debug)]
-pub struct ExposureConsumer {
+pub struct StreamConsumer<K: StreamKind> {
     store: Store,
     client: Client,
     stream: String,
     settings: ConsumerSettings,
     counts: ConsumerCounts,
-    observer: Option<std::sync::Arc<dyn ConsumerObserver>>,
+    observer: Option<Arc<dyn ConsumerObserver<K::Rows>>>,
 }
 
-impl ExposureConsumer {
+impl<K: StreamKind> StreamConsumer<K> {
     /// A consumer writing to `store`.
-    pub fn new(store: Store, settings: ConsumerSettings) -> Result<ExposureConsumer, RedisError> {
+    pub fn new(store: Store, settings: ConsumerSettings) -> Result<StreamConsumer<K>, RedisError> {
         let client = Client::open(settings.url.as_str())?;
-        Ok(ExposureConsumer {
+        Ok(StreamConsumer {
             store,
             client,
-            stream: stream_key(&settings.prefix),
+            stream: K::stream_key(&settings.prefix),
             settings,
             counts: ConsumerCounts::default(),
             observer: None,
@@ -121,7 +201,7 @@ impl ExposureConsumer {
     }
 
     /// Tells `observer` what the consumer does.
-    pub fn observed_by(mut self, observer: std::sync::Arc<dyn ConsumerObserver>) -> Self {
+    pub fn observed_by(mut self, observer: Arc<dyn ConsumerObserver<K::Rows>>) -> Self {
         self.observer = Some(observer);
         self
     }
@@ -145,7 +225,7 @@ impl ExposureConsumer {
                 Ok(never) => match never {},
                 Err(error) => error,
             };
-            tracing::warn!(%error, retry_in = ?backoff, "Consuming exposures failed; retrying.");
+            tracing::warn!(%error, retry_in = ?backoff, what = K::WHAT, "Consuming a stream failed; retrying.");
             tokio::select! {
                 () = &mut stop => return,
                 () = tokio::time::sleep(backoff) => {}
@@ -176,7 +256,7 @@ impl ExposureConsumer {
         let created: Result<(), RedisError> = redis::cmd("XGROUP")
             .arg("CREATE")
             .arg(&self.stream)
-            .arg(GROUP)
+            .arg(K::GROUP)
             .arg("0")
             .arg("MKSTREAM")
             .query_async(&mut connection)
@@ -202,7 +282,7 @@ impl ExposureConsumer {
         }
         let claimed: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
             .arg(&self.stream)
-            .arg(GROUP)
+            .arg(K::GROUP)
             .arg(&self.settings.name)
             .arg(u64::try_from(self.settings.claim_idle.as_millis()).unwrap_or(u64::MAX))
             .arg("0-0")
@@ -226,7 +306,7 @@ impl ExposureConsumer {
         let mut command = redis::cmd("XREADGROUP");
         command
             .arg("GROUP")
-            .arg(GROUP)
+            .arg(K::GROUP)
             .arg(&self.settings.name)
             .arg("COUNT")
             .arg(self.settings.count);
@@ -251,11 +331,11 @@ impl ExposureConsumer {
     ) -> Result<usize, ConsumerError> {
         let handled = entries.len();
         for entry in entries {
-            match batch(&entry) {
-                Ok((batch_id, rows)) => match self.store.write_exposures(&batch_id, &rows).await {
+            match batch::<K>(&entry) {
+                Ok((batch_id, rows)) => match K::write(&self.store, &batch_id, &rows).await {
                     Ok(written) => {
                         self.counts.batches.fetch_add(1, Ordering::Relaxed);
-                        if let (Some(observer), store::BatchWrite::Written { .. }) =
+                        if let (Some(observer), BatchWrite::Written { .. }) =
                             (&self.observer, written)
                         {
                             observer.committed(&rows);
@@ -281,7 +361,7 @@ impl ExposureConsumer {
             redis::pipe()
                 .cmd("XACK")
                 .arg(&self.stream)
-                .arg(GROUP)
+                .arg(K::GROUP)
                 .arg(&entry.id)
                 .ignore()
                 .cmd("XDEL")
@@ -302,39 +382,21 @@ impl ExposureConsumer {
         tracing::error!(
             entry,
             reason,
-            "An exposure stream entry can never be written; it is removed."
+            what = K::WHAT,
+            "A stream entry can never be written; it is removed."
         );
     }
 }
 
 /// The batch id and rows of a stream entry, or why it is not a batch.
-fn batch(entry: &StreamId) -> Result<(String, Vec<ExposureRow>), String> {
+fn batch<K: StreamKind>(entry: &StreamId) -> Result<(String, K::Rows), String> {
     let id: String = entry.get("id").ok_or("the entry has no batch id")?;
     let format: u32 = entry.get("format").ok_or("the entry has no format")?;
-    if format != FORMAT {
-        return Err(format!("the entry's format is {format}, not {FORMAT}"));
+    if format != K::FORMAT {
+        return Err(format!("the entry's format is {format}, not {}", K::FORMAT));
     }
     let text: String = entry.get("batch").ok_or("the entry has no batch")?;
-    let exposures: StreamBatch = serde_json::from_str(&text)
-        .map_err(|error| format!("the batch is not exposures: {error}"))?;
-    let exposures = exposures
-        .into_exposures()
-        .map_err(|error| format!("the batch is not exposures: {error}"))?;
-    let rows = exposures
-        .into_iter()
-        .map(|e| ExposureRow {
-            exposed_at: OffsetDateTime::from_unix_timestamp_nanos(i128::from(e.at) * 1_000)
-                .unwrap_or(OffsetDateTime::UNIX_EPOCH),
-            flag_set: e.flag_set.into_owned(),
-            experiment: e.experiment.into_owned(),
-            flag: e.flag.into_owned(),
-            variant: e.variant.into_owned(),
-            targeting_key: e.targeting_key.into_owned(),
-            flag_set_version: e.flag_set_version.into_owned(),
-            surface: e.surface.into_owned(),
-        })
-        .collect();
-    Ok((id, rows))
+    Ok((id, K::decode(&text)?))
 }
 
 fn rand_id() -> u64 {

@@ -1,52 +1,65 @@
-//! The evaluation node's exposure sink without a store: batches appended
-//! to the Redis exposure stream ([`engine::exposure_stream`]), which the
-//! nodes with a store consume.
+//! The sink of an evaluation node without a store: batches appended to a
+//! Redis stream ([`engine::streams`]), which the nodes with a store
+//! consume. One stream per kind of record: exposures, tracking events,
+//! evaluation counts.
 //!
 //! A batch is added only while the stream is shorter than its bound
 //! ([`STREAM_BOUND`]); otherwise, or when Redis cannot be reached, the
 //! write fails and the writer keeps the batch and retries, while new
-//! exposures wait in the node's buffer and, once it is full, are dropped
+//! records wait in the node's buffer and, once it is full, are dropped
 //! and counted. A batch whose `XADD` answer was lost may be added twice:
 //! consumers write a batch id once.
 
-use engine::exposure_stream::{
-    FORMAT, STREAM_BOUND, StreamBatch, StreamScope, StreamUser, stream_key,
-};
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use engine::streams::STREAM_BOUND;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client};
-use std::time::Duration;
 use tokio::sync::Mutex;
 
-use crate::server::exposures::{Exposure, ExposureSink, SinkError, scopes_of};
+use crate::server::outbox::{Sink, SinkError};
 
 /// How long a Redis call may take.
 const TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Appends exposure batches to the stream under a prefix.
+/// A record that travels in a stream of its own.
+pub trait StreamRecord: Sized + Send + Sync + 'static {
+    /// The stream's key under `prefix`.
+    fn stream_key(prefix: &str) -> String;
+    /// The entry format written.
+    const FORMAT: u32;
+    /// A batch as the entry's `batch` field.
+    fn encode(batch: &[Self]) -> Result<String, serde_json::Error>;
+}
+
+/// Appends batches of `T` to their stream under a prefix.
 #[derive(Debug)]
-pub struct RedisStreamSink {
+pub struct RedisStreamSink<T> {
     client: Client,
     stream: String,
     bound: u64,
     connection: Mutex<Option<MultiplexedConnection>>,
+    records: PhantomData<fn(&T)>,
 }
 
-impl RedisStreamSink {
+impl<T: StreamRecord> RedisStreamSink<T> {
     /// A sink for the Redis at `url`, under `prefix`.
-    pub fn new(url: &str, prefix: &str) -> Result<RedisStreamSink, redis::RedisError> {
+    pub fn new(url: &str, prefix: &str) -> Result<RedisStreamSink<T>, redis::RedisError> {
         if url.starts_with("rediss://") {
             crate::tls::ensure_crypto_provider();
         }
         Ok(RedisStreamSink {
             client: Client::open(url)?,
-            stream: stream_key(prefix),
+            stream: T::stream_key(prefix),
             bound: STREAM_BOUND,
             connection: Mutex::new(None),
+            records: PhantomData,
         })
     }
 
     /// The same sink with another bound (tests fill a small stream).
-    pub fn with_bound(mut self, bound: u64) -> RedisStreamSink {
+    pub fn with_bound(mut self, bound: u64) -> RedisStreamSink<T> {
         self.bound = bound;
         self
     }
@@ -74,10 +87,10 @@ impl RedisStreamSink {
 }
 
 #[async_trait::async_trait]
-impl ExposureSink for RedisStreamSink {
-    async fn write(&self, batch_id: &str, exposures: &[Exposure]) -> Result<(), SinkError> {
-        let batch = serde_json::to_string(&wire(exposures))
-            .map_err(|error| SinkError(format!("encoding a batch: {error}")))?;
+impl<T: StreamRecord> Sink<T> for RedisStreamSink<T> {
+    async fn write(&self, batch_id: &str, records: &[T]) -> Result<(), SinkError> {
+        let batch =
+            T::encode(records).map_err(|error| SinkError(format!("encoding a batch: {error}")))?;
         let mut connection = self.connection().await?;
         let added = async {
             let length: u64 = redis::cmd("XLEN")
@@ -93,7 +106,7 @@ impl ExposureSink for RedisStreamSink {
                 .arg("id")
                 .arg(batch_id)
                 .arg("format")
-                .arg(FORMAT)
+                .arg(T::FORMAT)
                 .arg("batch")
                 .arg(&batch)
                 .query_async::<String>(&mut connection)
@@ -104,41 +117,16 @@ impl ExposureSink for RedisStreamSink {
         match added {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(length)) => Err(SinkError(format!(
-                "the exposure stream holds {length} batches, its bound; keeping the batch"
+                "stream {} holds {length} batches, its bound; keeping the batch",
+                self.stream
             ))),
             Err(error) => {
                 self.forget_connection().await;
-                Err(SinkError(format!("adding to the exposure stream: {error}")))
+                Err(SinkError(format!(
+                    "adding to stream {}: {error}",
+                    self.stream
+                )))
             }
         }
-    }
-}
-
-/// Exposures as the stream carries them: each scope once.
-pub fn wire(exposures: &[Exposure]) -> StreamBatch<'_> {
-    let (scopes, indexes) = scopes_of(exposures);
-    StreamBatch {
-        scopes: scopes
-            .into_iter()
-            .map(|scope| StreamScope {
-                experiment: scope.experiment.as_str().into(),
-                flag_set: scope.flag_set.as_str().into(),
-                flag: scope.flag.as_str().into(),
-                variant: scope.variant.as_str().into(),
-                flag_set_version: scope.flag_set_version.as_str().into(),
-                surface: scope.surface.as_str().into(),
-            })
-            .collect(),
-        exposures: exposures
-            .iter()
-            .zip(indexes)
-            .map(|(exposure, index)| {
-                StreamUser(
-                    u32::try_from(index).unwrap_or(u32::MAX),
-                    exposure.targeting_key.as_str().into(),
-                    exposure.at_micros,
-                )
-            })
-            .collect(),
     }
 }

@@ -1,5 +1,4 @@
-//! The Redis exposure stream's format: how evaluation nodes without a
-//! store hand exposures to the nodes that have one.
+//! The exposure stream's format.
 //!
 //! ```text
 //! {prefix}:exposures    STREAM, one entry per batch: id = the batch id,
@@ -10,15 +9,6 @@
 //! flag, variant, flag set version, surface) once, and each exposure as
 //! `[scope index, targeting key, time]`, so an entry carries little more
 //! than its users.
-//!
-//! Producers `XADD` with no `MAXLEN`: Redis trims unread entries without a
-//! trace, so instead a producer that finds the stream [`STREAM_BOUND`]
-//! entries long keeps its batches (and, once its own buffer is full, drops
-//! and counts). Every node with a store reads the stream in the consumer
-//! group [`GROUP`], writes each batch with its id in one transaction
-//! (so a batch delivered twice is written once), then `XACK`s and `XDEL`s
-//! it, and claims entries a crashed consumer left pending
-//! (`XAUTOCLAIM` after [`CLAIM_IDLE_MS`]).
 
 use std::borrow::Cow;
 
@@ -29,14 +19,6 @@ pub const FORMAT: u32 = 2;
 
 /// The consumer group of the nodes that write exposures to their store.
 pub const GROUP: &str = "ensign-exposure-writers";
-
-/// The stream's bound in entries (batches): a producer that finds it this
-/// long does not add to it.
-pub const STREAM_BOUND: u64 = 10_000;
-
-/// How long an entry stays pending with one consumer before another may
-/// claim it.
-pub const CLAIM_IDLE_MS: u64 = 30_000;
 
 /// The stream's key under `prefix`.
 pub fn stream_key(prefix: &str) -> String {
