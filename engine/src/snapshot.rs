@@ -177,6 +177,18 @@ impl Snapshot {
         }
     }
 
+    /// The ids of the flag sets `selector` picks, each once, in precedence
+    /// order.
+    pub fn flag_set_ids(&self, selector: &Selector) -> Vec<&str> {
+        let mut ids: Vec<&str> = Vec::new();
+        for source in self.sources.iter().filter(|s| selects(selector, s)) {
+            if !ids.contains(&source.set.id()) {
+                ids.push(source.set.id());
+            }
+        }
+        ids
+    }
+
     /// Every flag visible under `selector`, each from the flag set that wins it,
     /// sorted by key.
     pub fn visible(&self, selector: &Selector) -> Vec<(&Arc<FlagSet>, &FlagEntry)> {

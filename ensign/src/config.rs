@@ -116,13 +116,19 @@ pub struct ServeSettings {
     /// store), for evaluation nodes started with --uri redis://….
     #[arg(long, env = "ENSIGN_REDIS_URL")]
     pub redis_url: Option<String>,
-    /// Where a node without a store sends the exposures of its running
-    /// experiments: a Redis (redis://host:port[/db][?prefix=…]) whose
-    /// exposure stream the nodes with a store consume. By default the
-    /// Redis of its --uri redis://… source, if it has one; a node with a
-    /// store writes them to the store.
+    /// Where a node without a store sends what it records (the exposures
+    /// of running experiments, tracking events, evaluation counts): a
+    /// Redis (redis://host:port[/db][?prefix=…]) whose streams the nodes
+    /// with a store consume. By default the Redis of its --uri redis://…
+    /// source, if it has one; a node with a store writes them to the
+    /// store. A node with neither refuses tracking events.
     #[arg(long, env = "ENSIGN_EXPOSURES_REDIS")]
     pub exposures_redis: Option<String>,
+    /// Seconds between roll-ups of the evaluation counts (1 to 60): every
+    /// minute's counts are written by the end of the minute, and within it
+    /// every this many seconds.
+    #[arg(long, env = "ENSIGN_EVALUATION_COUNT_INTERVAL", default_value_t = 60)]
+    pub evaluation_count_interval: u64,
     /// Prefix of the published Redis keys and channel (evaluation nodes
     /// name it in their URI: redis://host:port?prefix=…).
     #[arg(long, env = "ENSIGN_REDIS_PREFIX", default_value = "ensign")]

@@ -8,7 +8,7 @@ mod config;
 mod dashboard;
 mod eval;
 mod exposure_files;
-mod exposures;
+mod records;
 mod serve;
 mod store_node;
 mod validate;

@@ -1,24 +1,21 @@
 //! `ensign serve`: runs the evaluation server until SIGTERM or Ctrl-C.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use serde_json::{Map, Value};
 
 use engine::CompileOptions;
-use provider::server::exposures::{Exposure, ExposureSettings};
 use provider::server::listen::ConnectionLimits;
 use provider::server::ofrep::OfrepConfig;
-use provider::server::outbox::Sink;
 use provider::server::sources::{SourceKind, SourceSpec};
-use provider::server::stream_sink::RedisStreamSink;
-use provider::server::{Server, ServerConfig};
+use provider::server::{Recorders, Server, ServerConfig};
 
 use crate::banner::{self, Access, Endpoint, Listener};
 use crate::config::ServeSettings;
-use crate::{exposures, store_node};
+use crate::records::{Target, Writers};
+use crate::store_node;
 
 /// The example flags the embedded store starts with.
 const BUNDLED_FLAGS: &str = include_str!("../../examples/flags.json");
@@ -69,52 +66,37 @@ pub fn run(settings: &ServeSettings) -> anyhow::Result<ExitCode> {
             Access::ApiKey
         };
         let connections = config.connections;
-        // A node without a store hands its exposures to the nodes that have
-        // one, through the Redis it follows.
-        let stream_sink = match (&store, &args.exposures_redis) {
-            (Some(_), _) => None,
+        // A node without a store hands what it records to the nodes that
+        // have one, through the Redis it follows.
+        let target = match (&store, &args.exposures_redis) {
+            (Some(prepared), _) => Some(Target::Store(prepared.store().clone())),
             (None, Some(uri)) => match SourceSpec::from_uri(uri) {
                 Ok(SourceSpec {
                     kind: SourceKind::Redis { url, prefix, .. },
                     ..
-                }) => Some((url, prefix)),
+                }) => Some(Target::Streams { url, prefix }),
                 Ok(_) => bail!("--exposures-redis must be a redis:// or rediss:// URL"),
                 Err(error) => return Err(error).context("--exposures-redis"),
             },
             (None, None) => config.sources.iter().find_map(|source| match &source.kind {
-                SourceKind::Redis { url, prefix, .. } => Some((url.clone(), prefix.clone())),
+                SourceKind::Redis { url, prefix, .. } => Some(Target::Streams {
+                    url: url.clone(),
+                    prefix: prefix.clone(),
+                }),
                 _ => None,
             }),
         };
-        // The writer outlives the listeners, so that exposures recorded by
-        // requests still being answered at shutdown are written too.
-        let (stop_writer, writer_stopping) = tokio::sync::oneshot::channel::<()>();
-        let sink: Option<Arc<dyn Sink<Exposure>>> = match (&store, stream_sink) {
-            (Some(prepared), _) => Some(Arc::new(exposures::StoreSink::new(
-                prepared.store().clone(),
-                Arc::clone(&config.exposures),
-            ))),
-            (None, Some((url, prefix))) => Some(Arc::new(
-                RedisStreamSink::<Exposure>::new(&url, &prefix)
-                    .context("the exposure stream's Redis URL")?,
-            )),
-            (None, None) => None,
+        let count_interval = match args.evaluation_count_interval {
+            seconds @ 1..=60 => Duration::from_secs(seconds),
+            seconds => bail!("--evaluation-count-interval takes 1 to 60 seconds, not {seconds}"),
         };
-        // Attached before the listeners serve, so the first evaluation is
-        // recorded.
-        let exposure_writer = sink.and_then(|sink| {
-            let recorder = Arc::clone(&config.exposures);
-            let settings = ExposureSettings::default();
-            let queue = recorder.attach(&settings)?;
-            Some(tokio::spawn(recorder.run_writer(
-                queue,
-                sink,
-                settings,
-                async move {
-                    let _ = writer_stopping.await;
-                },
-            )))
-        });
+        // Attached before the listeners serve, so the first request is
+        // recorded; the writers outlive the listeners, so that what requests
+        // still being answered at shutdown record is written too.
+        let writers = target
+            .map(|target| Writers::start(&config.recorders, &target, count_interval))
+            .transpose()?;
+        let config_recorders = config.recorders.clone();
         let server = Server::start(config).await?;
         let evaluation_endpoint = grpc_endpoint(
             server.evaluation_addr,
@@ -171,7 +153,7 @@ pub fn run(settings: &ServeSettings) -> anyhow::Result<ExitCode> {
                 publish,
                 webhooks: settings.webhooks.clone(),
                 read_only: read_only_sets(server.flags()),
-                exposures: server.flags().exposures().clone(),
+                recorders: config_recorders.clone(),
             };
             let admin = store_node::start(prepared, options, stopping).await?;
             listeners.push(Listener {
@@ -186,9 +168,8 @@ pub fn run(settings: &ServeSettings) -> anyhow::Result<ExitCode> {
         tracing::info!("Shutting down.");
         let _ = stop.send(true);
         server.shutdown().await;
-        let _ = stop_writer.send(());
-        if let Some(writer) = exposure_writer {
-            let _ = writer.await;
+        if let Some(writers) = writers {
+            writers.stop().await;
         }
         tracing::info!("Stopped.");
         Ok(ExitCode::SUCCESS)
@@ -293,7 +274,7 @@ fn config(args: &ServeSettings) -> anyhow::Result<ServerConfig> {
             ..OfrepConfig::default()
         },
         connections: connection_limits(args)?,
-        exposures: Arc::default(),
+        recorders: Recorders::default(),
     })
 }
 

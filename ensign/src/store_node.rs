@@ -21,17 +21,20 @@ use warp::Filter as _;
 use engine::publication::{TIMING_TARGET, timestamp_micros};
 use graphql_admin::alerts::{AlertSettings, Alerter, WebhookConfig};
 use graphql_admin::api::{Admin, ReadOnlySets, routes_with};
-use graphql_admin::consumer::{ConsumerSettings, ExposureConsumer};
+use graphql_admin::consumer::{
+    ConsumerObserver, ConsumerSettings, CountStream, EventStream, ExposureStream, StreamConsumer,
+    StreamKind,
+};
 use graphql_admin::publisher::{Publisher, PublisherSettings};
 use graphql_admin::scheduler::{Scheduler, SchedulerSettings};
-use provider::server::exposures::Exposures;
+use provider::server::Recorders;
 use provider::server::listen::{self, ConnectionLimits, Tls};
 use provider::server::sources::feed::{self, Feed, FeedSender};
 use store::{Actor, Store};
 use store::{NewFlagSet, TokenRole};
 
 use crate::dashboard;
-use crate::exposures::StreamMetrics;
+use crate::records::StreamMetrics;
 
 /// The prefix of the selector names of the store's flag sets
 /// (`source=store:default`).
@@ -44,6 +47,8 @@ const SERVER_ACTOR: &str = "ensign-server";
 /// How often the store is checked for changes made elsewhere (another
 /// admin node, SQL by hand), besides this node's own commits.
 const RECONCILE_INTERVAL: Duration = Duration::from_secs(2);
+/// How often expired evaluation counts are deleted.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// A store opened, migrated and seeded, ready to feed a server.
 #[derive(Debug)]
@@ -130,9 +135,9 @@ pub struct NodeOptions {
     pub webhooks: Vec<WebhookConfig>,
     /// Flag sets that `--uri` sources serve beside the store.
     pub read_only: ReadOnlySets,
-    /// The node's exposure recorder, whose metrics the exposure stream's
-    /// consumer reports to.
-    pub exposures: Arc<Exposures>,
+    /// The node's recorders, whose metrics the streams' consumers report
+    /// to.
+    pub recorders: Recorders,
 }
 
 /// Starts the admin listener and the feed. Returns the admin address.
@@ -149,7 +154,7 @@ pub async fn start(
         publish,
         webhooks,
         read_only,
-        exposures,
+        recorders,
     } = options;
     let Prepared { store, sender, .. } = prepared;
     let (commits, _) = broadcast::channel(256);
@@ -197,14 +202,12 @@ pub async fn start(
     ));
     if let Some(settings) = publish {
         // Every node with a store and a Redis writes what evaluation nodes
-        // append to the exposure stream.
-        let consumer = ExposureConsumer::new(
-            store.clone(),
-            ConsumerSettings::new(settings.redis_url.clone(), settings.prefix.clone()),
-        )
-        .context("starting the exposure consumer")?
-        .observed_by(Arc::new(StreamMetrics(Arc::clone(&exposures))));
-        tokio::spawn(consumer.run(wait_for(shutdown.clone())));
+        // append to the streams.
+        let consumers = ConsumerSettings::new(settings.redis_url.clone(), settings.prefix.clone());
+        let metrics = Arc::new(StreamMetrics(recorders));
+        spawn_consumer::<ExposureStream>(&store, &consumers, &metrics, &shutdown)?;
+        spawn_consumer::<EventStream>(&store, &consumers, &metrics, &shutdown)?;
+        spawn_consumer::<CountStream>(&store, &consumers, &metrics, &shutdown)?;
         let publisher =
             Publisher::new(store.clone(), settings).context("starting the publisher")?;
         let wake = publisher.notifier();
@@ -235,12 +238,52 @@ pub async fn start(
             .follow(commits.subscribe());
         tokio::spawn(alerter.run(wait_for(shutdown.clone())));
     }
+    tokio::spawn(prune_counts(store.clone(), wait_for(shutdown.clone())));
     // Every node with a store may run rollouts; on PostgreSQL an advisory
     // lock lets exactly one of them do it.
     let scheduler = Scheduler::new(store.clone(), commits.clone(), SchedulerSettings::default());
     tokio::spawn(scheduler.run(wait_for(shutdown.clone())));
     tokio::spawn(pump(store, sender, commits.subscribe(), shutdown));
     Ok(addr)
+}
+
+/// Deletes evaluation counts past their retention, at start and every
+/// [`PRUNE_INTERVAL`]; every node with a store does (deleting twice
+/// deletes nothing more).
+async fn prune_counts(store: Store, stop: impl Future<Output = ()>) {
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        match store
+            .prune_evaluation_counts(time::OffsetDateTime::now_utc())
+            .await
+        {
+            Ok(0) => {}
+            Ok(rows) => tracing::info!(rows, "Expired evaluation counts deleted."),
+            Err(error) => tracing::warn!(%error, "Deleting expired evaluation counts failed."),
+        }
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(PRUNE_INTERVAL) => {}
+        }
+    }
+}
+
+/// Starts the consumer of one stream, reporting to the node's metrics.
+fn spawn_consumer<K>(
+    store: &Store,
+    settings: &ConsumerSettings,
+    metrics: &Arc<StreamMetrics>,
+    shutdown: &watch::Receiver<bool>,
+) -> anyhow::Result<()>
+where
+    K: StreamKind,
+    StreamMetrics: ConsumerObserver<K::Rows>,
+{
+    let consumer = StreamConsumer::<K>::new(store.clone(), settings.clone())
+        .with_context(|| format!("starting the consumer of {}", K::WHAT))?
+        .observed_by(Arc::clone(metrics) as Arc<_>);
+    tokio::spawn(consumer.run(wait_for(shutdown.clone())));
+    Ok(())
 }
 
 /// Sends the store's flag sets to the feed at start, after each commit on

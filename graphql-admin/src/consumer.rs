@@ -17,12 +17,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use engine::streams::CLAIM_IDLE_MS;
 use engine::streams::exposures::{self, StreamBatch};
+use engine::streams::{CLAIM_IDLE_MS, counts, events};
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 use redis::{AsyncConnectionConfig, Client, RedisError};
-use store::{BatchWrite, ExposureRow, Store, StoreError};
+use store::{BatchWrite, CountRow, EventRow, ExposureRow, Store, StoreError};
 use time::OffsetDateTime;
 
 /// A kind of record that evaluation nodes append to a stream of its own.
@@ -95,6 +95,95 @@ impl StreamKind for ExposureStream {
 
 /// The consumer of the exposure stream.
 pub type ExposureConsumer = StreamConsumer<ExposureStream>;
+
+/// The tracking event stream.
+#[derive(Debug)]
+pub struct EventStream;
+
+#[async_trait::async_trait]
+impl StreamKind for EventStream {
+    type Rows = Vec<EventRow>;
+    const WHAT: &'static str = "events";
+    const FORMAT: u32 = events::FORMAT;
+    const GROUP: &'static str = events::GROUP;
+
+    fn stream_key(prefix: &str) -> String {
+        events::stream_key(prefix)
+    }
+
+    fn decode(text: &str) -> Result<Vec<EventRow>, String> {
+        let batch: events::EventBatch = serde_json::from_str(text)
+            .map_err(|error| format!("the batch is not events: {error}"))?;
+        Ok(batch
+            .events
+            .into_iter()
+            .map(|e| EventRow {
+                flag_set: e.flag_set.into_owned(),
+                name: e.name.into_owned(),
+                targeting_key: e.targeting_key.into_owned(),
+                value: e.value,
+                attributes: e.attributes.into_owned(),
+                occurred_at: from_micros(e.at),
+                received_at: from_micros(e.received),
+            })
+            .collect())
+    }
+
+    async fn write(
+        store: &Store,
+        batch_id: &str,
+        rows: &Vec<EventRow>,
+    ) -> Result<BatchWrite, StoreError> {
+        store.write_events(batch_id, rows).await
+    }
+}
+
+/// The consumer of the tracking event stream.
+pub type EventConsumer = StreamConsumer<EventStream>;
+
+/// The evaluation count stream.
+#[derive(Debug)]
+pub struct CountStream;
+
+#[async_trait::async_trait]
+impl StreamKind for CountStream {
+    type Rows = Vec<CountRow>;
+    const WHAT: &'static str = "evaluation counts";
+    const FORMAT: u32 = counts::FORMAT;
+    const GROUP: &'static str = counts::GROUP;
+
+    fn stream_key(prefix: &str) -> String {
+        counts::stream_key(prefix)
+    }
+
+    fn decode(text: &str) -> Result<Vec<CountRow>, String> {
+        let batch: counts::CountBatch = serde_json::from_str(text)
+            .map_err(|error| format!("the batch is not evaluation counts: {error}"))?;
+        Ok(batch
+            .counts
+            .into_iter()
+            .map(|c| CountRow {
+                flag_set: c.flag_set.into_owned(),
+                flag: c.flag.into_owned(),
+                variant: c.variant.into_owned(),
+                reason: c.reason.into_owned(),
+                minute: c.minute,
+                count: c.count,
+            })
+            .collect())
+    }
+
+    async fn write(
+        store: &Store,
+        batch_id: &str,
+        rows: &Vec<CountRow>,
+    ) -> Result<BatchWrite, StoreError> {
+        store.write_evaluation_counts(batch_id, rows).await
+    }
+}
+
+/// The consumer of the evaluation count stream.
+pub type CountConsumer = StreamConsumer<CountStream>;
 
 /// A time given in microseconds since the Unix epoch.
 fn from_micros(micros: i64) -> OffsetDateTime {

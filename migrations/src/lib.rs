@@ -14,6 +14,7 @@ mod m20261125_000003_alerts;
 mod m20261206_000001_inline_segment_refs;
 mod m20261206_000002_experiments;
 mod m20261206_000003_exposures;
+mod m20261207_000001_events_and_counts;
 
 /// Applies Ensign's migrations in order.
 #[derive(Debug)]
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000001_inline_segment_refs::Migration),
             Box::new(m20261206_000002_experiments::Migration),
             Box::new(m20261206_000003_exposures::Migration),
+            Box::new(m20261207_000001_events_and_counts::Migration),
         ]
     }
 }

@@ -3,21 +3,22 @@
 //! in one transaction on the target, verified by counts and checksums.
 
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, QueryOrder,
-    TransactionTrait,
+    ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    IntoActiveModel, QueryOrder, TransactionTrait,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::entity::{
-    alert_cursor, api_token, audit_event, experiment, exposure, exposure_batch, flag, flag_set,
-    rollout, segment,
+    alert_cursor, api_token, audit_event, count_batch, evaluation_count, evaluation_count_hourly,
+    event, event_batch, experiment, exposure, exposure_batch, flag, flag_set, flag_usage, rollout,
+    segment,
 };
 use super::{Store, StoreError};
 
 /// The tables a copy moves, parents before children.
-pub const TABLES: [&str; 10] = [
+pub const TABLES: [&str; 16] = [
     "flag_sets",
     "flags",
     "segments",
@@ -28,7 +29,17 @@ pub const TABLES: [&str; 10] = [
     "experiments",
     "exposures",
     "exposure_batches",
+    "events",
+    "event_batches",
+    "evaluation_counts",
+    "evaluation_counts_hourly",
+    "flag_usage",
+    "count_batches",
 ];
+
+/// Rows per `INSERT` of a copy: a few thousand bound values, well under
+/// either database's limit.
+const ROWS_PER_STATEMENT: usize = 500;
 
 /// One table's rows on both sides.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +103,12 @@ struct Rows {
     experiments: Vec<experiment::Model>,
     exposures: Vec<exposure::Model>,
     exposure_batches: Vec<exposure_batch::Model>,
+    events: Vec<event::Model>,
+    event_batches: Vec<event_batch::Model>,
+    evaluation_counts: Vec<evaluation_count::Model>,
+    evaluation_counts_hourly: Vec<evaluation_count_hourly::Model>,
+    flag_usage: Vec<flag_usage::Model>,
+    count_batches: Vec<count_batch::Model>,
 }
 
 impl Rows {
@@ -135,6 +152,30 @@ impl Rows {
                 .await?,
             exposure_batches: exposure_batch::Entity::find()
                 .order_by_asc(exposure_batch::Column::Id)
+                .all(db)
+                .await?,
+            events: event::Entity::find()
+                .order_by_asc(event::Column::Id)
+                .all(db)
+                .await?,
+            event_batches: event_batch::Entity::find()
+                .order_by_asc(event_batch::Column::Id)
+                .all(db)
+                .await?,
+            evaluation_counts: evaluation_count::Entity::find()
+                .order_by_asc(evaluation_count::Column::Id)
+                .all(db)
+                .await?,
+            evaluation_counts_hourly: evaluation_count_hourly::Entity::find()
+                .order_by_asc(evaluation_count_hourly::Column::Id)
+                .all(db)
+                .await?,
+            flag_usage: flag_usage::Entity::find()
+                .order_by_asc(flag_usage::Column::Id)
+                .all(db)
+                .await?,
+            count_batches: count_batch::Entity::find()
+                .order_by_asc(count_batch::Column::Id)
                 .all(db)
                 .await?,
         })
@@ -327,8 +368,101 @@ impl Rows {
                     .map(|r| json!([r.id, r.batch_id, r.rows, ts(r.written_at)]))
                     .collect(),
             ),
+            table(
+                "events",
+                self.events
+                    .iter()
+                    .map(|r| {
+                        json!([
+                            r.id,
+                            r.flag_set,
+                            r.name,
+                            r.targeting_key,
+                            r.value,
+                            r.attributes,
+                            r.occurred_at_us,
+                            r.received_at_us,
+                            r.batch_id
+                        ])
+                    })
+                    .collect(),
+            ),
+            table(
+                "event_batches",
+                self.event_batches
+                    .iter()
+                    .map(|r| json!([r.id, r.batch_id, r.rows, ts(r.written_at)]))
+                    .collect(),
+            ),
+            table(
+                "evaluation_counts",
+                self.evaluation_counts
+                    .iter()
+                    .map(|r| {
+                        json!([
+                            r.id, r.flag_set, r.flag_key, r.variant, r.reason, r.minute, r.count
+                        ])
+                    })
+                    .collect(),
+            ),
+            table(
+                "evaluation_counts_hourly",
+                self.evaluation_counts_hourly
+                    .iter()
+                    .map(|r| {
+                        json!([
+                            r.id, r.flag_set, r.flag_key, r.variant, r.reason, r.hour, r.count
+                        ])
+                    })
+                    .collect(),
+            ),
+            table(
+                "flag_usage",
+                self.flag_usage
+                    .iter()
+                    .map(|r| {
+                        json!([
+                            r.id,
+                            r.flag_set,
+                            r.flag_key,
+                            r.variant,
+                            r.first_minute,
+                            r.last_minute
+                        ])
+                    })
+                    .collect(),
+            ),
+            table(
+                "count_batches",
+                self.count_batches
+                    .iter()
+                    .map(|r| json!([r.id, r.batch_id, r.rows, ts(r.written_at)]))
+                    .collect(),
+            ),
         ]
     }
+}
+
+/// Inserts `rows` as they are, ids included, [`ROWS_PER_STATEMENT`] to a
+/// statement: tables of reported data (events, counts) can hold millions.
+async fn insert_all<A>(
+    txn: &DatabaseTransaction,
+    rows: &[<A::Entity as EntityTrait>::Model],
+) -> Result<(), DbErr>
+where
+    A: ActiveModelTrait + Send,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A> + Clone,
+{
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let models = chunk
+            .iter()
+            .cloned()
+            .map(|row| row.into_active_model().reset_all());
+        <A::Entity as EntityTrait>::insert_many(models)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// A time at the precision both databases keep (microseconds).
@@ -371,36 +505,23 @@ impl Store {
                 rows: full.rows,
             });
         }
-        for row in source.flag_sets.iter().cloned() {
-            row.into_active_model().reset_all().insert(&txn).await?;
-        }
-        for row in source.flags.iter().cloned() {
-            row.into_active_model().reset_all().insert(&txn).await?;
-        }
-        for row in source.segments.iter().cloned() {
-            row.into_active_model().reset_all().insert(&txn).await?;
-        }
-        for row in source.audit_events.iter().cloned() {
-            row.into_active_model().reset_all().insert(&txn).await?;
-        }
-        for row in source.api_tokens.iter().cloned() {
-            row.into_active_model().reset_all().insert(&txn).await?;
-        }
-        for row in source.rollouts.iter().cloned() {
-            row.into_active_model().reset_all().insert(&txn).await?;
-        }
-        for row in source.alert_cursors.iter().cloned() {
-            row.into_active_model().reset_all().insert(&txn).await?;
-        }
-        for row in source.experiments.iter().cloned() {
-            row.into_active_model().reset_all().insert(&txn).await?;
-        }
-        for row in source.exposures.iter().cloned() {
-            row.into_active_model().reset_all().insert(&txn).await?;
-        }
-        for row in source.exposure_batches.iter().cloned() {
-            row.into_active_model().reset_all().insert(&txn).await?;
-        }
+        insert_all::<flag_set::ActiveModel>(&txn, &source.flag_sets).await?;
+        insert_all::<flag::ActiveModel>(&txn, &source.flags).await?;
+        insert_all::<segment::ActiveModel>(&txn, &source.segments).await?;
+        insert_all::<audit_event::ActiveModel>(&txn, &source.audit_events).await?;
+        insert_all::<api_token::ActiveModel>(&txn, &source.api_tokens).await?;
+        insert_all::<rollout::ActiveModel>(&txn, &source.rollouts).await?;
+        insert_all::<alert_cursor::ActiveModel>(&txn, &source.alert_cursors).await?;
+        insert_all::<experiment::ActiveModel>(&txn, &source.experiments).await?;
+        insert_all::<exposure::ActiveModel>(&txn, &source.exposures).await?;
+        insert_all::<exposure_batch::ActiveModel>(&txn, &source.exposure_batches).await?;
+        insert_all::<event::ActiveModel>(&txn, &source.events).await?;
+        insert_all::<event_batch::ActiveModel>(&txn, &source.event_batches).await?;
+        insert_all::<evaluation_count::ActiveModel>(&txn, &source.evaluation_counts).await?;
+        insert_all::<evaluation_count_hourly::ActiveModel>(&txn, &source.evaluation_counts_hourly)
+            .await?;
+        insert_all::<flag_usage::ActiveModel>(&txn, &source.flag_usage).await?;
+        insert_all::<count_batch::ActiveModel>(&txn, &source.count_batches).await?;
         if txn.get_database_backend() == DbBackend::Postgres {
             // Ids were copied as they were; move each sequence past them.
             for table in TABLES {

@@ -274,3 +274,157 @@ pub mod exposure_batch {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// The `events` table (migration `m20261207_000001_events_and_counts`):
+/// tracking events, every one kept.
+pub mod event {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "events")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub flag_set: String,
+        pub name: String,
+        pub targeting_key: String,
+        pub value: Option<f64>,
+        /// The text of a JSON object, or empty.
+        #[sea_orm(column_type = "Text")]
+        pub attributes: String,
+        /// Microseconds since the Unix epoch.
+        pub occurred_at_us: i64,
+        /// Microseconds since the Unix epoch.
+        pub received_at_us: i64,
+        pub batch_id: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The `event_batches` table (migration
+/// `m20261207_000001_events_and_counts`).
+pub mod event_batch {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "event_batches")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        #[sea_orm(unique)]
+        pub batch_id: String,
+        pub rows: i32,
+        pub written_at: TimeDateTimeWithTimeZone,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The `evaluation_counts` table (migration
+/// `m20261207_000001_events_and_counts`): evaluations per flag, outcome
+/// and minute.
+pub mod evaluation_count {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "evaluation_counts")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub flag_set: String,
+        pub flag_key: String,
+        /// Empty when no variant was served.
+        pub variant: String,
+        pub reason: String,
+        /// The Unix seconds of the minute's start.
+        pub minute: i64,
+        pub count: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The `evaluation_counts_hourly` table (migration
+/// `m20261207_000001_events_and_counts`): evaluations per flag, outcome
+/// and hour.
+pub mod evaluation_count_hourly {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "evaluation_counts_hourly")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub flag_set: String,
+        pub flag_key: String,
+        /// Empty when no variant was served.
+        pub variant: String,
+        pub reason: String,
+        /// The Unix seconds of the hour's start.
+        pub hour: i64,
+        pub count: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The `flag_usage` table (migration `m20261207_000001_events_and_counts`):
+/// the first and latest minute each flag served each variant in.
+pub mod flag_usage {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "flag_usage")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub flag_set: String,
+        pub flag_key: String,
+        /// Empty when no variant was served.
+        pub variant: String,
+        /// The Unix seconds of the first minute counted.
+        pub first_minute: i64,
+        /// The Unix seconds of the latest minute counted.
+        pub last_minute: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The `count_batches` table (migration
+/// `m20261207_000001_events_and_counts`).
+pub mod count_batch {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "count_batches")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        #[sea_orm(unique)]
+        pub batch_id: String,
+        pub rows: i32,
+        pub written_at: TimeDateTimeWithTimeZone,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

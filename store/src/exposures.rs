@@ -10,20 +10,24 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::sync::Arc;
 
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    RuntimeErr, Set, TransactionTrait, sqlx,
+    ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait, sqlx,
 };
 use time::OffsetDateTime;
 
+use super::batches::{
+    BatchWrite, MAX_FIELD_BYTES, check_batch_id, check_field, from_micros, micros, row_count,
+    sqlx_error,
+};
 use super::entity::{exposure, exposure_batch};
 use super::{Store, StoreError};
 
-/// The longest key, variant or batch id an exposure may carry, in bytes.
-pub const MAX_EXPOSURE_FIELD_BYTES: usize = 1024;
+/// The longest key, variant or batch id an exposure may carry, in bytes
+/// (the limit of every batch's fields).
+pub const MAX_EXPOSURE_FIELD_BYTES: usize = MAX_FIELD_BYTES;
 
 /// Rows per `INSERT` on SQLite.
 const ROWS_PER_STATEMENT: usize = 1_000;
@@ -182,19 +186,6 @@ impl<'a> ExposureBatch<'a> {
     }
 }
 
-/// What writing a batch did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BatchWrite {
-    /// The batch was written; this many of its rows were new or earlier
-    /// than the stored one.
-    Written {
-        /// Rows inserted or moved earlier.
-        rows: u64,
-    },
-    /// A batch with this id was written before; nothing was written now.
-    AlreadyWritten,
-}
-
 impl Store {
     /// Writes batch `batch_id` of exposures in one transaction with its id:
     /// all of it, or nothing. A batch id written before writes nothing. A
@@ -219,9 +210,7 @@ impl Store {
         if self.db.get_database_backend() == DbBackend::Postgres {
             write_postgres(self.db.get_postgres_connection_pool(), batch_id, batch)
                 .await
-                .map_err(|error| {
-                    StoreError::Database(DbErr::Exec(RuntimeErr::SqlxError(Arc::new(error))))
-                })
+                .map_err(sqlx_error)
         } else {
             write_chunked(&self.db, batch_id, batch).await
         }
@@ -294,7 +283,7 @@ async fn write_postgres<'a>(
     let mut txn = pool.begin().await?;
     let claimed = sqlx::query(CLAIM_BATCH)
         .bind(batch_id)
-        .bind(i32::try_from(batch.len()).unwrap_or(i32::MAX))
+        .bind(row_count(batch.len()))
         .bind(OffsetDateTime::now_utc())
         .execute(&mut *txn)
         .await?
@@ -343,7 +332,7 @@ async fn write_chunked(
     let txn = db.begin().await?;
     let claimed = exposure_batch::Entity::insert(exposure_batch::ActiveModel {
         batch_id: Set(batch_id.to_owned()),
-        rows: Set(i32::try_from(batch.len()).unwrap_or(i32::MAX)),
+        rows: Set(row_count(batch.len())),
         written_at: Set(OffsetDateTime::now_utc()),
         ..Default::default()
     })
@@ -399,21 +388,6 @@ async fn write_chunked(
     Ok(BatchWrite::Written { rows: written })
 }
 
-/// Microseconds since the Unix epoch (saturating far outside ±292 000
-/// years).
-fn micros(at: OffsetDateTime) -> i64 {
-    i64::try_from(at.unix_timestamp_nanos() / 1_000).unwrap_or(if at.year() < 1970 {
-        i64::MIN
-    } else {
-        i64::MAX
-    })
-}
-
-fn from_micros(micros: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
-
 /// Refuses a batch with an empty or oversized field, or an exposure of a
 /// scope it lacks, naming the exposure.
 fn check_batch(batch_id: &str, batch: &ExposureBatch<'_>) -> Result<(), StoreError> {
@@ -421,21 +395,9 @@ fn check_batch(batch_id: &str, batch: &ExposureBatch<'_>) -> Result<(), StoreErr
         what: "exposures",
         reason,
     };
-    if batch_id.is_empty() || batch_id.len() > MAX_EXPOSURE_FIELD_BYTES {
-        return Err(invalid(format!(
-            "a batch id has 1 to {MAX_EXPOSURE_FIELD_BYTES} bytes, not {}",
-            batch_id.len()
-        )));
-    }
+    check_batch_id("exposures", batch_id)?;
     let check = |i: usize, what: &str, value: &str, may_be_empty: bool| {
-        if (value.is_empty() && !may_be_empty) || value.len() > MAX_EXPOSURE_FIELD_BYTES {
-            return Err(invalid(format!(
-                "exposure {i}: its {what} has {} bytes; it takes {} to {MAX_EXPOSURE_FIELD_BYTES}",
-                value.len(),
-                usize::from(!may_be_empty)
-            )));
-        }
-        Ok(())
+        check_field("exposures", "exposure", i, what, value, may_be_empty)
     };
     // A scope's fields are checked at its first exposure, which names it.
     let mut checked = vec![false; batch.scopes.len()];

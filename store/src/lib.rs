@@ -5,10 +5,15 @@
 //! writes the row, appends the audit event and bumps the flag set's version,
 //! so nothing invalid or half-written is ever stored. Writes name the version
 //! they change (optimistic concurrency).
+//!
+//! What evaluation nodes report (exposures, tracking events, evaluation
+//! counts) is written in batches instead, each in one transaction with its
+//! batch id, so that a batch delivered twice is written once.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod audit;
+mod batches;
 mod commit;
 mod committed;
 mod copy;
@@ -16,6 +21,7 @@ mod cursors;
 mod document;
 pub mod entity;
 mod error;
+mod events;
 mod experiments;
 mod exposures;
 mod flag_sets;
@@ -28,6 +34,7 @@ mod rollouts;
 mod segments;
 mod tags;
 mod tokens;
+mod usage;
 mod weights;
 
 use std::sync::Arc;
@@ -39,18 +46,18 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 pub use audit::{Action, Subject};
+pub use batches::{BatchWrite, MAX_FIELD_BYTES};
 pub use commit::Commit;
 pub use committed::Document;
 pub use copy::{CopyError, TABLES, TableCopy};
 pub use document::{Finding, publication_errors, validate_definition};
 pub use error::StoreError;
+pub use events::{EventFilter, EventRow, MAX_EVENT_ATTRIBUTES_BYTES};
 pub use experiments::{
     DEFAULT_WINDOW_SECONDS, ExperimentInput, ExperimentRecord, ExperimentStatus, MAX_METRICS,
     MAX_WINDOW_SECONDS, Metric, MetricKind,
 };
-pub use exposures::{
-    BatchWrite, ExposureBatch, ExposureRow, ExposureScope, MAX_EXPOSURE_FIELD_BYTES,
-};
+pub use exposures::{ExposureBatch, ExposureRow, ExposureScope, MAX_EXPOSURE_FIELD_BYTES};
 pub use flag_sets::NewFlagSet;
 pub use flags::{FlagChange, FlagInput};
 pub use import::ImportSummary;
@@ -62,6 +69,9 @@ pub use rollouts::{
 };
 pub use segments::SegmentRecord;
 pub use tokens::{NewToken, TokenRecord, TokenRole};
+pub use usage::{
+    CountRow, FlagUsage, HOURLY_RETENTION, MINUTE_RETENTION, StaleFlag, Staleness, VariantUsage,
+};
 pub use weights::{fractional_weights, set_weights};
 
 /// A connection pool to the store's database.

@@ -312,6 +312,16 @@ fn sources_merge_with_later_winning_and_selectors_pick_one() {
         .map(|(set, e)| (set.source(), e.key()))
         .collect();
     assert_eq!(of_a, [("file:a.json", "only-a"), ("file:a.json", "shared")]);
+    // The flag sets a selector picks, by id.
+    assert_eq!(s.flag_set_ids(&Selector::All), ["alpha", "file:b.json"]);
+    assert_eq!(
+        s.flag_set_ids(&Selector::parse("file:b.json")),
+        ["file:b.json"]
+    );
+    assert!(
+        s.flag_set_ids(&Selector::parse("flagSetId=none"))
+            .is_empty()
+    );
     // Evaluating a listed entry is evaluating its key.
     for (set, entry) in s.visible(&Selector::All) {
         let prepared = set.prepare(&ctx);

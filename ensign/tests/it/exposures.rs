@@ -223,18 +223,18 @@ async fn evaluation_nodes_hand_their_exposures_to_the_store_through_redis() {
 /// An admin node on a PostgreSQL database of its own, publishing to Redis
 /// under a prefix of its own, with experiment `checkout-test` running, and
 /// two evaluation nodes following it that serve the experiment's mark.
-struct Cluster {
-    database: PgDatabase,
-    admin: Serve,
-    nodes: Vec<Serve>,
+pub(crate) struct Cluster {
+    pub(crate) database: PgDatabase,
+    pub(crate) admin: Serve,
+    pub(crate) nodes: Vec<Serve>,
     /// The evaluation nodes' `--uri`, with the prefix.
-    node_uri: String,
+    pub(crate) node_uri: String,
 }
 
 impl Cluster {
     /// Starts one under `unique` (database name and Redis prefix), its
     /// directories named after `name`.
-    async fn start(unique: &str, name: &str) -> Cluster {
+    pub(crate) async fn start(unique: &str, name: &str) -> Cluster {
         let database = PgDatabase::create(unique).await;
         let admin = Serve::start_in(
             &scratch(&format!("{name}-admin")),
@@ -394,7 +394,9 @@ fn exposures_are_imported_and_exported_as_csv() {
 
 /// `conformance/js`, with its packages installed, or `None` after a loud
 /// skip (a failure under `ENSIGN_REQUIRE_SERVICES=1`) without Node.js.
-fn javascript(test: &str) -> Option<(std::path::PathBuf, test_support::node::Installed)> {
+pub(crate) fn javascript(
+    test: &str,
+) -> Option<(std::path::PathBuf, test_support::node::Installed)> {
     if let Err(missing) = test_support::node::node_toolchain() {
         test_support::skip(test, &missing);
         return None;

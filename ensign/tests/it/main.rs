@@ -7,6 +7,10 @@ mod crates;
 mod dashboard;
 /// `ensign eval`: single, explained and batch evaluation, exit codes.
 mod eval;
+/// Tracking events and evaluation counts end to end: stored by the real
+/// binary, scoped to their key's flag set, flushed on SIGTERM, handed on
+/// through Redis.
+mod events;
 /// Exposures end to end: recorded by the real binary, written to its store,
 /// flushed on SIGTERM.
 mod exposures;

@@ -20,6 +20,7 @@ pub mod segments;
 pub mod sockets;
 pub mod subscription;
 pub mod tokens;
+pub mod usage;
 pub mod validation;
 pub mod viewer;
 

@@ -24,6 +24,7 @@ use super::segments::{SegmentMutation, SegmentQuery};
 use super::sockets::Sockets;
 use super::subscription::Subscription;
 use super::tokens::{TokenMutation, TokenQuery};
+use super::usage::UsageQuery;
 use super::validation::ContainValidation;
 use super::viewer::ViewerQuery;
 use store::{Actor, Commit, Store, TokenRecord, TokenRole};
@@ -49,6 +50,7 @@ pub struct Query(
     AlertQuery,
     ViewerQuery,
     DiagnosticsQuery,
+    UsageQuery,
 );
 
 /// Write operations, each one audited commit. (Each part of the API

@@ -74,7 +74,7 @@ pub(crate) fn resolve(
         started.elapsed(),
     );
     if let Some(set) = snapshot.flag_set_for(key, &selector) {
-        flags.exposures().observe(
+        flags.observe(
             set,
             &resolution,
             || exposures::targeting_key_of(&context),

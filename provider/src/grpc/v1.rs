@@ -254,7 +254,7 @@ fn resolve_all(
             resolution.error_code(),
             started.elapsed(),
         );
-        flags.exposures().observe(
+        flags.observe(
             set,
             &resolution,
             || exposures::targeting_key_of(&context),

@@ -19,7 +19,7 @@
 //! recorded again (the store keeps the earliest).
 
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -29,7 +29,8 @@ use foldhash::quality::RandomState as QualityHash;
 use serde_json::Value;
 
 use crate::server::outbox::{
-    Commits, Names, Outbox, OutboxSettings, Sink, WriterQueue, now_micros,
+    Commits, Names, Outbox, OutboxSettings, Sink, WriterQueue, now_micros, shard_of_this_thread,
+    shards,
 };
 use crate::server::stream_sink::StreamRecord;
 
@@ -296,15 +297,6 @@ struct Staged {
     exposure: Exposure,
 }
 
-/// The shard a thread stages into: threads take shards in turn.
-fn shard_of_this_thread(shards: usize) -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed);
-    }
-    SHARD.with(|shard| *shard) % shards.max(1)
-}
-
 /// The scopes recent exposures were recorded in, so that each is allocated
 /// once per shard. A node serves few at a time (experiments × variants ×
 /// surfaces, per flag set version); past [`Scopes::MOST`] the list starts
@@ -498,7 +490,7 @@ impl Exposures {
         // Only the first attach gets here, so the stage is unset.
         let _ = self.stage.set(Stage {
             seen: Dedupe::new(settings.dedupe),
-            staging: (0..staging_shards()).map(|_| Mutex::default()).collect(),
+            staging: (0..shards()).map(|_| Mutex::default()).collect(),
         });
         Some(queue)
     }
@@ -682,12 +674,6 @@ impl Exposures {
     pub fn dedupe_bytes(&self) -> usize {
         self.stage.get().map_or(0, |stage| stage.seen.bytes())
     }
-}
-
-/// Staging shards: two per thread the machine runs at once, so threads
-/// taking shards in turn seldom share one.
-fn staging_shards() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZero::get) * 2
 }
 
 /// The targeting key of a context given as JSON text, if it has a

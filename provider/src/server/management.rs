@@ -33,6 +33,8 @@ pub fn routes(flags: Arc<Flags>) -> BoxedFilter<(Response,)> {
             .metrics()
             .render(snapshot.version(), age, flags.is_ready());
         flags.exposures().render(&mut text);
+        flags.tracking().render(&mut text);
+        flags.usage().render(&mut text);
         warp::reply::with_header(text, CONTENT_TYPE, "text/plain; version=0.0.4").into_response()
     });
     healthz.or(readyz).unify().or(metrics).unify().boxed()

@@ -13,6 +13,8 @@ pub mod run;
 pub mod sources;
 pub mod state;
 pub mod stream_sink;
+pub mod tracking;
+pub mod usage;
 
 pub use run::{ServeError, Server, ServerConfig};
-pub use state::{Change, Flags};
+pub use state::{Change, Flags, Recorders};

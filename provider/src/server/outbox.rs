@@ -560,6 +560,22 @@ fn node_id() -> String {
     format!("{:016x}", hasher.finish())
 }
 
+/// Shards for what threads record ahead of an outbox: two per thread the
+/// machine runs at once, so threads taking shards in turn seldom share one.
+pub(crate) fn shards() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get) * 2
+}
+
+/// The shard of `shards` a thread records into: threads take shards in
+/// turn.
+pub(crate) fn shard_of_this_thread(shards: usize) -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    SHARD.with(|shard| *shard) % shards.max(1)
+}
+
 /// Now, in microseconds since the Unix epoch.
 pub fn now_micros() -> i64 {
     SystemTime::now()

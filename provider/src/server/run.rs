@@ -12,11 +12,10 @@ use engine::{CompileOptions, Format};
 
 use crate::grpc;
 use crate::server::admission::Admission;
-use crate::server::exposures::Exposures;
 use crate::server::listen::{self, ConnectionLimits, GrpcListener, ListenError, Tls};
 use crate::server::ofrep::{self, OfrepConfig};
 use crate::server::sources::{self, Loader, SourceKind, SourceSpec};
-use crate::server::{Flags, management};
+use crate::server::{Flags, Recorders, management};
 
 /// Everything a server needs to start.
 #[derive(Debug, Clone)]
@@ -47,9 +46,10 @@ pub struct ServerConfig {
     pub ofrep: OfrepConfig,
     /// Timeouts and caps of every listener's connections.
     pub connections: ConnectionLimits,
-    /// The exposure recorder evaluations report to. A writer attached to it
-    /// before the server starts records from the first evaluation served.
-    pub exposures: Arc<Exposures>,
+    /// What evaluations and applications report to (exposures, tracking
+    /// events, evaluation counts). A writer attached to each before the
+    /// server starts records from the first request served.
+    pub recorders: Recorders,
 }
 
 impl Default for ServerConfig {
@@ -68,7 +68,7 @@ impl Default for ServerConfig {
             compile: CompileOptions::default(),
             ofrep: OfrepConfig::default(),
             connections: ConnectionLimits::default(),
-            exposures: Arc::default(),
+            recorders: Recorders::default(),
         }
     }
 }
@@ -122,8 +122,7 @@ impl Server {
         {
             return Err(ServeError::SharedSocket { path: path.clone() });
         }
-        let flags =
-            Flags::with_exposures(config.static_context.clone(), Arc::clone(&config.exposures));
+        let flags = Flags::with_recorders(config.static_context.clone(), config.recorders.clone());
         let tls = match &config.tls {
             Some((cert, key)) => {
                 crate::tls::ensure_crypto_provider();

@@ -10,13 +10,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime};
 
-use engine::{Changes, Snapshot, SnapshotCell};
+use engine::{Changes, FlagSet, Resolution, Snapshot, SnapshotCell};
 use serde_json::{Map, Value};
 use tokio::sync::{Mutex, broadcast, watch};
 
-use crate::server::exposures::Exposures;
+use crate::server::exposures::{Exposures, Surface};
 use crate::server::keys::SdkKeys;
 use crate::server::metrics::Metrics;
+use crate::server::tracking::Tracking;
+use crate::server::usage::Usage;
 
 /// How many changes a slow subscriber may fall behind before it is told it
 /// lagged (and resynchronises from the current snapshot).
@@ -29,6 +31,18 @@ pub struct Change {
     pub changes: Changes,
     /// The snapshot after the change.
     pub snapshot: Arc<Snapshot>,
+}
+
+/// What a node records and hands on, each through an outbox once a writer
+/// is attached to it: exposures, tracking events and evaluation counts.
+#[derive(Debug, Clone, Default)]
+pub struct Recorders {
+    /// The exposure recorder evaluations report to.
+    pub exposures: Arc<Exposures>,
+    /// The tracking event recorder `POST /ensign/v1/events` feeds.
+    pub tracking: Arc<Tracking>,
+    /// The evaluation counter every evaluation reports to.
+    pub usage: Arc<Usage>,
 }
 
 /// The shared state of one server.
@@ -46,21 +60,18 @@ pub struct Flags {
     shutdown: watch::Sender<bool>,
     metrics: Metrics,
     keys: SdkKeys,
-    exposures: Arc<Exposures>,
+    recorders: Recorders,
 }
 
 impl Flags {
     /// An empty, not yet ready state. `static_context` is merged into every
     /// evaluation's context (flagd's `--context-value`).
     pub fn new(static_context: Map<String, Value>) -> Arc<Flags> {
-        Flags::with_exposures(static_context, Arc::default())
+        Flags::with_recorders(static_context, Recorders::default())
     }
 
-    /// The same, reporting exposures to `exposures`.
-    pub fn with_exposures(
-        static_context: Map<String, Value>,
-        exposures: Arc<Exposures>,
-    ) -> Arc<Flags> {
+    /// The same, reporting to `recorders`.
+    pub fn with_recorders(static_context: Map<String, Value>, recorders: Recorders) -> Arc<Flags> {
         let (changes, _) = broadcast::channel(CHANGE_FEED_CAPACITY);
         let (shutdown, _) = watch::channel(false);
         Arc::new(Flags {
@@ -73,7 +84,7 @@ impl Flags {
             shutdown,
             metrics: Metrics::default(),
             keys: SdkKeys::default(),
-            exposures,
+            recorders,
         })
     }
 
@@ -137,7 +148,33 @@ impl Flags {
 
     /// The node's exposure recorder.
     pub fn exposures(&self) -> &Arc<Exposures> {
-        &self.exposures
+        &self.recorders.exposures
+    }
+
+    /// The node's tracking event recorder.
+    pub fn tracking(&self) -> &Arc<Tracking> {
+        &self.recorders.tracking
+    }
+
+    /// The node's evaluation counter.
+    pub fn usage(&self) -> &Arc<Usage> {
+        &self.recorders.usage
+    }
+
+    /// Reports an evaluation of a flag of `set`, answered on `surface`: to
+    /// the evaluation counts, and to the exposure recorder (which asks for
+    /// `targeting_key` only if it is an exposure).
+    pub fn observe<'t>(
+        &self,
+        set: &FlagSet,
+        resolution: &Resolution<'_>,
+        targeting_key: impl FnOnce() -> Option<std::borrow::Cow<'t, str>>,
+        surface: Surface,
+    ) {
+        self.recorders.usage.count(set.id(), resolution);
+        self.recorders
+            .exposures
+            .observe(set, resolution, targeting_key, surface);
     }
 
     /// The static context merged into every evaluation.

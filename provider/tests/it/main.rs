@@ -8,6 +8,9 @@ mod client;
 mod client_remote;
 /// Connection limits on every listener: timeouts, caps, streams.
 mod connections;
+/// `POST /ensign/v1/events`: tracking events, their flag set, bad input and
+/// the buffer's bound.
+mod event_intake;
 /// Exposures sent by in-process evaluators: checked, recorded, refused.
 mod exposure_intake;
 /// Exposures through the Redis stream: its format, its bound, outages.

@@ -20,5 +20,12 @@ mod experiments;
 /// Exposure batches: once per id, whole or not at all, earliest kept.
 mod exposures;
 
+/// Tracking events: kept as sent, once per batch id, whole or refused.
+mod events;
+
+/// Evaluation counts: summed once per batch id, usage over the last day
+/// and month, stale flags, pruning.
+mod usage;
+
 /// Times compare as times on both backends, not as SQLite's text.
 mod times;

@@ -974,6 +974,37 @@ async fn a_sqlite_store_copies_to_postgres_verified() {
         )
         .await
         .unwrap();
+    // A tracking event, and counts, which fill the minute, hourly and
+    // usage tables.
+    store
+        .write_events(
+            "node:events:1",
+            &[store::EventRow {
+                flag_set: "production".into(),
+                name: "purchase".into(),
+                targeting_key: "user-1".into(),
+                value: Some(12.5),
+                attributes: r#"{"currency":"EUR"}"#.into(),
+                occurred_at: time::OffsetDateTime::UNIX_EPOCH,
+                received_at: time::OffsetDateTime::UNIX_EPOCH,
+            }],
+        )
+        .await
+        .unwrap();
+    store
+        .write_evaluation_counts(
+            "node:counts:1",
+            &[store::CountRow {
+                flag_set: "production".into(),
+                flag: "new-checkout".into(),
+                variant: "on".into(),
+                reason: "TARGETING_MATCH".into(),
+                minute: 1_800_000_000,
+                count: 3,
+            }],
+        )
+        .await
+        .unwrap();
     let copied = store.copy_to(&target.store).await.unwrap();
     assert_eq!(copied, target.store.table_summary().await.unwrap());
     let rows: Vec<(&str, usize)> = copied.iter().map(|t| (t.table, t.rows)).collect();
@@ -1020,6 +1051,28 @@ async fn a_sqlite_store_copies_to_postgres_verified() {
         )
         .await
         .unwrap();
+    let event = target
+        .store
+        .events("production", &store::EventFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(event.len(), 1);
+    assert_eq!(
+        target
+            .store
+            .write_events("node:events:2", &event)
+            .await
+            .unwrap(),
+        store::BatchWrite::Written { rows: 1 }
+    );
+    assert_eq!(
+        target
+            .store
+            .write_events("node:events:1", &event)
+            .await
+            .unwrap(),
+        store::BatchWrite::AlreadyWritten
+    );
 
     // A second copy into a store with data is refused, and changes nothing.
     let before = target.store.table_summary().await.unwrap();

@@ -5,6 +5,7 @@
 
 pub mod body;
 pub mod error;
+pub mod event_intake;
 pub mod events;
 pub mod exposure_intake;
 pub mod hot;
@@ -172,6 +173,12 @@ pub fn service_with(
         .and(admit.clone())
         .and(body)
         .map(|flags: Arc<Flags>, grant, body| exposure_intake::receive(&flags, grant, body));
+    let tracking = warp::path!("ensign" / "v1" / "events")
+        .and(warp::post())
+        .and(with_flags.clone())
+        .and(admit.clone())
+        .and(body)
+        .map(|flags: Arc<Flags>, grant, body| event_intake::receive(&flags, grant, body));
     let events = warp::path!("ofrep" / "v1" / "events")
         .and(warp::get())
         .and(with_flags)
@@ -197,6 +204,8 @@ pub fn service_with(
         .or(events)
         .unify()
         .or(exposures)
+        .unify()
+        .or(tracking)
         .unify();
     let cors = cors(&config.cors_origins);
     let routes = match cors {
@@ -380,7 +389,7 @@ fn evaluate_text(
         return None;
     }
     record(flags, set, &resolution, started);
-    flags.exposures().observe(
+    flags.observe(
         set,
         &resolution,
         || match &parsed {
@@ -498,9 +507,7 @@ fn evaluate_all(
                 resolution
             };
             tally.add(set.id(), resolution.reason, resolution.error_code());
-            flags
-                .exposures()
-                .observe(set, &resolution, || user.clone(), Surface::OfrepBulk);
+            flags.observe(set, &resolution, || user.clone(), Surface::OfrepBulk);
         }
         flags.metrics().evaluations(&tally, started.elapsed());
         body.push(b']');
