@@ -58,27 +58,41 @@ impl From<ContextError> for EvaluationError {
 pub fn context_to_json(context: &EvaluationContext) -> Result<Map<String, Value>, ContextError> {
     let mut map = Map::new();
     for (key, field) in &context.custom_fields {
-        let value = match field {
-            EvaluationContextFieldValue::Bool(b) => Value::Bool(*b),
-            EvaluationContextFieldValue::Int(i) => Value::Number((*i).into()),
-            EvaluationContextFieldValue::Float(f) => Number::from_f64(*f)
-                .map(Value::Number)
-                .ok_or_else(|| ContextError::NonFiniteNumber { key: key.clone() })?,
-            EvaluationContextFieldValue::String(s) => Value::String(s.clone()),
-            EvaluationContextFieldValue::DateTime(at) => Value::String(
-                at.format(&Rfc3339)
-                    .map_err(|_| ContextError::DateTime { key: key.clone() })?,
-            ),
-            EvaluationContextFieldValue::Struct(any) => struct_to_json(any)
-                .ok_or_else(|| ContextError::UnsupportedStruct { key: key.clone() })?,
-        };
-        map.insert(key.clone(), value);
+        map.insert(key.clone(), field_to_json(key, field)?);
     }
     // The targeting key field wins over a custom field of the same name.
     if let Some(key) = &context.targeting_key {
         map.insert("targetingKey".into(), Value::String(key.clone()));
     }
     Ok(map)
+}
+
+/// One context field (or tracking detail, which takes the same types) as
+/// JSON, read as [`context_to_json`] reads it; `key` names it in the error.
+pub(crate) fn field_to_json(
+    key: &str,
+    field: &EvaluationContextFieldValue,
+) -> Result<Value, ContextError> {
+    Ok(match field {
+        EvaluationContextFieldValue::Bool(b) => Value::Bool(*b),
+        EvaluationContextFieldValue::Int(i) => Value::Number((*i).into()),
+        EvaluationContextFieldValue::Float(f) => Number::from_f64(*f)
+            .map(Value::Number)
+            .ok_or_else(|| ContextError::NonFiniteNumber {
+                key: key.to_owned(),
+            })?,
+        EvaluationContextFieldValue::String(s) => Value::String(s.clone()),
+        EvaluationContextFieldValue::DateTime(at) => {
+            Value::String(at.format(&Rfc3339).map_err(|_| ContextError::DateTime {
+                key: key.to_owned(),
+            })?)
+        }
+        EvaluationContextFieldValue::Struct(any) => {
+            struct_to_json(any).ok_or_else(|| ContextError::UnsupportedStruct {
+                key: key.to_owned(),
+            })?
+        }
+    })
 }
 
 fn struct_to_json(any: &Arc<dyn std::any::Any + Send + Sync>) -> Option<Value> {

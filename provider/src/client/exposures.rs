@@ -22,9 +22,10 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::Mutex;
 
-use crate::client::{AbortOnDrop, ClientError, spawn};
+use crate::client::batch::{Batcher, Deliver, Shape, WhenDropped};
+use crate::client::{ClientError, runtime};
 
 /// Exposures queued before new ones are dropped.
 const QUEUE: usize = 10_000;
@@ -54,31 +55,16 @@ struct Sent {
     timestamp: String,
 }
 
-enum Message {
-    Exposure(Sent),
-    Flush(oneshot::Sender<()>),
-}
-
 /// The reporter: a queue and the task that empties it.
 #[derive(Debug)]
 pub(crate) struct Reporter {
-    queue: mpsc::Sender<Message>,
+    batcher: Batcher<Sent>,
     seen: Mutex<HashSet<(String, String, String)>>,
     /// Exposures dropped: the queue was full, or the node refused or could
     /// not be reached.
     dropped: Arc<AtomicU64>,
     /// Exposures the node accepted.
     sent: Arc<AtomicU64>,
-    _task: AbortOnDrop,
-}
-
-impl std::fmt::Debug for Message {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Message::Exposure(sent) => f.debug_tuple("Exposure").field(sent).finish(),
-            Message::Flush(_) => f.write_str("Flush"),
-        }
-    }
 }
 
 impl Reporter {
@@ -106,22 +92,25 @@ impl Reporter {
             .timeout(Duration::from_secs(10))
             .build()
             .map_err(ClientError::Http)?;
-        let (queue, receiver) = mpsc::channel(QUEUE);
+        let runtime = runtime()?;
         let dropped = Arc::new(AtomicU64::new(0));
         let sent = Arc::new(AtomicU64::new(0));
-        let task = spawn(send_batches(
-            receiver,
+        let post = Post {
             http,
             url,
-            Arc::clone(&dropped),
-            Arc::clone(&sent),
-        ))?;
+            dropped: Arc::clone(&dropped),
+            sent: Arc::clone(&sent),
+        };
+        let shape = Shape {
+            queue: QUEUE,
+            batch: BATCH,
+            linger: LINGER,
+        };
         Ok(Reporter {
-            queue,
+            batcher: Batcher::start(post, shape, WhenDropped::Abort, &runtime),
             seen: Mutex::new(HashSet::new()),
             dropped,
             sent,
-            _task: task,
         })
     }
 
@@ -151,17 +140,14 @@ impl Reporter {
                 .format(&Rfc3339)
                 .unwrap_or_default(),
         };
-        if self.queue.try_send(Message::Exposure(sent)).is_err() {
+        if !self.batcher.push(sent) {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// Sends what is queued and waits until it has been sent (or given up).
     pub(crate) async fn flush(&self) {
-        let (done, sent) = oneshot::channel();
-        if self.queue.send(Message::Flush(done)).await.is_ok() {
-            let _ = sent.await;
-        }
+        self.batcher.flush().await;
     }
 
     /// Exposures accepted by the node, and dropped.
@@ -173,49 +159,19 @@ impl Reporter {
     }
 }
 
-/// Takes batches off the queue and posts them, retrying a failed post a
-/// few times before dropping it.
-async fn send_batches(
-    mut receiver: mpsc::Receiver<Message>,
+/// Posts one batch of exposures, retrying a failed post a few times before
+/// dropping it.
+#[derive(Debug)]
+struct Post {
     http: reqwest::Client,
     url: String,
     dropped: Arc<AtomicU64>,
     sent: Arc<AtomicU64>,
-) {
-    while let Some(first) = receiver.recv().await {
-        let mut batch = Vec::new();
-        let mut flushed = Vec::new();
-        match first {
-            Message::Exposure(exposure) => batch.push(exposure),
-            Message::Flush(done) => flushed.push(done),
-        }
-        let linger = tokio::time::sleep(LINGER);
-        tokio::pin!(linger);
-        while batch.len() < BATCH && flushed.is_empty() {
-            tokio::select! {
-                message = receiver.recv() => match message {
-                    Some(Message::Exposure(exposure)) => batch.push(exposure),
-                    Some(Message::Flush(done)) => flushed.push(done),
-                    None => break,
-                },
-                () = &mut linger => break,
-            }
-        }
-        // A flush sends everything queued before it.
-        if !flushed.is_empty() {
-            while let Ok(message) = receiver.try_recv() {
-                match message {
-                    Message::Exposure(exposure) => batch.push(exposure),
-                    Message::Flush(done) => flushed.push(done),
-                }
-            }
-        }
-        for chunk in batch.chunks(BATCH) {
-            post(&http, &url, chunk, &dropped, &sent).await;
-        }
-        for done in flushed {
-            let _ = done.send(());
-        }
+}
+
+impl Deliver<Sent> for Post {
+    async fn deliver(&self, batch: &[Sent]) {
+        post(&self.http, &self.url, batch, &self.dropped, &self.sent).await;
     }
 }
 

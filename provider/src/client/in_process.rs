@@ -29,6 +29,7 @@ use open_feature::provider::{
 use open_feature::{
     EvaluationContext, EvaluationError, EvaluationErrorCode, EvaluationResult, StructValue,
 };
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 use tokio::sync::broadcast;
 use tonic::metadata::MetadataValue;
@@ -42,6 +43,7 @@ use engine::{
 use crate::client::convert::{self, FlagValue, Outcome};
 use crate::client::events::Status;
 use crate::client::exposures::{Reporter, ReporterSettings};
+use crate::client::tracking::{Target, Tracker, TrackingCounts, TrackingDetails};
 use crate::client::{AbortOnDrop, ClientError, ProviderEvent, spawn};
 use crate::proto::sync::v1::SyncFlagsRequest;
 use crate::proto::sync::v1::flag_sync_service_client::FlagSyncServiceClient;
@@ -78,6 +80,7 @@ struct Inner {
     shared: Arc<Shared>,
     init_timeout: Duration,
     reporter: Option<Reporter>,
+    tracker: Tracker,
     _sync: AbortOnDrop,
 }
 
@@ -128,13 +131,37 @@ impl InProcessProvider {
         }
     }
 
-    /// Sends the exposures queued so far to the node and waits until they
-    /// are sent: for an application about to exit. Does nothing without
+    /// Sends the exposures and tracking events queued so far to the node
+    /// and waits until they are sent (retries included): for an
+    /// application about to exit. Does nothing without
     /// [`InProcessBuilder::report_exposures`].
     pub async fn flush(&self) {
         if let Some(reporter) = &self.inner.reporter {
             reporter.flush().await;
         }
+        self.inner.tracker.flush().await;
+    }
+
+    /// Tracks an event (OpenFeature's `track`, specification 6.1.1.1 and
+    /// 2.7.1): `name` happened for the user of `context`, with optional
+    /// `details`. Sent in batches to the node named by
+    /// [`InProcessBuilder::report_exposures`] (`POST /ensign/v1/events`,
+    /// with its API key and this provider's selector).
+    ///
+    /// Never waits and never fails: the event is queued, or dropped and
+    /// counted (no targeting key, a value that is not finite, a full
+    /// queue). Without `report_exposures` the provider knows no node:
+    /// tracking is unavailable and every event is counted as dropped. See
+    /// [`InProcessProvider::tracking_counts`], and call
+    /// [`InProcessProvider::flush`] before the application exits.
+    pub fn track(&self, name: &str, context: &EvaluationContext, details: Option<TrackingDetails>) {
+        self.inner.tracker.track(name, context, details.as_ref());
+    }
+
+    /// What became of the events given to [`InProcessProvider::track`] so
+    /// far.
+    pub fn tracking_counts(&self) -> TrackingCounts {
+        self.inner.tracker.counts()
     }
 
     /// Exposures the node accepted, and exposures dropped (queue full, or
@@ -238,7 +265,9 @@ impl InProcessBuilder {
     /// decides) to the node whose OFREP port is at `base_url`
     /// (`http://host:8016`), with `api_key` if it requires one, at
     /// `POST /ensign/v1/exposures`: in batches, off the evaluation path.
-    /// Call [`InProcessProvider::flush`] before the application exits.
+    /// The same node receives [`InProcessProvider::track`]'s events, with
+    /// the same key and the provider's selector. Call
+    /// [`InProcessProvider::flush`] before the application exits.
     pub fn report_exposures(
         mut self,
         base_url: impl Into<String>,
@@ -307,12 +336,17 @@ impl InProcessBuilder {
             backoff: self.backoff,
         };
         let reporter = self.exposures.clone().map(Reporter::start).transpose()?;
+        let tracker = match &self.exposures {
+            Some(node) => Tracker::new(tracking_target(node, self.selector.as_deref())?),
+            None => Tracker::unavailable(),
+        };
         let task = spawn(sync.run())?;
         Ok(InProcessProvider {
             inner: Arc::new(Inner {
                 shared,
                 init_timeout: self.init_timeout,
                 reporter,
+                tracker,
                 _sync: task,
             }),
             metadata: ProviderMetadata::new("ensign-in-process"),
@@ -510,6 +544,47 @@ impl Follower {
         }
         true
     }
+}
+
+/// Where tracking events go: the exposures' node, with its key (as the
+/// exposure reporter sends it) and the sync selector.
+fn tracking_target(node: &ReporterSettings, selector: Option<&str>) -> Result<Target, ClientError> {
+    let base = node.base_url.trim_end_matches('/');
+    let url = reqwest::Url::parse(&format!("{base}/ensign/v1/events")).map_err(|error| {
+        ClientError::InvalidBaseUrl {
+            url: redact::url(&node.base_url),
+            reason: error.to_string(),
+        }
+    })?;
+    let mut headers = HeaderMap::new();
+    let mut add = |name: HeaderName, label: &'static str, value: &str, sensitive: bool| {
+        let mut value = HeaderValue::from_str(value)
+            .map_err(|_| ClientError::InvalidHeader { header: label })?;
+        value.set_sensitive(sensitive);
+        headers.insert(name, value);
+        Ok::<(), ClientError>(())
+    };
+    if let Some(key) = &node.api_key {
+        add(
+            header::AUTHORIZATION,
+            "authorization",
+            &format!("Bearer {key}"),
+            true,
+        )?;
+    }
+    if let Some(selector) = selector {
+        add(
+            HeaderName::from_static(SELECTOR_HEADER),
+            SELECTOR_HEADER,
+            selector,
+            false,
+        )?;
+    }
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .map_err(ClientError::Http)?;
+    Ok(Target { http, url, headers })
 }
 
 /// How a gRPC status ends a stream.

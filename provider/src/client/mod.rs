@@ -24,13 +24,20 @@
 //! - The SDK has no event API: providers expose [`ProviderEvent`]s through
 //!   their own `events()` subscription, and `status()` through the trait.
 //!   They move to the SDK's events once it has them.
+//! - The SDK has no tracking API (OpenFeature section 6): both providers
+//!   have a `track` method of their own, taking the context the
+//!   application merged and [`TrackingDetails`], and sending events to a
+//!   node's `POST /ensign/v1/events` in batches; `flush` sends what is
+//!   queued. `track` moves behind the SDK's client once it has one.
 
+mod batch;
 mod convert;
 mod events;
 mod exposures;
 mod in_process;
 mod remote;
 mod sse;
+mod tracking;
 
 pub use convert::{
     ContextError, code_default_reason, context_to_json, struct_from_json, value_from_json,
@@ -38,6 +45,7 @@ pub use convert::{
 pub use events::ProviderEvent;
 pub use in_process::{InProcessBuilder, InProcessProvider};
 pub use remote::{Refresh, RemoteBuilder, RemoteProvider};
+pub use tracking::{TrackingCounts, TrackingDetails};
 
 /// Why a provider could not be built, or a bulk refresh failed.
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +124,10 @@ impl Drop for AbortOnDrop {
 
 /// Spawns `task` on the current runtime.
 fn spawn(task: impl Future<Output = ()> + Send + 'static) -> Result<AbortOnDrop, ClientError> {
-    let runtime = tokio::runtime::Handle::try_current().map_err(|_| ClientError::NoRuntime)?;
-    Ok(AbortOnDrop(runtime.spawn(task)))
+    Ok(AbortOnDrop(runtime()?.spawn(task)))
+}
+
+/// The current tokio runtime.
+fn runtime() -> Result<tokio::runtime::Handle, ClientError> {
+    tokio::runtime::Handle::try_current().map_err(|_| ClientError::NoRuntime)
 }

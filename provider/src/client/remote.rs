@@ -13,6 +13,9 @@
 //! A `429 Too Many Requests` pauses requests until its `Retry-After`
 //! passes; resolve calls meanwhile fail at once with a GENERAL error
 //! rather than adding load. `401`/`403` put the provider in ERROR.
+//!
+//! [`RemoteProvider::track`] sends OpenFeature tracking events to the same
+//! server's `POST /ensign/v1/events`, in batches (see the tracking module).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -38,6 +41,7 @@ use tokio::sync::broadcast;
 use crate::client::convert::{self, FlagValue, Outcome};
 use crate::client::events::{State, Status};
 use crate::client::sse::SseParser;
+use crate::client::tracking::{Target, Tracker, TrackingCounts, TrackingDetails};
 use crate::client::{AbortOnDrop, ClientError, ProviderEvent, spawn};
 
 /// A `Retry-After` the provider cannot read waits this long.
@@ -70,6 +74,7 @@ pub struct RemoteProvider {
 struct Inner {
     remote: Arc<Remote>,
     init_timeout: Duration,
+    tracker: Tracker,
     _refresh: Option<AbortOnDrop>,
 }
 
@@ -229,6 +234,51 @@ impl RemoteProvider {
     /// Follows the provider's events from now on.
     pub fn events(&self) -> broadcast::Receiver<ProviderEvent> {
         self.inner.remote.status.subscribe()
+    }
+
+    /// Tracks an event (OpenFeature's `track`, specification 6.1.1.1 and
+    /// 2.7.1): `name` happened for the user of `context` (the context the
+    /// application merged, as for an evaluation), with optional `details`.
+    /// Sent to the OFREP server's `POST /ensign/v1/events` with this
+    /// provider's API key, bearer token and selector, in batches.
+    ///
+    /// Never waits and never fails: the event is queued, or dropped and
+    /// counted (no targeting key, a value that is not finite, a full
+    /// queue). See [`RemoteProvider::tracking_counts`], and call
+    /// [`RemoteProvider::flush`] before the application exits. Called
+    /// outside a tokio runtime, the events are sent on the runtime the
+    /// provider was built in; built outside one too, they are dropped.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), provider::client::ClientError> {
+    /// use open_feature::EvaluationContext;
+    /// use provider::client::{RemoteProvider, TrackingDetails};
+    ///
+    /// let remote = RemoteProvider::builder("http://localhost:8016")
+    ///     .api_key("secret")
+    ///     .build()?;
+    /// let user = EvaluationContext::default().with_targeting_key("user-1");
+    /// let paid = TrackingDetails::default()
+    ///     .with_value(12.5)
+    ///     .with_field("currency", "EUR");
+    /// remote.track("purchase", &user, Some(paid));
+    /// remote.flush().await; // before exiting
+    /// # Ok(()) }
+    /// ```
+    pub fn track(&self, name: &str, context: &EvaluationContext, details: Option<TrackingDetails>) {
+        self.inner.tracker.track(name, context, details.as_ref());
+    }
+
+    /// Sends the tracking events queued so far and waits until the server
+    /// has answered for them (retries included, so a server that is down
+    /// holds it for some seconds): for an application about to exit.
+    pub async fn flush(&self) {
+        self.inner.tracker.flush().await;
+    }
+
+    /// What became of the events given to [`RemoteProvider::track`] so far.
+    pub fn tracking_counts(&self) -> TrackingCounts {
+        self.inner.tracker.counts()
     }
 
     /// Revalidates the bulk cache now (with `If-None-Match`). Bulk mode
@@ -392,10 +442,16 @@ impl RemoteBuilder {
             remote.status.ready();
             None
         };
+        let tracker = Tracker::new(Target {
+            http: remote.http.clone(),
+            url: remote.url(&["ensign", "v1", "events"]),
+            headers: remote.headers.clone(),
+        });
         Ok(RemoteProvider {
             inner: Arc::new(Inner {
                 remote,
                 init_timeout: self.init_timeout,
+                tracker,
                 _refresh: refresh,
             }),
             metadata: ProviderMetadata::new("ensign-ofrep"),
@@ -728,7 +784,7 @@ fn differing(old: &HashMap<String, WireFlag>, new: &HashMap<String, WireFlag>) -
 }
 
 /// A `Retry-After` as seconds or an HTTP date.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));

@@ -6,6 +6,8 @@ mod admission;
 mod client;
 /// The Rust OpenFeature provider over OFREP: single, bulk, events, keys.
 mod client_remote;
+/// OpenFeature `track` in both Rust providers: batches, flush, retries.
+mod client_tracking;
 /// Connection limits on every listener: timeouts, caps, streams.
 mod connections;
 /// `POST /ensign/v1/events`: tracking events, their flag set, bad input and
