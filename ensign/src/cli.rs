@@ -58,6 +58,9 @@ pub enum Command {
     /// Imports and exports an experiment's exposures as CSV.
     #[command(subcommand)]
     Exposures(ExposuresCommand),
+    /// Imports and exports a flag set's tracking events as CSV.
+    #[command(subcommand)]
+    Events(EventsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +99,47 @@ pub struct ExposuresExportArgs {
     /// Its flag set.
     #[arg(long, default_value = "default")]
     pub flag_set: String,
+    /// Where to write the CSV (standard output when not given).
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Imports tracking events collected elsewhere from CSV with the
+    /// columns `event_name,targeting_key,timestamp,value`: the timestamp in
+    /// RFC 3339 (kept to the microsecond), the value a number or empty for
+    /// none. Imported events have no attributes and were received at the
+    /// import. All of the file or nothing; the same file imported again
+    /// into the same flag set adds nothing.
+    Import(EventsImportArgs),
+    /// Exports a flag set's tracking events as CSV with the columns
+    /// `event_name,targeting_key,timestamp,value` (timestamps in UTC), in
+    /// the order they occurred, without their attributes.
+    Export(EventsExportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EventsImportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The flag set the events belong to.
+    #[arg(long, default_value = "default")]
+    pub flag_set: String,
+    /// The CSV file (`-` for standard input).
+    pub file: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EventsExportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The flag set whose events to export.
+    #[arg(long, default_value = "default")]
+    pub flag_set: String,
+    /// Only the events with this name (`purchase`).
+    #[arg(long)]
+    pub name: Option<String>,
     /// Where to write the CSV (standard output when not given).
     #[arg(long)]
     pub output: Option<PathBuf>,

@@ -7,6 +7,7 @@ mod cli;
 mod config;
 mod dashboard;
 mod eval;
+mod event_files;
 mod exposure_files;
 mod records;
 mod serve;
@@ -42,6 +43,8 @@ fn main() -> ExitCode {
         cli::Command::Exposures(cli::ExposuresCommand::Export(args)) => {
             exposure_files::export(&args)
         }
+        cli::Command::Events(cli::EventsCommand::Import(args)) => event_files::import(&args),
+        cli::Command::Events(cli::EventsCommand::Export(args)) => event_files::export(&args),
     };
     match outcome {
         Ok(code) => code,

@@ -564,3 +564,118 @@ async fn the_readmes_plain_http_examples_send_events() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Bad input to the real binary is refused with its code and stores
+/// nothing, a partly bad batch stores its valid events, and a key past its
+/// rate limit is answered 429 for events as for evaluations.
+#[tokio::test]
+async fn bad_events_and_a_limited_key_store_nothing_they_should_not() {
+    let dir = scratch("events-bad-input");
+    std::fs::write(
+        dir.join("ensign.yaml"),
+        "rate-limit: {requests-per-second: 1, burst: 6}\n",
+    )
+    .unwrap();
+    let serve = Serve::start_in(&dir, &["--config", "ensign.yaml"]);
+    serve.wait_ready().await;
+    let deep = format!("{}1{}", "[".repeat(5_000), "]".repeat(5_000));
+    let huge = "x".repeat(2 << 20);
+    let too_many: Vec<Value> = (0..1001).map(|i| purchase(&format!("u{i}"), 1.0)).collect();
+    let raw = |text: String| {
+        let url = format!("http://{}/ensign/v1/events", serve.ofrep);
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .header("content-type", "application/json")
+                .body(text)
+                .send()
+                .await
+                .expect("OFREP answers");
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    // Six requests within the burst.
+    for (body, status, code) in [
+        ("{\"events\": [".to_owned(), 400, "INVALID_BODY"),
+        (
+            json!({"events": [{"name": "purchase", "context": {"targetingKey": "u1"},
+                               "details": {"value": "HUGE"}}]})
+            .to_string()
+            .replace("\"HUGE\"", "1e999"),
+            400,
+            "INVALID_VALUE",
+        ),
+        (
+            json!({"events": [{"name": "purchase", "context": {"targetingKey": "u1"},
+                               "timestamp": "2999-01-01T00:00:00Z"}]})
+            .to_string(),
+            400,
+            "TIMESTAMP_IN_FUTURE",
+        ),
+        (
+            json!({ "events": too_many }).to_string(),
+            400,
+            "TOO_MANY_EVENTS",
+        ),
+        (
+            format!(
+                r#"{{"events": [{{"name": "purchase", "context": {{"targetingKey": "u1"}}, "details": {{"x": {deep}}}}}]}}"#
+            ),
+            400,
+            "INVALID_EVENT",
+        ),
+    ] {
+        let (answered, answer) = raw(body).await;
+        assert_eq!(answered, status, "{answer}");
+        assert_eq!(answer["errorCode"], code, "{answer}");
+    }
+    let (status, answer) = send_events(
+        &serve,
+        None,
+        &json!({"events": [purchase("kept", 5.0), {"name": "purchase", "context": {}}]}),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["rejected"][0]["code"], "TARGETING_KEY_MISSING");
+    // Past the burst (and the token or two that time adds): refused
+    // before anything is read.
+    let mut kept_late = Vec::new();
+    let mut limited = false;
+    for i in 0..5 {
+        let user = format!("late-{i}");
+        let (status, _) =
+            send_events(&serve, None, &json!({"events": [purchase(&user, 1.0)]})).await;
+        match status {
+            202 => kept_late.push(user),
+            429 => {
+                limited = true;
+                break;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(limited, "the key's rate limit applies to events");
+    // Larger than the body limit, whatever the rate: 413 or 429, never kept.
+    let (status, _) = raw(format!(r#"{{"events": [], "pad": "{huge}"}}"#)).await;
+    assert!(status == 413 || status == 429, "{status}");
+    let (code, log) = serve.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    let store = store::Store::connect(&format!("sqlite:{}", dir.join("ensign.db").display()))
+        .await
+        .expect("the store opens");
+    let kept: Vec<String> = store
+        .events("default", &store::EventFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.targeting_key)
+        .collect();
+    let mut expected = vec!["kept".to_owned()];
+    expected.extend(kept_late);
+    assert_eq!(kept, expected);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -7,6 +7,9 @@ mod crates;
 mod dashboard;
 /// `ensign eval`: single, explained and batch evaluation, exit codes.
 mod eval;
+/// `ensign events import|export`: tracking events as CSV, on SQLite and
+/// PostgreSQL, a bad row refusing the whole file.
+mod event_files;
 /// Tracking events and evaluation counts end to end: stored by the real
 /// binary, scoped to their key's flag set, flushed on SIGTERM, handed on
 /// through Redis.
