@@ -657,3 +657,111 @@ async fn flag_sets_of_other_sources_are_read_only() {
     );
     db.drop_all().await;
 }
+
+/// `flagUsage` and `staleFlags` read the evaluation counts the store holds
+/// (written here as a node's writer writes them), as of the real clock.
+#[tokio::test]
+async fn flag_usage_and_stale_flags_are_read_from_the_counts() {
+    for db in TestDb::both("flag_usage_and_stale_flags_are_read_from_the_counts").await {
+        let api = api(&db.store).await;
+        for key in ["banner", "legacy"] {
+            let (_, body) = post(
+                &api,
+                Some(&api.editor),
+                &CREATE.replace("key: \"banner\"", &format!("key: \"{key}\"")),
+                json!({"def": definition("off")}),
+            )
+            .await;
+            assert!(body["errors"].is_null(), "{body}");
+        }
+        // `legacy` served `on` two hours ago and in the last minute, and
+        // nothing else; `banner` served both variants in the last minute.
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let minute = |ago: i64| (now - ago).div_euclid(60) * 60;
+        let row = |flag: &str, variant: &str, minute: i64, count: u64| store::CountRow {
+            flag_set: "production".into(),
+            flag: flag.into(),
+            variant: variant.into(),
+            reason: "TARGETING_MATCH".into(),
+            minute,
+            count,
+        };
+        db.store
+            .write_evaluation_counts(
+                "node-1:1",
+                &[
+                    row("legacy", "on", minute(7_200), 5),
+                    row("legacy", "on", minute(0), 3),
+                    row("banner", "on", minute(0), 2),
+                    row("banner", "off", minute(0), 4),
+                ],
+            )
+            .await
+            .unwrap();
+
+        let (_, body) = post(
+            &api,
+            Some(&api.viewer),
+            r#"{ flagUsage(flagSet: "production") { flag lastEvaluatedAt evaluations24h evaluations30d
+                 variants { variant evaluations24h } } }"#,
+            json!({}),
+        )
+        .await;
+        let usage = &body["data"]["flagUsage"];
+        assert_eq!(usage[0]["flag"], "banner", "{body}");
+        assert_eq!(usage[0]["evaluations24h"], 6, "{body}");
+        assert_eq!(
+            usage[0]["variants"],
+            json!([{"variant": "off", "evaluations24h": 4}, {"variant": "on", "evaluations24h": 2}])
+        );
+        assert_eq!(usage[1]["flag"], "legacy");
+        assert_eq!(usage[1]["evaluations24h"], 8);
+        assert_eq!(usage[1]["evaluations30d"], 8);
+        assert!(usage[1]["lastEvaluatedAt"].is_string(), "{body}");
+
+        // Over the last hour `legacy` served only `on`, and was counted
+        // before it; `banner` served two variants. Neither was created
+        // long enough ago to be unused.
+        let (_, body) = post(
+            &api,
+            Some(&api.viewer),
+            r#"{ staleFlags(flagSet: "production", unusedForHours: 1) { flag reason variant since lastEvaluatedAt } }"#,
+            json!({}),
+        )
+        .await;
+        let stale = &body["data"]["staleFlags"];
+        assert_eq!(stale.as_array().map(Vec::len), Some(1), "{body}");
+        assert_eq!(
+            (&stale[0]["flag"], &stale[0]["reason"], &stale[0]["variant"]),
+            (&json!("legacy"), &json!("ONE_VARIANT"), &json!("on"))
+        );
+        assert!(stale[0]["since"].is_string(), "{body}");
+
+        for (query, expected) in [
+            (
+                r#"{ staleFlags(flagSet: "production", unusedForHours: 0) { flag } }"#,
+                "INVALID_INPUT",
+            ),
+            (
+                r#"{ staleFlags(flagSet: "nope") { flag } }"#,
+                "FLAG_SET_NOT_FOUND",
+            ),
+            (
+                r#"{ flagUsage(flagSet: "nope") { flag } }"#,
+                "FLAG_SET_NOT_FOUND",
+            ),
+        ] {
+            let (_, body) = post(&api, Some(&api.viewer), query, json!({})).await;
+            assert_eq!(code(&body), expected, "{body}");
+        }
+        let (status, body) = post(
+            &api,
+            Some(&api.sdk),
+            r#"{ flagUsage(flagSet: "production") { flag } }"#,
+            json!({}),
+        )
+        .await;
+        assert_eq!((status, code(&body)), (403, "FORBIDDEN"), "{body}");
+        db.drop_all().await;
+    }
+}
