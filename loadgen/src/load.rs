@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 pub struct Outcome {
     /// Latencies of successful requests, in nanoseconds.
     pub latency: Histogram<u64>,
-    /// Failed requests (transport errors and non-200 answers).
+    /// Failed requests (transport errors and answers other than 2xx).
     pub errors: u64,
     /// The first failure, to show what went wrong.
     pub first_error: Option<String>,
@@ -189,7 +189,7 @@ impl Http1 {
             unreachable!("connected above")
         };
         match exchange(stream, &mut self.buf, request).await {
-            Ok((200, body)) => Ok(&self.buf[body..]),
+            Ok((200..=299, body)) => Ok(&self.buf[body..]),
             Ok((status, body)) => bail!(
                 "HTTP {status}: {}",
                 String::from_utf8_lossy(&self.buf[body..])

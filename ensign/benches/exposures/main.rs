@@ -1,5 +1,6 @@
 //! `just bench-exposures`: what recording exposures costs an evaluation
-//! node, and whether every exposure reaches the store in time.
+//! node, and whether every exposure reaches the store in time; and how
+//! many tracking events a node takes and its store commits.
 //!
 //! OFREP single evaluations over fresh targeting keys (no key is asked
 //! twice in a run) of an exposure-tracked flag, against the same load on an
@@ -46,6 +47,12 @@
 //! written and the p99 of the delay from evaluation to commit (the
 //! writer's histogram), and counts the rows the store gained.
 //!
+//! Then, on the same nodes, tracking events (see `events.rs`): an open
+//! loop of one event per request at the same rate, against the untracked
+//! evaluations' open loop, with the delay from receipt to commit, and a
+//! closed loop of batched requests for the events per second a node
+//! accepts and its store commits.
+//!
 //! Before the paths: the store's exposure write alone (the call the writer
 //! makes, in its batch size) against plain inserts of the same rows in the
 //! same statements, and the deduplication cache's bytes per million users.
@@ -63,6 +70,7 @@
 //! ensign`, which the just recipe runs first).
 
 mod dedupe;
+mod events;
 mod postgres;
 #[path = "../support/services.rs"]
 mod services;
@@ -518,6 +526,8 @@ struct PathReport {
     /// The open loop on the untracked flag.
     untracked_open: (Outcome, Usage),
     open: OpenReport,
+    /// Tracking events on the same nodes.
+    events: events::Report,
 }
 
 impl PathReport {
@@ -638,6 +648,7 @@ async fn measure_path(
     report_phase(name, "tracked open loop", &open);
     let (tested, committed, drained_in) = drain(&nodes, load_ended).await?;
     let rows = exposure_rows(store).await? - rows_before;
+    let events = events::measure(settings, &nodes, store, name, counter).await?;
     drop(nodes);
     let (outcome, usage) = open;
     Ok(PathReport {
@@ -645,6 +656,7 @@ async fn measure_path(
         peaks,
         tracked_metrics,
         untracked_open,
+        events,
         open: OpenReport {
             outcome,
             usage,
@@ -911,7 +923,10 @@ fn report_phase(path: &str, phase: &str, (outcome, usage): &(Outcome, Usage)) {
                 "; {} failed, {} never sent, first failure: {}",
                 outcome.errors,
                 outcome.dropped,
-                outcome.first_error.as_deref().unwrap_or("none")
+                outcome
+                    .first_error
+                    .as_deref()
+                    .map_or("none".to_owned(), |error| error.chars().take(160).collect())
             )
         } else {
             String::new()
@@ -936,25 +951,8 @@ struct Metrics {
 
 impl Metrics {
     async fn read(node: &Server) -> anyhow::Result<Metrics> {
-        // One client, whose connections are kept: the node under test
-        // answers these while its CPU is counted.
-        static CLIENT: std::sync::LazyLock<reqwest::Client> =
-            std::sync::LazyLock::new(reqwest::Client::new);
-        let text = CLIENT
-            .get(format!("http://{}/metrics", node.addr("management")))
-            .send()
-            .await?
-            .error_for_status()?
-            .text()
-            .await?;
-        let value = |name: &str| -> f64 {
-            text.lines()
-                .find_map(|line| {
-                    let (series, value) = line.rsplit_once(' ')?;
-                    (series == name).then(|| value.parse().ok())?
-                })
-                .unwrap_or(f64::NAN)
-        };
+        let text = metrics_text(node).await?;
+        let value = |name: &str| metric(&text, name);
         let count = |name: &str| value(name) as u64;
         Ok(Metrics {
             recorded: count("ensign_exposures_recorded_total"),
@@ -969,6 +967,31 @@ impl Metrics {
             dedupe_bytes: count("ensign_exposure_dedupe_bytes"),
         })
     }
+}
+
+/// A node's `/metrics` text.
+async fn metrics_text(node: &Server) -> anyhow::Result<String> {
+    // One client, whose connections are kept: the node under test answers
+    // these while its CPU is counted.
+    static CLIENT: std::sync::LazyLock<reqwest::Client> =
+        std::sync::LazyLock::new(reqwest::Client::new);
+    Ok(CLIENT
+        .get(format!("http://{}/metrics", node.addr("management")))
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?)
+}
+
+/// The value of series `name` in a `/metrics` text (NaN if it has none).
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            (series == name).then(|| value.parse().ok())?
+        })
+        .unwrap_or(f64::NAN)
 }
 
 /// How busy the node under test's core was: the node, and PostgreSQL when
@@ -1076,6 +1099,49 @@ fn print_bars(
             BAR_DELAY_P99.as_secs(),
             open.committed.delay_count,
             verdict(open.committed.delay_p99 < BAR_DELAY_P99.as_secs_f64())
+        );
+    }
+    for report in reports {
+        let name = report.path.name();
+        let events = &report.events;
+        let (outcome, usage) = &events.open;
+        println!(
+            "EVENTS path={name} offered_per_s={:.0} accepted={} failed={} rows_committed={} \
+             recorded={} written={} dropped={} receipt_to_commit_p50_s={:.3} p99_s={:.3} (over {}) \
+             drained_in_s={:.2}; node cpu {:.3} cores against {:.3} for the untracked \
+             evaluations at the same rate (ratio per request {:.3}); answer p50 {:.3} ms p99 \
+             {:.3} ms",
+            outcome.rps(),
+            outcome.latency.len(),
+            outcome.errors + outcome.dropped,
+            events.open_rows,
+            events.open_tested.recorded,
+            events.open_tested.written,
+            events.open_tested.dropped,
+            events.open_metrics.delay_p50,
+            events.open_metrics.delay_p99,
+            events.open_metrics.delay_count,
+            events.open_drained_in.as_secs_f64(),
+            usage.server,
+            report.untracked_open.1.server,
+            per_core(&report.untracked_open) / per_core(&events.open),
+            outcome.quantile_ms(0.5),
+            outcome.quantile_ms(0.99),
+        );
+        let (outcome, usage) = &events.peak;
+        println!(
+            "EVENTS-SUSTAINED path={name} per_request={} committed_per_s={:.0} ({} rows, the \
+             last committed {:.2} s after the first request) accepted_per_s={:.0} ({:.0} per \
+             node core) refused_buffer_full={} (requests answered 503 BUFFER_FULL while the \
+             buffer was full: a sender sends them again) answer_p99_ms={:.3}",
+            events::PER_REQUEST,
+            events.peak_committed_per_s(),
+            events.peak_rows,
+            events.peak_committed_in.as_secs_f64(),
+            events.peak_accepted_per_s(),
+            events.peak_accepted_per_s() / usage.server.max(f64::EPSILON),
+            outcome.errors + outcome.dropped,
+            outcome.quantile_ms(0.99),
         );
     }
     println!(
