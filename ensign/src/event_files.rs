@@ -11,17 +11,17 @@
 //! file imported twice is written once. Otherwise every row is an event of
 //! its own: two identical rows are two purchases.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow, bail};
-use sha2::{Digest, Sha256};
 use store::{BatchWrite, EventFilter, EventRow, FlagSetKey, MAX_FIELD_BYTES};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::admin::{block_on, connect};
 use crate::cli::{EventsExportArgs, EventsImportArgs};
+use crate::imports;
 
 /// The columns, header and rows alike.
 const COLUMNS: [&str; 4] = ["event_name", "targeting_key", "timestamp", "value"];
@@ -31,26 +31,9 @@ pub fn import(args: &EventsImportArgs) -> anyhow::Result<ExitCode> {
     // The key's error names its cause itself: chained, it would say it twice.
     let flag_set =
         FlagSetKey::new(args.flag_set.as_str()).map_err(|error| anyhow!("--flag-set: {error}"))?;
-    let mut text = Vec::new();
-    if args.file.as_os_str() == "-" {
-        std::io::stdin()
-            .read_to_end(&mut text)
-            .context("reading standard input")?;
-    } else {
-        text = std::fs::read(&args.file)
-            .with_context(|| format!("reading {}", args.file.display()))?;
-    }
+    let text = imports::read(&args.file)?;
     let rows = parse(&text, &flag_set, OffsetDateTime::now_utc())?;
-    let mut hasher = Sha256::new();
-    hasher.update(flag_set.as_bytes());
-    hasher.update([0]);
-    hasher.update(&text);
-    let batch: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let batch = format!("import:{batch}");
+    let batch = imports::batch_id(flag_set.as_str(), &text);
     block_on(async {
         let store = connect(&args.store).await?;
         store.migrate().await.context("applying migrations")?;

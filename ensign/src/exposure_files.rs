@@ -10,43 +10,26 @@
 //! once. As for exposures from nodes, each user keeps their earliest
 //! exposure per variant.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use sha2::{Digest, Sha256};
 use store::{BatchWrite, ExposureRow, MAX_EXPOSURE_FIELD_BYTES};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::admin::{block_on, connect};
 use crate::cli::{ExposuresExportArgs, ExposuresImportArgs};
+use crate::imports;
 
 /// The columns after the optional `flag_set`.
 const COLUMNS: [&str; 4] = ["flag_key", "variant", "targeting_key", "timestamp"];
 
 /// Imports a CSV file of exposures.
 pub fn import(args: &ExposuresImportArgs) -> anyhow::Result<ExitCode> {
-    let mut text = Vec::new();
-    if args.file.as_os_str() == "-" {
-        std::io::stdin()
-            .read_to_end(&mut text)
-            .context("reading standard input")?;
-    } else {
-        text = std::fs::read(&args.file)
-            .with_context(|| format!("reading {}", args.file.display()))?;
-    }
+    let text = imports::read(&args.file)?;
     let rows = parse(&text, &args.experiment, args.flag_set.as_deref())?;
-    let mut hasher = Sha256::new();
-    hasher.update(args.experiment.as_bytes());
-    hasher.update([0]);
-    hasher.update(&text);
-    let batch: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let batch = format!("import:{batch}");
+    let batch = imports::batch_id(&args.experiment, &text);
     block_on(async {
         let store = connect(&args.store).await?;
         store.migrate().await.context("applying migrations")?;

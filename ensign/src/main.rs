@@ -9,6 +9,7 @@ mod dashboard;
 mod eval;
 mod event_files;
 mod exposure_files;
+mod imports;
 mod records;
 mod serve;
 mod store_node;

@@ -117,6 +117,10 @@ async fn an_embedded_node_stores_events_and_counts_before_it_stops() {
     create_flag(&serve, &token, "beta", "beta-banner").await;
     let (default_key, _) = client_key(&serve, &token, "default").await;
     let (beta_key, beta_id) = client_key(&serve, &token, "beta").await;
+    // Once the keys reach the node, it requires one (before, it is open,
+    // and events name no flag set). Asked of a flag that does not exist,
+    // so that no evaluation is counted meanwhile.
+    wait_for_status(&serve, "not-a-key", "no-such-flag", 401).await;
     wait_for_status(&serve, &default_key, "banner", 200).await;
     wait_for_status(&serve, &beta_key, "beta-banner", 200).await;
 

@@ -243,6 +243,7 @@ pub struct ExposureCounts {
 const NAMES: Names = Names {
     plural: "exposures",
     singular: "exposure",
+    delay_from: Some("an exposure was made"),
 };
 
 /// A node's exposure recorder. Records only once a writer is attached

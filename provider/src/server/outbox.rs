@@ -64,6 +64,11 @@ pub struct Names {
     pub plural: &'static str,
     /// `exposure`: `ensign_exposure_write_failures_total`.
     pub singular: &'static str,
+    /// What the commit delay (`ensign_exposure_commit_delay_seconds`) is
+    /// measured from, completing "Time from when …" (`an exposure was
+    /// made`); `None` for records that carry no such time, which have no
+    /// commit delay.
+    pub delay_from: Option<&'static str>,
 }
 
 /// An outbox's counters, which `/metrics` reports.
@@ -468,7 +473,11 @@ impl<T> Outbox<T> {
     /// count of records waiting, which a holder ahead of the buffer adds
     /// to.
     pub fn render(&self, out: &mut String, buffered: usize) {
-        let Names { plural, singular } = self.names;
+        let Names {
+            plural,
+            singular,
+            delay_from,
+        } = self.names;
         let counts = &self.counts;
         let commits = &self.commits;
         for (name, help, counter) in [
@@ -521,19 +530,21 @@ impl<T> Outbox<T> {
                 counter.load(Ordering::Relaxed)
             );
         }
-        let name = format!("ensign_{singular}_commit_delay_seconds");
-        let _ = writeln!(
-            out,
-            "# HELP {name} Time from a {singular} to the commit that stored it, on this node's store.\n\
-             # TYPE {name} summary",
-        );
-        let mut count = 0;
-        for q in [0.5, 0.9, 0.99] {
-            let (delay, n) = commits.delay(q);
-            count = n;
-            let _ = writeln!(out, "{name}{{quantile=\"{q}\"}} {}", delay.as_secs_f64());
+        if let Some(delay_from) = delay_from {
+            let name = format!("ensign_{singular}_commit_delay_seconds");
+            let _ = writeln!(
+                out,
+                "# HELP {name} Time from when {delay_from} to the commit that stored it, on this node's store.\n\
+                 # TYPE {name} summary",
+            );
+            let mut count = 0;
+            for q in [0.5, 0.9, 0.99] {
+                let (delay, n) = commits.delay(q);
+                count = n;
+                let _ = writeln!(out, "{name}{{quantile=\"{q}\"}} {}", delay.as_secs_f64());
+            }
+            let _ = writeln!(out, "{name}_count {count}");
         }
-        let _ = writeln!(out, "{name}_count {count}");
         let name = format!("ensign_{plural}_buffered");
         let _ = writeln!(
             out,
@@ -592,6 +603,7 @@ mod tests {
     const NAMES: Names = Names {
         plural: "things",
         singular: "thing",
+        delay_from: Some("a thing was made"),
     };
 
     fn settings(buffer: usize) -> OutboxSettings {
@@ -727,6 +739,7 @@ mod tests {
             "# HELP ensign_things_dropped_total Things lost: the buffer was full, or shutdown's deadline passed.\n",
             "ensign_things_recorded_total 0\n",
             "ensign_thing_write_failures_total 0\n",
+            "# HELP ensign_thing_commit_delay_seconds Time from when a thing was made to the commit that stored it, on this node's store.\n",
             "ensign_thing_commit_delay_seconds_count 3\n",
             "ensign_things_buffered 7\n",
         ] {

@@ -71,6 +71,7 @@ pub fn wire(events: &[TrackedEvent]) -> EventBatch<'_> {
 const NAMES: Names = Names {
     plural: "events",
     singular: "event",
+    delay_from: Some("a node received an event"),
 };
 
 /// A node's tracking event recorder. Takes events only once a writer is

@@ -107,6 +107,7 @@ impl Default for UsageSettings {
 const NAMES: Names = Names {
     plural: "evaluation_counts",
     singular: "evaluation_count",
+    delay_from: None,
 };
 
 /// A node's evaluation counter. Counts only once a writer is attached
@@ -427,6 +428,8 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("ensign_evaluation_counts_recorded_total 1\n"));
+        // Counts carry no time to measure a commit delay from.
+        assert!(!text.contains("commit_delay"), "{text}");
     }
 
     #[test]
