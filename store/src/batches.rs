@@ -14,8 +14,8 @@ use time::OffsetDateTime;
 use super::StoreError;
 
 /// The longest key, name, variant or batch id a batch's row may carry, in
-/// bytes.
-pub const MAX_FIELD_BYTES: usize = 1024;
+/// bytes: the bound the streams' records are held to.
+pub const MAX_FIELD_BYTES: usize = engine::streams::MAX_FIELD_BYTES;
 
 /// What writing a batch did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

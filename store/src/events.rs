@@ -21,8 +21,8 @@ use super::entity::{event, event_batch};
 use super::{Store, StoreError};
 
 /// The longest attributes an event may carry (the text of their JSON
-/// object), in bytes.
-pub const MAX_EVENT_ATTRIBUTES_BYTES: usize = 16 * 1024;
+/// object), in bytes: the bound the events endpoint holds them to.
+pub const MAX_EVENT_ATTRIBUTES_BYTES: usize = engine::streams::events::MAX_ATTRIBUTES_BYTES;
 
 /// One tracking event.
 #[derive(Debug, Clone, PartialEq)]

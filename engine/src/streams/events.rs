@@ -12,10 +12,6 @@ use serde::{Deserialize, Serialize};
 /// The entry format this build writes and reads.
 pub const FORMAT: u32 = 1;
 
-/// The longest name, targeting key or flag set id an event may carry, in
-/// bytes.
-pub const MAX_FIELD_BYTES: usize = 1024;
-
 /// The longest text of an event's attributes (its detail fields other than
 /// `value`, as a JSON object), in bytes.
 pub const MAX_ATTRIBUTES_BYTES: usize = 16 * 1024;

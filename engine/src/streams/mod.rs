@@ -17,6 +17,10 @@ pub mod counts;
 pub mod events;
 pub mod exposures;
 
+/// The longest text field (a key, a name, a variant, a flag set id) a
+/// record of any stream may carry, in bytes: what the store takes.
+pub const MAX_FIELD_BYTES: usize = 1024;
+
 /// A stream's bound in entries (batches): a producer that finds it this
 /// long does not add to it.
 pub const STREAM_BOUND: u64 = 10_000;

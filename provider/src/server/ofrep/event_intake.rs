@@ -45,7 +45,8 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use engine::Selector;
-use engine::streams::events::{MAX_ATTRIBUTES_BYTES, MAX_FIELD_BYTES};
+use engine::streams::MAX_FIELD_BYTES;
+use engine::streams::events::MAX_ATTRIBUTES_BYTES;
 
 use crate::server::Flags;
 use crate::server::admission::Grant;
