@@ -61,6 +61,52 @@ pub enum Command {
     /// Imports and exports a flag set's tracking events as CSV.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Analyses experiments: which variant wins, by how much, how surely.
+    #[command(subcommand)]
+    Analytics(AnalyticsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AnalyticsCommand {
+    /// Runs the analysis once: attribution of events to first exposures,
+    /// then every figure of analytics/STATISTICS.md, printed as JSON or
+    /// Markdown.
+    Run(AnalyticsRunArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AnalyticsRunArgs {
+    /// The experiment's definition, JSON or YAML: name, flag, control,
+    /// variants (name, weight), metrics (name, event, kind), window_seconds,
+    /// alpha, sequential_tuning.
+    #[arg(long)]
+    pub experiment: PathBuf,
+    /// The exposures: CSV or Parquet with the columns
+    /// `flag_key,variant,targeting_key,timestamp`, or a folder of
+    /// `date=YYYY-MM-DD/` Parquet partitions.
+    #[arg(long)]
+    pub exposures: PathBuf,
+    /// The tracking events: CSV or Parquet with the columns
+    /// `event_name,targeting_key,timestamp,value`, or a folder of
+    /// partitions.
+    #[arg(long)]
+    pub events: PathBuf,
+    /// How to print the report.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Json)]
+    pub format: ReportFormat,
+    /// A folder to draw one PNG chart per metric into: each variant's mean
+    /// with its interval, and each treatment's lift with its confidence
+    /// sequence.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// The report as JSON (analytics/report.schema.json).
+    Json,
+    /// Tables and the verdict in words.
+    Markdown,
 }
 
 #[derive(Debug, Subcommand)]

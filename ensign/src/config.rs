@@ -129,6 +129,11 @@ pub struct ServeSettings {
     /// every this many seconds.
     #[arg(long, env = "ENSIGN_EVALUATION_COUNT_INTERVAL", default_value_t = 60)]
     pub evaluation_count_interval: u64,
+    /// Seconds between analyses of every running experiment (nodes with a
+    /// store; one node at a time), each result kept with its time; 0 runs
+    /// none (the admin API's runAnalysis still does).
+    #[arg(long, env = "ENSIGN_ANALYSIS_INTERVAL", default_value_t = 3600)]
+    pub analysis_interval: u64,
     /// Prefix of the published Redis keys and channel (evaluation nodes
     /// name it in their URI: redis://host:port?prefix=…).
     #[arg(long, env = "ENSIGN_REDIS_PREFIX", default_value = "ensign")]

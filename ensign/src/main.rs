@@ -2,6 +2,7 @@
 //! them, and manages the store.
 
 mod admin;
+mod analysis;
 mod banner;
 mod cli;
 mod config;
@@ -46,6 +47,7 @@ fn main() -> ExitCode {
         }
         cli::Command::Events(cli::EventsCommand::Import(args)) => event_files::import(&args),
         cli::Command::Events(cli::EventsCommand::Export(args)) => event_files::export(&args),
+        cli::Command::Analytics(cli::AnalyticsCommand::Run(args)) => analysis::run(&args),
     };
     match outcome {
         Ok(code) => code,

@@ -154,6 +154,8 @@ pub fn run(settings: &ServeSettings) -> anyhow::Result<ExitCode> {
                 webhooks: settings.webhooks.clone(),
                 read_only: read_only_sets(server.flags()),
                 recorders: config_recorders.clone(),
+                analysis_interval: (args.analysis_interval > 0)
+                    .then(|| Duration::from_secs(args.analysis_interval)),
             };
             let admin = store_node::start(prepared, options, stopping).await?;
             listeners.push(Listener {

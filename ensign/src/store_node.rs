@@ -3,7 +3,8 @@
 //! store, seeds it on first start (the bundled example flags in flag set
 //! `default`, and an admin token printed once), serves the GraphQL admin
 //! API and the dashboard, feeds the evaluation server in-process with every
-//! committed state, runs scheduled rollouts (one node at a time), sends
+//! committed state, runs scheduled rollouts and the periodic analysis of
+//! running experiments (each one node at a time), sends
 //! signed webhooks for flag changes and alerts (`webhooks` in the config
 //! file), and, given a Redis URL, publishes each commit there for
 //! evaluation nodes.
@@ -33,6 +34,7 @@ use provider::server::sources::feed::{self, Feed, FeedSender};
 use store::{Actor, Store};
 use store::{NewFlagSet, TokenRole};
 
+use crate::analysis;
 use crate::dashboard;
 use crate::records::StreamMetrics;
 
@@ -138,6 +140,8 @@ pub struct NodeOptions {
     /// The node's recorders, whose metrics the streams' consumers report
     /// to.
     pub recorders: Recorders,
+    /// How often running experiments are analysed; `None` for never.
+    pub analysis_interval: Option<Duration>,
 }
 
 /// Starts the admin listener and the feed. Returns the admin address.
@@ -155,12 +159,16 @@ pub async fn start(
         webhooks,
         read_only,
         recorders,
+        analysis_interval,
     } = options;
     let Prepared { store, sender, .. } = prepared;
     let (commits, _) = broadcast::channel(256);
     let admin = Admin {
         store: store.clone(),
         commits: commits.clone(),
+        analysis: Some(Arc::new(analysis::stored::Runner {
+            store: store.clone(),
+        })),
     };
     let listener = listen::bind(SocketAddr::new(bind, admin_port)).await?;
     let addr = listener
@@ -243,6 +251,14 @@ pub async fn start(
     // lock lets exactly one of them do it.
     let scheduler = Scheduler::new(store.clone(), commits.clone(), SchedulerSettings::default());
     tokio::spawn(scheduler.run(wait_for(shutdown.clone())));
+    if let Some(interval) = analysis_interval {
+        // Likewise one node at a time analyses the running experiments.
+        tokio::spawn(analysis::job::run(
+            store.clone(),
+            interval,
+            wait_for(shutdown.clone()),
+        ));
+    }
     tokio::spawn(pump(store, sender, commits.subscribe(), shutdown));
     Ok(addr)
 }

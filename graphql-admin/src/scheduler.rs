@@ -2,13 +2,9 @@
 //! ([`Store::run_rollout_step`]) on exactly one admin node and announces each one as
 //! a [`Commit`].
 //!
-//! On PostgreSQL the node that runs rollouts is the one holding a
-//! session-level advisory lock (`pg_try_advisory_lock`) on a connection of
-//! its own, taken out of the store's pool. The lock lives as long as that
-//! session: when the node stops, it unlocks; when it dies or loses the
-//! connection, the server ends the session and the lock passes to the
-//! next node that asks. Every tick the holder checks its connection, and
-//! the others try the lock. SQLite serves one process, which just runs.
+//! The node that runs rollouts is the one that leads
+//! ([`store::Leadership`], a PostgreSQL advisory lock on a session of its
+//! own; SQLite serves one process, which just runs).
 //!
 //! The lock decides who works; it is not what makes a step happen once.
 //! [`Store::run_rollout_step`] holds each rollout's row lock while applying a step,
@@ -18,8 +14,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use sea_orm::DbBackend;
-use sea_orm::sqlx::{self, Connection, PgConnection};
 use time::OffsetDateTime;
 use tokio::sync::broadcast;
 use tokio::time::MissedTickBehavior;
@@ -27,15 +21,11 @@ use tracing::{info, warn};
 
 use store::Commit;
 use store::{Action, StepOutcome, StepRun};
-use store::{Store, StoreError};
+use store::{Leadership, LeadershipError, Store, StoreError};
 
 /// The advisory lock key the schedulers of one database contend for
 /// ("ensignR1" in ASCII).
 pub const DEFAULT_LOCK_KEY: i64 = 0x656E_7369_676E_5231;
-
-/// How long the lock holder waits for its connection to answer before it
-/// takes the connection, and with it the lock, for lost.
-const LOCK_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The scheduler's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,14 +52,8 @@ impl Default for SchedulerSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
     /// The advisory lock could not be asked for (no connection).
-    #[error("cannot take the rollout scheduler lock {key}")]
-    Lock {
-        /// The lock key.
-        key: i64,
-        /// The driver's error.
-        #[source]
-        source: sqlx::Error,
-    },
+    #[error(transparent)]
+    Lock(#[from] LeadershipError),
     /// Applying due steps failed in the store.
     #[error("running due rollout steps failed")]
     Store(#[from] StoreError),
@@ -90,9 +74,7 @@ pub struct Scheduler {
     store: Store,
     commits: broadcast::Sender<Commit>,
     settings: SchedulerSettings,
-    /// The session that holds (or asks for) the lock, on PostgreSQL.
-    session: Option<PgConnection>,
-    leader: bool,
+    leadership: Leadership,
 }
 
 impl Scheduler {
@@ -105,17 +87,16 @@ impl Scheduler {
         settings: SchedulerSettings,
     ) -> Scheduler {
         Scheduler {
+            leadership: Leadership::new(store.clone(), "rollout scheduler", settings.lock_key),
             store,
             commits,
             settings,
-            session: None,
-            leader: false,
         }
     }
 
     /// Whether this scheduler held the lock at its last tick.
     pub fn is_leader(&self) -> bool {
-        self.leader
+        self.leadership.is_leader()
     }
 
     /// Runs until `shutdown` completes: a tick per interval, with the
@@ -152,7 +133,7 @@ impl Scheduler {
     /// commits. A database failure on one rollout is logged and leaves it
     /// for the next tick; the others still run.
     pub async fn tick(&mut self, now: OffsetDateTime) -> Result<Tick, SchedulerError> {
-        if !self.hold_lock().await? {
+        if !self.leadership.hold().await? {
             return Ok(Tick::Standby);
         }
         let mut runs = Vec::new();
@@ -223,84 +204,6 @@ impl Scheduler {
 
     /// Gives the lock up and closes its session.
     pub async fn release(&mut self) {
-        let was_leader = std::mem::take(&mut self.leader);
-        let Some(mut session) = self.session.take() else {
-            return;
-        };
-        if was_leader {
-            let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
-                .bind(self.settings.lock_key)
-                .execute(&mut session)
-                .await;
-            match unlocked {
-                Ok(_) => info!(
-                    lock_key = self.settings.lock_key,
-                    "Rollout scheduler lock released."
-                ),
-                Err(error) => warn!(
-                    lock_key = self.settings.lock_key,
-                    error = %error,
-                    "Rollout scheduler lock not released; it goes when the session ends."
-                ),
-            }
-        }
-        let _ = session.close().await;
-    }
-
-    /// Whether this node may run rollouts now.
-    async fn hold_lock(&mut self) -> Result<bool, SchedulerError> {
-        if self.store.backend() != DbBackend::Postgres {
-            self.leader = true;
-            return Ok(true);
-        }
-        let key = self.settings.lock_key;
-        if self.leader {
-            if let Some(session) = self.session.as_mut() {
-                let alive = tokio::time::timeout(
-                    LOCK_CHECK_TIMEOUT,
-                    sqlx::query("SELECT 1").execute(&mut *session),
-                )
-                .await;
-                if matches!(alive, Ok(Ok(_))) {
-                    return Ok(true);
-                }
-            }
-            warn!(
-                lock_key = key,
-                "Rollout scheduler lost its lock session; another node may take over."
-            );
-            self.leader = false;
-            self.session = None;
-        }
-        let session = match self.session.as_mut() {
-            Some(session) => session,
-            None => {
-                let pool = self.store.connection().get_postgres_connection_pool();
-                let connection = pool
-                    .acquire()
-                    .await
-                    .map_err(|source| SchedulerError::Lock { key, source })?;
-                self.session.insert(connection.detach())
-            }
-        };
-        let taken = sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
-            .bind(key)
-            .fetch_one(&mut *session)
-            .await;
-        match taken {
-            Ok(true) => {
-                info!(
-                    lock_key = key,
-                    "Rollout scheduler lock taken; this node runs rollouts."
-                );
-                self.leader = true;
-                Ok(true)
-            }
-            Ok(false) => Ok(false),
-            Err(source) => {
-                self.session = None;
-                Err(SchedulerError::Lock { key, source })
-            }
-        }
+        self.leadership.release().await;
     }
 }

@@ -15,6 +15,7 @@ mod m20261206_000001_inline_segment_refs;
 mod m20261206_000002_experiments;
 mod m20261206_000003_exposures;
 mod m20261207_000001_events_and_counts;
+mod m20261208_000001_experiment_results;
 
 /// Applies Ensign's migrations in order.
 #[derive(Debug)]
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000002_experiments::Migration),
             Box::new(m20261206_000003_exposures::Migration),
             Box::new(m20261207_000001_events_and_counts::Migration),
+            Box::new(m20261208_000001_experiment_results::Migration),
         ]
     }
 }

@@ -12,13 +12,13 @@ use time::OffsetDateTime;
 
 use super::entity::{
     alert_cursor, api_token, audit_event, count_batch, evaluation_count, evaluation_count_hourly,
-    event, event_batch, experiment, exposure, exposure_batch, flag, flag_set, flag_usage, rollout,
-    segment,
+    event, event_batch, experiment, experiment_result, exposure, exposure_batch, flag, flag_set,
+    flag_usage, rollout, segment,
 };
 use super::{Store, StoreError};
 
 /// The tables a copy moves, parents before children.
-pub const TABLES: [&str; 16] = [
+pub const TABLES: [&str; 17] = [
     "flag_sets",
     "flags",
     "segments",
@@ -27,6 +27,7 @@ pub const TABLES: [&str; 16] = [
     "rollouts",
     "alert_cursors",
     "experiments",
+    "experiment_results",
     "exposures",
     "exposure_batches",
     "events",
@@ -101,6 +102,7 @@ struct Rows {
     rollouts: Vec<rollout::Model>,
     alert_cursors: Vec<alert_cursor::Model>,
     experiments: Vec<experiment::Model>,
+    experiment_results: Vec<experiment_result::Model>,
     exposures: Vec<exposure::Model>,
     exposure_batches: Vec<exposure_batch::Model>,
     events: Vec<event::Model>,
@@ -144,6 +146,10 @@ impl Rows {
                 .await?,
             experiments: experiment::Entity::find()
                 .order_by_asc(experiment::Column::Id)
+                .all(db)
+                .await?,
+            experiment_results: experiment_result::Entity::find()
+                .order_by_asc(experiment_result::Column::Id)
                 .all(db)
                 .await?,
             exposures: exposure::Entity::find()
@@ -336,7 +342,25 @@ impl Rows {
                             r.version,
                             r.created_by,
                             ts(r.created_at),
-                            ts(r.updated_at)
+                            ts(r.updated_at),
+                            r.alpha,
+                            r.sequential_tuning
+                        ])
+                    })
+                    .collect(),
+            ),
+            table(
+                "experiment_results",
+                self.experiment_results
+                    .iter()
+                    .map(|r| {
+                        json!([
+                            r.id,
+                            r.experiment_id,
+                            ts(r.computed_at),
+                            r.users,
+                            r.srm_mismatch,
+                            r.report
                         ])
                     })
                     .collect(),
@@ -513,6 +537,7 @@ impl Store {
         insert_all::<rollout::ActiveModel>(&txn, &source.rollouts).await?;
         insert_all::<alert_cursor::ActiveModel>(&txn, &source.alert_cursors).await?;
         insert_all::<experiment::ActiveModel>(&txn, &source.experiments).await?;
+        insert_all::<experiment_result::ActiveModel>(&txn, &source.experiment_results).await?;
         insert_all::<exposure::ActiveModel>(&txn, &source.exposures).await?;
         insert_all::<exposure_batch::ActiveModel>(&txn, &source.exposure_batches).await?;
         insert_all::<event::ActiveModel>(&txn, &source.events).await?;

@@ -219,6 +219,33 @@ pub mod experiment {
         pub created_by: String,
         pub created_at: TimeDateTimeWithTimeZone,
         pub updated_at: TimeDateTimeWithTimeZone,
+        /// Added by `m20261208_000001_experiment_results`.
+        pub alpha: f64,
+        pub sequential_tuning: f64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The `experiment_results` table (migration
+/// `m20261208_000001_experiment_results`).
+pub mod experiment_result {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "experiment_results")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub experiment_id: i64,
+        pub computed_at: TimeDateTimeWithTimeZone,
+        pub users: i64,
+        pub srm_mismatch: bool,
+        #[sea_orm(column_type = "JsonBinary")]
+        pub report: Json,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

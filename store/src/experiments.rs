@@ -35,6 +35,10 @@ pub const MAX_WINDOW_SECONDS: i64 = 365 * 24 * 60 * 60;
 pub const MAX_METRICS: usize = 50;
 /// The longest metric or event name, in bytes.
 pub const MAX_NAME_BYTES: usize = 255;
+/// The analysis' α when none is given: intervals at 95%.
+pub const DEFAULT_ALPHA: f64 = 0.05;
+/// The sequential test's tuning N* when none is given (gbstats' default).
+pub const DEFAULT_SEQUENTIAL_TUNING: f64 = 5000.0;
 
 /// How a metric reads its events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +110,7 @@ impl ExperimentStatus {
 }
 
 /// What creating or editing a draft experiment takes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExperimentInput {
     /// The flag whose split it reads.
     pub flag: String,
@@ -120,10 +124,15 @@ pub struct ExperimentInput {
     /// The attribution window in seconds; `None` for
     /// [`DEFAULT_WINDOW_SECONDS`].
     pub window_seconds: Option<i64>,
+    /// The analysis' α (0 < α < 0.5); `None` for [`DEFAULT_ALPHA`].
+    pub alpha: Option<f64>,
+    /// The sequential test's tuning N* (> 0); `None` for
+    /// [`DEFAULT_SEQUENTIAL_TUNING`].
+    pub sequential_tuning: Option<f64>,
 }
 
 /// An experiment as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExperimentRecord {
     /// Its id.
     pub id: i64,
@@ -141,6 +150,10 @@ pub struct ExperimentRecord {
     pub metrics: Vec<Metric>,
     /// The attribution window in seconds.
     pub window_seconds: i64,
+    /// The analysis' α: intervals are at level 1 − α.
+    pub alpha: f64,
+    /// The sequential test's tuning N*.
+    pub sequential_tuning: f64,
     /// Where it stands.
     pub status: ExperimentStatus,
     /// When it started.
@@ -177,7 +190,7 @@ impl Store {
                 key: key.into_string(),
             });
         }
-        let window = check_input(&txn, &set, &input).await?;
+        let checked = check_input(&txn, &set, &input).await?;
         let now = OffsetDateTime::now_utc();
         let model = experiment::ActiveModel {
             flag_set_id: Set(set.id),
@@ -186,7 +199,9 @@ impl Store {
             control: Set(input.control),
             weights: Set(input.weights.as_deref().map(weights_json)),
             metrics: Set(metrics_json(&input.metrics)),
-            window_seconds: Set(window),
+            window_seconds: Set(checked.window),
+            alpha: Set(checked.alpha),
+            sequential_tuning: Set(checked.sequential_tuning),
             status: Set(ExperimentStatus::Draft.as_str().to_owned()),
             started_at: Set(None),
             stopped_at: Set(None),
@@ -226,7 +241,7 @@ impl Store {
         }
         let before = record(&set.key, current.clone())?;
         needs_status(&before, ExperimentStatus::Draft, "edited")?;
-        let window = check_input(&txn, &set, &input).await?;
+        let checked = check_input(&txn, &set, &input).await?;
         let now = OffsetDateTime::now_utc();
         let model = experiment::ActiveModel {
             id: Set(current.id),
@@ -234,7 +249,9 @@ impl Store {
             control: Set(input.control),
             weights: Set(input.weights.as_deref().map(weights_json)),
             metrics: Set(metrics_json(&input.metrics)),
-            window_seconds: Set(window),
+            window_seconds: Set(checked.window),
+            alpha: Set(checked.alpha),
+            sequential_tuning: Set(checked.sequential_tuning),
             version: Set(current.version + 1),
             updated_at: Set(now),
             ..Default::default()
@@ -469,12 +486,19 @@ async fn live_flag(
         })
 }
 
-/// Checks `input` against the flag as it is: answers the window to store.
+/// What [`check_input`] settles: the settings to store, defaults filled in.
+struct Checked {
+    window: i64,
+    alpha: f64,
+    sequential_tuning: f64,
+}
+
+/// Checks `input` against the flag as it is: answers the settings to store.
 async fn check_input(
     txn: &DatabaseTransaction,
     set: &flag_set::Model,
     input: &ExperimentInput,
-) -> Result<i64, StoreError> {
+) -> Result<Checked, StoreError> {
     let invalid = |reason: String| StoreError::InvalidInput {
         what: "experiment",
         reason,
@@ -539,7 +563,23 @@ async fn check_input(
             "the attribution window is {window} s; it must be 1 s to {MAX_WINDOW_SECONDS} s (365 days)"
         )));
     }
-    Ok(window)
+    let alpha = input.alpha.unwrap_or(DEFAULT_ALPHA);
+    if !(alpha > 0.0 && alpha < 0.5) {
+        return Err(invalid(format!(
+            "alpha is {alpha}; it must be above 0 and below 0.5"
+        )));
+    }
+    let sequential_tuning = input.sequential_tuning.unwrap_or(DEFAULT_SEQUENTIAL_TUNING);
+    if !(sequential_tuning > 0.0 && sequential_tuning.is_finite()) {
+        return Err(invalid(format!(
+            "the sequential tuning is {sequential_tuning}; it must be a positive number"
+        )));
+    }
+    Ok(Checked {
+        window,
+        alpha,
+        sequential_tuning,
+    })
 }
 
 fn tracked_map(set: &flag_set::Model) -> Map<String, Value> {
@@ -599,6 +639,8 @@ fn audit_json(record: &ExperimentRecord) -> Value {
         "weights": record.weights.as_deref().map(weights_json),
         "metrics": metrics_json(&record.metrics),
         "windowSeconds": record.window_seconds,
+        "alpha": record.alpha,
+        "sequentialTuning": record.sequential_tuning,
         "status": record.status.as_str(),
         "startedAt": time(record.started_at),
         "stoppedAt": time(record.stopped_at),
@@ -621,7 +663,10 @@ fn metrics_json(metrics: &[Metric]) -> Value {
 
 /// A stored row as a record; a row whose JSON or status Ensign did not
 /// write is reported, not guessed at.
-fn record(flag_set: &str, model: experiment::Model) -> Result<ExperimentRecord, StoreError> {
+pub(crate) fn record(
+    flag_set: &str,
+    model: experiment::Model,
+) -> Result<ExperimentRecord, StoreError> {
     let corrupt = |what: &str| StoreError::InvalidInput {
         what: "stored experiment",
         reason: format!("experiment {} has an unreadable {what}", model.id),
@@ -666,6 +711,8 @@ fn record(flag_set: &str, model: experiment::Model) -> Result<ExperimentRecord, 
         weights,
         metrics,
         window_seconds: model.window_seconds,
+        alpha: model.alpha,
+        sequential_tuning: model.sequential_tuning,
         status,
         started_at: model.started_at,
         stopped_at: model.stopped_at,

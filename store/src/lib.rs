@@ -28,8 +28,10 @@ mod flag_sets;
 mod flags;
 mod import;
 mod keys;
+mod leadership;
 mod publications;
 mod queries;
+mod results;
 mod rollouts;
 mod segments;
 mod tags;
@@ -54,15 +56,17 @@ pub use document::{Finding, publication_errors, validate_definition};
 pub use error::StoreError;
 pub use events::{EventFilter, EventRow, MAX_EVENT_ATTRIBUTES_BYTES};
 pub use experiments::{
-    DEFAULT_WINDOW_SECONDS, ExperimentInput, ExperimentRecord, ExperimentStatus, MAX_METRICS,
-    MAX_WINDOW_SECONDS, Metric, MetricKind,
+    DEFAULT_ALPHA, DEFAULT_SEQUENTIAL_TUNING, DEFAULT_WINDOW_SECONDS, ExperimentInput,
+    ExperimentRecord, ExperimentStatus, MAX_METRICS, MAX_WINDOW_SECONDS, Metric, MetricKind,
 };
 pub use exposures::{ExposureBatch, ExposureRow, ExposureScope, MAX_EXPOSURE_FIELD_BYTES};
 pub use flag_sets::NewFlagSet;
 pub use flags::{FlagChange, FlagInput};
 pub use import::ImportSummary;
 pub use keys::{ExperimentKey, FlagKey, FlagSetKey, KeyError, MAX_FLAG_SET_KEY_BYTES, SegmentKey};
+pub use leadership::{Leadership, LeadershipError};
 pub use queries::{AuditFilter, FlagCursor, FlagFilter, FlagSort, FlagState, Page};
+pub use results::{MAX_RESULTS, NewResult, ResultRecord};
 pub use rollouts::{
     MAX_ROLLOUT_STEPS, NewRollout, RolloutRecord, RolloutStatus, RolloutStep, RolloutWeight,
     StepOutcome, StepRun,

@@ -1,5 +1,8 @@
 //! End-to-end tests of the `ensign` binary, one test binary for the crate.
 
+/// Experiment analysis: `ensign analytics run` over files, and a node's
+/// periodic analysis read through GraphQL.
+mod analysis;
 /// The crate graph: what each crate must not depend on.
 mod crates;
 /// The embedded dashboard: its headers, and `dashboard/e2e`'s Playwright

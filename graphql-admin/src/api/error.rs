@@ -133,6 +133,15 @@ pub enum ApiError {
     },
     /// A handler panicked; the panic is logged where it is caught.
     Internal,
+    /// This node runs no analysis (a server built without one).
+    AnalysisUnavailable,
+    /// The analysis of an experiment could not run; the cause is logged.
+    AnalysisFailed {
+        /// The experiment.
+        key: String,
+        /// Why, in words the caller can act on.
+        reason: String,
+    },
     /// The store cannot be reached, or a query failed; nothing was
     /// written. The cause is logged when the store's error is converted.
     StoreUnavailable,
@@ -278,6 +287,8 @@ impl ApiError {
                 "INVALID_DEFINITION"
             }
             ApiError::Internal => "INTERNAL",
+            ApiError::AnalysisUnavailable => "ANALYSIS_UNAVAILABLE",
+            ApiError::AnalysisFailed { .. } => "ANALYSIS_FAILED",
             ApiError::StoreUnavailable => "STORE_UNAVAILABLE",
             ApiError::FlagSetNotFound { .. } => "FLAG_SET_NOT_FOUND",
             ApiError::FlagNotFound { .. } => "FLAG_NOT_FOUND",
@@ -337,7 +348,9 @@ impl ApiError {
             | ApiError::SegmentRef { .. }
             | ApiError::WeightTooLarge { .. }
             | ApiError::InvalidCursor { .. }
-            | ApiError::InvalidInput { .. } => None,
+            | ApiError::InvalidInput { .. }
+            | ApiError::AnalysisUnavailable
+            | ApiError::AnalysisFailed { .. } => None,
         }
     }
 
@@ -399,6 +412,10 @@ impl ApiError {
             }
             ApiError::InvalidDocument { error } => error.to_string(),
             ApiError::Internal => "the request failed".into(),
+            ApiError::AnalysisUnavailable => "this node runs no experiment analysis".into(),
+            ApiError::AnalysisFailed { key, reason } => {
+                format!("the analysis of experiment {key:?} failed: {reason}")
+            }
             ApiError::StoreUnavailable => "the store is unavailable; nothing was written".into(),
             ApiError::FlagSetNotFound { key } => format!("flag set {key:?} not found"),
             ApiError::FlagNotFound { flag_set, key } => {
@@ -719,6 +736,15 @@ mod tests {
             None,
         );
         check(ApiError::Internal, "INTERNAL", Some(500));
+        check(ApiError::AnalysisUnavailable, "ANALYSIS_UNAVAILABLE", None);
+        check(
+            ApiError::AnalysisFailed {
+                key: "checkout-test".into(),
+                reason: "no weights".into(),
+            },
+            "ANALYSIS_FAILED",
+            None,
+        );
         check(ApiError::StoreUnavailable, "STORE_UNAVAILABLE", Some(503));
         let key = || String::from("banner");
         check(

@@ -99,9 +99,9 @@ impl From<MetricObject> for Metric {
 
 /// An A/B test on a flag's `fractional` split.
 #[derive(Debug, Clone, SimpleObject)]
-#[graphql(name = "Experiment")]
+#[graphql(name = "Experiment", complex)]
 pub struct ExperimentObject {
-    id: i64,
+    pub(super) id: i64,
     flag_set: String,
     /// Unique in the flag set; exposures name it.
     key: String,
@@ -115,6 +115,10 @@ pub struct ExperimentObject {
     /// An event counts for a user if it comes at most this long after
     /// their first exposure.
     window_seconds: i64,
+    /// The analysis' alpha: intervals are at level 1 - alpha.
+    alpha: f64,
+    /// The sequential test's tuning N*.
+    sequential_tuning: f64,
     status: ExperimentStatusObject,
     /// When it started (RFC 3339).
     started_at: Option<String>,
@@ -125,6 +129,13 @@ pub struct ExperimentObject {
     created_by: String,
     created_at: String,
     updated_at: String,
+}
+
+impl ExperimentObject {
+    /// Its metrics' names, in order.
+    pub(super) fn metric_names(&self) -> Vec<String> {
+        self.metrics.iter().map(|m| m.name.clone()).collect()
+    }
 }
 
 impl From<ExperimentRecord> for ExperimentObject {
@@ -140,6 +151,8 @@ impl From<ExperimentRecord> for ExperimentObject {
                 .map(|weights| weights.into_iter().map(Into::into).collect()),
             metrics: r.metrics.into_iter().map(Into::into).collect(),
             window_seconds: r.window_seconds,
+            alpha: r.alpha,
+            sequential_tuning: r.sequential_tuning,
             status: r.status.into(),
             started_at: r.started_at.map(time),
             stopped_at: r.stopped_at.map(time),
@@ -164,6 +177,11 @@ pub struct ExperimentSettings {
     metrics: Vec<MetricObject>,
     /// The attribution window in seconds (default 7 days).
     window_seconds: Option<i64>,
+    /// The analysis' alpha: intervals at level 1 - alpha (default 0.05).
+    alpha: Option<f64>,
+    /// The sequential test's tuning: the total users at which its
+    /// confidence sequence is tightest (default 5000).
+    sequential_tuning: Option<f64>,
 }
 
 impl From<ExperimentSettings> for ExperimentInput {
@@ -182,6 +200,8 @@ impl From<ExperimentSettings> for ExperimentInput {
             }),
             metrics: s.metrics.into_iter().map(Into::into).collect(),
             window_seconds: s.window_seconds,
+            alpha: s.alpha,
+            sequential_tuning: s.sequential_tuning,
         }
     }
 }

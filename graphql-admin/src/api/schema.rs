@@ -19,6 +19,7 @@ use super::experiments::{ExperimentMutation, ExperimentQuery};
 use super::flag_sets::{FlagFileMutation, FlagFileQuery, FlagSetMutation, FlagSetQuery};
 use super::flags::{FlagMutation, FlagQuery};
 use super::nesting::NestingLimit;
+use super::results::{ResultMutation, SharedRunner};
 use super::rollouts::{RolloutMutation, RolloutQuery};
 use super::segments::{SegmentMutation, SegmentQuery};
 use super::sockets::Sockets;
@@ -64,6 +65,7 @@ pub struct Mutation(
     RolloutMutation,
     SegmentMutation,
     ExperimentMutation,
+    ResultMutation,
 );
 
 /// The role that changing flags, segments, rollouts and experiments (and importing flag
@@ -90,6 +92,9 @@ pub struct Admin {
     /// Every committed change, for subscriptions, the publisher and the
     /// embedded evaluation feed.
     pub commits: broadcast::Sender<Commit>,
+    /// What runs an experiment's analysis on demand (`runAnalysis`);
+    /// `None` on a node that runs none.
+    pub analysis: Option<SharedRunner>,
 }
 
 /// The authenticated caller of one request.

@@ -644,6 +644,7 @@ async fn the_alerts_query_lists_unusual_changes() {
         let admin = Admin {
             store: store.clone(),
             commits: commits.clone(),
+            analysis: None,
         };
         let query = |variables: Value| {
             let admin = admin.clone();

@@ -55,6 +55,7 @@ async fn api(store: &Store) -> Api {
         admin: Admin {
             store: store.clone(),
             commits: broadcast::channel(64).0,
+            analysis: None,
         },
     }
 }

@@ -71,6 +71,7 @@ impl Client {
             admin: Admin {
                 store: store.clone(),
                 commits: broadcast::channel(64).0,
+                analysis: None,
             },
             read_only,
         }

@@ -130,6 +130,7 @@ async fn a_database_outage_fails_writes_cleanly_and_they_resume_after() {
     let admin = Admin {
         store: through.clone(),
         commits: broadcast::channel(8).0,
+        analysis: None,
     };
     let before = db.store.table_summary().await.unwrap();
 

@@ -758,6 +758,7 @@ async fn rollouts_are_scheduled_listed_and_cancelled_through_the_api() {
     let admin = Admin {
         store: store.clone(),
         commits: broadcast::channel(16).0,
+        analysis: None,
     };
     let steps = json!([
         {"at": "2031-03-01T10:00:00+01:00", "weights": [{"variant": "new", "weight": 10}, {"variant": "old", "weight": 90}]},
@@ -958,6 +959,7 @@ async fn set_rollout_refuses_weights_above_the_cap() {
     let admin = Admin {
         store: store.clone(),
         commits: broadcast::channel(16).0,
+        analysis: None,
     };
     let set = r#"mutation($weights: [Weight!]!) {
         setRollout(flagSet: "production", key: "checkout", expectedVersion: 1, weights: $weights) { version }

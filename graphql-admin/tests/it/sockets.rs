@@ -148,6 +148,7 @@ impl Node {
         let admin = Admin {
             store: store.clone(),
             commits: broadcast::channel(64).0,
+            analysis: None,
         };
         let commits = admin.commits.clone();
         let sockets = Sockets::new(store.clone());

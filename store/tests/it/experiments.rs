@@ -1,7 +1,8 @@
 //! Experiments in the store: created as drafts against the flag as it is,
 //! edited only as drafts, started and stopped with their flag marked as
 //! exposure-tracked in the published document, every change audited; and
-//! what is refused, with nothing written.
+//! what is refused, with nothing written; and their results, kept as a
+//! history.
 
 use serde_json::{Value, json};
 use store::{
@@ -31,6 +32,8 @@ fn experiment(flag: &str) -> ExperimentInput {
             kind: MetricKind::Conversion,
         }],
         window_seconds: None,
+        alpha: None,
+        sequential_tuning: None,
     }
 }
 
@@ -343,6 +346,51 @@ async fn bad_experiments_are_refused_and_nothing_is_written() {
                 "INVALID_INPUT",
             ),
             (
+                "x",
+                "alpha zero",
+                ExperimentInput {
+                    alpha: Some(0.0),
+                    ..experiment("checkout")
+                },
+                "INVALID_INPUT",
+            ),
+            (
+                "x",
+                "alpha one half",
+                ExperimentInput {
+                    alpha: Some(0.5),
+                    ..experiment("checkout")
+                },
+                "INVALID_INPUT",
+            ),
+            (
+                "x",
+                "alpha not a number",
+                ExperimentInput {
+                    alpha: Some(f64::NAN),
+                    ..experiment("checkout")
+                },
+                "INVALID_INPUT",
+            ),
+            (
+                "x",
+                "tuning zero",
+                ExperimentInput {
+                    sequential_tuning: Some(0.0),
+                    ..experiment("checkout")
+                },
+                "INVALID_INPUT",
+            ),
+            (
+                "x",
+                "tuning infinite",
+                ExperimentInput {
+                    sequential_tuning: Some(f64::INFINITY),
+                    ..experiment("checkout")
+                },
+                "INVALID_INPUT",
+            ),
+            (
                 "bad\u{202e}key",
                 "invalid key",
                 experiment("checkout"),
@@ -443,6 +491,134 @@ async fn bad_experiments_are_refused_and_nothing_is_written() {
             "{missing}"
         );
         assert_eq!(missing.code(), "EXPERIMENT_NOT_FOUND");
+        db.drop_all().await;
+    }
+}
+
+#[tokio::test]
+async fn results_form_a_history_of_each_experiment() {
+    for db in TestDb::both("results_form_a_history_of_each_experiment").await {
+        let store = &db.store;
+        let actor = with_flag_set(store).await;
+        store
+            .write_flag(
+                &actor,
+                "production",
+                "checkout",
+                FlagChange::Create(input(split_flag())),
+            )
+            .await
+            .unwrap();
+        let draft = store
+            .create_experiment(
+                &actor,
+                "production",
+                "checkout-test",
+                ExperimentInput {
+                    alpha: Some(0.1),
+                    sequential_tuning: Some(1000.0),
+                    ..experiment("checkout")
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!((draft.alpha, draft.sequential_tuning), (0.1, 1000.0));
+        assert!(store.running_experiments().await.unwrap().is_empty());
+        store
+            .start_experiment(&actor, "production", "checkout-test")
+            .await
+            .unwrap();
+        let running = store.running_experiments().await.unwrap();
+        assert_eq!(
+            running
+                .iter()
+                .map(|e| (e.flag_set.as_str(), e.key.as_str(), e.alpha))
+                .collect::<Vec<_>>(),
+            [("production", "checkout-test", 0.1)]
+        );
+
+        let hour = time::Duration::hours(1);
+        let start = time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+        // Written out of order: the history is by the time each ran.
+        for (hours, users) in [(2, 300), (0, 100), (1, 200)] {
+            store
+                .record_result(
+                    "production",
+                    "checkout-test",
+                    store::NewResult {
+                        computed_at: start + hour * hours,
+                        users,
+                        srm_mismatch: users == 300,
+                        report: json!({"users": users}),
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        let history = store
+            .results("production", "checkout-test", 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            history
+                .iter()
+                .map(|r| (
+                    r.computed_at - start,
+                    r.users,
+                    r.srm_mismatch,
+                    r.report["users"].clone()
+                ))
+                .collect::<Vec<_>>(),
+            [
+                (hour * 2, 300, true, json!(300)),
+                (hour, 200, false, json!(200)),
+                (time::Duration::ZERO, 100, false, json!(100)),
+            ]
+        );
+        let latest = store
+            .results("production", "checkout-test", 1)
+            .await
+            .unwrap();
+        assert_eq!(latest.len(), 1);
+        assert_eq!(latest[0].users, 300);
+        assert_eq!(
+            store.results_of(draft.id, 2).await.unwrap().len(),
+            2,
+            "a limit below the history's length"
+        );
+
+        // A report that is not an object, an unknown experiment: refused,
+        // nothing written.
+        let error = store
+            .record_result(
+                "production",
+                "checkout-test",
+                store::NewResult {
+                    computed_at: start,
+                    users: 0,
+                    srm_mismatch: false,
+                    report: json!([1, 2]),
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "INVALID_INPUT", "{error}");
+        let error = store.results("production", "ghost", 10).await.unwrap_err();
+        assert_eq!(error.code(), "EXPERIMENT_NOT_FOUND", "{error}");
+        assert_eq!(
+            store
+                .results("production", "checkout-test", 10)
+                .await
+                .unwrap()
+                .len(),
+            3
+        );
+
+        store
+            .stop_experiment(&actor, "production", "checkout-test")
+            .await
+            .unwrap();
+        assert!(store.running_experiments().await.unwrap().is_empty());
         db.drop_all().await;
     }
 }

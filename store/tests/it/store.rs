@@ -950,6 +950,8 @@ async fn a_sqlite_store_copies_to_postgres_verified() {
                     kind: store::MetricKind::Conversion,
                 }],
                 window_seconds: None,
+                alpha: None,
+                sequential_tuning: None,
             },
         )
         .await
@@ -971,6 +973,20 @@ async fn a_sqlite_store_copies_to_postgres_verified() {
                 surface: "ofrep_single".into(),
                 exposed_at: time::OffsetDateTime::UNIX_EPOCH,
             }],
+        )
+        .await
+        .unwrap();
+    // An analysis of the experiment.
+    store
+        .record_result(
+            "production",
+            "checkout-test",
+            store::NewResult {
+                computed_at: time::OffsetDateTime::UNIX_EPOCH,
+                users: 1,
+                srm_mismatch: false,
+                report: serde_json::json!({"verdict": "Not enough data yet."}),
+            },
         )
         .await
         .unwrap();

@@ -1,0 +1,8 @@
+//! The analysis' integration tests.
+
+/// The PNG charts.
+mod plot;
+/// Every figure against scipy, statsmodels and gbstats on generated data.
+mod reference;
+/// Simulated A/A and A/B experiments with many looks.
+mod simulation;
