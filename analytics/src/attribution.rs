@@ -3,6 +3,10 @@
 //! for them iff t0 ≤ ts < t0 + window (the rules of `STATISTICS.md`). The
 //! result is small: per variant, its users and each metric's count, sum
 //! and sum of squared deviations, from which the statistics follow.
+//!
+//! Every sum is taken in an order fixed by the data (values sorted within
+//! a user, users by key), so the same rows give the same figures to the
+//! last bit, whatever order they come in.
 
 use std::collections::HashMap;
 
@@ -191,9 +195,17 @@ fn attributed_events(
         .agg([
             col(VARIANT).first().alias(VARIANT),
             len().cast(DataType::UInt64).alias(EVENTS),
-            col(VALUE).fill_null(lit(0.0)).sum().alias(TOTAL),
+            // Sorted, so that a user's total does not depend on the rows'
+            // order: floating-point addition is not associative.
+            col(VALUE)
+                .fill_null(lit(0.0))
+                .sort(SortOptions::default())
+                .sum()
+                .alias(TOTAL),
             col(TS).null_count().cast(DataType::UInt64).alias(MISSING),
         ])
+        // In a fixed order, so that the per-variant sums are added in one.
+        .sort([KEY, EVENT], SortMultipleOptions::default())
         .collect()
         .and_then(|per_user| {
             let missing = per_user.column(MISSING)?.u64()?.sum().unwrap_or(0);

@@ -5,10 +5,15 @@
 //! [`stats`] holds every formula; [`report`] assembles them into the
 //! result that the command line, the admin API and the charts show.
 //! `STATISTICS.md` beside this crate writes the rules and formulas down.
+//!
+//! Polars runs threads of its own and blocks on them: call this crate
+//! from a plain thread, or from `spawn_blocking` in an async runtime,
+//! never from an async task itself.
 
 pub mod attribution;
 pub mod definition;
 pub mod input;
+pub mod parquet;
 pub mod plot;
 pub mod report;
 pub mod stats;

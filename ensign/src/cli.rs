@@ -68,35 +68,45 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum AnalyticsCommand {
-    /// Runs the analysis once: attribution of events to first exposures,
-    /// then every figure of analytics/STATISTICS.md, printed as JSON or
-    /// Markdown.
+    /// Runs the analysis once. Without files, the store's: every running
+    /// experiment (or the one named) is analysed and its result stored,
+    /// as the periodic analysis does. With --experiment, --exposures and
+    /// --events, those files'. Prints the reports as JSON or Markdown.
     Run(AnalyticsRunArgs),
 }
 
 #[derive(Debug, clap::Args)]
 pub struct AnalyticsRunArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Only this flag set's experiments (store).
+    #[arg(long, conflicts_with = "experiment")]
+    pub flag_set: Option<String>,
+    /// Only this experiment, running or stopped (store; with --flag-set).
+    #[arg(long, requires = "flag_set", conflicts_with = "experiment")]
+    pub key: Option<String>,
     /// The experiment's definition, JSON or YAML: name, flag, control,
     /// variants (name, weight), metrics (name, event, kind), window_seconds,
     /// alpha, sequential_tuning.
-    #[arg(long)]
-    pub experiment: PathBuf,
+    #[arg(long, requires_all = ["exposures", "events"])]
+    pub experiment: Option<PathBuf>,
     /// The exposures: CSV or Parquet with the columns
     /// `flag_key,variant,targeting_key,timestamp`, or a folder of
     /// `date=YYYY-MM-DD/` Parquet partitions.
-    #[arg(long)]
-    pub exposures: PathBuf,
+    #[arg(long, requires = "experiment")]
+    pub exposures: Option<PathBuf>,
     /// The tracking events: CSV or Parquet with the columns
     /// `event_name,targeting_key,timestamp,value`, or a folder of
     /// partitions.
-    #[arg(long)]
-    pub events: PathBuf,
-    /// How to print the report.
+    #[arg(long, requires = "experiment")]
+    pub events: Option<PathBuf>,
+    /// How to print the reports.
     #[arg(long, value_enum, default_value_t = ReportFormat::Json)]
     pub format: ReportFormat,
     /// A folder to draw one PNG chart per metric into: each variant's mean
     /// with its interval, and each treatment's lift with its confidence
-    /// sequence.
+    /// sequence, over the experiment's result history (store:
+    /// DIR/FLAG_SET/EXPERIMENT/).
     #[arg(long)]
     pub plot: Option<PathBuf>,
 }
@@ -128,10 +138,12 @@ pub struct ExposuresImportArgs {
     /// The experiment the exposures belong to.
     #[arg(long)]
     pub experiment: String,
-    /// The flag set of rows without a `flag_set` column.
+    /// The flag set of rows without a `flag_set` column (Parquet has
+    /// none).
     #[arg(long)]
     pub flag_set: Option<String>,
-    /// The CSV file (`-` for standard input).
+    /// The CSV file (`-` for standard input), or Parquet: a `.parquet`
+    /// file or a folder of `date=YYYY-MM-DD/` partitions.
     pub file: PathBuf,
 }
 
@@ -145,9 +157,14 @@ pub struct ExposuresExportArgs {
     /// Its flag set.
     #[arg(long, default_value = "default")]
     pub flag_set: String,
-    /// Where to write the CSV (standard output when not given).
+    /// Where to write the CSV (standard output when not given), or the
+    /// folder of Parquet partitions.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// CSV, or Parquet partitioned by day (`date=YYYY-MM-DD/`), which
+    /// DuckDB, Spark and Trino read as is.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+    pub format: ExportFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -172,7 +189,8 @@ pub struct EventsImportArgs {
     /// The flag set the events belong to.
     #[arg(long, default_value = "default")]
     pub flag_set: String,
-    /// The CSV file (`-` for standard input).
+    /// The CSV file (`-` for standard input), or Parquet: a `.parquet`
+    /// file or a folder of `date=YYYY-MM-DD/` partitions.
     pub file: PathBuf,
 }
 
@@ -186,9 +204,22 @@ pub struct EventsExportArgs {
     /// Only the events with this name (`purchase`).
     #[arg(long)]
     pub name: Option<String>,
-    /// Where to write the CSV (standard output when not given).
+    /// Where to write the CSV (standard output when not given), or the
+    /// folder of Parquet partitions.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// CSV, or Parquet partitioned by day (`date=YYYY-MM-DD/`), which
+    /// DuckDB, Spark and Trino read as is.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+    pub format: ExportFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Comma-separated values with a header.
+    Csv,
+    /// Apache Parquet, one folder per UTC day.
+    Parquet,
 }
 
 #[derive(Debug, Subcommand)]

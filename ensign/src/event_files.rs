@@ -5,14 +5,18 @@
 //! The columns are `event_name,targeting_key,timestamp,value`: timestamps
 //! in RFC 3339 (exported in UTC), values a finite number or empty for none.
 //! Attributes are not in the file: imported events have none, and export
-//! leaves them out. An import is checked whole first (a bad row is
+//! leaves them out. Parquet (`--format parquet`, a folder partitioned by
+//! day) has the same columns and imports the same way. An import is checked whole first (a bad row is
 //! reported with its line) and then written in one transaction, under a
 //! batch id made from the flag set and the file's content, so the same
 //! file imported twice is written once. Otherwise every row is an event of
 //! its own: two identical rows are two purchases.
 
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
+
+use analytics::{EventColumns, Kind, Table};
 
 use anyhow::{Context, anyhow, bail};
 use store::{BatchWrite, EventFilter, EventRow, FlagSetKey, MAX_FIELD_BYTES};
@@ -20,8 +24,8 @@ use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::admin::{block_on, connect};
-use crate::cli::{EventsExportArgs, EventsImportArgs};
-use crate::imports;
+use crate::cli::{EventsExportArgs, EventsImportArgs, ExportFormat};
+use crate::imports::{self, from_micros, micros};
 
 /// The columns, header and rows alike.
 const COLUMNS: [&str; 4] = ["event_name", "targeting_key", "timestamp", "value"];
@@ -31,8 +35,16 @@ pub fn import(args: &EventsImportArgs) -> anyhow::Result<ExitCode> {
     // The key's error names its cause itself: chained, it would say it twice.
     let flag_set =
         FlagSetKey::new(args.flag_set.as_str()).map_err(|error| anyhow!("--flag-set: {error}"))?;
-    let text = imports::read(&args.file)?;
-    let rows = parse(&text, &flag_set, OffsetDateTime::now_utc())?;
+    let (text, rows) = if imports::is_parquet(&args.file) {
+        (
+            imports::read_parquet_files(&args.file)?,
+            parquet_rows(&args.file, &flag_set, OffsetDateTime::now_utc())?,
+        )
+    } else {
+        let text = imports::read(&args.file)?;
+        let rows = parse(&text, &flag_set, OffsetDateTime::now_utc())?;
+        (text, rows)
+    };
     let batch = imports::batch_id(flag_set.as_str(), &text);
     block_on(async {
         let store = connect(&args.store).await?;
@@ -69,6 +81,33 @@ pub fn export(args: &EventsExportArgs) -> anyhow::Result<ExitCode> {
             .events(&args.flag_set, &filter)
             .await
             .context("reading the events")?;
+        if args.format == ExportFormat::Parquet {
+            let Some(dir) = &args.output else {
+                bail!("--format parquet writes a folder: name it with --output");
+            };
+            let mut columns = EventColumns::default();
+            for row in rows {
+                columns.event_name.push(row.name);
+                columns.targeting_key.push(row.targeting_key);
+                columns.timestamp_us.push(micros(row.occurred_at));
+                columns.value.push(row.value);
+            }
+            // Polars runs its own threads: off the async runtime.
+            let dir_owned = dir.clone();
+            let written = tokio::task::spawn_blocking(move || {
+                let table = Table::events("the store's events", columns)?;
+                analytics::parquet::write_partitioned(&table, &dir_owned)
+            })
+            .await
+            .context("writing Parquet stopped")??;
+            eprintln!(
+                "exported {} events into {} daily partitions under {}",
+                written.rows,
+                written.files.len(),
+                dir.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
         let out: Box<dyn Write> = match &args.output {
             Some(path) => Box::new(
                 std::fs::File::create(path)
@@ -167,6 +206,47 @@ fn parse(
             value,
             attributes: String::new(),
             occurred_at: at,
+            received_at,
+        });
+    }
+    Ok(rows)
+}
+
+/// The events of a Parquet file or folder, as events of `flag_set`
+/// received at `received_at`; a bad row is named.
+fn parquet_rows(
+    path: &Path,
+    flag_set: &FlagSetKey,
+    received_at: OffsetDateTime,
+) -> anyhow::Result<Vec<EventRow>> {
+    let columns = Table::file(Kind::Events, path)?.event_columns()?;
+    let mut rows = Vec::with_capacity(columns.event_name.len());
+    for (i, (((name, user), at), value)) in columns
+        .event_name
+        .into_iter()
+        .zip(columns.targeting_key)
+        .zip(columns.timestamp_us)
+        .zip(columns.value)
+        .enumerate()
+    {
+        for (what, field) in [("event_name", &name), ("targeting_key", &user)] {
+            if field.is_empty() || field.len() > MAX_FIELD_BYTES {
+                bail!("row {}: {what} must be 1 to {MAX_FIELD_BYTES} bytes", i + 1);
+            }
+        }
+        let Some(occurred_at) = from_micros(at).filter(|at| (0..=9999).contains(&at.year())) else {
+            bail!(
+                "row {}: timestamp is not within the years 0000 to 9999",
+                i + 1
+            );
+        };
+        rows.push(EventRow {
+            flag_set: flag_set.to_string(),
+            name,
+            targeting_key: user,
+            value,
+            attributes: String::new(),
+            occurred_at,
             received_at,
         });
     }

@@ -3,7 +3,9 @@
 //! to a warehouse.
 //!
 //! The columns are `flag_key,variant,targeting_key,timestamp`, after an
-//! optional leading `flag_set`; timestamps are RFC 3339 in UTC. An import
+//! optional leading `flag_set`; timestamps are RFC 3339 in UTC. Parquet
+//! (`--format parquet`, a folder partitioned by day) has the same columns
+//! but `flag_set`, and imports the same way. An import
 //! is checked whole first (a bad row is reported with its line) and then
 //! written in one transaction, under a batch id made from the experiment
 //! and the file's content, so the same file imported twice is written
@@ -11,7 +13,10 @@
 //! exposure per variant.
 
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
+
+use analytics::{ExposureColumns, Kind, Table};
 
 use anyhow::{Context, bail};
 use store::{BatchWrite, ExposureRow, MAX_EXPOSURE_FIELD_BYTES};
@@ -19,16 +24,27 @@ use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::admin::{block_on, connect};
-use crate::cli::{ExposuresExportArgs, ExposuresImportArgs};
-use crate::imports;
+use crate::cli::{ExportFormat, ExposuresExportArgs, ExposuresImportArgs};
+use crate::imports::{self, from_micros, micros};
 
 /// The columns after the optional `flag_set`.
 const COLUMNS: [&str; 4] = ["flag_key", "variant", "targeting_key", "timestamp"];
 
-/// Imports a CSV file of exposures.
+/// Imports a CSV file of exposures, or Parquet.
 pub fn import(args: &ExposuresImportArgs) -> anyhow::Result<ExitCode> {
-    let text = imports::read(&args.file)?;
-    let rows = parse(&text, &args.experiment, args.flag_set.as_deref())?;
+    let (text, rows) = if imports::is_parquet(&args.file) {
+        let Some(flag_set) = args.flag_set.as_deref() else {
+            bail!("Parquet exposures have no flag_set column: name the flag set with --flag-set");
+        };
+        (
+            imports::read_parquet_files(&args.file)?,
+            parquet_rows(&args.file, &args.experiment, flag_set)?,
+        )
+    } else {
+        let text = imports::read(&args.file)?;
+        let rows = parse(&text, &args.experiment, args.flag_set.as_deref())?;
+        (text, rows)
+    };
     let batch = imports::batch_id(&args.experiment, &text);
     block_on(async {
         let store = connect(&args.store).await?;
@@ -123,7 +139,47 @@ fn parse(
     Ok(rows)
 }
 
-/// Exports an experiment's exposures as CSV.
+/// The exposures of a Parquet file or folder, checked row by row.
+fn parquet_rows(path: &Path, experiment: &str, flag_set: &str) -> anyhow::Result<Vec<ExposureRow>> {
+    let columns = Table::file(Kind::Exposures, path)?.exposure_columns()?;
+    let mut rows = Vec::with_capacity(columns.flag_key.len());
+    for (i, (((flag, variant), user), at)) in columns
+        .flag_key
+        .into_iter()
+        .zip(columns.variant)
+        .zip(columns.targeting_key)
+        .zip(columns.timestamp_us)
+        .enumerate()
+    {
+        for (what, value) in [
+            ("flag_key", &flag),
+            ("variant", &variant),
+            ("targeting_key", &user),
+        ] {
+            if value.is_empty() || value.len() > MAX_EXPOSURE_FIELD_BYTES {
+                bail!(
+                    "row {}: {what} must be 1 to {MAX_EXPOSURE_FIELD_BYTES} bytes",
+                    i + 1
+                );
+            }
+        }
+        rows.push(ExposureRow {
+            flag_set: flag_set.to_owned(),
+            experiment: experiment.to_owned(),
+            flag,
+            variant,
+            targeting_key: user,
+            flag_set_version: String::new(),
+            surface: "import".to_owned(),
+            exposed_at: from_micros(at)
+                .with_context(|| format!("row {}: timestamp out of range", i + 1))?,
+        });
+    }
+    Ok(rows)
+}
+
+/// Exports an experiment's exposures as CSV, or as Parquet partitioned
+/// by day.
 pub fn export(args: &ExposuresExportArgs) -> anyhow::Result<ExitCode> {
     block_on(async {
         let store = connect(&args.store).await?;
@@ -131,6 +187,33 @@ pub fn export(args: &ExposuresExportArgs) -> anyhow::Result<ExitCode> {
             .exposures(&args.flag_set, &args.experiment)
             .await
             .context("reading the exposures")?;
+        if args.format == ExportFormat::Parquet {
+            let Some(dir) = &args.output else {
+                bail!("--format parquet writes a folder: name it with --output");
+            };
+            let mut columns = ExposureColumns::default();
+            for row in rows {
+                columns.flag_key.push(row.flag);
+                columns.variant.push(row.variant);
+                columns.targeting_key.push(row.targeting_key);
+                columns.timestamp_us.push(micros(row.exposed_at));
+            }
+            // Polars runs its own threads: off the async runtime.
+            let dir_owned = dir.clone();
+            let written = tokio::task::spawn_blocking(move || {
+                let table = Table::exposures("the store's exposures", columns)?;
+                analytics::parquet::write_partitioned(&table, &dir_owned)
+            })
+            .await
+            .context("writing Parquet stopped")??;
+            eprintln!(
+                "exported {} exposures into {} daily partitions under {}",
+                written.rows,
+                written.files.len(),
+                dir.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
         let out: Box<dyn Write> = match &args.output {
             Some(path) => Box::new(
                 std::fs::File::create(path)

@@ -1,6 +1,7 @@
-//! What the CSV imports share: reading the file (or standard input) whole,
-//! and the batch id that makes importing the same file twice write it
-//! once.
+//! What the imports share: reading a CSV file (or standard input) whole,
+//! telling Parquet input (a `.parquet` file, a folder of partitions) from
+//! CSV, and the batch id that makes importing the same input twice write
+//! it once.
 
 use std::io::Read as _;
 use std::path::Path;
@@ -34,4 +35,46 @@ pub fn batch_id(scope: &str, text: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect();
     format!("import:{hash}")
+}
+
+/// Whether `path` is Parquet: a `.parquet` file or a folder of partitions.
+pub fn is_parquet(path: &Path) -> bool {
+    path.as_os_str() != "-"
+        && analytics::input::Format::of(path).ok() == Some(analytics::input::Format::Parquet)
+}
+
+/// The bytes of every file of a Parquet input, in path order (one file,
+/// or each file under a folder), for its batch id.
+pub fn read_parquet_files(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let mut files = Vec::new();
+    let mut folders = vec![path.to_owned()];
+    while let Some(next) = folders.pop() {
+        if next.is_dir() {
+            for entry in
+                std::fs::read_dir(&next).with_context(|| format!("reading {}", next.display()))?
+            {
+                folders.push(entry?.path());
+            }
+        } else {
+            files.push(next);
+        }
+    }
+    files.sort();
+    let mut bytes = Vec::new();
+    for file in files {
+        bytes.extend(file.to_string_lossy().as_bytes());
+        bytes.push(0);
+        bytes.extend(std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?);
+    }
+    Ok(bytes)
+}
+
+/// Microseconds since the Unix epoch.
+pub fn micros(time: time::OffsetDateTime) -> i64 {
+    i64::try_from(time.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
+}
+
+/// The time `micros` microseconds after the Unix epoch, if representable.
+pub fn from_micros(micros: i64) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000).ok()
 }

@@ -163,11 +163,25 @@ pub async fn start(
     } = options;
     let Prepared { store, sender, .. } = prepared;
     let (commits, _) = broadcast::channel(256);
+    // The alerter follows commits, and the analysis wakes it when a result
+    // finds a sample-ratio mismatch.
+    let alerts = if webhooks.is_empty() {
+        None
+    } else {
+        let alerter = Alerter::new(store.clone(), AlertSettings::new(webhooks))
+            .await
+            .context("starting the alerter")?
+            .follow(commits.subscribe());
+        let waker = alerter.waker();
+        tokio::spawn(alerter.run(wait_for(shutdown.clone())));
+        Some(waker)
+    };
     let admin = Admin {
         store: store.clone(),
         commits: commits.clone(),
         analysis: Some(Arc::new(analysis::stored::Runner {
             store: store.clone(),
+            alerts: alerts.clone(),
         })),
     };
     let listener = listen::bind(SocketAddr::new(bind, admin_port)).await?;
@@ -239,13 +253,6 @@ pub async fn start(
         });
         tokio::spawn(publisher.run(wait_for(shutdown.clone())));
     }
-    if !webhooks.is_empty() {
-        let alerter = Alerter::new(store.clone(), AlertSettings::new(webhooks))
-            .await
-            .context("starting the alerter")?
-            .follow(commits.subscribe());
-        tokio::spawn(alerter.run(wait_for(shutdown.clone())));
-    }
     tokio::spawn(prune_counts(store.clone(), wait_for(shutdown.clone())));
     // Every node with a store may run rollouts; on PostgreSQL an advisory
     // lock lets exactly one of them do it.
@@ -256,6 +263,7 @@ pub async fn start(
         tokio::spawn(analysis::job::run(
             store.clone(),
             interval,
+            alerts,
             wait_for(shutdown.clone()),
         ));
     }

@@ -35,14 +35,22 @@
 //! `flagSet`, `flag`, `action`, `actor`, `requestId`, `version`,
 //! `outOfBand`, `before`, `after`, `diff`, and `alert` for `flag.alert`.
 //!
+//! The onset of a running experiment's sample-ratio mismatch (an audit
+//! event `sample_ratio_mismatch` that the analysis writes when a result
+//! finds one and the result before did not) is an `experiment.alert`:
+//! `id`, `type`, `auditEventId`, `occurredAt`, `flagSet`, `experiment`,
+//! `action`, `actor`, `analysis` (its time, users, the test's figures, the
+//! users per variant, the expected weights) and `alert` (`severity`
+//! warning, `kind` sample_ratio_mismatch, `message`).
+//!
 //! # Signature
 //!
 //! Each attempt is a `POST` with these headers:
 //!
-//! - `X-Ensign-Delivery`: the delivery id (`evt-<audit id>-changed` or
-//!   `evt-<audit id>-alert`), the same on every attempt and equal to the
-//!   body's `id`;
-//! - `X-Ensign-Event`: `flag.changed` or `flag.alert`;
+//! - `X-Ensign-Delivery`: the delivery id (`evt-<audit id>-changed`,
+//!   `evt-<audit id>-alert` or `evt-<audit id>-experiment-alert`), the same
+//!   on every attempt and equal to the body's `id`;
+//! - `X-Ensign-Event`: `flag.changed`, `flag.alert` or `experiment.alert`;
 //! - `X-Ensign-Timestamp`: the attempt's Unix time in seconds, in decimal;
 //! - `X-Ensign-Signature`: `sha256=` and the lowercase hex of
 //!   HMAC-SHA256(secret, timestamp + "." + body), where `timestamp` is the
@@ -440,6 +448,18 @@ impl Shared {
     }
 
     async fn deliveries(&self, event: &AuditRecord) -> Result<Vec<Delivery>, StoreError> {
+        if event.subject == Subject::Experiment {
+            let deliveries = webhook::deliveries(event, None);
+            if !deliveries.is_empty() {
+                tracing::warn!(
+                    audit_event = event.id,
+                    flag_set = event.flag_set.as_deref().unwrap_or(""),
+                    experiment = %event.subject_key,
+                    "Experiment's users do not match its weights (sample-ratio mismatch)."
+                );
+            }
+            return Ok(deliveries);
+        }
         if event.subject != Subject::Flag {
             return Ok(Vec::new());
         }

@@ -68,6 +68,9 @@ pub enum Action {
     StartExperiment,
     /// An experiment stopped.
     StopExperiment,
+    /// An experiment's analysis found its users split unlike its weights
+    /// (a sample-ratio mismatch), where the analysis before did not.
+    SampleRatioMismatch,
     /// A token revoked.
     Revoke,
     /// An out-of-band `INSERT`.
@@ -105,7 +108,7 @@ impl Subject {
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
         Action::Create,
         Action::Update,
         Action::Delete,
@@ -121,6 +124,7 @@ impl Action {
         Action::CancelRollout,
         Action::StartExperiment,
         Action::StopExperiment,
+        Action::SampleRatioMismatch,
         Action::Revoke,
         Action::Insert,
     ];
@@ -144,6 +148,7 @@ impl Action {
             Action::CancelRollout => "cancel_rollout",
             Action::StartExperiment => "start_experiment",
             Action::StopExperiment => "stop_experiment",
+            Action::SampleRatioMismatch => "sample_ratio_mismatch",
             Action::Revoke => "revoke",
             Action::Insert => "insert",
         }

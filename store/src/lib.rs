@@ -66,7 +66,7 @@ pub use import::ImportSummary;
 pub use keys::{ExperimentKey, FlagKey, FlagSetKey, KeyError, MAX_FLAG_SET_KEY_BYTES, SegmentKey};
 pub use leadership::{Leadership, LeadershipError};
 pub use queries::{AuditFilter, FlagCursor, FlagFilter, FlagSort, FlagState, Page};
-pub use results::{MAX_RESULTS, NewResult, ResultRecord};
+pub use results::{ANALYSIS_ACTOR, MAX_RESULTS, NewResult, ResultRecord};
 pub use rollouts::{
     MAX_ROLLOUT_STEPS, NewRollout, RolloutRecord, RolloutStatus, RolloutStep, RolloutWeight,
     StepOutcome, StepRun,

@@ -3,18 +3,31 @@
 //! analysis' JSON (`analytics/report.schema.json`), kept as it was
 //! written; beside it, the analysed users and whether the split
 //! mismatched its weights, which lists and alerts read without it.
+//!
+//! Results are analyses, not edits, and are not audited, but for one
+//! event: a result that finds a sample-ratio mismatch where the result
+//! before it did not is audited as `sample_ratio_mismatch` (actor
+//! `analysis`), in the same transaction, so the alerter sends it to the
+//! webhooks once per onset.
 
 use std::collections::HashMap;
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
+use super::Actor;
+use super::audit::{self, Action, Entry, Subject};
 use super::entity::{experiment, experiment_result, flag_set};
 use super::experiments::{ExperimentStatus, record as experiment_record};
 use super::{ExperimentRecord, Store, StoreError};
+
+/// The audit actor of what the analysis records.
+pub const ANALYSIS_ACTOR: &str = "analysis";
 
 /// The most results one history read returns.
 pub const MAX_RESULTS: u64 = 1_000;
@@ -50,8 +63,8 @@ pub struct NewResult {
 }
 
 impl Store {
-    /// Stores a result of experiment `key` of flag set `flag_set`. Results
-    /// are analyses, not edits: they are not audited.
+    /// Stores a result of experiment `key` of flag set `flag_set`; audits
+    /// the onset of a sample-ratio mismatch.
     pub async fn record_result(
         &self,
         flag_set: &str,
@@ -64,7 +77,53 @@ impl Store {
                 reason: "the report must be a JSON object".to_owned(),
             });
         }
+        let set = flag_set::Entity::find()
+            .filter(flag_set::Column::Key.eq(flag_set))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| StoreError::FlagSetNotFound {
+                key: flag_set.to_owned(),
+            })?;
         let experiment = self.experiment(flag_set, key).await?;
+        let txn = self.db.begin().await?;
+        let before = experiment_result::Entity::find()
+            .filter(experiment_result::Column::ExperimentId.eq(experiment.id))
+            .order_by_desc(experiment_result::Column::ComputedAt)
+            .order_by_desc(experiment_result::Column::Id)
+            .one(&txn)
+            .await?;
+        if result.srm_mismatch && !before.is_some_and(|before| before.srm_mismatch) {
+            let entry = Entry {
+                flag_set_id: Some(set.id),
+                subject: Subject::Experiment,
+                key: &experiment.key,
+                action: Action::SampleRatioMismatch,
+                actor: &Actor::named(ANALYSIS_ACTOR),
+                version: Some(experiment.version),
+                before: None,
+                after: Some(json!({
+                    "flag": experiment.flag,
+                    "computedAt": result.computed_at.format(&Rfc3339).unwrap_or_default(),
+                    "users": result.users,
+                    "srm": result.report["srm"],
+                    "variants": result.report["variants"]
+                        .as_array()
+                        .map(|variants| {
+                            variants
+                                .iter()
+                                .map(|v| json!({"variant": v["variant"], "users": v["users"]}))
+                                .collect::<Vec<_>>()
+                        }),
+                    "weights": experiment.weights.as_ref().map(|weights| {
+                        weights
+                            .iter()
+                            .map(|w| json!({"variant": w.variant, "weight": w.weight}))
+                            .collect::<Vec<_>>()
+                    }),
+                })),
+            };
+            audit::record(&txn, entry, OffsetDateTime::now_utc()).await?;
+        }
         let model = experiment_result::ActiveModel {
             experiment_id: Set(experiment.id),
             computed_at: Set(result.computed_at),
@@ -73,8 +132,9 @@ impl Store {
             report: Set(result.report),
             ..Default::default()
         }
-        .insert(&self.db)
+        .insert(&txn)
         .await?;
+        txn.commit().await?;
         Ok(record(model))
     }
 

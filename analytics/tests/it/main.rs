@@ -1,5 +1,7 @@
 //! The analysis' integration tests.
 
+/// Parquet export partitioned by day, and reading it back.
+mod parquet;
 /// The PNG charts.
 mod plot;
 /// Every figure against scipy, statsmodels and gbstats on generated data.

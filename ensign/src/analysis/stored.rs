@@ -5,20 +5,25 @@
 
 use analytics::{EventColumns, Experiment, ExposureColumns, Input, MetricKind, Report, Table};
 use anyhow::{Context as _, anyhow, bail};
+use graphql_admin::alerts::AlertWaker;
 use store::{EventFilter, ExperimentRecord, NewResult, ResultRecord, Store};
 use time::{Duration, OffsetDateTime};
+
+use crate::imports::micros;
 
 /// The admin API's `runAnalysis`: [`analyse`] now.
 #[derive(Debug, Clone)]
 pub struct Runner {
     /// The store the experiment and its result are in.
     pub store: Store,
+    /// The alerter to wake when a result finds a sample-ratio mismatch.
+    pub alerts: Option<AlertWaker>,
 }
 
 #[async_trait::async_trait]
 impl graphql_admin::api::results::AnalysisRunner for Runner {
     async fn analyse(&self, experiment: ExperimentRecord) -> Result<ResultRecord, String> {
-        analyse(&self.store, &experiment, OffsetDateTime::now_utc())
+        let result = analyse(&self.store, &experiment, OffsetDateTime::now_utc())
             .await
             .map_err(|error| {
                 tracing::warn!(
@@ -28,7 +33,19 @@ impl graphql_admin::api::results::AnalysisRunner for Runner {
                     "Experiment analysis failed."
                 );
                 format!("{error:#}")
-            })
+            })?;
+        wake_on_mismatch(self.alerts.as_ref(), &result);
+        Ok(result)
+    }
+}
+
+/// Wakes the alerter when `result` found a sample-ratio mismatch: its
+/// onset is in the audit trail, for the webhooks.
+pub fn wake_on_mismatch(alerts: Option<&AlertWaker>, result: &ResultRecord) {
+    if result.srm_mismatch
+        && let Some(alerts) = alerts
+    {
+        alerts.wake();
     }
 }
 
@@ -156,8 +173,4 @@ pub fn definition(experiment: &ExperimentRecord) -> anyhow::Result<Experiment> {
         .check()
         .with_context(|| format!("experiment {:?}", experiment.key))?;
     Ok(definition)
-}
-
-fn micros(time: OffsetDateTime) -> i64 {
-    i64::try_from(time.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
 }

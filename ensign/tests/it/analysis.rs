@@ -491,6 +491,64 @@ async fn a_running_experiment_is_analysed_periodically_and_read_through_graphql(
     let (code, log) = serve.terminate();
     assert_eq!(code, Some(0), "{log}");
     let url = format!("sqlite:{}", dir.join("ensign.db").display());
+
+    // `ensign analytics run` runs the job once on the store: the running
+    // experiment is analysed and its result kept, and the charts show the
+    // whole history.
+    let charts = dir.join("charts");
+    let once = ensign(&[
+        "analytics",
+        "run",
+        "--database-url",
+        &url,
+        "--format",
+        "markdown",
+        "--plot",
+        charts.to_str().unwrap(),
+    ]);
+    assert!(once.status.success(), "{once:?}");
+    let text = stdout(&once);
+    assert!(
+        text.starts_with("# Experiment checkout-test (flag `checkout`)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("**Verdict.** treatment beats control on purchases"),
+        "{text}"
+    );
+    let drawn = charts.join("default/checkout-test");
+    for metric in ["purchases.png", "revenue.png"] {
+        assert!(
+            drawn.join(metric).is_file(),
+            "{metric} in {}",
+            drawn.display()
+        );
+    }
+    let store = store::Store::connect(&url).await.unwrap();
+    let kept = store
+        .results("default", "checkout-test", 1000)
+        .await
+        .unwrap();
+    // The job's (some more ran after the history was read), runAnalysis's
+    // and this run's.
+    assert!(kept.len() >= history.len() + 2, "{} results", kept.len());
+    // A draft cannot be analysed: said so, with a failing status.
+    let draft = ensign(&[
+        "analytics",
+        "run",
+        "--database-url",
+        &url,
+        "--flag-set",
+        "default",
+        "--key",
+        "later",
+    ]);
+    assert_eq!(draft.status.code(), Some(1), "{draft:?}");
+    assert!(
+        String::from_utf8_lossy(&draft.stderr).contains("has no expected weights yet"),
+        "{draft:?}"
+    );
+
     let exported = |args: &[&str], file: &str| {
         let path = dir.join(file);
         let mut all = args.to_vec();
@@ -566,5 +624,124 @@ async fn a_running_experiment_is_analysed_periodically_and_read_through_graphql(
             );
         }
     }
+
+    // The same data exported as Parquet partitioned by day gives the same
+    // report to the last bit, and imports into another store whole.
+    let parquet = |args: &[&str], folder: &str| {
+        let path = dir.join(folder);
+        let path_text = path.to_string_lossy().into_owned();
+        let mut all = args.to_vec();
+        all.extend([
+            "--database-url",
+            &url,
+            "--format",
+            "parquet",
+            "--output",
+            &path_text,
+        ]);
+        let output = ensign(&all);
+        assert!(output.status.success(), "{output:?}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("daily partitions"),
+            "{output:?}"
+        );
+        path_text
+    };
+    let exposures_dir = parquet(
+        &[
+            "exposures",
+            "export",
+            "--experiment",
+            "checkout-test",
+            "--flag-set",
+            "default",
+        ],
+        "exposures-parquet",
+    );
+    let events_dir = parquet(
+        &["events", "export", "--flag-set", "default"],
+        "events-parquet",
+    );
+    let partitions: Vec<String> = std::fs::read_dir(&exposures_dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !partitions.is_empty() && partitions.iter().all(|p| p.starts_with("date=")),
+        "{partitions:?}"
+    );
+    let from_parquet = ensign(&[
+        "analytics",
+        "run",
+        "--experiment",
+        definition.to_str().unwrap(),
+        "--exposures",
+        &exposures_dir,
+        "--events",
+        &events_dir,
+    ]);
+    assert!(from_parquet.status.success(), "{from_parquet:?}");
+    let parquet_report: Value = serde_json::from_str(&stdout(&from_parquet)).unwrap();
+    assert_eq!(parquet_report["variants"], report["variants"]);
+    assert_eq!(parquet_report["comparisons"], report["comparisons"]);
+    // Exporting into the same folder again is refused, not mixed.
+    let again = ensign(&[
+        "events",
+        "export",
+        "--flag-set",
+        "default",
+        "--database-url",
+        &url,
+        "--format",
+        "parquet",
+        "--output",
+        &events_dir,
+    ]);
+    assert_eq!(again.status.code(), Some(2), "{again:?}");
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("holds partitions"),
+        "{again:?}"
+    );
+    let other = format!("sqlite:{}", dir.join("other.db").display());
+    for args in [
+        vec![
+            "exposures",
+            "import",
+            "--experiment",
+            "checkout-test",
+            "--flag-set",
+            "lab",
+            &exposures_dir,
+        ],
+        vec!["events", "import", "--flag-set", "lab", &events_dir],
+    ] {
+        let mut all = args.clone();
+        all.extend(["--database-url", &other]);
+        let output = ensign(&all);
+        assert!(output.status.success(), "{output:?}");
+        // The same files again add nothing.
+        let output = ensign(&all);
+        assert!(
+            stdout(&output).contains("before; nothing was written"),
+            "{output:?}"
+        );
+    }
+    let imported = store::Store::connect(&other).await.unwrap();
+    assert_eq!(
+        imported
+            .exposures("lab", "checkout-test")
+            .await
+            .unwrap()
+            .len(),
+        usize::try_from(users + 1).unwrap()
+    );
+    assert_eq!(
+        imported
+            .events("lab", &store::EventFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        sent
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -14,7 +14,7 @@ use time::format_description::well_known::Rfc3339;
 use engine::Diagnostic;
 
 use super::classify::Alert;
-use store::{AuditRecord, Subject};
+use store::{Action, AuditRecord, Subject};
 
 /// The header carrying `sha256=<hex>`, the HMAC-SHA256 of the signed
 /// material under the target's secret.
@@ -37,6 +37,10 @@ pub enum EventType {
     /// locked flag).
     #[serde(rename = "flag.alert")]
     Alert,
+    /// A running experiment's users stopped matching its weights (a
+    /// sample-ratio mismatch): its results cannot be trusted.
+    #[serde(rename = "experiment.alert")]
+    ExperimentAlert,
 }
 
 impl EventType {
@@ -45,6 +49,7 @@ impl EventType {
         match self {
             EventType::FlagChanged => "flag.changed",
             EventType::Alert => "flag.alert",
+            EventType::ExperimentAlert => "experiment.alert",
         }
     }
 }
@@ -55,9 +60,10 @@ impl fmt::Display for EventType {
     }
 }
 
-/// An event name that is not `flag.changed` or `flag.alert`.
+/// An event name that is not `flag.changed`, `flag.alert` or
+/// `experiment.alert`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown webhook event {name:?}: expected flag.changed or flag.alert")]
+#[error("unknown webhook event {name:?}: expected flag.changed, flag.alert or experiment.alert")]
 pub struct UnknownEvent {
     /// The name given.
     pub name: String,
@@ -70,6 +76,7 @@ impl FromStr for EventType {
         match name {
             "flag.changed" => Ok(EventType::FlagChanged),
             "flag.alert" => Ok(EventType::Alert),
+            "experiment.alert" => Ok(EventType::ExperimentAlert),
             _ => Err(UnknownEvent { name: name.into() }),
         }
     }
@@ -166,9 +173,13 @@ pub(crate) struct Delivery {
     pub body: Vec<u8>,
 }
 
-/// The deliveries of one flag change: `flag.changed`, and `flag.alert` when
-/// it raises an alert.
+/// The deliveries of one audit event: for a flag change `flag.changed`,
+/// and `flag.alert` when it raises an alert; for the onset of an
+/// experiment's sample-ratio mismatch `experiment.alert`.
 pub(crate) fn deliveries(event: &AuditRecord, alert: Option<&Alert>) -> Vec<Delivery> {
+    if event.subject == Subject::Experiment && event.action == Action::SampleRatioMismatch {
+        return vec![experiment_alert(event)];
+    }
     if event.subject != Subject::Flag {
         return Vec::new();
     }
@@ -215,11 +226,53 @@ fn delivery(event: &AuditRecord, kind: EventType, alert: Option<&Alert>) -> Deli
     }
 }
 
-/// `evt-<audit event id>-changed` or `evt-<audit event id>-alert`.
+/// A sample-ratio mismatch's `experiment.alert`.
+fn experiment_alert(event: &AuditRecord) -> Delivery {
+    let kind = EventType::ExperimentAlert;
+    let id = delivery_id(event.id, kind);
+    let after = event.after.as_ref();
+    let p_value = after
+        .and_then(|after| after["srm"]["p_value"].as_f64())
+        .map_or_else(|| "unknown".to_owned(), |p| format!("{p:.2e}"));
+    let message = format!(
+        "Experiment {:?}{}: its users per variant do not match its weights (sample-ratio mismatch, p = {p_value}); the assignment or the exposure logging is broken, and its results cannot be trusted until it is fixed.",
+        event.subject_key,
+        event
+            .flag_set
+            .as_deref()
+            .map(|set| format!(" of flag set {set:?}"))
+            .unwrap_or_default(),
+    );
+    let payload = ExperimentPayload {
+        id: &id,
+        kind,
+        audit_event_id: event.id,
+        occurred_at: event.created_at.format(&Rfc3339).unwrap_or_default(),
+        flag_set: event.flag_set.as_deref(),
+        experiment: &event.subject_key,
+        action: event.action.as_str(),
+        actor: &event.actor,
+        analysis: after,
+        alert: ExperimentAlertPayload {
+            severity: "warning",
+            kind: "sample_ratio_mismatch",
+            message: &message,
+        },
+    };
+    Delivery {
+        body: serde_json::to_vec(&payload).unwrap_or_default(),
+        id,
+        event: kind,
+    }
+}
+
+/// `evt-<audit event id>-changed`, `evt-<audit event id>-alert` or
+/// `evt-<audit event id>-experiment-alert`.
 pub fn delivery_id(audit_event_id: i64, event: EventType) -> String {
     let suffix = match event {
         EventType::FlagChanged => "changed",
         EventType::Alert => "alert",
+        EventType::ExperimentAlert => "experiment-alert",
     };
     format!("evt-{audit_event_id}-{suffix}")
 }
@@ -245,6 +298,33 @@ struct Payload<'a> {
     diff: Option<&'a Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     alert: Option<AlertPayload<'a>>,
+}
+
+/// The JSON body of an `experiment.alert`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ExperimentPayload<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: EventType,
+    audit_event_id: i64,
+    occurred_at: String,
+    flag_set: Option<&'a str>,
+    experiment: &'a str,
+    action: &'a str,
+    actor: &'a str,
+    /// The analysis that found it: its time, users, the test's figures,
+    /// the users per variant and the expected weights.
+    analysis: Option<&'a Value>,
+    alert: ExperimentAlertPayload<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ExperimentAlertPayload<'a> {
+    severity: &'static str,
+    kind: &'static str,
+    message: &'a str,
 }
 
 #[derive(Serialize)]

@@ -781,3 +781,152 @@ async fn failed_deliveries_log_the_origin_and_not_the_url() {
     }
     db.drop_all().await;
 }
+
+/// A result that finds a sample-ratio mismatch where the one before did
+/// not is audited and sent as a signed `experiment.alert`, once per onset:
+/// a second mismatching result sends nothing more, and a mismatch after a
+/// healthy result again alerts.
+#[tokio::test]
+async fn a_sample_ratio_mismatch_alerts_once_per_onset() {
+    for db in TestDb::both("a_sample_ratio_mismatch_alerts_once_per_onset").await {
+        let store = &db.store;
+        let actor = flag_set(store).await;
+        store
+            .write_flag(
+                &actor,
+                "production",
+                "checkout",
+                FlagChange::Create(FlagInput {
+                    definition: json!({
+                        "state": "ENABLED",
+                        "variants": {"control": "A", "treatment": "B"},
+                        "defaultVariant": "control",
+                        "targeting": {"fractional": [["control", 50], ["treatment", 50]]}
+                    }),
+                    client_visible: None,
+                    locked: None,
+                }),
+            )
+            .await
+            .unwrap();
+        store
+            .create_experiment(
+                &actor,
+                "production",
+                "checkout-test",
+                store::ExperimentInput {
+                    flag: "checkout".into(),
+                    control: "control".into(),
+                    weights: None,
+                    metrics: vec![store::Metric {
+                        name: "purchases".into(),
+                        event: "purchase".into(),
+                        kind: store::MetricKind::Conversion,
+                    }],
+                    window_seconds: None,
+                    alpha: None,
+                    sequential_tuning: None,
+                },
+            )
+            .await
+            .unwrap();
+        store
+            .start_experiment(&actor, "production", "checkout-test")
+            .await
+            .unwrap();
+        let receiver = Receiver::start(0).await;
+        let alerter = Alerter::new(
+            store.clone(),
+            settings(vec![receiver.webhook(vec![EventType::ExperimentAlert])]),
+        )
+        .await
+        .expect("alerter starts");
+        let waker = alerter.waker();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(alerter.run(async move {
+            let _ = stopped.await;
+        }));
+
+        let start = time::OffsetDateTime::now_utc();
+        let record = |hours: i64, control: u64, treatment: u64, mismatch: bool| {
+            let report = json!({
+                "srm": {"chi2": 42.0, "p_value": if mismatch { 1e-10 } else { 0.5 }, "mismatch": mismatch},
+                "variants": [{"variant": "control", "users": control},
+                             {"variant": "treatment", "users": treatment}],
+            });
+            store.record_result(
+                "production",
+                "checkout-test",
+                store::NewResult {
+                    computed_at: start + time::Duration::hours(hours),
+                    users: i64::try_from(control + treatment).unwrap(),
+                    srm_mismatch: mismatch,
+                    report,
+                },
+            )
+        };
+        let srm_events = || async {
+            store
+                .audit(&store::AuditFilter {
+                    limit: 100,
+                    ..store::AuditFilter::default()
+                })
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .filter(|event| event.action == Action::SampleRatioMismatch)
+                .map(|event| event.id)
+                .collect::<Vec<i64>>()
+        };
+        record(0, 500, 510, false).await.unwrap();
+        record(1, 900, 600, true).await.unwrap();
+        record(2, 950, 610, true).await.unwrap();
+        let onsets = srm_events().await;
+        assert_eq!(onsets.len(), 1, "{}", db.backend);
+        waker.wake();
+        let alert = receiver
+            .accepted(&format!("evt-{}-experiment-alert", onsets[0]))
+            .await;
+        assert_signed(&alert);
+        assert_eq!(alert.event, "experiment.alert");
+        let body = alert.json();
+        assert_eq!(body["experiment"], "checkout-test");
+        assert_eq!(body["flagSet"], "production");
+        assert_eq!(body["actor"], store::ANALYSIS_ACTOR);
+        assert_eq!(body["alert"]["kind"], "sample_ratio_mismatch");
+        assert_eq!(body["alert"]["severity"], "warning");
+        assert_eq!(body["analysis"]["users"], 1500);
+        assert_eq!(body["analysis"]["variants"][0]["users"], 900);
+        assert_eq!(body["analysis"]["weights"][0]["weight"], 50);
+        assert!(
+            body["alert"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("sample-ratio mismatch"),
+            "{body}"
+        );
+
+        // Healthy again, then a new onset: a second alert.
+        record(3, 700, 700, false).await.unwrap();
+        record(4, 300, 900, true).await.unwrap();
+        let onsets = srm_events().await;
+        assert_eq!(onsets.len(), 2, "{}", db.backend);
+        waker.wake();
+        let newest = onsets.iter().max().unwrap();
+        receiver
+            .accepted(&format!("evt-{newest}-experiment-alert"))
+            .await;
+        assert_eq!(
+            receiver
+                .all()
+                .iter()
+                .filter(|r| r.accepted && r.event == "experiment.alert")
+                .count(),
+            2
+        );
+        let _ = stop.send(());
+        task.await.unwrap();
+        db.drop_all().await;
+    }
+}
