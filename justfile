@@ -60,3 +60,9 @@ bench-propagation:
 bench-exposures *args:
     cargo build --release -p ensign
     cargo bench -p ensign --bench exposures -- {{args}}
+
+# The experiment analysis over 10 million exposures and 2 million events (generated as CSV), wall time and peak memory against DuckDB (PyPI duckdb) running the same attribution in SQL, and a hand-written single-pass floor.
+bench-analytics *args:
+    cargo build --release -p ensign
+    python3 -c 'import duckdb' || pip install duckdb
+    cargo bench -p ensign --bench analytics -- {{args}}

@@ -81,7 +81,8 @@ pub fn attribute_with(
     input: &Input,
     progress: &mut dyn FnMut(Stage),
 ) -> Result<Totals, InputError> {
-    let users = first_exposures(experiment, input)?;
+    let packed = experiment.variants.len() <= MAX_PACKED_VARIANTS;
+    let users = first_exposures(experiment, input, packed)?;
     progress(Stage::FirstExposures);
     let listed: Vec<&str> = experiment
         .variants
@@ -130,25 +131,46 @@ pub fn attribute_with(
 /// Per targeting key exposed to the flag: the first exposure's variant
 /// (ties on time to the smaller name) and time, and how many distinct
 /// variants the user saw.
-fn first_exposures(experiment: &Experiment, input: &Input) -> Result<DataFrame, InputError> {
+fn first_exposures(
+    experiment: &Experiment,
+    input: &Input,
+    packed: bool,
+) -> Result<DataFrame, InputError> {
     let exposures = &input.exposures;
-    exposures
-        .frame
-        .clone()
-        .filter(col("flag_key").eq(lit(experiment.flag.as_str())))
-        .group_by([col(KEY)])
-        .agg([
+    let mut listed: Vec<&str> = experiment
+        .variants
+        .iter()
+        .map(|v| v.name.as_str())
+        .collect();
+    listed.sort_unstable();
+    let first = if packed {
+        packed_first(&listed)
+    } else {
+        vec![
             col(TS).min().alias(T0),
             col(VARIANT)
                 .filter(col(TS).eq(col(TS).min()))
                 .min()
                 .alias(VARIANT),
             col(VARIANT).n_unique().cast(DataType::UInt32).alias(SEEN),
-            (col(TS).null_count() + col(VARIANT).null_count())
-                .cast(DataType::UInt64)
-                .alias(MISSING),
-        ])
-        .collect()
+        ]
+    };
+    let mut aggregations: Vec<Expr> = first;
+    aggregations.push(
+        (col(TS).null_count() + col(VARIANT).null_count())
+            .cast(DataType::UInt64)
+            .alias(MISSING),
+    );
+    let mut query = exposures
+        .frame
+        .clone()
+        .filter(col("flag_key").eq(lit(experiment.flag.as_str())))
+        .group_by([col(KEY)])
+        .agg(aggregations);
+    if packed {
+        query = query.with_columns(unpacked(&listed));
+    }
+    streamed(query)
         .and_then(|users| {
             let missing = users.column(MISSING)?.u64()?.sum().unwrap_or(0)
                 + users.column(KEY)?.null_count() as u64;
@@ -158,6 +180,91 @@ fn first_exposures(experiment: &Experiment, input: &Input) -> Result<DataFrame, 
             Ok(users)
         })
         .map_err(|error| diagnose(exposures, error))
+}
+
+/// Runs `query` on Polars' streaming engine: the files are read in morsels
+/// rather than whole, which holds less in memory and, on this query,
+/// takes no longer.
+fn streamed(query: LazyFrame) -> PolarsResult<DataFrame> {
+    // One query has one sink, so one frame: `unwrap_single` cannot fail.
+    Ok(query
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single())
+}
+
+/// Up to this many variants, a user's first exposure is found by one
+/// integer minimum: time × (2m + 2) + the variant's place among the
+/// listed names cannot overflow for any time of the years 0 to 9999 that
+/// the input allows.
+const MAX_PACKED_VARIANTS: usize = 16;
+
+const PACKED: &str = "packed";
+const PLACE_MIN: &str = "place_min";
+const PLACE_MAX: &str = "place_max";
+
+/// A variant's place among the sorted listed names `listed` (m of them):
+/// 2i + 1 for the i-th, and 2k for a name the experiment does not list
+/// that sorts after k of them, so that places order as the names do
+/// wherever a listed name is involved (two unlisted names between the
+/// same listed ones share a place, and either leaves the user out).
+fn place(listed: &[&str]) -> Expr {
+    let names = Series::new(
+        "listed".into(),
+        listed
+            .iter()
+            .map(|name| (*name).to_owned())
+            .collect::<Vec<_>>(),
+    );
+    listed.iter().fold(
+        when(col(VARIANT).is_in(lit(names).implode(false), false))
+            .then(lit(1i64))
+            .otherwise(lit(0i64)),
+        |place, name| {
+            place
+                + when(col(VARIANT).gt(lit(*name)))
+                    .then(lit(2i64))
+                    .otherwise(lit(0i64))
+        },
+    )
+}
+
+/// The packed aggregations: the earliest time, the smallest time × (2m +
+/// 2) + place (the first exposure, ties to the smaller name), and the
+/// smallest and largest place (a user who saw two places saw two
+/// variants).
+fn packed_first(listed: &[&str]) -> Vec<Expr> {
+    let width = 2 * listed.len() as i64 + 2;
+    vec![
+        col(TS).min().alias(T0),
+        (col(TS) * lit(width) + place(listed)).min().alias(PACKED),
+        place(listed).min().alias(PLACE_MIN),
+        place(listed).max().alias(PLACE_MAX),
+    ]
+}
+
+/// The first exposure's variant (null for an unlisted one), and whether
+/// the user saw more than one variant, from the packed minimum.
+fn unpacked(listed: &[&str]) -> Vec<Expr> {
+    let width = 2 * listed.len() as i64 + 2;
+    // The packed minimum's time is the earliest time.
+    let place = col(PACKED) - col(T0) * lit(width);
+    let variant =
+        listed
+            .iter()
+            .enumerate()
+            .fold(lit(NULL).cast(DataType::String), |variant, (i, name)| {
+                when(place.clone().eq(lit(2 * i as i64 + 1)))
+                    .then(lit(*name))
+                    .otherwise(variant)
+            });
+    vec![
+        variant.alias(VARIANT),
+        when(col(PLACE_MIN).neq(col(PLACE_MAX)))
+            .then(lit(2u32))
+            .otherwise(lit(1u32))
+            .cast(DataType::UInt32)
+            .alias(SEEN),
+    ]
 }
 
 /// Per user and event name among the metrics' events: the variant, the
@@ -175,7 +282,7 @@ fn attributed_events(
     let names = Series::new("names".into(), names);
     let window_us = experiment.window_seconds * 1_000_000;
     let events = &input.events;
-    events
+    let query = events
         .frame
         .clone()
         .filter(col(EVENT).is_in(lit(names).implode(false), false))
@@ -205,8 +312,8 @@ fn attributed_events(
             col(TS).null_count().cast(DataType::UInt64).alias(MISSING),
         ])
         // In a fixed order, so that the per-variant sums are added in one.
-        .sort([KEY, EVENT], SortMultipleOptions::default())
-        .collect()
+        .sort([KEY, EVENT], SortMultipleOptions::default());
+    streamed(query)
         .and_then(|per_user| {
             let missing = per_user.column(MISSING)?.u64()?.sum().unwrap_or(0);
             // A value that is not finite (inf, NaN) makes its user's total so.
@@ -299,5 +406,72 @@ fn read(input: &Input) -> impl Fn(PolarsError) -> InputError + '_ {
     move |source| InputError::Read {
         what: input.exposures.what.clone(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use polars::prelude::*;
+
+    use super::{KEY, SEEN, T0, VARIANT, first_exposures};
+    use crate::definition::Experiment;
+    use crate::input::{Input, Kind, Table};
+
+    /// The packed minimum and the general aggregation (which experiments
+    /// of many variants take) find the same first exposures, ties, other
+    /// flags and unlisted variants included.
+    #[test]
+    fn both_ways_of_finding_first_exposures_agree() {
+        for case in ["attribution", "five_variants", "typical"] {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/reference")
+                .join(case);
+            let experiment =
+                Experiment::parse(&std::fs::read_to_string(dir.join("experiment.json")).unwrap())
+                    .unwrap();
+            let input = Input {
+                exposures: Table::file(Kind::Exposures, &dir.join("exposures.csv")).unwrap(),
+                events: Table::file(Kind::Events, &dir.join("events.csv")).unwrap(),
+            };
+            let listed = Series::new(
+                "listed".into(),
+                experiment
+                    .variants
+                    .iter()
+                    .map(|v| v.name.clone())
+                    .collect::<Vec<_>>(),
+            );
+            // What attribution reads: a listed variant or none, and for a
+            // listed one whether the user saw another.
+            let sorted = |packed: bool| {
+                let is_listed = col(VARIANT).is_in(lit(listed.clone()).implode(false), false);
+                first_exposures(&experiment, &input, packed)
+                    .unwrap()
+                    .lazy()
+                    .select([
+                        col(KEY),
+                        col(T0),
+                        when(is_listed.clone())
+                            .then(col(VARIANT))
+                            .otherwise(lit(NULL).cast(DataType::String))
+                            .alias(VARIANT),
+                        when(is_listed)
+                            .then(col(SEEN).gt(lit(1u32)))
+                            .otherwise(lit(false))
+                            .alias(SEEN),
+                    ])
+                    .sort([KEY], SortMultipleOptions::default())
+                    .collect()
+                    .unwrap()
+            };
+            let (packed, general) = (sorted(true), sorted(false));
+            assert!(packed.height() > 0, "{case}");
+            assert!(
+                packed.equals_missing(&general),
+                "{case}: {packed:?} vs {general:?}"
+            );
+        }
     }
 }

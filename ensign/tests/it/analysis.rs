@@ -186,7 +186,7 @@ fn analytics_run_names_what_is_wrong_with_its_input() {
                  checkout,b,u2,yesterday\n",
             ),
             events.clone(),
-            "line 3: timestamp \"yesterday\" is not RFC 3339 in UTC",
+            "line 3: timestamp \"yesterday\" is not RFC 3339",
         ),
         (
             write(
