@@ -93,25 +93,12 @@ impl Table {
     /// store); a bad row is named as the analysis names it.
     pub fn exposure_columns(&self) -> Result<ExposureColumns, InputError> {
         let frame = self.collect()?;
-        let strings = |name: &str| -> PolarsResult<Vec<String>> {
-            Ok(frame
-                .column(name)?
-                .str()?
-                .iter()
-                .map(|value| value.unwrap_or_default().to_owned())
-                .collect())
-        };
         let columns = (|| -> PolarsResult<ExposureColumns> {
             Ok(ExposureColumns {
-                flag_key: strings("flag_key")?,
-                variant: strings("variant")?,
-                targeting_key: strings("targeting_key")?,
-                timestamp_us: frame
-                    .column("timestamp")?
-                    .i64()?
-                    .iter()
-                    .map(|t| t.unwrap_or_default())
-                    .collect(),
+                flag_key: texts(&frame, "flag_key")?,
+                variant: texts(&frame, "variant")?,
+                targeting_key: texts(&frame, "targeting_key")?,
+                timestamp_us: times(&frame)?,
             })
         })();
         columns.map_err(|source| InputError::Read {
@@ -123,24 +110,11 @@ impl Table {
     /// The table's events, column by column.
     pub fn event_columns(&self) -> Result<EventColumns, InputError> {
         let frame = self.collect()?;
-        let strings = |name: &str| -> PolarsResult<Vec<String>> {
-            Ok(frame
-                .column(name)?
-                .str()?
-                .iter()
-                .map(|value| value.unwrap_or_default().to_owned())
-                .collect())
-        };
         let columns = (|| -> PolarsResult<EventColumns> {
             Ok(EventColumns {
-                event_name: strings("event_name")?,
-                targeting_key: strings("targeting_key")?,
-                timestamp_us: frame
-                    .column("timestamp")?
-                    .i64()?
-                    .iter()
-                    .map(|t| t.unwrap_or_default())
-                    .collect(),
+                event_name: texts(&frame, "event_name")?,
+                targeting_key: texts(&frame, "targeting_key")?,
+                timestamp_us: times(&frame)?,
                 value: frame.column("value")?.f64()?.iter().collect(),
             })
         })();
@@ -192,4 +166,25 @@ impl Table {
             source,
         })
     }
+}
+
+/// A checked frame's text column (no nulls: [`Table::collect`] refused
+/// them).
+fn texts(frame: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
+    Ok(frame
+        .column(name)?
+        .str()?
+        .iter()
+        .map(|value| value.unwrap_or_default().to_owned())
+        .collect())
+}
+
+/// A checked frame's timestamps, in microseconds.
+fn times(frame: &DataFrame) -> PolarsResult<Vec<i64>> {
+    Ok(frame
+        .column("timestamp")?
+        .i64()?
+        .iter()
+        .map(|t| t.unwrap_or_default())
+        .collect())
 }
