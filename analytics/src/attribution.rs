@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use polars::prelude::*;
 
 use crate::definition::{Experiment, MetricKind};
-use crate::input::{Input, InputError, diagnose};
+use crate::input::{Input, InputError, Table, diagnose};
 
 /// One metric's aggregates in one variant, over all its users (those
 /// without an attributed event count 0).
@@ -55,17 +55,19 @@ const T0: &str = "t0";
 const SEEN: &str = "variants_seen";
 const EVENT: &str = "event_name";
 const VALUE: &str = "value";
-const EVENTS: &str = "events";
-const TOTAL: &str = "total";
 const MISSING: &str = "missing";
+
+const MULTIPLE: &str = "multiple";
+const USERS: &str = "users";
+const USER: &str = "user";
+const NULL_KEYS: &str = "null_keys";
 
 /// A stage of attribution, reported as it ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
-    /// Each user's first exposure is known.
-    FirstExposures,
-    /// The events are attributed.
-    Events,
+    /// The input is read: each user's first exposure is known and the
+    /// events are attributed.
+    Attributed,
     /// The totals per variant are added up.
     Totals,
 }
@@ -76,21 +78,59 @@ pub fn attribute(experiment: &Experiment, input: &Input) -> Result<Totals, Input
 }
 
 /// [`attribute`], telling `progress` as each stage ends.
+///
+/// One Polars plan with two results reads each input once: the users per
+/// variant, and the attributed events. The table of first exposures, one
+/// row per user, feeds both inside the plan and never comes out of it.
 pub fn attribute_with(
     experiment: &Experiment,
     input: &Input,
     progress: &mut dyn FnMut(Stage),
 ) -> Result<Totals, InputError> {
     let packed = experiment.variants.len() <= MAX_PACKED_VARIANTS;
-    let users = first_exposures(experiment, input, packed)?;
-    progress(Stage::FirstExposures);
+    let users = first_exposures(experiment, &input.exposures, packed);
+    let counts = users
+        .clone()
+        .group_by([col(VARIANT), col(SEEN).gt(lit(1u32)).alias(MULTIPLE)])
+        .agg([
+            len().cast(DataType::UInt64).alias(USERS),
+            col(MISSING).sum().alias(MISSING),
+            col(KEY)
+                .null_count()
+                .cast(DataType::UInt64)
+                .alias(NULL_KEYS),
+        ]);
+    let events = attributed_events(experiment, &input.events, users);
+    let (counts, rows) = match LazyFrame::collect_all_with_engine(
+        vec![counts.logical_plan, events.logical_plan],
+        Engine::Streaming,
+        OptFlags::default(),
+    ) {
+        Ok(frames) => match <[DataFrame; 2]>::try_from(frames) {
+            Ok([counts, rows]) => (counts, rows),
+            Err(frames) => {
+                let error =
+                    polars_err!(ComputeError: "the plan gave {} results, not 2", frames.len());
+                return Err(read(&input.exposures)(error));
+            }
+        },
+        // The engine does not say which input a failure came from: the
+        // exposures are checked first, then the events.
+        Err(error) => {
+            return Err(match diagnose(&input.exposures, error) {
+                InputError::Read { source, .. } => diagnose(&input.events, source),
+                bad => bad,
+            });
+        }
+    };
+    progress(Stage::Attributed);
+
     let listed: Vec<&str> = experiment
         .variants
         .iter()
         .map(|v| v.name.as_str())
         .collect();
     let index_of: HashMap<&str, usize> = listed.iter().enumerate().map(|(i, v)| (*v, i)).collect();
-
     let mut totals = Totals {
         variants: vec![
             VariantTotals {
@@ -101,42 +141,49 @@ pub fn attribute_with(
         ],
         ..Totals::default()
     };
-    let variants = users
-        .column(VARIANT)
-        .and_then(|c| c.str())
-        .map_err(read(input))?;
-    let seen = users
-        .column(SEEN)
-        .and_then(|c| c.u32())
-        .map_err(read(input))?;
-    for (variant, seen) in variants.iter().zip(seen.iter()) {
-        match variant.and_then(|v| index_of.get(v)) {
-            Some(&index) => {
-                totals.variants[index].users += 1;
-                if seen.unwrap_or(1) > 1 {
-                    totals.multiple_exposure_users += 1;
-                }
-            }
-            None => totals.unlisted_users += 1,
-        }
-    }
-
-    let per_user = attributed_events(experiment, input, users)?;
-    progress(Stage::Events);
-    accumulate(experiment, &index_of, &per_user, &mut totals).map_err(read(input))?;
+    count_users(&counts, &index_of, &mut totals)
+        .map_err(|error| diagnose(&input.exposures, error))?;
+    check_events(&rows).map_err(|error| diagnose(&input.events, error))?;
+    accumulate(experiment, &index_of, &rows, &mut totals).map_err(read(&input.events))?;
     progress(Stage::Totals);
     Ok(totals)
 }
 
+/// Adds up the users per variant from the counts per variant and whether
+/// the user saw more than one; fails if an exposure lacked a field.
+fn count_users(
+    counts: &DataFrame,
+    index_of: &HashMap<&str, usize>,
+    totals: &mut Totals,
+) -> PolarsResult<()> {
+    let missing = counts.column(MISSING)?.u64()?.sum().unwrap_or(0)
+        + counts.column(NULL_KEYS)?.u64()?.sum().unwrap_or(0);
+    if missing > 0 {
+        polars_bail!(ComputeError: "an exposure lacks a field");
+    }
+    let variants = counts.column(VARIANT)?.str()?;
+    let multiple = counts.column(MULTIPLE)?.bool()?;
+    let users = counts.column(USERS)?.u64()?;
+    for ((variant, multiple), users) in variants.iter().zip(multiple.iter()).zip(users.iter()) {
+        let users = users.unwrap_or(0);
+        match variant.and_then(|v| index_of.get(v)) {
+            Some(&index) => {
+                totals.variants[index].users += users;
+                if multiple == Some(true) {
+                    totals.multiple_exposure_users += users;
+                }
+            }
+            None => totals.unlisted_users += users,
+        }
+    }
+    Ok(())
+}
+
 /// Per targeting key exposed to the flag: the first exposure's variant
-/// (ties on time to the smaller name) and time, and how many distinct
-/// variants the user saw.
-fn first_exposures(
-    experiment: &Experiment,
-    input: &Input,
-    packed: bool,
-) -> Result<DataFrame, InputError> {
-    let exposures = &input.exposures;
+/// (ties on time to the smaller name) and time, how many distinct
+/// variants the user saw (in the packed form, 2 stands for any number
+/// above 1), and how many of their exposures lacked a field.
+fn first_exposures(experiment: &Experiment, exposures: &Table, packed: bool) -> LazyFrame {
     let mut listed: Vec<&str> = experiment
         .variants
         .iter()
@@ -164,32 +211,19 @@ fn first_exposures(
     let mut query = exposures
         .frame
         .clone()
-        .filter(col("flag_key").eq(lit(experiment.flag.as_str())))
-        .group_by([col(KEY)])
-        .agg(aggregations);
+        .filter(col("flag_key").eq(lit(experiment.flag.as_str())));
     if packed {
-        query = query.with_columns(unpacked(&listed));
+        // Computed row by row before grouping, so that every aggregation
+        // is a plain minimum or maximum of a column, which the streaming
+        // engine's group-by runs as it reads.
+        query = query.with_columns([place(&listed).alias(PLACE)]);
     }
-    streamed(query)
-        .and_then(|users| {
-            let missing = users.column(MISSING)?.u64()?.sum().unwrap_or(0)
-                + users.column(KEY)?.null_count() as u64;
-            if missing > 0 {
-                polars_bail!(ComputeError: "an exposure lacks a field");
-            }
-            Ok(users)
-        })
-        .map_err(|error| diagnose(exposures, error))
-}
-
-/// Runs `query` on Polars' streaming engine: the files are read in morsels
-/// rather than whole, which holds less in memory and, on this query,
-/// takes no longer.
-fn streamed(query: LazyFrame) -> PolarsResult<DataFrame> {
-    // One query has one sink, so one frame: `unwrap_single` cannot fail.
-    Ok(query
-        .collect_with_engine(Engine::Streaming)?
-        .unwrap_single())
+    let query = query.group_by([col(KEY)]).agg(aggregations);
+    if packed {
+        query.with_columns(unpacked(&listed))
+    } else {
+        query
+    }
 }
 
 /// Up to this many variants, a user's first exposure is found by one
@@ -199,6 +233,7 @@ fn streamed(query: LazyFrame) -> PolarsResult<DataFrame> {
 const MAX_PACKED_VARIANTS: usize = 16;
 
 const PACKED: &str = "packed";
+const PLACE: &str = "place";
 const PLACE_MIN: &str = "place_min";
 const PLACE_MAX: &str = "place_max";
 
@@ -236,9 +271,9 @@ fn packed_first(listed: &[&str]) -> Vec<Expr> {
     let width = 2 * listed.len() as i64 + 2;
     vec![
         col(TS).min().alias(T0),
-        (col(TS) * lit(width) + place(listed)).min().alias(PACKED),
-        place(listed).min().alias(PLACE_MIN),
-        place(listed).max().alias(PLACE_MAX),
+        (col(TS) * lit(width) + col(PLACE)).min().alias(PACKED),
+        col(PLACE).min().alias(PLACE_MIN),
+        col(PLACE).max().alias(PLACE_MAX),
     ]
 }
 
@@ -267,13 +302,13 @@ fn unpacked(listed: &[&str]) -> Vec<Expr> {
     ]
 }
 
-/// Per user and event name among the metrics' events: the variant, the
-/// number of attributed events and the sum of their values.
-fn attributed_events(
-    experiment: &Experiment,
-    input: &Input,
-    users: DataFrame,
-) -> Result<DataFrame, InputError> {
+/// The attributed events of the metrics' events, one row each: the
+/// user, the event's name, the user's variant and the value (0 without
+/// one), sorted by user, name and value, so that [`accumulate`] adds each
+/// user's values up in an order fixed by the data. The join and the
+/// window filter run as the events are read; only the attributed rows are
+/// held and sorted.
+fn attributed_events(experiment: &Experiment, events: &Table, users: LazyFrame) -> LazyFrame {
     let names: Vec<&str> = experiment
         .metrics
         .iter()
@@ -281,13 +316,16 @@ fn attributed_events(
         .collect();
     let names = Series::new("names".into(), names);
     let window_us = experiment.window_seconds * 1_000_000;
-    let events = &input.events;
-    let query = events
+    events
         .frame
         .clone()
         .filter(col(EVENT).is_in(lit(names).implode(false), false))
         .join(
-            users.lazy().select([col(KEY), col(T0), col(VARIANT)]),
+            // A number per user, to tell one user's rows from the next's
+            // without comparing their keys.
+            users
+                .with_row_index(USER, None)
+                .select([col(USER), col(KEY), col(T0), col(VARIANT)]),
             [col(KEY)],
             [col(KEY)],
             JoinArgs::new(JoinType::Inner),
@@ -298,60 +336,76 @@ fn attributed_events(
                 .gt_eq(col(T0))
                 .and(col(TS).lt(col(T0) + lit(window_us)))),
         )
-        .group_by([col(KEY), col(EVENT)])
-        .agg([
-            col(VARIANT).first().alias(VARIANT),
-            len().cast(DataType::UInt64).alias(EVENTS),
-            // Sorted, so that a user's total does not depend on the rows'
-            // order: floating-point addition is not associative.
-            col(VALUE)
-                .fill_null(lit(0.0))
-                .sort(SortOptions::default())
-                .sum()
-                .alias(TOTAL),
-            col(TS).null_count().cast(DataType::UInt64).alias(MISSING),
+        .select([
+            col(KEY),
+            col(USER),
+            col(EVENT),
+            col(VARIANT),
+            col(VALUE).fill_null(lit(0.0)),
+            col(TS).is_null().alias(MISSING),
         ])
-        // In a fixed order, so that the per-variant sums are added in one.
-        .sort([KEY, EVENT], SortMultipleOptions::default());
-    streamed(query)
-        .and_then(|per_user| {
-            let missing = per_user.column(MISSING)?.u64()?.sum().unwrap_or(0);
-            // A value that is not finite (inf, NaN) makes its user's total so.
-            let infinite = per_user.column(TOTAL)?.f64()?.iter().flatten().any(|total| !total.is_finite());
-            if missing > 0 || infinite {
-                polars_bail!(ComputeError: "an event lacks a field or has a value that is not finite");
-            }
-            Ok(per_user)
-        })
-        .map_err(|error| diagnose(events, error))
+        .sort([KEY, EVENT, VALUE], SortMultipleOptions::default())
 }
 
-/// Adds the per-user event figures to the totals: counts and sums first,
-/// then, with each variant's mean known, the squared deviations (the
-/// users without an event contribute (0 − m)² each).
+/// Fails if an attributed event lacks its time or has a value that is not
+/// finite (inf, NaN), which would make its user's total so.
+fn check_events(rows: &DataFrame) -> PolarsResult<()> {
+    let missing = rows.column(MISSING)?.bool()?.any();
+    let infinite = rows
+        .column(VALUE)?
+        .f64()?
+        .iter()
+        .flatten()
+        .any(|value| !value.is_finite());
+    if missing || infinite {
+        polars_bail!(ComputeError: "an event lacks a field or has a value that is not finite");
+    }
+    Ok(())
+}
+
+/// Adds the attributed events to the totals: each user's value per event
+/// name (the sum of their sorted values), then counts and sums, then, with
+/// each variant's mean known, the squared deviations (the users without
+/// an event contribute (0 − m)² each).
 fn accumulate(
     experiment: &Experiment,
     index_of: &HashMap<&str, usize>,
-    per_user: &DataFrame,
+    rows: &DataFrame,
     totals: &mut Totals,
 ) -> PolarsResult<()> {
-    let variants = per_user.column(VARIANT)?.str()?;
-    let events = per_user.column(EVENT)?.str()?;
-    let totals_col = per_user.column(TOTAL)?.f64()?;
+    let users = rows.column(USER)?.idx()?;
+    let events = rows.column(EVENT)?.str()?;
+    let variants = rows.column(VARIANT)?.str()?;
+    let values = rows.column(VALUE)?.f64()?;
+    // One entry per user and event name: its variant, name and total.
+    let mut per_user: Vec<(usize, &str, f64)> = Vec::new();
+    let mut current: Option<(IdxSize, &str)> = None;
+    for (((user, event), variant), value) in users
+        .iter()
+        .zip(events.iter())
+        .zip(variants.iter())
+        .zip(values.iter())
+    {
+        let (Some(user), Some(event), Some(value)) = (user, event, value) else {
+            continue;
+        };
+        // Users of a variant the experiment does not list are left out.
+        let Some(&variant) = variant.and_then(|v| index_of.get(v)) else {
+            continue;
+        };
+        match per_user.last_mut() {
+            Some(last) if current == Some((user, event)) => last.2 += value,
+            _ => {
+                current = Some((user, event));
+                per_user.push((variant, event, value));
+            }
+        }
+    }
     let value_of = |kind: MetricKind, total: f64| match kind {
         MetricKind::Conversion => 1.0,
         MetricKind::Sum => total,
     };
-    let rows = || {
-        variants
-            .iter()
-            .zip(events.iter())
-            .zip(totals_col.iter())
-            .filter_map(|((variant, event), total)| {
-                Some((*index_of.get(variant?)?, event?, total.unwrap_or(0.0)))
-            })
-    };
-    for (variant, event, total) in rows() {
+    for &(variant, event, total) in &per_user {
         for (metric, totals) in experiment
             .metrics
             .iter()
@@ -380,7 +434,7 @@ fn accumulate(
                 .collect()
         })
         .collect();
-    for (variant, event, total) in rows() {
+    for &(variant, event, total) in &per_user {
         for ((metric, totals), mean) in experiment
             .metrics
             .iter()
@@ -402,9 +456,9 @@ fn accumulate(
     Ok(())
 }
 
-fn read(input: &Input) -> impl Fn(PolarsError) -> InputError + '_ {
+fn read(table: &Table) -> impl Fn(PolarsError) -> InputError + '_ {
     move |source| InputError::Read {
-        what: input.exposures.what.clone(),
+        what: table.what.clone(),
         source,
     }
 }
@@ -447,9 +501,7 @@ mod tests {
             // listed one whether the user saw another.
             let sorted = |packed: bool| {
                 let is_listed = col(VARIANT).is_in(lit(listed.clone()).implode(false), false);
-                first_exposures(&experiment, &input, packed)
-                    .unwrap()
-                    .lazy()
+                first_exposures(&experiment, &input.exposures, packed)
                     .select([
                         col(KEY),
                         col(T0),

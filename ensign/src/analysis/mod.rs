@@ -39,7 +39,7 @@ fn run_files(
     exposures: &Path,
     events: &Path,
 ) -> anyhow::Result<ExitCode> {
-    let progress = progress_bar(5);
+    let progress = progress_bar(3);
     progress.set_message("reading the experiment");
     let experiment = read_experiment(experiment)?;
     let input = Input {
@@ -47,15 +47,14 @@ fn run_files(
         events: Table::file(Kind::Events, events)?,
     };
     progress.inc(1);
+    progress.set_message("attributing events to first exposures");
     let totals = analytics::attribution::attribute_with(&experiment, &input, &mut |stage| {
         progress.set_message(match stage {
-            Stage::FirstExposures => "finding each user's first exposure",
-            Stage::Events => "attributing events",
-            Stage::Totals => "adding up per variant",
+            Stage::Attributed => "adding up per variant",
+            Stage::Totals => "computing the statistics",
         });
         progress.inc(1);
     })?;
-    progress.set_message("computing the statistics");
     let report = Report::new(&experiment, &totals, OffsetDateTime::now_utc());
     progress.finish_and_clear();
     match args.format {
