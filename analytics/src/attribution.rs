@@ -4,11 +4,9 @@
 //! result is small: per variant, its users and each metric's count, sum
 //! and sum of squared deviations, from which the statistics follow.
 //!
-//! Every sum is taken in an order fixed by the data (values sorted within
-//! a user, users by key), so the same rows give the same figures to the
-//! last bit, whatever order they come in.
-
-use std::collections::HashMap;
+//! Every sum is taken in an order fixed by the data (a user's values
+//! sorted, then users by their totals), so the same rows give the same
+//! figures to the last bit, whatever order they come in.
 
 use polars::prelude::*;
 
@@ -57,6 +55,7 @@ const EVENT: &str = "event_name";
 const VALUE: &str = "value";
 const MISSING: &str = "missing";
 
+const FIRST: &str = "first_place";
 const MULTIPLE: &str = "multiple";
 const USERS: &str = "users";
 const USER: &str = "user";
@@ -91,7 +90,7 @@ pub fn attribute_with(
     let users = first_exposures(experiment, &input.exposures, packed);
     let counts = users
         .clone()
-        .group_by([col(VARIANT), col(SEEN).gt(lit(1u32)).alias(MULTIPLE)])
+        .group_by([col(FIRST), col(SEEN).gt(lit(1u32)).alias(MULTIPLE)])
         .agg([
             len().cast(DataType::UInt64).alias(USERS),
             col(MISSING).sum().alias(MISSING),
@@ -125,49 +124,73 @@ pub fn attribute_with(
     };
     progress(Stage::Attributed);
 
-    let listed: Vec<&str> = experiment
-        .variants
-        .iter()
-        .map(|v| v.name.as_str())
-        .collect();
-    let index_of: HashMap<&str, usize> = listed.iter().enumerate().map(|(i, v)| (*v, i)).collect();
+    let places = Places::new(experiment);
     let mut totals = Totals {
         variants: vec![
             VariantTotals {
                 users: 0,
                 metrics: vec![MetricTotals::default(); experiment.metrics.len()],
             };
-            listed.len()
+            experiment.variants.len()
         ],
         ..Totals::default()
     };
-    count_users(&counts, &index_of, &mut totals)
+    count_users(&counts, &places, &mut totals)
         .map_err(|error| diagnose(&input.exposures, error))?;
-    check_events(&rows).map_err(|error| diagnose(&input.events, error))?;
-    accumulate(experiment, &index_of, &rows, &mut totals).map_err(read(&input.events))?;
+    accumulate(experiment, &places, &rows, &mut totals)
+        .map_err(|error| diagnose(&input.events, error))?;
     progress(Stage::Totals);
     Ok(totals)
 }
 
-/// Adds up the users per variant from the counts per variant and whether
-/// the user saw more than one; fails if an exposure lacked a field.
-fn count_users(
-    counts: &DataFrame,
-    index_of: &HashMap<&str, usize>,
-    totals: &mut Totals,
-) -> PolarsResult<()> {
+/// Where each variant's place (see [`place`]) puts it in the experiment's
+/// order.
+struct Places {
+    /// Per listed name in sorted order, its index in the experiment.
+    index_of_sorted: Vec<usize>,
+}
+
+impl Places {
+    fn new(experiment: &Experiment) -> Places {
+        let mut sorted: Vec<(&str, usize)> = experiment
+            .variants
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.name.as_str(), i))
+            .collect();
+        sorted.sort_unstable();
+        Places {
+            index_of_sorted: sorted.into_iter().map(|(_, i)| i).collect(),
+        }
+    }
+
+    /// The experiment's index of the variant at `place`; `None` for a
+    /// variant it does not list (an even place).
+    fn index(&self, place: i64) -> Option<usize> {
+        if place % 2 != 1 {
+            return None;
+        }
+        let sorted = usize::try_from((place - 1) / 2).ok()?;
+        self.index_of_sorted.get(sorted).copied()
+    }
+}
+
+/// Adds up the users per variant from the counts per first exposure's
+/// place and whether the user saw more than one variant; fails if an
+/// exposure lacked a field.
+fn count_users(counts: &DataFrame, places: &Places, totals: &mut Totals) -> PolarsResult<()> {
     let missing = counts.column(MISSING)?.u64()?.sum().unwrap_or(0)
         + counts.column(NULL_KEYS)?.u64()?.sum().unwrap_or(0);
     if missing > 0 {
         polars_bail!(ComputeError: "an exposure lacks a field");
     }
-    let variants = counts.column(VARIANT)?.str()?;
+    let firsts = counts.column(FIRST)?.i64()?;
     let multiple = counts.column(MULTIPLE)?.bool()?;
     let users = counts.column(USERS)?.u64()?;
-    for ((variant, multiple), users) in variants.iter().zip(multiple.iter()).zip(users.iter()) {
+    for ((first, multiple), users) in firsts.iter().zip(multiple.iter()).zip(users.iter()) {
         let users = users.unwrap_or(0);
-        match variant.and_then(|v| index_of.get(v)) {
-            Some(&index) => {
+        match first.and_then(|place| places.index(place)) {
+            Some(index) => {
                 totals.variants[index].users += users;
                 if multiple == Some(true) {
                     totals.multiple_exposure_users += users;
@@ -179,10 +202,12 @@ fn count_users(
     Ok(())
 }
 
-/// Per targeting key exposed to the flag: the first exposure's variant
-/// (ties on time to the smaller name) and time, how many distinct
+/// Per targeting key exposed to the flag: the first exposure's variant as
+/// its place (see [`place`]; ties on time go to the smaller name) and
+/// time, how many distinct
 /// variants the user saw (in the packed form, 2 stands for any number
-/// above 1), and how many of their exposures lacked a field.
+/// above 1), and how many of their exposures lacked a field (in the
+/// packed form, 1 stands for any number above 0).
 fn first_exposures(experiment: &Experiment, exposures: &Table, packed: bool) -> LazyFrame {
     let mut listed: Vec<&str> = experiment
         .variants
@@ -190,44 +215,51 @@ fn first_exposures(experiment: &Experiment, exposures: &Table, packed: bool) -> 
         .map(|v| v.name.as_str())
         .collect();
     listed.sort_unstable();
-    let first = if packed {
-        packed_first(&listed)
-    } else {
-        vec![
-            col(TS).min().alias(T0),
-            col(VARIANT)
-                .filter(col(TS).eq(col(TS).min()))
-                .min()
-                .alias(VARIANT),
-            col(VARIANT).n_unique().cast(DataType::UInt32).alias(SEEN),
-        ]
-    };
-    let mut aggregations: Vec<Expr> = first;
-    aggregations.push(
-        (col(TS).null_count() + col(VARIANT).null_count())
-            .cast(DataType::UInt64)
-            .alias(MISSING),
-    );
-    let mut query = exposures
+    let query = exposures
         .frame
         .clone()
         .filter(col("flag_key").eq(lit(experiment.flag.as_str())));
     if packed {
-        // Computed row by row before grouping, so that every aggregation
-        // is a plain minimum or maximum of a column, which the streaming
-        // engine's group-by runs as it reads.
-        query = query.with_columns([place(&listed).alias(PLACE)]);
-    }
-    let query = query.group_by([col(KEY)]).agg(aggregations);
-    if packed {
-        query.with_columns(unpacked(&listed))
+        // The place and the packed time are computed row by row before
+        // grouping, so that every aggregation is a plain minimum or
+        // maximum of a column, which the streaming engine's group-by runs
+        // as it reads.
+        let width = lit(packing_width(&listed));
+        query
+            .with_column(place(&listed).alias(PLACE))
+            .with_column(
+                when(col(PLACE).gt_eq(lit(0i64)))
+                    .then(col(TS) * width + col(PLACE))
+                    .otherwise(lit(NULL).cast(DataType::Int64))
+                    .alias(PACKED),
+            )
+            .group_by([col(KEY)])
+            .agg([
+                col(PACKED).min().alias(PACKED),
+                col(PLACE).min().alias(PLACE_MIN),
+                col(PLACE).max().alias(PLACE_MAX),
+            ])
+            .with_columns(unpacked(&listed))
     } else {
         query
+            .group_by([col(KEY)])
+            .agg([
+                col(TS).min().alias(T0),
+                col(VARIANT)
+                    .filter(col(TS).eq(col(TS).min()))
+                    .min()
+                    .alias(VARIANT),
+                col(VARIANT).n_unique().cast(DataType::UInt32).alias(SEEN),
+                (col(TS).null_count() + col(VARIANT).null_count())
+                    .cast(DataType::UInt64)
+                    .alias(MISSING),
+            ])
+            .with_column(first_place(&listed).alias(FIRST))
     }
 }
 
 /// Up to this many variants, a user's first exposure is found by one
-/// integer minimum: time × (2m + 2) + the variant's place among the
+/// integer minimum: time × (2m + 2) + the variant's place among the m
 /// listed names cannot overflow for any time of the years 0 to 9999 that
 /// the input allows.
 const MAX_PACKED_VARIANTS: usize = 16;
@@ -237,77 +269,101 @@ const PLACE: &str = "place";
 const PLACE_MIN: &str = "place_min";
 const PLACE_MAX: &str = "place_max";
 
+/// The place of an exposure that lacks its time or its variant.
+const MISSING_PLACE: i64 = -1;
+
+/// What a time is multiplied by before its place is added: more than the
+/// largest place, 2m + 1.
+fn packing_width(listed: &[&str]) -> i64 {
+    2 * listed.len() as i64 + 2
+}
+
 /// A variant's place among the sorted listed names `listed` (m of them):
 /// 2i + 1 for the i-th, and 2k for a name the experiment does not list
 /// that sorts after k of them, so that places order as the names do
 /// wherever a listed name is involved (two unlisted names between the
 /// same listed ones share a place, and either leaves the user out).
+fn place_of(listed: &[String], variant: &str) -> i64 {
+    match listed.binary_search_by(|name| name.as_str().cmp(variant)) {
+        Ok(i) => 2 * i as i64 + 1,
+        Err(k) => 2 * k as i64,
+    }
+}
+
+/// Each exposure's place ([`place_of`] its variant), or [`MISSING_PLACE`]
+/// for an exposure without a time or a variant. One pass over the rows.
 fn place(listed: &[&str]) -> Expr {
-    let names = Series::new(
-        "listed".into(),
-        listed
-            .iter()
-            .map(|name| (*name).to_owned())
-            .collect::<Vec<_>>(),
-    );
-    listed.iter().fold(
-        when(col(VARIANT).is_in(lit(names).implode(false), false))
-            .then(lit(1i64))
-            .otherwise(lit(0i64)),
-        |place, name| {
-            place
-                + when(col(VARIANT).gt(lit(*name)))
-                    .then(lit(2i64))
-                    .otherwise(lit(0i64))
+    let listed: Vec<String> = listed.iter().map(|name| (*name).to_owned()).collect();
+    col(VARIANT).map_many(
+        move |columns| {
+            let variants = columns[0].str()?;
+            let times = columns[1].i64()?;
+            let places =
+                variants
+                    .iter()
+                    .zip(times.iter())
+                    .map(|(variant, time)| match (variant, time) {
+                        (Some(variant), Some(_)) => place_of(&listed, variant),
+                        _ => MISSING_PLACE,
+                    });
+            Ok(Int64Chunked::from_iter_values(PLACE.into(), places).into_column())
         },
+        &[col(TS)],
+        |_, _| Ok(Field::new(PLACE.into(), DataType::Int64)),
     )
 }
 
-/// The packed aggregations: the earliest time, the smallest time × (2m +
-/// 2) + place (the first exposure, ties to the smaller name), and the
-/// smallest and largest place (a user who saw two places saw two
-/// variants).
-fn packed_first(listed: &[&str]) -> Vec<Expr> {
-    let width = 2 * listed.len() as i64 + 2;
-    vec![
-        col(TS).min().alias(T0),
-        (col(TS) * lit(width) + col(PLACE)).min().alias(PACKED),
-        col(PLACE).min().alias(PLACE_MIN),
-        col(PLACE).max().alias(PLACE_MAX),
-    ]
+/// The place of each user's first variant (null without one).
+fn first_place(listed: &[&str]) -> Expr {
+    let listed: Vec<String> = listed.iter().map(|name| (*name).to_owned()).collect();
+    col(VARIANT).map(
+        move |column| {
+            let places: Int64Chunked = column
+                .str()?
+                .iter()
+                .map(|variant| variant.map(|variant| place_of(&listed, variant)))
+                .collect();
+            Ok(places.into_column())
+        },
+        |_, field| Ok(Field::new(field.name().clone(), DataType::Int64)),
+    )
 }
 
-/// The first exposure's variant (null for an unlisted one), and whether
-/// the user saw more than one variant, from the packed minimum.
+/// From the per-user minimum of time × (2m + 2) + place and the smallest
+/// and largest place: the first exposure's time and place, whether the
+/// user saw more than one variant (two places), and whether an exposure
+/// lacked a field.
 fn unpacked(listed: &[&str]) -> Vec<Expr> {
-    let width = 2 * listed.len() as i64 + 2;
-    // The packed minimum's time is the earliest time.
-    let place = col(PACKED) - col(T0) * lit(width);
-    let variant =
-        listed
-            .iter()
-            .enumerate()
-            .fold(lit(NULL).cast(DataType::String), |variant, (i, name)| {
-                when(place.clone().eq(lit(2 * i as i64 + 1)))
-                    .then(lit(*name))
-                    .otherwise(variant)
-            });
+    let width = packing_width(listed);
+    // Floored, as times before 1970 are negative.
+    let t0 = col(PACKED).map(
+        move |column| {
+            let packed = column.i64()?;
+            let t0: Int64Chunked = packed.apply_values(|packed| packed.div_euclid(width));
+            Ok(t0.into_column())
+        },
+        |_, field| Ok(field.clone()),
+    );
+    let first = col(PACKED) - t0.clone() * lit(width);
     vec![
-        variant.alias(VARIANT),
+        t0.alias(T0),
+        first.alias(FIRST),
         when(col(PLACE_MIN).neq(col(PLACE_MAX)))
             .then(lit(2u32))
             .otherwise(lit(1u32))
             .cast(DataType::UInt32)
             .alias(SEEN),
+        col(PLACE_MIN)
+            .eq(lit(MISSING_PLACE))
+            .cast(DataType::UInt64)
+            .alias(MISSING),
     ]
 }
 
-/// The attributed events of the metrics' events, one row each: the
-/// user, the event's name, the user's variant and the value (0 without
-/// one), sorted by user, name and value, so that [`accumulate`] adds each
-/// user's values up in an order fixed by the data. The join and the
-/// window filter run as the events are read; only the attributed rows are
-/// held and sorted.
+/// The attributed events of the metrics' events, one row each, in no
+/// particular order: the user (a number), the event's name, the place of
+/// the user's variant, the value (null without one) and whether the time is missing.
+/// The join and the window filter run as the events are read.
 fn attributed_events(experiment: &Experiment, events: &Table, users: LazyFrame) -> LazyFrame {
     let names: Vec<&str> = experiment
         .metrics
@@ -325,7 +381,7 @@ fn attributed_events(experiment: &Experiment, events: &Table, users: LazyFrame) 
             // without comparing their keys.
             users
                 .with_row_index(USER, None)
-                .select([col(USER), col(KEY), col(T0), col(VARIANT)]),
+                .select([col(USER), col(KEY), col(T0), col(FIRST)]),
             [col(KEY)],
             [col(KEY)],
             JoinArgs::new(JoinType::Inner),
@@ -337,84 +393,111 @@ fn attributed_events(experiment: &Experiment, events: &Table, users: LazyFrame) 
                 .and(col(TS).lt(col(T0) + lit(window_us)))),
         )
         .select([
-            col(KEY),
             col(USER),
             col(EVENT),
-            col(VARIANT),
-            col(VALUE).fill_null(lit(0.0)),
+            col(FIRST),
+            col(VALUE),
             col(TS).is_null().alias(MISSING),
         ])
-        .sort([KEY, EVENT, VALUE], SortMultipleOptions::default())
 }
 
-/// Fails if an attributed event lacks its time or has a value that is not
-/// finite (inf, NaN), which would make its user's total so.
-fn check_events(rows: &DataFrame) -> PolarsResult<()> {
-    let missing = rows.column(MISSING)?.bool()?.any();
-    let infinite = rows
-        .column(VALUE)?
-        .f64()?
-        .iter()
-        .flatten()
-        .any(|value| !value.is_finite());
-    if missing || infinite {
-        polars_bail!(ComputeError: "an event lacks a field or has a value that is not finite");
-    }
-    Ok(())
+/// One user's attributed events of one name: the user, the name's index
+/// among the metrics' event names and the user's variant's index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Slot {
+    user: IdxSize,
+    event: usize,
+    variant: usize,
 }
 
 /// Adds the attributed events to the totals: each user's value per event
-/// name (the sum of their sorted values), then counts and sums, then, with
-/// each variant's mean known, the squared deviations (the users without
-/// an event contribute (0 − m)² each).
+/// name (the sum of their values, smallest first), then counts and sums,
+/// then, with each variant's mean known, the squared deviations (the
+/// users without an event contribute (0 − m)² each). Users are taken in
+/// the order of their totals, so every sum runs in an order fixed by the
+/// data. Fails if an attributed event lacks its time or has a value that
+/// is not finite (inf, NaN), which would make its user's total so.
 fn accumulate(
     experiment: &Experiment,
-    index_of: &HashMap<&str, usize>,
+    places: &Places,
     rows: &DataFrame,
     totals: &mut Totals,
 ) -> PolarsResult<()> {
+    if rows.column(MISSING)?.bool()?.any() {
+        polars_bail!(ComputeError: "an event lacks a field");
+    }
+    let mut names: Vec<&str> = experiment
+        .metrics
+        .iter()
+        .map(|m| m.event.as_str())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
     let users = rows.column(USER)?.idx()?;
     let events = rows.column(EVENT)?.str()?;
-    let variants = rows.column(VARIANT)?.str()?;
+    let variants = rows.column(FIRST)?.i64()?;
     let values = rows.column(VALUE)?.f64()?;
-    // One entry per user and event name: its variant, name and total.
-    let mut per_user: Vec<(usize, &str, f64)> = Vec::new();
-    let mut current: Option<(IdxSize, &str)> = None;
+    let mut attributed: Vec<(Slot, f64)> = Vec::with_capacity(rows.height());
     for (((user, event), variant), value) in users
         .iter()
         .zip(events.iter())
         .zip(variants.iter())
         .zip(values.iter())
     {
-        let (Some(user), Some(event), Some(value)) = (user, event, value) else {
-            continue;
-        };
+        let value = value.unwrap_or(0.0);
+        if !value.is_finite() {
+            polars_bail!(ComputeError: "an event has a value that is not finite");
+        }
         // Users of a variant the experiment does not list are left out.
-        let Some(&variant) = variant.and_then(|v| index_of.get(v)) else {
+        let (Some(user), Some(Ok(event)), Some(variant)) = (
+            user,
+            event.map(|event| names.binary_search(&event)),
+            variant.and_then(|place| places.index(place)),
+        ) else {
             continue;
         };
+        let slot = Slot {
+            user,
+            event,
+            variant,
+        };
+        attributed.push((slot, value));
+    }
+    attributed.sort_unstable_by(|(a, x), (b, y)| a.cmp(b).then(x.total_cmp(y)));
+
+    // One entry per user and event name: its variant, name and total.
+    let mut per_user: Vec<(usize, usize, f64)> = Vec::new();
+    let mut current = None;
+    for (slot, value) in attributed {
         match per_user.last_mut() {
-            Some(last) if current == Some((user, event)) => last.2 += value,
+            Some(last) if current == Some(slot) => last.2 += value,
             _ => {
-                current = Some((user, event));
-                per_user.push((variant, event, value));
+                current = Some(slot);
+                per_user.push((slot.variant, slot.event, value));
             }
         }
     }
+    per_user.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then(a.2.total_cmp(&b.2)));
+
     let value_of = |kind: MetricKind, total: f64| match kind {
         MetricKind::Conversion => 1.0,
         MetricKind::Sum => total,
     };
+    let event_of: Vec<usize> = experiment
+        .metrics
+        .iter()
+        .map(|m| names.binary_search(&m.event.as_str()).unwrap_or(usize::MAX))
+        .collect();
     for &(variant, event, total) in &per_user {
-        for (metric, totals) in experiment
+        for ((metric, totals), _) in experiment
             .metrics
             .iter()
             .zip(totals.variants[variant].metrics.iter_mut())
+            .zip(&event_of)
+            .filter(|(_, of)| **of == event)
         {
-            if metric.event == event {
-                totals.count += 1;
-                totals.sum += value_of(metric.kind, total);
-            }
+            totals.count += 1;
+            totals.sum += value_of(metric.kind, total);
         }
     }
     let means: Vec<Vec<f64>> = totals
@@ -435,16 +518,16 @@ fn accumulate(
         })
         .collect();
     for &(variant, event, total) in &per_user {
-        for ((metric, totals), mean) in experiment
+        for (((metric, totals), mean), _) in experiment
             .metrics
             .iter()
             .zip(totals.variants[variant].metrics.iter_mut())
             .zip(&means[variant])
+            .zip(&event_of)
+            .filter(|(_, of)| **of == event)
         {
-            if metric.event == event {
-                let deviation = value_of(metric.kind, total) - mean;
-                totals.squared_deviations += deviation * deviation;
-            }
+            let deviation = value_of(metric.kind, total) - mean;
+            totals.squared_deviations += deviation * deviation;
         }
     }
     for (variant, means) in totals.variants.iter_mut().zip(&means) {
@@ -469,7 +552,7 @@ mod tests {
 
     use polars::prelude::*;
 
-    use super::{KEY, SEEN, T0, VARIANT, first_exposures};
+    use super::{FIRST, KEY, SEEN, T0, first_exposures};
     use crate::definition::Experiment;
     use crate::input::{Input, Kind, Table};
 
@@ -489,26 +572,18 @@ mod tests {
                 exposures: Table::file(Kind::Exposures, &dir.join("exposures.csv")).unwrap(),
                 events: Table::file(Kind::Events, &dir.join("events.csv")).unwrap(),
             };
-            let listed = Series::new(
-                "listed".into(),
-                experiment
-                    .variants
-                    .iter()
-                    .map(|v| v.name.clone())
-                    .collect::<Vec<_>>(),
-            );
-            // What attribution reads: a listed variant or none, and for a
-            // listed one whether the user saw another.
+            // What attribution reads: a listed variant's place (odd) or
+            // none, and for a listed one whether the user saw another.
             let sorted = |packed: bool| {
-                let is_listed = col(VARIANT).is_in(lit(listed.clone()).implode(false), false);
+                let is_listed = (col(FIRST) % lit(2i64)).eq(lit(1i64));
                 first_exposures(&experiment, &input.exposures, packed)
                     .select([
                         col(KEY),
                         col(T0),
                         when(is_listed.clone())
-                            .then(col(VARIANT))
-                            .otherwise(lit(NULL).cast(DataType::String))
-                            .alias(VARIANT),
+                            .then(col(FIRST))
+                            .otherwise(lit(NULL).cast(DataType::Int64))
+                            .alias(FIRST),
                         when(is_listed)
                             .then(col(SEEN).gt(lit(1u32)))
                             .otherwise(lit(false))
@@ -520,6 +595,8 @@ mod tests {
             };
             let (packed, general) = (sorted(true), sorted(false));
             assert!(packed.height() > 0, "{case}");
+            let listed = packed.column(FIRST).unwrap().is_not_null().sum().unwrap();
+            assert!(listed > 0, "{case}: no listed first exposure");
             assert!(
                 packed.equals_missing(&general),
                 "{case}: {packed:?} vs {general:?}"
