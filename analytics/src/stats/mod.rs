@@ -8,6 +8,7 @@ pub mod adjust;
 pub mod bayes;
 pub mod distributions;
 pub mod frequentist;
+pub mod guard;
 pub mod sequential;
 pub mod srm;
 

@@ -1,11 +1,13 @@
 //! Simulated experiments, on per-look aggregates: the sequential test's
 //! false-positive rate stays within α however often it is looked at, the
 //! fixed-horizon test's does not, and the sequential test still finds a
-//! real lift. Each look adds a batch of users per arm whose conversions
+//! real lift; a rollout's guard stops a real regression and seldom an
+//! A/A rollout. Each look adds a batch of users per arm whose conversions
 //! are drawn from the exact binomial distribution by inverse transform.
 
 use analytics::stats::Arm;
 use analytics::stats::frequentist::{abs_lift, abs_variance, z_test};
+use analytics::stats::guard::{self, Direction, Guard, Verdict};
 use analytics::stats::sequential::{DEFAULT_TUNING, confidence_sequence};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -128,4 +130,83 @@ fn the_sequential_test_finds_a_lift_of_five_standard_errors() {
         100.0 * sequential
     );
     assert!(sequential >= 0.8, "sequential power {sequential}");
+}
+
+/// A guarded rollout's step as the guard sees it at each look: a quarter
+/// of the step's new users get the new variant.
+const GUARD_NEW_BATCH: u64 = 125;
+const GUARD_OLD_BATCH: u64 = 375;
+const GUARD_TOLERANCE: f64 = 0.02;
+
+/// The share of `runs` rollouts whose guard stops them at one of the
+/// looks, the new variant converting at `new_rate` against `BASE_RATE`.
+fn guard_stops(runs: usize, seed: u64, new_rate: f64) -> f64 {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let old = Binomial::new(GUARD_OLD_BATCH, BASE_RATE);
+    let new = Binomial::new(GUARD_NEW_BATCH, new_rate);
+    let guard = Guard {
+        direction: Direction::HigherIsBetter,
+        tolerance: GUARD_TOLERANCE,
+        min_users: 1_000,
+        alpha: ALPHA,
+        tuning: DEFAULT_TUNING,
+    };
+    let mut stopped = 0;
+    for _ in 0..runs {
+        let (mut old_converted, mut new_converted) = (0, 0);
+        for look in 1..=LOOKS as u64 {
+            old_converted += old.draw(&mut rng);
+            new_converted += new.draw(&mut rng);
+            let check = guard::check(
+                &guard,
+                &arm(look * GUARD_OLD_BATCH, old_converted),
+                &arm(look * GUARD_NEW_BATCH, new_converted),
+            );
+            if check.verdict == Verdict::Regressed {
+                stopped += 1;
+                break;
+            }
+        }
+    }
+    stopped as f64 / runs as f64
+}
+
+#[test]
+fn the_guard_stops_a_regression_beyond_its_tolerance() {
+    // The relative lift's standard error at the last look, by the delta
+    // method with both arms at the base rate.
+    let (n_old, n_new) = (
+        (LOOKS as u64 * GUARD_OLD_BATCH) as f64,
+        (LOOKS as u64 * GUARD_NEW_BATCH) as f64,
+    );
+    let variance = BASE_RATE * (1.0 - BASE_RATE);
+    let se = (variance / n_new + variance / n_old).sqrt() / BASE_RATE;
+    let lift = -(GUARD_TOLERANCE + 5.0 * se);
+    let new_rate = BASE_RATE * (1.0 + lift);
+    let stops = guard_stops(500, 0x5eed_9a2d, new_rate);
+    eprintln!(
+        "guarded rollouts regressing by the tolerance plus 5 standard errors ({:.1}%): the guard stops {:.1}% of 500",
+        100.0 * lift,
+        100.0 * stops
+    );
+    assert!(stops >= 0.8, "guard power {stops}");
+}
+
+#[test]
+fn the_guard_seldom_stops_an_a_a_rollout() {
+    let stops = guard_stops(500, 0x5eed_aa00, BASE_RATE);
+    eprintln!(
+        "A/A guarded rollouts, {LOOKS} looks each: the guard stops {:.1}% of 500",
+        100.0 * stops
+    );
+    assert!(stops <= ALPHA, "guard false stops {stops}");
+
+    // The guard's real null hypothesis: a regression of exactly the
+    // tolerance, which it must not stop more often than α either.
+    let at_tolerance = guard_stops(500, 0x5eed_aa01, BASE_RATE * (1.0 - GUARD_TOLERANCE));
+    eprintln!(
+        "guarded rollouts regressing by exactly the tolerance: the guard stops {:.1}% of 500",
+        100.0 * at_tolerance
+    );
+    assert!(at_tolerance <= ALPHA, "guard false stops {at_tolerance}");
 }
