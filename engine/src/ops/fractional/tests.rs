@@ -951,3 +951,83 @@ mod streaming {
         }
     }
 }
+
+/// Monotone ramps: a step that keeps the weights' sum and raises only one
+/// variant's weight (every other weight kept or lowered) moves no user off
+/// that variant, in every bucketing version: the variant's range of
+/// buckets only grows. Guarded rollouts are scheduled only as such ramps,
+/// so their users on the new variant stay on it.
+mod ramps {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const VERSIONS: [FractionalVersion; 3] = [V1, V2, V3];
+
+    /// The index of the variant `fractional` picks for `key` among buckets
+    /// `v0`, `v1`, … with `weights`.
+    fn pick(version: FractionalVersion, weights: &[u64], key: &str) -> Option<usize> {
+        let buckets: Vec<Value> = weights
+            .iter()
+            .enumerate()
+            .map(|(i, w)| json!([format!("v{i}"), w]))
+            .collect();
+        let args: Vec<Val<'_>> = std::iter::once(Val::Str(key.into()))
+            .chain(buckets.iter().map(Val::from_json))
+            .collect();
+        let picked = fractional(version, &args, "flag", None)?.variant.to_json();
+        picked.as_str()?.strip_prefix('v')?.parse().ok()
+    }
+
+    proptest! {
+        #[test]
+        fn raising_one_weight_at_a_kept_sum_keeps_its_users(
+            weights in prop::collection::vec(0u64..1_000, 2..6),
+            new in 0usize..6,
+            taken in prop::collection::vec(0u64..1_000, 6),
+            keys in prop::collection::vec("[a-z0-9-]{1,24}", 64),
+        ) {
+            let new = new % weights.len();
+            prop_assume!(weights.iter().sum::<u64>() > 0);
+            // The next step: weight taken from the others, given to `new`.
+            let mut next = weights.clone();
+            for (i, take) in taken.iter().enumerate().take(weights.len()) {
+                if i != new {
+                    let take = (*take).min(next[i]);
+                    next[i] -= take;
+                    next[new] += take;
+                }
+            }
+            for version in VERSIONS {
+                for key in &keys {
+                    if pick(version, &weights, key) == Some(new) {
+                        prop_assert_eq!(
+                            pick(version, &next, key),
+                            Some(new),
+                            "{} {:?} -> {:?} key {}",
+                            version,
+                            &weights,
+                            &next,
+                            key
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Why a ramp must keep the sum: lowering another variant's weight
+    /// without giving it to the new one shrinks the total, and the new
+    /// variant's range slides, moving some of its users.
+    #[test]
+    fn lowering_the_sum_moves_users_off_a_variant() {
+        for version in VERSIONS {
+            let moved = (0..1_000)
+                .map(|i| format!("user-{i}"))
+                .filter(|key| pick(version, &[1, 1, 1], key) == Some(1))
+                .filter(|key| pick(version, &[1, 1, 0], key) != Some(1))
+                .count();
+            assert!(moved > 0, "{version}: no user moved");
+        }
+    }
+}
