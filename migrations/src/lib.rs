@@ -16,6 +16,7 @@ mod m20261206_000002_experiments;
 mod m20261206_000003_exposures;
 mod m20261207_000001_events_and_counts;
 mod m20261208_000001_experiment_results;
+mod m20261209_000001_rollout_guards;
 
 /// Applies Ensign's migrations in order.
 #[derive(Debug)]
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000003_exposures::Migration),
             Box::new(m20261207_000001_events_and_counts::Migration),
             Box::new(m20261208_000001_experiment_results::Migration),
+            Box::new(m20261209_000001_rollout_guards::Migration),
         ]
     }
 }

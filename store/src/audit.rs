@@ -64,6 +64,11 @@ pub enum Action {
     ScheduleRollout,
     /// A rollout cancelled.
     CancelRollout,
+    /// A guarded rollout's guard found the new variant worse than it
+    /// tolerates and stopped the rollout, with the figures.
+    GuardStop,
+    /// A guarded rollout's starting weights written back by its guard.
+    RolloutRestore,
     /// An experiment started: its flag is exposure-tracked.
     StartExperiment,
     /// An experiment stopped.
@@ -108,7 +113,7 @@ impl Subject {
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 20] = [
         Action::Create,
         Action::Update,
         Action::Delete,
@@ -122,6 +127,8 @@ impl Action {
         Action::RolloutStep,
         Action::ScheduleRollout,
         Action::CancelRollout,
+        Action::GuardStop,
+        Action::RolloutRestore,
         Action::StartExperiment,
         Action::StopExperiment,
         Action::SampleRatioMismatch,
@@ -146,6 +153,8 @@ impl Action {
             Action::RolloutStep => "rollout_step",
             Action::ScheduleRollout => "schedule_rollout",
             Action::CancelRollout => "cancel_rollout",
+            Action::GuardStop => "guard_stop",
+            Action::RolloutRestore => "rollout_restore",
             Action::StartExperiment => "start_experiment",
             Action::StopExperiment => "stop_experiment",
             Action::SampleRatioMismatch => "sample_ratio_mismatch",

@@ -145,7 +145,8 @@ pub mod api_token {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// The `rollouts` table (migration `m20261125_000002_rollouts`).
+/// The `rollouts` table (migrations `m20261125_000002_rollouts` and
+/// `m20261209_000001_rollout_guards`).
 pub mod rollout {
     use sea_orm::entity::prelude::*;
 
@@ -165,6 +166,13 @@ pub mod rollout {
         pub created_by: String,
         pub created_at: TimeDateTimeWithTimeZone,
         pub updated_at: TimeDateTimeWithTimeZone,
+        #[sea_orm(column_type = "JsonBinary", nullable)]
+        pub guard: Option<Json>,
+        #[sea_orm(column_type = "JsonBinary", nullable)]
+        pub initial_weights: Option<Json>,
+        pub step_started_at: Option<TimeDateTimeWithTimeZone>,
+        #[sea_orm(column_type = "JsonBinary", nullable)]
+        pub guard_check: Option<Json>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -59,7 +59,7 @@ impl MetricKind {
         }
     }
 
-    fn parse(text: &str) -> Option<MetricKind> {
+    pub(crate) fn parse(text: &str) -> Option<MetricKind> {
         [MetricKind::Conversion, MetricKind::Sum]
             .into_iter()
             .find(|kind| kind.as_str() == text)
@@ -582,7 +582,7 @@ async fn check_input(
     })
 }
 
-fn tracked_map(set: &flag_set::Model) -> Map<String, Value> {
+pub(crate) fn tracked_map(set: &flag_set::Model) -> Map<String, Value> {
     match &set.tracked {
         Value::Object(map) => map.clone(),
         _ => Map::new(),
@@ -591,7 +591,7 @@ fn tracked_map(set: &flag_set::Model) -> Map<String, Value> {
 
 /// Writes `set`'s tracked flags and bumps its version, so the change is
 /// published.
-async fn set_tracked(
+pub(crate) async fn set_tracked(
     txn: &DatabaseTransaction,
     set: &flag_set::Model,
     tracked: Map<String, Value>,

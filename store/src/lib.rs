@@ -26,6 +26,7 @@ mod experiments;
 mod exposures;
 mod flag_sets;
 mod flags;
+mod guards;
 mod import;
 mod keys;
 mod leadership;
@@ -62,14 +63,18 @@ pub use experiments::{
 pub use exposures::{ExposureBatch, ExposureRow, ExposureScope, MAX_EXPOSURE_FIELD_BYTES};
 pub use flag_sets::NewFlagSet;
 pub use flags::{FlagChange, FlagInput};
+pub use guards::{
+    GuardAction, GuardCheck, GuardDirection, GuardMetric, GuardVerdict, MAX_GUARD_MIN_USERS,
+    RolloutGuard, ramped_variant,
+};
 pub use import::ImportSummary;
 pub use keys::{ExperimentKey, FlagKey, FlagSetKey, KeyError, MAX_FLAG_SET_KEY_BYTES, SegmentKey};
 pub use leadership::{Leadership, LeadershipError};
 pub use queries::{AuditFilter, FlagCursor, FlagFilter, FlagSort, FlagState, Page};
 pub use results::{ANALYSIS_ACTOR, MAX_RESULTS, NewResult, ResultRecord};
 pub use rollouts::{
-    MAX_ROLLOUT_STEPS, NewRollout, RolloutRecord, RolloutStatus, RolloutStep, RolloutWeight,
-    StepOutcome, StepRun,
+    GuardStop, MAX_ROLLOUT_STEPS, NewRollout, RolloutRecord, RolloutStatus, RolloutStep,
+    RolloutWeight, StepOutcome, StepRun,
 };
 pub use segments::SegmentRecord;
 pub use tokens::{NewToken, TokenRecord, TokenRole};

@@ -30,9 +30,11 @@ use time::format_description::well_known::Rfc3339;
 use super::audit::{self, Action, Entry, Subject};
 use super::document::{check_change, document, set_rows};
 use super::entity::{audit_event, flag, flag_set, rollout};
+use super::experiments::{set_tracked, tracked_map};
 use super::flags::FlagChange;
+use super::guards::{GuardAction, GuardCheck, GuardVerdict, RolloutGuard, ramped_variant};
 use super::{Actor, Store, StoreError};
-use crate::weights::set_weights;
+use crate::weights::{fractional_weights, set_weights};
 
 /// The most steps one rollout may have.
 pub const MAX_ROLLOUT_STEPS: usize = 100;
@@ -57,7 +59,7 @@ pub struct RolloutStep {
 }
 
 /// What scheduling a rollout takes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewRollout {
     /// The flag set's key.
     pub flag_set: String,
@@ -66,6 +68,10 @@ pub struct NewRollout {
     /// The steps, times strictly increasing. A step whose time has passed
     /// is applied at the scheduler's next run.
     pub steps: Vec<RolloutStep>,
+    /// The guard that stops the rollout when its new variant regresses;
+    /// a guarded rollout's steps must be a monotone ramp (see
+    /// [`crate::ramped_variant`]).
+    pub guard: Option<RolloutGuard>,
 }
 
 /// Where a rollout stands.
@@ -81,6 +87,12 @@ pub enum RolloutStatus {
     Cancelled,
     /// A step could not be applied (see `last_error`); later steps are not.
     Failed,
+    /// Its guard found the new variant worse than it tolerates: no further
+    /// step is applied; the weights stay as the last step set them.
+    Paused,
+    /// Its guard found the new variant worse than it tolerates and wrote
+    /// back the weights the rollout started from.
+    Restored,
 }
 
 impl RolloutStatus {
@@ -92,6 +104,8 @@ impl RolloutStatus {
             RolloutStatus::Done => "done",
             RolloutStatus::Cancelled => "cancelled",
             RolloutStatus::Failed => "failed",
+            RolloutStatus::Paused => "paused",
+            RolloutStatus::Restored => "restored",
         }
     }
 
@@ -107,6 +121,8 @@ impl RolloutStatus {
             RolloutStatus::Done,
             RolloutStatus::Cancelled,
             RolloutStatus::Failed,
+            RolloutStatus::Paused,
+            RolloutStatus::Restored,
         ]
         .into_iter()
         .find(|s| s.as_str() == text)
@@ -114,7 +130,7 @@ impl RolloutStatus {
 }
 
 /// A rollout as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RolloutRecord {
     /// Its id.
     pub id: i64,
@@ -137,6 +153,16 @@ pub struct RolloutRecord {
     pub created_at: OffsetDateTime,
     /// When it last changed.
     pub updated_at: OffsetDateTime,
+    /// Its guard, if it has one.
+    pub guard: Option<RolloutGuard>,
+    /// The variant a guarded rollout rolls out: the one its steps raise.
+    pub guarded_variant: Option<String>,
+    /// The flag's weights just before the first step, once it is applied.
+    pub initial_weights: Option<Vec<RolloutWeight>>,
+    /// When the last applied step was applied.
+    pub step_started_at: Option<OffsetDateTime>,
+    /// The guard's latest check of the current step.
+    pub guard_check: Option<GuardCheck>,
 }
 
 impl RolloutRecord {
@@ -158,6 +184,27 @@ impl RolloutRecord {
     pub fn step_request_id(&self, index: usize) -> String {
         step_request_id(self.id, index)
     }
+
+    /// The key a guarded rollout's exposures are recorded under, as an
+    /// experiment's are under its key (which cannot contain `:`).
+    pub fn exposure_key(&self) -> String {
+        rollout_exposure_key(self.id)
+    }
+
+    /// The index of the last applied step, if one is.
+    pub fn current_step(&self) -> Option<usize> {
+        self.next_step.checked_sub(1)
+    }
+}
+
+/// What [`Store::stop_guarded_rollout`] did.
+#[derive(Debug)]
+pub struct GuardStop {
+    /// The rollout as it now is (paused or restored).
+    pub rollout: RolloutRecord,
+    /// The flag's version after the starting weights were written back,
+    /// when the action was to restore them.
+    pub restored_version: Option<i64>,
 }
 
 /// One step that [`Store::run_rollout_step`] (or [`Store::run_due`]) dealt
@@ -212,12 +259,21 @@ impl Store {
     /// must increase strictly and the flag must have no other active
     /// rollout; otherwise nothing is written. Audited as
     /// `schedule_rollout`.
+    ///
+    /// A guarded rollout's steps must also be a monotone ramp from the
+    /// flag's constant weights, and its flag must not be exposure-tracked
+    /// already: from now until the rollout ends, the flag is tracked under
+    /// [`RolloutRecord::exposure_key`], which bumps the flag set's version
+    /// (a change to publish).
     pub async fn schedule_rollout(
         &self,
         actor: &Actor,
         new: NewRollout,
     ) -> Result<RolloutRecord, StoreError> {
         check_steps(&new.steps)?;
+        if let Some(guard) = &new.guard {
+            guard.check()?;
+        }
         let (txn, set) = self.begin_write_on(&new.flag_set).await?;
         let (flags, segments) = set_rows(&txn, set.id).await?;
         let Some(current) = flags.iter().find(|f| f.key == new.flag && !f.archived) else {
@@ -225,6 +281,10 @@ impl Store {
                 flag_set: new.flag_set,
                 key: new.flag,
             });
+        };
+        let guarded_variant = match &new.guard {
+            Some(_) => Some(guarded_variant(&set, current, &new)?),
+            None => None,
         };
         let before = document(&set, &flags, &segments);
         for (index, step) in new.steps.iter().enumerate() {
@@ -284,11 +344,26 @@ impl Store {
             created_by: Set(actor.name.clone()),
             created_at: Set(now),
             updated_at: Set(now),
+            guard: Set(new
+                .guard
+                .as_ref()
+                .zip(guarded_variant.as_ref())
+                .map(|(guard, (variant, _))| guard.to_json(variant))),
+            // The weights now; the first step records them again as it
+            // finds them, in case they change before it.
+            initial_weights: Set(guarded_variant
+                .as_ref()
+                .map(|(_, weights)| weights_json(weights))),
             ..Default::default()
         }
         .insert(&txn)
         .await?;
         let record = record(&set.key, model)?;
+        if record.guard.is_some() {
+            let mut tracked = tracked_map(&set);
+            tracked.insert(record.flag.clone(), Value::String(record.exposure_key()));
+            set_tracked(&txn, &set, tracked, now).await?;
+        }
         audit(&txn, actor, set.id, &record, Action::ScheduleRollout, now).await?;
         txn.commit().await?;
         Ok(record)
@@ -332,7 +407,8 @@ impl Store {
     }
 
     /// Cancels an active rollout: no further step is applied; the weights
-    /// stay as the last applied step left them. Audited as
+    /// stay as the last applied step left them, and a guarded rollout's
+    /// flag is no longer exposure-tracked (a change to publish). Audited as
     /// `cancel_rollout`.
     pub async fn cancel_rollout(
         &self,
@@ -368,6 +444,15 @@ impl Store {
         .update(&txn)
         .await?;
         let cancelled = record(&set.key, model)?;
+        if cancelled.guard.is_some() {
+            let mut tracked = tracked_map(&set);
+            if tracked.get(&cancelled.flag).and_then(Value::as_str)
+                == Some(cancelled.exposure_key().as_str())
+            {
+                tracked.remove(&cancelled.flag);
+                set_tracked(&txn, &set, tracked, now).await?;
+            }
+        }
         audit(&txn, actor, set.id, &cancelled, Action::CancelRollout, now).await?;
         txn.commit().await?;
         Ok(cancelled)
@@ -464,6 +549,11 @@ impl Store {
             return Ok(None);
         };
         let index = current.next_step;
+        // A guarded rollout's next step waits for its guard to clear the
+        // current one.
+        if current.guard.is_some() && index > 0 && !step_cleared(&current, index) {
+            return Ok(None);
+        }
         let actor = Actor {
             name: current.actor(),
             request_id: Some(step_request_id(current.id, index)),
@@ -480,11 +570,18 @@ impl Store {
                 None => marker.count(&self.db).await?,
             }
         };
+        // The weights the first step finds: what a guard restores.
+        let started_from = std::sync::Mutex::new(None);
         let outcome = if written > 0 {
             StepOutcome::AlreadyApplied
         } else {
             let weights = pairs(&step.weights);
-            let edit = move |definition: &mut Value| set_weights(definition, &weights);
+            let edit = |definition: &mut Value| {
+                if let Ok(mut found) = started_from.lock() {
+                    *found = fractional_weights(definition);
+                }
+                set_weights(definition, &weights)
+            };
             let change = FlagChange::Edit {
                 expected_version: None,
                 action: Action::RolloutStep,
@@ -512,17 +609,38 @@ impl Store {
             _ if index + 1 == current.steps.len() => (RolloutStatus::Done, index + 1, None),
             _ => (RolloutStatus::Running, index + 1, None),
         };
+        if current.guard.is_some() && !status.is_active() {
+            // Before the rollout is marked over, so that a failure here is
+            // retried with the step.
+            self.untrack(&set.key, &current.flag, &current.exposure_key())
+                .await?;
+        }
         // Only the state read above is advanced: a rollout cancelled in the
         // meantime (possible on SQLite, where nothing is locked) stays
         // cancelled.
-        let update = rollout::Entity::update_many()
+        let mut update = rollout::Entity::update_many()
             .col_expr(rollout::Column::Status, Expr::value(status.as_str()))
             .col_expr(
                 rollout::Column::NextStep,
                 Expr::value(index_i32(next_step)?),
             )
             .col_expr(rollout::Column::LastError, Expr::value(last_error))
-            .col_expr(rollout::Column::UpdatedAt, Expr::value(now_utc()))
+            .col_expr(rollout::Column::UpdatedAt, Expr::value(now_utc()));
+        if outcome.is_applied() {
+            update = update.col_expr(rollout::Column::StepStartedAt, Expr::value(now_utc()));
+        }
+        let found = started_from.into_inner().ok().flatten();
+        if let (0, Some(found)) = (index, found) {
+            let found: Vec<RolloutWeight> = found
+                .into_iter()
+                .map(|(variant, weight)| RolloutWeight { variant, weight })
+                .collect();
+            update = update.col_expr(
+                rollout::Column::InitialWeights,
+                Expr::value(weights_json(&found)),
+            );
+        }
+        let update = update
             .filter(rollout::Column::Id.eq(current.id))
             .filter(rollout::Column::NextStep.eq(index_i32(index)?))
             .filter(rollout::Column::Status.eq(current.status.as_str()));
@@ -546,8 +664,259 @@ impl Store {
     }
 }
 
+/// Guarded rollouts: what the guard's checks read and write.
+impl Store {
+    /// The running guarded rollouts with a step applied, in id order:
+    /// what the guard checks at each analysis run.
+    pub async fn guarded_rollouts(&self) -> Result<Vec<RolloutRecord>, StoreError> {
+        let models = rollout::Entity::find()
+            .filter(rollout::Column::Status.eq(RolloutStatus::Running.as_str()))
+            .filter(rollout::Column::Guard.is_not_null())
+            .order_by_asc(rollout::Column::Id)
+            .all(&self.db)
+            .await?;
+        let mut rollouts = Vec::with_capacity(models.len());
+        for model in models {
+            let set = set_of(&self.db, &model).await?;
+            rollouts.push(record(&set.key, model)?);
+        }
+        Ok(rollouts)
+    }
+
+    /// Records the guard's `check` of rollout `id`'s current step, which
+    /// clears the next step when it is healthy. `None` when the rollout is
+    /// no longer running at the checked step (it moved on, or stopped).
+    pub async fn record_guard_check(
+        &self,
+        id: i64,
+        check: &GuardCheck,
+    ) -> Result<Option<RolloutRecord>, StoreError> {
+        let updated = rollout::Entity::update_many()
+            .col_expr(rollout::Column::GuardCheck, Expr::value(check.to_json()))
+            .filter(rollout::Column::Id.eq(id))
+            .filter(rollout::Column::Guard.is_not_null())
+            .filter(rollout::Column::Status.eq(RolloutStatus::Running.as_str()))
+            .filter(rollout::Column::NextStep.eq(index_i32(check.step + 1)?))
+            .exec(&self.db)
+            .await?;
+        if updated.rows_affected == 0 {
+            return Ok(None);
+        }
+        self.rollout(id).await.map(Some)
+    }
+
+    /// Stops guarded rollout `id` on `check`, a regression of its current
+    /// step: pauses it, or (its guard's action) writes back the weights it
+    /// started from, as an audited flag write (`rollout_restore`), and marks
+    /// it restored. Its flag is no longer exposure-tracked. Audited as
+    /// `guard_stop`, with the guard and the check's figures. `None` when
+    /// the rollout is no longer running at the checked step, or another
+    /// write to the flag came between (the next check retries).
+    ///
+    /// On PostgreSQL the rollout's row stays locked throughout, so a stop
+    /// and a step never interleave; a restore whose write committed before
+    /// the stop was recorded is recognized by its request id.
+    pub async fn stop_guarded_rollout(
+        &self,
+        id: i64,
+        check: &GuardCheck,
+    ) -> Result<Option<GuardStop>, StoreError> {
+        let claim = match self.backend() {
+            DbBackend::Postgres => Some(self.begin_write().await?),
+            _ => None,
+        };
+        let model = match &claim {
+            Some(txn) => {
+                rollout::Entity::find_by_id(id)
+                    .lock_exclusive()
+                    .one(txn)
+                    .await?
+            }
+            None => rollout::Entity::find_by_id(id).one(&self.db).await?,
+        };
+        let Some(model) = model else {
+            return Ok(None);
+        };
+        let set = match &claim {
+            Some(txn) => set_of(txn, &model).await?,
+            None => set_of(&self.db, &model).await?,
+        };
+        let current = record(&set.key, model)?;
+        let Some(guard) = &current.guard else {
+            return Ok(None);
+        };
+        if current.status != RolloutStatus::Running || current.current_step() != Some(check.step) {
+            return Ok(None);
+        }
+        let actor = Actor {
+            name: current.actor(),
+            request_id: Some(restore_request_id(current.id)),
+        };
+        let (status, restored_version, last_error) = match guard.action {
+            GuardAction::Pause => (RolloutStatus::Paused, None, None),
+            GuardAction::Restore => {
+                let written = {
+                    let marker = audit_event::Entity::find()
+                        .filter(audit_event::Column::FlagSetId.eq(set.id))
+                        .filter(audit_event::Column::SubjectKind.eq(Subject::Flag.as_str()))
+                        .filter(audit_event::Column::SubjectKey.eq(&current.flag))
+                        .filter(audit_event::Column::RequestId.eq(restore_request_id(current.id)))
+                        .filter(audit_event::Column::OutOfBand.eq(false));
+                    match &claim {
+                        Some(txn) => marker.count(txn).await?,
+                        None => marker.count(&self.db).await?,
+                    }
+                };
+                let weights = current.initial_weights.as_deref().map(pairs);
+                match weights {
+                    _ if written > 0 => (RolloutStatus::Restored, None, None),
+                    None => (
+                        RolloutStatus::Paused,
+                        None,
+                        Some("the weights the rollout started from are not known; paused instead of restoring".to_owned()),
+                    ),
+                    Some(weights) => {
+                        let edit = move |definition: &mut Value| set_weights(definition, &weights);
+                        let change = FlagChange::Edit {
+                            expected_version: None,
+                            action: Action::RolloutRestore,
+                            edit: &edit,
+                        };
+                        match self
+                            .write_flag(&actor, &set.key, &current.flag, change)
+                            .await
+                        {
+                            Ok(flag) => (RolloutStatus::Restored, Some(flag.version), None),
+                            Err(
+                                error @ (StoreError::Connect { .. }
+                                | StoreError::Database(_)
+                                | StoreError::Migrate(_)),
+                            ) => return Err(error),
+                            Err(StoreError::Conflict { .. }) => return Ok(None),
+                            // The flag cannot take the weights back (a
+                            // variant or the split is gone): the rollout
+                            // stops where it is, saying why.
+                            Err(error) => (
+                                RolloutStatus::Paused,
+                                None,
+                                Some(format!("restoring the starting weights failed: {error}")),
+                            ),
+                        }
+                    }
+                }
+            }
+        };
+        self.untrack(&set.key, &current.flag, &current.exposure_key())
+            .await?;
+        let now = now_utc();
+        let update = rollout::Entity::update_many()
+            .col_expr(rollout::Column::Status, Expr::value(status.as_str()))
+            .col_expr(rollout::Column::GuardCheck, Expr::value(check.to_json()))
+            .col_expr(rollout::Column::LastError, Expr::value(last_error.clone()))
+            .col_expr(rollout::Column::UpdatedAt, Expr::value(now))
+            .filter(rollout::Column::Id.eq(current.id))
+            .filter(rollout::Column::Status.eq(RolloutStatus::Running.as_str()))
+            .filter(rollout::Column::NextStep.eq(index_i32(current.next_step)?));
+        let stopped = RolloutRecord {
+            status,
+            last_error,
+            guard_check: Some(check.clone()),
+            updated_at: now,
+            ..current
+        };
+        let system = Actor {
+            name: stopped.actor(),
+            request_id: None,
+        };
+        match claim {
+            Some(txn) => {
+                update.exec(&txn).await?;
+                audit(&txn, &system, set.id, &stopped, Action::GuardStop, now).await?;
+                txn.commit().await?;
+            }
+            None => {
+                let txn = self.begin_write().await?;
+                update.exec(&txn).await?;
+                audit(&txn, &system, set.id, &stopped, Action::GuardStop, now).await?;
+                txn.commit().await?;
+            }
+        }
+        Ok(Some(GuardStop {
+            rollout: stopped,
+            restored_version,
+        }))
+    }
+
+    /// Ends the exposure tracking of `flag` under `key`, if it still is
+    /// tracked under it: a published change (the flag set's version).
+    async fn untrack(&self, flag_set: &str, flag: &str, key: &str) -> Result<(), StoreError> {
+        let (txn, set) = self.begin_write_on(flag_set).await?;
+        let mut tracked = tracked_map(&set);
+        if tracked.get(flag).and_then(Value::as_str) == Some(key) {
+            tracked.remove(flag);
+            set_tracked(&txn, &set, tracked, now_utc()).await?;
+            txn.commit().await?;
+        }
+        Ok(())
+    }
+}
+
 /// The statuses of rollouts with steps still to apply.
 const ACTIVE: [&str; 2] = ["scheduled", "running"];
+
+/// The request id of rollout `id`'s restore of its starting weights.
+fn restore_request_id(id: i64) -> String {
+    format!("rollout:{id}:restore")
+}
+
+/// The variant guarded rollout `new` rolls out, checked: the flag has
+/// constant `fractional` weights, the steps ramp one variant up from them,
+/// and the flag is not exposure-tracked already.
+fn guarded_variant(
+    set: &flag_set::Model,
+    flag: &flag::Model,
+    new: &NewRollout,
+) -> Result<(String, Vec<RolloutWeight>), StoreError> {
+    let refused = |reason: String| StoreError::InvalidInput {
+        what: "guarded rollout",
+        reason,
+    };
+    let Some(weights) = fractional_weights(&flag.definition) else {
+        return Err(refused(format!(
+            "flag {:?} has no fractional split with constant weights to ramp",
+            new.flag
+        )));
+    };
+    let steps: Vec<Vec<RolloutWeight>> = new.steps.iter().map(|s| s.weights.clone()).collect();
+    let variant = ramped_variant(&weights, &steps)?;
+    if let Some(other) = set.tracked.get(&new.flag) {
+        return Err(refused(format!(
+            "flag {:?} is already exposure-tracked, by {}; a guarded rollout tracks its own exposures",
+            new.flag,
+            other.as_str().unwrap_or("another experiment")
+        )));
+    }
+    let weights = weights
+        .into_iter()
+        .map(|(variant, weight)| RolloutWeight { variant, weight })
+        .collect();
+    Ok((variant, weights))
+}
+
+/// Whether the guard cleared rollout `rollout`'s current step, so that
+/// step `index` (the next) may follow: its latest check is of that step
+/// and found it healthy.
+fn step_cleared(rollout: &RolloutRecord, index: usize) -> bool {
+    rollout
+        .guard_check
+        .as_ref()
+        .is_some_and(|check| check.step + 1 == index && check.verdict == GuardVerdict::Healthy)
+}
+
+/// The exposure key of rollout `id`'s guard.
+fn rollout_exposure_key(id: i64) -> String {
+    format!("rollout:{id}")
+}
 
 /// The audit actor of rollout `id`'s steps.
 fn step_actor(id: i64) -> String {
@@ -631,10 +1000,7 @@ fn steps_json(steps: &[RolloutStep]) -> Value {
             .map(|step| {
                 json!({
                     "at": step.at.to_offset(time::UtcOffset::UTC).format(&Rfc3339).unwrap_or_default(),
-                    "weights": step.weights.iter().map(|w| json!({
-                        "variant": w.variant,
-                        "weight": w.weight,
-                    })).collect::<Vec<_>>(),
+                    "weights": weights_json(&step.weights),
                 })
             })
             .collect(),
@@ -656,19 +1022,30 @@ fn parse_steps(id: i64, value: &Value) -> Result<Vec<RolloutStep>, StoreError> {
                 .as_str()
                 .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
                 .ok_or_else(corrupt)?;
-            let weights = step["weights"]
-                .as_array()
-                .ok_or_else(corrupt)?
-                .iter()
-                .map(|w| {
-                    Some(RolloutWeight {
-                        variant: w["variant"].as_str()?.to_owned(),
-                        weight: u32::try_from(w["weight"].as_u64()?).ok()?,
-                    })
-                })
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(corrupt)?;
+            let weights = parse_weights(&step["weights"]).ok_or_else(corrupt)?;
             Ok(RolloutStep { at, weights })
+        })
+        .collect()
+}
+
+/// Weights as stored: `[{"variant", "weight"}]`.
+fn weights_json(weights: &[RolloutWeight]) -> Value {
+    weights
+        .iter()
+        .map(|w| json!({"variant": w.variant, "weight": w.weight}))
+        .collect()
+}
+
+/// Reads stored weights back; `None` for a shape Ensign did not write.
+fn parse_weights(value: &Value) -> Option<Vec<RolloutWeight>> {
+    value
+        .as_array()?
+        .iter()
+        .map(|w| {
+            Some(RolloutWeight {
+                variant: w["variant"].as_str()?.to_owned(),
+                weight: u32::try_from(w["weight"].as_u64()?).ok()?,
+            })
         })
         .collect()
 }
@@ -679,6 +1056,26 @@ fn record(flag_set: &str, model: rollout::Model) -> Result<RolloutRecord, StoreE
         what: "stored rollout",
         reason: format!("rollout {} has unknown status {:?}", model.id, model.status),
     })?;
+    let corrupt = |what: &str| StoreError::InvalidInput {
+        what: "stored rollout",
+        reason: format!("rollout {} has a malformed {what}", model.id),
+    };
+    let (guard, guarded_variant) = match &model.guard {
+        Some(value) => {
+            let (guard, variant) =
+                RolloutGuard::from_json(value).ok_or_else(|| corrupt("guard"))?;
+            (Some(guard), Some(variant))
+        }
+        None => (None, None),
+    };
+    let initial_weights = match &model.initial_weights {
+        Some(value) => Some(parse_weights(value).ok_or_else(|| corrupt("initial weights"))?),
+        None => None,
+    };
+    let guard_check = match &model.guard_check {
+        Some(value) => Some(GuardCheck::from_json(value).ok_or_else(|| corrupt("guard check"))?),
+        None => None,
+    };
     Ok(RolloutRecord {
         id: model.id,
         flag_set: flag_set.to_owned(),
@@ -690,6 +1087,11 @@ fn record(flag_set: &str, model: rollout::Model) -> Result<RolloutRecord, StoreE
         created_by: model.created_by,
         created_at: model.created_at,
         updated_at: model.updated_at,
+        guard,
+        guarded_variant,
+        initial_weights,
+        step_started_at: model.step_started_at,
+        guard_check,
     })
 }
 
@@ -705,8 +1107,8 @@ async fn set_of(
         })
 }
 
-/// Records scheduling or cancelling in the audit trail. It changes no
-/// published document, so the flag set's version stays.
+/// Records scheduling, cancelling or a guard's stop in the audit trail,
+/// with the guard and its latest check.
 async fn audit(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -715,12 +1117,18 @@ async fn audit(
     action: Action,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    let after = json!({
+    let mut after = json!({
         "id": rollout.id,
         "steps": steps_json(&rollout.steps),
         "status": rollout.status.as_str(),
         "nextStep": rollout.next_step,
     });
+    if let (Some(guard), Some(variant)) = (&rollout.guard, &rollout.guarded_variant) {
+        after["guard"] = guard.to_json(variant);
+    }
+    if let Some(check) = &rollout.guard_check {
+        after["guardCheck"] = check.to_json();
+    }
     let entry = Entry {
         flag_set_id: Some(flag_set_id),
         subject: Subject::Rollout,

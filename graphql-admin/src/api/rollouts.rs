@@ -26,6 +26,12 @@ pub enum RolloutStatusObject {
     Cancelled,
     /// A step could not be applied (see `lastError`).
     Failed,
+    /// Its guard found the new variant worse than it tolerates; the
+    /// weights stay as the last step set them.
+    Paused,
+    /// Its guard found the new variant worse than it tolerates and wrote
+    /// back the weights the rollout started from.
+    Restored,
 }
 
 impl From<RolloutStatus> for RolloutStatusObject {
@@ -36,6 +42,8 @@ impl From<RolloutStatus> for RolloutStatusObject {
             RolloutStatus::Done => RolloutStatusObject::Done,
             RolloutStatus::Cancelled => RolloutStatusObject::Cancelled,
             RolloutStatus::Failed => RolloutStatusObject::Failed,
+            RolloutStatus::Paused => RolloutStatusObject::Paused,
+            RolloutStatus::Restored => RolloutStatusObject::Restored,
         }
     }
 }
@@ -206,6 +214,7 @@ impl RolloutMutation {
                     flag_set,
                     flag: key,
                     steps,
+                    guard: None,
                 },
             )
             .await

@@ -126,6 +126,7 @@ async fn every_mutation_of_a_read_only_flag_set_is_refused() {
                 flag_set: "production".into(),
                 flag: "banner".into(),
                 steps: vec![step(50)],
+                guard: None,
             },
         )
         .await

@@ -100,6 +100,7 @@ fn rollout_of(flag: &str, steps: Vec<RolloutStep>) -> NewRollout {
         flag_set: "production".into(),
         flag: flag.into(),
         steps,
+        guard: None,
     }
 }
 

@@ -27,5 +27,9 @@ mod events;
 /// and month, stale flags, pruning.
 mod usage;
 
+/// Guarded rollouts: monotone ramps, tracking, steps held for the guard,
+/// stops audited with their figures.
+mod guarded;
+
 /// Times compare as times on both backends, not as SQLite's text.
 mod times;

@@ -927,6 +927,7 @@ async fn a_sqlite_store_copies_to_postgres_verified() {
                     at: time::OffsetDateTime::UNIX_EPOCH,
                     weights: vec![weight("on", 50), weight("off", 50)],
                 }],
+                guard: None,
             },
         )
         .await
