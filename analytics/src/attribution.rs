@@ -61,6 +61,16 @@ const USERS: &str = "users";
 const USER: &str = "user";
 const NULL_KEYS: &str = "null_keys";
 
+/// Which of the exposed users an analysis compares; by default, all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Cohort {
+    /// Only users first exposed at or after this time, in microseconds
+    /// since the Unix epoch (a rollout's current step).
+    pub first_exposed_from: Option<i64>,
+    /// Leave out users exposed to more than one variant.
+    pub single_variant: bool,
+}
+
 /// A stage of attribution, reported as it ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
@@ -86,8 +96,26 @@ pub fn attribute_with(
     input: &Input,
     progress: &mut dyn FnMut(Stage),
 ) -> Result<Totals, InputError> {
+    attribute_cohort(experiment, input, Cohort::default(), progress)
+}
+
+/// [`attribute_with`] over the users of `cohort` only.
+pub fn attribute_cohort(
+    experiment: &Experiment,
+    input: &Input,
+    cohort: Cohort,
+    progress: &mut dyn FnMut(Stage),
+) -> Result<Totals, InputError> {
     let packed = experiment.variants.len() <= MAX_PACKED_VARIANTS;
-    let users = first_exposures(experiment, &input.exposures, packed);
+    let mut users = first_exposures(experiment, &input.exposures, packed);
+    // A user whose exposure lacked a field is kept, to fail the analysis.
+    let lacking = col(MISSING).gt(lit(0u64));
+    if let Some(from) = cohort.first_exposed_from {
+        users = users.filter(col(T0).gt_eq(lit(from)).or(lacking.clone()));
+    }
+    if cohort.single_variant {
+        users = users.filter(col(SEEN).lt_eq(lit(1u32)).or(lacking));
+    }
     let counts = users
         .clone()
         .group_by([col(FIRST), col(SEEN).gt(lit(1u32)).alias(MULTIPLE)])
@@ -552,9 +580,70 @@ mod tests {
 
     use polars::prelude::*;
 
-    use super::{FIRST, KEY, SEEN, T0, first_exposures};
+    use super::{Cohort, FIRST, KEY, SEEN, T0, attribute_cohort, first_exposures};
     use crate::definition::Experiment;
-    use crate::input::{Input, Kind, Table};
+    use crate::input::{EventColumns, ExposureColumns, Input, Kind, Table};
+
+    /// A cohort keeps the users first exposed from its time on, and leaves
+    /// out those who saw two variants; their events go with them.
+    #[test]
+    fn a_cohort_keeps_its_users_and_their_events() {
+        let experiment = Experiment::parse(
+            r#"{"name": "guard", "flag": "f", "control": "old",
+                "variants": [{"name": "old", "weight": 1}, {"name": "new", "weight": 1}],
+                "metrics": [{"name": "buys", "event": "buy", "kind": "conversion"}]}"#,
+        )
+        .unwrap();
+        // a: old at 10; b: new at 20; c: old at 30, then new at 40; d: new
+        // at 5. Each buys one second after their first exposure.
+        let exposures = [
+            ("a", "old", 10),
+            ("b", "new", 20),
+            ("c", "old", 30),
+            ("c", "new", 40),
+            ("d", "new", 5),
+        ];
+        let input = Input {
+            exposures: Table::exposures(
+                "exposures",
+                ExposureColumns {
+                    flag_key: vec!["f".into(); exposures.len()],
+                    variant: exposures.iter().map(|e| e.1.into()).collect(),
+                    targeting_key: exposures.iter().map(|e| e.0.into()).collect(),
+                    timestamp_us: exposures.iter().map(|e| e.2 * 1_000_000).collect(),
+                },
+            )
+            .unwrap(),
+            events: Table::events(
+                "events",
+                EventColumns {
+                    event_name: vec!["buy".into(); 4],
+                    targeting_key: ["a", "b", "c", "d"].map(String::from).to_vec(),
+                    timestamp_us: [11, 21, 31, 6].map(|s| s * 1_000_000).to_vec(),
+                    value: vec![None; 4],
+                },
+            )
+            .unwrap(),
+        };
+        // Users and buyers in old, then in new.
+        let counts = |cohort: Cohort| {
+            let totals = attribute_cohort(&experiment, &input, cohort, &mut |_| {}).unwrap();
+            totals
+                .variants
+                .iter()
+                .map(|v| (v.users, v.metrics[0].count))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(counts(Cohort::default()), [(2, 2), (2, 2)]);
+        let from = Some(15_000_000);
+        let cohort = |first_exposed_from, single_variant| Cohort {
+            first_exposed_from,
+            single_variant,
+        };
+        assert_eq!(counts(cohort(from, false)), [(1, 1), (1, 1)]);
+        assert_eq!(counts(cohort(None, true)), [(1, 1), (2, 2)]);
+        assert_eq!(counts(cohort(from, true)), [(0, 0), (1, 1)]);
+    }
 
     /// The packed minimum and the general aggregation (which experiments
     /// of many variants take) find the same first exposures, ties, other

@@ -334,7 +334,7 @@ impl Report {
 
 /// One metric's arm in one variant: n, the mean and the variance of the
 /// metric's kind (`STATISTICS.md`, "Per variant").
-fn arm(kind: MetricKind, users: u64, totals: &crate::attribution::MetricTotals) -> Arm {
+pub fn arm(kind: MetricKind, users: u64, totals: &crate::attribution::MetricTotals) -> Arm {
     if users == 0 {
         return Arm {
             n: 0,

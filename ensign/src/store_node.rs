@@ -264,6 +264,7 @@ pub async fn start(
             store.clone(),
             interval,
             alerts,
+            commits.clone(),
             wait_for(shutdown.clone()),
         ));
     }

@@ -4,14 +4,16 @@
 //! results form a history that may be read at any moment: the sequential
 //! figures stay valid however often they are looked at. A result that
 //! finds a sample-ratio mismatch wakes the alerter, which sends the
-//! audited onset to the webhooks.
+//! audited onset to the webhooks. The same round checks every running
+//! guarded rollout's current step ([`super::guard`]).
 
 use std::future::Future;
 use std::time::Duration;
 
 use graphql_admin::alerts::AlertWaker;
-use store::{Leadership, Store};
+use store::{Action, Commit, Leadership, Store};
 use time::OffsetDateTime;
+use tokio::sync::broadcast;
 use tokio::time::MissedTickBehavior;
 use tracing::{info, warn};
 
@@ -26,6 +28,7 @@ pub async fn run(
     store: Store,
     interval: Duration,
     alerts: Option<AlertWaker>,
+    commits: broadcast::Sender<Commit>,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut leadership = Leadership::new(store.clone(), "experiment analysis", LOCK_KEY);
@@ -42,7 +45,10 @@ pub async fn run(
             _ = ticker.tick() => {}
         }
         match leadership.hold().await {
-            Ok(true) => round(&store, alerts.as_ref()).await,
+            Ok(true) => {
+                round(&store, alerts.as_ref()).await;
+                guard_round(&store, &commits).await;
+            }
             Ok(false) => {}
             Err(error) => warn!(
                 %error,
@@ -82,6 +88,68 @@ async fn round(store: &Store, alerts: Option<&AlertWaker>) {
                 experiment = %experiment.key,
                 error = format!("{error:#}"),
                 "Experiment analysis failed; retrying at the next round."
+            ),
+        }
+    }
+}
+
+/// Checks each running guarded rollout's current step once; a stop is
+/// announced as a commit (it ends the flag's tracking, and may write its
+/// weights back). A failure is logged and leaves the others to run.
+async fn guard_round(store: &Store, commits: &broadcast::Sender<Commit>) {
+    let rollouts = match store.guarded_rollouts().await {
+        Ok(rollouts) => rollouts,
+        Err(error) => {
+            warn!(%error, "Listing the guarded rollouts failed; retrying at the next round.");
+            return;
+        }
+    };
+    for rollout in rollouts {
+        match super::guard::check(store, &rollout, OffsetDateTime::now_utc()).await {
+            Ok(super::guard::Outcome::Checked(checked)) => {
+                if let Some(check) = &checked.guard_check {
+                    info!(
+                        flag_set = %checked.flag_set,
+                        flag = %checked.flag,
+                        rollout = checked.id,
+                        step = check.step,
+                        verdict = check.verdict.as_str(),
+                        old_users = check.old_users,
+                        new_users = check.new_users,
+                        "Guarded rollout checked."
+                    );
+                }
+            }
+            Ok(super::guard::Outcome::Stopped(stop, check)) => {
+                let stopped = &stop.rollout;
+                warn!(
+                    flag_set = %stopped.flag_set,
+                    flag = %stopped.flag,
+                    rollout = stopped.id,
+                    step = check.step,
+                    status = stopped.status.as_str(),
+                    lift = ?check.lift,
+                    interval = ?check.interval,
+                    "Guarded rollout stopped: its new variant regressed beyond the tolerance."
+                );
+                let _ = commits.send(Commit {
+                    flag_set: stopped.flag_set.clone(),
+                    flag: Some(stopped.flag.clone()),
+                    action: if stop.restored_version.is_some() {
+                        Action::RolloutRestore
+                    } else {
+                        Action::GuardStop
+                    },
+                    actor: stopped.actor(),
+                });
+            }
+            Ok(super::guard::Outcome::Moved) => {}
+            Err(error) => warn!(
+                flag_set = %rollout.flag_set,
+                flag = %rollout.flag,
+                rollout = rollout.id,
+                error = format!("{error:#}"),
+                "Guarded rollout check failed; retrying at the next round."
             ),
         }
     }

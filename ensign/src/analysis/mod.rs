@@ -3,8 +3,10 @@
 //! experiment's analysis from files; reports printed as JSON or Markdown,
 //! charts drawn over the result history, a progress bar on a terminal),
 //! the analysis of the store's experiments ([`stored`]) and its periodic
-//! run on the leading node ([`job`]).
+//! run on the leading node ([`job`]), which also checks the guarded
+//! rollouts ([`guard`]).
 
+pub mod guard;
 pub mod job;
 pub mod stored;
 
