@@ -20,8 +20,8 @@ use std::collections::BTreeSet;
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -517,30 +517,9 @@ impl Store {
         id: i64,
         now: OffsetDateTime,
     ) -> Result<Option<StepRun>, StoreError> {
-        // SQLite has one connection and one scheduler: a transaction held
-        // across `write_flag` would wait for itself, and there is no other
-        // runner to exclude.
-        let claim = match self.backend() {
-            DbBackend::Postgres => Some(self.begin_write().await?),
-            _ => None,
-        };
-        let model = match &claim {
-            Some(txn) => {
-                rollout::Entity::find_by_id(id)
-                    .lock_exclusive()
-                    .one(txn)
-                    .await?
-            }
-            None => rollout::Entity::find_by_id(id).one(&self.db).await?,
-        };
-        let Some(model) = model else {
+        let Some((claim, set, current)) = self.claim(id).await? else {
             return Ok(None);
         };
-        let set = match &claim {
-            Some(txn) => set_of(txn, &model).await?,
-            None => set_of(&self.db, &model).await?,
-        };
-        let current = record(&set.key, model)?;
         let Some(step) = current
             .next_at()
             .filter(|at| *at <= now)
@@ -558,18 +537,14 @@ impl Store {
             name: current.actor(),
             request_id: Some(step_request_id(current.id, index)),
         };
-        let written = {
-            let marker = audit_event::Entity::find()
-                .filter(audit_event::Column::FlagSetId.eq(set.id))
-                .filter(audit_event::Column::SubjectKind.eq(Subject::Flag.as_str()))
-                .filter(audit_event::Column::SubjectKey.eq(&current.flag))
-                .filter(audit_event::Column::RequestId.eq(step_request_id(current.id, index)))
-                .filter(audit_event::Column::OutOfBand.eq(false));
-            match &claim {
-                Some(txn) => marker.count(txn).await?,
-                None => marker.count(&self.db).await?,
-            }
-        };
+        let written = self
+            .written(
+                claim.as_ref(),
+                set.id,
+                &current.flag,
+                &step_request_id(current.id, index),
+            )
+            .await?;
         // The weights the first step finds: what a guard restores.
         let started_from = std::sync::Mutex::new(None);
         let outcome = if written > 0 {
@@ -721,27 +696,9 @@ impl Store {
         id: i64,
         check: &GuardCheck,
     ) -> Result<Option<GuardStop>, StoreError> {
-        let claim = match self.backend() {
-            DbBackend::Postgres => Some(self.begin_write().await?),
-            _ => None,
-        };
-        let model = match &claim {
-            Some(txn) => {
-                rollout::Entity::find_by_id(id)
-                    .lock_exclusive()
-                    .one(txn)
-                    .await?
-            }
-            None => rollout::Entity::find_by_id(id).one(&self.db).await?,
-        };
-        let Some(model) = model else {
+        let Some((claim, set, current)) = self.claim(id).await? else {
             return Ok(None);
         };
-        let set = match &claim {
-            Some(txn) => set_of(txn, &model).await?,
-            None => set_of(&self.db, &model).await?,
-        };
-        let current = record(&set.key, model)?;
         let Some(guard) = &current.guard else {
             return Ok(None);
         };
@@ -755,18 +712,14 @@ impl Store {
         let (status, restored_version, last_error) = match guard.action {
             GuardAction::Pause => (RolloutStatus::Paused, None, None),
             GuardAction::Restore => {
-                let written = {
-                    let marker = audit_event::Entity::find()
-                        .filter(audit_event::Column::FlagSetId.eq(set.id))
-                        .filter(audit_event::Column::SubjectKind.eq(Subject::Flag.as_str()))
-                        .filter(audit_event::Column::SubjectKey.eq(&current.flag))
-                        .filter(audit_event::Column::RequestId.eq(restore_request_id(current.id)))
-                        .filter(audit_event::Column::OutOfBand.eq(false));
-                    match &claim {
-                        Some(txn) => marker.count(txn).await?,
-                        None => marker.count(&self.db).await?,
-                    }
-                };
+                let written = self
+                    .written(
+                        claim.as_ref(),
+                        set.id,
+                        &current.flag,
+                        &restore_request_id(current.id),
+                    )
+                    .await?;
                 let weights = current.initial_weights.as_deref().map(pairs);
                 match weights {
                     _ if written > 0 => (RolloutStatus::Restored, None, None),
@@ -845,6 +798,62 @@ impl Store {
             rollout: stopped,
             restored_version,
         }))
+    }
+
+    /// Rollout `id` with its flag set, read under a claim: on PostgreSQL a
+    /// transaction holding the rollout's row lock, for the caller to commit
+    /// its update in. SQLite has one connection and one runner: a
+    /// transaction held across `write_flag` would wait for itself, and
+    /// there is no other runner to exclude, so there is no claim. `None`
+    /// when there is no such rollout.
+    async fn claim(
+        &self,
+        id: i64,
+    ) -> Result<Option<(Option<DatabaseTransaction>, flag_set::Model, RolloutRecord)>, StoreError>
+    {
+        let claim = match self.backend() {
+            DbBackend::Postgres => Some(self.begin_write().await?),
+            _ => None,
+        };
+        let model = match &claim {
+            Some(txn) => {
+                rollout::Entity::find_by_id(id)
+                    .lock_exclusive()
+                    .one(txn)
+                    .await?
+            }
+            None => rollout::Entity::find_by_id(id).one(&self.db).await?,
+        };
+        let Some(model) = model else {
+            return Ok(None);
+        };
+        let set = match &claim {
+            Some(txn) => set_of(txn, &model).await?,
+            None => set_of(&self.db, &model).await?,
+        };
+        let current = record(&set.key, model)?;
+        Ok(Some((claim, set, current)))
+    }
+
+    /// How many in-band flag writes of `flag` carry `request_id`: whether
+    /// a rollout's write already committed.
+    async fn written(
+        &self,
+        claim: Option<&DatabaseTransaction>,
+        set_id: i64,
+        flag: &str,
+        request_id: &str,
+    ) -> Result<u64, StoreError> {
+        let marker = audit_event::Entity::find()
+            .filter(audit_event::Column::FlagSetId.eq(set_id))
+            .filter(audit_event::Column::SubjectKind.eq(Subject::Flag.as_str()))
+            .filter(audit_event::Column::SubjectKey.eq(flag))
+            .filter(audit_event::Column::RequestId.eq(request_id))
+            .filter(audit_event::Column::OutOfBand.eq(false));
+        Ok(match claim {
+            Some(txn) => marker.count(txn).await?,
+            None => marker.count(&self.db).await?,
+        })
     }
 
     /// Ends the exposure tracking of `flag` under `key`, if it still is
