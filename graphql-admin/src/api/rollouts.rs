@@ -1,6 +1,11 @@
 //! Scheduled progressive rollouts in the GraphQL API: reading them
 //! (viewer), scheduling and cancelling them (editor). The scheduler
-//! (`crate::scheduler`) applies their steps.
+//! (`crate::scheduler`) applies their steps; the analysis job checks a
+//! guarded rollout's steps and stops it when its guard says so.
+//!
+//! Scheduling or cancelling a guarded rollout changes what is published
+//! (its flag's exposure-tracking mark), so both are announced as commits,
+//! as flag writes are.
 
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use time::OffsetDateTime;
@@ -8,9 +13,14 @@ use time::format_description::well_known::Rfc3339;
 
 use super::cost::unpaged;
 use super::error::{ApiError, store_error};
+use super::experiments::MetricKindObject;
 use super::flags::Weight;
-use super::schema::{CHANGE_FLAGS, admin, authorize, time, writable};
-use store::{NewRollout, RolloutRecord, RolloutStatus, RolloutStep, RolloutWeight, TokenRole};
+use super::schema::{Admin, CHANGE_FLAGS, admin, authorize, time, writable};
+use store::{
+    Action, Commit, DEFAULT_WINDOW_SECONDS, GuardAction, GuardCheck, GuardDirection, GuardMetric,
+    GuardVerdict, NewRollout, RolloutGuard, RolloutRecord, RolloutStatus, RolloutStep,
+    RolloutWeight, TokenRole,
+};
 
 /// Where a rollout stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -75,6 +85,196 @@ pub struct RolloutStepObject {
     weights: Vec<RolloutWeightObject>,
 }
 
+/// Which way a guard metric should move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "GuardDirection")]
+pub enum GuardDirectionObject {
+    /// More is better (conversions, revenue).
+    HigherIsBetter,
+    /// Less is better (errors, latency).
+    LowerIsBetter,
+}
+
+impl From<GuardDirection> for GuardDirectionObject {
+    fn from(direction: GuardDirection) -> Self {
+        match direction {
+            GuardDirection::HigherIsBetter => GuardDirectionObject::HigherIsBetter,
+            GuardDirection::LowerIsBetter => GuardDirectionObject::LowerIsBetter,
+        }
+    }
+}
+
+impl From<GuardDirectionObject> for GuardDirection {
+    fn from(direction: GuardDirectionObject) -> Self {
+        match direction {
+            GuardDirectionObject::HigherIsBetter => GuardDirection::HigherIsBetter,
+            GuardDirectionObject::LowerIsBetter => GuardDirection::LowerIsBetter,
+        }
+    }
+}
+
+/// What a guard does when the new variant regresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "GuardAction")]
+pub enum GuardActionObject {
+    /// Stop advancing; the weights stay as the current step set them.
+    Pause,
+    /// Stop advancing and write back the weights the rollout started from.
+    Restore,
+}
+
+impl From<GuardAction> for GuardActionObject {
+    fn from(action: GuardAction) -> Self {
+        match action {
+            GuardAction::Pause => GuardActionObject::Pause,
+            GuardAction::Restore => GuardActionObject::Restore,
+        }
+    }
+}
+
+impl From<GuardActionObject> for GuardAction {
+    fn from(action: GuardActionObject) -> Self {
+        match action {
+            GuardActionObject::Pause => GuardAction::Pause,
+            GuardActionObject::Restore => GuardAction::Restore,
+        }
+    }
+}
+
+/// What a guard's check of a step concluded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "GuardVerdict")]
+pub enum GuardVerdictObject {
+    /// Fewer users than the guard's minimum: the step waits.
+    TooFewUsers,
+    /// The lift or its interval is undefined (see `reason`): the step
+    /// waits.
+    Undefined,
+    /// No regression beyond the tolerance shown: the next step may follow.
+    Healthy,
+    /// A regression beyond the tolerance: the guard acted.
+    Regressed,
+}
+
+impl From<GuardVerdict> for GuardVerdictObject {
+    fn from(verdict: GuardVerdict) -> Self {
+        match verdict {
+            GuardVerdict::TooFewUsers => GuardVerdictObject::TooFewUsers,
+            GuardVerdict::Undefined => GuardVerdictObject::Undefined,
+            GuardVerdict::Healthy => GuardVerdictObject::Healthy,
+            GuardVerdict::Regressed => GuardVerdictObject::Regressed,
+        }
+    }
+}
+
+/// The metric a guard watches.
+#[derive(Debug, Clone, SimpleObject, InputObject)]
+#[graphql(name = "GuardMetric", input_name = "GuardMetricInput")]
+pub struct GuardMetricObject {
+    /// The tracking event it reads.
+    event: String,
+    /// How it reads it.
+    kind: MetricKindObject,
+    /// An event counts for a user if it comes at most this long after
+    /// their first exposure (seven days unless given).
+    #[graphql(default_with = "DEFAULT_WINDOW_SECONDS")]
+    window_seconds: i64,
+}
+
+/// A progressive rollout's guard: it compares the users first exposed
+/// during the current step to the new variant with those first exposed
+/// during it to the old ones, by an always-valid confidence sequence on
+/// the relative lift, and acts when the new variant is worse than it
+/// tolerates.
+#[derive(Debug, Clone, SimpleObject, InputObject)]
+#[graphql(name = "RolloutGuard", input_name = "RolloutGuardInput")]
+pub struct RolloutGuardObject {
+    /// The metric it watches.
+    metric: GuardMetricObject,
+    /// Which way is better.
+    #[graphql(default_with = "GuardDirectionObject::HigherIsBetter")]
+    direction: GuardDirectionObject,
+    /// The tolerated regression, relative to the old variants' mean: 0.02
+    /// tolerates the new variant being 2% worse. Above 0 and below 1.
+    tolerance: f64,
+    /// The users a step's comparison must hold, both sides together,
+    /// before it is judged or followed by the next step.
+    min_users: u64,
+    /// What to do when the new variant regresses beyond the tolerance.
+    #[graphql(default_with = "GuardActionObject::Pause")]
+    action: GuardActionObject,
+}
+
+impl From<RolloutGuard> for RolloutGuardObject {
+    fn from(guard: RolloutGuard) -> Self {
+        RolloutGuardObject {
+            metric: GuardMetricObject {
+                event: guard.metric.event,
+                kind: guard.metric.kind.into(),
+                window_seconds: guard.metric.window_seconds,
+            },
+            direction: guard.direction.into(),
+            tolerance: guard.tolerance,
+            min_users: guard.min_users,
+            action: guard.action.into(),
+        }
+    }
+}
+
+impl From<RolloutGuardObject> for RolloutGuard {
+    fn from(guard: RolloutGuardObject) -> Self {
+        RolloutGuard {
+            metric: GuardMetric {
+                event: guard.metric.event,
+                kind: guard.metric.kind.into(),
+                window_seconds: guard.metric.window_seconds,
+            },
+            direction: guard.direction.into(),
+            tolerance: guard.tolerance,
+            min_users: guard.min_users,
+            action: guard.action.into(),
+        }
+    }
+}
+
+/// A guard's latest check of a rollout's current step, with its figures.
+#[derive(Debug, Clone, SimpleObject)]
+#[graphql(name = "GuardCheck")]
+pub struct GuardCheckObject {
+    /// The step checked: the index of the last applied step.
+    step: i64,
+    /// When (RFC 3339).
+    checked_at: String,
+    /// What it concluded.
+    verdict: GuardVerdictObject,
+    /// Users first exposed during the step to an old variant.
+    old_users: u64,
+    /// Users first exposed during the step to the new variant.
+    new_users: u64,
+    /// The new variant's relative lift over the old ones on the guard
+    /// metric.
+    lift: Option<f64>,
+    /// The lift's confidence sequence at level 1 - 0.05.
+    interval: Option<Vec<f64>>,
+    /// Why the lift or its interval is undefined, when it is.
+    reason: Option<String>,
+}
+
+impl From<GuardCheck> for GuardCheckObject {
+    fn from(check: GuardCheck) -> Self {
+        GuardCheckObject {
+            step: i64::try_from(check.step).unwrap_or(i64::MAX),
+            checked_at: time(check.checked_at),
+            verdict: check.verdict.into(),
+            old_users: check.old_users,
+            new_users: check.new_users,
+            lift: check.lift,
+            interval: check.interval.map(Vec::from),
+            reason: check.reason,
+        }
+    }
+}
+
 /// A scheduled progressive rollout of a flag's `fractional` weights.
 #[derive(Debug, Clone, SimpleObject)]
 #[graphql(name = "Rollout")]
@@ -95,6 +295,17 @@ pub struct RolloutObject {
     created_by: String,
     created_at: String,
     updated_at: String,
+    /// Its guard, if it has one.
+    guard: Option<RolloutGuardObject>,
+    /// The variant a guarded rollout rolls out: the one its steps raise.
+    guarded_variant: Option<String>,
+    /// The flag's weights just before a guarded rollout's first step, once
+    /// it is applied: what its guard's `RESTORE` writes back.
+    initial_weights: Option<Vec<RolloutWeightObject>>,
+    /// When the last applied step was applied (RFC 3339).
+    step_started_at: Option<String>,
+    /// The guard's latest check of the current step.
+    guard_check: Option<GuardCheckObject>,
 }
 
 impl From<RolloutRecord> for RolloutObject {
@@ -119,6 +330,13 @@ impl From<RolloutRecord> for RolloutObject {
             created_by: r.created_by,
             created_at: time(r.created_at),
             updated_at: time(r.updated_at),
+            guard: r.guard.map(Into::into),
+            guarded_variant: r.guarded_variant,
+            initial_weights: r
+                .initial_weights
+                .map(|weights| weights.into_iter().map(Into::into).collect()),
+            step_started_at: r.step_started_at.map(time),
+            guard_check: r.guard_check.map(Into::into),
         }
     }
 }
@@ -175,12 +393,19 @@ impl RolloutMutation {
     /// (the first such rule in its targeting), e.g. 1% → 10% → 50% → 100%
     /// at given times. Every step is checked against the flag now; an
     /// invalid rollout is refused whole.
+    ///
+    /// With a `guard`, the steps must be a monotone ramp of one variant
+    /// (each keeps the weights' sum and raises only that variant), the
+    /// flag is exposure-tracked while the rollout is active, each step
+    /// waits for a healthy check of the one before, and a regression beyond
+    /// the tolerance pauses or restores the rollout.
     async fn schedule_rollout(
         &self,
         ctx: &Context<'_>,
         flag_set: String,
         key: String,
         steps: Vec<RolloutStepInput>,
+        guard: Option<RolloutGuardObject>,
     ) -> async_graphql::Result<RolloutObject> {
         let actor = authorize(ctx, CHANGE_FLAGS)?;
         writable(ctx, &flag_set)?;
@@ -206,7 +431,8 @@ impl RolloutMutation {
                 })
             })
             .collect::<async_graphql::Result<Vec<_>>>()?;
-        let rollout = admin(ctx)?
+        let admin = admin(ctx)?;
+        let rollout = admin
             .store
             .schedule_rollout(
                 &actor,
@@ -214,11 +440,14 @@ impl RolloutMutation {
                     flag_set,
                     flag: key,
                     steps,
-                    guard: None,
+                    guard: guard.map(Into::into),
                 },
             )
             .await
             .map_err(store_error)?;
+        if rollout.guard.is_some() {
+            announce(admin, &rollout, Action::ScheduleRollout, actor.name);
+        }
         Ok(rollout.into())
     }
 
@@ -230,13 +459,28 @@ impl RolloutMutation {
         id: i64,
     ) -> async_graphql::Result<RolloutObject> {
         let actor = authorize(ctx, CHANGE_FLAGS)?;
-        let store = &admin(ctx)?.store;
-        let current = store.rollout(id).await.map_err(store_error)?;
+        let admin = admin(ctx)?;
+        let current = admin.store.rollout(id).await.map_err(store_error)?;
         writable(ctx, &current.flag_set)?;
-        let rollout = store
+        let rollout = admin
+            .store
             .cancel_rollout(&actor, id)
             .await
             .map_err(store_error)?;
+        if rollout.guard.is_some() {
+            announce(admin, &rollout, Action::CancelRollout, actor.name);
+        }
         Ok(rollout.into())
     }
+}
+
+/// Announces a guarded rollout's change of its flag's exposure tracking,
+/// so that it is published as a flag write is.
+fn announce(admin: &Admin, rollout: &RolloutRecord, action: Action, actor: String) {
+    let _ = admin.commits.send(Commit {
+        flag_set: rollout.flag_set.clone(),
+        flag: Some(rollout.flag.clone()),
+        action,
+        actor,
+    });
 }

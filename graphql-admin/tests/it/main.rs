@@ -30,6 +30,10 @@ mod publisher;
 /// cancellation, one scheduler at a time with takeover.
 mod rollouts;
 
+/// Guarded rollouts: scheduled and read through the API, and on PostgreSQL
+/// each step once and never both a step and a stop under racing runners.
+mod guarded_rollouts;
+
 /// The exposure stream's consumer: once per batch, claims after a crash,
 /// entries that can never be written, a database outage.
 mod exposures;
