@@ -43,14 +43,25 @@
 //! users per variant, the expected weights) and `alert` (`severity`
 //! warning, `kind` sample_ratio_mismatch, `message`).
 //!
+//! A guarded rollout's stop (an audit event `guard_stop`, which the
+//! analysis writes when the guard finds the new variant worse than it
+//! tolerates) is a `rollout.alert`: `id`, `type`, `auditEventId`,
+//! `occurredAt`, `flagSet`, `flag`, `rollout` (its id), `status` (paused
+//! or restored), `action`, `actor`, `guard` (metric, direction, tolerance,
+//! minimum of users, action, variant), `check` (step, time, verdict, users
+//! per side, lift, interval) and `alert` (`severity` warning, `kind`
+//! guard_stop, `message` saying all of it in words).
+//!
 //! # Signature
 //!
 //! Each attempt is a `POST` with these headers:
 //!
 //! - `X-Ensign-Delivery`: the delivery id (`evt-<audit id>-changed`,
-//!   `evt-<audit id>-alert` or `evt-<audit id>-experiment-alert`), the same
+//!   `evt-<audit id>-alert`, `evt-<audit id>-experiment-alert` or
+//!   `evt-<audit id>-rollout-alert`), the same
 //!   on every attempt and equal to the body's `id`;
-//! - `X-Ensign-Event`: `flag.changed`, `flag.alert` or `experiment.alert`;
+//! - `X-Ensign-Event`: `flag.changed`, `flag.alert`, `experiment.alert` or
+//!   `rollout.alert`;
 //! - `X-Ensign-Timestamp`: the attempt's Unix time in seconds, in decimal;
 //! - `X-Ensign-Signature`: `sha256=` and the lowercase hex of
 //!   HMAC-SHA256(secret, timestamp + "." + body), where `timestamp` is the
@@ -456,6 +467,18 @@ impl Shared {
                     flag_set = event.flag_set.as_deref().unwrap_or(""),
                     experiment = %event.subject_key,
                     "Experiment's users do not match its weights (sample-ratio mismatch)."
+                );
+            }
+            return Ok(deliveries);
+        }
+        if event.subject == Subject::Rollout {
+            let deliveries = webhook::deliveries(event, None);
+            if !deliveries.is_empty() {
+                tracing::warn!(
+                    audit_event = event.id,
+                    flag_set = event.flag_set.as_deref().unwrap_or(""),
+                    flag = %event.subject_key,
+                    "Guarded rollout stopped by its guard."
                 );
             }
             return Ok(deliveries);

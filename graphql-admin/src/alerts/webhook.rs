@@ -41,6 +41,10 @@ pub enum EventType {
     /// sample-ratio mismatch): its results cannot be trusted.
     #[serde(rename = "experiment.alert")]
     ExperimentAlert,
+    /// A guarded rollout's guard found the new variant worse than it
+    /// tolerates and paused the rollout or restored its starting weights.
+    #[serde(rename = "rollout.alert")]
+    RolloutAlert,
 }
 
 impl EventType {
@@ -50,6 +54,7 @@ impl EventType {
             EventType::FlagChanged => "flag.changed",
             EventType::Alert => "flag.alert",
             EventType::ExperimentAlert => "experiment.alert",
+            EventType::RolloutAlert => "rollout.alert",
         }
     }
 }
@@ -60,10 +65,12 @@ impl fmt::Display for EventType {
     }
 }
 
-/// An event name that is not `flag.changed`, `flag.alert` or
-/// `experiment.alert`.
+/// An event name that is not `flag.changed`, `flag.alert`,
+/// `experiment.alert` or `rollout.alert`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown webhook event {name:?}: expected flag.changed, flag.alert or experiment.alert")]
+#[error(
+    "unknown webhook event {name:?}: expected flag.changed, flag.alert, experiment.alert or rollout.alert"
+)]
 pub struct UnknownEvent {
     /// The name given.
     pub name: String,
@@ -77,6 +84,7 @@ impl FromStr for EventType {
             "flag.changed" => Ok(EventType::FlagChanged),
             "flag.alert" => Ok(EventType::Alert),
             "experiment.alert" => Ok(EventType::ExperimentAlert),
+            "rollout.alert" => Ok(EventType::RolloutAlert),
             _ => Err(UnknownEvent { name: name.into() }),
         }
     }
@@ -175,10 +183,14 @@ pub(crate) struct Delivery {
 
 /// The deliveries of one audit event: for a flag change `flag.changed`,
 /// and `flag.alert` when it raises an alert; for the onset of an
-/// experiment's sample-ratio mismatch `experiment.alert`.
+/// experiment's sample-ratio mismatch `experiment.alert`; for a guarded
+/// rollout's stop `rollout.alert`.
 pub(crate) fn deliveries(event: &AuditRecord, alert: Option<&Alert>) -> Vec<Delivery> {
     if event.subject == Subject::Experiment && event.action == Action::SampleRatioMismatch {
         return vec![experiment_alert(event)];
+    }
+    if event.subject == Subject::Rollout && event.action == Action::GuardStop {
+        return vec![rollout_alert(event)];
     }
     if event.subject != Subject::Flag {
         return Vec::new();
@@ -266,13 +278,90 @@ fn experiment_alert(event: &AuditRecord) -> Delivery {
     }
 }
 
-/// `evt-<audit event id>-changed`, `evt-<audit event id>-alert` or
-/// `evt-<audit event id>-experiment-alert`.
+/// A guarded rollout's stop as a `rollout.alert`, with the figures that
+/// decided it.
+fn rollout_alert(event: &AuditRecord) -> Delivery {
+    let kind = EventType::RolloutAlert;
+    let id = delivery_id(event.id, kind);
+    let after = event.after.as_ref();
+    let message = after.map_or_else(
+        || format!("A guarded rollout of flag {:?} stopped.", event.subject_key),
+        |after| guard_stop_message(&event.subject_key, event.flag_set.as_deref(), after),
+    );
+    let payload = RolloutPayload {
+        id: &id,
+        kind,
+        audit_event_id: event.id,
+        occurred_at: event.created_at.format(&Rfc3339).unwrap_or_default(),
+        flag_set: event.flag_set.as_deref(),
+        flag: &event.subject_key,
+        rollout: after.and_then(|after| after["id"].as_i64()),
+        status: after.and_then(|after| after["status"].as_str()),
+        action: event.action.as_str(),
+        actor: &event.actor,
+        guard: after.map(|after| &after["guard"]),
+        check: after.map(|after| &after["guardCheck"]),
+        alert: ExperimentAlertPayload {
+            severity: "warning",
+            kind: "guard_stop",
+            message: &message,
+        },
+    };
+    Delivery {
+        body: serde_json::to_vec(&payload).unwrap_or_default(),
+        id,
+        event: kind,
+    }
+}
+
+/// What a guard's stop says in words: which variant, which metric, by how
+/// much, how sure, against what tolerance, and what was done.
+pub(crate) fn guard_stop_message(flag: &str, flag_set: Option<&str>, after: &Value) -> String {
+    let guard = &after["guard"];
+    let check = &after["guardCheck"];
+    let percent = |value: &Value| {
+        value
+            .as_f64()
+            .map_or_else(|| "unknown".to_owned(), |x| format!("{:+.1}%", x * 100.0))
+    };
+    let done = match after["status"].as_str() {
+        Some("restored") => "was stopped by its guard, which restored the weights it started from",
+        _ => "was paused by its guard",
+    };
+    let tolerance = guard["tolerance"]
+        .as_f64()
+        .map_or_else(|| "unknown".to_owned(), |t| format!("{:.1}%", t * 100.0));
+    let direction = match guard["direction"].as_str() {
+        Some("lower_is_better") => "lower is better",
+        _ => "higher is better",
+    };
+    format!(
+        "Rollout {} of flag {flag:?}{} {done}: variant {} moved {} ({}, {direction}) by {} against the other variants (interval {} to {}), worse than the {tolerance} it tolerates, over {} users of it and {} of the others in step {}.",
+        after["id"],
+        flag_set
+            .map(|set| format!(" in flag set {set:?}"))
+            .unwrap_or_default(),
+        guard["variant"],
+        guard["metric"]["event"],
+        guard["metric"]["kind"].as_str().unwrap_or("unknown"),
+        percent(&check["lift"]),
+        percent(&check["interval"][0]),
+        percent(&check["interval"][1]),
+        check["newUsers"],
+        check["oldUsers"],
+        check["step"].as_u64().map_or(0, |step| step + 1),
+    )
+}
+
+/// `evt-<audit event id>-changed`, `evt-<audit event id>-alert`,
+/// `evt-<audit event id>-experiment-alert` or
+/// `evt-<audit event id>-rollout-alert`.
 pub fn delivery_id(audit_event_id: i64, event: EventType) -> String {
     let suffix = match event {
         EventType::FlagChanged => "changed",
         EventType::Alert => "alert",
         EventType::ExperimentAlert => "experiment-alert",
+        EventType::RolloutAlert => "rollout-alert",
     };
     format!("evt-{audit_event_id}-{suffix}")
 }
@@ -319,6 +408,32 @@ struct ExperimentPayload<'a> {
     alert: ExperimentAlertPayload<'a>,
 }
 
+/// The JSON body of a `rollout.alert`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RolloutPayload<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: EventType,
+    audit_event_id: i64,
+    occurred_at: String,
+    flag_set: Option<&'a str>,
+    flag: &'a str,
+    rollout: Option<i64>,
+    /// `paused` or `restored`.
+    status: Option<&'a str>,
+    action: &'a str,
+    actor: &'a str,
+    /// The guard: metric, direction, tolerance, minimum of users, action,
+    /// and the variant rolled out.
+    guard: Option<&'a Value>,
+    /// The check that stopped it: step, time, verdict, users per side,
+    /// lift and interval.
+    check: Option<&'a Value>,
+    alert: ExperimentAlertPayload<'a>,
+}
+
+/// The `alert` of an `experiment.alert` or a `rollout.alert`.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ExperimentAlertPayload<'a> {
@@ -435,7 +550,12 @@ mod tests {
 
     #[test]
     fn event_names_round_trip() {
-        for event in [EventType::FlagChanged, EventType::Alert] {
+        for event in [
+            EventType::FlagChanged,
+            EventType::Alert,
+            EventType::ExperimentAlert,
+            EventType::RolloutAlert,
+        ] {
             assert_eq!(event.as_str().parse::<EventType>(), Ok(event));
         }
         assert!("flag.deleted".parse::<EventType>().is_err());

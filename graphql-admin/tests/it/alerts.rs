@@ -930,3 +930,159 @@ async fn a_sample_ratio_mismatch_alerts_once_per_onset() {
         db.drop_all().await;
     }
 }
+
+/// A guarded rollout's guard that stops it is audited and sent as a
+/// signed `rollout.alert` carrying the guard, the check's figures and a
+/// message saying them in words; the restore it made is a flag change.
+#[tokio::test]
+async fn a_guard_stop_alerts_with_its_figures() {
+    for db in TestDb::both("a_guard_stop_alerts_with_its_figures").await {
+        let store = &db.store;
+        let actor = flag_set(store).await;
+        store
+            .write_flag(
+                &actor,
+                "production",
+                "checkout",
+                FlagChange::Create(FlagInput {
+                    definition: json!({
+                        "state": "ENABLED",
+                        "variants": {"new": "B", "old": "A"},
+                        "defaultVariant": "old",
+                        "targeting": {"fractional": [["new", 0], ["old", 100]]}
+                    }),
+                    client_visible: None,
+                    locked: None,
+                }),
+            )
+            .await
+            .unwrap();
+        let due = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+        let rollout = store
+            .schedule_rollout(
+                &actor,
+                store::NewRollout {
+                    flag_set: "production".into(),
+                    flag: "checkout".into(),
+                    steps: [10, 50]
+                        .iter()
+                        .enumerate()
+                        .map(|(i, share)| store::RolloutStep {
+                            at: due + time::Duration::seconds(i as i64),
+                            weights: vec![
+                                store::RolloutWeight {
+                                    variant: "new".into(),
+                                    weight: *share,
+                                },
+                                store::RolloutWeight {
+                                    variant: "old".into(),
+                                    weight: 100 - share,
+                                },
+                            ],
+                        })
+                        .collect(),
+                    guard: Some(store::RolloutGuard {
+                        metric: store::GuardMetric {
+                            event: "purchase".into(),
+                            kind: store::MetricKind::Conversion,
+                            window_seconds: 3_600,
+                        },
+                        direction: store::GuardDirection::HigherIsBetter,
+                        tolerance: 0.02,
+                        min_users: 500,
+                        action: store::GuardAction::Restore,
+                    }),
+                },
+            )
+            .await
+            .unwrap();
+        store
+            .run_rollout_step(rollout.id, time::OffsetDateTime::now_utc())
+            .await
+            .unwrap()
+            .expect("the first step runs");
+
+        let receiver = Receiver::start(0).await;
+        let (commits, _) = broadcast::channel(16);
+        let running = start(
+            store,
+            settings(vec![receiver.webhook(vec![EventType::RolloutAlert])]),
+            &commits,
+        )
+        .await;
+        let check = store::GuardCheck {
+            step: 0,
+            checked_at: time::OffsetDateTime::now_utc(),
+            verdict: store::GuardVerdict::Regressed,
+            old_users: 4_410,
+            new_users: 498,
+            lift: Some(-0.2),
+            interval: Some([-0.31, -0.09]),
+            reason: None,
+        };
+        let stop = store
+            .stop_guarded_rollout(rollout.id, &check)
+            .await
+            .unwrap()
+            .expect("the guard stops the rollout");
+        assert_eq!(stop.rollout.status, store::RolloutStatus::Restored);
+        let _ = commits.send(Commit {
+            flag_set: "production".into(),
+            flag: Some("checkout".into()),
+            action: Action::GuardStop,
+            actor: stop.rollout.actor(),
+        });
+        let stops: Vec<i64> = store
+            .audit(&store::AuditFilter {
+                limit: 100,
+                ..store::AuditFilter::default()
+            })
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|event| event.action == Action::GuardStop)
+            .map(|event| event.id)
+            .collect();
+        assert_eq!(stops.len(), 1, "{}", db.backend);
+
+        let alert = receiver
+            .accepted(&format!("evt-{}-rollout-alert", stops[0]))
+            .await;
+        assert_signed(&alert);
+        assert_eq!(alert.event, "rollout.alert");
+        let body = alert.json();
+        assert_eq!(body["type"], "rollout.alert");
+        assert_eq!(body["flagSet"], "production");
+        assert_eq!(body["flag"], "checkout");
+        assert_eq!(body["rollout"], rollout.id);
+        assert_eq!(body["status"], "restored");
+        assert_eq!(body["action"], "guard_stop");
+        assert_eq!(body["actor"], format!("rollout:{}", rollout.id));
+        assert_eq!(body["guard"]["tolerance"], 0.02);
+        assert_eq!(body["guard"]["variant"], "new");
+        assert_eq!(body["guard"]["action"], "restore");
+        assert_eq!(body["check"]["verdict"], "regressed");
+        assert_eq!(body["check"]["newUsers"], 498);
+        assert_eq!(body["check"]["oldUsers"], 4_410);
+        assert_eq!(body["check"]["interval"], json!([-0.31, -0.09]));
+        assert_eq!(body["alert"]["kind"], "guard_stop");
+        assert_eq!(body["alert"]["severity"], "warning");
+        assert_eq!(
+            body["alert"]["message"],
+            format!(
+                "Rollout {} of flag \"checkout\" in flag set \"production\" was stopped by its guard, which restored the weights it started from: variant \"new\" moved \"purchase\" (conversion, higher is better) by -20.0% against the other variants (interval -31.0% to -9.0%), worse than the 2.0% it tolerates, over 498 users of it and 4410 of the others in step 1.",
+                rollout.id
+            )
+        );
+        // Only the rollout alert was asked for: the restore's flag change
+        // went to no one.
+        assert!(
+            receiver.all().iter().all(|r| r.event == "rollout.alert"),
+            "{:?}",
+            receiver.all()
+        );
+        running.stop().await;
+        db.drop_all().await;
+    }
+}
