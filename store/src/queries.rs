@@ -92,7 +92,8 @@ pub struct FlagCursor {
 pub struct AuditFilter {
     /// Only this flag set's events.
     pub flag_set: Option<String>,
-    /// Only events about this flag.
+    /// Only events about this flag: its changes, and its rollouts'
+    /// scheduling, cancellation and guard stops.
     pub flag: Option<String>,
     /// Only this actor's events.
     pub actor: Option<String>,
@@ -338,7 +339,10 @@ impl Store {
         }
         if let Some(flag) = &filter.flag {
             condition = condition
-                .add(audit_event::Column::SubjectKind.eq(Subject::Flag.as_str()))
+                .add(
+                    audit_event::Column::SubjectKind
+                        .is_in([Subject::Flag.as_str(), Subject::Rollout.as_str()]),
+                )
                 .add(audit_event::Column::SubjectKey.eq(flag.as_str()));
         }
         if let Some(actor) = &filter.actor {

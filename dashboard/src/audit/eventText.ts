@@ -16,6 +16,12 @@ const ACTIONS: Record<string, string> = {
   rollout_step: 'rollout step applied',
   schedule_rollout: 'rollout scheduled',
   cancel_rollout: 'rollout cancelled',
+  guard_stop: 'rollout stopped by its guard',
+  rollout_restore: 'starting weights restored by the guard',
+  restore: 'restored',
+  start_experiment: 'experiment started',
+  stop_experiment: 'experiment stopped',
+  sample_ratio_mismatch: 'sample-ratio mismatch',
   revoke: 'revoked',
   insert: 'inserted',
 };

@@ -20,6 +20,9 @@ mod events;
 /// Exposures end to end: recorded by the real binary, written to its store,
 /// flushed on SIGTERM.
 mod exposures;
+/// Guarded rollouts: a regression pauses the rollout and the audit says
+/// why; without one it runs to the end.
+mod guarded;
 /// `ensign serve`: the real binary on ephemeral ports, SIGTERM.
 mod serve;
 /// `ensign migrate` and `ensign token create` on a SQLite store.
