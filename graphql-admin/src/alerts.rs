@@ -50,18 +50,21 @@
 //! or restored), `action`, `actor`, `guard` (metric, direction, tolerance,
 //! minimum of users, action, variant), `check` (step, time, verdict, users
 //! per side, lift, interval) and `alert` (`severity` warning, `kind`
-//! guard_stop, `message` saying all of it in words).
+//! guard_stop, `message` saying all of it in words). The check that
+//! clears a step (audited as `guard_clear`) is a `rollout.cleared` of the
+//! same shape, with `severity` info and `kind` guard_clear.
 //!
 //! # Signature
 //!
 //! Each attempt is a `POST` with these headers:
 //!
 //! - `X-Ensign-Delivery`: the delivery id (`evt-<audit id>-changed`,
-//!   `evt-<audit id>-alert`, `evt-<audit id>-experiment-alert` or
-//!   `evt-<audit id>-rollout-alert`), the same
+//!   `evt-<audit id>-alert`, `evt-<audit id>-experiment-alert`,
+//!   `evt-<audit id>-rollout-alert` or `evt-<audit id>-rollout-cleared`),
+//!   the same
 //!   on every attempt and equal to the body's `id`;
-//! - `X-Ensign-Event`: `flag.changed`, `flag.alert`, `experiment.alert` or
-//!   `rollout.alert`;
+//! - `X-Ensign-Event`: `flag.changed`, `flag.alert`, `experiment.alert`,
+//!   `rollout.alert` or `rollout.cleared`;
 //! - `X-Ensign-Timestamp`: the attempt's Unix time in seconds, in decimal;
 //! - `X-Ensign-Signature`: `sha256=` and the lowercase hex of
 //!   HMAC-SHA256(secret, timestamp + "." + body), where `timestamp` is the
@@ -473,7 +476,7 @@ impl Shared {
         }
         if event.subject == Subject::Rollout {
             let deliveries = webhook::deliveries(event, None);
-            if !deliveries.is_empty() {
+            if event.action == store::Action::GuardStop {
                 tracing::warn!(
                     audit_event = event.id,
                     flag_set = event.flag_set.as_deref().unwrap_or(""),

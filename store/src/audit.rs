@@ -67,6 +67,9 @@ pub enum Action {
     /// A guarded rollout's guard found the new variant worse than it
     /// tolerates and stopped the rollout, with the figures.
     GuardStop,
+    /// A guarded rollout's guard found the current step healthy with
+    /// enough users, so the next step may follow, with the figures.
+    GuardClear,
     /// A guarded rollout's starting weights written back by its guard.
     RolloutRestore,
     /// An experiment started: its flag is exposure-tracked.
@@ -113,7 +116,7 @@ impl Subject {
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 21] = [
         Action::Create,
         Action::Update,
         Action::Delete,
@@ -128,6 +131,7 @@ impl Action {
         Action::ScheduleRollout,
         Action::CancelRollout,
         Action::GuardStop,
+        Action::GuardClear,
         Action::RolloutRestore,
         Action::StartExperiment,
         Action::StopExperiment,
@@ -154,6 +158,7 @@ impl Action {
             Action::ScheduleRollout => "schedule_rollout",
             Action::CancelRollout => "cancel_rollout",
             Action::GuardStop => "guard_stop",
+            Action::GuardClear => "guard_clear",
             Action::RolloutRestore => "rollout_restore",
             Action::StartExperiment => "start_experiment",
             Action::StopExperiment => "stop_experiment",

@@ -659,25 +659,56 @@ impl Store {
     }
 
     /// Records the guard's `check` of rollout `id`'s current step, which
-    /// clears the next step when it is healthy. `None` when the rollout is
-    /// no longer running at the checked step (it moved on, or stopped).
+    /// clears the next step when it is healthy. The check that first clears
+    /// a step is audited (`guard_clear`, with the guard and the figures);
+    /// the checks that only wait are not. `None` when the rollout is no
+    /// longer running at the checked step (it moved on, or stopped).
     pub async fn record_guard_check(
         &self,
         id: i64,
         check: &GuardCheck,
     ) -> Result<Option<RolloutRecord>, StoreError> {
-        let updated = rollout::Entity::update_many()
-            .col_expr(rollout::Column::GuardCheck, Expr::value(check.to_json()))
-            .filter(rollout::Column::Id.eq(id))
-            .filter(rollout::Column::Guard.is_not_null())
-            .filter(rollout::Column::Status.eq(RolloutStatus::Running.as_str()))
-            .filter(rollout::Column::NextStep.eq(index_i32(check.step + 1)?))
-            .exec(&self.db)
-            .await?;
-        if updated.rows_affected == 0 {
+        let txn = self.begin_write().await?;
+        let mut query = rollout::Entity::find_by_id(id);
+        if txn.get_database_backend() == DbBackend::Postgres {
+            // A step being applied finishes first; the check then finds
+            // the rollout moved on.
+            query = query.lock_exclusive();
+        }
+        let Some(model) = query.one(&txn).await? else {
+            return Ok(None);
+        };
+        let set = set_of(&txn, &model).await?;
+        let current = record(&set.key, model)?;
+        if current.guard.is_none()
+            || current.status != RolloutStatus::Running
+            || current.current_step() != Some(check.step)
+        {
             return Ok(None);
         }
-        self.rollout(id).await.map(Some)
+        let clears =
+            check.verdict == GuardVerdict::Healthy && !step_cleared(&current, check.step + 1);
+        let now = now_utc();
+        rollout::ActiveModel {
+            id: Set(id),
+            guard_check: Set(Some(check.to_json())),
+            ..Default::default()
+        }
+        .update(&txn)
+        .await?;
+        let checked = RolloutRecord {
+            guard_check: Some(check.clone()),
+            ..current
+        };
+        if clears {
+            let system = Actor {
+                name: checked.actor(),
+                request_id: None,
+            };
+            audit(&txn, &system, set.id, &checked, Action::GuardClear, now).await?;
+        }
+        txn.commit().await?;
+        Ok(Some(checked))
     }
 
     /// Stops guarded rollout `id` on `check`, a regression of its current

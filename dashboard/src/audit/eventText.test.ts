@@ -5,6 +5,7 @@ import { actionText } from './eventText';
 
 test('a guarded rollout’s stop and restore read as what happened', () => {
   expect(actionText('guard_stop')).toBe('rollout stopped by its guard');
+  expect(actionText('guard_clear')).toBe('rollout step cleared by its guard');
   expect(actionText('rollout_restore')).toBe('starting weights restored by the guard');
   expect(actionText('sample_ratio_mismatch')).toBe('sample-ratio mismatch');
 });

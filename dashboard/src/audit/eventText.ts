@@ -17,6 +17,7 @@ const ACTIONS: Record<string, string> = {
   schedule_rollout: 'rollout scheduled',
   cancel_rollout: 'rollout cancelled',
   guard_stop: 'rollout stopped by its guard',
+  guard_clear: 'rollout step cleared by its guard',
   rollout_restore: 'starting weights restored by the guard',
   restore: 'restored',
   start_experiment: 'experiment started',

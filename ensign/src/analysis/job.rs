@@ -11,7 +11,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use graphql_admin::alerts::AlertWaker;
-use store::{Action, Commit, Leadership, Store};
+use store::{Action, Commit, GuardVerdict, Leadership, Store};
 use time::OffsetDateTime;
 use tokio::sync::broadcast;
 use tokio::time::MissedTickBehavior;
@@ -47,7 +47,7 @@ pub async fn run(
         match leadership.hold().await {
             Ok(true) => {
                 round(&store, alerts.as_ref()).await;
-                guard_round(&store, &commits).await;
+                guard_round(&store, alerts.as_ref(), &commits).await;
             }
             Ok(false) => {}
             Err(error) => warn!(
@@ -95,8 +95,14 @@ async fn round(store: &Store, alerts: Option<&AlertWaker>) {
 
 /// Checks each running guarded rollout's current step once; a stop is
 /// announced as a commit (it ends the flag's tracking, and may write its
-/// weights back). A failure is logged and leaves the others to run.
-async fn guard_round(store: &Store, commits: &broadcast::Sender<Commit>) {
+/// weights back), and a healthy check wakes the alerter (it may be the
+/// step's audited clearance). A failure is logged and leaves the others to
+/// run.
+async fn guard_round(
+    store: &Store,
+    alerts: Option<&AlertWaker>,
+    commits: &broadcast::Sender<Commit>,
+) {
     let rollouts = match store.guarded_rollouts().await {
         Ok(rollouts) => rollouts,
         Err(error) => {
@@ -118,6 +124,13 @@ async fn guard_round(store: &Store, commits: &broadcast::Sender<Commit>) {
                         new_users = check.new_users,
                         "Guarded rollout checked."
                     );
+                    // A healthy check may be the step's clearance, which
+                    // is audited and sent to the webhooks.
+                    if check.verdict == GuardVerdict::Healthy
+                        && let Some(alerts) = alerts
+                    {
+                        alerts.wake();
+                    }
                 }
             }
             Ok(super::guard::Outcome::Stopped(stop, check)) => {

@@ -4,7 +4,8 @@
 //! events endpoint, and the node's periodic analysis checks each step.
 //! When the new variant converts 20% worse, the guard pauses the rollout
 //! before its last step and the audit log says why; when it converts as
-//! well, the rollout runs to the end.
+//! well, the rollout runs to the end, each step cleared by an audited check
+//! of the one before.
 
 use std::time::Duration;
 
@@ -299,6 +300,28 @@ async fn a_guarded_rollout_that_lowers_conversion_pauses_and_says_why() {
         usize::try_from(paused_at + 1).unwrap(),
         "{events:#?}"
     );
+    // Each step before was cleared by the guard, audited with its figures.
+    let clears: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["action"] == "guard_clear")
+        .collect();
+    assert_eq!(
+        clears.len(),
+        usize::try_from(paused_at).unwrap(),
+        "{events:#?}"
+    );
+    for clear in clears {
+        assert_eq!(
+            clear["after"]["guardCheck"]["verdict"], "healthy",
+            "{clear}"
+        );
+        assert!(
+            clear["after"]["guardCheck"]["oldUsers"].as_u64().unwrap()
+                + clear["after"]["guardCheck"]["newUsers"].as_u64().unwrap()
+                >= MIN_USERS,
+            "{clear}"
+        );
+    }
     let (code, log) = ended.serve.terminate();
     assert_eq!(code, Some(0), "{log}");
 }
@@ -331,6 +354,13 @@ async fn a_guarded_rollout_without_a_regression_runs_to_the_end() {
         3,
         "{events:#?}"
     );
+    // The first two steps were each cleared once, with their figures.
+    let cleared: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["action"] == "guard_clear")
+        .map(|e| &e["after"]["guardCheck"]["step"])
+        .collect();
+    assert_eq!(cleared, [&json!(1), &json!(0)], "{events:#?}");
     let (code, log) = ended.serve.terminate();
     assert_eq!(code, Some(0), "{log}");
 }

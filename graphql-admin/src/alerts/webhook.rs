@@ -45,6 +45,10 @@ pub enum EventType {
     /// tolerates and paused the rollout or restored its starting weights.
     #[serde(rename = "rollout.alert")]
     RolloutAlert,
+    /// A guarded rollout's guard found a step healthy with enough users,
+    /// so the next step may follow.
+    #[serde(rename = "rollout.cleared")]
+    RolloutCleared,
 }
 
 impl EventType {
@@ -55,6 +59,7 @@ impl EventType {
             EventType::Alert => "flag.alert",
             EventType::ExperimentAlert => "experiment.alert",
             EventType::RolloutAlert => "rollout.alert",
+            EventType::RolloutCleared => "rollout.cleared",
         }
     }
 }
@@ -66,10 +71,10 @@ impl fmt::Display for EventType {
 }
 
 /// An event name that is not `flag.changed`, `flag.alert`,
-/// `experiment.alert` or `rollout.alert`.
+/// `experiment.alert`, `rollout.alert` or `rollout.cleared`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown webhook event {name:?}: expected flag.changed, flag.alert, experiment.alert or rollout.alert"
+    "unknown webhook event {name:?}: expected flag.changed, flag.alert, experiment.alert, rollout.alert or rollout.cleared"
 )]
 pub struct UnknownEvent {
     /// The name given.
@@ -85,6 +90,7 @@ impl FromStr for EventType {
             "flag.alert" => Ok(EventType::Alert),
             "experiment.alert" => Ok(EventType::ExperimentAlert),
             "rollout.alert" => Ok(EventType::RolloutAlert),
+            "rollout.cleared" => Ok(EventType::RolloutCleared),
             _ => Err(UnknownEvent { name: name.into() }),
         }
     }
@@ -184,13 +190,17 @@ pub(crate) struct Delivery {
 /// The deliveries of one audit event: for a flag change `flag.changed`,
 /// and `flag.alert` when it raises an alert; for the onset of an
 /// experiment's sample-ratio mismatch `experiment.alert`; for a guarded
-/// rollout's stop `rollout.alert`.
+/// rollout's stop `rollout.alert`, and for its guard's clearance of a step
+/// `rollout.cleared`.
 pub(crate) fn deliveries(event: &AuditRecord, alert: Option<&Alert>) -> Vec<Delivery> {
     if event.subject == Subject::Experiment && event.action == Action::SampleRatioMismatch {
         return vec![experiment_alert(event)];
     }
     if event.subject == Subject::Rollout && event.action == Action::GuardStop {
-        return vec![rollout_alert(event)];
+        return vec![rollout_decision(event, EventType::RolloutAlert)];
+    }
+    if event.subject == Subject::Rollout && event.action == Action::GuardClear {
+        return vec![rollout_decision(event, EventType::RolloutCleared)];
     }
     if event.subject != Subject::Flag {
         return Vec::new();
@@ -278,15 +288,24 @@ fn experiment_alert(event: &AuditRecord) -> Delivery {
     }
 }
 
-/// A guarded rollout's stop as a `rollout.alert`, with the figures that
-/// decided it.
-fn rollout_alert(event: &AuditRecord) -> Delivery {
-    let kind = EventType::RolloutAlert;
+/// A guarded rollout's decision as a delivery: a stop as a
+/// `rollout.alert`, a step's clearance as a `rollout.cleared`, each with
+/// the guard and the figures that decided it.
+fn rollout_decision(event: &AuditRecord, kind: EventType) -> Delivery {
     let id = delivery_id(event.id, kind);
     let after = event.after.as_ref();
+    let (severity, alert_kind) = match kind {
+        EventType::RolloutAlert => ("warning", "guard_stop"),
+        _ => ("info", "guard_clear"),
+    };
     let message = after.map_or_else(
-        || format!("A guarded rollout of flag {:?} stopped.", event.subject_key),
-        |after| guard_stop_message(&event.subject_key, event.flag_set.as_deref(), after),
+        || {
+            format!(
+                "The guard of a rollout of flag {:?} decided.",
+                event.subject_key
+            )
+        },
+        |after| guard_message(&event.subject_key, event.flag_set.as_deref(), after, kind),
     );
     let payload = RolloutPayload {
         id: &id,
@@ -302,8 +321,8 @@ fn rollout_alert(event: &AuditRecord) -> Delivery {
         guard: after.map(|after| &after["guard"]),
         check: after.map(|after| &after["guardCheck"]),
         alert: ExperimentAlertPayload {
-            severity: "warning",
-            kind: "guard_stop",
+            severity,
+            kind: alert_kind,
             message: &message,
         },
     };
@@ -314,19 +333,15 @@ fn rollout_alert(event: &AuditRecord) -> Delivery {
     }
 }
 
-/// What a guard's stop says in words: which variant, which metric, by how
-/// much, how sure, against what tolerance, and what was done.
-pub(crate) fn guard_stop_message(flag: &str, flag_set: Option<&str>, after: &Value) -> String {
+/// What a guard's decision says in words: which variant, which metric, by
+/// how much, how sure, against what tolerance, and what follows.
+fn guard_message(flag: &str, flag_set: Option<&str>, after: &Value, kind: EventType) -> String {
     let guard = &after["guard"];
     let check = &after["guardCheck"];
     let percent = |value: &Value| {
         value
             .as_f64()
             .map_or_else(|| "unknown".to_owned(), |x| format!("{:+.1}%", x * 100.0))
-    };
-    let done = match after["status"].as_str() {
-        Some("restored") => "was stopped by its guard, which restored the weights it started from",
-        _ => "was paused by its guard",
     };
     let tolerance = guard["tolerance"]
         .as_f64()
@@ -335,8 +350,23 @@ pub(crate) fn guard_stop_message(flag: &str, flag_set: Option<&str>, after: &Val
         Some("lower_is_better") => "lower is better",
         _ => "higher is better",
     };
+    let step = check["step"].as_u64().map_or(0, |step| step + 1);
+    let (done, judged) = match (kind, after["status"].as_str()) {
+        (EventType::RolloutAlert, Some("restored")) => (
+            "was stopped by its guard, which restored the weights it started from".to_owned(),
+            format!("worse than the {tolerance} it tolerates"),
+        ),
+        (EventType::RolloutAlert, _) => (
+            "was paused by its guard".to_owned(),
+            format!("worse than the {tolerance} it tolerates"),
+        ),
+        _ => (
+            format!("had step {step} cleared by its guard, so the next step may follow"),
+            format!("no regression beyond the {tolerance} it tolerates"),
+        ),
+    };
     format!(
-        "Rollout {} of flag {flag:?}{} {done}: variant {} moved {} ({}, {direction}) by {} against the other variants (interval {} to {}), worse than the {tolerance} it tolerates, over {} users of it and {} of the others in step {}.",
+        "Rollout {} of flag {flag:?}{} {done}: variant {} moved {} ({}, {direction}) by {} against the other variants (interval {} to {}), {judged}, over {} users of it and {} of the others in step {step}.",
         after["id"],
         flag_set
             .map(|set| format!(" in flag set {set:?}"))
@@ -349,19 +379,20 @@ pub(crate) fn guard_stop_message(flag: &str, flag_set: Option<&str>, after: &Val
         percent(&check["interval"][1]),
         check["newUsers"],
         check["oldUsers"],
-        check["step"].as_u64().map_or(0, |step| step + 1),
     )
 }
 
 /// `evt-<audit event id>-changed`, `evt-<audit event id>-alert`,
-/// `evt-<audit event id>-experiment-alert` or
-/// `evt-<audit event id>-rollout-alert`.
+/// `evt-<audit event id>-experiment-alert`,
+/// `evt-<audit event id>-rollout-alert` or
+/// `evt-<audit event id>-rollout-cleared`.
 pub fn delivery_id(audit_event_id: i64, event: EventType) -> String {
     let suffix = match event {
         EventType::FlagChanged => "changed",
         EventType::Alert => "alert",
         EventType::ExperimentAlert => "experiment-alert",
         EventType::RolloutAlert => "rollout-alert",
+        EventType::RolloutCleared => "rollout-cleared",
     };
     format!("evt-{audit_event_id}-{suffix}")
 }
@@ -408,7 +439,7 @@ struct ExperimentPayload<'a> {
     alert: ExperimentAlertPayload<'a>,
 }
 
-/// The JSON body of a `rollout.alert`.
+/// The JSON body of a `rollout.alert` or a `rollout.cleared`.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct RolloutPayload<'a> {
@@ -555,6 +586,7 @@ mod tests {
             EventType::Alert,
             EventType::ExperimentAlert,
             EventType::RolloutAlert,
+            EventType::RolloutCleared,
         ] {
             assert_eq!(event.as_str().parse::<EventType>(), Ok(event));
         }

@@ -931,9 +931,10 @@ async fn a_sample_ratio_mismatch_alerts_once_per_onset() {
     }
 }
 
-/// A guarded rollout's guard that stops it is audited and sent as a
-/// signed `rollout.alert` carrying the guard, the check's figures and a
-/// message saying them in words; the restore it made is a flag change.
+/// A guarded rollout's guard decisions are audited and sent, signed: the
+/// clearance of a step once as a `rollout.cleared`, the stop as a
+/// `rollout.alert`, each carrying the guard, the check's figures and a
+/// message saying them in words.
 #[tokio::test]
 async fn a_guard_stop_alerts_with_its_figures() {
     for db in TestDb::both("a_guard_stop_alerts_with_its_figures").await {
@@ -964,7 +965,7 @@ async fn a_guard_stop_alerts_with_its_figures() {
                 store::NewRollout {
                     flag_set: "production".into(),
                     flag: "checkout".into(),
-                    steps: [10, 50]
+                    steps: [10, 30, 50]
                         .iter()
                         .enumerate()
                         .map(|(i, share)| store::RolloutStep {
@@ -1006,12 +1007,80 @@ async fn a_guard_stop_alerts_with_its_figures() {
         let (commits, _) = broadcast::channel(16);
         let running = start(
             store,
-            settings(vec![receiver.webhook(vec![EventType::RolloutAlert])]),
+            settings(vec![receiver.webhook(vec![
+                EventType::RolloutAlert,
+                EventType::RolloutCleared,
+            ])]),
             &commits,
         )
         .await;
-        let check = store::GuardCheck {
+        let audited = |action: Action| async move {
+            store
+                .audit(&store::AuditFilter {
+                    limit: 100,
+                    ..store::AuditFilter::default()
+                })
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .filter(|event| event.action == action)
+                .map(|event| event.id)
+                .collect::<Vec<i64>>()
+        };
+
+        // The first step's clearance: audited once however often the
+        // guard finds it healthy, and sent as a rollout.cleared.
+        let healthy = store::GuardCheck {
             step: 0,
+            checked_at: time::OffsetDateTime::now_utc(),
+            verdict: store::GuardVerdict::Healthy,
+            old_users: 4_500,
+            new_users: 500,
+            lift: Some(0.004),
+            interval: Some([-0.012, 0.02]),
+            reason: None,
+        };
+        for _ in 0..2 {
+            store
+                .record_guard_check(rollout.id, &healthy)
+                .await
+                .unwrap()
+                .expect("recorded");
+        }
+        let clears = audited(Action::GuardClear).await;
+        assert_eq!(clears.len(), 1, "{}", db.backend);
+        let _ = commits.send(Commit {
+            flag_set: "production".into(),
+            flag: Some("checkout".into()),
+            action: Action::GuardClear,
+            actor: rollout.actor(),
+        });
+        let cleared = receiver
+            .accepted(&format!("evt-{}-rollout-cleared", clears[0]))
+            .await;
+        assert_signed(&cleared);
+        assert_eq!(cleared.event, "rollout.cleared");
+        let body = cleared.json();
+        assert_eq!(body["status"], "running");
+        assert_eq!(body["check"]["verdict"], "healthy");
+        assert_eq!(body["alert"]["kind"], "guard_clear");
+        assert_eq!(body["alert"]["severity"], "info");
+        assert_eq!(
+            body["alert"]["message"],
+            format!(
+                "Rollout {} of flag \"checkout\" in flag set \"production\" had step 1 cleared by its guard, so the next step may follow: variant \"new\" moved \"purchase\" (conversion, higher is better) by +0.4% against the other variants (interval -1.2% to +2.0%), no regression beyond the 2.0% it tolerates, over 500 users of it and 4500 of the others in step 1.",
+                rollout.id
+            )
+        );
+        store
+            .run_rollout_step(rollout.id, time::OffsetDateTime::now_utc())
+            .await
+            .unwrap()
+            .expect("the cleared step runs");
+
+        let check = store::GuardCheck {
+            step: 1,
             checked_at: time::OffsetDateTime::now_utc(),
             verdict: store::GuardVerdict::Regressed,
             old_users: 4_410,
@@ -1032,18 +1101,7 @@ async fn a_guard_stop_alerts_with_its_figures() {
             action: Action::GuardStop,
             actor: stop.rollout.actor(),
         });
-        let stops: Vec<i64> = store
-            .audit(&store::AuditFilter {
-                limit: 100,
-                ..store::AuditFilter::default()
-            })
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .filter(|event| event.action == Action::GuardStop)
-            .map(|event| event.id)
-            .collect();
+        let stops = audited(Action::GuardStop).await;
         assert_eq!(stops.len(), 1, "{}", db.backend);
 
         let alert = receiver
@@ -1071,14 +1129,17 @@ async fn a_guard_stop_alerts_with_its_figures() {
         assert_eq!(
             body["alert"]["message"],
             format!(
-                "Rollout {} of flag \"checkout\" in flag set \"production\" was stopped by its guard, which restored the weights it started from: variant \"new\" moved \"purchase\" (conversion, higher is better) by -20.0% against the other variants (interval -31.0% to -9.0%), worse than the 2.0% it tolerates, over 498 users of it and 4410 of the others in step 1.",
+                "Rollout {} of flag \"checkout\" in flag set \"production\" was stopped by its guard, which restored the weights it started from: variant \"new\" moved \"purchase\" (conversion, higher is better) by -20.0% against the other variants (interval -31.0% to -9.0%), worse than the 2.0% it tolerates, over 498 users of it and 4410 of the others in step 2.",
                 rollout.id
             )
         );
-        // Only the rollout alert was asked for: the restore's flag change
-        // went to no one.
+        // Only the rollout's decisions were asked for: its steps' and the
+        // restore's flag changes went to no one.
         assert!(
-            receiver.all().iter().all(|r| r.event == "rollout.alert"),
+            receiver
+                .all()
+                .iter()
+                .all(|r| r.event.starts_with("rollout.")),
             "{:?}",
             receiver.all()
         );

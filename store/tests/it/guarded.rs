@@ -169,12 +169,37 @@ async fn a_guarded_rollout_advances_only_as_its_guard_clears_each_step() {
         );
         assert_eq!(run(store, &rollout).await.next_step, 1);
 
-        // Healthy clears the next step, and only it.
-        store
-            .record_guard_check(rollout.id, &check(0, GuardVerdict::Healthy))
-            .await
-            .unwrap()
-            .unwrap();
+        // Healthy clears the next step, and only it. The clearance is
+        // audited with its figures once, however often it is found again;
+        // the checks that only wait were not audited.
+        let clears = || async {
+            store
+                .audit(&AuditFilter {
+                    limit: 100,
+                    ..AuditFilter::default()
+                })
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .filter(|e| e.subject == Subject::Rollout && e.action == Action::GuardClear)
+                .collect::<Vec<_>>()
+        };
+        assert!(clears().await.is_empty());
+        for _ in 0..2 {
+            store
+                .record_guard_check(rollout.id, &check(0, GuardVerdict::Healthy))
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        let cleared = clears().await;
+        assert_eq!(cleared.len(), 1, "{}", db.backend);
+        let after = cleared[0].after.as_ref().unwrap();
+        assert_eq!(after["guardCheck"]["verdict"], "healthy");
+        assert_eq!(after["guardCheck"]["step"], 0);
+        assert_eq!(after["guard"]["tolerance"], 0.02);
+        assert_eq!(cleared[0].actor, rollout.actor());
         assert_eq!(run(store, &rollout).await.next_step, 2);
         store
             .record_guard_check(rollout.id, &check(1, GuardVerdict::Healthy))
