@@ -1,8 +1,8 @@
 //! Guarded rollouts through the API (scheduled with a guard, read back with
 //! its latest check, announced because they change what is published) and
 //! the scheduler's guarantees with guards on PostgreSQL: racing runners
-//! apply each step once, a step and a guard's stop never both happen, and
-//! two stops act once.
+//! apply each step once, one node runs them and another takes over, a
+//! step and a guard's stop never both happen, and two stops act once.
 
 use serde_json::{Value, json};
 use store::{
@@ -14,6 +14,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::client::Client;
+use crate::rollouts::{lock_key, ran, scheduler};
 use test_support::TestDb;
 
 fn ramp_flag() -> Value {
@@ -480,5 +481,69 @@ async fn a_step_and_a_guard_stop_never_both_happen() {
         );
     }
     assert_eq!(stepped + stopped, flags.len());
+    db.drop_all().await;
+}
+
+/// Two admin nodes schedule a guarded rollout: one leads and applies each
+/// step once, after its clearance; when it stops, the other takes over
+/// where it left off.
+#[tokio::test]
+async fn one_node_runs_a_guarded_rollout_and_another_takes_over() {
+    let Some(db) = TestDb::postgres("one_node_runs_a_guarded_rollout_and_another_takes_over").await
+    else {
+        return;
+    };
+    let store = &db.store;
+    let actor = Actor::named("ada");
+    Client::new(store, Default::default()).await;
+    create(store, &actor, "checkout").await;
+    let rollout = schedule(store, &actor, "checkout", GuardAction::Pause).await;
+    let key = lock_key();
+    let (commits, _) = tokio::sync::broadcast::channel(16);
+    let mut a = scheduler(store, &commits, key);
+    let mut b = scheduler(store, &commits, key);
+
+    let (first, second) = tokio::join!(a.tick(t(0)), b.tick(t(0)));
+    let (first, second) = (ran(&first.unwrap()), ran(&second.unwrap()));
+    assert!(first.is_some() != second.is_some(), "{first:?} {second:?}");
+    assert_eq!(
+        first.clone().or(second.clone()),
+        Some(vec![(rollout.id, 0)])
+    );
+    let (mut leader, mut standby) = if first.is_some() { (a, b) } else { (b, a) };
+
+    // Due but not cleared: the leader applies nothing, the other stands by.
+    let (first, second) = tokio::join!(leader.tick(t(10)), standby.tick(t(10)));
+    assert_eq!(ran(&first.unwrap()), Some(vec![]));
+    assert_eq!(ran(&second.unwrap()), None);
+    store
+        .record_guard_check(rollout.id, &check(0, GuardVerdict::Healthy))
+        .await
+        .unwrap()
+        .expect("recorded");
+    let (first, second) = tokio::join!(leader.tick(t(11)), standby.tick(t(11)));
+    assert_eq!(ran(&first.unwrap()), Some(vec![(rollout.id, 1)]));
+    assert_eq!(ran(&second.unwrap()), None);
+
+    // The leader stops; the other takes over and applies the last step
+    // once it is cleared.
+    leader.release().await;
+    store
+        .record_guard_check(rollout.id, &check(1, GuardVerdict::Healthy))
+        .await
+        .unwrap()
+        .expect("recorded");
+    assert_eq!(
+        ran(&standby.tick(t(20)).await.unwrap()),
+        Some(vec![(rollout.id, 2)])
+    );
+    assert_eq!(ran(&leader.tick(t(30)).await.unwrap()), None);
+    assert_eq!(events(store, "checkout", Action::RolloutStep).await, 3);
+    assert_eq!(events(store, "checkout", Action::GuardClear).await, 2);
+    assert_eq!(
+        store.rollout(rollout.id).await.unwrap().status,
+        RolloutStatus::Done
+    );
+    standby.release().await;
     db.drop_all().await;
 }

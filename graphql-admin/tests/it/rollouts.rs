@@ -511,14 +511,18 @@ async fn a_step_that_no_longer_fits_the_flag_fails_the_rollout() {
 /// A lock key no other test uses, so that tests running in parallel on the
 /// shared server do not contend. Below 2^31, so it is `objid` in
 /// `pg_locks`.
-fn lock_key() -> i64 {
+pub(crate) fn lock_key() -> i64 {
     static NEXT: AtomicI64 = AtomicI64::new(0);
     1_000_000_000
         + i64::from(std::process::id() % 1_000_000) * 100
         + NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-fn scheduler(store: &Store, commits: &broadcast::Sender<Commit>, lock_key: i64) -> Scheduler {
+pub(crate) fn scheduler(
+    store: &Store,
+    commits: &broadcast::Sender<Commit>,
+    lock_key: i64,
+) -> Scheduler {
     Scheduler::new(
         store.clone(),
         commits.clone(),
@@ -529,7 +533,7 @@ fn scheduler(store: &Store, commits: &broadcast::Sender<Commit>, lock_key: i64) 
     )
 }
 
-fn ran(tick: &Tick) -> Option<Vec<(i64, usize)>> {
+pub(crate) fn ran(tick: &Tick) -> Option<Vec<(i64, usize)>> {
     match tick {
         Tick::Standby => None,
         Tick::Ran(runs) => Some(applied(runs)),
