@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
+mod plain_csv;
+
 /// The exposures' columns.
 pub const EXPOSURE_COLUMNS: [&str; 4] = ["flag_key", "variant", "targeting_key", "timestamp"];
 /// The events' columns.
@@ -187,6 +189,11 @@ impl Table {
             what: what.clone(),
             source,
         };
+        if format == Format::Csv
+            && let Some(frame) = plain_csv::read(kind, path)
+        {
+            return Table::new(kind, what, frame.lazy(), Some(format), true);
+        }
         let pl_path = PlRefPath::try_from_path(path).map_err(read)?;
         let frame = match format {
             Format::Csv => LazyCsvReader::new(pl_path)
@@ -204,7 +211,7 @@ impl Table {
                 LazyFrame::scan_parquet(pl_path, args).map_err(read)?
             }
         };
-        Table::new(kind, what, frame, Some(format))
+        Table::new(kind, what, frame, Some(format), false)
     }
 
     /// Exposures held in memory (read from the store), column by column.
@@ -220,7 +227,7 @@ impl Table {
             Column::new("timestamp".into(), columns.timestamp_us),
         ])
         .map_err(read)?;
-        Table::new(Kind::Exposures, what.to_owned(), frame.lazy(), None)
+        Table::new(Kind::Exposures, what.to_owned(), frame.lazy(), None, true)
     }
 
     /// Events held in memory (read from the store), column by column.
@@ -236,14 +243,18 @@ impl Table {
             Column::new("value".into(), columns.value),
         ])
         .map_err(read)?;
-        Table::new(Kind::Events, what.to_owned(), frame.lazy(), None)
+        Table::new(Kind::Events, what.to_owned(), frame.lazy(), None, true)
     }
 
+    /// A table over `raw`, whose columns are text (or Parquet's types)
+    /// unless `typed`: already in their analysis types, timestamps as
+    /// microseconds.
     fn new(
         kind: Kind,
         what: String,
         mut raw: LazyFrame,
         format: Option<Format>,
+        typed: bool,
     ) -> Result<Table, InputError> {
         let schema = raw.collect_schema().map_err(|source| InputError::Read {
             what: what.clone(),
@@ -259,7 +270,7 @@ impl Table {
                     expected: kind.columns().join(","),
                 });
             };
-            exprs.push(normalize(&what, column, dtype, format.is_none())?);
+            exprs.push(normalize(&what, column, dtype, typed)?);
             columns.push((column, dtype.clone()));
         }
         Ok(Table {
@@ -280,7 +291,7 @@ fn normalize(
     what: &str,
     column: &'static str,
     dtype: &DataType,
-    in_memory: bool,
+    typed: bool,
 ) -> Result<Expr, InputError> {
     let wrong = |expected| InputError::ColumnType {
         what: what.to_owned(),
@@ -292,7 +303,7 @@ fn normalize(
     Ok(match column {
         "timestamp" => match dtype {
             DataType::String => timestamp_text(expr).cast(DataType::Int64),
-            DataType::Int64 if in_memory => within_years(expr),
+            DataType::Int64 if typed => within_years(expr),
             DataType::Datetime(_, zone) => within_years(
                 expr.cast(DataType::Datetime(TimeUnit::Microseconds, zone.clone()))
                     .cast(DataType::Int64),
