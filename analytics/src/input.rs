@@ -190,9 +190,15 @@ impl Table {
             source,
         };
         if format == Format::Csv
-            && let Some(frame) = plain_csv::read(kind, path)
+            && let Some(plain) = plain_csv::read(kind, path)
         {
-            return Table::new(kind, what, frame.lazy(), Some(format), true);
+            return Table::new(
+                kind,
+                what,
+                plain.frame.lazy(),
+                Some(format),
+                Typing::Plain(plain.dictionaries),
+            );
         }
         let pl_path = PlRefPath::try_from_path(path).map_err(read)?;
         let frame = match format {
@@ -211,7 +217,7 @@ impl Table {
                 LazyFrame::scan_parquet(pl_path, args).map_err(read)?
             }
         };
-        Table::new(kind, what, frame, Some(format), false)
+        Table::new(kind, what, frame, Some(format), Typing::Text)
     }
 
     /// Exposures held in memory (read from the store), column by column.
@@ -227,7 +233,13 @@ impl Table {
             Column::new("timestamp".into(), columns.timestamp_us),
         ])
         .map_err(read)?;
-        Table::new(Kind::Exposures, what.to_owned(), frame.lazy(), None, true)
+        Table::new(
+            Kind::Exposures,
+            what.to_owned(),
+            frame.lazy(),
+            None,
+            Typing::Typed,
+        )
     }
 
     /// Events held in memory (read from the store), column by column.
@@ -243,18 +255,22 @@ impl Table {
             Column::new("value".into(), columns.value),
         ])
         .map_err(read)?;
-        Table::new(Kind::Events, what.to_owned(), frame.lazy(), None, true)
+        Table::new(
+            Kind::Events,
+            what.to_owned(),
+            frame.lazy(),
+            None,
+            Typing::Typed,
+        )
     }
 
-    /// A table over `raw`, whose columns are text (or Parquet's types)
-    /// unless `typed`: already in their analysis types, timestamps as
-    /// microseconds.
+    /// A table over `raw`, whose columns are as `typing` says.
     fn new(
         kind: Kind,
         what: String,
         mut raw: LazyFrame,
         format: Option<Format>,
-        typed: bool,
+        typing: Typing,
     ) -> Result<Table, InputError> {
         let schema = raw.collect_schema().map_err(|source| InputError::Read {
             what: what.clone(),
@@ -270,7 +286,17 @@ impl Table {
                     expected: kind.columns().join(","),
                 });
             };
-            exprs.push(normalize(&what, column, dtype, typed)?);
+            let coded = match &typing {
+                Typing::Plain(dictionaries) => dictionaries
+                    .iter()
+                    .find(|(name, _)| *name == column)
+                    .map(|(_, dictionary)| dictionary.clone()),
+                _ => None,
+            };
+            exprs.push(match coded {
+                Some(dictionary) => plain_csv::decode(column, dictionary),
+                None => normalize(&what, column, dtype, !matches!(typing, Typing::Text))?,
+            });
             columns.push((column, dtype.clone()));
         }
         Ok(Table {
@@ -281,6 +307,17 @@ impl Table {
             what,
         })
     }
+}
+
+/// What a table's columns are as read.
+enum Typing {
+    /// Text (CSV through Polars' reader) or Parquet's types.
+    Text,
+    /// The analysis types already, timestamps as microseconds (in memory).
+    Typed,
+    /// The analysis types, with a few text columns as codes into their
+    /// dictionaries (plain CSV).
+    Plain(Vec<(&'static str, std::sync::Arc<Vec<String>>)>),
 }
 
 /// The expression that gives `column` its analysis type: text as

@@ -14,6 +14,7 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
 use polars::prelude::*;
 
@@ -23,16 +24,30 @@ use super::rfc3339_micros;
 /// How much of the file is read and parsed at a time.
 const BLOCK_BYTES: usize = 16 << 20;
 
-/// The file at `path` as a frame of `kind`'s columns in their analysis
-/// types, or `None` when it is not plain (or cannot be read here: Polars'
-/// reader then says why).
-pub(super) fn read(kind: Kind, path: &Path) -> Option<DataFrame> {
+/// The most distinct values a text column keeps as codes: beyond them
+/// (targeting keys, say) it is kept as text.
+const MAX_CODES: usize = 32;
+
+/// A plain file as read: its columns, a text column with few distinct
+/// values as codes (`UInt32`) with its dictionary, so that a flag key or a
+/// variant takes four bytes per row rather than sixteen.
+pub(super) struct Plain {
+    /// The columns in `kind`'s order.
+    pub frame: DataFrame,
+    /// The dictionary of each coded column: code `i` is `values[i]`.
+    pub dictionaries: Vec<(&'static str, Arc<Vec<String>>)>,
+}
+
+/// The file at `path` with `kind`'s columns in their analysis types, or
+/// `None` when it is not plain (or cannot be read here: Polars' reader
+/// then says why).
+pub(super) fn read(kind: Kind, path: &Path) -> Option<Plain> {
     read_in_blocks(kind, path, BLOCK_BYTES)
 }
 
 /// [`read`] with blocks of `block` bytes; a line longer than a block is
 /// left to Polars' reader.
-fn read_in_blocks(kind: Kind, path: &Path, block: usize) -> Option<DataFrame> {
+fn read_in_blocks(kind: Kind, path: &Path, block: usize) -> Option<Plain> {
     let mut file = File::open(path).ok()?;
     let mut buffer = Vec::with_capacity(block + (1 << 16));
     let mut header_end = None;
@@ -128,11 +143,7 @@ impl Layout {
     fn parse(&self, piece: &[u8]) -> Option<Owned> {
         let lines = bytecount(piece);
         let mut part = Part {
-            text: [
-                Vec::with_capacity(lines),
-                Vec::with_capacity(lines),
-                Vec::with_capacity(lines),
-            ],
+            text: [Text::new(lines), Text::new(lines), Text::new(lines)],
             timestamp_us: Vec::with_capacity(lines),
             value: Vec::new(),
         };
@@ -175,49 +186,186 @@ impl Layout {
 
     /// The parts, in file order, as one frame whose columns keep the
     /// parts' chunks (nothing is copied again).
-    fn frame(&self, parts: Vec<Owned>) -> Option<DataFrame> {
-        let mut parts = parts.into_iter();
-        let mut first = parts.next()?;
-        for part in parts {
-            for (column, strings) in first.strings.iter_mut().zip(&part.strings) {
-                column.append(strings).ok()?;
-            }
-            first.timestamp_us.append(&part.timestamp_us).ok()?;
-            first.value.append(&part.value).ok()?;
-        }
-        if first.timestamp_us.is_empty() {
+    fn frame(&self, parts: Vec<Owned>) -> Option<Plain> {
+        if parts.iter().all(|part| part.timestamp_us.is_empty()) {
             return None;
         }
-        let Owned {
-            strings,
-            timestamp_us,
-            value,
-        } = first;
-        let mut strings = strings.into_iter();
+        let mut texts: [Vec<OwnedText>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+        let mut timestamp_us = Int64Chunked::from_vec("".into(), Vec::new());
+        let mut value = Float64Chunked::from_vec("".into(), Vec::new());
+        for part in parts {
+            for (column, text) in texts.iter_mut().zip(part.strings) {
+                column.push(text);
+            }
+            timestamp_us.append(&part.timestamp_us).ok()?;
+            value.append(&part.value).ok()?;
+        }
+        let mut texts = texts.into_iter();
         let (mut timestamp_us, mut value) = (Some(timestamp_us), Some(value));
         let mut columns = Vec::with_capacity(4);
+        let mut dictionaries = Vec::new();
         for column in self.kind.columns() {
             let data = match column {
                 "timestamp" => timestamp_us.take()?.into_column(),
                 "value" => value.take()?.into_column(),
-                _ => strings.next()?.into_column(),
+                _ => match merge(texts.next()?)? {
+                    Merged::Coded(codes, dictionary) => {
+                        dictionaries.push((column, dictionary));
+                        codes.into_column()
+                    }
+                    Merged::Plain(strings) => strings.into_column(),
+                },
             };
             columns.push(data.with_name(column.into()));
         }
-        DataFrame::new_infer_height(columns).ok()
+        Some(Plain {
+            frame: DataFrame::new_infer_height(columns).ok()?,
+            dictionaries,
+        })
     }
+}
+
+/// One piece's text column while it is parsed: codes while its values are
+/// few, text after.
+enum Text<'a> {
+    Coded {
+        values: Vec<&'a str>,
+        codes: Vec<u8>,
+    },
+    Plain(Vec<&'a str>),
+}
+
+impl<'a> Text<'a> {
+    fn new(lines: usize) -> Text<'a> {
+        Text::Coded {
+            values: Vec::new(),
+            codes: Vec::with_capacity(lines),
+        }
+    }
+
+    fn push(&mut self, value: &'a str) {
+        match self {
+            Text::Coded { values, codes } => {
+                // The row before first: neighbours often share a value.
+                let known = codes
+                    .last()
+                    .filter(|&&code| values[usize::from(code)] == value)
+                    .copied()
+                    .or_else(|| {
+                        values
+                            .iter()
+                            .position(|known| *known == value)
+                            .and_then(|at| u8::try_from(at).ok())
+                    });
+                match known {
+                    Some(code) => codes.push(code),
+                    None if values.len() < MAX_CODES => {
+                        codes.push(u8::try_from(values.len()).unwrap_or(u8::MAX));
+                        values.push(value);
+                    }
+                    None => {
+                        let mut plain: Vec<&str> = Vec::with_capacity(codes.capacity());
+                        plain.extend(codes.iter().map(|&code| values[usize::from(code)]));
+                        plain.push(value);
+                        *self = Text::Plain(plain);
+                    }
+                }
+            }
+            Text::Plain(values) => values.push(value),
+        }
+    }
+
+    fn owned(self) -> OwnedText {
+        match self {
+            Text::Coded { values, codes } => OwnedText::Coded {
+                values: values.into_iter().map(str::to_owned).collect(),
+                codes,
+            },
+            Text::Plain(values) => OwnedText::Plain(StringChunked::from_iter_values(
+                "".into(),
+                values.into_iter(),
+            )),
+        }
+    }
+}
+
+/// One piece's text column, owned.
+enum OwnedText {
+    Coded { values: Vec<String>, codes: Vec<u8> },
+    Plain(StringChunked),
+}
+
+/// A text column of the whole file.
+enum Merged {
+    Coded(UInt32Chunked, Arc<Vec<String>>),
+    Plain(StringChunked),
+}
+
+/// The pieces of one text column as one: codes into one dictionary while
+/// every piece is coded and the values stay few, text otherwise.
+fn merge(pieces: Vec<OwnedText>) -> Option<Merged> {
+    let mut dictionary: Vec<String> = Vec::new();
+    let mut coded = Vec::with_capacity(pieces.len());
+    for piece in &pieces {
+        let OwnedText::Coded { values, codes } = piece else {
+            return plain(pieces);
+        };
+        let mut map = Vec::with_capacity(values.len());
+        for value in values {
+            let code = match dictionary.iter().position(|known| known == value) {
+                Some(at) => at,
+                None => {
+                    dictionary.push(value.clone());
+                    dictionary.len() - 1
+                }
+            };
+            map.push(u8::try_from(code).ok()?);
+        }
+        if dictionary.len() > MAX_CODES {
+            return plain(pieces);
+        }
+        coded.push(
+            codes
+                .iter()
+                .map(|&code| u32::from(map[usize::from(code)]))
+                .collect::<Vec<u32>>(),
+        );
+    }
+    let mut codes = UInt32Chunked::from_vec("".into(), Vec::new());
+    for piece in coded {
+        codes
+            .append(&UInt32Chunked::from_vec("".into(), piece))
+            .ok()?;
+    }
+    Some(Merged::Coded(codes, Arc::new(dictionary)))
+}
+
+/// The pieces of one text column as text.
+fn plain(pieces: Vec<OwnedText>) -> Option<Merged> {
+    let mut strings = StringChunked::from_iter_values("".into(), std::iter::empty::<&str>());
+    for piece in pieces {
+        let piece = match piece {
+            OwnedText::Coded { values, codes } => StringChunked::from_iter_values(
+                "".into(),
+                codes.iter().map(|&code| values[usize::from(code)].as_str()),
+            ),
+            OwnedText::Plain(piece) => piece,
+        };
+        strings.append(&piece).ok()?;
+    }
+    Some(Merged::Plain(strings))
 }
 
 /// One piece's columns while it is parsed, borrowing the block.
 struct Part<'a> {
-    text: [Vec<&'a str>; 3],
+    text: [Text<'a>; 3],
     timestamp_us: Vec<i64>,
     value: Vec<Option<f64>>,
 }
 
 /// One piece's columns, owned.
 struct Owned {
-    strings: [StringChunked; 3],
+    strings: [OwnedText; 3],
     timestamp_us: Int64Chunked,
     value: Float64Chunked,
 }
@@ -225,14 +373,25 @@ struct Owned {
 impl Part<'_> {
     fn owned(self) -> Owned {
         let [a, b, c] = self.text;
-        let strings =
-            |values: Vec<&str>| StringChunked::from_iter_values("".into(), values.into_iter());
         Owned {
-            strings: [strings(a), strings(b), strings(c)],
+            strings: [a.owned(), b.owned(), c.owned()],
             timestamp_us: Int64Chunked::from_vec("".into(), self.timestamp_us),
             value: self.value.into_iter().collect(),
         }
     }
+}
+
+/// The expression that reads coded column `column` back as text, a morsel
+/// at a time: a gather of the dictionary's string views.
+pub(super) fn decode(column: &'static str, dictionary: Arc<Vec<String>>) -> Expr {
+    let values = StringChunked::from_iter_values("".into(), dictionary.iter().map(String::as_str));
+    col(column).map(
+        move |codes| {
+            let text = values.take(codes.u32()?)?;
+            Ok(text.with_name(codes.name().clone()).into_column())
+        },
+        |_, field| Ok(Field::new(field.name().clone(), DataType::String)),
+    )
 }
 
 /// `block` in up to `n` pieces of whole lines.
@@ -291,12 +450,16 @@ mod tests {
     use polars::prelude::*;
 
     use super::read_in_blocks;
-    use crate::input::{Format, Kind, Table};
+    use crate::input::{Format, Kind, Table, Typing};
 
+    /// A file holding `text`, of a name no other test (they run at once)
+    /// writes.
     fn file(name: &str, text: &str) -> PathBuf {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!("ensign-plain-csv-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
+        let unique = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = dir.join(format!("{unique}-{name}"));
         std::fs::write(&path, text).unwrap();
         path
     }
@@ -308,7 +471,7 @@ mod tests {
             .with_infer_schema_length(Some(0))
             .finish()
             .unwrap();
-        Table::new(kind, "test".into(), frame, Some(Format::Csv), false)
+        Table::new(kind, "test".into(), frame, Some(Format::Csv), Typing::Text)
             .unwrap()
             .frame
             .collect()
@@ -317,13 +480,19 @@ mod tests {
 
     /// The table as the fast path reads it, in blocks of `block` bytes.
     fn by_fast_path(kind: Kind, path: &std::path::Path, block: usize) -> Option<DataFrame> {
-        let frame = read_in_blocks(kind, path, block)?;
+        let plain = read_in_blocks(kind, path, block)?;
         Some(
-            Table::new(kind, "test".into(), frame.lazy(), Some(Format::Csv), true)
-                .unwrap()
-                .frame
-                .collect()
-                .unwrap(),
+            Table::new(
+                kind,
+                "test".into(),
+                plain.frame.lazy(),
+                Some(Format::Csv),
+                Typing::Plain(plain.dictionaries),
+            )
+            .unwrap()
+            .frame
+            .collect()
+            .unwrap(),
         )
     }
 
@@ -373,6 +542,44 @@ mod tests {
              -3,2026-03-01T10:00:02.5-01:30,u1,refund\n\
              0.10000000000000001,2026-03-01T10:00:03Z,ü,purchase\n",
         );
+    }
+
+    #[test]
+    fn columns_of_few_values_are_kept_as_codes() {
+        let path = file("coded.csv", &exposures(300));
+        let coded = |block| {
+            read_in_blocks(Kind::Exposures, &path, block)
+                .unwrap()
+                .dictionaries
+                .into_iter()
+                .map(|(column, values)| (column, values.len()))
+                .collect::<Vec<_>>()
+        };
+        // The keys are all distinct: text. The flag and the variant: codes,
+        // however the file was cut.
+        assert_eq!(coded(64), [("flag_key", 1), ("variant", 2)]);
+        assert_eq!(coded(1 << 20), [("flag_key", 1), ("variant", 2)]);
+        // Past 32 values in one piece, or over the whole file, text again,
+        // and the same frame as Polars reads.
+        let mut many = String::from("event_name,targeting_key,timestamp,value\n");
+        for i in 0..100 {
+            many.push_str(&format!(
+                "event-{},u{},2026-03-01T10:00:00Z,{i}\n",
+                i % 40,
+                i % 7
+            ));
+        }
+        same(Kind::Events, &many);
+        let path = file("many.csv", &many);
+        for block in [64, 1 << 20] {
+            let names: Vec<&str> = read_in_blocks(Kind::Events, &path, block)
+                .unwrap()
+                .dictionaries
+                .iter()
+                .map(|(column, _)| *column)
+                .collect();
+            assert_eq!(names, ["targeting_key"], "{block}");
+        }
     }
 
     #[test]
