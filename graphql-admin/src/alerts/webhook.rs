@@ -275,7 +275,7 @@ fn experiment_alert(event: &AuditRecord) -> Delivery {
         action: event.action.as_str(),
         actor: &event.actor,
         analysis: after,
-        alert: ExperimentAlertPayload {
+        alert: SummaryPayload {
             severity: "warning",
             kind: "sample_ratio_mismatch",
             message: &message,
@@ -320,7 +320,7 @@ fn rollout_decision(event: &AuditRecord, kind: EventType) -> Delivery {
         actor: &event.actor,
         guard: after.map(|after| &after["guard"]),
         check: after.map(|after| &after["guardCheck"]),
-        alert: ExperimentAlertPayload {
+        alert: SummaryPayload {
             severity,
             kind: alert_kind,
             message: &message,
@@ -436,7 +436,7 @@ struct ExperimentPayload<'a> {
     /// The analysis that found it: its time, users, the test's figures,
     /// the users per variant and the expected weights.
     analysis: Option<&'a Value>,
-    alert: ExperimentAlertPayload<'a>,
+    alert: SummaryPayload<'a>,
 }
 
 /// The JSON body of a `rollout.alert` or a `rollout.cleared`.
@@ -461,13 +461,14 @@ struct RolloutPayload<'a> {
     /// The check that stopped it: step, time, verdict, users per side,
     /// lift and interval.
     check: Option<&'a Value>,
-    alert: ExperimentAlertPayload<'a>,
+    alert: SummaryPayload<'a>,
 }
 
-/// The `alert` of an `experiment.alert` or a `rollout.alert`.
+/// The `alert` of an `experiment.alert`, a `rollout.alert` or a
+/// `rollout.cleared`: how severe, what kind, and what it says in words.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ExperimentAlertPayload<'a> {
+struct SummaryPayload<'a> {
     severity: &'static str,
     kind: &'static str,
     message: &'a str,
