@@ -7,12 +7,12 @@ import { AUDIT_PATH } from './audit/path';
 import { useSession } from './auth/SessionProvider';
 import { SignInScreen } from './auth/SignInScreen';
 import { ViewerGate } from './auth/ViewerGate';
+import { FlagSetRedirect } from './components/FlagSetRedirect';
 import { ToastProvider } from './components/Toasts';
 import { FlagScreen } from './flags/FlagScreen';
 import { FlagsScreen } from './flags/FlagsScreen';
-import { HomeRedirect } from './flags/HomeRedirect';
 import { Layout } from './Layout';
-import { NEW_FLAG_PATH, SIGN_IN_PATH, signInPath } from './routing';
+import { NEW_FLAG_PATH, SIGN_IN_PATH, flagSetPath, signInPath } from './routing';
 
 // The audit log loads when first shown (the flag screen loads its tabs so).
 const AuditLog = lazy(() => import('./audit/AuditLog').then((m) => ({ default: m.AuditLog })));
@@ -46,7 +46,7 @@ function SignedIn() {
         <Layout>
           <Switch>
             <Route path="/">
-              <HomeRedirect />
+              <FlagSetRedirect title="Flags" pathOf={flagSetPath} />
             </Route>
             <Route path="/flags/:flagSet">
               <FlagsScreen />

@@ -1,14 +1,26 @@
 // The frame of every signed-in screen: the header with navigation and who
 // is signed in, and the screen below it (or its progress while it loads).
 import { type ReactNode, Suspense } from 'react';
-import { Link } from 'wouter';
+import { Link, useLocation } from 'wouter';
 
 import { AUDIT_PATH } from './audit/path';
 import { useSession, useViewer } from './auth/SessionProvider';
+import { flagSetOfPath, flagSetPath } from './routing';
+
+/**
+ * The main navigation, in order. A section that shows one flag set opens
+ * on the flag set shown now, when the screen shows one.
+ */
+const SECTIONS: readonly { label: string; path: (flagSet: string | undefined) => string }[] = [
+  { label: 'Flags', path: (flagSet) => (flagSet === undefined ? '/' : flagSetPath(flagSet)) },
+  { label: 'Audit log', path: () => AUDIT_PATH },
+];
 
 export function Layout({ children }: { children: ReactNode }) {
   const { signOut } = useSession();
   const viewer = useViewer();
+  const [location] = useLocation();
+  const flagSet = flagSetOfPath(location);
   return (
     <>
       <header className="app-header">
@@ -16,8 +28,11 @@ export function Layout({ children }: { children: ReactNode }) {
           Ensign
         </Link>
         <nav aria-label="Main">
-          <Link href="/">Flags</Link>
-          <Link href={AUDIT_PATH}>Audit log</Link>
+          {SECTIONS.map((section) => (
+            <Link key={section.label} href={section.path(flagSet)}>
+              {section.label}
+            </Link>
+          ))}
           <a href="/graphiql.html">GraphiQL</a>
         </nav>
         <span className="who">

@@ -37,6 +37,20 @@ export function decodeParam(param: string | undefined): string {
   }
 }
 
+/**
+ * The first path segments of the screens that show one flag set, as
+ * `/<section>/:flagSet/…`: the main navigation keeps that flag set when it
+ * moves between them.
+ */
+const FLAG_SET_SECTIONS: readonly string[] = ['flags', 'new-flag'];
+
+/** The flag set the screen at `path` (as the router hands it over) shows, if any. */
+export function flagSetOfPath(path: string): string | undefined {
+  const [section, flagSet] = path.split('/').slice(1);
+  if (section === undefined || flagSet === undefined || flagSet === '') return undefined;
+  return FLAG_SET_SECTIONS.includes(section) ? decodeParam(flagSet) : undefined;
+}
+
 export function flagSetPath(flagSet: string, query = ''): string {
   return `/flags/${encodeURIComponent(flagSet)}${query}`;
 }

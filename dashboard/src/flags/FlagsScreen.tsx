@@ -5,12 +5,12 @@ import { useLocation, useParams, useSearch } from 'wouter';
 
 import { failureOf } from '../api/errors';
 import { ErrorNotice } from '../components/ErrorNotice';
+import { FlagSetSwitcher } from '../components/FlagSetSwitcher';
 import { type LoadPage, useCursorPages } from '../components/useCursorPages';
 import { decodeParam, flagSetPath } from '../routing';
 import { FilterBar } from './FilterBar';
 import { FlagCount, numberText } from './FlagCount';
 import { FlagList } from './FlagList';
-import { FlagSetSwitcher } from './FlagSetSwitcher';
 import { LiveNotice } from './LiveNotice';
 import { NewFlagLink } from './NewFlagLink';
 import { type ListParams, formatListParams, parseListParams } from './listParams';
@@ -74,7 +74,7 @@ function FlagSetFlags({ flagSet }: { flagSet: string }) {
     <>
       <div className="screen-head">
         <h1>Flags</h1>
-        <FlagSetSwitcher flagSet={flagSet} />
+        <FlagSetSwitcher flagSet={flagSet} pathOf={flagSetPath} />
         <NewFlagLink flagSet={flagSet} denial={writeDenial} />
       </div>
       <FilterBar

@@ -1,13 +1,13 @@
-// `/`: goes to the `default` flag set, or else the first one.
-import { Redirect } from 'wouter';
+// A section's address without a flag set (`/`, `/experiments`, …): goes to
+// the section of the `default` flag set, or else of the first one.
 import { useQuery } from 'urql';
+import { Redirect } from 'wouter';
 
 import { failureOf } from '../api/errors';
-import { ErrorNotice } from '../components/ErrorNotice';
-import { flagSetPath } from '../routing';
-import { FlagSetsQuery } from './operations';
+import { FlagSetsQuery } from '../flags/operations';
+import { ErrorNotice } from './ErrorNotice';
 
-export function HomeRedirect() {
+export function FlagSetRedirect({ title, pathOf }: { title: string; pathOf: (flagSet: string) => string }) {
   const [{ data, error }] = useQuery({ query: FlagSetsQuery });
   if (error) return <ErrorNotice failure={failureOf(error)} what="The flag sets could not be loaded" />;
   if (!data) return <p role="status">Loading flag sets…</p>;
@@ -16,10 +16,10 @@ export function HomeRedirect() {
   if (!target) {
     return (
       <>
-        <h1>Flags</h1>
+        <h1>{title}</h1>
         <p>There are no flag sets yet. An admin creates them (createFlagSet, or importing a flag file).</p>
       </>
     );
   }
-  return <Redirect to={flagSetPath(target.key)} replace />;
+  return <Redirect to={pathOf(target.key)} replace />;
 }

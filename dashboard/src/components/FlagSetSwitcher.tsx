@@ -1,13 +1,12 @@
-// Chooses the flag set whose flags are shown.
+// Chooses the flag set a screen shows: the same screen of another flag set.
 import { useQuery } from 'urql';
 import { useLocation } from 'wouter';
 
 import { failureOf } from '../api/errors';
-import { ErrorNotice } from '../components/ErrorNotice';
-import { flagSetPath } from '../routing';
-import { FlagSetsQuery } from './operations';
+import { FlagSetsQuery } from '../flags/operations';
+import { ErrorNotice } from './ErrorNotice';
 
-export function FlagSetSwitcher({ flagSet }: { flagSet: string }) {
+export function FlagSetSwitcher({ flagSet, pathOf }: { flagSet: string; pathOf: (flagSet: string) => string }) {
   const [{ data, error }] = useQuery({ query: FlagSetsQuery });
   const [, navigate] = useLocation();
   if (error) return <ErrorNotice failure={failureOf(error)} what="The flag sets could not be loaded" />;
@@ -16,7 +15,7 @@ export function FlagSetSwitcher({ flagSet }: { flagSet: string }) {
   return (
     <label className="flag-set-switcher">
       Flag set
-      <select value={flagSet} onChange={(e) => { navigate(flagSetPath(e.target.value)); }} disabled={!data}>
+      <select value={flagSet} onChange={(e) => { navigate(pathOf(e.target.value)); }} disabled={!data}>
         {!known && <option value={flagSet}>{flagSet}</option>}
         {sets.map((s) => (
           <option key={s.key} value={s.key}>
