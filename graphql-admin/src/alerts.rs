@@ -234,7 +234,7 @@ impl Alerter {
             if targets.iter().any(|t| t.consumer == consumer) {
                 return Err(AlertError::DuplicateUrl { host });
             }
-            let start = store.register_cursor(&consumer).await?;
+            let start = store.register_cursor(&consumer, &host).await?;
             targets.push(Target {
                 config: config.clone(),
                 consumer,
@@ -532,17 +532,32 @@ impl Shared {
                         attempt,
                         "Webhook delivered."
                     );
+                    let at = OffsetDateTime::now_utc();
+                    if let Err(error) = self.store.record_delivery(&target.consumer, at).await {
+                        tracing::warn!(webhook = %target.host, %error, "Recording a webhook delivery failed.");
+                    }
                     return true;
                 }
-                Err(error) => tracing::warn!(
-                    webhook = %target.host,
-                    delivery = %delivery.id,
-                    attempt,
-                    retry_in_ms = delay.as_millis() as u64,
-                    error = %error,
-                    cause = ?std::error::Error::source(&error),
-                    "Webhook delivery failed; retrying."
-                ),
+                Err(error) => {
+                    tracing::warn!(
+                        webhook = %target.host,
+                        delivery = %delivery.id,
+                        attempt,
+                        retry_in_ms = delay.as_millis() as u64,
+                        error = %error,
+                        cause = ?std::error::Error::source(&error),
+                        "Webhook delivery failed; retrying."
+                    );
+                    let at = OffsetDateTime::now_utc();
+                    let said = error_chain(&error);
+                    if let Err(error) = self
+                        .store
+                        .record_delivery_failure(&target.consumer, &said, at)
+                        .await
+                    {
+                        tracing::warn!(webhook = %target.host, %error, "Recording a failed webhook delivery failed.");
+                    }
+                }
             }
             tokio::select! {
                 _ = stopped.changed() => return false,
@@ -558,6 +573,19 @@ impl Shared {
 }
 
 type PgListener = sea_orm::sqlx::postgres::PgListener;
+
+/// An error and its causes, as one line: what a failed delivery records
+/// (the delivery errors name the target's origin only, never its path).
+fn error_chain(error: &DeliveryError) -> String {
+    let mut said = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(next) = cause {
+        said.push_str(": ");
+        said.push_str(&next.to_string());
+        cause = next.source();
+    }
+    said
+}
 
 /// On PostgreSQL (with targets to feed), a connection that listens to the
 /// audit trigger's channel; `None` elsewhere.

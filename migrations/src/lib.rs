@@ -17,6 +17,7 @@ mod m20261206_000003_exposures;
 mod m20261207_000001_events_and_counts;
 mod m20261208_000001_experiment_results;
 mod m20261209_000001_rollout_guards;
+mod m20261210_000001_webhook_delivery;
 
 /// Applies Ensign's migrations in order.
 #[derive(Debug)]
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000001_events_and_counts::Migration),
             Box::new(m20261208_000001_experiment_results::Migration),
             Box::new(m20261209_000001_rollout_guards::Migration),
+            Box::new(m20261210_000001_webhook_delivery::Migration),
         ]
     }
 }

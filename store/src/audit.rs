@@ -52,6 +52,9 @@ pub enum Action {
     Restore,
     /// Written by a flag-set import.
     Import,
+    /// Copied from another flag set's flag (its flag set and version are
+    /// in the event's `after`, as `promotedFrom`).
+    Promote,
     /// The kill switch: the flag disabled.
     Kill,
     /// The default variant changed.
@@ -64,6 +67,11 @@ pub enum Action {
     ScheduleRollout,
     /// A rollout cancelled.
     CancelRollout,
+    /// A rollout paused by hand: no step is applied until it resumes.
+    PauseRollout,
+    /// A paused rollout resumed, its remaining steps moved later by the
+    /// time it was paused.
+    ResumeRollout,
     /// A guarded rollout's guard found the new variant worse than it
     /// tolerates and stopped the rollout, with the figures.
     GuardStop,
@@ -116,7 +124,7 @@ impl Subject {
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 24] = [
         Action::Create,
         Action::Update,
         Action::Delete,
@@ -124,12 +132,15 @@ impl Action {
         Action::Rollback,
         Action::Restore,
         Action::Import,
+        Action::Promote,
         Action::Kill,
         Action::SetDefaultVariant,
         Action::SetRollout,
         Action::RolloutStep,
         Action::ScheduleRollout,
         Action::CancelRollout,
+        Action::PauseRollout,
+        Action::ResumeRollout,
         Action::GuardStop,
         Action::GuardClear,
         Action::RolloutRestore,
@@ -151,12 +162,15 @@ impl Action {
             Action::Rollback => "rollback",
             Action::Restore => "restore",
             Action::Import => "import",
+            Action::Promote => "promote",
             Action::Kill => "kill",
             Action::SetDefaultVariant => "set_default_variant",
             Action::SetRollout => "set_rollout",
             Action::RolloutStep => "rollout_step",
             Action::ScheduleRollout => "schedule_rollout",
             Action::CancelRollout => "cancel_rollout",
+            Action::PauseRollout => "pause_rollout",
+            Action::ResumeRollout => "resume_rollout",
             Action::GuardStop => "guard_stop",
             Action::GuardClear => "guard_clear",
             Action::RolloutRestore => "rollout_restore",

@@ -181,7 +181,8 @@ pub mod rollout {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// The `alert_cursors` table (migration `m20261125_000003_alerts`).
+/// The `alert_cursors` table (migrations `m20261125_000003_alerts` and
+/// `m20261210_000001_webhook_delivery`).
 pub mod alert_cursor {
     use sea_orm::entity::prelude::*;
 
@@ -194,6 +195,13 @@ pub mod alert_cursor {
         pub consumer: String,
         pub last_event_id: i64,
         pub updated_at: TimeDateTimeWithTimeZone,
+        pub target: Option<String>,
+        pub delivered_at: Option<TimeDateTimeWithTimeZone>,
+        pub attempted_at: Option<TimeDateTimeWithTimeZone>,
+        pub failing_since: Option<TimeDateTimeWithTimeZone>,
+        pub failed_attempts: i32,
+        #[sea_orm(column_type = "Text", nullable)]
+        pub last_error: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,6 +12,7 @@ use super::audit::{self, Action, Entry, Subject};
 use super::document::{Finding, check_change, document, findings, set_rows};
 use super::entity::{audit_event, flag, flag_set};
 use super::flag_sets::bump_version;
+use super::promotion::PromotedFrom;
 use super::tokens::{access_of, sdk_tokens};
 use super::{Actor, Document, FlagKey, FlagRecord, Store, StoreError};
 
@@ -64,6 +65,17 @@ pub enum FlagChange<'a> {
         /// The version the writer read.
         expected_version: i64,
     },
+    /// Copies another flag set's flag here (see [`Store::promote_flag`]):
+    /// creates it when `expected_version` is `None` (the key must be free),
+    /// or replaces it at that version, serving an archived one again.
+    Promote {
+        /// The target's version the writer read; `None`: no such flag.
+        expected_version: Option<i64>,
+        /// The source's definition and client visibility.
+        input: FlagInput,
+        /// Where it comes from, recorded in the audit event's `after`.
+        from: PromotedFrom,
+    },
     /// Restores the definition the flag had at `version`.
     Rollback {
         /// The version the writer read.
@@ -92,6 +104,7 @@ impl FlagChange<'_> {
             FlagChange::Archive { .. } => Action::Archive,
             FlagChange::Restore { .. } => Action::Restore,
             FlagChange::Rollback { .. } => Action::Rollback,
+            FlagChange::Promote { .. } => Action::Promote,
         }
     }
 
@@ -107,6 +120,9 @@ impl FlagChange<'_> {
                 expected_version, ..
             } => Some(*expected_version),
             FlagChange::Edit {
+                expected_version, ..
+            }
+            | FlagChange::Promote {
                 expected_version, ..
             } => *expected_version,
         }
@@ -185,7 +201,7 @@ async fn write_locked(
     let current = flags.iter().find(|f| f.key == key).cloned();
     let action = change.action();
     match (&current, change.expected_version()) {
-        (Some(_), None) if matches!(change, FlagChange::Create(_)) => {
+        (Some(_), None) if matches!(change, FlagChange::Create(_) | FlagChange::Promote { .. }) => {
             return Err(StoreError::AlreadyExists {
                 kind: "flag",
                 key: key.to_owned(),
@@ -199,7 +215,7 @@ async fn write_locked(
                 actual: flag.version,
             });
         }
-        (None, _) if !matches!(change, FlagChange::Create(_)) => {
+        (None, _) if !creates(&change) => {
             return Err(StoreError::FlagNotFound {
                 flag_set: flag_set.to_owned(),
                 key: key.to_owned(),
@@ -212,7 +228,14 @@ async fn write_locked(
         Some(flag) => flag.clone(),
         None => draft(set.id, key, now),
     };
+    let mut promoted_from = None;
     match change {
+        FlagChange::Promote { input, from, .. } => {
+            next.definition = input.definition;
+            next.client_visible = input.client_visible.unwrap_or(next.client_visible);
+            next.archived = false;
+            promoted_from = Some(from);
+        }
         FlagChange::Create(input) | FlagChange::Update { input, .. } => {
             next.definition = input.definition;
             next.client_visible = input.client_visible.unwrap_or(next.client_visible);
@@ -265,7 +288,17 @@ async fn write_locked(
         actor,
         version: Some(saved.version),
         before: current.as_ref().map(audited),
-        after: Some(audited(&saved)),
+        after: Some(match promoted_from {
+            Some(from) => {
+                let mut after = audited(&saved);
+                after["promotedFrom"] = serde_json::json!({
+                    "flagSet": from.flag_set,
+                    "version": from.version,
+                });
+                after
+            }
+            None => audited(&saved),
+        }),
     };
     audit::record(&txn, entry, now).await?;
     txn.commit().await?;
@@ -318,6 +351,19 @@ impl Store {
             .filter(|f| f.new || f.diagnostic.flag_key.as_deref() == Some(key))
             .collect())
     }
+}
+
+/// Whether `change` may find no flag: a creation, or a promotion that
+/// expects none.
+fn creates(change: &FlagChange<'_>) -> bool {
+    matches!(
+        change,
+        FlagChange::Create(_)
+            | FlagChange::Promote {
+                expected_version: None,
+                ..
+            }
+    )
 }
 
 /// A flag not stored yet, without a definition.

@@ -30,6 +30,7 @@ mod guards;
 mod import;
 mod keys;
 mod leadership;
+mod promotion;
 mod publications;
 mod queries;
 mod results;
@@ -53,6 +54,7 @@ pub use batches::{BatchWrite, MAX_FIELD_BYTES};
 pub use commit::Commit;
 pub use committed::Document;
 pub use copy::{CopyError, TABLES, TableCopy};
+pub use cursors::DeliveryState;
 pub use document::{Finding, publication_errors, validate_definition};
 pub use error::StoreError;
 pub use events::{EventFilter, EventRow, MAX_EVENT_ATTRIBUTES_BYTES};
@@ -70,6 +72,7 @@ pub use guards::{
 pub use import::ImportSummary;
 pub use keys::{ExperimentKey, FlagKey, FlagSetKey, KeyError, MAX_FLAG_SET_KEY_BYTES, SegmentKey};
 pub use leadership::{Leadership, LeadershipError};
+pub use promotion::{ComparedFlag, PromotedFrom};
 pub use queries::{AuditFilter, FlagCursor, FlagFilter, FlagSort, FlagState, Page};
 pub use results::{ANALYSIS_ACTOR, MAX_RESULTS, NewResult, ResultRecord};
 pub use rollouts::{

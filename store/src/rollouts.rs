@@ -406,33 +406,18 @@ impl Store {
         record(&set.key, model)
     }
 
-    /// Cancels an active rollout: no further step is applied; the weights
-    /// stay as the last applied step left them, and a guarded rollout's
-    /// flag is no longer exposure-tracked (a change to publish). Audited as
-    /// `cancel_rollout`.
+    /// Cancels an active or paused rollout: no further step is applied;
+    /// the weights stay as the last applied step left them, and a guarded
+    /// rollout's flag is no longer exposure-tracked (a change to publish).
+    /// Audited as `cancel_rollout`.
     pub async fn cancel_rollout(
         &self,
         actor: &Actor,
         id: i64,
     ) -> Result<RolloutRecord, StoreError> {
-        let txn = self.begin_write().await?;
-        let mut query = rollout::Entity::find_by_id(id);
-        if txn.get_database_backend() == DbBackend::Postgres {
-            // Waits for a step being applied, so the cancellation comes
-            // after it, never between its write and its index bump.
-            query = query.lock_exclusive();
-        }
-        let model = query
-            .one(&txn)
-            .await?
-            .ok_or(StoreError::RolloutNotFound { id })?;
-        let set = set_of(&txn, &model).await?;
-        let current = record(&set.key, model)?;
-        if !current.status.is_active() {
-            return Err(StoreError::InvalidInput {
-                what: "rollout",
-                reason: format!("rollout {id} is {}, not active", current.status.as_str()),
-            });
+        let (txn, set, current) = self.lock_rollout(id).await?;
+        if !current.status.is_active() && current.status != RolloutStatus::Paused {
+            return Err(not_in_status(&current, "active or paused"));
         }
         let now = now_utc();
         let model = rollout::ActiveModel {
@@ -445,17 +430,154 @@ impl Store {
         .await?;
         let cancelled = record(&set.key, model)?;
         if cancelled.guard.is_some() {
-            let mut tracked = tracked_map(&set);
-            if tracked.get(&cancelled.flag).and_then(Value::as_str)
-                == Some(cancelled.exposure_key().as_str())
-            {
-                tracked.remove(&cancelled.flag);
-                set_tracked(&txn, &set, tracked, now).await?;
-            }
+            untrack_in(&txn, &set, &cancelled, now).await?;
         }
         audit(&txn, actor, set.id, &cancelled, Action::CancelRollout, now).await?;
         txn.commit().await?;
         Ok(cancelled)
+    }
+
+    /// Pauses an active rollout by hand: no step is applied until it is
+    /// resumed, and a guarded rollout's flag is no longer exposure-tracked
+    /// (a change to publish), as when its guard pauses it. Audited as
+    /// `pause_rollout`.
+    ///
+    /// A paused rollout's `updated_at` is when it paused: nothing writes a
+    /// paused rollout but [`Store::resume_rollout`] and
+    /// [`Store::cancel_rollout`], and resuming reads it.
+    pub async fn pause_rollout(&self, actor: &Actor, id: i64) -> Result<RolloutRecord, StoreError> {
+        let (txn, set, current) = self.lock_rollout(id).await?;
+        if !current.status.is_active() {
+            return Err(not_in_status(&current, "active"));
+        }
+        let now = now_utc();
+        let model = rollout::ActiveModel {
+            id: Set(id),
+            status: Set(RolloutStatus::Paused.as_str().to_owned()),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .update(&txn)
+        .await?;
+        let paused = record(&set.key, model)?;
+        if paused.guard.is_some() {
+            untrack_in(&txn, &set, &paused, now).await?;
+        }
+        audit(&txn, actor, set.id, &paused, Action::PauseRollout, now).await?;
+        txn.commit().await?;
+        Ok(paused)
+    }
+
+    /// Resumes a paused rollout, whether paused by hand or by its guard:
+    /// the steps not applied yet move later by the time it was paused, so
+    /// the wait before the next one is what it was when it paused. The
+    /// flag must have no other active rollout.
+    ///
+    /// A guarded rollout's flag is exposure-tracked again (a change to
+    /// publish; refused if something else tracks it now), and its current
+    /// step is observed afresh: the guard's last check is dropped and the
+    /// step's users are counted from now, so the next step waits for a
+    /// healthy check of users exposed after the resumption. Audited as
+    /// `resume_rollout`, with the moved steps.
+    pub async fn resume_rollout(
+        &self,
+        actor: &Actor,
+        id: i64,
+    ) -> Result<RolloutRecord, StoreError> {
+        let (txn, set, current) = self.lock_rollout(id).await?;
+        if current.status != RolloutStatus::Paused {
+            return Err(not_in_status(&current, "paused"));
+        }
+        let other = rollout::Entity::find()
+            .filter(rollout::Column::FlagSetId.eq(set.id))
+            .filter(rollout::Column::FlagKey.eq(&current.flag))
+            .filter(rollout::Column::Status.is_in(ACTIVE))
+            .count(&txn)
+            .await?;
+        if other > 0 {
+            return Err(StoreError::AlreadyExists {
+                kind: "active rollout of flag",
+                key: current.flag,
+            });
+        }
+        let now = now_utc();
+        let paused_for = now - current.updated_at;
+        let steps: Vec<RolloutStep> = current
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(index, step)| RolloutStep {
+                at: if index >= current.next_step && paused_for.is_positive() {
+                    step.at + paused_for
+                } else {
+                    step.at
+                },
+                weights: step.weights.clone(),
+            })
+            .collect();
+        let status = if current.next_step == 0 {
+            RolloutStatus::Scheduled
+        } else {
+            RolloutStatus::Running
+        };
+        let mut update = rollout::ActiveModel {
+            id: Set(id),
+            status: Set(status.as_str().to_owned()),
+            steps: Set(steps_json(&steps)),
+            last_error: Set(None),
+            updated_at: Set(now),
+            ..Default::default()
+        };
+        if current.guard.is_some() {
+            let mut tracked = tracked_map(&set);
+            let key = current.exposure_key();
+            match tracked.get(&current.flag).and_then(Value::as_str) {
+                None => {
+                    tracked.insert(current.flag.clone(), Value::String(key));
+                    set_tracked(&txn, &set, tracked, now).await?;
+                }
+                Some(by) if by == key => {}
+                Some(by) => {
+                    return Err(StoreError::InvalidInput {
+                        what: "rollout",
+                        reason: format!(
+                            "flag {:?} is exposure-tracked by {by:?} now; a guarded rollout cannot resume while something else tracks its flag",
+                            current.flag
+                        ),
+                    });
+                }
+            }
+            update.guard_check = Set(None);
+            if current.next_step > 0 {
+                update.step_started_at = Set(Some(now));
+            }
+        }
+        let resumed = record(&set.key, update.update(&txn).await?)?;
+        audit(&txn, actor, set.id, &resumed, Action::ResumeRollout, now).await?;
+        txn.commit().await?;
+        Ok(resumed)
+    }
+
+    /// Rollout `id` with its flag set, read in a write transaction that
+    /// holds its row (on PostgreSQL; SQLite has one writer): a step being
+    /// applied finishes first, so a change by hand comes after it, never
+    /// between its write and its index bump.
+    async fn lock_rollout(
+        &self,
+        id: i64,
+    ) -> Result<(DatabaseTransaction, flag_set::Model, RolloutRecord), StoreError> {
+        let txn = self.begin_write().await?;
+        let mut query = rollout::Entity::find_by_id(id);
+        if txn.get_database_backend() == DbBackend::Postgres {
+            query = query.lock_exclusive();
+        }
+        let model = query
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::RolloutNotFound { id })?;
+        let set = set_of(&txn, &model).await?;
+        let current = record(&set.key, model)?;
+        Ok((txn, set, current))
     }
 
     /// Applies every step due at `now` of every active rollout, in order,
@@ -903,6 +1025,34 @@ impl Store {
 
 /// The statuses of rollouts with steps still to apply.
 const ACTIVE: [&str; 2] = ["scheduled", "running"];
+
+/// The refusal of a change that rollout `current` is not in the status for.
+fn not_in_status(current: &RolloutRecord, needed: &str) -> StoreError {
+    StoreError::InvalidInput {
+        what: "rollout",
+        reason: format!(
+            "rollout {} is {}, not {needed}",
+            current.id,
+            current.status.as_str()
+        ),
+    }
+}
+
+/// Ends the exposure tracking of `rollout`'s flag in `txn`, if the flag is
+/// still tracked under the rollout's key.
+async fn untrack_in(
+    txn: &DatabaseTransaction,
+    set: &flag_set::Model,
+    rollout: &RolloutRecord,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let mut tracked = tracked_map(set);
+    if tracked.get(&rollout.flag).and_then(Value::as_str) == Some(rollout.exposure_key().as_str()) {
+        tracked.remove(&rollout.flag);
+        set_tracked(txn, set, tracked, now).await?;
+    }
+    Ok(())
+}
 
 /// The request id of rollout `id`'s restore of its starting weights.
 fn restore_request_id(id: i64) -> String {

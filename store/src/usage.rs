@@ -333,7 +333,7 @@ impl Store {
 
     /// A transaction whose reads see one state of the database (on
     /// PostgreSQL; SQLite's single connection sees one anyway).
-    async fn read_snapshot(&self) -> Result<sea_orm::DatabaseTransaction, StoreError> {
+    pub(crate) async fn read_snapshot(&self) -> Result<sea_orm::DatabaseTransaction, StoreError> {
         let isolation = match self.db.get_database_backend() {
             DbBackend::Postgres => Some(IsolationLevel::RepeatableRead),
             _ => None,

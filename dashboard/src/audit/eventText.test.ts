@@ -10,6 +10,12 @@ test('a guarded rollout’s stop and restore read as what happened', () => {
   expect(actionText('sample_ratio_mismatch')).toBe('sample-ratio mismatch');
 });
 
+test('a rollout paused and resumed by hand, and a promotion, read as what happened', () => {
+  expect(actionText('pause_rollout')).toBe('rollout paused');
+  expect(actionText('resume_rollout')).toBe('rollout resumed');
+  expect(actionText('promote')).toBe('promoted from another flag set');
+});
+
 test('an action this version does not know reads as stored, without underscores', () => {
   expect(actionText('some_future_action')).toBe('some future action');
 });

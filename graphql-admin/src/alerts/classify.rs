@@ -35,16 +35,24 @@ pub enum AlertKind {
     KillSwitch,
     /// The flag is marked `locked` (before or after the change).
     LockedFlag,
+    /// A running experiment's users per variant stopped matching its
+    /// weights (the onset of a sample-ratio mismatch).
+    SampleRatioMismatch,
+    /// A guarded rollout's guard found the new variant worse than it
+    /// tolerates, and paused the rollout or restored its weights.
+    GuardStop,
 }
 
 impl AlertKind {
-    /// The name used in payloads: "out_of_band", "kill_switch" or
-    /// "locked_flag".
+    /// The name used in payloads: "out_of_band", "kill_switch",
+    /// "locked_flag", "sample_ratio_mismatch" or "guard_stop".
     pub fn as_str(self) -> &'static str {
         match self {
             AlertKind::OutOfBand => "out_of_band",
             AlertKind::KillSwitch => "kill_switch",
             AlertKind::LockedFlag => "locked_flag",
+            AlertKind::SampleRatioMismatch => "sample_ratio_mismatch",
+            AlertKind::GuardStop => "guard_stop",
         }
     }
 }
@@ -78,10 +86,17 @@ pub struct Alert {
 }
 
 /// The reasons an audit event raises an alert; empty for an ordinary
-/// change. Only flag changes are considered.
+/// change: a flag change's (out of band, kill switch, locked flag), the
+/// onset of an experiment's sample-ratio mismatch, a guarded rollout's
+/// stop.
 pub fn alert_kinds(event: &AuditRecord) -> Vec<AlertKind> {
-    if event.subject != Subject::Flag {
-        return Vec::new();
+    match (event.subject, event.action) {
+        (Subject::Experiment, Action::SampleRatioMismatch) => {
+            return vec![AlertKind::SampleRatioMismatch];
+        }
+        (Subject::Rollout, Action::GuardStop) => return vec![AlertKind::GuardStop],
+        (Subject::Flag, _) => {}
+        _ => return Vec::new(),
     }
     let mut kinds = Vec::new();
     if event.out_of_band {
@@ -148,6 +163,36 @@ pub fn alert(
     publication: Option<Publication>,
 ) -> Option<Alert> {
     let kind = *kinds.first()?;
+    match kind {
+        AlertKind::SampleRatioMismatch => {
+            return Some(Alert {
+                kind,
+                kinds,
+                severity: Severity::Warning,
+                message: srm_message(event),
+                publication: None,
+            });
+        }
+        AlertKind::GuardStop => {
+            let message = match &event.after {
+                Some(after) => {
+                    guard_message(&event.subject_key, event.flag_set.as_deref(), after, true)
+                }
+                None => format!(
+                    "A rollout of flag {:?} was stopped by its guard.",
+                    event.subject_key
+                ),
+            };
+            return Some(Alert {
+                kind,
+                kinds,
+                severity: Severity::Warning,
+                message,
+                publication: None,
+            });
+        }
+        _ => {}
+    }
     let subject = match &event.flag_set {
         Some(set) => format!("Flag {:?} of flag set {set:?}", event.subject_key),
         None => format!("Flag {:?}", event.subject_key),
@@ -166,6 +211,8 @@ pub fn alert(
                 "{subject} is locked, and {:?} changed it ({}).",
                 event.actor, event.action
             ),
+            // Raised alone, above.
+            AlertKind::SampleRatioMismatch | AlertKind::GuardStop => continue,
         });
     }
     if let Some(publication) = &publication {
@@ -199,6 +246,80 @@ pub fn alert(
         message: sentences.join(" "),
         publication,
     })
+}
+
+/// What the onset of an experiment's sample-ratio mismatch says in words.
+pub(crate) fn srm_message(event: &AuditRecord) -> String {
+    let p_value = event
+        .after
+        .as_ref()
+        .and_then(|after| after["srm"]["p_value"].as_f64())
+        .map_or_else(|| "unknown".to_owned(), |p| format!("{p:.2e}"));
+    format!(
+        "Experiment {:?}{}: its users per variant do not match its weights (sample-ratio mismatch, p = {p_value}); the assignment or the exposure logging is broken, and its results cannot be trusted until it is fixed.",
+        event.subject_key,
+        event
+            .flag_set
+            .as_deref()
+            .map(|set| format!(" of flag set {set:?}"))
+            .unwrap_or_default(),
+    )
+}
+
+/// What a guard's decision says in words: which variant, which metric, by
+/// how much, how sure, against what tolerance, and what follows.
+/// `stopped` tells a stop (`guard_stop`) from a step's clearance
+/// (`guard_clear`).
+pub(crate) fn guard_message(
+    flag: &str,
+    flag_set: Option<&str>,
+    after: &Value,
+    stopped: bool,
+) -> String {
+    let guard = &after["guard"];
+    let check = &after["guardCheck"];
+    let percent = |value: &Value| {
+        value
+            .as_f64()
+            .map_or_else(|| "unknown".to_owned(), |x| format!("{:+.1}%", x * 100.0))
+    };
+    let tolerance = guard["tolerance"]
+        .as_f64()
+        .map_or_else(|| "unknown".to_owned(), |t| format!("{:.1}%", t * 100.0));
+    let direction = match guard["direction"].as_str() {
+        Some("lower_is_better") => "lower is better",
+        _ => "higher is better",
+    };
+    let step = check["step"].as_u64().map_or(0, |step| step + 1);
+    let (done, judged) = match (stopped, after["status"].as_str()) {
+        (true, Some("restored")) => (
+            "was stopped by its guard, which restored the weights it started from".to_owned(),
+            format!("worse than the {tolerance} it tolerates"),
+        ),
+        (true, _) => (
+            "was paused by its guard".to_owned(),
+            format!("worse than the {tolerance} it tolerates"),
+        ),
+        _ => (
+            format!("had step {step} cleared by its guard, so the next step may follow"),
+            format!("no regression beyond the {tolerance} it tolerates"),
+        ),
+    };
+    format!(
+        "Rollout {} of flag {flag:?}{} {done}: variant {} moved {} ({}, {direction}) by {} against the other variants (interval {} to {}), {judged}, over {} users of it and {} of the others in step {step}.",
+        after["id"],
+        flag_set
+            .map(|set| format!(" in flag set {set:?}"))
+            .unwrap_or_default(),
+        guard["variant"],
+        guard["metric"]["event"],
+        guard["metric"]["kind"].as_str().unwrap_or("unknown"),
+        percent(&check["lift"]),
+        percent(&check["interval"][0]),
+        percent(&check["interval"][1]),
+        check["newUsers"],
+        check["oldUsers"],
+    )
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use time::format_description::well_known::Rfc3339;
 
 use engine::Diagnostic;
 
-use super::classify::Alert;
+use super::classify::{Alert, guard_message, srm_message};
 use store::{Action, AuditRecord, Subject};
 
 /// The header carrying `sha256=<hex>`, the HMAC-SHA256 of the signed
@@ -253,18 +253,7 @@ fn experiment_alert(event: &AuditRecord) -> Delivery {
     let kind = EventType::ExperimentAlert;
     let id = delivery_id(event.id, kind);
     let after = event.after.as_ref();
-    let p_value = after
-        .and_then(|after| after["srm"]["p_value"].as_f64())
-        .map_or_else(|| "unknown".to_owned(), |p| format!("{p:.2e}"));
-    let message = format!(
-        "Experiment {:?}{}: its users per variant do not match its weights (sample-ratio mismatch, p = {p_value}); the assignment or the exposure logging is broken, and its results cannot be trusted until it is fixed.",
-        event.subject_key,
-        event
-            .flag_set
-            .as_deref()
-            .map(|set| format!(" of flag set {set:?}"))
-            .unwrap_or_default(),
-    );
+    let message = srm_message(event);
     let payload = ExperimentPayload {
         id: &id,
         kind,
@@ -305,7 +294,14 @@ fn rollout_decision(event: &AuditRecord, kind: EventType) -> Delivery {
                 event.subject_key
             )
         },
-        |after| guard_message(&event.subject_key, event.flag_set.as_deref(), after, kind),
+        |after| {
+            guard_message(
+                &event.subject_key,
+                event.flag_set.as_deref(),
+                after,
+                kind == EventType::RolloutAlert,
+            )
+        },
     );
     let payload = RolloutPayload {
         id: &id,
@@ -331,55 +327,6 @@ fn rollout_decision(event: &AuditRecord, kind: EventType) -> Delivery {
         id,
         event: kind,
     }
-}
-
-/// What a guard's decision says in words: which variant, which metric, by
-/// how much, how sure, against what tolerance, and what follows.
-fn guard_message(flag: &str, flag_set: Option<&str>, after: &Value, kind: EventType) -> String {
-    let guard = &after["guard"];
-    let check = &after["guardCheck"];
-    let percent = |value: &Value| {
-        value
-            .as_f64()
-            .map_or_else(|| "unknown".to_owned(), |x| format!("{:+.1}%", x * 100.0))
-    };
-    let tolerance = guard["tolerance"]
-        .as_f64()
-        .map_or_else(|| "unknown".to_owned(), |t| format!("{:.1}%", t * 100.0));
-    let direction = match guard["direction"].as_str() {
-        Some("lower_is_better") => "lower is better",
-        _ => "higher is better",
-    };
-    let step = check["step"].as_u64().map_or(0, |step| step + 1);
-    let (done, judged) = match (kind, after["status"].as_str()) {
-        (EventType::RolloutAlert, Some("restored")) => (
-            "was stopped by its guard, which restored the weights it started from".to_owned(),
-            format!("worse than the {tolerance} it tolerates"),
-        ),
-        (EventType::RolloutAlert, _) => (
-            "was paused by its guard".to_owned(),
-            format!("worse than the {tolerance} it tolerates"),
-        ),
-        _ => (
-            format!("had step {step} cleared by its guard, so the next step may follow"),
-            format!("no regression beyond the {tolerance} it tolerates"),
-        ),
-    };
-    format!(
-        "Rollout {} of flag {flag:?}{} {done}: variant {} moved {} ({}, {direction}) by {} against the other variants (interval {} to {}), {judged}, over {} users of it and {} of the others in step {step}.",
-        after["id"],
-        flag_set
-            .map(|set| format!(" in flag set {set:?}"))
-            .unwrap_or_default(),
-        guard["variant"],
-        guard["metric"]["event"],
-        guard["metric"]["kind"].as_str().unwrap_or("unknown"),
-        percent(&check["lift"]),
-        percent(&check["interval"][0]),
-        percent(&check["interval"][1]),
-        check["newUsers"],
-        check["oldUsers"],
-    )
 }
 
 /// `evt-<audit event id>-changed`, `evt-<audit event id>-alert`,

@@ -1,17 +1,19 @@
 //! Alerts in the GraphQL API (viewer role): the audit events that raise an
-//! alert (out-of-band edits, kill switches, changes to locked flags), newest
-//! first, as the webhooks of `crate::alerts` report them.
+//! alert (out-of-band edits, kill switches, changes to locked flags, the
+//! onset of an experiment's sample-ratio mismatch, a guarded rollout's
+//! stop), newest first, as the webhooks of `crate::alerts` report them; and
+//! how delivery to each webhook stands.
 
 use std::collections::HashMap;
 
 use async_graphql::{Context, Enum, Object, SimpleObject};
 
 use super::audit::AuditObject;
-use super::cost::{page_size, paged};
+use super::cost::{page_size, paged, unpaged};
 use super::error::store_error;
-use super::schema::{admin, authorize};
+use super::schema::{admin, authorize, time};
 use crate::alerts::{self, AlertKind, Publication, Severity};
-use store::{AuditFilter, TokenRole};
+use store::{AuditFilter, DeliveryState, TokenRole};
 use store::{Store, StoreError};
 
 /// Audit events read per page (the store's largest page), and the most
@@ -51,6 +53,12 @@ pub enum KindObject {
     KillSwitch,
     /// The flag is locked.
     LockedFlag,
+    /// A running experiment's users per variant stopped matching its
+    /// weights (the onset of a sample-ratio mismatch).
+    SampleRatioMismatch,
+    /// A guarded rollout's guard found the new variant worse than it
+    /// tolerates, and paused the rollout or restored its weights.
+    GuardStop,
 }
 
 impl From<AlertKind> for KindObject {
@@ -59,6 +67,8 @@ impl From<AlertKind> for KindObject {
             AlertKind::OutOfBand => KindObject::OutOfBand,
             AlertKind::KillSwitch => KindObject::KillSwitch,
             AlertKind::LockedFlag => KindObject::LockedFlag,
+            AlertKind::SampleRatioMismatch => KindObject::SampleRatioMismatch,
+            AlertKind::GuardStop => KindObject::GuardStop,
         }
     }
 }
@@ -105,6 +115,95 @@ pub struct AlertObject {
     publication: Option<PublicationObject>,
     /// The audit event.
     event: AuditObject,
+    /// Where it stands with each webhook, in `webhooks`' order.
+    deliveries: Vec<AlertDelivery>,
+}
+
+/// Where one audit event stands with one webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum DeliveryStatus {
+    /// The webhook's cursor is past it: sent and acknowledged (or not one
+    /// of the events the webhook takes).
+    Delivered,
+    /// Waiting its turn.
+    Pending,
+    /// Waiting behind a delivery that is failing, and being retried.
+    Failing,
+}
+
+/// An alert's delivery to one webhook.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct AlertDelivery {
+    /// The webhook's origin.
+    webhook: String,
+    status: DeliveryStatus,
+}
+
+/// How delivery to one webhook stands, as every admin node records it.
+/// A webhook removed from the configuration keeps its record, which then
+/// stops changing.
+#[derive(Debug, Clone, SimpleObject)]
+#[graphql(name = "Webhook")]
+pub struct WebhookObject {
+    /// Its origin (scheme, host and port; never the path, which may hold
+    /// a secret).
+    target: String,
+    /// The id of the last audit event it has handled: everything up to it
+    /// was delivered or is not one of its events.
+    delivered_through: i64,
+    /// The audit events after that one, not handled yet.
+    pending: u64,
+    /// When its cursor last moved (RFC 3339).
+    updated_at: String,
+    /// When a delivery to it last succeeded.
+    delivered_at: Option<String>,
+    /// When the last attempt, good or bad, ended.
+    attempted_at: Option<String>,
+    /// While its current delivery fails (retried with backoff): since when.
+    failing_since: Option<String>,
+    /// While its current delivery fails: the failed attempts.
+    failed_attempts: u32,
+    /// While its current delivery fails: the last attempt's error.
+    last_error: Option<String>,
+}
+
+impl From<DeliveryState> for WebhookObject {
+    fn from(state: DeliveryState) -> Self {
+        WebhookObject {
+            target: webhook_name(&state),
+            delivered_through: state.last_event_id,
+            pending: state.pending,
+            updated_at: time(state.updated_at),
+            delivered_at: state.delivered_at.map(time),
+            attempted_at: state.attempted_at.map(time),
+            failing_since: state.failing_since.map(time),
+            failed_attempts: state.failed_attempts,
+            last_error: state.last_error,
+        }
+    }
+}
+
+/// A webhook's name: its origin, or a placeholder for a record kept from
+/// before origins were.
+fn webhook_name(state: &DeliveryState) -> String {
+    state
+        .target
+        .clone()
+        .unwrap_or_else(|| "(a webhook not registered since)".to_owned())
+}
+
+/// Where audit event `id` stands with the webhook in `state`.
+fn delivery(state: &DeliveryState, id: i64) -> AlertDelivery {
+    AlertDelivery {
+        webhook: webhook_name(state),
+        status: if id <= state.last_event_id {
+            DeliveryStatus::Delivered
+        } else if state.failing_since.is_some() {
+            DeliveryStatus::Failing
+        } else {
+            DeliveryStatus::Pending
+        },
+    }
 }
 
 /// A page of alerts.
@@ -123,7 +222,9 @@ pub struct AlertQuery;
 
 #[Object]
 impl AlertQuery {
-    /// Alerts raised by flag changes, newest first (`first`: 1 to 100).
+    /// Alerts, newest first (`first`: 1 to 100): unusual flag changes,
+    /// the onsets of experiments' sample-ratio mismatches and guarded
+    /// rollouts' stops.
     #[graphql(complexity = "paged(first, child_complexity)")]
     async fn alerts(
         &self,
@@ -139,6 +240,18 @@ impl AlertQuery {
             .await
             .map_err(store_error)
     }
+
+    /// How delivery to each webhook stands, by origin.
+    #[graphql(complexity = "unpaged(child_complexity)")]
+    async fn webhooks(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<WebhookObject>> {
+        authorize(ctx, TokenRole::Viewer)?;
+        let states = admin(ctx)?
+            .store
+            .delivery_states()
+            .await
+            .map_err(store_error)?;
+        Ok(states.into_iter().map(Into::into).collect())
+    }
 }
 
 async fn alert_page(
@@ -148,6 +261,7 @@ async fn alert_page(
     flag_set: Option<String>,
 ) -> Result<AlertPage, StoreError> {
     let wanted = first.clamp(1, PAGE) as usize;
+    let webhooks = store.delivery_states().await?;
     let mut items = Vec::new();
     let mut publications: HashMap<String, Option<Publication>> = HashMap::new();
     let mut cursor = before_id;
@@ -195,6 +309,7 @@ async fn alert_page(
                 kinds: alert.kinds.into_iter().map(KindObject::from).collect(),
                 message: alert.message,
                 publication: alert.publication.map(PublicationObject::from),
+                deliveries: webhooks.iter().map(|w| delivery(w, event.id)).collect(),
                 event: event.into(),
             });
             if items.len() == wanted {

@@ -13,6 +13,7 @@ pub mod flag_sets;
 pub mod flags;
 pub mod history;
 pub mod nesting;
+pub mod promotion;
 pub mod results;
 pub mod rollouts;
 pub mod routes;

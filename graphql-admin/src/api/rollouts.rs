@@ -451,27 +451,76 @@ impl RolloutMutation {
         Ok(rollout.into())
     }
 
-    /// Cancels an active rollout: no further step is applied, and the
-    /// weights stay as the last applied step set them.
+    /// Cancels an active or paused rollout: no further step is applied,
+    /// and the weights stay as the last applied step set them.
     async fn cancel_rollout(
         &self,
         ctx: &Context<'_>,
         id: i64,
     ) -> async_graphql::Result<RolloutObject> {
-        let actor = authorize(ctx, CHANGE_FLAGS)?;
-        let admin = admin(ctx)?;
-        let current = admin.store.rollout(id).await.map_err(store_error)?;
-        writable(ctx, &current.flag_set)?;
-        let rollout = admin
-            .store
-            .cancel_rollout(&actor, id)
-            .await
-            .map_err(store_error)?;
-        if rollout.guard.is_some() {
-            announce(admin, &rollout, Action::CancelRollout, actor.name);
-        }
-        Ok(rollout.into())
+        change(ctx, id, Change::Cancel).await
     }
+
+    /// Pauses an active rollout: no step is applied until it resumes, and
+    /// a guarded rollout's flag is no longer exposure-tracked meanwhile.
+    async fn pause_rollout(
+        &self,
+        ctx: &Context<'_>,
+        id: i64,
+    ) -> async_graphql::Result<RolloutObject> {
+        change(ctx, id, Change::Pause).await
+    }
+
+    /// Resumes a paused rollout (paused by hand or by its guard). The steps
+    /// not applied yet move later by the time it was paused; a guarded
+    /// rollout observes its current step afresh, from now, before the next
+    /// step may follow. Refused while another rollout of the flag is
+    /// active.
+    async fn resume_rollout(
+        &self,
+        ctx: &Context<'_>,
+        id: i64,
+    ) -> async_graphql::Result<RolloutObject> {
+        change(ctx, id, Change::Resume).await
+    }
+}
+
+/// A change of a rollout's course by hand.
+#[derive(Clone, Copy)]
+enum Change {
+    Cancel,
+    Pause,
+    Resume,
+}
+
+/// Cancels, pauses or resumes rollout `id` as the caller, announcing a
+/// guarded rollout's change of its flag's tracking.
+async fn change(
+    ctx: &Context<'_>,
+    id: i64,
+    change: Change,
+) -> async_graphql::Result<RolloutObject> {
+    let actor = authorize(ctx, CHANGE_FLAGS)?;
+    let admin = admin(ctx)?;
+    let current = admin.store.rollout(id).await.map_err(store_error)?;
+    writable(ctx, &current.flag_set)?;
+    let store = &admin.store;
+    let (rollout, action) = match change {
+        Change::Cancel => (
+            store.cancel_rollout(&actor, id).await,
+            Action::CancelRollout,
+        ),
+        Change::Pause => (store.pause_rollout(&actor, id).await, Action::PauseRollout),
+        Change::Resume => (
+            store.resume_rollout(&actor, id).await,
+            Action::ResumeRollout,
+        ),
+    };
+    let rollout = rollout.map_err(store_error)?;
+    if rollout.guard.is_some() {
+        announce(admin, &rollout, action, actor.name);
+    }
+    Ok(rollout.into())
 }
 
 /// Announces a guarded rollout's change of its flag's exposure tracking,

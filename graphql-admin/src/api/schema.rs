@@ -19,6 +19,7 @@ use super::experiments::{ExperimentMutation, ExperimentQuery};
 use super::flag_sets::{FlagFileMutation, FlagFileQuery, FlagSetMutation, FlagSetQuery};
 use super::flags::{FlagMutation, FlagQuery};
 use super::nesting::NestingLimit;
+use super::promotion::{PromotionMutation, PromotionQuery};
 use super::results::{ResultMutation, SharedRunner};
 use super::rollouts::{RolloutMutation, RolloutQuery};
 use super::segments::{SegmentMutation, SegmentQuery};
@@ -52,6 +53,7 @@ pub struct Query(
     ViewerQuery,
     DiagnosticsQuery,
     UsageQuery,
+    PromotionQuery,
 );
 
 /// Write operations, each one audited commit. (Each part of the API
@@ -66,6 +68,7 @@ pub struct Mutation(
     SegmentMutation,
     ExperimentMutation,
     ResultMutation,
+    PromotionMutation,
 );
 
 /// The role that changing flags, segments, rollouts and experiments (and importing flag

@@ -54,6 +54,7 @@ impl Received {
 struct Receiver {
     url: String,
     received: Arc<Mutex<Vec<Received>>>,
+    failures: Arc<AtomicUsize>,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -62,6 +63,8 @@ impl Receiver {
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
         let seen = Arc::new(AtomicUsize::new(0));
         let record = received.clone();
+        let failures = Arc::new(AtomicUsize::new(failures));
+        let failing = failures.clone();
         let route = warp::post()
             .and(warp::path("hook"))
             .and(warp::header::headers_cloned())
@@ -76,7 +79,8 @@ impl Receiver {
                             .unwrap_or("")
                             .to_owned()
                     };
-                    let accepted = seen.fetch_add(1, Ordering::SeqCst) >= failures;
+                    let accepted =
+                        seen.fetch_add(1, Ordering::SeqCst) >= failing.load(Ordering::SeqCst);
                     record.lock().unwrap().push(Received {
                         delivery: header("x-ensign-delivery"),
                         event: header("x-ensign-event"),
@@ -109,8 +113,14 @@ impl Receiver {
         Receiver {
             url: format!("http://{addr}/hook"),
             received,
+            failures,
             stop: Some(stop),
         }
+    }
+
+    /// Accepts every request from now on.
+    fn recover(&self) {
+        self.failures.store(0, Ordering::SeqCst);
     }
 
     fn webhook(&self, events: Vec<EventType>) -> WebhookConfig {
@@ -682,6 +692,139 @@ async fn the_alerts_query_lists_unusual_changes() {
     }
 }
 
+/// How delivery stands, through the `webhooks` and `alerts` queries: a
+/// webhook that keeps failing shows since when, how many attempts and the
+/// last error (its origin only, never its path), and the alert waiting
+/// behind it shows as failing; once the webhook accepts, the alert shows as
+/// delivered and the failure is cleared.
+#[tokio::test]
+async fn delivery_state_shows_a_failing_webhook_and_its_recovery() {
+    for db in TestDb::both("delivery_state_shows_a_failing_webhook_and_its_recovery").await {
+        let store = &db.store;
+        let (commits, _) = broadcast::channel(64);
+        flag_set(store).await;
+        write(
+            store,
+            &commits,
+            "checkout",
+            FlagChange::Create(flag("off", None)),
+        )
+        .await;
+        // Made first: the token's audit event is handled before the alert's.
+        let viewer = store
+            .create_token(&Actor::named("setup"), "grace", TokenRole::Viewer, None)
+            .await
+            .unwrap()
+            .secret;
+        let receiver = Receiver::start(usize::MAX).await;
+        let origin = receiver.url.trim_end_matches("/hook").to_owned();
+        let running = start(
+            store,
+            settings(vec![receiver.webhook(Vec::new())]),
+            &commits,
+        )
+        .await;
+        let kill = |definition: &mut Value| {
+            definition["state"] = json!("DISABLED");
+            Ok(())
+        };
+        let killed = write(
+            store,
+            &commits,
+            "checkout",
+            FlagChange::Edit {
+                expected_version: None,
+                action: Action::Kill,
+                edit: &kill,
+            },
+        )
+        .await;
+        let admin = Admin {
+            store: store.clone(),
+            commits: commits.clone(),
+            analysis: None,
+        };
+        let query = |query: &'static str| {
+            let admin = admin.clone();
+            let viewer = viewer.clone();
+            async move {
+                let response = warp::test::request()
+                    .method("POST")
+                    .path("/graphql")
+                    .header("content-type", "application/json")
+                    .header("authorization", format!("Bearer {viewer}"))
+                    .json(&json!({"query": query}))
+                    .reply(&routes(admin))
+                    .await;
+                let body: Value = serde_json::from_slice(response.body()).unwrap();
+                assert!(body["errors"].is_null(), "{body}");
+                body["data"].clone()
+            }
+        };
+        const WEBHOOKS: &str = "{ webhooks { target deliveredThrough pending deliveredAt failingSince failedAttempts lastError } }";
+        const ALERTS: &str = "{ alerts(first: 1) { items { id deliveries { webhook status } } } }";
+        let until = |done: fn(&Value) -> bool| {
+            let query = &query;
+            async move {
+                let deadline = Instant::now() + PATIENCE;
+                loop {
+                    let webhooks = query(WEBHOOKS).await["webhooks"].clone();
+                    if done(&webhooks[0]) {
+                        return webhooks;
+                    }
+                    assert!(Instant::now() < deadline, "{webhooks}");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        };
+
+        let failing = until(|w| w["failedAttempts"].as_u64() >= Some(2)).await;
+        let webhook = &failing[0];
+        assert_eq!(failing.as_array().unwrap().len(), 1, "{failing}");
+        assert_eq!(webhook["target"], json!(origin), "{}", db.backend);
+        assert!(
+            webhook["deliveredThrough"].as_i64().unwrap() < killed,
+            "{webhook}"
+        );
+        assert!(webhook["pending"].as_u64().unwrap() >= 1, "{webhook}");
+        assert!(webhook["failingSince"].is_string(), "{webhook}");
+        assert_eq!(webhook["deliveredAt"], Value::Null, "{webhook}");
+        let error = webhook["lastError"].as_str().unwrap();
+        assert!(error.contains("answered 500"), "{error}");
+        assert!(!error.contains("/hook"), "{error}");
+        let alerts = query(ALERTS).await;
+        assert_eq!(
+            alerts["alerts"]["items"][0],
+            json!({"id": killed, "deliveries": [{"webhook": origin, "status": "FAILING"}]}),
+            "{}",
+            db.backend
+        );
+
+        receiver.recover();
+        receiver.accepted(&format!("evt-{killed}-alert")).await;
+        let recovered = until(|w| w["pending"] == json!(0)).await;
+        let webhook = &recovered[0];
+        assert_eq!(webhook["deliveredThrough"], json!(killed), "{webhook}");
+        assert_eq!(
+            (
+                &webhook["failingSince"],
+                &webhook["failedAttempts"],
+                &webhook["lastError"]
+            ),
+            (&Value::Null, &json!(0), &Value::Null),
+            "{webhook}"
+        );
+        assert!(webhook["deliveredAt"].is_string(), "{webhook}");
+        let alerts = query(ALERTS).await;
+        assert_eq!(
+            alerts["alerts"]["items"][0]["deliveries"],
+            json!([{"webhook": origin, "status": "DELIVERED"}]),
+        );
+        running.stop().await;
+        db.drop_all().await;
+    }
+}
+
 /// Log lines written while it runs, for tests that check what a log line
 /// leaves out.
 #[derive(Clone, Default)]
@@ -1132,6 +1275,34 @@ async fn a_guard_stop_alerts_with_its_figures() {
                 "Rollout {} of flag \"checkout\" in flag set \"production\" was stopped by its guard, which restored the weights it started from: variant \"new\" moved \"purchase\" (conversion, higher is better) by -20.0% against the other variants (interval -31.0% to -9.0%), worse than the 2.0% it tolerates, over 498 users of it and 4410 of the others in step 2.",
                 rollout.id
             )
+        );
+        // The alerts query lists the stop with the same message; the
+        // clearance is no alert.
+        let viewer = store
+            .create_token(&actor, "grace", TokenRole::Viewer, None)
+            .await
+            .unwrap()
+            .secret;
+        let admin = Admin {
+            store: store.clone(),
+            commits: commits.clone(),
+            analysis: None,
+        };
+        let response = warp::test::request()
+            .method("POST")
+            .path("/graphql")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {viewer}"))
+            .json(&json!({"query": "{ alerts { items { id kind kinds severity message } } }"}))
+            .reply(&routes(admin))
+            .await;
+        let listed: Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(
+            listed["data"]["alerts"]["items"],
+            json!([{"id": stops[0], "kind": "GUARD_STOP", "kinds": ["GUARD_STOP"],
+                    "severity": "WARNING", "message": body["alert"]["message"]}]),
+            "{}",
+            db.backend
         );
         // Only the rollout's decisions were asked for: its steps' and the
         // restore's flag changes went to no one.

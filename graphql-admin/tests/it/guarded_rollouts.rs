@@ -328,6 +328,59 @@ async fn guarded_rollouts_through_the_api() {
             read.body
         );
 
+        // Paused by hand, and announced: the flag is no longer tracked, and
+        // a viewer may not resume it.
+        let started = read.body["data"]["rollout"]["stepStartedAt"].clone();
+        let answer = client
+            .post(
+                &client.editor,
+                "mutation($id: Int!) { pauseRollout(id: $id) { status nextAt } }",
+                json!({"id": id}),
+            )
+            .await;
+        assert_eq!(
+            answer.body["data"]["pauseRollout"],
+            json!({"status": "PAUSED", "nextAt": null}),
+            "{}",
+            answer.body
+        );
+        assert_eq!(
+            announced.try_recv().expect("announced").action,
+            Action::PauseRollout
+        );
+        let (_, document) = store.document("production").await.unwrap();
+        assert_eq!(
+            document["flags"]["checkout"]["metadata"]["ensign.experiment"],
+            Value::Null
+        );
+        let resume = "mutation($id: Int!) { resumeRollout(id: $id) { status stepStartedAt guardCheck { step } } }";
+        let answer = client.post(&client.viewer, resume, json!({"id": id})).await;
+        assert_eq!(answer.code(), "FORBIDDEN", "{}", answer.body);
+
+        // Resumed: tracked again, and the current step is observed afresh,
+        // its last check dropped.
+        let answer = client.post(&client.editor, resume, json!({"id": id})).await;
+        let resumed = &answer.body["data"]["resumeRollout"];
+        assert_eq!(resumed["status"], "RUNNING", "{}", answer.body);
+        assert_eq!(resumed["guardCheck"], Value::Null);
+        let time =
+            |value: &Value| OffsetDateTime::parse(value.as_str().unwrap(), &Rfc3339).unwrap();
+        assert!(
+            time(&resumed["stepStartedAt"]) > time(&started),
+            "{resumed}"
+        );
+        assert_eq!(
+            announced.try_recv().expect("announced").action,
+            Action::ResumeRollout
+        );
+        let (_, document) = store.document("production").await.unwrap();
+        assert_eq!(
+            document["flags"]["checkout"]["metadata"]["ensign.experiment"],
+            json!(format!("rollout:{id}"))
+        );
+        let answer = client.post(&client.editor, resume, json!({"id": id})).await;
+        assert_eq!(answer.code(), "INVALID_INPUT", "{}", answer.body);
+
         // Cancelled, and announced: the flag is no longer tracked.
         let answer = client
             .post(

@@ -53,6 +53,9 @@ mod flag_list;
 /// Restoring archived flags.
 mod restore;
 
+/// Flag sets compared, and flags promoted from one to another.
+mod promotion;
+
 /// Dry runs of flag writes (`validateFlag`).
 mod diagnostics;
 

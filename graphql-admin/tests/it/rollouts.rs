@@ -449,6 +449,118 @@ async fn cancelling_stops_a_rollout() {
     }
 }
 
+/// A paused rollout applies nothing however late it gets; resuming moves
+/// its remaining steps later by exactly the time it was paused, and the
+/// steps then apply as scheduled. A flag with a paused rollout is free for
+/// another one, which a resumption then may not overlap; a paused rollout
+/// can be cancelled.
+#[tokio::test]
+async fn pausing_holds_a_rollout_and_resuming_moves_its_remaining_steps() {
+    for db in TestDb::both("pausing_holds_a_rollout_and_resuming_moves_its_remaining_steps").await {
+        let store = &db.store;
+        let actor = setup(store).await;
+        let rollout = store
+            .schedule_rollout(&actor, rollout_of("checkout", progressive()))
+            .await
+            .unwrap();
+        store.run_due(t(0)).await.unwrap();
+
+        let paused = store.pause_rollout(&actor, rollout.id).await.unwrap();
+        assert_eq!(
+            (paused.status, paused.next_step, paused.next_at()),
+            (RolloutStatus::Paused, 1, None)
+        );
+        assert!(store.run_due(t(1000)).await.unwrap().is_empty());
+        assert_eq!(new_weight(store).await, 1, "nothing applied while paused");
+        let again = store.pause_rollout(&actor, rollout.id).await.unwrap_err();
+        assert_eq!(again.code(), "INVALID_INPUT", "{again}");
+        assert!(
+            again.to_string().contains("is paused, not active"),
+            "{again}"
+        );
+
+        // The wait before the next step, as it was when paused.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let resumed = store.resume_rollout(&actor, rollout.id).await.unwrap();
+        let paused_for = resumed.updated_at - paused.updated_at;
+        assert!(paused_for >= Duration::milliseconds(20), "{paused_for}");
+        assert_eq!(
+            (resumed.status, resumed.next_step),
+            (RolloutStatus::Running, 1)
+        );
+        assert_eq!(
+            resumed.steps[0], paused.steps[0],
+            "applied steps keep their time"
+        );
+        for (moved, planned) in resumed.steps.iter().zip(&paused.steps).skip(1) {
+            assert_eq!(moved.at - planned.at, paused_for);
+            assert_eq!(moved.weights, planned.weights);
+        }
+        assert_eq!(resumed.next_at(), Some(t(10) + paused_for));
+        assert!(
+            store.run_due(t(10)).await.unwrap().is_empty(),
+            "not due yet"
+        );
+        assert_eq!(
+            applied(&store.run_due(t(10) + paused_for).await.unwrap()),
+            [(rollout.id, 1)]
+        );
+        assert_eq!(new_weight(store).await, 10);
+        let again = store.resume_rollout(&actor, rollout.id).await.unwrap_err();
+        assert!(
+            again.to_string().contains("is running, not paused"),
+            "{again}"
+        );
+
+        // Paused again, while another rollout of the flag is scheduled:
+        // resuming would run two at once.
+        store.pause_rollout(&actor, rollout.id).await.unwrap();
+        let other = store
+            .schedule_rollout(&actor, rollout_of("checkout", vec![step(2000, 100)]))
+            .await
+            .unwrap();
+        let refused = store.resume_rollout(&actor, rollout.id).await.unwrap_err();
+        assert_eq!(refused.code(), "ALREADY_EXISTS", "{refused}");
+        assert_eq!(
+            store.rollout(rollout.id).await.unwrap().status,
+            RolloutStatus::Paused,
+            "a refused resumption changes nothing"
+        );
+        let cancelled = store.cancel_rollout(&actor, rollout.id).await.unwrap();
+        assert_eq!(cancelled.status, RolloutStatus::Cancelled);
+        assert_eq!(
+            store.rollout(other.id).await.unwrap().status,
+            RolloutStatus::Scheduled
+        );
+
+        let actions: Vec<Action> = store
+            .audit(&store::AuditFilter {
+                limit: 100,
+                ..store::AuditFilter::default()
+            })
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|e| e.subject == Subject::Rollout && e.subject_key == "checkout")
+            .map(|e| e.action)
+            .rev()
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                Action::ScheduleRollout,
+                Action::PauseRollout,
+                Action::ResumeRollout,
+                Action::PauseRollout,
+                Action::ScheduleRollout,
+                Action::CancelRollout,
+            ]
+        );
+        db.drop_all().await;
+    }
+}
+
 #[tokio::test]
 async fn a_step_that_no_longer_fits_the_flag_fails_the_rollout() {
     for db in TestDb::both("a_step_that_no_longer_fits_the_flag_fails_the_rollout").await {

@@ -934,7 +934,10 @@ async fn a_sqlite_store_copies_to_postgres_verified() {
         .unwrap();
 
     // An alert cursor, as an alerter leaves one for each webhook target.
-    store.register_cursor("webhook:hook").await.unwrap();
+    store
+        .register_cursor("webhook:hook", "https://hooks.example.com")
+        .await
+        .unwrap();
     // A running experiment, which marks its flag set's tracked flags.
     store
         .create_experiment(
