@@ -5,7 +5,10 @@
 //! The scenarios need Node.js 20 with npm and Chromium (`/usr/bin/chromium`,
 //! or `ENSIGN_CHROMIUM`); without them the test prints one SKIPPED line,
 //! and fails under `ENSIGN_REQUIRE_SERVICES=1`. Screenshots of every screen
-//! they visit go to `$CARGO_TARGET_TMPDIR/dashboard-e2e/screens`.
+//! they visit go to `$CARGO_TARGET_TMPDIR/dashboard-e2e/screens`. The
+//! server runs the analysis every second and has one webhook that cannot be
+//! reached, and the example flags are aged 60 days in its store before the
+//! scenarios start (see `dashboard/e2e/README.md`).
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -24,6 +27,43 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const STRICT_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
      frame-ancestors 'none'; form-action 'self'";
+
+/// The flag set whose flags the scenarios find aged: the example flags the
+/// first start creates.
+const AGED_FLAG_SET: &str = "default";
+
+/// How long ago the aged flags were created: more than the stale-flag
+/// list's default window of 30 days.
+const AGE: time::Duration = time::Duration::days(60);
+
+/// Moves the creation of `flag_set`'s flags `AGE` back in the store of
+/// `ensign serve` running in `dir`, as if they had been created then and
+/// never evaluated since: the stale-flag scenario's premise, which no API
+/// can write (a flag's creation time is the store's own).
+async fn age_flags(dir: &std::path::Path, flag_set: &str) {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use store::entity::{flag, flag_set as set};
+
+    let url = format!("sqlite:{}?mode=rw", dir.join("ensign.db").display());
+    let db = sea_orm::Database::connect(&url)
+        .await
+        .expect("the served store opens");
+    let set = set::Entity::find()
+        .filter(set::Column::Key.eq(flag_set))
+        .one(&db)
+        .await
+        .expect("the flag sets read")
+        .expect("the example flag set exists");
+    let aged = time::OffsetDateTime::now_utc() - AGE;
+    let updated = flag::Entity::update_many()
+        .col_expr(flag::Column::CreatedAt, sea_orm::sea_query::Expr::value(aged))
+        .filter(flag::Column::FlagSetId.eq(set.id))
+        .exec(&db)
+        .await
+        .expect("the flags age");
+    assert!(updated.rows_affected > 1, "the example flags aged");
+    db.close().await.expect("the store closes");
+}
 
 /// What a page says when the binary was built without the dashboard.
 const NOT_BUILT: &str = r#"<meta name="ensign-dashboard" content="not-built" />"#;
@@ -50,8 +90,23 @@ fn the_dashboard_passes_its_browser_scenarios() {
     }
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let dir = scratch("dashboard-e2e");
-    let serve = Serve::start_in(&dir, &[]);
+    // One webhook at a port nothing listens on, so the alerts screen shows
+    // a delivery failing and retried; and the analysis every second, so a
+    // guarded rollout's guard acts while a scenario watches.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port");
+    std::fs::write(
+        dir.join("ensign.yaml"),
+        format!("webhooks:\n  - url: http://{closed}/hook\n    secret: e2e-webhook-secret\n"),
+    )
+    .expect("the config file");
+    let serve = Serve::start_in(
+        &dir,
+        &["--config", "ensign.yaml", "--analysis-interval", "1"],
+    );
     runtime.block_on(serve.wait_ready());
+    runtime.block_on(age_flags(&dir, AGED_FLAG_SET));
     let admin = format!("http://{}", serve.admin.expect("an admin listener"));
     if !runtime.block_on(dashboard_built(&admin)) {
         test_support::skip(
@@ -84,6 +139,7 @@ fn the_dashboard_passes_its_browser_scenarios() {
                 .as_deref()
                 .expect("the first start prints a token"),
         )
+        .env("ENSIGN_E2E_AGED_FLAG_SET", AGED_FLAG_SET)
         .env("ENSIGN_CHROMIUM", &chromium)
         .env("ENSIGN_E2E_OUTPUT", &output)
         // Playwright's own colours would garble the report in a log.
