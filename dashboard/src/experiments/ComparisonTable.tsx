@@ -14,6 +14,7 @@ import {
   pValueText,
   relativeIntervalText,
   signedPercent,
+  significant,
 } from './format';
 import { comparisonPointer } from './notes';
 
@@ -77,7 +78,7 @@ function rowsOf(kind: MetricKind, alpha: number): FigureRow[] {
       label: 'Expected loss',
       help: 'of choosing the treatment, in points of conversion rate',
       fields: ['expectedLoss'],
-      text: (c) => (c.expectedLoss === null ? '—' : `${(100 * c.expectedLoss).toPrecision(2)} pts`),
+      text: (c) => lossText(c.expectedLoss),
       kinds: ['CONVERSION'],
     },
     {
@@ -88,6 +89,13 @@ function rowsOf(kind: MetricKind, alpha: number): FigureRow[] {
     },
   ];
   return rows.filter((row) => row.kinds === undefined || row.kinds.includes(kind));
+}
+
+/** The expected loss in points of conversion rate; a negligible one bounded. */
+export function lossText(loss: number | null): string {
+  if (loss === null) return '—';
+  const points = 100 * loss;
+  return points < 0.0001 ? '< 0.0001 pts' : `${significant(points, 2)} pts`;
 }
 
 /** An absolute and a relative figure in one cell. */
@@ -118,7 +126,7 @@ export function ComparisonTable({ metric, kind, control, alpha, comparisons, not
   return (
     <div className="table-scroll" role="region" aria-label={`Comparisons on ${metric}`} tabIndex={0}>
       <table className="figures comparisons">
-        <caption>Each treatment against {control} on {metric}</caption>
+        <caption className="visually-hidden">Each treatment against {control} on {metric}</caption>
         <thead>
           <tr>
             <th scope="col">Figure</th>

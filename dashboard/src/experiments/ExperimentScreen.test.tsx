@@ -116,6 +116,7 @@ test('the verdict, the users and each metric’s charts and figures', async () =
   expect(row(/^p-value \(fixed horizon\)/)).toEqual(['< 0.0001']);
   expect(row(/^Sequential p-value, Holm-adjusted/)).toEqual(['< 0.0001']);
   expect(row(/^Chance to beat control/)).toEqual(['> 99.99%']);
+  expect(row(/^Expected loss/)).toEqual(['< 0.0001 pts']);
   expect(row(/^Minimum detectable effect/)).toEqual(['5.7 pts · 19%']);
 
   // A sum metric has no Bayesian figures, and its undefined ones link to their notes.

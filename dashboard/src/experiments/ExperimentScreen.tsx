@@ -133,30 +133,38 @@ function Results({ experiment, result }: { experiment: Experiment; result: Resul
     <>
       <Verdict result={result} noteRef={noteRef} />
       <UsersTable experiment={experiment} result={result} />
-      {charts.map((chart) => {
+      {charts.map((chart, i) => {
         const history = histories.find((h) => h.metric === chart.metric);
         return (
-          <section key={chart.metric} className="panel metric" aria-labelledby={`${id}-${chart.metric}`}>
-            <h2 id={`${id}-${chart.metric}`}>
+          <section key={chart.metric} className="panel metric" aria-labelledby={`${id}-metric-${i}`}>
+            <h2 id={`${id}-metric-${i}`}>
               {chart.metric} <span className="kind">{METRIC_KINDS[chart.kind].label.toLowerCase()}</span>
             </h2>
             <h3>Mean per user by variant</h3>
-            <VariantMeansChart chart={chart} />
-            <MeansTable chart={chart} />
+            <div className="chart-pair">
+              <VariantMeansChart chart={chart} />
+              <MeansTable chart={chart} />
+            </div>
             <h3>Relative lift over time</h3>
             {history && history.series.length > 0 ? (
-              <>
+              <div className="chart-pair">
                 <LiftHistoryChart history={history} level={level} />
-                <LiftLegend history={history} />
-                <details>
-                  <summary>The lift at each analysis as a table</summary>
-                  <LiftHistoryTable history={history} />
-                </details>
-              </>
+                <div>
+                  <LiftLegend history={history} />
+                  <p className="help">
+                    Each dot is an analysis. The band is the always-valid {level} interval (the confidence sequence): once
+                    it leaves 0 behind, the difference is real at that level, however often the results were looked at.
+                  </p>
+                  <details>
+                    <summary>The lift at each analysis as a table</summary>
+                    <LiftHistoryTable history={history} />
+                  </details>
+                </div>
+              </div>
             ) : (
               <p className="chart-empty">No treatment has been compared on {chart.metric} yet.</p>
             )}
-            <h3>Comparisons</h3>
+            <h3>Each treatment against {experiment.control}</h3>
             <ComparisonTable
               metric={chart.metric}
               kind={chart.kind}

@@ -26,7 +26,7 @@ import {
 const WIDTH = 640;
 const HEIGHT = 240;
 const LEFT = 58;
-const RIGHT = 18;
+const RIGHT = 34;
 const TOP = 12;
 const BOTTOM = 28;
 

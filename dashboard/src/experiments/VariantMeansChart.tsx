@@ -11,13 +11,13 @@ import { countText, levelText, meanText } from './format';
 import type { MeanRow, MetricMeans } from './resultsChart';
 
 /** The chart's drawing size; it is scaled to the width it is given. */
-const WIDTH = 640;
-const ROW = 32;
+const WIDTH = 540;
+const ROW = 36;
 /** Room for the variant names on the left and the means on the right. */
-const LEFT = 130;
-const RIGHT = 84;
+const LEFT = 120;
+const RIGHT = 72;
 const TOP = 6;
-const AXIS = 26;
+const AXIS = 30;
 
 /** The chart's accessible name: every variant's figures in words. */
 export function meansLabel(chart: MetricMeans): string {
@@ -50,7 +50,7 @@ export function VariantMeansChart({ chart }: { chart: MetricMeans }) {
       {ticks.map((tick) => (
         <Group key={tick} left={x(tick)}>
           <Line className="grid" from={{ x: 0, y: TOP }} to={{ x: 0, y: bottom }} />
-          <text className="tick" y={bottom + 16} textAnchor="middle">
+          <text className="tick" y={bottom + 20} textAnchor="middle">
             {meanText(chart.kind, tick)}
           </text>
         </Group>

@@ -158,8 +158,12 @@ describe('liftDomain', () => {
 });
 
 describe('timeDomain', () => {
-  test('runs from the first to the last analysis of any treatment', () => {
-    expect(timeDomain(metric([[point(2, 0, 0, 0)], [point(1, 0, 0, 0), point(7, 0, 0, 0)]]))).toEqual([new Date(at(1)), new Date(at(7))]);
+  test('runs from the first to the last analysis of any treatment, a fortieth of the span beyond', () => {
+    // Six minutes from the first to the last: nine seconds beyond each.
+    expect(timeDomain(metric([[point(2, 0, 0, 0)], [point(1, 0, 0, 0), point(7, 0, 0, 0)]]))).toEqual([
+      new Date('2026-12-07T10:00:51Z'),
+      new Date('2026-12-07T10:07:09Z'),
+    ]);
   });
 
   test('a single analysis, or none, is given an hour either side', () => {

@@ -152,8 +152,9 @@ export function liftDomain(history: MetricHistory): [number, number] {
 }
 
 /**
- * The time axis' domain: the first and last analysis, or an hour either
- * side of a single one (or of none: now).
+ * The time axis' domain: the first and last analysis, a fortieth of the
+ * span beyond them (so no dot sits on the axis), or an hour either side of
+ * a single one (or of none: now).
  */
 export function timeDomain(history: MetricHistory, now: Date = new Date()): [Date, Date] {
   const times = history.series.flatMap((s) => s.points.map((p) => p.at.getTime()));
@@ -161,7 +162,8 @@ export function timeDomain(history: MetricHistory, now: Date = new Date()): [Dat
   const first = Math.min(...times);
   const last = Math.max(...times);
   if (first === last) return [new Date(first - HOUR_MS), new Date(last + HOUR_MS)];
-  return [new Date(first), new Date(last)];
+  const pad = (last - first) / 40;
+  return [new Date(first - pad), new Date(last + pad)];
 }
 
 const HOUR_MS = 3_600_000;
