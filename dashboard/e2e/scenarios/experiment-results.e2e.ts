@@ -1,8 +1,9 @@
-// An experiment created and started through the dashboard, fed the real
-// way (OFREP evaluations while it runs record the exposures; tracking
-// events posted to the OFREP listener), shows after "Analyse now" the users
-// per variant that OFREP served and the server's verdict naming the
-// winning variant; stopping it asks first.
+// An experiment created (after the server refuses a taken key), edited as
+// a draft and started through the dashboard, fed the real way (OFREP
+// evaluations while it runs record the exposures; tracking events posted to
+// the OFREP listener), shows after "Analyse now" the users per variant that
+// OFREP served and the server's verdict naming the winning variant;
+// stopping it asks first.
 import { type TrackingEvent, createFlag, graphql, ofrepEvaluate, trackEvents } from '../support/api';
 import { expect, signIn, test } from '../support/fixtures';
 import { createFlagSet } from '../support/seed';
@@ -57,9 +58,17 @@ test('an experiment created, started and analysed in the dashboard shows what wa
     targeting: { fractional: [['blue', 50], ['green', 50]] },
   });
 
+  // A draft made through the API holds a key the form will try first.
+  await graphql(
+    'mutation ($flagSet: String!, $settings: ExperimentSettings!) { createExperiment(flagSet: $flagSet, key: "button-copy", settings: $settings) { key } }',
+    { flagSet: set, settings: { flag: FLAG, control: 'green', metrics: [{ name: 'signups', event: 'signup', kind: 'CONVERSION' }] } },
+  );
+
   await signIn(page, `/experiments/${set}`);
-  await expect(page.getByText(`No experiments in ${set} yet.`)).toBeVisible();
-  await record('experiments-empty');
+  const draftRow = page.getByRole('row').filter({ has: page.getByRole('link', { name: 'button-copy', exact: true }) });
+  await expect(draftRow).toContainText('Draft');
+  await expect(draftRow).toContainText('Not started');
+  await record('experiments-draft');
 
   // Created through the form.
   await page.getByRole('link', { name: 'New experiment' }).click();
@@ -70,7 +79,7 @@ test('an experiment created, started and analysed in the dashboard shows what wa
   await expect(page.getByRole('alert')).toHaveText('Not sent: fix the fields marked above first.');
   await expect(page.getByLabel('Key')).toHaveAccessibleDescription(/^Enter a key\./);
 
-  await page.getByLabel('Key').fill(KEY);
+  await page.getByLabel('Key').fill('button-copy');
   await page.getByLabel('Flag', { exact: true }).selectOption(FLAG);
   await expect(page.getByText(/^Its split:/)).toContainText('blue 50%, green 50%');
   await expect(page.getByLabel('Control variant')).toHaveValue('blue');
@@ -83,6 +92,13 @@ test('an experiment created, started and analysed in the dashboard shows what wa
   await page.getByLabel('Window length').fill('1');
   await page.getByLabel('Window unit').selectOption('days');
   await record('new-experiment-filled');
+  // The server refuses a key the flag set has: its message, inline, and nothing moves.
+  await page.getByRole('button', { name: 'Create draft' }).click();
+  await expect(page.getByRole('alert')).toContainText('The experiment was not created:');
+  await expect(page.getByRole('alert')).toContainText('ALREADY_EXISTS');
+  await expect(page).toHaveURL(new RegExp(`/new-experiment/${set}$`));
+  await record('new-experiment-refused');
+  await page.getByLabel('Key').fill(KEY);
   await page.getByRole('button', { name: 'Create draft' }).click();
 
   await expect(page).toHaveURL(new RegExp(`/experiments/${set}/${KEY}$`));
@@ -105,6 +121,22 @@ test('an experiment created, started and analysed in the dashboard shows what wa
     ],
   });
   await record('experiment-draft');
+
+  // The draft edited: a two-day window, saved over the version read.
+  await page.getByRole('link', { name: 'Edit draft' }).click();
+  await expect(page.getByRole('heading', { name: `Edit draft ${KEY}` })).toBeVisible();
+  await expect(page.getByLabel('Window length')).toHaveValue('1');
+  await page.getByLabel('Window length').fill('2');
+  await record('edit-draft');
+  await page.getByRole('button', { name: 'Save draft' }).click();
+  await expect(page).toHaveURL(new RegExp(`/experiments/${set}/${KEY}$`));
+  await expect(page.getByText(`Saved draft ${KEY} (version 2)`)).toBeVisible();
+  await expect(page.getByText('events counted for 2 days after a user’s first exposure')).toBeVisible();
+  const edited = await graphql<{ experiment: { version: number; windowSeconds: number } }>(
+    'query ($flagSet: String!, $key: String!) { experiment(flagSet: $flagSet, key: $key) { version windowSeconds } }',
+    { flagSet: set, key: KEY },
+  );
+  expect(edited.experiment).toEqual({ version: 2, windowSeconds: 2 * 86_400 });
 
   // Started in the dashboard.
   await page.getByRole('button', { name: 'Start experiment' }).click();
@@ -248,14 +280,8 @@ test('an experiment created, started and analysed in the dashboard shows what wa
   await expect(page.getByText('Stopped', { exact: true }).first()).toBeVisible();
   expect((await graphql<Stored>(RESULT, { flagSet: set, key: KEY })).experiment.status).toBe('STOPPED');
 
-  // The list shows it with its health, beside a draft made through the API.
-  await graphql(
-    'mutation ($flagSet: String!, $settings: ExperimentSettings!) { createExperiment(flagSet: $flagSet, key: "button-copy", settings: $settings) { key } }',
-    { flagSet: set, settings: { flag: FLAG, control: 'green', metrics: [{ name: 'signups', event: 'signup', kind: 'CONVERSION' }] } },
-  );
+  // The list shows it with its health, beside the draft.
   await page.getByRole('link', { name: `← Experiments of ${set}` }).click();
-  const draftRow = page.getByRole('row').filter({ has: page.getByRole('link', { name: 'button-copy', exact: true }) });
-  await expect(draftRow).toContainText('Draft');
   await expect(draftRow).toContainText('Not started');
   const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: KEY, exact: true }) });
   await expect(row).toContainText('Stopped');
