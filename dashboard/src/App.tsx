@@ -12,11 +12,25 @@ import { ToastProvider } from './components/Toasts';
 import { FlagScreen } from './flags/FlagScreen';
 import { FlagsScreen } from './flags/FlagsScreen';
 import { Layout } from './Layout';
-import { NEW_FLAG_PATH, SIGN_IN_PATH, flagSetPath, signInPath } from './routing';
+import {
+  EXPERIMENTS_PATH,
+  NEW_EXPERIMENT_PATH,
+  NEW_FLAG_PATH,
+  SIGN_IN_PATH,
+  experimentsPath,
+  flagSetPath,
+  signInPath,
+} from './routing';
 
-// The audit log loads when first shown (the flag screen loads its tabs so).
+// The audit log and the experiment screens load when first shown (the flag
+// screen loads its tabs so).
 const AuditLog = lazy(() => import('./audit/AuditLog').then((m) => ({ default: m.AuditLog })));
 const NewFlagScreen = lazy(() => import('./flags/NewFlagScreen').then((m) => ({ default: m.NewFlagScreen })));
+const ExperimentsScreen = lazy(() => import('./experiments/ExperimentsScreen').then((m) => ({ default: m.ExperimentsScreen })));
+const ExperimentScreen = lazy(() => import('./experiments/ExperimentScreen').then((m) => ({ default: m.ExperimentScreen })));
+const NewExperimentScreen = lazy(() =>
+  import('./experiments/NewExperimentScreen').then((m) => ({ default: m.NewExperimentScreen })),
+);
 
 export function App() {
   return (
@@ -56,6 +70,18 @@ function SignedIn() {
             </Route>
             <Route path={`${NEW_FLAG_PATH}/:flagSet`}>
               <NewFlagScreen />
+            </Route>
+            <Route path={EXPERIMENTS_PATH}>
+              <FlagSetRedirect title="Experiments" pathOf={experimentsPath} />
+            </Route>
+            <Route path={`${EXPERIMENTS_PATH}/:flagSet`}>
+              <ExperimentsScreen />
+            </Route>
+            <Route path={`${EXPERIMENTS_PATH}/:flagSet/:key`}>
+              <ExperimentScreen />
+            </Route>
+            <Route path={`${NEW_EXPERIMENT_PATH}/:flagSet`}>
+              <NewExperimentScreen />
             </Route>
             <Route path={AUDIT_PATH}>
               <AuditLog />

@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
 
-import { flagSetOfPath, flagSetPath, newFlagPath } from './routing';
+import { experimentPath, experimentsPath, flagSetOfPath, flagSetPath, newExperimentPath, newFlagPath } from './routing';
 
 describe('flagSetOfPath', () => {
   it('reads the flag set of a screen that shows one, decoded', () => {
     expect(flagSetOfPath(flagSetPath('prod/eu'))).toBe('prod/eu');
     expect(flagSetOfPath(`${flagSetPath('a%b')}/some-flag/rollout`)).toBe('a%b');
     expect(flagSetOfPath(newFlagPath('staging'))).toBe('staging');
+    expect(flagSetOfPath(experimentsPath('web'))).toBe('web');
+    expect(flagSetOfPath(experimentPath('a/b', 'checkout-test'))).toBe('a/b');
+    expect(flagSetOfPath(newExperimentPath('mobile'))).toBe('mobile');
   });
 
   it('finds none where the screen shows no flag set', () => {
@@ -14,6 +17,19 @@ describe('flagSetOfPath', () => {
     expect(flagSetOfPath('/flags')).toBeUndefined();
     expect(flagSetOfPath('/flags/')).toBeUndefined();
     expect(flagSetOfPath('/audit')).toBeUndefined();
+    expect(flagSetOfPath('/experiments')).toBeUndefined();
     expect(flagSetOfPath('/sign-in')).toBeUndefined();
+  });
+});
+
+describe('experiment paths', () => {
+  it('encode the flag set and the key as one segment each', () => {
+    expect(experimentsPath('prod/eu')).toBe('/experiments/prod%2Feu');
+    expect(experimentPath('default', 'a/b test')).toBe('/experiments/default/a%2Fb%20test');
+  });
+
+  it('edit a draft through the create form, named in the query string', () => {
+    expect(newExperimentPath('default')).toBe('/new-experiment/default');
+    expect(newExperimentPath('default', 'price&test')).toBe('/new-experiment/default?draft=price%26test');
   });
 });

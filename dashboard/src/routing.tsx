@@ -42,7 +42,7 @@ export function decodeParam(param: string | undefined): string {
  * `/<section>/:flagSet/…`: the main navigation keeps that flag set when it
  * moves between them.
  */
-const FLAG_SET_SECTIONS: readonly string[] = ['flags', 'new-flag'];
+const FLAG_SET_SECTIONS: readonly string[] = ['flags', 'new-flag', 'experiments', 'new-experiment'];
 
 /** The flag set the screen at `path` (as the router hands it over) shows, if any. */
 export function flagSetOfPath(path: string): string | undefined {
@@ -74,6 +74,31 @@ export function newFlagPath(flagSet: string): string {
 }
 
 export const NEW_FLAG_PATH = '/new-flag';
+
+/** The experiments of `flagSet`. */
+export function experimentsPath(flagSet: string): string {
+  return `${EXPERIMENTS_PATH}/${encodeURIComponent(flagSet)}`;
+}
+
+export const EXPERIMENTS_PATH = '/experiments';
+
+/** One experiment's results. */
+export function experimentPath(flagSet: string, key: string): string {
+  return `${experimentsPath(flagSet)}/${encodeURIComponent(key)}`;
+}
+
+/**
+ * The form that creates an experiment in `flagSet`, or, with `draft`,
+ * edits that draft. Outside `/experiments/:flagSet/` for the reason the
+ * create-flag form is outside `/flags/:flagSet/`: any segment there could
+ * be an experiment's key.
+ */
+export function newExperimentPath(flagSet: string, draft?: string): string {
+  const path = `${NEW_EXPERIMENT_PATH}/${encodeURIComponent(flagSet)}`;
+  return draft === undefined ? path : `${path}?draft=${encodeURIComponent(draft)}`;
+}
+
+export const NEW_EXPERIMENT_PATH = '/new-experiment';
 
 export const SIGN_IN_PATH = '/sign-in';
 

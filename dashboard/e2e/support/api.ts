@@ -33,7 +33,15 @@ export async function graphql<T>(
 /** One flag's OFREP answer: the HTTP status and the body. */
 export type OfrepAnswer = {
   status: number;
-  body: { key?: string; value?: unknown; reason?: string; variant?: string; errorCode?: string; errorDetails?: string };
+  body: {
+    key?: string;
+    value?: unknown;
+    reason?: string;
+    variant?: string;
+    errorCode?: string;
+    errorDetails?: string;
+    metadata?: Record<string, unknown>;
+  };
 };
 
 /**
@@ -75,4 +83,35 @@ export async function createFlag(flagSet: string, key: string, definition: Recor
     { flagSet, key, definition },
   );
   return data.createFlag;
+}
+
+/** A tracking event as `POST /ensign/v1/events` takes it (README, "Tracking events"). */
+export type TrackingEvent = {
+  name: string;
+  context: { targetingKey: string } & Record<string, unknown>;
+  details?: { value?: number } & Record<string, unknown>;
+  timestamp?: string;
+};
+
+/**
+ * Sends `events` to the OFREP listener's `POST /ensign/v1/events` in
+ * batches of at most 1,000, as events of `flagSet` (the `flagd-selector`
+ * header: a node without keys serves several flag sets); every batch must
+ * be accepted whole. Returns how many were accepted.
+ */
+export async function trackEvents(flagSet: string, events: TrackingEvent[]): Promise<number> {
+  let accepted = 0;
+  for (let start = 0; start < events.length; start += 1000) {
+    const batch = events.slice(start, start + 1000);
+    const response = await fetch(new URL('/ensign/v1/events', env.ofrepUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'flagd-selector': `flagSetId=${flagSet}` },
+      body: JSON.stringify({ events: batch }),
+    });
+    const body = (await response.json()) as { accepted?: number; rejected?: unknown[] };
+    expect(response.status, `events answer ${JSON.stringify(body)}`).toBe(202);
+    expect(body.rejected ?? [], 'events refused').toEqual([]);
+    accepted += body.accepted ?? 0;
+  }
+  return accepted;
 }

@@ -4,12 +4,13 @@
 // sent; the server's refusal (an invalid key, a key taken, a definition its
 // compiler refuses) is shown with its message, code and findings, and
 // nothing is created. A created flag opens on its overview.
-import { type ReactNode, type SyntheticEvent, useId, useState } from 'react';
+import { type SyntheticEvent, useId, useState } from 'react';
 import { useMutation } from 'urql';
 import { Link, useLocation, useParams } from 'wouter';
 
 import { Gated } from '../components/Denied';
 import { ErrorNotice } from '../components/ErrorNotice';
+import { Field } from '../components/Field';
 import { useToast } from '../components/Toasts';
 import { DiagnosticList } from '../editing/DiagnosticList';
 import { NO_ANSWER, type SaveFailure, saveFailureOf } from '../editing/diagnostics';
@@ -200,27 +201,6 @@ function NewFlagForm({ flagSet }: { flagSet: string }) {
         )}
       </form>
     </>
-  );
-}
-
-interface ControlProps {
-  id: string;
-  'aria-describedby': string;
-  'aria-invalid': boolean | undefined;
-}
-
-/** A labelled control with its help and, once checked, what is wrong with it. */
-function Field(props: { id: string; label: string; help: string; problem?: string | undefined; children: (control: ControlProps) => ReactNode }) {
-  const { id, label, help, problem } = props;
-  return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      {props.children({ id, 'aria-describedby': `${id}-help`, 'aria-invalid': problem ? true : undefined })}
-      <p id={`${id}-help`} className="help">
-        {problem && <span className="field-problem">{problem}. </span>}
-        {help}
-      </p>
-    </div>
   );
 }
 
