@@ -12,11 +12,23 @@ import { ToastProvider } from './components/Toasts';
 import { FlagScreen } from './flags/FlagScreen';
 import { FlagsScreen } from './flags/FlagsScreen';
 import { Layout } from './Layout';
-import { NEW_FLAG_PATH, SIGN_IN_PATH, flagSetPath, signInPath } from './routing';
+import {
+  NEW_FLAG_PATH,
+  NEW_SEGMENT_PATH,
+  SEGMENTS_PATH,
+  SIGN_IN_PATH,
+  flagSetPath,
+  segmentsPath,
+  signInPath,
+} from './routing';
 
-// The audit log loads when first shown (the flag screen loads its tabs so).
+// Every screen but the flag list loads when first shown (the flag screen
+// loads its tabs so), keeping the first screen's JavaScript small.
 const AuditLog = lazy(() => import('./audit/AuditLog').then((m) => ({ default: m.AuditLog })));
 const NewFlagScreen = lazy(() => import('./flags/NewFlagScreen').then((m) => ({ default: m.NewFlagScreen })));
+const SegmentsScreen = lazy(() => import('./segments/SegmentsScreen').then((m) => ({ default: m.SegmentsScreen })));
+const SegmentScreen = lazy(() => import('./segments/SegmentScreen').then((m) => ({ default: m.SegmentScreen })));
+const NewSegmentScreen = lazy(() => import('./segments/NewSegmentScreen').then((m) => ({ default: m.NewSegmentScreen })));
 
 export function App() {
   return (
@@ -59,6 +71,18 @@ function SignedIn() {
             </Route>
             <Route path={AUDIT_PATH}>
               <AuditLog />
+            </Route>
+            <Route path={SEGMENTS_PATH}>
+              <FlagSetRedirect title="Segments" pathOf={segmentsPath} />
+            </Route>
+            <Route path={`${SEGMENTS_PATH}/:flagSet`}>
+              <SegmentsScreen />
+            </Route>
+            <Route path={`${SEGMENTS_PATH}/:flagSet/:key`}>
+              <SegmentScreen />
+            </Route>
+            <Route path={`${NEW_SEGMENT_PATH}/:flagSet`}>
+              <NewSegmentScreen />
             </Route>
             <Route>
               <h1>Not found</h1>

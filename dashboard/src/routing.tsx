@@ -42,7 +42,7 @@ export function decodeParam(param: string | undefined): string {
  * `/<section>/:flagSet/…`: the main navigation keeps that flag set when it
  * moves between them.
  */
-const FLAG_SET_SECTIONS: readonly string[] = ['flags', 'new-flag'];
+const FLAG_SET_SECTIONS: readonly string[] = ['flags', 'new-flag', 'segments', 'new-segment'];
 
 /** The flag set the screen at `path` (as the router hands it over) shows, if any. */
 export function flagSetOfPath(path: string): string | undefined {
@@ -74,6 +74,29 @@ export function newFlagPath(flagSet: string): string {
 }
 
 export const NEW_FLAG_PATH = '/new-flag';
+
+export const SEGMENTS_PATH = '/segments';
+
+/** The segments of `flagSet`. */
+export function segmentsPath(flagSet: string): string {
+  return `${SEGMENTS_PATH}/${encodeURIComponent(flagSet)}`;
+}
+
+/** One segment's editor. */
+export function segmentPath(flagSet: string, key: string): string {
+  return `${segmentsPath(flagSet)}/${encodeURIComponent(key)}`;
+}
+
+/**
+ * The form that creates a segment in `flagSet`, outside
+ * `/segments/:flagSet/` for the reason `newFlagPath` is outside the flags:
+ * a segment's key may be any visible text, "new" included.
+ */
+export function newSegmentPath(flagSet: string): string {
+  return `${NEW_SEGMENT_PATH}/${encodeURIComponent(flagSet)}`;
+}
+
+export const NEW_SEGMENT_PATH = '/new-segment';
 
 export const SIGN_IN_PATH = '/sign-in';
 

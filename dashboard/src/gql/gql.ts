@@ -38,6 +38,11 @@ type Documents = {
     "\n  mutation CreateFlag($flagSet: String!, $key: String!, $definition: JSON!) {\n    createFlag(flagSet: $flagSet, key: $key, flag: { definition: $definition }) {\n      flagSet\n      key\n      definition\n      state\n      defaultVariant\n      version\n      clientVisible\n      locked\n      archived\n      updatedAt\n      tags\n    }\n  }\n": typeof types.CreateFlagDocument,
     "\n  query FlagHistory($flagSet: String!, $key: String!, $first: Int!, $beforeId: Int) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      history(first: $first, beforeId: $beforeId) {\n        items {\n          ...AuditEventFields\n        }\n        next\n      }\n    }\n  }\n": typeof types.FlagHistoryDocument,
     "\n  mutation RollbackFlag($flagSet: String!, $key: String!, $expectedVersion: Int!, $toVersion: Int!) {\n    rollbackFlag(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, toVersion: $toVersion) {\n      ...FlagFields\n    }\n  }\n": typeof types.RollbackFlagDocument,
+    "\n  fragment SegmentFields on Segment {\n    flagSet\n    key\n    definition\n    version\n    updatedAt\n  }\n": typeof types.SegmentFieldsFragmentDoc,
+    "\n  query SegmentList($flagSet: String!) {\n    segments(flagSet: $flagSet) {\n      ...SegmentFields\n    }\n  }\n": typeof types.SegmentListDocument,
+    "\n  mutation CreateSegment($flagSet: String!, $key: String!, $definition: JSON!) {\n    createSegment(flagSet: $flagSet, key: $key, definition: $definition) {\n      ...SegmentFields\n    }\n  }\n": typeof types.CreateSegmentDocument,
+    "\n  mutation UpdateSegment($flagSet: String!, $key: String!, $expectedVersion: Int!, $definition: JSON!) {\n    updateSegment(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, definition: $definition) {\n      ...SegmentFields\n    }\n  }\n": typeof types.UpdateSegmentDocument,
+    "\n  mutation DeleteSegment($flagSet: String!, $key: String!, $expectedVersion: Int!) {\n    deleteSegment(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion) {\n      ...SegmentFields\n    }\n  }\n": typeof types.DeleteSegmentDocument,
     "\n  query ValidateFlag($flagSet: String!, $key: String!, $definition: JSON!) {\n    validateFlag(flagSet: $flagSet, key: $key, definition: $definition) {\n      severity\n      message\n      flagKey\n      pointer\n      new\n    }\n  }\n": typeof types.ValidateFlagDocument,
 };
 const documents: Documents = {
@@ -64,6 +69,11 @@ const documents: Documents = {
     "\n  mutation CreateFlag($flagSet: String!, $key: String!, $definition: JSON!) {\n    createFlag(flagSet: $flagSet, key: $key, flag: { definition: $definition }) {\n      flagSet\n      key\n      definition\n      state\n      defaultVariant\n      version\n      clientVisible\n      locked\n      archived\n      updatedAt\n      tags\n    }\n  }\n": types.CreateFlagDocument,
     "\n  query FlagHistory($flagSet: String!, $key: String!, $first: Int!, $beforeId: Int) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      history(first: $first, beforeId: $beforeId) {\n        items {\n          ...AuditEventFields\n        }\n        next\n      }\n    }\n  }\n": types.FlagHistoryDocument,
     "\n  mutation RollbackFlag($flagSet: String!, $key: String!, $expectedVersion: Int!, $toVersion: Int!) {\n    rollbackFlag(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, toVersion: $toVersion) {\n      ...FlagFields\n    }\n  }\n": types.RollbackFlagDocument,
+    "\n  fragment SegmentFields on Segment {\n    flagSet\n    key\n    definition\n    version\n    updatedAt\n  }\n": types.SegmentFieldsFragmentDoc,
+    "\n  query SegmentList($flagSet: String!) {\n    segments(flagSet: $flagSet) {\n      ...SegmentFields\n    }\n  }\n": types.SegmentListDocument,
+    "\n  mutation CreateSegment($flagSet: String!, $key: String!, $definition: JSON!) {\n    createSegment(flagSet: $flagSet, key: $key, definition: $definition) {\n      ...SegmentFields\n    }\n  }\n": types.CreateSegmentDocument,
+    "\n  mutation UpdateSegment($flagSet: String!, $key: String!, $expectedVersion: Int!, $definition: JSON!) {\n    updateSegment(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, definition: $definition) {\n      ...SegmentFields\n    }\n  }\n": types.UpdateSegmentDocument,
+    "\n  mutation DeleteSegment($flagSet: String!, $key: String!, $expectedVersion: Int!) {\n    deleteSegment(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion) {\n      ...SegmentFields\n    }\n  }\n": types.DeleteSegmentDocument,
     "\n  query ValidateFlag($flagSet: String!, $key: String!, $definition: JSON!) {\n    validateFlag(flagSet: $flagSet, key: $key, definition: $definition) {\n      severity\n      message\n      flagKey\n      pointer\n      new\n    }\n  }\n": types.ValidateFlagDocument,
 };
 
@@ -173,6 +183,26 @@ export function graphql(source: "\n  query FlagHistory($flagSet: String!, $key: 
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation RollbackFlag($flagSet: String!, $key: String!, $expectedVersion: Int!, $toVersion: Int!) {\n    rollbackFlag(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, toVersion: $toVersion) {\n      ...FlagFields\n    }\n  }\n"): (typeof documents)["\n  mutation RollbackFlag($flagSet: String!, $key: String!, $expectedVersion: Int!, $toVersion: Int!) {\n    rollbackFlag(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, toVersion: $toVersion) {\n      ...FlagFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment SegmentFields on Segment {\n    flagSet\n    key\n    definition\n    version\n    updatedAt\n  }\n"): (typeof documents)["\n  fragment SegmentFields on Segment {\n    flagSet\n    key\n    definition\n    version\n    updatedAt\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query SegmentList($flagSet: String!) {\n    segments(flagSet: $flagSet) {\n      ...SegmentFields\n    }\n  }\n"): (typeof documents)["\n  query SegmentList($flagSet: String!) {\n    segments(flagSet: $flagSet) {\n      ...SegmentFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CreateSegment($flagSet: String!, $key: String!, $definition: JSON!) {\n    createSegment(flagSet: $flagSet, key: $key, definition: $definition) {\n      ...SegmentFields\n    }\n  }\n"): (typeof documents)["\n  mutation CreateSegment($flagSet: String!, $key: String!, $definition: JSON!) {\n    createSegment(flagSet: $flagSet, key: $key, definition: $definition) {\n      ...SegmentFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation UpdateSegment($flagSet: String!, $key: String!, $expectedVersion: Int!, $definition: JSON!) {\n    updateSegment(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, definition: $definition) {\n      ...SegmentFields\n    }\n  }\n"): (typeof documents)["\n  mutation UpdateSegment($flagSet: String!, $key: String!, $expectedVersion: Int!, $definition: JSON!) {\n    updateSegment(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, definition: $definition) {\n      ...SegmentFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation DeleteSegment($flagSet: String!, $key: String!, $expectedVersion: Int!) {\n    deleteSegment(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion) {\n      ...SegmentFields\n    }\n  }\n"): (typeof documents)["\n  mutation DeleteSegment($flagSet: String!, $key: String!, $expectedVersion: Int!) {\n    deleteSegment(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion) {\n      ...SegmentFields\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
