@@ -13,6 +13,7 @@ import { FlagScreen } from './flags/FlagScreen';
 import { FlagsScreen } from './flags/FlagsScreen';
 import { Layout } from './Layout';
 import {
+  KEYS_PATH,
   NEW_FLAG_PATH,
   NEW_SEGMENT_PATH,
   SEGMENTS_PATH,
@@ -29,6 +30,7 @@ const NewFlagScreen = lazy(() => import('./flags/NewFlagScreen').then((m) => ({ 
 const SegmentsScreen = lazy(() => import('./segments/SegmentsScreen').then((m) => ({ default: m.SegmentsScreen })));
 const SegmentScreen = lazy(() => import('./segments/SegmentScreen').then((m) => ({ default: m.SegmentScreen })));
 const NewSegmentScreen = lazy(() => import('./segments/NewSegmentScreen').then((m) => ({ default: m.NewSegmentScreen })));
+const KeysScreen = lazy(() => import('./keys/KeysScreen').then((m) => ({ default: m.KeysScreen })));
 
 export function App() {
   return (
@@ -83,6 +85,9 @@ function SignedIn() {
             </Route>
             <Route path={`${NEW_SEGMENT_PATH}/:flagSet`}>
               <NewSegmentScreen />
+            </Route>
+            <Route path={KEYS_PATH}>
+              <KeysScreen />
             </Route>
             <Route>
               <h1>Not found</h1>

@@ -5,7 +5,7 @@ import { Link, useLocation } from 'wouter';
 
 import { AUDIT_PATH } from './audit/path';
 import { useSession, useViewer } from './auth/SessionProvider';
-import { SEGMENTS_PATH, flagSetOfPath, flagSetPath, segmentsPath } from './routing';
+import { KEYS_PATH, SEGMENTS_PATH, flagSetOfPath, flagSetPath, segmentsPath } from './routing';
 
 /**
  * The main navigation, in order. A section that shows one flag set opens
@@ -15,6 +15,7 @@ const SECTIONS: readonly { label: string; path: (flagSet: string | undefined) =>
   { label: 'Flags', path: (flagSet) => (flagSet === undefined ? '/' : flagSetPath(flagSet)) },
   { label: 'Segments', path: (flagSet) => (flagSet === undefined ? SEGMENTS_PATH : segmentsPath(flagSet)) },
   { label: 'Audit log', path: () => AUDIT_PATH },
+  { label: 'Keys', path: () => KEYS_PATH },
 ];
 
 export function Layout({ children }: { children: ReactNode }) {

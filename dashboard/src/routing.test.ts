@@ -17,6 +17,7 @@ describe('flagSetOfPath', () => {
     expect(flagSetOfPath('/flags')).toBeUndefined();
     expect(flagSetOfPath('/flags/')).toBeUndefined();
     expect(flagSetOfPath('/audit')).toBeUndefined();
+    expect(flagSetOfPath('/keys')).toBeUndefined();
     expect(flagSetOfPath('/segments')).toBeUndefined();
     expect(flagSetOfPath('/sign-in')).toBeUndefined();
   });

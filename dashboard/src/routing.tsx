@@ -98,6 +98,9 @@ export function newSegmentPath(flagSet: string): string {
 
 export const NEW_SEGMENT_PATH = '/new-segment';
 
+/** The tokens and SDK keys (not per flag set: a key names its own). */
+export const KEYS_PATH = '/keys';
+
 export const SIGN_IN_PATH = '/sign-in';
 
 /** The sign-in path that returns to `next` afterwards. */
