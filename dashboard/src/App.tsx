@@ -18,9 +18,11 @@ import {
   NEW_SEGMENT_PATH,
   SEGMENTS_PATH,
   SIGN_IN_PATH,
+  USAGE_PATH,
   flagSetPath,
   segmentsPath,
   signInPath,
+  usagePath,
 } from './routing';
 
 // Every screen but the flag list loads when first shown (the flag screen
@@ -31,6 +33,7 @@ const SegmentsScreen = lazy(() => import('./segments/SegmentsScreen').then((m) =
 const SegmentScreen = lazy(() => import('./segments/SegmentScreen').then((m) => ({ default: m.SegmentScreen })));
 const NewSegmentScreen = lazy(() => import('./segments/NewSegmentScreen').then((m) => ({ default: m.NewSegmentScreen })));
 const KeysScreen = lazy(() => import('./keys/KeysScreen').then((m) => ({ default: m.KeysScreen })));
+const UsageScreen = lazy(() => import('./usage/UsageScreen').then((m) => ({ default: m.UsageScreen })));
 
 export function App() {
   return (
@@ -85,6 +88,12 @@ function SignedIn() {
             </Route>
             <Route path={`${NEW_SEGMENT_PATH}/:flagSet`}>
               <NewSegmentScreen />
+            </Route>
+            <Route path={USAGE_PATH}>
+              <FlagSetRedirect title="Flag usage" pathOf={usagePath} />
+            </Route>
+            <Route path={`${USAGE_PATH}/:flagSet`}>
+              <UsageScreen />
             </Route>
             <Route path={KEYS_PATH}>
               <KeysScreen />

@@ -5,7 +5,7 @@ import { Link, useLocation } from 'wouter';
 
 import { AUDIT_PATH } from './audit/path';
 import { useSession, useViewer } from './auth/SessionProvider';
-import { KEYS_PATH, SEGMENTS_PATH, flagSetOfPath, flagSetPath, segmentsPath } from './routing';
+import { KEYS_PATH, SEGMENTS_PATH, USAGE_PATH, flagSetOfPath, flagSetPath, segmentsPath, usagePath } from './routing';
 
 /**
  * The main navigation, in order. A section that shows one flag set opens
@@ -14,6 +14,7 @@ import { KEYS_PATH, SEGMENTS_PATH, flagSetOfPath, flagSetPath, segmentsPath } fr
 const SECTIONS: readonly { label: string; path: (flagSet: string | undefined) => string }[] = [
   { label: 'Flags', path: (flagSet) => (flagSet === undefined ? '/' : flagSetPath(flagSet)) },
   { label: 'Segments', path: (flagSet) => (flagSet === undefined ? SEGMENTS_PATH : segmentsPath(flagSet)) },
+  { label: 'Usage', path: (flagSet) => (flagSet === undefined ? USAGE_PATH : usagePath(flagSet)) },
   { label: 'Audit log', path: () => AUDIT_PATH },
   { label: 'Keys', path: () => KEYS_PATH },
 ];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { flagSetOfPath, flagSetPath, newFlagPath, newSegmentPath, segmentPath, segmentsPath } from './routing';
+import { flagSetOfPath, flagSetPath, newFlagPath, newSegmentPath, segmentPath, segmentsPath, usagePath } from './routing';
 
 describe('flagSetOfPath', () => {
   it('reads the flag set of a screen that shows one, decoded', () => {
@@ -10,6 +10,7 @@ describe('flagSetOfPath', () => {
     expect(flagSetOfPath(segmentsPath('prod/eu'))).toBe('prod/eu');
     expect(flagSetOfPath(segmentPath('staging', 'new'))).toBe('staging');
     expect(flagSetOfPath(newSegmentPath('a%b'))).toBe('a%b');
+    expect(flagSetOfPath(usagePath('staging'))).toBe('staging');
   });
 
   it('finds none where the screen shows no flag set', () => {
@@ -19,6 +20,7 @@ describe('flagSetOfPath', () => {
     expect(flagSetOfPath('/audit')).toBeUndefined();
     expect(flagSetOfPath('/keys')).toBeUndefined();
     expect(flagSetOfPath('/segments')).toBeUndefined();
+    expect(flagSetOfPath('/usage')).toBeUndefined();
     expect(flagSetOfPath('/sign-in')).toBeUndefined();
   });
 });

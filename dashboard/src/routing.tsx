@@ -42,7 +42,7 @@ export function decodeParam(param: string | undefined): string {
  * `/<section>/:flagSet/…`: the main navigation keeps that flag set when it
  * moves between them.
  */
-const FLAG_SET_SECTIONS: readonly string[] = ['flags', 'new-flag', 'segments', 'new-segment'];
+const FLAG_SET_SECTIONS: readonly string[] = ['flags', 'new-flag', 'segments', 'new-segment', 'usage'];
 
 /** The flag set the screen at `path` (as the router hands it over) shows, if any. */
 export function flagSetOfPath(path: string): string | undefined {
@@ -97,6 +97,13 @@ export function newSegmentPath(flagSet: string): string {
 }
 
 export const NEW_SEGMENT_PATH = '/new-segment';
+
+export const USAGE_PATH = '/usage';
+
+/** The flag usage and stale flags of `flagSet`, with the query string `query` (`?unused=30d`). */
+export function usagePath(flagSet: string, query = ''): string {
+  return `${USAGE_PATH}/${encodeURIComponent(flagSet)}${query}`;
+}
 
 /** The tokens and SDK keys (not per flag set: a key names its own). */
 export const KEYS_PATH = '/keys';

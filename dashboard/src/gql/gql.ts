@@ -48,6 +48,8 @@ type Documents = {
     "\n  mutation UpdateSegment($flagSet: String!, $key: String!, $expectedVersion: Int!, $definition: JSON!) {\n    updateSegment(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, definition: $definition) {\n      ...SegmentFields\n    }\n  }\n": typeof types.UpdateSegmentDocument,
     "\n  mutation DeleteSegment($flagSet: String!, $key: String!, $expectedVersion: Int!) {\n    deleteSegment(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion) {\n      ...SegmentFields\n    }\n  }\n": typeof types.DeleteSegmentDocument,
     "\n  query ValidateFlag($flagSet: String!, $key: String!, $definition: JSON!) {\n    validateFlag(flagSet: $flagSet, key: $key, definition: $definition) {\n      severity\n      message\n      flagKey\n      pointer\n      new\n    }\n  }\n": typeof types.ValidateFlagDocument,
+    "\n  query FlagUsage($flagSet: String!) {\n    flagUsage(flagSet: $flagSet) {\n      flag\n      lastEvaluatedAt\n      firstEvaluatedAt\n      evaluations24h\n      evaluations30d\n      variants {\n        variant\n        evaluations24h\n        lastServedAt\n      }\n    }\n  }\n": typeof types.FlagUsageDocument,
+    "\n  query StaleFlags($flagSet: String!, $unusedForHours: Int!) {\n    staleFlags(flagSet: $flagSet, unusedForHours: $unusedForHours) {\n      flag\n      reason\n      lastEvaluatedAt\n      variant\n      since\n    }\n  }\n": typeof types.StaleFlagsDocument,
 };
 const documents: Documents = {
     "\n  fragment AuditEventFields on AuditEvent {\n    id\n    flagSet\n    subjectKind\n    subjectKey\n    action\n    actor\n    requestId\n    version\n    before\n    after\n    diff\n    outOfBand\n    createdAt\n  }\n": types.AuditEventFieldsFragmentDoc,
@@ -83,6 +85,8 @@ const documents: Documents = {
     "\n  mutation UpdateSegment($flagSet: String!, $key: String!, $expectedVersion: Int!, $definition: JSON!) {\n    updateSegment(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, definition: $definition) {\n      ...SegmentFields\n    }\n  }\n": types.UpdateSegmentDocument,
     "\n  mutation DeleteSegment($flagSet: String!, $key: String!, $expectedVersion: Int!) {\n    deleteSegment(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion) {\n      ...SegmentFields\n    }\n  }\n": types.DeleteSegmentDocument,
     "\n  query ValidateFlag($flagSet: String!, $key: String!, $definition: JSON!) {\n    validateFlag(flagSet: $flagSet, key: $key, definition: $definition) {\n      severity\n      message\n      flagKey\n      pointer\n      new\n    }\n  }\n": types.ValidateFlagDocument,
+    "\n  query FlagUsage($flagSet: String!) {\n    flagUsage(flagSet: $flagSet) {\n      flag\n      lastEvaluatedAt\n      firstEvaluatedAt\n      evaluations24h\n      evaluations30d\n      variants {\n        variant\n        evaluations24h\n        lastServedAt\n      }\n    }\n  }\n": types.FlagUsageDocument,
+    "\n  query StaleFlags($flagSet: String!, $unusedForHours: Int!) {\n    staleFlags(flagSet: $flagSet, unusedForHours: $unusedForHours) {\n      flag\n      reason\n      lastEvaluatedAt\n      variant\n      since\n    }\n  }\n": types.StaleFlagsDocument,
 };
 
 /**
@@ -231,6 +235,14 @@ export function graphql(source: "\n  mutation DeleteSegment($flagSet: String!, $
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query ValidateFlag($flagSet: String!, $key: String!, $definition: JSON!) {\n    validateFlag(flagSet: $flagSet, key: $key, definition: $definition) {\n      severity\n      message\n      flagKey\n      pointer\n      new\n    }\n  }\n"): (typeof documents)["\n  query ValidateFlag($flagSet: String!, $key: String!, $definition: JSON!) {\n    validateFlag(flagSet: $flagSet, key: $key, definition: $definition) {\n      severity\n      message\n      flagKey\n      pointer\n      new\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query FlagUsage($flagSet: String!) {\n    flagUsage(flagSet: $flagSet) {\n      flag\n      lastEvaluatedAt\n      firstEvaluatedAt\n      evaluations24h\n      evaluations30d\n      variants {\n        variant\n        evaluations24h\n        lastServedAt\n      }\n    }\n  }\n"): (typeof documents)["\n  query FlagUsage($flagSet: String!) {\n    flagUsage(flagSet: $flagSet) {\n      flag\n      lastEvaluatedAt\n      firstEvaluatedAt\n      evaluations24h\n      evaluations30d\n      variants {\n        variant\n        evaluations24h\n        lastServedAt\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query StaleFlags($flagSet: String!, $unusedForHours: Int!) {\n    staleFlags(flagSet: $flagSet, unusedForHours: $unusedForHours) {\n      flag\n      reason\n      lastEvaluatedAt\n      variant\n      since\n    }\n  }\n"): (typeof documents)["\n  query StaleFlags($flagSet: String!, $unusedForHours: Int!) {\n    staleFlags(flagSet: $flagSet, unusedForHours: $unusedForHours) {\n      flag\n      reason\n      lastEvaluatedAt\n      variant\n      since\n    }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};
