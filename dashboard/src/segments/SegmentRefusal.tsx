@@ -43,7 +43,12 @@ export function SegmentRefusal({ change, failure, flagSet, segmentKey, lineOf, o
           </ul>
         </div>
       )}
-      <DiagnosticList diagnostics={failure.diagnostics} lineOf={lineOf} onGoTo={onGoTo} label="Why the server refused it" />
+      <DiagnosticList
+        diagnostics={failure.diagnostics}
+        lineOf={lineOf}
+        onGoTo={onGoTo}
+        label={change === 'delete' ? 'Why the server refused to delete it' : 'Why the server refused it'}
+      />
     </div>
   );
 }

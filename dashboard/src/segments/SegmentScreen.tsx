@@ -22,7 +22,7 @@ import type { SegmentFieldsFragment } from '../gql/graphql';
 import { decodeParam, segmentsPath } from '../routing';
 import type { JsonEditorHandle } from '../targeting/JsonEditor';
 import { parseText } from '../targeting/json';
-import { DeleteSegmentMutation, SegmentListQuery, UpdateSegmentMutation } from './operations';
+import { DeleteSegmentMutation, SEGMENT_LIST_CONTEXT, SegmentListQuery, UpdateSegmentMutation } from './operations';
 import { RuleEditor } from './RuleEditor';
 import { SegmentRefusal } from './SegmentRefusal';
 import { segmentLine } from './segmentText';
@@ -54,7 +54,7 @@ type SaveState =
   | { status: 'conflict'; failure: SaveFailure };
 
 function Segment({ flagSet, segmentKey }: { flagSet: string; segmentKey: string }) {
-  const [{ data, error }, refetch] = useQuery({ query: SegmentListQuery, variables: { flagSet } });
+  const [{ data, error }, refetch] = useQuery({ query: SegmentListQuery, variables: { flagSet }, context: SEGMENT_LIST_CONTEXT });
   const back = (
     <p>
       <Link href={segmentsPath(flagSet)}>← Segments of {flagSet}</Link>

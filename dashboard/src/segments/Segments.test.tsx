@@ -71,6 +71,24 @@ test('a flag set without segments says so; the section without a flag set opens 
   expect(window.location.pathname).toBe('/segments/default');
 });
 
+test('a segment created in a flag set that had none shows in its list', async () => {
+  server.segments = [];
+  server.mutations.CreateSegment = (request) => {
+    const created = segment(String(request.variables.key), request.variables.definition);
+    server.segments.push(created);
+    return { body: { data: { createSegment: segmentData(created) } } };
+  };
+  mockApi(segmentsApi(server));
+  renderApp('/segments/default');
+  expect(await screen.findByText('Flag set default has no segments yet.')).toBeInTheDocument();
+  await userEvent.click(screen.getByRole('link', { name: 'New segment' }));
+  await userEvent.type(await screen.findByLabelText('Key'), 'everyone');
+  await userEvent.click(screen.getByRole('button', { name: 'Create segment' }));
+  await userEvent.click(await screen.findByRole('link', { name: '← Segments of default' }));
+  expect(await screen.findByRole('link', { name: 'everyone' })).toBeInTheDocument();
+  expect(screen.getByText('1 segment')).toBeInTheDocument();
+});
+
 test('a segment is created with its key and rule, and opens in its editor', async () => {
   server.mutations.CreateSegment = (request) => {
     const created = segment(String(request.variables.key), request.variables.definition);
@@ -185,9 +203,16 @@ test('a rule is saved with the version read', async () => {
 test('a rule that would break a flag using it is refused, naming the flag', async () => {
   server.mutations.UpdateSegment = () => ({
     body: refusal(
-      'invalid definition of "staff": error: flag "new-checkout": /flags/new-checkout/targeting/if/0: unknown operator "shout"',
+      'invalid definition of "staff": error: flag "new-checkout": /flags/new-checkout/targeting/if/0/$ref/shout: unknown operator "shout"',
       'INVALID_DEFINITION',
-      [{ severity: 'error', flagKey: 'new-checkout', pointer: '/flags/new-checkout/targeting/if/0', message: 'unknown operator "shout"' }],
+      [
+        {
+          severity: 'error',
+          flagKey: 'new-checkout',
+          pointer: '/flags/new-checkout/targeting/if/0/$ref/shout',
+          message: 'unknown operator "shout"',
+        },
+      ],
     ),
   });
   mockApi(segmentsApi(server));
@@ -195,7 +220,7 @@ test('a rule that would break a flag using it is refused, naming the flag', asyn
   const rule = await screen.findByLabelText('Rule (JSONLogic)');
   await userEvent.clear(rule);
   await userEvent.click(rule);
-  await userEvent.paste('{"shout": [{"var": "email"}]}');
+  await userEvent.paste('{\n  "shout": [{"var": "email"}]\n}');
   await userEvent.click(screen.getByRole('button', { name: 'Save rule' }));
 
   expect(await screen.findByRole('alert')).toHaveTextContent('Not saved: invalid definition of "staff"');
@@ -204,9 +229,10 @@ test('a rule that would break a flag using it is refused, naming the flag', asyn
     screen.getByText('With this rule, flags that use the segment would no longer compile: nothing was saved.'),
   ).toBeInTheDocument();
   expect(screen.getByRole('link', { name: 'new-checkout' })).toHaveAttribute('href', '/flags/default/new-checkout/targeting');
-  expect(screen.getByRole('list', { name: 'Why the server refused it' })).toHaveTextContent(
-    '/flags/new-checkout/targeting/if/0: unknown operator "shout"',
-  );
+  // The finding points through the flag's `$ref` at the rule's line 2.
+  const findings = screen.getByRole('list', { name: 'Why the server refused it' });
+  expect(findings).toHaveTextContent('line 2: unknown operator "shout"');
+  expect(within(findings).getByRole('button', { name: 'line 2' })).toBeInTheDocument();
   // The same text cannot be sent again; a change can.
   expect(screen.getByRole('button', { name: 'Save rule' })).toHaveAccessibleDescription(
     'The server refused this rule: change it first',
@@ -269,6 +295,9 @@ test('deleting a segment a flag still uses is refused, naming the flags', async 
   ).toBeInTheDocument();
   const flags = screen.getByRole('heading', { name: 'Flags that use it' }).nextElementSibling as HTMLElement;
   expect(within(flags).getAllByRole('link').map((a) => a.textContent)).toEqual(['new-checkout', 'beta-dashboard']);
+  expect(screen.getByRole('list', { name: 'Why the server refused to delete it' })).toHaveTextContent(
+    '/flags/beta-dashboard/targeting/if/0: "$ref" names unknown evaluator "staff"',
+  );
   expect(sent(received, 'DeleteSegment')).toEqual([{ flagSet: 'default', key: 'staff', expectedVersion: 1 }]);
   expect(window.location.pathname).toBe('/segments/default/staff');
 });

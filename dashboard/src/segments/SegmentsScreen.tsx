@@ -11,7 +11,7 @@ import { FlagSetSwitcher } from '../components/FlagSetSwitcher';
 import { formatTime } from '../flags/flagFields';
 import { useWriteDenial } from '../flags/useWriteDenial';
 import { decodeParam, newSegmentPath, segmentPath, segmentsPath } from '../routing';
-import { SegmentListQuery } from './operations';
+import { SEGMENT_LIST_CONTEXT, SegmentListQuery } from './operations';
 import { ruleSummary } from './segmentText';
 import './segments.css';
 
@@ -21,7 +21,7 @@ export function SegmentsScreen() {
 }
 
 function SegmentList({ flagSet }: { flagSet: string }) {
-  const [{ data, error, fetching }, refetch] = useQuery({ query: SegmentListQuery, variables: { flagSet } });
+  const [{ data, error, fetching }, refetch] = useQuery({ query: SegmentListQuery, variables: { flagSet }, context: SEGMENT_LIST_CONTEXT });
   const denial = useWriteDenial(flagSet);
   const segments = data?.segments ?? [];
 

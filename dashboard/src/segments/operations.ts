@@ -11,6 +11,13 @@ export const SegmentFields = graphql(`
   }
 `);
 
+/**
+ * The segment list's query context: an empty list holds no `Segment` for
+ * urql's cache to tie it to, so it names the type, and a created segment
+ * refetches it.
+ */
+export const SEGMENT_LIST_CONTEXT = { additionalTypenames: ['Segment'] };
+
 export const SegmentListQuery = graphql(`
   query SegmentList($flagSet: String!) {
     segments(flagSet: $flagSet) {

@@ -36,7 +36,7 @@ describe('flagsNamed', () => {
 });
 
 describe('segmentLine', () => {
-  it('finds a finding about the rule at its line, and none about a flag', () => {
+  it('finds a finding about the rule at its line, directly or through a flag’s $ref, and none about the flag', () => {
     const text = '{\n  "and": [\n    true,\n    {"$ref": "x"}\n  ]\n}';
     const parsed = parseText(text);
     if (parsed.kind !== 'json') throw new Error('not JSON');
@@ -44,6 +44,8 @@ describe('segmentLine', () => {
     expect(segmentLine(text, parsed.tree, 'a/b', finding('/$evaluators/a~1b'))).toBe(1);
     expect(segmentLine(text, parsed.tree, 'a/b', finding('/$evaluators/other/and/1'))).toBeNull();
     expect(segmentLine(text, parsed.tree, 'a/b', finding('/flags/f/targeting', 'f'))).toBeNull();
+    // Through a flag's `$ref`, into the rule put in its place.
+    expect(segmentLine(text, parsed.tree, 'a/b', finding('/flags/f/targeting/if/0/$ref/and/0', 'f'))).toBe(3);
   });
 });
 

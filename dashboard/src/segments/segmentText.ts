@@ -33,15 +33,19 @@ function flagOfPointer(pointer: string): string | null {
 }
 
 /**
- * The line (from 1) of the segment editor's text that a finding points at:
- * findings about the segment's own rule point into the flag set's document
- * at `/$evaluators/<key>/…`. `null` for a finding about anything else (a
- * flag using it).
+ * The line (from 1) of the segment editor's text that a finding points at.
+ * A finding about the segment's own rule points into the flag set's
+ * document at `/$evaluators/<key>/…`; one about a flag using it points
+ * through the flag's `$ref`, into the rule put in its place
+ * (`/flags/<flag>/targeting/…/$ref/…`), and what follows `$ref` is a path
+ * in the rule. `null` for a finding about anything else.
  */
 export function segmentLine(text: string, tree: Node, key: string, d: Diagnostic): number | null {
   const tokens = pointerTokens(d.pointer);
-  if (tokens[0] !== '$evaluators' || tokens[1] !== key) return null;
-  return lineOfTokens(text, tree, tokens.slice(2));
+  if (tokens[0] === '$evaluators') return tokens[1] === key ? lineOfTokens(text, tree, tokens.slice(2)) : null;
+  const ref = tokens.lastIndexOf('$ref');
+  if (tokens[0] === 'flags' && ref >= 0) return lineOfTokens(text, tree, tokens.slice(ref + 1));
+  return null;
 }
 
 /** What a refused segment change was. */
