@@ -109,7 +109,7 @@ function TokenRow({ token, highlighted }: { token: Token; highlighted: boolean }
       <th scope="row">{token.name}</th>
       <td>
         {info.label}
-        <span className="kind">{info.sdk ? 'SDK key' : 'admin API'}</span>
+        {!info.sdk && <span className="kind">admin API</span>}
       </td>
       <td>{token.flagSet ?? <span className="help">all (admin API)</span>}</td>
       <td>
@@ -138,13 +138,13 @@ function TokenRow({ token, highlighted }: { token: Token; highlighted: boolean }
             >
               {info.sdk ? (
                 <p>
-                  The {info.label.toLowerCase()} <strong>{token.name}</strong> (<code>{token.prefix}…</code>) stops
+                  The {token.role} key <strong>{token.name}</strong> (<code>{token.prefix}…</code>) stops
                   working for flag set <strong>{token.flagSet}</strong>: evaluation nodes refuse it once they receive
                   the flag set’s next publication, within seconds. This cannot be undone.
                 </p>
               ) : (
                 <p>
-                  The {info.label.toLowerCase()} token <strong>{token.name}</strong> (<code>{token.prefix}…</code>) is
+                  The {token.role} token <strong>{token.name}</strong> (<code>{token.prefix}…</code>) is
                   refused from its next request, and its open live connections are closed. This cannot be undone.
                 </p>
               )}

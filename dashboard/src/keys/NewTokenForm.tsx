@@ -111,8 +111,8 @@ export function NewTokenForm({ onCreated }: { onCreated: (token: Token, secret: 
             </select>
             <p id={`${id}-set-help`} className="help">
               {problems.flagSet && <span className="field-problem">{problems.flagSet}. </span>}
-              The key evaluates this flag set only. Once a flag set has an SDK key, evaluating it needs one: callers
-              without a key are refused.
+              The key evaluates this flag set only. Once any flag set has had an SDK key, evaluation nodes refuse
+              requests that carry no key, for every flag set.
             </p>
             {setsError && <ErrorNotice failure={failureOf(setsError)} what="The flag sets could not be loaded" />}
           </div>
