@@ -7,6 +7,9 @@ import { defineConfig } from '@playwright/test';
 
 import { env } from './support/env';
 
+/** The scenarios that create SDK keys. */
+const SDK_KEY_SCENARIOS = '**/sdk-keys.e2e.ts';
+
 export default defineConfig({
   testDir: 'scenarios',
   // Not `*.spec.ts`: the dashboard's Vitest would pick those up.
@@ -30,4 +33,11 @@ export default defineConfig({
     launchOptions: { executablePath: env.chromium },
     screenshot: 'only-on-failure',
   },
+  // Once any flag set has had an SDK key, an evaluation node refuses every
+  // request without a key, whatever its flag set: the scenarios that create
+  // SDK keys run after all the others, which evaluate without one.
+  projects: [
+    { name: 'scenarios', testIgnore: SDK_KEY_SCENARIOS },
+    { name: 'sdk-keys', testMatch: SDK_KEY_SCENARIOS, dependencies: ['scenarios'] },
+  ],
 });

@@ -14,18 +14,29 @@ import { FlagsScreen } from './flags/FlagsScreen';
 import { Layout } from './Layout';
 import {
   EXPERIMENTS_PATH,
+  KEYS_PATH,
   NEW_EXPERIMENT_PATH,
   NEW_FLAG_PATH,
+  NEW_SEGMENT_PATH,
+  SEGMENTS_PATH,
   SIGN_IN_PATH,
+  USAGE_PATH,
   experimentsPath,
   flagSetPath,
+  segmentsPath,
   signInPath,
+  usagePath,
 } from './routing';
 
-// The audit log and the experiment screens load when first shown (the flag
-// screen loads its tabs so).
+// Every screen but the flag list loads when first shown (the flag screen
+// loads its tabs so), keeping the first screen's JavaScript small.
 const AuditLog = lazy(() => import('./audit/AuditLog').then((m) => ({ default: m.AuditLog })));
 const NewFlagScreen = lazy(() => import('./flags/NewFlagScreen').then((m) => ({ default: m.NewFlagScreen })));
+const SegmentsScreen = lazy(() => import('./segments/SegmentsScreen').then((m) => ({ default: m.SegmentsScreen })));
+const SegmentScreen = lazy(() => import('./segments/SegmentScreen').then((m) => ({ default: m.SegmentScreen })));
+const NewSegmentScreen = lazy(() => import('./segments/NewSegmentScreen').then((m) => ({ default: m.NewSegmentScreen })));
+const KeysScreen = lazy(() => import('./keys/KeysScreen').then((m) => ({ default: m.KeysScreen })));
+const UsageScreen = lazy(() => import('./usage/UsageScreen').then((m) => ({ default: m.UsageScreen })));
 const ExperimentsScreen = lazy(() => import('./experiments/ExperimentsScreen').then((m) => ({ default: m.ExperimentsScreen })));
 const ExperimentScreen = lazy(() => import('./experiments/ExperimentScreen').then((m) => ({ default: m.ExperimentScreen })));
 const NewExperimentScreen = lazy(() =>
@@ -85,6 +96,27 @@ function SignedIn() {
             </Route>
             <Route path={AUDIT_PATH}>
               <AuditLog />
+            </Route>
+            <Route path={SEGMENTS_PATH}>
+              <FlagSetRedirect title="Segments" pathOf={segmentsPath} />
+            </Route>
+            <Route path={`${SEGMENTS_PATH}/:flagSet`}>
+              <SegmentsScreen />
+            </Route>
+            <Route path={`${SEGMENTS_PATH}/:flagSet/:key`}>
+              <SegmentScreen />
+            </Route>
+            <Route path={`${NEW_SEGMENT_PATH}/:flagSet`}>
+              <NewSegmentScreen />
+            </Route>
+            <Route path={USAGE_PATH}>
+              <FlagSetRedirect title="Flag usage" pathOf={usagePath} />
+            </Route>
+            <Route path={`${USAGE_PATH}/:flagSet`}>
+              <UsageScreen />
+            </Route>
+            <Route path={KEYS_PATH}>
+              <KeysScreen />
             </Route>
             <Route>
               <h1>Not found</h1>

@@ -5,7 +5,17 @@ import { Link, useLocation } from 'wouter';
 
 import { AUDIT_PATH } from './audit/path';
 import { useSession, useViewer } from './auth/SessionProvider';
-import { EXPERIMENTS_PATH, experimentsPath, flagSetOfPath, flagSetPath } from './routing';
+import {
+  EXPERIMENTS_PATH,
+  KEYS_PATH,
+  SEGMENTS_PATH,
+  USAGE_PATH,
+  experimentsPath,
+  flagSetOfPath,
+  flagSetPath,
+  segmentsPath,
+  usagePath,
+} from './routing';
 
 /**
  * The main navigation, in order. A section that shows one flag set opens
@@ -14,7 +24,10 @@ import { EXPERIMENTS_PATH, experimentsPath, flagSetOfPath, flagSetPath } from '.
 const SECTIONS: readonly { label: string; path: (flagSet: string | undefined) => string }[] = [
   { label: 'Flags', path: (flagSet) => (flagSet === undefined ? '/' : flagSetPath(flagSet)) },
   { label: 'Experiments', path: (flagSet) => (flagSet === undefined ? EXPERIMENTS_PATH : experimentsPath(flagSet)) },
+  { label: 'Segments', path: (flagSet) => (flagSet === undefined ? SEGMENTS_PATH : segmentsPath(flagSet)) },
+  { label: 'Usage', path: (flagSet) => (flagSet === undefined ? USAGE_PATH : usagePath(flagSet)) },
   { label: 'Audit log', path: () => AUDIT_PATH },
+  { label: 'Keys', path: () => KEYS_PATH },
 ];
 
 export function Layout({ children }: { children: ReactNode }) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { experimentPath, experimentsPath, flagSetOfPath, flagSetPath, newExperimentPath, newFlagPath } from './routing';
+import { experimentPath, experimentsPath, flagSetOfPath, flagSetPath, newExperimentPath, newFlagPath, newSegmentPath, segmentPath, segmentsPath, usagePath } from './routing';
 
 describe('flagSetOfPath', () => {
   it('reads the flag set of a screen that shows one, decoded', () => {
@@ -10,6 +10,10 @@ describe('flagSetOfPath', () => {
     expect(flagSetOfPath(experimentsPath('web'))).toBe('web');
     expect(flagSetOfPath(experimentPath('a/b', 'checkout-test'))).toBe('a/b');
     expect(flagSetOfPath(newExperimentPath('mobile'))).toBe('mobile');
+    expect(flagSetOfPath(segmentsPath('prod/eu'))).toBe('prod/eu');
+    expect(flagSetOfPath(segmentPath('staging', 'new'))).toBe('staging');
+    expect(flagSetOfPath(newSegmentPath('a%b'))).toBe('a%b');
+    expect(flagSetOfPath(usagePath('staging'))).toBe('staging');
   });
 
   it('finds none where the screen shows no flag set', () => {
@@ -18,6 +22,9 @@ describe('flagSetOfPath', () => {
     expect(flagSetOfPath('/flags/')).toBeUndefined();
     expect(flagSetOfPath('/audit')).toBeUndefined();
     expect(flagSetOfPath('/experiments')).toBeUndefined();
+    expect(flagSetOfPath('/keys')).toBeUndefined();
+    expect(flagSetOfPath('/segments')).toBeUndefined();
+    expect(flagSetOfPath('/usage')).toBeUndefined();
     expect(flagSetOfPath('/sign-in')).toBeUndefined();
   });
 });
@@ -31,5 +38,13 @@ describe('experiment paths', () => {
   it('edit a draft through the create form, named in the query string', () => {
     expect(newExperimentPath('default')).toBe('/new-experiment/default');
     expect(newExperimentPath('default', 'price&test')).toBe('/new-experiment/default?draft=price%26test');
+  });
+});
+
+describe('segment paths', () => {
+  it('keep any key apart from the create form, encoded', () => {
+    expect(segmentPath('default', 'new')).toBe('/segments/default/new');
+    expect(segmentPath('default', 'a/b %')).toBe('/segments/default/a%2Fb%20%25');
+    expect(newSegmentPath('default')).toBe('/new-segment/default');
   });
 });

@@ -42,7 +42,15 @@ export function decodeParam(param: string | undefined): string {
  * `/<section>/:flagSet/…`: the main navigation keeps that flag set when it
  * moves between them.
  */
-const FLAG_SET_SECTIONS: readonly string[] = ['flags', 'new-flag', 'experiments', 'new-experiment'];
+const FLAG_SET_SECTIONS: readonly string[] = [
+  'flags',
+  'new-flag',
+  'experiments',
+  'new-experiment',
+  'segments',
+  'new-segment',
+  'usage',
+];
 
 /** The flag set the screen at `path` (as the router hands it over) shows, if any. */
 export function flagSetOfPath(path: string): string | undefined {
@@ -99,6 +107,39 @@ export function newExperimentPath(flagSet: string, draft?: string): string {
 }
 
 export const NEW_EXPERIMENT_PATH = '/new-experiment';
+
+export const SEGMENTS_PATH = '/segments';
+
+/** The segments of `flagSet`. */
+export function segmentsPath(flagSet: string): string {
+  return `${SEGMENTS_PATH}/${encodeURIComponent(flagSet)}`;
+}
+
+/** One segment's editor. */
+export function segmentPath(flagSet: string, key: string): string {
+  return `${segmentsPath(flagSet)}/${encodeURIComponent(key)}`;
+}
+
+/**
+ * The form that creates a segment in `flagSet`, outside
+ * `/segments/:flagSet/` for the reason `newFlagPath` is outside the flags:
+ * a segment's key may be any visible text, "new" included.
+ */
+export function newSegmentPath(flagSet: string): string {
+  return `${NEW_SEGMENT_PATH}/${encodeURIComponent(flagSet)}`;
+}
+
+export const NEW_SEGMENT_PATH = '/new-segment';
+
+export const USAGE_PATH = '/usage';
+
+/** The flag usage and stale flags of `flagSet`, with the query string `query` (`?unused=30d`). */
+export function usagePath(flagSet: string, query = ''): string {
+  return `${USAGE_PATH}/${encodeURIComponent(flagSet)}${query}`;
+}
+
+/** The tokens and SDK keys (not per flag set: a key names its own). */
+export const KEYS_PATH = '/keys';
 
 export const SIGN_IN_PATH = '/sign-in';
 

@@ -47,15 +47,19 @@ export type OfrepAnswer = {
 /**
  * Evaluates `flagKey` for `context` over OFREP, as an SDK would; with
  * `flagSet`, only that flag set is asked (the `flagd-selector` header), as
- * when several flag sets hold the same key.
+ * when several flag sets hold the same key; with `sdkKey`, the request
+ * carries that SDK key as `Authorization: Bearer` (an SDK key is bound to
+ * its flag set, so it needs no selector).
  */
 export async function ofrepEvaluate(
   flagKey: string,
   context: Record<string, unknown> = {},
   flagSet?: string,
+  sdkKey?: string,
 ): Promise<OfrepAnswer> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (flagSet !== undefined) headers['flagd-selector'] = `flagSetId=${flagSet}`;
+  if (sdkKey !== undefined) headers.authorization = `Bearer ${sdkKey}`;
   const response = await fetch(new URL(`/ofrep/v1/evaluate/flags/${encodeURIComponent(flagKey)}`, env.ofrepUrl), {
     method: 'POST',
     headers,
@@ -76,11 +80,19 @@ export async function storedFlag(flagSet: string, key: string): Promise<StoredFl
   return data.flag;
 }
 
-/** Creates a flag in `flagSet` with `definition` through the admin API, for a scenario to start from. */
-export async function createFlag(flagSet: string, key: string, definition: Record<string, unknown>): Promise<StoredFlag> {
+/**
+ * Creates a flag in `flagSet` with `definition` through the admin API, for
+ * a scenario to start from; `clientVisible` lets client SDK keys see it.
+ */
+export async function createFlag(
+  flagSet: string,
+  key: string,
+  definition: Record<string, unknown>,
+  { clientVisible = false }: { clientVisible?: boolean } = {},
+): Promise<StoredFlag> {
   const data = await graphql<{ createFlag: StoredFlag }>(
-    'mutation ($flagSet: String!, $key: String!, $definition: JSON!) { createFlag(flagSet: $flagSet, key: $key, flag: { definition: $definition }) { version state defaultVariant definition } }',
-    { flagSet, key, definition },
+    'mutation ($flagSet: String!, $key: String!, $definition: JSON!, $clientVisible: Boolean) { createFlag(flagSet: $flagSet, key: $key, flag: { definition: $definition, clientVisible: $clientVisible }) { version state defaultVariant definition } }',
+    { flagSet, key, definition, clientVisible },
   );
   return data.createFlag;
 }
@@ -114,4 +126,49 @@ export async function trackEvents(flagSet: string, events: TrackingEvent[]): Pro
     accepted += body.accepted ?? 0;
   }
   return accepted;
+}
+
+/** A segment as the admin API holds it now. */
+export type StoredSegment = { key: string; definition: unknown; version: number };
+
+/** The segments of `flagSet`, by key. */
+export async function storedSegments(flagSet: string): Promise<StoredSegment[]> {
+  const data = await graphql<{ segments: StoredSegment[] }>(
+    'query ($flagSet: String!) { segments(flagSet: $flagSet) { key definition version } }',
+    { flagSet },
+  );
+  return data.segments;
+}
+
+/** A token as the admin API lists it (never its secret). */
+export type StoredToken = { id: number; name: string; role: string; flagSet: string | null; prefix: string; revokedAt: string | null };
+
+/** Every token, live and revoked. */
+export async function storedTokens(): Promise<StoredToken[]> {
+  const data = await graphql<{ tokens: StoredToken[] }>('{ tokens { id name role flagSet prefix revokedAt } }');
+  return data.tokens;
+}
+
+/** One flag's evaluation counts, as `flagUsage` answers them. */
+export type FlagUsage = { flag: string; lastEvaluatedAt: string | null; evaluations24h: number };
+
+/** The evaluation counts of every flag of `flagSet`. */
+export async function flagUsage(flagSet: string): Promise<FlagUsage[]> {
+  const data = await graphql<{ flagUsage: FlagUsage[] }>(
+    'query ($flagSet: String!) { flagUsage(flagSet: $flagSet) { flag lastEvaluatedAt evaluations24h } }',
+    { flagSet },
+  );
+  return data.flagUsage;
+}
+
+/** A stale flag, as `staleFlags` answers it. */
+export type StaleFlag = { flag: string; reason: string; lastEvaluatedAt: string | null };
+
+/** The stale flags of `flagSet` over the last `hours`. */
+export async function staleFlags(flagSet: string, hours: number): Promise<StaleFlag[]> {
+  const data = await graphql<{ staleFlags: StaleFlag[] }>(
+    'query ($flagSet: String!, $hours: Int!) { staleFlags(flagSet: $flagSet, unusedForHours: $hours) { flag reason lastEvaluatedAt } }',
+    { flagSet, hours },
+  );
+  return data.staleFlags;
 }

@@ -50,7 +50,18 @@ type Documents = {
     "\n  mutation CreateFlag($flagSet: String!, $key: String!, $definition: JSON!) {\n    createFlag(flagSet: $flagSet, key: $key, flag: { definition: $definition }) {\n      flagSet\n      key\n      definition\n      state\n      defaultVariant\n      version\n      clientVisible\n      locked\n      archived\n      updatedAt\n      tags\n    }\n  }\n": typeof types.CreateFlagDocument,
     "\n  query FlagHistory($flagSet: String!, $key: String!, $first: Int!, $beforeId: Int) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      history(first: $first, beforeId: $beforeId) {\n        items {\n          ...AuditEventFields\n        }\n        next\n      }\n    }\n  }\n": typeof types.FlagHistoryDocument,
     "\n  mutation RollbackFlag($flagSet: String!, $key: String!, $expectedVersion: Int!, $toVersion: Int!) {\n    rollbackFlag(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, toVersion: $toVersion) {\n      ...FlagFields\n    }\n  }\n": typeof types.RollbackFlagDocument,
+    "\n  fragment TokenFields on Token {\n    id\n    name\n    role\n    flagSet\n    prefix\n    createdAt\n    revokedAt\n  }\n": typeof types.TokenFieldsFragmentDoc,
+    "\n  query Tokens {\n    tokens {\n      ...TokenFields\n    }\n  }\n": typeof types.TokensDocument,
+    "\n  mutation CreateToken($name: String!, $role: String!, $flagSet: String) {\n    createToken(name: $name, role: $role, flagSet: $flagSet) {\n      token {\n        ...TokenFields\n      }\n      secret\n    }\n  }\n": typeof types.CreateTokenDocument,
+    "\n  mutation RevokeToken($id: Int!) {\n    revokeToken(id: $id) {\n      ...TokenFields\n    }\n  }\n": typeof types.RevokeTokenDocument,
+    "\n  fragment SegmentFields on Segment {\n    flagSet\n    key\n    definition\n    version\n    updatedAt\n  }\n": typeof types.SegmentFieldsFragmentDoc,
+    "\n  query SegmentList($flagSet: String!) {\n    segments(flagSet: $flagSet) {\n      ...SegmentFields\n    }\n  }\n": typeof types.SegmentListDocument,
+    "\n  mutation CreateSegment($flagSet: String!, $key: String!, $definition: JSON!) {\n    createSegment(flagSet: $flagSet, key: $key, definition: $definition) {\n      ...SegmentFields\n    }\n  }\n": typeof types.CreateSegmentDocument,
+    "\n  mutation UpdateSegment($flagSet: String!, $key: String!, $expectedVersion: Int!, $definition: JSON!) {\n    updateSegment(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, definition: $definition) {\n      ...SegmentFields\n    }\n  }\n": typeof types.UpdateSegmentDocument,
+    "\n  mutation DeleteSegment($flagSet: String!, $key: String!, $expectedVersion: Int!) {\n    deleteSegment(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion) {\n      ...SegmentFields\n    }\n  }\n": typeof types.DeleteSegmentDocument,
     "\n  query ValidateFlag($flagSet: String!, $key: String!, $definition: JSON!) {\n    validateFlag(flagSet: $flagSet, key: $key, definition: $definition) {\n      severity\n      message\n      flagKey\n      pointer\n      new\n    }\n  }\n": typeof types.ValidateFlagDocument,
+    "\n  query FlagUsage($flagSet: String!) {\n    flagUsage(flagSet: $flagSet) {\n      flag\n      lastEvaluatedAt\n      firstEvaluatedAt\n      evaluations24h\n      evaluations30d\n      variants {\n        variant\n        evaluations24h\n        lastServedAt\n      }\n    }\n  }\n": typeof types.FlagUsageDocument,
+    "\n  query StaleFlags($flagSet: String!, $unusedForHours: Int!) {\n    staleFlags(flagSet: $flagSet, unusedForHours: $unusedForHours) {\n      flag\n      reason\n      lastEvaluatedAt\n      variant\n      since\n    }\n  }\n": typeof types.StaleFlagsDocument,
 };
 const documents: Documents = {
     "\n  fragment AuditEventFields on AuditEvent {\n    id\n    flagSet\n    subjectKind\n    subjectKey\n    action\n    actor\n    requestId\n    version\n    before\n    after\n    diff\n    outOfBand\n    createdAt\n  }\n": types.AuditEventFieldsFragmentDoc,
@@ -88,7 +99,18 @@ const documents: Documents = {
     "\n  mutation CreateFlag($flagSet: String!, $key: String!, $definition: JSON!) {\n    createFlag(flagSet: $flagSet, key: $key, flag: { definition: $definition }) {\n      flagSet\n      key\n      definition\n      state\n      defaultVariant\n      version\n      clientVisible\n      locked\n      archived\n      updatedAt\n      tags\n    }\n  }\n": types.CreateFlagDocument,
     "\n  query FlagHistory($flagSet: String!, $key: String!, $first: Int!, $beforeId: Int) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      history(first: $first, beforeId: $beforeId) {\n        items {\n          ...AuditEventFields\n        }\n        next\n      }\n    }\n  }\n": types.FlagHistoryDocument,
     "\n  mutation RollbackFlag($flagSet: String!, $key: String!, $expectedVersion: Int!, $toVersion: Int!) {\n    rollbackFlag(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, toVersion: $toVersion) {\n      ...FlagFields\n    }\n  }\n": types.RollbackFlagDocument,
+    "\n  fragment TokenFields on Token {\n    id\n    name\n    role\n    flagSet\n    prefix\n    createdAt\n    revokedAt\n  }\n": types.TokenFieldsFragmentDoc,
+    "\n  query Tokens {\n    tokens {\n      ...TokenFields\n    }\n  }\n": types.TokensDocument,
+    "\n  mutation CreateToken($name: String!, $role: String!, $flagSet: String) {\n    createToken(name: $name, role: $role, flagSet: $flagSet) {\n      token {\n        ...TokenFields\n      }\n      secret\n    }\n  }\n": types.CreateTokenDocument,
+    "\n  mutation RevokeToken($id: Int!) {\n    revokeToken(id: $id) {\n      ...TokenFields\n    }\n  }\n": types.RevokeTokenDocument,
+    "\n  fragment SegmentFields on Segment {\n    flagSet\n    key\n    definition\n    version\n    updatedAt\n  }\n": types.SegmentFieldsFragmentDoc,
+    "\n  query SegmentList($flagSet: String!) {\n    segments(flagSet: $flagSet) {\n      ...SegmentFields\n    }\n  }\n": types.SegmentListDocument,
+    "\n  mutation CreateSegment($flagSet: String!, $key: String!, $definition: JSON!) {\n    createSegment(flagSet: $flagSet, key: $key, definition: $definition) {\n      ...SegmentFields\n    }\n  }\n": types.CreateSegmentDocument,
+    "\n  mutation UpdateSegment($flagSet: String!, $key: String!, $expectedVersion: Int!, $definition: JSON!) {\n    updateSegment(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, definition: $definition) {\n      ...SegmentFields\n    }\n  }\n": types.UpdateSegmentDocument,
+    "\n  mutation DeleteSegment($flagSet: String!, $key: String!, $expectedVersion: Int!) {\n    deleteSegment(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion) {\n      ...SegmentFields\n    }\n  }\n": types.DeleteSegmentDocument,
     "\n  query ValidateFlag($flagSet: String!, $key: String!, $definition: JSON!) {\n    validateFlag(flagSet: $flagSet, key: $key, definition: $definition) {\n      severity\n      message\n      flagKey\n      pointer\n      new\n    }\n  }\n": types.ValidateFlagDocument,
+    "\n  query FlagUsage($flagSet: String!) {\n    flagUsage(flagSet: $flagSet) {\n      flag\n      lastEvaluatedAt\n      firstEvaluatedAt\n      evaluations24h\n      evaluations30d\n      variants {\n        variant\n        evaluations24h\n        lastServedAt\n      }\n    }\n  }\n": types.FlagUsageDocument,
+    "\n  query StaleFlags($flagSet: String!, $unusedForHours: Int!) {\n    staleFlags(flagSet: $flagSet, unusedForHours: $unusedForHours) {\n      flag\n      reason\n      lastEvaluatedAt\n      variant\n      since\n    }\n  }\n": types.StaleFlagsDocument,
 };
 
 /**
@@ -248,7 +270,51 @@ export function graphql(source: "\n  mutation RollbackFlag($flagSet: String!, $k
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "\n  fragment TokenFields on Token {\n    id\n    name\n    role\n    flagSet\n    prefix\n    createdAt\n    revokedAt\n  }\n"): (typeof documents)["\n  fragment TokenFields on Token {\n    id\n    name\n    role\n    flagSet\n    prefix\n    createdAt\n    revokedAt\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Tokens {\n    tokens {\n      ...TokenFields\n    }\n  }\n"): (typeof documents)["\n  query Tokens {\n    tokens {\n      ...TokenFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CreateToken($name: String!, $role: String!, $flagSet: String) {\n    createToken(name: $name, role: $role, flagSet: $flagSet) {\n      token {\n        ...TokenFields\n      }\n      secret\n    }\n  }\n"): (typeof documents)["\n  mutation CreateToken($name: String!, $role: String!, $flagSet: String) {\n    createToken(name: $name, role: $role, flagSet: $flagSet) {\n      token {\n        ...TokenFields\n      }\n      secret\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RevokeToken($id: Int!) {\n    revokeToken(id: $id) {\n      ...TokenFields\n    }\n  }\n"): (typeof documents)["\n  mutation RevokeToken($id: Int!) {\n    revokeToken(id: $id) {\n      ...TokenFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment SegmentFields on Segment {\n    flagSet\n    key\n    definition\n    version\n    updatedAt\n  }\n"): (typeof documents)["\n  fragment SegmentFields on Segment {\n    flagSet\n    key\n    definition\n    version\n    updatedAt\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query SegmentList($flagSet: String!) {\n    segments(flagSet: $flagSet) {\n      ...SegmentFields\n    }\n  }\n"): (typeof documents)["\n  query SegmentList($flagSet: String!) {\n    segments(flagSet: $flagSet) {\n      ...SegmentFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CreateSegment($flagSet: String!, $key: String!, $definition: JSON!) {\n    createSegment(flagSet: $flagSet, key: $key, definition: $definition) {\n      ...SegmentFields\n    }\n  }\n"): (typeof documents)["\n  mutation CreateSegment($flagSet: String!, $key: String!, $definition: JSON!) {\n    createSegment(flagSet: $flagSet, key: $key, definition: $definition) {\n      ...SegmentFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation UpdateSegment($flagSet: String!, $key: String!, $expectedVersion: Int!, $definition: JSON!) {\n    updateSegment(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, definition: $definition) {\n      ...SegmentFields\n    }\n  }\n"): (typeof documents)["\n  mutation UpdateSegment($flagSet: String!, $key: String!, $expectedVersion: Int!, $definition: JSON!) {\n    updateSegment(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, definition: $definition) {\n      ...SegmentFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation DeleteSegment($flagSet: String!, $key: String!, $expectedVersion: Int!) {\n    deleteSegment(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion) {\n      ...SegmentFields\n    }\n  }\n"): (typeof documents)["\n  mutation DeleteSegment($flagSet: String!, $key: String!, $expectedVersion: Int!) {\n    deleteSegment(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion) {\n      ...SegmentFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "\n  query ValidateFlag($flagSet: String!, $key: String!, $definition: JSON!) {\n    validateFlag(flagSet: $flagSet, key: $key, definition: $definition) {\n      severity\n      message\n      flagKey\n      pointer\n      new\n    }\n  }\n"): (typeof documents)["\n  query ValidateFlag($flagSet: String!, $key: String!, $definition: JSON!) {\n    validateFlag(flagSet: $flagSet, key: $key, definition: $definition) {\n      severity\n      message\n      flagKey\n      pointer\n      new\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query FlagUsage($flagSet: String!) {\n    flagUsage(flagSet: $flagSet) {\n      flag\n      lastEvaluatedAt\n      firstEvaluatedAt\n      evaluations24h\n      evaluations30d\n      variants {\n        variant\n        evaluations24h\n        lastServedAt\n      }\n    }\n  }\n"): (typeof documents)["\n  query FlagUsage($flagSet: String!) {\n    flagUsage(flagSet: $flagSet) {\n      flag\n      lastEvaluatedAt\n      firstEvaluatedAt\n      evaluations24h\n      evaluations30d\n      variants {\n        variant\n        evaluations24h\n        lastServedAt\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query StaleFlags($flagSet: String!, $unusedForHours: Int!) {\n    staleFlags(flagSet: $flagSet, unusedForHours: $unusedForHours) {\n      flag\n      reason\n      lastEvaluatedAt\n      variant\n      since\n    }\n  }\n"): (typeof documents)["\n  query StaleFlags($flagSet: String!, $unusedForHours: Int!) {\n    staleFlags(flagSet: $flagSet, unusedForHours: $unusedForHours) {\n      flag\n      reason\n      lastEvaluatedAt\n      variant\n      since\n    }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};

@@ -91,8 +91,10 @@ fn the_dashboard_passes_its_browser_scenarios() {
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let dir = scratch("dashboard-e2e");
     // One webhook at a port nothing listens on, so the alerts screen shows
-    // a delivery failing and retried; and the analysis every second, so a
-    // guarded rollout's guard acts while a scenario watches.
+    // a delivery failing and retried; the analysis every second, so a
+    // guarded rollout's guard acts while a scenario watches; and the
+    // evaluation counts written every second, so the usage screen shows an
+    // evaluation without waiting for the minute's end.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("a free port");
@@ -103,7 +105,14 @@ fn the_dashboard_passes_its_browser_scenarios() {
     .expect("the config file");
     let serve = Serve::start_in(
         &dir,
-        &["--config", "ensign.yaml", "--analysis-interval", "1"],
+        &[
+            "--config",
+            "ensign.yaml",
+            "--analysis-interval",
+            "1",
+            "--evaluation-count-interval",
+            "1",
+        ],
     );
     runtime.block_on(serve.wait_ready());
     runtime.block_on(age_flags(&dir, AGED_FLAG_SET));
