@@ -12,11 +12,22 @@ import { ToastProvider } from './components/Toasts';
 import { FlagScreen } from './flags/FlagScreen';
 import { FlagsScreen } from './flags/FlagsScreen';
 import { Layout } from './Layout';
-import { NEW_FLAG_PATH, SIGN_IN_PATH, flagSetPath, signInPath } from './routing';
+import {
+  NEW_FLAG_PATH,
+  NEW_ROLLOUT_PATH,
+  ROLLOUTS_PATH,
+  SIGN_IN_PATH,
+  flagSetPath,
+  rolloutsPath,
+  signInPath,
+} from './routing';
 
 // The audit log loads when first shown (the flag screen loads its tabs so).
 const AuditLog = lazy(() => import('./audit/AuditLog').then((m) => ({ default: m.AuditLog })));
 const NewFlagScreen = lazy(() => import('./flags/NewFlagScreen').then((m) => ({ default: m.NewFlagScreen })));
+const RolloutsScreen = lazy(() => import('./rollouts/RolloutsScreen').then((m) => ({ default: m.RolloutsScreen })));
+const RolloutScreen = lazy(() => import('./rollouts/RolloutScreen').then((m) => ({ default: m.RolloutScreen })));
+const NewRolloutScreen = lazy(() => import('./rollouts/NewRolloutScreen').then((m) => ({ default: m.NewRolloutScreen })));
 
 export function App() {
   return (
@@ -59,6 +70,18 @@ function SignedIn() {
             </Route>
             <Route path={AUDIT_PATH}>
               <AuditLog />
+            </Route>
+            <Route path={ROLLOUTS_PATH}>
+              <FlagSetRedirect title="Rollouts" pathOf={rolloutsPath} />
+            </Route>
+            <Route path={`${ROLLOUTS_PATH}/:flagSet`}>
+              <RolloutsScreen />
+            </Route>
+            <Route path={`${ROLLOUTS_PATH}/:flagSet/:id`}>
+              <RolloutScreen />
+            </Route>
+            <Route path={`${NEW_ROLLOUT_PATH}/:flagSet`}>
+              <NewRolloutScreen />
             </Route>
             <Route>
               <h1>Not found</h1>

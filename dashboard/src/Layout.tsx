@@ -5,7 +5,7 @@ import { Link, useLocation } from 'wouter';
 
 import { AUDIT_PATH } from './audit/path';
 import { useSession, useViewer } from './auth/SessionProvider';
-import { flagSetOfPath, flagSetPath } from './routing';
+import { ROLLOUTS_PATH, flagSetOfPath, flagSetPath, rolloutsPath } from './routing';
 
 /**
  * The main navigation, in order. A section that shows one flag set opens
@@ -13,6 +13,7 @@ import { flagSetOfPath, flagSetPath } from './routing';
  */
 const SECTIONS: readonly { label: string; path: (flagSet: string | undefined) => string }[] = [
   { label: 'Flags', path: (flagSet) => (flagSet === undefined ? '/' : flagSetPath(flagSet)) },
+  { label: 'Rollouts', path: (flagSet) => (flagSet === undefined ? ROLLOUTS_PATH : rolloutsPath(flagSet)) },
   { label: 'Audit log', path: () => AUDIT_PATH },
 ];
 

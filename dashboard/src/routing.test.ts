@@ -1,12 +1,21 @@
 import { describe, expect, it } from 'vitest';
 
-import { flagSetOfPath, flagSetPath, newFlagPath } from './routing';
+import {
+  flagSetOfPath,
+  flagSetPath,
+  newFlagPath,
+  newRolloutPath,
+  rolloutPath,
+  rolloutsPath,
+} from './routing';
 
 describe('flagSetOfPath', () => {
   it('reads the flag set of a screen that shows one, decoded', () => {
     expect(flagSetOfPath(flagSetPath('prod/eu'))).toBe('prod/eu');
     expect(flagSetOfPath(`${flagSetPath('a%b')}/some-flag/rollout`)).toBe('a%b');
     expect(flagSetOfPath(newFlagPath('staging'))).toBe('staging');
+    expect(flagSetOfPath(rolloutPath('prod/eu', 7))).toBe('prod/eu');
+    expect(flagSetOfPath(newRolloutPath('staging'))).toBe('staging');
   });
 
   it('finds none where the screen shows no flag set', () => {
@@ -15,5 +24,14 @@ describe('flagSetOfPath', () => {
     expect(flagSetOfPath('/flags/')).toBeUndefined();
     expect(flagSetOfPath('/audit')).toBeUndefined();
     expect(flagSetOfPath('/sign-in')).toBeUndefined();
+  });
+});
+
+describe('the rollout screens’ paths', () => {
+  it('encodes flag sets and keys, with the form’s flag in its query string', () => {
+    expect(rolloutsPath('prod/eu')).toBe('/rollouts/prod%2Feu');
+    expect(rolloutPath('prod/eu', 12)).toBe('/rollouts/prod%2Feu/12');
+    expect(newRolloutPath('default')).toBe('/new-rollout/default');
+    expect(newRolloutPath('default', 'a&b c')).toBe('/new-rollout/default?flag=a%26b+c');
   });
 });

@@ -42,7 +42,7 @@ export function decodeParam(param: string | undefined): string {
  * `/<section>/:flagSet/…`: the main navigation keeps that flag set when it
  * moves between them.
  */
-const FLAG_SET_SECTIONS: readonly string[] = ['flags', 'new-flag'];
+const FLAG_SET_SECTIONS: readonly string[] = ['flags', 'new-flag', 'rollouts', 'new-rollout'];
 
 /** The flag set the screen at `path` (as the router hands it over) shows, if any. */
 export function flagSetOfPath(path: string): string | undefined {
@@ -74,6 +74,30 @@ export function newFlagPath(flagSet: string): string {
 }
 
 export const NEW_FLAG_PATH = '/new-flag';
+
+/** The progressive rollouts of a flag set, newest first. */
+export function rolloutsPath(flagSet: string): string {
+  return `${ROLLOUTS_PATH}/${encodeURIComponent(flagSet)}`;
+}
+
+/** One rollout, by its id: an integer, so the path cannot be mistaken for another screen of the section. */
+export function rolloutPath(flagSet: string, id: number): string {
+  return `${rolloutsPath(flagSet)}/${String(id)}`;
+}
+
+export const ROLLOUTS_PATH = '/rollouts';
+
+/**
+ * The form that schedules a rollout in `flagSet`, for `flag` when given.
+ * Outside `/rollouts/:flagSet/` like the create-flag form, so that every
+ * segment there is a rollout's id.
+ */
+export function newRolloutPath(flagSet: string, flag?: string): string {
+  const query = flag === undefined ? '' : `?${new URLSearchParams({ flag }).toString()}`;
+  return `${NEW_ROLLOUT_PATH}/${encodeURIComponent(flagSet)}${query}`;
+}
+
+export const NEW_ROLLOUT_PATH = '/new-rollout';
 
 export const SIGN_IN_PATH = '/sign-in';
 

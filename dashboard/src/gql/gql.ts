@@ -38,6 +38,16 @@ type Documents = {
     "\n  mutation CreateFlag($flagSet: String!, $key: String!, $definition: JSON!) {\n    createFlag(flagSet: $flagSet, key: $key, flag: { definition: $definition }) {\n      flagSet\n      key\n      definition\n      state\n      defaultVariant\n      version\n      clientVisible\n      locked\n      archived\n      updatedAt\n      tags\n    }\n  }\n": typeof types.CreateFlagDocument,
     "\n  query FlagHistory($flagSet: String!, $key: String!, $first: Int!, $beforeId: Int) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      history(first: $first, beforeId: $beforeId) {\n        items {\n          ...AuditEventFields\n        }\n        next\n      }\n    }\n  }\n": typeof types.FlagHistoryDocument,
     "\n  mutation RollbackFlag($flagSet: String!, $key: String!, $expectedVersion: Int!, $toVersion: Int!) {\n    rollbackFlag(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, toVersion: $toVersion) {\n      ...FlagFields\n    }\n  }\n": typeof types.RollbackFlagDocument,
+    "\n  fragment RolloutSummaryFields on Rollout {\n    id\n    flagSet\n    flag\n    status\n    nextStep\n    nextAt\n    lastError\n    createdAt\n    createdBy\n    steps {\n      at\n      weights {\n        variant\n        weight\n      }\n    }\n    guard {\n      action\n      metric {\n        event\n        kind\n      }\n    }\n    guardedVariant\n    guardCheck {\n      verdict\n      checkedAt\n    }\n  }\n": typeof types.RolloutSummaryFieldsFragmentDoc,
+    "\n  fragment RolloutFields on Rollout {\n    ...RolloutSummaryFields\n    actor\n    updatedAt\n    guard {\n      metric {\n        event\n        kind\n        windowSeconds\n      }\n      direction\n      tolerance\n      minUsers\n      action\n    }\n    initialWeights {\n      variant\n      weight\n    }\n    stepStartedAt\n    guardCheck {\n      step\n      checkedAt\n      verdict\n      oldUsers\n      newUsers\n      lift\n      interval\n      reason\n    }\n  }\n": typeof types.RolloutFieldsFragmentDoc,
+    "\n  query Rollouts($flagSet: String!) {\n    rollouts(flagSet: $flagSet) {\n      ...RolloutSummaryFields\n    }\n  }\n": typeof types.RolloutsDocument,
+    "\n  query Rollout($id: Int!) {\n    rollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n": typeof types.RolloutDocument,
+    "\n  query RolloutFlagChoices($flagSet: String!, $search: String) {\n    flags(flagSet: $flagSet, search: $search, first: 100) {\n      items {\n        key\n        definition\n      }\n      totalCount\n    }\n  }\n": typeof types.RolloutFlagChoicesDocument,
+    "\n  query RolloutFlag($flagSet: String!, $key: String!) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      version\n      state\n      archived\n      definition\n    }\n  }\n": typeof types.RolloutFlagDocument,
+    "\n  mutation ScheduleRollout($flagSet: String!, $key: String!, $steps: [RolloutStepInput!]!, $guard: RolloutGuardInput) {\n    scheduleRollout(flagSet: $flagSet, key: $key, steps: $steps, guard: $guard) {\n      ...RolloutFields\n    }\n  }\n": typeof types.ScheduleRolloutDocument,
+    "\n  mutation PauseRollout($id: Int!) {\n    pauseRollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n": typeof types.PauseRolloutDocument,
+    "\n  mutation ResumeRollout($id: Int!) {\n    resumeRollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n": typeof types.ResumeRolloutDocument,
+    "\n  mutation CancelRollout($id: Int!) {\n    cancelRollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n": typeof types.CancelRolloutDocument,
     "\n  query ValidateFlag($flagSet: String!, $key: String!, $definition: JSON!) {\n    validateFlag(flagSet: $flagSet, key: $key, definition: $definition) {\n      severity\n      message\n      flagKey\n      pointer\n      new\n    }\n  }\n": typeof types.ValidateFlagDocument,
 };
 const documents: Documents = {
@@ -64,6 +74,16 @@ const documents: Documents = {
     "\n  mutation CreateFlag($flagSet: String!, $key: String!, $definition: JSON!) {\n    createFlag(flagSet: $flagSet, key: $key, flag: { definition: $definition }) {\n      flagSet\n      key\n      definition\n      state\n      defaultVariant\n      version\n      clientVisible\n      locked\n      archived\n      updatedAt\n      tags\n    }\n  }\n": types.CreateFlagDocument,
     "\n  query FlagHistory($flagSet: String!, $key: String!, $first: Int!, $beforeId: Int) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      history(first: $first, beforeId: $beforeId) {\n        items {\n          ...AuditEventFields\n        }\n        next\n      }\n    }\n  }\n": types.FlagHistoryDocument,
     "\n  mutation RollbackFlag($flagSet: String!, $key: String!, $expectedVersion: Int!, $toVersion: Int!) {\n    rollbackFlag(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, toVersion: $toVersion) {\n      ...FlagFields\n    }\n  }\n": types.RollbackFlagDocument,
+    "\n  fragment RolloutSummaryFields on Rollout {\n    id\n    flagSet\n    flag\n    status\n    nextStep\n    nextAt\n    lastError\n    createdAt\n    createdBy\n    steps {\n      at\n      weights {\n        variant\n        weight\n      }\n    }\n    guard {\n      action\n      metric {\n        event\n        kind\n      }\n    }\n    guardedVariant\n    guardCheck {\n      verdict\n      checkedAt\n    }\n  }\n": types.RolloutSummaryFieldsFragmentDoc,
+    "\n  fragment RolloutFields on Rollout {\n    ...RolloutSummaryFields\n    actor\n    updatedAt\n    guard {\n      metric {\n        event\n        kind\n        windowSeconds\n      }\n      direction\n      tolerance\n      minUsers\n      action\n    }\n    initialWeights {\n      variant\n      weight\n    }\n    stepStartedAt\n    guardCheck {\n      step\n      checkedAt\n      verdict\n      oldUsers\n      newUsers\n      lift\n      interval\n      reason\n    }\n  }\n": types.RolloutFieldsFragmentDoc,
+    "\n  query Rollouts($flagSet: String!) {\n    rollouts(flagSet: $flagSet) {\n      ...RolloutSummaryFields\n    }\n  }\n": types.RolloutsDocument,
+    "\n  query Rollout($id: Int!) {\n    rollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n": types.RolloutDocument,
+    "\n  query RolloutFlagChoices($flagSet: String!, $search: String) {\n    flags(flagSet: $flagSet, search: $search, first: 100) {\n      items {\n        key\n        definition\n      }\n      totalCount\n    }\n  }\n": types.RolloutFlagChoicesDocument,
+    "\n  query RolloutFlag($flagSet: String!, $key: String!) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      version\n      state\n      archived\n      definition\n    }\n  }\n": types.RolloutFlagDocument,
+    "\n  mutation ScheduleRollout($flagSet: String!, $key: String!, $steps: [RolloutStepInput!]!, $guard: RolloutGuardInput) {\n    scheduleRollout(flagSet: $flagSet, key: $key, steps: $steps, guard: $guard) {\n      ...RolloutFields\n    }\n  }\n": types.ScheduleRolloutDocument,
+    "\n  mutation PauseRollout($id: Int!) {\n    pauseRollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n": types.PauseRolloutDocument,
+    "\n  mutation ResumeRollout($id: Int!) {\n    resumeRollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n": types.ResumeRolloutDocument,
+    "\n  mutation CancelRollout($id: Int!) {\n    cancelRollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n": types.CancelRolloutDocument,
     "\n  query ValidateFlag($flagSet: String!, $key: String!, $definition: JSON!) {\n    validateFlag(flagSet: $flagSet, key: $key, definition: $definition) {\n      severity\n      message\n      flagKey\n      pointer\n      new\n    }\n  }\n": types.ValidateFlagDocument,
 };
 
@@ -173,6 +193,46 @@ export function graphql(source: "\n  query FlagHistory($flagSet: String!, $key: 
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation RollbackFlag($flagSet: String!, $key: String!, $expectedVersion: Int!, $toVersion: Int!) {\n    rollbackFlag(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, toVersion: $toVersion) {\n      ...FlagFields\n    }\n  }\n"): (typeof documents)["\n  mutation RollbackFlag($flagSet: String!, $key: String!, $expectedVersion: Int!, $toVersion: Int!) {\n    rollbackFlag(flagSet: $flagSet, key: $key, expectedVersion: $expectedVersion, toVersion: $toVersion) {\n      ...FlagFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment RolloutSummaryFields on Rollout {\n    id\n    flagSet\n    flag\n    status\n    nextStep\n    nextAt\n    lastError\n    createdAt\n    createdBy\n    steps {\n      at\n      weights {\n        variant\n        weight\n      }\n    }\n    guard {\n      action\n      metric {\n        event\n        kind\n      }\n    }\n    guardedVariant\n    guardCheck {\n      verdict\n      checkedAt\n    }\n  }\n"): (typeof documents)["\n  fragment RolloutSummaryFields on Rollout {\n    id\n    flagSet\n    flag\n    status\n    nextStep\n    nextAt\n    lastError\n    createdAt\n    createdBy\n    steps {\n      at\n      weights {\n        variant\n        weight\n      }\n    }\n    guard {\n      action\n      metric {\n        event\n        kind\n      }\n    }\n    guardedVariant\n    guardCheck {\n      verdict\n      checkedAt\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment RolloutFields on Rollout {\n    ...RolloutSummaryFields\n    actor\n    updatedAt\n    guard {\n      metric {\n        event\n        kind\n        windowSeconds\n      }\n      direction\n      tolerance\n      minUsers\n      action\n    }\n    initialWeights {\n      variant\n      weight\n    }\n    stepStartedAt\n    guardCheck {\n      step\n      checkedAt\n      verdict\n      oldUsers\n      newUsers\n      lift\n      interval\n      reason\n    }\n  }\n"): (typeof documents)["\n  fragment RolloutFields on Rollout {\n    ...RolloutSummaryFields\n    actor\n    updatedAt\n    guard {\n      metric {\n        event\n        kind\n        windowSeconds\n      }\n      direction\n      tolerance\n      minUsers\n      action\n    }\n    initialWeights {\n      variant\n      weight\n    }\n    stepStartedAt\n    guardCheck {\n      step\n      checkedAt\n      verdict\n      oldUsers\n      newUsers\n      lift\n      interval\n      reason\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Rollouts($flagSet: String!) {\n    rollouts(flagSet: $flagSet) {\n      ...RolloutSummaryFields\n    }\n  }\n"): (typeof documents)["\n  query Rollouts($flagSet: String!) {\n    rollouts(flagSet: $flagSet) {\n      ...RolloutSummaryFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Rollout($id: Int!) {\n    rollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n"): (typeof documents)["\n  query Rollout($id: Int!) {\n    rollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query RolloutFlagChoices($flagSet: String!, $search: String) {\n    flags(flagSet: $flagSet, search: $search, first: 100) {\n      items {\n        key\n        definition\n      }\n      totalCount\n    }\n  }\n"): (typeof documents)["\n  query RolloutFlagChoices($flagSet: String!, $search: String) {\n    flags(flagSet: $flagSet, search: $search, first: 100) {\n      items {\n        key\n        definition\n      }\n      totalCount\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query RolloutFlag($flagSet: String!, $key: String!) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      version\n      state\n      archived\n      definition\n    }\n  }\n"): (typeof documents)["\n  query RolloutFlag($flagSet: String!, $key: String!) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      version\n      state\n      archived\n      definition\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ScheduleRollout($flagSet: String!, $key: String!, $steps: [RolloutStepInput!]!, $guard: RolloutGuardInput) {\n    scheduleRollout(flagSet: $flagSet, key: $key, steps: $steps, guard: $guard) {\n      ...RolloutFields\n    }\n  }\n"): (typeof documents)["\n  mutation ScheduleRollout($flagSet: String!, $key: String!, $steps: [RolloutStepInput!]!, $guard: RolloutGuardInput) {\n    scheduleRollout(flagSet: $flagSet, key: $key, steps: $steps, guard: $guard) {\n      ...RolloutFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation PauseRollout($id: Int!) {\n    pauseRollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n"): (typeof documents)["\n  mutation PauseRollout($id: Int!) {\n    pauseRollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ResumeRollout($id: Int!) {\n    resumeRollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n"): (typeof documents)["\n  mutation ResumeRollout($id: Int!) {\n    resumeRollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CancelRollout($id: Int!) {\n    cancelRollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n"): (typeof documents)["\n  mutation CancelRollout($id: Int!) {\n    cancelRollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
