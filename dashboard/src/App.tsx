@@ -13,6 +13,7 @@ import { FlagScreen } from './flags/FlagScreen';
 import { FlagsScreen } from './flags/FlagsScreen';
 import { Layout } from './Layout';
 import {
+  ALERTS_PATH,
   NEW_FLAG_PATH,
   NEW_ROLLOUT_PATH,
   ROLLOUTS_PATH,
@@ -28,6 +29,7 @@ const NewFlagScreen = lazy(() => import('./flags/NewFlagScreen').then((m) => ({ 
 const RolloutsScreen = lazy(() => import('./rollouts/RolloutsScreen').then((m) => ({ default: m.RolloutsScreen })));
 const RolloutScreen = lazy(() => import('./rollouts/RolloutScreen').then((m) => ({ default: m.RolloutScreen })));
 const NewRolloutScreen = lazy(() => import('./rollouts/NewRolloutScreen').then((m) => ({ default: m.NewRolloutScreen })));
+const AlertsScreen = lazy(() => import('./alerts/AlertsScreen').then((m) => ({ default: m.AlertsScreen })));
 
 export function App() {
   return (
@@ -82,6 +84,9 @@ function SignedIn() {
             </Route>
             <Route path={`${NEW_ROLLOUT_PATH}/:flagSet`}>
               <NewRolloutScreen />
+            </Route>
+            <Route path={ALERTS_PATH}>
+              <AlertsScreen />
             </Route>
             <Route>
               <h1>Not found</h1>

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import {
+  alertsPath,
   flagSetOfPath,
   flagSetPath,
   newFlagPath,
@@ -33,5 +34,13 @@ describe('the rollout screens’ paths', () => {
     expect(rolloutPath('prod/eu', 12)).toBe('/rollouts/prod%2Feu/12');
     expect(newRolloutPath('default')).toBe('/new-rollout/default');
     expect(newRolloutPath('default', 'a&b c')).toBe('/new-rollout/default?flag=a%26b+c');
+  });
+});
+
+describe('the alerts’ path', () => {
+  it('keeps the flag-set filter in the query string, and shows no flag set', () => {
+    expect(alertsPath()).toBe('/alerts');
+    expect(alertsPath('a&b')).toBe('/alerts?flagSet=a%26b');
+    expect(flagSetOfPath('/alerts')).toBeUndefined();
   });
 });

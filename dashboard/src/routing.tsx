@@ -99,6 +99,13 @@ export function newRolloutPath(flagSet: string, flag?: string): string {
 
 export const NEW_ROLLOUT_PATH = '/new-rollout';
 
+/** The alerts, of every flag set or of one. */
+export function alertsPath(flagSet?: string): string {
+  return flagSet === undefined ? ALERTS_PATH : `${ALERTS_PATH}?${new URLSearchParams({ flagSet }).toString()}`;
+}
+
+export const ALERTS_PATH = '/alerts';
+
 export const SIGN_IN_PATH = '/sign-in';
 
 /** The sign-in path that returns to `next` afterwards. */

@@ -15,6 +15,8 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
+    "\n  query Alerts($first: Int!, $beforeId: Int, $flagSet: String) {\n    alerts(first: $first, beforeId: $beforeId, flagSet: $flagSet) {\n      items {\n        id\n        severity\n        kind\n        kinds\n        message\n        publication {\n          version\n          published\n          errors\n        }\n        event {\n          id\n          flagSet\n          subjectKind\n          subjectKey\n          action\n          actor\n          after\n          createdAt\n        }\n        deliveries {\n          webhook\n          status\n        }\n      }\n      next\n    }\n  }\n": typeof types.AlertsDocument,
+    "\n  query Webhooks {\n    webhooks {\n      target\n      deliveredThrough\n      pending\n      updatedAt\n      deliveredAt\n      attemptedAt\n      failingSince\n      failedAttempts\n      lastError\n    }\n  }\n": typeof types.WebhooksDocument,
     "\n  fragment AuditEventFields on AuditEvent {\n    id\n    flagSet\n    subjectKind\n    subjectKey\n    action\n    actor\n    requestId\n    version\n    before\n    after\n    diff\n    outOfBand\n    createdAt\n  }\n": typeof types.AuditEventFieldsFragmentDoc,
     "\n  query AuditLog($filter: AuditFilter!) {\n    audit(filter: $filter) {\n      items {\n        ...AuditEventFields\n      }\n      next\n    }\n  }\n": typeof types.AuditLogDocument,
     "\n  query Viewer {\n    viewer {\n      name\n      role\n      can {\n        changeFlags {\n          allowed\n          neededRole\n        }\n        administer {\n          allowed\n          neededRole\n        }\n      }\n    }\n  }\n": typeof types.ViewerDocument,
@@ -51,6 +53,8 @@ type Documents = {
     "\n  query ValidateFlag($flagSet: String!, $key: String!, $definition: JSON!) {\n    validateFlag(flagSet: $flagSet, key: $key, definition: $definition) {\n      severity\n      message\n      flagKey\n      pointer\n      new\n    }\n  }\n": typeof types.ValidateFlagDocument,
 };
 const documents: Documents = {
+    "\n  query Alerts($first: Int!, $beforeId: Int, $flagSet: String) {\n    alerts(first: $first, beforeId: $beforeId, flagSet: $flagSet) {\n      items {\n        id\n        severity\n        kind\n        kinds\n        message\n        publication {\n          version\n          published\n          errors\n        }\n        event {\n          id\n          flagSet\n          subjectKind\n          subjectKey\n          action\n          actor\n          after\n          createdAt\n        }\n        deliveries {\n          webhook\n          status\n        }\n      }\n      next\n    }\n  }\n": types.AlertsDocument,
+    "\n  query Webhooks {\n    webhooks {\n      target\n      deliveredThrough\n      pending\n      updatedAt\n      deliveredAt\n      attemptedAt\n      failingSince\n      failedAttempts\n      lastError\n    }\n  }\n": types.WebhooksDocument,
     "\n  fragment AuditEventFields on AuditEvent {\n    id\n    flagSet\n    subjectKind\n    subjectKey\n    action\n    actor\n    requestId\n    version\n    before\n    after\n    diff\n    outOfBand\n    createdAt\n  }\n": types.AuditEventFieldsFragmentDoc,
     "\n  query AuditLog($filter: AuditFilter!) {\n    audit(filter: $filter) {\n      items {\n        ...AuditEventFields\n      }\n      next\n    }\n  }\n": types.AuditLogDocument,
     "\n  query Viewer {\n    viewer {\n      name\n      role\n      can {\n        changeFlags {\n          allowed\n          neededRole\n        }\n        administer {\n          allowed\n          neededRole\n        }\n      }\n    }\n  }\n": types.ViewerDocument,
@@ -101,6 +105,14 @@ const documents: Documents = {
  */
 export function graphql(source: string): unknown;
 
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Alerts($first: Int!, $beforeId: Int, $flagSet: String) {\n    alerts(first: $first, beforeId: $beforeId, flagSet: $flagSet) {\n      items {\n        id\n        severity\n        kind\n        kinds\n        message\n        publication {\n          version\n          published\n          errors\n        }\n        event {\n          id\n          flagSet\n          subjectKind\n          subjectKey\n          action\n          actor\n          after\n          createdAt\n        }\n        deliveries {\n          webhook\n          status\n        }\n      }\n      next\n    }\n  }\n"): (typeof documents)["\n  query Alerts($first: Int!, $beforeId: Int, $flagSet: String) {\n    alerts(first: $first, beforeId: $beforeId, flagSet: $flagSet) {\n      items {\n        id\n        severity\n        kind\n        kinds\n        message\n        publication {\n          version\n          published\n          errors\n        }\n        event {\n          id\n          flagSet\n          subjectKind\n          subjectKey\n          action\n          actor\n          after\n          createdAt\n        }\n        deliveries {\n          webhook\n          status\n        }\n      }\n      next\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Webhooks {\n    webhooks {\n      target\n      deliveredThrough\n      pending\n      updatedAt\n      deliveredAt\n      attemptedAt\n      failingSince\n      failedAttempts\n      lastError\n    }\n  }\n"): (typeof documents)["\n  query Webhooks {\n    webhooks {\n      target\n      deliveredThrough\n      pending\n      updatedAt\n      deliveredAt\n      attemptedAt\n      failingSince\n      failedAttempts\n      lastError\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

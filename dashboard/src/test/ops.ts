@@ -1,13 +1,19 @@
-// A fake admin API with rollouts, over the editing tabs' fake: for the
-// rollout screens' tests.
-import type { RolloutFieldsFragment } from '../gql/graphql';
+// A fake admin API with rollouts, alerts and webhooks, over the editing
+// tabs' fake: for the rollout and alert screens' tests.
+import type { AlertsQuery, RolloutFieldsFragment, WebhooksQuery } from '../gql/graphql';
 import { type FakeEditing, editingApi } from './editing';
 import { type Answer, type Received, errorBody } from './harness';
 
 export type FakeRollout = RolloutFieldsFragment;
+export type FakeAlert = AlertsQuery['alerts']['items'][number];
+export type FakeWebhook = WebhooksQuery['webhooks'][number];
 
 export interface FakeOps extends FakeEditing {
   rollouts: FakeRollout[];
+  /** The alerts (none unless given). */
+  alerts?: FakeAlert[];
+  /** The webhooks' delivery state (none unless given). */
+  webhooks?: FakeWebhook[];
 }
 
 /** A rollout of `new-checkout` in `default`: 10% → 50% → 100% of `on`, its first step applied. */
@@ -71,6 +77,30 @@ export function typedRollout(r: FakeRollout) {
   };
 }
 
+/** A kill-switch alert of flag `key` in `flagSet`, event `id`, failing to one webhook. */
+export function alert(id: number, extra: Partial<FakeAlert> = {}, flagSet = 'default', key = 'new-checkout'): FakeAlert {
+  return {
+    id,
+    severity: 'WARNING',
+    kind: 'KILL_SWITCH',
+    kinds: ['KILL_SWITCH'],
+    message: `Flag "${key}" of flag set "${flagSet}" was disabled by "ann" (kill switch).`,
+    publication: null,
+    event: {
+      id,
+      flagSet,
+      subjectKind: 'flag',
+      subjectKey: key,
+      action: 'kill',
+      actor: 'ann',
+      after: null,
+      createdAt: '2026-12-07T10:00:00Z',
+    },
+    deliveries: [{ webhook: 'https://hooks.example', status: 'FAILING' }],
+    ...extra,
+  };
+}
+
 export function opsApi(server: FakeOps) {
   const rest = editingApi(server);
   return (request: Received): Answer => {
@@ -128,6 +158,33 @@ export function opsApi(server: FakeOps) {
             }
           : { body: errorBody(`flag ${JSON.stringify(v.key)} not found`, 'FLAG_NOT_FOUND') };
       }
+      case 'Alerts': {
+        const before = typeof v.beforeId === 'number' ? v.beforeId : Infinity;
+        const first = Number(v.first);
+        const matching = (server.alerts ?? [])
+          .filter((a) => a.id < before && (v.flagSet == null || a.event.flagSet === v.flagSet))
+          .sort((a, b) => b.id - a.id);
+        const items = matching.slice(0, first);
+        const last = items[items.length - 1];
+        return {
+          body: {
+            data: {
+              alerts: {
+                __typename: 'AlertPage',
+                items: items.map((a) => ({
+                  __typename: 'Alert',
+                  ...a,
+                  event: { __typename: 'AuditEvent', ...a.event },
+                  deliveries: a.deliveries.map((d) => ({ __typename: 'AlertDelivery', ...d })),
+                })),
+                next: matching.length > first && last ? last.id : null,
+              },
+            },
+          },
+        };
+      }
+      case 'Webhooks':
+        return { body: { data: { webhooks: (server.webhooks ?? []).map((w) => ({ __typename: 'Webhook', ...w })) } } };
       default:
         return rest(request);
     }
