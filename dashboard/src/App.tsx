@@ -14,6 +14,7 @@ import { FlagsScreen } from './flags/FlagsScreen';
 import { Layout } from './Layout';
 import {
   ALERTS_PATH,
+  COMPARE_PATH,
   NEW_FLAG_PATH,
   NEW_ROLLOUT_PATH,
   ROLLOUTS_PATH,
@@ -30,6 +31,7 @@ const RolloutsScreen = lazy(() => import('./rollouts/RolloutsScreen').then((m) =
 const RolloutScreen = lazy(() => import('./rollouts/RolloutScreen').then((m) => ({ default: m.RolloutScreen })));
 const NewRolloutScreen = lazy(() => import('./rollouts/NewRolloutScreen').then((m) => ({ default: m.NewRolloutScreen })));
 const AlertsScreen = lazy(() => import('./alerts/AlertsScreen').then((m) => ({ default: m.AlertsScreen })));
+const CompareScreen = lazy(() => import('./compare/CompareScreen').then((m) => ({ default: m.CompareScreen })));
 
 export function App() {
   return (
@@ -87,6 +89,9 @@ function SignedIn() {
             </Route>
             <Route path={ALERTS_PATH}>
               <AlertsScreen />
+            </Route>
+            <Route path={COMPARE_PATH}>
+              <CompareScreen />
             </Route>
             <Route>
               <h1>Not found</h1>

@@ -5,7 +5,7 @@ import { Link, useLocation } from 'wouter';
 
 import { AUDIT_PATH } from './audit/path';
 import { useSession, useViewer } from './auth/SessionProvider';
-import { ALERTS_PATH, ROLLOUTS_PATH, flagSetOfPath, flagSetPath, rolloutsPath } from './routing';
+import { ALERTS_PATH, ROLLOUTS_PATH, comparePath, flagSetOfPath, flagSetPath, rolloutsPath } from './routing';
 
 /**
  * The main navigation, in order. A section that shows one flag set opens
@@ -14,6 +14,7 @@ import { ALERTS_PATH, ROLLOUTS_PATH, flagSetOfPath, flagSetPath, rolloutsPath } 
 const SECTIONS: readonly { label: string; path: (flagSet: string | undefined) => string }[] = [
   { label: 'Flags', path: (flagSet) => (flagSet === undefined ? '/' : flagSetPath(flagSet)) },
   { label: 'Rollouts', path: (flagSet) => (flagSet === undefined ? ROLLOUTS_PATH : rolloutsPath(flagSet)) },
+  { label: 'Compare', path: (flagSet) => comparePath(flagSet) },
   { label: 'Alerts', path: () => ALERTS_PATH },
   { label: 'Audit log', path: () => AUDIT_PATH },
 ];

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import {
   alertsPath,
+  comparePath,
   flagSetOfPath,
   flagSetPath,
   newFlagPath,
@@ -42,5 +43,14 @@ describe('the alerts’ path', () => {
     expect(alertsPath()).toBe('/alerts');
     expect(alertsPath('a&b')).toBe('/alerts?flagSet=a%26b');
     expect(flagSetOfPath('/alerts')).toBeUndefined();
+  });
+});
+
+describe('the comparison’s path', () => {
+  it('keeps both flag sets and the filter in the query string, and shows no flag set', () => {
+    expect(comparePath()).toBe('/compare');
+    expect(comparePath('staging')).toBe('/compare?from=staging');
+    expect(comparePath('staging', 'prod/eu', true)).toBe('/compare?from=staging&to=prod%2Feu&all=1');
+    expect(flagSetOfPath('/compare')).toBeUndefined();
   });
 });

@@ -106,6 +106,18 @@ export function alertsPath(flagSet?: string): string {
 
 export const ALERTS_PATH = '/alerts';
 
+/** Two flag sets side by side, `from` the one flags are promoted from; `all` lists identical flags too. */
+export function comparePath(from?: string, to?: string, all = false): string {
+  const query = new URLSearchParams();
+  if (from !== undefined && from !== '') query.set('from', from);
+  if (to !== undefined && to !== '') query.set('to', to);
+  if (all) query.set('all', '1');
+  const text = query.toString();
+  return text === '' ? COMPARE_PATH : `${COMPARE_PATH}?${text}`;
+}
+
+export const COMPARE_PATH = '/compare';
+
 export const SIGN_IN_PATH = '/sign-in';
 
 /** The sign-in path that returns to `next` afterwards. */

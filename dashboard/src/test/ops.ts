@@ -1,12 +1,14 @@
-// A fake admin API with rollouts, alerts and webhooks, over the editing
-// tabs' fake: for the rollout and alert screens' tests.
-import type { AlertsQuery, RolloutFieldsFragment, WebhooksQuery } from '../gql/graphql';
+// A fake admin API with rollouts, alerts, webhooks and a comparison of two
+// flag sets, over the editing tabs' fake: for the rollout, alert and
+// comparison screens' tests.
+import type { AlertsQuery, CompareFlagSetsQuery, RolloutFieldsFragment, WebhooksQuery } from '../gql/graphql';
 import { type FakeEditing, editingApi } from './editing';
 import { type Answer, type Received, errorBody } from './harness';
 
 export type FakeRollout = RolloutFieldsFragment;
 export type FakeAlert = AlertsQuery['alerts']['items'][number];
 export type FakeWebhook = WebhooksQuery['webhooks'][number];
+export type FakeCompared = CompareFlagSetsQuery['compareFlagSets'][number];
 
 export interface FakeOps extends FakeEditing {
   rollouts: FakeRollout[];
@@ -14,6 +16,8 @@ export interface FakeOps extends FakeEditing {
   alerts?: FakeAlert[];
   /** The webhooks' delivery state (none unless given). */
   webhooks?: FakeWebhook[];
+  /** The comparison of two flag sets, from the variables (nothing in common unless given). */
+  compare?: (from: string, to: string) => FakeCompared[] | Answer;
 }
 
 /** A rollout of `new-checkout` in `default`: 10% → 50% → 100% of `on`, its first step applied. */
@@ -185,6 +189,18 @@ export function opsApi(server: FakeOps) {
       }
       case 'Webhooks':
         return { body: { data: { webhooks: (server.webhooks ?? []).map((w) => ({ __typename: 'Webhook', ...w })) } } };
+      case 'CompareFlagSets': {
+        const answer = server.compare?.(String(v.from), String(v.to)) ?? [];
+        if (!Array.isArray(answer)) return answer;
+        const side = (flag: FakeCompared['from']) => flag && { __typename: 'Flag', ...flag };
+        return {
+          body: {
+            data: {
+              compareFlagSets: answer.map((c) => ({ __typename: 'ComparedFlag', ...c, from: side(c.from), to: side(c.to) })),
+            },
+          },
+        };
+      }
       default:
         return rest(request);
     }
