@@ -33,7 +33,15 @@ export async function graphql<T>(
 /** One flag's OFREP answer: the HTTP status and the body. */
 export type OfrepAnswer = {
   status: number;
-  body: { key?: string; value?: unknown; reason?: string; variant?: string; errorCode?: string; errorDetails?: string };
+  body: {
+    key?: string;
+    value?: unknown;
+    reason?: string;
+    variant?: string;
+    errorCode?: string;
+    errorDetails?: string;
+    metadata?: Record<string, unknown>;
+  };
 };
 
 /**
@@ -75,4 +83,66 @@ export async function createFlag(flagSet: string, key: string, definition: Recor
     { flagSet, key, definition },
   );
   return data.createFlag;
+}
+
+/** A tracking event as applications send it (README, "Tracking events"). */
+export type TrackingEvent = { name: string; context: { targetingKey: string }; details?: { value?: number } };
+
+/**
+ * Sends tracking events to `POST /ensign/v1/events` on the OFREP port, as
+ * an application does, in batches of at most 1,000 (the endpoint's limit);
+ * on a node without keys the `flagd-selector` header names the flag set
+ * they belong to. Every event must be accepted.
+ */
+export async function trackEvents(flagSet: string, events: readonly TrackingEvent[]): Promise<void> {
+  for (let start = 0; start < events.length; start += 1000) {
+    const batch = events.slice(start, start + 1000);
+    const response = await fetch(new URL('/ensign/v1/events', env.ofrepUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'flagd-selector': `flagSetId=${flagSet}` },
+      body: JSON.stringify({ events: batch }),
+    });
+    const body = (await response.json()) as { accepted?: number; rejected?: unknown[] };
+    expect(response.status, `events answer ${JSON.stringify(body)}`).toBe(202);
+    expect(body.accepted, `events accepted of ${String(batch.length)}: ${JSON.stringify(body)}`).toBe(batch.length);
+  }
+}
+
+/** Runs `task` over `items`, at most `width` at a time, and returns the results in order. */
+export async function inParallel<T, R>(items: readonly T[], width: number, task: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+  return results;
+}
+
+/** A rollout as the admin API holds it now, with its guard's latest check. */
+export type StoredRollout = {
+  id: number;
+  status: string;
+  nextStep: number;
+  guardedVariant: string | null;
+  guardCheck: {
+    step: number;
+    verdict: string;
+    oldUsers: number;
+    newUsers: number;
+    lift: number | null;
+    interval: [number, number] | null;
+  } | null;
+};
+
+/** Reads rollout `id` through the admin API. */
+export async function storedRollout(id: number): Promise<StoredRollout> {
+  const data = await graphql<{ rollout: StoredRollout }>(
+    'query ($id: Int!) { rollout(id: $id) { id status nextStep guardedVariant guardCheck { step verdict oldUsers newUsers lift interval } } }',
+    { id },
+  );
+  return data.rollout;
 }
