@@ -191,6 +191,8 @@ test('a guarded rollout scheduled in the dashboard pauses on a regression, then 
   // Then cancelled, confirmed.
   await page.getByRole('button', { name: 'Cancel rollout' }).click();
   const dialog = page.getByRole('dialog', { name: `Cancel rollout ${String(id)} of ${key}?` });
+  await expect(dialog).toContainText('The flag keeps the weights its last applied step set (new 10% · old 90%)');
+  await record('cancel-rollout-confirmation');
   await dialog.getByRole('button', { name: 'Cancel the rollout' }).click();
   await expect(dialog).toBeHidden();
   await expect(status.getByText('Cancelled', { exact: true })).toBeVisible();
