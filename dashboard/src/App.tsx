@@ -13,16 +13,21 @@ import { FlagScreen } from './flags/FlagScreen';
 import { FlagsScreen } from './flags/FlagsScreen';
 import { Layout } from './Layout';
 import {
+  ALERTS_PATH,
+  COMPARE_PATH,
   EXPERIMENTS_PATH,
   KEYS_PATH,
   NEW_EXPERIMENT_PATH,
   NEW_FLAG_PATH,
+  NEW_ROLLOUT_PATH,
   NEW_SEGMENT_PATH,
+  ROLLOUTS_PATH,
   SEGMENTS_PATH,
   SIGN_IN_PATH,
   USAGE_PATH,
   experimentsPath,
   flagSetPath,
+  rolloutsPath,
   segmentsPath,
   signInPath,
   usagePath,
@@ -42,6 +47,11 @@ const ExperimentScreen = lazy(() => import('./experiments/ExperimentScreen').the
 const NewExperimentScreen = lazy(() =>
   import('./experiments/NewExperimentScreen').then((m) => ({ default: m.NewExperimentScreen })),
 );
+const RolloutsScreen = lazy(() => import('./rollouts/RolloutsScreen').then((m) => ({ default: m.RolloutsScreen })));
+const RolloutScreen = lazy(() => import('./rollouts/RolloutScreen').then((m) => ({ default: m.RolloutScreen })));
+const NewRolloutScreen = lazy(() => import('./rollouts/NewRolloutScreen').then((m) => ({ default: m.NewRolloutScreen })));
+const AlertsScreen = lazy(() => import('./alerts/AlertsScreen').then((m) => ({ default: m.AlertsScreen })));
+const CompareScreen = lazy(() => import('./compare/CompareScreen').then((m) => ({ default: m.CompareScreen })));
 
 export function App() {
   return (
@@ -117,6 +127,24 @@ function SignedIn() {
             </Route>
             <Route path={KEYS_PATH}>
               <KeysScreen />
+            </Route>
+            <Route path={ROLLOUTS_PATH}>
+              <FlagSetRedirect title="Rollouts" pathOf={rolloutsPath} />
+            </Route>
+            <Route path={`${ROLLOUTS_PATH}/:flagSet`}>
+              <RolloutsScreen />
+            </Route>
+            <Route path={`${ROLLOUTS_PATH}/:flagSet/:id`}>
+              <RolloutScreen />
+            </Route>
+            <Route path={`${NEW_ROLLOUT_PATH}/:flagSet`}>
+              <NewRolloutScreen />
+            </Route>
+            <Route path={ALERTS_PATH}>
+              <AlertsScreen />
+            </Route>
+            <Route path={COMPARE_PATH}>
+              <CompareScreen />
             </Route>
             <Route>
               <h1>Not found</h1>

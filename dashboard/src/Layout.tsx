@@ -6,13 +6,17 @@ import { Link, useLocation } from 'wouter';
 import { AUDIT_PATH } from './audit/path';
 import { useSession, useViewer } from './auth/SessionProvider';
 import {
+  ALERTS_PATH,
   EXPERIMENTS_PATH,
   KEYS_PATH,
+  ROLLOUTS_PATH,
   SEGMENTS_PATH,
   USAGE_PATH,
+  comparePath,
   experimentsPath,
   flagSetOfPath,
   flagSetPath,
+  rolloutsPath,
   segmentsPath,
   usagePath,
 } from './routing';
@@ -24,8 +28,11 @@ import {
 const SECTIONS: readonly { label: string; path: (flagSet: string | undefined) => string }[] = [
   { label: 'Flags', path: (flagSet) => (flagSet === undefined ? '/' : flagSetPath(flagSet)) },
   { label: 'Experiments', path: (flagSet) => (flagSet === undefined ? EXPERIMENTS_PATH : experimentsPath(flagSet)) },
+  { label: 'Rollouts', path: (flagSet) => (flagSet === undefined ? ROLLOUTS_PATH : rolloutsPath(flagSet)) },
   { label: 'Segments', path: (flagSet) => (flagSet === undefined ? SEGMENTS_PATH : segmentsPath(flagSet)) },
   { label: 'Usage', path: (flagSet) => (flagSet === undefined ? USAGE_PATH : usagePath(flagSet)) },
+  { label: 'Compare', path: (flagSet) => comparePath(flagSet) },
+  { label: 'Alerts', path: () => ALERTS_PATH },
   { label: 'Audit log', path: () => AUDIT_PATH },
   { label: 'Keys', path: () => KEYS_PATH },
 ];

@@ -47,6 +47,8 @@ const FLAG_SET_SECTIONS: readonly string[] = [
   'new-flag',
   'experiments',
   'new-experiment',
+  'rollouts',
+  'new-rollout',
   'segments',
   'new-segment',
   'usage',
@@ -140,6 +142,49 @@ export function usagePath(flagSet: string, query = ''): string {
 
 /** The tokens and SDK keys (not per flag set: a key names its own). */
 export const KEYS_PATH = '/keys';
+
+/** The progressive rollouts of a flag set, newest first. */
+export function rolloutsPath(flagSet: string): string {
+  return `${ROLLOUTS_PATH}/${encodeURIComponent(flagSet)}`;
+}
+
+/** One rollout, by its id: an integer, so the path cannot be mistaken for another screen of the section. */
+export function rolloutPath(flagSet: string, id: number): string {
+  return `${rolloutsPath(flagSet)}/${String(id)}`;
+}
+
+export const ROLLOUTS_PATH = '/rollouts';
+
+/**
+ * The form that schedules a rollout in `flagSet`, for `flag` when given.
+ * Outside `/rollouts/:flagSet/` like the create-flag form, so that every
+ * segment there is a rollout's id.
+ */
+export function newRolloutPath(flagSet: string, flag?: string): string {
+  const query = flag === undefined ? '' : `?${new URLSearchParams({ flag }).toString()}`;
+  return `${NEW_ROLLOUT_PATH}/${encodeURIComponent(flagSet)}${query}`;
+}
+
+export const NEW_ROLLOUT_PATH = '/new-rollout';
+
+/** The alerts, of every flag set or of one. */
+export function alertsPath(flagSet?: string): string {
+  return flagSet === undefined ? ALERTS_PATH : `${ALERTS_PATH}?${new URLSearchParams({ flagSet }).toString()}`;
+}
+
+export const ALERTS_PATH = '/alerts';
+
+/** Two flag sets side by side, `from` the one flags are promoted from; `all` lists identical flags too. */
+export function comparePath(from?: string, to?: string, all = false): string {
+  const query = new URLSearchParams();
+  if (from !== undefined && from !== '') query.set('from', from);
+  if (to !== undefined && to !== '') query.set('to', to);
+  if (all) query.set('all', '1');
+  const text = query.toString();
+  return text === '' ? COMPARE_PATH : `${COMPARE_PATH}?${text}`;
+}
+
+export const COMPARE_PATH = '/compare';
 
 export const SIGN_IN_PATH = '/sign-in';
 

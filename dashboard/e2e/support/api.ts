@@ -172,3 +172,42 @@ export async function staleFlags(flagSet: string, hours: number): Promise<StaleF
   );
   return data.staleFlags;
 }
+
+/** Runs `task` over `items`, at most `width` at a time, and returns the results in order. */
+export async function inParallel<T, R>(items: readonly T[], width: number, task: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+  return results;
+}
+
+/** A rollout as the admin API holds it now, with its guard's latest check. */
+export type StoredRollout = {
+  id: number;
+  status: string;
+  nextStep: number;
+  guardedVariant: string | null;
+  guardCheck: {
+    step: number;
+    verdict: string;
+    oldUsers: number;
+    newUsers: number;
+    lift: number | null;
+    interval: [number, number] | null;
+  } | null;
+};
+
+/** Reads rollout `id` through the admin API. */
+export async function storedRollout(id: number): Promise<StoredRollout> {
+  const data = await graphql<{ rollout: StoredRollout }>(
+    'query ($id: Int!) { rollout(id: $id) { id status nextStep guardedVariant guardCheck { step verdict oldUsers newUsers lift interval } } }',
+    { id },
+  );
+  return data.rollout;
+}

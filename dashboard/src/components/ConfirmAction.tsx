@@ -18,6 +18,8 @@ export interface ConfirmActionProps<T> {
   children: ReactNode;
   confirmLabel: string;
   pendingLabel: string;
+  /** The dialog's dismissing button's text, when "Cancel" would be ambiguous. */
+  dismissLabel?: string;
   /** Why the button is disabled, or `null`. */
   denial: string | null;
   run: () => Promise<OperationResult<T>>;
@@ -66,6 +68,7 @@ export function ConfirmAction<T>(props: ConfirmActionProps<T>) {
           title={props.title}
           confirmLabel={props.confirmLabel}
           pendingLabel={props.pendingLabel}
+          dismissLabel={props.dismissLabel}
           pending={pending}
           failure={failure}
           onConfirm={() => void confirm()}

@@ -12,6 +12,8 @@ export interface ConfirmDialogProps {
   confirmLabel: string;
   /** Its text while the action runs. */
   pendingLabel: string;
+  /** The dismissing button's text ("Cancel" unless the action is itself a cancellation). */
+  dismissLabel?: string;
   pending: boolean;
   /** Why the last attempt failed, shown inside the dialog. */
   failure: ApiFailure | null;
@@ -63,7 +65,7 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
         {props.failure && <ErrorNotice failure={props.failure} what="It failed" />}
         <div className="modal-actions">
           <button ref={cancel} type="button" onClick={onCancel} disabled={pending}>
-            Cancel
+            {props.dismissLabel ?? 'Cancel'}
           </button>
           <button type="button" className="danger" onClick={props.onConfirm} disabled={pending}>
             {pending ? props.pendingLabel : props.confirmLabel}

@@ -15,9 +15,14 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
+    "\n  query Alerts($first: Int!, $beforeId: Int, $flagSet: String) {\n    alerts(first: $first, beforeId: $beforeId, flagSet: $flagSet) {\n      items {\n        id\n        severity\n        kind\n        kinds\n        message\n        publication {\n          version\n          published\n          errors\n        }\n        event {\n          id\n          flagSet\n          subjectKind\n          subjectKey\n          action\n          actor\n          after\n          createdAt\n        }\n        deliveries {\n          webhook\n          status\n        }\n      }\n      next\n    }\n  }\n": typeof types.AlertsDocument,
+    "\n  query Webhooks {\n    webhooks {\n      target\n      deliveredThrough\n      pending\n      updatedAt\n      deliveredAt\n      attemptedAt\n      failingSince\n      failedAttempts\n      lastError\n    }\n  }\n": typeof types.WebhooksDocument,
     "\n  fragment AuditEventFields on AuditEvent {\n    id\n    flagSet\n    subjectKind\n    subjectKey\n    action\n    actor\n    requestId\n    version\n    before\n    after\n    diff\n    outOfBand\n    createdAt\n  }\n": typeof types.AuditEventFieldsFragmentDoc,
     "\n  query AuditLog($filter: AuditFilter!) {\n    audit(filter: $filter) {\n      items {\n        ...AuditEventFields\n      }\n      next\n    }\n  }\n": typeof types.AuditLogDocument,
     "\n  query Viewer {\n    viewer {\n      name\n      role\n      can {\n        changeFlags {\n          allowed\n          neededRole\n        }\n        administer {\n          allowed\n          neededRole\n        }\n      }\n    }\n  }\n": typeof types.ViewerDocument,
+    "\n  fragment ComparedFlagFields on Flag {\n    flagSet\n    key\n    version\n    state\n    definition\n    clientVisible\n    archived\n    updatedAt\n  }\n": typeof types.ComparedFlagFieldsFragmentDoc,
+    "\n  query CompareFlagSets($from: String!, $to: String!) {\n    compareFlagSets(from: $from, to: $to) {\n      key\n      differences\n      from {\n        ...ComparedFlagFields\n      }\n      to {\n        ...ComparedFlagFields\n      }\n    }\n  }\n": typeof types.CompareFlagSetsDocument,
+    "\n  mutation PromoteFlag($from: String!, $to: String!, $key: String!, $fromVersion: Int!, $expectedVersion: Int) {\n    promoteFlag(from: $from, to: $to, key: $key, fromVersion: $fromVersion, expectedVersion: $expectedVersion) {\n      ...ComparedFlagFields\n    }\n  }\n": typeof types.PromoteFlagDocument,
     "\n  fragment DebuggedRule on Query {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      version\n      state\n      definition\n    }\n    segments(flagSet: $flagSet) {\n      flagSet\n      key\n      definition\n    }\n  }\n": typeof types.DebuggedRuleFragmentDoc,
     "\n  query DebuggerRule($flagSet: String!, $key: String!) {\n    ...DebuggedRule\n  }\n": typeof types.DebuggerRuleDocument,
     "\n  query Evaluate($flagSet: String!, $key: String!, $context: JSON!) {\n    evaluate(flagSet: $flagSet, key: $key, context: $context) {\n      value\n      variant\n      reason\n      errorCode\n      errorMessage\n      explain\n      steps {\n        pointer\n        kind\n        segment\n        condition\n        branch\n        operator\n        clause\n        value\n        bucket\n        hash\n      }\n      omittedSteps\n    }\n    ...DebuggedRule\n  }\n": typeof types.EvaluateDocument,
@@ -54,6 +59,16 @@ type Documents = {
     "\n  query Tokens {\n    tokens {\n      ...TokenFields\n    }\n  }\n": typeof types.TokensDocument,
     "\n  mutation CreateToken($name: String!, $role: String!, $flagSet: String) {\n    createToken(name: $name, role: $role, flagSet: $flagSet) {\n      token {\n        ...TokenFields\n      }\n      secret\n    }\n  }\n": typeof types.CreateTokenDocument,
     "\n  mutation RevokeToken($id: Int!) {\n    revokeToken(id: $id) {\n      ...TokenFields\n    }\n  }\n": typeof types.RevokeTokenDocument,
+    "\n  fragment RolloutSummaryFields on Rollout {\n    id\n    flagSet\n    flag\n    status\n    nextStep\n    nextAt\n    lastError\n    createdAt\n    createdBy\n    steps {\n      at\n      weights {\n        variant\n        weight\n      }\n    }\n    guard {\n      action\n      metric {\n        event\n        kind\n      }\n    }\n    guardedVariant\n    guardCheck {\n      verdict\n      checkedAt\n    }\n  }\n": typeof types.RolloutSummaryFieldsFragmentDoc,
+    "\n  fragment RolloutFields on Rollout {\n    ...RolloutSummaryFields\n    actor\n    updatedAt\n    guard {\n      metric {\n        event\n        kind\n        windowSeconds\n      }\n      direction\n      tolerance\n      minUsers\n      action\n    }\n    initialWeights {\n      variant\n      weight\n    }\n    stepStartedAt\n    guardCheck {\n      step\n      checkedAt\n      verdict\n      oldUsers\n      newUsers\n      lift\n      interval\n      reason\n    }\n  }\n": typeof types.RolloutFieldsFragmentDoc,
+    "\n  query Rollouts($flagSet: String!) {\n    rollouts(flagSet: $flagSet) {\n      ...RolloutSummaryFields\n    }\n  }\n": typeof types.RolloutsDocument,
+    "\n  query Rollout($id: Int!) {\n    rollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n": typeof types.RolloutDocument,
+    "\n  query RolloutFlagChoices($flagSet: String!, $search: String) {\n    flags(flagSet: $flagSet, search: $search, first: 100) {\n      items {\n        key\n        definition\n      }\n      totalCount\n    }\n  }\n": typeof types.RolloutFlagChoicesDocument,
+    "\n  query RolloutFlag($flagSet: String!, $key: String!) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      version\n      state\n      archived\n      definition\n    }\n  }\n": typeof types.RolloutFlagDocument,
+    "\n  mutation ScheduleRollout($flagSet: String!, $key: String!, $steps: [RolloutStepInput!]!, $guard: RolloutGuardInput) {\n    scheduleRollout(flagSet: $flagSet, key: $key, steps: $steps, guard: $guard) {\n      ...RolloutFields\n    }\n  }\n": typeof types.ScheduleRolloutDocument,
+    "\n  mutation PauseRollout($id: Int!) {\n    pauseRollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n": typeof types.PauseRolloutDocument,
+    "\n  mutation ResumeRollout($id: Int!) {\n    resumeRollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n": typeof types.ResumeRolloutDocument,
+    "\n  mutation CancelRollout($id: Int!) {\n    cancelRollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n": typeof types.CancelRolloutDocument,
     "\n  fragment SegmentFields on Segment {\n    flagSet\n    key\n    definition\n    version\n    updatedAt\n  }\n": typeof types.SegmentFieldsFragmentDoc,
     "\n  query SegmentList($flagSet: String!) {\n    segments(flagSet: $flagSet) {\n      ...SegmentFields\n    }\n  }\n": typeof types.SegmentListDocument,
     "\n  mutation CreateSegment($flagSet: String!, $key: String!, $definition: JSON!) {\n    createSegment(flagSet: $flagSet, key: $key, definition: $definition) {\n      ...SegmentFields\n    }\n  }\n": typeof types.CreateSegmentDocument,
@@ -64,9 +79,14 @@ type Documents = {
     "\n  query StaleFlags($flagSet: String!, $unusedForHours: Int!) {\n    staleFlags(flagSet: $flagSet, unusedForHours: $unusedForHours) {\n      flag\n      reason\n      lastEvaluatedAt\n      variant\n      since\n    }\n  }\n": typeof types.StaleFlagsDocument,
 };
 const documents: Documents = {
+    "\n  query Alerts($first: Int!, $beforeId: Int, $flagSet: String) {\n    alerts(first: $first, beforeId: $beforeId, flagSet: $flagSet) {\n      items {\n        id\n        severity\n        kind\n        kinds\n        message\n        publication {\n          version\n          published\n          errors\n        }\n        event {\n          id\n          flagSet\n          subjectKind\n          subjectKey\n          action\n          actor\n          after\n          createdAt\n        }\n        deliveries {\n          webhook\n          status\n        }\n      }\n      next\n    }\n  }\n": types.AlertsDocument,
+    "\n  query Webhooks {\n    webhooks {\n      target\n      deliveredThrough\n      pending\n      updatedAt\n      deliveredAt\n      attemptedAt\n      failingSince\n      failedAttempts\n      lastError\n    }\n  }\n": types.WebhooksDocument,
     "\n  fragment AuditEventFields on AuditEvent {\n    id\n    flagSet\n    subjectKind\n    subjectKey\n    action\n    actor\n    requestId\n    version\n    before\n    after\n    diff\n    outOfBand\n    createdAt\n  }\n": types.AuditEventFieldsFragmentDoc,
     "\n  query AuditLog($filter: AuditFilter!) {\n    audit(filter: $filter) {\n      items {\n        ...AuditEventFields\n      }\n      next\n    }\n  }\n": types.AuditLogDocument,
     "\n  query Viewer {\n    viewer {\n      name\n      role\n      can {\n        changeFlags {\n          allowed\n          neededRole\n        }\n        administer {\n          allowed\n          neededRole\n        }\n      }\n    }\n  }\n": types.ViewerDocument,
+    "\n  fragment ComparedFlagFields on Flag {\n    flagSet\n    key\n    version\n    state\n    definition\n    clientVisible\n    archived\n    updatedAt\n  }\n": types.ComparedFlagFieldsFragmentDoc,
+    "\n  query CompareFlagSets($from: String!, $to: String!) {\n    compareFlagSets(from: $from, to: $to) {\n      key\n      differences\n      from {\n        ...ComparedFlagFields\n      }\n      to {\n        ...ComparedFlagFields\n      }\n    }\n  }\n": types.CompareFlagSetsDocument,
+    "\n  mutation PromoteFlag($from: String!, $to: String!, $key: String!, $fromVersion: Int!, $expectedVersion: Int) {\n    promoteFlag(from: $from, to: $to, key: $key, fromVersion: $fromVersion, expectedVersion: $expectedVersion) {\n      ...ComparedFlagFields\n    }\n  }\n": types.PromoteFlagDocument,
     "\n  fragment DebuggedRule on Query {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      version\n      state\n      definition\n    }\n    segments(flagSet: $flagSet) {\n      flagSet\n      key\n      definition\n    }\n  }\n": types.DebuggedRuleFragmentDoc,
     "\n  query DebuggerRule($flagSet: String!, $key: String!) {\n    ...DebuggedRule\n  }\n": types.DebuggerRuleDocument,
     "\n  query Evaluate($flagSet: String!, $key: String!, $context: JSON!) {\n    evaluate(flagSet: $flagSet, key: $key, context: $context) {\n      value\n      variant\n      reason\n      errorCode\n      errorMessage\n      explain\n      steps {\n        pointer\n        kind\n        segment\n        condition\n        branch\n        operator\n        clause\n        value\n        bucket\n        hash\n      }\n      omittedSteps\n    }\n    ...DebuggedRule\n  }\n": types.EvaluateDocument,
@@ -103,6 +123,16 @@ const documents: Documents = {
     "\n  query Tokens {\n    tokens {\n      ...TokenFields\n    }\n  }\n": types.TokensDocument,
     "\n  mutation CreateToken($name: String!, $role: String!, $flagSet: String) {\n    createToken(name: $name, role: $role, flagSet: $flagSet) {\n      token {\n        ...TokenFields\n      }\n      secret\n    }\n  }\n": types.CreateTokenDocument,
     "\n  mutation RevokeToken($id: Int!) {\n    revokeToken(id: $id) {\n      ...TokenFields\n    }\n  }\n": types.RevokeTokenDocument,
+    "\n  fragment RolloutSummaryFields on Rollout {\n    id\n    flagSet\n    flag\n    status\n    nextStep\n    nextAt\n    lastError\n    createdAt\n    createdBy\n    steps {\n      at\n      weights {\n        variant\n        weight\n      }\n    }\n    guard {\n      action\n      metric {\n        event\n        kind\n      }\n    }\n    guardedVariant\n    guardCheck {\n      verdict\n      checkedAt\n    }\n  }\n": types.RolloutSummaryFieldsFragmentDoc,
+    "\n  fragment RolloutFields on Rollout {\n    ...RolloutSummaryFields\n    actor\n    updatedAt\n    guard {\n      metric {\n        event\n        kind\n        windowSeconds\n      }\n      direction\n      tolerance\n      minUsers\n      action\n    }\n    initialWeights {\n      variant\n      weight\n    }\n    stepStartedAt\n    guardCheck {\n      step\n      checkedAt\n      verdict\n      oldUsers\n      newUsers\n      lift\n      interval\n      reason\n    }\n  }\n": types.RolloutFieldsFragmentDoc,
+    "\n  query Rollouts($flagSet: String!) {\n    rollouts(flagSet: $flagSet) {\n      ...RolloutSummaryFields\n    }\n  }\n": types.RolloutsDocument,
+    "\n  query Rollout($id: Int!) {\n    rollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n": types.RolloutDocument,
+    "\n  query RolloutFlagChoices($flagSet: String!, $search: String) {\n    flags(flagSet: $flagSet, search: $search, first: 100) {\n      items {\n        key\n        definition\n      }\n      totalCount\n    }\n  }\n": types.RolloutFlagChoicesDocument,
+    "\n  query RolloutFlag($flagSet: String!, $key: String!) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      version\n      state\n      archived\n      definition\n    }\n  }\n": types.RolloutFlagDocument,
+    "\n  mutation ScheduleRollout($flagSet: String!, $key: String!, $steps: [RolloutStepInput!]!, $guard: RolloutGuardInput) {\n    scheduleRollout(flagSet: $flagSet, key: $key, steps: $steps, guard: $guard) {\n      ...RolloutFields\n    }\n  }\n": types.ScheduleRolloutDocument,
+    "\n  mutation PauseRollout($id: Int!) {\n    pauseRollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n": types.PauseRolloutDocument,
+    "\n  mutation ResumeRollout($id: Int!) {\n    resumeRollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n": types.ResumeRolloutDocument,
+    "\n  mutation CancelRollout($id: Int!) {\n    cancelRollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n": types.CancelRolloutDocument,
     "\n  fragment SegmentFields on Segment {\n    flagSet\n    key\n    definition\n    version\n    updatedAt\n  }\n": types.SegmentFieldsFragmentDoc,
     "\n  query SegmentList($flagSet: String!) {\n    segments(flagSet: $flagSet) {\n      ...SegmentFields\n    }\n  }\n": types.SegmentListDocument,
     "\n  mutation CreateSegment($flagSet: String!, $key: String!, $definition: JSON!) {\n    createSegment(flagSet: $flagSet, key: $key, definition: $definition) {\n      ...SegmentFields\n    }\n  }\n": types.CreateSegmentDocument,
@@ -130,6 +160,14 @@ export function graphql(source: string): unknown;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "\n  query Alerts($first: Int!, $beforeId: Int, $flagSet: String) {\n    alerts(first: $first, beforeId: $beforeId, flagSet: $flagSet) {\n      items {\n        id\n        severity\n        kind\n        kinds\n        message\n        publication {\n          version\n          published\n          errors\n        }\n        event {\n          id\n          flagSet\n          subjectKind\n          subjectKey\n          action\n          actor\n          after\n          createdAt\n        }\n        deliveries {\n          webhook\n          status\n        }\n      }\n      next\n    }\n  }\n"): (typeof documents)["\n  query Alerts($first: Int!, $beforeId: Int, $flagSet: String) {\n    alerts(first: $first, beforeId: $beforeId, flagSet: $flagSet) {\n      items {\n        id\n        severity\n        kind\n        kinds\n        message\n        publication {\n          version\n          published\n          errors\n        }\n        event {\n          id\n          flagSet\n          subjectKind\n          subjectKey\n          action\n          actor\n          after\n          createdAt\n        }\n        deliveries {\n          webhook\n          status\n        }\n      }\n      next\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Webhooks {\n    webhooks {\n      target\n      deliveredThrough\n      pending\n      updatedAt\n      deliveredAt\n      attemptedAt\n      failingSince\n      failedAttempts\n      lastError\n    }\n  }\n"): (typeof documents)["\n  query Webhooks {\n    webhooks {\n      target\n      deliveredThrough\n      pending\n      updatedAt\n      deliveredAt\n      attemptedAt\n      failingSince\n      failedAttempts\n      lastError\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "\n  fragment AuditEventFields on AuditEvent {\n    id\n    flagSet\n    subjectKind\n    subjectKey\n    action\n    actor\n    requestId\n    version\n    before\n    after\n    diff\n    outOfBand\n    createdAt\n  }\n"): (typeof documents)["\n  fragment AuditEventFields on AuditEvent {\n    id\n    flagSet\n    subjectKind\n    subjectKey\n    action\n    actor\n    requestId\n    version\n    before\n    after\n    diff\n    outOfBand\n    createdAt\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
@@ -139,6 +177,18 @@ export function graphql(source: "\n  query AuditLog($filter: AuditFilter!) {\n  
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query Viewer {\n    viewer {\n      name\n      role\n      can {\n        changeFlags {\n          allowed\n          neededRole\n        }\n        administer {\n          allowed\n          neededRole\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query Viewer {\n    viewer {\n      name\n      role\n      can {\n        changeFlags {\n          allowed\n          neededRole\n        }\n        administer {\n          allowed\n          neededRole\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment ComparedFlagFields on Flag {\n    flagSet\n    key\n    version\n    state\n    definition\n    clientVisible\n    archived\n    updatedAt\n  }\n"): (typeof documents)["\n  fragment ComparedFlagFields on Flag {\n    flagSet\n    key\n    version\n    state\n    definition\n    clientVisible\n    archived\n    updatedAt\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query CompareFlagSets($from: String!, $to: String!) {\n    compareFlagSets(from: $from, to: $to) {\n      key\n      differences\n      from {\n        ...ComparedFlagFields\n      }\n      to {\n        ...ComparedFlagFields\n      }\n    }\n  }\n"): (typeof documents)["\n  query CompareFlagSets($from: String!, $to: String!) {\n    compareFlagSets(from: $from, to: $to) {\n      key\n      differences\n      from {\n        ...ComparedFlagFields\n      }\n      to {\n        ...ComparedFlagFields\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation PromoteFlag($from: String!, $to: String!, $key: String!, $fromVersion: Int!, $expectedVersion: Int) {\n    promoteFlag(from: $from, to: $to, key: $key, fromVersion: $fromVersion, expectedVersion: $expectedVersion) {\n      ...ComparedFlagFields\n    }\n  }\n"): (typeof documents)["\n  mutation PromoteFlag($from: String!, $to: String!, $key: String!, $fromVersion: Int!, $expectedVersion: Int) {\n    promoteFlag(from: $from, to: $to, key: $key, fromVersion: $fromVersion, expectedVersion: $expectedVersion) {\n      ...ComparedFlagFields\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -283,6 +333,46 @@ export function graphql(source: "\n  mutation CreateToken($name: String!, $role:
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation RevokeToken($id: Int!) {\n    revokeToken(id: $id) {\n      ...TokenFields\n    }\n  }\n"): (typeof documents)["\n  mutation RevokeToken($id: Int!) {\n    revokeToken(id: $id) {\n      ...TokenFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment RolloutSummaryFields on Rollout {\n    id\n    flagSet\n    flag\n    status\n    nextStep\n    nextAt\n    lastError\n    createdAt\n    createdBy\n    steps {\n      at\n      weights {\n        variant\n        weight\n      }\n    }\n    guard {\n      action\n      metric {\n        event\n        kind\n      }\n    }\n    guardedVariant\n    guardCheck {\n      verdict\n      checkedAt\n    }\n  }\n"): (typeof documents)["\n  fragment RolloutSummaryFields on Rollout {\n    id\n    flagSet\n    flag\n    status\n    nextStep\n    nextAt\n    lastError\n    createdAt\n    createdBy\n    steps {\n      at\n      weights {\n        variant\n        weight\n      }\n    }\n    guard {\n      action\n      metric {\n        event\n        kind\n      }\n    }\n    guardedVariant\n    guardCheck {\n      verdict\n      checkedAt\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment RolloutFields on Rollout {\n    ...RolloutSummaryFields\n    actor\n    updatedAt\n    guard {\n      metric {\n        event\n        kind\n        windowSeconds\n      }\n      direction\n      tolerance\n      minUsers\n      action\n    }\n    initialWeights {\n      variant\n      weight\n    }\n    stepStartedAt\n    guardCheck {\n      step\n      checkedAt\n      verdict\n      oldUsers\n      newUsers\n      lift\n      interval\n      reason\n    }\n  }\n"): (typeof documents)["\n  fragment RolloutFields on Rollout {\n    ...RolloutSummaryFields\n    actor\n    updatedAt\n    guard {\n      metric {\n        event\n        kind\n        windowSeconds\n      }\n      direction\n      tolerance\n      minUsers\n      action\n    }\n    initialWeights {\n      variant\n      weight\n    }\n    stepStartedAt\n    guardCheck {\n      step\n      checkedAt\n      verdict\n      oldUsers\n      newUsers\n      lift\n      interval\n      reason\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Rollouts($flagSet: String!) {\n    rollouts(flagSet: $flagSet) {\n      ...RolloutSummaryFields\n    }\n  }\n"): (typeof documents)["\n  query Rollouts($flagSet: String!) {\n    rollouts(flagSet: $flagSet) {\n      ...RolloutSummaryFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Rollout($id: Int!) {\n    rollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n"): (typeof documents)["\n  query Rollout($id: Int!) {\n    rollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query RolloutFlagChoices($flagSet: String!, $search: String) {\n    flags(flagSet: $flagSet, search: $search, first: 100) {\n      items {\n        key\n        definition\n      }\n      totalCount\n    }\n  }\n"): (typeof documents)["\n  query RolloutFlagChoices($flagSet: String!, $search: String) {\n    flags(flagSet: $flagSet, search: $search, first: 100) {\n      items {\n        key\n        definition\n      }\n      totalCount\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query RolloutFlag($flagSet: String!, $key: String!) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      version\n      state\n      archived\n      definition\n    }\n  }\n"): (typeof documents)["\n  query RolloutFlag($flagSet: String!, $key: String!) {\n    flag(flagSet: $flagSet, key: $key) {\n      flagSet\n      key\n      version\n      state\n      archived\n      definition\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ScheduleRollout($flagSet: String!, $key: String!, $steps: [RolloutStepInput!]!, $guard: RolloutGuardInput) {\n    scheduleRollout(flagSet: $flagSet, key: $key, steps: $steps, guard: $guard) {\n      ...RolloutFields\n    }\n  }\n"): (typeof documents)["\n  mutation ScheduleRollout($flagSet: String!, $key: String!, $steps: [RolloutStepInput!]!, $guard: RolloutGuardInput) {\n    scheduleRollout(flagSet: $flagSet, key: $key, steps: $steps, guard: $guard) {\n      ...RolloutFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation PauseRollout($id: Int!) {\n    pauseRollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n"): (typeof documents)["\n  mutation PauseRollout($id: Int!) {\n    pauseRollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ResumeRollout($id: Int!) {\n    resumeRollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n"): (typeof documents)["\n  mutation ResumeRollout($id: Int!) {\n    resumeRollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CancelRollout($id: Int!) {\n    cancelRollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n"): (typeof documents)["\n  mutation CancelRollout($id: Int!) {\n    cancelRollout(id: $id) {\n      ...RolloutFields\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

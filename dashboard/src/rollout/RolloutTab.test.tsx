@@ -60,6 +60,10 @@ test('sliders move with the arrow keys, show the share of users moved, and save 
   expect(on).toHaveAttribute('aria-valuetext', '50% (weight 50 of 100)');
   expect(screen.getByText('No change yet: every user keeps their variant.')).toBeInTheDocument();
   expect(screen.getByRole('button', { name: 'Save weights' })).toBeDisabled();
+  expect(screen.getByRole('link', { name: 'schedule a progressive rollout' })).toHaveAttribute(
+    'href',
+    '/new-rollout/default?flag=new-checkout',
+  );
 
   on.focus();
   await userEvent.keyboard('{ArrowRight}{ArrowRight}{ArrowUp}');

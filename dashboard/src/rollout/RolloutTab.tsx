@@ -14,7 +14,7 @@ import { SaveOutcome } from '../editing/SaveOutcome';
 import { useFlagSave } from '../editing/useFlagSave';
 import type { ShownFlag } from '../flags/FlagScreen';
 import { variantsOf } from '../flags/flagFields';
-import { flagTabPath } from '../routing';
+import { flagTabPath, newRolloutPath, rolloutsPath } from '../routing';
 import { RolloutSlider } from './RolloutSlider';
 import { SplitChart } from './SplitChart';
 import { type Bucket, type Overlap, changedShare, sum } from './overlap';
@@ -63,6 +63,13 @@ export function RolloutTab({ flagSet, flag, denial, draft, setDraft }: RolloutTa
         </p>
       )}
       <SaveOutcome save={save} flagSet={flagSet} flagKey={flag.key} version={scheme.version} />
+      {rule.ok && (
+        <p className="help">
+          To change these weights step by step at set times, optionally guarded by a metric:{' '}
+          <Link href={newRolloutPath(flagSet, flag.key)}>schedule a progressive rollout</Link> (
+          <Link href={rolloutsPath(flagSet)}>rollouts of {flagSet}</Link>).
+        </p>
+      )}
     </section>
   );
 }
