@@ -56,7 +56,10 @@ async fn age_flags(dir: &std::path::Path, flag_set: &str) {
         .expect("the example flag set exists");
     let aged = time::OffsetDateTime::now_utc() - AGE;
     let updated = flag::Entity::update_many()
-        .col_expr(flag::Column::CreatedAt, sea_orm::sea_query::Expr::value(aged))
+        .col_expr(
+            flag::Column::CreatedAt,
+            sea_orm::sea_query::Expr::value(aged),
+        )
         .filter(flag::Column::FlagSetId.eq(set.id))
         .exec(&db)
         .await
