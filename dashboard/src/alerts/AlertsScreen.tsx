@@ -79,7 +79,7 @@ function Alerts({ flagSet }: { flagSet: string }) {
         <h2 id="alerts-heading">Recent alerts{flagSet === '' ? '' : ` in ${flagSet}`}</h2>
         <p className="help">
           Kill switches, changes to locked flags, edits made outside Ensign, experiments whose sample ratio broke, and
-          guarded rollouts their guard stopped, newest first.
+          guarded rollouts stopped by their guard, newest first.
         </p>
         {pages.items.length === 0 && !pages.loading && !pages.failure && pages.complete ? (
           <p className="empty">No alerts{flagSet === '' ? '' : ` in flag set ${flagSet}`}.</p>
@@ -90,7 +90,7 @@ function Alerts({ flagSet }: { flagSet: string }) {
             ))}
           </ol>
         )}
-        <LoadMore pages={pages} noun="alerts" />
+        <LoadMore pages={pages} noun="alerts" one="alert" />
       </section>
     </>
   );

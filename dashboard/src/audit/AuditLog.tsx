@@ -80,7 +80,7 @@ export function AuditLog() {
           ))}
         </table>
       )}
-      <LoadMore pages={pages} noun="changes" />
+      <LoadMore pages={pages} noun="changes" one="change" />
     </>
   );
 }

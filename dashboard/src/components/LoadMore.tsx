@@ -3,7 +3,8 @@
 import type { CursorPages } from './useCursorPages';
 import { ErrorNotice } from './ErrorNotice';
 
-export function LoadMore<T>({ pages, noun }: { pages: CursorPages<T>; noun: string }) {
+/** `noun` names the items, `one` a single item ("changes", "change"). */
+export function LoadMore<T>({ pages, noun, one }: { pages: CursorPages<T>; noun: string; one: string }) {
   if (pages.failure) {
     return (
       <div className="load-more">
@@ -19,7 +20,7 @@ export function LoadMore<T>({ pages, noun }: { pages: CursorPages<T>; noun: stri
       <p className="count" role="status">
         {pages.loading
           ? 'Loading…'
-          : `${pages.items.length} ${noun} loaded${pages.complete ? ', the oldest included' : ''}`}
+          : `${String(pages.items.length)} ${pages.items.length === 1 ? one : noun} loaded${pages.complete ? ', the oldest included' : ''}`}
       </p>
       {!pages.complete && (
         <button type="button" onClick={pages.loadMore} disabled={pages.loading}>

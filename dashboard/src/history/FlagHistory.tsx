@@ -81,7 +81,7 @@ export function FlagHistory({
           ))}
         </ol>
       )}
-      <LoadMore pages={pages} noun="changes" />
+      <LoadMore pages={pages} noun="changes" one="change" />
     </>
   );
 }
