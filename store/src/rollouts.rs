@@ -430,7 +430,7 @@ impl Store {
         .await?;
         let cancelled = record(&set.key, model)?;
         if cancelled.guard.is_some() {
-            untrack_in(&txn, &set, &cancelled, now).await?;
+            untrack_in(&txn, &set, &cancelled.flag, &cancelled.exposure_key(), now).await?;
         }
         audit(&txn, actor, set.id, &cancelled, Action::CancelRollout, now).await?;
         txn.commit().await?;
@@ -461,7 +461,7 @@ impl Store {
         .await?;
         let paused = record(&set.key, model)?;
         if paused.guard.is_some() {
-            untrack_in(&txn, &set, &paused, now).await?;
+            untrack_in(&txn, &set, &paused.flag, &paused.exposure_key(), now).await?;
         }
         audit(&txn, actor, set.id, &paused, Action::PauseRollout, now).await?;
         txn.commit().await?;
@@ -1013,12 +1013,8 @@ impl Store {
     /// tracked under it: a published change (the flag set's version).
     async fn untrack(&self, flag_set: &str, flag: &str, key: &str) -> Result<(), StoreError> {
         let (txn, set) = self.begin_write_on(flag_set).await?;
-        let mut tracked = tracked_map(&set);
-        if tracked.get(flag).and_then(Value::as_str) == Some(key) {
-            tracked.remove(flag);
-            set_tracked(&txn, &set, tracked, now_utc()).await?;
-            txn.commit().await?;
-        }
+        untrack_in(&txn, &set, flag, key, now_utc()).await?;
+        txn.commit().await?;
         Ok(())
     }
 }
@@ -1038,17 +1034,18 @@ fn not_in_status(current: &RolloutRecord, needed: &str) -> StoreError {
     }
 }
 
-/// Ends the exposure tracking of `rollout`'s flag in `txn`, if the flag is
-/// still tracked under the rollout's key.
+/// Ends the exposure tracking of `flag` in `txn`, if it is still tracked
+/// under `key` (a rollout's [`RolloutRecord::exposure_key`]).
 async fn untrack_in(
     txn: &DatabaseTransaction,
     set: &flag_set::Model,
-    rollout: &RolloutRecord,
+    flag: &str,
+    key: &str,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
     let mut tracked = tracked_map(set);
-    if tracked.get(&rollout.flag).and_then(Value::as_str) == Some(rollout.exposure_key().as_str()) {
-        tracked.remove(&rollout.flag);
+    if tracked.get(flag).and_then(Value::as_str) == Some(key) {
+        tracked.remove(flag);
         set_tracked(txn, set, tracked, now).await?;
     }
     Ok(())
